@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Hot loops need AVX2+FMA code generation; without it SIMD code falls back to `fmaf` calls (48x slower).
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+
+let package = Package(
+    name: "emovere",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "emovere", targets: ["emovere"]),
+        .library(name: "Emovere", targets: ["Emovere"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // MARK: - System libraries
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "pkg-config"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        // MARK: - Public API
+        .target(name: "EmovereTensor", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        .target(name: "EmovereNN", dependencies: ["EmovereTensor"], swiftSettings: kernelFlags),
+        .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: kernelFlags),
+        .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),
+        .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
+        .executableTarget(
+            name: "emovere",
+            dependencies: ["Emovere", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: kernelFlags),
+
+        // MARK: - Test support and unit tests
+        .target(name: "EmovereTestSupport", dependencies: ["EmovereTensor"], path: "Sources/EmovereTestSupport"),
+        .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereTensor", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereNNTests", dependencies: ["EmovereNN", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovereDataTests", dependencies: ["EmovereData", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereTestSupport"]),
+    ]
+)

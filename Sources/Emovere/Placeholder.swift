@@ -1,0 +1,2 @@
+import EmovereNN
+import EmovereData

@@ -1,0 +1,32 @@
+/// The seven FER2013 emotion classes, in the dataset's index order
+/// (`0=angry 1=disgust 2=fear 3=happy 4=sad 5=surprise 6=neutral`).
+///
+/// This is the single source of truth for label names and order; model files store
+/// `Emotion.allCases.map(\.name)` and are checked against it when loaded.
+public enum Emotion: Int, CaseIterable, Sendable, Codable, CustomStringConvertible {
+    case angry = 0, disgust, fear, happy, sad, surprise, neutral
+
+    /// The lower-case English name, also the image-folder name of the class.
+    public var name: String {
+        switch self {
+        case .angry: "angry"
+        case .disgust: "disgust"
+        case .fear: "fear"
+        case .happy: "happy"
+        case .sad: "sad"
+        case .surprise: "surprise"
+        case .neutral: "neutral"
+        }
+    }
+
+    public var description: String { name }
+
+    /// The class whose `name` is `name` (case-insensitive), or nil.
+    public init?(name: String) {
+        guard let match = Emotion.allCases.first(where: { $0.name == name.lowercased() }) else { return nil }
+        self = match
+    }
+
+    /// The number of classes.
+    public static let count = allCases.count
+}
