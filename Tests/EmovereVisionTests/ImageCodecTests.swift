@@ -1,0 +1,117 @@
+import Testing
+@testable import EmovereVision
+
+struct ImageCodecTests {
+    @Test func grayPNGRoundTripIsExact() throws {
+        let image = TestImages.gradient(width: 37, height: 23)
+        let encoded = try image.pngData()
+        #expect(ImageFormat(sniffing: encoded) == .png)
+        let decoded = try GrayImage(decoding: encoded, source: "gray.png")
+        #expect(decoded == image)
+    }
+
+    @Test func rgbPNGRoundTripIsExact() throws {
+        let image = TestImages.colorGradient(width: 19, height: 31)
+        let decoded = try RGBImage(decoding: try image.pngData(), source: "rgb.png")
+        #expect(decoded == image)
+    }
+
+    @Test func grayJPEGRoundTripIsClose() throws {
+        let image = TestImages.gradient(width: 48, height: 48)
+        let encoded = try image.jpegData(quality: 95)
+        #expect(ImageFormat(sniffing: encoded) == .jpeg)
+        let decoded = try GrayImage(decoding: encoded, source: "gray.jpg")
+        #expect(decoded.width == 48 && decoded.height == 48)
+        #expect(TestImages.maximumDifference(decoded.pixels, image.pixels) <= 6)
+    }
+
+    @Test func rgbJPEGRoundTripIsClose() throws {
+        let image = TestImages.colorGradient(width: 40, height: 24)
+        let decoded = try RGBImage(decoding: try image.jpegData(quality: 95), source: "rgb.jpg")
+        #expect(decoded.width == 40 && decoded.height == 24)
+        #expect(TestImages.maximumDifference(decoded.pixels, image.pixels) <= 12)
+    }
+
+    @Test func colorFilesDecodeToGrayWithLumaWeights() throws {
+        let image = RGBImage(width: 8, height: 8, red: 200, green: 100, blue: 50)
+        let gray = try GrayImage(decoding: try image.pngData(), source: "color.png")
+        // 0.299 * 200 + 0.587 * 100 + 0.114 * 50 = 124.2
+        #expect(gray.pixels.allSatisfy { $0 == 124 })
+        #expect(image.grayscale().pixels.allSatisfy { $0 == 124 })
+    }
+
+    @Test func emptyInputIsReportedAsEmpty() {
+        #expect(throws: VisionError.empty(source: "nothing.png")) {
+            try GrayImage(decoding: [], source: "nothing.png")
+        }
+    }
+
+    @Test func garbageIsReportedAsUnsupportedFormat() {
+        let garbage: [UInt8] = Array("BM not an image at all".utf8)
+        #expect(throws: VisionError.unsupportedFormat(source: "x.bin", leadingBytes: Array(garbage.prefix(8)))) {
+            try GrayImage(decoding: garbage, source: "x.bin")
+        }
+        let message = VisionError.unsupportedFormat(source: "x.bin", leadingBytes: [0x42, 0x4D]).description
+        #expect(message.contains("x.bin") && message.contains("42 4D") && message.contains("expected"))
+    }
+
+    @Test(arguments: [ImageFormat.png, .jpeg])
+    func truncatedFilesAreCorrupt(format: ImageFormat) throws {
+        let image = TestImages.gradient(width: 64, height: 64)
+        let encoded = format == .png ? try image.pngData() : try image.jpegData()
+        let truncated = Array(encoded.prefix(encoded.count * 6 / 10))
+        do {
+            _ = try GrayImage(decoding: truncated, source: "cut.\(format.rawValue)")
+            Issue.record("a truncated \(format) decoded without error")
+        } catch let error {
+            guard case let .corrupt(source, reason) = error else {
+                Issue.record("expected .corrupt, got \(error)")
+                return
+            }
+            #expect(source == "cut.\(format.rawValue)")
+            #expect(!reason.isEmpty)
+        }
+    }
+
+    @Test func signatureOnlyIsCorrupt() {
+        #expect(throws: VisionError.self) { try GrayImage(decoding: [0xFF, 0xD8, 0xFF], source: "a.jpg") }
+        #expect(throws: VisionError.self) {
+            try GrayImage(decoding: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], source: "a.png")
+        }
+    }
+
+    @Test(arguments: [ImageFormat.png, .jpeg])
+    func oversizedHeadersAreRejectedBeforeDecoding(format: ImageFormat) throws {
+        let image = TestImages.gradient(width: 40, height: 30)
+        let encoded = format == .png ? try image.pngData() : try image.jpegData()
+        let limits = ImageLimits(maximumPixels: 1000)
+        #expect(throws: VisionError.tooLarge(source: "big", width: 40, height: 30, limit: 1000)) {
+            try GrayImage(decoding: encoded, source: "big", limits: limits)
+        }
+        #expect(throws: VisionError.tooLarge(source: "big", width: 40, height: 30, limit: 1000)) {
+            try RGBImage(decoding: encoded, source: "big", limits: limits)
+        }
+    }
+
+    @Test func forgedPNGDimensionsAreRejected() throws {
+        // Rewrite the IHDR width/height to 100000 x 100000 (CRC left stale: the size check comes first
+        // or libpng rejects the CRC; either way it must be an error, never an allocation of 10 GB).
+        var encoded = try TestImages.gradient(width: 4, height: 4).pngData()
+        for offset in [16, 20] { encoded.replaceSubrange(offset..<offset + 4, with: [0x00, 0x01, 0x86, 0xA0]) }
+        #expect(throws: VisionError.self) { try GrayImage(decoding: encoded, source: "bomb.png") }
+    }
+
+    @Test func missingFileIsUnreadable() {
+        do {
+            _ = try GrayImage(contentsOf: "/nonexistent/emovere/face.png")
+            Issue.record("expected an error")
+        } catch let error {
+            guard case let .unreadable(path, _) = error else {
+                Issue.record("expected .unreadable, got \(error)")
+                return
+            }
+            #expect(path == "/nonexistent/emovere/face.png")
+            #expect(error.description.contains("/nonexistent/emovere/face.png"))
+        }
+    }
+}
