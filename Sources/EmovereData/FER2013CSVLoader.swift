@@ -1,0 +1,255 @@
+import EmovereVision
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Reads the original `fer2013.csv` (header `emotion,pixels,Usage`; each `pixels` field holds
+/// `imageSize * imageSize` space-separated values 0-255).
+///
+/// Also accepts files without a `Usage` column (every row is then loaded), extra columns,
+/// fields wrapped in quotes or whitespace, CRLF line endings, and a file without a header
+/// (columns then positional: emotion, pixels, Usage). Malformed rows are skipped and listed in
+/// the `LoadReport` with their line number, or, when `strict`, the first one is thrown.
+/// The file is scanned as bytes, without creating strings per row or per pixel.
+public struct FER2013CSVLoader: Sendable {
+    /// The side length of the images (48 for FER2013).
+    public var imageSize: Int
+    /// Throw `DataError.malformed` at the first malformed row instead of skipping it.
+    public var strict: Bool
+
+    /// Creates a loader.
+    public init(imageSize: Int = 48, strict: Bool = false) {
+        self.imageSize = imageSize
+        self.strict = strict
+    }
+
+    /// Loads the rows of `split` from the CSV file at `path`.
+    public func load(path: String, split: Split) throws(DataError) -> (FaceDataset, LoadReport) {
+        let bytes: [UInt8]
+        do {
+            bytes = try ImageFile.bytes(atPath: path)
+        } catch let error {
+            throw .unreadable(path: path, reason: error.description)
+        }
+        return try load(bytes: bytes, name: path, split: split)
+    }
+
+    /// Loads the rows of `split` from CSV text held in memory; `name` is used in locations and errors.
+    public func load(bytes: [UInt8], name: String, split: Split) throws(DataError) -> (FaceDataset, LoadReport) {
+        guard imageSize > 0 else {
+            throw .invalidArgument(name: "image size", expected: "a positive number of pixels", found: "\(imageSize)")
+        }
+        var result: Result<(FaceDataset, LoadReport), DataError> = .failure(.noImages(path: name, split: split, reason: "empty file"))
+        bytes.withUnsafeBufferPointer { buffer in
+            result = Result { () throws(DataError) in try parse(buffer, name: name, split: split) }
+        }
+        return try result.get()
+    }
+
+    // MARK: - Parsing
+
+    private struct Columns {
+        var emotion = 0
+        var pixels = 1
+        var usage: Int? = 2
+        var count = 3
+    }
+
+    private static let comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
+    private static let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t"), quote = UInt8(ascii: "\"")
+    private static let zero = UInt8(ascii: "0"), nine = UInt8(ascii: "9")
+
+    private static func isPadding(_ byte: UInt8) -> Bool {
+        byte == space || byte == tab || byte == quote || byte == carriageReturn || byte == UInt8(ascii: "'")
+    }
+
+    /// `start..<end` without surrounding whitespace and quotes.
+    private static func trimmed(_ base: UnsafePointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound, upper = range.upperBound
+        while lower < upper, isPadding(base[lower]) { lower += 1 }
+        while upper > lower, isPadding(base[upper - 1]) { upper -= 1 }
+        return lower..<upper
+    }
+
+    private static func text(_ base: UnsafePointer<UInt8>, _ range: Range<Int>, limit: Int = 40) -> String {
+        let clipped = range.lowerBound..<min(range.upperBound, range.lowerBound + limit)
+        let string = String(decoding: UnsafeBufferPointer(start: base + clipped.lowerBound, count: clipped.count), as: UTF8.self)
+        return clipped.count < range.count ? string + "..." : string
+    }
+
+    private func parse(_ buffer: UnsafeBufferPointer<UInt8>, name: String,
+                       split: Split) throws(DataError) -> (FaceDataset, LoadReport) {
+        let perImage = imageSize * imageSize
+        guard let base = buffer.baseAddress, !buffer.isEmpty else {
+            throw .noImages(path: name, split: split, reason: "the file is empty (expected a header emotion,pixels,Usage and rows)")
+        }
+        let end = buffer.count
+        var position = 0
+        var lineNumber = 0
+        var notes: [String] = []
+        var issues: [LoadIssue] = []
+        var pixels: [UInt8] = []
+        var labels: [Int] = []
+        var scratch = [UInt8](repeating: 0, count: perImage)
+        var fields: [Range<Int>] = []
+        fields.reserveCapacity(8)
+        var columns = Columns()
+        var sawHeader = false
+
+        // Skip a UTF-8 byte-order mark.
+        if end >= 3, base[0] == 0xEF, base[1] == 0xBB, base[2] == 0xBF { position = 3 }
+
+        while position < end {
+            lineNumber += 1
+            let lineStart = position
+            let lineEnd: Int
+            let hasNewline: Bool
+            if let found = memchr(base + position, Int32(Self.newline), end - position) {
+                lineEnd = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                hasNewline = true
+            } else {
+                lineEnd = end
+                hasNewline = false
+            }
+            position = lineEnd + 1
+            var contentEnd = lineEnd
+            if contentEnd > lineStart, base[contentEnd - 1] == Self.carriageReturn { contentEnd -= 1 }
+            if Self.trimmed(base, lineStart..<contentEnd).isEmpty { continue } // blank line
+
+            fields.removeAll(keepingCapacity: true)
+            var fieldStart = lineStart
+            while let found = memchr(base + fieldStart, Int32(Self.comma), contentEnd - fieldStart) {
+                let comma = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+                fields.append(fieldStart..<comma)
+                fieldStart = comma + 1
+            }
+            fields.append(fieldStart..<contentEnd)
+
+            if !sawHeader {
+                sawHeader = true
+                let first = Self.trimmed(base, fields[0])
+                if first.isEmpty || !(Self.zero...Self.nine).contains(base[first.lowerBound]) {
+                    columns = try headerColumns(base, fields, line: lineStart..<contentEnd, name: name)
+                    if columns.usage == nil {
+                        notes.append("\(name) has no Usage column: every row is loaded as \(split.usage)")
+                    }
+                    continue
+                }
+                // No header: positional columns, Usage present only if the first row has a third field.
+                columns = Columns(emotion: 0, pixels: 1, usage: fields.count >= 3 ? 2 : nil, count: fields.count >= 3 ? 3 : 2)
+                notes.append("\(name) has no header line: columns read as emotion,pixels\(columns.usage == nil ? "" : ",Usage")")
+            }
+
+            let location = "\(Self.fileName(name)):\(lineNumber)"
+            func problem(_ reason: String) throws(DataError) {
+                let suffix = hasNewline ? "" : " (last line has no line ending: truncated file?)"
+                let issue = LoadIssue(location: location, reason: reason + suffix)
+                if strict { throw .malformed(issue) }
+                issues.append(issue)
+            }
+
+            guard fields.count >= columns.count else {
+                try problem("expected \(columns.count) columns (\(columns.usage == nil ? "emotion,pixels" : "emotion,pixels,Usage")), found \(fields.count)")
+                continue
+            }
+            if let usageColumn = columns.usage {
+                let usage = Self.trimmed(base, fields[usageColumn])
+                guard let rowSplit = Self.split(base, usage) else {
+                    try problem("unknown Usage '\(Self.text(base, usage))', expected Training, PublicTest or PrivateTest")
+                    continue
+                }
+                if rowSplit != split { continue }
+            }
+            let labelRange = Self.trimmed(base, fields[columns.emotion])
+            var label = -1
+            if labelRange.count == 1, (Self.zero...Self.zero + 6).contains(base[labelRange.lowerBound]) {
+                label = Int(base[labelRange.lowerBound] - Self.zero)
+            }
+            guard label >= 0 else {
+                try problem("emotion label '\(Self.text(base, labelRange))' is not an index 0-6")
+                continue
+            }
+            let pixelRange = Self.trimmed(base, fields[columns.pixels])
+            let failure: String? = scratch.withUnsafeMutableBufferPointer { destination in
+                Self.parsePixels(base, pixelRange, into: destination.baseAddress!, count: perImage) // non-empty scratch
+            }
+            if let failure {
+                try problem(failure)
+                continue
+            }
+            pixels.append(contentsOf: scratch)
+            labels.append(label)
+        }
+        if !sawHeader {
+            throw .noImages(path: name, split: split, reason: "the file holds only blank lines")
+        }
+        let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels)
+        let report = LoadReport(source: name, loaded: dataset.count, skipped: issues, notes: notes)
+        if dataset.count == 0 {
+            let reason = issues.isEmpty
+                ? "no row has Usage \(split.usage)"
+                : "every \(split.usage) row was malformed (\(issues.count) skipped, first: \(issues[0]))"
+            throw .noImages(path: name, split: split, reason: reason)
+        }
+        return (dataset, report)
+    }
+
+    private static func fileName(_ path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    private static func split(_ base: UnsafePointer<UInt8>, _ range: Range<Int>) -> Split? {
+        guard range.count >= 8, range.count <= 11 else { return nil }
+        return Split(usage: String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self))
+    }
+
+    private func headerColumns(_ base: UnsafePointer<UInt8>, _ fields: [Range<Int>], line: Range<Int>,
+                               name: String) throws(DataError) -> Columns {
+        let names = fields.map { Self.text(base, Self.trimmed(base, $0), limit: 64).lowercased() }
+        guard let emotion = names.firstIndex(of: "emotion"), let pixels = names.firstIndex(of: "pixels") else {
+            throw .csvHeader(path: name, expected: "emotion,pixels,Usage", found: Self.text(base, line, limit: 120))
+        }
+        let usage = names.firstIndex(of: "usage")
+        return Columns(emotion: emotion, pixels: pixels, usage: usage, count: max(emotion, pixels, usage ?? 0) + 1)
+    }
+
+    /// Parses `count` space-separated values 0-255 into `destination`; returns why it failed, or nil.
+    private static func parsePixels(_ base: UnsafePointer<UInt8>, _ range: Range<Int>,
+                                    into destination: UnsafeMutablePointer<UInt8>, count: Int) -> String? {
+        var index = range.lowerBound
+        let end = range.upperBound
+        var found = 0
+        while index < end {
+            let byte = base[index]
+            if byte == space || byte == tab {
+                index &+= 1
+                continue
+            }
+            let tokenStart = index
+            var value = 0
+            var digits = 0
+            while index < end {
+                let digit = base[index] &- zero
+                if digit > 9 { break }
+                value = value &* 10 &+ Int(digit)
+                digits &+= 1
+                if digits > 4 { break }
+                index &+= 1
+            }
+            if digits == 0 || digits > 4 || (index < end && base[index] != space && base[index] != tab) {
+                var tokenEnd = tokenStart
+                while tokenEnd < end, base[tokenEnd] != space, base[tokenEnd] != tab { tokenEnd += 1 }
+                return "non-numeric pixel value '\(text(base, tokenStart..<tokenEnd))' (pixel \(found + 1))"
+            }
+            if value > 255 {
+                return "pixel \(found + 1) is \(value), expected 0-255"
+            }
+            if found < count { destination[found] = UInt8(truncatingIfNeeded: value) }
+            found &+= 1
+        }
+        return found == count ? nil : "expected \(count) pixels, found \(found)"
+    }
+}

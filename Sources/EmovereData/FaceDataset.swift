@@ -1,0 +1,102 @@
+import EmovereTensor
+import EmovereVision
+
+/// Square grayscale face images with emotion labels, stored contiguously:
+/// image `i` is `pixels[i * pixelsPerImage ..< (i + 1) * pixelsPerImage]`, row-major.
+public struct FaceDataset: Sendable, Equatable {
+    /// The side length of every image in pixels (48 for FER2013).
+    public let imageSize: Int
+    /// `count * imageSize * imageSize` bytes.
+    public private(set) var pixels: [UInt8]
+    /// One `Emotion.rawValue` (0...6) per image.
+    public private(set) var labels: [Int]
+
+    /// Creates a dataset; `pixels.count` must be `labels.count * imageSize * imageSize` and every
+    /// label a valid `Emotion` raw value.
+    public init(imageSize: Int, pixels: [UInt8], labels: [Int]) {
+        precondition(imageSize > 0 && pixels.count == labels.count * imageSize * imageSize,
+                     "FaceDataset expects \(labels.count) x \(imageSize)x\(imageSize) pixels, received \(pixels.count)")
+        precondition(labels.allSatisfy { (0..<Emotion.count).contains($0) }, "FaceDataset labels must be 0..<\(Emotion.count)")
+        self.imageSize = imageSize
+        self.pixels = pixels
+        self.labels = labels
+    }
+
+    /// An empty dataset of `imageSize` x `imageSize` images.
+    public init(imageSize: Int) {
+        self.init(imageSize: imageSize, pixels: [], labels: [])
+    }
+
+    /// The number of images.
+    public var count: Int { labels.count }
+
+    /// `imageSize * imageSize`.
+    public var pixelsPerImage: Int { imageSize * imageSize }
+
+    /// The number of images of each class, indexed by `Emotion.rawValue`.
+    public var classCounts: [Int] {
+        var counts = [Int](repeating: 0, count: Emotion.count)
+        for label in labels { counts[label] += 1 }
+        return counts
+    }
+
+    /// The index in `pixels` of the first pixel of image `index`.
+    public func pixelOffset(of index: Int) -> Int { index * pixelsPerImage }
+
+    /// The class of image `index`.
+    public func emotion(at index: Int) -> Emotion {
+        Emotion(rawValue: labels[index]) ?? .neutral // labels are validated on construction
+    }
+
+    /// Image `index` as a `GrayImage` (a copy).
+    public func image(at index: Int) -> GrayImage {
+        let start = pixelOffset(of: index)
+        return GrayImage(width: imageSize, height: imageSize, pixels: Array(pixels[start..<start + pixelsPerImage]))
+    }
+
+    /// Calls `body` with a pointer to the `imageSize * imageSize` pixels of image `index`.
+    public func withPixels<Result>(ofImage index: Int,
+                                   _ body: (UnsafePointer<UInt8>) throws -> Result) rethrows -> Result {
+        precondition(index >= 0 && index < count, "image index \(index) out of range 0..<\(count)")
+        return try pixels.withUnsafeBufferPointer { buffer in
+            try body(buffer.baseAddress! + pixelOffset(of: index)) // non-empty: index < count
+        }
+    }
+
+    /// Appends one image (`imageSize * imageSize` pixels) with its class.
+    public mutating func append(pixels image: some Collection<UInt8>, emotion: Emotion) {
+        precondition(image.count == pixelsPerImage, "expected \(pixelsPerImage) pixels, received \(image.count)")
+        pixels.append(contentsOf: image)
+        labels.append(emotion.rawValue)
+    }
+
+    /// The images at `indices`, in that order.
+    public func subset(_ indices: some Sequence<Int>) -> FaceDataset {
+        var result = FaceDataset(imageSize: imageSize)
+        for index in indices {
+            let start = pixelOffset(of: index)
+            result.pixels.append(contentsOf: pixels[start..<start + pixelsPerImage])
+            result.labels.append(labels[index])
+        }
+        return result
+    }
+
+    /// Splits off a stratified, shuffled hold-out set: from each class, `round(n * holdOutFraction)`
+    /// images chosen with `seed` go to `heldOut`; both parts keep the original order.
+    /// The same dataset, fraction and seed always give the same split.
+    public func split(holdOutFraction: Double, seed: UInt64) -> (remaining: FaceDataset, heldOut: FaceDataset) {
+        let fraction = min(max(holdOutFraction, 0), 1)
+        var byClass = [[Int]](repeating: [], count: Emotion.count)
+        for (index, label) in labels.enumerated() { byClass[label].append(index) }
+        var random = SplitMix64(seed: seed)
+        var isHeldOut = [Bool](repeating: false, count: count)
+        for var members in byClass {
+            members.shuffle(using: &random)
+            let take = Int((Double(members.count) * fraction).rounded())
+            for index in members.prefix(take) { isHeldOut[index] = true }
+        }
+        let remaining = (0..<count).filter { !isHeldOut[$0] }
+        let heldOut = (0..<count).filter { isHeldOut[$0] }
+        return (subset(remaining), subset(heldOut))
+    }
+}

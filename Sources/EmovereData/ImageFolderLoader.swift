@@ -1,0 +1,158 @@
+import Dispatch
+import EmovereVision
+import Foundation
+
+/// Reads an image-folder dataset: `root/<split folder>/<class name>/*.png|jpg|jpeg`
+/// (for FER2013: `train/<class>/Training_*.png`, `test/<class>/PublicTest_*.jpg`).
+///
+/// Files are sorted by path, decoded to gray in parallel (results placed by index, so the order
+/// is deterministic), and resized to `imageSize` x `imageSize` when their size differs.
+/// Undecodable files and unknown class folders are skipped and reported, or thrown when `strict`.
+/// Other files (README, hidden files, non-image extensions) are ignored.
+public struct ImageFolderLoader: Sendable {
+    /// The side length of the dataset images (48 for FER2013).
+    public var imageSize: Int
+    /// Throw `DataError.malformed` at the first bad file or folder instead of skipping it.
+    public var strict: Bool
+    /// Limits checked on every image header.
+    public var limits: ImageLimits
+
+    /// The file extensions read, lower-case.
+    public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
+
+    /// Creates a loader.
+    public init(imageSize: Int = 48, strict: Bool = false, limits: ImageLimits = .standard) {
+        self.imageSize = imageSize
+        self.strict = strict
+        self.limits = limits
+    }
+
+    /// The folder of `split` under `root`, matched case-insensitively against `Split.folderNames`.
+    /// When `root` itself holds class folders (the split folder was given), `root` is returned.
+    public func splitFolder(root: String, split: Split) throws(DataError) -> String {
+        let entries = try Self.subdirectories(of: root)
+        for candidate in split.folderNames {
+            if let match = entries.first(where: { $0.lowercased() == candidate }) {
+                return Self.join(root, match)
+            }
+        }
+        if entries.contains(where: { Emotion(name: $0) != nil }) { return root }
+        throw .splitFolderMissing(root: root, split: split, expected: split.folderNames, found: entries)
+    }
+
+    /// Loads `split` from the image-folder tree at `root`.
+    public func load(root: String, split: Split) throws(DataError) -> (FaceDataset, LoadReport) {
+        guard imageSize > 0 else {
+            throw .invalidArgument(name: "image size", expected: "a positive number of pixels", found: "\(imageSize)")
+        }
+        let folder = try splitFolder(root: root, split: split)
+        var issues: [LoadIssue] = []
+        var files: [(path: String, label: Int)] = []
+        for name in try Self.subdirectories(of: folder) {
+            let classFolder = Self.join(folder, name)
+            guard let emotion = Emotion(name: name) else {
+                let issue = LoadIssue(location: classFolder, reason: "unknown class folder '\(name)', expected one of "
+                                      + Emotion.allCases.map(\.name).joined(separator: ", "))
+                if strict { throw .malformed(issue) }
+                issues.append(issue)
+                continue
+            }
+            for file in try Self.contents(of: classFolder) where !file.hasPrefix(".") {
+                let fileExtension = file.split(separator: ".").last.map { $0.lowercased() } ?? ""
+                if file.contains("."), Self.imageExtensions.contains(fileExtension) {
+                    files.append((Self.join(classFolder, file), emotion.rawValue))
+                }
+            }
+        }
+        files.sort { $0.path < $1.path }
+        guard !files.isEmpty else {
+            throw .noImages(path: folder, split: split, reason: "no .png, .jpg or .jpeg file in any class folder")
+        }
+
+        let perImage = imageSize * imageSize
+        var pixels = [UInt8](repeating: 0, count: files.count * perImage)
+        var failures = [String?](repeating: nil, count: files.count)
+        let paths = files.map(\.path)
+        let size = imageSize, limits = limits
+        pixels.withUnsafeMutableBufferPointer { pixelBuffer in
+            failures.withUnsafeMutableBufferPointer { failureBuffer in
+                let output = UncheckedSendable(value: pixelBuffer.baseAddress!) // count > 0
+                let failed = UncheckedSendable(value: failureBuffer.baseAddress!)
+                let chunkSize = 64
+                let chunks = (paths.count + chunkSize - 1) / chunkSize
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    for index in chunk * chunkSize..<min((chunk + 1) * chunkSize, paths.count) {
+                        do throws(VisionError) {
+                            var image = try GrayImage(contentsOf: paths[index], limits: limits)
+                            if image.width != size || image.height != size {
+                                image = image.resized(width: size, height: size)
+                            }
+                            image.pixels.withUnsafeBufferPointer { source in
+                                (output.value + index * perImage).update(from: source.baseAddress!, count: perImage)
+                            }
+                        } catch {
+                            failed.value[index] = error.description
+                        }
+                    }
+                }
+            }
+        }
+
+        // Compact: drop failed images, keep order.
+        var labels: [Int] = []
+        labels.reserveCapacity(files.count)
+        var kept = 0
+        for index in files.indices {
+            if let failure = failures[index] {
+                let issue = LoadIssue(location: files[index].path, reason: Self.reason(failure, path: files[index].path))
+                if strict { throw .malformed(issue) }
+                issues.append(issue)
+                continue
+            }
+            if kept != index {
+                let from = index * perImage, to = kept * perImage
+                pixels.withUnsafeMutableBufferPointer { buffer in
+                    (buffer.baseAddress! + to).update(from: buffer.baseAddress! + from, count: perImage)
+                }
+            }
+            labels.append(files[index].label)
+            kept += 1
+        }
+        pixels.removeLast(pixels.count - kept * perImage)
+        guard kept > 0 else {
+            throw .noImages(path: folder, split: split, reason: "all \(files.count) image files failed to decode (first: \(issues[0]))")
+        }
+        let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels)
+        var notes: [String] = []
+        if folder == root { notes.append("\(root) holds class folders directly: read as the \(split.usage) split") }
+        return (dataset, LoadReport(source: folder, loaded: kept, skipped: issues, notes: notes))
+    }
+
+    // MARK: - File system helpers
+
+    /// A decoder message without the repeated path prefix.
+    private static func reason(_ message: String, path: String) -> String {
+        message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
+    }
+
+    static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
+    static func contents(of folder: String) throws(DataError) -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+        } catch {
+            throw .unreadable(path: folder, reason: "cannot list the folder: \(error.localizedDescription)")
+        }
+    }
+
+    static func subdirectories(of folder: String) throws(DataError) -> [String] {
+        try contents(of: folder).filter { name in
+            var isDirectory: ObjCBool = false
+            return !name.hasPrefix(".")
+                && FileManager.default.fileExists(atPath: join(folder, name), isDirectory: &isDirectory)
+                && isDirectory.boolValue
+        }
+    }
+}
