@@ -130,7 +130,7 @@ public struct SafeTensorsFile: Equatable, Sendable {
         var fields: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.sorted { $0.key < $1.key }
-                .map { "\(JSONText.quoted($0.key)):\(JSONText.quoted($0.value))" }
+                .map { "\(SafeTensorsJSONText.quoted($0.key)):\(SafeTensorsJSONText.quoted($0.value))" }
             fields.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
@@ -138,7 +138,7 @@ public struct SafeTensorsFile: Equatable, Sendable {
             guard !name.isEmpty, name != SafeTensorsParser.metadataKey else { throw .invalidTensorName(name: name) }
             let end = offset + array.values.count * MemoryLayout<Float>.size
             let shape = array.shape.map(String.init).joined(separator: ",")
-            fields.append("\(JSONText.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            fields.append("\(SafeTensorsJSONText.quoted(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var header = Array("{\(fields.joined(separator: ","))}".utf8)
@@ -239,12 +239,12 @@ struct SafeTensorsParser {
         return SafeTensorsFile(tensors: tensors, metadata: metadata, source: source)
     }
 
-    private func decodeHeader(_ headerBytes: ArraySlice<UInt8>) throws(SafeTensorsError) -> JSONValue {
+    private func decodeHeader(_ headerBytes: ArraySlice<UInt8>) throws(SafeTensorsError) -> SafeTensorsJSONValue {
         guard String(bytes: headerBytes, encoding: .utf8) != nil else {
             throw .invalidHeader(source: source, reason: "expected UTF-8 JSON, found invalid UTF-8")
         }
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(headerBytes))
+            return try JSONDecoder().decode(SafeTensorsJSONValue.self, from: Data(headerBytes))
         } catch {
             throw .invalidHeader(source: source, reason: "expected valid JSON, found a parse error (\(Self.describe(error)))")
         }
@@ -261,7 +261,7 @@ struct SafeTensorsParser {
         }
     }
 
-    private func parseMetadata(_ value: JSONValue) throws(SafeTensorsError) -> [String: String] {
+    private func parseMetadata(_ value: SafeTensorsJSONValue) throws(SafeTensorsError) -> [String: String] {
         switch value {
         case .null:
             return [:]
@@ -281,7 +281,7 @@ struct SafeTensorsParser {
         }
     }
 
-    private func parseEntry(name: String, value: JSONValue, dataSize: Int) throws(SafeTensorsError) -> Entry {
+    private func parseEntry(name: String, value: SafeTensorsJSONValue, dataSize: Int) throws(SafeTensorsError) -> Entry {
         guard case let .object(fields) = value else {
             throw .invalidField(source: source, tensor: name, field: name,
                                 expected: "an object with dtype, shape and data_offsets", found: value.kindDescription)
@@ -357,7 +357,7 @@ struct SafeTensorsParser {
                 case .float16:
                     for index in 0..<count {
                         let bits = raw.loadUnaligned(fromByteOffset: start + 2 * index, as: UInt16.self)
-                        buffer[index] = HalfPrecision.float(fromBinary16: UInt16(littleEndian: bits))
+                        buffer[index] = SafeTensorsHalfPrecision.float(fromBinary16: UInt16(littleEndian: bits))
                     }
                 case .bfloat16:
                     for index in 0..<count {
@@ -377,7 +377,7 @@ struct SafeTensorsParser {
 }
 
 /// Conversion of IEEE 754 binary16 bit patterns, without relying on the platform's `Float16`.
-enum HalfPrecision {
+enum SafeTensorsHalfPrecision {
     /// The `Float` equal to the binary16 value with bit pattern `bits` (exact: every half fits in a float).
     static func float(fromBinary16 bits: UInt16) -> Float {
         let sign = UInt32(bits & 0x8000) << 16
@@ -396,14 +396,14 @@ enum HalfPrecision {
 }
 
 /// A JSON value, decoded so that booleans, integers and fractions stay distinguishable.
-indirect enum JSONValue: Decodable {
+indirect enum SafeTensorsJSONValue: Decodable {
     case null
     case bool(Bool)
     case integer(Int)
     case number(Double)
     case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+    case array([SafeTensorsJSONValue])
+    case object([String: SafeTensorsJSONValue])
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -417,10 +417,10 @@ indirect enum JSONValue: Decodable {
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
+        } else if let value = try? container.decode([SafeTensorsJSONValue].self) {
             self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .object(try container.decode([String: SafeTensorsJSONValue].self))
         }
     }
 
@@ -443,7 +443,7 @@ indirect enum JSONValue: Decodable {
         case let .bool(value): return "a boolean (\(value))"
         case let .integer(value): return "an integer (\(value))"
         case let .number(value): return "a number (\(value))"
-        case let .string(value): return "a string (\(JSONText.quoted(value)))"
+        case let .string(value): return "a string (\(SafeTensorsJSONText.quoted(value)))"
         case let .array(elements):
             let shown = elements.prefix(4).map(\.compactDescription).joined(separator: ", ")
             return "an array of \(elements.count) ([\(shown)\(elements.count > 4 ? ", ..." : "")])"
@@ -457,7 +457,7 @@ indirect enum JSONValue: Decodable {
         case let .bool(value): "\(value)"
         case let .integer(value): "\(value)"
         case let .number(value): "\(value)"
-        case let .string(value): JSONText.quoted(value)
+        case let .string(value): SafeTensorsJSONText.quoted(value)
         case .array: "[...]"
         case .object: "{...}"
         }
@@ -465,7 +465,7 @@ indirect enum JSONValue: Decodable {
 }
 
 /// JSON text helpers for the hand-written, deterministic header.
-enum JSONText {
+enum SafeTensorsJSONText {
     /// `text` as a JSON string literal, with quotes, backslashes and control characters escaped.
     static func quoted(_ text: String) -> String {
         var result = "\""

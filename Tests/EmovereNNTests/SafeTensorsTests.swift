@@ -140,13 +140,13 @@ private func makeTemporaryDirectory() throws -> String {
     }
 
     @Test func halfPrecisionSpecialValues() {
-        #expect(HalfPrecision.float(fromBinary16: 0x0000) == 0)
-        #expect(HalfPrecision.float(fromBinary16: 0x8000).sign == .minus)
-        #expect(HalfPrecision.float(fromBinary16: 0x03FF) == Float(0x3FF) * 0x1p-24)  // largest subnormal
-        #expect(HalfPrecision.float(fromBinary16: 0x0400) == 0x1p-14)  // smallest normal
-        #expect(HalfPrecision.float(fromBinary16: 0xFC00) == -.infinity)
-        #expect(HalfPrecision.float(fromBinary16: 0x7E00).isNaN)
-        #expect(HalfPrecision.float(fromBinary16: 0x3555) == 0x1.554p-2)
+        #expect(SafeTensorsHalfPrecision.float(fromBinary16: 0x0000) == 0)
+        #expect(SafeTensorsHalfPrecision.float(fromBinary16: 0x8000).sign == .minus)
+        #expect(SafeTensorsHalfPrecision.float(fromBinary16: 0x03FF) == Float(0x3FF) * 0x1p-24)  // largest subnormal
+        #expect(SafeTensorsHalfPrecision.float(fromBinary16: 0x0400) == 0x1p-14)  // smallest normal
+        #expect(SafeTensorsHalfPrecision.float(fromBinary16: 0xFC00) == -.infinity)
+        #expect(SafeTensorsHalfPrecision.float(fromBinary16: 0x7E00).isNaN)
+        #expect(SafeTensorsHalfPrecision.float(fromBinary16: 0x3555) == 0x1.554p-2)
     }
 
     @Test func acceptsUnpaddedHeaderAndIgnoresUnknownFields() throws {
