@@ -67,8 +67,9 @@ public struct NamedArray: Equatable, Sendable {
 /// The contents of a safetensors file: named `Float` arrays plus string metadata.
 ///
 /// Reading accepts the dtypes F32, F16, BF16 and F64 and converts them to `Float`; writing
-/// always stores F32. Serialization is deterministic: tensors are laid out sorted by name and the
-/// JSON header is written compactly with sorted keys, `__metadata__` first.
+/// always stores F32. Serialization is deterministic: the compact JSON header lists `__metadata__`
+/// (sorted by key, omitted when empty) and then the tensors sorted by name, whose data follow in
+/// the same order.
 public struct SafeTensorsFile: Equatable, Sendable {
     /// The arrays, keyed by tensor name.
     public var tensors: [String: NamedArray]
