@@ -31,7 +31,7 @@ public enum Split: String, Sendable, CaseIterable, Codable, CustomStringConverti
     /// The split whose CSV `Usage` value is `usage` (surrounding whitespace and quotes ignored,
     /// case-insensitive), or nil.
     public init?(usage: String) {
-        let trimmed = usage.trimmingCharacters(in: " \t\r\n\"'").lowercased()
+        let trimmed = usage.trimmingPaddingAndQuotes().lowercased()
         guard let match = Split.allCases.first(where: { $0.usage.lowercased() == trimmed }) else { return nil }
         self = match
     }
@@ -53,11 +53,11 @@ public enum Split: String, Sendable, CaseIterable, Codable, CustomStringConverti
 }
 
 extension String {
-    /// The string without leading and trailing characters from `characters`.
-    func trimmingCharacters(in characters: String) -> String {
-        let set = Set(characters)
-        guard let first = firstIndex(where: { !set.contains($0) }),
-              let last = lastIndex(where: { !set.contains($0) }) else { return "" }
+    /// The string without leading and trailing whitespace, line breaks and quotes.
+    func trimmingPaddingAndQuotes() -> String {
+        let padding: Set<Character> = [" ", "\t", "\r", "\n", "\r\n", "\"", "'"]
+        guard let first = firstIndex(where: { !padding.contains($0) }),
+              let last = lastIndex(where: { !padding.contains($0) }) else { return "" }
         return String(self[first...last])
     }
 }

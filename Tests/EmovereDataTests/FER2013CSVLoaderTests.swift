@@ -1,0 +1,95 @@
+import Testing
+import EmovereData
+
+struct FER2013CSVLoaderTests {
+    /// 16 pixel values for 4x4 images, starting at `first`.
+    static func values(_ first: Int, count: Int = 16) -> String {
+        (0..<count).map { String((first + $0 * 3) % 256) }.joined(separator: " ")
+    }
+
+    static let sample: String = [
+        "emotion,pixels,Usage",                       // 1
+        "0,\(values(0)),Training",                    // 2 ok
+        "3,\(values(1, count: 15)),Training",         // 3 wrong count
+        "7,\(values(2)),Training",                    // 4 bad label
+        "2,\(values(3)) x1,Training",                 // 5 non-numeric (17 tokens, the last one bad)
+        "4,256 \(values(4, count: 15)),Training",     // 6 value out of range
+        "5,\(values(5)),PublicTest",                  // 7 ok (other split)
+        "6,\"\(values(6))\", \"Training\" ",          // 8 ok, quoted and padded
+        "1,\(values(7))",                             // 9 missing column
+        "2,\(values(8, count: 10))",                  // 10 truncated last line, no newline
+    ].joined(separator: "\n")
+
+    let loader = FER2013CSVLoader(imageSize: 4)
+
+    @Test func goodRowsLoadAndBadRowsAreReportedWithLineNumbers() throws {
+        let (dataset, report) = try loader.load(bytes: Array(Self.sample.utf8), name: "/data/fer2013.csv", split: .training)
+        #expect(dataset.count == 2)
+        #expect(dataset.labels == [0, 6])
+        #expect(Array(dataset.pixels[0..<4]) == [0, 3, 6, 9])
+        #expect(Array(dataset.pixels[16..<20]) == [6, 9, 12, 15])
+        #expect(report.loaded == 2)
+        #expect(report.skipped.map(\.location) == ["fer2013.csv:3", "fer2013.csv:4", "fer2013.csv:5",
+                                                  "fer2013.csv:6", "fer2013.csv:9", "fer2013.csv:10"])
+        let reasons = report.skipped.map(\.reason)
+        #expect(reasons[0] == "expected 16 pixels, found 15")
+        #expect(reasons[1].contains("'7'") && reasons[1].contains("0-6"))
+        #expect(reasons[2].contains("non-numeric") && reasons[2].contains("x1"))
+        #expect(reasons[3] == "pixel 1 is 256, expected 0-255")
+        #expect(reasons[4].contains("expected 3 columns") && reasons[4].contains("found 2"))
+        #expect(reasons[5].contains("truncated"))
+        #expect(report.summary == "loaded 2 images, skipped 6 malformed (first: fer2013.csv:3: expected 16 pixels, found 15)")
+    }
+
+    @Test func otherSplitsAreSelectedByUsage() throws {
+        let (dataset, _) = try loader.load(bytes: Array(Self.sample.utf8), name: "fer2013.csv", split: .publicTest)
+        #expect(dataset.labels == [5])
+        #expect(throws: DataError.self) {
+            try loader.load(bytes: Array(Self.sample.utf8), name: "fer2013.csv", split: .privateTest)
+        }
+    }
+
+    @Test func strictModeThrowsTheFirstMalformedRow() {
+        let strict = FER2013CSVLoader(imageSize: 4, strict: true)
+        #expect(throws: DataError.malformed(LoadIssue(location: "fer2013.csv:3", reason: "expected 16 pixels, found 15"))) {
+            try strict.load(bytes: Array(Self.sample.utf8), name: "fer2013.csv", split: .training)
+        }
+    }
+
+    @Test func fileWithoutUsageColumnAndWithCRLFLoadsEveryRow() throws {
+        let text = "emotion,pixels\r\n3,\(Self.values(0))\r\n\r\n4,\(Self.values(1))\r\n"
+        let (dataset, report) = try loader.load(bytes: Array(text.utf8), name: "two.csv", split: .training)
+        #expect(dataset.labels == [3, 4])
+        #expect(report.skipped.isEmpty)
+        #expect(report.notes.count == 1)
+    }
+
+    @Test func headerlessFileIsReadPositionally() throws {
+        let text = "3,\(Self.values(0)),Training\n4,\(Self.values(1)),PublicTest\n"
+        let (dataset, _) = try loader.load(bytes: Array(text.utf8), name: "plain.csv", split: .training)
+        #expect(dataset.labels == [3])
+    }
+
+    @Test func wrongHeaderNamesExpectedAndFound() {
+        let text = "label,image\n3,\(Self.values(0))\n"
+        #expect(throws: DataError.csvHeader(path: "bad.csv", expected: "emotion,pixels,Usage", found: "label,image")) {
+            try loader.load(bytes: Array(text.utf8), name: "bad.csv", split: .training)
+        }
+    }
+
+    @Test func emptyFileIsAnError() {
+        #expect(throws: DataError.self) { try loader.load(bytes: [], name: "empty.csv", split: .training) }
+    }
+
+    @Test func fullSizeRowsParseAtTheDefaultSize() throws {
+        let pixels = (0..<2304).map { String($0 % 256) }.joined(separator: " ")
+        let text = "emotion,pixels,Usage\n6,\(pixels),Training\n"
+        let (dataset, _) = try FER2013CSVLoader().load(bytes: Array(text.utf8), name: "one.csv", split: .training)
+        #expect(dataset.imageSize == 48 && dataset.count == 1)
+        #expect(dataset.pixels == (0..<2304).map { UInt8($0 % 256) })
+    }
+
+    @Test func missingFileIsUnreadable() {
+        #expect(throws: DataError.self) { try loader.load(path: "/nonexistent/fer2013.csv", split: .training) }
+    }
+}

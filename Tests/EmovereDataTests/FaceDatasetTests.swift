@@ -1,0 +1,37 @@
+import Testing
+import EmovereData
+
+struct FaceDatasetTests {
+    static func dataset(count: Int) -> FaceDataset {
+        var dataset = FaceDataset(imageSize: 2)
+        for index in 0..<count {
+            dataset.append(pixels: [UInt8](repeating: UInt8(index % 256), count: 4), emotion: Emotion(rawValue: index % 7)!)
+        }
+        return dataset
+    }
+
+    @Test func accessorsAndClassCounts() {
+        let dataset = Self.dataset(count: 10)
+        #expect(dataset.count == 10 && dataset.pixelsPerImage == 4)
+        #expect(dataset.classCounts == [2, 2, 2, 1, 1, 1, 1])
+        #expect(dataset.pixelOffset(of: 3) == 12)
+        #expect(dataset.image(at: 3).pixels == [3, 3, 3, 3])
+        #expect(dataset.emotion(at: 3) == .happy)
+        #expect(dataset.withPixels(ofImage: 5) { $0[3] } == 5)
+        #expect(dataset.subset([4, 1]).labels == [4, 1])
+    }
+
+    @Test func holdOutSplitIsStratifiedDisjointAndDeterministic() {
+        let dataset = Self.dataset(count: 700)
+        let (remaining, heldOut) = dataset.split(holdOutFraction: 0.2, seed: 42)
+        #expect(heldOut.classCounts == [Int](repeating: 20, count: 7))
+        #expect(remaining.count + heldOut.count == 700)
+        let again = dataset.split(holdOutFraction: 0.2, seed: 42)
+        #expect(again.remaining == remaining && again.heldOut == heldOut)
+        let other = dataset.split(holdOutFraction: 0.2, seed: 43)
+        #expect(other.heldOut != heldOut)
+        // Disjoint and complete: each image's first pixel is (index % 256); compare multisets of (label, pixel).
+        func keys(_ set: FaceDataset) -> [Int] { (0..<set.count).map { set.labels[$0] * 1000 + Int(set.pixels[$0 * 4]) } }
+        #expect((keys(remaining) + keys(heldOut)).sorted() == keys(dataset).sorted())
+    }
+}

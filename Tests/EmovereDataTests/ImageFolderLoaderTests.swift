@@ -1,0 +1,72 @@
+import Testing
+import EmovereData
+import EmovereVision
+
+struct ImageFolderLoaderTests {
+    static func face(_ seed: Int, size: Int = 48) -> GrayImage {
+        GrayImage(width: size, height: size, pixels: (0..<size * size).map { UInt8(($0 * 7 + seed * 31) % 251) })
+    }
+
+    /// train/{angry,happy,unknownclass}, test/happy; one corrupt PNG, one text file, one 96x96 PNG.
+    static func makeTree() throws -> (TemporaryDirectory, GrayImage, GrayImage) {
+        let folder = try TemporaryDirectory()
+        let first = face(1), third = face(3)
+        try folder.write(try first.pngData(), to: "train/angry/Training_1.png")
+        try folder.write(try face(2).jpegData(quality: 95), to: "train/angry/Training_2.jpg")
+        var doubled = GrayImage(width: 96, height: 96)
+        for y in 0..<96 { for x in 0..<96 { doubled[x, y] = third[x / 2, y / 2] } }
+        try folder.write(try doubled.pngData(), to: "train/happy/Training_3.png")
+        try folder.write([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3], to: "train/happy/Training_4.png")
+        try folder.write(Array("not an image".utf8), to: "train/happy/notes.txt")
+        try folder.write(try face(5).pngData(), to: "train/unknownclass/Training_5.png")
+        try folder.write(try face(6).jpegData(), to: "test/happy/PublicTest_6.jpg")
+        return (folder, first, third)
+    }
+
+    @Test func loadsDecodableImagesAndReportsTheRest() throws {
+        let (folder, first, third) = try Self.makeTree()
+        defer { folder.remove() }
+        let (dataset, report) = try ImageFolderLoader().load(root: folder.path, split: .training)
+        #expect(dataset.count == 3)
+        #expect(dataset.labels == [Emotion.angry.rawValue, Emotion.angry.rawValue, Emotion.happy.rawValue])
+        #expect(dataset.image(at: 0) == first)
+        #expect(dataset.image(at: 2) == third) // 96x96 area-resized back to 48x48 exactly
+        let jpeg = dataset.image(at: 1).pixels, expected = Self.face(2).pixels
+        #expect(zip(jpeg, expected).map { abs(Int($0) - Int($1)) }.max()! <= 40)
+        #expect(report.skipped.count == 2)
+        #expect(report.skipped.contains { $0.location.hasSuffix("train/happy/Training_4.png") && $0.reason.contains("corrupt") })
+        #expect(report.skipped.contains { $0.location.hasSuffix("train/unknownclass") && $0.reason.contains("unknown class") })
+        #expect(dataset.classCounts == [2, 0, 0, 1, 0, 0, 0])
+    }
+
+    @Test func loadingIsDeterministic() throws {
+        let (folder, _, _) = try Self.makeTree()
+        defer { folder.remove() }
+        let first = try ImageFolderLoader().load(root: folder.path, split: .training)
+        let second = try ImageFolderLoader().load(root: folder.path, split: .training)
+        #expect(first.0 == second.0 && first.1 == second.1)
+    }
+
+    @Test func testSplitAndCustomSize() throws {
+        let (folder, _, _) = try Self.makeTree()
+        defer { folder.remove() }
+        let (dataset, report) = try ImageFolderLoader(imageSize: 24).load(root: folder.path, split: .publicTest)
+        #expect(dataset.count == 1 && dataset.imageSize == 24 && dataset.labels == [3])
+        #expect(report.skipped.isEmpty)
+    }
+
+    @Test func strictModeThrows() throws {
+        let (folder, _, _) = try Self.makeTree()
+        defer { folder.remove() }
+        #expect(throws: DataError.self) { try ImageFolderLoader(strict: true).load(root: folder.path, split: .training) }
+    }
+
+    @Test func missingSplitFolderListsWhatExists() throws {
+        let (folder, _, _) = try Self.makeTree()
+        defer { folder.remove() }
+        #expect(throws: DataError.splitFolderMissing(root: folder.path, split: .privateTest,
+                                                     expected: Split.privateTest.folderNames, found: ["test", "train"])) {
+            try ImageFolderLoader().load(root: folder.path, split: .privateTest)
+        }
+    }
+}
