@@ -1,47 +1,6 @@
 import Dispatch
 import Foundation
 
-/// An axis-aligned box in image pixels: origin at the image's top-left corner, x to the right, y down.
-/// The box covers columns `x ..< x + width` and rows `y ..< y + height`.
-public struct FaceBox: Sendable, Hashable, CustomStringConvertible {
-    /// Left edge (first column inside the box).
-    public var x: Int
-    /// Top edge (first row inside the box).
-    public var y: Int
-    /// Width in pixels.
-    public var width: Int
-    /// Height in pixels.
-    public var height: Int
-
-    /// Creates a box from its top-left corner and size, in pixels.
-    public init(x: Int, y: Int, width: Int, height: Int) {
-        self.x = x
-        self.y = y
-        self.width = width
-        self.height = height
-    }
-
-    /// `width * height`, or 0 for an empty box.
-    public var area: Int { max(width, 0) * max(height, 0) }
-
-    /// The overlap of two boxes; empty (zero size) when they do not overlap.
-    public func intersection(_ other: FaceBox) -> FaceBox {
-        let left = max(x, other.x), top = max(y, other.y)
-        let right = min(x + width, other.x + other.width), bottom = min(y + height, other.y + other.height)
-        guard right > left, bottom > top else { return FaceBox(x: left, y: top, width: 0, height: 0) }
-        return FaceBox(x: left, y: top, width: right - left, height: bottom - top)
-    }
-
-    /// Intersection over union in `[0, 1]`; 0 when both boxes are empty.
-    public func intersectionOverUnion(_ other: FaceBox) -> Double {
-        let overlap = intersection(other).area
-        let union = area + other.area - overlap
-        return union > 0 ? Double(overlap) / Double(union) : 0
-    }
-
-    public var description: String { "(x: \(x), y: \(y), width: \(width), height: \(height))" }
-}
-
 /// Why a face detection request was rejected.
 public enum FaceDetectorError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A detection parameter is out of range.
@@ -147,24 +106,24 @@ public struct FaceDetector: Sendable {
 
     /// Faces in `image`, as boxes in its pixel coordinates (origin top-left), clipped to the image.
     /// Returns an empty array for images smaller than the cascade window.
-    public func detect(in image: GrayImage, parameters: DetectionParameters = .faceClassification) -> [FaceBox] {
+    public func detect(in image: GrayImage, parameters: DetectionParameters = .faceClassification) -> [Rect] {
         detectWithNeighborCounts(in: image, parameters: parameters).map(\.box)
     }
 
     /// Faces with the number of raw windows merged into each (a rough confidence; OpenCV's `numDetections`).
     public func detectWithNeighborCounts(in image: GrayImage, parameters: DetectionParameters = .faceClassification)
-        -> [(box: FaceBox, neighbors: Int)] {
+        -> [(box: Rect, neighbors: Int)] {
         let raw = candidates(in: image, parameters: parameters)
         let grouped = HaarGrouping.group(raw, groupThreshold: parameters.minimumNeighbors, eps: 0.2)
-        let frame = FaceBox(x: 0, y: 0, width: image.width, height: image.height)
+        // OpenCV's clipObjects: intersect with the image frame and drop boxes that end up empty.
         return grouped.compactMap { entry in
-            let clipped = frame.intersection(entry.box)
-            return clipped.area > 0 ? (clipped, entry.neighbors) : nil
+            let clipped = entry.box.clamped(toWidth: image.width, height: image.height)
+            return clipped.isEmpty ? nil : (clipped, entry.neighbors)
         }
     }
 
     /// Every window accepted by the cascade before grouping, sorted by scale, then row, then column.
-    public func candidates(in image: GrayImage, parameters: DetectionParameters = .faceClassification) -> [FaceBox] {
+    public func candidates(in image: GrayImage, parameters: DetectionParameters = .faceClassification) -> [Rect] {
         let scales = pyramidScales(imageWidth: image.width, imageHeight: image.height, parameters: parameters)
         guard !scales.isEmpty else { return [] }
         let windowWidth = cascade.windowWidth, windowHeight = cascade.windowHeight
@@ -182,7 +141,7 @@ public struct FaceDetector: Sendable {
             squares.deallocate()
         }
         let evaluator = HaarEvaluator(cascade: cascade, stride: stride)
-        var found: [FaceBox] = []
+        var found: [Rect] = []
 
         image.pixels.withUnsafeBufferPointer { pixelBuffer in
             guard let pixels = pixelBuffer.baseAddress else { return }
@@ -204,17 +163,17 @@ public struct FaceDetector: Sendable {
                 let boxHeight = Int((Float(windowHeight) * scale).rounded(.toNearestOrEven))
 
                 let chunkCount = min(rowCount, concurrency == 1 ? 1 : concurrency * 8)
-                var perChunk = [[FaceBox]](repeating: [], count: chunkCount)
+                var perChunk = [[Rect]](repeating: [], count: chunkCount)
                 perChunk.withUnsafeMutableBufferPointer { chunkResults in
                     let shared = HaarSendableBox((sums: sums, squares: squares, results: chunkResults))
                     let work: @Sendable (Int) -> Void = { chunk in
                         let firstRow = chunk * rowCount / chunkCount
                         let endRow = (chunk + 1) * rowCount / chunkCount
-                        var hits: [FaceBox] = []
+                        var hits: [Rect] = []
                         evaluator.scan(sums: shared.value.sums, squareSums: shared.value.squares, stride: stride,
                                        rows: Swift.stride(from: firstRow * step, to: endRow * step, by: step),
                                        workingWidth: workingWidth, step: step) { x, y in
-                            hits.append(FaceBox(x: Int((Float(x) * scale).rounded(.toNearestOrEven)),
+                            hits.append(Rect(x: Int((Float(x) * scale).rounded(.toNearestOrEven)),
                                                 y: Int((Float(y) * scale).rounded(.toNearestOrEven)),
                                                 width: boxWidth, height: boxHeight))
                         }

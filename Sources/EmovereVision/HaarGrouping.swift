@@ -4,7 +4,7 @@ enum HaarGrouping {
     /// OpenCV's `SimilarRects`: two boxes are similar when every edge differs by at most
     /// `eps * (min(w1, w2) + min(h1, h2)) / 2`.
     @inline(__always)
-    static func similar(_ first: FaceBox, _ second: FaceBox, eps: Double) -> Bool {
+    static func similar(_ first: Rect, _ second: Rect, eps: Double) -> Bool {
         let delta = eps * Double(min(first.width, second.width) + min(first.height, second.height)) * 0.5
         return Double(abs(first.x - second.x)) <= delta
             && Double(abs(first.y - second.y)) <= delta
@@ -13,7 +13,7 @@ enum HaarGrouping {
     }
 
     /// Connected components of the similarity graph, labelled in order of first appearance (as `cv::partition`).
-    static func partition(_ boxes: [FaceBox], eps: Double) -> (labels: [Int], classCount: Int) {
+    static func partition(_ boxes: [Rect], eps: Double) -> (labels: [Int], classCount: Int) {
         let count = boxes.count
         var parent = Array(0..<count)
         func root(_ node: Int) -> Int {
@@ -47,7 +47,7 @@ enum HaarGrouping {
     /// Clusters `boxes`, averages each cluster, drops clusters with `groupThreshold` or fewer members and clusters
     /// lying inside a stronger one. Returns the surviving boxes with their member counts, in cluster order.
     /// With `groupThreshold <= 0` the input is returned unchanged, like OpenCV.
-    static func group(_ boxes: [FaceBox], groupThreshold: Int, eps: Double) -> [(box: FaceBox, neighbors: Int)] {
+    static func group(_ boxes: [Rect], groupThreshold: Int, eps: Double) -> [(box: Rect, neighbors: Int)] {
         guard groupThreshold > 0, !boxes.isEmpty else { return boxes.map { ($0, 1) } }
         let (labels, classCount) = partition(boxes, eps: eps)
         var sums = [(x: Int, y: Int, width: Int, height: Int)](repeating: (0, 0, 0, 0), count: classCount)
@@ -64,16 +64,16 @@ enum HaarGrouping {
         func average(_ total: Int, _ scale: Float) -> Int {
             Int((Float(total) * scale).rounded(.toNearestOrEven))
         }
-        var averaged: [FaceBox] = []
+        var averaged: [Rect] = []
         averaged.reserveCapacity(classCount)
         for label in 0..<classCount {
             let scale = 1 / Float(weights[label])
             let total = sums[label]
-            averaged.append(FaceBox(x: average(total.x, scale), y: average(total.y, scale),
+            averaged.append(Rect(x: average(total.x, scale), y: average(total.y, scale),
                                     width: average(total.width, scale), height: average(total.height, scale)))
         }
 
-        var result: [(box: FaceBox, neighbors: Int)] = []
+        var result: [(box: Rect, neighbors: Int)] = []
         for i in 0..<classCount {
             let inner = averaged[i]
             let innerCount = weights[i]

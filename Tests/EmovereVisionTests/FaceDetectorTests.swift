@@ -24,7 +24,7 @@ struct OpenCVReference: Decodable {
 
         var description: String { "\(image) \(cascade) \(parameters)" }
 
-        var referenceBoxes: [FaceBox] { boxes.map { FaceBox(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) } }
+        var referenceBoxes: [Rect] { boxes.map { Rect(x: $0[0], y: $0[1], width: $0[2], height: $0[3]) } }
 
         func detectionParameters() throws -> FaceDetector.DetectionParameters {
             func size(_ values: [Int]) -> FaceDetector.WindowSize? {
@@ -59,7 +59,7 @@ func haarWeightedSum(_ pixels: [UInt8]) -> Int {
 }
 
 /// Greedy one-to-one matching at `minimumIoU`; returns matched reference count and unmatched detections.
-func haarMatch(reference: [FaceBox], detected: [FaceBox], minimumIoU: Double) -> (matched: Int, extra: [FaceBox]) {
+func haarMatch(reference: [Rect], detected: [Rect], minimumIoU: Double) -> (matched: Int, extra: [Rect]) {
     var unused = detected
     var matched = 0
     for box in reference {
