@@ -13,6 +13,7 @@ import Darwin
 /// fields wrapped in quotes or whitespace, CRLF line endings, and a file without a header
 /// (columns then positional: emotion, pixels, Usage). Malformed rows are skipped and listed in
 /// the `LoadReport` with their line number, or, when `strict`, the first one is thrown.
+/// Rows whose `Usage` names another split are passed over without validating their pixels.
 /// The file is scanned as bytes, without creating strings per row or per pixel.
 public struct FER2013CSVLoader: Sendable {
     /// The side length of the images (48 for FER2013).

@@ -83,7 +83,10 @@ public enum ImageCodec {
             let status = tjDecompress2(handle, base, UInt(bytes.count), output.baseAddress, width,
                                        width * Int32(layout.rawValue), height, format, TJFLAG_STOPONWARNING)
             if status != 0 {
-                failure = turboJPEGMessage(handle)
+                // With TJFLAG_STOPONWARNING a libjpeg warning (e.g. "Premature end of JPEG file" for a
+                // truncated scan) also fails; the pixels would be partly grey, so it counts as corruption.
+                let isWarning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
+                failure = turboJPEGMessage(handle) + (isWarning ? " (libjpeg warning, treated as an error)" : "")
                 output.initialize(repeating: 0)
             }
             initialized = count
