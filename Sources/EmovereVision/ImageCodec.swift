@@ -22,9 +22,13 @@ public enum ImageCodec {
 
     /// A decoded image: `width * height * layout.rawValue` bytes.
     public struct DecodedImage: Sendable {
+        /// Columns, after EXIF orientation.
         public var width: Int
+        /// Rows, after EXIF orientation.
         public var height: Int
+        /// Bytes per pixel and their meaning.
         public var layout: PixelLayout
+        /// `width * height * layout.rawValue` bytes, row by row.
         public var pixels: [UInt8]
     }
 

@@ -1,6 +1,8 @@
 /// An 8-bit RGB image, row-major, `height` rows of `width` interleaved `R G B` pixels, no padding.
 public struct RGBImage: Sendable, Equatable {
+    /// Columns.
     public let width: Int
+    /// Rows.
     public let height: Int
     /// `width * height * 3` bytes, row by row, each pixel as red, green, blue.
     public var pixels: [UInt8]

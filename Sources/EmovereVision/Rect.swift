@@ -1,8 +1,12 @@
 /// An axis-aligned rectangle in pixel coordinates: columns `x..<x + width`, rows `y..<y + height`.
 public struct Rect: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// The left column.
     public var x: Int
+    /// The top row.
     public var y: Int
+    /// Columns covered.
     public var width: Int
+    /// Rows covered.
     public var height: Int
 
     /// Creates a rectangle from its top-left corner and size.
