@@ -6,6 +6,7 @@ public enum FaceDetectorError: Error, Sendable, Equatable, CustomStringConvertib
     /// A detection parameter is out of range.
     case invalidParameter(name: String, expected: String, received: String)
 
+    /// A one-line message naming the parameter, the accepted range and the received value.
     public var description: String {
         switch self {
         case let .invalidParameter(name, expected, received):
@@ -78,7 +79,9 @@ public struct FaceDetector: Sendable {
 
     /// A width and height in pixels.
     public struct WindowSize: Sendable, Hashable {
+        /// Width in pixels.
         public var width: Int
+        /// Height in pixels.
         public var height: Int
         /// Creates a size in pixels.
         public init(width: Int, height: Int) {
@@ -102,6 +105,20 @@ public struct FaceDetector: Sendable {
     /// - Throws: ``HaarCascadeError`` when the file cannot be loaded.
     public init(cascadePath: String, concurrency: Int = ProcessInfo.processInfo.activeProcessorCount) throws(HaarCascadeError) {
         self.init(cascade: try HaarCascade(contentsOf: cascadePath), concurrency: concurrency)
+    }
+
+    /// A detector for OpenCV's `haarcascade_frontalface_default.xml`, found in ``HaarCascade/standardSearchPaths``
+    /// (install it with `apt-get install opencv-data`).
+    /// - Throws: ``HaarCascadeError/unreadableFile(path:reason:)`` listing the directories searched when the file is
+    ///   not found, or any error from loading it.
+    public static func defaultFrontalFace(concurrency: Int = ProcessInfo.processInfo.activeProcessorCount)
+        throws(HaarCascadeError) -> FaceDetector {
+        guard let path = HaarCascade.locate() else {
+            throw .unreadableFile(path: HaarCascade.defaultFrontalFaceFileName,
+                                  reason: "not found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")) "
+                                      + "(install the opencv-data package or pass the cascade path)")
+        }
+        return try FaceDetector(cascadePath: path, concurrency: concurrency)
     }
 
     /// Faces in `image`, as boxes in its pixel coordinates (origin top-left), clipped to the image.

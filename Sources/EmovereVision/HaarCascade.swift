@@ -14,6 +14,7 @@ public enum HaarCascadeError: Error, Sendable, Equatable, CustomStringConvertibl
     /// The cascade is valid OpenCV but uses something this implementation does not evaluate.
     case unsupported(source: String, feature: String)
 
+    /// A one-line message naming the file, what was expected and what was found.
     public var description: String {
         switch self {
         case let .unreadableFile(path, reason):

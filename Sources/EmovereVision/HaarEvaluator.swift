@@ -11,9 +11,9 @@
 struct HaarEvaluator: Sendable {
     /// Corner offsets and weights of one feature.
     struct CompiledFeature: Sendable {
-        var a0: Int32, b0: Int32, c0: Int32, d0: Int32
-        var a1: Int32, b1: Int32, c1: Int32, d1: Int32
-        var a2: Int32, b2: Int32, c2: Int32, d2: Int32
+        var a0: Int, b0: Int, c0: Int, d0: Int
+        var a1: Int, b1: Int, c1: Int, d1: Int
+        var a2: Int, b2: Int, c2: Int, d2: Int
         var weight0: Float, weight1: Float, weight2: Float
     }
 
@@ -57,11 +57,11 @@ struct HaarEvaluator: Sendable {
     let windowHeight: Int
 
     init(cascade: HaarCascade, stride: Int) {
-        func offsets(_ x: Int, _ y: Int, _ w: Int, _ h: Int) -> (Int32, Int32, Int32, Int32) {
-            (Int32(x + stride * y), Int32(x + w + stride * y), Int32(x + stride * (y + h)), Int32(x + w + stride * (y + h)))
+        func offsets(_ x: Int, _ y: Int, _ w: Int, _ h: Int) -> (Int, Int, Int, Int) {
+            (x + stride * y, x + w + stride * y, x + stride * (y + h), x + w + stride * (y + h))
         }
         func compile(_ feature: HaarCascade.Feature) -> CompiledFeature {
-            var corners: [(Int32, Int32, Int32, Int32)] = [(0, 0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0)]
+            var corners: [(Int, Int, Int, Int)] = [(0, 0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 0)]
             var weights: [Float] = [0, 0, 0]
             for (index, rect) in feature.rects.prefix(3).enumerated() {
                 corners[index] = offsets(rect.x, rect.y, rect.width, rect.height)
@@ -115,13 +115,13 @@ struct HaarEvaluator: Sendable {
         let normWidth = max(cascade.windowWidth - 2, 0)
         let normHeight = max(cascade.windowHeight - 2, 0)
         let norm = offsets(1, 1, normWidth, normHeight)
-        normOffsets = (Int(norm.0), Int(norm.1), Int(norm.2), Int(norm.3))
+        normOffsets = norm
         normArea = Double(normWidth * normHeight)
     }
 
     @inline(__always)
-    static func rectangleSum(_ window: UnsafePointer<Int32>, _ a: Int32, _ b: Int32, _ c: Int32, _ d: Int32) -> Int32 {
-        window[Int(a)] &- window[Int(b)] &- window[Int(c)] &+ window[Int(d)]
+    static func rectangleSum(_ window: UnsafePointer<Int32>, _ a: Int, _ b: Int, _ c: Int, _ d: Int) -> Int32 {
+        window[a] &- window[b] &- window[c] &+ window[d]
     }
 
     /// The unnormalised feature value at `window`, with OpenCV's single-precision operation order.

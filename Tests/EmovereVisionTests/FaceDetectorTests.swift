@@ -205,3 +205,16 @@ struct FaceDetectorTests {
         #expect(fallback == [Float(1.3)])
     }
 }
+
+@Suite("Face detector convenience")
+struct FaceDetectorConvenienceTests {
+    @Test("the installed default cascade loads and finds the astronaut",
+          .enabled(if: HaarCascade.locate() != nil))
+    func defaultFrontalFace() throws {
+        let detector = try FaceDetector.defaultFrontalFace()
+        let image = try GrayImage(contentsOf: HaarFixtures.path("astronaut_gray.png"))
+        let faces = detector.detectWithNeighborCounts(in: image)
+        #expect(faces.map(\.box) == [Rect(x: 176, y: 66, width: 95, height: 95)])
+        #expect(faces.allSatisfy { $0.neighbors > 5 })
+    }
+}
