@@ -92,7 +92,9 @@ public struct FaceDetector: Sendable {
 
     /// The cascade that classifies each window.
     public let cascade: HaarCascade
-    /// Number of worker threads used per detection (at least 1).
+    /// How many cores one detection may use (at least 1). 1 runs everything on the calling thread; larger values split
+    /// each pyramid level into `8 * concurrency` row bands run with `DispatchQueue.concurrentPerform`, which never
+    /// uses more threads than there are active cores.
     public let concurrency: Int
 
     /// A detector for `cascade`, using `concurrency` threads (default: all active cores).
