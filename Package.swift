@@ -32,7 +32,7 @@ let package = Package(
             swiftSettings: kernelFlags),
 
         // MARK: - Test support and unit tests
-        .target(name: "EmovereTestSupport", dependencies: ["EmovereTensor"], path: "Sources/EmovereTestSupport"),
+        .target(name: "EmovereTestSupport", dependencies: ["EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),
         .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereNNTests", dependencies: ["EmovereNN", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision"], resources: [.copy("Fixtures")]),

@@ -1,0 +1,97 @@
+import EmovereData
+import EmovereNN
+import Foundation
+
+/// Emovere model files: safetensors (loadable by Python's `safetensors`) holding every parameter
+/// under its dotted name, with the model card as JSON in the header metadata under `"emovere"`.
+public enum ModelFile {
+    /// The metadata key that holds the card.
+    public static let cardKey = "emovere"
+
+    /// Writes `model` and `card` to `path` atomically, and the card alone to `path` with extension
+    /// `.card.json` replacing `.safetensors` (for people and tools that read JSON).
+    public static func save(_ model: Model, card: ModelCard, to path: String) throws {
+        var file = SafeTensorsFile()
+        for (name, entry) in model.stateDictionary() {
+            file.tensors[name] = try NamedArray(shape: entry.shape, values: entry.values)
+        }
+        file.metadata[cardKey] = String(decoding: try encoder.encode(card), as: UTF8.self)
+        file.metadata["format"] = "pt"
+        try file.write(to: path)
+        try AtomicFile.write(Array(try prettyEncoder.encode(card)) + [10], to: cardPath(for: path))
+    }
+
+    /// The path of the JSON card written beside a model file.
+    public static func cardPath(for path: String) -> String {
+        (path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) : path) + ".card.json"
+    }
+
+    /// Loads a model file, checking the format version, label order and every tensor's shape.
+    public static func load(_ path: String) throws -> (model: Model, card: ModelCard) {
+        let file = try SafeTensorsFile(contentsOf: path)
+        let card = try readCard(file, path: path)
+        let model = try Model(architecture: card.architecture)
+        var state: [String: (shape: [Int], values: [Float])] = [:]
+        for (name, array) in file.tensors { state[name] = (array.shape, array.values) }
+        do {
+            try model.load(state)
+        } catch {
+            throw ModelError.invalidModelFile(path: path, reason: error.description)
+        }
+        return (model, card)
+    }
+
+    static func readCard(_ file: SafeTensorsFile, path: String) throws -> ModelCard {
+        guard let json = file.metadata[cardKey] else {
+            throw ModelError.invalidModelFile(
+                path: path, reason: "expected an Emovere model card under metadata key '\(cardKey)', found keys \(file.metadata.keys.sorted()); is this an Emovere model file?")
+        }
+        let card: ModelCard
+        do {
+            card = try JSONDecoder().decode(ModelCard.self, from: Data(json.utf8))
+        } catch {
+            throw ModelError.invalidModelFile(path: path, reason: "model card is not valid: \(error)")
+        }
+        guard card.formatVersion == ModelCard.currentFormatVersion else {
+            throw ModelError.invalidModelFile(
+                path: path, reason: "model format version \(card.formatVersion), this build reads version \(ModelCard.currentFormatVersion); use a matching emovere or re-export the model")
+        }
+        let expected = Emotion.allCases.map(\.name)
+        guard card.labels == expected else {
+            throw ModelError.invalidModelFile(path: path, reason: "labels \(card.labels), expected \(expected)")
+        }
+        return card
+    }
+
+    static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    static var prettyEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return encoder
+    }
+}
+
+/// Writes files so that a crash never leaves a half-written file under the final name:
+/// the bytes go to a temporary file in the same directory, which is then renamed over the target.
+public enum AtomicFile {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+        try Data(bytes).write(to: temporary)
+        if rename(temporary.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename into \(path): \(reason)"])
+        }
+    }
+
+    public static func write(_ text: String, to path: String) throws {
+        try write(Array(text.utf8), to: path)
+    }
+}

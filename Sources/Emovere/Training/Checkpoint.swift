@@ -1,0 +1,68 @@
+import EmovereNN
+import EmovereTensor
+import Foundation
+
+/// A training checkpoint: model parameters (`model.<name>`), optimizer slots (`optimizer.<name>.slot<i>`)
+/// and, as JSON metadata, the recipe and `TrainingState`. Written atomically, so a run killed at any
+/// moment (kill -9 included) resumes from its last complete epoch with bit-identical state.
+enum Checkpoint {
+    static let metadataKey = "emovere.checkpoint"
+
+    private struct Header: Codable {
+        var recipe: TrainingRecipe
+        var state: TrainingState
+    }
+
+    static func save(to path: String, recipe: TrainingRecipe, model: Model, optimizer: Optimizer,
+                     state: TrainingState) throws {
+        var file = SafeTensorsFile()
+        for named in model.parameters {
+            let value = named.parameter.value
+            file.tensors["model." + named.name] = try NamedArray(shape: value.shape, values: value.values)
+        }
+        for slot in optimizer.namedSlots {
+            file.tensors["optimizer." + slot.name] = try NamedArray(shape: slot.tensor.shape, values: slot.tensor.values)
+        }
+        let header = Header(recipe: recipe, state: state)
+        file.metadata[metadataKey] = String(decoding: try ModelFile.encoder.encode(header), as: UTF8.self)
+        try file.write(to: path)
+    }
+
+    static func restore(from path: String, recipe: TrainingRecipe, model: Model, optimizer: Optimizer,
+                        state: inout TrainingState) throws {
+        let file = try SafeTensorsFile(contentsOf: path)
+        guard let json = file.metadata[metadataKey] else {
+            throw TrainingError.checkpointMismatch(path: path, reason: "not an Emovere checkpoint (no '\(metadataKey)' metadata)")
+        }
+        let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
+        var expected = header.recipe
+        expected.epochs = recipe.epochs  // extending a run is allowed
+        guard expected == recipe else {
+            throw TrainingError.checkpointMismatch(
+                path: path, reason: "checkpoint was made with a different recipe (\(describeDifference(header.recipe, recipe)))")
+        }
+        var modelState: [String: (shape: [Int], values: [Float])] = [:]
+        for (name, array) in file.tensors where name.hasPrefix("model.") {
+            modelState[String(name.dropFirst("model.".count))] = (array.shape, array.values)
+        }
+        try model.load(modelState)
+        for slot in optimizer.namedSlots {
+            let array = try file.tensor(named: "optimizer." + slot.name)
+            guard array.values.count == slot.tensor.count else {
+                throw ModelError.parameterShapeMismatch(name: "optimizer." + slot.name, expected: slot.tensor.shape,
+                                                        received: array.shape)
+            }
+            array.values.withUnsafeBufferPointer { slot.tensor.pointer.update(from: $0.baseAddress!, count: slot.tensor.count) }
+        }
+        optimizer.step = header.state.optimizerStep
+        state = header.state
+        if state.completedEpochs < recipe.epochs && header.recipe.epochs != recipe.epochs { state.stoppedEarly = false }
+    }
+
+    private static func describeDifference(_ old: TrainingRecipe, _ new: TrainingRecipe) -> String {
+        let encoder = ModelFile.encoder
+        let oldJSON = (try? encoder.encode(old)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        let newJSON = (try? encoder.encode(new)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        return "checkpoint recipe \(oldJSON), requested \(newJSON)"
+    }
+}

@@ -1,0 +1,212 @@
+import EmovereData
+import EmovereNN
+import EmovereTensor
+import Foundation
+
+/// Trains a model from a `TrainingRecipe` on FER2013-style data, with validation every epoch, a CSV log,
+/// best-model saving and an atomic checkpoint after every epoch from which `run` resumes.
+///
+/// Files in `directory`: `checkpoint.safetensors` (weights, optimizer state, progress), `best.safetensors`
+/// (+ `.card.json`, the best validation epoch's model), `log.csv`, `recipe.json`.
+public final class Trainer {
+    public let recipe: TrainingRecipe
+    public let model: Model
+    public let optimizer: Optimizer
+    public let training: FaceDataset
+    public let validation: FaceDataset
+    public let directory: String
+    /// The command line recorded in model cards.
+    public var trainingCommand: String?
+    /// Stop after this many epochs of this process (used by tests to simulate an interruption).
+    public var epochLimit: Int?
+    /// Show a live progress line on standard error.
+    public var showsProgress = true
+    /// Receives one summary line per epoch.
+    public var log: (String) -> Void = { print($0) }
+    public private(set) var state: TrainingState
+
+    private let classWeights: [Float]
+
+    public init(recipe: TrainingRecipe, training: FaceDataset, validation: FaceDataset, directory: String) throws {
+        guard training.count >= recipe.batchSize else {
+            throw TrainingError.notEnoughData(count: training.count, batchSize: recipe.batchSize)
+        }
+        guard validation.count > 0 else { throw TrainingError.emptyValidation }
+        self.recipe = recipe
+        self.training = training
+        self.validation = validation
+        self.directory = directory
+        model = try Model(architecture: recipe.architecture, seed: recipe.seed)
+        optimizer = Optimizer(rule: recipe.optimizer, weightDecay: recipe.weightDecay, parameters: model.parameters)
+        state = TrainingState(learningRate: recipe.learningRate)
+        let counts = training.classCounts
+        classWeights = counts.map { count in
+            recipe.balancesClasses && count > 0 ? Float(training.count) / Float(counts.count * count) : 1
+        }
+        Gemm.configureThreads()
+    }
+
+    public var checkpointPath: String { directory + "/checkpoint.safetensors" }
+    public var bestModelPath: String { directory + "/best.safetensors" }
+    public var logPath: String { directory + "/log.csv" }
+
+    /// Trains until `recipe.epochs`, early stopping or `epochLimit`, resuming from the checkpoint in
+    /// `directory` when one exists. Returns the final state.
+    @discardableResult
+    public func run() throws -> TrainingState {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if FileManager.default.fileExists(atPath: checkpointPath) {
+            try Checkpoint.restore(from: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: &state)
+            log("resumed from \(checkpointPath) after epoch \(state.completedEpochs)")
+        } else {
+            try AtomicFile.write(Array(try ModelFile.prettyEncoder.encode(recipe)), to: directory + "/recipe.json")
+        }
+        let sampler = BatchSampler(count: training.count, seed: recipe.seed)
+        let stepsPerEpoch = training.count / recipe.batchSize
+        var epochsThisRun = 0
+        while state.completedEpochs < recipe.epochs && !state.stoppedEarly {
+            if let epochLimit, epochsThisRun >= epochLimit { break }
+            let epoch = state.completedEpochs + 1
+            let record = try trainEpoch(epoch, batches: sampler.batches(epoch: epoch, batchSize: recipe.batchSize,
+                                                                        dropLast: true), stepsPerEpoch: stepsPerEpoch)
+            finishEpoch(record)
+            try Checkpoint.save(to: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: state)
+            try AtomicFile.write(
+                ([EpochRecord.csvHeader] + state.history.map(\.csvLine)).joined(separator: "\n") + "\n", to: logPath)
+            epochsThisRun += 1
+        }
+        return state
+    }
+
+    private func trainEpoch(_ epoch: Int, batches: [ArraySlice<Int>], stepsPerEpoch: Int) throws -> EpochRecord {
+        let size = recipe.preprocessing.inputSize
+        let batchSize = recipe.batchSize
+        let input = Tensor(shape: [batchSize, size, size, 1])
+        let targets = Tensor(shape: [batchSize, model.architecture.classCount])
+        let probabilities = Tensor(shape: targets.shape)
+        let logitsGradient = Tensor(shape: targets.shape)
+        var sampleWeights = [Float](repeating: 1, count: batchSize)
+        let filler = InputBatch(preprocessing: recipe.preprocessing)
+        let progress = showsProgress
+            ? ProgressBar(total: batches.count * batchSize, label: "epoch \(epoch)/\(recipe.epochs)") : nil
+        let stopwatch = Stopwatch()
+        var lossSum = 0.0
+        var correct = 0
+        var seen = 0
+        var mixing = SplitMix64(seed: recipe.seed).derived(stream: UInt64(epoch) &* 0x1_0000_0001)
+        for (step, indices) in batches.enumerated() {
+            let globalStep = (epoch - 1) * stepsPerEpoch + step
+            let stepSeed = SplitMix64(seed: recipe.seed).derived(stream: UInt64(globalStep) &+ 0xA5A5_0000_0000).state
+            filler.fill(input, from: training, indices: indices, augmentation: recipe.augmentation, seed: stepSeed)
+            let labels = indices.map { training.labels[$0] }
+            setTargets(targets, labels: labels, weights: &sampleWeights)
+            if recipe.mixupAlpha > 0 { Mixup.apply(input: input, targets: targets, alpha: recipe.mixupAlpha, random: &mixing) }
+            let learningRate = LearningRate.value(recipe: recipe, state: state, epoch: epoch, step: step,
+                                                  stepsPerEpoch: stepsPerEpoch)
+            let logits = model.logits(input, mode: ForwardMode(isTraining: true, seed: stepSeed))
+            let loss = sampleWeights.withUnsafeBufferPointer {
+                Loss.softmaxCrossEntropy(logits: logits, targets: targets, sampleWeights: $0.baseAddress,
+                                         probabilities: probabilities, logitsGradient: logitsGradient)
+            }
+            guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step) }
+            model.backward(logitsGradient)
+            optimizer.update(learningRate: learningRate)
+            state.learningRate = learningRate
+            lossSum += Double(loss) * Double(labels.count)
+            correct += Self.countCorrect(probabilities, labels: labels)
+            seen += labels.count
+            progress?.update(completed: seen, metrics: [("loss", lossSum / Double(seen)),
+                                                         ("acc", Double(correct) / Double(seen))])
+        }
+        progress?.finish()
+        let seconds = stopwatch.elapsedSeconds
+        let evaluation = try Evaluator(model: model, preprocessing: recipe.preprocessing).evaluate(validation)
+        return EpochRecord(
+            epoch: epoch, learningRate: state.learningRate, trainingLoss: lossSum / Double(max(seen, 1)),
+            trainingAccuracy: Double(correct) / Double(max(seen, 1)), validationLoss: evaluation.loss,
+            validationAccuracy: evaluation.accuracy, seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    private func finishEpoch(_ record: EpochRecord) {
+        state.completedEpochs = record.epoch
+        state.optimizerStep = optimizer.step
+        state.elapsedSeconds += record.seconds
+        state.history.append(record)
+        var marker = ""
+        if record.validationAccuracy > state.bestValidationAccuracy {
+            state.bestValidationAccuracy = record.validationAccuracy
+            state.bestEpoch = record.epoch
+            state.epochsSinceImprovement = 0
+            do {
+                try saveBest(record)
+                marker = " *best, saved \(bestModelPath)"
+            } catch {
+                marker = " (could not save best model: \(error))"
+            }
+        } else {
+            state.epochsSinceImprovement += 1
+        }
+        if case let .reduceOnPlateau(factor, patience, minimum) = recipe.schedule,
+           state.epochsSinceImprovement > 0, state.epochsSinceImprovement % patience == 0 {
+            state.learningRate = max(minimum, state.learningRate * factor)
+        }
+        if let patience = recipe.earlyStoppingPatience, state.epochsSinceImprovement >= patience {
+            state.stoppedEarly = true
+        }
+        log(String(format: "epoch %d/%d  lr %.2g  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.0f img/s  %.0fs%@",
+                   record.epoch, recipe.epochs, record.learningRate, record.trainingLoss, record.trainingAccuracy,
+                   record.validationLoss, record.validationAccuracy, record.imagesPerSecond, record.seconds, marker))
+    }
+
+    private func saveBest(_ record: EpochRecord) throws {
+        var card = ModelCard(architecture: recipe.architecture, preprocessing: recipe.preprocessing,
+                             parameterCount: model.parameterCount, recipe: recipe, trainingCommand: trainingCommand)
+        card.metrics = ["validationAccuracy": record.validationAccuracy, "validationLoss": record.validationLoss,
+                        "epoch": Double(record.epoch)]
+        card.trainingSeconds = state.elapsedSeconds
+        try ModelFile.save(model, card: card, to: bestModelPath)
+    }
+
+    private func setTargets(_ targets: Tensor, labels: [Int], weights: inout [Float]) {
+        let classes = targets.shape[1]
+        let smoothing = recipe.labelSmoothing
+        for (row, label) in labels.enumerated() {
+            for k in 0..<classes {
+                targets[row * classes + k] = (k == label ? 1 - smoothing : 0) + smoothing / Float(classes)
+            }
+            weights[row] = classWeights[label]
+        }
+    }
+
+    static func countCorrect(_ probabilities: Tensor, labels: [Int]) -> Int {
+        let classes = probabilities.shape[1]
+        var correct = 0
+        for (row, label) in labels.enumerated() {
+            var best = 0
+            for k in 1..<classes where probabilities[row * classes + k] > probabilities[row * classes + best] { best = k }
+            if best == label { correct += 1 }
+        }
+        return correct
+    }
+}
+
+/// Errors that stop a training run.
+public enum TrainingError: Error, CustomStringConvertible {
+    case notEnoughData(count: Int, batchSize: Int)
+    case emptyValidation
+    case diverged(epoch: Int, step: Int)
+    case checkpointMismatch(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .notEnoughData(count, batchSize):
+            "training needs at least one full batch: \(count) images for batch size \(batchSize)"
+        case .emptyValidation:
+            "validation set is empty; expected PublicTest images or a --validation-fraction above 0"
+        case let .diverged(epoch, step):
+            "loss became NaN or infinite at epoch \(epoch), step \(step); try a lower learning rate"
+        case let .checkpointMismatch(path, reason):
+            "\(path): \(reason); use a new --out directory or the original settings"
+        }
+    }
+}

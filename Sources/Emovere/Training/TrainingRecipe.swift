@@ -1,0 +1,63 @@
+import EmovereData
+import EmovereNN
+
+/// Everything that determines a training run: with the same recipe, data and seed, Emovere produces
+/// the same weights. Stored in checkpoints and model files.
+public struct TrainingRecipe: Sendable, Codable, Equatable {
+    public var architecture: Architecture
+    public var preprocessing: Preprocessing
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: OptimizerRule
+    public var learningRate: Float
+    public var weightDecay: Float
+    public var schedule: LearningRateSchedule
+    public var labelSmoothing: Float
+    /// Weight each sample by `total / (classes * classCount)` of its class (balanced weights).
+    public var balancesClasses: Bool
+    /// Mixup's Beta(alpha, alpha) parameter; 0 disables mixup.
+    public var mixupAlpha: Float
+    public var augmentation: Augmentation
+    /// Stop when validation accuracy has not improved for this many epochs (nil: never).
+    public var earlyStoppingPatience: Int?
+    /// Where validation comes from: nil uses the PublicTest split, a fraction holds out part of Training.
+    public var validationHoldOut: Double?
+    public var seed: UInt64
+
+    public init(
+        architecture: Architecture = Architecture(name: "mini-xception"), preprocessing: Preprocessing? = nil,
+        epochs: Int = 100, batchSize: Int = 32, optimizer: OptimizerRule = .adam(), learningRate: Float = 1e-3,
+        weightDecay: Float = 0.01, schedule: LearningRateSchedule = .reduceOnPlateau(factor: 0.1, patience: 12, minimum: 1e-5),
+        labelSmoothing: Float = 0, balancesClasses: Bool = false, mixupAlpha: Float = 0,
+        augmentation: Augmentation = .standard, earlyStoppingPatience: Int? = 50, validationHoldOut: Double? = nil,
+        seed: UInt64 = 1
+    ) {
+        self.architecture = architecture
+        self.preprocessing = preprocessing ?? .symmetric(inputSize: architecture.inputSize)
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.optimizer = optimizer
+        self.learningRate = learningRate
+        self.weightDecay = weightDecay
+        self.schedule = schedule
+        self.labelSmoothing = labelSmoothing
+        self.balancesClasses = balancesClasses
+        self.mixupAlpha = mixupAlpha
+        self.augmentation = augmentation
+        self.earlyStoppingPatience = earlyStoppingPatience
+        self.validationHoldOut = validationHoldOut
+        self.seed = seed
+    }
+}
+
+/// How the learning rate changes over a run.
+public enum LearningRateSchedule: Sendable, Codable, Equatable {
+    /// The base rate throughout.
+    case constant
+    /// Multiply by `factor` when validation accuracy has not improved for `patience` epochs, down to `minimum`.
+    case reduceOnPlateau(factor: Float, patience: Int, minimum: Float)
+    /// Linear warm-up for `warmupEpochs`, then cosine decay to `minimum` at the last epoch (per step).
+    case cosine(warmupEpochs: Int, minimum: Float)
+    /// One-cycle: linear rise from base/25 to the base rate over `warmupFraction` of the steps, then cosine to ~0.
+    case oneCycle(warmupFraction: Float)
+}

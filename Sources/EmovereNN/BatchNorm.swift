@@ -1,0 +1,94 @@
+import EmovereTensor
+
+/// Batch normalisation over the last (channel) axis: `[N, ..., C] -> [N, ..., C]`.
+///
+/// Training uses the batch's statistics and updates the running averages
+/// (`running = momentum * running + (1 - momentum) * batch`, Keras's convention, variance unbiased
+/// as Keras does); inference uses the running statistics. Parameters `gamma`, `beta`,
+/// `moving_mean`, `moving_variance`, each `[C]`.
+public final class BatchNorm: Layer {
+    public let momentum: Float
+    public let epsilon: Float
+    public private(set) var gamma: Parameter?
+    public private(set) var beta: Parameter?
+    public private(set) var runningMean: Parameter?
+    public private(set) var runningVariance: Parameter?
+    private var channels = 0
+    private var input: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var mean = Tensor(shape: [0])
+    private var variance = Tensor(shape: [0])
+    private var inverseStandardDeviation = Tensor(shape: [0])
+    private var scale = Tensor(shape: [0])
+    private var shift = Tensor(shape: [0])
+
+    public init(momentum: Float = 0.99, epsilon: Float = 1e-3) {
+        self.momentum = momentum
+        self.epsilon = epsilon
+    }
+
+    public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
+        guard let last = inputShape.last, last > 0 else {
+            throw .invalidShape(layer: "BatchNorm", expected: "[..., channels]", received: inputShape)
+        }
+        channels = last
+        gamma = Parameter(shape: [last], role: .bias, values: [Float](repeating: 1, count: last))
+        beta = Parameter(shape: [last], role: .bias)
+        runningMean = Parameter(shape: [last], role: .state)
+        runningVariance = Parameter(shape: [last], role: .state, values: [Float](repeating: 1, count: last))
+        for tensor in [\BatchNorm.mean, \.variance, \.inverseStandardDeviation, \.scale, \.shift] {
+            self[keyPath: tensor] = Tensor(shape: [last])
+        }
+        return inputShape
+    }
+
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        guard let gamma, let beta, let runningMean, let runningVariance else {
+            preconditionFailure("BatchNorm used before build")
+        }
+        let output = Tensor.reusing(output, shape: input.shape)
+        let rows = input.count / channels
+        if mode.isTraining {
+            Normalization.statistics(input, channels: channels, mean: mean, variance: variance)
+            let unbiased = Float(rows) / Float(max(rows - 1, 1))
+            for c in 0..<channels {
+                inverseStandardDeviation[c] = 1 / (variance[c] + epsilon).squareRoot()
+                scale[c] = gamma.value[c] * inverseStandardDeviation[c]
+                runningMean.value[c] = momentum * runningMean.value[c] + (1 - momentum) * mean[c]
+                runningVariance.value[c] = momentum * runningVariance.value[c] + (1 - momentum) * variance[c] * unbiased
+            }
+            Normalization.normalize(input, channels: channels, mean: mean.pointer, scale: scale.pointer,
+                                    shift: beta.value.pointer, into: output)
+        } else {
+            for c in 0..<channels {
+                scale[c] = gamma.value[c] / (runningVariance.value[c] + epsilon).squareRoot()
+            }
+            Normalization.normalize(input, channels: channels, mean: runningMean.value.pointer, scale: scale.pointer,
+                                    shift: beta.value.pointer, into: output)
+        }
+        self.input = input
+        self.output = output
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard let gamma, let beta, let input else { preconditionFailure("BatchNorm backward before forward") }
+        let inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
+        self.inputGradient = inputGradient
+        Normalization.backward(
+            input: input, outputGradient: outputGradient, channels: channels, mean: mean,
+            inverseStandardDeviation: inverseStandardDeviation, gamma: gamma.value, gammaGradient: gamma.gradient,
+            betaGradient: beta.gradient, inputGradient: inputGradient)
+        return needsInputGradient ? inputGradient : nil
+    }
+
+    public var namedParameters: [NamedParameter] {
+        guard let gamma, let beta, let runningMean, let runningVariance else { return [] }
+        return [
+            NamedParameter(name: "gamma", parameter: gamma), NamedParameter(name: "beta", parameter: beta),
+            NamedParameter(name: "moving_mean", parameter: runningMean),
+            NamedParameter(name: "moving_variance", parameter: runningVariance),
+        ]
+    }
+}

@@ -1,0 +1,85 @@
+import EmovereTensor
+
+/// A 2-D convolution over NHWC input: `[N, H, W, C] -> [N, OH, OW, filters]`, kernel `[K, K, C, filters]` (HWIO).
+public final class Conv2d: Layer {
+    public let filters: Int
+    public let kernelSize: Int
+    public let stride: Int
+    public let padding: Padding
+    public let usesBias: Bool
+    public private(set) var kernel: Parameter?
+    public private(set) var bias: Parameter?
+    private var geometry: ConvolutionGeometry?
+    private var input: Tensor?
+    private var output: Tensor?
+    private var columns: Tensor?
+    private var columnGradient: Tensor?
+    private var inputGradient: Tensor?
+    private var partials: Tensor?
+
+    /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window.
+    public init(filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, usesBias: Bool = true) {
+        precondition(filters > 0 && kernelSize > 0 && stride > 0, "Conv2d needs positive filters, kernel size, stride")
+        self.filters = filters
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.usesBias = usesBias
+    }
+
+    public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
+        guard inputShape.count == 3 else {
+            throw .invalidShape(layer: "Conv2d", expected: "[height, width, channels]", received: inputShape)
+        }
+        let g = ConvolutionGeometry(
+            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+            kernelSize: kernelSize, stride: stride, padding: padding)
+        guard g.outputHeight > 0 && g.outputWidth > 0 else {
+            throw .invalidShape(layer: "Conv2d(\(kernelSize)x\(kernelSize))", expected: "at least \(kernelSize)x\(kernelSize)",
+                                received: inputShape)
+        }
+        geometry = g
+        let fanIn = g.taps * g.channels
+        kernel = Parameter(
+            shape: [kernelSize, kernelSize, g.channels, filters], role: .weight,
+            values: Parameter.glorotUniform(count: fanIn * filters, fanIn: fanIn, fanOut: g.taps * filters, random: &random))
+        bias = usesBias ? Parameter(shape: [filters], role: .bias) : nil
+        return [g.outputHeight, g.outputWidth, filters]
+    }
+
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        guard let g = geometry, let kernel else { preconditionFailure("Conv2d used before build") }
+        let batch = input.shape[0]
+        let output = Tensor.reusing(output, shape: [batch, g.outputHeight, g.outputWidth, filters])
+        if !g.isPointwise {
+            columns = Tensor.reusing(columns, shape: [batch * g.outputPixels, g.taps * g.channels])
+        }
+        Convolution.forward(
+            input: input, kernel: kernel.value, bias: bias?.value, geometry: g, columns: columns, output: output)
+        self.input = input
+        self.output = output
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard let g = geometry, let kernel, let input else { preconditionFailure("Conv2d backward before forward") }
+        let batch = input.shape[0]
+        let k = g.taps * g.channels
+        partials = Tensor.reusing(partials, shape: [Parallel.chunks(batch).count, k * filters + filters])
+        if needsInputGradient {
+            inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
+            if !g.isPointwise { columnGradient = Tensor.reusing(columnGradient, shape: [batch * g.outputPixels, k]) }
+        }
+        Convolution.backward(
+            outputGradient: outputGradient, input: input, kernel: kernel.value, geometry: g,
+            columns: g.isPointwise ? nil : columns, kernelGradient: kernel.gradient, biasGradient: bias?.gradient,
+            inputGradient: needsInputGradient ? inputGradient : nil,
+            scratch: needsInputGradient ? columnGradient : nil, partials: partials!)
+        return needsInputGradient ? inputGradient : nil
+    }
+
+    public var namedParameters: [NamedParameter] {
+        [kernel.map { NamedParameter(name: "kernel", parameter: $0) },
+         bias.map { NamedParameter(name: "bias", parameter: $0) }].compactMap { $0 }
+    }
+}

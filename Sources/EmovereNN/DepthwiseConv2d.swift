@@ -1,0 +1,65 @@
+import EmovereTensor
+
+/// A depthwise 2-D convolution (one `K x K` filter per channel, depth multiplier 1, no bias):
+/// `[N, H, W, C] -> [N, OH, OW, C]`, kernel `[K, K, C, 1]` (Keras layout).
+public final class DepthwiseConv2d: Layer {
+    public let kernelSize: Int
+    public let stride: Int
+    public let padding: Padding
+    public private(set) var kernel: Parameter?
+    private var geometry: ConvolutionGeometry?
+    private var input: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var partials: Tensor?
+
+    public init(kernelSize: Int, stride: Int = 1, padding: Padding = .same) {
+        precondition(kernelSize > 0 && stride > 0, "DepthwiseConv2d needs a positive kernel size and stride")
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
+        guard inputShape.count == 3 else {
+            throw .invalidShape(layer: "DepthwiseConv2d", expected: "[height, width, channels]", received: inputShape)
+        }
+        let g = ConvolutionGeometry(
+            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
+            kernelSize: kernelSize, stride: stride, padding: padding)
+        guard g.outputHeight > 0 && g.outputWidth > 0 else {
+            throw .invalidShape(layer: "DepthwiseConv2d", expected: "at least \(kernelSize)x\(kernelSize)",
+                                received: inputShape)
+        }
+        geometry = g
+        kernel = Parameter(
+            shape: [kernelSize, kernelSize, g.channels, 1], role: .weight,
+            values: Parameter.glorotUniform(count: g.taps * g.channels, fanIn: g.taps * g.channels, fanOut: g.taps,
+                                            random: &random))
+        return [g.outputHeight, g.outputWidth, g.channels]
+    }
+
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        guard let g = geometry, let kernel else { preconditionFailure("DepthwiseConv2d used before build") }
+        let output = Tensor.reusing(output, shape: [input.shape[0], g.outputHeight, g.outputWidth, g.channels])
+        DepthwiseConvolution.forward(input: input, kernel: kernel.value, geometry: g, output: output)
+        self.input = input
+        self.output = output
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        guard let g = geometry, let kernel, let input else { preconditionFailure("DepthwiseConv2d backward before forward") }
+        let partials = Tensor.reusing(partials, shape: [Parallel.chunks(input.shape[0]).count, g.taps * g.channels])
+        self.partials = partials
+        if needsInputGradient { inputGradient = Tensor.reusing(inputGradient, shape: input.shape) }
+        DepthwiseConvolution.backward(
+            outputGradient: outputGradient, input: input, kernel: kernel.value, geometry: g,
+            kernelGradient: kernel.gradient, inputGradient: needsInputGradient ? inputGradient : nil, partials: partials)
+        return needsInputGradient ? inputGradient : nil
+    }
+
+    public var namedParameters: [NamedParameter] {
+        kernel.map { [NamedParameter(name: "kernel", parameter: $0)] } ?? []
+    }
+}

@@ -1,0 +1,111 @@
+import EmovereTensor
+
+/// Layers applied one after another; parameters are named `"<index>.<name>"`.
+public final class Sequential: Layer {
+    public let layers: [any Layer]
+
+    public init(_ layers: [any Layer]) {
+        self.layers = layers
+    }
+
+    /// Builds the list with the `LayerBuilder` syntax (loops and conditionals allowed).
+    public convenience init(@LayerBuilder _ content: () -> [any Layer]) {
+        self.init(content())
+    }
+
+    public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
+        var shape = inputShape
+        for layer in layers { shape = try layer.build(inputShape: shape, random: &random) }
+        return shape
+    }
+
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        var x = input
+        for (index, layer) in layers.enumerated() {
+            x = layer.forward(x, mode: ForwardMode(isTraining: mode.isTraining, seed: mode.seed &* 31 &+ UInt64(index)))
+        }
+        return x
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        var gradient = outputGradient
+        for (index, layer) in layers.enumerated().reversed() {
+            guard let next = layer.backward(gradient, needsInputGradient: index > 0 || needsInputGradient) else {
+                return nil
+            }
+            gradient = next
+        }
+        return gradient
+    }
+
+    public var namedParameters: [NamedParameter] {
+        layers.enumerated().flatMap { index, layer in
+            layer.namedParameters.map { NamedParameter(name: "\(index).\($0.name)", parameter: $0.parameter) }
+        }
+    }
+}
+
+/// A residual block: `main(x) + shortcut(x)`, or `main(x) + x` without a shortcut.
+/// Parameters are named `"main.<name>"` and `"shortcut.<name>"`.
+public final class Residual: Layer {
+    public let main: Sequential
+    public let shortcut: Sequential?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(@LayerBuilder main: () -> [any Layer], @LayerBuilder shortcut: () -> [any Layer] = { [] }) {
+        self.main = Sequential(main())
+        let shortcutLayers = shortcut()
+        self.shortcut = shortcutLayers.isEmpty ? nil : Sequential(shortcutLayers)
+    }
+
+    public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
+        let mainShape = try main.build(inputShape: inputShape, random: &random)
+        let shortcutShape = try shortcut?.build(inputShape: inputShape, random: &random) ?? inputShape
+        guard mainShape == shortcutShape else {
+            throw .invalidShape(layer: "Residual shortcut", expected: "\(mainShape) like the main branch",
+                                received: shortcutShape)
+        }
+        return mainShape
+    }
+
+    public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        let mainOutput = main.forward(input, mode: mode)
+        let shortcutOutput = shortcut?.forward(input, mode: ForwardMode(isTraining: mode.isTraining, seed: ~mode.seed))
+            ?? input
+        let output = Tensor.reusing(output, shape: mainOutput.shape)
+        Elementwise.add(mainOutput, shortcutOutput, into: output)
+        self.output = output
+        return output
+    }
+
+    public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        let mainGradient = main.backward(outputGradient, needsInputGradient: needsInputGradient)
+        let shortcutGradient = shortcut.map { $0.backward(outputGradient, needsInputGradient: needsInputGradient) }
+            ?? outputGradient
+        guard needsInputGradient, let mainGradient, let shortcutGradient else { return nil }
+        let inputGradient = Tensor.reusing(inputGradient, shape: mainGradient.shape)
+        Elementwise.add(mainGradient, shortcutGradient, into: inputGradient)
+        self.inputGradient = inputGradient
+        return inputGradient
+    }
+
+    public var namedParameters: [NamedParameter] {
+        main.namedParameters.map { NamedParameter(name: "main.\($0.name)", parameter: $0.parameter) }
+            + (shortcut?.namedParameters ?? []).map {
+                NamedParameter(name: "shortcut.\($0.name)", parameter: $0.parameter)
+            }
+    }
+}
+
+/// Result builder for lists of layers: `Sequential { Conv2d(...); BatchNorm(); for f in [16, 32] { ... } }`.
+@resultBuilder
+public enum LayerBuilder {
+    public static func buildExpression(_ layer: any Layer) -> [any Layer] { [layer] }
+    public static func buildExpression(_ layers: [any Layer]) -> [any Layer] { layers }
+    public static func buildBlock(_ parts: [any Layer]...) -> [any Layer] { parts.flatMap { $0 } }
+    public static func buildArray(_ parts: [[any Layer]]) -> [any Layer] { parts.flatMap { $0 } }
+    public static func buildOptional(_ part: [any Layer]?) -> [any Layer] { part ?? [] }
+    public static func buildEither(first part: [any Layer]) -> [any Layer] { part }
+    public static func buildEither(second part: [any Layer]) -> [any Layer] { part }
+}

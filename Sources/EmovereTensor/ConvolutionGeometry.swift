@@ -1,0 +1,54 @@
+/// How a convolution or pooling window pads its input (Keras semantics).
+public enum Padding: String, Sendable, Codable, CaseIterable {
+    /// No padding: output = (input - kernel) / stride + 1.
+    case valid
+    /// Output = ceil(input / stride); the total padding is split top/left = pad / 2, bottom/right = rest.
+    case same
+}
+
+/// The sizes of a 2-D window operation (convolution or pooling) on one NHWC image.
+public struct ConvolutionGeometry: Sendable, Equatable {
+    public let inputHeight: Int
+    public let inputWidth: Int
+    public let channels: Int
+    public let kernelHeight: Int
+    public let kernelWidth: Int
+    public let stride: Int
+    public let padTop: Int
+    public let padLeft: Int
+    public let outputHeight: Int
+    public let outputWidth: Int
+
+    /// The geometry of a `kernelSize` x `kernelSize` window with `stride` and `padding` over an
+    /// input of `inputHeight` x `inputWidth` x `channels`.
+    public init(inputHeight: Int, inputWidth: Int, channels: Int, kernelSize: Int, stride: Int, padding: Padding) {
+        precondition(kernelSize >= 1 && stride >= 1, "kernel size and stride must be positive")
+        self.inputHeight = inputHeight
+        self.inputWidth = inputWidth
+        self.channels = channels
+        kernelHeight = kernelSize
+        kernelWidth = kernelSize
+        self.stride = stride
+        switch padding {
+        case .valid:
+            outputHeight = max(0, (inputHeight - kernelSize) / stride + 1)
+            outputWidth = max(0, (inputWidth - kernelSize) / stride + 1)
+            padTop = 0
+            padLeft = 0
+        case .same:
+            outputHeight = (inputHeight + stride - 1) / stride
+            outputWidth = (inputWidth + stride - 1) / stride
+            padTop = max(0, (outputHeight - 1) * stride + kernelSize - inputHeight) / 2
+            padLeft = max(0, (outputWidth - 1) * stride + kernelSize - inputWidth) / 2
+        }
+    }
+
+    /// Elements of one input image, `H * W * C`.
+    public var inputSize: Int { inputHeight * inputWidth * channels }
+    /// Output pixels of one image, `OH * OW`.
+    public var outputPixels: Int { outputHeight * outputWidth }
+    /// Taps of the window, `KH * KW`.
+    public var taps: Int { kernelHeight * kernelWidth }
+    /// True when the window is 1x1 with stride 1 and no padding: the input is its own im2col matrix.
+    public var isPointwise: Bool { taps == 1 && stride == 1 }
+}

@@ -1,0 +1,208 @@
+// Dense 2-D convolution as im2col + GEMM, NHWC.
+// input [N, H, W, C], kernel [KH, KW, C, F] (HWIO, Keras layout) seen as [KH*KW*C, F],
+// columns [N*OH*OW, KH*KW*C], output [N, OH, OW, F].
+// Work is split over the batch; each chunk writes its own rows, so results are deterministic.
+
+/// Dense convolution kernels (forward and backward).
+public enum Convolution {
+    /// Writes the im2col rows of images `images` into `columns` (row `(n - images.lowerBound) * OH*OW + oy*OW + ox`).
+    /// Out-of-frame taps are zero.
+    @inlinable
+    public static func im2col(
+        _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, images: Range<Int>,
+        into columns: UnsafeMutablePointer<Float>
+    ) {
+        let c = g.channels
+        let rowLength = g.taps &* c
+        var row = columns
+        for n in images {
+            let image = input + n &* g.inputSize
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    var destination = row
+                    for ky in 0..<g.kernelHeight {
+                        let iy = oy &* g.stride &+ ky &- g.padTop
+                        if iy < 0 || iy >= g.inputHeight {
+                            destination.update(repeating: 0, count: g.kernelWidth &* c)
+                            destination += g.kernelWidth &* c
+                            continue
+                        }
+                        for kx in 0..<g.kernelWidth {
+                            let ix = ox &* g.stride &+ kx &- g.padLeft
+                            if ix < 0 || ix >= g.inputWidth {
+                                destination.update(repeating: 0, count: c)
+                            } else {
+                                destination.update(from: image + (iy &* g.inputWidth &+ ix) &* c, count: c)
+                            }
+                            destination += c
+                        }
+                    }
+                    row += rowLength
+                }
+            }
+        }
+    }
+
+    /// Adds the im2col-layout gradient `columns` of images `images` back into `inputGradient`
+    /// (which the caller zeroes first).
+    @inlinable
+    public static func col2im(
+        _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, images: Range<Int>,
+        into inputGradient: UnsafeMutablePointer<Float>
+    ) {
+        let c = g.channels
+        var row = columns
+        for n in images {
+            let image = inputGradient + n &* g.inputSize
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    var source = row
+                    for ky in 0..<g.kernelHeight {
+                        let iy = oy &* g.stride &+ ky &- g.padTop
+                        if iy < 0 || iy >= g.inputHeight {
+                            source += g.kernelWidth &* c
+                            continue
+                        }
+                        for kx in 0..<g.kernelWidth {
+                            let ix = ox &* g.stride &+ kx &- g.padLeft
+                            if ix >= 0 && ix < g.inputWidth {
+                                let destination = image + (iy &* g.inputWidth &+ ix) &* c
+                                for channel in 0..<c {
+                                    destination[channel] += source[channel]
+                                }
+                            }
+                            source += c
+                        }
+                    }
+                    row += g.taps &* c
+                }
+            }
+        }
+    }
+
+    /// Forward pass: `output[N, OH, OW, F] = conv(input, kernel) + bias`.
+    ///
+    /// - Parameters:
+    ///   - input: `[N, H, W, C]`.
+    ///   - kernel: `[KH, KW, C, F]`.
+    ///   - bias: `[F]` or nil.
+    ///   - columns: `[N*OH*OW, KH*KW*C]` scratch that keeps the im2col matrix for `backward`;
+    ///     unused (may be nil) for pointwise geometry.
+    ///   - output: `[N, OH, OW, F]`.
+    public static func forward(
+        input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
+        columns: Tensor?, output: Tensor
+    ) {
+        let batch = input.shape[0]
+        let filters = kernel.shape[kernel.shape.count - 1]
+        let k = g.taps * g.channels
+        precondition(kernel.count == k * filters, "kernel \(kernel.shape) does not match \(g)")
+        precondition(output.count == batch * g.outputPixels * filters, "output \(output.shape) does not match \(g)")
+        let inputPointer = UnsafeSendable(input.pointer)
+        let kernelPointer = UnsafeSendable(kernel.pointer)
+        let outputPointer = UnsafeSendable(output.pointer)
+        let biasPointer = bias.map { UnsafeSendable($0.pointer) }
+        let columnsPointer = columns.map { UnsafeSendable($0.pointer) }
+        Parallel.forEachChunk(batch) { _, images in
+            let rows = images.count * g.outputPixels
+            let firstRow = images.lowerBound * g.outputPixels
+            let a: UnsafePointer<Float>
+            if g.isPointwise {
+                a = UnsafePointer(inputPointer.value + images.lowerBound * g.inputSize)
+            } else {
+                guard let columnsPointer else { preconditionFailure("im2col scratch required for \(g)") }
+                let chunkColumns = columnsPointer.value + firstRow * k
+                im2col(inputPointer.value, geometry: g, images: images, into: chunkColumns)
+                a = UnsafePointer(chunkColumns)
+            }
+            let out = outputPointer.value + firstRow * filters
+            Gemm.multiply(a, kernelPointer.value, into: out, m: rows, n: filters, k: k)
+            if let biasPointer {
+                Elementwise.addRowVector(biasPointer.value, to: out, rows: rows, columns: filters)
+            }
+        }
+    }
+
+    /// Backward pass.
+    ///
+    /// - Parameters:
+    ///   - outputGradient: `[N, OH, OW, F]`.
+    ///   - input: `[N, H, W, C]` as given to `forward`.
+    ///   - columns: the im2col matrix `forward` filled (nil for pointwise geometry).
+    ///   - kernelGradient: `[KH, KW, C, F]`, overwritten.
+    ///   - biasGradient: `[F]`, overwritten, or nil.
+    ///   - inputGradient: `[N, H, W, C]`, overwritten; nil to skip (first layer).
+    ///   - scratch: `[N*OH*OW, KH*KW*C]` workspace for the column gradient (nil for pointwise).
+    ///   - partials: `[chunks, KH*KW*C*F + F]` workspace for per-chunk weight gradients.
+    public static func backward(
+        outputGradient: Tensor, input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry,
+        columns: Tensor?, kernelGradient: Tensor, biasGradient: Tensor?, inputGradient: Tensor?,
+        scratch: Tensor?, partials: Tensor
+    ) {
+        let batch = input.shape[0]
+        let filters = kernel.shape[kernel.shape.count - 1]
+        let k = g.taps * g.channels
+        let partialSize = k * filters + filters
+        let chunkCount = Parallel.chunks(batch).count
+        precondition(partials.count >= chunkCount * partialSize, "partials too small")
+        let dy = UnsafeSendable(outputGradient.pointer)
+        let x = UnsafeSendable(input.pointer)
+        let w = UnsafeSendable(kernel.pointer)
+        let cols = columns.map { UnsafeSendable($0.pointer) }
+        let dx = inputGradient.map { UnsafeSendable($0.pointer) }
+        let dcols = scratch.map { UnsafeSendable($0.pointer) }
+        let parts = UnsafeSendable(partials.pointer)
+        let hasBias = biasGradient != nil
+        Parallel.forEachChunk(batch) { chunk, images in
+            let rows = images.count * g.outputPixels
+            let firstRow = images.lowerBound * g.outputPixels
+            let dyChunk = UnsafePointer(dy.value + firstRow * filters)
+            let a: UnsafePointer<Float>
+            if g.isPointwise {
+                a = UnsafePointer(x.value + images.lowerBound * g.inputSize)
+            } else {
+                guard let cols else { preconditionFailure("im2col matrix required for \(g)") }
+                a = UnsafePointer(cols.value + firstRow * k)
+            }
+            let part = parts.value + chunk * partialSize
+            // dW[k, F] = colsᵀ[k, rows] · dY[rows, F]
+            Gemm.multiply(a, dyChunk, into: part, m: k, n: filters, k: rows, transposeA: true)
+            if hasBias {
+                Elementwise.sumRows(dyChunk, rows: rows, columns: filters, into: part + k * filters)
+            }
+            guard let dx else { return }
+            if g.isPointwise {
+                // dX[rows, C] = dY[rows, F] · Wᵀ[F, C]
+                Gemm.multiply(
+                    dyChunk, w.value, into: dx.value + images.lowerBound * g.inputSize,
+                    m: rows, n: k, k: filters, transposeB: true)
+            } else {
+                guard let dcols else { preconditionFailure("column-gradient scratch required for \(g)") }
+                let chunkColumns = dcols.value + firstRow * k
+                Gemm.multiply(dyChunk, w.value, into: chunkColumns, m: rows, n: k, k: filters, transposeB: true)
+                let image = dx.value + images.lowerBound * g.inputSize
+                image.update(repeating: 0, count: images.count * g.inputSize)
+                col2im(chunkColumns, geometry: g, images: images, into: dx.value)
+            }
+        }
+        Elementwise.sumChunks(
+            partials.pointer, chunkCount: chunkCount, chunkStride: partialSize, count: k * filters,
+            into: kernelGradient.pointer)
+        if let biasGradient {
+            Elementwise.sumChunks(
+                partials.pointer + k * filters, chunkCount: chunkCount, chunkStride: partialSize, count: filters,
+                into: biasGradient.pointer)
+        }
+    }
+}
+
+/// A raw pointer that may be captured by the `@Sendable` closures of `Parallel`: each worker
+/// touches a disjoint range, which is what makes this safe.
+public struct UnsafeSendable<Pointee>: @unchecked Sendable {
+    public let value: UnsafeMutablePointer<Pointee>
+
+    @inlinable
+    public init(_ value: UnsafeMutablePointer<Pointee>) {
+        self.value = value
+    }
+}

@@ -1,0 +1,161 @@
+// Depthwise 2-D convolution (one filter per channel, depth multiplier 1), NHWC.
+// input [N, H, W, C], kernel [KH, KW, C] (Keras [KH, KW, C, 1]), output [N, OH, OW, C].
+// Vectorised over channels with SIMD8 when C is a multiple of 8 (every Emovere model), scalar otherwise.
+
+@inline(__always) @usableFromInline
+func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always) @usableFromInline
+func store8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<Float>.self)
+}
+
+/// Depthwise convolution kernels (forward and backward).
+public enum DepthwiseConvolution {
+    /// Forward pass: `output[n, oy, ox, c] = Σ_taps input[n, iy, ix, c] * kernel[ky, kx, c]`.
+    public static func forward(input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry, output: Tensor) {
+        let batch = input.shape[0]
+        precondition(kernel.count == g.taps * g.channels, "depthwise kernel \(kernel.shape) does not match \(g)")
+        precondition(output.count == batch * g.outputPixels * g.channels, "output \(output.shape) does not match \(g)")
+        let x = UnsafeSendable(input.pointer)
+        let w = UnsafeSendable(kernel.pointer)
+        let y = UnsafeSendable(output.pointer)
+        Parallel.forEachChunk(batch) { _, images in
+            for n in images {
+                forwardImage(
+                    x.value + (n &* g.inputSize), w.value, g,
+                    y.value + (n &* g.outputPixels &* g.channels))
+            }
+        }
+    }
+
+    @inline(__always)
+    static func forwardImage(
+        _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
+        _ output: UnsafeMutablePointer<Float>
+    ) {
+        let c = g.channels
+        let vectorised = c % 8 == 0
+        var out = output
+        for oy in 0..<g.outputHeight {
+            let y0 = oy &* g.stride &- g.padTop
+            let kyStart = max(0, -y0)
+            let kyEnd = min(g.kernelHeight, g.inputHeight &- y0)
+            for ox in 0..<g.outputWidth {
+                let x0 = ox &* g.stride &- g.padLeft
+                let kxStart = max(0, -x0)
+                let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
+                if vectorised {
+                    var c0 = 0
+                    while c0 < c {
+                        var accumulator = SIMD8<Float>()
+                        for ky in kyStart..<kyEnd {
+                            let rowIn = input + (((y0 &+ ky) &* g.inputWidth &+ x0) &* c &+ c0)
+                            let rowW = kernel + (ky &* g.kernelWidth &* c &+ c0)
+                            for kx in kxStart..<kxEnd {
+                                accumulator.addProduct(load8(rowIn + (kx &* c)), load8(rowW + (kx &* c)))
+                            }
+                        }
+                        store8(accumulator, out + c0)
+                        c0 &+= 8
+                    }
+                } else {
+                    for channel in 0..<c {
+                        var sum: Float = 0
+                        for ky in kyStart..<kyEnd {
+                            for kx in kxStart..<kxEnd {
+                                let iy = y0 &+ ky
+                                let ix = x0 &+ kx
+                                sum += input[(iy &* g.inputWidth &+ ix) &* c &+ channel]
+                                    * kernel[(ky &* g.kernelWidth &+ kx) &* c &+ channel]
+                            }
+                        }
+                        out[channel] = sum
+                    }
+                }
+                out += c
+            }
+        }
+    }
+
+    /// Backward pass: overwrites `kernelGradient` `[KH, KW, C]` and, when given, `inputGradient`
+    /// `[N, H, W, C]`. `partials` is a `[chunks, KH*KW*C]` workspace.
+    public static func backward(
+        outputGradient: Tensor, input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry,
+        kernelGradient: Tensor, inputGradient: Tensor?, partials: Tensor
+    ) {
+        let batch = input.shape[0]
+        let kernelSize = g.taps * g.channels
+        let chunkCount = Parallel.chunks(batch).count
+        precondition(partials.count >= chunkCount * kernelSize, "partials too small")
+        let dy = UnsafeSendable(outputGradient.pointer)
+        let x = UnsafeSendable(input.pointer)
+        let w = UnsafeSendable(kernel.pointer)
+        let dx = inputGradient.map { UnsafeSendable($0.pointer) }
+        let parts = UnsafeSendable(partials.pointer)
+        Parallel.forEachChunk(batch) { chunk, images in
+            let dw = parts.value + (chunk &* kernelSize)
+            dw.update(repeating: 0, count: kernelSize)
+            for n in images {
+                let dxImage = dx.map { $0.value + (n &* g.inputSize) }
+                dxImage?.update(repeating: 0, count: g.inputSize)
+                backwardImage(
+                    dy.value + (n &* g.outputPixels &* g.channels), x.value + (n &* g.inputSize), w.value, g,
+                    dw, dxImage)
+            }
+        }
+        Elementwise.sumChunks(
+            partials.pointer, chunkCount: chunkCount, chunkStride: kernelSize, count: kernelSize,
+            into: kernelGradient.pointer)
+    }
+
+    @inline(__always)
+    static func backwardImage(
+        _ outputGradient: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>,
+        _ g: ConvolutionGeometry, _ kernelGradient: UnsafeMutablePointer<Float>,
+        _ inputGradient: UnsafeMutablePointer<Float>?
+    ) {
+        let c = g.channels
+        let vectorised = c % 8 == 0
+        var gradient = outputGradient
+        for oy in 0..<g.outputHeight {
+            let y0 = oy &* g.stride &- g.padTop
+            let kyStart = max(0, -y0)
+            let kyEnd = min(g.kernelHeight, g.inputHeight &- y0)
+            for ox in 0..<g.outputWidth {
+                let x0 = ox &* g.stride &- g.padLeft
+                let kxStart = max(0, -x0)
+                let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
+                for ky in kyStart..<kyEnd {
+                    for kx in kxStart..<kxEnd {
+                        let pixel = ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* c
+                        let tap = (ky &* g.kernelWidth &+ kx) &* c
+                        if vectorised {
+                            var c0 = 0
+                            while c0 < c {
+                                let dyVector = load8(gradient + c0)
+                                let dwPointer = kernelGradient + (tap &+ c0)
+                                store8(load8(dwPointer).addingProduct(load8(input + (pixel &+ c0)), dyVector), dwPointer)
+                                if let inputGradient {
+                                    let dxPointer = inputGradient + (pixel &+ c0)
+                                    store8(
+                                        load8(dxPointer).addingProduct(load8(kernel + (tap &+ c0)), dyVector), dxPointer)
+                                }
+                                c0 &+= 8
+                            }
+                        } else {
+                            for channel in 0..<c {
+                                let d = gradient[channel]
+                                kernelGradient[tap &+ channel] += input[pixel &+ channel] * d
+                                inputGradient?[pixel &+ channel] += kernel[tap &+ channel] * d
+                            }
+                        }
+                    }
+                }
+                gradient += c
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+// Elementwise and reduction kernels on flat float buffers. Matrices are row-major [rows, columns];
+// NHWC tensors are [N*H*W, C] matrices here (channels innermost).
+
+/// Elementwise maps, row-vector broadcasts and reductions.
+public enum Elementwise {
+    /// `matrix[r, c] += vector[c]` for a `[rows, columns]` matrix.
+    @inlinable
+    public static func addRowVector(
+        _ vector: UnsafePointer<Float>, to matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int
+    ) {
+        var row = matrix
+        for _ in 0..<rows {
+            for column in 0..<columns { row[column] += vector[column] }
+            row += columns
+        }
+    }
+
+    /// `result[c] = Σ_r matrix[r, c]` (overwrites `result[0..<columns]`).
+    @inlinable
+    public static func sumRows(
+        _ matrix: UnsafePointer<Float>, rows: Int, columns: Int, into result: UnsafeMutablePointer<Float>
+    ) {
+        result.update(repeating: 0, count: columns)
+        var row = matrix
+        for _ in 0..<rows {
+            for column in 0..<columns { result[column] += row[column] }
+            row += columns
+        }
+    }
+
+    /// `result[i] = Σ_chunk source[chunk * chunkStride + i]` for `i < count` (overwrites).
+    @inlinable
+    public static func sumChunks(
+        _ source: UnsafePointer<Float>, chunkCount: Int, chunkStride: Int, count: Int,
+        into result: UnsafeMutablePointer<Float>
+    ) {
+        result.update(from: source, count: count)
+        for chunk in 1..<max(chunkCount, 1) {
+            let part = source + chunk &* chunkStride
+            for index in 0..<count { result[index] += part[index] }
+        }
+    }
+
+    /// `output = max(input, 0)` over `count` elements (in place allowed).
+    public static func relu(_ input: Tensor, into output: Tensor) {
+        let x = UnsafeSendable(input.pointer)
+        let y = UnsafeSendable(output.pointer)
+        Parallel.forEachChunk(input.count) { _, range in
+            for index in range { y.value[index] = max(x.value[index], 0) }
+        }
+    }
+
+    /// `inputGradient = output > 0 ? outputGradient : 0`.
+    public static func reluBackward(output: Tensor, outputGradient: Tensor, into inputGradient: Tensor) {
+        let y = UnsafeSendable(output.pointer)
+        let dy = UnsafeSendable(outputGradient.pointer)
+        let dx = UnsafeSendable(inputGradient.pointer)
+        Parallel.forEachChunk(output.count) { _, range in
+            for index in range { dx.value[index] = y.value[index] > 0 ? dy.value[index] : 0 }
+        }
+    }
+
+    /// `output = a + b` (same element counts; `output` may alias `a` or `b`).
+    public static func add(_ a: Tensor, _ b: Tensor, into output: Tensor) {
+        precondition(a.count == b.count && a.count == output.count, "add expects equal sizes")
+        let pa = UnsafeSendable(a.pointer)
+        let pb = UnsafeSendable(b.pointer)
+        let po = UnsafeSendable(output.pointer)
+        Parallel.forEachChunk(a.count) { _, range in
+            for index in range { po.value[index] = pa.value[index] + pb.value[index] }
+        }
+    }
+
+    /// `output = input * mask` where `mask` holds 0 or `1 / keep` (inverted dropout).
+    public static func multiply(_ input: Tensor, _ mask: Tensor, into output: Tensor) {
+        precondition(input.count == mask.count && input.count == output.count, "multiply expects equal sizes")
+        let x = UnsafeSendable(input.pointer)
+        let m = UnsafeSendable(mask.pointer)
+        let y = UnsafeSendable(output.pointer)
+        Parallel.forEachChunk(input.count) { _, range in
+            for index in range { y.value[index] = x.value[index] * m.value[index] }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Dispatch
+import Foundation
+
+/// Splits work over the machine's cores with `DispatchQueue.concurrentPerform`.
+///
+/// Kernels split over the batch (or over rows); each chunk is a contiguous range, so results
+/// do not depend on scheduling and every run gives the same numbers.
+public enum Parallel {
+    /// The number of workers: the active processor count, at least 1.
+    public static let workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// The contiguous ranges that split `0..<count` into at most `workerCount` chunks
+    /// (never more chunks than `count`).
+    public static func chunks(_ count: Int, maximumChunks: Int = workerCount) -> [Range<Int>] {
+        let parts = max(1, min(maximumChunks, count))
+        return (0..<parts).map { part in (count * part / parts)..<(count * (part + 1) / parts) }
+    }
+
+    /// Calls `body(chunkIndex, range)` for each chunk of `0..<count`, in parallel.
+    public static func forEachChunk(
+        _ count: Int, maximumChunks: Int = workerCount, _ body: @Sendable (Int, Range<Int>) -> Void
+    ) {
+        let ranges = chunks(count, maximumChunks: maximumChunks)
+        if ranges.count == 1 {
+            body(0, ranges[0])
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: ranges.count) { index in
+            body(index, ranges[index])
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Emovere
+import EmovereData
+import Foundation
+
+/// Shared steps of the commands.
+enum CommandSupport {
+    /// Loads one split, printing the loader's summary of skipped rows or files.
+    static func load(path: String, split: Split, strict: Bool, imageSize: Int) throws -> FaceDataset {
+        let (dataset, report) = try FER2013.load(path: path, split: split, strict: strict, imageSize: imageSize)
+        FileHandle.standardError.write(Data((report.summary + "\n").utf8))
+        return dataset
+    }
+
+    /// The training set and the validation set a recipe asks for.
+    static func loadTrainingData(path: String, recipe: TrainingRecipe, strict: Bool) throws
+        -> (training: FaceDataset, validation: FaceDataset)
+    {
+        let size = recipe.preprocessing.inputSize
+        let training = try load(path: path, split: .training, strict: strict, imageSize: size)
+        if let fraction = recipe.validationHoldOut {
+            let (kept, heldOut) = training.split(holdOutFraction: fraction, seed: recipe.seed)
+            return (kept, heldOut)
+        }
+        return (training, try load(path: path, split: .publicTest, strict: strict, imageSize: size))
+    }
+}

@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct EmovereCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "emovere",
+        abstract: "Facial-expression recognition: train, evaluate and benchmark emotion models.",
+        subcommands: [Train.self, Evaluate.self, Bench.self, Info.self])
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Emovere
+import EmovereData
+import Foundation
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a model on a labelled split: accuracy, macro-F1, per-class metrics, confusion matrix.")
+
+    @Option(help: "Model file (.safetensors).")
+    var model: String
+
+    @Option(help: "FER2013 data: fer2013.csv or a folder with class folders.")
+    var data: String
+
+    @Option(help: "Split: training, publictest (test) or privatetest.")
+    var split = "publictest"
+
+    @Option(help: "Test-time augmentation: none or flip.")
+    var tta: TestTimeAugmentation = .none
+
+    @Flag(help: "Print the report as JSON instead of a table.")
+    var json = false
+
+    @Option(help: "Also write the JSON report to this file.")
+    var output: String?
+
+    @Flag(help: "Treat malformed data rows or files as fatal errors.")
+    var strict = false
+
+    func run() throws {
+        guard let split = Split(argument: split) else {
+            throw ValidationError("unknown --split '\(self.split)'; expected one of \(Split.argumentNames.joined(separator: ", "))")
+        }
+        let (network, card) = try ModelFile.load(model)
+        let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
+                                              imageSize: card.preprocessing.inputSize)
+        let progress = ProgressBar(total: dataset.count, label: "evaluate")
+        let stopwatch = Stopwatch()
+        let result = try Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta)
+            .evaluate(dataset) { progress.update(completed: $0) }
+        progress.finish()
+        let report = try ClassificationReport(
+            matrix: result.matrix, model: model, split: split.usage, count: dataset.count,
+            testTimeAugmentation: tta.rawValue)
+        if json {
+            print(String(decoding: try report.jsonData(), as: UTF8.self))
+        } else {
+            print(report.table())
+            print(String(format: "%d images in %.1f s (%.0f images/s)", dataset.count, stopwatch.elapsedSeconds,
+                         Double(dataset.count) / max(stopwatch.elapsedSeconds, 1e-9)))
+        }
+        if let output { try AtomicFile.write(String(decoding: try report.jsonData(), as: UTF8.self) + "\n", to: output) }
+    }
+}
+
+extension TestTimeAugmentation: ExpressibleByArgument {}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Times ONNX Runtime (through python3 and the `onnxruntime` package, when installed) on the reference
+/// model in the same benchmark run, so Emovere's figures can be read as ratios measured side by side.
+struct OnnxRuntimeComparison {
+    let modelPath: String
+    let inputSize: Int
+    let batches: [Int]
+    let seconds: Double
+
+    func run() {
+        guard FileManager.default.fileExists(atPath: modelPath) else {
+            print("ONNX Runtime comparison skipped: no model at \(modelPath) (pass --onnx-model)")
+            return
+        }
+        let script = """
+            import sys, time
+            try:
+                import numpy as np, onnxruntime as ort
+            except ImportError as e:
+                print("ONNX Runtime comparison skipped: python3 cannot import onnxruntime/numpy (%s)" % e); sys.exit(0)
+            so = ort.SessionOptions(); so.intra_op_num_threads = 2
+            s = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
+            name = s.get_inputs()[0].name
+            size = int(sys.argv[2]); seconds = float(sys.argv[3])
+            for batch in map(int, sys.argv[4:]):
+                x = np.random.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
+                s.run(None, {name: x})
+                n = 0; t = time.perf_counter()
+                while time.perf_counter() - t < seconds:
+                    s.run(None, {name: x}); n += batch
+                print("%-40s %10.0f images/s" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / (time.perf_counter() - t)))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, modelPath, String(inputSize), String(seconds)] + batches.map(String.init)
+        do {
+            try process.run()
+            process.waitUntilExit()
+        } catch {
+            print("ONNX Runtime comparison skipped: cannot start python3 (\(error))")
+        }
+    }
+}

@@ -1,2 +1,0 @@
-import Emovere
-print("emovere")

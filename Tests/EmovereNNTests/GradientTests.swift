@@ -1,0 +1,91 @@
+import EmovereNN
+import EmovereTensor
+import EmovereTestSupport
+import Testing
+
+/// Every layer's backward pass against central finite differences.
+struct GradientTests {
+    nonisolated(unsafe) static let cases: [(String, () -> any Layer, [Int])] = [
+        ("conv3x3 valid", { Conv2d(filters: 4, kernelSize: 3) }, [6, 5, 3]),
+        ("conv3x3 same stride2", { Conv2d(filters: 3, kernelSize: 3, stride: 2, padding: .same) }, [7, 6, 2]),
+        ("conv1x1 stride2 same no bias", { Conv2d(filters: 5, kernelSize: 1, stride: 2, padding: .same, usesBias: false) }, [5, 5, 3]),
+        ("conv1x1 pointwise", { Conv2d(filters: 4, kernelSize: 1) }, [3, 4, 8]),
+        ("conv5x5 same", { Conv2d(filters: 2, kernelSize: 5, padding: .same) }, [6, 6, 2]),
+        ("depthwise 3x3 same, 8 channels (SIMD)", { DepthwiseConv2d(kernelSize: 3) }, [5, 6, 8]),
+        ("depthwise 3x3 valid stride2, 3 channels", { DepthwiseConv2d(kernelSize: 3, stride: 2, padding: .valid) }, [7, 7, 3]),
+        ("separable", { SeparableConv2d(filters: 6, kernelSize: 3, usesBias: true) }, [5, 5, 8]),
+        ("batch norm", { BatchNorm() }, [3, 3, 5]),
+        ("relu", { ReLU() }, [4, 4, 3]),
+        ("max pool 3 stride 2 same", { Pool2d.max(poolSize: 3, stride: 2, padding: .same) }, [7, 6, 3]),
+        ("average pool 2", { Pool2d.average(poolSize: 2) }, [6, 6, 3]),
+        ("average pool 3 stride 2 same", { Pool2d.average(poolSize: 3, stride: 2, padding: .same) }, [5, 5, 2]),
+        ("global average pool", { GlobalAveragePool2d() }, [3, 4, 5]),
+        ("dense", { Dense(units: 5) }, [7]),
+        ("dense on images", { Dense(units: 3) }, [2, 3, 2]),
+        ("residual with shortcut", {
+            Residual { Conv2d(filters: 4, kernelSize: 3, padding: .same); BatchNorm() } shortcut: { Conv2d(filters: 4, kernelSize: 1) }
+        }, [4, 4, 2]),
+        ("residual identity", { Residual { Conv2d(filters: 3, kernelSize: 3, padding: .same) } }, [4, 4, 3]),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func backwardMatchesFiniteDifferences(caseIndex: Int) throws {
+        let (name, make, shape) = Self.cases[caseIndex]
+        let result = try gradientCheck(make(), inputShape: shape, batch: 3)
+        #expect(result.worst < 2e-2, "\(name): \(result)")
+    }
+
+    @Test func dropoutBackwardUsesTheSameMask() throws {
+        // Dropout's mask is fixed by the seed, so finite differences see the same mask every call.
+        let result = try gradientCheck(Dropout(rate: 0.4), inputShape: [10], batch: 3,
+                                       mode: ForwardMode(isTraining: true, seed: 7))
+        #expect(result.worst < 2e-2, "\(result)")
+    }
+
+    /// The whole network, ReLU and max-pool kinks included: nearly every element must agree.
+    @Test func miniXceptionWholeNetwork() throws {
+        let error = try directionalGradientCheck(MiniXception.network(), inputShape: [20, 20, 1], batch: 8)
+        // 20x20 input leaves 1x1 maps in the last module, where batch norm over 8 values is ill-conditioned;
+        // a wrong backward pass gives errors of order 1.
+        #expect(error < 5e-2)
+    }
+
+    @Test(arguments: [6, 7, 11])
+    func miniXceptionResidualModule(size: Int) throws {
+        let module = Residual {
+            SeparableConv2d(filters: 8, kernelSize: 3, usesBias: false)
+            BatchNorm()
+            ReLU()
+            SeparableConv2d(filters: 8, kernelSize: 3, usesBias: false)
+            BatchNorm()
+            Pool2d.max(poolSize: 3, stride: 2, padding: .same)
+        } shortcut: {
+            Conv2d(filters: 8, kernelSize: 1, stride: 2, padding: .same, usesBias: false)
+            BatchNorm()
+        }
+        // ReLU and max-pool kinks straddled by the step leave errors of a few 1e-3 to 1e-2 (measured);
+        // a wrong backward pass gives errors of order 1.
+        let error = try directionalGradientCheck(module, inputShape: [size, size, 8], batch: 3)
+        #expect(error < 5e-2)
+    }
+
+    @Test func convolutionFollowedByReLU() throws {
+        let error = try directionalGradientCheck(
+            Sequential { Conv2d(filters: 4, kernelSize: 3, padding: .same); ReLU() }, inputShape: [5, 5, 2], batch: 3)
+        #expect(error < 1e-2)
+    }
+}
+
+struct ModelTests {
+    @Test(arguments: [48, 64])
+    func miniXceptionHasThePublishedParameterCount(inputSize: Int) throws {
+        let model = try Model(architecture: Architecture(name: "mini-xception", inputSize: inputSize))
+        #expect(model.parameterCount == 58_423)
+        let logits = model.logits(Tensor(shape: [2, inputSize, inputSize, 1]))
+        #expect(logits.shape == [2, 7])
+    }
+
+    @Test func unknownArchitectureIsAnError() {
+        #expect(throws: ModelError.self) { try Model(architecture: Architecture(name: "nope")) }
+    }
+}
