@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Main job: build Emovere (release) and analyse the bundled sample photo with the bundled model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+swift build -c release --product emovere
+.build/release/emovere analyze samples/astronaut.jpg "$@"
