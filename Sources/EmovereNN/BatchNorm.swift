@@ -13,6 +13,9 @@ public final class BatchNorm: Layer {
     public private(set) var beta: Parameter?
     public private(set) var runningMean: Parameter?
     public private(set) var runningVariance: Parameter?
+    /// True once `fold()` has moved this layer's inference affine map into the preceding convolution;
+    /// the layer then passes its input through unchanged.
+    public private(set) var isFolded = false
     private var channels = 0
     private var input: Tensor?
     private var output: Tensor?
@@ -43,7 +46,23 @@ public final class BatchNorm: Layer {
         return inputShape
     }
 
+    /// The inference-mode map `y = x * scale + shift` per channel, then marks the layer folded.
+    /// Used to merge batch norm into the convolution before it for faster inference.
+    public func fold() -> (scale: [Float], shift: [Float]) {
+        guard let gamma, let beta, let runningMean, let runningVariance else {
+            preconditionFailure("BatchNorm folded before build")
+        }
+        let scale = (0..<channels).map { gamma.value[$0] / (runningVariance.value[$0] + epsilon).squareRoot() }
+        let shift = (0..<channels).map { beta.value[$0] - runningMean.value[$0] * scale[$0] }
+        isFolded = true
+        return (scale, shift)
+    }
+
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        if isFolded {
+            precondition(!mode.isTraining, "a model folded for inference cannot train")
+            return input
+        }
         guard let gamma, let beta, let runningMean, let runningVariance else {
             preconditionFailure("BatchNorm used before build")
         }

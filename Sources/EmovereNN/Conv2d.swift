@@ -78,6 +78,17 @@ public final class Conv2d: Layer {
         return needsInputGradient ? inputGradient : nil
     }
 
+    /// Multiplies output channel `f` by `scale[f]` and adds `shift[f]` (creating a bias if needed):
+    /// how a following batch norm is folded in for inference.
+    public func absorb(scale: [Float], shift: [Float]) {
+        guard let kernel else { preconditionFailure("Conv2d folded before build") }
+        precondition(scale.count == filters && shift.count == filters, "absorb expects \(filters) channels")
+        for index in 0..<kernel.value.count { kernel.value[index] *= scale[index % filters] }
+        let folded = Parameter(shape: [filters], role: .bias)
+        for f in 0..<filters { folded.value[f] = (bias?.value[f] ?? 0) * scale[f] + shift[f] }
+        bias = folded
+    }
+
     public var namedParameters: [NamedParameter] {
         [kernel.map { NamedParameter(name: "kernel", parameter: $0) },
          bias.map { NamedParameter(name: "bias", parameter: $0) }].compactMap { $0 }

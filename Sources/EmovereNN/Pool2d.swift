@@ -54,9 +54,13 @@ public final class Pool2d: Layer {
         let output = Tensor.reusing(output, shape: [input.shape[0], g.outputHeight, g.outputWidth, g.channels])
         switch reduction {
         case .maximum:
-            let indices = Tensor.reusing(indices, shape: output.shape)
-            Pooling.maxForward(input: input, geometry: g, output: output, indices: indices)
-            self.indices = indices
+            if mode.isTraining {
+                let indices = Tensor.reusing(indices, shape: output.shape)
+                Pooling.maxForward(input: input, geometry: g, output: output, indices: indices)
+                self.indices = indices
+            } else {
+                Pooling.maxForward(input: input, geometry: g, output: output, indices: nil)
+            }
         case .average:
             Pooling.averageForward(input: input, geometry: g, output: output)
         }

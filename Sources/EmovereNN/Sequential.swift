@@ -38,6 +38,30 @@ public final class Sequential: Layer {
         return gradient
     }
 
+    /// Folds every batch norm that directly follows a convolution into that convolution (inference only),
+    /// here and in nested blocks.
+    public func foldBatchNorms() {
+        for (index, layer) in layers.enumerated() {
+            switch layer {
+            case let block as Sequential:
+                block.foldBatchNorms()
+            case let block as Residual:
+                block.main.foldBatchNorms()
+                block.shortcut?.foldBatchNorms()
+            case let norm as BatchNorm where index > 0 && !norm.isFolded:
+                if let convolution = layers[index - 1] as? Conv2d {
+                    let (scale, shift) = norm.fold()
+                    convolution.absorb(scale: scale, shift: shift)
+                } else if let convolution = layers[index - 1] as? SeparableConv2d {
+                    let (scale, shift) = norm.fold()
+                    convolution.absorb(scale: scale, shift: shift)
+                }
+            default:
+                break
+            }
+        }
+    }
+
     public var namedParameters: [NamedParameter] {
         layers.enumerated().flatMap { index, layer in
             layer.namedParameters.map { NamedParameter(name: "\(index).\($0.name)", parameter: $0.parameter) }

@@ -49,6 +49,12 @@ public struct ConvolutionGeometry: Sendable, Equatable {
     public var outputPixels: Int { outputHeight * outputWidth }
     /// Taps of the window, `KH * KW`.
     public var taps: Int { kernelHeight * kernelWidth }
+    /// Images per parallel chunk below which a batch is not split: small feature maps (the last
+    /// modules' 3x3 maps) are cheaper to process on one thread than to hand to a second one.
+    public var minimumImagesPerChunk: Int {
+        max(1, Parallel.elementwiseGrain / max(1, max(inputSize, outputPixels * channels)))
+    }
+
     /// True when the window is 1x1 with stride 1 and no padding: the input is its own im2col matrix.
     public var isPointwise: Bool { taps == 1 && stride == 1 }
 }

@@ -9,18 +9,23 @@ public enum Parallel {
     /// The number of workers: the active processor count, at least 1.
     public static let workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
 
-    /// The contiguous ranges that split `0..<count` into at most `workerCount` chunks
-    /// (never more chunks than `count`).
-    public static func chunks(_ count: Int, maximumChunks: Int = workerCount) -> [Range<Int>] {
-        let parts = max(1, min(maximumChunks, count))
+    /// The contiguous ranges that split `0..<count` into at most `workerCount` chunks of at least
+    /// `minimumChunk` items each (always at least one chunk; never more chunks than `count`).
+    /// Waking a worker costs tens of microseconds, so small jobs stay on the calling thread.
+    public static func chunks(_ count: Int, maximumChunks: Int = workerCount, minimumChunk: Int = 1) -> [Range<Int>] {
+        let parts = max(1, min(maximumChunks, count / max(minimumChunk, 1)))
         return (0..<parts).map { part in (count * part / parts)..<(count * (part + 1) / parts) }
     }
 
-    /// Calls `body(chunkIndex, range)` for each chunk of `0..<count`, in parallel.
+    /// Items per chunk below which elementwise work is not split (about 64 KB of floats).
+    public static let elementwiseGrain = 16_384
+
+    /// Calls `body(chunkIndex, range)` for each chunk of `0..<count` (as `chunks` splits it), in parallel.
     public static func forEachChunk(
-        _ count: Int, maximumChunks: Int = workerCount, _ body: @Sendable (Int, Range<Int>) -> Void
+        _ count: Int, maximumChunks: Int = workerCount, minimumChunk: Int = 1,
+        _ body: @Sendable (Int, Range<Int>) -> Void
     ) {
-        let ranges = chunks(count, maximumChunks: maximumChunks)
+        let ranges = chunks(count, maximumChunks: maximumChunks, minimumChunk: minimumChunk)
         if ranges.count == 1 {
             body(0, ranges[0])
             return

@@ -41,7 +41,7 @@ struct Analyze: ParsableCommand {
         let detector = try FaceDetector(cascadePath: cascadePath)
         let workers = max(1, min(files.count, 2))
         let recognizers = try (0..<workers).map { _ in
-            let (network, card) = try ModelFile.load(modelPath)
+            let (network, card) = try ModelFile.load(modelPath, foldedForInference: true)
             return EmotionRecognizer(model: network, card: card, detector: detector, detection: parameters)
         }
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)

@@ -32,7 +32,7 @@ struct Evaluate: ParsableCommand {
         guard let split = Split(argument: split) else {
             throw ValidationError("unknown --split '\(self.split)'; expected one of \(Split.argumentNames.joined(separator: ", "))")
         }
-        let (network, card) = try ModelFile.load(model)
+        let (network, card) = try ModelFile.load(model, foldedForInference: true)
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
         let progress = ProgressBar(total: dataset.count, label: "evaluate")

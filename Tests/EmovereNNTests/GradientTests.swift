@@ -85,6 +85,17 @@ struct ModelTests {
         #expect(logits.shape == [2, 7])
     }
 
+    @Test func foldingBatchNormKeepsInferenceOutputs() throws {
+        let model = try Model(architecture: Architecture(name: "mini-xception", inputSize: 48), seed: 3)
+        // Give the batch norms non-trivial running statistics with a few training passes.
+        let input = Tensor(shape: [4, 48, 48, 1], values: randomValues(4 * 48 * 48, seed: 9))
+        for step in 0..<3 { _ = model.logits(input, mode: ForwardMode(isTraining: true, seed: UInt64(step))) }
+        let expected = model.probabilities(input).values
+        model.foldBatchNormsForInference()
+        let folded = model.probabilities(input).values
+        #expect(closeness(folded, expected, relativeTolerance: 1e-4, absoluteTolerance: 1e-6) <= 1)
+    }
+
     @Test func unknownArchitectureIsAnError() {
         #expect(throws: ModelError.self) { try Model(architecture: Architecture(name: "nope")) }
     }

@@ -63,6 +63,7 @@ public struct Benchmark {
     public func inference(batchSize: Int) throws -> Measurement {
         let size = architecture.inputSize
         let model = try Model(architecture: architecture, seed: 1)
+        model.foldBatchNormsForInference()
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 2_654_435_761) % 255) / 127.5 - 1
         })

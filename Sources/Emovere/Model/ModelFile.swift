@@ -27,7 +27,8 @@ public enum ModelFile {
     }
 
     /// Loads a model file, checking the format version, label order and every tensor's shape.
-    public static func load(_ path: String) throws -> (model: Model, card: ModelCard) {
+    /// With `foldedForInference`, batch norms are folded into the convolutions (faster; inference only).
+    public static func load(_ path: String, foldedForInference: Bool = false) throws -> (model: Model, card: ModelCard) {
         let file = try SafeTensorsFile(contentsOf: path)
         let card = try readCard(file, path: path)
         let model = try Model(architecture: card.architecture)
@@ -38,6 +39,7 @@ public enum ModelFile {
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: error.description)
         }
+        if foldedForInference { model.foldBatchNormsForInference() }
         return (model, card)
     }
 

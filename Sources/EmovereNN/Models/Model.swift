@@ -19,6 +19,16 @@ public final class Model: @unchecked Sendable {
         parameters = network.namedParameters
     }
 
+    /// True after `foldBatchNormsForInference()`: faster inference, no training, no saving.
+    public private(set) var isFoldedForInference = false
+
+    /// Folds batch norms into the convolutions before them, as ONNX exporters do, so inference skips
+    /// one pass over every activation. The model can no longer train or be saved.
+    public func foldBatchNormsForInference() {
+        network.foldBatchNorms()
+        isFoldedForInference = true
+    }
+
     /// The total number of values (trainable weights and running statistics, as Keras counts them).
     public var parameterCount: Int {
         parameters.reduce(0) { $0 + $1.parameter.value.count }
@@ -48,7 +58,8 @@ public final class Model: @unchecked Sendable {
 
     /// The values of every parameter by name (shapes included), e.g. for saving.
     public func stateDictionary() -> [String: (shape: [Int], values: [Float])] {
-        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, ($0.parameter.value.shape, $0.parameter.value.values)) })
+        precondition(!isFoldedForInference, "a model folded for inference cannot be saved")
+        return Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, ($0.parameter.value.shape, $0.parameter.value.values)) })
     }
 
     /// Replaces every parameter's value from `state`; every name must be present with the right shape

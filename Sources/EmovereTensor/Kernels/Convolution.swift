@@ -20,22 +20,26 @@ public enum Convolution {
             for oy in 0..<g.outputHeight {
                 for ox in 0..<g.outputWidth {
                     var destination = row
+                    let x0 = ox &* g.stride &- g.padLeft
+                    let rowInFrame = x0 >= 0 && x0 &+ g.kernelWidth <= g.inputWidth
                     for ky in 0..<g.kernelHeight {
                         let iy = oy &* g.stride &+ ky &- g.padTop
                         if iy < 0 || iy >= g.inputHeight {
                             destination.update(repeating: 0, count: g.kernelWidth &* c)
-                            destination += g.kernelWidth &* c
-                            continue
-                        }
-                        for kx in 0..<g.kernelWidth {
-                            let ix = ox &* g.stride &+ kx &- g.padLeft
-                            if ix < 0 || ix >= g.inputWidth {
-                                destination.update(repeating: 0, count: c)
-                            } else {
-                                destination.update(from: image + (iy &* g.inputWidth &+ ix) &* c, count: c)
+                        } else if rowInFrame {
+                            // The window row is one contiguous run of kernelWidth * C floats.
+                            destination.update(from: image + (iy &* g.inputWidth &+ x0) &* c, count: g.kernelWidth &* c)
+                        } else {
+                            for kx in 0..<g.kernelWidth {
+                                let ix = x0 &+ kx
+                                if ix < 0 || ix >= g.inputWidth {
+                                    (destination + kx &* c).update(repeating: 0, count: c)
+                                } else {
+                                    (destination + kx &* c).update(from: image + (iy &* g.inputWidth &+ ix) &* c, count: c)
+                                }
                             }
-                            destination += c
                         }
+                        destination += g.kernelWidth &* c
                     }
                     row += rowLength
                 }
@@ -103,7 +107,7 @@ public enum Convolution {
         let outputPointer = UnsafeSendable(output.pointer)
         let biasPointer = bias.map { UnsafeSendable($0.pointer) }
         let columnsPointer = columns.map { UnsafeSendable($0.pointer) }
-        Parallel.forEachChunk(batch) { _, images in
+        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
             let rows = images.count * g.outputPixels
             let firstRow = images.lowerBound * g.outputPixels
             let a: UnsafePointer<Float>
@@ -143,7 +147,7 @@ public enum Convolution {
         let filters = kernel.shape[kernel.shape.count - 1]
         let k = g.taps * g.channels
         let partialSize = k * filters + filters
-        let chunkCount = Parallel.chunks(batch).count
+        let chunkCount = Parallel.chunks(batch, minimumChunk: g.minimumImagesPerChunk).count
         precondition(partials.count >= chunkCount * partialSize, "partials too small")
         let dy = UnsafeSendable(outputGradient.pointer)
         let x = UnsafeSendable(input.pointer)
@@ -153,7 +157,7 @@ public enum Convolution {
         let dcols = scratch.map { UnsafeSendable($0.pointer) }
         let parts = UnsafeSendable(partials.pointer)
         let hasBias = biasGradient != nil
-        Parallel.forEachChunk(batch) { chunk, images in
+        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { chunk, images in
             let rows = images.count * g.outputPixels
             let firstRow = images.lowerBound * g.outputPixels
             let dyChunk = UnsafePointer(dy.value + firstRow * filters)

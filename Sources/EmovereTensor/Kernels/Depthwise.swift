@@ -22,7 +22,7 @@ public enum DepthwiseConvolution {
         let x = UnsafeSendable(input.pointer)
         let w = UnsafeSendable(kernel.pointer)
         let y = UnsafeSendable(output.pointer)
-        Parallel.forEachChunk(batch) { _, images in
+        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
             for n in images {
                 forwardImage(
                     x.value + (n &* g.inputSize), w.value, g,
@@ -43,11 +43,33 @@ public enum DepthwiseConvolution {
             let y0 = oy &* g.stride &- g.padTop
             let kyStart = max(0, -y0)
             let kyEnd = min(g.kernelHeight, g.inputHeight &- y0)
+            let rowIsInterior = kyStart == 0 && kyEnd == g.kernelHeight
             for ox in 0..<g.outputWidth {
                 let x0 = ox &* g.stride &- g.padLeft
                 let kxStart = max(0, -x0)
                 let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
-                if vectorised {
+                if vectorised && rowIsInterior && g.kernelWidth == 3 && g.kernelHeight == 3 && kxStart == 0 && kxEnd == 3 {
+                    // Interior 3x3 window: all nine taps in frame, unrolled.
+                    let top = input + (y0 &* g.inputWidth &+ x0) &* c
+                    let middle = top + g.inputWidth &* c
+                    let bottom = middle + g.inputWidth &* c
+                    let c2 = c &+ c
+                    var c0 = 0
+                    while c0 < c {
+                        let w = kernel + c0
+                        var accumulator = load8(top + c0) * load8(w)
+                        accumulator.addProduct(load8(top + (c0 &+ c)), load8(w + c))
+                        accumulator.addProduct(load8(top + (c0 &+ c2)), load8(w + c2))
+                        accumulator.addProduct(load8(middle + c0), load8(w + 3 &* c))
+                        accumulator.addProduct(load8(middle + (c0 &+ c)), load8(w + 4 &* c))
+                        accumulator.addProduct(load8(middle + (c0 &+ c2)), load8(w + 5 &* c))
+                        accumulator.addProduct(load8(bottom + c0), load8(w + 6 &* c))
+                        accumulator.addProduct(load8(bottom + (c0 &+ c)), load8(w + 7 &* c))
+                        accumulator.addProduct(load8(bottom + (c0 &+ c2)), load8(w + 8 &* c))
+                        store8(accumulator, out + c0)
+                        c0 &+= 8
+                    }
+                } else if vectorised {
                     var c0 = 0
                     while c0 < c {
                         var accumulator = SIMD8<Float>()
@@ -88,14 +110,14 @@ public enum DepthwiseConvolution {
     ) {
         let batch = input.shape[0]
         let kernelSize = g.taps * g.channels
-        let chunkCount = Parallel.chunks(batch).count
+        let chunkCount = Parallel.chunks(batch, minimumChunk: g.minimumImagesPerChunk).count
         precondition(partials.count >= chunkCount * kernelSize, "partials too small")
         let dy = UnsafeSendable(outputGradient.pointer)
         let x = UnsafeSendable(input.pointer)
         let w = UnsafeSendable(kernel.pointer)
         let dx = inputGradient.map { UnsafeSendable($0.pointer) }
         let parts = UnsafeSendable(partials.pointer)
-        Parallel.forEachChunk(batch) { chunk, images in
+        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { chunk, images in
             let dw = parts.value + (chunk &* kernelSize)
             dw.update(repeating: 0, count: kernelSize)
             for n in images {

@@ -45,7 +45,7 @@ public enum Elementwise {
     public static func relu(_ input: Tensor, into output: Tensor) {
         let x = UnsafeSendable(input.pointer)
         let y = UnsafeSendable(output.pointer)
-        Parallel.forEachChunk(input.count) { _, range in
+        Parallel.forEachChunk(input.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
             for index in range { y.value[index] = max(x.value[index], 0) }
         }
     }
@@ -55,7 +55,7 @@ public enum Elementwise {
         let y = UnsafeSendable(output.pointer)
         let dy = UnsafeSendable(outputGradient.pointer)
         let dx = UnsafeSendable(inputGradient.pointer)
-        Parallel.forEachChunk(output.count) { _, range in
+        Parallel.forEachChunk(output.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
             for index in range { dx.value[index] = y.value[index] > 0 ? dy.value[index] : 0 }
         }
     }
@@ -66,7 +66,7 @@ public enum Elementwise {
         let pa = UnsafeSendable(a.pointer)
         let pb = UnsafeSendable(b.pointer)
         let po = UnsafeSendable(output.pointer)
-        Parallel.forEachChunk(a.count) { _, range in
+        Parallel.forEachChunk(a.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
             for index in range { po.value[index] = pa.value[index] + pb.value[index] }
         }
     }
@@ -77,7 +77,7 @@ public enum Elementwise {
         let x = UnsafeSendable(input.pointer)
         let m = UnsafeSendable(mask.pointer)
         let y = UnsafeSendable(output.pointer)
-        Parallel.forEachChunk(input.count) { _, range in
+        Parallel.forEachChunk(input.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
             for index in range { y.value[index] = x.value[index] * m.value[index] }
         }
     }

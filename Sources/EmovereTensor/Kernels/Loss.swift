@@ -40,13 +40,21 @@ public enum Loss {
         var total: Double = 0
         let scale = 1 / Float(max(rows, 1))
         for row in 0..<rows {
+            let z = logits.pointer + row * classes
             let p = probabilities.pointer + row * classes
             let t = targets.pointer + row * classes
             let g = logitsGradient.pointer + row * classes
             let weight = sampleWeights?[row] ?? 1
+            // log softmax(z)[k] = z[k] - max - log Σ exp(z - max), exact where p[k] underflows to 0
+            // (soft targets on a confident model would otherwise clamp the loss).
+            var maximum = -Float.infinity
+            for k in 0..<classes { maximum = max(maximum, z[k]) }
+            var sum: Float = 0
+            for k in 0..<classes { sum += expf(z[k] - maximum) }
+            let logSum = logf(sum)
             var rowLoss: Float = 0
             for k in 0..<classes {
-                if t[k] > 0 { rowLoss -= t[k] * logf(max(p[k], 1e-30)) }
+                if t[k] > 0 { rowLoss -= t[k] * (z[k] - maximum - logSum) }
                 g[k] = weight * (p[k] - t[k]) * scale
             }
             total += Double(weight * rowLoss)

@@ -7,12 +7,13 @@ public enum Normalization {
     /// Per-channel batch mean and biased variance of `input` `[M, C]` into `mean[C]` and `variance[C]`.
     public static func statistics(_ input: Tensor, channels: Int, mean: Tensor, variance: Tensor) {
         let rows = input.count / channels
-        let chunks = Parallel.chunks(rows)
+        let grain = Parallel.elementwiseGrain / max(channels, 1)
+        let chunks = Parallel.chunks(rows, minimumChunk: grain)
         var partial = [Double](repeating: 0, count: chunks.count * 2 * channels)
         let x = UnsafeSendable(input.pointer)
         partial.withUnsafeMutableBufferPointer { buffer in
             let parts = UnsafeSendable(buffer.baseAddress!)
-            Parallel.forEachChunk(rows) { chunk, range in
+            Parallel.forEachChunk(rows, minimumChunk: grain) { chunk, range in
                 let sum = parts.value + chunk &* 2 &* channels
                 let sumOfSquares = sum + channels
                 var row = UnsafePointer(x.value) + range.lowerBound &* channels
@@ -47,12 +48,13 @@ public enum Normalization {
         shift: UnsafePointer<Float>, into output: Tensor
     ) {
         let rows = input.count / channels
+        let grain = Parallel.elementwiseGrain / max(channels, 1)
         let x = UnsafeSendable(input.pointer)
         let y = UnsafeSendable(output.pointer)
         let meanPointer = UnsafeSendable(UnsafeMutablePointer(mutating: mean))
         let scalePointer = UnsafeSendable(UnsafeMutablePointer(mutating: scale))
         let shiftPointer = UnsafeSendable(UnsafeMutablePointer(mutating: shift))
-        Parallel.forEachChunk(rows) { _, range in
+        Parallel.forEachChunk(rows, minimumChunk: grain) { _, range in
             let mu = meanPointer.value
             let s = scalePointer.value
             let b = shiftPointer.value
@@ -76,7 +78,8 @@ public enum Normalization {
         gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor
     ) {
         let rows = input.count / channels
-        let chunks = Parallel.chunks(rows)
+        let grain = Parallel.elementwiseGrain / max(channels, 1)
+        let chunks = Parallel.chunks(rows, minimumChunk: grain)
         var partial = [Double](repeating: 0, count: chunks.count * 2 * channels)
         let x = UnsafeSendable(input.pointer)
         let dy = UnsafeSendable(outputGradient.pointer)
@@ -84,7 +87,7 @@ public enum Normalization {
         let inv = UnsafeSendable(inverseStandardDeviation.pointer)
         partial.withUnsafeMutableBufferPointer { buffer in
             let parts = UnsafeSendable(buffer.baseAddress!)
-            Parallel.forEachChunk(rows) { chunk, range in
+            Parallel.forEachChunk(rows, minimumChunk: grain) { chunk, range in
                 let sumDy = parts.value + chunk &* 2 &* channels
                 let sumDyXhat = sumDy + channels
                 var inRow = x.value + range.lowerBound &* channels
@@ -124,7 +127,7 @@ public enum Normalization {
                     let pa = UnsafeSendable(UnsafeMutablePointer(mutating: aBuffer.baseAddress!))
                     let pb = UnsafeSendable(UnsafeMutablePointer(mutating: bBuffer.baseAddress!))
                     let pd = UnsafeSendable(UnsafeMutablePointer(mutating: dBuffer.baseAddress!))
-                    Parallel.forEachChunk(rows) { _, range in
+                    Parallel.forEachChunk(rows, minimumChunk: grain) { _, range in
                         var inRow = x.value + range.lowerBound &* channels
                         var gradRow = dy.value + range.lowerBound &* channels
                         var outRow = dx.value + range.lowerBound &* channels

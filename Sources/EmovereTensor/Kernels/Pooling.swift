@@ -3,18 +3,19 @@
 
 /// Pooling kernels (forward and backward).
 public enum Pooling {
-    /// Max pooling; `indices` `[N, OH, OW, C]` records each maximum's offset inside its image for `maxBackward`.
-    public static func maxForward(input: Tensor, geometry g: ConvolutionGeometry, output: Tensor, indices: Tensor) {
+    /// Max pooling; when given, `indices` `[N, OH, OW, C]` records each maximum's offset inside its
+    /// image for `maxBackward` (inference passes nil).
+    public static func maxForward(input: Tensor, geometry g: ConvolutionGeometry, output: Tensor, indices: Tensor?) {
         let batch = input.shape[0]
         let c = g.channels
         let x = UnsafeSendable(input.pointer)
         let y = UnsafeSendable(output.pointer)
-        let argmax = UnsafeSendable(indices.pointer)
-        Parallel.forEachChunk(batch) { _, images in
+        let argmax = indices.map { UnsafeSendable($0.pointer) }
+        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
             for n in images {
                 let image = x.value + n &* g.inputSize
                 var out = y.value + n &* g.outputPixels &* c
-                var index = argmax.value + n &* g.outputPixels &* c
+                var index = argmax.map { $0.value + n &* g.outputPixels &* c }
                 for oy in 0..<g.outputHeight {
                     let y0 = oy &* g.stride &- g.padTop
                     let kyStart = max(0, -y0)
@@ -24,24 +25,46 @@ public enum Pooling {
                         let kxStart = max(0, -x0)
                         let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
                         let first = ((y0 &+ kyStart) &* g.inputWidth &+ x0 &+ kxStart) &* c
-                        for channel in 0..<c {
-                            out[channel] = image[first &+ channel]
-                            index[channel] = Float(first &+ channel)
-                        }
-                        for ky in kyStart..<kyEnd {
-                            for kx in kxStart..<kxEnd {
-                                let pixel = ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* c
-                                for channel in 0..<c {
-                                    let value = image[pixel &+ channel]
-                                    if value > out[channel] {
-                                        out[channel] = value
-                                        index[channel] = Float(pixel &+ channel)
+                        if c % 8 == 0 {
+                            var c0 = 0
+                            while c0 < c {
+                                var best = load8(image + (first &+ c0))
+                                var bestIndex = SIMD8<Float>(repeating: Float(first &+ c0))
+                                    + SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7)
+                                for ky in kyStart..<kyEnd {
+                                    for kx in kxStart..<kxEnd {
+                                        let pixel = ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* c &+ c0
+                                        let value = load8(image + pixel)
+                                        let greater = value .> best
+                                        best.replace(with: value, where: greater)
+                                        bestIndex.replace(
+                                            with: SIMD8<Float>(repeating: Float(pixel)) + SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7),
+                                            where: greater)
                                     }
                                 }
+                                store8(best, out + c0)
+                                if let index { store8(bestIndex, index + c0) }
+                                c0 &+= 8
+                            }
+                        } else {
+                            for channel in 0..<c {
+                                var best = image[first &+ channel]
+                                var bestIndex = first &+ channel
+                                for ky in kyStart..<kyEnd {
+                                    for kx in kxStart..<kxEnd {
+                                        let element = ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* c &+ channel
+                                        if image[element] > best {
+                                            best = image[element]
+                                            bestIndex = element
+                                        }
+                                    }
+                                }
+                                out[channel] = best
+                                index?[channel] = Float(bestIndex)
                             }
                         }
                         out += c
-                        index += c
+                        index = index.map { $0 + c }
                     }
                 }
             }
@@ -57,7 +80,7 @@ public enum Pooling {
         let dy = UnsafeSendable(outputGradient.pointer)
         let argmax = UnsafeSendable(indices.pointer)
         let dx = UnsafeSendable(inputGradient.pointer)
-        Parallel.forEachChunk(batch) { _, images in
+        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
             for n in images {
                 let image = dx.value + n &* g.inputSize
                 image.update(repeating: 0, count: g.inputSize)
@@ -98,7 +121,7 @@ public enum Pooling {
         _ visit: @Sendable (_ image: Int, _ pixel: Int, _ output: Int, _ weight: Float) -> Void,
         prepare: @Sendable (_ image: Int) -> Void
     ) {
-        Parallel.forEachChunk(batch) { _, images in
+        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
             for n in images {
                 prepare(n)
                 for oy in 0..<g.outputHeight {
