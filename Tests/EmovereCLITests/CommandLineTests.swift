@@ -1,0 +1,137 @@
+import Emovere
+import EmovereData
+import EmovereVision
+import Foundation
+import Testing
+
+/// Smoke tests of the `emovere` command line, run as a subprocess.
+@Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
+struct CommandLineTests {
+    /// A scratch folder removed at the end of a test.
+    struct Scratch {
+        let path: String
+        init() throws {
+            path = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-cli-tests-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        }
+        func remove() { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    /// Writes an image-folder dataset to `root`: `train/<class>/` and `test/<class>/` for all seven
+    /// classes, 48x48 PNGs whose brightness pattern depends on the class.
+    static func writeDataset(to root: String, trainingPerClass: Int = 10, testPerClass: Int = 3) throws {
+        for (split, perClass) in [("train", trainingPerClass), ("test", testPerClass)] {
+            for emotion in Emotion.allCases {
+                let folder = root + "/\(split)/\(emotion.name)"
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                for index in 0..<perClass {
+                    var pixels = [UInt8](repeating: 0, count: 48 * 48)
+                    for y in 0..<48 {
+                        for x in 0..<48 {
+                            // One bright band per class, plus a little index-dependent texture.
+                            let band = (x / 7) == emotion.rawValue
+                            pixels[y * 48 + x] = UInt8(band ? 220 : 30) &+ UInt8((x * 3 + y * 5 + index * 11) % 17)
+                        }
+                    }
+                    let png = try GrayImage(width: 48, height: 48, pixels: pixels).pngData()
+                    try Data(png).write(to: URL(fileURLWithPath: folder + "/\(index).png"))
+                }
+            }
+        }
+    }
+
+    @Test func helpListsTheCommands() throws {
+        let result = try CommandRunner.run(["--help"])
+        #expect(result.status == 0, "\(result)")
+        for command in ["train", "evaluate", "bench", "info"] {
+            #expect(result.output.contains(command), "help does not mention \(command):\n\(result)")
+        }
+    }
+
+    @Test func trainWithoutDataNamesTheMissingOption() throws {
+        let result = try CommandRunner.run(["train", "--out", "/tmp/unused"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("--data"), "\(result)")
+    }
+
+    @Test func trainWithMissingDataNamesThePath() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let result = try CommandRunner.run(["train", "--data", "/nonexistent/fer", "--out", scratch.path + "/out",
+                                            "--model", "tiny-cnn"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("/nonexistent/fer"), "\(result)")
+    }
+
+    @Test func evaluateWithMissingModelNamesThePath() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let result = try CommandRunner.run(["evaluate", "--model", "/nonexistent.safetensors", "--data", scratch.path])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("/nonexistent.safetensors"), "\(result)")
+    }
+
+    @Test func unknownModelAndInputSizeAreRejected() throws {
+        let model = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--model", "resnet"])
+        #expect(model.status != 0)
+        #expect(model.standardError.contains("resnet") && model.standardError.contains("tiny-cnn"), "\(model)")
+        let size = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--input-size", "40"])
+        #expect(size.status != 0)
+        #expect(size.standardError.contains("--input-size"), "\(size)")
+    }
+
+    /// Train, evaluate, inspect, refuse to overwrite, resume: the whole workflow on a tiny dataset.
+    @Test func trainEvaluateInfoAndResume() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let data = scratch.path + "/data"
+        let out = scratch.path + "/run"
+        try Self.writeDataset(to: data)
+        let trainArguments = ["train", "--data", data, "--out", out, "--model", "tiny-cnn", "--input-size", "48",
+                              "--batch-size", "8", "--augmentation", "none"]
+
+        let train = try CommandRunner.run(trainArguments + ["--epochs", "2"])
+        try #require(train.status == 0, "\(train)")
+        #expect(train.standardOutput.contains("training on 70 images, validating on 21"), "\(train)")
+        let model = out + "/best.safetensors"
+        #expect(FileManager.default.fileExists(atPath: model))
+        #expect(FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
+
+        let evaluate = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--json"])
+        try #require(evaluate.status == 0, "\(evaluate)")
+        let report = try ClassificationReport(jsonData: Data(evaluate.standardOutput.utf8))
+        #expect((0...1).contains(report.accuracy))
+        #expect(report.confusionMatrix.count == 7)
+        #expect(report.confusionMatrix.allSatisfy { $0.count == 7 })
+        #expect(report.confusionMatrix.joined().reduce(0, +) == 21)
+        #expect(report.count == 21)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(evaluate.standardOutput.utf8)) as? [String: Any])
+        #expect(json["accuracy"] is Double && json["confusionMatrix"] != nil, "\(json.keys)")
+
+        let info = try CommandRunner.run(["info", model])
+        try #require(info.status == 0, "\(info)")
+        #expect(info.standardOutput.contains("\"tiny-cnn\""), "\(info)")
+        #expect(info.standardOutput.contains("\"labels\""), "\(info)")
+        #expect(info.standardOutput.contains("loaded: tiny-cnn 48x48"), "\(info)")
+
+        let again = try CommandRunner.run(trainArguments + ["--epochs", "3"])
+        #expect(again.status != 0)
+        #expect(again.standardError.contains("--resume"), "\(again)")
+
+        let resumed = try CommandRunner.run(trainArguments + ["--epochs", "3", "--resume"])
+        try #require(resumed.status == 0, "\(resumed)")
+        #expect(resumed.output.contains("resumed from"), "\(resumed)")
+        #expect(resumed.standardOutput.contains("done: 3 epochs"), "\(resumed)")
+        let log = try String(contentsOfFile: out + "/log.csv", encoding: .utf8)
+        #expect(log.split(separator: "\n").count == 4, "log.csv:\n\(log)")
+    }
+
+    @Test func resumeWithoutCheckpointFails() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let result = try CommandRunner.run(["train", "--data", scratch.path, "--out", scratch.path + "/empty",
+                                            "--model", "tiny-cnn", "--resume"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("no checkpoint"), "\(result)")
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+
+/// Runs the `emovere` executable that `swift build`/`swift test` built beside the test bundle.
+enum CommandRunner {
+    /// The built `emovere` executable: next to this test bundle (the build products folder), or the
+    /// path in the `EMOVERE_BINARY` environment variable; nil when neither exists.
+    static let executable: URL? = {
+        var candidates: [URL] = []
+        if let path = ProcessInfo.processInfo.environment["EMOVERE_BINARY"] {
+            candidates.append(URL(fileURLWithPath: path))
+        }
+        for bundlePath in [Bundle.main.executablePath, CommandLine.arguments.first].compactMap({ $0 }) {
+            var folder = URL(fileURLWithPath: bundlePath).deletingLastPathComponent()
+            // On macOS the tests run inside `emoverePackageTests.xctest/Contents/MacOS`.
+            for _ in 0..<4 {
+                candidates.append(folder.appendingPathComponent("emovere"))
+                folder = folder.deletingLastPathComponent()
+            }
+        }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// What a finished command printed, and how it exited.
+    struct Result: CustomStringConvertible {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+        /// Both streams, for messages that may go to either.
+        var output: String { standardOutput + standardError }
+        var description: String { "status \(status)\nstdout:\n\(standardOutput)\nstderr:\n\(standardError)" }
+    }
+
+    /// Runs `emovere arguments...` to completion. Output goes through files, so a chatty command can
+    /// never block on a full pipe.
+    static func run(_ arguments: [String]) throws -> Result {
+        let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outputURL = scratch.appendingPathComponent("stdout")
+        let errorURL = scratch.appendingPathComponent("stderr")
+        _ = FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+        let outputHandle = try FileHandle(forWritingTo: outputURL)
+        let errorHandle = try FileHandle(forWritingTo: errorURL)
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = outputHandle
+        process.standardError = errorHandle
+        try process.run()
+        process.waitUntilExit()
+        try outputHandle.close()
+        try errorHandle.close()
+        return Result(status: process.terminationStatus,
+                      standardOutput: try String(contentsOf: outputURL, encoding: .utf8),
+                      standardError: try String(contentsOf: errorURL, encoding: .utf8))
+    }
+}

@@ -1,0 +1,100 @@
+import EmovereTensor
+import EmovereTestSupport
+import Testing
+
+/// `Convolution` (im2col + GEMM) against `Reference.convolutionForward/Backward`.
+///
+/// Tolerances: relative 1e-4, absolute 1e-4. Each output is a float32 sum of up to 5*5*16 = 400
+/// products of values in [-1, 1] (gradients: up to 3*63 terms), whose rounding error stays below
+/// ~1e-5; the reference sums in Double. An indexing mistake gives errors of order 1.
+struct ConvolutionTests {
+    static let filters = 5
+
+    /// Runs the optimised forward and backward passes of `testCase` and returns
+    /// (output, input gradient, kernel gradient, bias gradient).
+    static func run(
+        _ testCase: WindowCase, input: Tensor, kernel: Tensor, bias: Tensor?, outputGradient: Tensor,
+        needsInputGradient: Bool = true
+    ) -> (output: [Float], input: [Float]?, kernel: [Float], bias: [Float]?) {
+        let g = testCase.geometry
+        let k = g.taps * g.channels
+        let rows = testCase.batch * g.outputPixels
+        let columns = g.isPointwise ? nil : garbageTensor([rows, k])
+        let output = garbageTensor(testCase.outputShape(channels: filters))
+        Convolution.forward(input: input, kernel: kernel, bias: bias, geometry: g, columns: columns, output: output)
+
+        let chunkCount = Parallel.chunks(testCase.batch).count
+        let partials = garbageTensor([chunkCount, k * filters + filters])
+        let scratch = g.isPointwise ? nil : garbageTensor([rows, k])
+        let kernelGradient = garbageTensor(kernel.shape)
+        let biasGradient = bias == nil ? nil : garbageTensor([filters])
+        let inputGradient = needsInputGradient ? garbageTensor(input.shape) : nil
+        Convolution.backward(
+            outputGradient: outputGradient, input: input, kernel: kernel, geometry: g, columns: columns,
+            kernelGradient: kernelGradient, biasGradient: biasGradient, inputGradient: inputGradient,
+            scratch: scratch, partials: partials)
+        return (output.values, inputGradient?.values, kernelGradient.values, biasGradient?.values)
+    }
+
+    @Test(arguments: WindowCase.all)
+    func matchesReference(testCase: WindowCase) {
+        let g = testCase.geometry
+        let input = randomTensor(testCase.inputShape, seed: 1)
+        let kernel = randomTensor([g.kernelHeight, g.kernelWidth, g.channels, Self.filters], seed: 2)
+        let bias = randomTensor([Self.filters], seed: 3)
+        let outputGradient = randomTensor(testCase.outputShape(channels: Self.filters), seed: 4)
+
+        let actual = Self.run(testCase, input: input, kernel: kernel, bias: bias, outputGradient: outputGradient)
+        let expectedOutput = Reference.convolutionForward(
+            input: input.values, kernel: kernel.values, bias: bias.values, batch: testCase.batch,
+            filters: Self.filters, geometry: g)
+        let expected = Reference.convolutionBackward(
+            outputGradient: outputGradient.values, input: input.values, kernel: kernel.values,
+            batch: testCase.batch, filters: Self.filters, geometry: g)
+
+        #expect(closeness(actual.output, expectedOutput, absoluteTolerance: 1e-4) <= 1, "forward")
+        #expect(closeness(actual.input ?? [], expected.input, absoluteTolerance: 1e-4) <= 1, "input gradient")
+        #expect(closeness(actual.kernel, expected.kernel, absoluteTolerance: 1e-4) <= 1, "kernel gradient")
+        #expect(closeness(actual.bias ?? [], expected.bias, absoluteTolerance: 1e-4) <= 1, "bias gradient")
+    }
+
+    /// Without a bias the output is the bare convolution, and the first layer can skip the input gradient.
+    @Test(arguments: [WindowCase.all[0], WindowCase.all[13], WindowCase.all[30]])
+    func withoutBiasOrInputGradient(testCase: WindowCase) {
+        let g = testCase.geometry
+        let input = randomTensor(testCase.inputShape, seed: 11)
+        let kernel = randomTensor([g.kernelHeight, g.kernelWidth, g.channels, Self.filters], seed: 12)
+        let outputGradient = randomTensor(testCase.outputShape(channels: Self.filters), seed: 13)
+
+        let actual = Self.run(testCase, input: input, kernel: kernel, bias: nil, outputGradient: outputGradient,
+                              needsInputGradient: false)
+        let expectedOutput = Reference.convolutionForward(
+            input: input.values, kernel: kernel.values, bias: nil, batch: testCase.batch, filters: Self.filters,
+            geometry: g)
+        let expected = Reference.convolutionBackward(
+            outputGradient: outputGradient.values, input: input.values, kernel: kernel.values,
+            batch: testCase.batch, filters: Self.filters, geometry: g)
+
+        #expect(actual.input == nil && actual.bias == nil)
+        #expect(closeness(actual.output, expectedOutput, absoluteTolerance: 1e-4) <= 1)
+        #expect(closeness(actual.kernel, expected.kernel, absoluteTolerance: 1e-4) <= 1)
+    }
+
+    /// im2col followed by col2im multiplies each input element by the number of windows that read it.
+    @Test func col2imIsTheAdjointOfIm2col() {
+        let testCase = WindowCase(batch: 2, height: 5, width: 6, channels: 3, kernelSize: 3, stride: 2, padding: .same)
+        let g = testCase.geometry
+        let input = Tensor(shape: testCase.inputShape, repeating: 1)
+        let columns = Tensor(shape: [testCase.batch * g.outputPixels, g.taps * g.channels])
+        Convolution.im2col(input.pointer, geometry: g, images: 0..<testCase.batch, into: columns.pointer)
+        let coverage = Tensor(shape: testCase.inputShape)
+        Convolution.col2im(columns.pointer, geometry: g, images: 0..<testCase.batch, into: coverage.pointer)
+
+        // The same count from the reference: the input gradient of an all-ones depthwise kernel.
+        let ones = [Float](repeating: 1, count: g.taps * g.channels)
+        let expected = Reference.depthwiseBackward(
+            outputGradient: [Float](repeating: 1, count: testCase.batch * g.outputPixels * g.channels),
+            input: input.values, kernel: ones, batch: testCase.batch, geometry: g).input
+        #expect(coverage.values == expected)
+    }
+}

@@ -1,0 +1,54 @@
+import EmovereTensor
+import EmovereTestSupport
+import Testing
+
+/// `DepthwiseConvolution` (SIMD8 when channels are a multiple of 8, scalar otherwise) against
+/// `Reference.depthwiseForward/Backward`.
+///
+/// Tolerances: relative 1e-4, absolute 1e-5 for the forward pass and input gradient (at most 25
+/// products per output), absolute 1e-4 for the kernel gradient (sums of up to 3*63 products).
+struct DepthwiseTests {
+    @Test(arguments: WindowCase.all)
+    func matchesReference(testCase: WindowCase) {
+        let g = testCase.geometry
+        let input = randomTensor(testCase.inputShape, seed: 21)
+        let kernel = randomTensor([g.kernelHeight, g.kernelWidth, g.channels], seed: 22)
+        let outputGradient = randomTensor(testCase.outputShape(channels: g.channels), seed: 23)
+
+        let output = garbageTensor(testCase.outputShape(channels: g.channels))
+        DepthwiseConvolution.forward(input: input, kernel: kernel, geometry: g, output: output)
+        let kernelGradient = garbageTensor(kernel.shape)
+        let inputGradient = garbageTensor(input.shape)
+        let partials = garbageTensor([Parallel.chunks(testCase.batch).count, kernel.count])
+        DepthwiseConvolution.backward(
+            outputGradient: outputGradient, input: input, kernel: kernel, geometry: g,
+            kernelGradient: kernelGradient, inputGradient: inputGradient, partials: partials)
+
+        let expectedOutput = Reference.depthwiseForward(
+            input: input.values, kernel: kernel.values, batch: testCase.batch, geometry: g)
+        let expected = Reference.depthwiseBackward(
+            outputGradient: outputGradient.values, input: input.values, kernel: kernel.values,
+            batch: testCase.batch, geometry: g)
+        #expect(closeness(output.values, expectedOutput) <= 1, "forward")
+        #expect(closeness(inputGradient.values, expected.input) <= 1, "input gradient")
+        #expect(closeness(kernelGradient.values, expected.kernel, absoluteTolerance: 1e-4) <= 1, "kernel gradient")
+    }
+
+    /// The first layer skips the input gradient; the kernel gradient must not change.
+    @Test(arguments: [WindowCase.all[1], WindowCase.all[16]])
+    func withoutInputGradient(testCase: WindowCase) {
+        let g = testCase.geometry
+        let input = randomTensor(testCase.inputShape, seed: 24)
+        let kernel = randomTensor([g.kernelHeight, g.kernelWidth, g.channels], seed: 25)
+        let outputGradient = randomTensor(testCase.outputShape(channels: g.channels), seed: 26)
+        let kernelGradient = garbageTensor(kernel.shape)
+        DepthwiseConvolution.backward(
+            outputGradient: outputGradient, input: input, kernel: kernel, geometry: g,
+            kernelGradient: kernelGradient, inputGradient: nil,
+            partials: Tensor(shape: [Parallel.chunks(testCase.batch).count, kernel.count]))
+        let expected = Reference.depthwiseBackward(
+            outputGradient: outputGradient.values, input: input.values, kernel: kernel.values,
+            batch: testCase.batch, geometry: g)
+        #expect(closeness(kernelGradient.values, expected.kernel, absoluteTolerance: 1e-4) <= 1)
+    }
+}

@@ -1,0 +1,129 @@
+import Emovere
+import EmovereData
+import EmovereNN
+import EmovereTensor
+import EmovereTestSupport
+import Foundation
+import Testing
+
+/// `ModelFile` save/load round trips and the errors that damaged or foreign files give.
+struct ModelFileTests {
+    static let architecture = Architecture(name: "tiny-cnn", inputSize: 12)
+
+    /// A saved model with its card, in a fresh scratch directory.
+    static func savedModel() throws -> (model: Model, card: ModelCard, path: String, directory: TrainerScratchDirectory) {
+        let directory = try TrainerScratchDirectory()
+        let model = try Model(architecture: architecture, seed: 3)
+        var card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12),
+                             parameterCount: model.parameterCount, metrics: ["validationAccuracy": 0.5])
+        card.notes = ["round-trip test"]
+        let path = directory.appending("model.safetensors")
+        try ModelFile.save(model, card: card, to: path)
+        return (model, card, path, directory)
+    }
+
+    /// Rewrites the card stored in `path` with `change` applied.
+    static func rewriteCard(at path: String, _ change: (inout ModelCard) -> Void) throws {
+        var file = try SafeTensorsFile(contentsOf: path)
+        let json = try #require(file.metadata[ModelFile.cardKey])
+        var card = try JSONDecoder().decode(ModelCard.self, from: Data(json.utf8))
+        change(&card)
+        file.metadata[ModelFile.cardKey] = String(decoding: try JSONEncoder().encode(card), as: UTF8.self)
+        try file.write(to: path)
+    }
+
+    @Test func roundTripKeepsWeightsCardAndPredictions() throws {
+        let (model, card, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        let (loaded, loadedCard) = try ModelFile.load(path)
+        #expect(loadedCard == card)
+        #expect(TrainerFixtures.bits(of: loaded) == TrainerFixtures.bits(of: model))
+        let input = Tensor(shape: [3, 12, 12, 1], values: randomValues(3 * 144, seed: 9))
+        #expect(loaded.probabilities(input).values == model.probabilities(input).values)
+        // The JSON card beside the model file decodes to the same card.
+        let json = try Data(contentsOf: URL(fileURLWithPath: ModelFile.cardPath(for: path)))
+        #expect(try JSONDecoder().decode(ModelCard.self, from: json) == card)
+    }
+
+    @Test func truncatedFileIsASafeTensorsError() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for length in [4, 40, bytes.count - 10] {
+            try bytes.prefix(length).write(to: URL(fileURLWithPath: path))
+            let error = try #require(throws: SafeTensorsError.self) { try ModelFile.load(path) }
+            #expect(error.description.contains(path), "\(error)")
+        }
+    }
+
+    @Test func missingFileNamesThePath() throws {
+        let error = try #require(throws: SafeTensorsError.self) { try ModelFile.load("/nonexistent/model.safetensors") }
+        #expect(error.description.contains("/nonexistent/model.safetensors"), "\(error)")
+    }
+
+    @Test func safeTensorsWithoutCardIsRejected() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let path = directory.appending("foreign.safetensors")
+        var file = SafeTensorsFile()
+        file.tensors["weight"] = try NamedArray(shape: [2], values: [1, 2])
+        file.metadata["format"] = "pt"
+        try file.write(to: path)
+        let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(error.description.contains(path), "\(error)")
+        #expect(error.description.contains("model card"), "\(error)")
+        #expect(error.description.contains("'\(ModelFile.cardKey)'"), "\(error)")
+    }
+
+    @Test func wrongLabelsAreRejected() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        try Self.rewriteCard(at: path) { $0.labels.reverse() }
+        let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(error.description.contains("labels"), "\(error)")
+        #expect(error.description.contains("angry"), "\(error)")
+    }
+
+    @Test func unknownFormatVersionIsRejected() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        try Self.rewriteCard(at: path) { $0.formatVersion = 99 }
+        let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(error.description.contains("version 99"), "\(error)")
+        #expect(error.description.contains("version \(ModelCard.currentFormatVersion)"), "\(error)")
+    }
+
+    @Test func unknownArchitectureIsRejected() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        try Self.rewriteCard(at: path) { $0.architecture.name = "resnet-9000" }
+        let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(error.description.contains("resnet-9000"), "\(error)")
+    }
+
+    @Test func missingOrMisshapenTensorsAreRejected() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        var file = try SafeTensorsFile(contentsOf: path)
+        let name = try #require(file.tensors.keys.sorted().first)
+        file.tensors[name] = nil
+        try file.write(to: path)
+        let missing = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(missing.description.contains(name) && missing.description.contains(path), "\(missing)")
+
+        file.tensors[name] = try NamedArray(shape: [1], values: [0])
+        try file.write(to: path)
+        let misshapen = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(misshapen.description.contains(name), "\(misshapen)")
+    }
+
+    @Test func invalidCardJSONIsRejected() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        var file = try SafeTensorsFile(contentsOf: path)
+        file.metadata[ModelFile.cardKey] = "{\"formatVersion\": 1}"
+        try file.write(to: path)
+        let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(error.description.contains("model card is not valid"), "\(error)")
+    }
+}
