@@ -24,6 +24,9 @@ struct Bench: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Inference batch sizes.")
     var inferenceBatches: [Int] = [1, 256]
 
+    @Flag(help: "Measure training only (for profiling).")
+    var trainingOnly = false
+
     @Flag(help: "Skip the ONNX Runtime comparison.")
     var noOnnx = false
 
@@ -35,9 +38,9 @@ struct Bench: ParsableCommand {
         print("BLAS: \(Gemm.libraryDescription); workers: \(Parallel.workerCount)")
         let architecture = Architecture(name: model, inputSize: inputSize)
         let results = try Benchmark(architecture: architecture, seconds: seconds)
-            .run(trainingBatch: trainingBatch, inferenceBatches: inferenceBatches)
+            .run(trainingBatch: trainingBatch, inferenceBatches: trainingOnly ? [] : inferenceBatches)
         for line in results { print(line.formatted) }
-        if !noOnnx {
+        if !noOnnx && !trainingOnly {
             let path = onnxModel ?? "../shared/bench/mini_xception_\(inputSize).onnx"
             OnnxRuntimeComparison(modelPath: path, inputSize: inputSize, batches: inferenceBatches, seconds: seconds).run()
         }

@@ -16,7 +16,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Split: training, publictest (test) or privatetest.")
     var split = "publictest"
 
-    @Option(help: "Test-time augmentation: none or flip.")
+    @Option(help: "Test-time augmentation: none, flip or ten-crop.")
     var tta: TestTimeAugmentation = .none
 
     @Flag(help: "Print the report as JSON instead of a table.")

@@ -8,6 +8,9 @@ public enum TestTimeAugmentation: String, Sendable, Codable, CaseIterable {
     case none
     /// The face and its mirror image.
     case flip
+    /// Ten views: the four corner crops and the centre crop (each 90 % of the side, resized back to the
+    /// input size) and their mirror images.
+    case tenCrop = "ten-crop"
 }
 
 /// Runs a model over a labelled dataset: probabilities, loss and the confusion matrix.
@@ -38,7 +41,11 @@ public struct Evaluator {
     /// Evaluates every image of `dataset`; `progress` is called with the number of images done.
     public func evaluate(_ dataset: FaceDataset, progress: ((Int) -> Void)? = nil) throws -> Result {
         let classes = model.architecture.classCount
-        let views: [InputBatch.View] = testTimeAugmentation == .flip ? [.original, .mirrored] : [.original]
+        let views: [InputBatch.View] = switch testTimeAugmentation {
+        case .none: [.original]
+        case .flip: [.original, .mirrored]
+        case .tenCrop: InputBatch.View.tenCrop
+        }
         let filler = InputBatch(preprocessing: preprocessing)
         var probabilities = [Float](repeating: 0, count: dataset.count * classes)
         var matrix = try ConfusionMatrix(classCount: classes)

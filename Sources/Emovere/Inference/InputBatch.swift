@@ -1,5 +1,6 @@
 import EmovereData
 import EmovereTensor
+import EmovereVision
 
 /// Fills model-input tensors `[N, S, S, 1]` from a `FaceDataset`, applying augmentation (training)
 /// or a deterministic view (evaluation), then the model's preprocessing.
@@ -11,9 +12,23 @@ public struct InputBatch {
     }
 
     /// A deterministic view of an image used for test-time augmentation.
-    public enum View: Sendable {
+    public enum View: Sendable, Equatable {
         case original
         case mirrored
+        /// The crop of 90 % of the side at a corner (`x`, `y` each 0 or 1) or the centre (0.5, 0.5),
+        /// resized back to the full size, optionally mirrored.
+        case crop(x: Float, y: Float, mirrored: Bool)
+
+        /// The ten-crop views: four corners and the centre, each also mirrored.
+        public static let tenCrop: [View] = {
+            let positions: [(Float, Float)] = [(0, 0), (1, 0), (0, 1), (1, 1), (0.5, 0.5)]
+            var views: [View] = []
+            for (x, y) in positions {
+                views.append(.crop(x: x, y: y, mirrored: false))
+                views.append(.crop(x: x, y: y, mirrored: true))
+            }
+            return views
+        }()
     }
 
     /// Writes images `indices` of `dataset` into `input` (`[indices.count, S, S, 1]`), augmented with
@@ -48,18 +63,23 @@ public struct InputBatch {
         let size = preprocessing.inputSize
         precondition(dataset.imageSize == size, "dataset images are \(dataset.imageSize)px, model input \(size)px")
         let pixels = size * size
-        dataset.pixels.withUnsafeBufferPointer { buffer in
-            for (slot, image) in indices.enumerated() {
-                let source = buffer.baseAddress! + image * pixels
-                let output = input.pointer + slot * pixels
-                for y in 0..<size {
-                    for x in 0..<size {
-                        let sourceX = view == .mirrored ? size - 1 - x : x
-                        output[y * size + x] = Float(source[y * size + sourceX])
-                    }
-                }
-                preprocessing.apply(output, count: pixels)
+        for (slot, image) in indices.enumerated() {
+            var face = dataset.image(at: image)
+            var mirrored = view == .mirrored
+            if case let .crop(x, y, mirror) = view {
+                let side = Int((Float(size) * 0.9).rounded())
+                let origin = (Int((Float(size - side) * x).rounded()), Int((Float(size - side) * y).rounded()))
+                face = face.cropped(to: Rect(x: origin.0, y: origin.1, width: side, height: side))
+                    .resized(width: size, height: size)
+                mirrored = mirror
             }
+            let output = input.pointer + slot * pixels
+            for row in 0..<size {
+                for column in 0..<size {
+                    output[row * size + column] = Float(face.pixels[row * size + (mirrored ? size - 1 - column : column)])
+                }
+            }
+            preprocessing.apply(output, count: pixels)
         }
     }
 }

@@ -117,9 +117,30 @@ public enum DepthwiseConvolution {
         let w = UnsafeSendable(kernel.pointer)
         let dx = inputGradient.map { UnsafeSendable($0.pointer) }
         let parts = UnsafeSendable(partials.pointer)
+        // 3x3, stride 1, same padding, C % 8 == 0 (every separable conv of mini-Xception): the input
+        // gradient is the forward pass of the output gradient with the kernel rotated by 180 degrees,
+        // and the kernel gradient accumulates in registers along each row.
+        let isSame3x3 = g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padTop == 1 && g.padLeft == 1
+            && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth && g.channels % 8 == 0
+        var rotated = [Float](repeating: 0, count: isSame3x3 ? kernelSize : 0)
+        if isSame3x3 {
+            for tap in 0..<9 {
+                for channel in 0..<g.channels { rotated[(8 - tap) * g.channels + channel] = kernel[tap * g.channels + channel] }
+            }
+        }
+        let rotatedKernel = UnsafeSendable(rotated.withUnsafeMutableBufferPointer { $0.baseAddress ?? w.value })
         Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { chunk, images in
             let dw = parts.value + (chunk &* kernelSize)
             dw.update(repeating: 0, count: kernelSize)
+            if isSame3x3 {
+                for n in images {
+                    let gradient = dy.value + (n &* g.outputPixels &* g.channels)
+                    let image = x.value + (n &* g.inputSize)
+                    if let dx { forwardImage(gradient, rotatedKernel.value, g, dx.value + (n &* g.inputSize)) }
+                    kernelGradientSame3x3(gradient, image, g, dw)
+                }
+                return
+            }
             for n in images {
                 let dxImage = dx.map { $0.value + (n &* g.inputSize) }
                 dxImage?.update(repeating: 0, count: g.inputSize)
@@ -131,6 +152,60 @@ public enum DepthwiseConvolution {
         Elementwise.sumChunks(
             partials.pointer, chunkCount: chunkCount, chunkStride: kernelSize, count: kernelSize,
             into: kernelGradient.pointer)
+    }
+
+    /// `kernelGradient[tap, c] += Σ_pixels input[pixel + tap - 1, c] * outputGradient[pixel, c]` for a 3x3
+    /// same-padded stride-1 window over one image, nine SIMD8 accumulators per channel group and row.
+    static func kernelGradientSame3x3(
+        _ outputGradient: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ g: ConvolutionGeometry,
+        _ kernelGradient: UnsafeMutablePointer<Float>
+    ) {
+        let c = g.channels
+        let height = g.inputHeight
+        let width = g.inputWidth
+        let rowStride = width &* c
+        for oy in 0..<height {
+            var c0 = 0
+            while c0 < c {
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>()
+                var a3 = SIMD8<Float>(), a4 = SIMD8<Float>(), a5 = SIMD8<Float>()
+                var a6 = SIMD8<Float>(), a7 = SIMD8<Float>(), a8 = SIMD8<Float>()
+                let hasTop = oy > 0
+                let hasBottom = oy < height &- 1
+                for ox in 0..<width {
+                    let d = load8(outputGradient + ((oy &* width &+ ox) &* c &+ c0))
+                    let center = input + ((oy &* width &+ ox) &* c &+ c0)
+                    let hasLeft = ox > 0
+                    let hasRight = ox < width &- 1
+                    if hasTop {
+                        let row = center - rowStride
+                        if hasLeft { a0.addProduct(load8(row - c), d) }
+                        a1.addProduct(load8(row), d)
+                        if hasRight { a2.addProduct(load8(row + c), d) }
+                    }
+                    if hasLeft { a3.addProduct(load8(center - c), d) }
+                    a4.addProduct(load8(center), d)
+                    if hasRight { a5.addProduct(load8(center + c), d) }
+                    if hasBottom {
+                        let row = center + rowStride
+                        if hasLeft { a6.addProduct(load8(row - c), d) }
+                        a7.addProduct(load8(row), d)
+                        if hasRight { a8.addProduct(load8(row + c), d) }
+                    }
+                }
+                let w = kernelGradient + c0
+                store8(load8(w) + a0, w)
+                store8(load8(w + c) + a1, w + c)
+                store8(load8(w + 2 &* c) + a2, w + 2 &* c)
+                store8(load8(w + 3 &* c) + a3, w + 3 &* c)
+                store8(load8(w + 4 &* c) + a4, w + 4 &* c)
+                store8(load8(w + 5 &* c) + a5, w + 5 &* c)
+                store8(load8(w + 6 &* c) + a6, w + 6 &* c)
+                store8(load8(w + 7 &* c) + a7, w + 7 &* c)
+                store8(load8(w + 8 &* c) + a8, w + 8 &* c)
+                c0 &+= 8
+            }
+        }
     }
 
     @inline(__always)
