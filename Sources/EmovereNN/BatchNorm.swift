@@ -16,6 +16,9 @@ public final class BatchNorm: Layer {
     /// True once `fold()` has moved this layer's inference affine map into the preceding convolution;
     /// the layer then passes its input through unchanged.
     public private(set) var isFolded = false
+    /// True when the ReLU after this layer was fused into it (see `Sequential.fuseActivations()`):
+    /// the output is `max(norm(x), 0)` and the backward pass masks the gradient accordingly.
+    public var appliesReLU = false
     private var channels = 0
     private var input: Tensor?
     private var output: Tensor?
@@ -78,13 +81,13 @@ public final class BatchNorm: Layer {
                 runningVariance.value[c] = momentum * runningVariance.value[c] + (1 - momentum) * variance[c] * unbiased
             }
             Normalization.normalize(input, channels: channels, mean: mean.pointer, scale: scale.pointer,
-                                    shift: beta.value.pointer, into: output)
+                                    shift: beta.value.pointer, relu: appliesReLU, into: output)
         } else {
             for c in 0..<channels {
                 scale[c] = gamma.value[c] / (runningVariance.value[c] + epsilon).squareRoot()
             }
             Normalization.normalize(input, channels: channels, mean: runningMean.value.pointer, scale: scale.pointer,
-                                    shift: beta.value.pointer, into: output)
+                                    shift: beta.value.pointer, relu: appliesReLU, into: output)
         }
         self.input = input
         self.output = output
@@ -92,13 +95,13 @@ public final class BatchNorm: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let gamma, let beta, let input else { preconditionFailure("BatchNorm backward before forward") }
+        guard let gamma, let beta, let input, let output else { preconditionFailure("BatchNorm backward before forward") }
         let inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
         self.inputGradient = inputGradient
         Normalization.backward(
             input: input, outputGradient: outputGradient, channels: channels, mean: mean,
             inverseStandardDeviation: inverseStandardDeviation, gamma: gamma.value, gammaGradient: gamma.gradient,
-            betaGradient: beta.gradient, inputGradient: inputGradient)
+            betaGradient: beta.gradient, inputGradient: inputGradient, reluOutput: appliesReLU ? output : nil)
         return needsInputGradient ? inputGradient : nil
     }
 

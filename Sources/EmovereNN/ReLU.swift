@@ -4,6 +4,9 @@ import EmovereTensor
 public final class ReLU: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
+    /// True when the preceding batch norm applies this ReLU itself; the layer then passes values and
+    /// gradients through unchanged.
+    public var isFused = false
 
     public init() {}
 
@@ -12,6 +15,7 @@ public final class ReLU: Layer {
     }
 
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
+        if isFused { return input }
         let output = Tensor.reusing(output, shape: input.shape)
         Elementwise.relu(input, into: output)
         self.output = output
@@ -19,7 +23,9 @@ public final class ReLU: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard needsInputGradient, let output else { return nil }
+        guard needsInputGradient else { return nil }
+        if isFused { return outputGradient }
+        guard let output else { preconditionFailure("ReLU backward before forward") }
         let inputGradient = Tensor.reusing(inputGradient, shape: output.shape)
         Elementwise.reluBackward(output: output, outputGradient: outputGradient, into: inputGradient)
         self.inputGradient = inputGradient

@@ -38,6 +38,27 @@ public final class Sequential: Layer {
         return gradient
     }
 
+    /// Fuses every ReLU that directly follows a batch norm into it (one pass over the activations fewer,
+    /// forward and backward), here and in nested blocks. Parameter names do not change.
+    public func fuseActivations() {
+        for (index, layer) in layers.enumerated() {
+            switch layer {
+            case let block as Sequential:
+                block.fuseActivations()
+            case let block as Residual:
+                block.main.fuseActivations()
+                block.shortcut?.fuseActivations()
+            case let relu as ReLU where index > 0:
+                if let norm = layers[index - 1] as? BatchNorm, !norm.isFolded {
+                    norm.appliesReLU = true
+                    relu.isFused = true
+                }
+            default:
+                break
+            }
+        }
+    }
+
     /// Folds every batch norm that directly follows a convolution into that convolution (inference only),
     /// here and in nested blocks.
     public func foldBatchNorms() {
@@ -49,6 +70,11 @@ public final class Sequential: Layer {
                 block.main.foldBatchNorms()
                 block.shortcut?.foldBatchNorms()
             case let norm as BatchNorm where index > 0 && !norm.isFolded:
+                if norm.appliesReLU, index + 1 < layers.count, let relu = layers[index + 1] as? ReLU {
+                    // The ReLU runs on its own again once the batch norm disappears into the convolution.
+                    norm.appliesReLU = false
+                    relu.isFused = false
+                }
                 if let convolution = layers[index - 1] as? Conv2d {
                     let (scale, shift) = norm.fold()
                     convolution.absorb(scale: scale, shift: shift)

@@ -17,6 +17,7 @@ public final class Model: @unchecked Sendable {
             throw .invalidShape(layer: architecture.name, expected: "output [\(architecture.classCount)]", received: output)
         }
         parameters = network.namedParameters
+        network.fuseActivations()
     }
 
     /// True after `foldBatchNormsForInference()`: faster inference, no training, no saving.

@@ -1,148 +1,171 @@
 // Batch normalisation over NHWC activations seen as [M = N*H*W, C]: per-channel statistics,
-// y = (x - mean) * invStd * gamma + beta. Statistics are summed per chunk of rows in Double
-// and combined in a fixed order, so results do not depend on thread timing.
+// y = (x - mean) * invStd * gamma + beta, optionally followed by ReLU (fused, one pass fewer).
+// Reductions add blocks of `block` rows in Float, then each block into Double per chunk of rows;
+// chunks combine in a fixed order, so results do not depend on thread timing.
 
 /// Batch-normalisation kernels.
 public enum Normalization {
+    /// Rows summed in Float before each flush into the Double totals.
+    static let block = 64
+
     /// Per-channel batch mean and biased variance of `input` `[M, C]` into `mean[C]` and `variance[C]`.
     public static func statistics(_ input: Tensor, channels: Int, mean: Tensor, variance: Tensor) {
-        let rows = input.count / channels
-        let grain = Parallel.elementwiseGrain / max(channels, 1)
-        let chunks = Parallel.chunks(rows, minimumChunk: grain)
-        var partial = [Double](repeating: 0, count: chunks.count * 2 * channels)
         let x = UnsafeSendable(input.pointer)
-        partial.withUnsafeMutableBufferPointer { buffer in
-            let parts = UnsafeSendable(buffer.baseAddress!)
-            Parallel.forEachChunk(rows, minimumChunk: grain) { chunk, range in
-                let sum = parts.value + chunk &* 2 &* channels
-                let sumOfSquares = sum + channels
-                var row = UnsafePointer(x.value) + range.lowerBound &* channels
-                for _ in range {
-                    for c in 0..<channels {
-                        let value = Double(row[c])
-                        sum[c] += value
-                        sumOfSquares[c] += value * value
-                    }
-                    row += channels
+        let totals = reduce(rows: input.count / channels, channels: channels) { range, first, second in
+            var row = UnsafePointer(x.value) + range.lowerBound &* channels
+            for _ in range {
+                for c in 0..<channels {
+                    let value = row[c]
+                    first[c] += value
+                    second[c] += value * value
                 }
+                row += channels
             }
         }
-        let count = Double(max(rows, 1))
+        let count = Double(max(input.count / channels, 1))
         for c in 0..<channels {
-            var sum = 0.0
-            var sumOfSquares = 0.0
-            for chunk in 0..<chunks.count {
-                sum += partial[chunk * 2 * channels + c]
-                sumOfSquares += partial[chunk * 2 * channels + channels + c]
-            }
-            let m = sum / count
+            let m = totals[c] / count
             mean[c] = Float(m)
-            variance[c] = Float(max(sumOfSquares / count - m * m, 0))
+            variance[c] = Float(max(totals[channels + c] / count - m * m, 0))
         }
     }
 
     /// `output[m, c] = (input[m, c] - mean[c]) * scale[c] + shift[c]`, the affine form of batch norm
-    /// (`scale = gamma * invStd`, `shift = beta`).
+    /// (`scale = gamma * invStd`, `shift = beta`), then `max(·, 0)` when `relu`.
     public static func normalize(
         _ input: Tensor, channels: Int, mean: UnsafePointer<Float>, scale: UnsafePointer<Float>,
-        shift: UnsafePointer<Float>, into output: Tensor
+        shift: UnsafePointer<Float>, relu: Bool = false, into output: Tensor
     ) {
         let rows = input.count / channels
-        let grain = Parallel.elementwiseGrain / max(channels, 1)
         let x = UnsafeSendable(input.pointer)
         let y = UnsafeSendable(output.pointer)
-        let meanPointer = UnsafeSendable(UnsafeMutablePointer(mutating: mean))
-        let scalePointer = UnsafeSendable(UnsafeMutablePointer(mutating: scale))
-        let shiftPointer = UnsafeSendable(UnsafeMutablePointer(mutating: shift))
-        Parallel.forEachChunk(rows, minimumChunk: grain) { _, range in
-            let mu = meanPointer.value
-            let s = scalePointer.value
-            let b = shiftPointer.value
+        let mu = UnsafeSendable(UnsafeMutablePointer(mutating: mean))
+        let s = UnsafeSendable(UnsafeMutablePointer(mutating: scale))
+        let b = UnsafeSendable(UnsafeMutablePointer(mutating: shift))
+        let floor: Float = relu ? 0 : -.infinity
+        Parallel.forEachChunk(rows, minimumChunk: grain(channels)) { _, range in
             var inRow = x.value + range.lowerBound &* channels
             var outRow = y.value + range.lowerBound &* channels
             for _ in range {
-                for c in 0..<channels { outRow[c] = (inRow[c] - mu[c]) * s[c] + b[c] }
+                for c in 0..<channels { outRow[c] = max((inRow[c] - mu.value[c]) * s.value[c] + b.value[c], floor) }
                 inRow += channels
                 outRow += channels
             }
         }
     }
 
-    /// Backward pass of training-mode batch norm.
+    /// Backward pass of training-mode batch norm (and of the fused ReLU when `output` is given:
+    /// the gradient passes only where `output > 0`).
     ///
     /// With `xhat = (x - mean) * invStd`: `dBeta = Σ dy`, `dGamma = Σ dy * xhat`,
     /// `dx = gamma * invStd / M * (M * dy - dBeta - xhat * dGamma)`.
-    /// - Parameters: `input`, `outputGradient`, `inputGradient` are `[M, C]`; the rest `[C]`.
+    /// - Parameters: `input`, `outputGradient`, `output`, `inputGradient` are `[M, C]`; the rest `[C]`.
     public static func backward(
         input: Tensor, outputGradient: Tensor, channels: Int, mean: Tensor, inverseStandardDeviation: Tensor,
-        gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor
+        gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor, reluOutput: Tensor? = nil
     ) {
         let rows = input.count / channels
-        let grain = Parallel.elementwiseGrain / max(channels, 1)
-        let chunks = Parallel.chunks(rows, minimumChunk: grain)
-        var partial = [Double](repeating: 0, count: chunks.count * 2 * channels)
         let x = UnsafeSendable(input.pointer)
         let dy = UnsafeSendable(outputGradient.pointer)
+        let y = reluOutput.map { UnsafeSendable($0.pointer) }
         let mu = UnsafeSendable(mean.pointer)
         let inv = UnsafeSendable(inverseStandardDeviation.pointer)
-        partial.withUnsafeMutableBufferPointer { buffer in
-            let parts = UnsafeSendable(buffer.baseAddress!)
-            Parallel.forEachChunk(rows, minimumChunk: grain) { chunk, range in
-                let sumDy = parts.value + chunk &* 2 &* channels
-                let sumDyXhat = sumDy + channels
-                var inRow = x.value + range.lowerBound &* channels
-                var gradRow = dy.value + range.lowerBound &* channels
-                for _ in range {
+        let totals = reduce(rows: rows, channels: channels) { range, sumDy, sumDyXhat in
+            var inRow = x.value + range.lowerBound &* channels
+            var gradRow = dy.value + range.lowerBound &* channels
+            var outRow = y.map { $0.value + range.lowerBound &* channels }
+            for _ in range {
+                if let mask = outRow {
                     for c in 0..<channels {
-                        let g = Double(gradRow[c])
+                        let g = mask[c] > 0 ? gradRow[c] : 0
                         sumDy[c] += g
-                        sumDyXhat[c] += g * Double((inRow[c] - mu.value[c]) * inv.value[c])
+                        sumDyXhat[c] += g * ((inRow[c] - mu.value[c]) * inv.value[c])
                     }
-                    inRow += channels
-                    gradRow += channels
+                    outRow = mask + channels
+                } else {
+                    for c in 0..<channels {
+                        let g = gradRow[c]
+                        sumDy[c] += g
+                        sumDyXhat[c] += g * ((inRow[c] - mu.value[c]) * inv.value[c])
+                    }
                 }
+                inRow += channels
+                gradRow += channels
             }
         }
         let count = Float(max(rows, 1))
-        var a = [Float](repeating: 0, count: channels)  // gamma * invStd
-        var b = [Float](repeating: 0, count: channels)  // dBeta / M
-        var d = [Float](repeating: 0, count: channels)  // dGamma / M
+        // Per channel: dx = a * (g - b - xhat * d).
+        let coefficients = Tensor(shape: [3, channels])
         for c in 0..<channels {
-            var sumDy = 0.0
-            var sumDyXhat = 0.0
-            for chunk in 0..<chunks.count {
-                sumDy += partial[chunk * 2 * channels + c]
-                sumDyXhat += partial[chunk * 2 * channels + channels + c]
-            }
-            betaGradient[c] = Float(sumDy)
-            gammaGradient[c] = Float(sumDyXhat)
-            a[c] = gamma[c] * inverseStandardDeviation[c]
-            b[c] = Float(sumDy) / count
-            d[c] = Float(sumDyXhat) / count
+            betaGradient[c] = Float(totals[c])
+            gammaGradient[c] = Float(totals[channels + c])
+            coefficients[c] = gamma[c] * inverseStandardDeviation[c]
+            coefficients[channels + c] = Float(totals[c]) / count
+            coefficients[2 * channels + c] = Float(totals[channels + c]) / count
         }
         let dx = UnsafeSendable(inputGradient.pointer)
-        a.withUnsafeBufferPointer { aBuffer in
-            b.withUnsafeBufferPointer { bBuffer in
-                d.withUnsafeBufferPointer { dBuffer in
-                    let pa = UnsafeSendable(UnsafeMutablePointer(mutating: aBuffer.baseAddress!))
-                    let pb = UnsafeSendable(UnsafeMutablePointer(mutating: bBuffer.baseAddress!))
-                    let pd = UnsafeSendable(UnsafeMutablePointer(mutating: dBuffer.baseAddress!))
-                    Parallel.forEachChunk(rows, minimumChunk: grain) { _, range in
-                        var inRow = x.value + range.lowerBound &* channels
-                        var gradRow = dy.value + range.lowerBound &* channels
-                        var outRow = dx.value + range.lowerBound &* channels
-                        for _ in range {
-                            for c in 0..<channels {
-                                let xhat = (inRow[c] - mu.value[c]) * inv.value[c]
-                                outRow[c] = pa.value[c] * (gradRow[c] - pb.value[c] - xhat * pd.value[c])
-                            }
-                            inRow += channels
-                            gradRow += channels
-                            outRow += channels
-                        }
+        let k = UnsafeSendable(coefficients.pointer)
+        Parallel.forEachChunk(rows, minimumChunk: grain(channels)) { _, range in
+            let a = k.value
+            let b = a + channels
+            let d = b + channels
+            var inRow = x.value + range.lowerBound &* channels
+            var gradRow = dy.value + range.lowerBound &* channels
+            var outRow = dx.value + range.lowerBound &* channels
+            var maskRow = y.map { $0.value + range.lowerBound &* channels }
+            for _ in range {
+                if let mask = maskRow {
+                    for c in 0..<channels {
+                        let g = mask[c] > 0 ? gradRow[c] : 0
+                        let xhat = (inRow[c] - mu.value[c]) * inv.value[c]
+                        outRow[c] = a[c] * (g - b[c] - xhat * d[c])
+                    }
+                    maskRow = mask + channels
+                } else {
+                    for c in 0..<channels {
+                        let xhat = (inRow[c] - mu.value[c]) * inv.value[c]
+                        outRow[c] = a[c] * (gradRow[c] - b[c] - xhat * d[c])
                     }
                 }
+                inRow += channels
+                gradRow += channels
+                outRow += channels
             }
         }
+    }
+
+    /// Rows per chunk below which the work stays on one thread.
+    static func grain(_ channels: Int) -> Int { Parallel.elementwiseGrain / max(channels, 1) }
+
+    /// Two per-channel sums over `rows`, returned as `[first[C], second[C]]` in Double.
+    /// `accumulate(range, first, second)` adds the rows of `range` (at most `block` rows) into the two
+    /// Float accumulators; each block is then added into the chunk's Double totals.
+    private static func reduce(
+        rows: Int, channels: Int,
+        _ accumulate: @Sendable (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) -> [Double] {
+        let chunks = Parallel.chunks(rows, minimumChunk: grain(channels))
+        let partial = UnsafeMutablePointer<Double>.allocate(capacity: chunks.count * 2 * channels)
+        partial.initialize(repeating: 0, count: chunks.count * 2 * channels)
+        defer { partial.deallocate() }
+        let parts = UnsafeSendable(partial)
+        Parallel.forEachChunk(rows, minimumChunk: grain(channels)) { chunk, range in
+            let totals = parts.value + chunk &* 2 &* channels
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * channels)
+            defer { scratch.deallocate() }
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let end = min(start + block, range.upperBound)
+                scratch.initialize(repeating: 0, count: 2 * channels)
+                accumulate(start..<end, scratch, scratch + channels)
+                for index in 0..<(2 * channels) { totals[index] += Double(scratch[index]) }
+                start = end
+            }
+        }
+        var result = [Double](repeating: 0, count: 2 * channels)
+        for chunk in 0..<chunks.count {
+            for index in 0..<(2 * channels) { result[index] += partial[chunk * 2 * channels + index] }
+        }
+        return result
     }
 }
