@@ -73,6 +73,12 @@ public struct Augmentation: Sendable, Codable, Equatable {
         minimumZoom: 0.9, maximumZoom: 1.1, cropPadding: 0, erasingProbability: 0.25,
         minimumErasingArea: 0.02, maximumErasingArea: 0.15, erasingValue: 0, border: .replicate)
 
+    /// face_classification's geometric set without erasing: flip (p = 0.5), rotation ±10°,
+    /// shift ±10 %, zoom 0.9-1.1, edge replication.
+    public static let classic = Augmentation(
+        horizontalFlipProbability: 0.5, maximumRotationDegrees: 10, maximumShiftFraction: 0.1,
+        minimumZoom: 0.9, maximumZoom: 1.1, cropPadding: 0, erasingProbability: 0, border: .replicate)
+
     /// Writes a randomly distorted copy of the `size` x `size` image at `source` to the
     /// `size * size` floats at `destination` (pixel units, `[0, 255]`).
     public func apply(source: UnsafePointer<UInt8>, size: Int, destination: UnsafeMutablePointer<Float>,

@@ -28,6 +28,9 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
 
+    @Flag(help: "Record the report in the model file's card (accuracy, macro-F1, per-class metrics, confusion matrix).")
+    var record = false
+
     func run() throws {
         guard let split = Split(argument: split) else {
             throw ValidationError("unknown --split '\(self.split)'; expected one of \(Split.argumentNames.joined(separator: ", "))")
@@ -51,6 +54,20 @@ struct Evaluate: ParsableCommand {
                          Double(dataset.count) / max(stopwatch.elapsedSeconds, 1e-9)))
         }
         if let output { try AtomicFile.write(String(decoding: try report.jsonData(), as: UTF8.self) + "\n", to: output) }
+        if record {
+            let (original, card) = try ModelFile.load(model)
+            var updated = card
+            var stored = report
+            stored.model = nil
+            updated.evaluation = stored
+            let prefix = split.usage.prefix(1).lowercased() + split.usage.dropFirst()
+            updated.metrics["\(prefix)Accuracy"] = report.accuracy
+            updated.metrics["\(prefix)MacroF1"] = report.macroF1
+            updated.notes.removeAll { $0.hasPrefix("evaluation:") }
+            updated.notes.append("evaluation: \(split.usage), test-time augmentation \(tta.rawValue), \(dataset.count) images")
+            try ModelFile.save(original, card: updated, to: model)
+            FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
+        }
     }
 }
 

@@ -61,7 +61,7 @@ struct Train: ParsableCommand {
     @Option(help: "Mixup alpha (0 disables).")
     var mixup: Float = 0
 
-    @Option(help: "Augmentation: standard or none.")
+    @Option(help: "Augmentation: standard (flip, rotation, shift, zoom, random erasing), classic (the same without erasing) or none.")
     var augmentation: AugmentationName = .standard
 
     @Option(help: "Stop after this many epochs without validation improvement (0 never stops early).")
@@ -103,7 +103,7 @@ struct Train: ParsableCommand {
             optimizer: optimizer == .adam ? .adam() : .sgd(momentum: 0.9, nesterov: true),
             learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, labelSmoothing: labelSmoothing,
             balancesClasses: balanceClasses, mixupAlpha: mixup,
-            augmentation: augmentation == .standard ? .standard : .none,
+            augmentation: augmentation.value,
             earlyStoppingPatience: earlyStopping > 0 ? earlyStopping : nil, validationHoldOut: validationFraction,
             seed: seed)
     }
@@ -122,6 +122,10 @@ struct Train: ParsableCommand {
         print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(Int($0 * 100))% of Training" } ?? "PublicTest"))")
         let trainer = try Trainer(recipe: recipe, training: training, validation: validation, directory: out)
         trainer.trainingCommand = CommandLine.arguments.joined(separator: " ")
+        trainer.log = { line in
+            print(line)
+            fflush(nil)  // each epoch's line reaches a redirected log file as it happens
+        }
         print("\(recipe.architecture): \(trainer.model.parameterCount) parameters")
         let state = try trainer.run()
         print(String(format: "done: %d epochs, best validation accuracy %.4f at epoch %d -> %@",
@@ -133,4 +137,14 @@ enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case adam, sgd
 enum ScheduleName: String, ExpressibleByArgument, CaseIterable {
     case plateau, cosine, oneCycle = "one-cycle", constant
 }
-enum AugmentationName: String, ExpressibleByArgument, CaseIterable { case standard, none }
+enum AugmentationName: String, ExpressibleByArgument, CaseIterable {
+    case standard, classic, none
+
+    var value: Augmentation {
+        switch self {
+        case .standard: .standard
+        case .classic: .classic
+        case .none: .none
+        }
+    }
+}
