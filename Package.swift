@@ -26,9 +26,10 @@ let package = Package(
         .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),
         .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
+        .target(name: "EmovereVideo", dependencies: ["EmovereVision"], swiftSettings: kernelFlags),
         .executableTarget(
             name: "emovere",
-            dependencies: ["Emovere", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Emovere", "EmovereVideo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: kernelFlags),
 
         // MARK: - Test support and unit tests
@@ -38,6 +39,7 @@ let package = Package(
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereData", "EmovereTestSupport"]),
         .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo"]),
     ]
 )

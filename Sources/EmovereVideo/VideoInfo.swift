@@ -1,0 +1,155 @@
+import Foundation
+
+/// What ffprobe says about a video: the first video stream's size and timing, and whether there is audio.
+public struct VideoInfo: Sendable, Equatable, Codable {
+    /// Frame width in pixels, after the display rotation (ffmpeg rotates frames upright when decoding).
+    public var width: Int
+    /// Frame height in pixels, after the display rotation.
+    public var height: Int
+    /// Frames per second (ffprobe's `r_frame_rate`, or `avg_frame_rate` when that is missing).
+    public var frameRate: Double
+    /// The frame rate as ffprobe wrote it, e.g. `30000/1001`, used to encode at exactly the same rate.
+    public var frameRateText: String
+    /// The number of frames: the container's count when it has one, otherwise `duration * frameRate` rounded;
+    /// nil for live sources and streams without a duration.
+    public var frameCount: Int?
+    /// Whether `frameCount` is an estimate from the duration rather than the container's own count.
+    public var frameCountIsEstimate: Bool
+    /// Duration in seconds, nil when unknown (live sources).
+    public var duration: Double?
+    /// Whether the input has at least one audio stream.
+    public var hasAudio: Bool
+    /// The video codec's short name, e.g. `h264`.
+    public var codec: String
+
+    /// Creates a description by hand (for sources that cannot be probed).
+    public init(width: Int, height: Int, frameRate: Double, frameRateText: String? = nil, frameCount: Int? = nil,
+                frameCountIsEstimate: Bool = false, duration: Double? = nil, hasAudio: Bool = false,
+                codec: String = "rawvideo") {
+        self.width = width
+        self.height = height
+        self.frameRate = frameRate
+        self.frameRateText = frameRateText ?? String(frameRate)
+        self.frameCount = frameCount
+        self.frameCountIsEstimate = frameCountIsEstimate
+        self.duration = duration
+        self.hasAudio = hasAudio
+        self.codec = codec
+    }
+
+    /// The bytes of one `rgb24` frame.
+    public var frameByteCount: Int { width * height * 3 }
+
+    /// Probes `source` with ffprobe (`-show_streams -show_format`, JSON output).
+    /// - Throws: ``VideoError/missingInput(path:)`` for a missing file, ``VideoError/unreadableInput(path:details:)``
+    ///   with ffprobe's message when it cannot read it, ``VideoError/noVideoStream(path:)`` for a file without
+    ///   video and ``VideoError/invalidStreamProperties(path:expected:found:)`` for a stream without size or rate.
+    public static func probe(_ source: VideoSource, tools: FFmpegTools) throws(VideoError) -> VideoInfo {
+        if case .file(let path) = source {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+                throw .missingInput(path: path)
+            }
+        }
+        let arguments = ["-hide_banner", "-v", "error", "-print_format", "json", "-show_streams", "-show_format"]
+            + source.inputArguments(realTime: false)
+        let result = try Subprocess.run(executable: tools.ffprobe, arguments: arguments)
+        guard result.status == 0 else {
+            throw .unreadableInput(path: source.name, details: result.errors)
+        }
+        let report: ProbeReport
+        do {
+            report = try JSONDecoder().decode(ProbeReport.self, from: result.output)
+        } catch {
+            throw .unreadableInput(path: source.name, details: "ffprobe printed JSON that could not be read: \(error)")
+        }
+        return try VideoInfo(report: report, source: source.name)
+    }
+
+    init(report: ProbeReport, source: String) throws(VideoError) {
+        let streams = report.streams ?? []
+        guard let video = streams.first(where: { $0.codecType == "video" && $0.disposition?.attachedPicture != 1 })
+        else { throw .noVideoStream(path: source) }
+        guard let width = video.width, let height = video.height, width > 0, height > 0 else {
+            throw .invalidStreamProperties(path: source, expected: "a video stream with a width and height",
+                                           found: "\(video.width.map(String.init) ?? "no width") x "
+                                               + "\(video.height.map(String.init) ?? "no height")")
+        }
+        let rates = [video.realFrameRate, video.averageFrameRate].compactMap { $0 }
+        guard let rateText = rates.first(where: { (Self.rational($0) ?? 0) > 0 }), let rate = Self.rational(rateText)
+        else {
+            throw .invalidStreamProperties(path: source, expected: "a positive frame rate",
+                                           found: rates.isEmpty ? "none" : rates.joined(separator: ", "))
+        }
+        let rotation = video.rotation
+        let quarterTurn = abs(rotation) % 180 == 90
+        self.width = quarterTurn ? height : width
+        self.height = quarterTurn ? width : height
+        self.frameRate = rate
+        self.frameRateText = rateText
+        self.duration = (video.duration ?? report.format?.duration).flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }
+        if let frames = video.frameCount.flatMap(Int.init), frames > 0 {
+            self.frameCount = frames
+            self.frameCountIsEstimate = false
+        } else if let duration {
+            self.frameCount = max(1, Int((duration * rate).rounded()))
+            self.frameCountIsEstimate = true
+        } else {
+            self.frameCount = nil
+            self.frameCountIsEstimate = true
+        }
+        self.hasAudio = streams.contains { $0.codecType == "audio" }
+        self.codec = video.codecName ?? "unknown"
+    }
+
+    /// `"30000/1001"` as 29.97; nil for malformed or zero denominators.
+    static func rational(_ text: String) -> Double? {
+        let parts = text.split(separator: "/")
+        guard let numerator = parts.first.flatMap({ Double($0) }) else { return nil }
+        guard parts.count == 2 else { return parts.count == 1 ? numerator : nil }
+        guard let denominator = Double(parts[1]), denominator != 0 else { return nil }
+        return numerator / denominator
+    }
+}
+
+/// The parts of ffprobe's JSON report that Emovere reads.
+struct ProbeReport: Decodable {
+    struct Stream: Decodable {
+        struct Disposition: Decodable {
+            var attachedPicture: Int?
+            enum CodingKeys: String, CodingKey { case attachedPicture = "attached_pic" }
+        }
+        struct SideData: Decodable {
+            var rotation: Double?
+        }
+        var codecType: String?
+        var codecName: String?
+        var width: Int?
+        var height: Int?
+        var realFrameRate: String?
+        var averageFrameRate: String?
+        var duration: String?
+        var frameCount: String?
+        var tags: [String: String]?
+        var sideData: [SideData]?
+        var disposition: Disposition?
+
+        enum CodingKeys: String, CodingKey {
+            case codecType = "codec_type", codecName = "codec_name", width, height
+            case realFrameRate = "r_frame_rate", averageFrameRate = "avg_frame_rate", duration
+            case frameCount = "nb_frames", tags, sideData = "side_data_list", disposition
+        }
+
+        /// The display rotation in degrees (side data, or the older `rotate` tag), 0 when none.
+        var rotation: Int {
+            if let value = sideData?.compactMap(\.rotation).first { return Int(value.rounded()) }
+            if let value = tags?["rotate"].flatMap(Int.init) { return value }
+            return 0
+        }
+    }
+    struct Format: Decodable {
+        var duration: String?
+    }
+    var streams: [Stream]?
+    var format: Format?
+}

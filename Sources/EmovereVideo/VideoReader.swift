@@ -1,0 +1,151 @@
+import EmovereVision
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Decodes a video frame by frame through an `ffmpeg` subprocess that writes raw `rgb24` frames to a pipe.
+///
+/// ```swift
+/// let reader = try VideoReader(source: .file("interview.mp4"))
+/// var frame = RGBImage(width: 0, height: 0, pixels: [])
+/// while try reader.read(into: &frame) {
+///     let gray = frame.grayscale()
+///     ...
+/// }
+/// ```
+///
+/// Streaming: only one frame is held at a time (plus the pipe's buffer), whatever the video's length, and
+/// ``read(into:)`` fills the caller's frame in place, so a loop that reuses one `RGBImage` allocates nothing per
+/// frame. Frames come at a constant rate (`info.frameRate`): the timestamp of frame `n` is `n / frameRate`.
+///
+/// A reader is used from one thread at a time. ``close()`` (or deinitialization) stops ffmpeg.
+public final class VideoReader {
+    /// What ffprobe said about the source.
+    public let info: VideoInfo
+    /// The source being decoded.
+    public let source: VideoSource
+    /// Complete frames read so far; the index of the next frame.
+    public private(set) var framesRead = 0
+
+    private let decoder: Subprocess
+    private let output: FileHandle
+    private var finished = false
+
+    /// Probes `source` and starts decoding it.
+    ///
+    /// - Parameters:
+    ///   - source: A file or a capture device.
+    ///   - realTime: Deliver frames no faster than the video's frame rate (ffmpeg's `-re`), as a camera would.
+    ///   - tools: The ffmpeg executables (default: found on `PATH`).
+    /// - Throws: ``VideoError`` when ffmpeg is missing, the input cannot be read or has no video.
+    public convenience init(source: VideoSource, realTime: Bool = false, tools: FFmpegTools? = nil) throws(VideoError) {
+        let tools = try FFmpegTools.resolve(tools)
+        let info = try VideoInfo.probe(source, tools: tools)
+        try self.init(source: source, info: info, realTime: realTime, tools: tools)
+    }
+
+    /// Starts decoding `source`, already probed as `info` (frames are scaled to `info.width` x `info.height`
+    /// if the stream's size differs).
+    public init(source: VideoSource, info: VideoInfo, realTime: Bool = false, tools: FFmpegTools? = nil)
+        throws(VideoError) {
+        let tools = try FFmpegTools.resolve(tools)
+        self.info = info
+        self.source = source
+        let pipe = Pipe()
+        let arguments = ["-nostdin", "-hide_banner", "-loglevel", "error"] + source.inputArguments(realTime: realTime)
+            + ["-map", "0:v:0", "-an", "-sn", "-dn",
+               // Scaling to the probed size is a no-op for ordinary files and guards against size changes mid-stream.
+               "-vf", "scale=\(info.width):\(info.height)",
+               "-r", info.frameRateText,
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        decoder = try Subprocess(executable: tools.ffmpeg, arguments: arguments, output: pipe)
+        output = pipe.fileHandleForReading
+        Self.enlargePipe(output.fileDescriptor, to: min(max(info.frameByteCount, 1 << 16), 1 << 20))
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Reads the next frame into `frame`, reusing its storage when it already has the video's size.
+    ///
+    /// - Returns: false at the end of the video (after which `frame` is unchanged).
+    /// - Throws: ``VideoError/brokenStream(path:framesRead:details:)`` when the stream ends inside a frame or
+    ///   ffmpeg fails, with ffmpeg's last messages.
+    public func read(into frame: inout RGBImage) throws(VideoError) -> Bool {
+        guard !finished else { return false }
+        if frame.width != info.width || frame.height != info.height {
+            frame = RGBImage(width: info.width, height: info.height)
+        }
+        let descriptor = output.fileDescriptor
+        var filled = 0
+        var failure: Int32 = 0
+        frame.pixels.withUnsafeMutableBytes { bytes in
+            guard let base = bytes.baseAddress else { return }
+            while filled < bytes.count {
+                let count = systemRead(descriptor, base + filled, bytes.count - filled)
+                if count > 0 {
+                    filled += count
+                } else if count == 0 {
+                    return
+                } else if errno != EINTR {
+                    failure = errno
+                    return
+                }
+            }
+        }
+        if filled == info.frameByteCount {
+            framesRead += 1
+            return true
+        }
+        finished = true
+        let status = decoder.wait()
+        let messages = decoder.errorTail.text()
+        if failure != 0 {
+            throw .brokenStream(path: source.name, framesRead: framesRead,
+                                details: "reading the decoder's pipe failed: \(String(cString: strerror(failure)))\n" + messages)
+        }
+        if filled > 0 {
+            throw .brokenStream(path: source.name, framesRead: framesRead,
+                                details: "the last frame has \(filled) of \(info.frameByteCount) bytes\n" + messages)
+        }
+        if status != 0 {
+            throw .brokenStream(path: source.name, framesRead: framesRead,
+                                details: "ffmpeg exited with status \(status)\n" + messages)
+        }
+        // ffmpeg conceals damaged data and exits 0; a stream far shorter than announced, with errors, is broken.
+        if let expected = info.frameCount, !info.frameCountIsEstimate, framesRead < expected - 1,
+           !messages.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw .brokenStream(path: source.name, framesRead: framesRead,
+                                details: "expected \(expected) frames\n" + messages)
+        }
+        return false
+    }
+
+    /// Reads the next frame into a new image; nil at the end of the video.
+    public func nextFrame() throws(VideoError) -> RGBImage? {
+        var frame = RGBImage(width: info.width, height: info.height)
+        return try read(into: &frame) ? frame : nil
+    }
+
+    /// Stops decoding (ffmpeg is terminated if it is still running); later reads return false.
+    public func close() {
+        finished = true
+        decoder.stop()
+    }
+
+    /// Asks Linux for a pipe buffer of `size` bytes, so ffmpeg can write about a frame ahead while we work.
+    /// A refusal (for example above `/proc/sys/fs/pipe-max-size`) only costs speed, so it is not an error.
+    private static func enlargePipe(_ descriptor: Int32, to size: Int) {
+        #if os(Linux)
+        let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ
+        _ = fcntl(descriptor, setPipeSize, Int32(size))
+        #endif
+    }
+}

@@ -1,0 +1,131 @@
+import EmovereVideo
+import EmovereVision
+import Foundation
+import Testing
+
+@Suite(.enabled(if: FFmpegTools.isAvailable, TestVideos.ffmpegMissing))
+struct VideoReaderTests {
+    @Test func probeReportsSizeRateCountAndDuration() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let info = try VideoInfo.probe(.file(try videos.movingFace()), tools: FFmpegTools.locate())
+        #expect(info.width == 320 && info.height == 240)
+        #expect(info.frameRate == 15 && info.frameRateText == "15/1")
+        #expect(info.frameCount == 45 && !info.frameCountIsEstimate)
+        #expect(abs((info.duration ?? 0) - 3) < 0.01)
+        #expect(!info.hasAudio)
+        #expect(info.codec == "h264")
+        #expect(info.frameByteCount == 320 * 240 * 3)
+    }
+
+    @Test func probeSeesAudio() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let info = try VideoInfo.probe(.file(try videos.movingFace(audio: true)), tools: FFmpegTools.locate())
+        #expect(info.hasAudio)
+        #expect(info.frameCount == 45)
+    }
+
+    @Test func readerDeliversEveryFrameInPlace() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let reader = try VideoReader(source: .file(try videos.movingFace()))
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        var count = 0
+        var firstTopLeftPhotoColumn: Int?
+        while try reader.read(into: &frame) {
+            #expect(frame.width == 320 && frame.height == 240)
+            // The bottom-right corner is background: 0x506070, within H.264's rounding.
+            let corner = frame[319, 239]
+            #expect(abs(Int(corner.red) - 0x50) < 8 && abs(Int(corner.green) - 0x60) < 8 && abs(Int(corner.blue) - 0x70) < 8,
+                    "frame \(count): corner \(corner)")
+            // The photo's left edge moves right by 2 px per frame (30 px/s at 15 frames/s).
+            let row = 120
+            let edge = (0..<320).first { x in
+                let pixel = frame[x, row]
+                return abs(Int(pixel.red) - 0x50) + abs(Int(pixel.green) - 0x60) + abs(Int(pixel.blue) - 0x70) > 60
+            }
+            if count == 0 { firstTopLeftPhotoColumn = edge }
+            if count == 30, let first = firstTopLeftPhotoColumn, let edge {
+                #expect(abs(edge - first - 60) <= 2, "edge moved from \(first) to \(edge) in 30 frames")
+            }
+            count += 1
+        }
+        #expect(count == 45)
+        #expect(reader.framesRead == 45)
+        // Reading past the end keeps returning false.
+        #expect(try reader.read(into: &frame) == false)
+    }
+
+    @Test func nextFrameAndEarlyCloseStopTheDecoder() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let reader = try VideoReader(source: .file(try videos.movingFace()))
+        let first = try #require(try reader.nextFrame())
+        #expect(first.pixels.count == 320 * 240 * 3)
+        reader.close()
+        #expect(try reader.nextFrame() == nil)
+    }
+
+    @Test func missingFileIsNamed() throws {
+        let error = try #require(throws: VideoError.self) { try VideoReader(source: .file("/nonexistent/clip.mp4")) }
+        #expect(error == .missingInput(path: "/nonexistent/clip.mp4"))
+        #expect(error.description.contains("/nonexistent/clip.mp4"))
+    }
+
+    @Test func textFileNamedMP4IsUnreadableWithFFmpegsReason() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let path = videos.path("notes.mp4")
+        try Data("this is not a video\n".utf8).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: VideoError.self) { try VideoReader(source: .file(path)) }
+        guard case .unreadableInput(let named, let details) = error else {
+            Issue.record("expected unreadableInput, got \(error)")
+            return
+        }
+        #expect(named == path)
+        #expect(!details.isEmpty, "ffprobe's message should be kept")
+        #expect(error.description.contains("not a readable video") && error.description.contains("ffmpeg said"), "\(error)")
+    }
+
+    @Test func audioOnlyFileHasNoVideoStream() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let path = videos.path("tone.m4a")
+        try TestVideos.ffmpeg(["-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", path])
+        let error = try #require(throws: VideoError.self) { try VideoReader(source: .file(path)) }
+        #expect(error == .noVideoStream(path: path))
+    }
+
+    @Test func truncatedFileIsABrokenStream() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        // faststart puts the index first, so a truncated copy still announces 45 frames.
+        let whole = try videos.movingFace(name: "whole.mp4")
+        let indexed = videos.path("indexed.mp4")
+        try TestVideos.ffmpeg(["-i", whole, "-c", "copy", "-movflags", "+faststart", indexed])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: indexed))
+        let truncated = videos.path("truncated.mp4")
+        try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: truncated))
+
+        let reader = try VideoReader(source: .file(truncated))
+        #expect(reader.info.frameCount == 45)
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        var count = 0
+        let error = try #require(throws: VideoError.self) {
+            while try reader.read(into: &frame) { count += 1 }
+        }
+        guard case .brokenStream(let path, let framesRead, _) = error else {
+            Issue.record("expected brokenStream, got \(error)")
+            return
+        }
+        #expect(path == truncated && framesRead == count && count < 45)
+        #expect(error.description.contains("broke off after \(count)"), "\(error)")
+    }
+
+    @Test func missingToolsSayHowToInstall() {
+        let error = #expect(throws: VideoError.self) { try FFmpegTools.locate(environment: ["PATH": "/nonexistent"]) }
+        #expect(error == .toolNotFound(name: "ffmpeg", searched: ["/nonexistent"]))
+        #expect(error?.description.contains("apt-get install ffmpeg") == true)
+    }
+}
