@@ -65,6 +65,10 @@ struct TrainerTests {
         let rows = log.split(separator: "\n")
         #expect(rows.first.map(String.init) == EpochRecord.csvHeader)
         #expect(rows.count == epochs + 1, "log.csv:\n\(log)")
+
+        let curves = try String(contentsOfFile: interrupted.path + "/curves.svg", encoding: .utf8)
+        #expect(curves.hasPrefix("<svg"))
+        #expect(curves.components(separatedBy: "<polyline").count == 5, "two series in each of two panels")
     }
 
     /// A finished run continues when asked for more epochs, and refuses a different recipe.

@@ -7,7 +7,8 @@ import Foundation
 /// best-model saving and an atomic checkpoint after every epoch from which `run` resumes.
 ///
 /// Files in `directory`: `checkpoint.safetensors` (weights, optimizer state, progress), `best.safetensors`
-/// (+ `.card.json`, the best validation epoch's model), `log.csv`, `recipe.json`.
+/// (+ `.card.json`, the best validation epoch's model), `log.csv`, `curves.svg` (loss and accuracy per
+/// epoch), `recipe.json`.
 public final class Trainer {
     public let recipe: TrainingRecipe
     public let model: Model
@@ -73,6 +74,8 @@ public final class Trainer {
             try Checkpoint.save(to: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: state)
             try AtomicFile.write(
                 ([EpochRecord.csvHeader] + state.history.map(\.csvLine)).joined(separator: "\n") + "\n", to: logPath)
+            try AtomicFile.write(TrainingCurves.svg(state.history, title: "\(recipe.architecture), seed \(recipe.seed)"),
+                                 to: directory + "/curves.svg")
             epochsThisRun += 1
         }
         return state
