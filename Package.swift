@@ -40,6 +40,6 @@ let package = Package(
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereData", "EmovereTestSupport"]),
         .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
         .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo"]),
+        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere"]),
     ]
 )

@@ -34,12 +34,17 @@ public final class VideoWriter {
         public var preset: String
         /// Encoder threads (0: ffmpeg decides).
         public var threads: Int
+        /// Time frames by when they reach the encoder instead of by their count, for live sources that may skip
+        /// frames: the video then plays at the pace it was captured (frames are repeated to fill the gaps).
+        public var wallClockTimestamps: Bool
 
         /// Creates settings; the defaults favour speed (`veryfast`).
-        public init(constantRateFactor: Int = 23, preset: String = "veryfast", threads: Int = 0) {
+        public init(constantRateFactor: Int = 23, preset: String = "veryfast", threads: Int = 0,
+                    wallClockTimestamps: Bool = false) {
             self.constantRateFactor = constantRateFactor
             self.preset = preset
             self.threads = threads
+            self.wallClockTimestamps = wallClockTimestamps
         }
     }
 
@@ -102,7 +107,8 @@ public final class VideoWriter {
 
         var arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", "\(width)x\(height)",
-                         "-framerate", frameRate, "-i", "pipe:0"]
+                         "-framerate", frameRate]
+            + (settings.wallClockTimestamps ? ["-use_wallclock_as_timestamps", "1"] : []) + ["-i", "pipe:0"]
         if let audioSource {
             arguments += ["-i", "file:" + audioSource, "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-shortest"]
         } else {
@@ -114,6 +120,7 @@ public final class VideoWriter {
         }
         arguments += ["-c:v", "libx264", "-preset", settings.preset, "-crf", String(settings.constantRateFactor),
                       "-pix_fmt", "yuv420p"]
+        if settings.wallClockTimestamps { arguments += ["-r", frameRate] }
         if settings.threads > 0 { arguments += ["-threads", String(settings.threads)] }
         if ["mp4", "mov", "m4v"].contains(fileExtension.lowercased()) { arguments += ["-movflags", "+faststart"] }
         arguments.append("file:" + temporary.path)

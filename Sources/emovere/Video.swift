@@ -1,0 +1,455 @@
+import ArgumentParser
+import Dispatch
+import Emovere
+import EmovereData
+import EmovereVideo
+import EmovereVision
+import Foundation
+
+struct Video: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Track faces through a video and recognise their emotions frame by frame.",
+        discussion: """
+            Decodes IN with ffmpeg (any format it reads), detects faces (every frame, or every N with --every), \
+            follows them with stable track numbers and classifies each face on every frame. Writes an annotated \
+            H.264 MP4 (--out, audio copied), a CSV timeline with one row per frame per face (--csv), an SVG plot \
+            of each track's probabilities (--plot) and prints a summary (or JSON with --json). Needs ffmpeg \
+            (apt-get install ffmpeg). Outputs are written to hidden temporary files and renamed when complete; \
+            on an error or Ctrl-C they are removed.
+            """)
+
+    @Argument(help: "The video file.")
+    var input: String
+
+    @Option(help: "Write the annotated video here (H.264 MP4).")
+    var out: String?
+
+    @Option(help: "Write the per-frame timeline here (CSV).")
+    var csv: String?
+
+    @Flag(help: "Print JSON (video, frames with faces, tracks, summary) instead of the text summary.")
+    var json = false
+
+    @Option(help: "Write the emotion-over-time plot here (SVG).")
+    var plot: String?
+
+    @OptionGroup var recognition: RecognitionOptions
+
+    func run() throws {
+        let tools = try FFmpegTools.locate()
+        let reader = try VideoReader(source: .file(input), tools: tools)
+        let info = reader.info
+        let tracker = try recognition.makeTracker()
+        let interruption = Interruption.install()
+
+        var outputs: [PendingFile] = []
+        let writer = try out.map { path in
+            try VideoWriter(path: path, width: info.width, height: info.height, frameRate: info.frameRateText,
+                            audioSource: info.hasAudio ? input : nil, tools: tools)
+        }
+        let csvFile = try csv.map { path in try PendingFile(path: path) }
+        if let csvFile { outputs.append(csvFile) }
+        let plotFile = try plot.map { path in try PendingFile(path: path) }
+        if let plotFile { outputs.append(plotFile) }
+        func abandonOutputs() {
+            writer?.cancel()
+            for output in outputs { output.discard() }
+        }
+
+        let json = json ? JSONLines() : nil
+        do {
+            try csvFile?.write(TimelineCSV.header + "\n")
+            try json?.write("{\"video\":" + JSONLines.encode(VideoDescription(path: input, info: info)) + ",\n\"frames\":[\n")
+            var timeline = EmotionTimeline(frameRate: info.frameRate)
+            let progress = ProgressBar(total: info.frameCount ?? 0, label: "video", unit: "frame")
+            let stopwatch = Stopwatch()
+            var frame = RGBImage(width: 0, height: 0, pixels: [])
+            var faceCount = 0
+            var framesWithFaces = 0
+            var index = 0
+            let annotator = FrameAnnotator()
+            while try reader.read(into: &frame) {
+                if interruption.isRequested { throw VideoCommandError.interrupted }
+                let time = Double(index) / info.frameRate
+                let faces = tracker.process(frame.grayscale(), index: index)
+                faceCount += faces.count
+                if !faces.isEmpty { framesWithFaces += 1 }
+                for face in faces { timeline.add(track: face.track, time: time, probabilities: face.probabilities) }
+                if let csvFile { try csvFile.write(TimelineCSV.rows(frame: index, time: time, faces: faces)) }
+                try json?.write((index > 0 ? ",\n" : "") + JSONLines.encode(FrameRecord(frame: index, time: time, faces: faces)))
+                if let writer {
+                    annotator.draw(faces, on: &frame)
+                    try writer.write(frame)
+                }
+                index += 1
+                progress.update(completed: index)
+            }
+            progress.finish()
+            let seconds = stopwatch.elapsedSeconds
+            let duration = info.duration ?? Double(index) / info.frameRate
+            if let plotFile {
+                try plotFile.write(TimelinePlot.svg(timeline: timeline, summaries: tracker.summaries, duration: duration,
+                                                    title: (input as NSString).lastPathComponent))
+            }
+            try writer?.finish()
+            for output in outputs { try output.commit() }
+            let summary = RunSummary(frames: index, duration: duration, frameRate: info.frameRate, faces: faceCount,
+                                     framesWithFaces: framesWithFaces, seconds: seconds, summaries: tracker.summaries)
+            if let json {
+                try json.write("\n],\n\"tracks\":" + JSONLines.encode(summary.trackRecords) + ",\n\"summary\":"
+                               + JSONLines.encode(summary.record) + "}\n")
+                FileHandle.standardError.write(Data((summary.text(input: input) + "\n").utf8))
+            } else {
+                print(summary.text(input: input))
+            }
+            var written = [out, csv, plot].compactMap { $0 }
+            if !written.isEmpty {
+                written = written.map { "  wrote \($0)" }
+                (json == nil ? print(written.joined(separator: "\n")) : FileHandle.standardError.write(Data((written.joined(separator: "\n") + "\n").utf8)))
+            }
+        } catch {
+            abandonOutputs()
+            if case VideoCommandError.interrupted = error {
+                FileHandle.standardError.write(Data("\ninterrupted: partial outputs removed\n".utf8))
+                throw ExitCode(130)
+            }
+            throw error
+        }
+    }
+}
+
+/// Face detection, model and tracking options shared by `video` and `live`.
+struct RecognitionOptions: ParsableArguments {
+    @Option(help: "Run the full-frame face detector every N frames (1: every frame); faces are followed in between.")
+    var every = 1
+
+    @Option(help: "Smoothing weight of the newest frame in each track's moving average, in (0, 1]; 1 is off.")
+    var smoothing: Float = 1
+
+    @Option(help: "Model file (default: the bundled model).")
+    var model: String?
+
+    @Option(help: "Haar cascade XML (default: haarcascade_frontalface_default.xml from opencv-data).")
+    var cascade: String?
+
+    @Option(help: "Smallest face side in pixels.")
+    var minFace = 0
+
+    @Option(help: "Detector scale factor.")
+    var scaleFactor = 1.3
+
+    @Option(help: "Detector minimum neighbours.")
+    var minNeighbors = 5
+
+    func validate() throws {
+        guard every >= 1 else { throw ValidationError("--every: expected 1 or more, found \(every)") }
+        guard smoothing > 0 && smoothing <= 1 else {
+            throw ValidationError("--smoothing: expected a weight in (0, 1] (1 is off), found \(smoothing)")
+        }
+    }
+
+    /// The recognizer and tracker these options describe.
+    func makeTracker() throws -> VideoEmotionTracker {
+        let modelPath = try model ?? BundledModel.locate()
+        let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
+            "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
+        let parameters = try FaceDetector.DetectionParameters(
+            scaleFactor: scaleFactor, minimumNeighbors: minNeighbors,
+            minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
+        let (network, card) = try ModelFile.load(modelPath, foldedForInference: true)
+        let recognizer = EmotionRecognizer(model: network, card: card, detector: try FaceDetector(cascadePath: cascadePath),
+                                           detection: parameters)
+        return try VideoEmotionTracker(recognizer: recognizer,
+                                       settings: .init(detectionInterval: every, smoothing: smoothing))
+    }
+}
+
+enum VideoCommandError: Error {
+    case interrupted
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM as a flag the frame loop checks, so outputs can be finished or removed cleanly.
+final class Interruption: @unchecked Sendable {
+    private let flag = Locked(false)
+    private var sources: [DispatchSourceSignal] = []
+
+    var isRequested: Bool { flag.withValue { $0 } }
+
+    static func install() -> Interruption {
+        let interruption = Interruption()
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [interruption] in
+                let again = interruption.flag.withValue { value -> Bool in
+                    defer { value = true }
+                    return value
+                }
+                // A second Ctrl-C stops at once.
+                if again { exit(130) }
+            }
+            source.resume()
+            interruption.sources.append(source)
+        }
+        return interruption
+    }
+}
+
+/// A text output written to a hidden temporary file beside its destination and renamed there by `commit()`.
+final class PendingFile {
+    let path: String
+    let temporaryPath: String
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var closed = false
+
+    init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(path): the folder \(folder) does not exist")
+        }
+        self.path = path
+        temporaryPath = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).partial-\(UUID().uuidString)").path
+        guard FileManager.default.createFile(atPath: temporaryPath, contents: nil) else {
+            throw ValidationError("\(path): cannot create \(temporaryPath)")
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporaryPath))
+    }
+
+    deinit {
+        if !closed { discard() }
+    }
+
+    /// Appends `text` (buffered).
+    func write(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what is buffered, closes the file and renames it to `path`.
+    func commit() throws {
+        try flush()
+        try handle.close()
+        closed = true
+        guard rename(temporaryPath, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            discard()
+            throw ValidationError("\(path): could not move \(temporaryPath) there: \(reason)")
+        }
+    }
+
+    /// Closes and removes the temporary file.
+    func discard() {
+        if !closed {
+            closed = true
+            do { try handle.close() } catch {
+                FileHandle.standardError.write(Data("warning: closing \(temporaryPath): \(error)\n".utf8))
+            }
+        }
+        guard FileManager.default.fileExists(atPath: temporaryPath) else { return }
+        do { try FileManager.default.removeItem(atPath: temporaryPath) } catch {
+            FileHandle.standardError.write(Data("warning: could not remove \(temporaryPath): \(error)\n".utf8))
+        }
+    }
+}
+
+/// Streams a JSON document to standard output piece by piece, so memory does not grow with the video.
+final class JSONLines {
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static func encode(_ value: some Encodable) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    func write(_ text: String) throws {
+        try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+    }
+}
+
+/// The CSV timeline: one row per frame per face.
+enum TimelineCSV {
+    static let header = (["time", "frame", "track", "x", "y", "width", "height"] + Emotion.allCases.map(\.name) + ["emotion"])
+        .joined(separator: ",")
+
+    static func rows(frame: Int, time: Double, faces: [TrackedFaceEmotion]) -> String {
+        var text = ""
+        for face in faces {
+            text += String(format: "%.3f", time) + ",\(frame),\(face.track),\(face.box.x),\(face.box.y),\(face.box.width),\(face.box.height)"
+            for probability in face.probabilities { text += String(format: ",%.4f", probability) }
+            text += ",\(face.emotion.name)\n"
+        }
+        return text
+    }
+}
+
+/// The `video` object of the JSON output.
+struct VideoDescription: Encodable {
+    var path: String
+    var width: Int
+    var height: Int
+    var frameRate: Double
+    var frameCount: Int?
+    var duration: Double?
+    var hasAudio: Bool
+
+    init(path: String, info: VideoInfo) {
+        self.path = path
+        width = info.width
+        height = info.height
+        frameRate = info.frameRate
+        frameCount = info.frameCount
+        duration = info.duration
+        hasAudio = info.hasAudio
+    }
+}
+
+/// One frame of the JSON output (and one line of `live`).
+struct FrameRecord: Encodable {
+    struct Face: Encodable {
+        var track: Int
+        var box: Rect
+        var emotion: String
+        var confidence: Float
+        var probabilities: [String: Float]
+        var detected: Bool
+    }
+
+    var frame: Int
+    var time: Double
+    var faces: [Face]
+    var latencyMilliseconds: Double?
+
+    init(frame: Int, time: Double, faces: [TrackedFaceEmotion], latencyMilliseconds: Double? = nil) {
+        self.frame = frame
+        self.time = (time * 1000).rounded() / 1000
+        self.latencyMilliseconds = latencyMilliseconds.map { ($0 * 10).rounded() / 10 }
+        self.faces = faces.map { face in
+            Face(track: face.track, box: face.box, emotion: face.emotion.name, confidence: face.confidence,
+                 probabilities: Dictionary(uniqueKeysWithValues: zip(Emotion.allCases.map(\.name), face.probabilities)),
+                 detected: face.detected)
+        }
+    }
+}
+
+/// The end-of-run summary: text and JSON.
+struct RunSummary {
+    struct TrackRecord: Encodable {
+        var track: Int
+        var firstTime: Double
+        var lastTime: Double
+        var frames: Int
+        var dominantEmotion: String
+        var dominantShare: Double
+        var meanProbabilities: [String: Double]
+    }
+
+    struct Record: Encodable {
+        var frames: Int
+        var duration: Double
+        var faces: Int
+        var framesWithFaces: Int
+        var tracks: Int
+        var seconds: Double
+        var framesPerSecond: Double
+    }
+
+    var frames: Int
+    var duration: Double
+    var frameRate: Double
+    var faces: Int
+    var framesWithFaces: Int
+    var seconds: Double
+    var summaries: [Int: TrackSummary]
+
+    var framesPerSecond: Double { seconds > 0 ? Double(frames) / seconds : 0 }
+
+    var trackRecords: [TrackRecord] {
+        summaries.values.sorted { $0.track < $1.track }.map { summary in
+            TrackRecord(track: summary.track, firstTime: Double(summary.firstFrame) / frameRate,
+                        lastTime: Double(summary.lastFrame) / frameRate, frames: summary.frames,
+                        dominantEmotion: summary.dominantEmotion.name, dominantShare: summary.dominantShare,
+                        meanProbabilities: Dictionary(uniqueKeysWithValues: zip(Emotion.allCases.map(\.name),
+                                                                                summary.meanProbabilities)))
+        }
+    }
+
+    var record: Record {
+        Record(frames: frames, duration: duration, faces: faces, framesWithFaces: framesWithFaces,
+               tracks: summaries.count, seconds: seconds, framesPerSecond: framesPerSecond)
+    }
+
+    func text(input: String) -> String {
+        var lines = [String(format: "%@: %d frames, %.2f s; %d face%@ in %d frame%@, %d track%@", input, frames, duration,
+                            faces, faces == 1 ? "" : "s", framesWithFaces, framesWithFaces == 1 ? "" : "s",
+                            summaries.count, summaries.count == 1 ? "" : "s")]
+        for track in trackRecords {
+            lines.append(String(format: "  track %d: %.2f-%.2f s, %d frames, dominant %@ (mean %.2f, top in %.0f%% of frames)",
+                                track.track, track.firstTime, track.lastTime, track.frames, track.dominantEmotion,
+                                track.meanProbabilities[track.dominantEmotion] ?? 0, track.dominantShare * 100))
+        }
+        lines.append(String(format: "processed %d frames in %.2f s: %.1f frames/s", frames, seconds, framesPerSecond))
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// Draws tracked faces on frames: each box in its emotion's colour with a confidence bar above it.
+///
+/// A minimal drawing of its own, until the shared annotation code (`AnnotationRenderer`) is available to video.
+struct FrameAnnotator {
+    static let colors: [(UInt8, UInt8, UInt8)] = [
+        (230, 45, 45), (120, 190, 40), (170, 90, 230), (255, 205, 30), (60, 130, 240), (255, 135, 30), (200, 200, 200),
+    ]
+
+    func draw(_ faces: [TrackedFaceEmotion], on image: inout RGBImage) {
+        for face in faces {
+            let color = Self.colors[face.emotion.rawValue]
+            let box = face.box.clamped(toWidth: image.width, height: image.height)
+            guard !box.isEmpty else { continue }
+            let thickness = max(2, min(box.width, box.height) / 60)
+            for inset in 0..<thickness {
+                let ring = Rect(x: box.x + inset, y: box.y + inset, width: box.width - 2 * inset, height: box.height - 2 * inset)
+                guard !ring.isEmpty else { break }
+                fill(Rect(x: ring.x, y: ring.y, width: ring.width, height: 1), color: color, on: &image)
+                fill(Rect(x: ring.x, y: ring.maxY - 1, width: ring.width, height: 1), color: color, on: &image)
+                fill(Rect(x: ring.x, y: ring.y, width: 1, height: ring.height), color: color, on: &image)
+                fill(Rect(x: ring.maxX - 1, y: ring.y, width: 1, height: ring.height), color: color, on: &image)
+            }
+            // Confidence bar: a dark track the box's width, filled in proportion to the top probability.
+            let barHeight = max(4, box.height / 12)
+            let barTop = box.y - barHeight - 2 >= 0 ? box.y - barHeight - 2 : min(box.maxY + 2, image.height - barHeight)
+            fill(Rect(x: box.x, y: barTop, width: box.width, height: barHeight), color: (30, 30, 30), on: &image)
+            fill(Rect(x: box.x, y: barTop, width: Int(Float(box.width) * face.confidence), height: barHeight),
+                 color: color, on: &image)
+        }
+    }
+
+    private func fill(_ rect: Rect, color: (UInt8, UInt8, UInt8), on image: inout RGBImage) {
+        let area = rect.clamped(toWidth: image.width, height: image.height)
+        guard !area.isEmpty else { return }
+        let width = image.width
+        image.pixels.withUnsafeMutableBufferPointer { pixels in
+            for row in area.y..<area.maxY {
+                var index = (row * width + area.x) * 3
+                for _ in 0..<area.width {
+                    pixels[index] = color.0
+                    pixels[index + 1] = color.1
+                    pixels[index + 2] = color.2
+                    index += 3
+                }
+            }
+        }
+    }
+}

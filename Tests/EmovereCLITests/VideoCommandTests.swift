@@ -1,0 +1,212 @@
+import Emovere
+import EmovereNN
+import EmovereVideo
+import Foundation
+import Testing
+
+/// `emovere video` and `emovere live` end to end on a short video the tests make with ffmpeg from the bundled
+/// sample photo: 3 s at 15 frames/s, 320x240, the face sliding right by 20 px/s.
+@Suite(.serialized,
+       .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"),
+       .enabled(if: FFmpegTools.isAvailable, "ffmpeg is not installed (apt-get install ffmpeg; scripts/test.sh installs it)"))
+struct VideoCommandTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let cascade = repository.appendingPathComponent("Tests/EmovereVisionTests/Fixtures/haarcascade_frontalface_default.xml").path
+    static let frameCount = 45
+
+    /// A scratch folder with the test video and a model.
+    struct Fixture {
+        let folder: String
+        let video: String
+        let model: String
+
+        init() throws {
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-video-cli-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            video = folder + "/moving.mp4"
+            try Self.ffmpeg(["-f", "lavfi", "-i", "color=c=0x506070:s=320x240:r=15:d=3",
+                             "-i", repository.appendingPathComponent("samples/astronaut.jpg").path,
+                             "-filter_complex", "[1:v]scale=300:300[photo];[0:v][photo]overlay=x='-40+20*t':y=-20,format=yuv420p",
+                             "-frames:v", String(frameCount), "-c:v", "libx264", "-preset", "ultrafast", video])
+            // The bundled model when it is there; otherwise an untrained tiny model (the tests check tracking and
+            // files, not which emotion wins).
+            let bundled = repository.appendingPathComponent("models/default.safetensors").path
+            if FileManager.default.fileExists(atPath: bundled) {
+                model = bundled
+            } else {
+                model = folder + "/tiny.safetensors"
+                let architecture = Architecture(name: "tiny-cnn", inputSize: 48)
+                let network = try Model(architecture: architecture, seed: 1)
+                let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 48),
+                                     parameterCount: network.parameterCount)
+                try ModelFile.save(network, card: card, to: model)
+            }
+        }
+
+        func remove() {
+            do { try FileManager.default.removeItem(atPath: folder) } catch { Issue.record("cleanup: \(error)") }
+        }
+
+        /// The options every run needs.
+        var recognition: [String] { ["--model", model, "--cascade", VideoCommandTests.cascade] }
+
+        /// Files in the folder other than the inputs.
+        func outputs() throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: folder)
+                .filter { !["moving.mp4", "tiny.safetensors", "tiny.card.json"].contains($0) }.sorted()
+        }
+
+        static func ffmpeg(_ arguments: [String]) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try FFmpegTools.locate().ffmpeg)
+            process.arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"] + arguments
+            try process.run()
+            process.waitUntilExit()
+            try #require(process.terminationStatus == 0, "ffmpeg \(arguments.joined(separator: " ")) failed")
+        }
+    }
+
+    @Test func videoWritesTimelinePlotAndAnnotatedVideo() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let csv = fixture.folder + "/timeline.csv", svg = fixture.folder + "/timeline.svg", out = fixture.folder + "/annotated.mp4"
+        let result = try CommandRunner.run(["video", fixture.video, "--out", out, "--csv", csv, "--plot", svg] + fixture.recognition)
+        try #require(result.status == 0, "\(result)")
+        #expect(result.standardOutput.contains("\(Self.frameCount) frames"), "\(result)")
+        #expect(result.standardOutput.contains("frames/s"), "\(result)")
+        #expect(result.standardError.contains("frame/s"), "progress bar with a rate expected:\n\(result)")
+        #expect(try fixture.outputs() == ["annotated.mp4", "timeline.csv", "timeline.svg"], "no partial files may remain")
+
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(lines.first == "time,frame,track,x,y,width,height,angry,disgust,fear,happy,sad,surprise,neutral,emotion")
+        let rows = lines.dropFirst().map { $0.split(separator: ",").map(String.init) }
+        #expect(rows.allSatisfy { $0.count == 15 }, "\(lines.prefix(3))")
+        let frames = Set(rows.compactMap { Int($0[1]) })
+        #expect(frames.count >= Self.frameCount - 4, "a face on most frames expected, found on \(frames.count): \(lines.count - 1) rows")
+        #expect(rows.count <= Self.frameCount + 2, "one face per frame expected, found \(rows.count) rows")
+        // One stable track follows the face.
+        let tracks = Dictionary(grouping: rows, by: { $0[2] }).mapValues(\.count)
+        let main = try #require(tracks.max { $0.value < $1.value })
+        #expect(main.key == "1" && main.value >= Self.frameCount - 4, "tracks: \(tracks)")
+        for row in rows {
+            let probabilities = row[7..<14].compactMap(Double.init)
+            #expect(probabilities.count == 7 && abs(probabilities.reduce(0, +) - 1) < 0.01, "\(row)")
+            #expect(Double(row[0]).map { abs($0 - Double(Int(row[1]) ?? -1) / 15) < 0.001 } == true, "time of \(row)")
+        }
+        // The face moves right by about 20 px/s: 40-60 px over the clip.
+        let firstX = try #require(rows.first.flatMap { Int($0[3]) }), lastX = try #require(rows.last.flatMap { Int($0[3]) })
+        #expect(lastX - firstX > 30, "box x went from \(firstX) to \(lastX)")
+
+        let plot = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(plot.hasPrefix("<svg") && plot.contains("track 1") && plot.contains("<polyline"))
+
+        let info = try VideoInfo.probe(.file(out), tools: FFmpegTools.locate())
+        #expect(info.width == 320 && info.height == 240 && info.frameCount == Self.frameCount && info.codec == "h264")
+        var decoded = 0
+        let reader = try VideoReader(source: .file(out))
+        while try reader.nextFrame() != nil { decoded += 1 }
+        #expect(decoded == Self.frameCount)
+    }
+
+    @Test func jsonFollowsFacesBetweenDetections() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let result = try CommandRunner.run(["video", fixture.video, "--json", "--every", "3", "--smoothing", "0.5"] + fixture.recognition)
+        try #require(result.status == 0, "\(result)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let video = try #require(document["video"] as? [String: Any])
+        #expect(video["width"] as? Int == 320 && video["frameCount"] as? Int == Self.frameCount)
+        let frames = try #require(document["frames"] as? [[String: Any]])
+        #expect(frames.count == Self.frameCount)
+        #expect(frames.map { $0["frame"] as? Int } == (0..<Self.frameCount).map { $0 })
+        let faces = frames.flatMap { ($0["faces"] as? [[String: Any]]) ?? [] }
+        #expect(faces.count >= Self.frameCount - 4)
+        #expect(faces.contains { $0["detected"] as? Bool == false }, "frames between detections follow the faces")
+        #expect(Set(faces.compactMap { $0["track"] as? Int }).count == 1, "one stable track expected")
+        let tracks = try #require(document["tracks"] as? [[String: Any]])
+        #expect(tracks.count == 1 && tracks.first?["dominantEmotion"] is String)
+        let summary = try #require(document["summary"] as? [String: Any])
+        #expect(summary["frames"] as? Int == Self.frameCount && (summary["framesPerSecond"] as? Double ?? 0) > 0)
+    }
+
+    @Test func missingInputIsNamedAndNothingIsWritten() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let missing = fixture.folder + "/absent.mp4"
+        let result = try CommandRunner.run(["video", missing, "--csv", fixture.folder + "/t.csv",
+                                            "--out", fixture.folder + "/a.mp4"] + fixture.recognition)
+        #expect(result.status != 0)
+        #expect(result.standardError.contains(missing) && result.standardError.contains("no such file"), "\(result)")
+        #expect(try fixture.outputs().isEmpty)
+    }
+
+    @Test func textFileNamedMP4IsRejected() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let text = fixture.folder + "/notes.mp4"
+        try Data("not a video\n".utf8).write(to: URL(fileURLWithPath: text))
+        let result = try CommandRunner.run(["video", text, "--csv", fixture.folder + "/t.csv"] + fixture.recognition)
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("notes.mp4") && result.standardError.contains("not a readable video"), "\(result)")
+        #expect(try fixture.outputs() == ["notes.mp4"])
+    }
+
+    @Test func brokenVideoLeavesNoPartialOutput() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        // An index-first copy cut at two thirds: readable at first, broken later.
+        let indexed = fixture.folder + "/indexed.mp4"
+        try Fixture.ffmpeg(["-i", fixture.video, "-c", "copy", "-movflags", "+faststart", indexed])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: indexed))
+        let broken = fixture.folder + "/broken.mp4"
+        try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: broken))
+        try FileManager.default.removeItem(atPath: indexed)
+
+        let result = try CommandRunner.run(["video", broken, "--out", fixture.folder + "/a.mp4", "--csv", fixture.folder + "/t.csv",
+                                            "--plot", fixture.folder + "/t.svg"] + fixture.recognition)
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("broke off"), "\(result)")
+        #expect(try fixture.outputs() == ["broken.mp4"], "partial outputs must be removed")
+    }
+
+    @Test func liveReadsAFileInRealTime() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let out = fixture.folder + "/live.mp4"
+        let result = try CommandRunner.run(["live", "--input", fixture.video, "--realtime", "--out", out] + fixture.recognition)
+        try #require(result.status == 0, "\(result)")
+        let lines = result.standardOutput.split(separator: "\n")
+        #expect(!lines.isEmpty && lines.count <= Self.frameCount)
+        var previous = -1
+        for line in lines {
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+            let frame = try #require(record["frame"] as? Int)
+            #expect(frame > previous, "frames in order")
+            previous = frame
+            #expect(record["latencyMilliseconds"] is Double && record["faces"] is [Any])
+        }
+        #expect(result.standardError.contains("frames/s") && result.standardError.contains("latency"), "\(result)")
+        let info = try VideoInfo.probe(.file(out), tools: FFmpegTools.locate())
+        #expect(info.width == 320 && (info.frameCount ?? 0) > 0)
+        // Paced at 15 frames/s, the 3 s clip takes about 3 s.
+        #expect(try fixture.outputs() == ["live.mp4"])
+    }
+
+    @Test func liveMaxFramesAndArgumentChecks() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let limited = try CommandRunner.run(["live", "--input", fixture.video, "--max-frames", "5"] + fixture.recognition)
+        try #require(limited.status == 0, "\(limited)")
+        #expect(limited.standardOutput.split(separator: "\n").count == 5, "\(limited)")
+
+        let realtimeCamera = try CommandRunner.run(["live", "--realtime"] + fixture.recognition)
+        #expect(realtimeCamera.status != 0 && realtimeCamera.standardError.contains("--realtime"), "\(realtimeCamera)")
+        let badSize = try CommandRunner.run(["live", "--size", "big"] + fixture.recognition)
+        #expect(badSize.status != 0 && badSize.standardError.contains("WIDTHxHEIGHT"), "\(badSize)")
+        let badEvery = try CommandRunner.run(["video", fixture.video, "--every", "0"] + fixture.recognition)
+        #expect(badEvery.status != 0 && badEvery.standardError.contains("--every"), "\(badEvery)")
+        let missingCamera = try CommandRunner.run(["live", "--camera", fixture.folder + "/video9"] + fixture.recognition)
+        #expect(missingCamera.status != 0 && missingCamera.standardError.contains("video9"), "\(missingCamera)")
+    }
+}
