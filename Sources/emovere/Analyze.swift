@@ -7,7 +7,14 @@ import Foundation
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find faces in photos and recognise their emotions.",
-        discussion: "Folders are searched for .jpg, .jpeg and .png files. Exit status 1 if any file could not be read.")
+        discussion: """
+            Folders are searched for .jpg, .jpeg and .png files. Exit status 1 if any file could not be read \
+            (or its annotated copy could not be written).
+
+            --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
+            OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \
+            folder that receives <name>.annotated.png (or .jpg, after the input's format) for every photo.
+            """)
 
     @Argument(help: "Photos or folders of photos.")
     var paths: [String]
@@ -30,6 +37,10 @@ struct Analyze: ParsableCommand {
     @Option(help: "Detector minimum neighbours.")
     var minNeighbors = 5
 
+    @Option(name: .customLong("annotate"), help: ArgumentHelp(
+        "Write annotated copies: the output file for one photo, an output folder for several.", valueName: "OUT"))
+    var annotate: String?
+
     func run() throws {
         let modelPath = try model ?? BundledModel.locate()
         let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
@@ -37,7 +48,11 @@ struct Analyze: ParsableCommand {
         let parameters = try FaceDetector.DetectionParameters(
             scaleFactor: scaleFactor, minimumNeighbors: minNeighbors,
             minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
-        let files = try PhotoFiles.expand(paths)
+        var expanded = try PhotoFiles.expand(paths)
+        let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
+        if case let .folder(folder)? = target { expanded = PhotoFiles.excluding(expanded, under: folder) }
+        let files = expanded
+        let outputs = try target.map { try $0.outputPaths(for: files) }
         let detector = try FaceDetector(cascadePath: cascadePath)
         let workers = max(1, min(files.count, 2))
         let recognizers = try (0..<workers).map { _ in
@@ -50,7 +65,8 @@ struct Analyze: ParsableCommand {
         let shared = UncheckedBox(recognizers)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: files.count, by: workers) {
-                let result = PhotoResult.analyze(path: files[index], with: shared.value[worker])
+                let result = PhotoResult.analyze(path: files[index], with: shared.value[worker],
+                                                 annotation: outputs?[index])
                 results.withValue { $0[index] = result }
                 let count = done.withValue { value -> Int in value += 1; return value }
                 progress.withValue { $0?.update(completed: count) }
@@ -83,29 +99,63 @@ struct PhotoResult: Codable {
     var height: Int?
     var faces: [Face]
     var error: String?
+    /// The annotated copy written for this photo.
+    var annotation: String?
 
-    static func analyze(path: String, with recognizer: EmotionRecognizer) -> PhotoResult {
+    /// Detects and classifies the faces of the photo at `path`; with `annotation`, also writes a copy with the
+    /// faces drawn on it to that path.
+    ///
+    /// When annotating, the file is read once and decoded twice: in colour for drawing, and in gray for the
+    /// analysis exactly as without `--annotate`. (libjpeg's gray decode and the luma of its colour decode differ
+    /// by a level here and there, which moves probabilities in the third decimal: the JSON must not depend on
+    /// whether an annotated copy is asked for.) Both decoders apply the EXIF orientation, so boxes line up.
+    static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil) -> PhotoResult {
+        let gray: GrayImage
+        let color: RGBImage?
         do {
-            let image = try GrayImage(contentsOf: path)
-            let faces = recognizer.analyze(image).map { face in
-                Face(box: face.box, emotion: face.emotion.name, confidence: face.confidence,
-                     probabilities: Dictionary(uniqueKeysWithValues: zip(recognizer.card.labels, face.probabilities)))
+            if annotation != nil {
+                let bytes = try ImageFile.bytes(atPath: path)
+                color = try RGBImage(decoding: bytes, source: path)
+                gray = try GrayImage(decoding: bytes, source: path)
+            } else {
+                (gray, color) = (try GrayImage(contentsOf: path), nil)
             }
-            return PhotoResult(path: path, width: image.width, height: image.height, faces: faces)
         } catch {
-            FileHandle.standardError.write(Data("error: \(path): \(error)\n".utf8))
+            report(error, for: path)
             return PhotoResult(path: path, faces: [], error: "\(error)")
         }
+        let found = recognizer.analyze(gray)
+        let faces = found.map { face in
+            Face(box: face.box, emotion: face.emotion.name, confidence: face.confidence,
+                 probabilities: Dictionary(uniqueKeysWithValues: zip(recognizer.card.labels, face.probabilities)))
+        }
+        var result = PhotoResult(path: path, width: gray.width, height: gray.height, faces: faces)
+        if let annotation, let color {
+            do {
+                try AnnotatedPhoto.write(AnnotationRenderer().annotated(color, faces: found), to: annotation)
+                result.annotation = annotation
+            } catch {
+                report(error, for: annotation)
+                result.error = "cannot write the annotated photo: \(error)"
+            }
+        }
+        return result
+    }
+
+    private static func report(_ error: Error, for path: String) {
+        FileHandle.standardError.write(Data("error: \(path): \(error)\n".utf8))
     }
 
     var table: String {
-        if let error { return "\(path): error: \(error)" }
+        if let error, width == nil { return "\(path): error: \(error)" }
         var lines = ["\(path) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
         for (index, face) in faces.enumerated() {
             let top = face.probabilities.sorted { $0.value > $1.value }.prefix(3)
                 .map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ")
             lines.append("  #\(index + 1) box \(face.box.x),\(face.box.y) \(face.box.width)x\(face.box.height): \(face.emotion) (\(top))")
         }
+        if let annotation { lines.append("  annotated: \(annotation)") }
+        if let error { lines.append("  error: \(error)") }
         return lines.joined(separator: "\n")
     }
 }
@@ -130,6 +180,93 @@ enum BundledModel {
     }
 }
 
+/// Where `--annotate` writes: one file for a single photo, or a folder for several photos or folders.
+enum AnnotationTarget: Equatable {
+    case file(String)
+    case folder(String)
+
+    /// The target for `--annotate output` given the command's inputs; creates the output folder (or the
+    /// output file's folder) when missing.
+    init(output: String, inputs: [String]) throws {
+        guard !output.isEmpty else { throw ValidationError("--annotate needs a file or folder path") }
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        let singlePhoto = inputs.count == 1
+            && manager.fileExists(atPath: inputs[0], isDirectory: &isDirectory) && !isDirectory.boolValue
+        if singlePhoto {
+            guard AnnotatedPhoto.format(ofOutput: output) != nil else {
+                throw ValidationError("--annotate \(output): expected a .png, .jpg or .jpeg file name for one photo")
+            }
+            if manager.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ValidationError("--annotate \(output) is a folder; for one photo, name the output file")
+            }
+            guard AnnotatedPhoto.canonical(output) != AnnotatedPhoto.canonical(inputs[0]) else {
+                throw ValidationError("--annotate \(output) would overwrite the photo itself; choose another file")
+            }
+            let folder = (output as NSString).deletingLastPathComponent
+            if !folder.isEmpty { try manager.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            self = .file(output)
+        } else {
+            if manager.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ValidationError("--annotate \(output) is a file; with several photos or a folder, "
+                                      + "--annotate names the output folder")
+            }
+            try manager.createDirectory(atPath: output, withIntermediateDirectories: true)
+            self = .folder(output)
+        }
+    }
+
+    /// The output path for each of `files`, in order. In a folder each photo becomes `<name>.annotated.png` (or
+    /// `.jpg` for JPEG inputs); photos with the same name get `-2`, `-3`, ... before `.annotated`.
+    func outputPaths(for files: [String]) throws -> [String] {
+        switch self {
+        case let .file(path):
+            return files.map { _ in path }
+        case let .folder(folder):
+            var used: Set<String> = []
+            return files.map { file in
+                let name = (file as NSString).lastPathComponent
+                let stem = (name as NSString).deletingPathExtension
+                let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
+                var candidate = "\(stem).annotated.\(suffix)"
+                var counter = 2
+                while !used.insert(candidate).inserted {
+                    candidate = "\(stem)-\(counter).annotated.\(suffix)"
+                    counter += 1
+                }
+                return (folder as NSString).appendingPathComponent(candidate)
+            }
+        }
+    }
+}
+
+/// Encoding and writing annotated photos.
+enum AnnotatedPhoto {
+    /// JPEG quality of annotated JPEG files.
+    static let jpegQuality = 92
+
+    /// The format named by `path`'s extension (`.png`, `.jpg`, `.jpeg`, any case), or nil.
+    static func format(ofOutput path: String) -> ImageFormat? {
+        switch (path as NSString).pathExtension.lowercased() {
+        case "png": .png
+        case "jpg", "jpeg": .jpeg
+        default: nil
+        }
+    }
+
+    /// Encodes `image` in the format of `path`'s extension (PNG when it has none of ours) and writes it
+    /// atomically: to a temporary file beside `path`, then renamed over it.
+    static func write(_ image: RGBImage, to path: String) throws {
+        let bytes = format(ofOutput: path) == .jpeg ? try image.jpegData(quality: jpegQuality) : try image.pngData()
+        try AtomicFile.write(bytes, to: path)
+    }
+
+    /// `path` made absolute, standardized and with symbolic links resolved, for comparing paths.
+    static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+}
+
 /// Expands folders into the photo files they hold (sorted), keeping files as given.
 enum PhotoFiles {
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
@@ -150,6 +287,12 @@ enum PhotoFiles {
             }
         }
         return files
+    }
+
+    /// `files` without those inside `folder` (so annotated copies written there are not analysed again).
+    static func excluding(_ files: [String], under folder: String) -> [String] {
+        let prefix = AnnotatedPhoto.canonical(folder) + "/"
+        return files.filter { !AnnotatedPhoto.canonical($0).hasPrefix(prefix) }
     }
 }
 

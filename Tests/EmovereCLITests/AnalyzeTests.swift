@@ -1,0 +1,219 @@
+import EmovereVision
+import Foundation
+import Testing
+
+/// `emovere analyze` end to end on the bundled sample photo, with the bundled model when the checkout has one
+/// and otherwise a tiny model trained here, and the test copy of OpenCV's frontal-face cascade.
+@Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
+struct AnalyzeTests {
+    /// The package root (this file is `Tests/EmovereCLITests/AnalyzeTests.swift`).
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let sample = root + "/samples/astronaut.jpg"
+    static let cascade = root + "/Tests/EmovereVisionTests/Fixtures/haarcascade_frontalface_default.xml"
+    static let emotionNames: Set<String> = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+
+    /// `models/default.safetensors` when present, else a tiny-cnn model trained once for this suite on a
+    /// synthetic dataset (so the tests never pass without running a model).
+    static let model: Result<String, TrainingFailure> = {
+        let bundled = root + "/models/default.safetensors"
+        if FileManager.default.fileExists(atPath: bundled) { return .success(bundled) }
+        do {
+            let folder = fallbackFolder
+            atexit { try? FileManager.default.removeItem(atPath: AnalyzeTests.fallbackFolder) }
+            try CommandLineTests.writeDataset(to: folder + "/data", trainingPerClass: 4, testPerClass: 1)
+            let train = try CommandRunner.run([
+                "train", "--data", folder + "/data", "--out", folder + "/run", "--model", "tiny-cnn",
+                "--input-size", "48", "--batch-size", "8", "--augmentation", "none", "--epochs", "1",
+            ])
+            guard train.status == 0 else { return .failure(TrainingFailure(message: "\(train)")) }
+            return .success(folder + "/run/best.safetensors")
+        } catch {
+            return .failure(TrainingFailure(message: "\(error)"))
+        }
+    }()
+
+    /// Where the fallback model is trained; removed when the test process exits.
+    static let fallbackFolder = FileManager.default.temporaryDirectory
+        .appendingPathComponent("emovere-analyze-tests-model-\(UUID().uuidString)").path
+
+    struct TrainingFailure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { "training the fallback model failed: \(message)" }
+    }
+
+    /// Runs `emovere analyze` with the model and the test cascade.
+    static func analyze(_ arguments: [String]) throws -> CommandRunner.Result {
+        let modelPath = try model.get()
+        return try CommandRunner.run(["analyze"] + arguments + ["--model", modelPath, "--cascade", cascade])
+    }
+
+    /// The JSON array printed by `analyze --json`.
+    static func photos(_ result: CommandRunner.Result) throws -> [[String: Any]] {
+        let parsed = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8))
+        return try #require(parsed as? [[String: Any]], "expected a JSON array of objects:\n\(result)")
+    }
+
+    /// A JSON number as a Double (JSONSerialization may give an integer for 0 or 1).
+    static func number(_ value: Any?) -> Double? {
+        if let number = value as? NSNumber { return number.doubleValue }
+        if let double = value as? Double { return double }
+        if let integer = value as? Int { return Double(integer) }
+        return nil
+    }
+
+    @Test func sampleGivesOneFaceWithTheDocumentedSchema() throws {
+        let result = try Self.analyze([Self.sample, "--json"])
+        try #require(result.status == 0, "\(result)")
+        let photos = try Self.photos(result)
+        try #require(photos.count == 1, "\(result)")
+        let photo = photos[0]
+        #expect(photo["path"] as? String == Self.sample)
+        #expect(photo["width"] as? Int == 512)
+        #expect(photo["height"] as? Int == 512)
+        #expect(photo["error"] == nil)
+        let faces = try #require(photo["faces"] as? [[String: Any]], "\(result)")
+        try #require(faces.count == 1, "expected exactly one face:\n\(result)")
+        let face = faces[0]
+        let box = try #require(face["box"] as? [String: Int], "\(result)")
+        let x = try #require(box["x"]), y = try #require(box["y"])
+        let width = try #require(box["width"]), height = try #require(box["height"])
+        #expect(x >= 0 && y >= 0 && width >= 24 && height >= 24 && x + width <= 512 && y + height <= 512, "\(box)")
+        let rawProbabilities = try #require(face["probabilities"] as? [String: Any], "\(result)")
+        let probabilities = rawProbabilities.compactMapValues(Self.number)
+        #expect(probabilities.count == rawProbabilities.count, "\(rawProbabilities)")
+        #expect(Set(probabilities.keys) == Self.emotionNames)
+        #expect(abs(probabilities.values.reduce(0, +) - 1) < 1e-3, "\(probabilities)")
+        #expect(probabilities.values.allSatisfy { (0...1).contains($0) })
+        let emotion = try #require(face["emotion"] as? String)
+        let confidence = try #require(Self.number(face["confidence"]))
+        #expect(Self.emotionNames.contains(emotion))
+        let best = try #require(probabilities.max { $0.value < $1.value })
+        #expect(best.key == emotion && abs(best.value - confidence) < 1e-6, "\(face)")
+    }
+
+    @Test func folderWithAnUnreadableFileReportsTheGoodOneAndExitsWithOne() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let folder = scratch.path + "/photos"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/good.jpg")
+        try Data("this is not a photo".utf8).write(to: URL(fileURLWithPath: folder + "/broken.png"))
+
+        let result = try Self.analyze([folder, "--json"])
+        #expect(result.status == 1, "\(result)")
+        #expect(result.standardError.contains("broken.png"), "\(result)")
+        let photos = try Self.photos(result)
+        try #require(photos.count == 2, "\(result)")
+        let good = try #require(photos.first { ($0["path"] as? String)?.hasSuffix("good.jpg") == true })
+        #expect(good["width"] as? Int == 512 && good["error"] == nil)
+        #expect((good["faces"] as? [[String: Any]])?.count == 1, "\(good)")
+        let broken = try #require(photos.first { ($0["path"] as? String)?.hasSuffix("broken.png") == true })
+        #expect(broken["error"] is String)
+        #expect((broken["faces"] as? [Any])?.isEmpty == true)
+
+        let table = try Self.analyze([folder])
+        #expect(table.status == 1)
+        #expect(table.standardOutput.contains("good.jpg (512x512): 1 face"), "\(table)")
+        #expect(table.standardOutput.contains("broken.png: error"), "\(table)")
+    }
+
+    @Test func photoWithoutFacesGivesAnEmptyList() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        var pixels = [UInt8](repeating: 0, count: 160 * 120)
+        for index in pixels.indices { pixels[index] = UInt8((index % 160) + (index / 160) / 2) }
+        let path = scratch.path + "/gradient.png"
+        try Data(try GrayImage(width: 160, height: 120, pixels: pixels).pngData()).write(to: URL(fileURLWithPath: path))
+
+        let result = try Self.analyze([path, "--json"])
+        try #require(result.status == 0, "\(result)")
+        let photos = try Self.photos(result)
+        try #require(photos.count == 1)
+        #expect(photos[0]["width"] as? Int == 160 && photos[0]["height"] as? Int == 120)
+        #expect((photos[0]["faces"] as? [Any])?.isEmpty == true, "\(result)")
+    }
+
+    @Test func annotateWritesADecodablePhotoOfTheSameSize() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let output = scratch.path + "/out.png"
+        let result = try Self.analyze([Self.sample, "--json", "--annotate", output])
+        try #require(result.status == 0, "\(result)")
+        let photos = try Self.photos(result)
+        #expect(photos.first?["annotation"] as? String == output)
+        let faces = try #require(photos.first?["faces"] as? [[String: Any]], "\(result)")
+        #expect(faces.count == 1, "\(result)")
+        // Asking for an annotated copy does not change the analysis.
+        let plain = try Self.analyze([Self.sample, "--json"])
+        let plainFaces = try #require(try Self.photos(plain).first?["faces"] as? [[String: Any]], "\(plain)")
+        #expect(NSArray(array: plainFaces).isEqual(to: faces), "with --annotate: \(faces)\nwithout: \(plainFaces)")
+
+        let bytes = try ImageFile.bytes(atPath: output)
+        #expect(ImageFormat(sniffing: bytes) == .png)
+        let annotated = try RGBImage(decoding: bytes, source: output)
+        let original = try RGBImage(contentsOf: Self.sample)
+        #expect(annotated.width == 512 && annotated.height == 512)
+        // The box, label and panel change a clear part of the photo, and leave most of it as it was.
+        let changed = zip(annotated.pixels, original.pixels).filter { $0 != $1 }.count
+        #expect(changed > 3 * 2_000 && changed < 3 * 512 * 512 / 2, "\(changed) bytes changed")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.path).filter { $0 != "out.png" }
+        #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
+
+        let jpeg = scratch.path + "/out.JPG"
+        let jpegResult = try Self.analyze([Self.sample, "--annotate", jpeg])
+        try #require(jpegResult.status == 0, "\(jpegResult)")
+        #expect(jpegResult.standardOutput.contains("annotated: \(jpeg)"), "\(jpegResult)")
+        let jpegBytes = try ImageFile.bytes(atPath: jpeg)
+        #expect(ImageFormat(sniffing: jpegBytes) == .jpeg)
+        #expect(try RGBImage(decoding: jpegBytes, source: jpeg).width == 512)
+    }
+
+    @Test func annotateWithAFolderWritesOneFilePerPhoto() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let folder = scratch.path + "/photos"
+        try FileManager.default.createDirectory(atPath: folder + "/nested", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/a.jpg")
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/nested/a.jpg")
+        let gray = try GrayImage(contentsOf: Self.sample).pngData()
+        try Data(gray).write(to: URL(fileURLWithPath: folder + "/b.png"))
+        // An output folder inside the input folder: its files must not be analysed on a second run.
+        let output = folder + "/annotated"
+
+        for _ in 0..<2 {
+            let result = try Self.analyze([folder, "--annotate", output])
+            try #require(result.status == 0, "\(result)")
+            let written = try FileManager.default.contentsOfDirectory(atPath: output).sorted()
+            #expect(written == ["a-2.annotated.jpg", "a.annotated.jpg", "b.annotated.png"], "\(result)")
+        }
+        let png = try RGBImage(contentsOf: output + "/b.annotated.png")
+        #expect(png.width == 512 && png.height == 512)
+    }
+
+    @Test func annotateRejectsUnusableOutputs() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let text = try Self.analyze([Self.sample, "--annotate", scratch.path + "/out.txt"])
+        #expect(text.status != 0)
+        #expect(text.standardError.contains("out.txt") && text.standardError.contains(".png"), "\(text)")
+
+        let copy = scratch.path + "/photo.jpg"
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: copy)
+        let overwrite = try Self.analyze([copy, "--annotate", copy])
+        #expect(overwrite.status != 0)
+        #expect(overwrite.standardError.contains("overwrite"), "\(overwrite)")
+
+        let file = scratch.path + "/file.png"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: file))
+        let folderIntoFile = try Self.analyze([Self.sample, copy, "--annotate", file])
+        #expect(folderIntoFile.status != 0)
+        #expect(folderIntoFile.standardError.contains("output folder"), "\(folderIntoFile)")
+
+        // A missing input is reported before anything is created.
+        let missing = try Self.analyze([scratch.path + "/missing.jpg", "--annotate", scratch.path + "/made.png"])
+        #expect(missing.status != 0)
+        #expect(missing.standardError.contains("missing.jpg"), "\(missing)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/made.png"))
+    }
+}
