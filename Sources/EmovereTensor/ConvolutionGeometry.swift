@@ -43,6 +43,21 @@ public struct ConvolutionGeometry: Sendable, Equatable {
         }
     }
 
+    /// The window of output row `oy`: its first input row (may be negative, in the padding) and the
+    /// kernel rows that fall inside the frame.
+    @inlinable @inline(__always)
+    public func rowWindow(_ oy: Int) -> (origin: Int, start: Int, end: Int) {
+        let origin = oy &* stride &- padTop
+        return (origin, max(0, -origin), min(kernelHeight, inputHeight &- origin))
+    }
+
+    /// The window of output column `ox`: its first input column and the kernel columns inside the frame.
+    @inlinable @inline(__always)
+    public func columnWindow(_ ox: Int) -> (origin: Int, start: Int, end: Int) {
+        let origin = ox &* stride &- padLeft
+        return (origin, max(0, -origin), min(kernelWidth, inputWidth &- origin))
+    }
+
     /// Elements of one input image, `H * W * C`.
     public var inputSize: Int { inputHeight * inputWidth * channels }
     /// Output pixels of one image, `OH * OW`.

@@ -40,14 +40,10 @@ public enum DepthwiseConvolution {
         let vectorised = c % 8 == 0
         var out = output
         for oy in 0..<g.outputHeight {
-            let y0 = oy &* g.stride &- g.padTop
-            let kyStart = max(0, -y0)
-            let kyEnd = min(g.kernelHeight, g.inputHeight &- y0)
+            let (y0, kyStart, kyEnd) = g.rowWindow(oy)
             let rowIsInterior = kyStart == 0 && kyEnd == g.kernelHeight
             for ox in 0..<g.outputWidth {
-                let x0 = ox &* g.stride &- g.padLeft
-                let kxStart = max(0, -x0)
-                let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
+                let (x0, kxStart, kxEnd) = g.columnWindow(ox)
                 if vectorised && rowIsInterior && g.kernelWidth == 3 && g.kernelHeight == 3 && kxStart == 0 && kxEnd == 3 {
                     // Interior 3x3 window: all nine taps in frame, unrolled.
                     let top = input + (y0 &* g.inputWidth &+ x0) &* c
@@ -218,13 +214,9 @@ public enum DepthwiseConvolution {
         let vectorised = c % 8 == 0
         var gradient = outputGradient
         for oy in 0..<g.outputHeight {
-            let y0 = oy &* g.stride &- g.padTop
-            let kyStart = max(0, -y0)
-            let kyEnd = min(g.kernelHeight, g.inputHeight &- y0)
+            let (y0, kyStart, kyEnd) = g.rowWindow(oy)
             for ox in 0..<g.outputWidth {
-                let x0 = ox &* g.stride &- g.padLeft
-                let kxStart = max(0, -x0)
-                let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
+                let (x0, kxStart, kxEnd) = g.columnWindow(ox)
                 for ky in kyStart..<kyEnd {
                     for kx in kxStart..<kxEnd {
                         let pixel = ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* c

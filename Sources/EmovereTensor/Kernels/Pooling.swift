@@ -17,13 +17,9 @@ public enum Pooling {
                 var out = y.value + n &* g.outputPixels &* c
                 var index = argmax.map { $0.value + n &* g.outputPixels &* c }
                 for oy in 0..<g.outputHeight {
-                    let y0 = oy &* g.stride &- g.padTop
-                    let kyStart = max(0, -y0)
-                    let kyEnd = min(g.kernelHeight, g.inputHeight &- y0)
+                    let (y0, kyStart, kyEnd) = g.rowWindow(oy)
                     for ox in 0..<g.outputWidth {
-                        let x0 = ox &* g.stride &- g.padLeft
-                        let kxStart = max(0, -x0)
-                        let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
+                        let (x0, kxStart, kxEnd) = g.columnWindow(ox)
                         let first = ((y0 &+ kyStart) &* g.inputWidth &+ x0 &+ kxStart) &* c
                         if c % 8 == 0 {
                             var c0 = 0
@@ -125,13 +121,9 @@ public enum Pooling {
             for n in images {
                 prepare(n)
                 for oy in 0..<g.outputHeight {
-                    let y0 = oy &* g.stride &- g.padTop
-                    let kyStart = max(0, -y0)
-                    let kyEnd = min(g.kernelHeight, g.inputHeight &- y0)
+                    let (y0, kyStart, kyEnd) = g.rowWindow(oy)
                     for ox in 0..<g.outputWidth {
-                        let x0 = ox &* g.stride &- g.padLeft
-                        let kxStart = max(0, -x0)
-                        let kxEnd = min(g.kernelWidth, g.inputWidth &- x0)
+                        let (x0, kxStart, kxEnd) = g.columnWindow(ox)
                         let weight = 1 / Float((kyEnd - kyStart) * (kxEnd - kxStart))
                         let out = ((n &* g.outputHeight &+ oy) &* g.outputWidth &+ ox) &* g.channels
                         for ky in kyStart..<kyEnd {
