@@ -95,7 +95,7 @@ struct Live: ParsableCommand {
         pump.start()
 
         let status = LiveStatus()
-        let annotator = FrameAnnotator()
+        let annotator = AnnotationRenderer()
         var processed = 0
         do {
             while let delivery = try mailbox.take() {
@@ -108,7 +108,7 @@ struct Live: ParsableCommand {
                                                             latencyMilliseconds: latency)) + "\n"
                 try FileHandle.standardOutput.write(contentsOf: Data(line.utf8))
                 if let writer {
-                    annotator.draw(faces, on: &frame)
+                    annotator.annotate(&frame, trackedFaces: faces)
                     try writer.write(frame)
                 }
                 processed += 1

@@ -67,7 +67,7 @@ struct Video: ParsableCommand {
             var faceCount = 0
             var framesWithFaces = 0
             var index = 0
-            let annotator = FrameAnnotator()
+            let annotator = AnnotationRenderer()
             while try reader.read(into: &frame) {
                 if interruption.isRequested { throw VideoCommandError.interrupted }
                 let time = Double(index) / info.frameRate
@@ -78,7 +78,7 @@ struct Video: ParsableCommand {
                 if let csvFile { try csvFile.write(TimelineCSV.rows(frame: index, time: time, faces: faces)) }
                 try json?.write((index > 0 ? ",\n" : "") + JSONLines.encode(FrameRecord(frame: index, time: time, faces: faces)))
                 if let writer {
-                    annotator.draw(faces, on: &frame)
+                    annotator.annotate(&frame, trackedFaces: faces)
                     try writer.write(frame)
                 }
                 index += 1
@@ -402,54 +402,5 @@ struct RunSummary {
         }
         lines.append(String(format: "processed %d frames in %.2f s: %.1f frames/s", frames, seconds, framesPerSecond))
         return lines.joined(separator: "\n")
-    }
-}
-
-/// Draws tracked faces on frames: each box in its emotion's colour with a confidence bar above it.
-///
-/// A minimal drawing of its own, until the shared annotation code (`AnnotationRenderer`) is available to video.
-struct FrameAnnotator {
-    static let colors: [(UInt8, UInt8, UInt8)] = [
-        (230, 45, 45), (120, 190, 40), (170, 90, 230), (255, 205, 30), (60, 130, 240), (255, 135, 30), (200, 200, 200),
-    ]
-
-    func draw(_ faces: [TrackedFaceEmotion], on image: inout RGBImage) {
-        for face in faces {
-            let color = Self.colors[face.emotion.rawValue]
-            let box = face.box.clamped(toWidth: image.width, height: image.height)
-            guard !box.isEmpty else { continue }
-            let thickness = max(2, min(box.width, box.height) / 60)
-            for inset in 0..<thickness {
-                let ring = Rect(x: box.x + inset, y: box.y + inset, width: box.width - 2 * inset, height: box.height - 2 * inset)
-                guard !ring.isEmpty else { break }
-                fill(Rect(x: ring.x, y: ring.y, width: ring.width, height: 1), color: color, on: &image)
-                fill(Rect(x: ring.x, y: ring.maxY - 1, width: ring.width, height: 1), color: color, on: &image)
-                fill(Rect(x: ring.x, y: ring.y, width: 1, height: ring.height), color: color, on: &image)
-                fill(Rect(x: ring.maxX - 1, y: ring.y, width: 1, height: ring.height), color: color, on: &image)
-            }
-            // Confidence bar: a dark track the box's width, filled in proportion to the top probability.
-            let barHeight = max(4, box.height / 12)
-            let barTop = box.y - barHeight - 2 >= 0 ? box.y - barHeight - 2 : min(box.maxY + 2, image.height - barHeight)
-            fill(Rect(x: box.x, y: barTop, width: box.width, height: barHeight), color: (30, 30, 30), on: &image)
-            fill(Rect(x: box.x, y: barTop, width: Int(Float(box.width) * face.confidence), height: barHeight),
-                 color: color, on: &image)
-        }
-    }
-
-    private func fill(_ rect: Rect, color: (UInt8, UInt8, UInt8), on image: inout RGBImage) {
-        let area = rect.clamped(toWidth: image.width, height: image.height)
-        guard !area.isEmpty else { return }
-        let width = image.width
-        image.pixels.withUnsafeMutableBufferPointer { pixels in
-            for row in area.y..<area.maxY {
-                var index = (row * width + area.x) * 3
-                for _ in 0..<area.width {
-                    pixels[index] = color.0
-                    pixels[index + 1] = color.1
-                    pixels[index + 2] = color.2
-                    index += 3
-                }
-            }
-        }
     }
 }
