@@ -6,7 +6,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
     public var width: Int
     /// Frame height in pixels, after the display rotation.
     public var height: Int
-    /// Frames per second (ffprobe's `r_frame_rate`, or `avg_frame_rate` when that is missing).
+    /// Frames per second (ffprobe's `avg_frame_rate`, or `r_frame_rate` when that is missing or zero).
     public var frameRate: Double
     /// The frame rate as ffprobe wrote it, e.g. `30000/1001`, used to encode at exactly the same rate.
     public var frameRateText: String
@@ -75,7 +75,9 @@ public struct VideoInfo: Sendable, Equatable, Codable {
                                            found: "\(video.width.map(String.init) ?? "no width") x "
                                                + "\(video.height.map(String.init) ?? "no height")")
         }
-        let rates = [video.realFrameRate, video.averageFrameRate].compactMap { $0 }
+        // The average rate first: for variable-rate recordings (phones) `r_frame_rate` can be a multiple of it, and
+        // decoding at a constant multiple would repeat frames. Both agree for constant-rate video.
+        let rates = [video.averageFrameRate, video.realFrameRate].compactMap { $0 }
         guard let rateText = rates.first(where: { (Self.rational($0) ?? 0) > 0 }), let rate = Self.rational(rateText)
         else {
             throw .invalidStreamProperties(path: source, expected: "a positive frame rate",
