@@ -18,7 +18,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds to run each measurement.")
     var seconds = 5.0
 
-    @Option(help: "Training batch size.")
+    @Option(help: "Training batch size (0 skips the training measurement).")
     var trainingBatch = 32
 
     @Option(parsing: .upToNextOption, help: "Inference batch sizes.")

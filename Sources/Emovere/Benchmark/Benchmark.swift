@@ -22,8 +22,9 @@ public struct Benchmark {
         public var formatted: String { String(format: "%-40@ %10.0f images/s", name as NSString, imagesPerSecond) }
     }
 
+    /// Measures training at `trainingBatch` (skipped when 0) and inference at each of `inferenceBatches`.
     public func run(trainingBatch: Int, inferenceBatches: [Int]) throws -> [Measurement] {
-        var results = [try training(batchSize: trainingBatch)]
+        var results = trainingBatch > 0 ? [try training(batchSize: trainingBatch)] : []
         for batch in inferenceBatches { results.append(try inference(batchSize: batch)) }
         return results
     }
