@@ -9,6 +9,9 @@ public final class Conv2d: Layer {
     public let usesBias: Bool
     public private(set) var kernel: Parameter?
     public private(set) var bias: Parameter?
+    /// True when the ReLU after this layer runs in its output pass (set by `Sequential.foldBatchNorms()`
+    /// for inference; a fused layer cannot train).
+    public var appliesReLU = false
     private var geometry: ConvolutionGeometry?
     private var input: Tensor?
     private var output: Tensor?
@@ -54,8 +57,17 @@ public final class Conv2d: Layer {
         if !g.isPointwise {
             columns = Tensor.reusing(columns, shape: [batch * g.outputPixels, g.taps * g.channels])
         }
+        precondition(!(appliesReLU && mode.isTraining), "a convolution with a fused ReLU is inference-only")
+        if !mode.isTraining && Convolution.supportsDirectForward(g, filters: filters) {
+            Convolution.directForward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g,
+                                      relu: appliesReLU, output: output)
+            self.input = input
+            self.output = output
+            return output
+        }
         Convolution.forward(
-            input: input, kernel: kernel.value, bias: bias?.value, geometry: g, columns: columns, output: output)
+            input: input, kernel: kernel.value, bias: bias?.value, geometry: g, columns: columns, relu: appliesReLU,
+            output: output)
         self.input = input
         self.output = output
         return output

@@ -27,11 +27,6 @@ public final class SeparableConv2d: Layer {
         return depthwise.backward(middle, needsInputGradient: needsInputGradient)
     }
 
-    /// Folds a following per-channel affine map into the pointwise convolution (see `Conv2d.absorb`).
-    public func absorb(scale: [Float], shift: [Float]) {
-        pointwise.absorb(scale: scale, shift: shift)
-    }
-
     public var namedParameters: [NamedParameter] {
         depthwise.namedParameters.map { NamedParameter(name: "depthwise_kernel", parameter: $0.parameter) }
             + pointwise.namedParameters.map {

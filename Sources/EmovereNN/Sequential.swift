@@ -70,17 +70,16 @@ public final class Sequential: Layer {
                 block.main.foldBatchNorms()
                 block.shortcut?.foldBatchNorms()
             case let norm as BatchNorm where index > 0 && !norm.isFolded:
-                if norm.appliesReLU, index + 1 < layers.count, let relu = layers[index + 1] as? ReLU {
-                    // The ReLU runs on its own again once the batch norm disappears into the convolution.
+                let relu = index + 1 < layers.count ? layers[index + 1] as? ReLU : nil
+                let convolution = (layers[index - 1] as? Conv2d) ?? (layers[index - 1] as? SeparableConv2d)?.pointwise
+                guard let convolution else { break }
+                let (scale, shift) = norm.fold()
+                convolution.absorb(scale: scale, shift: shift)
+                if norm.appliesReLU, let relu {
+                    // The batch norm disappears into the convolution, and so does its ReLU.
                     norm.appliesReLU = false
-                    relu.isFused = false
-                }
-                if let convolution = layers[index - 1] as? Conv2d {
-                    let (scale, shift) = norm.fold()
-                    convolution.absorb(scale: scale, shift: shift)
-                } else if let convolution = layers[index - 1] as? SeparableConv2d {
-                    let (scale, shift) = norm.fold()
-                    convolution.absorb(scale: scale, shift: shift)
+                    convolution.appliesReLU = true
+                    relu.isFused = true
                 }
             default:
                 break

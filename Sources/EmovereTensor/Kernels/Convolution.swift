@@ -12,37 +12,52 @@ public enum Convolution {
         _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, images: Range<Int>,
         into columns: UnsafeMutablePointer<Float>
     ) {
+        im2col(input, geometry: g, outputRows: (images.lowerBound * g.outputHeight)..<(images.upperBound * g.outputHeight),
+               into: columns)
+    }
+
+    /// Writes the im2col rows of output rows `outputRows` (global row `n * OH + oy` over the batch) into
+    /// `columns`, `OW` matrix rows per output row. Out-of-frame taps are zero.
+    @inlinable
+    public static func im2col(
+        _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, outputRows: Range<Int>,
+        into columns: UnsafeMutablePointer<Float>
+    ) {
         let c = g.channels
         let rowLength = g.taps &* c
+        let runLength = g.kernelWidth &* c
         var row = columns
-        for n in images {
+        for outputRow in outputRows {
+            let n = outputRow / g.outputHeight
+            let oy = outputRow &- n &* g.outputHeight
             let image = input + n &* g.inputSize
-            for oy in 0..<g.outputHeight {
-                for ox in 0..<g.outputWidth {
-                    var destination = row
-                    let x0 = ox &* g.stride &- g.padLeft
-                    let rowInFrame = x0 >= 0 && x0 &+ g.kernelWidth <= g.inputWidth
-                    for ky in 0..<g.kernelHeight {
-                        let iy = oy &* g.stride &+ ky &- g.padTop
-                        if iy < 0 || iy >= g.inputHeight {
-                            destination.update(repeating: 0, count: g.kernelWidth &* c)
-                        } else if rowInFrame {
-                            // The window row is one contiguous run of kernelWidth * C floats.
-                            destination.update(from: image + (iy &* g.inputWidth &+ x0) &* c, count: g.kernelWidth &* c)
-                        } else {
-                            for kx in 0..<g.kernelWidth {
-                                let ix = x0 &+ kx
-                                if ix < 0 || ix >= g.inputWidth {
-                                    (destination + kx &* c).update(repeating: 0, count: c)
-                                } else {
-                                    (destination + kx &* c).update(from: image + (iy &* g.inputWidth &+ ix) &* c, count: c)
-                                }
+            for ox in 0..<g.outputWidth {
+                var destination = row
+                let x0 = ox &* g.stride &- g.padLeft
+                let rowInFrame = x0 >= 0 && x0 &+ g.kernelWidth <= g.inputWidth
+                for ky in 0..<g.kernelHeight {
+                    let iy = oy &* g.stride &+ ky &- g.padTop
+                    if iy < 0 || iy >= g.inputHeight {
+                        for index in 0..<runLength { destination[index] = 0 }
+                    } else if rowInFrame {
+                        // The window row is one contiguous run of kernelWidth * C floats.
+                        let source = image + (iy &* g.inputWidth &+ x0) &* c
+                        for index in 0..<runLength { destination[index] = source[index] }
+                    } else {
+                        for kx in 0..<g.kernelWidth {
+                            let ix = x0 &+ kx
+                            let target = destination + kx &* c
+                            if ix < 0 || ix >= g.inputWidth {
+                                for channel in 0..<c { target[channel] = 0 }
+                            } else {
+                                let source = image + (iy &* g.inputWidth &+ ix) &* c
+                                for channel in 0..<c { target[channel] = source[channel] }
                             }
                         }
-                        destination += g.kernelWidth &* c
                     }
-                    row += rowLength
+                    destination += runLength
                 }
+                row += rowLength
             }
         }
     }
@@ -92,10 +107,11 @@ public enum Convolution {
     ///   - bias: `[F]` or nil.
     ///   - columns: `[N*OH*OW, KH*KW*C]` scratch that keeps the im2col matrix for `backward`;
     ///     unused (may be nil) for pointwise geometry.
+    ///   - relu: apply `max(·, 0)` after the bias (a fused ReLU).
     ///   - output: `[N, OH, OW, F]`.
     public static func forward(
         input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-        columns: Tensor?, output: Tensor
+        columns: Tensor?, relu: Bool = false, output: Tensor
     ) {
         let batch = input.shape[0]
         let filters = kernel.shape[kernel.shape.count - 1]
@@ -107,22 +123,93 @@ public enum Convolution {
         let outputPointer = UnsafeSendable(output.pointer)
         let biasPointer = bias.map { UnsafeSendable($0.pointer) }
         let columnsPointer = columns.map { UnsafeSendable($0.pointer) }
-        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
-            let rows = images.count * g.outputPixels
-            let firstRow = images.lowerBound * g.outputPixels
+        // Split over output rows of the whole batch, so a single image also uses every core.
+        let outputRows = batch * g.outputHeight
+        let minimumRows = max(1, Parallel.elementwiseGrain / max(1, g.outputWidth * k))
+        Parallel.forEachChunk(outputRows, minimumChunk: minimumRows) { _, range in
+            let rows = range.count * g.outputWidth
+            let firstRow = range.lowerBound * g.outputWidth
             let a: UnsafePointer<Float>
             if g.isPointwise {
-                a = UnsafePointer(inputPointer.value + images.lowerBound * g.inputSize)
+                a = UnsafePointer(inputPointer.value + firstRow * g.channels)
             } else {
                 guard let columnsPointer else { preconditionFailure("im2col scratch required for \(g)") }
                 let chunkColumns = columnsPointer.value + firstRow * k
-                im2col(inputPointer.value, geometry: g, images: images, into: chunkColumns)
+                im2col(inputPointer.value, geometry: g, outputRows: range, into: chunkColumns)
                 a = UnsafePointer(chunkColumns)
             }
             let out = outputPointer.value + firstRow * filters
             Gemm.multiply(a, kernelPointer.value, into: out, m: rows, n: filters, k: k)
-            if let biasPointer {
-                Elementwise.addRowVector(biasPointer.value, to: out, rows: rows, columns: filters)
+            if biasPointer != nil || relu {
+                Elementwise.addBiasAndClamp(biasPointer?.value, to: out, rows: rows, columns: filters, relu: relu)
+            }
+        }
+    }
+
+    /// True when `directForward` handles the geometry: stride 1, no padding (every window in frame),
+    /// a multiple of 8 filters and a small window (`KH*KW*C <= 128`), as in mini-Xception's stem.
+    public static func supportsDirectForward(_ g: ConvolutionGeometry, filters: Int) -> Bool {
+        g.stride == 1 && g.padTop == 0 && g.padLeft == 0 && filters % 8 == 0 && g.taps * g.channels <= 128
+            && g.outputHeight + g.kernelHeight - 1 <= g.inputHeight && g.outputWidth + g.kernelWidth - 1 <= g.inputWidth
+    }
+
+    /// Forward pass without im2col for small windows (see `supportsDirectForward`): each group of four
+    /// output pixels keeps eight filters per accumulator in registers. Same result as `forward`
+    /// (inference only: `backward` needs the im2col matrix that `forward` keeps).
+    public static func directForward(
+        input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry, relu: Bool = false,
+        output: Tensor
+    ) {
+        let batch = input.shape[0]
+        let filters = kernel.shape[kernel.shape.count - 1]
+        precondition(supportsDirectForward(g, filters: filters), "directForward does not support \(g)")
+        precondition(output.count == batch * g.outputPixels * filters, "output \(output.shape) does not match \(g)")
+        let x = UnsafeSendable(input.pointer)
+        let w = UnsafeSendable(kernel.pointer)
+        let y = UnsafeSendable(output.pointer)
+        let b = bias.map { UnsafeSendable($0.pointer) }
+        let c = g.channels
+        let floor: Float = relu ? 0 : -.infinity
+        let minimumRows = max(1, Parallel.elementwiseGrain / max(1, g.outputWidth * filters * 4))
+        Parallel.forEachChunk(batch * g.outputHeight, minimumChunk: minimumRows) { _, range in
+            for outputRow in range {
+                let n = outputRow / g.outputHeight
+                let oy = outputRow &- n &* g.outputHeight
+                let image = UnsafePointer(x.value) + n &* g.inputSize
+                let out = y.value + outputRow &* g.outputWidth &* filters
+                var f0 = 0
+                while f0 < filters {
+                    let start = b.map { load8($0.value + f0) } ?? SIMD8<Float>()
+                    var ox = 0
+                    while ox < g.outputWidth {
+                        let lanes = min(4, g.outputWidth &- ox)
+                        var a0 = start, a1 = start, a2 = start, a3 = start
+                        for ky in 0..<g.kernelHeight {
+                            let rowOffset = ((oy &+ ky) &* g.inputWidth &+ ox) &* c
+                            let row = image + rowOffset
+                            for kx in 0..<g.kernelWidth {
+                                let pixel = row + (kx &* c)
+                                let tap = (ky &* g.kernelWidth &+ kx) &* c
+                                let weights = UnsafePointer(w.value) + (tap &* filters &+ f0)
+                                for channel in 0..<c {
+                                    let weight = load8(weights + channel &* filters)
+                                    a0.addProduct(SIMD8(repeating: pixel[channel]), weight)
+                                    if lanes > 1 { a1.addProduct(SIMD8(repeating: pixel[c &+ channel]), weight) }
+                                    if lanes > 2 { a2.addProduct(SIMD8(repeating: pixel[2 &* c &+ channel]), weight) }
+                                    if lanes > 3 { a3.addProduct(SIMD8(repeating: pixel[3 &* c &+ channel]), weight) }
+                                }
+                            }
+                        }
+                        let zero = SIMD8<Float>(repeating: floor)
+                        let target = out + (ox &* filters &+ f0)
+                        store8(a0.replacing(with: zero, where: a0 .< zero), target)
+                        if lanes > 1 { store8(a1.replacing(with: zero, where: a1 .< zero), target + filters) }
+                        if lanes > 2 { store8(a2.replacing(with: zero, where: a2 .< zero), target + 2 &* filters) }
+                        if lanes > 3 { store8(a3.replacing(with: zero, where: a3 .< zero), target + 3 &* filters) }
+                        ox &+= 4
+                    }
+                    f0 &+= 8
+                }
             }
         }
     }

@@ -22,24 +22,33 @@ public enum DepthwiseConvolution {
         let x = UnsafeSendable(input.pointer)
         let w = UnsafeSendable(kernel.pointer)
         let y = UnsafeSendable(output.pointer)
-        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
-            for n in images {
+        // Split over output rows of the whole batch, so a single image also uses every core.
+        let minimumRows = max(1, Parallel.elementwiseGrain / max(1, g.outputWidth * g.channels * g.taps))
+        Parallel.forEachChunk(batch * g.outputHeight, minimumChunk: minimumRows) { _, range in
+            var outputRow = range.lowerBound
+            while outputRow < range.upperBound {
+                let n = outputRow / g.outputHeight
+                let first = outputRow - n * g.outputHeight
+                let last = min(g.outputHeight, first + range.upperBound - outputRow)
                 forwardImage(
                     x.value + (n &* g.inputSize), w.value, g,
-                    y.value + (n &* g.outputPixels &* g.channels))
+                    y.value + (n &* g.outputPixels &* g.channels), rows: first..<last)
+                outputRow += last - first
             }
         }
     }
 
+    /// Output rows `rows` of one image (all rows when nil).
     @inline(__always)
     static func forwardImage(
         _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
-        _ output: UnsafeMutablePointer<Float>
+        _ output: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil
     ) {
         let c = g.channels
         let vectorised = c % 8 == 0
-        var out = output
-        for oy in 0..<g.outputHeight {
+        let rows = rows ?? 0..<g.outputHeight
+        var out = output + rows.lowerBound &* g.outputWidth &* c
+        for oy in rows {
             let (y0, kyStart, kyEnd) = g.rowWindow(oy)
             let rowIsInterior = kyStart == 0 && kyEnd == g.kernelHeight
             for ox in 0..<g.outputWidth {

@@ -15,6 +15,24 @@ public enum Elementwise {
         }
     }
 
+    /// `matrix[r, c] = max(matrix[r, c] + bias[c], 0)` when `relu`, else `matrix[r, c] + bias[c]`;
+    /// a nil `bias` adds nothing. The epilogue of a convolution, applied while its rows are in cache.
+    @inlinable
+    public static func addBiasAndClamp(
+        _ bias: UnsafePointer<Float>?, to matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, relu: Bool
+    ) {
+        let floor: Float = relu ? 0 : -.infinity
+        var row = matrix
+        if let bias {
+            for _ in 0..<rows {
+                for column in 0..<columns { row[column] = max(row[column] + bias[column], floor) }
+                row += columns
+            }
+        } else {
+            for index in 0..<(rows &* columns) { matrix[index] = max(matrix[index], floor) }
+        }
+    }
+
     /// `result[c] = Σ_r matrix[r, c]` (overwrites `result[0..<columns]`).
     @inlinable
     public static func sumRows(

@@ -11,12 +11,16 @@ public enum Pooling {
         let x = UnsafeSendable(input.pointer)
         let y = UnsafeSendable(output.pointer)
         let argmax = indices.map { UnsafeSendable($0.pointer) }
-        Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { _, images in
-            for n in images {
+        // Split over output rows of the whole batch, so a single image also uses every core.
+        let minimumRows = max(1, Parallel.elementwiseGrain / max(1, g.outputWidth * c * g.taps))
+        Parallel.forEachChunk(batch * g.outputHeight, minimumChunk: minimumRows) { _, range in
+            for outputRow in range {
+                let n = outputRow / g.outputHeight
+                let oy = outputRow &- n &* g.outputHeight
                 let image = x.value + n &* g.inputSize
-                var out = y.value + n &* g.outputPixels &* c
-                var index = argmax.map { $0.value + n &* g.outputPixels &* c }
-                for oy in 0..<g.outputHeight {
+                var out = y.value + outputRow &* g.outputWidth &* c
+                var index = argmax.map { $0.value + outputRow &* g.outputWidth &* c }
+                do {
                     let (y0, kyStart, kyEnd) = g.rowWindow(oy)
                     for ox in 0..<g.outputWidth {
                         let (x0, kxStart, kxEnd) = g.columnWindow(ox)
