@@ -127,6 +127,18 @@ struct ModelTests {
         #expect(closeness(folded, expected, relativeTolerance: 1e-4, absoluteTolerance: 1e-6) <= 1)
     }
 
+    @Test func largeBatchesRunInSlicesWithTheSameResults() throws {
+        let model = try Model(architecture: Architecture(name: "tiny-cnn", inputSize: 12), seed: 4)
+        let batch = Model.inferenceSlice * 2 + 3
+        let input = Tensor(shape: [batch, 12, 12, 1], values: randomValues(batch * 144, seed: 8))
+        let together = model.probabilities(input).values
+        for image in [0, Model.inferenceSlice, batch - 1] {
+            let single = Tensor(shape: [1, 12, 12, 1], values: Array(input.values[(image * 144)..<((image + 1) * 144)]))
+            let alone = model.probabilities(single).values
+            #expect(closeness(Array(together[(image * 7)..<((image + 1) * 7)]), alone, absoluteTolerance: 1e-6) <= 1)
+        }
+    }
+
     @Test func unknownArchitectureIsAnError() {
         #expect(throws: ModelError.self) { try Model(architecture: Architecture(name: "nope")) }
     }

@@ -49,11 +49,33 @@ public final class Model: @unchecked Sendable {
         _ = network.backward(logitsGradient, needsInputGradient: false)
     }
 
+    /// Images per inference pass: large batches run through the network in slices this size, so each
+    /// layer's activations stay in cache instead of streaming hundreds of megabytes through memory.
+    public static let inferenceSlice = 16
+
+    private var slice: Tensor?
+
     /// Class probabilities `[N, classes]` for `input` `[N, S, S, 1]` (inference mode).
     public func probabilities(_ input: Tensor) -> Tensor {
-        let logits = logits(input)
-        let result = Tensor(shape: logits.shape)
-        Loss.softmax(logits.pointer, rows: logits.shape[0], classes: logits.shape[1], into: result.pointer)
+        let batch = input.shape[0]
+        let classes = architecture.classCount
+        let result = Tensor(shape: [batch, classes])
+        if batch <= Self.inferenceSlice {
+            let logits = logits(input)
+            Loss.softmax(logits.pointer, rows: batch, classes: classes, into: result.pointer)
+            return result
+        }
+        let perImage = input.count / max(batch, 1)
+        var start = 0
+        while start < batch {
+            let count = min(Self.inferenceSlice, batch - start)
+            let slice = Tensor.reusing(slice, shape: [count] + input.shape.dropFirst())
+            self.slice = slice
+            slice.pointer.update(from: input.pointer + start * perImage, count: count * perImage)
+            let logits = logits(slice)
+            Loss.softmax(logits.pointer, rows: count, classes: classes, into: result.pointer + start * classes)
+            start += count
+        }
         return result
     }
 
