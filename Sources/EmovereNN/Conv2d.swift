@@ -77,7 +77,8 @@ public final class Conv2d: Layer {
         guard let g = geometry, let kernel, let input else { preconditionFailure("Conv2d backward before forward") }
         let batch = input.shape[0]
         let k = g.taps * g.channels
-        partials = Tensor.reusing(partials, shape: [Parallel.chunks(batch).count, k * filters + filters])
+        let partials = Tensor.reusing(partials, shape: [Parallel.chunks(batch).count, k * filters + filters])
+        self.partials = partials
         if needsInputGradient {
             inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
             if !g.isPointwise { columnGradient = Tensor.reusing(columnGradient, shape: [batch * g.outputPixels, k]) }
@@ -86,7 +87,7 @@ public final class Conv2d: Layer {
             outputGradient: outputGradient, input: input, kernel: kernel.value, geometry: g,
             columns: g.isPointwise ? nil : columns, kernelGradient: kernel.gradient, biasGradient: bias?.gradient,
             inputGradient: needsInputGradient ? inputGradient : nil,
-            scratch: needsInputGradient ? columnGradient : nil, partials: partials!)
+            scratch: needsInputGradient ? columnGradient : nil, partials: partials)
         return needsInputGradient ? inputGradient : nil
     }
 

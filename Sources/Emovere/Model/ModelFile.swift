@@ -85,10 +85,18 @@ public enum AtomicFile {
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        try Data(bytes).write(to: temporary)
+        do {
+            try Data(bytes).write(to: temporary)
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.synchronize()  // the bytes are on disk before the rename makes them visible
+            try handle.close()
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)  // best effort; the write error is what matters
+            throw error
+        }
         if rename(temporary.path, url.path) != 0 {
             let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
+            try? FileManager.default.removeItem(at: temporary)  // best effort; the rename error is what matters
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename into \(path): \(reason)"])
         }
     }

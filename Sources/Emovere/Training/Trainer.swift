@@ -70,7 +70,7 @@ public final class Trainer {
             let epoch = state.completedEpochs + 1
             let record = try trainEpoch(epoch, batches: sampler.batches(epoch: epoch, batchSize: recipe.batchSize,
                                                                         dropLast: true), stepsPerEpoch: stepsPerEpoch)
-            finishEpoch(record)
+            try finishEpoch(record)
             try Checkpoint.save(to: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: state)
             try AtomicFile.write(
                 ([EpochRecord.csvHeader] + state.history.map(\.csvLine)).joined(separator: "\n") + "\n", to: logPath)
@@ -130,7 +130,7 @@ public final class Trainer {
             validationAccuracy: evaluation.accuracy, seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
     }
 
-    private func finishEpoch(_ record: EpochRecord) {
+    private func finishEpoch(_ record: EpochRecord) throws {
         state.completedEpochs = record.epoch
         state.optimizerStep = optimizer.step
         state.elapsedSeconds += record.seconds
@@ -140,12 +140,8 @@ public final class Trainer {
             state.bestValidationAccuracy = record.validationAccuracy
             state.bestEpoch = record.epoch
             state.epochsSinceImprovement = 0
-            do {
-                try saveBest(record)
-                marker = " *best, saved \(bestModelPath)"
-            } catch {
-                marker = " (could not save best model: \(error))"
-            }
+            try saveBest(record)
+            marker = " *best, saved \(bestModelPath)"
         } else {
             state.epochsSinceImprovement += 1
         }
