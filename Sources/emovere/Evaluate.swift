@@ -60,11 +60,17 @@ struct Evaluate: ParsableCommand {
             var stored = report
             stored.model = nil
             updated.evaluation = stored
+            // e.g. publicTestAccuracy, publicTestAccuracyFlip, publicTestMacroF1TenCrop
             let prefix = split.usage.prefix(1).lowercased() + split.usage.dropFirst()
-            updated.metrics["\(prefix)Accuracy"] = report.accuracy
-            updated.metrics["\(prefix)MacroF1"] = report.macroF1
+            let suffix = switch tta {
+            case .none: ""
+            case .flip: "Flip"
+            case .tenCrop: "TenCrop"
+            }
+            updated.metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
+            updated.metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
             updated.notes.removeAll { $0.hasPrefix("evaluation:") }
-            updated.notes.append("evaluation: \(split.usage), test-time augmentation \(tta.rawValue), \(dataset.count) images")
+            updated.notes.append("evaluation: the report is \(split.usage), test-time augmentation \(tta.rawValue), \(dataset.count) images")
             try ModelFile.save(original, card: updated, to: model)
             FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }
