@@ -16,56 +16,63 @@ struct Train: ParsableCommand {
     @Option(help: "FER2013 data: fer2013.csv or a folder with train/ and test/ class folders.")
     var data: String
 
+    @Option(help: """
+        The recipe to start from: a built-in name (\(TrainingRecipe.builtInNames.joined(separator: ", "))), a model file \
+        (.safetensors, whose card holds its recipe) or a recipe.json from a training directory. The options below \
+        override single settings.
+        """)
+    var recipe = TrainingRecipe.defaultName
+
     @Option(help: "Architecture: \(Architecture.knownNames.joined(separator: ", ")).")
-    var model = "mini-xception"
+    var model: String?
 
     @Option(help: "Input size in pixels (48 or 64).")
-    var inputSize = 48
+    var inputSize: Int?
 
     @Option(help: "Number of epochs.")
-    var epochs = 100
+    var epochs: Int?
 
     @Option(help: "Images per training batch.")
-    var batchSize = 32
+    var batchSize: Int?
 
     @Option(help: "Random seed: same seed and data give the same weights.")
-    var seed: UInt64 = 1
+    var seed: UInt64?
 
     @Option(help: "Output directory for the log, checkpoint and best model.")
     var out: String
 
     @Option(help: "Optimizer: adam or sgd (SGD with Nesterov momentum 0.9).")
-    var optimizer: OptimizerName = .adam
+    var optimizer: OptimizerName?
 
     @Option(help: "Base learning rate.")
-    var learningRate: Float = 1e-3
+    var learningRate: Float?
 
     @Option(help: "L2 weight decay on kernels.")
-    var weightDecay: Float = 1e-4
+    var weightDecay: Float?
 
     @Option(help: "Learning-rate schedule: plateau, cosine, one-cycle or constant.")
-    var schedule: ScheduleName = .plateau
+    var schedule: ScheduleName?
 
-    @Option(help: "Plateau schedule: epochs without improvement before the rate is divided by 10.")
-    var plateauPatience = 8
+    @Option(help: "Plateau schedule: epochs without improvement before the rate is divided by 10 (default 8).")
+    var plateauPatience: Int?
 
-    @Option(help: "Warm-up epochs for the cosine schedule.")
-    var warmupEpochs = 3
+    @Option(help: "Warm-up epochs for the cosine schedule (default 3).")
+    var warmupEpochs: Int?
 
     @Option(help: "Label smoothing (0 disables).")
-    var labelSmoothing: Float = 0
+    var labelSmoothing: Float?
 
-    @Flag(help: "Weight classes inversely to their frequency.")
-    var balanceClasses = false
+    @Flag(inversion: .prefixedNo, help: "Weight classes inversely to their frequency.")
+    var balanceClasses: Bool?
 
     @Option(help: "Mixup alpha (0 disables).")
-    var mixup: Float = 0
+    var mixup: Float?
 
     @Option(help: "Augmentation: standard (flip, rotation, shift, zoom, random erasing), classic (the same without erasing) or none.")
-    var augmentation: AugmentationName = .standard
+    var augmentation: AugmentationName?
 
     @Option(help: "Stop after this many epochs without validation improvement (0 never stops early).")
-    var earlyStopping = 30
+    var earlyStopping: Int?
 
     @Option(help: "Validate on this fraction of Training instead of PublicTest (e.g. 0.1).")
     var validationFraction: Double?
@@ -77,35 +84,58 @@ struct Train: ParsableCommand {
     var strict = false
 
     func validate() throws {
-        guard Architecture.knownNames.contains(model) else {
+        if let model, !Architecture.knownNames.contains(model) {
             throw ValidationError("unknown --model '\(model)'; expected one of \(Architecture.knownNames.joined(separator: ", "))")
         }
-        guard [48, 64].contains(inputSize) else { throw ValidationError("--input-size must be 48 or 64, received \(inputSize)") }
-        guard epochs > 0 else { throw ValidationError("--epochs must be positive, received \(epochs)") }
-        guard batchSize > 1 else { throw ValidationError("--batch-size must be at least 2, received \(batchSize)") }
-        guard learningRate > 0 else { throw ValidationError("--learning-rate must be positive, received \(learningRate)") }
-        guard (0..<1).contains(labelSmoothing) else { throw ValidationError("--label-smoothing must be in [0, 1), received \(labelSmoothing)") }
+        if let inputSize, ![48, 64].contains(inputSize) {
+            throw ValidationError("--input-size must be 48 or 64, received \(inputSize)")
+        }
+        if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, received \(epochs)") }
+        if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2, received \(batchSize)") }
+        if let learningRate, learningRate <= 0 {
+            throw ValidationError("--learning-rate must be positive, received \(learningRate)")
+        }
+        if let labelSmoothing, !(0..<1).contains(labelSmoothing) {
+            throw ValidationError("--label-smoothing must be in [0, 1), received \(labelSmoothing)")
+        }
         if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
             throw ValidationError("--validation-fraction must be between 0 and 1, received \(fraction)")
         }
     }
 
-    var recipe: TrainingRecipe {
-        let schedule: LearningRateSchedule = switch self.schedule {
-        case .plateau: .reduceOnPlateau(factor: 0.1, patience: plateauPatience, minimum: 1e-6)
-        case .cosine: .cosine(warmupEpochs: warmupEpochs, minimum: 0)
-        case .oneCycle: .oneCycle(warmupFraction: 0.3)
-        case .constant: .constant
+    /// The base recipe with every given option applied.
+    func resolvedRecipe() throws -> TrainingRecipe {
+        var result = try TrainingRecipe.load(recipe)
+        if model != nil || inputSize != nil {
+            result.architecture = Architecture(name: model ?? result.architecture.name,
+                                               inputSize: inputSize ?? result.architecture.inputSize)
+            result.preprocessing = .symmetric(inputSize: result.architecture.inputSize)
         }
-        return TrainingRecipe(
-            architecture: Architecture(name: model, inputSize: inputSize),
-            epochs: epochs, batchSize: batchSize,
-            optimizer: optimizer == .adam ? .adam() : .sgd(momentum: 0.9, nesterov: true),
-            learningRate: learningRate, weightDecay: weightDecay, schedule: schedule, labelSmoothing: labelSmoothing,
-            balancesClasses: balanceClasses, mixupAlpha: mixup,
-            augmentation: augmentation.value,
-            earlyStoppingPatience: earlyStopping > 0 ? earlyStopping : nil, validationHoldOut: validationFraction,
-            seed: seed)
+        if let epochs { result.epochs = epochs }
+        if let batchSize { result.batchSize = batchSize }
+        if let seed { result.seed = seed }
+        if let optimizer { result.optimizer = optimizer == .adam ? .adam() : .sgd(momentum: 0.9, nesterov: true) }
+        if let learningRate { result.learningRate = learningRate }
+        if let weightDecay { result.weightDecay = weightDecay }
+        switch (schedule, result.schedule) {
+        case (.plateau?, _), (nil, .reduceOnPlateau) where schedule != nil || plateauPatience != nil:
+            result.schedule = .reduceOnPlateau(factor: 0.1, patience: plateauPatience ?? 8, minimum: 1e-6)
+        case (.cosine?, _), (nil, .cosine) where schedule != nil || warmupEpochs != nil:
+            result.schedule = .cosine(warmupEpochs: warmupEpochs ?? 3, minimum: 0)
+        case (.oneCycle?, _):
+            result.schedule = .oneCycle(warmupFraction: 0.3)
+        case (.constant?, _):
+            result.schedule = .constant
+        default:
+            break
+        }
+        if let labelSmoothing { result.labelSmoothing = labelSmoothing }
+        if let balanceClasses { result.balancesClasses = balanceClasses }
+        if let mixup { result.mixupAlpha = mixup }
+        if let augmentation { result.augmentation = augmentation.value }
+        if let earlyStopping { result.earlyStoppingPatience = earlyStopping > 0 ? earlyStopping : nil }
+        if let validationFraction { result.validationHoldOut = validationFraction }
+        return result
     }
 
     func run() throws {
@@ -116,7 +146,7 @@ struct Train: ParsableCommand {
         if resume && !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("--resume: no checkpoint at \(checkpoint)")
         }
-        let recipe = recipe
+        let recipe = try resolvedRecipe()
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)
         print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(Int($0 * 100))% of Training" } ?? "PublicTest"))")

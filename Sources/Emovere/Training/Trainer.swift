@@ -195,6 +195,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case emptyValidation
     case diverged(epoch: Int, step: Int)
     case checkpointMismatch(path: String, reason: String)
+    case unknownRecipe(name: String, builtIn: [String])
 
     public var description: String {
         switch self {
@@ -206,6 +207,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "loss became NaN or infinite at epoch \(epoch), step \(step); try a lower learning rate"
         case let .checkpointMismatch(path, reason):
             "\(path): \(reason); use a new --out directory or the original settings"
+        case let .unknownRecipe(name, builtIn):
+            "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }
     }
 }

@@ -1,0 +1,49 @@
+import EmovereNN
+import Foundation
+
+extension TrainingRecipe {
+    /// The name of the recipe `emovere train` starts from when none is given.
+    public static let defaultName = "mini-xception"
+
+    /// Names of the built-in recipes.
+    public static let builtInNames = [defaultName]
+
+    /// The built-in recipe `name`, or nil.
+    ///
+    /// `mini-xception`: the recipe of the bundled default model (`models/default.safetensors`):
+    /// mini-Xception 48x48, Adam 1e-3 with a 2-epoch warm-up and cosine decay over 60 epochs,
+    /// batch 32, L2 1e-4, label smoothing 0.1, the standard augmentation, seed 1.
+    public static func builtIn(_ name: String) -> TrainingRecipe? {
+        switch name {
+        case defaultName:
+            TrainingRecipe(
+                architecture: Architecture(name: "mini-xception", inputSize: 48), epochs: 60, batchSize: 32,
+                optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
+                schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: .standard,
+                earlyStoppingPatience: nil, seed: 1)
+        default:
+            nil
+        }
+    }
+
+    /// A built-in recipe by name, the recipe in a model file's card (`.safetensors`), or a recipe JSON file.
+    public static func load(_ nameOrPath: String) throws -> TrainingRecipe {
+        if let recipe = builtIn(nameOrPath) { return recipe }
+        guard FileManager.default.fileExists(atPath: nameOrPath) else {
+            throw TrainingError.unknownRecipe(name: nameOrPath, builtIn: builtInNames)
+        }
+        if nameOrPath.hasSuffix(".safetensors") {
+            let card = try ModelFile.readCard(SafeTensorsFile(contentsOf: nameOrPath), path: nameOrPath)
+            guard let recipe = card.recipe else {
+                throw ModelError.invalidModelFile(path: nameOrPath, reason: "the model card records no training recipe")
+            }
+            return recipe
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: nameOrPath))
+        do {
+            return try JSONDecoder().decode(TrainingRecipe.self, from: data)
+        } catch {
+            throw ModelError.invalidModelFile(path: nameOrPath, reason: "expected a training recipe in JSON: \(error)")
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Emovere
+import EmovereNN
+import Foundation
+import Testing
+
+/// Recipes as data: the built-in recipe reproduces the bundled model's training.
+struct TrainingRecipeTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func builtInRecipeIsTheBundledModelsRecipe() throws {
+        let bundled = Self.packageRoot.appendingPathComponent("models/default.safetensors").path
+        let fromCard = try TrainingRecipe.load(bundled)
+        #expect(fromCard == TrainingRecipe.builtIn(TrainingRecipe.defaultName))
+    }
+
+    @Test func recipeJSONRoundTrips() throws {
+        let recipe = try #require(TrainingRecipe.builtIn(TrainingRecipe.defaultName))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try JSONEncoder().encode(recipe).write(to: URL(fileURLWithPath: path))
+        #expect(try TrainingRecipe.load(path) == recipe)
+    }
+
+    @Test func unknownRecipeNamesTheChoices() {
+        #expect {
+            try TrainingRecipe.load("no-such-recipe")
+        } throws: { error in
+            "\(error)".contains("no-such-recipe") && "\(error)".contains(TrainingRecipe.defaultName)
+        }
+    }
+}
