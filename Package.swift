@@ -13,6 +13,10 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - System libraries
@@ -27,9 +31,19 @@ let package = Package(
         .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),
         .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
         .target(name: "EmovereVideo", dependencies: ["EmovereVision"], swiftSettings: kernelFlags),
+        .target(
+            name: "EmovereServer",
+            dependencies: [
+                "Emovere",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.copy("Resources")]),
         .executableTarget(
             name: "emovere",
-            dependencies: ["Emovere", "EmovereVideo", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Emovere", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: kernelFlags),
 
         // MARK: - Test support and unit tests
@@ -41,5 +55,13 @@ let package = Package(
         .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
         .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere"]),
+        .testTarget(
+            name: "EmovereServerTests",
+            dependencies: [
+                "EmovereServer", "Emovere", "EmovereTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            exclude: ["browser_check.py"]),
     ]
 )

@@ -1,0 +1,181 @@
+import Emovere
+import EmovereVision
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+
+/// The Emovere HTTP service: a JSON API for photos, a WebSocket stream for live video, a web page, metrics and an
+/// OpenAPI description, on Hummingbird.
+///
+/// The model and the face detector are loaded once; a ``RecognizerPool`` of `maximumConcurrentAnalyses` recognizers
+/// bounds the work in parallel, and requests beyond it and the waiting list are answered 503 at once. Images are
+/// decoded from memory and never written to disk.
+///
+/// Routes: `POST /v1/analyze`, `GET /v1/stream` (WebSocket), `GET /v1/models`, `GET /v1/openapi.json`,
+/// `GET /healthz`, `GET /metrics`, `GET /` (the web page, with `/app.js` and `/style.css`).
+public struct EmovereServer: Sendable {
+    /// Where the server listens and its limits.
+    public let configuration: ServerConfiguration
+    /// The recognizers shared by all requests.
+    public let pool: RecognizerPool
+    /// The server's Prometheus metrics.
+    public let metrics: ServerMetrics
+    /// The server's logger.
+    public let logger: Logger
+
+    private let resources: StaticResources
+    private let cardJSON: [UInt8]
+
+    /// A server analysing with `pool`.
+    /// - Throws: ``ServerError/invalidConfiguration(_:)`` for an out-of-range setting,
+    ///   ``ServerError/missingResource(name:)`` when the web page or OpenAPI document is missing from the bundle.
+    public init(pool: RecognizerPool, configuration: ServerConfiguration = ServerConfiguration(),
+                logger: Logger = EmovereServer.defaultLogger()) throws(ServerError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.pool = pool
+        self.metrics = ServerMetrics()
+        self.logger = logger
+        self.resources = try StaticResources.load()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        do {
+            self.cardJSON = Array(try encoder.encode(pool.card))
+        } catch {
+            throw .invalidConfiguration("the model card cannot be encoded as JSON: \(error)")
+        }
+    }
+
+    /// Loads the model at `modelPath` once per recognizer (folded for inference) and the Haar cascade at
+    /// `cascadePath` once, and makes a server with `configuration`.
+    /// - Throws: the model file's or cascade's loading error (naming the file), or a ``ServerError``.
+    public static func load(modelPath: String, cascadePath: String,
+                            configuration: ServerConfiguration = ServerConfiguration(),
+                            logger: Logger = EmovereServer.defaultLogger()) throws -> EmovereServer {
+        try configuration.validate()
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        // Each recognizer's detector splits its work over the cores left to it when every slot is busy.
+        let detector = try FaceDetector(cascadePath: cascadePath,
+                                        concurrency: max(1, cores / configuration.maximumConcurrentAnalyses))
+        let recognizers = try (0..<configuration.maximumConcurrentAnalyses).map { _ in
+            let (model, card) = try ModelFile.load(modelPath, foldedForInference: true)
+            return EmotionRecognizer(model: model, card: card, detector: detector)
+        }
+        return try EmovereServer(pool: RecognizerPool(recognizers: recognizers,
+                                                      maximumWaiting: configuration.maximumWaitingAnalyses),
+                                 configuration: configuration, logger: logger)
+    }
+
+    /// A logger labelled `emovere.server` at the level named by `$LOG_LEVEL` (`trace` ... `critical`; default `info`).
+    public static func defaultLogger() -> Logger {
+        var logger = Logger(label: "emovere.server")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        return logger
+    }
+
+    /// The Hummingbird application serving every route; `onServerRunning` receives the bound port once the server
+    /// listens (useful with port 0).
+    public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol {
+        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        webSocketRouter.add(middleware: MetricsMiddleware(metrics: metrics))
+        let session = StreamSession(pool: pool, metrics: metrics,
+                                    limits: ImageLimits(maximumPixels: configuration.maximumPixels),
+                                    maximumMessageBytes: configuration.maximumBodyBytes, logger: logger)
+        webSocketRouter.ws("/v1/stream") { inbound, outbound, _ in
+            try await session.run(inbound: inbound, outbound: outbound)
+        }
+        let logger = logger
+        return Application(
+            router: router(),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter,
+                configuration: .init(ws: .init(maxFrameSize: configuration.maximumBodyBytes))),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port),
+                                 serverName: "emovere"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                logger.info("listening on http://\(configuration.host):\(port)")
+                await onServerRunning(port)
+            },
+            logger: logger)
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and returns.
+    public func run() async throws {
+        logger.info("model \(pool.card.architecture), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels")
+        try await application().runService()
+    }
+
+    /// The HTTP routes (everything but the WebSocket upgrade).
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.post("/v1/analyze") { request, context in try await analyze(request, context: context) }
+        router.get("/v1/models") { _, _ in
+            Self.response(cardJSON, contentType: "application/json; charset=utf-8")
+        }
+        router.get("/healthz") { _, _ in
+            let occupancy = pool.occupancy
+            return Self.response(Array(#"{"capacity":\#(pool.capacity),"running":\#(occupancy.running),"status":"ok","waiting":\#(occupancy.waiting)}"#.utf8),
+                                 contentType: "application/json; charset=utf-8")
+        }
+        router.get("/metrics") { _, _ in
+            Self.response(Array(metrics.exposition(pool: pool).utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
+        }
+        router.get("/v1/stream") { _, _ -> Response in throw ServerError.upgradeRequired(path: "/v1/stream") }
+        for (path, file) in resources.files {
+            router.get(RouterPath(path)) { _, _ in Self.response(file.bytes, contentType: file.contentType) }
+        }
+        return router
+    }
+
+    /// `POST /v1/analyze`: faces and emotions of the uploaded image as JSON, or the annotated PNG with
+    /// `?annotate=1`.
+    func analyze(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let upload = try ImageUpload(contentType: request.headers[.contentType])
+        let annotate = try Self.flag(named: "annotate", in: request)
+        let limit = configuration.maximumBodyBytes
+        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+            throw ServerError.bodyTooLarge(received: declared, limit: limit)
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: limit)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw ServerError.bodyTooLarge(received: nil, limit: limit)
+        }
+        let (bytes, source) = try upload.imageBytes(from: Array(body.readableBytesView))
+        let limits = ImageLimits(maximumPixels: configuration.maximumPixels)
+        let analysis = try await pool.withRecognizer { recognizer in
+            try Analysis.run(bytes: bytes, source: source, limits: limits, annotate: annotate, with: recognizer)
+        }
+        metrics.recordFaces(analysis.faces.count)
+        if annotate, let png = analysis.annotatedPNG {
+            return Self.response(png, contentType: "image/png")
+        }
+        let labels = pool.card.labels
+        let json = AnalysisResponse(width: analysis.width, height: analysis.height,
+                                    faces: analysis.faces.map { AnalysisResponse.Face($0, labels: labels) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Self.response(Array(try encoder.encode(json)), contentType: "application/json; charset=utf-8")
+    }
+
+    /// The boolean query parameter `name`: absent, `0` or `false` is false; `1` or `true` is true.
+    /// - Throws: ``ServerError/malformedRequest(_:)`` for any other value.
+    static func flag(named name: String, in request: Request) throws(ServerError) -> Bool {
+        guard let value = request.uri.queryParameters.get(name) else { return false }
+        switch value.lowercased() {
+        case "", "1", "true", "yes": return true
+        case "0", "false", "no": return false
+        default: throw .malformedRequest("query parameter \(name) must be 1 or 0 (true or false), received '\(value)'")
+        }
+    }
+
+    static func response(_ bytes: [UInt8], contentType: String) -> Response {
+        Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-store"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

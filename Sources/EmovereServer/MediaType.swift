@@ -1,0 +1,43 @@
+/// A parsed `Content-Type` value: `type/subtype` in lower case and its parameters (names in lower case, values
+/// unquoted).
+struct MediaType: Equatable, Sendable {
+    var essence: String
+    var parameters: [String: String]
+
+    /// Parses `text` (`image/jpeg`, `multipart/form-data; boundary="x"`); nil when it has no `type/subtype`.
+    init?(_ text: String) {
+        let (head, parameters) = Self.split(text)
+        guard head.contains("/"), !head.hasPrefix("/"), !head.hasSuffix("/") else { return nil }
+        self.essence = head
+        self.parameters = parameters
+    }
+
+    /// Splits a header value such as `form-data; name="file"; filename="a.jpg"` into its lower-cased first item
+    /// and its parameters.
+    static func split(_ text: String) -> (head: String, parameters: [String: String]) {
+        var pieces = text.split(separator: ";", omittingEmptySubsequences: false).makeIterator()
+        let head = pieces.next()?.trimmingWhitespace().lowercased() ?? ""
+        var parameters: [String: String] = [:]
+        while let piece = pieces.next() {
+            guard let equals = piece.firstIndex(of: "=") else { continue }
+            let name = piece[..<equals].trimmingWhitespace().lowercased()
+            var value = Substring(piece[piece.index(after: equals)...].trimmingWhitespace())
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = value.dropFirst().dropLast() }
+            parameters[name] = String(value)
+        }
+        return (head, parameters)
+    }
+
+    /// Media types accepted as a JPEG or PNG upload.
+    static let imageEssences: Set<String> = ["image/jpeg", "image/jpg", "image/pjpeg", "image/png"]
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs.
+    func trimmingWhitespace() -> String {
+        let characters = Array(self)
+        guard let first = characters.firstIndex(where: { $0 != " " && $0 != "\t" }),
+              let last = characters.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        return String(characters[first...last])
+    }
+}

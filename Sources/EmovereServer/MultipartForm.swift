@@ -1,0 +1,73 @@
+/// One part of a `multipart/form-data` body (RFC 7578): its form field name, file name, media type and bytes.
+struct MultipartPart: Sendable, Equatable {
+    var name: String?
+    var fileName: String?
+    var contentType: String?
+    var body: ArraySlice<UInt8>
+}
+
+/// A minimal `multipart/form-data` reader: enough for browsers' and curl's file uploads (`-F file=@photo.jpg`).
+enum MultipartForm {
+    /// The parts of `body` delimited by `boundary`.
+    /// - Throws: ``ServerError/malformedRequest(_:)`` when the body does not follow the multipart syntax.
+    static func parts(of body: [UInt8], boundary: String) throws(ServerError) -> [MultipartPart] {
+        guard !boundary.isEmpty, boundary.utf8.count <= 200 else {
+            throw .malformedRequest("multipart/form-data needs a boundary parameter of 1 to 200 characters, received '\(boundary)'")
+        }
+        let delimiter = Array("--\(boundary)".utf8)
+        let separator = Array("\r\n--\(boundary)".utf8)
+        guard var position = find(delimiter, in: body, from: 0) else {
+            throw .malformedRequest("multipart body does not contain its boundary '--\(boundary)'")
+        }
+        position += delimiter.count
+        var parts: [MultipartPart] = []
+        while true {
+            if body[position...].starts(with: Array("--".utf8)) { return parts }
+            guard body[position...].starts(with: Array("\r\n".utf8)) else {
+                throw .malformedRequest("multipart boundary not followed by CRLF at byte \(position)")
+            }
+            position += 2
+            guard let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: position) else {
+                throw .malformedRequest("multipart part at byte \(position) has no blank line after its headers")
+            }
+            var part = MultipartPart(body: [])
+            let headerText = String(decoding: body[position..<headerEnd], as: UTF8.self)
+            for line in headerText.split(separator: "\r\n") {
+                guard let colon = line.firstIndex(of: ":") else {
+                    throw .malformedRequest("multipart header line without a colon: '\(line.prefix(80))'")
+                }
+                let name = line[..<colon].trimmingWhitespace().lowercased()
+                let value = line[line.index(after: colon)...].trimmingWhitespace()
+                if name == "content-type" {
+                    part.contentType = value
+                } else if name == "content-disposition" {
+                    let parameters = MediaType.split(value).parameters
+                    part.name = parameters["name"]
+                    part.fileName = parameters["filename"]
+                }
+            }
+            let contentStart = headerEnd + 4
+            guard let contentEnd = find(separator, in: body, from: contentStart) else {
+                throw .malformedRequest("multipart part '\(part.name ?? "?")' is not closed by '--\(boundary)'")
+            }
+            part.body = body[contentStart..<contentEnd]
+            parts.append(part)
+            position = contentEnd + separator.count
+            guard position + 2 <= body.count else {
+                throw .malformedRequest("multipart body ends right after a boundary; expected '--' or CRLF")
+            }
+        }
+    }
+
+    /// The index of the first occurrence of `needle` in `haystack` at or after `start`.
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        var index = start
+        let last = haystack.count - needle.count
+        while index <= last {
+            if haystack[index] == first, haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,105 @@
+import Dispatch
+import Emovere
+import Foundation
+
+/// A fixed set of recognizers shared by all requests: one recognizer serves one analysis at a time (it holds
+/// per-call buffers), so the pool's size is the number of analyses that run in parallel.
+///
+/// A request takes an idle recognizer, or waits in a bounded list for one; when the list is full it is refused
+/// at once with ``ServerError/overloaded(running:waiting:)`` instead of queueing without bound. The analysis itself
+/// runs on a Dispatch thread, so CPU-bound work never blocks Swift concurrency's cooperative threads.
+public final class RecognizerPool: @unchecked Sendable {
+    /// The number of recognizers (analyses that run in parallel).
+    public let capacity: Int
+    /// How many requests may wait for a recognizer.
+    public let maximumWaiting: Int
+    /// The model card shared by every recognizer.
+    public let card: ModelCard
+
+    private let recognizers: [EmotionRecognizer]
+    private let lock = NSLock()
+    private var idle: [Int]
+    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Int, any Error>)] = []
+    private var nextWaiterID: UInt64 = 0
+
+    /// A pool of `recognizers` (at least one, all with the same card) admitting `maximumWaiting` waiting requests.
+    public init(recognizers: [EmotionRecognizer], maximumWaiting: Int) {
+        precondition(!recognizers.isEmpty, "a recognizer pool needs at least one recognizer")
+        self.recognizers = recognizers
+        self.capacity = recognizers.count
+        self.maximumWaiting = max(0, maximumWaiting)
+        self.card = recognizers[0].card
+        self.idle = Array(recognizers.indices.reversed())
+    }
+
+    /// The number of recognizers in use and of requests waiting for one, right now.
+    public var occupancy: (running: Int, waiting: Int) {
+        lock.withLock { (capacity - idle.count, waiters.count) }
+    }
+
+    /// Runs `body` with a recognizer of its own on a Dispatch thread and returns its result.
+    /// - Throws: ``ServerError/overloaded(running:waiting:)`` when every recognizer is busy and the waiting list
+    ///   is full, `CancellationError` when the task is cancelled while waiting, or what `body` throws.
+    public func withRecognizer<Value: Sendable>(
+        _ body: @escaping @Sendable (EmotionRecognizer) throws -> Value
+    ) async throws -> Value {
+        let index = try await acquire()
+        defer { release(index) }
+        let recognizer = Exclusive(recognizers[index])
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global(qos: .userInitiated).async {
+                continuation.resume(with: Result { try body(recognizer.value) })
+            }
+        }
+    }
+
+    private func acquire() async throws -> Int {
+        if let index = lock.withLock({ idle.popLast() }) { return index }
+        let id = lock.withLock { () -> UInt64 in
+            nextWaiterID += 1
+            return nextWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+                lock.lock()
+                if let index = idle.popLast() {
+                    lock.unlock()
+                    continuation.resume(returning: index)
+                } else if Task.isCancelled {
+                    lock.unlock()
+                    continuation.resume(throwing: CancellationError())
+                } else if waiters.count >= maximumWaiting {
+                    let refusal = ServerError.overloaded(running: capacity - idle.count, waiting: waiters.count)
+                    lock.unlock()
+                    continuation.resume(throwing: refusal)
+                } else {
+                    waiters.append((id, continuation))
+                    lock.unlock()
+                }
+            }
+        } onCancel: {
+            let cancelled = lock.withLock { () -> CheckedContinuation<Int, any Error>? in
+                guard let position = waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return waiters.remove(at: position).continuation
+            }
+            cancelled?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func release(_ index: Int) {
+        let next = lock.withLock { () -> CheckedContinuation<Int, any Error>? in
+            if waiters.isEmpty {
+                idle.append(index)
+                return nil
+            }
+            return waiters.removeFirst().continuation
+        }
+        next?.resume(returning: index)
+    }
+}
+
+/// A recognizer handed to exactly one Dispatch work item by the pool, which guarantees exclusive use.
+private struct Exclusive: @unchecked Sendable {
+    let value: EmotionRecognizer
+    init(_ value: EmotionRecognizer) { self.value = value }
+}

@@ -1,0 +1,263 @@
+// Emovere web page: webcam frames over a WebSocket to /v1/stream, photos to /v1/analyze.
+// Plain JavaScript, no build step, no third-party code.
+"use strict";
+
+const EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
+const COLORS = {
+  angry: "rgb(230,45,45)", disgust: "rgb(120,190,40)", fear: "rgb(170,90,230)", happy: "rgb(255,205,30)",
+  sad: "rgb(60,130,240)", surprise: "rgb(255,135,30)", neutral: "rgb(200,200,200)",
+};
+const MAX_FPS = 12;              // frames sent per second at most
+const FRAME_WIDTH = 640;         // frames are scaled down to this width before sending
+const JPEG_QUALITY = 0.75;
+const CHART_POINTS = 150;        // samples kept in the rolling chart
+
+const $ = (id) => document.getElementById(id);
+const video = $("video"), overlay = $("overlay"), stats = $("stats"), status = $("status");
+const cameraButton = $("camera-button"), chart = $("chart");
+const grabber = document.createElement("canvas");
+
+let labels = EMOTIONS.slice();
+let socket = null, stream = null, running = false, inFlight = false;
+let lastSent = 0, sentAt = 0, replies = [], lastReply = null, droppedTotal = 0;
+const history = [];
+
+fetch("/v1/models").then((r) => r.ok ? r.json() : null).then((card) => {
+  if (card && Array.isArray(card.labels) && card.labels.length) labels = card.labels;
+  drawLegend();
+}).catch(() => drawLegend());
+
+function drawLegend() {
+  $("legend").replaceChildren(...labels.map((name) => {
+    const item = document.createElement("span");
+    item.textContent = name;
+    item.style.setProperty("--swatch", COLORS[name] || "#888");
+    return item;
+  }));
+}
+
+// ---- Live stream ---------------------------------------------------------------------------------------------
+
+cameraButton.addEventListener("click", () => (running ? stop() : start()));
+
+async function start() {
+  cameraButton.disabled = true;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  } catch (error) {
+    showStatus(`camera unavailable: ${error.message || error.name}`, true);
+    cameraButton.disabled = false;
+    return;
+  }
+  video.srcObject = stream;
+  await video.play().catch(() => {});
+  $("stage-hint").hidden = true;
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(`${scheme}//${location.host}/v1/stream`);
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => { running = true; cameraButton.textContent = "Stop camera"; cameraButton.disabled = false; tick(); };
+  socket.onmessage = (event) => onReply(JSON.parse(event.data));
+  socket.onerror = () => showStatus("stream connection error", true);
+  socket.onclose = () => { if (running) { showStatus("stream closed by the server", true); stop(); } };
+}
+
+function stop() {
+  running = false;
+  inFlight = false;
+  if (socket) { socket.onclose = null; socket.close(); socket = null; }
+  if (stream) { stream.getTracks().forEach((track) => track.stop()); stream = null; }
+  video.srcObject = null;
+  cameraButton.textContent = "Start camera";
+  cameraButton.disabled = false;
+  stats.textContent = "stopped";
+  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+}
+
+// Sends the next frame once the previous reply has arrived, at most MAX_FPS per second.
+function tick() {
+  if (!running) return;
+  const wait = 1000 / MAX_FPS - (performance.now() - lastSent);
+  if (inFlight || wait > 0 || !video.videoWidth) { setTimeout(tick, Math.max(wait, 10)); return; }
+  const scale = Math.min(1, FRAME_WIDTH / video.videoWidth);
+  grabber.width = Math.round(video.videoWidth * scale);
+  grabber.height = Math.round(video.videoHeight * scale);
+  grabber.getContext("2d").drawImage(video, 0, 0, grabber.width, grabber.height);
+  inFlight = true;
+  lastSent = performance.now();
+  grabber.toBlob((blob) => {
+    if (!running || !socket || socket.readyState !== WebSocket.OPEN || !blob) { inFlight = false; setTimeout(tick, 50); return; }
+    sentAt = performance.now();
+    socket.send(blob);
+  }, "image/jpeg", JPEG_QUALITY);
+}
+
+function onReply(reply) {
+  inFlight = false;
+  const now = performance.now();
+  replies.push(now);
+  while (replies.length && now - replies[0] > 2000) replies.shift();
+  if (reply.error) {
+    showStatus(`frame ${reply.frame ?? "?"}: ${reply.error.message}`, true);
+  } else {
+    lastReply = reply;
+    droppedTotal += reply.dropped || 0;
+    drawOverlay(reply);
+    pushHistory(reply);
+    drawChart();
+    describe(reply);
+  }
+  const fps = replies.length > 1 ? (replies.length - 1) / ((replies[replies.length - 1] - replies[0]) / 1000) : 0;
+  stats.textContent = `${fps.toFixed(1)} frames/s · round trip ${Math.round(now - sentAt)} ms · analysis ${reply.milliseconds ?? "-"} ms · dropped ${droppedTotal}`;
+  setTimeout(tick, 0);
+}
+
+function describe(reply) {
+  const faces = reply.faces || [];
+  const top = faces[0];
+  status.classList.remove("error");
+  status.textContent = faces.length
+    ? faces.map((face) => `#${face.track} ${face.emotion} ${Math.round(face.confidence * 100)}%`).join(" · ")
+    : "no face in view";
+  status.dataset.faces = String(faces.length);
+  status.dataset.emotion = top ? top.emotion : "";
+  document.body.dataset.faces = String(faces.length);
+  document.body.dataset.emotion = top ? top.emotion : "";
+  document.body.dataset.frames = String(reply.frame);
+}
+
+function showStatus(text, isError) {
+  status.textContent = text;
+  status.classList.toggle("error", !!isError);
+}
+
+// Boxes, labels and one bar per emotion over the video, in the frame's pixel coordinates scaled to the display.
+function drawOverlay(reply) {
+  const rect = overlay.getBoundingClientRect();
+  overlay.width = Math.round(rect.width * devicePixelRatio);
+  overlay.height = Math.round(rect.height * devicePixelRatio);
+  const context = overlay.getContext("2d");
+  context.clearRect(0, 0, overlay.width, overlay.height);
+  const scale = overlay.width / reply.width;
+  drawFaces(context, reply.faces || [], scale, Math.max(1, devicePixelRatio));
+}
+
+function drawFaces(context, faces, scale, pixelRatio) {
+  for (const face of faces) {
+    const color = COLORS[face.emotion] || "#fff";
+    const x = face.box.x * scale, y = face.box.y * scale, w = face.box.width * scale, h = face.box.height * scale;
+    const unit = Math.max(1, pixelRatio * Math.min(2, Math.max(1, w / 160)));
+    context.lineWidth = 3 * unit;
+    context.strokeStyle = color;
+    context.strokeRect(x, y, w, h);
+    const label = `${face.emotion} ${Math.round(face.confidence * 100)}%`;
+    context.font = `600 ${Math.round(14 * unit)}px system-ui, sans-serif`;
+    const labelHeight = 20 * unit, labelWidth = context.measureText(label).width + 10 * unit;
+    const labelY = y - labelHeight >= 0 ? y - labelHeight : y;
+    context.fillStyle = color;
+    context.fillRect(x - context.lineWidth / 2, labelY, labelWidth, labelHeight);
+    context.fillStyle = face.emotion === "sad" || face.emotion === "angry" || face.emotion === "fear" ? "#fff" : "#111";
+    context.textBaseline = "middle";
+    context.fillText(label, x + 5 * unit - context.lineWidth / 2, labelY + labelHeight / 2);
+    drawBars(context, face, x, y, w, unit);
+  }
+}
+
+function drawBars(context, face, x, y, w, unit) {
+  const rowHeight = 14 * unit, barWidth = 70 * unit, textWidth = 56 * unit, panelWidth = textWidth + barWidth + 12 * unit;
+  const panelHeight = labels.length * rowHeight + 8 * unit;
+  let panelX = x + w + 6 * unit;
+  if (panelX + panelWidth > context.canvas.width) panelX = Math.max(0, x - panelWidth - 6 * unit);
+  const panelY = Math.min(Math.max(0, y), Math.max(0, context.canvas.height - panelHeight));
+  context.fillStyle = "rgba(0,0,0,0.6)";
+  context.fillRect(panelX, panelY, panelWidth, panelHeight);
+  context.font = `${Math.round(11 * unit)}px system-ui, sans-serif`;
+  context.textBaseline = "middle";
+  labels.forEach((name, row) => {
+    const value = face.probabilities[name] || 0;
+    const rowY = panelY + 4 * unit + row * rowHeight;
+    context.fillStyle = "#ddd";
+    context.fillText(name, panelX + 4 * unit, rowY + rowHeight / 2);
+    context.fillStyle = "rgba(255,255,255,0.15)";
+    context.fillRect(panelX + textWidth, rowY + 3 * unit, barWidth, rowHeight - 6 * unit);
+    context.fillStyle = COLORS[name] || "#fff";
+    context.fillRect(panelX + textWidth, rowY + 3 * unit, barWidth * value, rowHeight - 6 * unit);
+  });
+}
+
+// ---- Rolling chart -------------------------------------------------------------------------------------------
+
+function pushHistory(reply) {
+  const face = (reply.faces || [])[0];
+  history.push(face ? labels.map((name) => face.probabilities[name] || 0) : null);
+  while (history.length > CHART_POINTS) history.shift();
+}
+
+function drawChart() {
+  const width = chart.width = Math.round(chart.clientWidth * devicePixelRatio) || chart.width;
+  const height = chart.height = Math.round(chart.clientHeight * devicePixelRatio) || chart.height;
+  const context = chart.getContext("2d");
+  context.clearRect(0, 0, width, height);
+  context.strokeStyle = "rgba(255,255,255,0.08)";
+  context.lineWidth = 1;
+  for (const level of [0.25, 0.5, 0.75]) {
+    context.beginPath();
+    context.moveTo(0, height * (1 - level));
+    context.lineTo(width, height * (1 - level));
+    context.stroke();
+  }
+  const step = width / (CHART_POINTS - 1);
+  const offset = CHART_POINTS - history.length;
+  context.lineWidth = 2 * devicePixelRatio;
+  labels.forEach((name, index) => {
+    context.strokeStyle = COLORS[name] || "#fff";
+    context.beginPath();
+    let drawing = false;
+    history.forEach((sample, position) => {
+      if (!sample) { drawing = false; return; }
+      const px = (offset + position) * step, py = height - sample[index] * (height - 4) - 2;
+      if (drawing) context.lineTo(px, py); else context.moveTo(px, py);
+      drawing = true;
+    });
+    context.stroke();
+  });
+}
+
+// ---- Photo upload --------------------------------------------------------------------------------------------
+
+const dropZone = $("drop-zone"), fileInput = $("file-input"), photo = $("photo"), photoStatus = $("photo-status");
+["dragenter", "dragover"].forEach((type) => dropZone.addEventListener(type, (event) => {
+  event.preventDefault();
+  dropZone.classList.add("over");
+}));
+["dragleave", "drop"].forEach((type) => dropZone.addEventListener(type, () => dropZone.classList.remove("over")));
+dropZone.addEventListener("drop", (event) => {
+  event.preventDefault();
+  const file = event.dataTransfer.files[0];
+  if (file) analyzePhoto(file);
+});
+fileInput.addEventListener("change", () => { if (fileInput.files[0]) analyzePhoto(fileInput.files[0]); });
+
+async function analyzePhoto(file) {
+  photoStatus.classList.remove("error");
+  photoStatus.textContent = `analysing ${file.name}…`;
+  try {
+    const response = await fetch("/v1/analyze", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+    const result = await response.json();
+    if (!response.ok) throw new Error(result.error ? result.error.message : `HTTP ${response.status}`);
+    const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    photo.width = result.width;
+    photo.height = result.height;
+    const context = photo.getContext("2d");
+    context.drawImage(bitmap, 0, 0, result.width, result.height);
+    drawFaces(context, result.faces, 1, Math.max(1, Math.max(result.width, result.height) / 800));
+    photoStatus.textContent = result.faces.length
+      ? `${result.faces.length} face${result.faces.length === 1 ? "" : "s"}: ` + result.faces.map((face) => `${face.emotion} ${Math.round(face.confidence * 100)}%`).join(", ")
+      : "no face found";
+    photoStatus.dataset.faces = String(result.faces.length);
+  } catch (error) {
+    photoStatus.classList.add("error");
+    photoStatus.textContent = `${file.name}: ${error.message}`;
+  }
+}
+
+if (new URLSearchParams(location.search).get("camera") === "1") start();

@@ -1,0 +1,89 @@
+import EmovereVision
+import Hummingbird
+
+/// Everything the server reports to a client or to the operator. Each case maps to one HTTP status and answers
+/// as `{"error":{"message":...}}`; the message says what was expected and what was received.
+public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 400: the request is not what the route expects (an empty body, a multipart form without a file, a bad
+    /// query value).
+    case malformedRequest(String)
+    /// 413: the body is longer than the configured limit.
+    case bodyTooLarge(received: Int?, limit: Int)
+    /// 413: the image header announces more pixels than the configured limit.
+    case imageTooLarge(width: Int, height: Int, limit: Int)
+    /// 415: the body's media type is not one the route accepts.
+    case unsupportedMediaType(received: String?, accepted: [String])
+    /// 422: the body has a supported media type but does not decode as an image.
+    case undecodableImage(String)
+    /// 426: a plain HTTP request reached the WebSocket route.
+    case upgradeRequired(path: String)
+    /// 501: the route needs a feature this build lacks.
+    case notImplemented(String)
+    /// 503: every recognizer is busy and the waiting list is full.
+    case overloaded(running: Int, waiting: Int)
+    /// 500: a file the server ships with (web page, OpenAPI document) is missing from its resource bundle.
+    case missingResource(name: String)
+    /// A server setting is out of range (reported at start-up, never to a client).
+    case invalidConfiguration(String)
+
+    /// The HTTP status this error answers with.
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .malformedRequest: .badRequest
+        case .bodyTooLarge, .imageTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .undecodableImage: .unprocessableContent
+        case .upgradeRequired: .upgradeRequired
+        case .notImplemented: .notImplemented
+        case .overloaded: .serviceUnavailable
+        case .missingResource, .invalidConfiguration: .internalServerError
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case let .malformedRequest(message):
+            return message
+        case let .bodyTooLarge(received, limit):
+            let size = received.map { "\($0) bytes" } ?? "more than that"
+            return "request body too large: the limit is \(limit) bytes, received \(size) (start the server with a larger --max-body-bytes)"
+        case let .imageTooLarge(width, height, limit):
+            return "image too large: \(width)x\(height) = \(width * height) pixels, the limit is \(limit) pixels (start the server with a larger --max-pixels)"
+        case let .unsupportedMediaType(received, accepted):
+            return "unsupported content type: expected \(accepted.joined(separator: ", ")), received \(received.map { "'\($0)'" } ?? "none")"
+        case let .undecodableImage(reason):
+            return "cannot decode the image: \(reason)"
+        case let .upgradeRequired(path):
+            return "\(path) is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)"
+        case let .notImplemented(message):
+            return message
+        case let .overloaded(running, waiting):
+            return "server overloaded: \(running) analyses running and \(waiting) waiting; retry shortly"
+        case let .missingResource(name):
+            return "resource \(name) is missing from the EmovereServer bundle (emovere_EmovereServer.resources beside the executable)"
+        case let .invalidConfiguration(message):
+            return "invalid server configuration: \(message)"
+        }
+    }
+
+    /// The error a decoding failure of an uploaded image becomes.
+    init(_ error: VisionError) {
+        switch error {
+        case let .tooLarge(_, width, height, limit):
+            self = .imageTooLarge(width: width, height: height, limit: limit)
+        case .empty:
+            self = .malformedRequest("empty image: the body holds no bytes; send a JPEG or PNG image")
+        case .unsupportedFormat, .corrupt, .unreadable, .encodingFailed:
+            self = .undecodableImage(error.description)
+        }
+    }
+}
+
+extension ServerError: HTTPResponseError {
+    /// The JSON error response, with `Retry-After: 1` for 503.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        if case .overloaded = self { headers[.retryAfter] = "1" }
+        return try HTTPError(status, headers: headers, message: description).response(from: request, context: context)
+    }
+}

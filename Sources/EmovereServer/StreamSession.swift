@@ -1,0 +1,168 @@
+import Emovere
+import EmovereVision
+import Foundation
+import HummingbirdWebSocket
+import Logging
+
+/// One `GET /v1/stream` WebSocket connection: the client sends JPEG (or PNG) frames as binary messages and gets one
+/// JSON text message per analysed frame. Only the newest waiting frame is analysed; frames that arrive while one is
+/// being analysed replace each other, and the next reply says how many were dropped, so a slow server never builds
+/// a backlog. Faces keep an identity across frames (`FaceTracker`) and their probabilities are smoothed per track
+/// (`ProbabilitySmoother`, an exponential moving average), so labels do not flicker.
+struct StreamSession {
+    /// A reply to one analysed frame.
+    struct Reply: Encodable {
+        /// One face with its track.
+        struct Face: Encodable {
+            var track: Int
+            var box: Rect
+            var emotion: String
+            var confidence: Float
+            var probabilities: [String: Float]
+        }
+
+        /// The frame's number on this connection (1 for the first frame received).
+        var frame: Int
+        /// Frames skipped since the previous reply because a newer one had arrived.
+        var dropped: Int
+        var width: Int
+        var height: Int
+        /// Time spent decoding and analysing the frame.
+        var milliseconds: Double
+        var faces: [Face]
+    }
+
+    /// A reply to a frame (or message) that could not be analysed; the connection stays open.
+    struct ErrorReply: Encodable {
+        struct Message: Encodable { var message: String }
+        var frame: Int?
+        var dropped: Int
+        var error: Message
+    }
+
+    let pool: RecognizerPool
+    let metrics: ServerMetrics
+    let limits: ImageLimits
+    let maximumMessageBytes: Int
+    let logger: Logger
+
+    /// Serves the connection until the client closes it.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        metrics.recordStreamConnection(1)
+        defer { metrics.recordStreamConnection(-1) }
+        let mailbox = FrameMailbox()
+        let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { signal.finish() }
+                for try await message in inbound.messages(maxSize: maximumMessageBytes) {
+                    switch message {
+                    case let .binary(buffer):
+                        mailbox.put(Array(buffer.readableBytesView))
+                        signal.yield()
+                    case .text:
+                        try await send(ErrorReply(frame: nil, dropped: 0, error: .init(
+                            message: "expected a binary message holding a JPEG or PNG frame, received a text message")),
+                            to: outbound)
+                    }
+                }
+            }
+            group.addTask {
+                var tracking = Tracking()
+                for await _ in signals {
+                    guard let frame = mailbox.take() else { continue }
+                    try await analyze(frame, tracking: &tracking, outbound: outbound)
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func analyze(_ frame: FrameMailbox.Frame, tracking: inout Tracking,
+                         outbound: WebSocketOutboundWriter) async throws {
+        let limits = limits
+        let start = ContinuousClock.now
+        let analysis: Analysis
+        do {
+            analysis = try await pool.withRecognizer { recognizer in
+                try Analysis.run(bytes: frame.bytes, source: "frame \(frame.number)", limits: limits, annotate: false,
+                                 with: recognizer)
+            }
+        } catch let error as ServerError {
+            try await send(ErrorReply(frame: frame.number, dropped: frame.dropped, error: .init(message: error.description)),
+                           to: outbound)
+            return
+        }
+        metrics.recordStreamFrame(dropped: frame.dropped)
+        metrics.recordFaces(analysis.faces.count)
+        let labels = pool.card.labels
+        let faces = tracking.follow(analysis.faces, frame: frame.number).map { track, face in
+            let json = AnalysisResponse.Face(face, labels: labels)
+            return Reply.Face(track: track, box: json.box, emotion: json.emotion, confidence: json.confidence,
+                              probabilities: json.probabilities)
+        }
+        let elapsed = ContinuousClock.now - start
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        try await send(Reply(frame: frame.number, dropped: frame.dropped, width: analysis.width, height: analysis.height,
+                             milliseconds: (milliseconds * 10).rounded() / 10, faces: faces), to: outbound)
+    }
+
+    private func send(_ reply: some Encodable, to outbound: WebSocketOutboundWriter) async throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        try await outbound.write(.text(String(decoding: try encoder.encode(reply), as: UTF8.self)))
+    }
+}
+
+/// A connection's face tracks and their smoothed probabilities.
+struct Tracking {
+    /// Weight of the newest frame in the moving average.
+    static let newestFrameWeight: Float = 0.5
+
+    var tracker = FaceTracker()
+    var smoother = ProbabilitySmoother(alpha: newestFrameWeight)
+
+    /// `faces` of frame number `frame` with their track identifiers and smoothed probabilities.
+    mutating func follow(_ faces: [FaceEmotion], frame: Int) -> [(track: Int, face: FaceEmotion)] {
+        let identifiers = tracker.update(detections: faces.map(\.box), frame: frame)
+        smoother.keep(only: Set(tracker.tracks.map(\.identifier)))
+        return zip(identifiers, faces).map { identifier, face in
+            var smoothed = face
+            smoothed.probabilities = smoother.smooth(track: identifier, probabilities: face.probabilities)
+            return (identifier, smoothed)
+        }
+    }
+}
+
+/// The newest frame received and not yet analysed, with the number of frames it replaced.
+final class FrameMailbox: @unchecked Sendable {
+    /// A frame waiting for analysis.
+    struct Frame: Sendable {
+        var bytes: [UInt8]
+        /// 1 for the first frame of the connection.
+        var number: Int
+        /// Frames replaced by this one (or by the ones it replaced) before any was analysed.
+        var dropped: Int
+    }
+
+    private let lock = NSLock()
+    private var waiting: Frame?
+    private var received = 0
+
+    /// Stores `bytes` as the newest frame, dropping the one waiting, if any.
+    func put(_ bytes: [UInt8]) {
+        lock.withLock {
+            received += 1
+            let dropped = waiting.map { $0.dropped + 1 } ?? 0
+            waiting = Frame(bytes: bytes, number: received, dropped: dropped)
+        }
+    }
+
+    /// Takes the waiting frame, if any.
+    func take() -> Frame? {
+        lock.withLock {
+            defer { waiting = nil }
+            return waiting
+        }
+    }
+}

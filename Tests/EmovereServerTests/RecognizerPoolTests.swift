@@ -1,0 +1,100 @@
+import Dispatch
+@testable import EmovereServer
+import Foundation
+import Testing
+
+/// The pool's admission: run at once, wait in a bounded list, refuse beyond it, leave on cancellation.
+struct RecognizerPoolTests {
+    static func waitUntil(_ condition: @escaping () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    @Test func waitingRequestsRunInTurnAndExtraOnesAreRefused() async throws {
+        let pool = try ServerFixture.server(recognizers: 1, waiting: 1).pool
+        let gate = DispatchSemaphore(value: 0)
+        let first = Task { try await pool.withRecognizer { _ in gate.wait(); return 1 } }
+        try await Self.waitUntil { pool.occupancy.running == 1 }
+        let second = Task { try await pool.withRecognizer { _ in 2 } }
+        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        await #expect(throws: ServerError.overloaded(running: 1, waiting: 1)) {
+            try await pool.withRecognizer { _ in 3 }
+        }
+        gate.signal()
+        #expect(try await first.value == 1)
+        #expect(try await second.value == 2)
+        #expect(pool.occupancy == (0, 0))
+    }
+
+    @Test func cancelledWaiterLeavesTheList() async throws {
+        let pool = try ServerFixture.server(recognizers: 1, waiting: 4).pool
+        let gate = DispatchSemaphore(value: 0)
+        let first = Task { try await pool.withRecognizer { _ in gate.wait() } }
+        try await Self.waitUntil { pool.occupancy.running == 1 }
+        let waiter = Task { try await pool.withRecognizer { _ in 0 } }
+        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(pool.occupancy.waiting == 0)
+        gate.signal()
+        try await first.value
+        #expect(try await pool.withRecognizer { _ in 7 } == 7)
+    }
+
+    @Test func recognizersRunInParallel() async throws {
+        let pool = try ServerFixture.server(recognizers: 2, waiting: 0).pool
+        let both = DispatchGroup()
+        both.enter()
+        both.enter()
+        // Each body waits for the other to start: this only finishes if both run at the same time.
+        async let first: Bool = pool.withRecognizer { _ in both.leave(); return both.wait(timeout: .now() + 10) == .success }
+        async let second: Bool = pool.withRecognizer { _ in both.leave(); return both.wait(timeout: .now() + 10) == .success }
+        let (firstRanAlongside, secondRanAlongside) = try await (first, second)
+        #expect(firstRanAlongside && secondRanAlongside)
+    }
+}
+
+/// Multipart parsing and media types.
+struct UploadParsingTests {
+    @Test func mediaTypeParametersAreUnquotedAndLowerCased() throws {
+        let type = try #require(MediaType(#"Multipart/Form-Data; Boundary="a b;c"; charset=utf-8"#))
+        #expect(type.essence == "multipart/form-data")
+        #expect(type.parameters["charset"] == "utf-8")
+        #expect(MediaType("jpeg") == nil)
+        #expect(MediaType("") == nil)
+    }
+
+    @Test func multipartPartsKeepTheirBytes() throws {
+        let body = Array("preamble\r\n--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\none\r\n--XX\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.png\"\r\nContent-Type: image/png\r\n\r\n\r\n--X\r\n--XX--\r\n".utf8)
+        let parts = try MultipartForm.parts(of: body, boundary: "XX")
+        #expect(parts.count == 2)
+        #expect(parts[0].name == "a" && Array(parts[0].body) == Array("one".utf8))
+        #expect(parts[1].fileName == "b.png" && parts[1].contentType == "image/png")
+        #expect(Array(parts[1].body) == Array("\r\n--X".utf8))
+    }
+
+    @Test func uploadKinds() throws {
+        #expect(try ImageUpload(contentType: "image/JPEG") == .image)
+        #expect(try ImageUpload(contentType: "image/png") == .image)
+        #expect(try ImageUpload(contentType: "multipart/form-data; boundary=q") == .multipart(boundary: "q"))
+        #expect(throws: ServerError.unsupportedMediaType(received: "application/json", accepted: ImageUpload.acceptedTypes)) {
+            try ImageUpload(contentType: "application/json")
+        }
+    }
+
+    @Test func mailboxKeepsTheNewestFrameAndCountsTheDropped() {
+        let mailbox = FrameMailbox()
+        #expect(mailbox.take() == nil)
+        mailbox.put([1])
+        mailbox.put([2])
+        mailbox.put([3])
+        let frame = mailbox.take()
+        #expect(frame?.bytes == [3] && frame?.number == 3 && frame?.dropped == 2)
+        #expect(mailbox.take() == nil)
+        mailbox.put([4])
+        #expect(mailbox.take()?.dropped == 0)
+    }
+}

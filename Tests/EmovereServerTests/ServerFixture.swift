@@ -1,0 +1,59 @@
+import Emovere
+import EmovereNN
+import EmovereServer
+import EmovereVision
+import Foundation
+import Logging
+
+/// Shared inputs of the server tests: the model (the bundled `models/default.safetensors` when present, otherwise
+/// a seeded tiny CNN saved once to a temporary file), the Haar cascade fixture and the sample photo.
+enum ServerFixture {
+    /// The repository root.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let cascadePath = root + "/Tests/EmovereVisionTests/Fixtures/haarcascade_frontalface_default.xml"
+    static let samplePath = root + "/samples/astronaut.jpg"
+
+    /// The sample photo (512x512, one face) as JPEG bytes.
+    static let sampleJPEG: [UInt8] = {
+        guard let data = FileManager.default.contents(atPath: samplePath) else {
+            preconditionFailure("missing test input \(samplePath)")
+        }
+        return [UInt8](data)
+    }()
+
+    /// The model file the tests load.
+    static let modelPath: String = {
+        let bundled = root + "/models/default.safetensors"
+        if FileManager.default.fileExists(atPath: bundled) { return bundled }
+        let path = NSTemporaryDirectory() + "emovere-server-tests-\(getpid())-tiny.safetensors"
+        do {
+            let architecture = Architecture(name: "tiny-cnn", inputSize: 48)
+            let model = try Model(architecture: architecture, seed: 7)
+            let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 48),
+                                 parameterCount: model.parameterCount)
+            try ModelFile.save(model, card: card, to: path)
+        } catch {
+            preconditionFailure("cannot write the test model to \(path): \(error)")
+        }
+        return path
+    }()
+
+    /// A quiet logger (warnings and errors only).
+    static var logger: Logger {
+        var logger = Logger(label: "emovere.server.tests")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// A server with the test model and `configuration` (port 0 by default, so live tests get a free port).
+    static func server(_ configuration: ServerConfiguration = ServerConfiguration(port: 0)) throws -> EmovereServer {
+        try EmovereServer.load(modelPath: modelPath, cascadePath: cascadePath, configuration: configuration,
+                               logger: logger)
+    }
+
+    /// A server whose pool is `recognizers` recognizers admitting `waiting` waiting requests.
+    static func server(recognizers: Int, waiting: Int) throws -> EmovereServer {
+        try server(ServerConfiguration(port: 0, maximumConcurrentAnalyses: recognizers, maximumWaitingAnalyses: waiting))
+    }
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Opens the Emovere web page in headless Chromium with a fake camera and checks that a face is drawn.
+
+Run by BrowserTests.swift with Debian's python3 (python3-selenium, chromium, chromium-driver):
+  browser_check.py --url URL --video FILE.y4m --photo FILE.jpg --screenshot OUT.png [--timeout 40]
+Prints one JSON line with what the page showed; exits 1 (with the browser log) when it showed no face in time.
+"""
+import argparse
+import json
+import sys
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+# Non-transparent pixels of the overlay canvas inside each reported face box (box, label and bars are drawn there).
+OVERLAY_PIXELS = """
+const overlay = document.getElementById('overlay');
+const context = overlay.getContext('2d');
+const data = context.getImageData(0, 0, overlay.width, overlay.height).data;
+let painted = 0;
+for (let index = 3; index < data.length; index += 4) if (data[index] > 0) painted++;
+return painted;
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--video", required=True)
+    parser.add_argument("--photo", required=True)
+    parser.add_argument("--screenshot", required=True)
+    parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--driver", default="/usr/bin/chromedriver")
+    parser.add_argument("--timeout", type=float, default=40)
+    arguments = parser.parse_args()
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = arguments.chromium
+    for flag in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1400,1400", "--use-fake-device-for-media-stream",
+                 "--use-fake-ui-for-media-stream", "--use-file-for-fake-video-capture=" + arguments.video]:
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(arguments.driver), options=options)
+    driver.set_page_load_timeout(arguments.timeout)
+    driver.set_script_timeout(arguments.timeout)
+    result = {}
+    try:
+        started = time.monotonic()
+        driver.get(arguments.url)
+        driver.find_element(By.ID, "camera-button").click()
+        try:
+            WebDriverWait(driver, arguments.timeout, poll_frequency=0.2).until(
+                lambda d: int(d.find_element(By.TAG_NAME, "body").get_attribute("data-faces") or 0) > 0
+                and d.find_element(By.TAG_NAME, "body").get_attribute("data-emotion"))
+        except TimeoutException:
+            result["error"] = "no face box with an emotion label within %.0f s" % arguments.timeout
+        result["secondsToFirstFace"] = round(time.monotonic() - started, 2)
+        body = driver.find_element(By.TAG_NAME, "body")
+        result["faces"] = int(body.get_attribute("data-faces") or 0)
+        result["emotion"] = body.get_attribute("data-emotion")
+        result["status"] = driver.find_element(By.ID, "status").text
+        result["overlayPixels"] = driver.execute_script(OVERLAY_PIXELS)
+        time.sleep(1.5)  # a few more frames for the frames/s figure and the chart
+        result["stats"] = driver.find_element(By.ID, "stats").text
+        result["framesAnalysed"] = int(body.get_attribute("data-frames") or 0)
+
+        # The photo drop zone's file input, made visible so the driver can type a path into it.
+        driver.execute_script("document.getElementById('file-input').hidden = false;")
+        driver.find_element(By.ID, "file-input").send_keys(arguments.photo)
+        try:
+            WebDriverWait(driver, arguments.timeout, poll_frequency=0.2).until(
+                lambda d: d.find_element(By.ID, "photo-status").get_attribute("data-faces") is not None)
+        except TimeoutException:
+            result.setdefault("error", "the photo upload showed no result within %.0f s" % arguments.timeout)
+        result["photoFaces"] = int(driver.find_element(By.ID, "photo-status").get_attribute("data-faces") or -1)
+        result["photoStatus"] = driver.find_element(By.ID, "photo-status").text
+        driver.save_screenshot(arguments.screenshot)
+        result["screenshot"] = arguments.screenshot
+        if "error" in result:
+            result["browserLog"] = [entry.get("message") for entry in driver.get_log("browser")][-20:]
+    finally:
+        driver.quit()
+    print(json.dumps(result))
+    return 1 if "error" in result else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
