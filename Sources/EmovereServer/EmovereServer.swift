@@ -29,7 +29,7 @@ public struct EmovereServer: Sendable {
 
     /// A server analysing with `pool`.
     /// - Throws: ``ServerError/invalidConfiguration(_:)`` for an out-of-range setting,
-    ///   ``ServerError/missingResource(name:)`` when the web page or OpenAPI document is missing from the bundle.
+    ///   ``ServerError/missingResource(name:reason:)`` when the web page or OpenAPI document is missing from the bundle.
     public init(pool: RecognizerPool, configuration: ServerConfiguration = ServerConfiguration(),
                 logger: Logger = EmovereServer.defaultLogger()) throws(ServerError) {
         try configuration.validate()

@@ -21,8 +21,9 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     case notImplemented(String)
     /// 503: every recognizer is busy and the waiting list is full.
     case overloaded(running: Int, waiting: Int)
-    /// 500: a file the server ships with (web page, OpenAPI document) is missing from its resource bundle.
-    case missingResource(name: String)
+    /// 500: a file the server ships with (web page, OpenAPI document) is missing from its resource bundle or
+    /// cannot be read.
+    case missingResource(name: String, reason: String)
     /// A server setting is out of range (reported at start-up, never to a client).
     case invalidConfiguration(String)
 
@@ -59,8 +60,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
             return message
         case let .overloaded(running, waiting):
             return "server overloaded: \(running) analyses running and \(waiting) waiting; retry shortly"
-        case let .missingResource(name):
-            return "resource \(name) is missing from the EmovereServer bundle (emovere_EmovereServer.resources beside the executable)"
+        case let .missingResource(name, reason):
+            return "resource \(name) of the EmovereServer bundle (emovere_EmovereServer.resources beside the executable): \(reason)"
         case let .invalidConfiguration(message):
             return "invalid server configuration: \(message)"
         }

@@ -21,17 +21,20 @@ struct StaticResources: Sendable {
     ]
 
     /// Reads every file of ``routes`` from the module's bundle.
-    /// - Throws: ``ServerError/missingResource(name:)`` naming the first file not found.
+    /// - Throws: ``ServerError/missingResource(name:reason:)`` naming the first file not found or unreadable.
     static func load() throws(ServerError) -> StaticResources {
         var files: [String: File] = [:]
         for route in routes {
             let name = route.resource as NSString
             guard let url = Bundle.module.url(forResource: name.deletingPathExtension, withExtension: name.pathExtension,
-                                              subdirectory: "Resources"),
-                  let data = try? Data(contentsOf: url) else {
-                throw .missingResource(name: route.resource)
+                                              subdirectory: "Resources") else {
+                throw .missingResource(name: route.resource, reason: "not in the bundle")
             }
-            files[route.path] = File(bytes: [UInt8](data), contentType: route.contentType)
+            do {
+                files[route.path] = File(bytes: [UInt8](try Data(contentsOf: url)), contentType: route.contentType)
+            } catch {
+                throw .missingResource(name: route.resource, reason: "cannot read \(url.path): \(error)")
+            }
         }
         return StaticResources(files: files)
     }

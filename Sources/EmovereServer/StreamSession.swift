@@ -49,7 +49,11 @@ struct StreamSession {
     /// Serves the connection until the client closes it.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         metrics.recordStreamConnection(1)
-        defer { metrics.recordStreamConnection(-1) }
+        logger.debug("stream connection opened")
+        defer {
+            metrics.recordStreamConnection(-1)
+            logger.debug("stream connection closed")
+        }
         let mailbox = FrameMailbox()
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
