@@ -40,15 +40,20 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest image, in pixels (width x height).")
     var maxPixels = 40_000_000
 
-    func run() throws {
-        let configuration = ServerConfiguration(
-            host: host, port: port, maximumConcurrentAnalyses: maxConcurrent, maximumWaitingAnalyses: maxWaiting,
-            maximumBodyBytes: maxBodyBytes, maximumPixels: maxPixels)
+    var configuration: ServerConfiguration {
+        ServerConfiguration(host: host, port: port, maximumConcurrentAnalyses: maxConcurrent,
+                            maximumWaitingAnalyses: maxWaiting, maximumBodyBytes: maxBodyBytes, maximumPixels: maxPixels)
+    }
+
+    func validate() throws {
         do {
             try configuration.validate()
         } catch {
             throw ValidationError(error.description)
         }
+    }
+
+    func run() throws {
         let modelPath = try model ?? BundledModel.locate()
         let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
             "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
@@ -63,9 +68,16 @@ struct Serve: ParsableCommand {
             finished.signal()
         }
         finished.wait()
-        try outcome.withValue { $0 }?.get()
+        if case let .failure(error)? = outcome.withValue({ $0 }) {
+            throw ServeError(description: "cannot serve on \(host):\(port): \(error)")
+        }
         server.logger.info("stopped")
     }
+}
+
+/// Why a server that started could not go on serving (a port in use, say); printed as `Error: ...`.
+struct ServeError: Error, CustomStringConvertible {
+    let description: String
 }
 
 extension Result where Failure == any Error {
