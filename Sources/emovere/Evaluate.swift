@@ -16,8 +16,8 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Split: training, publictest (test) or privatetest.")
     var split = "publictest"
 
-    @Option(help: "Test-time augmentation: none, flip or ten-crop.")
-    var tta: TestTimeAugmentation = .none
+    @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's, else none).")
+    var tta: TestTimeAugmentation?
 
     @Flag(help: "Print the report as JSON instead of a table.")
     var json = false
@@ -31,11 +31,21 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Record the report in the model file's card (accuracy, macro-F1, per-class metrics, confusion matrix).")
     var record = false
 
+    @Flag(help: "With --record: also make this test-time augmentation the model's default (analyze, video and serve use flip).")
+    var adoptTta = false
+
+    func validate() throws {
+        if adoptTta && (!record || tta == nil) {
+            throw ValidationError("--adopt-tta needs --record and an explicit --tta")
+        }
+    }
+
     func run() throws {
         guard let split = Split(argument: split) else {
             throw ValidationError("unknown --split '\(self.split)'; expected one of \(Split.argumentNames.joined(separator: ", "))")
         }
         let (network, card) = try ModelFile.load(model, foldedForInference: true)
+        let tta = self.tta ?? card.testTimeAugmentation ?? .none
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
         let progress = ProgressBar(total: dataset.count, label: "evaluate")
@@ -60,6 +70,7 @@ struct Evaluate: ParsableCommand {
             var stored = report
             stored.model = nil
             updated.evaluation = stored
+            if adoptTta { updated.testTimeAugmentation = tta == .none ? nil : tta }
             // e.g. publicTestAccuracy, publicTestAccuracyFlip, publicTestMacroF1TenCrop
             let prefix = split.usage.prefix(1).lowercased() + split.usage.dropFirst()
             let suffix = switch tta {

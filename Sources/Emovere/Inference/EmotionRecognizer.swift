@@ -44,22 +44,36 @@ public final class EmotionRecognizer {
         return boxes.isEmpty ? [] : classify(faces: boxes, in: image)
     }
 
-    /// Emotions for the given face `boxes` of `image`.
+    /// Emotions for the given face `boxes` of `image`. When the model card asks for flip test-time
+    /// augmentation, each face and its mirror image go through the model and their probabilities are averaged.
     public func classify(faces boxes: [Rect], in image: GrayImage) -> [FaceEmotion] {
         let size = card.preprocessing.inputSize
-        let input = Tensor(shape: [boxes.count, size, size, 1])
+        let pixels = size * size
+        let flips = card.testTimeAugmentation == .flip
+        let views = flips ? 2 : 1
+        let input = Tensor(shape: [boxes.count * views, size, size, 1])
         for (slot, box) in boxes.enumerated() {
             let crop = image.cropped(to: box.expanded(byFraction: Double(card.preprocessing.faceMargin))
                 .clamped(toWidth: image.width, height: image.height))
             let face = crop.resized(width: size, height: size)
-            let destination = input.pointer + slot * size * size
-            for index in 0..<(size * size) { destination[index] = Float(face.pixels[index]) }
-            card.preprocessing.apply(destination, count: size * size)
+            let destination = input.pointer + slot * pixels
+            for index in 0..<pixels { destination[index] = Float(face.pixels[index]) }
+            card.preprocessing.apply(destination, count: pixels)
+            if flips {
+                let mirror = input.pointer + (boxes.count + slot) * pixels
+                for row in 0..<size {
+                    for column in 0..<size { mirror[row * size + column] = destination[row * size + size - 1 - column] }
+                }
+            }
         }
         let probabilities = model.probabilities(input)
         let classes = model.architecture.classCount
         return boxes.enumerated().map { slot, box in
-            FaceEmotion(box: box, probabilities: Array(probabilities.values[(slot * classes)..<((slot + 1) * classes)]))
+            let values = (0..<classes).map { k in
+                (0..<views).reduce(Float(0)) { $0 + probabilities[(($1 * boxes.count) + slot) * classes + k] }
+                    / Float(views)
+            }
+            return FaceEmotion(box: box, probabilities: values)
         }
     }
 }

@@ -9,6 +9,9 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var formatVersion: Int
     public var architecture: Architecture
     public var preprocessing: Preprocessing
+    /// The test-time augmentation the model is used with (`EmotionRecognizer` applies `flip`;
+    /// `emovere evaluate` uses it unless `--tta` says otherwise). Nil: none.
+    public var testTimeAugmentation: TestTimeAugmentation?
     /// Class names in output order; must equal `Emotion.allCases.map(\.name)`.
     public var labels: [String]
     public var parameterCount: Int
