@@ -6,7 +6,7 @@ let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
 
 let package = Package(
     name: "emovere",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "emovere", targets: ["emovere"]),
         .library(name: "Emovere", targets: ["Emovere"]),

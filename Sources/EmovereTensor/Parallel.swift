@@ -30,8 +30,11 @@ public enum Parallel {
             body(0, ranges[0])
             return
         }
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { index in
+        pool.run(chunks: ranges.count) { index in
             body(index, ranges[index])
         }
     }
+
+    /// The worker threads behind `forEachChunk` (one fewer than `workerCount`: the caller works too).
+    static let pool = WorkerPool(extraThreads: workerCount - 1)
 }
