@@ -180,33 +180,44 @@ public enum Convolution {
                 var f0 = 0
                 while f0 < filters {
                     let start = b.map { load8($0.value + f0) } ?? SIMD8<Float>()
+                    let zero = SIMD8<Float>(repeating: floor)
                     var ox = 0
-                    while ox < g.outputWidth {
-                        let lanes = min(4, g.outputWidth &- ox)
+                    // Groups of four output pixels: four accumulators of eight filters each.
+                    while ox &+ 4 <= g.outputWidth {
                         var a0 = start, a1 = start, a2 = start, a3 = start
                         for ky in 0..<g.kernelHeight {
                             let rowOffset = ((oy &+ ky) &* g.inputWidth &+ ox) &* c
                             let row = image + rowOffset
-                            for kx in 0..<g.kernelWidth {
-                                let pixel = row + (kx &* c)
-                                let tap = (ky &* g.kernelWidth &+ kx) &* c
-                                let weights = UnsafePointer(w.value) + (tap &* filters &+ f0)
-                                for channel in 0..<c {
-                                    let weight = load8(weights + channel &* filters)
-                                    a0.addProduct(SIMD8(repeating: pixel[channel]), weight)
-                                    if lanes > 1 { a1.addProduct(SIMD8(repeating: pixel[c &+ channel]), weight) }
-                                    if lanes > 2 { a2.addProduct(SIMD8(repeating: pixel[2 &* c &+ channel]), weight) }
-                                    if lanes > 3 { a3.addProduct(SIMD8(repeating: pixel[3 &* c &+ channel]), weight) }
-                                }
+                            let weightRow = UnsafePointer(w.value) + (ky &* g.kernelWidth &* c &* filters &+ f0)
+                            for tap in 0..<(g.kernelWidth &* c) {
+                                // Along a window row, tap t = kx * C + channel is input element row[t].
+                                let weight = load8(weightRow + tap &* filters)
+                                a0.addProduct(SIMD8(repeating: row[tap]), weight)
+                                a1.addProduct(SIMD8(repeating: row[c &+ tap]), weight)
+                                a2.addProduct(SIMD8(repeating: row[2 &* c &+ tap]), weight)
+                                a3.addProduct(SIMD8(repeating: row[3 &* c &+ tap]), weight)
                             }
                         }
-                        let zero = SIMD8<Float>(repeating: floor)
                         let target = out + (ox &* filters &+ f0)
                         store8(a0.replacing(with: zero, where: a0 .< zero), target)
-                        if lanes > 1 { store8(a1.replacing(with: zero, where: a1 .< zero), target + filters) }
-                        if lanes > 2 { store8(a2.replacing(with: zero, where: a2 .< zero), target + 2 &* filters) }
-                        if lanes > 3 { store8(a3.replacing(with: zero, where: a3 .< zero), target + 3 &* filters) }
+                        store8(a1.replacing(with: zero, where: a1 .< zero), target + filters)
+                        store8(a2.replacing(with: zero, where: a2 .< zero), target + 2 &* filters)
+                        store8(a3.replacing(with: zero, where: a3 .< zero), target + 3 &* filters)
                         ox &+= 4
+                    }
+                    // The last one to three pixels of the row, one at a time.
+                    while ox < g.outputWidth {
+                        var a0 = start
+                        for ky in 0..<g.kernelHeight {
+                            let rowOffset = ((oy &+ ky) &* g.inputWidth &+ ox) &* c
+                            let row = image + rowOffset
+                            let weightRow = UnsafePointer(w.value) + (ky &* g.kernelWidth &* c &* filters &+ f0)
+                            for tap in 0..<(g.kernelWidth &* c) {
+                                a0.addProduct(SIMD8(repeating: row[tap]), load8(weightRow + tap &* filters))
+                            }
+                        }
+                        store8(a0.replacing(with: zero, where: a0 .< zero), out + (ox &* filters &+ f0))
+                        ox &+= 1
                     }
                     f0 &+= 8
                 }
