@@ -22,43 +22,20 @@ struct Analyze: ParsableCommand {
     @Flag(help: "Print JSON (one object per image) instead of a table.")
     var json = false
 
-    @Option(help: "Model file (default: the bundled model).")
-    var model: String?
-
-    @Option(help: "Haar cascade XML (default: haarcascade_frontalface_default.xml from opencv-data).")
-    var cascade: String?
-
-    @Option(help: "Smallest face side in pixels.")
-    var minFace = 0
-
-    @Option(help: "Detector scale factor.")
-    var scaleFactor = 1.3
-
-    @Option(help: "Detector minimum neighbours.")
-    var minNeighbors = 5
+    @OptionGroup var detection: DetectorOptions
 
     @Option(name: .customLong("annotate"), help: ArgumentHelp(
         "Write annotated copies: the output file for one photo, an output folder for several.", valueName: "OUT"))
     var annotate: String?
 
     func run() throws {
-        let modelPath = try model ?? BundledModel.locate()
-        let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
-            "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
-        let parameters = try FaceDetector.DetectionParameters(
-            scaleFactor: scaleFactor, minimumNeighbors: minNeighbors,
-            minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
         var expanded = try PhotoFiles.expand(paths)
         let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
         if case let .folder(folder)? = target { expanded = PhotoFiles.excluding(expanded, under: folder) }
         let files = expanded
         let outputs = try target.map { try $0.outputPaths(for: files) }
-        let detector = try FaceDetector(cascadePath: cascadePath)
         let workers = max(1, min(files.count, 2))
-        let recognizers = try (0..<workers).map { _ in
-            let (network, card) = try ModelFile.load(modelPath, foldedForInference: true)
-            return EmotionRecognizer(model: network, card: card, detector: detector, detection: parameters)
-        }
+        let recognizers = try detection.makeRecognizers(count: workers)
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)
         let results = Locked([PhotoResult?](repeating: nil, count: files.count))
         let done = Locked(0)

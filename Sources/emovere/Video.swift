@@ -126,20 +126,7 @@ struct RecognitionOptions: ParsableArguments {
     @Option(help: "Smoothing weight of the newest frame in each track's moving average, in (0, 1]; 1 is off.")
     var smoothing: Float = 1
 
-    @Option(help: "Model file (default: the bundled model).")
-    var model: String?
-
-    @Option(help: "Haar cascade XML (default: haarcascade_frontalface_default.xml from opencv-data).")
-    var cascade: String?
-
-    @Option(help: "Smallest face side in pixels.")
-    var minFace = 0
-
-    @Option(help: "Detector scale factor.")
-    var scaleFactor = 1.3
-
-    @Option(help: "Detector minimum neighbours.")
-    var minNeighbors = 5
+    @OptionGroup var detection: DetectorOptions
 
     func validate() throws {
         guard every >= 1 else { throw ValidationError("--every: expected 1 or more, found \(every)") }
@@ -150,15 +137,7 @@ struct RecognitionOptions: ParsableArguments {
 
     /// The recognizer and tracker these options describe.
     func makeTracker() throws -> VideoEmotionTracker {
-        let modelPath = try model ?? BundledModel.locate()
-        let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
-            "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
-        let parameters = try FaceDetector.DetectionParameters(
-            scaleFactor: scaleFactor, minimumNeighbors: minNeighbors,
-            minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
-        let (network, card) = try ModelFile.load(modelPath, foldedForInference: true)
-        let recognizer = EmotionRecognizer(model: network, card: card, detector: try FaceDetector(cascadePath: cascadePath),
-                                           detection: parameters)
+        let recognizer = try detection.makeRecognizers(count: 1)[0]
         return try VideoEmotionTracker(recognizer: recognizer,
                                        settings: .init(detectionInterval: every, smoothing: smoothing))
     }

@@ -65,7 +65,12 @@ def main():
         result["emotion"] = body.get_attribute("data-emotion")
         result["status"] = driver.find_element(By.ID, "status").text
         result["overlayPixels"] = driver.execute_script(OVERLAY_PIXELS)
-        time.sleep(1.5)  # a few more frames for the frames/s figure and the chart
+        # Streaming goes on: wait for a few more analysed frames (a slow, busy machine gets the full timeout).
+        try:
+            WebDriverWait(driver, arguments.timeout, poll_frequency=0.2).until(
+                lambda d: int(d.find_element(By.TAG_NAME, "body").get_attribute("data-frames") or 0) >= 3)
+        except TimeoutException:
+            result.setdefault("error", "fewer than 3 frames analysed within %.0f s" % arguments.timeout)
         result["stats"] = driver.find_element(By.ID, "stats").text
         result["framesAnalysed"] = int(body.get_attribute("data-frames") or 0)
 
