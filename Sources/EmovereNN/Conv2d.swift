@@ -31,16 +31,8 @@ public final class Conv2d: Layer {
     }
 
     public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
-        guard inputShape.count == 3 else {
-            throw .invalidShape(layer: "Conv2d", expected: "[height, width, channels]", received: inputShape)
-        }
-        let g = ConvolutionGeometry(
-            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-            kernelSize: kernelSize, stride: stride, padding: padding)
-        guard g.outputHeight > 0 && g.outputWidth > 0 else {
-            throw .invalidShape(layer: "Conv2d(\(kernelSize)x\(kernelSize))", expected: "at least \(kernelSize)x\(kernelSize)",
-                                received: inputShape)
-        }
+        let g = try ConvolutionGeometry(layer: "Conv2d", inputShape: inputShape, kernelSize: kernelSize, stride: stride,
+                                        padding: padding)
         geometry = g
         let fanIn = g.taps * g.channels
         kernel = Parameter(

@@ -21,16 +21,8 @@ public final class DepthwiseConv2d: Layer {
     }
 
     public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
-        guard inputShape.count == 3 else {
-            throw .invalidShape(layer: "DepthwiseConv2d", expected: "[height, width, channels]", received: inputShape)
-        }
-        let g = ConvolutionGeometry(
-            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-            kernelSize: kernelSize, stride: stride, padding: padding)
-        guard g.outputHeight > 0 && g.outputWidth > 0 else {
-            throw .invalidShape(layer: "DepthwiseConv2d", expected: "at least \(kernelSize)x\(kernelSize)",
-                                received: inputShape)
-        }
+        let g = try ConvolutionGeometry(layer: "DepthwiseConv2d", inputShape: inputShape, kernelSize: kernelSize, stride: stride,
+                                        padding: padding)
         geometry = g
         kernel = Parameter(
             shape: [kernelSize, kernelSize, g.channels, 1], role: .weight,

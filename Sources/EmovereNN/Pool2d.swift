@@ -36,15 +36,8 @@ public final class Pool2d: Layer {
     }
 
     public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
-        guard inputShape.count == 3 else {
-            throw .invalidShape(layer: "Pool2d", expected: "[height, width, channels]", received: inputShape)
-        }
-        let g = ConvolutionGeometry(
-            inputHeight: inputShape[0], inputWidth: inputShape[1], channels: inputShape[2],
-            kernelSize: poolSize, stride: stride, padding: padding)
-        guard g.outputHeight > 0 && g.outputWidth > 0 else {
-            throw .invalidShape(layer: "Pool2d", expected: "at least \(poolSize)x\(poolSize)", received: inputShape)
-        }
+        let g = try ConvolutionGeometry(layer: "Pool2d", inputShape: inputShape, kernelSize: poolSize, stride: stride,
+                                        padding: padding)
         geometry = g
         return [g.outputHeight, g.outputWidth, g.channels]
     }
