@@ -7,7 +7,7 @@ public enum TrainingCurves {
     public static func svg(_ history: [EpochRecord], title: String = "Training") -> String {
         let panelWidth = 420.0
         let panelHeight = 260.0
-        let margin = (left: 52.0, top: 36.0, bottom: 40.0, gap: 60.0)
+        let margin = (left: 52.0, top: 52.0, bottom: 40.0, gap: 60.0)
         let width = margin.left * 2 + panelWidth * 2 + margin.gap
         let height = margin.top + panelHeight + margin.bottom + 20
         var body = ""
