@@ -24,11 +24,16 @@ struct Analyze: ParsableCommand {
 
     @OptionGroup var detection: DetectorOptions
 
+    @Option(help: "Largest photo accepted, in pixels (width x height), checked before decoding.")
+    var maxPixels = ImageLimits.standard.maximumPixels
+
     @Option(name: .customLong("annotate"), help: ArgumentHelp(
         "Write annotated copies: the output file for one photo, an output folder for several.", valueName: "OUT"))
     var annotate: String?
 
     func run() throws {
+        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
+        let limits = ImageLimits(maximumPixels: maxPixels)
         var expanded = try PhotoFiles.expand(paths)
         let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
         if case let .folder(folder)? = target { expanded = PhotoFiles.excluding(expanded, under: folder) }
@@ -43,7 +48,7 @@ struct Analyze: ParsableCommand {
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: files.count, by: workers) {
                 let result = PhotoResult.analyze(path: files[index], with: shared.value[worker],
-                                                 annotation: outputs?[index])
+                                                 annotation: outputs?[index], limits: limits)
                 results.withValue { $0[index] = result }
                 let count = done.withValue { value -> Int in value += 1; return value }
                 progress.withValue { $0?.update(completed: count) }
@@ -86,16 +91,17 @@ struct PhotoResult: Codable {
     /// analysis exactly as without `--annotate`. (libjpeg's gray decode and the luma of its colour decode differ
     /// by a level here and there, which moves probabilities in the third decimal: the JSON must not depend on
     /// whether an annotated copy is asked for.) Both decoders apply the EXIF orientation, so boxes line up.
-    static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil) -> PhotoResult {
+    static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
+                        limits: ImageLimits = .standard) -> PhotoResult {
         let gray: GrayImage
         let color: RGBImage?
         do {
             if annotation != nil {
                 let bytes = try ImageFile.bytes(atPath: path)
-                color = try RGBImage(decoding: bytes, source: path)
-                gray = try GrayImage(decoding: bytes, source: path)
+                color = try RGBImage(decoding: bytes, source: path, limits: limits)
+                gray = try GrayImage(decoding: bytes, source: path, limits: limits)
             } else {
-                (gray, color) = (try GrayImage(contentsOf: path), nil)
+                (gray, color) = (try GrayImage(contentsOf: path, limits: limits), nil)
             }
         } catch {
             report(error, for: path)

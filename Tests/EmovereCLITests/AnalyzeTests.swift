@@ -118,6 +118,15 @@ struct AnalyzeTests {
         #expect(table.standardOutput.contains("broken.png: error"), "\(table)")
     }
 
+    /// A photo over `--max-pixels` is refused from its header, by name, and the exit status says so.
+    @Test func photoOverThePixelLimitIsReportedByName() throws {
+        let result = try Self.analyze([Self.sample, "--json", "--max-pixels", "1000"])
+        #expect(result.status == 1, "\(result)")
+        #expect(result.standardError.contains("astronaut.jpg") && result.standardError.contains("512x512"), "\(result)")
+        let photos = try Self.photos(result)
+        #expect((photos.first?["error"] as? String)?.contains("limit is 1000 pixels") == true, "\(result)")
+    }
+
     @Test func photoWithoutFacesGivesAnEmptyList() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }
