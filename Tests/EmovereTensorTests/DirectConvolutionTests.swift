@@ -7,17 +7,20 @@ import Testing
 ///
 /// Tolerances as in `ConvolutionTests`: relative 1e-4, absolute 1e-4.
 struct DirectConvolutionTests {
-    /// (height, width, channels, kernel size, filters, batch): mini-Xception's two stem convolutions at
-    /// 48x48, odd sizes, a width that leaves 1-3 pixels after the groups of four, and 16 filters.
-    static let cases: [(Int, Int, Int, Int, Int, Int)] = [
-        (48, 48, 1, 3, 8, 1), (46, 46, 8, 3, 8, 2), (7, 9, 3, 3, 8, 3), (6, 7, 2, 2, 16, 1), (5, 6, 8, 1, 8, 2),
+    /// (height, width, channels, kernel size, filters, batch, stride): mini-Xception's two stem convolutions
+    /// at 48x48, odd sizes, a width that leaves 1-3 pixels after the groups of four, 16 filters, stride 2.
+    static let cases: [(Int, Int, Int, Int, Int, Int, Int)] = [
+        (48, 48, 1, 3, 8, 1, 1), (46, 46, 8, 3, 8, 2, 1), (7, 9, 3, 3, 8, 3, 1), (6, 7, 2, 2, 16, 1, 1),
+        (5, 6, 8, 1, 8, 2, 1),
+        // Stride 2: mini-Xception's 1x1 shortcuts ("same" padding needs none there), and a 3x3 window.
+        (44, 44, 8, 1, 16, 2, 2), (11, 11, 32, 1, 64, 1, 2), (9, 11, 4, 3, 8, 2, 2),
     ]
 
     @Test(arguments: 0..<cases.count)
     func matchesReference(caseIndex: Int) {
-        let (height, width, channels, kernelSize, filters, batch) = Self.cases[caseIndex]
+        let (height, width, channels, kernelSize, filters, batch, stride) = Self.cases[caseIndex]
         let g = ConvolutionGeometry(inputHeight: height, inputWidth: width, channels: channels, kernelSize: kernelSize,
-                                    stride: 1, padding: .valid)
+                                    stride: stride, padding: kernelSize == 1 ? .same : .valid)
         #expect(Convolution.supportsDirectForward(g, filters: filters))
         let inputValues = randomValues(batch * g.inputSize, seed: 1)
         let kernelValues = randomValues(g.taps * channels * filters, seed: 2)
@@ -42,7 +45,7 @@ struct DirectConvolutionTests {
 
     @Test func padsAndStridesAreLeftToTheGEMMPath() {
         let same = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 8, kernelSize: 3, stride: 1, padding: .same)
-        let strided = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 8, kernelSize: 3, stride: 2, padding: .valid)
+        let strided = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 8, kernelSize: 3, stride: 2, padding: .same)
         let wide = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 32, kernelSize: 3, stride: 1, padding: .valid)
         #expect(!Convolution.supportsDirectForward(same, filters: 8))
         #expect(!Convolution.supportsDirectForward(strided, filters: 8))

@@ -146,11 +146,13 @@ public enum Convolution {
         }
     }
 
-    /// True when `directForward` handles the geometry: stride 1, no padding (every window in frame),
-    /// a multiple of 8 filters and a small window (`KH*KW*C <= 128`), as in mini-Xception's stem.
+    /// True when `directForward` handles the geometry: no padding (every window in frame), a multiple of
+    /// 8 filters and a small window (`KH*KW*C <= 128`), as in mini-Xception's stem, pointwise convolutions
+    /// and stride-2 shortcuts.
     public static func supportsDirectForward(_ g: ConvolutionGeometry, filters: Int) -> Bool {
-        g.stride == 1 && g.padTop == 0 && g.padLeft == 0 && filters % 8 == 0 && g.taps * g.channels <= 128
-            && g.outputHeight + g.kernelHeight - 1 <= g.inputHeight && g.outputWidth + g.kernelWidth - 1 <= g.inputWidth
+        g.padTop == 0 && g.padLeft == 0 && filters % 8 == 0 && g.taps * g.channels <= 128
+            && (g.outputHeight - 1) * g.stride + g.kernelHeight <= g.inputHeight
+            && (g.outputWidth - 1) * g.stride + g.kernelWidth <= g.inputWidth
     }
 
     /// Forward pass without im2col for small windows (see `supportsDirectForward`): each group of four
@@ -169,6 +171,8 @@ public enum Convolution {
         let y = UnsafeSendable(output.pointer)
         let b = bias.map { UnsafeSendable($0.pointer) }
         let c = g.channels
+        let stride = g.stride
+        let pixelStep = stride * c  // input elements between neighbouring output pixels
         let floor: Float = relu ? 0 : -.infinity
         let minimumRows = max(1, Parallel.elementwiseGrain / max(1, g.outputWidth * filters * 4))
         Parallel.forEachChunk(batch * g.outputHeight, minimumChunk: minimumRows) { _, range in
@@ -186,16 +190,16 @@ public enum Convolution {
                     while ox &+ 4 <= g.outputWidth {
                         var a0 = start, a1 = start, a2 = start, a3 = start
                         for ky in 0..<g.kernelHeight {
-                            let rowOffset = ((oy &+ ky) &* g.inputWidth &+ ox) &* c
+                            let rowOffset = ((oy &* stride &+ ky) &* g.inputWidth &+ ox &* stride) &* c
                             let row = image + rowOffset
                             let weightRow = UnsafePointer(w.value) + (ky &* g.kernelWidth &* c &* filters &+ f0)
                             for tap in 0..<(g.kernelWidth &* c) {
                                 // Along a window row, tap t = kx * C + channel is input element row[t].
                                 let weight = load8(weightRow + tap &* filters)
                                 a0.addProduct(SIMD8(repeating: row[tap]), weight)
-                                a1.addProduct(SIMD8(repeating: row[c &+ tap]), weight)
-                                a2.addProduct(SIMD8(repeating: row[2 &* c &+ tap]), weight)
-                                a3.addProduct(SIMD8(repeating: row[3 &* c &+ tap]), weight)
+                                a1.addProduct(SIMD8(repeating: row[pixelStep &+ tap]), weight)
+                                a2.addProduct(SIMD8(repeating: row[2 &* pixelStep &+ tap]), weight)
+                                a3.addProduct(SIMD8(repeating: row[3 &* pixelStep &+ tap]), weight)
                             }
                         }
                         let target = out + (ox &* filters &+ f0)
@@ -209,7 +213,7 @@ public enum Convolution {
                     while ox < g.outputWidth {
                         var a0 = start
                         for ky in 0..<g.kernelHeight {
-                            let rowOffset = ((oy &+ ky) &* g.inputWidth &+ ox) &* c
+                            let rowOffset = ((oy &* stride &+ ky) &* g.inputWidth &+ ox &* stride) &* c
                             let row = image + rowOffset
                             let weightRow = UnsafePointer(w.value) + (ky &* g.kernelWidth &* c &* filters &+ f0)
                             for tap in 0..<(g.kernelWidth &* c) {
