@@ -27,6 +27,12 @@ public enum Emotion: Int, CaseIterable, Sendable, Codable, CustomStringConvertib
         self = match
     }
 
+    /// `values` (one per class, in `Emotion` order) keyed by class name: the JSON form of probabilities
+    /// shared by `analyze`, `video`, `live` and `serve`.
+    public static func byName<Value>(_ values: [Value]) -> [String: Value] {
+        Dictionary(zip(allCases.map(\.name), values), uniquingKeysWith: { first, _ in first })
+    }
+
     /// The number of classes.
     public static let count = allCases.count
 }

@@ -16,12 +16,12 @@ public struct AnalysisResponse: Codable, Sendable, Equatable {
         /// Every class's probability, keyed by label.
         public var probabilities: [String: Float]
 
-        /// The JSON form of a recognised face, with `labels` naming the probabilities.
-        public init(_ face: FaceEmotion, labels: [String]) {
+        /// The JSON form of a recognised face (probabilities keyed by `Emotion` name).
+        public init(_ face: FaceEmotion) {
             box = face.box
             emotion = face.emotion.name
             confidence = face.confidence
-            probabilities = Dictionary(zip(labels, face.probabilities), uniquingKeysWith: { first, _ in first })
+            probabilities = Emotion.byName(face.probabilities)
         }
     }
 

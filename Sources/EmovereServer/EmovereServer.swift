@@ -155,9 +155,8 @@ public struct EmovereServer: Sendable {
         if annotate, let png = analysis.annotatedPNG {
             return Self.response(png, contentType: "image/png")
         }
-        let labels = pool.card.labels
         let json = AnalysisResponse(width: analysis.width, height: analysis.height,
-                                    faces: analysis.faces.map { AnalysisResponse.Face($0, labels: labels) })
+                                    faces: analysis.faces.map { AnalysisResponse.Face($0) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Self.response(Array(try encoder.encode(json)), contentType: "application/json; charset=utf-8")

@@ -99,9 +99,8 @@ struct StreamSession {
         }
         metrics.recordStreamFrame(dropped: frame.dropped)
         metrics.recordFaces(analysis.faces.count)
-        let labels = pool.card.labels
         let faces = tracking.follow(analysis.faces, frame: frame.number).map { track, face in
-            let json = AnalysisResponse.Face(face, labels: labels)
+            let json = AnalysisResponse.Face(face)
             return Reply.Face(track: track, box: json.box, emotion: json.emotion, confidence: json.confidence,
                               probabilities: json.probabilities)
         }

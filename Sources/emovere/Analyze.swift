@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Emovere
+import EmovereData
 import EmovereVision
 import Foundation
 
@@ -110,7 +111,7 @@ struct PhotoResult: Codable {
         let found = recognizer.analyze(gray)
         let faces = found.map { face in
             Face(box: face.box, emotion: face.emotion.name, confidence: face.confidence,
-                 probabilities: Dictionary(uniqueKeysWithValues: zip(recognizer.card.labels, face.probabilities)))
+                 probabilities: Emotion.byName(face.probabilities))
         }
         var result = PhotoResult(path: path, width: gray.width, height: gray.height, faces: faces)
         if let annotation, let color {

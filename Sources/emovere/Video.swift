@@ -317,7 +317,7 @@ struct FrameRecord: Encodable {
         self.latencyMilliseconds = latencyMilliseconds.map { ($0 * 10).rounded() / 10 }
         self.faces = faces.map { face in
             Face(track: face.track, box: face.box, emotion: face.emotion.name, confidence: face.confidence,
-                 probabilities: Dictionary(uniqueKeysWithValues: zip(Emotion.allCases.map(\.name), face.probabilities)),
+                 probabilities: Emotion.byName(face.probabilities),
                  detected: face.detected)
         }
     }
@@ -360,8 +360,7 @@ struct RunSummary {
             TrackRecord(track: summary.track, firstTime: Double(summary.firstFrame) / frameRate,
                         lastTime: Double(summary.lastFrame) / frameRate, frames: summary.frames,
                         dominantEmotion: summary.dominantEmotion.name, dominantShare: summary.dominantShare,
-                        meanProbabilities: Dictionary(uniqueKeysWithValues: zip(Emotion.allCases.map(\.name),
-                                                                                summary.meanProbabilities)))
+                        meanProbabilities: Emotion.byName(summary.meanProbabilities))
         }
     }
 
