@@ -46,22 +46,20 @@ public final class Conv2d: Layer {
         guard let g = geometry, let kernel else { preconditionFailure("Conv2d used before build") }
         let batch = input.shape[0]
         let output = Tensor.reusing(output, shape: [batch, g.outputHeight, g.outputWidth, filters])
-        if !g.isPointwise {
-            columns = Tensor.reusing(columns, shape: [batch * g.outputPixels, g.taps * g.channels])
-        }
+        self.input = input
+        self.output = output
         precondition(!(appliesReLU && mode.isTraining), "a convolution with a fused ReLU is inference-only")
         if !mode.isTraining && Convolution.supportsDirectForward(g, filters: filters) {
             Convolution.directForward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g,
                                       relu: appliesReLU, output: output)
-            self.input = input
-            self.output = output
             return output
+        }
+        if !g.isPointwise {
+            columns = Tensor.reusing(columns, shape: [batch * g.outputPixels, g.taps * g.channels])
         }
         Convolution.forward(
             input: input, kernel: kernel.value, bias: bias?.value, geometry: g, columns: columns, relu: appliesReLU,
             output: output)
-        self.input = input
-        self.output = output
         return output
     }
 

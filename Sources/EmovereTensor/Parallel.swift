@@ -6,8 +6,14 @@ import Foundation
 /// Kernels split over the batch (or over rows); each chunk is a contiguous range, so results
 /// do not depend on scheduling and every run gives the same numbers.
 public enum Parallel {
-    /// The number of workers: the active processor count, at least 1.
-    public static let workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// The number of workers: `EMOVERE_THREADS` when set to a positive number, else the active
+    /// processor count.
+    public static let workerCount: Int = {
+        if let text = ProcessInfo.processInfo.environment["EMOVERE_THREADS"], let count = Int(text), count > 0 {
+            return count
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// The contiguous ranges that split `0..<count` into at most `workerCount` chunks of at least
     /// `minimumChunk` items each (always at least one chunk; never more chunks than `count`).

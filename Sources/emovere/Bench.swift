@@ -27,6 +27,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure training only (for profiling).")
     var trainingOnly = false
 
+    @Flag(help: "Also print the time of each layer in an inference pass at the first inference batch size.")
+    var layers = false
+
     @Flag(help: "Skip the ONNX Runtime comparison.")
     var noOnnx = false
 
@@ -40,9 +43,19 @@ struct Bench: ParsableCommand {
         let results = try Benchmark(architecture: architecture, seconds: seconds)
             .run(trainingBatch: trainingBatch, inferenceBatches: trainingOnly ? [] : inferenceBatches)
         for line in results { print(line.formatted) }
+        if layers, let batch = inferenceBatches.first {
+            let timings = try Benchmark(architecture: architecture, seconds: seconds).layerTimings(batchSize: batch)
+            let total = timings.reduce(0) { $0 + $1.microseconds }
+            print("layers, batch \(batch): \(String(format: "%.1f", total)) µs per pass")
+            for timing in timings {
+                print(String(format: "  %8.2f µs  %5.1f %%  %@", timing.microseconds, 100 * timing.microseconds / total,
+                             timing.name as NSString))
+            }
+        }
         if !noOnnx && !trainingOnly {
             let path = onnxModel ?? "../shared/bench/mini_xception_\(inputSize).onnx"
-            OnnxRuntimeComparison(modelPath: path, inputSize: inputSize, batches: inferenceBatches, seconds: seconds).run()
+            OnnxRuntimeComparison(modelPath: path, inputSize: inputSize, batches: inferenceBatches, seconds: seconds,
+                                  threads: Parallel.workerCount).run()
         }
     }
 }

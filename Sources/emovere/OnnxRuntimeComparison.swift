@@ -7,6 +7,8 @@ struct OnnxRuntimeComparison {
     let inputSize: Int
     let batches: [Int]
     let seconds: Double
+    /// ONNX Runtime's intra-op threads: the same number of workers as Emovere's.
+    let threads: Int
 
     func run() {
         guard FileManager.default.fileExists(atPath: modelPath) else {
@@ -19,21 +21,23 @@ struct OnnxRuntimeComparison {
                 import numpy as np, onnxruntime as ort
             except ImportError as e:
                 print("ONNX Runtime comparison skipped: python3 cannot import onnxruntime/numpy (%s)" % e); sys.exit(0)
-            so = ort.SessionOptions(); so.intra_op_num_threads = 2
+            so = ort.SessionOptions(); so.intra_op_num_threads = int(sys.argv[4])
             s = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
             name = s.get_inputs()[0].name
             size = int(sys.argv[2]); seconds = float(sys.argv[3])
-            for batch in map(int, sys.argv[4:]):
+            for batch in map(int, sys.argv[5:]):
                 x = np.random.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
                 s.run(None, {name: x})
-                n = 0; t = time.perf_counter()
+                n = 0; t = time.perf_counter(); c = time.process_time()
                 while time.perf_counter() - t < seconds:
                     s.run(None, {name: x}); n += batch
-                print("%-40s %10.0f images/s" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / (time.perf_counter() - t)))
+                wall = time.perf_counter() - t; cpu = time.process_time() - c
+                print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, modelPath, String(inputSize), String(seconds)] + batches.map(String.init)
+        process.arguments = ["python3", "-c", script, modelPath, String(inputSize), String(seconds), String(threads)] + batches.map(String.init)
+        fflush(nil)  // flush every output stream: Emovere's lines first, then python's
         do {
             try process.run()
             process.waitUntilExit()

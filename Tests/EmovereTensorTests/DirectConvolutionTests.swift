@@ -7,20 +7,24 @@ import Testing
 ///
 /// Tolerances as in `ConvolutionTests`: relative 1e-4, absolute 1e-4.
 struct DirectConvolutionTests {
-    /// (height, width, channels, kernel size, filters, batch, stride): mini-Xception's two stem convolutions
-    /// at 48x48, odd sizes, a width that leaves 1-3 pixels after the groups of four, 16 filters, stride 2.
-    static let cases: [(Int, Int, Int, Int, Int, Int, Int)] = [
-        (48, 48, 1, 3, 8, 1, 1), (46, 46, 8, 3, 8, 2, 1), (7, 9, 3, 3, 8, 3, 1), (6, 7, 2, 2, 16, 1, 1),
-        (5, 6, 8, 1, 8, 2, 1),
-        // Stride 2: mini-Xception's 1x1 shortcuts ("same" padding needs none there), and a 3x3 window.
-        (44, 44, 8, 1, 16, 2, 2), (11, 11, 32, 1, 64, 1, 2), (9, 11, 4, 3, 8, 2, 2),
+    /// (height, width, channels, kernel size, filters, batch, stride, padding): mini-Xception's stem at 48x48,
+    /// odd sizes, 16 filters, stride 2 (its 1x1 shortcuts), blocks of 12 pixels that cross rows and images,
+    /// 16- and 8-filter blocks together, filter counts that are not multiples of 8 (its 7-class head),
+    /// "same" padding (windows that cross the border) and the widest window taken (3x3x128).
+    static let cases: [(Int, Int, Int, Int, Int, Int, Int, Padding)] = [
+        (48, 48, 1, 3, 8, 1, 1, .valid), (46, 46, 8, 3, 8, 2, 1, .valid), (7, 9, 3, 3, 8, 3, 1, .valid),
+        (6, 7, 2, 2, 16, 1, 1, .valid), (5, 6, 8, 1, 8, 2, 1, .valid),
+        (44, 44, 8, 1, 16, 2, 2, .same), (11, 11, 32, 1, 64, 1, 2, .same), (9, 11, 4, 3, 8, 2, 2, .valid),
+        (6, 6, 64, 1, 128, 3, 1, .valid), (5, 7, 3, 3, 24, 2, 1, .valid), (3, 3, 7, 1, 40, 1, 1, .valid),
+        (3, 3, 128, 3, 7, 2, 1, .same), (5, 6, 4, 3, 13, 3, 1, .same), (7, 7, 2, 3, 3, 1, 2, .same),
+        (9, 8, 5, 5, 20, 2, 2, .same),
     ]
 
     @Test(arguments: 0..<cases.count)
     func matchesReference(caseIndex: Int) {
-        let (height, width, channels, kernelSize, filters, batch, stride) = Self.cases[caseIndex]
+        let (height, width, channels, kernelSize, filters, batch, stride, padding) = Self.cases[caseIndex]
         let g = ConvolutionGeometry(inputHeight: height, inputWidth: width, channels: channels, kernelSize: kernelSize,
-                                    stride: stride, padding: kernelSize == 1 ? .same : .valid)
+                                    stride: stride, padding: padding)
         #expect(Convolution.supportsDirectForward(g, filters: filters))
         let inputValues = randomValues(batch * g.inputSize, seed: 1)
         let kernelValues = randomValues(g.taps * channels * filters, seed: 2)
@@ -43,15 +47,10 @@ struct DirectConvolutionTests {
         }
     }
 
-    @Test func padsAndStridesAreLeftToTheGEMMPath() {
-        let same = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 8, kernelSize: 3, stride: 1, padding: .same)
-        let strided = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 8, kernelSize: 3, stride: 2, padding: .same)
-        let wide = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 32, kernelSize: 3, stride: 1, padding: .valid)
-        #expect(!Convolution.supportsDirectForward(same, filters: 8))
-        #expect(!Convolution.supportsDirectForward(strided, filters: 8))
-        #expect(!Convolution.supportsDirectForward(wide, filters: 8))
-        #expect(!Convolution.supportsDirectForward(
-            ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 1, kernelSize: 3, stride: 1, padding: .valid),
-            filters: 7))
+    @Test func windowsWiderThan3x3x128AreLeftToTheGEMMPath() {
+        let widest = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 128, kernelSize: 3, stride: 1, padding: .same)
+        let wider = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 129, kernelSize: 3, stride: 1, padding: .same)
+        #expect(Convolution.supportsDirectForward(widest, filters: 7))
+        #expect(!Convolution.supportsDirectForward(wider, filters: 8))
     }
 }

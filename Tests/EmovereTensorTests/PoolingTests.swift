@@ -18,7 +18,12 @@ struct PoolingTests {
         let inputGradient = garbageTensor(input.shape)
         Pooling.maxBackward(outputGradient: outputGradient, indices: indices, geometry: g, inputGradient: inputGradient)
 
-        #expect(output.values == Reference.maxPoolForward(input: input.values, batch: testCase.batch, geometry: g))
+        let expectedOutput = Reference.maxPoolForward(input: input.values, batch: testCase.batch, geometry: g)
+        #expect(output.values == expectedOutput)
+        // Inference keeps no indices and takes its own path.
+        let inferenceOutput = garbageTensor(output.shape)
+        Pooling.maxForward(input: input, geometry: g, output: inferenceOutput, indices: nil)
+        #expect(inferenceOutput.values == expectedOutput, "without indices")
         let expectedGradient = Reference.maxPoolBackward(
             outputGradient: outputGradient.values, input: input.values, batch: testCase.batch, geometry: g)
         // Overlapping windows add gradients in a different order than the reference.

@@ -19,7 +19,13 @@ public struct Benchmark {
     public struct Measurement: Sendable {
         public var name: String
         public var imagesPerSecond: Double
-        public var formatted: String { String(format: "%-40@ %10.0f images/s", name as NSString, imagesPerSecond) }
+        /// Images per CPU-second of the whole process (all workers, spinning included): a figure that
+        /// stays comparable when other programs share the machine.
+        public var imagesPerCPUSecond: Double
+        public var formatted: String {
+            String(format: "%-40@ %10.0f images/s  (%.0f per CPU-second)", name as NSString, imagesPerSecond,
+                   imagesPerCPUSecond)
+        }
     }
 
     /// Measures training at `trainingBatch` (skipped when 0) and inference at each of `inferenceBatches`.
@@ -42,7 +48,7 @@ public struct Benchmark {
         let gradient = Tensor(shape: targets.shape)
         let filler = InputBatch(preprocessing: recipe.preprocessing)
         var step = 0
-        let images = measure {
+        let rate = measure {
             let start = (step * batchSize) % dataset.count
             let indices = Array(start..<(start + batchSize))[...]
             filler.fill(input, from: dataset, indices: indices, augmentation: .standard, seed: UInt64(step))
@@ -57,7 +63,8 @@ public struct Benchmark {
             step += 1
             return batchSize
         }
-        return Measurement(name: "\(architecture) training, batch \(batchSize), augmented", imagesPerSecond: images)
+        return Measurement(name: "\(architecture) training, batch \(batchSize), augmented", imagesPerSecond: rate.wall,
+                           imagesPerCPUSecond: rate.cpu)
     }
 
     /// Inference images/s at `batchSize` (preprocessed input to probabilities).
@@ -68,20 +75,22 @@ public struct Benchmark {
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 2_654_435_761) % 255) / 127.5 - 1
         })
-        let images = measure {
+        let rate = measure {
             _ = model.probabilities(input)
             return batchSize
         }
-        return Measurement(name: "\(architecture) inference, batch \(batchSize)", imagesPerSecond: images)
+        return Measurement(name: "\(architecture) inference, batch \(batchSize)", imagesPerSecond: rate.wall,
+                           imagesPerCPUSecond: rate.cpu)
     }
 
-    /// Runs `body` (which returns images processed) once to warm up, then repeatedly for `seconds`.
-    private func measure(_ body: () -> Int) -> Double {
+    /// Runs `body` (which returns images processed) once to warm up, then repeatedly for `seconds`;
+    /// returns images per wall-clock second and per process CPU-second.
+    private func measure(_ body: () -> Int) -> (wall: Double, cpu: Double) {
         _ = body()
         let stopwatch = Stopwatch()
         var images = 0
         repeat { images += body() } while stopwatch.elapsedSeconds < seconds
-        return Double(images) / stopwatch.elapsedSeconds
+        return (Double(images) / stopwatch.elapsedSeconds, Double(images) / max(stopwatch.elapsedCPUSeconds, 1e-9))
     }
 
     private func syntheticDataset(count: Int, size: Int) -> FaceDataset {
@@ -92,3 +101,57 @@ public struct Benchmark {
 }
 
 import Foundation
+
+extension Benchmark {
+    /// One layer's share of an inference pass.
+    public struct LayerTiming: Sendable {
+        /// The layer's type and output shape, e.g. `SeparableConv2d -> [1, 44, 44, 16]`.
+        public var name: String
+        public var microseconds: Double
+    }
+
+    /// Microseconds per inference pass spent in each leaf layer (containers opened, residual additions
+    /// left out), at `batchSize`, on the inference-folded model: where the time of `inference` goes.
+    public func layerTimings(batchSize: Int) throws -> [LayerTiming] {
+        let size = architecture.inputSize
+        let model = try Model(architecture: architecture, seed: 1)
+        model.foldBatchNormsForInference()
+        let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
+            Float(($0 &* 7_919) % 255) / 127.5 - 1
+        })
+        var totals: [Double] = []
+        var names: [String] = []
+        var passes = 0
+        let stopwatch = Stopwatch()
+        repeat {
+            var index = 0
+            _ = timeLeaves(model.network, input: input, totals: &totals, names: &names, index: &index)
+            passes += 1
+        } while stopwatch.elapsedSeconds < seconds
+        return zip(names, totals).map { LayerTiming(name: $0, microseconds: $1 / Double(passes) * 1e6) }
+    }
+
+    private func timeLeaves(
+        _ layer: any Layer, input: Tensor, totals: inout [Double], names: inout [String], index: inout Int
+    ) -> Tensor {
+        switch layer {
+        case let sequential as Sequential:
+            return sequential.layers.reduce(input) { timeLeaves($1, input: $0, totals: &totals, names: &names, index: &index) }
+        case let residual as Residual:
+            _ = timeLeaves(residual.main, input: input, totals: &totals, names: &names, index: &index)
+            if let shortcut = residual.shortcut {
+                _ = timeLeaves(shortcut, input: input, totals: &totals, names: &names, index: &index)
+            }
+            return residual.forward(input, mode: .inference)
+        default:
+            let (output, seconds) = Stopwatch.measure { layer.forward(input, mode: .inference) }
+            if index == totals.count {
+                totals.append(0)
+                names.append("\(type(of: layer)) -> \(output.shape)")
+            }
+            totals[index] += seconds
+            index += 1
+            return output
+        }
+    }
+}

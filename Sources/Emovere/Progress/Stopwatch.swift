@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Measures elapsed wall-clock time with the monotonic `ContinuousClock`.
 ///
 /// ```swift
@@ -7,10 +13,22 @@
 /// ```
 public struct Stopwatch: Sendable {
     private let start: ContinuousClock.Instant
+    private let startCPUSeconds: Double
 
     /// Starts measuring now.
     public init() {
         start = ContinuousClock.now
+        startCPUSeconds = Stopwatch.processCPUSeconds()
+    }
+
+    /// CPU seconds all threads of this process spent since the stopwatch was created: unlike wall
+    /// time, it hardly moves when other programs compete for the cores.
+    public var elapsedCPUSeconds: Double { Stopwatch.processCPUSeconds() - startCPUSeconds }
+
+    private static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
     }
 
     /// The time since the stopwatch was created.

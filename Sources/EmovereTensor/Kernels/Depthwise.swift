@@ -47,34 +47,23 @@ public enum DepthwiseConvolution {
         let c = g.channels
         let vectorised = c % 8 == 0
         let rows = rows ?? 0..<g.outputHeight
-        var out = output + rows.lowerBound &* g.outputWidth &* c
+        let rowLength = g.outputWidth &* c
+        var out = output + rows.lowerBound &* rowLength
+        // 3x3 stride-1 windows fully inside the frame take the register-blocked row kernel.
+        let fastColumns = vectorised && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1
+            ? g.padLeft..<max(g.padLeft, min(g.outputWidth, g.inputWidth &- 2 &+ g.padLeft)) : 0..<0
         for oy in rows {
             let (y0, kyStart, kyEnd) = g.rowWindow(oy)
-            let rowIsInterior = kyStart == 0 && kyEnd == g.kernelHeight
-            for ox in 0..<g.outputWidth {
+            let rowColumns = kyStart == 0 && kyEnd == g.kernelHeight ? fastColumns : 0..<0
+            if !rowColumns.isEmpty {
+                interiorRow3x3(
+                    input + (y0 &* g.inputWidth &+ rowColumns.lowerBound &- g.padLeft) &* c, kernel, g,
+                    out + rowColumns.lowerBound &* c, count: rowColumns.count)
+            }
+            for ox in 0..<g.outputWidth where !rowColumns.contains(ox) {
                 let (x0, kxStart, kxEnd) = g.columnWindow(ox)
-                if vectorised && rowIsInterior && g.kernelWidth == 3 && g.kernelHeight == 3 && kxStart == 0 && kxEnd == 3 {
-                    // Interior 3x3 window: all nine taps in frame, unrolled.
-                    let top = input + (y0 &* g.inputWidth &+ x0) &* c
-                    let middle = top + g.inputWidth &* c
-                    let bottom = middle + g.inputWidth &* c
-                    let c2 = c &+ c
-                    var c0 = 0
-                    while c0 < c {
-                        let w = kernel + c0
-                        var accumulator = load8(top + c0) * load8(w)
-                        accumulator.addProduct(load8(top + (c0 &+ c)), load8(w + c))
-                        accumulator.addProduct(load8(top + (c0 &+ c2)), load8(w + c2))
-                        accumulator.addProduct(load8(middle + c0), load8(w + 3 &* c))
-                        accumulator.addProduct(load8(middle + (c0 &+ c)), load8(w + 4 &* c))
-                        accumulator.addProduct(load8(middle + (c0 &+ c2)), load8(w + 5 &* c))
-                        accumulator.addProduct(load8(bottom + c0), load8(w + 6 &* c))
-                        accumulator.addProduct(load8(bottom + (c0 &+ c)), load8(w + 7 &* c))
-                        accumulator.addProduct(load8(bottom + (c0 &+ c2)), load8(w + 8 &* c))
-                        store8(accumulator, out + c0)
-                        c0 &+= 8
-                    }
-                } else if vectorised {
+                let pixelOut = out + ox &* c
+                if vectorised {
                     var c0 = 0
                     while c0 < c {
                         var accumulator = SIMD8<Float>()
@@ -85,7 +74,7 @@ public enum DepthwiseConvolution {
                                 accumulator.addProduct(load8(rowIn + (kx &* c)), load8(rowW + (kx &* c)))
                             }
                         }
-                        store8(accumulator, out + c0)
+                        store8(accumulator, pixelOut + c0)
                         c0 &+= 8
                     }
                 } else {
@@ -99,12 +88,73 @@ public enum DepthwiseConvolution {
                                     * kernel[(ky &* g.kernelWidth &+ kx) &* c &+ channel]
                             }
                         }
-                        out[channel] = sum
+                        pixelOut[channel] = sum
                     }
                 }
-                out += c
             }
+            out += rowLength
         }
+    }
+
+    /// `count` neighbouring output pixels of one row whose 3x3 windows are all in frame (stride 1,
+    /// `C % 8 == 0`); `input` points at the first window's top-left value. Four pixels at a time share
+    /// the six input columns they read; the nine weights of a channel block stay in registers.
+    @inline(__always)
+    static func interiorRow3x3(
+        _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
+        _ output: UnsafeMutablePointer<Float>, count: Int
+    ) {
+        let c = g.channels
+        let rowStep = g.inputWidth &* c
+        var c0 = 0
+        while c0 < c {
+            let w = kernel + c0
+            let w0 = load8(w), w1 = load8(w + c), w2 = load8(w + 2 &* c)
+            let w3 = load8(w + 3 &* c), w4 = load8(w + 4 &* c), w5 = load8(w + 5 &* c)
+            let w6 = load8(w + 6 &* c), w7 = load8(w + 7 &* c), w8 = load8(w + 8 &* c)
+            var ox = 0
+            while ox &+ 4 <= count {
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                let row = input + (ox &* c &+ c0)
+                fourPixelRow(row, c, w0, w1, w2, &a0, &a1, &a2, &a3)
+                fourPixelRow(row + rowStep, c, w3, w4, w5, &a0, &a1, &a2, &a3)
+                fourPixelRow(row + 2 &* rowStep, c, w6, w7, w8, &a0, &a1, &a2, &a3)
+                let target = output + (ox &* c &+ c0)
+                store8(a0, target)
+                store8(a1, target + c)
+                store8(a2, target + 2 &* c)
+                store8(a3, target + 3 &* c)
+                ox &+= 4
+            }
+            while ox < count {
+                var a0 = SIMD8<Float>()
+                let row = input + (ox &* c &+ c0)
+                a0.addProduct(load8(row), w0); a0.addProduct(load8(row + c), w1); a0.addProduct(load8(row + 2 &* c), w2)
+                let middle = row + rowStep
+                a0.addProduct(load8(middle), w3); a0.addProduct(load8(middle + c), w4)
+                a0.addProduct(load8(middle + 2 &* c), w5)
+                let bottom = middle + rowStep
+                a0.addProduct(load8(bottom), w6); a0.addProduct(load8(bottom + c), w7)
+                a0.addProduct(load8(bottom + 2 &* c), w8)
+                store8(a0, output + (ox &* c &+ c0))
+                ox &+= 1
+            }
+            c0 &+= 8
+        }
+    }
+
+    /// One kernel row's contribution to four neighbouring pixels: six input columns `c` apart.
+    @inline(__always)
+    static func fourPixelRow(
+        _ row: UnsafePointer<Float>, _ c: Int, _ left: SIMD8<Float>, _ middle: SIMD8<Float>, _ right: SIMD8<Float>,
+        _ a0: inout SIMD8<Float>, _ a1: inout SIMD8<Float>, _ a2: inout SIMD8<Float>, _ a3: inout SIMD8<Float>
+    ) {
+        let v0 = load8(row), v1 = load8(row + c), v2 = load8(row + 2 &* c)
+        let v3 = load8(row + 3 &* c), v4 = load8(row + 4 &* c), v5 = load8(row + 5 &* c)
+        a0.addProduct(v0, left); a0.addProduct(v1, middle); a0.addProduct(v2, right)
+        a1.addProduct(v1, left); a1.addProduct(v2, middle); a1.addProduct(v3, right)
+        a2.addProduct(v2, left); a2.addProduct(v3, middle); a2.addProduct(v4, right)
+        a3.addProduct(v3, left); a3.addProduct(v4, middle); a3.addProduct(v5, right)
     }
 
     /// Backward pass: overwrites `kernelGradient` `[KH, KW, C]` and, when given, `inputGradient`

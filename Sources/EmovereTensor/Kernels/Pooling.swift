@@ -25,7 +25,21 @@ public enum Pooling {
                     for ox in 0..<g.outputWidth {
                         let (x0, kxStart, kxEnd) = g.columnWindow(ox)
                         let first = ((y0 &+ kyStart) &* g.inputWidth &+ x0 &+ kxStart) &* c
-                        if c % 8 == 0 {
+                        if c % 8 == 0 && index == nil {
+                            // Inference: maxima only.
+                            var c0 = 0
+                            while c0 < c {
+                                var best = load8(image + (first &+ c0))
+                                for ky in kyStart..<kyEnd {
+                                    let rowStart = image + (((y0 &+ ky) &* g.inputWidth &+ x0) &* c &+ c0)
+                                    for kx in kxStart..<kxEnd {
+                                        best = pointwiseMax(best, load8(rowStart + kx &* c))
+                                    }
+                                }
+                                store8(best, out + c0)
+                                c0 &+= 8
+                            }
+                        } else if c % 8 == 0 {
                             var c0 = 0
                             while c0 < c {
                                 var best = load8(image + (first &+ c0))

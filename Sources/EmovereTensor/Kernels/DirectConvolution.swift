@@ -1,0 +1,302 @@
+// Direct (im2col-free) dense convolution for inference, NHWC: register-blocked microkernels.
+// input [N, H, W, C], kernel [KH, KW, C, F] (HWIO), output [N, OH, OW, F].
+// Output pixels of the whole batch are one flat list, taken twelve at a time. Each pixel of a block
+// gets one pointer per kernel row: into the input when its window is in frame, or into a small
+// zero-padded copy of its window when the window crosses the border (padding). Blocks therefore
+// cross rows and images freely, and no pixel is left to a slow tail loop.
+
+extension Convolution {
+    /// True when `directForward` handles the geometry: windows of at most 1,152 values (`KH*KW*C`),
+    /// any stride, padding and number of filters.
+    public static func supportsDirectForward(_ g: ConvolutionGeometry, filters: Int) -> Bool {
+        g.taps * g.channels <= maximumDirectWindow && filters > 0
+    }
+
+    /// The largest window (`KH*KW*C`) `directForward` takes: 3x3x128.
+    static let maximumDirectWindow = 1152
+
+    /// Multiply-adds below which a direct convolution is not split over workers.
+    static let directGrain = 24_576
+
+    /// Output pixels per block: two 6-pixel halves for 16-filter blocks, all 12 for 8-filter blocks.
+    static let pixelBlock = 12
+
+    /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x 16 filters (or 12 pixels x
+    /// 8 filters) of accumulators stay in registers while each window is read once per filter block.
+    /// Same result as `forward` (inference only: `backward` needs the im2col matrix `forward` keeps).
+    ///
+    /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]`, bias `[F]` or nil,
+    ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`.
+    public static func directForward(
+        input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry, relu: Bool = false,
+        output: Tensor
+    ) {
+        let batch = input.shape[0]
+        let filters = kernel.shape[kernel.shape.count - 1]
+        precondition(supportsDirectForward(g, filters: filters), "directForward does not support \(g)")
+        precondition(kernel.count == g.taps * g.channels * filters, "kernel \(kernel.shape) does not match \(g)")
+        precondition(output.count == batch * g.outputPixels * filters, "output \(output.shape) does not match \(g)")
+        let k = g.taps * g.channels
+        let tailFilters = filters % 8
+        // The last filters % 8 filters use a copy of their weights padded to 8 columns.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tailFilters == 0 ? 1 : k * 8) { tailBuffer in
+            let tail = tailBuffer.baseAddress!
+            if tailFilters > 0 {
+                let first = filters - tailFilters
+                for row in 0..<k {
+                    for lane in 0..<8 {
+                        tail[row * 8 + lane] = lane < tailFilters ? kernel.pointer[row * filters + first + lane] : 0
+                    }
+                }
+            }
+            let tailWeights = UnsafeSendable(tail)
+            let x = UnsafeSendable(input.pointer)
+            let w = UnsafeSendable(kernel.pointer)
+            let y = UnsafeSendable(output.pointer)
+            let b = bias.map { UnsafeSendable($0.pointer) }
+            let pixels = batch * g.outputPixels
+            let window = DirectWindow(geometry: g, outputStride: filters, floor: relu ? 0 : -.infinity)
+            let blocks = (pixels + pixelBlock - 1) / pixelBlock
+            let macsPerBlock = pixelBlock * k * filters
+            Parallel.forEachChunk(blocks, minimumChunk: max(1, directGrain / max(1, macsPerBlock))) { _, range in
+                var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value), pixel: range.lowerBound * pixelBlock)
+                defer { gatherer.deallocate() }
+                for block in range {
+                    let first = block &* pixelBlock
+                    let valid = min(pixelBlock, pixels &- first)
+                    gatherer.gatherBlock(valid: valid)
+                    let rows = UnsafePointer(gatherer.rows)
+                    let out = y.value + first &* filters
+                    var f0 = 0
+                    while f0 &+ 16 <= filters {
+                        let weights = UnsafePointer(w.value) + f0
+                        let start: (SIMD8<Float>, SIMD8<Float>) =
+                            b.map { (load8($0.value + f0), load8($0.value + (f0 &+ 8))) } ?? (.zero, .zero)
+                        window.sixBySixteen(rows, valid: min(6, valid), weights: weights, start: start, out: out + f0)
+                        if valid > 6 {
+                            window.sixBySixteen(rows + 6 &* g.kernelHeight, valid: valid &- 6, weights: weights,
+                                                start: start, out: out + (6 &* filters &+ f0))
+                        }
+                        f0 &+= 16
+                    }
+                    if f0 &+ 8 <= filters {
+                        let start = b.map { load8($0.value + f0) } ?? .zero
+                        window.twelveByEight(rows, valid: valid, weights: UnsafePointer(w.value) + f0, weightStride: filters,
+                                             start: start, lanes: 8, out: out + f0)
+                        f0 &+= 8
+                    }
+                    if f0 < filters {
+                        var start = SIMD8<Float>()
+                        if let b { for lane in 0..<tailFilters { start[lane] = b.value[f0 &+ lane] } }
+                        window.twelveByEight(rows, valid: valid, weights: UnsafePointer(tailWeights.value), weightStride: 8,
+                                             start: start, lanes: tailFilters, out: out + f0)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Walks output pixels of a batch in order and gives each pixel of a block one pointer per kernel row:
+/// into the input when the window is in frame, else into a zero-padded copy of the window.
+struct WindowGatherer {
+    let g: ConvolutionGeometry
+    let input: UnsafePointer<Float>
+    let runLength: Int
+    /// `[pixelBlock * KH]` row pointers of the current block.
+    let rows: UnsafeMutablePointer<UnsafePointer<Float>>
+    /// `[pixelBlock * KH * runLength]` copies of the windows that cross the border.
+    let padded: UnsafeMutablePointer<Float>
+    var image: Int
+    var row: Int
+    var column: Int
+
+    init(geometry: ConvolutionGeometry, input: UnsafePointer<Float>, pixel: Int) {
+        g = geometry
+        self.input = input
+        runLength = g.kernelWidth * g.channels
+        rows = .allocate(capacity: Convolution.pixelBlock * g.kernelHeight)
+        let hasPadding = g.padTop > 0 || g.padLeft > 0 || (g.outputHeight - 1) * g.stride + g.kernelHeight > g.inputHeight
+            || (g.outputWidth - 1) * g.stride + g.kernelWidth > g.inputWidth
+        padded = .allocate(capacity: hasPadding ? Convolution.pixelBlock * g.kernelHeight * runLength : 1)
+        image = pixel / g.outputPixels
+        let rest = pixel - image * g.outputPixels
+        row = rest / g.outputWidth
+        column = rest - row * g.outputWidth
+    }
+
+    func deallocate() {
+        rows.deallocate()
+        padded.deallocate()
+    }
+
+    /// Fills `rows` for the next `valid` pixels; pixels past `valid` repeat the last one.
+    mutating func gatherBlock(valid: Int) {
+        let kh = g.kernelHeight
+        for index in 0..<valid {
+            let iy0 = row &* g.stride &- g.padTop
+            let ix0 = column &* g.stride &- g.padLeft
+            let imageStart = input + image &* g.inputSize
+            let target = rows + index &* kh
+            if iy0 >= 0 && ix0 >= 0 && iy0 &+ kh <= g.inputHeight && ix0 &+ g.kernelWidth <= g.inputWidth {
+                for ky in 0..<kh { target[ky] = imageStart + ((iy0 &+ ky) &* g.inputWidth &+ ix0) &* g.channels }
+            } else {
+                for ky in 0..<kh {
+                    let copy = padded + (index &* kh &+ ky) &* runLength
+                    let iy = iy0 &+ ky
+                    for kx in 0..<g.kernelWidth {
+                        let ix = ix0 &+ kx
+                        let destination = copy + kx &* g.channels
+                        if iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth {
+                            destination.update(from: imageStart + (iy &* g.inputWidth &+ ix) &* g.channels, count: g.channels)
+                        } else {
+                            destination.update(repeating: 0, count: g.channels)
+                        }
+                    }
+                    target[ky] = UnsafePointer(copy)
+                }
+            }
+            advance()
+        }
+        for index in valid..<Convolution.pixelBlock {
+            for ky in 0..<kh { rows[index &* kh &+ ky] = rows[(valid &- 1) &* kh &+ ky] }
+        }
+    }
+
+    @inline(__always) mutating func advance() {
+        column &+= 1
+        if column == g.outputWidth {
+            column = 0
+            row &+= 1
+            if row == g.outputHeight {
+                row = 0
+                image &+= 1
+            }
+        }
+    }
+}
+
+/// The shape of one window walk: per pixel, `kernelHeight` row pointers (`rows[pixel * KH + ky]`) to
+/// runs of `runLength` input values, against weight rows `weightStride` apart.
+struct DirectWindow {
+    let kernelHeight: Int
+    let runLength: Int
+    let outputStride: Int
+    let floor: SIMD8<Float>
+
+    init(geometry g: ConvolutionGeometry, outputStride: Int, floor: Float) {
+        kernelHeight = g.kernelHeight
+        runLength = g.kernelWidth * g.channels
+        self.outputStride = outputStride
+        self.floor = SIMD8(repeating: floor)
+    }
+
+    @inline(__always) func clamped(_ value: SIMD8<Float>) -> SIMD8<Float> {
+        value.replacing(with: floor, where: value .< floor)
+    }
+
+    /// Six pixels x 16 filters (weights `outputStride` apart); stores the first `valid` pixels at
+    /// `out + pixel * outputStride`.
+    @inline(__always)
+    func sixBySixteen(
+        _ rows: UnsafePointer<UnsafePointer<Float>>, valid: Int, weights: UnsafePointer<Float>,
+        start: (SIMD8<Float>, SIMD8<Float>), out: UnsafeMutablePointer<Float>
+    ) {
+        var a00 = start.0, a01 = start.1, a10 = start.0, a11 = start.1, a20 = start.0, a21 = start.1
+        var a30 = start.0, a31 = start.1, a40 = start.0, a41 = start.1, a50 = start.0, a51 = start.1
+        let kh = kernelHeight
+        for ky in 0..<kh {
+            let p0 = rows[ky], p1 = rows[kh &+ ky], p2 = rows[2 &* kh &+ ky]
+            let p3 = rows[3 &* kh &+ ky], p4 = rows[4 &* kh &+ ky], p5 = rows[5 &* kh &+ ky]
+            var weightRow = weights + ky &* runLength &* outputStride
+            for tap in 0..<runLength {
+                let w0 = load8(weightRow), w1 = load8(weightRow + 8)
+                var s = SIMD8<Float>(repeating: p0[tap])
+                a00.addProduct(s, w0); a01.addProduct(s, w1)
+                s = SIMD8(repeating: p1[tap])
+                a10.addProduct(s, w0); a11.addProduct(s, w1)
+                s = SIMD8(repeating: p2[tap])
+                a20.addProduct(s, w0); a21.addProduct(s, w1)
+                s = SIMD8(repeating: p3[tap])
+                a30.addProduct(s, w0); a31.addProduct(s, w1)
+                s = SIMD8(repeating: p4[tap])
+                a40.addProduct(s, w0); a41.addProduct(s, w1)
+                s = SIMD8(repeating: p5[tap])
+                a50.addProduct(s, w0); a51.addProduct(s, w1)
+                weightRow += outputStride
+            }
+        }
+        store(a00, a01, pixel: 0, valid: valid, out: out)
+        store(a10, a11, pixel: 1, valid: valid, out: out)
+        store(a20, a21, pixel: 2, valid: valid, out: out)
+        store(a30, a31, pixel: 3, valid: valid, out: out)
+        store(a40, a41, pixel: 4, valid: valid, out: out)
+        store(a50, a51, pixel: 5, valid: valid, out: out)
+    }
+
+    /// Twelve pixels x 8 filters (weight rows `weightStride` apart); stores `lanes` filters of the first
+    /// `valid` pixels.
+    @inline(__always)
+    func twelveByEight(
+        _ rows: UnsafePointer<UnsafePointer<Float>>, valid: Int, weights: UnsafePointer<Float>, weightStride: Int,
+        start: SIMD8<Float>, lanes: Int, out: UnsafeMutablePointer<Float>
+    ) {
+        var a0 = start, a1 = start, a2 = start, a3 = start, a4 = start, a5 = start
+        var a6 = start, a7 = start, a8 = start, a9 = start, a10 = start, a11 = start
+        let kh = kernelHeight
+        for ky in 0..<kh {
+            let p0 = rows[ky], p1 = rows[kh &+ ky], p2 = rows[2 &* kh &+ ky], p3 = rows[3 &* kh &+ ky]
+            let p4 = rows[4 &* kh &+ ky], p5 = rows[5 &* kh &+ ky], p6 = rows[6 &* kh &+ ky], p7 = rows[7 &* kh &+ ky]
+            let p8 = rows[8 &* kh &+ ky], p9 = rows[9 &* kh &+ ky], p10 = rows[10 &* kh &+ ky]
+            let p11 = rows[11 &* kh &+ ky]
+            var weightRow = weights + ky &* runLength &* weightStride
+            for tap in 0..<runLength {
+                let w = load8(weightRow)
+                a0.addProduct(SIMD8(repeating: p0[tap]), w)
+                a1.addProduct(SIMD8(repeating: p1[tap]), w)
+                a2.addProduct(SIMD8(repeating: p2[tap]), w)
+                a3.addProduct(SIMD8(repeating: p3[tap]), w)
+                a4.addProduct(SIMD8(repeating: p4[tap]), w)
+                a5.addProduct(SIMD8(repeating: p5[tap]), w)
+                a6.addProduct(SIMD8(repeating: p6[tap]), w)
+                a7.addProduct(SIMD8(repeating: p7[tap]), w)
+                a8.addProduct(SIMD8(repeating: p8[tap]), w)
+                a9.addProduct(SIMD8(repeating: p9[tap]), w)
+                a10.addProduct(SIMD8(repeating: p10[tap]), w)
+                a11.addProduct(SIMD8(repeating: p11[tap]), w)
+                weightRow += weightStride
+            }
+        }
+        store(a0, pixel: 0, valid: valid, lanes: lanes, out: out)
+        store(a1, pixel: 1, valid: valid, lanes: lanes, out: out)
+        store(a2, pixel: 2, valid: valid, lanes: lanes, out: out)
+        store(a3, pixel: 3, valid: valid, lanes: lanes, out: out)
+        store(a4, pixel: 4, valid: valid, lanes: lanes, out: out)
+        store(a5, pixel: 5, valid: valid, lanes: lanes, out: out)
+        store(a6, pixel: 6, valid: valid, lanes: lanes, out: out)
+        store(a7, pixel: 7, valid: valid, lanes: lanes, out: out)
+        store(a8, pixel: 8, valid: valid, lanes: lanes, out: out)
+        store(a9, pixel: 9, valid: valid, lanes: lanes, out: out)
+        store(a10, pixel: 10, valid: valid, lanes: lanes, out: out)
+        store(a11, pixel: 11, valid: valid, lanes: lanes, out: out)
+    }
+
+    @inline(__always)
+    func store(_ low: SIMD8<Float>, _ high: SIMD8<Float>, pixel: Int, valid: Int, out: UnsafeMutablePointer<Float>) {
+        guard pixel < valid else { return }
+        store8(clamped(low), out + pixel &* outputStride)
+        store8(clamped(high), out + (pixel &* outputStride &+ 8))
+    }
+
+    @inline(__always)
+    func store(_ value: SIMD8<Float>, pixel: Int, valid: Int, lanes: Int, out: UnsafeMutablePointer<Float>) {
+        guard pixel < valid else { return }
+        let target = out + pixel &* outputStride
+        if lanes == 8 {
+            store8(clamped(value), target)
+        } else {
+            let result = clamped(value)
+            for lane in 0..<lanes { target[lane] = result[lane] }
+        }
+    }
+}
