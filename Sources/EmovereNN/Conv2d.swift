@@ -12,6 +12,9 @@ public final class Conv2d: Layer {
     /// True when the ReLU after this layer runs in its output pass (set by `Sequential.foldBatchNorms()`
     /// for inference; a fused layer cannot train).
     public var appliesReLU = false
+    /// True when a global average pool follows this layer and its output pass computes the average
+    /// directly (`[N, 1, 1, filters]`; set by `Sequential.foldBatchNorms()`, inference only).
+    public var averagesOutput = false
     private var geometry: ConvolutionGeometry?
     private var input: Tensor?
     private var output: Tensor?
@@ -45,10 +48,16 @@ public final class Conv2d: Layer {
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         guard let g = geometry, let kernel else { preconditionFailure("Conv2d used before build") }
         let batch = input.shape[0]
+        precondition(!((appliesReLU || averagesOutput) && mode.isTraining), "a fused convolution is inference-only")
+        if averagesOutput {
+            let output = Tensor.reusing(output, shape: [batch, 1, 1, filters])
+            self.output = output
+            Convolution.averagedForward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g, output: output)
+            return output
+        }
         let output = Tensor.reusing(output, shape: [batch, g.outputHeight, g.outputWidth, filters])
         self.input = input
         self.output = output
-        precondition(!(appliesReLU && mode.isTraining), "a convolution with a fused ReLU is inference-only")
         if !mode.isTraining && Convolution.supportsDirectForward(g, filters: filters) {
             Convolution.directForward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g,
                                       relu: appliesReLU, output: output)

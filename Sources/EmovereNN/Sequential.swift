@@ -59,7 +59,8 @@ public final class Sequential: Layer {
         }
     }
 
-    /// Folds every batch norm that directly follows a convolution into that convolution (inference only),
+    /// Folds every batch norm that directly follows a convolution into that convolution, and lets a
+    /// convolution followed by global average pooling compute the average directly (inference only),
     /// here and in nested blocks.
     public func foldBatchNorms() {
         for (index, layer) in layers.enumerated() {
@@ -80,6 +81,10 @@ public final class Sequential: Layer {
                     norm.appliesReLU = false
                     convolution.appliesReLU = true
                     relu.isFused = true
+                }
+            case is GlobalAveragePool2d where index > 0:
+                if let convolution = layers[index - 1] as? Conv2d, !convolution.appliesReLU {
+                    convolution.averagesOutput = true
                 }
             default:
                 break

@@ -18,6 +18,8 @@ struct DirectConvolutionTests {
         (6, 6, 64, 1, 128, 3, 1, .valid), (5, 7, 3, 3, 24, 2, 1, .valid), (3, 3, 7, 1, 40, 1, 1, .valid),
         (3, 3, 128, 3, 7, 2, 1, .same), (5, 6, 4, 3, 13, 3, 1, .same), (7, 7, 2, 3, 3, 1, 2, .same),
         (9, 8, 5, 5, 20, 2, 2, .same),
+        // A few blocks and many filters: the filters are split into groups over the workers.
+        (6, 6, 64, 1, 128, 1, 1, .valid), (3, 3, 16, 1, 56, 1, 1, .valid), (3, 3, 32, 3, 63, 1, 1, .same),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -52,5 +54,33 @@ struct DirectConvolutionTests {
         let wider = ConvolutionGeometry(inputHeight: 8, inputWidth: 8, channels: 129, kernelSize: 3, stride: 1, padding: .same)
         #expect(Convolution.supportsDirectForward(widest, filters: 7))
         #expect(!Convolution.supportsDirectForward(wider, filters: 8))
+    }
+
+    /// Convolution + global average pooling as one product (the mini-Xception head) against the
+    /// reference convolution averaged over output pixels.
+    @Test(arguments: [(3, 3, 128, 3, 7, 2, 1, Padding.same), (5, 6, 4, 3, 9, 3, 2, .same), (6, 5, 3, 3, 8, 1, 1, .valid)])
+    func averagedForwardMatchesReference(testCase: (Int, Int, Int, Int, Int, Int, Int, Padding)) {
+        let (height, width, channels, kernelSize, filters, batch, stride, padding) = testCase
+        let g = ConvolutionGeometry(inputHeight: height, inputWidth: width, channels: channels, kernelSize: kernelSize,
+                                    stride: stride, padding: padding)
+        let inputValues = randomValues(batch * g.inputSize, seed: 4)
+        let kernelValues = randomValues(g.taps * channels * filters, seed: 5)
+        let biasValues = randomValues(filters, seed: 6)
+        let convolution = Reference.convolutionForward(input: inputValues, kernel: kernelValues, bias: biasValues,
+                                                       batch: batch, filters: filters, geometry: g)
+        var expected = [Float](repeating: 0, count: batch * filters)
+        for n in 0..<batch {
+            for pixel in 0..<g.outputPixels {
+                for f in 0..<filters {
+                    expected[n * filters + f] += convolution[(n * g.outputPixels + pixel) * filters + f] / Float(g.outputPixels)
+                }
+            }
+        }
+        let output = garbageTensor([batch, filters])
+        Convolution.averagedForward(
+            input: Tensor(shape: [batch, height, width, channels], values: inputValues),
+            kernel: Tensor(shape: [kernelSize, kernelSize, channels, filters], values: kernelValues),
+            bias: Tensor(shape: [filters], values: biasValues), geometry: g, output: output)
+        #expect(closeness(output.values, expected, absoluteTolerance: 1e-4) <= 1)
     }
 }

@@ -57,39 +57,54 @@ extension Convolution {
             let pixels = batch * g.outputPixels
             let window = DirectWindow(geometry: g, outputStride: filters, floor: relu ? 0 : -.infinity)
             let blocks = (pixels + pixelBlock - 1) / pixelBlock
-            let macsPerBlock = pixelBlock * k * filters
-            Parallel.forEachChunk(blocks, minimumChunk: max(1, directGrain / max(1, macsPerBlock))) { _, range in
-                var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value), pixel: range.lowerBound * pixelBlock)
+            // Few pixel blocks (small feature maps, batch 1): split the 16-filter blocks into groups too,
+            // so every worker gets a share. Work item = block * groups + group.
+            let sixteens = filters / 16
+            let groups = blocks >= 4 * Parallel.workerCount ? 1 : max(1, min(sixteens, (4 * Parallel.workerCount) / blocks))
+            let macsPerItem = pixelBlock * k * filters / groups
+            Parallel.forEachChunk(blocks * groups, minimumChunk: max(1, directGrain / max(1, macsPerItem))) { _, range in
+                var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value),
+                                              pixel: range.lowerBound / groups * pixelBlock)
                 defer { gatherer.deallocate() }
-                for block in range {
+                var gathered = -1
+                var rowStep = 0
+                for item in range {
+                    let block = item / groups
+                    let group = item &- block &* groups
                     let first = block &* pixelBlock
                     let valid = min(pixelBlock, pixels &- first)
-                    gatherer.gatherBlock(valid: valid)
-                    let rows = UnsafePointer(gatherer.rows)
+                    if block != gathered {
+                        rowStep = gatherer.gatherBlock(valid: valid)
+                        gathered = block
+                    }
+                    let corners = UnsafePointer(gatherer.corners)
                     let out = y.value + first &* filters
-                    var f0 = 0
-                    while f0 &+ 16 <= filters {
+                    var f0 = 16 &* (sixteens &* group / groups)
+                    let end = 16 &* (sixteens &* (group &+ 1) / groups)
+                    while f0 < end {
                         let weights = UnsafePointer(w.value) + f0
                         let start: (SIMD8<Float>, SIMD8<Float>) =
                             b.map { (load8($0.value + f0), load8($0.value + (f0 &+ 8))) } ?? (.zero, .zero)
-                        window.sixBySixteen(rows, valid: min(6, valid), weights: weights, start: start, out: out + f0)
+                        window.sixBySixteen(corners, rowStep: rowStep, valid: min(6, valid), weights: weights, start: start,
+                                            out: out + f0)
                         if valid > 6 {
-                            window.sixBySixteen(rows + 6 &* g.kernelHeight, valid: valid &- 6, weights: weights,
+                            window.sixBySixteen(corners + 6, rowStep: rowStep, valid: valid &- 6, weights: weights,
                                                 start: start, out: out + (6 &* filters &+ f0))
                         }
                         f0 &+= 16
                     }
+                    guard group == groups &- 1 else { continue }
                     if f0 &+ 8 <= filters {
                         let start = b.map { load8($0.value + f0) } ?? .zero
-                        window.twelveByEight(rows, valid: valid, weights: UnsafePointer(w.value) + f0, weightStride: filters,
-                                             start: start, lanes: 8, out: out + f0)
+                        window.twelveByEight(corners, rowStep: rowStep, valid: valid, weights: UnsafePointer(w.value) + f0,
+                                             weightStride: filters, start: start, lanes: 8, out: out + f0)
                         f0 &+= 8
                     }
                     if f0 < filters {
                         var start = SIMD8<Float>()
                         if let b { for lane in 0..<tailFilters { start[lane] = b.value[f0 &+ lane] } }
-                        window.twelveByEight(rows, valid: valid, weights: UnsafePointer(tailWeights.value), weightStride: 8,
-                                             start: start, lanes: tailFilters, out: out + f0)
+                        window.twelveByEight(corners, rowStep: rowStep, valid: valid, weights: UnsafePointer(tailWeights.value),
+                                             weightStride: 8, start: start, lanes: tailFilters, out: out + f0)
                     }
                 }
             }
@@ -97,87 +112,126 @@ extension Convolution {
     }
 }
 
-/// Walks output pixels of a batch in order and gives each pixel of a block one pointer per kernel row:
-/// into the input when the window is in frame, else into a zero-padded copy of the window.
+/// Walks output pixels of a batch in order and gives each pixel of a block the top-left corner of its
+/// window. A block whose windows are all in frame points into the input (rows `W*C` apart); a block
+/// with a window across the border gets zero-padded copies of all its windows (rows `KW*C` apart).
 struct WindowGatherer {
     let g: ConvolutionGeometry
     let input: UnsafePointer<Float>
     let runLength: Int
-    /// `[pixelBlock * KH]` row pointers of the current block.
-    let rows: UnsafeMutablePointer<UnsafePointer<Float>>
-    /// `[pixelBlock * KH * runLength]` copies of the windows that cross the border.
-    let padded: UnsafeMutablePointer<Float>
-    var image: Int
+    let hasPadding: Bool
+    /// 1x1 windows, stride 1, no padding: the input is the im2col matrix.
+    let isFlat: Bool
+    /// `[pixelBlock]` window corners of the current block.
+    let corners: UnsafeMutablePointer<UnsafePointer<Float>>
+    /// `[pixelBlock * KH * KW * C]` window copies for blocks that cross the border.
+    let copies: UnsafeMutablePointer<Float>
+    /// The current pixel: its index over the batch, its output row and column, and the input offset
+    /// of its window's top-left corner (which may lie in the padding).
+    var pixel: Int
     var row: Int
     var column: Int
+    var offset: Int
 
     init(geometry: ConvolutionGeometry, input: UnsafePointer<Float>, pixel: Int) {
         g = geometry
         self.input = input
         runLength = g.kernelWidth * g.channels
-        rows = .allocate(capacity: Convolution.pixelBlock * g.kernelHeight)
-        let hasPadding = g.padTop > 0 || g.padLeft > 0 || (g.outputHeight - 1) * g.stride + g.kernelHeight > g.inputHeight
+        hasPadding = g.padTop > 0 || g.padLeft > 0 || (g.outputHeight - 1) * g.stride + g.kernelHeight > g.inputHeight
             || (g.outputWidth - 1) * g.stride + g.kernelWidth > g.inputWidth
-        padded = .allocate(capacity: hasPadding ? Convolution.pixelBlock * g.kernelHeight * runLength : 1)
-        image = pixel / g.outputPixels
+        isFlat = g.isPointwise && !hasPadding
+        corners = .allocate(capacity: Convolution.pixelBlock)
+        copies = .allocate(capacity: hasPadding ? Convolution.pixelBlock * g.kernelHeight * runLength : 1)
+        self.pixel = pixel
+        let image = pixel / g.outputPixels
         let rest = pixel - image * g.outputPixels
         row = rest / g.outputWidth
         column = rest - row * g.outputWidth
+        offset = 0
+        offset = cornerOffset(image: image)
+    }
+
+    /// The input offset of the current pixel's window corner, for `image`.
+    private func cornerOffset(image: Int) -> Int {
+        image &* g.inputSize &+ ((row &* g.stride &- g.padTop) &* g.inputWidth &+ column &* g.stride &- g.padLeft) &* g.channels
     }
 
     func deallocate() {
-        rows.deallocate()
-        padded.deallocate()
+        corners.deallocate()
+        copies.deallocate()
     }
 
-    /// Fills `rows` for the next `valid` pixels; pixels past `valid` repeat the last one.
-    mutating func gatherBlock(valid: Int) {
-        let kh = g.kernelHeight
+    /// Fills `corners` for the next `valid` pixels (pixels past `valid` repeat the last one) and returns
+    /// the distance between a window's rows.
+    mutating func gatherBlock(valid: Int) -> Int {
+        if isFlat {
+            // 1x1 stride-1 windows without padding: pixel p's window is input element p * C.
+            let first = input + pixel &* g.channels
+            for index in 0..<Convolution.pixelBlock { corners[index] = first + min(index, valid &- 1) &* g.channels }
+            pixel &+= valid
+            return g.channels
+        }
+        let start = (pixel, row, column, offset)
+        var inFrame = true
         for index in 0..<valid {
-            let iy0 = row &* g.stride &- g.padTop
-            let ix0 = column &* g.stride &- g.padLeft
-            let imageStart = input + image &* g.inputSize
-            let target = rows + index &* kh
-            if iy0 >= 0 && ix0 >= 0 && iy0 &+ kh <= g.inputHeight && ix0 &+ g.kernelWidth <= g.inputWidth {
-                for ky in 0..<kh { target[ky] = imageStart + ((iy0 &+ ky) &* g.inputWidth &+ ix0) &* g.channels }
-            } else {
-                for ky in 0..<kh {
-                    let copy = padded + (index &* kh &+ ky) &* runLength
-                    let iy = iy0 &+ ky
-                    for kx in 0..<g.kernelWidth {
-                        let ix = ix0 &+ kx
-                        let destination = copy + kx &* g.channels
-                        if iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth {
-                            destination.update(from: imageStart + (iy &* g.inputWidth &+ ix) &* g.channels, count: g.channels)
-                        } else {
-                            destination.update(repeating: 0, count: g.channels)
-                        }
-                    }
-                    target[ky] = UnsafePointer(copy)
-                }
-            }
+            if hasPadding { inFrame = inFrame && isInFrame }
+            corners[index] = input + offset
             advance()
         }
-        for index in valid..<Convolution.pixelBlock {
-            for ky in 0..<kh { rows[index &* kh &+ ky] = rows[(valid &- 1) &* kh &+ ky] }
+        for index in valid..<Convolution.pixelBlock { corners[index] = corners[valid &- 1] }
+        if inFrame { return g.inputWidth &* g.channels }
+        (pixel, row, column, offset) = start
+        let windowLength = g.kernelHeight &* runLength
+        for index in 0..<valid {
+            copyWindow(into: copies + index &* windowLength)
+            corners[index] = UnsafePointer(copies + index &* windowLength)
+            advance()
+        }
+        for index in valid..<Convolution.pixelBlock { corners[index] = corners[valid &- 1] }
+        return runLength
+    }
+
+    /// Whether the current pixel's window lies inside the frame.
+    private var isInFrame: Bool {
+        let iy0 = row &* g.stride &- g.padTop
+        let ix0 = column &* g.stride &- g.padLeft
+        return iy0 >= 0 && ix0 >= 0 && iy0 &+ g.kernelHeight <= g.inputHeight && ix0 &+ g.kernelWidth <= g.inputWidth
+    }
+
+    /// Copies the current pixel's window, zeros outside the frame, as `KH` rows of `KW*C` values.
+    private func copyWindow(into copy: UnsafeMutablePointer<Float>) {
+        let iy0 = row &* g.stride &- g.padTop
+        let ix0 = column &* g.stride &- g.padLeft
+        let imageStart = input + (pixel / g.outputPixels) &* g.inputSize
+        for ky in 0..<g.kernelHeight {
+            let iy = iy0 &+ ky
+            for kx in 0..<g.kernelWidth {
+                let ix = ix0 &+ kx
+                let destination = copy + (ky &* runLength &+ kx &* g.channels)
+                if iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth {
+                    destination.update(from: imageStart + (iy &* g.inputWidth &+ ix) &* g.channels, count: g.channels)
+                } else {
+                    destination.update(repeating: 0, count: g.channels)
+                }
+            }
         }
     }
 
     @inline(__always) mutating func advance() {
+        pixel &+= 1
         column &+= 1
+        offset &+= g.stride &* g.channels
         if column == g.outputWidth {
             column = 0
             row &+= 1
-            if row == g.outputHeight {
-                row = 0
-                image &+= 1
-            }
+            if row == g.outputHeight { row = 0 }
+            offset = cornerOffset(image: pixel / g.outputPixels)
         }
     }
 }
 
-/// The shape of one window walk: per pixel, `kernelHeight` row pointers (`rows[pixel * KH + ky]`) to
-/// runs of `runLength` input values, against weight rows `weightStride` apart.
+/// The shape of one window walk: per pixel, `kernelHeight` runs of `runLength` input values `rowStep`
+/// apart from the pixel's window corner, against weight rows `weightStride` apart.
 struct DirectWindow {
     let kernelHeight: Int
     let runLength: Int
@@ -199,15 +253,15 @@ struct DirectWindow {
     /// `out + pixel * outputStride`.
     @inline(__always)
     func sixBySixteen(
-        _ rows: UnsafePointer<UnsafePointer<Float>>, valid: Int, weights: UnsafePointer<Float>,
+        _ corner: UnsafePointer<UnsafePointer<Float>>, rowStep: Int, valid: Int, weights: UnsafePointer<Float>,
         start: (SIMD8<Float>, SIMD8<Float>), out: UnsafeMutablePointer<Float>
     ) {
         var a00 = start.0, a01 = start.1, a10 = start.0, a11 = start.1, a20 = start.0, a21 = start.1
         var a30 = start.0, a31 = start.1, a40 = start.0, a41 = start.1, a50 = start.0, a51 = start.1
-        let kh = kernelHeight
-        for ky in 0..<kh {
-            let p0 = rows[ky], p1 = rows[kh &+ ky], p2 = rows[2 &* kh &+ ky]
-            let p3 = rows[3 &* kh &+ ky], p4 = rows[4 &* kh &+ ky], p5 = rows[5 &* kh &+ ky]
+        for ky in 0..<kernelHeight {
+            let offset = ky &* rowStep
+            let p0 = corner[0] + offset, p1 = corner[1] + offset, p2 = corner[2] + offset
+            let p3 = corner[3] + offset, p4 = corner[4] + offset, p5 = corner[5] + offset
             var weightRow = weights + ky &* runLength &* outputStride
             for tap in 0..<runLength {
                 let w0 = load8(weightRow), w1 = load8(weightRow + 8)
@@ -238,17 +292,18 @@ struct DirectWindow {
     /// `valid` pixels.
     @inline(__always)
     func twelveByEight(
-        _ rows: UnsafePointer<UnsafePointer<Float>>, valid: Int, weights: UnsafePointer<Float>, weightStride: Int,
+        _ corner: UnsafePointer<UnsafePointer<Float>>, rowStep: Int, valid: Int, weights: UnsafePointer<Float>,
+        weightStride: Int,
         start: SIMD8<Float>, lanes: Int, out: UnsafeMutablePointer<Float>
     ) {
         var a0 = start, a1 = start, a2 = start, a3 = start, a4 = start, a5 = start
         var a6 = start, a7 = start, a8 = start, a9 = start, a10 = start, a11 = start
-        let kh = kernelHeight
-        for ky in 0..<kh {
-            let p0 = rows[ky], p1 = rows[kh &+ ky], p2 = rows[2 &* kh &+ ky], p3 = rows[3 &* kh &+ ky]
-            let p4 = rows[4 &* kh &+ ky], p5 = rows[5 &* kh &+ ky], p6 = rows[6 &* kh &+ ky], p7 = rows[7 &* kh &+ ky]
-            let p8 = rows[8 &* kh &+ ky], p9 = rows[9 &* kh &+ ky], p10 = rows[10 &* kh &+ ky]
-            let p11 = rows[11 &* kh &+ ky]
+        for ky in 0..<kernelHeight {
+            let offset = ky &* rowStep
+            let p0 = corner[0] + offset, p1 = corner[1] + offset, p2 = corner[2] + offset
+            let p3 = corner[3] + offset, p4 = corner[4] + offset, p5 = corner[5] + offset
+            let p6 = corner[6] + offset, p7 = corner[7] + offset, p8 = corner[8] + offset
+            let p9 = corner[9] + offset, p10 = corner[10] + offset, p11 = corner[11] + offset
             var weightRow = weights + ky &* runLength &* weightStride
             for tap in 0..<runLength {
                 let w = load8(weightRow)
@@ -297,6 +352,59 @@ struct DirectWindow {
         } else {
             let result = clamped(value)
             for lane in 0..<lanes { target[lane] = result[lane] }
+        }
+    }
+}
+
+extension Convolution {
+    /// A convolution followed by global average pooling, for inference: since both are linear,
+    /// `mean_p(conv(x)[p]) = mean_p(window(x, p)) · W + b`, one matrix-vector product per image on the
+    /// mean window instead of one per output pixel.
+    ///
+    /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]`, bias `[F]` or nil, output `[N, F]`
+    ///   (any shape of `N * F` values). No ReLU may come between the convolution and the pooling.
+    public static func averagedForward(
+        input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry, output: Tensor
+    ) {
+        let batch = input.shape[0]
+        let filters = kernel.shape[kernel.shape.count - 1]
+        let k = g.taps * g.channels
+        precondition(kernel.count == k * filters, "kernel \(kernel.shape) does not match \(g)")
+        precondition(output.count == batch * filters, "output \(output.shape) does not match [\(batch), \(filters)]")
+        let x = UnsafeSendable(input.pointer)
+        let w = UnsafeSendable(kernel.pointer)
+        let y = UnsafeSendable(output.pointer)
+        let b = bias.map { UnsafeSendable($0.pointer) }
+        let scale = 1 / Float(max(1, g.outputPixels))
+        Parallel.forEachChunk(batch, minimumChunk: max(1, directGrain / max(1, k * (filters + g.outputPixels)))) { _, images in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { buffer in
+                let mean = buffer.baseAddress!
+                for n in images {
+                    // mean[tap, c] = average over output pixels of the input under that tap (zero outside).
+                    let image = UnsafePointer(x.value) + n &* g.inputSize
+                    mean.update(repeating: 0, count: k)
+                    for oy in 0..<g.outputHeight {
+                        let (y0, kyStart, kyEnd) = g.rowWindow(oy)
+                        for ox in 0..<g.outputWidth {
+                            let (x0, kxStart, kxEnd) = g.columnWindow(ox)
+                            for ky in kyStart..<kyEnd {
+                                for kx in kxStart..<kxEnd {
+                                    let source = image + ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* g.channels
+                                    let target = mean + (ky &* g.kernelWidth &+ kx) &* g.channels
+                                    for channel in 0..<g.channels { target[channel] += source[channel] }
+                                }
+                            }
+                        }
+                    }
+                    let out = y.value + n &* filters
+                    for f in 0..<filters { out[f] = b?.value[f] ?? 0 }
+                    for row in 0..<k {
+                        let value = mean[row] * scale
+                        let weights = UnsafePointer(w.value) + row &* filters
+                        for f in 0..<filters { out[f] += value * weights[f] }
+                    }
+                }
+            }
         }
     }
 }

@@ -25,7 +25,20 @@ public enum Pooling {
                     for ox in 0..<g.outputWidth {
                         let (x0, kxStart, kxEnd) = g.columnWindow(ox)
                         let first = ((y0 &+ kyStart) &* g.inputWidth &+ x0 &+ kxStart) &* c
-                        if c % 8 == 0 && index == nil {
+                        if c % 8 == 0 && index == nil && g.kernelHeight == 3 && g.kernelWidth == 3
+                            && kyEnd &- kyStart == 3 && kxEnd &- kxStart == 3 {
+                            // Inference, a 3x3 window in frame: nine loads per eight channels.
+                            let top = image + first, middle = top + g.inputWidth &* c, bottom = middle + g.inputWidth &* c
+                            let c2 = c &+ c
+                            var c0 = 0
+                            while c0 < c {
+                                let row0 = max3(load8(top + c0), load8(top + (c0 &+ c)), load8(top + (c0 &+ c2)))
+                                let row1 = max3(load8(middle + c0), load8(middle + (c0 &+ c)), load8(middle + (c0 &+ c2)))
+                                let row2 = max3(load8(bottom + c0), load8(bottom + (c0 &+ c)), load8(bottom + (c0 &+ c2)))
+                                store8(max3(row0, row1, row2), out + c0)
+                                c0 &+= 8
+                            }
+                        } else if c % 8 == 0 && index == nil {
                             // Inference: maxima only.
                             var c0 = 0
                             while c0 < c {
@@ -33,7 +46,8 @@ public enum Pooling {
                                 for ky in kyStart..<kyEnd {
                                     let rowStart = image + (((y0 &+ ky) &* g.inputWidth &+ x0) &* c &+ c0)
                                     for kx in kxStart..<kxEnd {
-                                        best = pointwiseMax(best, load8(rowStart + kx &* c))
+                                        let value = load8(rowStart + kx &* c)
+                                        best.replace(with: value, where: value .> best)
                                     }
                                 }
                                 store8(best, out + c0)
@@ -183,4 +197,13 @@ public enum Pooling {
             }
         }
     }
+}
+
+/// The lane-wise maximum of three vectors.
+@inline(__always)
+private func max3(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
+    var result = a
+    result.replace(with: b, where: b .> result)
+    result.replace(with: c, where: c .> result)
+    return result
 }

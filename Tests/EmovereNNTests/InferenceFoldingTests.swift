@@ -1,0 +1,37 @@
+import EmovereNN
+import EmovereTensor
+import EmovereTestSupport
+import Testing
+
+/// The inference-folded model (batch norms folded into convolutions, ReLUs fused, the head's
+/// convolution + global average pooling computed as one product, direct convolution kernels) gives
+/// the probabilities of the plain model in inference mode.
+struct InferenceFoldingTests {
+    @Test(arguments: [48, 64], [1, 5])
+    func foldedModelMatchesPlainModel(inputSize: Int, batch: Int) throws {
+        let architecture = Architecture(name: "mini-xception", inputSize: inputSize)
+        let plain = try Model(architecture: architecture, seed: 3)
+        // Non-trivial batch-norm statistics and affine parameters, so folding has something to fold.
+        var state = plain.stateDictionary()
+        for (index, name) in state.keys.sorted().enumerated() {
+            guard let entry = state[name] else { continue }
+            let seed = UInt64(index + 100)
+            if name.hasSuffix("moving_variance") {
+                state[name] = (entry.shape, randomValues(entry.values.count, seed: seed, in: 0.2...2))
+            } else if name.hasSuffix("moving_mean") || name.hasSuffix("beta") || name.hasSuffix("bias") {
+                state[name] = (entry.shape, randomValues(entry.values.count, seed: seed, in: -0.5...0.5))
+            } else if name.hasSuffix("gamma") {
+                state[name] = (entry.shape, randomValues(entry.values.count, seed: seed, in: 0.5...1.5))
+            }
+        }
+        try plain.load(state)
+        let folded = try Model(architecture: architecture, seed: 0)
+        try folded.load(state)
+        folded.foldBatchNormsForInference()
+        let input = Tensor(shape: [batch, inputSize, inputSize, 1],
+                           values: randomValues(batch * inputSize * inputSize, seed: 9))
+        let expected = plain.probabilities(input).values
+        let actual = folded.probabilities(input).values
+        #expect(closeness(actual, expected, relativeTolerance: 1e-3, absoluteTolerance: 1e-5) <= 1)
+    }
+}
