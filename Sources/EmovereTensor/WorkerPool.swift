@@ -29,6 +29,10 @@ final class WorkerPool: @unchecked Sendable {
     /// so a waiting worker costs nothing when other processes need the CPU, and about a microsecond
     /// per poll when the machine is idle.
     private static let spinLimit = 500
+    /// Plain reads of the job word (about a nanosecond each) before a waiting thread starts yielding:
+    /// the gap between two layers of a batch-1 pass is a few microseconds, shorter than one
+    /// `sched_yield` round trip.
+    private static let busyReads = 8192
 
     init(extraThreads: Int) {
         threadCount = extraThreads
@@ -56,7 +60,11 @@ final class WorkerPool: @unchecked Sendable {
             let sleeping = min(sleepers.load(ordering: .acquiring), threadCount)
             for _ in 0..<sleeping { wakeUp.signal() }
             runChunks(of: current, count: chunks)
-            while unfinished.load(ordering: .acquiring) > 0 { sched_yield() }
+            var reads = 0
+            while unfinished.load(ordering: .acquiring) > 0 {
+                reads += 1
+                if reads > Self.busyReads { sched_yield() }
+            }
             job = nil
         }
         busy.store(false, ordering: .releasing)
@@ -88,7 +96,12 @@ final class WorkerPool: @unchecked Sendable {
         var seen = 0
         while true {
             var spins = 0
+            var reads = 0
             var current = generation.load(ordering: .acquiring)
+            while current == seen, reads < Self.busyReads {
+                reads += 1
+                current = generation.load(ordering: .acquiring)
+            }
             while current == seen {
                 spins += 1
                 sched_yield()

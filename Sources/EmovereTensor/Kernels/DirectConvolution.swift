@@ -391,17 +391,37 @@ extension Convolution {
                                 for kx in kxStart..<kxEnd {
                                     let source = image + ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* g.channels
                                     let target = mean + (ky &* g.kernelWidth &+ kx) &* g.channels
-                                    for channel in 0..<g.channels { target[channel] += source[channel] }
+                                    var channel = 0
+                                    while channel &+ 8 <= g.channels {
+                                        store8(load8(target + channel) + load8(source + channel), target + channel)
+                                        channel &+= 8
+                                    }
+                                    while channel < g.channels {
+                                        target[channel] += source[channel]
+                                        channel &+= 1
+                                    }
                                 }
                             }
                         }
                     }
+                    // out[f0 ..< f0+8] = b + scale * Σ_row mean[row] * W[row, f0 ..< f0+8]; eight-wide rows
+                    // read past the last filter into the next row (ignored lanes) except on the last row.
                     let out = y.value + n &* filters
-                    for f in 0..<filters { out[f] = b?.value[f] ?? 0 }
-                    for row in 0..<k {
-                        let value = mean[row] * scale
-                        let weights = UnsafePointer(w.value) + row &* filters
-                        for f in 0..<filters { out[f] += value * weights[f] }
+                    var f0 = 0
+                    while f0 < filters {
+                        let lanes = min(8, filters &- f0)
+                        var sum = SIMD8<Float>()
+                        var row = 0
+                        while row < k && (lanes == 8 || row &* filters &+ f0 &+ 8 <= k &* filters) {
+                            sum.addProduct(SIMD8(repeating: mean[row]), load8(UnsafePointer(w.value) + (row &* filters &+ f0)))
+                            row &+= 1
+                        }
+                        while row < k {
+                            for lane in 0..<lanes { sum[lane] += mean[row] * w.value[row &* filters &+ f0 &+ lane] }
+                            row &+= 1
+                        }
+                        for lane in 0..<lanes { out[f0 &+ lane] = (b?.value[f0 &+ lane] ?? 0) + scale * sum[lane] }
+                        f0 &+= 8
                     }
                 }
             }
