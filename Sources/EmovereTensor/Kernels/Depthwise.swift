@@ -48,19 +48,14 @@ public enum DepthwiseConvolution {
         let vectorised = c % 8 == 0
         let rows = rows ?? 0..<g.outputHeight
         let rowLength = g.outputWidth &* c
+        if vectorised && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padTop <= 1 && g.padLeft <= 1 {
+            forwardRows3x3(input, kernel, g, output, rows: rows)
+            return
+        }
         var out = output + rows.lowerBound &* rowLength
-        // 3x3 stride-1 windows fully inside the frame take the register-blocked row kernel.
-        let fastColumns = vectorised && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1
-            ? g.padLeft..<max(g.padLeft, min(g.outputWidth, g.inputWidth &- 2 &+ g.padLeft)) : 0..<0
         for oy in rows {
             let (y0, kyStart, kyEnd) = g.rowWindow(oy)
-            let rowColumns = kyStart == 0 && kyEnd == g.kernelHeight ? fastColumns : 0..<0
-            if !rowColumns.isEmpty {
-                interiorRow3x3(
-                    input + (y0 &* g.inputWidth &+ rowColumns.lowerBound &- g.padLeft) &* c, kernel, g,
-                    out + rowColumns.lowerBound &* c, count: rowColumns.count)
-            }
-            for ox in 0..<g.outputWidth where !rowColumns.contains(ox) {
+            for ox in 0..<g.outputWidth {
                 let (x0, kxStart, kxEnd) = g.columnWindow(ox)
                 let pixelOut = out + ox &* c
                 if vectorised {
@@ -96,16 +91,73 @@ public enum DepthwiseConvolution {
         }
     }
 
-    /// `count` neighbouring output pixels of one row whose 3x3 windows are all in frame (stride 1,
-    /// `C % 8 == 0`); `input` points at the first window's top-left value. Four pixels at a time share
-    /// the six input columns they read; the nine weights of a channel block stay in registers.
-    @inline(__always)
-    static func interiorRow3x3(
+    /// Output rows `rows` of one image for 3x3 windows, stride 1, padding 0 or 1, `C % 8 == 0`: windows in
+    /// frame take the four-pixel row kernel; kernel rows above or below the frame read a row of zeros,
+    /// and the two border columns gather their taps one by one.
+    static func forwardRows3x3(
         _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
-        _ output: UnsafeMutablePointer<Float>, count: Int
+        _ output: UnsafeMutablePointer<Float>, rows: Range<Int>
     ) {
         let c = g.channels
-        let rowStep = g.inputWidth &* c
+        let rowLength = g.inputWidth &* c
+        let interior = g.padLeft..<max(g.padLeft, min(g.outputWidth, g.inputWidth &- 2 &+ g.padLeft))
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rowLength) { buffer in
+            let zeros = UnsafePointer(buffer.baseAddress!)
+            buffer.baseAddress!.initialize(repeating: 0, count: rowLength)
+            for oy in rows {
+                let y0 = oy &- g.padTop
+                let top = y0 >= 0 && y0 < g.inputHeight ? input + y0 &* rowLength : zeros
+                let middle = y0 &+ 1 < g.inputHeight ? input + (y0 &+ 1) &* rowLength : zeros
+                let bottom = y0 &+ 2 < g.inputHeight ? input + (y0 &+ 2) &* rowLength : zeros
+                let out = output + oy &* g.outputWidth &* c
+                if !interior.isEmpty {
+                    let x0 = (interior.lowerBound &- g.padLeft) &* c
+                    interiorRow3x3(top + x0, middle + x0, bottom + x0, kernel, c, out + interior.lowerBound &* c,
+                                   count: interior.count)
+                }
+                for ox in 0..<g.outputWidth where !interior.contains(ox) {
+                    edgePixel3x3((top, middle, bottom), column: ox &- g.padLeft, zeros: zeros, kernel, g, out + ox &* c)
+                }
+            }
+        }
+    }
+
+    /// One output pixel whose window crosses the left or right border: taps outside the frame read zeros.
+    @inline(__always)
+    static func edgePixel3x3(
+        _ rows: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), column x0: Int,
+        zeros: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
+        _ output: UnsafeMutablePointer<Float>
+    ) {
+        let c = g.channels
+        func tap(_ row: UnsafePointer<Float>, _ kx: Int) -> UnsafePointer<Float> {
+            let x = x0 &+ kx
+            return x >= 0 && x < g.inputWidth ? row + x &* c : zeros
+        }
+        let t0 = tap(rows.0, 0), t1 = tap(rows.0, 1), t2 = tap(rows.0, 2)
+        let t3 = tap(rows.1, 0), t4 = tap(rows.1, 1), t5 = tap(rows.1, 2)
+        let t6 = tap(rows.2, 0), t7 = tap(rows.2, 1), t8 = tap(rows.2, 2)
+        var c0 = 0
+        while c0 < c {
+            let w = kernel + c0
+            var a = load8(t0 + c0) * load8(w)
+            a.addProduct(load8(t1 + c0), load8(w + c)); a.addProduct(load8(t2 + c0), load8(w + 2 &* c))
+            a.addProduct(load8(t3 + c0), load8(w + 3 &* c)); a.addProduct(load8(t4 + c0), load8(w + 4 &* c))
+            a.addProduct(load8(t5 + c0), load8(w + 5 &* c)); a.addProduct(load8(t6 + c0), load8(w + 6 &* c))
+            a.addProduct(load8(t7 + c0), load8(w + 7 &* c)); a.addProduct(load8(t8 + c0), load8(w + 8 &* c))
+            store8(a, output + c0)
+            c0 &+= 8
+        }
+    }
+
+    /// `count` neighbouring output pixels of one row whose 3x3 windows are all in frame (stride 1,
+    /// `C % 8 == 0`); `top`, `middle` and `bottom` point at the first window's three rows. Four pixels
+    /// at a time share the six input columns they read; the nine weights of a channel block stay in registers.
+    @inline(__always)
+    static func interiorRow3x3(
+        _ top: UnsafePointer<Float>, _ middle: UnsafePointer<Float>, _ bottom: UnsafePointer<Float>,
+        _ kernel: UnsafePointer<Float>, _ c: Int, _ output: UnsafeMutablePointer<Float>, count: Int
+    ) {
         var c0 = 0
         while c0 < c {
             let w = kernel + c0
@@ -115,11 +167,11 @@ public enum DepthwiseConvolution {
             var ox = 0
             while ox &+ 4 <= count {
                 var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-                let row = input + (ox &* c &+ c0)
-                fourPixelRow(row, c, w0, w1, w2, &a0, &a1, &a2, &a3)
-                fourPixelRow(row + rowStep, c, w3, w4, w5, &a0, &a1, &a2, &a3)
-                fourPixelRow(row + 2 &* rowStep, c, w6, w7, w8, &a0, &a1, &a2, &a3)
-                let target = output + (ox &* c &+ c0)
+                let offset = ox &* c &+ c0
+                fourPixelRow(top + offset, c, w0, w1, w2, &a0, &a1, &a2, &a3)
+                fourPixelRow(middle + offset, c, w3, w4, w5, &a0, &a1, &a2, &a3)
+                fourPixelRow(bottom + offset, c, w6, w7, w8, &a0, &a1, &a2, &a3)
+                let target = output + offset
                 store8(a0, target)
                 store8(a1, target + c)
                 store8(a2, target + 2 &* c)
@@ -127,16 +179,14 @@ public enum DepthwiseConvolution {
                 ox &+= 4
             }
             while ox < count {
-                var a0 = SIMD8<Float>()
-                let row = input + (ox &* c &+ c0)
-                a0.addProduct(load8(row), w0); a0.addProduct(load8(row + c), w1); a0.addProduct(load8(row + 2 &* c), w2)
-                let middle = row + rowStep
-                a0.addProduct(load8(middle), w3); a0.addProduct(load8(middle + c), w4)
-                a0.addProduct(load8(middle + 2 &* c), w5)
-                let bottom = middle + rowStep
-                a0.addProduct(load8(bottom), w6); a0.addProduct(load8(bottom + c), w7)
-                a0.addProduct(load8(bottom + 2 &* c), w8)
-                store8(a0, output + (ox &* c &+ c0))
+                let offset = ox &* c &+ c0
+                var a0 = load8(top + offset) * w0
+                a0.addProduct(load8(top + (offset &+ c)), w1); a0.addProduct(load8(top + (offset &+ 2 &* c)), w2)
+                a0.addProduct(load8(middle + offset), w3); a0.addProduct(load8(middle + (offset &+ c)), w4)
+                a0.addProduct(load8(middle + (offset &+ 2 &* c)), w5)
+                a0.addProduct(load8(bottom + offset), w6); a0.addProduct(load8(bottom + (offset &+ c)), w7)
+                a0.addProduct(load8(bottom + (offset &+ 2 &* c)), w8)
+                store8(a0, output + offset)
                 ox &+= 1
             }
             c0 &+= 8
