@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "pkg-config"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev", "pkg-config"])]),
 
         // MARK: - Public API
         .target(name: "EmovereTensor", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
@@ -30,6 +31,7 @@ let package = Package(
         .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),
         .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
+        .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),
         .target(name: "EmovereVideo", dependencies: ["EmovereVision"], swiftSettings: kernelFlags),
         .target(
             name: "EmovereServer",
@@ -43,7 +45,7 @@ let package = Package(
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "emovere",
-            dependencies: ["Emovere", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Emovere", "EmovereKeras", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: kernelFlags),
 
         // MARK: - Test support and unit tests
@@ -54,6 +56,9 @@ let package = Package(
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereData", "EmovereTestSupport"]),
         .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
         .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereTestSupport"]),
+        .testTarget(
+            name: "EmovereKerasTests", dependencies: ["EmovereKeras", "Emovere", "EmovereNN", "EmovereTensor"],
+            exclude: ["make_keras_fixture.py"]),
         .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere"]),
         .testTarget(
             name: "EmovereServerTests",

@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages Emovere needs when they are missing (needs root or sudo).
 # Usage: scripts/setup.sh [extra packages...]
 set -euo pipefail
-packages=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev opencv-data ffmpeg "$@")
+packages=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libhdf5-dev opencv-data ffmpeg "$@")
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -43,7 +43,7 @@ struct CommandLineTests {
     @Test func helpListsTheCommands() throws {
         let result = try CommandRunner.run(["--help"])
         #expect(result.status == 0, "\(result)")
-        for command in ["train", "evaluate", "bench", "info"] {
+        for command in ["train", "evaluate", "bench", "info", "import-keras"] {
             #expect(result.output.contains(command), "help does not mention \(command):\n\(result)")
         }
     }
@@ -69,6 +69,18 @@ struct CommandLineTests {
         let result = try CommandRunner.run(["evaluate", "--model", "/nonexistent.safetensors", "--data", scratch.path])
         #expect(result.status != 0)
         #expect(result.standardError.contains("/nonexistent.safetensors"), "\(result)")
+    }
+
+    @Test func importKerasRejectsAFileThatIsNotHDF5() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let source = scratch.path + "/model.hdf5"
+        try Data("plain text, not HDF5\n".utf8).write(to: URL(fileURLWithPath: source))
+        let output = scratch.path + "/out.safetensors"
+        let result = try CommandRunner.run(["import-keras", source, "--out", output])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("\(source): not an HDF5 file"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: output))
     }
 
     @Test func unknownModelAndInputSizeAreRejected() throws {

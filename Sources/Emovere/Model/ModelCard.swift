@@ -17,7 +17,10 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var parameterCount: Int
     /// Multiply-adds for one face (forward pass), when measured.
     public var multiplyAddsPerFace: Int?
+    /// How Emovere trained the model; nil for a model that was imported (see `origin`).
     public var recipe: TrainingRecipe?
+    /// Where a model that Emovere did not train came from; nil for a model Emovere trained.
+    public var origin: ModelOrigin?
     /// The exact command that trained the model.
     public var trainingCommand: String?
     public var trainingSeconds: Double?

@@ -1,0 +1,108 @@
+import Emovere
+import EmovereKeras
+import EmovereNN
+import EmovereTensor
+import Foundation
+import Testing
+
+/// `KerasImporter` on Keras 2 files that `make_keras_fixture.py` writes with h5py, checked against the
+/// script's NumPy forward pass, and on files that are not Keras mini-Xception models.
+struct KerasImporterTests {
+    /// Probabilities of `model` for the reference images, preprocessed as `card` says.
+    static func probabilities(_ model: Model, card: ModelCard, reference: KerasFixture.Reference) -> [[Float]] {
+        let size = card.preprocessing.inputSize
+        return reference.pixels.map { pixels in
+            let input = Tensor(shape: [1, size, size, 1], values: pixels)
+            card.preprocessing.apply(input.pointer, count: input.count)
+            return model.probabilities(input).values
+        }
+    }
+
+    static func largestDifference(_ actual: [[Float]], _ expected: [[Float]]) -> Float {
+        zip(actual.joined(), expected.joined()).map { abs($0 - $1) }.max() ?? .infinity
+    }
+
+    @Test func importedModelMatchesNumPyForwardPass() throws {
+        let fixture = try KerasFixture()
+        defer { fixture.remove() }
+        let reference = try fixture.reference()
+        let (model, card) = try KerasImporter.importModel(from: fixture.path("mini_xception.hdf5"))
+
+        #expect(card.architecture == Architecture(name: "mini-xception", inputSize: 48, classCount: 7))
+        #expect(card.preprocessing == .symmetric(inputSize: 48))
+        #expect(card.labels == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+        #expect(card.parameterCount == 58_423)
+        #expect(card.recipe == nil)
+        #expect(card.origin == ModelOrigin(format: "keras-hdf5", file: "mini_xception.hdf5", producer: "Keras 2.0.5, tensorflow backend"))
+        // The fixture gives two batch norms another epsilon than Keras's (and Emovere's) 1e-3.
+        #expect(card.notes.contains { $0.contains("batch_normalization_2, batch_normalization_7") }, "\(card.notes)")
+
+        let probabilities = Self.probabilities(model, card: card, reference: reference)
+        #expect(probabilities.count == 3)
+        #expect(Self.largestDifference(probabilities, reference.probabilities) <= 1e-4,
+                "Emovere \(probabilities), NumPy \(reference.probabilities)")
+
+        // Saved as an Emovere model file and loaded for inference (batch norms folded), it predicts the same.
+        let saved = fixture.path("imported.safetensors")
+        try ModelFile.save(model, card: card, to: saved)
+        let (loaded, loadedCard) = try ModelFile.load(saved, foldedForInference: true)
+        #expect(loadedCard == card)
+        let reloaded = Self.probabilities(loaded, card: loadedCard, reference: reference)
+        #expect(Self.largestDifference(reloaded, reference.probabilities) <= 1e-4)
+    }
+
+    @Test func firstLayerThatDoesNotFitIsNamed() throws {
+        let fixture = try KerasFixture()
+        defer { fixture.remove() }
+        let path = fixture.path("wrong_pool.hdf5")
+        let error = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: path) }
+        guard case let .incompatibleLayer(errorPath, layer, className, _, received) = error else {
+            Issue.record("expected an incompatible layer, got \(error)")
+            return
+        }
+        #expect(errorPath == path)
+        #expect(layer == "max_pooling2d_2")
+        #expect(className == "MaxPooling2D")
+        #expect(received == "padding 'valid'")
+        #expect(error.description.contains("padding 'same'"), "\(error)")
+    }
+
+    @Test func weightsOnlyFileNeedsTheArchitecture() throws {
+        let fixture = try KerasFixture()
+        defer { fixture.remove() }
+        let path = fixture.path("weights_only.hdf5")
+        let error = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: path) }
+        guard case let .notKerasModel(errorPath, reason) = error else {
+            Issue.record("expected not-a-Keras-model, got \(error)")
+            return
+        }
+        #expect(errorPath == path)
+        #expect(reason.contains("save_weights"), "\(reason)")
+    }
+
+    @Test func truncatedFileIsAnErrorNotACrash() throws {
+        let fixture = try KerasFixture()
+        defer { fixture.remove() }
+        let path = fixture.path("mini_xception.hdf5")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for length in [4, 100, 2_000, bytes.count / 2, bytes.count - 100] {
+            let truncated = fixture.path("truncated-\(length).hdf5")
+            try bytes.prefix(length).write(to: URL(fileURLWithPath: truncated))
+            let error = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: truncated) }
+            #expect(error.description.hasPrefix(truncated + ":"), "\(error)")
+        }
+    }
+
+    @Test func fileThatIsNotHDF5IsRejected() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-keras-\(UUID().uuidString).hdf5").path
+        try Data("not an HDF5 file, just text\n".utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: KerasImportError.notHDF5(path: path)) { try KerasImporter.importModel(from: path) }
+    }
+
+    @Test func missingFileIsNamed() {
+        #expect(throws: KerasImportError.fileNotFound(path: "/nonexistent/model.hdf5")) {
+            try KerasImporter.importModel(from: "/nonexistent/model.hdf5")
+        }
+    }
+}
