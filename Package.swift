@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // MARK: - System libraries
@@ -32,6 +33,10 @@ let package = Package(
         .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),
         .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
         .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),
+        // Generated/onnx.pb.swift is committed; scripts/generate-onnx-proto.sh regenerates it.
+        .target(
+            name: "EmovereONNX",
+            dependencies: ["Emovere", "EmovereNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "EmovereVideo", dependencies: ["EmovereVision"], swiftSettings: kernelFlags),
         .target(
             name: "EmovereServer",
@@ -45,7 +50,7 @@ let package = Package(
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "emovere",
-            dependencies: ["Emovere", "EmovereKeras", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Emovere", "EmovereKeras", "EmovereONNX", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: kernelFlags),
 
         // MARK: - Test support and unit tests
@@ -55,7 +60,12 @@ let package = Package(
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereData", "EmovereTestSupport"]),
         .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereONNX", "EmovereTestSupport"]),
+        .testTarget(
+            name: "EmovereONNXTests",
+            dependencies: [
+                "EmovereONNX", "Emovere", "EmovereNN", "EmovereTensor", "EmovereVision", "EmovereData", "EmovereTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(
             name: "EmovereKerasTests", dependencies: ["EmovereKeras", "Emovere", "EmovereNN", "EmovereTensor"],
             exclude: ["make_keras_fixture.py"]),

@@ -1,0 +1,127 @@
+import Emovere
+import EmovereNN
+import Foundation
+import SwiftProtobuf
+
+/// Exports Emovere models as ONNX models (opset 13) that compute what `Model.probabilities` computes.
+///
+/// The graph takes the preprocessed faces `input` `[N, S, S, 1]` (NHWC float32, pixels already mapped
+/// by `x * scale + offset`, as Emovere feeds its models) and returns `probabilities` `[N, classes]`
+/// (softmax included). The labels, preprocessing and the whole model card are in the model's
+/// `metadata_props` (see `MetadataKey`). The layer tree is walked generically, so any architecture
+/// made of the layers listed in `ONNXExportError.unsupportedLayer` exports.
+public enum ONNXExporter {
+    /// The ONNX operator set the graphs use.
+    public static let opsetVersion = 13
+    /// The ONNX IR version matching opset 13 (ONNX 1.8).
+    public static let irVersion = 7
+    /// The graph input: preprocessed faces `[N, S, S, 1]`.
+    public static let inputName = "input"
+    /// The graph output: class probabilities `[N, classes]`.
+    public static let outputName = "probabilities"
+
+    /// The `metadata_props` keys an exported model carries.
+    public enum MetadataKey: String, CaseIterable, Sendable {
+        /// The class names in output order, as a JSON array of strings.
+        case labels
+        /// The side of the square input in pixels (`S`).
+        case inputSize = "input_size"
+        /// The input's axis order, always `NHWC`.
+        case inputLayout = "input_layout"
+        /// The multiplier applied to 0-255 pixels before the graph.
+        case scale = "preprocessing_scale"
+        /// The value added after scaling.
+        case offset = "preprocessing_offset"
+        /// The Emovere model card, as JSON.
+        case modelCard = "model_card"
+    }
+
+    /// The serialized ONNX model (`ModelProto` bytes) of `model`, with `card` in its metadata.
+    public static func export(_ model: Model, card: ModelCard) throws(ONNXExportError) -> [UInt8] {
+        let proto = try modelProto(model, card: card)
+        do {
+            return try proto.serializedBytes()
+        } catch {
+            throw .encodingFailed(reason: "\(error)")
+        }
+    }
+
+    /// Writes the ONNX model of `model` to `path` atomically.
+    public static func write(_ model: Model, card: ModelCard, to path: String) throws {
+        try AtomicFile.write(try export(model, card: card), to: path)
+    }
+
+    /// The ONNX model of `model`; throws when the card describes another model or a layer cannot be exported.
+    static func modelProto(_ model: Model, card: ModelCard) throws(ONNXExportError) -> Onnx_ModelProto {
+        guard card.architecture == model.architecture else {
+            throw .cardMismatch(field: "architecture", model: "\(model.architecture)", card: "\(card.architecture)")
+        }
+        guard card.preprocessing.inputSize == model.architecture.inputSize else {
+            throw .cardMismatch(field: "preprocessing.inputSize", model: "\(model.architecture.inputSize)",
+                                card: "\(card.preprocessing.inputSize)")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let cardJSON: String
+        let labelsJSON: String
+        do {
+            cardJSON = String(decoding: try encoder.encode(card), as: UTF8.self)
+            labelsJSON = String(decoding: try encoder.encode(card.labels), as: UTF8.self)
+        } catch {
+            throw .encodingFailed(reason: "model card: \(error)")
+        }
+        let size = model.architecture.inputSize
+        let metadata: [MetadataKey: String] = [
+            .labels: labelsJSON, .inputSize: "\(size)", .inputLayout: "NHWC",
+            .scale: "\(card.preprocessing.scale)", .offset: "\(card.preprocessing.offset)", .modelCard: cardJSON,
+        ]
+        return try modelProto(
+            network: model.network, inputShape: [size, size, 1], name: model.architecture.name,
+            documentation: "\(model.architecture): preprocessed faces [N, \(size), \(size), 1] (NHWC, "
+                + "\(card.preprocessing)) to probabilities [N, \(model.architecture.classCount)] of \(card.labels.joined(separator: ", "))",
+            metadata: metadata)
+    }
+
+    /// The ONNX model of any built `network` over per-example `inputShape` `[H, W, C]` whose output is
+    /// a vector of logits: input `[N, H, W, C]`, output the softmax of the logits `[N, classes]`.
+    static func modelProto(
+        network: any Layer, inputShape: [Int], name: String, documentation: String, metadata: [MetadataKey: String]
+    ) throws(ONNXExportError) -> Onnx_ModelProto {
+        guard inputShape.count == 3 else {
+            throw .invalidInputShape(type: "\(type(of: network))", path: "", expected: "[height, width, channels]",
+                                     received: inputShape)
+        }
+        var builder = GraphBuilder()
+        let channelsFirst = builder.addNode("Transpose", name: "\(inputName)/Transpose", inputs: [inputName],
+                                            attributes: [.init("perm", ints: [0, 3, 1, 2])])
+        let logits = try builder.add(network, path: "", input: GraphValue(name: channelsFirst, shape: inputShape))
+        guard logits.shape.count == 1 else {
+            throw .invalidInputShape(type: "Softmax", path: "output", expected: "[classes]", received: logits.shape)
+        }
+        _ = builder.addNode("Softmax", name: "softmax", inputs: [logits.name], attributes: [.init("axis", int: 1)],
+                            output: outputName)
+        var graph = builder.graph
+        graph.name = name
+        graph.input = [GraphBuilder.valueInfo(inputName, dimensions: [.symbolic("N")] + inputShape.map { .fixed($0) })]
+        graph.output = [GraphBuilder.valueInfo(outputName, dimensions: [.symbolic("N"), .fixed(logits.shape[0])])]
+
+        var model = Onnx_ModelProto()
+        model.irVersion = Int64(irVersion)
+        var opset = Onnx_OperatorSetIdProto()
+        opset.domain = ""
+        opset.version = Int64(opsetVersion)
+        model.opsetImport = [opset]
+        model.producerName = "emovere"
+        model.docString = documentation
+        model.graph = graph
+        model.metadataProps = MetadataKey.allCases.compactMap { key in
+            metadata[key].map { value in
+                var entry = Onnx_StringStringEntryProto()
+                entry.key = key.rawValue
+                entry.value = value
+                return entry
+            }
+        }
+        return model
+    }
+}

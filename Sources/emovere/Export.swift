@@ -1,0 +1,39 @@
+import ArgumentParser
+import Emovere
+import EmovereONNX
+import Foundation
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a model file to ONNX: preprocessed faces [N, S, S, 1] (NHWC) to class probabilities.",
+        discussion: """
+            The ONNX model (opset \(ONNXExporter.opsetVersion)) has input '\(ONNXExporter.inputName)' and output \
+            '\(ONNXExporter.outputName)' (softmax included); its metadata_props hold the labels, the \
+            preprocessing and the model card (keys \(ONNXExporter.MetadataKey.allCases.map(\.rawValue).joined(separator: ", "))).
+            """)
+
+    @Argument(help: "Model file (.safetensors).")
+    var model: String
+
+    @Option(help: "Where to write the ONNX model (.onnx).")
+    var onnx: String
+
+    @Flag(help: "Keep batch norms as BatchNormalization nodes instead of folding them into the convolutions.")
+    var keepBatchNorms = false
+
+    func run() throws {
+        let (network, card) = try ModelFile.load(model, foldedForInference: !keepBatchNorms)
+        let bytes = try ONNXExporter.export(network, card: card)
+        do {
+            try AtomicFile.write(bytes, to: onnx)
+        } catch {
+            throw ExportError(description: "cannot write \(onnx): \(error.localizedDescription)")
+        }
+        print("wrote \(onnx): \(network.architecture), opset \(ONNXExporter.opsetVersion), \(bytes.count) bytes")
+    }
+}
+
+/// Why the exported model could not be written; printed as `Error: ...`.
+struct ExportError: Error, CustomStringConvertible {
+    let description: String
+}

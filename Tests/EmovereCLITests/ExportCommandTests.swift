@@ -1,0 +1,35 @@
+import Emovere
+import EmovereONNX
+import Foundation
+import Testing
+
+/// `emovere export` writes what `ONNXExporter` makes of the model file, and says why when it cannot.
+@Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
+struct ExportCommandTests {
+    static let model = AnalyzeTests.root + "/models/default.safetensors"
+
+    @Test(arguments: [false, true]) func exportWritesTheONNXModel(keepBatchNorms: Bool) throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let output = scratch.path + "/model.onnx"
+        let result = try CommandRunner.run(["export", Self.model, "--onnx", output]
+            + (keepBatchNorms ? ["--keep-batch-norms"] : []))
+        #expect(result.status == 0, "\(result)")
+        #expect(result.standardOutput.contains("opset 13"), "\(result)")
+        let (model, card) = try ModelFile.load(Self.model, foldedForInference: !keepBatchNorms)
+        let written = try [UInt8](Data(contentsOf: URL(fileURLWithPath: output)))
+        #expect(written == (try ONNXExporter.export(model, card: card)))
+    }
+
+    @Test func unwritableOutputNamesThePath() throws {
+        let result = try CommandRunner.run(["export", Self.model, "--onnx", "/nonexistent/folder/model.onnx"])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("cannot write /nonexistent/folder/model.onnx"), "\(result)")
+    }
+
+    @Test func missingOutputOptionIsNamed() throws {
+        let result = try CommandRunner.run(["export", Self.model])
+        #expect(result.status != 0)
+        #expect(result.standardError.contains("--onnx"), "\(result)")
+    }
+}
