@@ -1,3 +1,4 @@
+import EmovereNN
 import Foundation
 
 /// The layers of a Keras 2 functional model as its `model_config` JSON describes them, with their connections.

@@ -240,12 +240,12 @@ struct SafeTensorsParser {
         return SafeTensorsFile(tensors: tensors, metadata: metadata, source: source)
     }
 
-    private func decodeHeader(_ headerBytes: ArraySlice<UInt8>) throws(SafeTensorsError) -> SafeTensorsJSONValue {
+    private func decodeHeader(_ headerBytes: ArraySlice<UInt8>) throws(SafeTensorsError) -> JSONValue {
         guard String(bytes: headerBytes, encoding: .utf8) != nil else {
             throw .invalidHeader(source: source, reason: "expected UTF-8 JSON, found invalid UTF-8")
         }
         do {
-            return try JSONDecoder().decode(SafeTensorsJSONValue.self, from: Data(headerBytes))
+            return try JSONDecoder().decode(JSONValue.self, from: Data(headerBytes))
         } catch {
             throw .invalidHeader(source: source, reason: "expected valid JSON, found a parse error (\(Self.describe(error)))")
         }
@@ -262,7 +262,7 @@ struct SafeTensorsParser {
         }
     }
 
-    private func parseMetadata(_ value: SafeTensorsJSONValue) throws(SafeTensorsError) -> [String: String] {
+    private func parseMetadata(_ value: JSONValue) throws(SafeTensorsError) -> [String: String] {
         switch value {
         case .null:
             return [:]
@@ -282,7 +282,7 @@ struct SafeTensorsParser {
         }
     }
 
-    private func parseEntry(name: String, value: SafeTensorsJSONValue, dataSize: Int) throws(SafeTensorsError) -> Entry {
+    private func parseEntry(name: String, value: JSONValue, dataSize: Int) throws(SafeTensorsError) -> Entry {
         guard case let .object(fields) = value else {
             throw .invalidField(source: source, tensor: name, field: name,
                                 expected: "an object with dtype, shape and data_offsets", found: value.kindDescription)
@@ -392,75 +392,6 @@ enum SafeTensorsHalfPrecision {
             return sign == 0 ? magnitude : -magnitude
         default:
             return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13))
-        }
-    }
-}
-
-/// A JSON value, decoded so that booleans, integers and fractions stay distinguishable.
-indirect enum SafeTensorsJSONValue: Decodable {
-    case null
-    case bool(Bool)
-    case integer(Int)
-    case number(Double)
-    case string(String)
-    case array([SafeTensorsJSONValue])
-    case object([String: SafeTensorsJSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([SafeTensorsJSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: SafeTensorsJSONValue].self))
-        }
-    }
-
-    /// The elements when this is an array of integers.
-    var integers: [Int]? {
-        guard case let .array(elements) = self else { return nil }
-        var result: [Int] = []
-        result.reserveCapacity(elements.count)
-        for element in elements {
-            guard case let .integer(value) = element else { return nil }
-            result.append(value)
-        }
-        return result
-    }
-
-    /// A short description of the value for error messages, e.g. `a string ("F32")`.
-    var kindDescription: String {
-        switch self {
-        case .null: return "null"
-        case let .bool(value): return "a boolean (\(value))"
-        case let .integer(value): return "an integer (\(value))"
-        case let .number(value): return "a number (\(value))"
-        case let .string(value): return "a string (\(SafeTensorsJSONText.quoted(value)))"
-        case let .array(elements):
-            let shown = elements.prefix(4).map(\.compactDescription).joined(separator: ", ")
-            return "an array of \(elements.count) ([\(shown)\(elements.count > 4 ? ", ..." : "")])"
-        case let .object(fields): return "an object with \(fields.count) keys"
-        }
-    }
-
-    private var compactDescription: String {
-        switch self {
-        case .null: "null"
-        case let .bool(value): "\(value)"
-        case let .integer(value): "\(value)"
-        case let .number(value): "\(value)"
-        case let .string(value): SafeTensorsJSONText.quoted(value)
-        case .array: "[...]"
-        case .object: "{...}"
         }
     }
 }
