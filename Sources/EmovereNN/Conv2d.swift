@@ -19,6 +19,8 @@ public final class Conv2d: Layer {
     private var columnGradient: Tensor?
     private var inputGradient: Tensor?
     private var partials: Tensor?
+    /// Whether the last forward pass kept what backward needs (the im2col columns).
+    private var canGoBackward = false
 
     /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window.
     public init(filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, usesBias: Bool = true) {
@@ -50,7 +52,8 @@ public final class Conv2d: Layer {
             columns = Tensor.reusing(columns, shape: [batch * g.outputPixels, g.taps * g.channels])
         }
         precondition(!(appliesReLU && mode.isTraining), "a convolution with a fused ReLU is inference-only")
-        if !mode.isTraining && Convolution.supportsDirectForward(g, filters: filters) {
+        canGoBackward = mode.allowsBackward
+        if !mode.allowsBackward && Convolution.supportsDirectForward(g, filters: filters) {
             Convolution.directForward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g,
                                       relu: appliesReLU, output: output)
             self.input = input
@@ -66,7 +69,9 @@ public final class Conv2d: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let g = geometry, let kernel, let input else { preconditionFailure("Conv2d backward before forward") }
+        guard let g = geometry, let kernel, let input, canGoBackward else {
+            preconditionFailure("Conv2d backward without a forward pass that allows it")
+        }
         let batch = input.shape[0]
         let k = g.taps * g.channels
         let partials = Tensor.reusing(partials, shape: [Parallel.chunks(batch).count, k * filters + filters])

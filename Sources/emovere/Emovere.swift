@@ -5,5 +5,5 @@ struct EmovereCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emovere",
         abstract: "Facial-expression recognition: train, evaluate and benchmark emotion models.",
-        subcommands: [Analyze.self, Train.self, Evaluate.self, Bench.self, Info.self, Serve.self, Video.self, Live.self])
+        subcommands: [Analyze.self, Explain.self, Train.self, Evaluate.self, Bench.self, Info.self, Serve.self, Video.self, Live.self])
 }
