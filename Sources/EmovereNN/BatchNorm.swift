@@ -4,8 +4,9 @@ import EmovereTensor
 ///
 /// Training uses the batch's statistics and updates the running averages
 /// (`running = momentum * running + (1 - momentum) * batch`, Keras's convention, variance unbiased
-/// as Keras does); inference uses the running statistics. Parameters `gamma`, `beta`,
-/// `moving_mean`, `moving_variance`, each `[C]`.
+/// as Keras does); inference uses the running statistics, and its backward pass treats them as constants
+/// (`dx = gamma / sqrt(runningVariance + epsilon) * dy`, for explaining predictions). Parameters `gamma`,
+/// `beta`, `moving_mean`, `moving_variance`, each `[C]`.
 public final class BatchNorm: Layer {
     public let momentum: Float
     public let epsilon: Float
@@ -19,6 +20,10 @@ public final class BatchNorm: Layer {
     /// True when the ReLU after this layer was fused into it (see `Sequential.fuseActivations()`):
     /// the output is `max(norm(x), 0)` and the backward pass masks the gradient accordingly.
     public var appliesReLU = false
+    /// How the fused ReLU passes gradients back (see `appliesReLU`).
+    public var reluBackwardRule = ReLUBackwardRule.gradient
+    /// Whether the last forward pass normalised with the batch's statistics (training) or the running ones.
+    private var usedBatchStatistics = false
     private var channels = 0
     private var input: Tensor?
     private var output: Tensor?
@@ -71,6 +76,7 @@ public final class BatchNorm: Layer {
         }
         let output = Tensor.reusing(output, shape: input.shape)
         let rows = input.count / channels
+        usedBatchStatistics = mode.isTraining
         if mode.isTraining {
             Normalization.statistics(input, channels: channels, mean: mean, variance: variance)
             let unbiased = Float(rows) / Float(max(rows - 1, 1))
@@ -84,7 +90,8 @@ public final class BatchNorm: Layer {
                                     shift: beta.value.pointer, relu: appliesReLU, into: output)
         } else {
             for c in 0..<channels {
-                scale[c] = gamma.value[c] / (runningVariance.value[c] + epsilon).squareRoot()
+                inverseStandardDeviation[c] = 1 / (runningVariance.value[c] + epsilon).squareRoot()
+                scale[c] = gamma.value[c] * inverseStandardDeviation[c]
             }
             Normalization.normalize(input, channels: channels, mean: runningMean.value.pointer, scale: scale.pointer,
                                     shift: beta.value.pointer, relu: appliesReLU, into: output)
@@ -95,13 +102,17 @@ public final class BatchNorm: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let gamma, let beta, let input, let output else { preconditionFailure("BatchNorm backward before forward") }
+        guard let gamma, let beta, let runningMean, let input, let output else {
+            preconditionFailure("BatchNorm backward before forward")
+        }
         let inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
         self.inputGradient = inputGradient
         Normalization.backward(
-            input: input, outputGradient: outputGradient, channels: channels, mean: mean,
-            inverseStandardDeviation: inverseStandardDeviation, gamma: gamma.value, gammaGradient: gamma.gradient,
-            betaGradient: beta.gradient, inputGradient: inputGradient, reluOutput: appliesReLU ? output : nil)
+            input: input, outputGradient: outputGradient, channels: channels,
+            mean: usedBatchStatistics ? mean : runningMean.value, inverseStandardDeviation: inverseStandardDeviation,
+            gamma: gamma.value, gammaGradient: gamma.gradient, betaGradient: beta.gradient, inputGradient: inputGradient,
+            reluOutput: appliesReLU ? output : nil, guidedReLU: reluBackwardRule == .guided,
+            usesBatchStatistics: usedBatchStatistics)
         return needsInputGradient ? inputGradient : nil
     }
 

@@ -22,6 +22,8 @@ public final class Conv2d: Layer {
     private var columnGradient: Tensor?
     private var inputGradient: Tensor?
     private var partials: Tensor?
+    /// Whether the last forward pass kept what backward needs (the im2col columns).
+    private var canGoBackward = false
 
     /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window.
     public init(filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, usesBias: Bool = true) {
@@ -49,6 +51,7 @@ public final class Conv2d: Layer {
         guard let g = geometry, let kernel else { preconditionFailure("Conv2d used before build") }
         let batch = input.shape[0]
         precondition(!((appliesReLU || averagesOutput) && mode.isTraining), "a fused convolution is inference-only")
+        canGoBackward = mode.allowsBackward && !averagesOutput
         if averagesOutput {
             let output = Tensor.reusing(output, shape: [batch, 1, 1, filters])
             self.output = output
@@ -58,7 +61,7 @@ public final class Conv2d: Layer {
         let output = Tensor.reusing(output, shape: [batch, g.outputHeight, g.outputWidth, filters])
         self.input = input
         self.output = output
-        if !mode.isTraining && Convolution.supportsDirectForward(g, filters: filters) {
+        if !mode.allowsBackward && Convolution.supportsDirectForward(g, filters: filters) {
             Convolution.directForward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g,
                                       relu: appliesReLU, output: output)
             return output
@@ -73,7 +76,9 @@ public final class Conv2d: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let g = geometry, let kernel, let input else { preconditionFailure("Conv2d backward before forward") }
+        guard let g = geometry, let kernel, let input, canGoBackward else {
+            preconditionFailure("Conv2d backward without a forward pass that allows it")
+        }
         let batch = input.shape[0]
         let k = g.taps * g.channels
         let partials = Tensor.reusing(partials, shape: [Parallel.chunks(batch).count, k * filters + filters])

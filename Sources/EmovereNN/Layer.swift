@@ -5,14 +5,33 @@ public struct ForwardMode: Sendable {
     public var isTraining: Bool
     /// Seeds per-step randomness (dropout masks) so a resumed run repeats the same masks.
     public var seed: UInt64
+    /// Whether a `backward` call may follow: layers then keep what it needs (im2col columns, max-pool
+    /// indices) instead of taking faster forward-only paths. Always true in training.
+    public var allowsBackward: Bool
 
     public init(isTraining: Bool, seed: UInt64 = 0) {
         self.isTraining = isTraining
         self.seed = seed
+        allowsBackward = isTraining
     }
 
-    /// Inference: running statistics, no dropout.
+    /// Inference: running statistics, no dropout, no backward pass.
     public static let inference = ForwardMode(isTraining: false)
+
+    /// Inference that a backward pass may follow (running statistics, no dropout), e.g. to explain a
+    /// prediction with input gradients.
+    public static let differentiableInference: ForwardMode = {
+        var mode = ForwardMode(isTraining: false)
+        mode.allowsBackward = true
+        return mode
+    }()
+
+    /// The same mode with another seed (for the layers of a container).
+    public func seeded(_ seed: UInt64) -> ForwardMode {
+        var mode = self
+        mode.seed = seed
+        return mode
+    }
 }
 
 /// A differentiable network layer on NHWC tensors.

@@ -14,6 +14,8 @@ public final class Pool2d: Layer {
     private var geometry: ConvolutionGeometry?
     private var output: Tensor?
     private var indices: Tensor?
+    /// Whether the last forward pass recorded `indices` (it allowed a backward pass).
+    private var hasCurrentIndices = false
     private var inputShape: [Int] = []
     private var inputGradient: Tensor?
 
@@ -47,7 +49,8 @@ public final class Pool2d: Layer {
         let output = Tensor.reusing(output, shape: [input.shape[0], g.outputHeight, g.outputWidth, g.channels])
         switch reduction {
         case .maximum:
-            if mode.isTraining {
+            hasCurrentIndices = mode.allowsBackward
+            if mode.allowsBackward {
                 let indices = Tensor.reusing(indices, shape: output.shape)
                 Pooling.maxForward(input: input, geometry: g, output: output, indices: indices)
                 self.indices = indices
@@ -67,7 +70,9 @@ public final class Pool2d: Layer {
         let inputGradient = Tensor.reusing(inputGradient, shape: inputShape)
         switch reduction {
         case .maximum:
-            guard let indices else { preconditionFailure("Pool2d backward before forward") }
+            guard let indices, hasCurrentIndices else {
+                preconditionFailure("Pool2d backward without a forward pass that allows it")
+            }
             Pooling.maxBackward(outputGradient: outputGradient, indices: indices, geometry: g,
                                 inputGradient: inputGradient)
         case .average:

@@ -1,5 +1,14 @@
 import EmovereTensor
 
+/// How a ReLU passes gradients back.
+public enum ReLUBackwardRule: Sendable, Equatable {
+    /// The true gradient: `dx = x > 0 ? dy : 0`.
+    case gradient
+    /// Guided backpropagation (Springenberg et al., 2015): only positive gradients at positive inputs,
+    /// `dx = x > 0 && dy > 0 ? dy : 0`. Not a gradient; used to visualise what an output responds to.
+    case guided
+}
+
 /// Rectified linear unit, `max(x, 0)`, any shape.
 public final class ReLU: Layer {
     private var output: Tensor?
@@ -7,6 +16,8 @@ public final class ReLU: Layer {
     /// True when the preceding batch norm applies this ReLU itself; the layer then passes values and
     /// gradients through unchanged.
     public var isFused = false
+    /// How `backward` treats gradients (the true gradient unless explaining with guided backpropagation).
+    public var backwardRule = ReLUBackwardRule.gradient
 
     public init() {}
 
@@ -27,7 +38,8 @@ public final class ReLU: Layer {
         if isFused { return outputGradient }
         guard let output else { preconditionFailure("ReLU backward before forward") }
         let inputGradient = Tensor.reusing(inputGradient, shape: output.shape)
-        Elementwise.reluBackward(output: output, outputGradient: outputGradient, into: inputGradient)
+        Elementwise.reluBackward(output: output, outputGradient: outputGradient, guided: backwardRule == .guided,
+                                 into: inputGradient)
         self.inputGradient = inputGradient
         return inputGradient
     }

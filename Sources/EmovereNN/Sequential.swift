@@ -22,7 +22,7 @@ public final class Sequential: Layer {
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         var x = input
         for (index, layer) in layers.enumerated() {
-            x = layer.forward(x, mode: ForwardMode(isTraining: mode.isTraining, seed: mode.seed &* 31 &+ UInt64(index)))
+            x = layer.forward(x, mode: mode.seeded(mode.seed &* 31 &+ UInt64(index)))
         }
         return x
     }
@@ -56,6 +56,28 @@ public final class Sequential: Layer {
             default:
                 break
             }
+        }
+    }
+
+    /// Every layer inside this one, depth first, with the layers of nested `Sequential` and `Residual` blocks
+    /// after the block itself.
+    public var nestedLayers: [any Layer] {
+        layers.flatMap { layer -> [any Layer] in
+            switch layer {
+            case let block as Sequential: [block] + block.nestedLayers
+            case let block as Residual: [block, block.main] + block.main.nestedLayers
+                + (block.shortcut.map { [$0] + $0.nestedLayers } ?? [])
+            default: [layer]
+            }
+        }
+    }
+
+    /// Sets how every ReLU, separate or fused into a batch norm, here and in nested blocks passes gradients
+    /// back: `.guided` for guided backpropagation, `.gradient` (the default) for training.
+    public func setReLUBackwardRule(_ rule: ReLUBackwardRule) {
+        for layer in nestedLayers {
+            (layer as? ReLU)?.backwardRule = rule
+            (layer as? BatchNorm)?.reluBackwardRule = rule
         }
     }
 
@@ -125,7 +147,7 @@ public final class Residual: Layer {
 
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         let mainOutput = main.forward(input, mode: mode)
-        let shortcutOutput = shortcut?.forward(input, mode: ForwardMode(isTraining: mode.isTraining, seed: ~mode.seed))
+        let shortcutOutput = shortcut?.forward(input, mode: mode.seeded(~mode.seed))
             ?? input
         let output = Tensor.reusing(output, shape: mainOutput.shape)
         Elementwise.add(mainOutput, shortcutOutput, into: output)

@@ -75,6 +75,23 @@ struct PhotoResult: Codable {
         var emotion: String
         var confidence: Float
         var probabilities: [String: Float]
+        /// The emotion `emovere explain` explained (absent from `analyze`).
+        var explained: String?
+
+        init(_ face: FaceEmotion, explained: Emotion? = nil) {
+            box = face.box
+            emotion = face.emotion.name
+            confidence = face.confidence
+            probabilities = Emotion.byName(face.probabilities)
+            self.explained = explained?.name
+        }
+
+        /// `#<number> box x,y WxH: emotion (the three most probable with their probabilities)`, indented.
+        func line(number: Int) -> String {
+            let top = probabilities.sorted { $0.value > $1.value }.prefix(3)
+                .map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ")
+            return "  #\(number) box \(box.x),\(box.y) \(box.width)x\(box.height): \(emotion) (\(top))"
+        }
     }
 
     var path: String
@@ -109,10 +126,7 @@ struct PhotoResult: Codable {
             return PhotoResult(path: path, faces: [], error: "\(error)")
         }
         let found = recognizer.analyze(gray)
-        let faces = found.map { face in
-            Face(box: face.box, emotion: face.emotion.name, confidence: face.confidence,
-                 probabilities: Emotion.byName(face.probabilities))
-        }
+        let faces = found.map { Face($0) }
         var result = PhotoResult(path: path, width: gray.width, height: gray.height, faces: faces)
         if let annotation, let color {
             do {
@@ -133,11 +147,7 @@ struct PhotoResult: Codable {
     var table: String {
         if let error, width == nil { return "\(path): error: \(error)" }
         var lines = ["\(path) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
-        for (index, face) in faces.enumerated() {
-            let top = face.probabilities.sorted { $0.value > $1.value }.prefix(3)
-                .map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ")
-            lines.append("  #\(index + 1) box \(face.box.x),\(face.box.y) \(face.box.width)x\(face.box.height): \(face.emotion) (\(top))")
-        }
+        for (index, face) in faces.enumerated() { lines.append(face.line(number: index + 1)) }
         if let annotation { lines.append("  annotated: \(annotation)") }
         if let error { lines.append("  error: \(error)") }
         return lines.joined(separator: "\n")

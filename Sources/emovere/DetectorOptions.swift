@@ -2,7 +2,7 @@ import ArgumentParser
 import Emovere
 import EmovereVision
 
-/// The model and face-detector options of every command that finds faces (`analyze`, `video`, `live`).
+/// The model and face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`).
 struct DetectorOptions: ParsableArguments {
     @Option(help: "Model file (default: the bundled model).")
     var model: String?
@@ -19,8 +19,9 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: "Detector minimum neighbours.")
     var minNeighbors = 5
 
-    /// `count` recognizers (one per worker thread) sharing one detector, each with its own model copy.
-    func makeRecognizers(count: Int) throws -> [EmotionRecognizer] {
+    /// `count` recognizers (one per worker thread) sharing one detector, each with its own model copy: folded for
+    /// faster inference unless `foldedForInference` is false (needed to explain predictions).
+    func makeRecognizers(count: Int, foldedForInference: Bool = true) throws -> [EmotionRecognizer] {
         let modelPath = try model ?? BundledModel.locate()
         let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
             "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
@@ -29,7 +30,7 @@ struct DetectorOptions: ParsableArguments {
             minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
         let detector = try FaceDetector(cascadePath: cascadePath)
         return try (0..<count).map { _ in
-            let (network, card) = try ModelFile.load(modelPath, foldedForInference: true)
+            let (network, card) = try ModelFile.load(modelPath, foldedForInference: foldedForInference)
             return EmotionRecognizer(model: network, card: card, detector: detector, detection: parameters)
         }
     }

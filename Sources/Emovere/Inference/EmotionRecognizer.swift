@@ -47,25 +47,9 @@ public final class EmotionRecognizer {
     /// Emotions for the given face `boxes` of `image`. When the model card asks for flip test-time
     /// augmentation, each face and its mirror image go through the model and their probabilities are averaged.
     public func classify(faces boxes: [Rect], in image: GrayImage) -> [FaceEmotion] {
-        let size = card.preprocessing.inputSize
-        let pixels = size * size
         let flips = card.testTimeAugmentation == .flip
         let views = flips ? 2 : 1
-        let input = Tensor(shape: [boxes.count * views, size, size, 1])
-        for (slot, box) in boxes.enumerated() {
-            let crop = image.cropped(to: box.expanded(byFraction: Double(card.preprocessing.faceMargin))
-                .clamped(toWidth: image.width, height: image.height))
-            let face = crop.resized(width: size, height: size)
-            let destination = input.pointer + slot * pixels
-            for index in 0..<pixels { destination[index] = Float(face.pixels[index]) }
-            card.preprocessing.apply(destination, count: pixels)
-            if flips {
-                let mirror = input.pointer + (boxes.count + slot) * pixels
-                for row in 0..<size {
-                    for column in 0..<size { mirror[row * size + column] = destination[row * size + size - 1 - column] }
-                }
-            }
-        }
+        let input = inputBatch(boxes.map { faceImage(for: $0, in: image) }, addingMirrors: flips)
         let probabilities = model.probabilities(input)
         let classes = model.architecture.classCount
         return boxes.enumerated().map { slot, box in
@@ -75,5 +59,39 @@ public final class EmotionRecognizer {
             }
             return FaceEmotion(box: box, probabilities: values)
         }
+    }
+
+    /// The part of `image` the model sees for the face `box`: the box widened by the card's face margin,
+    /// clamped to the image.
+    public func region(for box: Rect, in image: GrayImage) -> Rect {
+        box.expanded(byFraction: Double(card.preprocessing.faceMargin)).clamped(toWidth: image.width, height: image.height)
+    }
+
+    /// The face at `box` as the model sees it: `region(for:in:)` resized to the model's input size `S x S`.
+    public func faceImage(for box: Rect, in image: GrayImage) -> GrayImage {
+        let size = card.preprocessing.inputSize
+        return image.cropped(to: region(for: box, in: image)).resized(width: size, height: size)
+    }
+
+    /// Model inputs `[faces.count, S, S, 1]` for `faces` (from `faceImage(for:in:)`; other sizes are resized to
+    /// `S x S`), preprocessed as the model card says; with `addingMirrors`, followed by their mirror images
+    /// (`[2 * faces.count, S, S, 1]`).
+    public func inputBatch(_ faces: [GrayImage], addingMirrors: Bool = false) -> Tensor {
+        let size = card.preprocessing.inputSize
+        let pixels = size * size
+        let input = Tensor(shape: [faces.count * (addingMirrors ? 2 : 1), size, size, 1])
+        for (slot, image) in faces.enumerated() {
+            let face = image.width == size && image.height == size ? image : image.resized(width: size, height: size)
+            let destination = input.pointer + slot * pixels
+            for index in 0..<pixels { destination[index] = Float(face.pixels[index]) }
+            card.preprocessing.apply(destination, count: pixels)
+            if addingMirrors {
+                let mirror = input.pointer + (faces.count + slot) * pixels
+                for row in 0..<size {
+                    for column in 0..<size { mirror[row * size + column] = destination[row * size + size - 1 - column] }
+                }
+            }
+        }
+        return input
     }
 }

@@ -68,13 +68,16 @@ public enum Elementwise {
         }
     }
 
-    /// `inputGradient = output > 0 ? outputGradient : 0`.
-    public static func reluBackward(output: Tensor, outputGradient: Tensor, into inputGradient: Tensor) {
+    /// `inputGradient = output > 0 ? outputGradient : 0`; when `guided` (guided backpropagation), only
+    /// positive gradients pass: `output > 0 ? max(outputGradient, 0) : 0`.
+    public static func reluBackward(output: Tensor, outputGradient: Tensor, guided: Bool = false,
+                                    into inputGradient: Tensor) {
         let y = UnsafeSendable(output.pointer)
         let dy = UnsafeSendable(outputGradient.pointer)
         let dx = UnsafeSendable(inputGradient.pointer)
+        let floor: Float = guided ? 0 : -.infinity
         Parallel.forEachChunk(output.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
-            for index in range { dx.value[index] = y.value[index] > 0 ? dy.value[index] : 0 }
+            for index in range { dx.value[index] = y.value[index] > 0 ? max(dy.value[index], floor) : 0 }
         }
     }
 

@@ -54,15 +54,18 @@ public enum Normalization {
         }
     }
 
-    /// Backward pass of training-mode batch norm (and of the fused ReLU when `output` is given:
-    /// the gradient passes only where `output > 0`).
+    /// Backward pass of batch norm (and of the fused ReLU when `reluOutput` is given: the gradient passes
+    /// only where `reluOutput > 0`, and with `guidedReLU` only where it is positive too).
     ///
-    /// With `xhat = (x - mean) * invStd`: `dBeta = Σ dy`, `dGamma = Σ dy * xhat`,
-    /// `dx = gamma * invStd / M * (M * dy - dBeta - xhat * dGamma)`.
-    /// - Parameters: `input`, `outputGradient`, `output`, `inputGradient` are `[M, C]`; the rest `[C]`.
+    /// With `xhat = (x - mean) * invStd`: `dBeta = Σ dy`, `dGamma = Σ dy * xhat`. When the forward pass used
+    /// the batch's statistics, `dx = gamma * invStd / M * (M * dy - dBeta - xhat * dGamma)`; when it used
+    /// running statistics (`usesBatchStatistics` false; `mean` and `inverseStandardDeviation` are then the
+    /// running ones), they are constants and `dx = gamma * invStd * dy`.
+    /// - Parameters: `input`, `outputGradient`, `reluOutput`, `inputGradient` are `[M, C]`; the rest `[C]`.
     public static func backward(
         input: Tensor, outputGradient: Tensor, channels: Int, mean: Tensor, inverseStandardDeviation: Tensor,
-        gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor, reluOutput: Tensor? = nil
+        gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor, reluOutput: Tensor? = nil,
+        guidedReLU: Bool = false, usesBatchStatistics: Bool = true
     ) {
         let rows = input.count / channels
         let x = UnsafeSendable(input.pointer)
@@ -70,6 +73,7 @@ public enum Normalization {
         let y = reluOutput.map { UnsafeSendable($0.pointer) }
         let mu = UnsafeSendable(mean.pointer)
         let inv = UnsafeSendable(inverseStandardDeviation.pointer)
+        let floor: Float = guidedReLU ? 0 : -.infinity
         let totals = reduce(rows: rows, channels: channels) { range, sumDy, sumDyXhat in
             var inRow = x.value + range.lowerBound &* channels
             var gradRow = dy.value + range.lowerBound &* channels
@@ -77,7 +81,7 @@ public enum Normalization {
             for _ in range {
                 if let mask = outRow {
                     for c in 0..<channels {
-                        let g = mask[c] > 0 ? gradRow[c] : 0
+                        let g = mask[c] > 0 ? max(gradRow[c], floor) : 0
                         sumDy[c] += g
                         sumDyXhat[c] += g * ((inRow[c] - mu.value[c]) * inv.value[c])
                     }
@@ -94,14 +98,15 @@ public enum Normalization {
             }
         }
         let count = Float(max(rows, 1))
-        // Per channel: dx = a * (g - b - xhat * d).
+        // Per channel: dx = a * (g - b - xhat * d); the batch terms b and d vanish with constant statistics.
+        let batchTerms: Float = usesBatchStatistics ? 1 : 0
         let coefficients = Tensor(shape: [3, channels])
         for c in 0..<channels {
             betaGradient[c] = Float(totals[c])
             gammaGradient[c] = Float(totals[channels + c])
             coefficients[c] = gamma[c] * inverseStandardDeviation[c]
-            coefficients[channels + c] = Float(totals[c]) / count
-            coefficients[2 * channels + c] = Float(totals[channels + c]) / count
+            coefficients[channels + c] = batchTerms * Float(totals[c]) / count
+            coefficients[2 * channels + c] = batchTerms * Float(totals[channels + c]) / count
         }
         let dx = UnsafeSendable(inputGradient.pointer)
         let k = UnsafeSendable(coefficients.pointer)
@@ -116,7 +121,7 @@ public enum Normalization {
             for _ in range {
                 if let mask = maskRow {
                     for c in 0..<channels {
-                        let g = mask[c] > 0 ? gradRow[c] : 0
+                        let g = mask[c] > 0 ? max(gradRow[c], floor) : 0
                         let xhat = (inRow[c] - mu.value[c]) * inv.value[c]
                         outRow[c] = a[c] * (g - b[c] - xhat * d[c])
                     }

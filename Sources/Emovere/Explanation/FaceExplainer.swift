@@ -1,0 +1,60 @@
+import EmovereData
+import EmovereNN
+import EmovereTensor
+import EmovereVision
+
+/// One face of a photo with the explanation of one of its emotions.
+public struct FaceExplanation: Sendable {
+    /// The face box and its probabilities, as `EmotionRecognizer.analyze(_:)` reports them.
+    public var face: FaceEmotion
+    /// The part of the photo the model saw (the box widened by the model's face margin, clamped to the photo).
+    public var region: Rect
+    /// The explained emotion.
+    public var emotion: Emotion
+    /// The face as the model saw it, `S x S` (before preprocessing).
+    public var input: GrayImage
+    /// Grad-CAM over the face `S x S`, 0...1, row by row.
+    public var gradCAM: [Float]
+    /// Guided backpropagation `S x S` (signed), row by row.
+    public var guidedBackpropagation: [Float]
+    /// Guided Grad-CAM `S x S` (signed), row by row.
+    public var guidedGradCAM: [Float]
+}
+
+/// Finds the faces of a photo with an `EmotionRecognizer` and explains, for each, its most probable emotion (or a
+/// chosen one) with Grad-CAM and guided backpropagation.
+///
+/// Probabilities are the recognizer's (with the model card's test-time augmentation); the explanations are of
+/// the face as it is, not of its mirror image. Uses the recognizer's model: one thread at a time.
+public final class FaceExplainer {
+    public let recognizer: EmotionRecognizer
+    public let gradCAM: GradCAM
+
+    /// An explainer for `recognizer`, whose model must not be folded for inference, at the top-level network
+    /// layer `layerIndex` (default: `GradCAM.defaultLayer(among:classCount:)`).
+    public init(recognizer: EmotionRecognizer, layerIndex: Int? = nil) throws(ExplanationError) {
+        self.recognizer = recognizer
+        gradCAM = try GradCAM(model: recognizer.model, layerIndex: layerIndex)
+    }
+
+    /// The faces of `image`, each with the explanation of `emotion` or, by default, of its most probable
+    /// emotion; empty when no face is found.
+    public func explain(_ image: GrayImage, emotion: Emotion? = nil) throws(ExplanationError) -> [FaceExplanation] {
+        let faces = recognizer.analyze(image)
+        guard !faces.isEmpty else { return [] }
+        let inputs = faces.map { recognizer.faceImage(for: $0.box, in: image) }
+        let targets = faces.map { emotion ?? $0.emotion }
+        let explanation = try gradCAM.explain(recognizer.inputBatch(inputs), targetClasses: targets.map(\.rawValue))
+        let pixels = explanation.gradCAM.count / faces.count
+        return faces.enumerated().map { slot, face in
+            func values(_ tensor: Tensor) -> [Float] {
+                Array(UnsafeBufferPointer(start: tensor.pointer + slot * pixels, count: pixels))
+            }
+            return FaceExplanation(
+                face: face, region: recognizer.region(for: face.box, in: image), emotion: targets[slot],
+                input: inputs[slot], gradCAM: values(explanation.gradCAM),
+                guidedBackpropagation: values(explanation.guidedBackpropagation),
+                guidedGradCAM: values(explanation.guidedGradCAM))
+        }
+    }
+}

@@ -1,0 +1,153 @@
+import ArgumentParser
+import Emovere
+import EmovereData
+import EmovereVision
+import Foundation
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show which parts of each face decided its emotion: Grad-CAM and guided backpropagation.",
+        discussion: """
+            For every face found in the photo, explains its most probable emotion (or --emotion) with Grad-CAM: \
+            the gradients of the emotion's score weigh the feature maps of one layer of the network (--layer), \
+            giving a heat map that is drawn over the face (red: decisive, blue: ignored), with the usual box, \
+            label and probability bars. --guided also writes a panel with, per face, the face as the model saw \
+            it, the heat map, guided backpropagation and guided Grad-CAM.
+
+            Output files are PNG or JPEG, by their extension. Exit status 1 when the photo cannot be read or \
+            holds no face.
+            """)
+
+    @Argument(help: "The photo (.jpg, .jpeg or .png).")
+    var photo: String
+
+    @Option(help: ArgumentHelp(
+        "The photo with heat maps (default: <name>.explained.png, or .jpg for a JPEG, in the current folder).",
+        valueName: "FILE"))
+    var out: String?
+
+    @Option(help: ArgumentHelp(
+        "Also write a panel of each face's Grad-CAM, guided backpropagation and guided Grad-CAM.", valueName: "FILE"))
+    var guided: String?
+
+    @Option(help: ArgumentHelp(
+        "Explain this emotion for every face instead of each face's most probable one.", valueName: "NAME"))
+    var emotion: Emotion?
+
+    @Option(help: ArgumentHelp(
+        "The network layer (index in the model's top level) whose feature maps Grad-CAM weighs; an invalid "
+            + "index lists the valid ones (default: the last one before the class scores, 3x3 in mini-Xception).",
+        valueName: "INDEX"))
+    var layer: Int?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    @OptionGroup var detection: DetectorOptions
+
+    @Option(help: "Largest photo accepted, in pixels (width x height), checked before decoding.")
+    var maxPixels = ImageLimits.standard.maximumPixels
+
+    func run() throws {
+        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
+        let output = out ?? Self.defaultOutput(for: photo)
+        try Self.checkOutput(output, option: "--out", photo: photo)
+        if let guided { try Self.checkOutput(guided, option: "--guided", photo: photo) }
+        let recognizer = try detection.makeRecognizers(count: 1, foldedForInference: false)[0]
+        let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
+        let (color, gray) = try Self.read(photo, limits: ImageLimits(maximumPixels: maxPixels))
+        let faces = try explainer.explain(gray, emotion: emotion)
+        guard !faces.isEmpty else {
+            throw ExplainFailure("no face found in \(photo); try a smaller --scale-factor, fewer --min-neighbors "
+                                 + "or a smaller --min-face")
+        }
+
+        let renderer = ExplanationRenderer()
+        try AnnotatedPhoto.write(renderer.overlaid(color, faces: faces), to: output)
+        if let guided { try AnnotatedPhoto.write(renderer.panel(faces: faces), to: guided) }
+        let report = ExplainReport(
+            path: photo, width: gray.width, height: gray.height, layer: explainer.gradCAM.layer.description,
+            faces: faces.map { PhotoResult.Face($0.face, explained: $0.emotion) }, output: output, guided: guided)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.table)
+        }
+    }
+
+    /// The explainer at `layer`; an invalid layer's error names the option.
+    static func makeExplainer(recognizer: EmotionRecognizer, layer: Int?) throws -> FaceExplainer {
+        do {
+            return try FaceExplainer(recognizer: recognizer, layerIndex: layer)
+        } catch {
+            throw layer == nil ? error : ValidationError("--layer: \(error)")
+        }
+    }
+
+    /// The photo decoded in colour (to draw on) and in gray (to analyse, exactly as `analyze` does).
+    static func read(_ photo: String, limits: ImageLimits) throws -> (color: RGBImage, gray: GrayImage) {
+        do {
+            let bytes = try ImageFile.bytes(atPath: photo)
+            return (try RGBImage(decoding: bytes, source: photo, limits: limits),
+                    try GrayImage(decoding: bytes, source: photo, limits: limits))
+        } catch {
+            throw ExplainFailure("cannot read \(photo): \(error)")
+        }
+    }
+
+    /// `<name>.explained.png` (`.jpg` for a JPEG photo) in the current folder.
+    static func defaultOutput(for photo: String) -> String {
+        let name = (photo as NSString).lastPathComponent
+        let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
+        return "\((name as NSString).deletingPathExtension).explained.\(suffix)"
+    }
+
+    /// Checks that `output` names a PNG or JPEG file that is not the photo, and creates its folder.
+    static func checkOutput(_ output: String, option: String, photo: String) throws {
+        guard AnnotatedPhoto.format(ofOutput: output) != nil else {
+            throw ValidationError("\(option) \(output): expected a .png, .jpg or .jpeg file name")
+        }
+        guard AnnotatedPhoto.canonical(output) != AnnotatedPhoto.canonical(photo) else {
+            throw ValidationError("\(option) \(output) would overwrite the photo itself; choose another file")
+        }
+        let folder = (output as NSString).deletingLastPathComponent
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+    }
+}
+
+/// What `emovere explain` found and wrote.
+struct ExplainReport: Codable {
+    var path: String
+    var width: Int
+    var height: Int
+    /// The layer Grad-CAM weighed, e.g. `8 (Residual, 6x6x64)`.
+    var layer: String
+    var faces: [PhotoResult.Face]
+    /// The photo with heat maps.
+    var output: String
+    /// The panel of guided backpropagation and guided Grad-CAM, when asked for.
+    var guided: String?
+
+    var table: String {
+        var lines = ["\(path) (\(width)x\(height)): \(faces.count) face\(faces.count == 1 ? "" : "s"), Grad-CAM at layer \(layer)"]
+        for (index, face) in faces.enumerated() {
+            lines.append(face.line(number: index + 1) + ", explained: \(face.explained ?? face.emotion)")
+        }
+        lines.append("  heat maps: \(output)")
+        if let guided { lines.append("  guided panel: \(guided)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// A failure that ends `emovere explain` with its message and exit status 1.
+struct ExplainFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Emotion: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.name) }
+}
