@@ -118,9 +118,11 @@ struct Train: ParsableCommand {
         if let learningRate { result.learningRate = learningRate }
         if let weightDecay { result.weightDecay = weightDecay }
         switch (schedule, result.schedule) {
-        case (.plateau?, _), (nil, .reduceOnPlateau) where schedule != nil || plateauPatience != nil:
+        case (.plateau?, _),
+             (nil, .reduceOnPlateau) where plateauPatience != nil:
             result.schedule = .reduceOnPlateau(factor: 0.1, patience: plateauPatience ?? 8, minimum: 1e-6)
-        case (.cosine?, _), (nil, .cosine) where schedule != nil || warmupEpochs != nil:
+        case (.cosine?, _),
+             (nil, .cosine) where warmupEpochs != nil:
             result.schedule = .cosine(warmupEpochs: warmupEpochs ?? 3, minimum: 0)
         case (.oneCycle?, _):
             result.schedule = .oneCycle(warmupFraction: 0.3)
