@@ -28,14 +28,15 @@ import Testing
     }
 
     @Test func signatureAndVersions() throws {
-        let (proto, _, _) = try exportedBundledModel(folded: true)
+        let (proto, _, card) = try exportedBundledModel(folded: true)
+        let size = "\(card.architecture.inputSize)"
         #expect(proto.irVersion == 7)
         #expect(proto.opsetImport.map(\.domain) == [""])
         #expect(proto.opsetImport.map(\.version) == [13])
         #expect(proto.producerName == "emovere")
         let float = Int32(Onnx_TensorProto.DataType.float.rawValue)
         #expect(proto.graph.input.map(\.name) == ["input"])
-        #expect(proto.graph.input.map(dimensions) == [["N", "48", "48", "1"]])
+        #expect(proto.graph.input.map(dimensions) == [["N", size, size, "1"]])
         #expect(proto.graph.input.first?.type.tensorType.elemType == float)
         #expect(proto.graph.output.map(\.name) == ["probabilities"])
         #expect(proto.graph.output.map(dimensions) == [["N", "7"]])
@@ -51,7 +52,7 @@ import Testing
         let labels = try JSONDecoder().decode([String].self, from: Data((metadata["labels"] ?? "").utf8))
         #expect(labels == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
         #expect(labels == Emotion.allCases.map(\.name))
-        #expect(metadata["input_size"] == "48")
+        #expect(metadata["input_size"] == "\(card.architecture.inputSize)")
         #expect(metadata["input_layout"] == "NHWC")
         #expect(Float(metadata["preprocessing_scale"] ?? "") == card.preprocessing.scale)
         #expect(Float(metadata["preprocessing_offset"] ?? "") == -1)
@@ -155,13 +156,15 @@ import Testing
 
     @Test func cardOfAnotherInputSizeIsRejected() throws {
         let (model, card) = try TestModels.bundled(folded: true)
+        let size = card.architecture.inputSize
+        let otherSize = size == 64 ? 48 : 64
         var other = card
-        other.preprocessing.inputSize = 64
-        #expect(throws: ONNXExportError.cardMismatch(field: "preprocessing.inputSize", model: "48", card: "64")) {
+        other.preprocessing.inputSize = otherSize
+        #expect(throws: ONNXExportError.cardMismatch(field: "preprocessing.inputSize", model: "\(size)", card: "\(otherSize)")) {
             try ONNXExporter.export(model, card: other)
         }
         other = card
-        other.architecture.inputSize = 64
+        other.architecture.inputSize = otherSize
         #expect(throws: ONNXExportError.self) { try ONNXExporter.export(model, card: other) }
     }
 

@@ -20,7 +20,8 @@ import Testing
         let (reference, card) = try TestModels.bundled(folded: false)
         let (model, _) = try TestModels.bundled(folded: folded)
         let bytes = try ONNXExporter.export(model, card: card)
-        let random = TestModels.randomInput(count: 16, shape: [48, 48, 1], seed: 11)
+        let size = card.architecture.inputSize
+        let random = TestModels.randomInput(count: 16, shape: [size, size, 1], seed: 11)
         let faces = try TestModels.faceCrops(preprocessing: card.preprocessing)
         for input in [random, faces] {
             let expected = reference.probabilities(input).values

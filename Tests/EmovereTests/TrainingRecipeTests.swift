@@ -8,10 +8,11 @@ struct TrainingRecipeTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test func builtInRecipeIsTheBundledModelsRecipe() throws {
-        let bundled = Self.packageRoot.appendingPathComponent("models/default.safetensors").path
-        let fromCard = try TrainingRecipe.load(bundled)
-        #expect(fromCard == TrainingRecipe.builtIn(TrainingRecipe.defaultName))
+    @Test(arguments: [("tiny", "models/default.safetensors"), ("mini-xception", "models/mini-xception-48.safetensors")])
+    func builtInRecipeIsTheBundledModelsRecipe(name: String, file: String) throws {
+        let fromCard = try TrainingRecipe.load(Self.packageRoot.appendingPathComponent(file).path)
+        #expect(fromCard == TrainingRecipe.builtIn(name))
+        #expect(TrainingRecipe.builtInNames.contains(name))
     }
 
     @Test func recipeJSONRoundTrips() throws {
