@@ -1,9 +1,9 @@
 // Direct (im2col-free) dense convolution for inference, NHWC: register-blocked microkernels.
 // input [N, H, W, C], kernel [KH, KW, C, F] (HWIO), output [N, OH, OW, F].
 // Output pixels of the whole batch are one flat list, taken twelve at a time. Each pixel of a block
-// gets one pointer per kernel row: into the input when its window is in frame, or into a small
-// zero-padded copy of its window when the window crosses the border (padding). Blocks therefore
-// cross rows and images freely, and no pixel is left to a slow tail loop.
+// gets a pointer to its window's top-left corner: into the input when every window of the block is in
+// frame, else into zero-padded copies of the block's windows (padding). Blocks therefore cross rows
+// and images freely, and no pixel is left to a slow tail loop.
 
 extension Convolution {
     /// True when `directForward` handles the geometry: windows of at most 1,152 values (`KH*KW*C`),
