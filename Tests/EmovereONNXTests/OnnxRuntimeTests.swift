@@ -16,9 +16,10 @@ import Testing
         return TestModels.maximumDifference(values, expected)
     }
 
-    @Test(arguments: [true, false]) func bundledModelMatchesEmovere(folded: Bool) throws {
-        let (reference, card) = try TestModels.bundled(folded: false)
-        let (model, _) = try TestModels.bundled(folded: folded)
+    @Test(arguments: [true, false], TestModels.bundledFiles)
+    func bundledModelMatchesEmovere(folded: Bool, file: String) throws {
+        let (reference, card) = try TestModels.bundled(folded: false, file: file)
+        let (model, _) = try TestModels.bundled(folded: folded, file: file)
         let bytes = try ONNXExporter.export(model, card: card)
         let size = card.architecture.inputSize
         let random = TestModels.randomInput(count: 16, shape: [size, size, 1], seed: 11)

@@ -10,10 +10,13 @@ enum TestModels {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// The bundled model, as the CLI loads it (`foldedForInference`) or with its batch norms.
-    static func bundled(folded: Bool) throws -> (model: Model, card: ModelCard) {
-        try ModelFile.load(packageRoot.appendingPathComponent("models/default.safetensors").path,
-                           foldedForInference: folded)
+    /// The bundled model files: the default (64x64) and the 48x48 mini-Xception.
+    static let bundledFiles = ["models/default.safetensors", "models/mini-xception-48.safetensors"]
+
+    /// A bundled model (the default unless `file` names another), as the CLI loads it
+    /// (`foldedForInference`) or with its batch norms.
+    static func bundled(folded: Bool, file: String = bundledFiles[0]) throws -> (model: Model, card: ModelCard) {
+        try ModelFile.load(packageRoot.appendingPathComponent(file).path, foldedForInference: folded)
     }
 
     /// Faces found by OpenCV's Haar cascade in the Vision test fixtures (`opencv_boxes.json`, parameters
