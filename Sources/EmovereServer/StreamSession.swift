@@ -12,15 +12,6 @@ import Logging
 struct StreamSession {
     /// A reply to one analysed frame.
     struct Reply: Encodable {
-        /// One face with its track.
-        struct Face: Encodable {
-            var track: Int
-            var box: Rect
-            var emotion: String
-            var confidence: Float
-            var probabilities: [String: Float]
-        }
-
         /// The frame's number on this connection (1 for the first frame received).
         var frame: Int
         /// Frames skipped since the previous reply because a newer one had arrived.
@@ -29,7 +20,7 @@ struct StreamSession {
         var height: Int
         /// Time spent decoding and analysing the frame.
         var milliseconds: Double
-        var faces: [Face]
+        var faces: [TrackedFaceRecord]
     }
 
     /// A reply to a frame (or message) that could not be analysed; the connection stays open.
@@ -100,9 +91,7 @@ struct StreamSession {
         metrics.recordStreamFrame(dropped: frame.dropped)
         metrics.recordFaces(analysis.faces.count)
         let faces = tracking.follow(analysis.faces, frame: frame.number).map { track, face in
-            let json = AnalysisResponse.Face(face)
-            return Reply.Face(track: track, box: json.box, emotion: json.emotion, confidence: json.confidence,
-                              probabilities: json.probabilities)
+            TrackedFaceRecord(track: track, box: face.box, probabilities: face.probabilities)
         }
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

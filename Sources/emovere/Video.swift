@@ -297,29 +297,16 @@ struct VideoDescription: Encodable {
 
 /// One frame of the JSON output (and one line of `live`).
 struct FrameRecord: Encodable {
-    struct Face: Encodable {
-        var track: Int
-        var box: Rect
-        var emotion: String
-        var confidence: Float
-        var probabilities: [String: Float]
-        var detected: Bool
-    }
-
     var frame: Int
     var time: Double
-    var faces: [Face]
+    var faces: [TrackedFaceRecord]
     var latencyMilliseconds: Double?
 
     init(frame: Int, time: Double, faces: [TrackedFaceEmotion], latencyMilliseconds: Double? = nil) {
         self.frame = frame
         self.time = (time * 1000).rounded() / 1000
         self.latencyMilliseconds = latencyMilliseconds.map { ($0 * 10).rounded() / 10 }
-        self.faces = faces.map { face in
-            Face(track: face.track, box: face.box, emotion: face.emotion.name, confidence: face.confidence,
-                 probabilities: Emotion.byName(face.probabilities),
-                 detected: face.detected)
-        }
+        self.faces = faces.map(TrackedFaceRecord.init)
     }
 }
 
