@@ -47,6 +47,10 @@ public final class Conv2d: Layer {
         return [g.outputHeight, g.outputWidth, filters]
     }
 
+    public var multiplyAdds: Int {
+        geometry.map { $0.outputPixels * $0.taps * $0.channels * filters } ?? 0
+    }
+
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         guard let g = geometry, let kernel else { preconditionFailure("Conv2d used before build") }
         let batch = input.shape[0]

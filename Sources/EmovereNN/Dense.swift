@@ -28,6 +28,8 @@ public final class Dense: Layer {
         return [units]
     }
 
+    public var multiplyAdds: Int { features * units }
+
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         guard let kernel else { preconditionFailure("Dense used before build") }
         let batch = input.shape[0]

@@ -31,6 +31,10 @@ public final class DepthwiseConv2d: Layer {
         return [g.outputHeight, g.outputWidth, g.channels]
     }
 
+    public var multiplyAdds: Int {
+        geometry.map { $0.outputPixels * $0.taps * $0.channels } ?? 0
+    }
+
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         guard let g = geometry, let kernel else { preconditionFailure("DepthwiseConv2d used before build") }
         let output = Tensor.reusing(output, shape: [input.shape[0], g.outputHeight, g.outputWidth, g.channels])

@@ -54,10 +54,15 @@ public protocol Layer: AnyObject {
 
     /// The layer's parameters with names relative to the layer (`"kernel"`, `"0.gamma"`).
     var namedParameters: [NamedParameter] { get }
+
+    /// Multiply-adds of one example's forward pass through the layer's weights (convolutions and
+    /// dense layers; normalisation, activations and pooling count as none). Zero before `build`.
+    var multiplyAdds: Int { get }
 }
 
 extension Layer {
     public var namedParameters: [NamedParameter] { [] }
+    public var multiplyAdds: Int { 0 }
 }
 
 /// Errors from building, loading or using a model.

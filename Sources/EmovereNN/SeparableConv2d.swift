@@ -18,6 +18,8 @@ public final class SeparableConv2d: Layer {
         return try pointwise.build(inputShape: middle, random: &random)
     }
 
+    public var multiplyAdds: Int { depthwise.multiplyAdds + pointwise.multiplyAdds }
+
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         pointwise.forward(depthwise.forward(input, mode: mode), mode: mode)
     }

@@ -114,6 +114,8 @@ public final class Sequential: Layer {
         }
     }
 
+    public var multiplyAdds: Int { layers.reduce(0) { $0 + $1.multiplyAdds } }
+
     public var namedParameters: [NamedParameter] {
         layers.enumerated().flatMap { index, layer in
             layer.namedParameters.map { NamedParameter(name: "\(index).\($0.name)", parameter: $0.parameter) }
@@ -165,6 +167,8 @@ public final class Residual: Layer {
         self.inputGradient = inputGradient
         return inputGradient
     }
+
+    public var multiplyAdds: Int { main.multiplyAdds + (shortcut?.multiplyAdds ?? 0) }
 
     public var namedParameters: [NamedParameter] {
         main.namedParameters.map { NamedParameter(name: "main.\($0.name)", parameter: $0.parameter) }

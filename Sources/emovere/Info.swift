@@ -13,6 +13,6 @@ struct Info: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         print(String(decoding: try encoder.encode(card), as: UTF8.self))
-        print("loaded: \(network.architecture), \(network.parameterCount) parameters")
+        print("loaded: \(network.architecture), \(network.parameterCount) parameters, \(network.multiplyAddsPerFace) multiply-adds per face")
     }
 }

@@ -158,7 +158,7 @@ struct Train: ParsableCommand {
             print(line)
             fflush(nil)  // each epoch's line reaches a redirected log file as it happens
         }
-        print("\(recipe.architecture): \(trainer.model.parameterCount) parameters")
+        print("\(recipe.architecture): \(trainer.model.parameterCount) parameters, \(trainer.model.multiplyAddsPerFace) multiply-adds per face")
         let state = try trainer.run()
         print(String(format: "done: %d epochs, best validation accuracy %.4f at epoch %d -> %@",
                      state.completedEpochs, state.bestValidationAccuracy, state.bestEpoch, trainer.bestModelPath))

@@ -51,6 +51,14 @@ struct GradientTests {
         #expect(error < 5e-2)
     }
 
+    /// The `standard` network's layout (strided stem, ReLU after each residual sum, dropout and dense
+    /// head) with narrow modules; the dropout mask is fixed by the mode's seed.
+    @Test func wideXceptionWholeNetwork() throws {
+        let network = WideXception.network(moduleFilters: [4, 8, 8], dropout: 0.2)
+        let error = try directionalGradientCheck(network, inputShape: [24, 24, 1], batch: 6)
+        #expect(error < 5e-2)
+    }
+
     @Test(arguments: [6, 7, 11])
     func miniXceptionResidualModule(size: Int) throws {
         let module = Residual {
@@ -114,6 +122,16 @@ struct ModelTests {
         #expect(model.parameterCount == 58_423)
         let logits = model.logits(Tensor(shape: [2, inputSize, inputSize, 1]))
         #expect(logits.shape == [2, 7])
+    }
+
+    /// Hand counts: mini-Xception 48 is 1.27 M (stem) + 1.22 + 1.01 + 0.92 + 1.02 M (modules) + 72,576
+    /// (head); wide-xception 48 is 11.28 M (stem) + 16.33 + 15.83 + 15.58 M (modules) + 3,584 (dense).
+    @Test(arguments: [("mini-xception", 58_423, 5_520_448), ("wide-xception", 733_671, 59_032_064)])
+    func parametersAndMultiplyAddsAt48(name: String, parameters: Int, multiplyAdds: Int) throws {
+        let model = try Model(architecture: Architecture(name: name, inputSize: 48))
+        #expect(model.parameterCount == parameters)
+        #expect(model.multiplyAddsPerFace == multiplyAdds)
+        #expect(model.logits(Tensor(shape: [2, 48, 48, 1])).shape == [2, 7])
     }
 
     @Test func foldingBatchNormKeepsInferenceOutputs() throws {

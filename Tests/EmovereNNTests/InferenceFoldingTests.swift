@@ -7,9 +7,10 @@ import Testing
 /// convolution + global average pooling computed as one product, direct convolution kernels) gives
 /// the probabilities of the plain model in inference mode.
 struct InferenceFoldingTests {
-    @Test(arguments: [48, 64], [1, 5])
-    func foldedModelMatchesPlainModel(inputSize: Int, batch: Int) throws {
-        let architecture = Architecture(name: "mini-xception", inputSize: inputSize)
+    @Test(arguments: [("mini-xception", 48), ("mini-xception", 64), ("wide-xception", 48)], [1, 5])
+    func foldedModelMatchesPlainModel(architecture: (name: String, inputSize: Int), batch: Int) throws {
+        let inputSize = architecture.inputSize
+        let architecture = Architecture(name: architecture.name, inputSize: inputSize)
         let plain = try Model(architecture: architecture, seed: 3)
         // Non-trivial batch-norm statistics and affine parameters, so folding has something to fold.
         var state = plain.stateDictionary()

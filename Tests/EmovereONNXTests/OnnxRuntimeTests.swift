@@ -31,15 +31,17 @@ import Testing
         }
     }
 
-    /// A randomly initialised 64x64 mini-Xception with non-trivial batch-norm statistics, exported with
+    /// A randomly initialised network (64x64 mini-Xception; the `standard` wide-xception with its
+    /// strided stem and dense head) with non-trivial batch-norm statistics, exported with
     /// BatchNormalization nodes and again after folding them into the convolutions.
-    @Test func randomModelAt64MatchesEmovere() throws {
-        let architecture = Architecture(name: "mini-xception", inputSize: 64)
+    @Test(arguments: [("mini-xception", 64), ("wide-xception", 48)])
+    func randomModelMatchesEmovere(name: String, inputSize: Int) throws {
+        let architecture = Architecture(name: name, inputSize: inputSize)
         let model = try Model(architecture: architecture, seed: 5)
         TestModels.randomizeBatchNorms(model.parameters, seed: 17)
-        let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 64),
+        let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: inputSize),
                              parameterCount: model.parameterCount)
-        let input = TestModels.randomInput(count: 8, shape: [64, 64, 1], seed: 23)
+        let input = TestModels.randomInput(count: 8, shape: [inputSize, inputSize, 1], seed: 23)
         let expected = model.probabilities(input).values
         // The statistics matter: the same network with identity batch norms answers differently.
         let plain = try Model(architecture: architecture, seed: 5)

@@ -9,8 +9,11 @@ public enum ModelFile {
     public static let cardKey = "emovere"
 
     /// Writes `model` and `card` to `path` atomically, and the card alone to `path` with extension
-    /// `.card.json` replacing `.safetensors` (for people and tools that read JSON).
+    /// `.card.json` replacing `.safetensors` (for people and tools that read JSON). The card's
+    /// `multiplyAddsPerFace` is set from the model.
     public static func save(_ model: Model, card: ModelCard, to path: String) throws {
+        var card = card
+        card.multiplyAddsPerFace = model.multiplyAddsPerFace
         var file = SafeTensorsFile()
         for (name, entry) in model.stateDictionary() {
             file.tensors[name] = try NamedArray(shape: entry.shape, values: entry.values)

@@ -6,7 +6,7 @@ extension TrainingRecipe {
     public static let defaultName = "tiny"
 
     /// Names of the built-in recipes.
-    public static let builtInNames = [defaultName, "mini-xception"]
+    public static let builtInNames = [defaultName, "standard", "mini-xception"]
 
     /// The built-in recipe `name`, or nil. Each is the recipe of a bundled model (a test checks it):
     ///
@@ -21,6 +21,12 @@ extension TrainingRecipe {
             miniXception(inputSize: 64, epochs: 120, seed: 3)
         case "mini-xception":
             miniXception(inputSize: 48, epochs: 80, seed: 2)
+        case "standard":
+            TrainingRecipe(
+                architecture: Architecture(name: "wide-xception", inputSize: 48), epochs: 100, batchSize: 32,
+                optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
+                schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: .standard,
+                earlyStoppingPatience: nil, seed: 4)
         default:
             nil
         }

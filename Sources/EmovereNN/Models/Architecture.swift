@@ -16,12 +16,13 @@ public struct Architecture: Sendable, Codable, Equatable, CustomStringConvertibl
     }
 
     /// Names of all registered architectures.
-    public static let knownNames = ["mini-xception", "tiny-cnn"]
+    public static let knownNames = ["mini-xception", "wide-xception", "tiny-cnn"]
 
     /// The layers of this architecture (unbuilt).
     public func makeNetwork() throws(ModelError) -> Sequential {
         switch name {
         case "mini-xception": MiniXception.network(classCount: classCount)
+        case "wide-xception": WideXception.network(classCount: classCount)
         case "tiny-cnn": TinyCNN.network(classCount: classCount)
         default: throw .unknownArchitecture(name: name, known: Self.knownNames)
         }

@@ -35,6 +35,9 @@ public final class Model: @unchecked Sendable {
         parameters.reduce(0) { $0 + $1.parameter.value.count }
     }
 
+    /// Multiply-adds of one face's forward pass through the convolutions and dense layers.
+    public var multiplyAddsPerFace: Int { network.multiplyAdds }
+
     /// Logits `[N, classes]` for `input` `[N, S, S, 1]`; the tensor is owned by the model.
     public func logits(_ input: Tensor, mode: ForwardMode = .inference) -> Tensor {
         precondition(input.shape.count == 4 && input.shape[1] == architecture.inputSize
