@@ -34,10 +34,14 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "With --record: also make this test-time augmentation the model's default (analyze, video and serve use flip).")
     var adoptTta = false
 
+    @Option(help: "With --record: a note for the card (e.g. what an experiment showed); repeat for more.")
+    var note: [String] = []
+
     func validate() throws {
         if adoptTta && (!record || tta == nil) {
             throw ValidationError("--adopt-tta needs --record and an explicit --tta")
         }
+        if !note.isEmpty && !record { throw ValidationError("--note needs --record") }
     }
 
     func run() throws {
@@ -82,6 +86,7 @@ struct Evaluate: ParsableCommand {
             updated.metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
             updated.notes.removeAll { $0.hasPrefix("evaluation:") }
             updated.notes.append("evaluation: the report is \(split.usage), test-time augmentation \(tta.rawValue), \(dataset.count) images")
+            updated.notes += note.filter { !updated.notes.contains($0) }
             try ModelFile.save(original, card: updated, to: model)
             FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }

@@ -125,6 +125,22 @@ struct CommandLineTests {
         #expect(info.standardOutput.contains("\"tiny-cnn\""), "\(info)")
         #expect(info.standardOutput.contains("\"labels\""), "\(info)")
         #expect(info.standardOutput.contains("loaded: tiny-cnn 48x48"), "\(info)")
+        // Convolutions 165,888 + 663,552 multiply-adds, dense 16 x 7.
+        #expect(info.standardOutput.contains("\"multiplyAddsPerFace\" : 829552"), "\(info)")
+        #expect(info.standardOutput.contains("829552 multiply-adds per face"), "\(info)")
+
+        let record = try CommandRunner.run([
+            "evaluate", "--model", model, "--data", data, "--split", "test", "--tta", "flip", "--record",
+            "--adopt-tta", "--note", "erasing did not help",
+        ])
+        try #require(record.status == 0, "\(record)")
+        let card = try String(contentsOfFile: out + "/best.card.json", encoding: .utf8)
+        for recorded in ["\"testTimeAugmentation\" : \"flip\"", "publicTestAccuracyFlip", "\"erasing did not help\"",
+                         "\"confusionMatrix\""] {
+            #expect(card.contains(recorded), "\(recorded) missing from the card:\n\(card)")
+        }
+        let noteAlone = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--note", "x"])
+        #expect(noteAlone.status != 0 && noteAlone.standardError.contains("--note needs --record"), "\(noteAlone)")
 
         let again = try CommandRunner.run(trainArguments + ["--epochs", "3"])
         #expect(again.status != 0)

@@ -11,7 +11,8 @@ enum TestModels {
         .deletingLastPathComponent()
 
     /// The bundled model files: the default (64x64) and the 48x48 mini-Xception.
-    static let bundledFiles = ["models/default.safetensors", "models/mini-xception-48.safetensors"]
+    static let bundledFiles = ["models/default.safetensors", "models/tiny.safetensors",
+                               "models/mini-xception-48.safetensors"]
 
     /// A bundled model (the default unless `file` names another), as the CLI loads it
     /// (`foldedForInference`) or with its batch norms.
