@@ -6,7 +6,7 @@ struct EmovereCommand: ParsableCommand {
         commandName: "emovere",
         abstract: "Facial-expression recognition: train, evaluate and benchmark emotion models.",
         subcommands: [
-            Analyze.self, Explain.self, Train.self, Evaluate.self, Bench.self, Info.self, Export.self, ImportKeras.self,
+            Analyze.self, Explain.self, Train.self, Evaluate.self, Bench.self, Info.self, Average.self, Export.self, ImportKeras.self,
             Serve.self, Video.self, Live.self,
         ])
 }

@@ -139,6 +139,10 @@ struct CommandLineTests {
                          "\"confusionMatrix\""] {
             #expect(card.contains(recorded), "\(recorded) missing from the card:\n\(card)")
         }
+        let average = try CommandRunner.run(["average", out + "/checkpoint.safetensors", model, "--out", out + "/average.safetensors"])
+        try #require(average.status == 0, "\(average)")
+        let averaged = try CommandRunner.run(["info", out + "/average.safetensors"])
+        #expect(averaged.standardOutput.contains("the average of 2 snapshots (checkpoint.safetensors, best.safetensors)"), "\(averaged)")
         let noteAlone = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--note", "x"])
         #expect(noteAlone.status != 0 && noteAlone.standardError.contains("--note needs --record"), "\(noteAlone)")
 

@@ -19,6 +19,7 @@ struct ModelFileTests {
         card.notes = ["round-trip test"]
         let path = directory.appending("model.safetensors")
         try ModelFile.save(model, card: card, to: path)
+        card.multiplyAddsPerFace = model.multiplyAddsPerFace  // what `save` records
         return (model, card, path, directory)
     }
 
@@ -37,6 +38,8 @@ struct ModelFileTests {
         defer { directory.remove() }
         let (loaded, loadedCard) = try ModelFile.load(path)
         #expect(loadedCard == card)
+        // Convolutions 12x12x9x8 and 6x6x9x8x16, dense 16x7.
+        #expect(loadedCard.multiplyAddsPerFace == 51_952)
         #expect(TrainerFixtures.bits(of: loaded) == TrainerFixtures.bits(of: model))
         let input = Tensor(shape: [3, 12, 12, 1], values: randomValues(3 * 144, seed: 9))
         #expect(loaded.probabilities(input).values == model.probabilities(input).values)

@@ -28,6 +28,28 @@ enum Checkpoint {
         try file.write(to: path)
     }
 
+    /// The model saved in checkpoint `file` (read from `path`) and its recipe, or nil when the file is
+    /// not a checkpoint.
+    static func model(in file: SafeTensorsFile, path: String) throws -> (Model, TrainingRecipe)? {
+        guard let json = file.metadata[metadataKey] else { return nil }
+        let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
+        let model = try Model(architecture: header.recipe.architecture)
+        do {
+            try model.load(modelState(file))
+        } catch {
+            throw ModelError.invalidModelFile(path: path, reason: error.description)
+        }
+        return (model, header.recipe)
+    }
+
+    private static func modelState(_ file: SafeTensorsFile) -> [String: (shape: [Int], values: [Float])] {
+        var state: [String: (shape: [Int], values: [Float])] = [:]
+        for (name, array) in file.tensors where name.hasPrefix("model.") {
+            state[String(name.dropFirst("model.".count))] = (array.shape, array.values)
+        }
+        return state
+    }
+
     static func restore(from path: String, recipe: TrainingRecipe, model: Model, optimizer: Optimizer,
                         state: inout TrainingState) throws {
         let file = try SafeTensorsFile(contentsOf: path)
@@ -41,11 +63,7 @@ enum Checkpoint {
             throw TrainingError.checkpointMismatch(
                 path: path, reason: "checkpoint was made with a different recipe (\(describeDifference(header.recipe, recipe)))")
         }
-        var modelState: [String: (shape: [Int], values: [Float])] = [:]
-        for (name, array) in file.tensors where name.hasPrefix("model.") {
-            modelState[String(name.dropFirst("model.".count))] = (array.shape, array.values)
-        }
-        try model.load(modelState)
+        try model.load(modelState(file))
         for slot in optimizer.namedSlots {
             let array = try file.tensor(named: "optimizer." + slot.name)
             guard array.values.count == slot.tensor.count else {

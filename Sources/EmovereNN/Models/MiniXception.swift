@@ -16,20 +16,26 @@ public enum MiniXception {
                 ReLU()
             }
             for filters in [16, 32, 64, 128] {
-                Residual {
-                    SeparableConv2d(filters: filters, kernelSize: 3, usesBias: false)
-                    BatchNorm()
-                    ReLU()
-                    SeparableConv2d(filters: filters, kernelSize: 3, usesBias: false)
-                    BatchNorm()
-                    Pool2d.max(poolSize: 3, stride: 2, padding: .same)
-                } shortcut: {
-                    Conv2d(filters: filters, kernelSize: 1, stride: 2, padding: .same, usesBias: false)
-                    BatchNorm()
-                }
+                module(filters: filters)
             }
             Conv2d(filters: classCount, kernelSize: 3, padding: .same)
             GlobalAveragePool2d()
+        }
+    }
+
+    /// One residual module, `[N, H, W, C] -> [N, ceil(H/2), ceil(W/2), filters]`: [separable 3x3 + BN + ReLU,
+    /// separable 3x3 + BN, 3x3 stride-2 same max pool] beside a 1x1 stride-2 convolution + BN shortcut.
+    public static func module(filters: Int) -> Residual {
+        Residual {
+            SeparableConv2d(filters: filters, kernelSize: 3, usesBias: false)
+            BatchNorm()
+            ReLU()
+            SeparableConv2d(filters: filters, kernelSize: 3, usesBias: false)
+            BatchNorm()
+            Pool2d.max(poolSize: 3, stride: 2, padding: .same)
+        } shortcut: {
+            Conv2d(filters: filters, kernelSize: 1, stride: 2, padding: .same, usesBias: false)
+            BatchNorm()
         }
     }
 }

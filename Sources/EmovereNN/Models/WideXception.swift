@@ -5,11 +5,11 @@ import EmovereTensor
 ///
 /// Stem: 3x3 same convolution of 32 filters, then 3x3 stride-2 same convolution of 64 filters, each
 /// without bias and followed by batch norm and ReLU (`[N, S, S, 1]` to `[N, S/2, S/2, 64]`).
-/// Three residual modules of 128/256/512 filters, each halving the size: [separable 3x3 + BN + ReLU,
-/// separable 3x3 + BN, 3x3 stride-2 same max pool] beside a 1x1 stride-2 convolution + BN shortcut,
-/// then added and passed through ReLU. Head: global average pooling, dropout, dense to the classes
+/// Three mini-Xception residual modules (`MiniXception.module`) of 128/256/512 filters, each halving
+/// the size and followed by ReLU. Head: global average pooling, dropout, dense to the classes
 /// (softmax is in the loss). Input `[N, S, S, 1]`, output logits `[N, classes]`.
 public enum WideXception {
+    /// The layers (unbuilt); `moduleFilters` and `dropout` narrow or vary the network for tests.
     public static func network(classCount: Int = 7, moduleFilters: [Int] = [128, 256, 512],
                                dropout: Float = 0.3) -> Sequential {
         Sequential {
@@ -20,17 +20,7 @@ public enum WideXception {
             BatchNorm()
             ReLU()
             for filters in moduleFilters {
-                Residual {
-                    SeparableConv2d(filters: filters, kernelSize: 3, usesBias: false)
-                    BatchNorm()
-                    ReLU()
-                    SeparableConv2d(filters: filters, kernelSize: 3, usesBias: false)
-                    BatchNorm()
-                    Pool2d.max(poolSize: 3, stride: 2, padding: .same)
-                } shortcut: {
-                    Conv2d(filters: filters, kernelSize: 1, stride: 2, padding: .same, usesBias: false)
-                    BatchNorm()
-                }
+                MiniXception.module(filters: filters)
                 ReLU()
             }
             GlobalAveragePool2d()

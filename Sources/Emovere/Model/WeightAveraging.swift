@@ -1,0 +1,56 @@
+import EmovereNN
+import Foundation
+
+/// Averages the weights of several snapshots of one network (model files or training checkpoints),
+/// as stochastic weight averaging does with the last epochs of a run: every parameter, batch-norm
+/// running statistics included, becomes the mean of its values in the snapshots.
+public enum WeightAveraging {
+    /// The mean of the snapshots at `paths` (at least one), all of one architecture, with the card of
+    /// the first one (or, for a checkpoint, a card made from its recipe). The card's validation metrics
+    /// and evaluation are dropped (they described one snapshot) and a note names the averaged files.
+    public static func average(_ paths: [String]) throws -> (model: Model, card: ModelCard) {
+        guard let firstPath = paths.first else {
+            throw ModelError.invalidModelFile(path: "", reason: "expected at least one model file or checkpoint to average")
+        }
+        var (model, card) = try load(firstPath)
+        var sums = model.stateDictionary().mapValues { $0.values.map(Double.init) }
+        for path in paths.dropFirst() {
+            let (other, otherCard) = try load(path)
+            guard otherCard.architecture == card.architecture else {
+                throw ModelError.invalidModelFile(
+                    path: path, reason: "expected the architecture of \(firstPath), \(card.architecture), found \(otherCard.architecture)")
+            }
+            for (name, entry) in other.stateDictionary() {
+                guard var sum = sums[name] else { throw ModelError.unexpectedParameter(name: name) }
+                for index in sum.indices { sum[index] += Double(entry.values[index]) }
+                sums[name] = sum
+            }
+        }
+        let count = Double(paths.count)
+        let state = model.stateDictionary()
+        var averaged: [String: (shape: [Int], values: [Float])] = [:]
+        for (name, entry) in state {
+            averaged[name] = (entry.shape, (sums[name] ?? []).map { Float($0 / count) })
+        }
+        try model.load(averaged)
+        card.metrics = [:]
+        card.evaluation = nil
+        card.notes.removeAll { $0.hasPrefix("evaluation:") }
+        let names = paths.map { URL(fileURLWithPath: $0).lastPathComponent }
+        card.notes.append("weights: the average of \(paths.count) snapshots (\(names.joined(separator: ", ")))")
+        return (model, card)
+    }
+
+    /// A model file, or a training checkpoint with a card made from its recipe.
+    static func load(_ path: String) throws -> (Model, ModelCard) {
+        let file = try SafeTensorsFile(contentsOf: path)
+        guard file.metadata[ModelFile.cardKey] == nil else { return try ModelFile.load(path) }
+        guard let (model, recipe) = try Checkpoint.model(in: file, path: path) else {
+            throw ModelError.invalidModelFile(
+                path: path, reason: "expected an Emovere model file or training checkpoint, found metadata keys \(file.metadata.keys.sorted())")
+        }
+        let card = ModelCard(architecture: recipe.architecture, preprocessing: recipe.preprocessing,
+                             parameterCount: model.parameterCount, recipe: recipe)
+        return (model, card)
+    }
+}

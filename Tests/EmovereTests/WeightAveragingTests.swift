@@ -1,0 +1,60 @@
+import Emovere
+import EmovereNN
+import Foundation
+import Testing
+
+/// `WeightAveraging`: the mean of every parameter, one architecture only, the first file's card.
+struct WeightAveragingTests {
+    @Test func averageIsTheMeanOfEveryParameter() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let architecture = ModelFileTests.architecture
+        var paths: [String] = []
+        var states: [[String: (shape: [Int], values: [Float])]] = []
+        for seed in [1, 2, 3] as [UInt64] {
+            let model = try Model(architecture: architecture, seed: seed)
+            var card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12),
+                                 parameterCount: model.parameterCount, metrics: ["validationAccuracy": 0.5])
+            card.notes = ["seed \(seed)"]
+            let path = directory.appending("seed-\(seed).safetensors")
+            try ModelFile.save(model, card: card, to: path)
+            paths.append(path)
+            states.append(model.stateDictionary())
+        }
+        let (averaged, card) = try WeightAveraging.average(paths)
+        var checked = 0
+        for (name, entry) in averaged.stateDictionary() {
+            for index in entry.values.indices {
+                let mean = states.map { Double($0[name]!.values[index]) }.reduce(0, +) / 3
+                #expect(abs(Double(entry.values[index]) - mean) < 1e-6, "\(name)[\(index)]")
+                checked += 1
+            }
+        }
+        #expect(checked == averaged.parameterCount)
+        // The seeds differ, so the mean differs from each of them.
+        #expect(averaged.stateDictionary().values.map(\.values) != states[0].values.map(\.values))
+        #expect(card.metrics.isEmpty && card.evaluation == nil)
+        #expect(card.notes.first == "seed 1")
+        #expect(card.notes.last?.contains("average of 3 snapshots (seed-1.safetensors, seed-2.safetensors") == true)
+    }
+
+    @Test func differentArchitecturesNameTheFile() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        var paths: [String] = []
+        for size in [12, 16] {
+            let architecture = Architecture(name: "tiny-cnn", inputSize: size)
+            let model = try Model(architecture: architecture)
+            let path = directory.appending("size-\(size).safetensors")
+            try ModelFile.save(model, card: ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: size),
+                                                      parameterCount: model.parameterCount), to: path)
+            paths.append(path)
+        }
+        #expect {
+            try WeightAveraging.average(paths)
+        } throws: { error in
+            "\(error)".contains("size-16.safetensors") && "\(error)".contains("tiny-cnn 12x12")
+        }
+        #expect(throws: ModelError.self) { try WeightAveraging.average([]) }
+    }
+}
