@@ -146,6 +146,7 @@ public enum KerasImporter {
         let fileName = URL(fileURLWithPath: file.path).lastPathComponent
         var card = ModelCard(architecture: model.architecture, preprocessing: .symmetric(inputSize: model.architecture.inputSize),
                              parameterCount: model.parameterCount)
+        card.multiplyAddsPerFace = model.multiplyAddsPerFace
         card.origin = ModelOrigin(format: "keras-hdf5", file: fileName, producer: producer.isEmpty ? nil : producer)
         card.notes = [
             "imported from the Keras file \(fileName) (model '\(graph.modelName)'\(producer.isEmpty ? "" : ", \(producer)"))"

@@ -10,9 +10,10 @@ import Testing
 
 /// The exported graph read back with SwiftProtobuf: versions, signature, metadata, wiring.
 @Suite struct ONNXGraphTests {
-    /// The bundled model's ONNX file, parsed back, with the model and card it came from.
+    /// The bundled mini-Xception's (`models/tiny.safetensors`) ONNX file, parsed back, with the model and
+    /// card it came from.
     private func exportedBundledModel(folded: Bool) throws -> (proto: Onnx_ModelProto, model: Model, card: ModelCard) {
-        let (model, card) = try TestModels.bundled(folded: folded)
+        let (model, card) = try TestModels.bundled(folded: folded, file: "models/tiny.safetensors")
         let bytes = try ONNXExporter.export(model, card: card)
         return (try Onnx_ModelProto(serializedBytes: bytes), model, card)
     }
