@@ -12,7 +12,8 @@ public enum WeightAveraging {
         guard let firstPath = paths.first else {
             throw ModelError.invalidModelFile(path: "", reason: "expected at least one model file or checkpoint to average")
         }
-        var (model, card) = try load(firstPath)
+        let (model, firstCard) = try load(firstPath)
+        var card = firstCard
         var sums = model.stateDictionary().mapValues { $0.values.map(Double.init) }
         for path in paths.dropFirst() {
             let (other, otherCard) = try load(path)

@@ -32,14 +32,14 @@ enum Checkpoint {
     /// not a checkpoint.
     static func model(in file: SafeTensorsFile, path: String) throws -> (Model, TrainingRecipe)? {
         guard let json = file.metadata[metadataKey] else { return nil }
-        let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
-        let model = try Model(architecture: header.recipe.architecture)
         do {
+            let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
+            let model = try Model(architecture: header.recipe.architecture)
             try model.load(modelState(file))
+            return (model, header.recipe)
         } catch {
-            throw ModelError.invalidModelFile(path: path, reason: error.description)
+            throw ModelError.invalidModelFile(path: path, reason: "not a valid training checkpoint: \(error)")
         }
-        return (model, header.recipe)
     }
 
     private static func modelState(_ file: SafeTensorsFile) -> [String: (shape: [Int], values: [Float])] {
