@@ -19,6 +19,9 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: "Detector minimum neighbours.")
     var minNeighbors = 5
 
+    @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's).")
+    var tta: TestTimeAugmentation?
+
     /// `count` recognizers (one per worker thread) sharing one detector, each with its own model copy: folded for
     /// faster inference unless `foldedForInference` is false (needed to explain predictions).
     func makeRecognizers(count: Int, foldedForInference: Bool = true) throws -> [EmotionRecognizer] {
@@ -30,7 +33,9 @@ struct DetectorOptions: ParsableArguments {
             minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
         let detector = try FaceDetector(cascadePath: cascadePath)
         return try (0..<count).map { _ in
-            let (network, card) = try ModelFile.load(modelPath, foldedForInference: foldedForInference)
+            let (network, loadedCard) = try ModelFile.load(modelPath, foldedForInference: foldedForInference)
+            var card = loadedCard
+            if let tta { card.testTimeAugmentation = tta == .none ? nil : tta }
             return EmotionRecognizer(model: network, card: card, detector: detector, detection: parameters)
         }
     }

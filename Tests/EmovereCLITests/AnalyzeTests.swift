@@ -92,6 +92,21 @@ struct AnalyzeTests {
         #expect(best.key == emotion && abs(best.value - confidence) < 1e-6, "\(face)")
     }
 
+    /// `--tta` overrides the card's test-time augmentation: each choice gives its own probabilities.
+    @Test func ttaOptionChangesTheViewsAveraged() throws {
+        var answers: [String: [String: Double]] = [:]
+        for tta in ["none", "flip", "ten-crop"] {
+            let result = try Self.analyze([Self.sample, "--json", "--tta", tta])
+            try #require(result.status == 0, "\(result)")
+            let faces = try #require(try Self.photos(result).first?["faces"] as? [[String: Any]], "\(result)")
+            let probabilities = try #require(faces.first?["probabilities"] as? [String: Any], "\(result)")
+            answers[tta] = probabilities.compactMapValues(Self.number)
+        }
+        #expect(answers["none"] != answers["flip"] && answers["flip"] != answers["ten-crop"], "\(answers)")
+        let wrong = try Self.analyze([Self.sample, "--tta", "twelve-crop"])
+        #expect(wrong.status != 0 && wrong.standardError.contains("twelve-crop"), "\(wrong)")
+    }
+
     @Test func folderWithAnUnreadableFileReportsTheGoodOneAndExitsWithOne() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }

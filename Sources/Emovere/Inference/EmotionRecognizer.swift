@@ -44,18 +44,18 @@ public final class EmotionRecognizer {
         return boxes.isEmpty ? [] : classify(faces: boxes, in: image)
     }
 
-    /// Emotions for the given face `boxes` of `image`. When the model card asks for flip test-time
-    /// augmentation, each face and its mirror image go through the model and their probabilities are averaged.
+    /// Emotions for the given face `boxes` of `image`, with the test-time augmentation the model card names:
+    /// every view of every face (`TestTimeAugmentation.views`) goes through the model in one batch and each
+    /// face's probabilities are the mean over its views.
     public func classify(faces boxes: [Rect], in image: GrayImage) -> [FaceEmotion] {
-        let flips = card.testTimeAugmentation == .flip
-        let views = flips ? 2 : 1
-        let input = inputBatch(boxes.map { faceImage(for: $0, in: image) }, addingMirrors: flips)
+        let views = (card.testTimeAugmentation ?? .none).views
+        let input = inputBatch(boxes.map { faceImage(for: $0, in: image) }, views: views)
         let probabilities = model.probabilities(input)
         let classes = model.architecture.classCount
         return boxes.enumerated().map { slot, box in
             let values = (0..<classes).map { k in
-                (0..<views).reduce(Float(0)) { $0 + probabilities[(($1 * boxes.count) + slot) * classes + k] }
-                    / Float(views)
+                views.indices.reduce(Float(0)) { $0 + probabilities[(($1 * boxes.count) + slot) * classes + k] }
+                    / Float(views.count)
             }
             return FaceEmotion(box: box, probabilities: values)
         }
@@ -73,23 +73,19 @@ public final class EmotionRecognizer {
         return image.cropped(to: region(for: box, in: image)).resized(width: size, height: size)
     }
 
-    /// Model inputs `[faces.count, S, S, 1]` for `faces` (from `faceImage(for:in:)`; other sizes are resized to
-    /// `S x S`), preprocessed as the model card says; with `addingMirrors`, followed by their mirror images
-    /// (`[2 * faces.count, S, S, 1]`).
-    public func inputBatch(_ faces: [GrayImage], addingMirrors: Bool = false) -> Tensor {
+    /// Model inputs `[views.count * faces.count, S, S, 1]` for `faces` (from `faceImage(for:in:)`; other sizes
+    /// are resized to `S x S`), preprocessed as the model card says: every face as the first view, then every
+    /// face as the second view, and so on.
+    public func inputBatch(_ faces: [GrayImage], views: [InputBatch.View] = [.original]) -> Tensor {
         let size = card.preprocessing.inputSize
         let pixels = size * size
-        let input = Tensor(shape: [faces.count * (addingMirrors ? 2 : 1), size, size, 1])
+        let input = Tensor(shape: [faces.count * views.count, size, size, 1])
         for (slot, image) in faces.enumerated() {
             let face = image.width == size && image.height == size ? image : image.resized(width: size, height: size)
-            let destination = input.pointer + slot * pixels
-            for index in 0..<pixels { destination[index] = Float(face.pixels[index]) }
-            card.preprocessing.apply(destination, count: pixels)
-            if addingMirrors {
-                let mirror = input.pointer + (faces.count + slot) * pixels
-                for row in 0..<size {
-                    for column in 0..<size { mirror[row * size + column] = destination[row * size + size - 1 - column] }
-                }
+            for (index, view) in views.enumerated() {
+                let destination = input.pointer + (index * faces.count + slot) * pixels
+                view.write(face, to: destination)
+                card.preprocessing.apply(destination, count: pixels)
             }
         }
         return input

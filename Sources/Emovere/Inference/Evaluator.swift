@@ -11,6 +11,15 @@ public enum TestTimeAugmentation: String, Sendable, Codable, CaseIterable {
     /// Ten views: the four corner crops and the centre crop (each 90 % of the side, resized back to the
     /// input size) and their mirror images.
     case tenCrop = "ten-crop"
+
+    /// The views whose probabilities are averaged.
+    public var views: [InputBatch.View] {
+        switch self {
+        case .none: [.original]
+        case .flip: [.original, .mirrored]
+        case .tenCrop: InputBatch.View.tenCrop
+        }
+    }
 }
 
 /// Runs a model over a labelled dataset: probabilities, loss and the confusion matrix.
@@ -41,11 +50,7 @@ public struct Evaluator {
     /// Evaluates every image of `dataset`; `progress` is called with the number of images done.
     public func evaluate(_ dataset: FaceDataset, progress: ((Int) -> Void)? = nil) throws -> Result {
         let classes = model.architecture.classCount
-        let views: [InputBatch.View] = switch testTimeAugmentation {
-        case .none: [.original]
-        case .flip: [.original, .mirrored]
-        case .tenCrop: InputBatch.View.tenCrop
-        }
+        let views = testTimeAugmentation.views
         let filler = InputBatch(preprocessing: preprocessing)
         var probabilities = [Float](repeating: 0, count: dataset.count * classes)
         var matrix = try ConfusionMatrix(classCount: classes)

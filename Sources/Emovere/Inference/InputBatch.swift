@@ -29,6 +29,27 @@ public struct InputBatch {
             }
             return views
         }()
+
+        /// Writes this view of the square gray `face` (`S x S`) to the `S * S` floats at `destination`, in
+        /// pixel units (no preprocessing).
+        public func write(_ face: GrayImage, to destination: UnsafeMutablePointer<Float>) {
+            let size = face.width
+            precondition(face.height == size, "views need a square face, received \(face.width)x\(face.height)")
+            var source = face
+            var mirrored = self == .mirrored
+            if case let .crop(x, y, mirror) = self {
+                let side = Int((Float(size) * 0.9).rounded())
+                let origin = (Int((Float(size - side) * x).rounded()), Int((Float(size - side) * y).rounded()))
+                source = face.cropped(to: Rect(x: origin.0, y: origin.1, width: side, height: side))
+                    .resized(width: size, height: size)
+                mirrored = mirror
+            }
+            for row in 0..<size {
+                for column in 0..<size {
+                    destination[row * size + column] = Float(source.pixels[row * size + (mirrored ? size - 1 - column : column)])
+                }
+            }
+        }
     }
 
     /// Writes images `indices` of `dataset` into `input` (`[indices.count, S, S, 1]`), augmented with
@@ -64,21 +85,8 @@ public struct InputBatch {
         precondition(dataset.imageSize == size, "dataset images are \(dataset.imageSize)px, model input \(size)px")
         let pixels = size * size
         for (slot, image) in indices.enumerated() {
-            var face = dataset.image(at: image)
-            var mirrored = view == .mirrored
-            if case let .crop(x, y, mirror) = view {
-                let side = Int((Float(size) * 0.9).rounded())
-                let origin = (Int((Float(size - side) * x).rounded()), Int((Float(size - side) * y).rounded()))
-                face = face.cropped(to: Rect(x: origin.0, y: origin.1, width: side, height: side))
-                    .resized(width: size, height: size)
-                mirrored = mirror
-            }
             let output = input.pointer + slot * pixels
-            for row in 0..<size {
-                for column in 0..<size {
-                    output[row * size + column] = Float(face.pixels[row * size + (mirrored ? size - 1 - column : column)])
-                }
-            }
+            view.write(dataset.image(at: image), to: output)
             preprocessing.apply(output, count: pixels)
         }
     }
