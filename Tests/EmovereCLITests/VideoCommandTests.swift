@@ -49,7 +49,8 @@ struct VideoCommandTests {
         }
 
         /// The options every run needs.
-        var recognition: [String] { ["--model", model, "--cascade", VideoCommandTests.cascade] }
+        /// Flip keeps these debug-build runs quick; ten-crop is covered by AnalyzeTests and EmotionRecognizerTests.
+        var recognition: [String] { ["--model", model, "--cascade", VideoCommandTests.cascade, "--tta", "flip"] }
 
         /// Files in the folder other than the inputs.
         func outputs() throws -> [String] {
