@@ -32,7 +32,11 @@ public enum ModelFile {
     /// Loads a model file, checking the format version, label order and every tensor's shape.
     /// With `foldedForInference`, batch norms are folded into the convolutions (faster; inference only).
     public static func load(_ path: String, foldedForInference: Bool = false) throws -> (model: Model, card: ModelCard) {
-        let file = try SafeTensorsFile(contentsOf: path)
+        try load(SafeTensorsFile(contentsOf: path), path: path, foldedForInference: foldedForInference)
+    }
+
+    /// `load(_:foldedForInference:)` for a file already read from `path`.
+    static func load(_ file: SafeTensorsFile, path: String, foldedForInference: Bool = false) throws -> (model: Model, card: ModelCard) {
         let card = try readCard(file, path: path)
         let model = try Model(architecture: card.architecture)
         var state: [String: (shape: [Int], values: [Float])] = [:]

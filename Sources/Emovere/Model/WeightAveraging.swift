@@ -45,7 +45,7 @@ public enum WeightAveraging {
     /// A model file, or a training checkpoint with a card made from its recipe.
     static func load(_ path: String) throws -> (Model, ModelCard) {
         let file = try SafeTensorsFile(contentsOf: path)
-        guard file.metadata[ModelFile.cardKey] == nil else { return try ModelFile.load(path) }
+        guard file.metadata[ModelFile.cardKey] == nil else { return try ModelFile.load(file, path: path) }
         guard let (model, recipe) = try Checkpoint.model(in: file, path: path) else {
             throw ModelError.invalidModelFile(
                 path: path, reason: "expected an Emovere model file or training checkpoint, found metadata keys \(file.metadata.keys.sorted())")
