@@ -1,5 +1,6 @@
 import Emovere
 import EmovereData
+import EmovereNN
 import EmovereVision
 import Foundation
 import Testing
@@ -156,6 +157,54 @@ struct CommandLineTests {
         #expect(resumed.standardOutput.contains("done: 3 epochs"), "\(resumed)")
         let log = try String(contentsOfFile: out + "/log.csv", encoding: .utf8)
         #expect(log.split(separator: "\n").count == 4, "log.csv:\n\(log)")
+    }
+
+    /// `kill -9` in the middle of a run (power loss, no chance to clean up), then `--resume`: the run
+    /// ends with the same weights and the same log as one that was never interrupted.
+    @Test func runKilledMidwayResumesToTheSameWeights() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let data = scratch.path + "/data"
+        try Self.writeDataset(to: data)
+        let epochs = 10
+        func arguments(out: String) -> [String] {
+            ["train", "--data", data, "--out", out, "--model", "tiny-cnn", "--input-size", "48", "--batch-size", "8",
+             "--augmentation", "standard", "--epochs", String(epochs), "--seed", "5"]
+        }
+        let reference = scratch.path + "/reference"
+        try #require(try CommandRunner.run(arguments(out: reference)).status == 0)
+
+        let killed = scratch.path + "/killed"
+        let process = try CommandRunner.start(arguments(out: killed))
+        let deadline = Date().addingTimeInterval(120)
+        // Kill as soon as the first epoch's log row is written: somewhere in the second epoch or its checkpoint.
+        while process.isRunning && Date() < deadline
+            && ((try? String(contentsOfFile: killed + "/log.csv", encoding: .utf8))?.split(separator: "\n").count ?? 0) < 2 {
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try #require(process.terminationReason == .uncaughtSignal, "the run ended before it could be killed")
+        let rowsWhenKilled = try String(contentsOfFile: killed + "/log.csv", encoding: .utf8).split(separator: "\n").count
+        #expect(rowsWhenKilled < epochs + 1, "killed after \(rowsWhenKilled - 1) epochs")
+
+        let resumed = try CommandRunner.run(arguments(out: killed) + ["--resume"])
+        try #require(resumed.status == 0, "\(resumed)")
+        #expect(resumed.output.contains("resumed from"), "\(resumed)")
+        for file in ["checkpoint.safetensors", "best.safetensors"] {
+            let expected = try SafeTensorsFile(contentsOf: reference + "/" + file).tensors
+            let actual = try SafeTensorsFile(contentsOf: killed + "/" + file).tensors
+            #expect(actual.keys.sorted() == expected.keys.sorted(), "\(file)")
+            let differing = expected.keys.sorted().filter { actual[$0] != expected[$0] }
+            #expect(differing.isEmpty, "\(file): the resumed run differs in \(differing)")
+        }
+        // Every column but the timings (seconds, images per second).
+        func logWithoutTimings(_ run: String) throws -> [String] {
+            try String(contentsOfFile: run + "/log.csv", encoding: .utf8).split(separator: "\n")
+                .map { $0.split(separator: ",").prefix(6).joined(separator: ",") }
+        }
+        #expect(try logWithoutTimings(killed) == logWithoutTimings(reference))
+        #expect(try logWithoutTimings(killed).count == epochs + 1)
     }
 
     @Test func resumeWithoutCheckpointFails() throws {

@@ -57,4 +57,16 @@ enum CommandRunner {
                       standardOutput: try String(contentsOf: outputURL, encoding: .utf8),
                       standardError: try String(contentsOf: errorURL, encoding: .utf8))
     }
+
+    /// Starts `emovere arguments...` without waiting, its output discarded: for tests that stop it midway.
+    static func start(_ arguments: [String]) throws -> Process {
+        let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
 }
