@@ -39,6 +39,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         Gemm.configureThreads()
         print("BLAS: \(Gemm.libraryDescription); workers: \(Parallel.workerCount)")
+        if let advice = Gemm.kernelAdvice { print(advice) }
         let architecture = Architecture(name: model, inputSize: inputSize)
         let results = try Benchmark(architecture: architecture, seconds: seconds)
             .run(trainingBatch: trainingBatch, inferenceBatches: trainingOnly ? [] : inferenceBatches)

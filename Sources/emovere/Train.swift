@@ -2,6 +2,7 @@ import ArgumentParser
 import Emovere
 import EmovereData
 import EmovereNN
+import EmovereTensor
 import Foundation
 
 struct Train: ParsableCommand {
@@ -159,6 +160,7 @@ struct Train: ParsableCommand {
             fflush(nil)  // each epoch's line reaches a redirected log file as it happens
         }
         print("\(recipe.architecture): \(trainer.model.parameterCount) parameters, \(trainer.model.multiplyAddsPerFace) multiply-adds per face")
+        if let advice = Gemm.kernelAdvice { print(advice) }
         let state = try trainer.run()
         print(String(format: "done: %d epochs, best validation accuracy %.4f at epoch %d -> %@",
                      state.completedEpochs, state.bestValidationAccuracy, state.bestEpoch, trainer.bestModelPath))

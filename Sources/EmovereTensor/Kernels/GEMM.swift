@@ -3,6 +3,7 @@
 // op(A) = A or Aᵀ (A stored [k, m] when transposed), op(B) likewise.
 // An Accelerate path for macOS/iOS is one `#if canImport(Accelerate)` in this file.
 import CBLAS
+import Foundation
 
 /// Single-precision general matrix multiply behind one small seam.
 public enum Gemm {
@@ -16,8 +17,31 @@ public enum Gemm {
     /// A short description of the BLAS library and the kernel it selected, for benchmarks.
     public static var libraryDescription: String {
         let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
-        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
-        return "\(config) (core \(core))"
+        return "\(config) (core \(coreName))"
+    }
+
+    /// The name of the kernel family OpenBLAS chose for this CPU (e.g. `Haswell`, `SkylakeX`).
+    public static var coreName: String {
+        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+    }
+
+    /// Advice for `bench` and `train` when OpenBLAS runs its AVX2 kernels on a CPU with AVX-512, or nil:
+    /// `cpuFlags` is the `flags` line of `/proc/cpuinfo`, `coreType` the `OPENBLAS_CORETYPE` setting.
+    public static func kernelAdvice(cpuFlags: String, coreName: String, coreType: String?) -> String? {
+        guard coreName.lowercased() == "haswell",
+              cpuFlags.split(whereSeparator: \.isWhitespace).contains("avx512f") else { return nil }
+        let reason = coreType.map { "OPENBLAS_CORETYPE=\($0) is set" } ?? "OpenBLAS chose them"
+        return "note: BLAS runs its AVX2 (Haswell) kernels on a CPU with AVX-512 (\(reason)); where the AVX-512 "
+            + "units are full width (AMD Zen 5, Intel Xeon), OPENBLAS_CORETYPE=SkylakeX trains faster (1.4x for "
+            + "wide-xception on the developers' AMD EPYC): compare with `emovere bench --training-only`"
+    }
+
+    /// `kernelAdvice` for this machine (nil where `/proc/cpuinfo` does not exist, as on macOS).
+    public static var kernelAdvice: String? {
+        guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        return kernelAdvice(cpuFlags: String(flags), coreName: coreName,
+                            coreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
     }
 
     /// `C[m, n] = alpha * op(A) * op(B) + beta * C` with leading dimensions given by the stored layouts.
