@@ -31,12 +31,13 @@ let package = Package(
         .target(name: "EmovereNN", dependencies: ["EmovereTensor"], swiftSettings: kernelFlags),
         .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),
-        .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
+        .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
         .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),
-        // Generated/onnx.pb.swift is committed; scripts/generate-onnx-proto.sh regenerates it.
+        // ONNX files: export and import of layer graphs. Generated/onnx.pb.swift is committed;
+        // scripts/generate-onnx-proto.sh regenerates it.
         .target(
             name: "EmovereONNX",
-            dependencies: ["Emovere", "EmovereNN", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+            dependencies: ["EmovereNN", "EmovereTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "EmovereVideo", dependencies: ["EmovereVision"], swiftSettings: kernelFlags),
         .target(
             name: "EmovereServer",

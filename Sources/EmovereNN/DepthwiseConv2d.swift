@@ -1,23 +1,28 @@
 import EmovereTensor
 
-/// A depthwise 2-D convolution (one `K x K` filter per channel, depth multiplier 1, no bias):
+/// A depthwise 2-D convolution (one `K x K` filter per channel, depth multiplier 1, optional bias `[C]`):
 /// `[N, H, W, C] -> [N, OH, OW, C]`, kernel `[K, K, C, 1]` (Keras layout).
 public final class DepthwiseConv2d: Layer {
     public let kernelSize: Int
     public let stride: Int
     public let padding: Padding
+    public let usesBias: Bool
     public private(set) var kernel: Parameter?
+    public private(set) var bias: Parameter?
+    /// True when the ReLU after this layer runs in its output pass (inference only, like `Conv2d.appliesReLU`).
+    public var appliesReLU = false
     private var geometry: ConvolutionGeometry?
     private var input: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
     private var partials: Tensor?
 
-    public init(kernelSize: Int, stride: Int = 1, padding: Padding = .same) {
+    public init(kernelSize: Int, stride: Int = 1, padding: Padding = .same, usesBias: Bool = false) {
         precondition(kernelSize > 0 && stride > 0, "DepthwiseConv2d needs a positive kernel size and stride")
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
+        self.usesBias = usesBias
     }
 
     public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
@@ -28,6 +33,7 @@ public final class DepthwiseConv2d: Layer {
             shape: [kernelSize, kernelSize, g.channels, 1], role: .weight,
             values: Parameter.glorotUniform(count: g.taps * g.channels, fanIn: g.taps * g.channels, fanOut: g.taps,
                                             random: &random))
+        bias = usesBias ? Parameter(shape: [g.channels], role: .bias) : nil
         return [g.outputHeight, g.outputWidth, g.channels]
     }
 
@@ -38,7 +44,12 @@ public final class DepthwiseConv2d: Layer {
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         guard let g = geometry, let kernel else { preconditionFailure("DepthwiseConv2d used before build") }
         let output = Tensor.reusing(output, shape: [input.shape[0], g.outputHeight, g.outputWidth, g.channels])
+        precondition(!(appliesReLU && mode.isTraining), "a fused depthwise convolution is inference-only")
         DepthwiseConvolution.forward(input: input, kernel: kernel.value, geometry: g, output: output)
+        if bias != nil || appliesReLU {
+            Elementwise.addBiasAndClamp(bias?.value.pointer, to: output.pointer, rows: output.count / g.channels,
+                                        columns: g.channels, relu: appliesReLU)
+        }
         self.input = input
         self.output = output
         return output
@@ -52,10 +63,15 @@ public final class DepthwiseConv2d: Layer {
         DepthwiseConvolution.backward(
             outputGradient: outputGradient, input: input, kernel: kernel.value, geometry: g,
             kernelGradient: kernel.gradient, inputGradient: needsInputGradient ? inputGradient : nil, partials: partials)
+        if let bias {
+            Elementwise.sumRows(outputGradient.pointer, rows: outputGradient.count / g.channels, columns: g.channels,
+                                into: bias.gradient.pointer)
+        }
         return needsInputGradient ? inputGradient : nil
     }
 
     public var namedParameters: [NamedParameter] {
-        kernel.map { [NamedParameter(name: "kernel", parameter: $0)] } ?? []
+        [kernel.map { NamedParameter(name: "kernel", parameter: $0) },
+         bias.map { NamedParameter(name: "bias", parameter: $0) }].compactMap { $0 }
     }
 }

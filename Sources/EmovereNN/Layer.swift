@@ -73,6 +73,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case parameterShapeMismatch(name: String, expected: [Int], received: [Int])
     case unexpectedParameter(name: String)
     case invalidModelFile(path: String, reason: String)
+    case invalidGraph(node: String, reason: String)
 
     public var description: String {
         switch self {
@@ -88,6 +89,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             "model file has a tensor '\(name)' that the architecture does not use"
         case let .invalidModelFile(path, reason):
             "\(path): \(reason)"
+        case let .invalidGraph(node, reason):
+            "graph node '\(node)': \(reason)"
         }
     }
 }

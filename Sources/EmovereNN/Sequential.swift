@@ -1,7 +1,7 @@
 import EmovereTensor
 
 /// Layers applied one after another; parameters are named `"<index>.<name>"`.
-public final class Sequential: Layer {
+public final class Sequential: LayerGraph {
     public let layers: [any Layer]
 
     public init(_ layers: [any Layer]) {
@@ -59,19 +59,6 @@ public final class Sequential: Layer {
         }
     }
 
-    /// Every layer inside this one, depth first, with the layers of nested `Sequential` and `Residual` blocks
-    /// after the block itself.
-    public var nestedLayers: [any Layer] {
-        layers.flatMap { layer -> [any Layer] in
-            switch layer {
-            case let block as Sequential: [block] + block.nestedLayers
-            case let block as Residual: [block, block.main] + block.main.nestedLayers
-                + (block.shortcut.map { [$0] + $0.nestedLayers } ?? [])
-            default: [layer]
-            }
-        }
-    }
-
     /// Sets how every ReLU, separate or fused into a batch norm, here and in nested blocks passes gradients
     /// back: `.guided` for guided backpropagation, `.gradient` (the default) for training.
     public func setReLUBackwardRule(_ rule: ReLUBackwardRule) {
@@ -114,18 +101,23 @@ public final class Sequential: Layer {
         }
     }
 
-    public var multiplyAdds: Int { layers.reduce(0) { $0 + $1.multiplyAdds } }
-
-    public var namedParameters: [NamedParameter] {
-        layers.enumerated().flatMap { index, layer in
-            layer.namedParameters.map { NamedParameter(name: "\(index).\($0.name)", parameter: $0.parameter) }
+    /// A chain: node `i` is named `"i"` and reads node `i - 1` (the first reads the input).
+    public var nodes: [GraphNode] {
+        layers.enumerated().map { index, layer in
+            .layer("\(index)", layer, input: index == 0 ? .input : .node(index - 1))
         }
     }
+
+    public var outputs: [GraphSource] { [layers.isEmpty ? .input : .node(layers.count - 1)] }
+
+    public var multiplyAdds: Int { nodeMultiplyAdds }
+
+    public var namedParameters: [NamedParameter] { nodeParameters }
 }
 
 /// A residual block: `main(x) + shortcut(x)`, or `main(x) + x` without a shortcut.
 /// Parameters are named `"main.<name>"` and `"shortcut.<name>"`.
-public final class Residual: Layer {
+public final class Residual: LayerGraph {
     public let main: Sequential
     public let shortcut: Sequential?
     private var output: Tensor?
@@ -168,14 +160,20 @@ public final class Residual: Layer {
         return inputGradient
     }
 
-    public var multiplyAdds: Int { main.multiplyAdds + (shortcut?.multiplyAdds ?? 0) }
-
-    public var namedParameters: [NamedParameter] {
-        main.namedParameters.map { NamedParameter(name: "main.\($0.name)", parameter: $0.parameter) }
-            + (shortcut?.namedParameters ?? []).map {
-                NamedParameter(name: "shortcut.\($0.name)", parameter: $0.parameter)
-            }
+    /// Nodes `main` and `shortcut` (when present), both reading the input, and their sum `add`.
+    public var nodes: [GraphNode] {
+        guard let shortcut else {
+            return [.layer("main", main, input: .input), GraphNode(name: "add", operation: .add, inputs: [.node(0), .input])]
+        }
+        return [.layer("main", main, input: .input), .layer("shortcut", shortcut, input: .input),
+                GraphNode(name: "add", operation: .add, inputs: [.node(0), .node(1)])]
     }
+
+    public var outputs: [GraphSource] { [.node(nodes.count - 1)] }
+
+    public var multiplyAdds: Int { nodeMultiplyAdds }
+
+    public var namedParameters: [NamedParameter] { nodeParameters }
 }
 
 /// Result builder for lists of layers: `Sequential { Conv2d(...); BatchNorm(); for f in [16, 32] { ... } }`.

@@ -8,20 +8,21 @@ extension GraphBuilder {
     /// Appends the nodes computing `layer` (found at `path`, parameter-style: `"3.main.0"`) on `input`.
     mutating func add(_ layer: any Layer, path: String, input: GraphValue) throws(ONNXExportError) -> GraphValue {
         switch layer {
-        case let sequential as Sequential:
-            var value = input
-            for (index, child) in sequential.layers.enumerated() {
-                value = try add(child, path: Self.join(path, "\(index)"), input: value)
+        case let container as any LayerGraph:
+            let outputs = try container.walk(input: input, layer: { _, node, child, value throws(ONNXExportError) in
+                try add(child, path: Self.join(path, node.name), input: value)
+            }, add: { _, node, values throws(ONNXExportError) in
+                var sum = values[0]
+                for (index, value) in values.dropFirst().enumerated() {
+                    let name = Self.join(path, node.name) + (index == 0 ? "/Add" : "/Add\(index)")
+                    sum = GraphValue(name: addNode("Add", name: name, inputs: [sum.name, value.name]), shape: sum.shape)
+                }
+                return sum
+            })
+            guard outputs.count == 1 else {
+                throw .unsupportedLayer(type: "\(Self.typeName(layer)) with \(outputs.count) outputs", path: path)
             }
-            return value
-        case let residual as Residual:
-            let main = try add(residual.main, path: Self.join(path, "main"), input: input)
-            var shortcut = input
-            if let branch = residual.shortcut {
-                shortcut = try add(branch, path: Self.join(path, "shortcut"), input: input)
-            }
-            return GraphValue(name: addNode("Add", name: "\(path)/Add", inputs: [main.name, shortcut.name]),
-                              shape: main.shape)
+            return outputs[0]
         case let separable as SeparableConv2d:
             let middle = try add(separable.depthwise, path: Self.join(path, "depthwise"), input: input)
             return try add(separable.pointwise, path: Self.join(path, "pointwise"), input: middle)
@@ -31,9 +32,10 @@ extension GraphBuilder {
                 stride: convolution.stride, padding: convolution.padding, path: path, input: input)
             return convolution.appliesReLU ? addReLU(path: path, input: output) : output
         case let depthwise as DepthwiseConv2d:
-            return try addConvolution(
-                layer: depthwise, kernel: depthwise.kernel, bias: nil, kernelSize: depthwise.kernelSize,
+            let output = try addConvolution(
+                layer: depthwise, kernel: depthwise.kernel, bias: depthwise.bias, kernelSize: depthwise.kernelSize,
                 stride: depthwise.stride, padding: depthwise.padding, path: path, input: input)
+            return depthwise.appliesReLU ? addReLU(path: path, input: output) : output
         case let norm as BatchNorm:
             if norm.isFolded { return input }
             let output = try addBatchNorm(norm, path: path, input: input)
@@ -52,6 +54,18 @@ extension GraphBuilder {
             return try addDense(dense, path: path, input: input)
         case is Dropout:
             return input
+        case is Sigmoid:
+            return GraphValue(name: addNode("Sigmoid", name: "\(path)/Sigmoid", inputs: [input.name]), shape: input.shape)
+        case let upsample as Upsample2d:
+            try Self.requireImage(layer, path: path, input: input)
+            let factor = Float(upsample.factor)
+            let scales = addInitializer("\(path).scales", shape: [4], values: [1, 1, factor, factor])
+            let name = addNode("Resize", name: "\(path)/Resize", inputs: [input.name, "", scales],
+                               attributes: [.init("mode", string: "nearest"),
+                                            .init("coordinate_transformation_mode", string: "asymmetric"),
+                                            .init("nearest_mode", string: "floor")])
+            return GraphValue(name: name, shape: [input.shape[0] * upsample.factor, input.shape[1] * upsample.factor,
+                                                  input.shape[2]])
         default:
             throw .unsupportedLayer(type: Self.typeName(layer), path: path)
         }

@@ -82,6 +82,14 @@ extension Onnx_AttributeProto {
         ints = values.map(Int64.init)
     }
 
+    /// A string attribute.
+    init(_ name: String, string value: String) {
+        self.init()
+        self.name = name
+        type = .string
+        s = Data(value.utf8)
+    }
+
     /// A float attribute.
     init(_ name: String, float value: Float) {
         self.init()

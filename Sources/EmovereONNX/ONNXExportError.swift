@@ -15,8 +15,8 @@ public enum ONNXExportError: Error, CustomStringConvertible, Equatable {
         switch self {
         case let .unsupportedLayer(type, path):
             "cannot export layer \(type) at \(Self.describe(path)) to ONNX; supported layers are "
-                + "Sequential, Residual, Conv2d, DepthwiseConv2d, SeparableConv2d, BatchNorm, ReLU, Pool2d, "
-                + "GlobalAveragePool2d, Dense and Dropout"
+                + "containers with one output (Sequential, Residual, Graph), Conv2d, DepthwiseConv2d, SeparableConv2d, "
+                + "BatchNorm, ReLU, Sigmoid, Upsample2d, Pool2d, GlobalAveragePool2d, Dense and Dropout"
         case let .unbuiltLayer(type, path):
             "layer \(type) at \(Self.describe(path)) has no parameters: build the model before exporting it"
         case let .invalidInputShape(type, path, expected, received):

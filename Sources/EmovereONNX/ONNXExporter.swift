@@ -1,4 +1,3 @@
-import Emovere
 import EmovereNN
 import Foundation
 import SwiftProtobuf
@@ -36,50 +35,17 @@ public enum ONNXExporter {
         case modelCard = "model_card"
     }
 
-    /// The serialized ONNX model (`ModelProto` bytes) of `model`, with `card` in its metadata.
-    public static func export(_ model: Model, card: ModelCard) throws(ONNXExportError) -> [UInt8] {
-        let proto = try modelProto(model, card: card)
+    /// The serialized ONNX model of any built `network` (see `modelProto(network:inputShape:name:documentation:metadata:)`).
+    public static func export(
+        network: any Layer, inputShape: [Int], name: String, documentation: String, metadata: [MetadataKey: String]
+    ) throws(ONNXExportError) -> [UInt8] {
+        let proto = try modelProto(network: network, inputShape: inputShape, name: name, documentation: documentation,
+                                   metadata: metadata)
         do {
             return try proto.serializedBytes()
         } catch {
             throw .encodingFailed(reason: "\(error)")
         }
-    }
-
-    /// Writes the ONNX model of `model` to `path` atomically.
-    public static func write(_ model: Model, card: ModelCard, to path: String) throws {
-        try AtomicFile.write(try export(model, card: card), to: path)
-    }
-
-    /// The ONNX model of `model`; throws when the card describes another model or a layer cannot be exported.
-    static func modelProto(_ model: Model, card: ModelCard) throws(ONNXExportError) -> Onnx_ModelProto {
-        guard card.architecture == model.architecture else {
-            throw .cardMismatch(field: "architecture", model: "\(model.architecture)", card: "\(card.architecture)")
-        }
-        guard card.preprocessing.inputSize == model.architecture.inputSize else {
-            throw .cardMismatch(field: "preprocessing.inputSize", model: "\(model.architecture.inputSize)",
-                                card: "\(card.preprocessing.inputSize)")
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let cardJSON: String
-        let labelsJSON: String
-        do {
-            cardJSON = String(decoding: try encoder.encode(card), as: UTF8.self)
-            labelsJSON = String(decoding: try encoder.encode(card.labels), as: UTF8.self)
-        } catch {
-            throw .encodingFailed(reason: "model card: \(error)")
-        }
-        let size = model.architecture.inputSize
-        let metadata: [MetadataKey: String] = [
-            .labels: labelsJSON, .inputSize: "\(size)", .inputLayout: "NHWC",
-            .scale: "\(card.preprocessing.scale)", .offset: "\(card.preprocessing.offset)", .modelCard: cardJSON,
-        ]
-        return try modelProto(
-            network: model.network, inputShape: [size, size, 1], name: model.architecture.name,
-            documentation: "\(model.architecture): preprocessed faces [N, \(size), \(size), 1] (NHWC, "
-                + "\(card.preprocessing)) to probabilities [N, \(model.architecture.classCount)] of \(card.labels.joined(separator: ", "))",
-            metadata: metadata)
     }
 
     /// The ONNX model of any built `network` over per-example `inputShape` `[H, W, C]` whose output is

@@ -41,10 +41,20 @@ public struct EmovereServer: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
-            self.cardJSON = Array(try encoder.encode(pool.card))
+            self.cardJSON = Array(try encoder.encode(ModelsResponse(card: pool.card, detector: pool.detector)))
         } catch {
             throw .invalidConfiguration("the model card cannot be encoded as JSON: \(error)")
         }
+    }
+
+    /// A server whose pool holds `recognizers` (one per concurrent analysis).
+    /// - Throws: a ``ServerError`` for an invalid configuration.
+    public static func load(recognizers: [EmotionRecognizer], configuration: ServerConfiguration = ServerConfiguration(),
+                            logger: Logger = EmovereServer.defaultLogger()) throws -> EmovereServer {
+        try configuration.validate()
+        return try EmovereServer(pool: RecognizerPool(recognizers: recognizers,
+                                                      maximumWaiting: configuration.maximumWaitingAnalyses),
+                                 configuration: configuration, logger: logger)
     }
 
     /// Loads the model at `modelPath` once per recognizer (folded for inference) and the Haar cascade at
@@ -155,8 +165,8 @@ public struct EmovereServer: Sendable {
         if annotate, let png = analysis.annotatedPNG {
             return Self.response(png, contentType: "image/png")
         }
-        let json = AnalysisResponse(width: analysis.width, height: analysis.height,
-                                    faces: analysis.faces.map { AnalysisResponse.Face($0) })
+        let json = AnalysisResponse(width: analysis.width, height: analysis.height, detector: pool.detector,
+                                    faces: analysis.faces.map { FaceRecord($0) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Self.response(Array(try encoder.encode(json)), contentType: "application/json; charset=utf-8")
@@ -176,5 +186,19 @@ public struct EmovereServer: Sendable {
     static func response(_ bytes: [UInt8], contentType: String) -> Response {
         Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-store"],
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// The answer of `GET /v1/models`: the model card's fields and the face detector's description under `detector`.
+struct ModelsResponse: Encodable {
+    var card: ModelCard
+    var detector: DetectorDescription
+
+    private enum CodingKeys: String, CodingKey { case detector }
+
+    func encode(to encoder: any Encoder) throws {
+        try card.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(detector, forKey: .detector)
     }
 }

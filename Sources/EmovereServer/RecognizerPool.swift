@@ -1,5 +1,6 @@
 import Dispatch
 import Emovere
+import EmovereVision
 import Foundation
 
 /// A fixed set of recognizers shared by all requests: one recognizer serves one analysis at a time (it holds
@@ -15,6 +16,8 @@ public final class RecognizerPool: @unchecked Sendable {
     public let maximumWaiting: Int
     /// The model card shared by every recognizer.
     public let card: ModelCard
+    /// The face detector every recognizer uses.
+    public let detector: DetectorDescription
 
     private let recognizers: [EmotionRecognizer]
     private let lock = NSLock()
@@ -29,6 +32,7 @@ public final class RecognizerPool: @unchecked Sendable {
         self.capacity = recognizers.count
         self.maximumWaiting = max(0, maximumWaiting)
         self.card = recognizers[0].card
+        self.detector = recognizers[0].detector.description
         self.idle = Array(recognizers.indices.reversed())
     }
 

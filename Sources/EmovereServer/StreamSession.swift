@@ -20,7 +20,7 @@ struct StreamSession {
         var height: Int
         /// Time spent decoding and analysing the frame.
         var milliseconds: Double
-        var faces: [TrackedFaceRecord]
+        var faces: [FaceRecord]
     }
 
     /// A reply to a frame (or message) that could not be analysed; the connection stays open.
@@ -91,7 +91,8 @@ struct StreamSession {
         metrics.recordStreamFrame(dropped: frame.dropped)
         metrics.recordFaces(analysis.faces.count)
         let faces = tracking.follow(analysis.faces, frame: frame.number).map { track, face in
-            TrackedFaceRecord(track: track, box: face.box, probabilities: face.probabilities)
+            FaceRecord(track: track, box: face.box, probabilities: face.probabilities, detectionScore: face.detectionScore,
+                       landmarks: face.landmarks)
         }
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15

@@ -4,6 +4,9 @@ public enum Padding: String, Sendable, Codable, CaseIterable {
     case valid
     /// Output = ceil(input / stride); the total padding is split top/left = pad / 2, bottom/right = rest.
     case same
+    /// `(kernel - 1) / 2` pixels on every side (PyTorch's and ONNX's usual `padding = k // 2`):
+    /// output = (input + 2 * pad - kernel) / stride + 1. Equals `same` at stride 1 for odd kernels.
+    case symmetric
 }
 
 /// The sizes of a 2-D window operation (convolution or pooling) on one NHWC image.
@@ -40,6 +43,12 @@ public struct ConvolutionGeometry: Sendable, Equatable {
             outputWidth = (inputWidth + stride - 1) / stride
             padTop = max(0, (outputHeight - 1) * stride + kernelSize - inputHeight) / 2
             padLeft = max(0, (outputWidth - 1) * stride + kernelSize - inputWidth) / 2
+        case .symmetric:
+            let pad = (kernelSize - 1) / 2
+            outputHeight = max(0, (inputHeight + 2 * pad - kernelSize) / stride + 1)
+            outputWidth = max(0, (inputWidth + 2 * pad - kernelSize) / stride + 1)
+            padTop = pad
+            padLeft = pad
         }
     }
 

@@ -73,6 +73,21 @@ extension GrayImage {
     }
 }
 
+extension GrayImage {
+    /// The pixels of `rect`, which may reach past the image: outside pixels repeat the nearest edge pixel.
+    public func croppedExtendingEdges(to rect: Rect) -> GrayImage {
+        guard width > 0, height > 0, !rect.isEmpty else { return GrayImage(width: 0, height: 0, pixels: []) }
+        var output = [UInt8]()
+        output.reserveCapacity(rect.area)
+        let columns = (rect.x..<rect.maxX).map { min(max($0, 0), width - 1) }
+        for row in rect.y..<rect.maxY {
+            let start = min(max(row, 0), height - 1) * width
+            for column in columns { output.append(pixels[start + column]) }
+        }
+        return GrayImage(width: rect.width, height: rect.height, pixels: output)
+    }
+}
+
 extension RGBImage {
     /// The pixels inside `rect`, clamped to the image frame (an empty image when nothing is inside).
     public func cropped(to rect: Rect) -> RGBImage {

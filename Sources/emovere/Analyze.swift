@@ -70,67 +70,34 @@ struct Analyze: ParsableCommand {
 
 /// The outcome for one photo: its faces, or the error that stopped it.
 struct PhotoResult: Codable {
-    struct Face: Codable {
-        var box: Rect
-        var emotion: String
-        var confidence: Float
-        var probabilities: [String: Float]
-        /// The emotion `emovere explain` explained (absent from `analyze`).
-        var explained: String?
-
-        init(_ face: FaceEmotion, explained: Emotion? = nil) {
-            box = face.box
-            emotion = face.emotion.name
-            confidence = face.confidence
-            probabilities = Emotion.byName(face.probabilities)
-            self.explained = explained?.name
-        }
-
-        /// `#<number> box x,y WxH: emotion (the three most probable with their probabilities)`, indented.
-        func line(number: Int) -> String {
-            let top = probabilities.sorted { $0.value > $1.value }.prefix(3)
-                .map { String(format: "%@ %.2f", $0.key, $0.value) }.joined(separator: ", ")
-            return "  #\(number) box \(box.x),\(box.y) \(box.width)x\(box.height): \(emotion) (\(top))"
-        }
-    }
-
     var path: String
     var width: Int?
     var height: Int?
-    var faces: [Face]
+    /// The detector that found the faces.
+    var detector: DetectorDescription
+    var faces: [FaceRecord]
     var error: String?
     /// The annotated copy written for this photo.
     var annotation: String?
 
-    /// Detects and classifies the faces of the photo at `path`; with `annotation`, also writes a copy with the
-    /// faces drawn on it to that path.
-    ///
-    /// When annotating, the file is read once and decoded twice: in colour for drawing, and in gray for the
-    /// analysis exactly as without `--annotate`. (libjpeg's gray decode and the luma of its colour decode differ
-    /// by a level here and there, which moves probabilities in the third decimal: the JSON must not depend on
-    /// whether an annotated copy is asked for.) Both decoders apply the EXIF orientation, so boxes line up.
+    /// Detects and classifies the faces of the photo at `path` (`EmotionRecognizer.analyzePhoto`, as the server
+    /// does); with `annotation`, also writes a copy with the faces drawn on it to that path.
     static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
                         limits: ImageLimits = .standard) -> PhotoResult {
-        let gray: GrayImage
-        let color: RGBImage?
+        let detector = recognizer.detector.description
+        let image: RGBImage
+        let found: [FaceEmotion]
         do {
-            if annotation != nil {
-                let bytes = try ImageFile.bytes(atPath: path)
-                color = try RGBImage(decoding: bytes, source: path, limits: limits)
-                gray = try GrayImage(decoding: bytes, source: path, limits: limits)
-            } else {
-                (gray, color) = (try GrayImage(contentsOf: path, limits: limits), nil)
-            }
+            (image, found) = try recognizer.analyzePhoto(try ImageFile.bytes(atPath: path), source: path, limits: limits)
         } catch {
             report(error, for: path)
-            return PhotoResult(path: path, faces: [], error: "\(error)")
+            return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)")
         }
-        let found = recognizer.analyze(gray)
-        let faces = found.map { Face($0) }
-        var result = PhotoResult(path: path, width: gray.width, height: gray.height, faces: faces)
-        if let annotation, let color {
+        var result = PhotoResult(path: path, width: image.width, height: image.height, detector: detector,
+                                 faces: found.map { FaceRecord($0) })
+        if let annotation {
             do {
-                try AnnotatedPhoto.write(AnnotationRenderer().annotated(color, faces: found), to: annotation)
+                try AnnotatedPhoto.write(AnnotationRenderer().annotated(image, faces: found), to: annotation)
                 result.annotation = annotation
             } catch {
                 report(error, for: annotation)
@@ -154,13 +121,13 @@ struct PhotoResult: Codable {
     }
 }
 
-/// Finds the bundled default model: `$EMOVERE_MODEL`, `./models/`, or `models/` beside the package the
-/// executable was built in.
+/// Finds bundled files (the default model, the YuNet detector): `$EMOVERE_MODEL` for the model, `./models/`, or
+/// `models/` beside the package the executable was built in, or `../share/emovere/` beside an installed executable.
 enum BundledModel {
     static let fileName = "default.safetensors"
 
-    static func locate() throws -> String {
-        if let path = ProcessInfo.processInfo.environment["EMOVERE_MODEL"] { return path }
+    static func locate(fileName: String = fileName, environment: String? = "EMOVERE_MODEL") throws -> String {
+        if let environment, let path = ProcessInfo.processInfo.environment[environment] { return path }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
             FileManager.default.currentDirectoryPath + "/models/" + fileName,
@@ -168,7 +135,8 @@ enum BundledModel {
             executable.deletingLastPathComponent().appendingPathComponent("../share/emovere/" + fileName).standardized.path,
         ]
         guard let found = candidates.first(where: FileManager.default.fileExists(atPath:)) else {
-            throw ValidationError("no bundled model found (looked in \(candidates.joined(separator: ", "))); pass --model or set EMOVERE_MODEL")
+            throw ValidationError("no bundled \(fileName) found (looked in \(candidates.joined(separator: ", ")))"
+                                  + (environment.map { "; pass --model or set \($0)" } ?? ""))
         }
         return found
     }

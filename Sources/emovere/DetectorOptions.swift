@@ -1,42 +1,86 @@
 import ArgumentParser
 import Emovere
+import EmovereONNX
 import EmovereVision
+import Foundation
 
-/// The model and face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`).
+extension DetectorKind: ExpressibleByArgument {}
+
+/// The model and face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`,
+/// `serve`).
 struct DetectorOptions: ParsableArguments {
     @Option(help: "Model file (default: the bundled model).")
     var model: String?
 
+    @Option(help: "Face detector: yunet (CNN with landmarks), haar (OpenCV's cascade) or none (the whole image is one face).")
+    var detector: DetectorKind = .yunet
+
+    @Option(help: "YuNet ONNX file (default: the bundled \(YuNetDetector.bundledFileName)).")
+    var yunetModel: String?
+
+    @Option(help: "YuNet: smallest face score kept, in (0, 1].")
+    var scoreThreshold: Float = 0.6
+
+    @Option(help: "YuNet: the longest side, in pixels, photos are scaled down to for detection.")
+    var detectionSize = 640
+
     @Option(help: "Haar cascade XML (default: haarcascade_frontalface_default.xml from opencv-data).")
     var cascade: String?
 
-    @Option(help: "Smallest face side in pixels.")
+    @Option(help: "Haar: smallest face side in pixels.")
     var minFace = 0
 
-    @Option(help: "Detector scale factor.")
+    @Option(help: "Haar: detector scale factor.")
     var scaleFactor = 1.3
 
-    @Option(help: "Detector minimum neighbours.")
+    @Option(help: "Haar: detector minimum neighbours.")
     var minNeighbors = 5
 
     @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's).")
     var tta: TestTimeAugmentation?
 
-    /// `count` recognizers (one per worker thread) sharing one detector, each with its own model copy: folded for
-    /// faster inference unless `foldedForInference` is false (needed to explain predictions).
+    func validate() throws {
+        do {
+            _ = try YuNetDetector.Settings(scoreThreshold: scoreThreshold, workingSize: detectionSize)
+            _ = try FaceDetector.DetectionParameters(scaleFactor: scaleFactor, minimumNeighbors: minNeighbors)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        guard minFace >= 0 else { throw ValidationError("--min-face must be 0 or more, received \(minFace)") }
+    }
+
+    /// `count` detectors, one per worker (YuNet keeps per-call buffers); each file is read once.
+    func makeDetectors(count: Int) throws -> [any FaceDetecting] {
+        switch detector {
+        case .none:
+            return (0..<count).map { _ in WholeImageDetector() }
+        case .haar:
+            let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
+                "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
+            let parameters = try FaceDetector.DetectionParameters(
+                scaleFactor: scaleFactor, minimumNeighbors: minNeighbors,
+                minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
+            let haar = HaarDetector(detector: try FaceDetector(cascadePath: cascadePath), parameters: parameters,
+                                    file: (cascadePath as NSString).lastPathComponent)
+            return (0..<count).map { _ in haar }
+        case .yunet:
+            let path = try yunetModel ?? BundledModel.locate(fileName: YuNetDetector.bundledFileName, environment: nil)
+            let settings = try YuNetDetector.Settings(scoreThreshold: scoreThreshold, workingSize: detectionSize)
+            let network = try ONNXImporter.graph(contentsOf: path)
+            return try (0..<count).map { _ in try YuNetDetector(network: network, settings: settings) }
+        }
+    }
+
+    /// `count` recognizers (one per worker thread), each with its own detector and model copy: folded for faster
+    /// inference unless `foldedForInference` is false (needed to explain predictions).
     func makeRecognizers(count: Int, foldedForInference: Bool = true) throws -> [EmotionRecognizer] {
         let modelPath = try model ?? BundledModel.locate()
-        let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
-            "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
-        let parameters = try FaceDetector.DetectionParameters(
-            scaleFactor: scaleFactor, minimumNeighbors: minNeighbors,
-            minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
-        let detector = try FaceDetector(cascadePath: cascadePath)
-        return try (0..<count).map { _ in
+        let detectors = try makeDetectors(count: count)
+        return try detectors.map { detector in
             let (network, loadedCard) = try ModelFile.load(modelPath, foldedForInference: foldedForInference)
             var card = loadedCard
             if let tta { card.testTimeAugmentation = tta == .none ? nil : tta }
-            return EmotionRecognizer(model: network, card: card, detector: detector, detection: parameters)
+            return EmotionRecognizer(model: network, card: card, detector: detector)
         }
     }
 }

@@ -55,19 +55,19 @@ struct Explain: ParsableCommand {
         if let guided { try Self.checkOutput(guided, option: "--guided", photo: photo) }
         let recognizer = try detection.makeRecognizers(count: 1, foldedForInference: false)[0]
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
-        let (color, gray) = try Self.read(photo, limits: ImageLimits(maximumPixels: maxPixels))
-        let faces = try explainer.explain(gray, emotion: emotion)
+        let color = try Self.read(photo, limits: ImageLimits(maximumPixels: maxPixels))
+        let faces = try explainer.explain(color, emotion: emotion)
         guard !faces.isEmpty else {
-            throw ExplainFailure("no face found in \(photo); try a smaller --scale-factor, fewer --min-neighbors "
-                                 + "or a smaller --min-face")
+            throw ExplainFailure("no face found in \(photo); try a lower --score-threshold, another --detector, "
+                                 + "or --detector none for a photo that is a face crop")
         }
 
         let renderer = ExplanationRenderer()
         try AnnotatedPhoto.write(renderer.overlaid(color, faces: faces), to: output)
         if let guided { try AnnotatedPhoto.write(renderer.panel(faces: faces), to: guided) }
         let report = ExplainReport(
-            path: photo, width: gray.width, height: gray.height, layer: explainer.gradCAM.layer.description,
-            faces: faces.map { PhotoResult.Face($0.face, explained: $0.emotion) }, output: output, guided: guided)
+            path: photo, width: color.width, height: color.height, layer: explainer.gradCAM.layer.description,
+            detector: recognizer.detector.description, faces: faces.map { FaceRecord($0.face, explained: $0.emotion) }, output: output, guided: guided)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -86,12 +86,10 @@ struct Explain: ParsableCommand {
         }
     }
 
-    /// The photo decoded in colour (to draw on) and in gray (to analyse, exactly as `analyze` does).
-    static func read(_ photo: String, limits: ImageLimits) throws -> (color: RGBImage, gray: GrayImage) {
+    /// The photo decoded in colour, as `analyze` decodes it.
+    static func read(_ photo: String, limits: ImageLimits) throws -> RGBImage {
         do {
-            let bytes = try ImageFile.bytes(atPath: photo)
-            return (try RGBImage(decoding: bytes, source: photo, limits: limits),
-                    try GrayImage(decoding: bytes, source: photo, limits: limits))
+            return try RGBImage(decoding: try ImageFile.bytes(atPath: photo), source: photo, limits: limits)
         } catch {
             throw ExplainFailure("cannot read \(photo): \(error)")
         }
@@ -124,7 +122,9 @@ struct ExplainReport: Codable {
     var height: Int
     /// The layer Grad-CAM weighed, e.g. `8 (Residual, 6x6x64)`.
     var layer: String
-    var faces: [PhotoResult.Face]
+    /// The detector that found the faces.
+    var detector: DetectorDescription
+    var faces: [FaceRecord]
     /// The photo with heat maps.
     var output: String
     /// The panel of guided backpropagation and guided Grad-CAM, when asked for.

@@ -101,7 +101,7 @@ struct Live: ParsableCommand {
             while let delivery = try mailbox.take() {
                 if interruption.isRequested { break }
                 var frame = delivery.frame
-                let faces = tracker.process(frame.grayscale(), index: delivery.index)
+                let faces = tracker.process(frame, index: delivery.index)
                 let time = Double(delivery.index) / info.frameRate
                 let latency = Stopwatch.seconds(ContinuousClock.now - delivery.arrival) * 1000
                 let line = try JSONLines.encode(FrameRecord(frame: delivery.index, time: time, faces: faces,

@@ -22,11 +22,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port = 8080
 
-    @Option(help: "Model file (default: the bundled model).")
-    var model: String?
-
-    @Option(help: "Haar cascade XML (default: haarcascade_frontalface_default.xml from opencv-data).")
-    var cascade: String?
+    @OptionGroup var detection: DetectorOptions
 
     @Option(help: "Analyses run in parallel (recognizers in the pool; default: the number of cores).")
     var maxConcurrent = ProcessInfo.processInfo.activeProcessorCount
@@ -54,10 +50,7 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        let modelPath = try model ?? BundledModel.locate()
-        let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
-            "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
-        let server = try EmovereServer.load(modelPath: modelPath, cascadePath: cascadePath,
+        let server = try EmovereServer.load(recognizers: detection.makeRecognizers(count: maxConcurrent),
                                             configuration: configuration)
         // The root command is synchronous: run the server on Swift concurrency's threads and wait for it here.
         let outcome = Locked<Result<Void, any Error>?>(nil)

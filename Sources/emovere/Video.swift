@@ -71,7 +71,7 @@ struct Video: ParsableCommand {
             while try reader.read(into: &frame) {
                 if interruption.isRequested { throw VideoCommandError.interrupted }
                 let time = Double(index) / info.frameRate
-                let faces = tracker.process(frame.grayscale(), index: index)
+                let faces = tracker.process(frame, index: index)
                 faceCount += faces.count
                 if !faces.isEmpty { framesWithFaces += 1 }
                 for face in faces { timeline.add(track: face.track, time: time, probabilities: face.probabilities) }
@@ -299,14 +299,14 @@ struct VideoDescription: Encodable {
 struct FrameRecord: Encodable {
     var frame: Int
     var time: Double
-    var faces: [TrackedFaceRecord]
+    var faces: [FaceRecord]
     var latencyMilliseconds: Double?
 
     init(frame: Int, time: Double, faces: [TrackedFaceEmotion], latencyMilliseconds: Double? = nil) {
         self.frame = frame
         self.time = (time * 1000).rounded() / 1000
         self.latencyMilliseconds = latencyMilliseconds.map { ($0 * 10).rounded() / 10 }
-        self.faces = faces.map(TrackedFaceRecord.init)
+        self.faces = faces.map { FaceRecord($0) }
     }
 }
 

@@ -40,9 +40,16 @@ public final class FaceExplainer {
     /// The faces of `image`, each with the explanation of `emotion` or, by default, of its most probable
     /// emotion; empty when no face is found.
     public func explain(_ image: GrayImage, emotion: Emotion? = nil) throws(ExplanationError) -> [FaceExplanation] {
-        let faces = recognizer.analyze(image)
+        try explain(image.rgb(), emotion: emotion)
+    }
+
+    /// The faces of a colour `image` (detected in colour, classified and explained on its luma), each with the
+    /// explanation of `emotion` or of its most probable emotion; empty when no face is found.
+    public func explain(_ color: RGBImage, emotion: Emotion? = nil) throws(ExplanationError) -> [FaceExplanation] {
+        let faces = recognizer.analyze(color)
         guard !faces.isEmpty else { return [] }
-        let inputs = faces.map { recognizer.faceImage(for: $0.box, in: image) }
+        let image = color.grayscale()
+        let inputs = faces.map { recognizer.faceImage(for: $0.detectedFace, in: image) }
         let targets = faces.map { emotion ?? $0.emotion }
         let explanation = try gradCAM.explain(recognizer.inputBatch(inputs), targetClasses: targets.map(\.rawValue))
         let pixels = explanation.gradCAM.count / faces.count
@@ -51,7 +58,7 @@ public final class FaceExplainer {
                 Array(UnsafeBufferPointer(start: tensor.pointer + slot * pixels, count: pixels))
             }
             return FaceExplanation(
-                face: face, region: recognizer.region(for: face.box, in: image), emotion: targets[slot],
+                face: face, region: recognizer.region(for: face.detectedFace), emotion: targets[slot],
                 input: inputs[slot], gradCAM: values(explanation.gradCAM),
                 guidedBackpropagation: values(explanation.guidedBackpropagation),
                 guidedGradCAM: values(explanation.guidedGradCAM))

@@ -11,19 +11,20 @@ public struct TrackedFaceEmotion: Sendable, Equatable {
     public var probabilities: [Float]
     /// Whether the box comes from a full-frame detection on this frame (false: followed from an earlier one).
     public var detected: Bool
+    /// The five facial landmarks, where the detector gives them.
+    public var landmarks: FaceLandmarks?
 
     /// Creates a record.
-    public init(track: Int, box: Rect, probabilities: [Float], detected: Bool) {
+    public init(track: Int, box: Rect, probabilities: [Float], detected: Bool, landmarks: FaceLandmarks? = nil) {
         self.track = track
         self.box = box
         self.probabilities = probabilities
         self.detected = detected
+        self.landmarks = landmarks
     }
 
     /// The most probable emotion.
-    public var emotion: Emotion {
-        Emotion(rawValue: probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0) ?? .neutral
-    }
+    public var emotion: Emotion { Emotion.mostProbable(probabilities) }
 
     /// The probability of `emotion`.
     public var confidence: Float { probabilities.max() ?? 0 }
@@ -88,27 +89,38 @@ public final class VideoEmotionTracker {
     }
 
     /// The faces of frame number `index` (frames in increasing order) and their emotions.
+    public func process(_ frame: RGBImage, index: Int) -> [TrackedFaceEmotion] {
+        process(frame, gray: frame.grayscale(), index: index)
+    }
+
+    /// The faces of a gray frame (its channels repeated for the detector).
     public func process(_ frame: GrayImage, index: Int) -> [TrackedFaceEmotion] {
-        let boxes: [Rect]
-        let identifiers: [Int]
+        process(frame.rgb(), gray: frame, index: index)
+    }
+
+    private func process(_ frame: RGBImage, gray: GrayImage, index: Int) -> [TrackedFaceEmotion] {
+        let found: [DetectedFace]
         let detected: Bool
         if let last = lastDetectionFrame, index - last < settings.detectionInterval {
             // Follow the faces of the previous frame.
-            boxes = previous.map { settings.followBetweenDetections ? follow($0.box, in: frame) ?? $0.box : $0.box }
-            identifiers = tracker.update(detections: boxes, frame: index)
+            found = previous.map { face in
+                let last = DetectedFace(box: face.box, landmarks: face.landmarks)
+                return settings.followBetweenDetections ? follow(face.box, in: frame) ?? last : last
+            }
             detected = false
         } else {
-            boxes = recognizer.detector.detect(in: frame, parameters: recognizer.detection)
-            identifiers = tracker.update(detections: boxes, frame: index)
+            found = recognizer.detector.detect(in: frame)
             lastDetectionFrame = index
             detected = true
         }
-        let classified = boxes.isEmpty ? [] : recognizer.classify(faces: boxes, in: frame)
+        let identifiers = tracker.update(detections: found.map(\.box), frame: index)
+        let classified = found.isEmpty ? [] : recognizer.classify(faces: found, in: gray)
         var faces: [TrackedFaceEmotion] = []
-        faces.reserveCapacity(boxes.count)
+        faces.reserveCapacity(found.count)
         for (face, identifier) in zip(classified, identifiers) {
             let probabilities = smoother.smooth(track: identifier, probabilities: face.probabilities)
-            let tracked = TrackedFaceEmotion(track: identifier, box: face.box, probabilities: probabilities, detected: detected)
+            let tracked = TrackedFaceEmotion(track: identifier, box: face.box, probabilities: probabilities,
+                                             detected: detected, landmarks: face.landmarks)
             summaries[identifier, default: TrackSummary(track: identifier, firstFrame: index)].add(tracked, frame: index)
             faces.append(tracked)
         }
@@ -117,28 +129,12 @@ public final class VideoEmotionTracker {
         return faces
     }
 
-    /// The face near `box` in `frame`: a detection on the box's neighbourhood (the box grown by half its size on
-    /// every side) for sizes from 2/3 to 3/2 of it, the candidate closest to the box; nil when none is found.
-    private func follow(_ box: Rect, in frame: GrayImage) -> Rect? {
-        let region = box.expanded(byFraction: 0.5).clamped(toWidth: frame.width, height: frame.height)
-        guard !region.isEmpty else { return nil }
-        let side = max(box.width, box.height)
-        let parameters: FaceDetector.DetectionParameters
-        do {
-            parameters = try FaceDetector.DetectionParameters(
-                scaleFactor: recognizer.detection.scaleFactor,
-                minimumNeighbors: recognizer.detection.minimumNeighbors,
-                minimumSize: FaceDetector.WindowSize(width: side * 2 / 3, height: side * 2 / 3),
-                maximumSize: FaceDetector.WindowSize(width: side * 3 / 2, height: side * 3 / 2))
-        } catch {
-            // Only reachable with sizes derived from a valid box, which are never negative.
-            return nil
+    /// The face near `box` in `frame` (the detector's local search, `FaceDetecting.detect(in:near:)`), the
+    /// candidate closest to the box; nil when none is found.
+    private func follow(_ box: Rect, in frame: RGBImage) -> DetectedFace? {
+        recognizer.detector.detect(in: frame, near: box).min {
+            FaceTracker.centreDistance($0.box, box) < FaceTracker.centreDistance($1.box, box)
         }
-        let found = recognizer.detector.detect(in: frame.cropped(to: region), parameters: parameters)
-        let local = Rect(x: box.x - region.x, y: box.y - region.y, width: box.width, height: box.height)
-        guard let best = found.min(by: { FaceTracker.centreDistance($0, local) < FaceTracker.centreDistance($1, local) })
-        else { return nil }
-        return Rect(x: best.x + region.x, y: best.y + region.y, width: best.width, height: best.height)
     }
 }
 
@@ -178,10 +174,7 @@ public struct TrackSummary: Sendable, Equatable {
     }
 
     /// The emotion with the highest mean probability over the track.
-    public var dominantEmotion: Emotion {
-        let means = meanProbabilities
-        return Emotion(rawValue: means.indices.max { means[$0] < means[$1] } ?? 0) ?? .neutral
-    }
+    public var dominantEmotion: Emotion { Emotion.mostProbable(meanProbabilities.map { Float($0) }) }
 
     /// The share of the track's frames where the dominant emotion was the top one.
     public var dominantShare: Double {

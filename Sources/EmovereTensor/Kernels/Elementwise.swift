@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 // Elementwise and reduction kernels on flat float buffers. Matrices are row-major [rows, columns];
 // NHWC tensors are [N*H*W, C] matrices here (channels innermost).
 
@@ -89,6 +95,26 @@ public enum Elementwise {
         let po = UnsafeSendable(output.pointer)
         Parallel.forEachChunk(a.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
             for index in range { po.value[index] = pa.value[index] + pb.value[index] }
+        }
+    }
+
+    /// `output = 1 / (1 + exp(-input))` over `count` elements (in place allowed).
+    public static func sigmoid(_ input: Tensor, into output: Tensor) {
+        precondition(input.count == output.count, "sigmoid expects equal sizes")
+        let x = UnsafeSendable(input.pointer)
+        let y = UnsafeSendable(output.pointer)
+        Parallel.forEachChunk(input.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
+            for index in range { y.value[index] = 1 / (1 + expf(-x.value[index])) }
+        }
+    }
+
+    /// `inputGradient = outputGradient * output * (1 - output)`, the gradient of `sigmoid` given its output.
+    public static func sigmoidBackward(output: Tensor, outputGradient: Tensor, into inputGradient: Tensor) {
+        let y = UnsafeSendable(output.pointer)
+        let dy = UnsafeSendable(outputGradient.pointer)
+        let dx = UnsafeSendable(inputGradient.pointer)
+        Parallel.forEachChunk(output.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
+            for index in range { dx.value[index] = dy.value[index] * y.value[index] * (1 - y.value[index]) }
         }
     }
 

@@ -167,6 +167,53 @@ public enum Reference {
         return (inputGradient.map { Float($0) }, kernelGradient.map { Float($0) })
     }
 
+    // MARK: - Upsampling and sigmoid
+
+    /// `output[n, y, x, c] = input[n, y / factor, x / factor, c]` for `input` `[batch, H, W, C]`;
+    /// returns `[batch, H * factor, W * factor, C]`.
+    public static func nearestUpsampleForward(
+        input: [Float], batch: Int, height: Int, width: Int, channels: Int, factor: Int
+    ) -> [Float] {
+        let (outputHeight, outputWidth) = (height * factor, width * factor)
+        var output = [Float](repeating: 0, count: batch * outputHeight * outputWidth * channels)
+        for n in 0..<batch {
+            for y in 0..<outputHeight {
+                for x in 0..<outputWidth {
+                    for c in 0..<channels {
+                        output[nhwc(n, y, x, c, height: outputHeight, width: outputWidth, channels: channels)] =
+                            input[nhwc(n, y / factor, x / factor, c, height: height, width: width, channels: channels)]
+                    }
+                }
+            }
+        }
+        return output
+    }
+
+    /// The gradient of `nearestUpsampleForward`: `[batch, H, W, C]` sums over each `factor x factor` block.
+    public static func nearestUpsampleBackward(
+        outputGradient: [Float], batch: Int, height: Int, width: Int, channels: Int, factor: Int
+    ) -> [Float] {
+        let (outputHeight, outputWidth) = (height * factor, width * factor)
+        var gradient = [Double](repeating: 0, count: batch * height * width * channels)
+        for n in 0..<batch {
+            for y in 0..<outputHeight {
+                for x in 0..<outputWidth {
+                    for c in 0..<channels {
+                        gradient[nhwc(n, y / factor, x / factor, c, height: height, width: width, channels: channels)] +=
+                            Double(outputGradient[nhwc(n, y, x, c, height: outputHeight, width: outputWidth,
+                                                       channels: channels)])
+                    }
+                }
+            }
+        }
+        return gradient.map { Float($0) }
+    }
+
+    /// `1 / (1 + e^-x)` of every element, computed in Double.
+    public static func sigmoid(_ input: [Float]) -> [Float] {
+        input.map { Float(1 / (1 + exp(-Double($0)))) }
+    }
+
     // MARK: - Pooling
 
     /// The flat input index of the maximum of each window (first maximum in row-major tap order

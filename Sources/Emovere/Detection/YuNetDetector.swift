@@ -1,0 +1,262 @@
+import EmovereNN
+import EmovereONNX
+import EmovereTensor
+import EmovereVision
+import Foundation
+
+/// Why a YuNet detector could not be made.
+public enum YuNetError: Error, CustomStringConvertible, Equatable {
+    /// The ONNX file could not be imported.
+    case importFailed(ONNXImportError)
+    /// The file imports but is not a YuNet detector (inputs or outputs differ).
+    case notYuNet(path: String, reason: String)
+    /// A setting is out of range.
+    case invalidSetting(name: String, expected: String, received: String)
+
+    public var description: String {
+        switch self {
+        case let .importFailed(error): "\(error)"
+        case let .notYuNet(path, reason): "\(path): not a YuNet face detector: \(reason)"
+        case let .invalidSetting(name, expected, received): "YuNet \(name): expected \(expected), received \(received)"
+        }
+    }
+}
+
+/// YuNet (OpenCV Zoo's CNN face detector, with five landmarks) run on Emovere's engine, decoded as OpenCV's
+/// `FaceDetectorYN` does:
+///
+/// 1. The image (scaled down first when its longer side exceeds `Settings.workingSize`) is padded with black at the
+///    bottom and right to multiples of 32 and fed as raw 0-255 BGR values, `[1, H, W, 3]`.
+/// 2. At strides 8, 16 and 32 each cell's score is `sqrt(clamp(cls) * clamp(obj))`; a cell at or above the
+///    threshold gives a box centred at `(column + dx, row + dy) * stride` of size `exp(dw, dh) * stride` and
+///    landmarks at `(column + lx, row + ly) * stride`.
+/// 3. Boxes go through OpenCV's `NMSBoxes` (integer boxes, scores above the threshold, IoU above `nmsThreshold`
+///    suppressed, at most `topK`), then are mapped back to the photo and clipped to it.
+///
+/// Keeps the graph built for the last input size, so one detector serves one thread at a time.
+public final class YuNetDetector: FaceDetecting {
+    /// Detection settings.
+    public struct Settings: Sendable, Equatable {
+        /// Candidates scoring below this are dropped, in `(0, 1]`.
+        public var scoreThreshold: Float
+        /// Boxes overlapping a better one by more than this IoU are suppressed, in `[0, 1]`.
+        public var nmsThreshold: Float
+        /// At most this many candidates enter the suppression.
+        public var topK: Int
+        /// The longest side, in pixels, a photo is scaled down to before detection (YuNet finds faces of about
+        /// 10-300 px at the size it runs on); smaller photos run at their own size.
+        public var workingSize: Int
+
+        /// Validated settings.
+        /// - Throws: ``YuNetError/invalidSetting(name:expected:received:)`` for values out of range.
+        public init(scoreThreshold: Float = 0.6, nmsThreshold: Float = 0.3, topK: Int = 5000, workingSize: Int = 640)
+            throws(YuNetError) {
+            guard scoreThreshold > 0, scoreThreshold <= 1 else {
+                throw .invalidSetting(name: "score threshold", expected: "a value in (0, 1]", received: "\(scoreThreshold)")
+            }
+            guard nmsThreshold >= 0, nmsThreshold <= 1 else {
+                throw .invalidSetting(name: "NMS threshold", expected: "a value in [0, 1]", received: "\(nmsThreshold)")
+            }
+            guard topK >= 1 else { throw .invalidSetting(name: "top k", expected: "1 or more", received: "\(topK)") }
+            guard workingSize >= 32, workingSize <= 8192 else {
+                throw .invalidSetting(name: "working size", expected: "32 to 8192 pixels", received: "\(workingSize)")
+            }
+            self.scoreThreshold = scoreThreshold
+            self.nmsThreshold = nmsThreshold
+            self.topK = topK
+            self.workingSize = workingSize
+        }
+    }
+
+    /// The file name of the bundled model (in `models/`).
+    public static let bundledFileName = "face_detection_yunet_2026may.onnx"
+    /// The strides of YuNet's three heads.
+    static let strides = [8, 16, 32]
+
+    public let network: ONNXGraph
+    public let settings: Settings
+    private let outputIndices: [String: Int]
+    private var graph: Graph?
+    private var input: Tensor?
+
+    /// A detector for the YuNet ONNX file at `path`.
+    /// - Throws: ``YuNetError`` when the file cannot be imported or lacks YuNet's outputs.
+    public convenience init(contentsOf path: String, settings: Settings? = nil) throws(YuNetError) {
+        let network: ONNXGraph
+        do {
+            network = try ONNXImporter.graph(contentsOf: path)
+        } catch {
+            throw .importFailed(error)
+        }
+        try self.init(network: network, settings: settings)
+    }
+
+    /// A detector for an imported YuNet graph (three channels in; `cls`, `obj`, `bbox` and `kps` at strides 8, 16, 32 out).
+    public init(network: ONNXGraph, settings: Settings? = nil) throws(YuNetError) {
+        guard network.inputChannels == 3 else {
+            throw .notYuNet(path: network.source, reason: "expected a 3-channel input, found \(network.inputChannels)")
+        }
+        var indices: [String: Int] = [:]
+        for (index, name) in network.outputNames.enumerated() { indices[name] = index }
+        let required = ["cls", "obj", "bbox", "kps"].flatMap { head in Self.strides.map { "\(head)_\($0)" } }
+        if let missing = required.first(where: { indices[$0] == nil }) {
+            throw .notYuNet(path: network.source, reason: "no output '\(missing)' (outputs: \(network.outputNames.joined(separator: ", ")))")
+        }
+        self.network = network
+        if let settings { self.settings = settings } else { self.settings = try Settings() }
+        outputIndices = indices
+    }
+
+    public var description: DetectorDescription {
+        DetectorDescription(kind: .yunet, scoreThreshold: settings.scoreThreshold,
+                            file: (network.source as NSString).lastPathComponent)
+    }
+
+    /// Faces in `image`, scaled down to `Settings.workingSize` first when larger.
+    public func detect(in image: RGBImage) -> [DetectedFace] {
+        detect(in: image, longestSide: settings.workingSize)
+    }
+
+    /// Faces near `box`: YuNet on the box's neighbourhood (grown by half the box on every side), scaled so the face
+    /// is about 80 px, keeping faces from 2/3 to 3/2 of the box's size.
+    public func detect(in image: RGBImage, near box: Rect) -> [DetectedFace] {
+        let region = box.expanded(byFraction: 0.5).clamped(toWidth: image.width, height: image.height)
+        let side = max(box.width, box.height)
+        guard !region.isEmpty, side > 0 else { return [] }
+        let longest = max(region.width, region.height)
+        let target = max(32, min(longest, longest * 80 / side))
+        return detect(in: image.cropped(to: region), longestSide: target).compactMap { face in
+            let faceSide = max(face.box.width, face.box.height)
+            guard faceSide * 3 >= side * 2, faceSide * 2 <= side * 3 else { return nil }
+            return DetectedFace(box: Rect(x: face.box.x + region.x, y: face.box.y + region.y, width: face.box.width,
+                                          height: face.box.height),
+                                score: face.score,
+                                landmarks: face.landmarks?.mapped { ImagePoint(x: $0.x + Float(region.x), y: $0.y + Float(region.y)) })
+        }
+    }
+
+    private func detect(in image: RGBImage, longestSide: Int) -> [DetectedFace] {
+        guard image.width > 0, image.height > 0 else { return [] }
+        let longest = max(image.width, image.height)
+        var working = image
+        var scale: Float = 1
+        if longest > longestSide {
+            let width = max(1, (image.width * longestSide + longest / 2) / longest)
+            let height = max(1, (image.height * longestSide + longest / 2) / longest)
+            working = image.resized(width: width, height: height)
+            scale = Float(image.width) / Float(width)
+        }
+        let scaleY = Float(image.height) / Float(working.height)
+        return candidates(in: working).map { candidate in
+            let x = candidate.x * scale, y = candidate.y * scaleY
+            let box = Rect(x: Int(x.rounded()), y: Int(y.rounded()),
+                           width: Int((x + candidate.width * scale).rounded()) - Int(x.rounded()),
+                           height: Int((y + candidate.height * scaleY).rounded()) - Int(y.rounded()))
+            return DetectedFace(
+                box: box.clamped(toWidth: image.width, height: image.height), score: candidate.score,
+                landmarks: candidate.landmarks.mapped { ImagePoint(x: $0.x * scale, y: $0.y * scaleY) })
+        }
+    }
+
+    /// One decoded face at the network's input size, before clipping (OpenCV's row of 15 floats).
+    public struct Candidate: Sendable, Equatable {
+        public var x: Float
+        public var y: Float
+        public var width: Float
+        public var height: Float
+        public var landmarks: FaceLandmarks
+        public var score: Float
+    }
+
+    /// What `cv2.FaceDetectorYN` returns for `image` at its own size: decoded, suppressed faces in OpenCV's order
+    /// (by descending score), coordinates unclipped.
+    public func candidates(in image: RGBImage) -> [Candidate] {
+        let paddedWidth = (image.width + 31) / 32 * 32
+        let paddedHeight = (image.height + 31) / 32 * 32
+        let outputs = run(image, paddedWidth: paddedWidth, paddedHeight: paddedHeight)
+        var found: [Candidate] = []
+        for stride in Self.strides {
+            let columns = paddedWidth / stride, rows = paddedHeight / stride
+            let cls = outputs[outputIndices["cls_\(stride)"]!].pointer
+            let obj = outputs[outputIndices["obj_\(stride)"]!].pointer
+            let bbox = outputs[outputIndices["bbox_\(stride)"]!].pointer
+            let kps = outputs[outputIndices["kps_\(stride)"]!].pointer
+            let step = Float(stride)
+            for row in 0..<rows {
+                for column in 0..<columns {
+                    let cell = row * columns + column
+                    let score = (min(max(cls[cell], 0), 1) * min(max(obj[cell], 0), 1)).squareRoot()
+                    guard score >= settings.scoreThreshold else { continue }
+                    let (c, r) = (Float(column), Float(row))
+                    let centreX = (c + bbox[cell * 4]) * step, centreY = (r + bbox[cell * 4 + 1]) * step
+                    let width = expf(bbox[cell * 4 + 2]) * step, height = expf(bbox[cell * 4 + 3]) * step
+                    func point(_ n: Int) -> ImagePoint {
+                        ImagePoint(x: (kps[cell * 10 + 2 * n] + c) * step, y: (kps[cell * 10 + 2 * n + 1] + r) * step)
+                    }
+                    found.append(Candidate(
+                        x: centreX - width / 2, y: centreY - height / 2, width: width, height: height,
+                        landmarks: FaceLandmarks(rightEye: point(0), leftEye: point(1), noseTip: point(2),
+                                                 rightMouthCorner: point(3), leftMouthCorner: point(4)),
+                        score: score))
+                }
+            }
+        }
+        guard found.count > 1 else { return found }
+        return NonMaximumSuppression.keep(
+            boxes: found.map { Rect(x: Int($0.x), y: Int($0.y), width: Int($0.width), height: Int($0.height)) },
+            scores: found.map(\.score), scoreThreshold: settings.scoreThreshold, overlapThreshold: settings.nmsThreshold,
+            topK: settings.topK
+        ).map { found[$0] }
+    }
+
+    /// The network's outputs for `image` padded to `paddedWidth x paddedHeight`.
+    private func run(_ image: RGBImage, paddedWidth: Int, paddedHeight: Int) -> [Tensor] {
+        let shape = [1, paddedHeight, paddedWidth, 3]
+        if graph == nil || input?.shape != shape {
+            // Sizes that are multiples of 32 never shrink a map to nothing, so building cannot fail for them.
+            graph = try! network.instantiate(height: paddedHeight, width: paddedWidth)
+            input = Tensor(shape: shape)
+        }
+        guard let graph, let input else { preconditionFailure("YuNet graph missing after instantiation") }
+        input.zero()
+        image.pixels.withUnsafeBufferPointer { pixels in
+            for row in 0..<image.height {
+                var source = row * image.width * 3
+                var destination = input.pointer + row * paddedWidth * 3
+                for _ in 0..<image.width {
+                    // RGB pixels, BGR input.
+                    destination[0] = Float(pixels[source + 2])
+                    destination[1] = Float(pixels[source + 1])
+                    destination[2] = Float(pixels[source])
+                    source += 3
+                    destination += 3
+                }
+            }
+        }
+        return graph.forwardAll(input, mode: .inference)
+    }
+}
+
+/// OpenCV's `dnn::NMSBoxes` (with `eta` 1): candidates scoring above the threshold, best first (stable for equal
+/// scores), each kept unless its IoU with an already kept box exceeds the overlap threshold.
+enum NonMaximumSuppression {
+    static func keep(boxes: [Rect], scores: [Float], scoreThreshold: Float, overlapThreshold: Float, topK: Int) -> [Int] {
+        var order = scores.indices.filter { scores[$0] > scoreThreshold }
+        // A stable sort by descending score, as OpenCV's std::stable_sort.
+        order = order.enumerated().sorted { a, b in
+            scores[a.element] != scores[b.element] ? scores[a.element] > scores[b.element] : a.offset < b.offset
+        }.map(\.element)
+        if topK > 0, order.count > topK { order = Array(order.prefix(topK)) }
+        var kept: [Int] = []
+        for index in order {
+            let box = boxes[index]
+            let overlaps = kept.contains { other in
+                let intersection = box.intersection(boxes[other])?.area ?? 0
+                let union = box.area + boxes[other].area - intersection
+                return union > 0 && Float(intersection) / Float(union) > overlapThreshold
+            }
+            if !overlaps { kept.append(index) }
+        }
+        return kept
+    }
+}

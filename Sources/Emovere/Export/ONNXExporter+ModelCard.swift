@@ -1,0 +1,44 @@
+import EmovereNN
+import EmovereONNX
+import Foundation
+
+extension ONNXExporter {
+    /// The serialized ONNX model (`ModelProto` bytes) of `model`, with `card` in its metadata: input the
+    /// preprocessed faces `[N, S, S, 1]`, output the probabilities `[N, classes]`.
+    /// - Throws: ``ONNXExportError/cardMismatch(field:model:card:)`` when the card describes another model, or any
+    ///   error of exporting its network.
+    public static func export(_ model: Model, card: ModelCard) throws(ONNXExportError) -> [UInt8] {
+        guard card.architecture == model.architecture else {
+            throw .cardMismatch(field: "architecture", model: "\(model.architecture)", card: "\(card.architecture)")
+        }
+        guard card.preprocessing.inputSize == model.architecture.inputSize else {
+            throw .cardMismatch(field: "preprocessing.inputSize", model: "\(model.architecture.inputSize)",
+                                card: "\(card.preprocessing.inputSize)")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let cardJSON: String
+        let labelsJSON: String
+        do {
+            cardJSON = String(decoding: try encoder.encode(card), as: UTF8.self)
+            labelsJSON = String(decoding: try encoder.encode(card.labels), as: UTF8.self)
+        } catch {
+            throw .encodingFailed(reason: "model card: \(error)")
+        }
+        let size = model.architecture.inputSize
+        let metadata: [MetadataKey: String] = [
+            .labels: labelsJSON, .inputSize: "\(size)", .inputLayout: "NHWC",
+            .scale: "\(card.preprocessing.scale)", .offset: "\(card.preprocessing.offset)", .modelCard: cardJSON,
+        ]
+        return try export(
+            network: model.network, inputShape: [size, size, 1], name: model.architecture.name,
+            documentation: "\(model.architecture): preprocessed faces [N, \(size), \(size), 1] (NHWC, "
+                + "\(card.preprocessing)) to probabilities [N, \(model.architecture.classCount)] of \(card.labels.joined(separator: ", "))",
+            metadata: metadata)
+    }
+
+    /// Writes the ONNX model of `model` to `path` atomically.
+    public static func write(_ model: Model, card: ModelCard, to path: String) throws {
+        try AtomicFile.write(try export(model, card: card), to: path)
+    }
+}
