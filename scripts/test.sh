@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite (installs missing system packages first, Chromium for the web page test among them,
-# and the Python packages onnxruntime and numpy for the ONNX export tests).
+# and the Python packages onnxruntime, numpy and opencv-python-headless for the ONNX and detector twin tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The browser test of the web page needs Chromium and Selenium; the Keras import tests need h5py and NumPy.
 scripts/setup.sh chromium chromium-driver python3-selenium python3-h5py python3-numpy python3-pip
-# The ONNX export tests run the exported models in ONNX Runtime (not packaged by Debian).
-python3 -c "import onnxruntime, numpy" 2>/dev/null \
-    || python3 -m pip install --user --break-system-packages --quiet onnxruntime numpy
+# The ONNX tests run models in ONNX Runtime, and the YuNet twin tests run OpenCV's FaceDetectorYN
+# (neither packaged by Debian in a recent enough version).
+python3 -c "import onnxruntime, numpy, cv2; cv2.FaceDetectorYN" 2>/dev/null \
+    || python3 -m pip install --user --break-system-packages --quiet onnxruntime numpy opencv-python-headless
 swift build --build-tests
 swift test --skip-build "$@"

@@ -39,6 +39,17 @@ struct GraphBuilder {
         return name
     }
 
+    /// Appends an int64 constant vector and returns its name.
+    mutating func addInt64Initializer(_ name: String, values: [Int64]) -> String {
+        var tensor = Onnx_TensorProto()
+        tensor.name = name
+        tensor.dims = [Int64(values.count)]
+        tensor.dataType = Int32(Onnx_TensorProto.DataType.int64.rawValue)
+        tensor.int64Data = values
+        graph.initializer.append(tensor)
+        return name
+    }
+
     /// A float32 graph input or output description with `dimensions` (a string is a symbolic size).
     static func valueInfo(_ name: String, dimensions: [GraphDimension]) -> Onnx_ValueInfoProto {
         var tensorType = Onnx_TypeProto.Tensor()

@@ -14,6 +14,9 @@ public struct ONNXGraph: Sendable {
     public let inputChannels: Int
     /// The graph outputs' names, in the order of `Graph.forwardAll`'s tensors.
     public let outputNames: [String]
+    /// How each output's ONNX tensor maps onto Emovere's: `.image` outputs are NCHW in ONNX and NHWC here, the
+    /// others hold the same values in the same order.
+    public let outputLayouts: [ValueLayout]
     /// The file the graph was read from.
     public let source: String
     let nodes: [NodeSpecification]
@@ -126,7 +129,7 @@ public enum ONNXImporter {
 }
 
 /// The layout of an ONNX value, as Emovere holds it.
-private enum ValueLayout {
+public enum ValueLayout: Sendable, Equatable {
     /// An NCHW image in ONNX, NHWC in Emovere.
     case image
     /// An NHWC tensor in ONNX (an image after `Transpose(0, 2, 3, 1)`): the same memory as Emovere's image.
@@ -171,14 +174,16 @@ private struct GraphReader {
             try translate(node, index: index)
         }
         var outputs: [GraphSource] = []
+        var layouts: [ValueLayout] = []
         for output in graph.output {
             guard let value = values[output.name] else {
                 throw .invalidModel(path: source, reason: "graph output '\(output.name)' is not computed by any node")
             }
             outputs.append(value.source)
+            layouts.append(value.layout)
         }
         return ONNXGraph(inputName: input.name, inputChannels: channels, outputNames: graph.output.map(\.name),
-                         source: source, nodes: nodes, outputs: outputs, weights: weights)
+                         outputLayouts: layouts, source: source, nodes: nodes, outputs: outputs, weights: weights)
     }
 
     // MARK: - Nodes

@@ -27,6 +27,20 @@ struct GradientTests {
             Residual { Conv2d(filters: 4, kernelSize: 3, padding: .same, usesBias: false); BatchNorm() } shortcut: { Conv2d(filters: 4, kernelSize: 1) }
         }, [4, 4, 2]),
         ("residual identity", { Residual { Conv2d(filters: 3, kernelSize: 3, padding: .same) } }, [4, 4, 3]),
+        ("conv3x3 symmetric stride2", { Conv2d(filters: 3, kernelSize: 3, stride: 2, padding: .symmetric) }, [6, 8, 2]),
+        ("depthwise 3x3 symmetric with bias", { DepthwiseConv2d(kernelSize: 3, padding: .symmetric, usesBias: true) }, [5, 4, 3]),
+        ("upsample x2", { Upsample2d(factor: 2) }, [3, 4, 2]),
+        ("sigmoid", { Sigmoid() }, [3, 3, 2]),
+        ("graph: fan-out, pyramid sum, three-way sum", {
+            // x -> conv(stride 2) -> upsample, summed with x and with a second branch reading x (fan-out).
+            try! Graph(nodes: [
+                .layer("down", Conv2d(filters: 2, kernelSize: 3, stride: 2, padding: .symmetric), input: .input),
+                .layer("up", Upsample2d(factor: 2), input: .node(0)),
+                .layer("side", DepthwiseConv2d(kernelSize: 3, padding: .symmetric, usesBias: true), input: .input),
+                GraphNode(name: "sum", operation: .add, inputs: [.node(1), .input, .node(2)]),
+                .layer("head", Sigmoid(), input: .node(3)),
+            ], outputs: [.node(4)])
+        }, [4, 6, 2]),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -34,6 +48,47 @@ struct GradientTests {
         let (name, make, shape) = Self.cases[caseIndex]
         let result = try gradientCheck(make(), inputShape: shape, batch: 3)
         #expect(result.worst < 2e-2, "\(name): \(result)")
+    }
+
+    /// Both outputs of a two-headed graph carry gradient back through the shared trunk.
+    @Test func graphWithTwoOutputsSumsTheirGradients() throws {
+        func graph() throws -> Graph {
+            try Graph(nodes: [
+                .layer("trunk", Conv2d(filters: 3, kernelSize: 3, padding: .symmetric), input: .input),
+                .layer("a", Sigmoid(), input: .node(0)),
+                .layer("b", Conv2d(filters: 2, kernelSize: 1), input: .node(0)),
+            ], outputs: [.node(1), .node(2)])
+        }
+        var random = SplitMix64(seed: 5)
+        let network = try graph()
+        _ = try network.build(inputShape: [4, 4, 2], random: &random)
+        #expect(network.outputShapes == [[4, 4, 3], [4, 4, 2]])
+        let input = Tensor(shape: [2, 4, 4, 2], values: (0..<64).map { _ in random.nextFloat(in: -1...1) })
+        let weightsA = (0..<96).map { _ in random.nextFloat(in: -1...1) }
+        let weightsB = (0..<64).map { _ in random.nextFloat(in: -1...1) }
+        func loss() -> Double {
+            let outputs = network.forwardAll(input, mode: ForwardMode(isTraining: true))
+            return zip(outputs[0].values, weightsA).reduce(0) { $0 + Double($1.0 * $1.1) }
+                + zip(outputs[1].values, weightsB).reduce(0) { $0 + Double($1.0 * $1.1) }
+        }
+        _ = network.forwardAll(input, mode: ForwardMode(isTraining: true))
+        let gradient = try #require(network.backward(
+            outputGradients: [Tensor(shape: [2, 4, 4, 3], values: weightsA), Tensor(shape: [2, 4, 4, 2], values: weightsB)],
+            needsInputGradient: true)).values
+        for index in stride(from: 0, to: 64, by: 7) {
+            let original = input[index]
+            input[index] = original + 1e-2
+            let plus = loss()
+            input[index] = original - 1e-2
+            let minus = loss()
+            input[index] = original
+            let numeric = Float((plus - minus) / 2e-2)
+            #expect(abs(numeric - gradient[index]) <= 2e-2 * max(1, abs(numeric)), "input \(index): \(gradient[index]) vs \(numeric)")
+        }
+        #expect(throws: ModelError.self) { try Graph(nodes: [.layer("x", ReLU(), input: .node(0))], outputs: [.node(0)]) }
+        #expect(throws: ModelError.self) {
+            try Graph(nodes: [GraphNode(name: "s", operation: .add, inputs: [.input])], outputs: [.node(0)])
+        }
     }
 
     @Test func dropoutBackwardUsesTheSameMask() throws {

@@ -97,7 +97,7 @@ struct RouteTests {
                                                     headers: [.contentType: "image/jpeg"], body: ByteBuffer(bytes: blank))
             #expect(response.status == .ok)
             let result = try Self.decode(AnalysisResponse.self, response.body)
-            #expect(result == AnalysisResponse(width: 320, height: 240, faces: []))
+            #expect(result == AnalysisResponse(width: 320, height: 240, detector: DetectorDescription(kind: .haar), faces: []))
         }
     }
 
@@ -105,9 +105,12 @@ struct RouteTests {
         try await ServerFixture.server().application().test(.router) { client in
             let response = try await client.execute(uri: "/v1/models", method: .get)
             #expect(response.status == .ok)
-            struct Card: Decodable { var labels: [String]; var formatVersion: Int; var parameterCount: Int }
+            struct Card: Decodable {
+                var labels: [String]; var formatVersion: Int; var parameterCount: Int; var detector: DetectorDescription
+            }
             let card = try Self.decode(Card.self, response.body)
             #expect(card.labels == Self.labels)
+            #expect(card.detector.kind == .haar, "the detector is named beside the card")
             #expect(card.formatVersion == 1 && card.parameterCount > 0)
         }
     }

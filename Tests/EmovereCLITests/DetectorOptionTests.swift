@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// `--detector yunet|haar|none` on every command that finds faces: the JSON names the detector, YuNet adds
+/// landmarks, `none` takes the whole image as the face.
+@Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
+struct DetectorOptionTests {
+    @Test(arguments: ["yunet", "haar", "none"])
+    func analyzeNamesTheDetectorAndFindsTheSampleFace(detector: String) throws {
+        let result = try AnalyzeTests.analyze([AnalyzeTests.sample, "--json", "--tta", "none", "--detector", detector])
+        try #require(result.status == 0, "\(result)")
+        let photo = try #require(try AnalyzeTests.photos(result).first)
+        let described = try #require(photo["detector"] as? [String: Any], "\(result)")
+        #expect(described["kind"] as? String == detector)
+        let faces = try #require(photo["faces"] as? [[String: Any]], "\(result)")
+        try #require(faces.count == 1, "\(result)")
+        let box = try #require(faces[0]["box"] as? [String: Int])
+        switch detector {
+        case "yunet":
+            #expect(described["file"] as? String == "face_detection_yunet_2026may.onnx")
+            #expect(AnalyzeTests.number(described["scoreThreshold"]) != nil)
+            let landmarks = try #require(faces[0]["landmarks"] as? [String: [String: Double]], "\(result)")
+            #expect(landmarks.count == 5)
+            let (rightEye, leftEye) = (try #require(landmarks["rightEye"]), try #require(landmarks["leftEye"]))
+            // The astronaut's right eye is on the image's left, both inside the box's upper half.
+            #expect(rightEye["x"]! < leftEye["x"]!)
+            #expect(Double(box["y"]!) < rightEye["y"]! && rightEye["y"]! < Double(box["y"]! + box["height"]! / 2))
+            #expect((AnalyzeTests.number(faces[0]["detectionScore"]) ?? 0) > 0.8)
+        case "haar":
+            #expect(faces[0]["landmarks"] == nil && faces[0]["detectionScore"] == nil)
+        default:
+            #expect(box == ["x": 0, "y": 0, "width": 512, "height": 512])
+            #expect(described["file"] == nil)
+        }
+    }
+
+    @Test func unknownDetectorIsRejectedWithTheChoices() throws {
+        let result = try AnalyzeTests.analyze([AnalyzeTests.sample, "--detector", "mtcnn"])
+        #expect(result.status != 0 && result.standardError.contains("mtcnn"), "\(result)")
+        let threshold = try AnalyzeTests.analyze([AnalyzeTests.sample, "--score-threshold", "1.5"])
+        #expect(threshold.status != 0 && threshold.standardError.contains("score threshold"), "\(threshold)")
+    }
+
+    @Test func yunetFileThatIsNotAnOnnxModelIsNamed() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let path = scratch.path + "/fake.onnx"
+        try Data("not a protobuf at all".utf8).write(to: URL(fileURLWithPath: path))
+        let result = try AnalyzeTests.analyze([AnalyzeTests.sample, "--yunet-model", path])
+        #expect(result.status != 0 && result.standardError.contains(path), "\(result)")
+    }
+
+    @Test(arguments: ["yunet", "haar", "none"])
+    func explainUsesTheChosenDetector(detector: String) throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let result = try ExplainTests.explain([AnalyzeTests.sample, "--out", scratch.path + "/heat.png", "--json",
+                                               "--detector", detector])
+        try #require(result.status == 0, "\(result)")
+        let report = try ExplainTests.report(result)
+        #expect((report["detector"] as? [String: Any])?["kind"] as? String == detector)
+        let faces = try #require(report["faces"] as? [[String: Any]], "\(result)")
+        #expect(faces.count == 1)
+        #expect((faces.first?["landmarks"] != nil) == (detector == "yunet"))
+    }
+
+    @Test(arguments: ["yunet", "haar", "none"])
+    func videoAndLiveUseTheChosenDetector(detector: String) throws {
+        let fixture = try VideoCommandTests.Fixture()
+        defer { fixture.remove() }
+        let video = try CommandRunner.run(["video", fixture.video, "--json", "--every", "2", "--detector", detector]
+                                              + fixture.recognition)
+        try #require(video.status == 0, "\(video)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(video.standardOutput.utf8)) as? [String: Any])
+        let frames = try #require(document["frames"] as? [[String: Any]])
+        let faces = frames.flatMap { ($0["faces"] as? [[String: Any]]) ?? [] }
+        #expect(faces.count >= VideoCommandTests.frameCount - 4, "\(video)")
+        #expect(faces.allSatisfy { ($0["landmarks"] != nil) == (detector == "yunet") })
+        #expect(faces.contains { $0["detected"] as? Bool == false }, "frames between detections follow the faces")
+
+        let live = try CommandRunner.run(["live", "--input", fixture.video, "--max-frames", "3", "--detector", detector]
+                                             + fixture.recognition)
+        try #require(live.status == 0, "\(live)")
+        #expect(live.standardOutput.split(separator: "\n").count == 3, "\(live)")
+    }
+}

@@ -1,0 +1,186 @@
+import EmovereNN
+import EmovereTensor
+import Foundation
+import Testing
+
+@testable import EmovereONNX
+
+/// ONNX import: every operator against ONNX Runtime on random input, the whole YuNet graph, and the errors.
+@Suite(.serialized)
+struct ONNXImportTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+    static let yunet = root + "/models/face_detection_yunet_2026may.onnx"
+
+    /// Runs `model.onnx` on `input.f32` (`[1, C, H, W]`) and writes each output as `<name>.f32`.
+    static let runtimeScript = """
+        import sys
+        try:
+            import numpy as np, onnxruntime as ort
+        except ImportError as error:
+            print(error, file=sys.stderr); sys.exit(3)
+        folder = sys.argv[1]
+        shape = [int(v) for v in sys.argv[2:]]
+        options = ort.SessionOptions(); options.intra_op_num_threads = 1
+        session = ort.InferenceSession(folder + "/model.onnx", options, providers=["CPUExecutionProvider"])
+        x = np.fromfile(folder + "/input.f32", dtype="<f4").reshape(shape)
+        names = [o.name for o in session.get_outputs()]
+        for name, y in zip(names, session.run(names, {session.get_inputs()[0].name: x})):
+            y.astype("<f4").tofile(folder + "/" + name + ".f32")
+            print(name)
+        """
+
+    /// The outputs of `graph` and of ONNX Runtime on the same random `[1, channels, height, width]` input (0-255),
+    /// compared element by element: each output's worst error relative to max(1, |reference|).
+    static func worstErrors(model: [UInt8], graph: ONNXGraph, height: Int, width: Int, seed: UInt64 = 3)
+        throws -> [String: Float] {
+        let channels = graph.inputChannels
+        var random = SplitMix64(seed: seed)
+        let nhwc = (0..<(height * width * channels)).map { _ in Float(random.nextUnit() * 255) }
+        var nchw = [Float](repeating: 0, count: nhwc.count)
+        for y in 0..<height { for x in 0..<width { for c in 0..<channels {
+            nchw[(c * height + y) * width + x] = nhwc[(y * width + x) * channels + c]
+        } } }
+        let (printed, read) = try PythonOracle.run(
+            script: runtimeScript, files: ["model.onnx": Data(model), "input.f32": PythonOracle.data(nchw)],
+            arguments: ["{folder}", "1", "\(channels)", "\(height)", "\(width)"])
+        let instance = try graph.instantiate(height: height, width: width)
+        let outputs = instance.forwardAll(Tensor(shape: [1, height, width, channels], values: nhwc), mode: .inference)
+        var errors: [String: Float] = [:]
+        for (index, name) in graph.outputNames.enumerated() {
+            var reference = PythonOracle.floats(try read(name + ".f32"))
+            let ours = outputs[index].values
+            if graph.outputLayouts[index] == .image {
+                // ONNX Runtime's NCHW image, reordered to Emovere's NHWC.
+                let shape = outputs[index].shape
+                reference = GraphBuilder.permuted(reference, shape: [shape[0], shape[3], shape[1], shape[2]],
+                                                  permutation: [0, 2, 3, 1])
+            }
+            #expect(ours.count == reference.count, "\(name): \(ours.count) values, ONNX Runtime \(reference.count)")
+            errors[name] = zip(ours, reference).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .infinity
+        }
+        #expect(printed.split(separator: "\n").map(String.init) == graph.outputNames)
+        return errors
+    }
+
+    @Test func yunetAgreesWithOnnxRuntime() throws {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.yunet)))
+        let graph = try ONNXImporter.graph(bytes: bytes, source: Self.yunet)
+        #expect(graph.inputChannels == 3 && graph.outputNames.count == 12)
+        for (height, width) in [(64, 96), (96, 64)] {
+            let errors = try Self.worstErrors(model: bytes, graph: graph, height: height, width: width)
+            #expect(errors.values.allSatisfy { $0 < 1e-4 }, "\(height)x\(width): \(errors)")
+        }
+    }
+
+    /// One-operator (or two: a layout change) models built with the exporter's graph builder.
+    static func model(channels: Int, build: (inout GraphBuilder) -> String) throws -> [UInt8] {
+        var builder = GraphBuilder()
+        let output = build(&builder)
+        var graph = builder.graph
+        graph.input = [GraphBuilder.valueInfo("x", dimensions: [.fixed(1), .fixed(channels), .symbolic("h"), .symbolic("w")])]
+        graph.output = [GraphBuilder.valueInfo(output, dimensions: [])]
+        var model = Onnx_ModelProto()
+        model.irVersion = 7
+        var opset = Onnx_OperatorSetIdProto()
+        opset.version = 13
+        model.opsetImport = [opset]
+        model.graph = graph
+        return try model.serializedBytes()
+    }
+
+    static func weights(_ count: Int, seed: UInt64) -> [Float] {
+        var random = SplitMix64(seed: seed)
+        return (0..<count).map { _ in random.nextFloat(in: -0.5...0.5) }
+    }
+
+    nonisolated(unsafe) static let operatorCases: [(String, Int, (inout GraphBuilder) -> String)] = [
+        ("Conv 3x3 stride 2 pads 1", 3, { b in
+            let w = b.addInitializer("w", shape: [5, 3, 3, 3], values: weights(135, seed: 1))
+            let bias = b.addInitializer("b", shape: [5], values: weights(5, seed: 2))
+            return b.addNode("Conv", name: "conv", inputs: ["x", w, bias], attributes: [
+                .init("kernel_shape", ints: [3, 3]), .init("strides", ints: [2, 2]), .init("pads", ints: [1, 1, 1, 1])])
+        }),
+        ("Conv 1x1 and Relu (fused)", 4, { b in
+            let w = b.addInitializer("w", shape: [6, 4, 1, 1], values: weights(24, seed: 3))
+            let conv = b.addNode("Conv", name: "conv", inputs: ["x", w], attributes: [.init("kernel_shape", ints: [1, 1])])
+            return b.addNode("Relu", name: "relu", inputs: [conv])
+        }),
+        ("depthwise Conv 3x3 with bias", 4, { b in
+            let w = b.addInitializer("w", shape: [4, 1, 3, 3], values: weights(36, seed: 4))
+            let bias = b.addInitializer("b", shape: [4], values: weights(4, seed: 5))
+            return b.addNode("Conv", name: "dw", inputs: ["x", w, bias], attributes: [
+                .init("kernel_shape", ints: [3, 3]), .init("pads", ints: [1, 1, 1, 1]), .init("group", int: 4)])
+        }),
+        ("Relu", 2, { b in b.addNode("Relu", name: "relu", inputs: ["x"]) }),
+        ("MaxPool 2x2", 3, { b in
+            b.addNode("MaxPool", name: "pool", inputs: ["x"], attributes: [
+                .init("kernel_shape", ints: [2, 2]), .init("strides", ints: [2, 2])])
+        }),
+        ("Resize nearest x2", 2, { b in
+            let scales = b.addInitializer("scales", shape: [4], values: [1, 1, 2, 2])
+            return b.addNode("Resize", name: "up", inputs: ["x", "", scales], attributes: [
+                .init("mode", string: "nearest"), .init("coordinate_transformation_mode", string: "asymmetric"),
+                .init("nearest_mode", string: "floor")])
+        }),
+        ("Add with fan-out", 3, { b in
+            let relu = b.addNode("Relu", name: "relu", inputs: ["x"])
+            return b.addNode("Add", name: "add", inputs: ["x", relu])
+        }),
+        ("Sigmoid", 2, { b in b.addNode("Sigmoid", name: "sigmoid", inputs: ["x"]) }),
+        ("Transpose and Reshape to cells", 3, { b in
+            let shape = b.addInt64Initializer("shape", values: [1, -1, 3])
+            let last = b.addNode("Transpose", name: "t", inputs: ["x"], attributes: [.init("perm", ints: [0, 2, 3, 1])])
+            return b.addNode("Reshape", name: "r", inputs: [last, shape])
+        }),
+    ]
+
+    @Test(arguments: 0..<operatorCases.count)
+    func operatorAgreesWithOnnxRuntime(index: Int) throws {
+        let (name, channels, build) = Self.operatorCases[index]
+        let bytes = try Self.model(channels: channels, build: build)
+        let graph = try ONNXImporter.graph(bytes: bytes, source: name)
+        let errors = try Self.worstErrors(model: bytes, graph: graph, height: 8, width: 12, seed: UInt64(index) + 10)
+        #expect(errors.values.allSatisfy { $0 < 1e-4 }, "\(name): \(errors)")
+    }
+
+    @Test func unsupportedOperatorNamesTheNodeAndOperator() throws {
+        let bytes = try Self.model(channels: 2) { b in b.addNode("Softmax", name: "head/softmax", inputs: ["x"]) }
+        #expect(throws: ONNXImportError.unsupportedOperator(path: "m.onnx", node: "head/softmax", operator: "Softmax")) {
+            try ONNXImporter.graph(bytes: bytes, source: "m.onnx")
+        }
+        let error = ONNXImportError.unsupportedOperator(path: "m.onnx", node: "head/softmax", operator: "Softmax")
+        #expect(error.description.contains("m.onnx") && error.description.contains("head/softmax")
+                && error.description.contains("Softmax"))
+    }
+
+    @Test func unsupportedAttributesNameTheNodeAndAttribute() throws {
+        let dilated = try Self.model(channels: 2) { b in
+            let w = b.addInitializer("w", shape: [2, 2, 3, 3], values: Self.weights(36, seed: 6))
+            return b.addNode("Conv", name: "conv7", inputs: ["x", w], attributes: [
+                .init("kernel_shape", ints: [3, 3]), .init("dilations", ints: [2, 2])])
+        }
+        #expect {
+            try ONNXImporter.graph(bytes: dilated, source: "d.onnx")
+        } throws: { error in
+            guard case let .unsupportedAttribute(path, node, operation, attribute, _, _)? = error as? ONNXImportError
+            else { return false }
+            return path == "d.onnx" && node == "conv7" && operation == "Conv" && attribute == "dilations"
+        }
+        let linear = try Self.model(channels: 2) { b in
+            let scales = b.addInitializer("scales", shape: [4], values: [1, 1, 2, 2])
+            return b.addNode("Resize", name: "up", inputs: ["x", "", scales], attributes: [.init("mode", string: "linear")])
+        }
+        #expect(throws: ONNXImportError.self) { try ONNXImporter.graph(bytes: linear, source: "l.onnx") }
+    }
+
+    @Test func bytesThatAreNotOnnxAreAnErrorNamingTheFile() throws {
+        #expect {
+            try ONNXImporter.graph(bytes: Array("hello, not a model".utf8), source: "notes.onnx")
+        } throws: { error in
+            guard case let .unreadableFile(path, _)? = error as? ONNXImportError else { return false }
+            return path == "notes.onnx"
+        }
+        #expect(throws: ONNXImportError.self) { try ONNXImporter.graph(contentsOf: "/nonexistent/yunet.onnx") }
+    }
+}
