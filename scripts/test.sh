@@ -8,6 +8,6 @@ scripts/setup.sh chromium chromium-driver python3-selenium python3-h5py python3-
 # The ONNX tests run models in ONNX Runtime, and the YuNet twin tests run OpenCV's FaceDetectorYN
 # (neither packaged by Debian in a recent enough version).
 python3 -c "import onnxruntime, numpy, cv2; cv2.FaceDetectorYN" 2>/dev/null \
-    || python3 -m pip install --user --break-system-packages --quiet onnxruntime numpy opencv-python-headless
+    || python3 -m pip install --user --break-system-packages --quiet onnxruntime numpy "opencv-python-headless<5"
 swift build --build-tests
 swift test --skip-build "$@"

@@ -126,12 +126,13 @@ struct PhotoResult: Codable {
 enum BundledModel {
     static let fileName = "default.safetensors"
 
-    static func locate(fileName: String = fileName, environment: String? = "EMOVERE_MODEL") throws -> String {
+    static func locate(fileName: String = fileName, environment: String? = "EMOVERE_MODEL", folder: String = "models")
+        throws -> String {
         if let environment, let path = ProcessInfo.processInfo.environment[environment] { return path }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
-            FileManager.default.currentDirectoryPath + "/models/" + fileName,
-            executable.deletingLastPathComponent().appendingPathComponent("../../../models/" + fileName).standardized.path,
+            FileManager.default.currentDirectoryPath + "/\(folder)/" + fileName,
+            executable.deletingLastPathComponent().appendingPathComponent("../../../\(folder)/" + fileName).standardized.path,
             executable.deletingLastPathComponent().appendingPathComponent("../share/emovere/" + fileName).standardized.path,
         ]
         guard let found = candidates.first(where: FileManager.default.fileExists(atPath:)) else {

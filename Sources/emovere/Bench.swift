@@ -3,6 +3,7 @@ import Emovere
 import EmovereData
 import EmovereNN
 import EmovereTensor
+import EmovereVision
 import Foundation
 
 struct Bench: ParsableCommand {
@@ -36,7 +37,18 @@ struct Bench: ParsableCommand {
     @Option(help: "ONNX model for the ONNX Runtime comparison.")
     var onnxModel: String?
 
+    @Flag(help: "Measure the face detectors instead (YuNet and Haar at 640x480 and 1280x720, against OpenCV).")
+    var detector = false
+
     func run() throws {
+        if detector {
+            let sample = try RGBImage(contentsOf: try BundledModel.locate(fileName: "astronaut.jpg", environment: nil,
+                                                                          folder: "samples"))
+            try DetectorBench(sample: sample,
+                              yunetPath: try BundledModel.locate(fileName: YuNetDetector.bundledFileName, environment: nil),
+                              cascadePath: HaarCascade.locate(), seconds: seconds).run()
+            return
+        }
         Gemm.configureThreads()
         print("BLAS: \(Gemm.libraryDescription); workers: \(Parallel.workerCount)")
         if let advice = Gemm.kernelAdvice { print(advice) }

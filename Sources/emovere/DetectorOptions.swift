@@ -6,12 +6,9 @@ import Foundation
 
 extension DetectorKind: ExpressibleByArgument {}
 
-/// The model and face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`,
-/// `serve`).
-struct DetectorOptions: ParsableArguments {
-    @Option(help: "Model file (default: the bundled model).")
-    var model: String?
-
+/// The face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`, `serve`,
+/// and `evaluate --through-detector`).
+struct FaceDetectorOptions: ParsableArguments {
     @Option(help: "Face detector: yunet (CNN with landmarks), haar (OpenCV's cascade) or none (the whole image is one face).")
     var detector: DetectorKind = .yunet
 
@@ -35,9 +32,6 @@ struct DetectorOptions: ParsableArguments {
 
     @Option(help: "Haar: detector minimum neighbours.")
     var minNeighbors = 5
-
-    @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's).")
-    var tta: TestTimeAugmentation?
 
     func validate() throws {
         do {
@@ -71,11 +65,24 @@ struct DetectorOptions: ParsableArguments {
         }
     }
 
+}
+
+/// The model and face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`,
+/// `serve`).
+struct DetectorOptions: ParsableArguments {
+    @Option(help: "Model file (default: the bundled model).")
+    var model: String?
+
+    @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's).")
+    var tta: TestTimeAugmentation?
+
+    @OptionGroup var face: FaceDetectorOptions
+
     /// `count` recognizers (one per worker thread), each with its own detector and model copy: folded for faster
     /// inference unless `foldedForInference` is false (needed to explain predictions).
     func makeRecognizers(count: Int, foldedForInference: Bool = true) throws -> [EmotionRecognizer] {
         let modelPath = try model ?? BundledModel.locate()
-        let detectors = try makeDetectors(count: count)
+        let detectors = try face.makeDetectors(count: count)
         return try detectors.map { detector in
             let (network, loadedCard) = try ModelFile.load(modelPath, foldedForInference: foldedForInference)
             var card = loadedCard

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Emovere
 import EmovereData
+import EmovereVision
 import Foundation
 
 struct Evaluate: ParsableCommand {
@@ -25,6 +26,13 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Also write the JSON report to this file.")
     var output: String?
 
+    @Option(help: ArgumentHelp(
+        "Classify through a face detector: each image is upscaled 4x, the face detected and cropped as in a photo "
+            + "(yunet or haar; the detector options below apply).", valueName: "detector"))
+    var throughDetector: DetectorKind?
+
+    @OptionGroup(title: "Detector options (with --through-detector)") var detection: FaceDetectorOptions
+
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
 
@@ -42,6 +50,12 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--adopt-tta needs --record and an explicit --tta")
         }
         if !note.isEmpty && !record { throw ValidationError("--note needs --record") }
+        if throughDetector != nil && (record || json || output != nil) {
+            throw ValidationError("--through-detector prints a comparison only; it cannot be combined with --record, --json or --output")
+        }
+        if throughDetector == DetectorKind.none {
+            throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
+        }
     }
 
     func run() throws {
@@ -52,6 +66,23 @@ struct Evaluate: ParsableCommand {
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
+        if let throughDetector {
+            var options = detection
+            options.detector = throughDetector
+            var recognizerCard = card
+            recognizerCard.testTimeAugmentation = tta == .none ? nil : tta
+            let recognizer = EmotionRecognizer(model: network, card: recognizerCard,
+                                               detector: try options.makeDetectors(count: 1)[0])
+            let progress = ProgressBar(total: dataset.count, label: "evaluate through \(throughDetector.rawValue)")
+            let result = try DetectionEvaluation.evaluate(dataset, with: recognizer) { progress.update(completed: $0) }
+            progress.finish()
+            let direct = try Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta)
+                .evaluate(dataset)
+            print(String(format: "%@ (%@, TTA %@): direct %.2f %%, through %@ %.2f %% (%+.2f points); no face found in %d of %d",
+                         split.usage, model, tta.rawValue, 100 * direct.accuracy, throughDetector.rawValue,
+                         100 * result.accuracy, 100 * (result.accuracy - direct.accuracy), result.missed, dataset.count))
+            return
+        }
         let progress = ProgressBar(total: dataset.count, label: "evaluate")
         let stopwatch = Stopwatch()
         let result = try Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta)

@@ -5,8 +5,8 @@ import EmovereVision
 /// on a label above the box, and a panel with one probability bar per emotion beside the face.
 ///
 /// Text and lines scale with the face and the photo, so the annotations stay readable on a 512-pixel photo
-/// and on a 4000-pixel one. Everything is clipped to the photo; faces at the edges get their label inside the
-/// box and their panel on whichever side has room.
+/// and on a 4000-pixel one. Labels and panels never cover a face or each other: crowded faces get smaller text,
+/// then only their label.
 public struct AnnotationRenderer: Sendable {
     /// Opacity of the panels' dark background, 0...1.
     public var panelOpacity: Double
@@ -50,64 +50,119 @@ public struct AnnotationRenderer: Sendable {
         return output
     }
 
-    /// Draws `faces` on `image`: first every box, then every label and panel, so no box is drawn over another
-    /// face's text.
+    /// Draws `faces` on `image`: first every box (and YuNet's landmarks), then every label and panel, placed so
+    /// that no label or panel covers a face or another label or panel. Larger faces choose first; a face whose
+    /// panel finds no free place keeps only its label, and a label with no free place outside the boxes shrinks to
+    /// the smallest text and goes inside the top of its own box.
     public func annotate(_ image: inout RGBImage, faces: [FaceEmotion]) {
         let scales = faces.map { scale(for: $0.box, imageWidth: image.width, imageHeight: image.height) }
         for (face, scale) in zip(faces, scales) {
             let thickness = max(2, Int((Double(min(face.box.width, face.box.height)) / 60).rounded()), scale)
-            image.drawRectangle(face.box, color: Self.color(for: face.emotion), thickness: thickness)
+            let color = Self.color(for: face.emotion)
+            image.drawRectangle(face.box, color: color, thickness: thickness)
+            if let landmarks = face.landmarks {
+                let dot = max(2, min(face.box.width, face.box.height) / 40)
+                for point in landmarks.points {
+                    let centre = Rect(x: Int(point.x.rounded()) - dot / 2, y: Int(point.y.rounded()) - dot / 2,
+                                      width: dot, height: dot)
+                    image.fillRectangle(centre.expanded(byFraction: 0.5), color: .black)
+                    image.fillRectangle(centre, color: color)
+                }
+            }
         }
-        let boxes = faces.map(\.box)
-        for (index, (face, scale)) in zip(faces, scales).enumerated() {
-            let otherBoxes = boxes.enumerated().filter { $0.offset != index }.map(\.element)
-            drawLabel(for: face, scale: scale, on: &image)
-            drawPanel(for: face, scale: scale, avoiding: otherBoxes, on: &image)
+        for (face, place) in zip(faces, layout(faces, imageWidth: image.width, imageHeight: image.height)) {
+            let color = Self.color(for: face.emotion)
+            let text = labelText(for: face)
+            image.drawLabel(text, x: place.label.x, y: place.label.y, textColor: color.contrastingTextColor,
+                            background: color, scale: place.labelScale, font: font)
+            guard let panel = place.panel else { continue }
+            image.fillRectangle(panel, color: RGBColor(red: 16, green: 16, blue: 16), opacity: panelOpacity)
+            let padding = 2 * place.panelScale
+            let rowStep = style(scale: place.panelScale, emotion: .neutral).rowSize.height + 2 * place.panelScale
+            for (index, probability) in face.probabilities.prefix(Emotion.count).enumerated() {
+                guard let emotion = Emotion(rawValue: index) else { continue }
+                image.drawProbabilityBar(label: emotion.name, value: Double(probability), x: panel.x + padding,
+                                         y: panel.y + padding + index * rowStep,
+                                         style: style(scale: place.panelScale, emotion: emotion))
+            }
         }
     }
 
-    // MARK: - Parts
-
-    /// `happy 87%` on the emotion's colour, on top of the box (inside it when the box touches the top edge).
-    private func drawLabel(for face: FaceEmotion, scale: Int, on image: inout RGBImage) {
-        let color = Self.color(for: face.emotion)
-        let text = "\(face.emotion.name) \(ProbabilityBarStyle.percentText(Double(face.confidence)))"
-        let size = RGBImage.labelSize(text, scale: scale, font: font)
-        let y = face.box.y - size.height >= 0 ? face.box.y - size.height : max(face.box.y, 0)
-        let x = Self.fit(face.box.x, length: size.width, limit: image.width)
-        image.drawLabel(text, x: x, y: y, textColor: color.contrastingTextColor, background: color, scale: scale,
-                        font: font)
+    /// Where one face's label and probability panel go.
+    public struct Placement: Sendable, Equatable {
+        /// The label's rectangle and text scale.
+        public var label: Rect
+        public var labelScale: Int
+        /// The panel's rectangle and scale; nil when no free place was found (the face keeps only its label).
+        public var panel: Rect?
+        public var panelScale: Int
     }
 
-    /// The seven probabilities as bars, on a dark panel to the right of the face, else to its left, below it or
-    /// above it: the first place inside the photo that covers no other face, else the first inside the photo,
-    /// else pushed into the photo on the right.
-    private func drawPanel(for face: FaceEmotion, scale: Int, avoiding otherBoxes: [Rect], on image: inout RGBImage) {
-        let size = panelSize(scale: scale)
-        let gap = 2 * scale
-        let labelHeight = RGBImage.labelSize("Ag", scale: scale, font: font).height
-        let box = face.box
-        let candidates = [
-            Rect(x: box.maxX + gap, y: box.y, width: size.width, height: size.height),
-            Rect(x: box.x - gap - size.width, y: box.y, width: size.width, height: size.height),
-            Rect(x: box.x, y: box.maxY + gap, width: size.width, height: size.height),
-            Rect(x: box.x, y: box.y - labelHeight - gap - size.height, width: size.width, height: size.height),
-        ]
-        let inside = candidates.filter { $0.x >= 0 && $0.y >= 0 && $0.maxX <= image.width && $0.maxY <= image.height }
-        let panel = inside.first { candidate in !otherBoxes.contains { $0.intersection(candidate) != nil } }
-            ?? inside.first
-            ?? Rect(x: Self.fit(candidates[0].x, length: size.width, limit: image.width),
-                    y: Self.fit(candidates[0].y, length: size.height, limit: image.height),
-                    width: size.width, height: size.height)
-        image.fillRectangle(panel, color: RGBColor(red: 16, green: 16, blue: 16), opacity: panelOpacity)
-        let padding = 2 * scale
-        let rowStep = style(scale: scale, emotion: .neutral).rowSize.height + 2 * scale
-        for (index, probability) in face.probabilities.prefix(Emotion.count).enumerated() {
-            guard let emotion = Emotion(rawValue: index) else { continue }
-            image.drawProbabilityBar(label: emotion.name, value: Double(probability), x: panel.x + padding,
-                                     y: panel.y + padding + index * rowStep,
-                                     style: style(scale: scale, emotion: emotion))
+    /// The placement of every face's label and panel in an image of `imageWidth x imageHeight`, in the order of
+    /// `faces`: larger faces choose first; a label goes above its box, else below it, at the face's text size, half
+    /// of it or the smallest, wherever it covers no face, label or panel placed so far (else, smallest, inside the
+    /// top of its own box); a panel goes right of the face, else left, below or above, at full or half size, on the
+    /// same condition (else nowhere).
+    public func layout(_ faces: [FaceEmotion], imageWidth: Int, imageHeight: Int) -> [Placement] {
+        var occupied = faces.map(\.box)
+        var placements = [Placement?](repeating: nil, count: faces.count)
+        for index in faces.indices.sorted(by: { faces[$0].box.area > faces[$1].box.area }) {
+            let face = faces[index]
+            let scale = self.scale(for: face.box, imageWidth: imageWidth, imageHeight: imageHeight)
+            let (label, labelScale) = placeLabel(labelText(for: face), box: face.box, scale: scale, avoiding: occupied,
+                                                 imageWidth: imageWidth, imageHeight: imageHeight)
+            occupied.append(label)
+            var placement = Placement(label: label, labelScale: labelScale, panel: nil, panelScale: scale)
+            for panelScale in Set([scale, max(1, scale / 2)]).sorted(by: >) where placement.panel == nil {
+                let size = panelSize(scale: panelScale)
+                let gap = 2 * panelScale
+                let box = face.box
+                let top = min(box.y, label.y), bottom = max(box.maxY, label.maxY)
+                let candidates = [
+                    Rect(x: box.maxX + gap, y: box.y, width: size.width, height: size.height),
+                    Rect(x: box.x - gap - size.width, y: box.y, width: size.width, height: size.height),
+                    Rect(x: box.x, y: bottom + gap, width: size.width, height: size.height),
+                    Rect(x: box.x, y: top - gap - size.height, width: size.width, height: size.height),
+                ]
+                if let panel = candidates.first(where: {
+                    Self.isInside($0, imageWidth, imageHeight) && Self.isFree($0, of: occupied)
+                }) {
+                    placement.panel = panel
+                    placement.panelScale = panelScale
+                    occupied.append(panel)
+                }
+            }
+            placements[index] = placement
         }
+        return placements.compactMap { $0 }
+    }
+
+    private func labelText(for face: FaceEmotion) -> String {
+        "\(face.emotion.name) \(ProbabilityBarStyle.percentText(Double(face.confidence)))"
+    }
+
+    private func placeLabel(_ text: String, box: Rect, scale: Int, avoiding occupied: [Rect], imageWidth: Int,
+                            imageHeight: Int) -> (Rect, Int) {
+        for candidateScale in Set([scale, max(1, scale / 2), 1]).sorted(by: >) {
+            let size = RGBImage.labelSize(text, scale: candidateScale, font: font)
+            let x = Self.fit(box.x, length: size.width, limit: imageWidth)
+            let places = [Rect(x: x, y: box.y - size.height, width: size.width, height: size.height),
+                          Rect(x: x, y: box.maxY, width: size.width, height: size.height)]
+            if let free = places.first(where: { Self.isInside($0, imageWidth, imageHeight) && Self.isFree($0, of: occupied) }) {
+                return (free, candidateScale)
+            }
+        }
+        let size = RGBImage.labelSize(text, scale: 1, font: font)
+        return (Rect(x: Self.fit(box.x, length: size.width, limit: imageWidth),
+                     y: Self.fit(box.y, length: size.height, limit: imageHeight), width: size.width, height: size.height), 1)
+    }
+
+    private static func isInside(_ rect: Rect, _ width: Int, _ height: Int) -> Bool {
+        rect.x >= 0 && rect.y >= 0 && rect.maxX <= width && rect.maxY <= height
+    }
+
+    private static func isFree(_ rect: Rect, of occupied: [Rect]) -> Bool {
+        !occupied.contains { $0.intersection(rect) != nil }
     }
 
     /// The panel's size at `scale`: seven rows two font pixels apart, with two font pixels of padding.

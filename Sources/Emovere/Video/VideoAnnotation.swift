@@ -1,9 +1,9 @@
 import EmovereVision
 
 extension TrackedFaceEmotion {
-    /// This face as the photo pipeline's ``FaceEmotion`` (box and probabilities).
+    /// This face as the photo pipeline's ``FaceEmotion`` (box, probabilities and landmarks).
     public var faceEmotion: FaceEmotion {
-        FaceEmotion(box: box, probabilities: probabilities)
+        FaceEmotion(box: box, probabilities: probabilities, landmarks: landmarks)
     }
 }
 

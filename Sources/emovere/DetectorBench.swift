@@ -1,0 +1,121 @@
+import Emovere
+import EmovereTensor
+import EmovereVision
+import Foundation
+
+/// `bench --detector`: milliseconds per image of Emovere's YuNet and Haar detectors at 640x480 and 1280x720, and of
+/// OpenCV's `FaceDetectorYN` and Haar `detectMultiScale` on the same pixels in the same run (python3 with
+/// opencv-python-headless, as many threads as Emovere's workers).
+struct DetectorBench {
+    let sample: RGBImage
+    let yunetPath: String
+    let cascadePath: String?
+    let seconds: Double
+
+    /// The sizes measured.
+    static let sizes = [(640, 480), (1280, 720)]
+
+    /// The sample photo scaled to cover `width x height` and centred (one large face).
+    static func scene(_ sample: RGBImage, width: Int, height: Int) -> RGBImage {
+        let scale = max(Double(width) / Double(sample.width), Double(height) / Double(sample.height))
+        let scaled = sample.resized(width: Int((Double(sample.width) * scale).rounded()),
+                                    height: Int((Double(sample.height) * scale).rounded()))
+        return scaled.cropped(to: Rect(x: (scaled.width - width) / 2, y: (scaled.height - height) / 2, width: width,
+                                       height: height))
+    }
+
+    /// Mean milliseconds per call of `body`, after one warm-up call, over at least `seconds`.
+    func milliseconds(_ body: () -> Int) -> (milliseconds: Double, faces: Int) {
+        let faces = body()
+        var calls = 0
+        let stopwatch = Stopwatch()
+        repeat {
+            _ = body()
+            calls += 1
+        } while stopwatch.elapsedSeconds < seconds
+        return (stopwatch.elapsedSeconds * 1000 / Double(calls), faces)
+    }
+
+    func run() throws {
+        let yunet = try YuNetDetector(contentsOf: yunetPath)
+        let haar = try cascadePath.map { HaarDetector(detector: try FaceDetector(cascadePath: $0)) }
+        var scenes: [String: Data] = [:]
+        for (width, height) in Self.sizes {
+            let image = Self.scene(sample, width: width, height: height)
+            scenes["\(width)x\(height).rgb"] = Data(image.pixels)
+            let network = milliseconds { yunet.candidates(in: image).count }
+            print(String(format: "emovere yunet %dx%d (network at full size)      %8.2f ms/image  (%d face%@)",
+                         width, height, network.milliseconds, network.faces, network.faces == 1 ? "" : "s"))
+            let scaled = milliseconds { yunet.detect(in: image).count }
+            print(String(format: "emovere yunet %dx%d (detect: scaled to <= %d)   %8.2f ms/image  (%d face%@)",
+                         width, height, yunet.settings.workingSize, scaled.milliseconds, scaled.faces,
+                         scaled.faces == 1 ? "" : "s"))
+            if let haar {
+                let found = milliseconds { haar.detect(in: image).count }
+                print(String(format: "emovere haar %dx%d (scale 1.3, 5 neighbours)   %8.2f ms/image  (%d face%@)",
+                             width, height, found.milliseconds, found.faces, found.faces == 1 ? "" : "s"))
+            }
+        }
+        OpenCVComparison(yunetPath: yunetPath, cascadePath: cascadePath, scenes: scenes, seconds: seconds,
+                         threads: Parallel.workerCount).run()
+    }
+}
+
+/// Times OpenCV's detectors through python3 (package `opencv-python-headless`) on the scenes of `DetectorBench`.
+struct OpenCVComparison {
+    let yunetPath: String
+    let cascadePath: String?
+    let scenes: [String: Data]
+    let seconds: Double
+    let threads: Int
+
+    func run() {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }  // cleanup only
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for (name, data) in scenes { try data.write(to: folder.appendingPathComponent(name)) }
+        } catch {
+            print("OpenCV comparison skipped: cannot write the scenes (\(error))")
+            return
+        }
+        let script = """
+            import sys, time, glob, os
+            try:
+                import numpy as np, cv2
+            except ImportError as e:
+                print("OpenCV comparison skipped: python3 cannot import cv2/numpy (%s)" % e); sys.exit(0)
+            folder, yunet, cascade, seconds, threads = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
+            cv2.setNumThreads(threads)
+            def timed(body):
+                faces = body(); n = 0; t = time.perf_counter()
+                while time.perf_counter() - t < seconds:
+                    body(); n += 1
+                return (time.perf_counter() - t) * 1000 / n, faces
+            classifier = cv2.CascadeClassifier(cascade) if cascade and hasattr(cv2, "CascadeClassifier") else None
+            for path in sorted(glob.glob(folder + "/*.rgb"), key=lambda p: int(os.path.basename(p).split("x")[0])):
+                width, height = map(int, os.path.basename(path)[:-4].split("x"))
+                bgr = np.ascontiguousarray(np.fromfile(path, dtype=np.uint8).reshape(height, width, 3)[:, :, ::-1])
+                detector = cv2.FaceDetectorYN.create(yunet, "", (width, height), 0.6, 0.3, 5000)
+                def detect():
+                    found = detector.detect(bgr)[1]
+                    return 0 if found is None else len(found)
+                ms, faces = timed(detect)
+                print("opencv %s yunet %dx%d (FaceDetectorYN)             %8.2f ms/image  (%d faces)" % (cv2.__version__, width, height, ms, faces))
+                if classifier is not None:
+                    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+                    ms, faces = timed(lambda: len(classifier.detectMultiScale(gray, 1.3, 5)))
+                    print("opencv %s haar %dx%d (detectMultiScale 1.3, 5)    %8.2f ms/image  (%d faces)" % (cv2.__version__, width, height, ms, faces))
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script, folder.path, yunetPath, cascadePath ?? "", String(seconds), String(threads)]
+        fflush(nil)
+        do {
+            try process.run()
+            process.waitUntilExit()
+        } catch {
+            print("OpenCV comparison skipped: cannot start python3 (\(error))")
+        }
+    }
+}
