@@ -45,11 +45,8 @@ public final class DepthwiseConv2d: Layer {
         guard let g = geometry, let kernel else { preconditionFailure("DepthwiseConv2d used before build") }
         let output = Tensor.reusing(output, shape: [input.shape[0], g.outputHeight, g.outputWidth, g.channels])
         precondition(!(appliesReLU && mode.isTraining), "a fused depthwise convolution is inference-only")
-        DepthwiseConvolution.forward(input: input, kernel: kernel.value, geometry: g, output: output)
-        if bias != nil || appliesReLU {
-            Elementwise.addBiasAndClamp(bias?.value.pointer, to: output.pointer, rows: output.count / g.channels,
-                                        columns: g.channels, relu: appliesReLU)
-        }
+        DepthwiseConvolution.forward(input: input, kernel: kernel.value, bias: bias?.value, relu: appliesReLU,
+                                     geometry: g, output: output)
         self.input = input
         self.output = output
         return output

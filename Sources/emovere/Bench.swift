@@ -46,7 +46,7 @@ struct Bench: ParsableCommand {
                                                                           folder: "samples"))
             try DetectorBench(sample: sample,
                               yunetPath: try BundledModel.locate(fileName: YuNetDetector.bundledFileName, environment: nil),
-                              cascadePath: HaarCascade.locate(), seconds: seconds).run()
+                              cascadePath: HaarCascade.locate(), seconds: seconds, layers: layers).run()
             return
         }
         Gemm.configureThreads()

@@ -11,6 +11,8 @@ struct DetectorBench {
     let yunetPath: String
     let cascadePath: String?
     let seconds: Double
+    /// Also print the time of each YuNet layer at 640x480.
+    let layers: Bool
 
     /// The sizes measured.
     static let sizes = [(640, 480), (1280, 720)]
@@ -54,6 +56,17 @@ struct DetectorBench {
                 let found = milliseconds { haar.detect(in: image).count }
                 print(String(format: "emovere haar %dx%d (scale 1.3, 5 neighbours)   %8.2f ms/image  (%d face%@)",
                              width, height, found.milliseconds, found.faces, found.faces == 1 ? "" : "s"))
+            }
+        }
+        if layers {
+            let graph = try yunet.network.instantiate(height: 480, width: 640)
+            let input = Tensor(shape: [1, 480, 640, 3], values: Self.scene(sample, width: 640, height: 480).pixels.map(Float.init))
+            let timings = LayerTimer.timings(of: graph, input: input, seconds: seconds)
+            let total = timings.reduce(0) { $0 + $1.microseconds }
+            print("yunet layers, 640x480: \(String(format: "%.1f", total / 1000)) ms per pass")
+            for timing in timings.sorted(by: { $0.microseconds > $1.microseconds }).prefix(25) {
+                print(String(format: "  %8.2f ms  %5.1f %%  %@", timing.microseconds / 1000, 100 * timing.microseconds / total,
+                             timing.name as NSString))
             }
         }
         OpenCVComparison(yunetPath: yunetPath, cascadePath: cascadePath, scenes: scenes, seconds: seconds,

@@ -34,6 +34,20 @@ struct DepthwiseTests {
         #expect(closeness(kernelGradient.values, expected.kernel, absoluteTolerance: 1e-4) <= 1, "kernel gradient")
     }
 
+    /// The fused epilogue: bias per channel, then ReLU, on every band of rows.
+    @Test(arguments: WindowCase.all)
+    func biasAndReLUEpilogueMatchesReference(testCase: WindowCase) {
+        let g = testCase.geometry
+        let input = randomTensor(testCase.inputShape, seed: 31)
+        let kernel = randomTensor([g.kernelHeight, g.kernelWidth, g.channels], seed: 32)
+        let bias = randomTensor([g.channels], seed: 33)
+        let output = garbageTensor(testCase.outputShape(channels: g.channels))
+        DepthwiseConvolution.forward(input: input, kernel: kernel, bias: bias, relu: true, geometry: g, output: output)
+        let plain = Reference.depthwiseForward(input: input.values, kernel: kernel.values, batch: testCase.batch, geometry: g)
+        let expected = plain.enumerated().map { index, value in max(value + bias[index % g.channels], 0) }
+        #expect(closeness(output.values, expected) <= 1)
+    }
+
     /// The first layer skips the input gradient; the kernel gradient must not change.
     @Test(arguments: [WindowCase.all[1], WindowCase.all[16]])
     func withoutInputGradient(testCase: WindowCase) {

@@ -110,8 +110,8 @@ extension Benchmark {
         public var microseconds: Double
     }
 
-    /// Microseconds per inference pass spent in each leaf layer (containers opened, residual additions
-    /// left out), at `batchSize`, on the inference-folded model: where the time of `inference` goes.
+    /// Microseconds per inference pass spent in each leaf layer (containers opened, sums left out), at
+    /// `batchSize`, on the inference-folded model: where the time of `inference` goes.
     public func layerTimings(batchSize: Int) throws -> [LayerTiming] {
         let size = architecture.inputSize
         let model = try Model(architecture: architecture, seed: 1)
@@ -119,39 +119,48 @@ extension Benchmark {
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 7_919) % 255) / 127.5 - 1
         })
+        return LayerTimer.timings(of: model.network, input: input, seconds: seconds)
+    }
+}
+
+/// Times the leaf layers of any network by walking its `LayerGraph` structure (the same walk the ONNX exporter
+/// makes), so chains, residual blocks and graphs with fan-out and several outputs are all profiled alike.
+public enum LayerTimer {
+    /// Microseconds per forward pass (inference mode) of each leaf layer of `network` on `input`, averaged over
+    /// passes run for at least `seconds`; named `<path> <type> -> <output shape>`.
+    public static func timings(of network: any Layer, input: Tensor, seconds: Double) -> [Benchmark.LayerTiming] {
         var totals: [Double] = []
         var names: [String] = []
         var passes = 0
         let stopwatch = Stopwatch()
         repeat {
             var index = 0
-            _ = timeLeaves(model.network, input: input, totals: &totals, names: &names, index: &index)
+            _ = timeLeaves(network, path: "", input: input, totals: &totals, names: &names, index: &index)
             passes += 1
         } while stopwatch.elapsedSeconds < seconds
-        return zip(names, totals).map { LayerTiming(name: $0, microseconds: $1 / Double(passes) * 1e6) }
+        return zip(names, totals).map { Benchmark.LayerTiming(name: $0, microseconds: $1 / Double(passes) * 1e6) }
     }
 
-    private func timeLeaves(
-        _ layer: any Layer, input: Tensor, totals: inout [Double], names: inout [String], index: inout Int
-    ) -> Tensor {
-        switch layer {
-        case let sequential as Sequential:
-            return sequential.layers.reduce(input) { timeLeaves($1, input: $0, totals: &totals, names: &names, index: &index) }
-        case let residual as Residual:
-            _ = timeLeaves(residual.main, input: input, totals: &totals, names: &names, index: &index)
-            if let shortcut = residual.shortcut {
-                _ = timeLeaves(shortcut, input: input, totals: &totals, names: &names, index: &index)
-            }
-            return residual.forward(input, mode: .inference)
-        default:
-            let (output, seconds) = Stopwatch.measure { layer.forward(input, mode: .inference) }
-            if index == totals.count {
-                totals.append(0)
-                names.append("\(type(of: layer)) -> \(output.shape)")
-            }
-            totals[index] += seconds
-            index += 1
-            return output
+    private static func timeLeaves(
+        _ layer: any Layer, path: String, input: Tensor, totals: inout [Double], names: inout [String], index: inout Int
+    ) -> [Tensor] {
+        if let container = layer as? any LayerGraph {
+            return container.walk(input: input, layer: { _, node, child, value in
+                timeLeaves(child, path: path.isEmpty ? node.name : "\(path).\(node.name)", input: value,
+                           totals: &totals, names: &names, index: &index)[0]
+            }, add: { _, _, values in
+                let sum = Tensor(shape: values[0].shape)
+                for value in values { Elementwise.add(sum, value, into: sum) }
+                return sum
+            })
         }
+        let (output, seconds) = Stopwatch.measure { layer.forward(input, mode: .inference) }
+        if index == totals.count {
+            totals.append(0)
+            names.append("\(path) \(type(of: layer)) -> \(output.shape)")
+        }
+        totals[index] += seconds
+        index += 1
+        return [output]
     }
 }

@@ -14,14 +14,20 @@ func store8(_ value: SIMD8<Float>, _ pointer: UnsafeMutablePointer<Float>) {
 
 /// Depthwise convolution kernels (forward and backward).
 public enum DepthwiseConvolution {
-    /// Forward pass: `output[n, oy, ox, c] = Σ_taps input[n, iy, ix, c] * kernel[ky, kx, c]`.
-    public static func forward(input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry, output: Tensor) {
+    /// Forward pass: `output[n, oy, ox, c] = Σ_taps input[n, iy, ix, c] * kernel[ky, kx, c]`, plus `bias[c]` when
+    /// given, then `max(·, 0)` when `relu` (the epilogue runs on each band of rows while it is in cache).
+    public static func forward(input: Tensor, kernel: Tensor, bias: Tensor? = nil, relu: Bool = false,
+                               geometry g: ConvolutionGeometry, output: Tensor) {
         let batch = input.shape[0]
         precondition(kernel.count == g.taps * g.channels, "depthwise kernel \(kernel.shape) does not match \(g)")
         precondition(output.count == batch * g.outputPixels * g.channels, "output \(output.shape) does not match \(g)")
+        precondition(bias.map { $0.count == g.channels } ?? true, "depthwise bias must have \(g.channels) values")
         let x = UnsafeSendable(input.pointer)
         let w = UnsafeSendable(kernel.pointer)
         let y = UnsafeSendable(output.pointer)
+        let b = bias.map { UnsafeSendable($0.pointer) }
+        let epilogue = bias != nil || relu
+        let rowLength = g.outputWidth * g.channels
         // Split over output rows of the whole batch, so a single image also uses every core.
         let minimumRows = max(1, Parallel.elementwiseGrain / max(1, g.outputWidth * g.channels * g.taps))
         Parallel.forEachChunk(batch * g.outputHeight, minimumChunk: minimumRows) { _, range in
@@ -30,9 +36,12 @@ public enum DepthwiseConvolution {
                 let n = outputRow / g.outputHeight
                 let first = outputRow - n * g.outputHeight
                 let last = min(g.outputHeight, first + range.upperBound - outputRow)
-                forwardImage(
-                    x.value + (n &* g.inputSize), w.value, g,
-                    y.value + (n &* g.outputPixels &* g.channels), rows: first..<last)
+                let image = y.value + (n &* g.outputPixels &* g.channels)
+                forwardImage(x.value + (n &* g.inputSize), w.value, g, image, rows: first..<last)
+                if epilogue {
+                    Elementwise.addBiasAndClamp(b.map { UnsafePointer($0.value) }, to: image + first * rowLength,
+                                                rows: (last - first) * g.outputWidth, columns: g.channels, relu: relu)
+                }
                 outputRow += last - first
             }
         }
@@ -73,17 +82,16 @@ public enum DepthwiseConvolution {
                         c0 &+= 8
                     }
                 } else {
-                    for channel in 0..<c {
-                        var sum: Float = 0
-                        for ky in kyStart..<kyEnd {
-                            for kx in kxStart..<kxEnd {
-                                let iy = y0 &+ ky
-                                let ix = x0 &+ kx
-                                sum += input[(iy &* g.inputWidth &+ ix) &* c &+ channel]
-                                    * kernel[(ky &* g.kernelWidth &+ kx) &* c &+ channel]
-                            }
+                    // Tap by tap over all channels: the same sums in the same order as one channel at a time,
+                    // with the window computed once per pixel.
+                    for channel in 0..<c { pixelOut[channel] = 0 }
+                    for ky in kyStart..<kyEnd {
+                        let rowIn = input + ((y0 &+ ky) &* g.inputWidth &+ x0) &* c
+                        let rowW = kernel + ky &* g.kernelWidth &* c
+                        for kx in kxStart..<kxEnd {
+                            let tapIn = rowIn + kx &* c, tapW = rowW + kx &* c
+                            for channel in 0..<c { pixelOut[channel] += tapIn[channel] * tapW[channel] }
                         }
-                        pixelOut[channel] = sum
                     }
                 }
             }

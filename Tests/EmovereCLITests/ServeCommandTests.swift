@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// `emovere serve --detector ...` end to end: the server names its detector in `/v1/models` and in every
+/// analysis, and a photo gives the same numbers through `POST /v1/analyze` as through `analyze --json` (one
+/// photo-analysis path).
+@Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
+struct ServeCommandTests {
+    /// The body and status of an HTTP request to the server, waiting as long as it takes.
+    static func request(_ url: URL, method: String = "GET", body: Data? = nil) throws -> (status: Int, body: Data) {
+        var request = URLRequest(url: url, timeoutInterval: 300)
+        request.httpMethod = method
+        request.httpBody = body
+        if body != nil { request.setValue("image/jpeg", forHTTPHeaderField: "Content-Type") }
+        let outcome = LockedOutcome()
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            outcome.set((response as? HTTPURLResponse)?.statusCode ?? -1, data ?? Data(), error)
+            done.signal()
+        }.resume()
+        done.wait()
+        let (status, data, error) = outcome.get()
+        if let error { throw error }
+        return (status, data)
+    }
+
+    final class LockedOutcome: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: (Int, Data, (any Error)?) = (-1, Data(), nil)
+        func set(_ status: Int, _ data: Data, _ error: (any Error)?) {
+            lock.lock()
+            value = (status, data, error)
+            lock.unlock()
+        }
+        func get() -> (Int, Data, (any Error)?) {
+            lock.lock()
+            defer { lock.unlock() }
+            return value
+        }
+    }
+
+    @Test(arguments: ["yunet", "haar", "none"])
+    func serverNamesItsDetectorAndMatchesAnalyze(detector: String) throws {
+        let model = try AnalyzeTests.model.get()
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let server = try CommandRunner.start([
+            "serve", "--port", "\(port)", "--max-concurrent", "1", "--detector", detector, "--tta", "none",
+            "--model", model, "--cascade", AnalyzeTests.cascade,
+        ])
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let base = try #require(URL(string: "http://127.0.0.1:\(port)"))
+        // Wait until the server listens (debug builds start slowly on a busy machine).
+        var models: (status: Int, body: Data)?
+        for _ in 0..<600 where models == nil && server.isRunning {
+            models = try? Self.request(base.appendingPathComponent("v1/models"))
+            if models == nil { Thread.sleep(forTimeInterval: 0.5) }
+        }
+        let answer = try #require(models, "the server never answered")
+        #expect(answer.status == 200)
+        let card = try #require(try JSONSerialization.jsonObject(with: answer.body) as? [String: Any])
+        #expect((card["detector"] as? [String: Any])?["kind"] as? String == detector, "\(card["detector"] ?? "none")")
+
+        let photo = try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))
+        let analysis = try Self.request(base.appendingPathComponent("v1/analyze"), method: "POST", body: photo)
+        #expect(analysis.status == 200)
+        let served = try #require(try JSONSerialization.jsonObject(with: analysis.body) as? [String: Any])
+        #expect((served["detector"] as? [String: Any])?["kind"] as? String == detector)
+        let servedFaces = try #require(served["faces"] as? [[String: Any]])
+
+        let local = try AnalyzeTests.analyze([AnalyzeTests.sample, "--json", "--tta", "none", "--detector", detector])
+        try #require(local.status == 0, "\(local)")
+        let localFaces = try #require(try AnalyzeTests.photos(local).first?["faces"] as? [[String: Any]])
+        try #require(servedFaces.count == 1 && localFaces.count == 1)
+        #expect(servedFaces[0]["box"] as? [String: Int] == localFaces[0]["box"] as? [String: Int])
+        let servedProbabilities = (servedFaces[0]["probabilities"] as? [String: Any])?.compactMapValues(AnalyzeTests.number)
+        let localProbabilities = (localFaces[0]["probabilities"] as? [String: Any])?.compactMapValues(AnalyzeTests.number)
+        #expect(servedProbabilities != nil && servedProbabilities == localProbabilities, "the same numbers both ways")
+        #expect((servedFaces[0]["landmarks"] != nil) == (detector == "yunet"))
+    }
+}
