@@ -27,7 +27,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev", "pkg-config"])]),
 
         // MARK: - Public API
-        .target(name: "EmovereTensor", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        // CPU state the kernels need and Swift cannot set (denormal flushing).
+        .target(name: "CEmovereCPU"),
+        .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU"], swiftSettings: kernelFlags),
         .target(name: "EmovereNN", dependencies: ["EmovereTensor"], swiftSettings: kernelFlags),
         .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: kernelFlags),
         .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),

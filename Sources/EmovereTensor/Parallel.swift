@@ -1,3 +1,4 @@
+import CEmovereCPU
 import Dispatch
 import Foundation
 
@@ -27,18 +28,30 @@ public enum Parallel {
     public static let elementwiseGrain = 16_384
 
     /// Calls `body(chunkIndex, range)` for each chunk of `0..<count` (as `chunks` splits it), in parallel.
+    ///
+    /// Every chunk runs with denormal floats flushed to zero (`emovere_flush_denormals`): a trained network's tiny
+    /// values would otherwise make some CPUs run its kernels many times slower, and results would depend on which
+    /// thread ran a chunk if only some threads flushed.
     public static func forEachChunk(
         _ count: Int, maximumChunks: Int = workerCount, minimumChunk: Int = 1,
         _ body: @Sendable (Int, Range<Int>) -> Void
     ) {
         let ranges = chunks(count, maximumChunks: maximumChunks, minimumChunk: minimumChunk)
         if ranges.count == 1 {
-            body(0, ranges[0])
+            withDenormalsFlushed { body(0, ranges[0]) }
             return
         }
         pool.run(chunks: ranges.count) { index in
-            body(index, ranges[index])
+            withDenormalsFlushed { body(index, ranges[index]) }
         }
+    }
+
+    /// Runs `body` on this thread with denormals flushed to zero, then restores the thread's floating-point state.
+    @inline(__always)
+    public static func withDenormalsFlushed<Result>(_ body: () throws -> Result) rethrows -> Result {
+        let state = emovere_flush_denormals()
+        defer { emovere_restore_denormals(state) }
+        return try body()
     }
 
     /// The worker threads behind `forEachChunk` (one fewer than `workerCount`: the caller works too).
