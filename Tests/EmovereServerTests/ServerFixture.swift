@@ -46,10 +46,17 @@ enum ServerFixture {
         return logger
     }
 
-    /// A server with the test model and `configuration` (port 0 by default, so live tests get a free port).
+    /// A server with the test model and `configuration` (port 0 by default, so live tests get a free port). The
+    /// model runs without test-time augmentation, so a debug build answers quickly on a busy machine (the
+    /// recognizer's averaging over views is tested in EmovereTests).
     static func server(_ configuration: ServerConfiguration = ServerConfiguration(port: 0)) throws -> EmovereServer {
-        try EmovereServer.load(modelPath: modelPath, cascadePath: cascadePath, configuration: configuration,
-                               logger: logger)
+        let detector = try FaceDetector(cascadePath: cascadePath)
+        let recognizers = try (0..<configuration.maximumConcurrentAnalyses).map { _ in
+            var (model, card) = try ModelFile.load(modelPath, foldedForInference: true)
+            card.testTimeAugmentation = nil
+            return EmotionRecognizer(model: model, card: card, detector: detector)
+        }
+        return try EmovereServer.load(recognizers: recognizers, configuration: configuration, logger: logger)
     }
 
     /// A server whose pool is `recognizers` recognizers admitting `waiting` waiting requests.
