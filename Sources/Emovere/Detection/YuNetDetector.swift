@@ -102,6 +102,12 @@ public final class YuNetDetector: FaceDetecting {
         if let missing = required.first(where: { indices[$0] == nil }) {
             throw .notYuNet(path: network.source, reason: "no output '\(missing)' (outputs: \(network.outputNames.joined(separator: ", ")))")
         }
+        // The smallest input proves the graph builds; every larger multiple of 32 then builds too.
+        do {
+            _ = try network.instantiate(height: 32, width: 32)
+        } catch {
+            throw .notYuNet(path: network.source, reason: "the network does not build for a 32x32 input: \(error)")
+        }
         self.network = network
         if let settings { self.settings = settings } else { self.settings = try Settings() }
         outputIndices = indices
@@ -213,8 +219,12 @@ public final class YuNetDetector: FaceDetecting {
     private func run(_ image: RGBImage, paddedWidth: Int, paddedHeight: Int) -> [Tensor] {
         let shape = [1, paddedHeight, paddedWidth, 3]
         if graph == nil || input?.shape != shape {
-            // Sizes that are multiples of 32 never shrink a map to nothing, so building cannot fail for them.
-            graph = try! network.instantiate(height: paddedHeight, width: paddedWidth)
+            do {
+                graph = try network.instantiate(height: paddedHeight, width: paddedWidth)
+            } catch {
+                // `init` built the graph at 32x32, and a larger multiple of 32 shrinks no map below that.
+                preconditionFailure("YuNet graph for \(paddedWidth)x\(paddedHeight) failed after building at 32x32: \(error)")
+            }
             input = Tensor(shape: shape)
         }
         guard let graph, let input else { preconditionFailure("YuNet graph missing after instantiation") }
