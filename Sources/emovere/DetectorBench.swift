@@ -120,15 +120,7 @@ struct OpenCVComparison {
                     ms, faces = timed(lambda: len(classifier.detectMultiScale(gray, 1.3, 5)))
                     print("opencv %s haar %dx%d (detectMultiScale 1.3, 5)    %8.2f ms/image  (%d faces)" % (cv2.__version__, width, height, ms, faces))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, folder.path, yunetPath, cascadePath ?? "", String(seconds), String(threads)]
-        fflush(nil)
-        do {
-            try process.run()
-            process.waitUntilExit()
-        } catch {
-            print("OpenCV comparison skipped: cannot start python3 (\(error))")
-        }
+        PythonComparison.run(script, arguments: [folder.path, yunetPath, cascadePath ?? "", String(seconds), String(threads)],
+                             comparison: "OpenCV")
     }
 }

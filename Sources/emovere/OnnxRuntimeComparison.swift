@@ -34,15 +34,7 @@ struct OnnxRuntimeComparison {
                 wall = time.perf_counter() - t; cpu = time.process_time() - c
                 print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, modelPath, String(inputSize), String(seconds), String(threads)] + batches.map(String.init)
-        fflush(nil)  // flush every output stream: Emovere's lines first, then python's
-        do {
-            try process.run()
-            process.waitUntilExit()
-        } catch {
-            print("ONNX Runtime comparison skipped: cannot start python3 (\(error))")
-        }
+        PythonComparison.run(script, arguments: [modelPath, String(inputSize), String(seconds), String(threads)]
+                                 + batches.map(String.init), comparison: "ONNX Runtime")
     }
 }

@@ -41,14 +41,15 @@ struct ONNXImportTests {
         for y in 0..<height { for x in 0..<width { for c in 0..<channels {
             nchw[(c * height + y) * width + x] = nhwc[(y * width + x) * channels + c]
         } } }
-        let (printed, read) = try PythonOracle.run(
+        let (printed, written) = try PythonOracle.run(
             script: runtimeScript, files: ["model.onnx": Data(model), "input.f32": PythonOracle.data(nchw)],
-            arguments: ["{folder}", "1", "\(channels)", "\(height)", "\(width)"])
+            arguments: ["{folder}", "1", "\(channels)", "\(height)", "\(width)"],
+            outputs: graph.outputNames.map { $0 + ".f32" })
         let instance = try graph.instantiate(height: height, width: width)
         let outputs = instance.forwardAll(Tensor(shape: [1, height, width, channels], values: nhwc), mode: .inference)
         var errors: [String: Float] = [:]
         for (index, name) in graph.outputNames.enumerated() {
-            var reference = PythonOracle.floats(try read(name + ".f32"))
+            var reference = PythonOracle.floats(try #require(written[name + ".f32"]))
             let ours = outputs[index].values
             if graph.outputLayouts[index] == .image {
                 // ONNX Runtime's NCHW image, reordered to Emovere's NHWC.

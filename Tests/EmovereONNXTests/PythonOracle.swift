@@ -12,11 +12,13 @@ enum PythonOracle {
     static let missingPackagesStatus: Int32 = 3
 
     /// Writes `files` into a fresh folder, runs `script` with `arguments` (`{folder}` replaced by the folder's
-    /// path) and returns the standard output and a reader of the files the script wrote.
-    static func run(script: String, files: [String: Data], arguments: [String]) throws
-        -> (output: String, read: (String) throws -> Data) {
+    /// path) and returns the standard output and the files named `outputs` that the script wrote; the folder is
+    /// removed afterwards.
+    static func run(script: String, files: [String: Data], arguments: [String], outputs: [String] = []) throws
+        -> (output: String, files: [String: Data]) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-oracle-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }  // cleanup only; results are already read
         for (name, data) in files { try data.write(to: folder.appendingPathComponent(name)) }
         let errorURL = folder.appendingPathComponent("stderr.txt")
         guard FileManager.default.createFile(atPath: errorURL.path, contents: nil) else {
@@ -41,7 +43,9 @@ enum PythonOracle {
         default:
             throw Failure(description: "python3 failed (status \(process.terminationStatus)): \(errors)")
         }
-        return (printed, { name in try Data(contentsOf: folder.appendingPathComponent(name)) })
+        var written: [String: Data] = [:]
+        for name in outputs { written[name] = try Data(contentsOf: folder.appendingPathComponent(name)) }
+        return (printed, written)
     }
 
     /// Little-endian float32 values of `data`.
