@@ -43,7 +43,7 @@ struct ServeCommandTests {
         }
     }
 
-    @Test(arguments: ["yunet", "haar", "none"])
+    @Test(arguments: ["yunet", "none"])
     func serverNamesItsDetectorAndMatchesAnalyze(detector: String) throws {
         let model = try AnalyzeTests.model.get()
         let port = 20_000 + Int.random(in: 0..<20_000)

@@ -1,5 +1,8 @@
 import EmovereServer
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSClient
@@ -23,15 +26,34 @@ struct LiveServerTests {
         var error: Failure?
     }
 
+    /// A real HTTP client over loopback, with a generous timeout: the live test client reads with a fixed 20 s
+    /// timeout, which a debug-build analysis can exceed on a busy 2-core machine.
     @Test func analyzeOverLoopback() async throws {
         try await ServerFixture.server().application().test(.live) { client in
-            let response = try await client.execute(uri: "/v1/analyze", method: .post,
-                                                    headers: [.contentType: "image/jpeg"],
-                                                    body: ByteBuffer(bytes: ServerFixture.sampleJPEG))
-            #expect(response.status == .ok)
-            try RouteTests.expectOneFace(response.body)
+            let port = try #require(client.port)
+            var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/v1/analyze")),
+                                     timeoutInterval: 600)
+            request.httpMethod = "POST"
+            request.setValue("image/jpeg", forHTTPHeaderField: "Content-Type")
+            request.httpBody = Data(ServerFixture.sampleJPEG)
+            let (status, body) = try await Self.send(request)
+            #expect(status == 200)
+            try RouteTests.expectOneFace(ByteBuffer(bytes: body))
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .ok)
+        }
+    }
+
+    /// The status and body of `request`.
+    static func send(_ request: URLRequest) async throws -> (Int, Data) {
+        try await withCheckedThrowingContinuation { continuation in
+            URLSession.shared.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: error)
+                } else {
+                    continuation.resume(returning: ((response as? HTTPURLResponse)?.statusCode ?? -1, data ?? Data()))
+                }
+            }.resume()
         }
     }
 
