@@ -49,12 +49,11 @@ public struct ONNXGraph: Sendable {
             }
             values.withUnsafeBufferPointer { named.parameter.value.pointer.update(from: $0.baseAddress!, count: values.count) }
         }
-        for node in graph.nodes {
+        // The graph's nodes are made from `nodes`, in the same order.
+        for (node, specification) in zip(graph.nodes, nodes) where specification.appliesReLU {
             guard case let .layer(layer) = node.operation else { continue }
-            if let spec = nodes.first(where: { $0.name == node.name }), spec.appliesReLU {
-                (layer as? Conv2d)?.appliesReLU = true
-                (layer as? DepthwiseConv2d)?.appliesReLU = true
-            }
+            (layer as? Conv2d)?.appliesReLU = true
+            (layer as? DepthwiseConv2d)?.appliesReLU = true
         }
         return graph
     }
