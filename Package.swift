@@ -1,9 +1,6 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Hot loops need AVX2+FMA code generation; without it SIMD code falls back to `fmaf` calls (48x slower).
-let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
-
 let package = Package(
     name: "emovere",
     platforms: [.macOS(.v15)],
@@ -27,20 +24,21 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev", "pkg-config"])]),
 
         // MARK: - Public API
-        // CPU state the kernels need and Swift cannot set (denormal flushing).
+        // What Swift cannot express per CPU: the hot kernels compiled once per instruction set (portable, AVX2,
+        // AVX-512) and chosen at run time, CPU feature detection, denormal flushing. No target needs a CPU flag.
         .target(name: "CEmovereCPU"),
-        .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU"], swiftSettings: kernelFlags),
-        .target(name: "EmovereNN", dependencies: ["EmovereTensor"], swiftSettings: kernelFlags),
-        .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: kernelFlags),
-        .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"], swiftSettings: kernelFlags),
-        .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"], swiftSettings: kernelFlags),
+        .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU"]),
+        .target(name: "EmovereNN", dependencies: ["EmovereTensor"]),
+        .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"]),
+        .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
         .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),
         // ONNX files: export and import of layer graphs. Generated/onnx.pb.swift is committed;
         // scripts/generate-onnx-proto.sh regenerates it.
         .target(
             name: "EmovereONNX",
             dependencies: ["EmovereNN", "EmovereTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "EmovereVideo", dependencies: ["EmovereVision"], swiftSettings: kernelFlags),
+        .target(name: "EmovereVideo", dependencies: ["EmovereVision"]),
         .target(
             name: "EmovereServer",
             dependencies: [
@@ -53,8 +51,7 @@ let package = Package(
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "emovere",
-            dependencies: ["Emovere", "EmovereKeras", "EmovereONNX", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: kernelFlags),
+            dependencies: ["Emovere", "EmovereKeras", "EmovereONNX", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // MARK: - Test support and unit tests
         .target(name: "EmovereTestSupport", dependencies: ["EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),

@@ -47,7 +47,11 @@ struct LiveServerTests {
     /// The status and body of `request`.
     static func send(_ request: URLRequest) async throws -> (Int, Data) {
         try await withCheckedThrowingContinuation { continuation in
-            URLSession.shared.dataTask(with: request) { data, response, error in
+            // A session of its own: the shared session's 60 s idle timeout would cut a slow debug-build analysis.
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.timeoutIntervalForRequest = request.timeoutInterval
+            configuration.timeoutIntervalForResource = request.timeoutInterval
+            URLSession(configuration: configuration).dataTask(with: request) { data, response, error in
                 if let error {
                     continuation.resume(throwing: error)
                 } else {

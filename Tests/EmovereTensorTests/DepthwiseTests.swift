@@ -2,8 +2,8 @@ import EmovereTensor
 import EmovereTestSupport
 import Testing
 
-/// `DepthwiseConvolution` (SIMD8 when channels are a multiple of 8, scalar otherwise) against
-/// `Reference.depthwiseForward/Backward`.
+/// `DepthwiseConvolution` (SIMD8 when channels are a multiple of 8, scalar otherwise; the 3x3 stride-1 rows with
+/// each instruction set's kernel this CPU runs) against `Reference.depthwiseForward/Backward`.
 ///
 /// Tolerances: relative 1e-4, absolute 1e-5 for the forward pass and input gradient (at most 25
 /// products per output), absolute 1e-4 for the kernel gradient (sums of up to 3*63 products).
@@ -46,6 +46,31 @@ struct DepthwiseTests {
         let plain = Reference.depthwiseForward(input: input.values, kernel: kernel.values, batch: testCase.batch, geometry: g)
         let expected = plain.enumerated().map { index, value in max(value + bias[index % g.channels], 0) }
         #expect(closeness(output.values, expected) <= 1)
+    }
+
+    /// The 3x3 stride-1 row kernel of every instruction set this CPU runs, with channel counts below, equal to and
+    /// past a whole number of vectors (4, 8 or 16 floats), rows of fewer than four interior pixels, and the epilogue.
+    @Test(arguments: [8, 16, 24, 48])
+    func rowKernelOfEveryInstructionSetMatchesReference(channels: Int) {
+        for (height, width, padding) in [(5, 11, Padding.same), (4, 5, .valid), (3, 3, .same)] {
+            let testCase = WindowCase(batch: 2, height: height, width: width, channels: channels, kernelSize: 3, stride: 1,
+                                      padding: padding)
+            let g = testCase.geometry
+            let input = randomTensor(testCase.inputShape, seed: 41)
+            let kernel = randomTensor([3, 3, channels], seed: 42)
+            let bias = randomTensor([channels], seed: 43)
+            let plain = Reference.depthwiseForward(input: input.values, kernel: kernel.values, batch: 2, geometry: g)
+            let activated = plain.enumerated().map { index, value in max(value + bias[index % channels], 0) }
+            for instructionSet in InstructionSet.available {
+                let output = garbageTensor(testCase.outputShape(channels: channels))
+                DepthwiseConvolution.forward(input: input, kernel: kernel, geometry: g, output: output,
+                                             instructionSet: instructionSet)
+                #expect(closeness(output.values, plain) <= 1, "\(instructionSet) \(testCase.testDescription)")
+                DepthwiseConvolution.forward(input: input, kernel: kernel, bias: bias, relu: true, geometry: g,
+                                             output: output, instructionSet: instructionSet)
+                #expect(closeness(output.values, activated) <= 1, "\(instructionSet) epilogue \(testCase.testDescription)")
+            }
+        }
     }
 
     /// The first layer skips the input gradient; the kernel gradient must not change.

@@ -2,14 +2,15 @@ import EmovereTensor
 import EmovereTestSupport
 import Testing
 
-/// `Convolution.directForward` (small windows without im2col) against `Reference.convolutionForward`,
-/// and the fused bias + ReLU epilogue of both forward paths.
+/// `Convolution.directForward` (small windows without im2col), with each instruction set's microkernels this CPU
+/// runs, against `Reference.convolutionForward`, and the fused bias + ReLU epilogue of both forward paths.
 ///
 /// Tolerances as in `ConvolutionTests`: relative 1e-4, absolute 1e-4.
 struct DirectConvolutionTests {
     /// (height, width, channels, kernel size, filters, batch, stride, padding): mini-Xception's stem at 48x48,
     /// odd sizes, 16 filters, stride 2 (its 1x1 shortcuts), blocks of 12 pixels that cross rows and images,
-    /// 16- and 8-filter blocks together, filter counts that are not multiples of 8 (its 7-class head),
+    /// wide and narrow filter blocks together (16/8, 32/16 or 8/4 filters by vector width), filter counts that are
+    /// not multiples of a vector (its 7-class head),
     /// "same" padding (windows that cross the border) and the widest window taken (3x3x128).
     static let cases: [(Int, Int, Int, Int, Int, Int, Int, Padding)] = [
         (48, 48, 1, 3, 8, 1, 1, .valid), (46, 46, 8, 3, 8, 2, 1, .valid), (7, 9, 3, 3, 8, 3, 1, .valid),
@@ -37,11 +38,14 @@ struct DirectConvolutionTests {
         let expected = Reference.convolutionForward(input: inputValues, kernel: kernelValues, bias: biasValues,
                                                     batch: batch, filters: filters, geometry: g)
         for relu in [false, true] {
-            let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
-            Convolution.directForward(input: input, kernel: kernel, bias: bias, geometry: g, relu: relu, output: output)
             let target = relu ? expected.map { max($0, 0) } : expected
-            #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1, "relu \(relu)")
-            let viaGEMM = garbageTensor(output.shape)
+            for instructionSet in InstructionSet.available {
+                let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
+                Convolution.directForward(input: input, kernel: kernel, bias: bias, geometry: g, relu: relu, output: output,
+                                          instructionSet: instructionSet)
+                #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1, "\(instructionSet), relu \(relu)")
+            }
+            let viaGEMM = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
             let columns = g.isPointwise ? nil : garbageTensor([batch * g.outputPixels, g.taps * channels])
             Convolution.forward(input: input, kernel: kernel, bias: bias, geometry: g, columns: columns, relu: relu,
                                 output: viaGEMM)

@@ -10,4 +10,41 @@ unsigned long long emovere_flush_denormals(void);
 /// Restores the state returned by `emovere_flush_denormals`.
 void emovere_restore_denormals(unsigned long long state);
 
+/// The instruction sets the kernels are compiled for. Each kernel below exists once per set, compiled from one
+/// source (`kernels.h`) at the set's vector width; the caller picks one that the CPU runs.
+typedef enum {
+    /// Whatever the compiler's baseline target has: 128-bit vectors (SSE2 on x86-64, NEON on arm64).
+    EMOVERE_ISA_PORTABLE = 0,
+    /// x86-64 AVX2 and FMA: 256-bit vectors, fused multiply-add.
+    EMOVERE_ISA_AVX2 = 1,
+    /// x86-64 AVX-512F: 512-bit vectors.
+    EMOVERE_ISA_AVX512 = 2,
+} emovere_isa;
+
+/// The widest instruction set this CPU and operating system support (cpuid and xgetbv on x86-64; portable elsewhere).
+emovere_isa emovere_detect_isa(void);
+
+/// Floats per vector of `isa`: 4, 8 or 16.
+long emovere_isa_lanes(emovere_isa isa);
+
+/// Direct convolution, 6 output pixels x `2 * lanes` filters. Pixel p's window has `kernel_height` runs of
+/// `run_length` inputs starting `row_step` apart at `corners[p]`; weight row t of kernel row ky is at
+/// `weights + (ky * run_length + t) * weight_stride`. Starts from `bias[0 ..< 2 * lanes]` (zero when NULL),
+/// clamps below at `floor`, stores the first `valid` pixels at `out + p * out_stride`.
+void emovere_conv_wide(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
+                       long run_length, const float *weights, long weight_stride, const float *bias, float floor,
+                       long valid, float *out, long out_stride);
+
+/// Direct convolution, 12 output pixels x `lanes` filters of which the first `filters` (at most `lanes`) are stored;
+/// weight rows as in `emovere_conv_wide` but `lanes` wide and readable in full; `bias` has `filters` values or is NULL.
+void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
+                         long run_length, const float *weights, long weight_stride, const float *bias, float floor,
+                         long valid, long filters, float *out, long out_stride);
+
+/// Depthwise 3x3 convolution of `count` neighbouring output pixels of one row whose windows are all in frame
+/// (stride 1): `top`, `middle` and `bottom` point at the first window's three input rows (`channels` floats per
+/// pixel), `kernel` is `[3, 3, channels]`, `out` receives `count * channels` floats.
+void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *middle, const float *bottom,
+                              const float *kernel, long channels, float *out, long count);
+
 #endif

@@ -1,3 +1,5 @@
+import CEmovereCPU
+
 // Depthwise 2-D convolution (one filter per channel, depth multiplier 1), NHWC.
 // input [N, H, W, C], kernel [KH, KW, C] (Keras [KH, KW, C, 1]), output [N, OH, OW, C].
 // Vectorised over channels with SIMD8 when C is a multiple of 8 (every Emovere model), scalar otherwise.
@@ -17,7 +19,8 @@ public enum DepthwiseConvolution {
     /// Forward pass: `output[n, oy, ox, c] = Σ_taps input[n, iy, ix, c] * kernel[ky, kx, c]`, plus `bias[c]` when
     /// given, then `max(·, 0)` when `relu` (the epilogue runs on each band of rows while it is in cache).
     public static func forward(input: Tensor, kernel: Tensor, bias: Tensor? = nil, relu: Bool = false,
-                               geometry g: ConvolutionGeometry, output: Tensor) {
+                               geometry g: ConvolutionGeometry, output: Tensor,
+                               instructionSet: InstructionSet = .detected) {
         let batch = input.shape[0]
         precondition(kernel.count == g.taps * g.channels, "depthwise kernel \(kernel.shape) does not match \(g)")
         precondition(output.count == batch * g.outputPixels * g.channels, "output \(output.shape) does not match \(g)")
@@ -37,7 +40,8 @@ public enum DepthwiseConvolution {
                 let first = outputRow - n * g.outputHeight
                 let last = min(g.outputHeight, first + range.upperBound - outputRow)
                 let image = y.value + (n &* g.outputPixels &* g.channels)
-                forwardImage(x.value + (n &* g.inputSize), w.value, g, image, rows: first..<last)
+                forwardImage(x.value + (n &* g.inputSize), w.value, g, image, rows: first..<last,
+                             instructionSet: instructionSet)
                 if epilogue {
                     Elementwise.addBiasAndClamp(b.map { UnsafePointer($0.value) }, to: image + first * rowLength,
                                                 rows: (last - first) * g.outputWidth, columns: g.channels, relu: relu)
@@ -51,14 +55,14 @@ public enum DepthwiseConvolution {
     @inline(__always)
     static func forwardImage(
         _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
-        _ output: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil
+        _ output: UnsafeMutablePointer<Float>, rows: Range<Int>? = nil, instructionSet: InstructionSet = .detected
     ) {
         let c = g.channels
         let vectorised = c % 8 == 0
         let rows = rows ?? 0..<g.outputHeight
         let rowLength = g.outputWidth &* c
         if vectorised && g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padTop <= 1 && g.padLeft <= 1 {
-            forwardRows3x3(input, kernel, g, output, rows: rows)
+            forwardRows3x3(input, kernel, g, output, rows: rows, instructionSet: instructionSet)
             return
         }
         var out = output + rows.lowerBound &* rowLength
@@ -75,7 +79,7 @@ public enum DepthwiseConvolution {
                             let rowIn = input + (((y0 &+ ky) &* g.inputWidth &+ x0) &* c &+ c0)
                             let rowW = kernel + (ky &* g.kernelWidth &* c &+ c0)
                             for kx in kxStart..<kxEnd {
-                                accumulator.addProduct(load8(rowIn + (kx &* c)), load8(rowW + (kx &* c)))
+                                accumulator += load8(rowIn + (kx &* c)) * load8(rowW + (kx &* c))
                             }
                         }
                         store8(accumulator, pixelOut + c0)
@@ -101,10 +105,12 @@ public enum DepthwiseConvolution {
 
     /// Output rows `rows` of one image for 3x3 windows, stride 1, padding 0 or 1, `C % 8 == 0`: windows in
     /// frame take the four-pixel row kernel; kernel rows above or below the frame read a row of zeros,
-    /// and the two border columns gather their taps one by one.
+    /// and the two border columns gather their taps one by one. Interior pixels run `emovere_depthwise3x3_row`
+    /// for `instructionSet`: four pixels at a time share the six input columns they read, and the nine weights of a
+    /// channel block stay in registers.
     static func forwardRows3x3(
         _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
-        _ output: UnsafeMutablePointer<Float>, rows: Range<Int>
+        _ output: UnsafeMutablePointer<Float>, rows: Range<Int>, instructionSet: InstructionSet
     ) {
         let c = g.channels
         let rowLength = g.inputWidth &* c
@@ -120,8 +126,8 @@ public enum DepthwiseConvolution {
                 let out = output + oy &* g.outputWidth &* c
                 if !interior.isEmpty {
                     let x0 = (interior.lowerBound &- g.padLeft) &* c
-                    interiorRow3x3(top + x0, middle + x0, bottom + x0, kernel, c, out + interior.lowerBound &* c,
-                                   count: interior.count)
+                    emovere_depthwise3x3_row(instructionSet.cValue, top + x0, middle + x0, bottom + x0, kernel, c,
+                                             out + interior.lowerBound &* c, interior.count)
                 }
                 for ox in 0..<g.outputWidth where !interior.contains(ox) {
                     edgePixel3x3((top, middle, bottom), column: ox &- g.padLeft, zeros: zeros, kernel, g, out + ox &* c)
@@ -149,70 +155,13 @@ public enum DepthwiseConvolution {
         while c0 < c {
             let w = kernel + c0
             var a = load8(t0 + c0) * load8(w)
-            a.addProduct(load8(t1 + c0), load8(w + c)); a.addProduct(load8(t2 + c0), load8(w + 2 &* c))
-            a.addProduct(load8(t3 + c0), load8(w + 3 &* c)); a.addProduct(load8(t4 + c0), load8(w + 4 &* c))
-            a.addProduct(load8(t5 + c0), load8(w + 5 &* c)); a.addProduct(load8(t6 + c0), load8(w + 6 &* c))
-            a.addProduct(load8(t7 + c0), load8(w + 7 &* c)); a.addProduct(load8(t8 + c0), load8(w + 8 &* c))
+            a += load8(t1 + c0) * load8(w + c); a += load8(t2 + c0) * load8(w + 2 &* c)
+            a += load8(t3 + c0) * load8(w + 3 &* c); a += load8(t4 + c0) * load8(w + 4 &* c)
+            a += load8(t5 + c0) * load8(w + 5 &* c); a += load8(t6 + c0) * load8(w + 6 &* c)
+            a += load8(t7 + c0) * load8(w + 7 &* c); a += load8(t8 + c0) * load8(w + 8 &* c)
             store8(a, output + c0)
             c0 &+= 8
         }
-    }
-
-    /// `count` neighbouring output pixels of one row whose 3x3 windows are all in frame (stride 1,
-    /// `C % 8 == 0`); `top`, `middle` and `bottom` point at the first window's three rows. Four pixels
-    /// at a time share the six input columns they read; the nine weights of a channel block stay in registers.
-    @inline(__always)
-    static func interiorRow3x3(
-        _ top: UnsafePointer<Float>, _ middle: UnsafePointer<Float>, _ bottom: UnsafePointer<Float>,
-        _ kernel: UnsafePointer<Float>, _ c: Int, _ output: UnsafeMutablePointer<Float>, count: Int
-    ) {
-        var c0 = 0
-        while c0 < c {
-            let w = kernel + c0
-            let w0 = load8(w), w1 = load8(w + c), w2 = load8(w + 2 &* c)
-            let w3 = load8(w + 3 &* c), w4 = load8(w + 4 &* c), w5 = load8(w + 5 &* c)
-            let w6 = load8(w + 6 &* c), w7 = load8(w + 7 &* c), w8 = load8(w + 8 &* c)
-            var ox = 0
-            while ox &+ 4 <= count {
-                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-                let offset = ox &* c &+ c0
-                fourPixelRow(top + offset, c, w0, w1, w2, &a0, &a1, &a2, &a3)
-                fourPixelRow(middle + offset, c, w3, w4, w5, &a0, &a1, &a2, &a3)
-                fourPixelRow(bottom + offset, c, w6, w7, w8, &a0, &a1, &a2, &a3)
-                let target = output + offset
-                store8(a0, target)
-                store8(a1, target + c)
-                store8(a2, target + 2 &* c)
-                store8(a3, target + 3 &* c)
-                ox &+= 4
-            }
-            while ox < count {
-                let offset = ox &* c &+ c0
-                var a0 = load8(top + offset) * w0
-                a0.addProduct(load8(top + (offset &+ c)), w1); a0.addProduct(load8(top + (offset &+ 2 &* c)), w2)
-                a0.addProduct(load8(middle + offset), w3); a0.addProduct(load8(middle + (offset &+ c)), w4)
-                a0.addProduct(load8(middle + (offset &+ 2 &* c)), w5)
-                a0.addProduct(load8(bottom + offset), w6); a0.addProduct(load8(bottom + (offset &+ c)), w7)
-                a0.addProduct(load8(bottom + (offset &+ 2 &* c)), w8)
-                store8(a0, output + offset)
-                ox &+= 1
-            }
-            c0 &+= 8
-        }
-    }
-
-    /// One kernel row's contribution to four neighbouring pixels: six input columns `c` apart.
-    @inline(__always)
-    static func fourPixelRow(
-        _ row: UnsafePointer<Float>, _ c: Int, _ left: SIMD8<Float>, _ middle: SIMD8<Float>, _ right: SIMD8<Float>,
-        _ a0: inout SIMD8<Float>, _ a1: inout SIMD8<Float>, _ a2: inout SIMD8<Float>, _ a3: inout SIMD8<Float>
-    ) {
-        let v0 = load8(row), v1 = load8(row + c), v2 = load8(row + 2 &* c)
-        let v3 = load8(row + 3 &* c), v4 = load8(row + 4 &* c), v5 = load8(row + 5 &* c)
-        a0.addProduct(v0, left); a0.addProduct(v1, middle); a0.addProduct(v2, right)
-        a1.addProduct(v1, left); a1.addProduct(v2, middle); a1.addProduct(v3, right)
-        a2.addProduct(v2, left); a2.addProduct(v3, middle); a2.addProduct(v4, right)
-        a3.addProduct(v3, left); a3.addProduct(v4, middle); a3.addProduct(v5, right)
     }
 
     /// Backward pass: overwrites `kernelGradient` `[KH, KW, C]` and, when given, `inputGradient`
@@ -292,18 +241,18 @@ public enum DepthwiseConvolution {
                     let hasRight = ox < width &- 1
                     if hasTop {
                         let row = center - rowStride
-                        if hasLeft { a0.addProduct(load8(row - c), d) }
-                        a1.addProduct(load8(row), d)
-                        if hasRight { a2.addProduct(load8(row + c), d) }
+                        if hasLeft { a0 += load8(row - c) * d }
+                        a1 += load8(row) * d
+                        if hasRight { a2 += load8(row + c) * d }
                     }
-                    if hasLeft { a3.addProduct(load8(center - c), d) }
-                    a4.addProduct(load8(center), d)
-                    if hasRight { a5.addProduct(load8(center + c), d) }
+                    if hasLeft { a3 += load8(center - c) * d }
+                    a4 += load8(center) * d
+                    if hasRight { a5 += load8(center + c) * d }
                     if hasBottom {
                         let row = center + rowStride
-                        if hasLeft { a6.addProduct(load8(row - c), d) }
-                        a7.addProduct(load8(row), d)
-                        if hasRight { a8.addProduct(load8(row + c), d) }
+                        if hasLeft { a6 += load8(row - c) * d }
+                        a7 += load8(row) * d
+                        if hasRight { a8 += load8(row + c) * d }
                     }
                 }
                 let w = kernelGradient + c0
@@ -343,11 +292,11 @@ public enum DepthwiseConvolution {
                             while c0 < c {
                                 let dyVector = load8(gradient + c0)
                                 let dwPointer = kernelGradient + (tap &+ c0)
-                                store8(load8(dwPointer).addingProduct(load8(input + (pixel &+ c0)), dyVector), dwPointer)
+                                store8((load8(dwPointer) + load8(input + (pixel &+ c0)) * dyVector), dwPointer)
                                 if let inputGradient {
                                     let dxPointer = inputGradient + (pixel &+ c0)
                                     store8(
-                                        load8(dxPointer).addingProduct(load8(kernel + (tap &+ c0)), dyVector), dxPointer)
+                                        (load8(dxPointer) + load8(kernel + (tap &+ c0)) * dyVector), dxPointer)
                                 }
                                 c0 &+= 8
                             }

@@ -1,3 +1,5 @@
+import CEmovereCPU
+
 // Direct (im2col-free) dense convolution for inference, NHWC: register-blocked microkernels.
 // input [N, H, W, C], kernel [KH, KW, C, F] (HWIO), output [N, OH, OW, F].
 // Output pixels of the whole batch are one flat list, taken twelve at a time. Each pixel of a block
@@ -18,18 +20,19 @@ extension Convolution {
     /// Multiply-adds below which a direct convolution is not split over workers.
     static let directGrain = 24_576
 
-    /// Output pixels per block: two 6-pixel halves for 16-filter blocks, all 12 for 8-filter blocks.
+    /// Output pixels per block: two 6-pixel halves for wide (two-vector) filter blocks, all 12 for narrow ones.
     static let pixelBlock = 12
 
-    /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x 16 filters (or 12 pixels x
-    /// 8 filters) of accumulators stay in registers while each window is read once per filter block.
+    /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x 2 vectors of filters (or 12 pixels x
+    /// 1 vector) of accumulators stay in registers while each window is read once per filter block; the
+    /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for `instructionSet`.
     /// Same result as `forward` (inference only: `backward` needs the im2col matrix `forward` keeps).
     ///
     /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]`, bias `[F]` or nil,
     ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`.
     public static func directForward(
         input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry, relu: Bool = false,
-        output: Tensor
+        output: Tensor, instructionSet: InstructionSet = .detected
     ) {
         let batch = input.shape[0]
         let filters = kernel.shape[kernel.shape.count - 1]
@@ -37,15 +40,17 @@ extension Convolution {
         precondition(kernel.count == g.taps * g.channels * filters, "kernel \(kernel.shape) does not match \(g)")
         precondition(output.count == batch * g.outputPixels * filters, "output \(output.shape) does not match \(g)")
         let k = g.taps * g.channels
-        let tailFilters = filters % 8
-        // The last filters % 8 filters use a copy of their weights padded to 8 columns.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tailFilters == 0 ? 1 : k * 8) { tailBuffer in
+        let lanes = instructionSet.lanes
+        let isa = instructionSet.cValue
+        let tailFilters = filters % lanes
+        // The last filters % lanes filters use a copy of their weights padded to a whole vector.
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: tailFilters == 0 ? 1 : k * lanes) { tailBuffer in
             let tail = tailBuffer.baseAddress!
             if tailFilters > 0 {
                 let first = filters - tailFilters
                 for row in 0..<k {
-                    for lane in 0..<8 {
-                        tail[row * 8 + lane] = lane < tailFilters ? kernel.pointer[row * filters + first + lane] : 0
+                    for lane in 0..<lanes {
+                        tail[row * lanes + lane] = lane < tailFilters ? kernel.pointer[row * filters + first + lane] : 0
                     }
                 }
             }
@@ -55,12 +60,14 @@ extension Convolution {
             let y = UnsafeSendable(output.pointer)
             let b = bias.map { UnsafeSendable($0.pointer) }
             let pixels = batch * g.outputPixels
-            let window = DirectWindow(geometry: g, outputStride: filters, floor: relu ? 0 : -.infinity)
+            let floor: Float = relu ? 0 : -.infinity
+            let runLength = g.kernelWidth * g.channels
             let blocks = (pixels + pixelBlock - 1) / pixelBlock
-            // Few pixel blocks (small feature maps, batch 1): split the 16-filter blocks into groups too,
+            // Few pixel blocks (small feature maps, batch 1): split the wide filter blocks into groups too,
             // so every worker gets a share. Work item = block * groups + group.
-            let sixteens = filters / 16
-            let groups = blocks >= 4 * Parallel.workerCount ? 1 : max(1, min(sixteens, (4 * Parallel.workerCount) / blocks))
+            let wide = 2 * lanes
+            let wideBlocks = filters / wide
+            let groups = blocks >= 4 * Parallel.workerCount ? 1 : max(1, min(wideBlocks, (4 * Parallel.workerCount) / blocks))
             let macsPerItem = pixelBlock * k * filters / groups
             Parallel.forEachChunk(blocks * groups, minimumChunk: max(1, directGrain / max(1, macsPerItem))) { _, range in
                 var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value),
@@ -79,32 +86,30 @@ extension Convolution {
                     }
                     let corners = UnsafePointer(gatherer.corners)
                     let out = y.value + first &* filters
-                    var f0 = 16 &* (sixteens &* group / groups)
-                    let end = 16 &* (sixteens &* (group &+ 1) / groups)
+                    var f0 = wide &* (wideBlocks &* group / groups)
+                    let end = wide &* (wideBlocks &* (group &+ 1) / groups)
                     while f0 < end {
                         let weights = UnsafePointer(w.value) + f0
-                        let start: (SIMD8<Float>, SIMD8<Float>) =
-                            b.map { (load8($0.value + f0), load8($0.value + (f0 &+ 8))) } ?? (.zero, .zero)
-                        window.sixBySixteen(corners, rowStep: rowStep, valid: min(6, valid), weights: weights, start: start,
-                                            out: out + f0)
+                        let start = b.map { UnsafePointer($0.value) + f0 }
+                        emovere_conv_wide(isa, corners, rowStep, g.kernelHeight, runLength, weights, filters, start,
+                                          floor, min(6, valid), out + f0, filters)
                         if valid > 6 {
-                            window.sixBySixteen(corners + 6, rowStep: rowStep, valid: valid &- 6, weights: weights,
-                                                start: start, out: out + (6 &* filters &+ f0))
+                            emovere_conv_wide(isa, corners + 6, rowStep, g.kernelHeight, runLength, weights, filters,
+                                              start, floor, valid &- 6, out + (6 &* filters &+ f0), filters)
                         }
-                        f0 &+= 16
+                        f0 &+= wide
                     }
                     guard group == groups &- 1 else { continue }
-                    if f0 &+ 8 <= filters {
-                        let start = b.map { load8($0.value + f0) } ?? .zero
-                        window.twelveByEight(corners, rowStep: rowStep, valid: valid, weights: UnsafePointer(w.value) + f0,
-                                             weightStride: filters, start: start, lanes: 8, out: out + f0)
-                        f0 &+= 8
+                    if f0 &+ lanes <= filters {
+                        emovere_conv_narrow(isa, corners, rowStep, g.kernelHeight, runLength, UnsafePointer(w.value) + f0,
+                                            filters, b.map { UnsafePointer($0.value) + f0 }, floor, valid, lanes,
+                                            out + f0, filters)
+                        f0 &+= lanes
                     }
                     if f0 < filters {
-                        var start = SIMD8<Float>()
-                        if let b { for lane in 0..<tailFilters { start[lane] = b.value[f0 &+ lane] } }
-                        window.twelveByEight(corners, rowStep: rowStep, valid: valid, weights: UnsafePointer(tailWeights.value),
-                                             weightStride: 8, start: start, lanes: tailFilters, out: out + f0)
+                        emovere_conv_narrow(isa, corners, rowStep, g.kernelHeight, runLength,
+                                            UnsafePointer(tailWeights.value), lanes, b.map { UnsafePointer($0.value) + f0 },
+                                            floor, valid, filters &- f0, out + f0, filters)
                     }
                 }
             }
@@ -123,7 +128,7 @@ struct WindowGatherer {
     /// 1x1 windows, stride 1, no padding: the input is the im2col matrix.
     let isFlat: Bool
     /// `[pixelBlock]` window corners of the current block.
-    let corners: UnsafeMutablePointer<UnsafePointer<Float>>
+    let corners: UnsafeMutablePointer<UnsafePointer<Float>?>
     /// `[pixelBlock * KH * KW * C]` window copies for blocks that cross the border.
     let copies: UnsafeMutablePointer<Float>
     /// The current pixel: its index over the batch, its output row and column, and the input offset
@@ -230,132 +235,6 @@ struct WindowGatherer {
     }
 }
 
-/// The shape of one window walk: per pixel, `kernelHeight` runs of `runLength` input values `rowStep`
-/// apart from the pixel's window corner, against weight rows `weightStride` apart.
-struct DirectWindow {
-    let kernelHeight: Int
-    let runLength: Int
-    let outputStride: Int
-    let floor: SIMD8<Float>
-
-    init(geometry g: ConvolutionGeometry, outputStride: Int, floor: Float) {
-        kernelHeight = g.kernelHeight
-        runLength = g.kernelWidth * g.channels
-        self.outputStride = outputStride
-        self.floor = SIMD8(repeating: floor)
-    }
-
-    @inline(__always) func clamped(_ value: SIMD8<Float>) -> SIMD8<Float> {
-        value.replacing(with: floor, where: value .< floor)
-    }
-
-    /// Six pixels x 16 filters (weights `outputStride` apart); stores the first `valid` pixels at
-    /// `out + pixel * outputStride`.
-    @inline(__always)
-    func sixBySixteen(
-        _ corner: UnsafePointer<UnsafePointer<Float>>, rowStep: Int, valid: Int, weights: UnsafePointer<Float>,
-        start: (SIMD8<Float>, SIMD8<Float>), out: UnsafeMutablePointer<Float>
-    ) {
-        var a00 = start.0, a01 = start.1, a10 = start.0, a11 = start.1, a20 = start.0, a21 = start.1
-        var a30 = start.0, a31 = start.1, a40 = start.0, a41 = start.1, a50 = start.0, a51 = start.1
-        for ky in 0..<kernelHeight {
-            let offset = ky &* rowStep
-            let p0 = corner[0] + offset, p1 = corner[1] + offset, p2 = corner[2] + offset
-            let p3 = corner[3] + offset, p4 = corner[4] + offset, p5 = corner[5] + offset
-            var weightRow = weights + ky &* runLength &* outputStride
-            for tap in 0..<runLength {
-                let w0 = load8(weightRow), w1 = load8(weightRow + 8)
-                var s = SIMD8<Float>(repeating: p0[tap])
-                a00.addProduct(s, w0); a01.addProduct(s, w1)
-                s = SIMD8(repeating: p1[tap])
-                a10.addProduct(s, w0); a11.addProduct(s, w1)
-                s = SIMD8(repeating: p2[tap])
-                a20.addProduct(s, w0); a21.addProduct(s, w1)
-                s = SIMD8(repeating: p3[tap])
-                a30.addProduct(s, w0); a31.addProduct(s, w1)
-                s = SIMD8(repeating: p4[tap])
-                a40.addProduct(s, w0); a41.addProduct(s, w1)
-                s = SIMD8(repeating: p5[tap])
-                a50.addProduct(s, w0); a51.addProduct(s, w1)
-                weightRow += outputStride
-            }
-        }
-        store(a00, a01, pixel: 0, valid: valid, out: out)
-        store(a10, a11, pixel: 1, valid: valid, out: out)
-        store(a20, a21, pixel: 2, valid: valid, out: out)
-        store(a30, a31, pixel: 3, valid: valid, out: out)
-        store(a40, a41, pixel: 4, valid: valid, out: out)
-        store(a50, a51, pixel: 5, valid: valid, out: out)
-    }
-
-    /// Twelve pixels x 8 filters (weight rows `weightStride` apart); stores `lanes` filters of the first
-    /// `valid` pixels.
-    @inline(__always)
-    func twelveByEight(
-        _ corner: UnsafePointer<UnsafePointer<Float>>, rowStep: Int, valid: Int, weights: UnsafePointer<Float>,
-        weightStride: Int,
-        start: SIMD8<Float>, lanes: Int, out: UnsafeMutablePointer<Float>
-    ) {
-        var a0 = start, a1 = start, a2 = start, a3 = start, a4 = start, a5 = start
-        var a6 = start, a7 = start, a8 = start, a9 = start, a10 = start, a11 = start
-        for ky in 0..<kernelHeight {
-            let offset = ky &* rowStep
-            let p0 = corner[0] + offset, p1 = corner[1] + offset, p2 = corner[2] + offset
-            let p3 = corner[3] + offset, p4 = corner[4] + offset, p5 = corner[5] + offset
-            let p6 = corner[6] + offset, p7 = corner[7] + offset, p8 = corner[8] + offset
-            let p9 = corner[9] + offset, p10 = corner[10] + offset, p11 = corner[11] + offset
-            var weightRow = weights + ky &* runLength &* weightStride
-            for tap in 0..<runLength {
-                let w = load8(weightRow)
-                a0.addProduct(SIMD8(repeating: p0[tap]), w)
-                a1.addProduct(SIMD8(repeating: p1[tap]), w)
-                a2.addProduct(SIMD8(repeating: p2[tap]), w)
-                a3.addProduct(SIMD8(repeating: p3[tap]), w)
-                a4.addProduct(SIMD8(repeating: p4[tap]), w)
-                a5.addProduct(SIMD8(repeating: p5[tap]), w)
-                a6.addProduct(SIMD8(repeating: p6[tap]), w)
-                a7.addProduct(SIMD8(repeating: p7[tap]), w)
-                a8.addProduct(SIMD8(repeating: p8[tap]), w)
-                a9.addProduct(SIMD8(repeating: p9[tap]), w)
-                a10.addProduct(SIMD8(repeating: p10[tap]), w)
-                a11.addProduct(SIMD8(repeating: p11[tap]), w)
-                weightRow += weightStride
-            }
-        }
-        store(a0, pixel: 0, valid: valid, lanes: lanes, out: out)
-        store(a1, pixel: 1, valid: valid, lanes: lanes, out: out)
-        store(a2, pixel: 2, valid: valid, lanes: lanes, out: out)
-        store(a3, pixel: 3, valid: valid, lanes: lanes, out: out)
-        store(a4, pixel: 4, valid: valid, lanes: lanes, out: out)
-        store(a5, pixel: 5, valid: valid, lanes: lanes, out: out)
-        store(a6, pixel: 6, valid: valid, lanes: lanes, out: out)
-        store(a7, pixel: 7, valid: valid, lanes: lanes, out: out)
-        store(a8, pixel: 8, valid: valid, lanes: lanes, out: out)
-        store(a9, pixel: 9, valid: valid, lanes: lanes, out: out)
-        store(a10, pixel: 10, valid: valid, lanes: lanes, out: out)
-        store(a11, pixel: 11, valid: valid, lanes: lanes, out: out)
-    }
-
-    @inline(__always)
-    func store(_ low: SIMD8<Float>, _ high: SIMD8<Float>, pixel: Int, valid: Int, out: UnsafeMutablePointer<Float>) {
-        guard pixel < valid else { return }
-        store8(clamped(low), out + pixel &* outputStride)
-        store8(clamped(high), out + (pixel &* outputStride &+ 8))
-    }
-
-    @inline(__always)
-    func store(_ value: SIMD8<Float>, pixel: Int, valid: Int, lanes: Int, out: UnsafeMutablePointer<Float>) {
-        guard pixel < valid else { return }
-        let target = out + pixel &* outputStride
-        if lanes == 8 {
-            store8(clamped(value), target)
-        } else {
-            let result = clamped(value)
-            for lane in 0..<lanes { target[lane] = result[lane] }
-        }
-    }
-}
-
 extension Convolution {
     /// A convolution followed by global average pooling, for inference: since both are linear,
     /// `mean_p(conv(x)[p]) = mean_p(window(x, p)) · W + b`, one matrix-vector product per image on the
@@ -413,7 +292,7 @@ extension Convolution {
                         var sum = SIMD8<Float>()
                         var row = 0
                         while row < k && (lanes == 8 || row &* filters &+ f0 &+ 8 <= k &* filters) {
-                            sum.addProduct(SIMD8(repeating: mean[row]), load8(UnsafePointer(w.value) + (row &* filters &+ f0)))
+                            sum += SIMD8(repeating: mean[row]) * load8(UnsafePointer(w.value) + (row &* filters &+ f0))
                             row &+= 1
                         }
                         while row < k {

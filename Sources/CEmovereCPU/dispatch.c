@@ -1,0 +1,87 @@
+/* Instruction-set detection and the one switch from a set to its compiled kernels. */
+#include "CEmovereCPU.h"
+
+#define DECLARE_VARIANTS(suffix)                                                                                  \
+    void emovere_conv_wide_##suffix(const float *const *, long, long, long, const float *, long, const float *,  \
+                                    float, long, float *, long);                                                  \
+    void emovere_conv_narrow_##suffix(const float *const *, long, long, long, const float *, long, const float *, \
+                                      float, long, long, float *, long);                                          \
+    void emovere_depthwise3x3_row_##suffix(const float *, const float *, const float *, const float *, long,      \
+                                           float *, long);
+
+DECLARE_VARIANTS(portable)
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+DECLARE_VARIANTS(avx2)
+DECLARE_VARIANTS(avx512)
+
+/* The register state the operating system saves on context switches (XCR0); valid only when OSXSAVE is set. */
+static unsigned long long saved_state_mask(void) {
+    unsigned int eax, edx;
+    __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+    return ((unsigned long long)edx << 32) | eax;
+}
+
+emovere_isa emovere_detect_isa(void) {
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return EMOVERE_ISA_PORTABLE;
+    int has_fma = (ecx >> 12) & 1, has_osxsave = (ecx >> 27) & 1, has_avx = (ecx >> 28) & 1;
+    if (!has_osxsave || !has_avx || !has_fma) return EMOVERE_ISA_PORTABLE;
+    unsigned long long xcr0 = saved_state_mask();
+    if ((xcr0 & 0x6) != 0x6) return EMOVERE_ISA_PORTABLE; /* XMM and YMM state */
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return EMOVERE_ISA_PORTABLE;
+    int has_avx2 = (ebx >> 5) & 1, has_avx512f = (ebx >> 16) & 1;
+    if (!has_avx2) return EMOVERE_ISA_PORTABLE;
+    if (has_avx512f && (xcr0 & 0xE6) == 0xE6) return EMOVERE_ISA_AVX512; /* opmask, ZMM upper halves, ZMM16-31 */
+    return EMOVERE_ISA_AVX2;
+}
+
+#define DISPATCH(isa, name, ...)                                                                                   \
+    switch (isa) {                                                                                                 \
+    case EMOVERE_ISA_AVX512: name##_avx512(__VA_ARGS__); break;                                                    \
+    case EMOVERE_ISA_AVX2: name##_avx2(__VA_ARGS__); break;                                                        \
+    default: name##_portable(__VA_ARGS__); break;                                                                  \
+    }
+#else
+emovere_isa emovere_detect_isa(void) { return EMOVERE_ISA_PORTABLE; }
+
+#define DISPATCH(isa, name, ...)                                                                                   \
+    do {                                                                                                           \
+        (void)(isa);                                                                                               \
+        name##_portable(__VA_ARGS__);                                                                              \
+    } while (0)
+#endif
+
+long emovere_isa_lanes(emovere_isa isa) {
+#if defined(__x86_64__)
+    switch (isa) {
+    case EMOVERE_ISA_AVX512: return 16;
+    case EMOVERE_ISA_AVX2: return 8;
+    default: return 4;
+    }
+#else
+    (void)isa;
+    return 4;
+#endif
+}
+
+void emovere_conv_wide(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
+                       long run_length, const float *weights, long weight_stride, const float *bias, float floor,
+                       long valid, float *out, long out_stride) {
+    DISPATCH(isa, emovere_conv_wide, corners, row_step, kernel_height, run_length, weights, weight_stride, bias, floor,
+             valid, out, out_stride);
+}
+
+void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
+                         long run_length, const float *weights, long weight_stride, const float *bias, float floor,
+                         long valid, long filters, float *out, long out_stride) {
+    DISPATCH(isa, emovere_conv_narrow, corners, row_step, kernel_height, run_length, weights, weight_stride, bias,
+             floor, valid, filters, out, out_stride);
+}
+
+void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *middle, const float *bottom,
+                              const float *kernel, long channels, float *out, long count) {
+    DISPATCH(isa, emovere_depthwise3x3_row, top, middle, bottom, kernel, channels, out, count);
+}

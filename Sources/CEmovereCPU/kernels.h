@@ -1,0 +1,136 @@
+/* The kernels of CEmovereCPU.h, written once. Each kernels_<set>.c includes this file after defining
+ * LANES (floats per vector) and VARIANT(name) (the exported name for its instruction set), inside a
+ * `#pragma clang attribute` that compiles every function for that set. `a + b * c` on vectors contracts
+ * to a fused multiply-add where the set has one. */
+
+typedef float vec __attribute__((vector_size(LANES * 4)));
+typedef float unaligned_vec __attribute__((vector_size(LANES * 4), aligned(4)));
+
+static inline vec load(const float *p) { return *(const unaligned_vec *)p; }
+static inline void store(float *p, vec v) { *(unaligned_vec *)p = v; }
+static inline vec splat(float s) { return (vec){0} + s; }
+static inline vec clamp(vec v, vec floor) { return __builtin_elementwise_max(v, floor); }
+
+/* The first `count` lanes of `v` (count < LANES) to `p`, or from `p` with zeros after. */
+static inline void store_partial(float *p, vec v, long count) {
+    for (long lane = 0; lane < count; lane++) p[lane] = v[lane];
+}
+static inline vec load_partial(const float *p, long count) {
+    vec v = {0};
+    for (long lane = 0; lane < count; lane++) v[lane] = p[lane];
+    return v;
+}
+
+void VARIANT(emovere_conv_wide)(const float *const *corners, long row_step, long kernel_height, long run_length,
+                                const float *weights, long weight_stride, const float *bias, float floor,
+                                long valid, float *out, long out_stride) {
+    vec b0 = bias ? load(bias) : splat(0), b1 = bias ? load(bias + LANES) : splat(0);
+    vec a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1;
+    vec a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1;
+    for (long ky = 0; ky < kernel_height; ky++) {
+        long offset = ky * row_step;
+        const float *p0 = corners[0] + offset, *p1 = corners[1] + offset, *p2 = corners[2] + offset;
+        const float *p3 = corners[3] + offset, *p4 = corners[4] + offset, *p5 = corners[5] + offset;
+        const float *w = weights + ky * run_length * weight_stride;
+        for (long tap = 0; tap < run_length; tap++, w += weight_stride) {
+            vec w0 = load(w), w1 = load(w + LANES), s;
+            s = splat(p0[tap]); a00 = a00 + s * w0; a01 = a01 + s * w1;
+            s = splat(p1[tap]); a10 = a10 + s * w0; a11 = a11 + s * w1;
+            s = splat(p2[tap]); a20 = a20 + s * w0; a21 = a21 + s * w1;
+            s = splat(p3[tap]); a30 = a30 + s * w0; a31 = a31 + s * w1;
+            s = splat(p4[tap]); a40 = a40 + s * w0; a41 = a41 + s * w1;
+            s = splat(p5[tap]); a50 = a50 + s * w0; a51 = a51 + s * w1;
+        }
+    }
+    vec f = splat(floor);
+    vec results[12] = {a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51};
+    for (long p = 0; p < valid && p < 6; p++) {
+        store(out + p * out_stride, clamp(results[2 * p], f));
+        store(out + p * out_stride + LANES, clamp(results[2 * p + 1], f));
+    }
+}
+
+void VARIANT(emovere_conv_narrow)(const float *const *corners, long row_step, long kernel_height, long run_length,
+                                  const float *weights, long weight_stride, const float *bias, float floor,
+                                  long valid, long filters, float *out, long out_stride) {
+    vec b = !bias ? splat(0) : filters == LANES ? load(bias) : load_partial(bias, filters);
+    vec a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b, a8 = b, a9 = b, a10 = b, a11 = b;
+    for (long ky = 0; ky < kernel_height; ky++) {
+        long offset = ky * row_step;
+        const float *p0 = corners[0] + offset, *p1 = corners[1] + offset, *p2 = corners[2] + offset;
+        const float *p3 = corners[3] + offset, *p4 = corners[4] + offset, *p5 = corners[5] + offset;
+        const float *p6 = corners[6] + offset, *p7 = corners[7] + offset, *p8 = corners[8] + offset;
+        const float *p9 = corners[9] + offset, *p10 = corners[10] + offset, *p11 = corners[11] + offset;
+        const float *w = weights + ky * run_length * weight_stride;
+        for (long tap = 0; tap < run_length; tap++, w += weight_stride) {
+            vec w0 = load(w);
+            a0 = a0 + splat(p0[tap]) * w0; a1 = a1 + splat(p1[tap]) * w0; a2 = a2 + splat(p2[tap]) * w0;
+            a3 = a3 + splat(p3[tap]) * w0; a4 = a4 + splat(p4[tap]) * w0; a5 = a5 + splat(p5[tap]) * w0;
+            a6 = a6 + splat(p6[tap]) * w0; a7 = a7 + splat(p7[tap]) * w0; a8 = a8 + splat(p8[tap]) * w0;
+            a9 = a9 + splat(p9[tap]) * w0; a10 = a10 + splat(p10[tap]) * w0; a11 = a11 + splat(p11[tap]) * w0;
+        }
+    }
+    vec f = splat(floor);
+    vec results[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
+    for (long p = 0; p < valid && p < 12; p++) {
+        if (filters == LANES) {
+            store(out + p * out_stride, clamp(results[p], f));
+        } else {
+            store_partial(out + p * out_stride, clamp(results[p], f), filters);
+        }
+    }
+}
+
+/* One kernel row's contribution to four neighbouring pixels: six input columns `c` apart. */
+static inline void four_pixel_row(const float *row, long c, vec left, vec middle, vec right,
+                                  vec *a0, vec *a1, vec *a2, vec *a3) {
+    vec v0 = load(row), v1 = load(row + c), v2 = load(row + 2 * c);
+    vec v3 = load(row + 3 * c), v4 = load(row + 4 * c), v5 = load(row + 5 * c);
+    *a0 = *a0 + v0 * left + v1 * middle + v2 * right;
+    *a1 = *a1 + v1 * left + v2 * middle + v3 * right;
+    *a2 = *a2 + v2 * left + v3 * middle + v4 * right;
+    *a3 = *a3 + v3 * left + v4 * middle + v5 * right;
+}
+
+void VARIANT(emovere_depthwise3x3_row)(const float *top, const float *middle, const float *bottom,
+                                       const float *kernel, long c, float *out, long count) {
+    long c0 = 0;
+    for (; c0 + LANES <= c; c0 += LANES) {
+        const float *w = kernel + c0;
+        vec w0 = load(w), w1 = load(w + c), w2 = load(w + 2 * c);
+        vec w3 = load(w + 3 * c), w4 = load(w + 4 * c), w5 = load(w + 5 * c);
+        vec w6 = load(w + 6 * c), w7 = load(w + 7 * c), w8 = load(w + 8 * c);
+        long ox = 0;
+        for (; ox + 4 <= count; ox += 4) {
+            vec a0 = splat(0), a1 = splat(0), a2 = splat(0), a3 = splat(0);
+            long offset = ox * c + c0;
+            four_pixel_row(top + offset, c, w0, w1, w2, &a0, &a1, &a2, &a3);
+            four_pixel_row(middle + offset, c, w3, w4, w5, &a0, &a1, &a2, &a3);
+            four_pixel_row(bottom + offset, c, w6, w7, w8, &a0, &a1, &a2, &a3);
+            store(out + offset, a0);
+            store(out + offset + c, a1);
+            store(out + offset + 2 * c, a2);
+            store(out + offset + 3 * c, a3);
+        }
+        for (; ox < count; ox++) {
+            long offset = ox * c + c0;
+            vec a = load(top + offset) * w0 + load(top + offset + c) * w1 + load(top + offset + 2 * c) * w2
+                + load(middle + offset) * w3 + load(middle + offset + c) * w4 + load(middle + offset + 2 * c) * w5
+                + load(bottom + offset) * w6 + load(bottom + offset + c) * w7 + load(bottom + offset + 2 * c) * w8;
+            store(out + offset, a);
+        }
+    }
+    /* Channels past the last whole vector, one at a time. */
+    for (; c0 < c; c0++) {
+        const float *w = kernel + c0;
+        for (long ox = 0; ox < count; ox++) {
+            long offset = ox * c + c0;
+            float sum = 0;
+            for (long kx = 0; kx < 3; kx++) {
+                sum += top[offset + kx * c] * w[kx * c] + middle[offset + kx * c] * w[(3 + kx) * c]
+                    + bottom[offset + kx * c] * w[(6 + kx) * c];
+            }
+            out[offset] = sum;
+        }
+    }
+}

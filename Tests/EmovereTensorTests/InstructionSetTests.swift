@@ -1,0 +1,33 @@
+import EmovereTensor
+import Foundation
+import Testing
+
+/// The run-time choice of kernel variants: what cpuid reports agrees with what the kernel reports in
+/// `/proc/cpuinfo`, and the choice is one the CPU runs.
+struct InstructionSetTests {
+    @Test func detectedSetIsAvailableAndNamed() {
+        #expect(InstructionSet.available.first == .portable)
+        #expect(InstructionSet.available.contains(InstructionSet.detected))
+        for set in InstructionSet.allCases {
+            #expect(InstructionSet(name: set.description) == set)
+        }
+        #expect(InstructionSet(name: "sse9") == nil)
+        #expect(InstructionSet.allCases.map(\.lanes) == [4, 8, 16] || InstructionSet.allCases.map(\.lanes) == [4, 4, 4])
+    }
+
+    /// On Linux x86-64 the kernel lists the features it lets processes use; the detected set must be the widest of
+    /// them (unless `EMOVERE_MAX_ISA` caps it).
+    @Test func detectionAgreesWithTheOperatingSystem() throws {
+        #if os(Linux) && arch(x86_64)
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flagsLine = try #require(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(flagsLine.split(separator: ":").last!.split(separator: " ").map(String.init))
+        let expected: InstructionSet = flags.contains("avx512f") ? .avx512
+            : flags.isSuperset(of: ["avx2", "fma"]) ? .avx2 : .portable
+        #expect(InstructionSet.available.last == expected)
+        if ProcessInfo.processInfo.environment["EMOVERE_MAX_ISA"] == nil {
+            #expect(InstructionSet.detected == expected)
+        }
+        #endif
+    }
+}
