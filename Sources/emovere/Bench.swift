@@ -41,6 +41,7 @@ struct Bench: ParsableCommand {
     var detector = false
 
     func run() throws {
+        print(SystemDescription.current)
         if detector {
             let sample = try RGBImage(contentsOf: try BundledModel.locate(fileName: "astronaut.jpg", environment: nil,
                                                                           folder: "samples"))
@@ -49,9 +50,6 @@ struct Bench: ParsableCommand {
                               cascadePath: HaarCascade.locate(), seconds: seconds, layers: layers).run()
             return
         }
-        Gemm.configureThreads()
-        print("BLAS: \(Gemm.libraryDescription); workers: \(Parallel.workerCount)")
-        if let advice = Gemm.kernelAdvice { print(advice) }
         let architecture = Architecture(name: model, inputSize: inputSize)
         let results = try Benchmark(architecture: architecture, seconds: seconds)
             .run(trainingBatch: trainingBatch, inferenceBatches: trainingOnly ? [] : inferenceBatches)

@@ -49,6 +49,17 @@ struct CommandLineTests {
         }
     }
 
+    /// `info --system` names the kernels chosen for this CPU (one of the sets it runs) and the BLAS library.
+    @Test func infoSystemNamesTheChosenKernels() throws {
+        let result = try CommandRunner.run(["info", "--system"])
+        #expect(result.status == 0, "\(result)")
+        let names = ["portable", "avx2", "avx512"]
+        #expect(names.contains { result.standardOutput.contains("kernels: \($0) (") }, "\(result)")
+        #expect(result.standardOutput.contains("BLAS: "), "\(result)")
+        let both = try CommandRunner.run(["info", "--system", "model.safetensors"])
+        #expect(both.status != 0 && both.standardError.contains("--system takes no model file"), "\(both)")
+    }
+
     @Test func trainWithoutDataNamesTheMissingOption() throws {
         let result = try CommandRunner.run(["train", "--out", "/tmp/unused"])
         #expect(result.status != 0)

@@ -1,0 +1,16 @@
+import EmovereTensor
+
+/// What `info --system` and `bench` print about the machine: the kernels chosen for its CPU, the BLAS library and
+/// the number of workers.
+enum SystemDescription {
+    /// Configures the BLAS threads first, so the description is what a command then runs with.
+    static var current: String {
+        Gemm.configureThreads()
+        var lines = [
+            "kernels: \(InstructionSet.detected.summary); this CPU runs \(InstructionSet.available.map(\.description).joined(separator: ", "))",
+            "BLAS: \(Gemm.libraryDescription); workers: \(Parallel.workerCount)",
+        ]
+        if let advice = Gemm.kernelAdvice { lines.append(advice) }
+        return lines.joined(separator: "\n")
+    }
+}
