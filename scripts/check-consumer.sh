@@ -22,6 +22,7 @@ let package = Package(
 SWIFT
 cat > "$scratch/consumer/Sources/consumer/main.swift" <<'SWIFT'
 import Emovere
+import EmovereData
 import EmovereTensor
 
 // Every class in the FER2013 order, and a kernel run through the instruction set chosen for this CPU.
