@@ -15,7 +15,6 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
     /// The widest set this CPU and operating system support, capped by `EMOVERE_MAX_ISA` (`portable`, `avx2`
     /// or `avx512`) when that is set, for comparing variants on one machine. Read once per process.
     public static let detected: InstructionSet = {
-        let supported = InstructionSet(rawValue: Int(emovere_detect_isa().rawValue)) ?? .portable
         guard let cap = ProcessInfo.processInfo.environment["EMOVERE_MAX_ISA"].flatMap(InstructionSet.init(name:)) else {
             return supported
         }
@@ -23,10 +22,10 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
     }()
 
     /// Every set this CPU runs, narrowest first: the variants a test can force.
-    public static var available: [InstructionSet] {
-        let supported = InstructionSet(rawValue: Int(emovere_detect_isa().rawValue)) ?? .portable
-        return allCases.filter { $0 <= supported }
-    }
+    public static var available: [InstructionSet] { allCases.filter { $0 <= supported } }
+
+    /// The widest set this CPU and operating system support (cpuid and xgetbv), whatever `EMOVERE_MAX_ISA` says.
+    private static let supported = InstructionSet(rawValue: Int(emovere_detect_isa().rawValue)) ?? .portable
 
     /// The set named `name` (`portable`, `avx2`, `avx512`), or nil.
     public init?(name: String) {
