@@ -7,7 +7,15 @@
     void emovere_conv_narrow_##suffix(const float *const *, long, long, long, const float *, long, const float *, \
                                       float, long, long, float *, long);                                          \
     void emovere_depthwise3x3_row_##suffix(const float *, const float *, const float *, const float *, long,      \
-                                           float *, long);
+                                           float *, long);                                                      \
+    void emovere_norm_moments_##suffix(const float *, long, long, float *, float *);                              \
+    void emovere_norm_backward_sums_##suffix(const float *, const float *, const float *, const float *,         \
+                                             const float *, float, long, long, float *, float *);                \
+    void emovere_norm_apply_##suffix(const float *, const float *, const float *, const float *, float, long, long, \
+                                     float *);                                                                    \
+    void emovere_norm_backward_apply_##suffix(const float *, const float *, const float *, const float *,        \
+                                              const float *, const float *, const float *, const float *, float,  \
+                                              long, long, float *);
 
 DECLARE_VARIANTS(portable)
 
@@ -84,4 +92,25 @@ void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_
 void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *middle, const float *bottom,
                               const float *kernel, long channels, float *out, long count) {
     DISPATCH(isa, emovere_depthwise3x3_row, top, middle, bottom, kernel, channels, out, count);
+}
+
+void emovere_norm_moments(emovere_isa isa, const float *x, long rows, long channels, float *first, float *second) {
+    DISPATCH(isa, emovere_norm_moments, x, rows, channels, first, second);
+}
+
+void emovere_norm_backward_sums(emovere_isa isa, const float *x, const float *dy, const float *mask,
+                                const float *mean, const float *invstd, float floor, long rows, long channels,
+                                float *first, float *second) {
+    DISPATCH(isa, emovere_norm_backward_sums, x, dy, mask, mean, invstd, floor, rows, channels, first, second);
+}
+
+void emovere_norm_apply(emovere_isa isa, const float *x, const float *mean, const float *scale, const float *shift,
+                        float floor, long rows, long channels, float *y) {
+    DISPATCH(isa, emovere_norm_apply, x, mean, scale, shift, floor, rows, channels, y);
+}
+
+void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *dy, const float *mask,
+                                 const float *mean, const float *invstd, const float *a, const float *b,
+                                 const float *d, float floor, long rows, long channels, float *dx) {
+    DISPATCH(isa, emovere_norm_backward_apply, x, dy, mask, mean, invstd, a, b, d, floor, rows, channels, dx);
 }

@@ -134,3 +134,108 @@ void VARIANT(emovere_depthwise3x3_row)(const float *top, const float *middle, co
         }
     }
 }
+
+/* Batch normalisation over [rows, channels]. Channels are split into whole vectors and a scalar remainder; each
+ * channel sums its rows in row order, so a variant's sums differ from a scalar loop's only by fused rounding. */
+
+typedef int ivec __attribute__((vector_size(LANES * 4)));
+
+/* The gradient that reaches batch norm through its fused ReLU: `dy` where `mask > 0` (at least `floor`), else 0. */
+static inline vec masked_gradient(vec dy, vec mask, vec floor) {
+    ivec open = mask > splat(0);
+    return (vec)((ivec)clamp(dy, floor) & open);
+}
+static inline float masked_gradient_scalar(float dy, float mask, float floor) {
+    return mask > 0 ? (dy > floor ? dy : floor) : 0;
+}
+
+void VARIANT(emovere_norm_moments)(const float *x, long rows, long channels, float *first, float *second) {
+    long c = 0;
+    for (; c + LANES <= channels; c += LANES) {
+        vec s1 = load(first + c), s2 = load(second + c);
+        for (long r = 0; r < rows; r++) {
+            vec v = load(x + r * channels + c);
+            s1 = s1 + v;
+            s2 = s2 + v * v;
+        }
+        store(first + c, s1);
+        store(second + c, s2);
+    }
+    for (; c < channels; c++) {
+        float s1 = first[c], s2 = second[c];
+        for (long r = 0; r < rows; r++) {
+            float v = x[r * channels + c];
+            s1 += v;
+            s2 += v * v;
+        }
+        first[c] = s1;
+        second[c] = s2;
+    }
+}
+
+void VARIANT(emovere_norm_backward_sums)(const float *x, const float *dy, const float *mask, const float *mean,
+                                         const float *invstd, float floor, long rows, long channels, float *first,
+                                         float *second) {
+    long c = 0;
+    vec f = splat(floor);
+    for (; c + LANES <= channels; c += LANES) {
+        vec s1 = load(first + c), s2 = load(second + c), m = load(mean + c), k = load(invstd + c);
+        for (long r = 0; r < rows; r++) {
+            long at = r * channels + c;
+            vec g = mask ? masked_gradient(load(dy + at), load(mask + at), f) : load(dy + at);
+            s1 = s1 + g;
+            s2 = s2 + g * ((load(x + at) - m) * k);
+        }
+        store(first + c, s1);
+        store(second + c, s2);
+    }
+    for (; c < channels; c++) {
+        float s1 = first[c], s2 = second[c];
+        for (long r = 0; r < rows; r++) {
+            long at = r * channels + c;
+            float g = mask ? masked_gradient_scalar(dy[at], mask[at], floor) : dy[at];
+            s1 += g;
+            s2 += g * ((x[at] - mean[c]) * invstd[c]);
+        }
+        first[c] = s1;
+        second[c] = s2;
+    }
+}
+
+void VARIANT(emovere_norm_apply)(const float *x, const float *mean, const float *scale, const float *shift,
+                                 float floor, long rows, long channels, float *y) {
+    vec f = splat(floor);
+    for (long r = 0; r < rows; r++) {
+        const float *in = x + r * channels;
+        float *out = y + r * channels;
+        long c = 0;
+        for (; c + LANES <= channels; c += LANES) {
+            store(out + c, clamp((load(in + c) - load(mean + c)) * load(scale + c) + load(shift + c), f));
+        }
+        for (; c < channels; c++) {
+            float v = (in[c] - mean[c]) * scale[c] + shift[c];
+            out[c] = v > floor ? v : floor;
+        }
+    }
+}
+
+void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const float *mask, const float *mean,
+                                          const float *invstd, const float *a, const float *b, const float *d,
+                                          float floor, long rows, long channels, float *dx) {
+    vec f = splat(floor);
+    for (long r = 0; r < rows; r++) {
+        long row = r * channels, c = 0;
+        for (; c + LANES <= channels; c += LANES) {
+            long at = row + c;
+            vec g = mask ? masked_gradient(load(dy + at), load(mask + at), f) : load(dy + at);
+            vec xhat = (load(x + at) - load(mean + c)) * load(invstd + c);
+            store(dx + at, load(a + c) * (g - load(b + c) - xhat * load(d + c)));
+        }
+        for (; c < channels; c++) {
+            long at = row + c;
+            float g = mask ? masked_gradient_scalar(dy[at], mask[at], floor) : dy[at];
+            float xhat = (x[at] - mean[c]) * invstd[c];
+            dx[at] = a[c] * (g - b[c] - xhat * d[c]);
+        }
+    }
+}

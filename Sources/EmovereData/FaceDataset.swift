@@ -100,3 +100,41 @@ public struct FaceDataset: Sendable, Equatable {
         return (subset(remaining), subset(heldOut))
     }
 }
+
+extension FaceDataset {
+    /// Every image resampled to `size` x `size` (area averaging when shrinking, bilinear when enlarging).
+    public func resized(to size: Int) -> FaceDataset {
+        guard size != imageSize else { return self }
+        var result = FaceDataset(imageSize: size)
+        result.pixels.reserveCapacity(count * size * size)
+        for index in 0..<count {
+            result.pixels += image(at: index).resized(width: size, height: size).pixels
+        }
+        result.labels = labels
+        return result
+    }
+
+    /// Every image corrupted by `corruption` at `severity`; image `i` draws from a generator derived from
+    /// `seed` and `i`, so the result does not depend on the order or the threads that produce it.
+    public func corrupted(by corruption: Corruption, severity: Float, seed: UInt64) -> FaceDataset {
+        guard count > 0 else { return self }
+        var result = self
+        let size = imageSize, area = pixelsPerImage
+        result.pixels.withUnsafeMutableBufferPointer { buffer in
+            let pixels = UnsafeSendable(buffer.baseAddress!)  // count > 0
+            Parallel.forEachChunk(count) { _, range in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: area) { values in
+                    let values = values.baseAddress!
+                    for image in range {
+                        let bytes = pixels.value + image * area
+                        for index in 0..<area { values[index] = Float(bytes[index]) }
+                        var random = SplitMix64(seed: seed).derived(stream: UInt64(image))
+                        corruption.apply(to: values, size: size, severity: severity, random: &random)
+                        for index in 0..<area { bytes[index] = UInt8(min(max(values[index], 0), 255).rounded()) }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}

@@ -33,6 +33,15 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup(title: "Detector options (with --through-detector)") var detection: FaceDetectorOptions
 
+    @Flag(help: ArgumentHelp(
+        "Run the corruption benchmark: accuracy under \(Corruption.allCases.count) camera corruptions (blur, low resolution, "
+            + "noise, JPEG, exposure, contrast, gamma, occlusion, rotation, framing) at severities 1-5, with fixed seeds; "
+            + "with --record it is stored in the card."))
+    var corruptions = false
+
+    @Option(parsing: .upToNextOption, help: "With --corruptions: the severities to run (1-5; default all). Severity 3 alone gives a quick estimate.")
+    var severities: [Int] = Array(Corruption.severities)
+
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
 
@@ -53,6 +62,15 @@ struct Evaluate: ParsableCommand {
         if throughDetector != nil && (record || json || output != nil) {
             throw ValidationError("--through-detector prints a comparison only; it cannot be combined with --record, --json or --output")
         }
+        if corruptions && (throughDetector != nil || adoptTta) {
+            throw ValidationError("--corruptions cannot be combined with --through-detector or --adopt-tta")
+        }
+        if let severity = severities.first(where: { !Corruption.severities.contains($0) }) {
+            throw ValidationError("--severities must be between 1 and 5, received \(severity)")
+        }
+        if severities != Array(Corruption.severities) && !corruptions {
+            throw ValidationError("--severities needs --corruptions")
+        }
         if throughDetector == DetectorKind.none {
             throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
         }
@@ -64,6 +82,10 @@ struct Evaluate: ParsableCommand {
         }
         let (network, card) = try ModelFile.load(model, foldedForInference: true)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
+        if corruptions {
+            let evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta)
+            return try runCorruptionBenchmark(evaluator, split: split)
+        }
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
         if let throughDetector {
@@ -120,6 +142,33 @@ struct Evaluate: ParsableCommand {
             updated.notes += note.filter { !updated.notes.contains($0) }
             try ModelFile.save(original, card: updated, to: model)
             FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
+        }
+    }
+
+    private func runCorruptionBenchmark(_ evaluator: Evaluator, split: Split) throws {
+        let dataset = try CommandSupport.load(path: data, split: split, strict: strict, imageSize: Corruption.referenceSize)
+        let benchmark = CorruptionBenchmark(evaluator: evaluator, severities: Array(Set(severities)).sorted())
+        let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count
+        let progress = ProgressBar(total: evaluations * dataset.count, label: "corruptions")
+        let report = try benchmark.run(dataset) { done, _ in progress.update(completed: done * dataset.count) }
+        progress.finish()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = String(decoding: try encoder.encode(report), as: UTF8.self)
+        print(self.json ? json : "\(split.usage), test-time augmentation \(evaluator.testTimeAugmentation.rawValue):\n" + report.table())
+        if let output { try AtomicFile.write(json + "\n", to: output) }
+        if record {
+            let (original, card) = try ModelFile.load(model)
+            var updated = card
+            updated.robustness = report
+            let prefix = split.usage.prefix(1).lowercased() + split.usage.dropFirst()
+            updated.metrics["\(prefix)MeanCorruptionAccuracy"] = report.meanAccuracy
+            updated.notes.removeAll { $0.hasPrefix("robustness:") }
+            updated.notes.append("robustness: the corruption benchmark on \(split.usage), test-time augmentation "
+                                 + "\(evaluator.testTimeAugmentation.rawValue), \(dataset.count) images")
+            updated.notes += note.filter { !updated.notes.contains($0) }
+            try ModelFile.save(original, card: updated, to: model)
+            FileHandle.standardError.write(Data("recorded the corruption report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }
     }
 }

@@ -69,7 +69,10 @@ struct Train: ParsableCommand {
     @Option(help: "Mixup alpha (0 disables).")
     var mixup: Float?
 
-    @Option(help: "Augmentation: standard (flip, rotation, shift, zoom, random erasing), classic (the same without erasing) or none.")
+    @Option(help: """
+        Augmentation: standard (flip, rotation, shift, zoom, random erasing), classic (the same without erasing), \
+        robust (wider framing and camera corruptions: blur, low resolution, noise, JPEG, exposure, occlusion) or none.
+        """)
     var augmentation: AugmentationName?
 
     @Option(help: "Stop after this many epochs without validation improvement (0 never stops early).")
@@ -172,11 +175,12 @@ enum ScheduleName: String, ExpressibleByArgument, CaseIterable {
     case plateau, cosine, oneCycle = "one-cycle", constant
 }
 enum AugmentationName: String, ExpressibleByArgument, CaseIterable {
-    case standard, classic, none
+    case standard, classic, robust, none
 
     var value: Augmentation {
         switch self {
         case .standard: .standard
+        case .robust: .robust
         case .classic: .classic
         case .none: .none
         }

@@ -155,6 +155,16 @@ struct CommandLineTests {
         try #require(average.status == 0, "\(average)")
         let averaged = try CommandRunner.run(["info", out + "/average.safetensors"])
         #expect(averaged.standardOutput.contains("the average of 2 snapshots (checkpoint.safetensors, best.safetensors)"), "\(averaged)")
+        let corruptions = try CommandRunner.run([
+            "evaluate", "--model", model, "--data", data, "--split", "test", "--corruptions", "--severities", "3",
+            "--json", "--record"])
+        try #require(corruptions.status == 0, "\(corruptions)")
+        let robustness = try JSONDecoder().decode(CorruptionReport.self, from: Data(corruptions.standardOutput.utf8))
+        #expect(robustness.entries.count == Corruption.allCases.count && robustness.entries.allSatisfy { $0.severity == 3 })
+        #expect(robustness.count == 21 && (0...1).contains(robustness.cleanAccuracy) && robustness.testTimeAugmentation == .flip)
+        #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8).contains("publicTestMeanCorruptionAccuracy"))
+        let badSeverity = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions", "--severities", "6"])
+        #expect(badSeverity.status != 0 && badSeverity.standardError.contains("--severities must be between 1 and 5"), "\(badSeverity)")
         let noteAlone = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--note", "x"])
         #expect(noteAlone.status != 0 && noteAlone.standardError.contains("--note needs --record"), "\(noteAlone)")
 

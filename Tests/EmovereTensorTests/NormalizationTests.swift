@@ -2,8 +2,8 @@ import EmovereTensor
 import EmovereTestSupport
 import Testing
 
-/// Training-mode batch norm (`Normalization.statistics`, `normalize`, `backward`) against
-/// `Reference.batchNormForward/Backward`.
+/// Training-mode batch norm (`Normalization.statistics`, `normalize`, `backward`), in every instruction-set
+/// variant this CPU runs, against `Reference.batchNormForward/Backward`.
 ///
 /// Statistics are summed in Double by both, so mean and variance agree to float rounding
 /// (relative 1e-5, absolute 1e-6). The normalised output and gradients are float32 expressions of a
@@ -14,8 +14,14 @@ struct NormalizationTests {
 
     /// `[rows, channels]` shapes: a single row (variance 0), a few rows, 3x7x9 images seen as rows,
     /// and more than two `Parallel.elementwiseGrain`s of floats (several parallel chunks).
-    @Test(arguments: [(1, 3), (5, 8), (63, 16), (189, 3), (4100, 8), (2100, 16)])
+    @Test(arguments: [(1, 3), (5, 8), (63, 16), (189, 3), (4100, 8), (2100, 16), (70, 21), (40, 48)])
     func matchesReference(rows: Int, channels: Int) {
+        for instructionSet in InstructionSet.available {
+            check(rows: rows, channels: channels, instructionSet: instructionSet)
+        }
+    }
+
+    func check(rows: Int, channels: Int, instructionSet: InstructionSet) {
         // An offset mean checks that variance is not computed as E[x²] - E[x]² in float32.
         let input = randomTensor([rows, channels], seed: 41, in: 2...5)
         let gamma = randomTensor([channels], seed: 42, in: 0.5...1.5)
@@ -24,7 +30,7 @@ struct NormalizationTests {
 
         let mean = garbageTensor([channels])
         let variance = garbageTensor([channels])
-        Normalization.statistics(input, channels: channels, mean: mean, variance: variance)
+        Normalization.statistics(input, channels: channels, mean: mean, variance: variance, instructionSet: instructionSet)
         let inverseStandardDeviation = Tensor(shape: [channels])
         let scale = Tensor(shape: [channels])
         for c in 0..<channels {
@@ -33,14 +39,14 @@ struct NormalizationTests {
         }
         let output = garbageTensor([rows, channels])
         Normalization.normalize(input, channels: channels, mean: mean.pointer, scale: scale.pointer,
-                                shift: beta.pointer, into: output)
+                                shift: beta.pointer, into: output, instructionSet: instructionSet)
         let gammaGradient = garbageTensor([channels])
         let betaGradient = garbageTensor([channels])
         let inputGradient = garbageTensor([rows, channels])
         Normalization.backward(
             input: input, outputGradient: outputGradient, channels: channels, mean: mean,
             inverseStandardDeviation: inverseStandardDeviation, gamma: gamma, gammaGradient: gammaGradient,
-            betaGradient: betaGradient, inputGradient: inputGradient)
+            betaGradient: betaGradient, inputGradient: inputGradient, instructionSet: instructionSet)
 
         let expected = Reference.batchNormForward(
             input: input.values, rows: rows, channels: channels, gamma: gamma.values, beta: beta.values,
@@ -48,12 +54,47 @@ struct NormalizationTests {
         let expectedGradients = Reference.batchNormBackward(
             outputGradient: outputGradient.values, input: input.values, rows: rows, channels: channels,
             gamma: gamma.values, epsilon: Self.epsilon)
-        #expect(closeness(mean.values, expected.mean, relativeTolerance: 1e-5, absoluteTolerance: 1e-6) <= 1, "mean")
+        #expect(closeness(mean.values, expected.mean, relativeTolerance: 1e-5, absoluteTolerance: 1e-6) <= 1, "mean, \(instructionSet)")
         #expect(closeness(variance.values, expected.variance, relativeTolerance: 1e-4, absoluteTolerance: 1e-6) <= 1,
-                "variance")
-        #expect(closeness(output.values, expected.output, absoluteTolerance: 1e-4) <= 1, "output")
-        #expect(closeness(inputGradient.values, expectedGradients.input, absoluteTolerance: 1e-4) <= 1, "input gradient")
-        #expect(closeness(gammaGradient.values, expectedGradients.gamma, absoluteTolerance: 1e-4) <= 1, "gamma gradient")
-        #expect(closeness(betaGradient.values, expectedGradients.beta, absoluteTolerance: 1e-4) <= 1, "beta gradient")
+                "variance, \(instructionSet)")
+        #expect(closeness(output.values, expected.output, absoluteTolerance: 1e-4) <= 1, "output, \(instructionSet)")
+        #expect(closeness(inputGradient.values, expectedGradients.input, absoluteTolerance: 1e-4) <= 1, "input gradient, \(instructionSet)")
+        #expect(closeness(gammaGradient.values, expectedGradients.gamma, absoluteTolerance: 1e-4) <= 1, "gamma gradient, \(instructionSet)")
+        #expect(closeness(betaGradient.values, expectedGradients.beta, absoluteTolerance: 1e-4) <= 1, "beta gradient, \(instructionSet)")
+    }
+
+    /// The gradient through a fused ReLU (`reluOutput`, plain and guided) equals the plain backward pass of the
+    /// gradient masked by hand: `dy` where the ReLU output is positive (at least 0 when guided), else 0.
+    @Test(arguments: [(7, 5), (300, 16), (33, 40)])
+    func fusedReLUMaskMatchesMaskedGradient(rows: Int, channels: Int) {
+        let input = randomTensor([rows, channels], seed: 51)
+        let outputGradient = randomTensor([rows, channels], seed: 52)
+        let reluOutput = randomTensor([rows, channels], seed: 53)
+        let mean = randomTensor([channels], seed: 54)
+        let inverseStandardDeviation = randomTensor([channels], seed: 55, in: 0.5...2)
+        let gamma = randomTensor([channels], seed: 56, in: 0.5...1.5)
+        for guided in [false, true] {
+            let masked = Tensor(shape: [rows, channels])
+            for index in 0..<masked.count {
+                masked[index] = reluOutput[index] > 0 ? (guided ? max(outputGradient[index], 0) : outputGradient[index]) : 0
+            }
+            func run(_ gradient: Tensor, mask: Tensor?, _ instructionSet: InstructionSet) -> [[Float]] {
+                let gammaGradient = garbageTensor([channels]), betaGradient = garbageTensor([channels])
+                let inputGradient = garbageTensor([rows, channels])
+                Normalization.backward(
+                    input: input, outputGradient: gradient, channels: channels, mean: mean,
+                    inverseStandardDeviation: inverseStandardDeviation, gamma: gamma, gammaGradient: gammaGradient,
+                    betaGradient: betaGradient, inputGradient: inputGradient, reluOutput: mask, guidedReLU: guided,
+                    instructionSet: instructionSet)
+                return [inputGradient.values, gammaGradient.values, betaGradient.values]
+            }
+            for instructionSet in InstructionSet.available {
+                let fused = run(outputGradient, mask: reluOutput, instructionSet)
+                let expected = run(masked, mask: nil, .portable)
+                for (got, want) in zip(fused, expected) {
+                    #expect(closeness(got, want, absoluteTolerance: 1e-5) <= 1, "\(instructionSet), guided \(guided)")
+                }
+            }
+        }
     }
 }

@@ -10,6 +10,8 @@ public enum EvaluationError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidCounts(reason: String)
     /// Encoding or decoding a report as JSON failed.
     case codingFailed(operation: String, reason: String)
+    /// The corruption benchmark received images of another size than the one its strengths are given for.
+    case corruptionImageSize(expected: Int, found: Int)
     /// Reading or writing a report file failed.
     case fileFailed(path: String, operation: String, reason: String)
 
@@ -23,6 +25,8 @@ public enum EvaluationError: Error, Equatable, Sendable, CustomStringConvertible
             return "\(context): expected \(expected) classes, found \(found)"
         case let .invalidCounts(reason):
             return "confusion matrix counts: \(reason)"
+        case let .corruptionImageSize(expected, found):
+            return "corruption benchmark: expected \(expected)x\(expected) images (FER2013's size), found \(found)x\(found)"
         case let .codingFailed(operation, reason):
             return "classification report: \(operation) failed: \(reason)"
         case let .fileFailed(path, operation, reason):

@@ -28,6 +28,8 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var metrics: [String: Double]
     /// A full evaluation report (per-class metrics, confusion matrix), when one was made.
     public var evaluation: ClassificationReport?
+    /// Accuracy under the corruption benchmark (`emovere evaluate --corruptions --record`), when measured.
+    public var robustness: CorruptionReport?
     public var notes: [String]
 
     public init(

@@ -1,3 +1,5 @@
+import CEmovereCPU
+
 // Batch normalisation over NHWC activations seen as [M = N*H*W, C]: per-channel statistics,
 // y = (x - mean) * invStd * gamma + beta, optionally followed by ReLU (fused, one pass fewer).
 // Reductions add blocks of `block` rows in Float, then each block into Double per chunk of rows;
@@ -9,18 +11,12 @@ public enum Normalization {
     static let block = 64
 
     /// Per-channel batch mean and biased variance of `input` `[M, C]` into `mean[C]` and `variance[C]`.
-    public static func statistics(_ input: Tensor, channels: Int, mean: Tensor, variance: Tensor) {
+    public static func statistics(_ input: Tensor, channels: Int, mean: Tensor, variance: Tensor,
+                                  instructionSet: InstructionSet = .detected) {
         let x = UnsafeSendable(input.pointer)
+        let isa = instructionSet.cValue
         let totals = reduce(rows: input.count / channels, channels: channels) { range, first, second in
-            var row = UnsafePointer(x.value) + range.lowerBound &* channels
-            for _ in range {
-                for c in 0..<channels {
-                    let value = row[c]
-                    first[c] += value
-                    second[c] += value * value
-                }
-                row += channels
-            }
+            emovere_norm_moments(isa, x.value + range.lowerBound &* channels, range.count, channels, first, second)
         }
         let count = Double(max(input.count / channels, 1))
         for c in 0..<channels {
@@ -34,23 +30,19 @@ public enum Normalization {
     /// (`scale = gamma * invStd`, `shift = beta`), then `max(·, 0)` when `relu`.
     public static func normalize(
         _ input: Tensor, channels: Int, mean: UnsafePointer<Float>, scale: UnsafePointer<Float>,
-        shift: UnsafePointer<Float>, relu: Bool = false, into output: Tensor
+        shift: UnsafePointer<Float>, relu: Bool = false, into output: Tensor, instructionSet: InstructionSet = .detected
     ) {
-        let rows = input.count / channels
         let x = UnsafeSendable(input.pointer)
         let y = UnsafeSendable(output.pointer)
         let mu = UnsafeSendable(UnsafeMutablePointer(mutating: mean))
         let s = UnsafeSendable(UnsafeMutablePointer(mutating: scale))
         let b = UnsafeSendable(UnsafeMutablePointer(mutating: shift))
         let floor: Float = relu ? 0 : -.infinity
-        Parallel.forEachChunk(rows, minimumChunk: grain(channels)) { _, range in
-            var inRow = x.value + range.lowerBound &* channels
-            var outRow = y.value + range.lowerBound &* channels
-            for _ in range {
-                for c in 0..<channels { outRow[c] = max((inRow[c] - mu.value[c]) * s.value[c] + b.value[c], floor) }
-                inRow += channels
-                outRow += channels
-            }
+        let isa = instructionSet.cValue
+        Parallel.forEachChunk(input.count / channels, minimumChunk: grain(channels)) { _, range in
+            let offset = range.lowerBound &* channels
+            emovere_norm_apply(isa, x.value + offset, mu.value, s.value, b.value, floor, range.count, channels,
+                               y.value + offset)
         }
     }
 
@@ -65,7 +57,7 @@ public enum Normalization {
     public static func backward(
         input: Tensor, outputGradient: Tensor, channels: Int, mean: Tensor, inverseStandardDeviation: Tensor,
         gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor, reluOutput: Tensor? = nil,
-        guidedReLU: Bool = false, usesBatchStatistics: Bool = true
+        guidedReLU: Bool = false, usesBatchStatistics: Bool = true, instructionSet: InstructionSet = .detected
     ) {
         let rows = input.count / channels
         let x = UnsafeSendable(input.pointer)
@@ -74,28 +66,11 @@ public enum Normalization {
         let mu = UnsafeSendable(mean.pointer)
         let inv = UnsafeSendable(inverseStandardDeviation.pointer)
         let floor: Float = guidedReLU ? 0 : -.infinity
+        let isa = instructionSet.cValue
         let totals = reduce(rows: rows, channels: channels) { range, sumDy, sumDyXhat in
-            var inRow = x.value + range.lowerBound &* channels
-            var gradRow = dy.value + range.lowerBound &* channels
-            var outRow = y.map { $0.value + range.lowerBound &* channels }
-            for _ in range {
-                if let mask = outRow {
-                    for c in 0..<channels {
-                        let g = mask[c] > 0 ? max(gradRow[c], floor) : 0
-                        sumDy[c] += g
-                        sumDyXhat[c] += g * ((inRow[c] - mu.value[c]) * inv.value[c])
-                    }
-                    outRow = mask + channels
-                } else {
-                    for c in 0..<channels {
-                        let g = gradRow[c]
-                        sumDy[c] += g
-                        sumDyXhat[c] += g * ((inRow[c] - mu.value[c]) * inv.value[c])
-                    }
-                }
-                inRow += channels
-                gradRow += channels
-            }
+            let offset = range.lowerBound &* channels
+            emovere_norm_backward_sums(isa, x.value + offset, dy.value + offset, y.map { $0.value + offset },
+                                       mu.value, inv.value, floor, range.count, channels, sumDy, sumDyXhat)
         }
         let count = Float(max(rows, 1))
         // Per channel: dx = a * (g - b - xhat * d); the batch terms b and d vanish with constant statistics.
@@ -111,31 +86,10 @@ public enum Normalization {
         let dx = UnsafeSendable(inputGradient.pointer)
         let k = UnsafeSendable(coefficients.pointer)
         Parallel.forEachChunk(rows, minimumChunk: grain(channels)) { _, range in
-            let a = k.value
-            let b = a + channels
-            let d = b + channels
-            var inRow = x.value + range.lowerBound &* channels
-            var gradRow = dy.value + range.lowerBound &* channels
-            var outRow = dx.value + range.lowerBound &* channels
-            var maskRow = y.map { $0.value + range.lowerBound &* channels }
-            for _ in range {
-                if let mask = maskRow {
-                    for c in 0..<channels {
-                        let g = mask[c] > 0 ? max(gradRow[c], floor) : 0
-                        let xhat = (inRow[c] - mu.value[c]) * inv.value[c]
-                        outRow[c] = a[c] * (g - b[c] - xhat * d[c])
-                    }
-                    maskRow = mask + channels
-                } else {
-                    for c in 0..<channels {
-                        let xhat = (inRow[c] - mu.value[c]) * inv.value[c]
-                        outRow[c] = a[c] * (gradRow[c] - b[c] - xhat * d[c])
-                    }
-                }
-                inRow += channels
-                gradRow += channels
-                outRow += channels
-            }
+            let offset = range.lowerBound &* channels
+            emovere_norm_backward_apply(isa, x.value + offset, dy.value + offset, y.map { $0.value + offset },
+                                        mu.value, inv.value, k.value, k.value + channels, k.value + 2 * channels,
+                                        floor, range.count, channels, dx.value + offset)
         }
     }
 

@@ -1,0 +1,111 @@
+import EmovereData
+import EmovereTensor
+import Foundation
+
+/// Accuracy under the camera corruptions of `Corruption`, each at severities 1...5, as ImageNet-C
+/// measures ImageNet models. Corruptions are applied at FER2013's 48 x 48 (`Corruption.referenceSize`)
+/// before resizing to the model's input, with fixed seeds, so figures compare across models and versions.
+public struct CorruptionBenchmark {
+    /// The seed every run uses: image `i` of corruption `c` at severity `s` always gets the same noise,
+    /// rotation sense and shift direction.
+    public static let seed: UInt64 = 2013
+    public let evaluator: Evaluator
+    public var corruptions: [Corruption]
+    public var severities: [Int]
+
+    public init(evaluator: Evaluator, corruptions: [Corruption] = Corruption.allCases,
+                severities: [Int] = Array(Corruption.severities)) {
+        self.evaluator = evaluator
+        self.corruptions = corruptions
+        self.severities = severities
+    }
+
+    /// Runs the clean split, then every corruption at every severity. `dataset` holds 48 x 48 images;
+    /// `progress` receives the number of evaluations done and their total.
+    public func run(_ dataset: FaceDataset, progress: ((Int, Int) -> Void)? = nil) throws -> CorruptionReport {
+        guard dataset.imageSize == Corruption.referenceSize else {
+            throw EvaluationError.corruptionImageSize(expected: Corruption.referenceSize, found: dataset.imageSize)
+        }
+        let inputSize = evaluator.preprocessing.inputSize
+        let total = 1 + corruptions.count * severities.count
+        let clean = try evaluator.evaluate(dataset.resized(to: inputSize)).accuracy
+        progress?(1, total)
+        var entries: [CorruptionReport.Entry] = []
+        for corruption in corruptions {
+            for severity in severities {
+                let seed = Self.seed(of: corruption, severity: severity)
+                let corrupted = dataset.corrupted(by: corruption, severity: Float(severity), seed: seed)
+                let accuracy = try evaluator.evaluate(corrupted.resized(to: inputSize)).accuracy
+                entries.append(.init(corruption: corruption, severity: severity, accuracy: accuracy))
+                progress?(1 + entries.count, total)
+            }
+        }
+        return CorruptionReport(cleanAccuracy: clean, entries: entries,
+                                testTimeAugmentation: evaluator.testTimeAugmentation, count: dataset.count)
+    }
+}
+
+extension CorruptionBenchmark {
+    /// The seed of `corruption` at `severity`: fixed by the corruption's name, not its position in a list.
+    public static func seed(of corruption: Corruption, severity: Int) -> UInt64 {
+        let name = corruption.rawValue.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+        return SplitMix64(seed: seed ^ name).derived(stream: UInt64(severity)).state
+    }
+}
+
+/// The outcome of a `CorruptionBenchmark` run; stored in model cards as `robustness`.
+public struct CorruptionReport: Sendable, Codable, Equatable {
+    public struct Entry: Sendable, Codable, Equatable {
+        public var corruption: Corruption
+        public var severity: Int
+        public var accuracy: Double
+    }
+
+    /// Accuracy on the uncorrupted images.
+    public var cleanAccuracy: Double
+    /// One entry per corruption and severity.
+    public var entries: [Entry]
+    public var testTimeAugmentation: TestTimeAugmentation
+    /// The number of images.
+    public var count: Int
+
+    /// The mean accuracy over every corruption and severity.
+    public var meanAccuracy: Double { mean(entries.map(\.accuracy)) }
+
+    /// The mean accuracy over corruptions at severity 3, the benchmark's middle severity.
+    public var middleSeverityMeanAccuracy: Double { mean(entries.filter { $0.severity == 3 }.map(\.accuracy)) }
+
+    /// The lowest accuracy at severity 3, and its corruption.
+    public var worstAtMiddleSeverity: Entry? { entries.filter { $0.severity == 3 }.min { $0.accuracy < $1.accuracy } }
+
+    /// The mean accuracy of `corruption` over its severities.
+    public func meanAccuracy(of corruption: Corruption) -> Double {
+        mean(entries.filter { $0.corruption == corruption }.map(\.accuracy))
+    }
+
+    /// A fixed-width table: one row per corruption, one column per severity, then the row's mean.
+    public func table() -> String {
+        let severities = Array(Set(entries.map(\.severity))).sorted()
+        var lines = ["corruption      " + severities.map { "     s\($0)" }.joined() + "   mean"]
+        var corruptions: [Corruption] = []
+        for entry in entries where !corruptions.contains(entry.corruption) { corruptions.append(entry.corruption) }
+        for corruption in corruptions {
+            let cells = severities.map { severity in
+                entries.first { $0.corruption == corruption && $0.severity == severity }
+                    .map { String(format: "%7.1f", 100 * $0.accuracy) } ?? "      -"
+            }
+            lines.append(corruption.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0) + cells.joined()
+                         + String(format: "%7.1f", 100 * meanAccuracy(of: corruption)))
+        }
+        lines.append(String(format: "clean %.1f %%, mean under corruption %.1f %% (severity 3: %.1f %%)",
+                            100 * cleanAccuracy, 100 * meanAccuracy, 100 * middleSeverityMeanAccuracy))
+        if let worst = worstAtMiddleSeverity {
+            lines.append(String(format: "worst at severity 3: %@ %.1f %%", worst.corruption.rawValue, 100 * worst.accuracy))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func mean(_ values: [Double]) -> Double {
+        values.isEmpty ? 0 : values.reduce(0, +) / Double(values.count)
+    }
+}
