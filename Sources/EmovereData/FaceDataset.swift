@@ -10,21 +10,27 @@ public struct FaceDataset: Sendable, Equatable {
     public private(set) var pixels: [UInt8]
     /// One `Emotion.rawValue` (0...6) per image.
     public private(set) var labels: [Int]
+    /// The file name each image was read from (e.g. `Training_10118481.png`), used to join extra annotations such
+    /// as FER+ votes; empty when the images did not come from files.
+    public private(set) var sources: [String]
 
-    /// Creates a dataset; `pixels.count` must be `labels.count * imageSize * imageSize` and every
-    /// label a valid `Emotion` raw value.
-    public init(imageSize: Int, pixels: [UInt8], labels: [Int]) {
+    /// Creates a dataset; `pixels.count` must be `labels.count * imageSize * imageSize`, every
+    /// label a valid `Emotion` raw value, and `sources` empty or one name per image.
+    public init(imageSize: Int, pixels: [UInt8], labels: [Int], sources: [String] = []) {
         precondition(imageSize > 0 && pixels.count == labels.count * imageSize * imageSize,
                      "FaceDataset expects \(labels.count) x \(imageSize)x\(imageSize) pixels, received \(pixels.count)")
         precondition(labels.allSatisfy { (0..<Emotion.count).contains($0) }, "FaceDataset labels must be 0..<\(Emotion.count)")
+        precondition(sources.isEmpty || sources.count == labels.count,
+                     "FaceDataset expects no sources or one per image, received \(sources.count) for \(labels.count)")
         self.imageSize = imageSize
         self.pixels = pixels
         self.labels = labels
+        self.sources = sources
     }
 
     /// An empty dataset of `imageSize` x `imageSize` images.
     public init(imageSize: Int) {
-        self.init(imageSize: imageSize, pixels: [], labels: [])
+        self.init(imageSize: imageSize, pixels: [], labels: [], sources: [])
     }
 
     /// The number of images.
@@ -63,11 +69,14 @@ public struct FaceDataset: Sendable, Equatable {
         }
     }
 
-    /// Appends one image (`imageSize * imageSize` pixels) with its class.
-    public mutating func append(pixels image: some Collection<UInt8>, emotion: Emotion) {
+    /// Appends one image (`imageSize * imageSize` pixels) with its class (and its source, when the dataset
+    /// keeps sources).
+    public mutating func append(pixels image: some Collection<UInt8>, emotion: Emotion, source: String? = nil) {
         precondition(image.count == pixelsPerImage, "expected \(pixelsPerImage) pixels, received \(image.count)")
+        precondition(count == 0 || (source != nil) == !sources.isEmpty, "a dataset keeps a source for every image or for none")
         pixels.append(contentsOf: image)
         labels.append(emotion.rawValue)
+        if let source { sources.append(source) }
     }
 
     /// The images at `indices`, in that order.
@@ -77,6 +86,7 @@ public struct FaceDataset: Sendable, Equatable {
             let start = pixelOffset(of: index)
             result.pixels.append(contentsOf: pixels[start..<start + pixelsPerImage])
             result.labels.append(labels[index])
+            if !sources.isEmpty { result.sources.append(sources[index]) }
         }
         return result
     }
@@ -111,6 +121,7 @@ extension FaceDataset {
             result.pixels += image(at: index).resized(width: size, height: size).pixels
         }
         result.labels = labels
+        result.sources = sources
         return result
     }
 

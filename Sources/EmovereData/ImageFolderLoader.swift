@@ -100,7 +100,9 @@ public struct ImageFolderLoader: Sendable {
 
         // Compact: drop failed images, keep order.
         var labels: [Int] = []
+        var sources: [String] = []
         labels.reserveCapacity(files.count)
+        sources.reserveCapacity(files.count)
         var kept = 0
         for index in files.indices {
             if let failure = failures[index] {
@@ -116,13 +118,14 @@ public struct ImageFolderLoader: Sendable {
                 }
             }
             labels.append(files[index].label)
+            sources.append(String(files[index].path.split(separator: "/").last ?? ""))
             kept += 1
         }
         pixels.removeLast(pixels.count - kept * perImage)
         guard kept > 0 else {
             throw .noImages(path: folder, split: split, reason: "all \(files.count) image files failed to decode (first: \(issues[0]))")
         }
-        let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels)
+        let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels, sources: sources)
         var notes: [String] = []
         if folder == root { notes.append("\(root) holds class folders directly: read as the \(split.usage) split") }
         return (dataset, LoadReport(source: folder, loaded: kept, skipped: issues, notes: notes))

@@ -42,6 +42,21 @@ struct Evaluate: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "With --corruptions: the severities to run (1-5; default all). Severity 3 alone gives a quick estimate.")
     var severities: [Int] = Array(Corruption.severities)
 
+    @Option(help: ArgumentHelp(
+        "Write a reliability diagram (accuracy against confidence in 15 bins, with the expected calibration error) as SVG.",
+        valueName: "file.svg"))
+    var reliabilityDiagram: String?
+
+    @Flag(help: """
+        Fit the temperature that calibrates the probabilities on a held-out part of Training (the recipe's validation \
+        hold-out when it has one, else --calibration-fraction of Training), then evaluate with it; --record stores it \
+        in the card, and every command applies it.
+        """)
+    var fitTemperature = false
+
+    @Option(help: "With --fit-temperature, for a model trained on all of Training: the fraction of Training to fit on.")
+    var calibrationFraction = 0.1
+
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
 
@@ -71,6 +86,12 @@ struct Evaluate: ParsableCommand {
         if severities != Array(Corruption.severities) && !corruptions {
             throw ValidationError("--severities needs --corruptions")
         }
+        if !(calibrationFraction > 0 && calibrationFraction < 1) {
+            throw ValidationError("--calibration-fraction must be between 0 and 1, received \(calibrationFraction)")
+        }
+        if fitTemperature && (corruptions || throughDetector != nil) {
+            throw ValidationError("--fit-temperature cannot be combined with --corruptions or --through-detector")
+        }
         if throughDetector == DetectorKind.none {
             throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
         }
@@ -82,10 +103,10 @@ struct Evaluate: ParsableCommand {
         }
         let (network, card) = try ModelFile.load(model, foldedForInference: true)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
-        if corruptions {
-            let evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta)
-            return try runCorruptionBenchmark(evaluator, split: split)
-        }
+        var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
+                                  temperature: card.temperature ?? 1)
+        if corruptions { return try runCorruptionBenchmark(evaluator, split: split) }
+        if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
         if let throughDetector {
@@ -98,8 +119,7 @@ struct Evaluate: ParsableCommand {
             let progress = ProgressBar(total: dataset.count, label: "evaluate through \(throughDetector.rawValue)")
             let result = try DetectionEvaluation.evaluate(dataset, with: recognizer) { progress.update(completed: $0) }
             progress.finish()
-            let direct = try Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta)
-                .evaluate(dataset)
+            let direct = try evaluator.evaluate(dataset)
             print(String(format: "%@ (%@, TTA %@): direct %.2f %%, through %@ %.2f %% (%+.2f points); no face found in %d of %d",
                          split.usage, model, tta.rawValue, 100 * direct.accuracy, throughDetector.rawValue,
                          100 * result.accuracy, 100 * (result.accuracy - direct.accuracy), result.missed, dataset.count))
@@ -107,12 +127,19 @@ struct Evaluate: ParsableCommand {
         }
         let progress = ProgressBar(total: dataset.count, label: "evaluate")
         let stopwatch = Stopwatch()
-        let result = try Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta)
-            .evaluate(dataset) { progress.update(completed: $0) }
+        let result = try evaluator.evaluate(dataset) { progress.update(completed: $0) }
         progress.finish()
-        let report = try ClassificationReport(
+        var report = try ClassificationReport(
             matrix: result.matrix, model: model, split: split.usage, count: dataset.count,
             testTimeAugmentation: tta.rawValue)
+        let bins = Calibration.bins(probabilities: result.probabilities, labels: dataset.labels,
+                                    classes: network.architecture.classCount)
+        report.expectedCalibrationError = Calibration.expectedError(bins)
+        report.temperature = evaluator.temperature == 1 ? nil : evaluator.temperature
+        if let reliabilityDiagram {
+            let title = "\(URL(fileURLWithPath: model).lastPathComponent), \(split.usage), TTA \(tta.rawValue)"
+            try AtomicFile.write(Calibration.reliabilitySVG(bins, title: title), to: reliabilityDiagram)
+        }
         if json {
             print(String(decoding: try report.jsonData(), as: UTF8.self))
         } else {
@@ -128,6 +155,7 @@ struct Evaluate: ParsableCommand {
             stored.model = nil
             updated.evaluation = stored
             if adoptTta { updated.testTimeAugmentation = tta == .none ? nil : tta }
+            if fitTemperature { updated.temperature = evaluator.temperature }
             // e.g. publicTestAccuracy, publicTestAccuracyFlip, publicTestMacroF1TenCrop
             let prefix = split.usage.prefix(1).lowercased() + split.usage.dropFirst()
             let suffix = switch tta {
@@ -143,6 +171,39 @@ struct Evaluate: ParsableCommand {
             try ModelFile.save(original, card: updated, to: model)
             FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }
+    }
+
+    /// The temperature that minimises the negative log-likelihood on held-out Training images (never on the split
+    /// that is being evaluated), printed with the calibration error before and after.
+    private func fittedTemperature(_ evaluator: Evaluator, card: ModelCard) throws -> Float {
+        let training = try CommandSupport.load(path: data, split: .training, strict: strict,
+                                               imageSize: card.preprocessing.inputSize)
+        let heldOut: FaceDataset
+        if let recipe = card.recipe, let fraction = recipe.validationHoldOut {
+            heldOut = training.split(holdOutFraction: fraction, seed: recipe.seed).heldOut
+        } else {
+            heldOut = training.split(holdOutFraction: calibrationFraction, seed: 0).heldOut
+            FileHandle.standardError.write(Data("""
+                warning: \(model) was trained on all of Training, so the \(heldOut.count) images the temperature is fitted \
+                on were seen in training; the model is more confident on them than on new faces, and the fitted \
+                temperature is lower than it should be.\n
+                """.utf8))
+        }
+        var unscaled = evaluator
+        unscaled.temperature = 1
+        let result = try unscaled.evaluate(heldOut)
+        let classes = card.architecture.classCount
+        let temperature = Calibration.fitTemperature(probabilities: result.probabilities, labels: heldOut.labels,
+                                                     classes: classes)
+        let before = Calibration.expectedError(Calibration.bins(probabilities: result.probabilities,
+                                                                labels: heldOut.labels, classes: classes))
+        let after = Calibration.expectedError(Calibration.bins(
+            probabilities: Calibration.scaled(result.probabilities, classes: classes, temperature: temperature),
+            labels: heldOut.labels, classes: classes))
+        FileHandle.standardError.write(Data(String(
+            format: "temperature %.3f fitted on %d held-out Training images: expected calibration error %.2f %% -> %.2f %%\n",
+            temperature, heldOut.count, 100 * before, 100 * after).utf8))
+        return temperature
     }
 
     private func runCorruptionBenchmark(_ evaluator: Evaluator, split: Split) throws {

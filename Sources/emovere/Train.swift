@@ -81,6 +81,17 @@ struct Train: ParsableCommand {
     @Option(help: "Validate on this fraction of Training instead of PublicTest (e.g. 0.1).")
     var validationFraction: Double?
 
+    @Option(help: "Start from this model file's weights (fine-tuning) instead of a random initialisation; its architecture and input size become the run's.")
+    var initialWeights: String?
+
+    @Option(help: ArgumentHelp(
+        "FER+ crowd votes (ferplus.csv) mixed into the training targets; images most annotators called not a face are left out.",
+        valueName: "file.csv"))
+    var softLabels: String?
+
+    @Option(help: "With --soft-labels: the votes' share of each target, 0-1 (default 0.5).")
+    var softLabelWeight: Float?
+
     @Flag(help: "Continue the run whose checkpoint is in --out.")
     var resume = false
 
@@ -102,6 +113,10 @@ struct Train: ParsableCommand {
         if let labelSmoothing, !(0..<1).contains(labelSmoothing) {
             throw ValidationError("--label-smoothing must be in [0, 1), received \(labelSmoothing)")
         }
+        if let softLabelWeight, !(0...1).contains(softLabelWeight) {
+            throw ValidationError("--soft-label-weight must be between 0 and 1, received \(softLabelWeight)")
+        }
+        if softLabelWeight != nil && softLabels == nil { throw ValidationError("--soft-label-weight needs --soft-labels") }
         if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
             throw ValidationError("--validation-fraction must be between 0 and 1, received \(fraction)")
         }
@@ -141,6 +156,15 @@ struct Train: ParsableCommand {
         if let augmentation { result.augmentation = augmentation.value }
         if let earlyStopping { result.earlyStoppingPatience = earlyStopping > 0 ? earlyStopping : nil }
         if let validationFraction { result.validationHoldOut = validationFraction }
+        if let softLabels { result.softLabels = SoftLabels(file: softLabels, weight: softLabelWeight ?? 0.5) }
+        if let initialWeights {
+            result.initialWeights = initialWeights
+            let card = try ModelFile.load(initialWeights).card
+            if model == nil && inputSize == nil {
+                result.architecture = card.architecture
+                result.preprocessing = card.preprocessing
+            }
+        }
         return result
     }
 
@@ -162,6 +186,7 @@ struct Train: ParsableCommand {
             print(line)
             fflush(nil)  // each epoch's line reaches a redirected log file as it happens
         }
+        if let summary = trainer.softLabelSummary { print(summary) }
         print("\(recipe.architecture): \(trainer.model.parameterCount) parameters, \(trainer.model.multiplyAddsPerFace) multiply-adds per face")
         if let advice = Gemm.kernelAdvice { print(advice) }
         let state = try trainer.run()

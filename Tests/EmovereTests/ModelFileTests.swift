@@ -48,6 +48,64 @@ struct ModelFileTests {
         #expect(try JSONDecoder().decode(ModelCard.self, from: json) == card)
     }
 
+    /// Cards whose numbers are out of range or disagree with the network are refused when loaded, naming the
+    /// file and the field (they used to crash `analyze`, `serve` and `info` or silently change the results).
+    /// Damage done to a card, and the field the error must name.
+    enum CardDamage: CaseIterable {
+        case preprocessingSize, hugeInput, noClasses, hugeMargin, negativeMargin, zeroScale, negativeTemperature, unknownName
+
+        var field: String {
+            switch self {
+            case .preprocessingSize: "preprocessing.inputSize"
+            case .hugeInput: "architecture.inputSize"
+            case .noClasses: "architecture.classCount"
+            case .hugeMargin, .negativeMargin: "faceMargin"
+            case .zeroScale: "scale"
+            case .negativeTemperature: "temperature"
+            case .unknownName: "unknown architecture"
+            }
+        }
+
+        func apply(to card: inout ModelCard) {
+            switch self {
+            case .preprocessingSize: card.preprocessing.inputSize = 48
+            case .hugeInput: card.architecture.inputSize = 100_000
+            case .noClasses: card.architecture.classCount = 0
+            case .hugeMargin: card.preprocessing.faceMargin = 1e30
+            case .negativeMargin: card.preprocessing.faceMargin = -5
+            case .zeroScale: card.preprocessing.scale = 0
+            case .negativeTemperature: card.temperature = -1
+            case .unknownName: card.architecture.name = "resnet"
+            }
+        }
+    }
+
+    /// Cards whose numbers are out of range or disagree with the network are refused when loaded, naming the
+    /// file and the field (they used to crash `analyze`, `serve` and `info` or silently change the results).
+    @Test(arguments: CardDamage.allCases)
+    func outOfRangeCardsAreRefused(_ damage: CardDamage) throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        try Self.rewriteCard(at: path) { damage.apply(to: &$0) }
+        let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(error.description.contains(path) && error.description.contains(damage.field), "\(error)")
+    }
+
+    @Test func nonFiniteWeightsAreRefused() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        var file = try SafeTensorsFile(contentsOf: path)
+        let name = try #require(file.tensors.keys.sorted().first)
+        let tensor = try #require(file.tensors[name])
+        var values = tensor.values
+        values[values.count / 2] = .nan
+        file.tensors[name] = try NamedArray(shape: tensor.shape, values: values)
+        try file.write(to: path)
+        let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(error.description.contains(path) && error.description.contains(name)
+                && error.description.contains("expected finite weights"), "\(error)")
+    }
+
     @Test func truncatedFileIsASafeTensorsError() throws {
         let (_, _, path, directory) = try Self.savedModel()
         defer { directory.remove() }

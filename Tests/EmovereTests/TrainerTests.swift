@@ -123,3 +123,66 @@ struct TrainerTests {
         #expect(error.description.contains("validation"))
     }
 }
+
+/// Soft labels from crowd votes and fine-tuning from a model file.
+@Suite(.serialized)
+struct TrainerStartingPointTests {
+    /// A pattern dataset whose images carry file names, with a votes file: image 0 is voted not a face, the
+    /// others agree with their labels.
+    static func votedDataset(in directory: TrainerScratchDirectory) throws -> (FaceDataset, String) {
+        let plain = TrainerFixtures.patternDataset(count: 48, seed: 5)
+        let names = (0..<plain.count).map { "Training_\($0).png" }
+        let dataset = FaceDataset(imageSize: plain.imageSize, pixels: plain.pixels, labels: plain.labels, sources: names)
+        var lines = ["file,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"]
+        for (index, label) in plain.labels.enumerated() {
+            // FER+ columns for angry (0), disgust (1), fear (2): anger, disgust, fear.
+            var votes = [0, 0, 0, 0, label == 0 ? 8 : 0, label == 1 ? 8 : 0, label == 2 ? 8 : 0, 0, 2, 0]
+            if index == 0 { votes = [0, 0, 0, 0, 0, 0, 0, 0, 1, 9] }
+            lines.append("train/x/\(names[index])," + votes.map(String.init).joined(separator: ","))
+        }
+        let path = directory.appending("ferplus.csv")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return (dataset, path)
+    }
+
+    @Test func softLabelsLeaveOutNonFacesAndStillLearn() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let (training, votes) = try Self.votedDataset(in: directory)
+        var recipe = TrainerFixtures.recipe(epochs: 4)
+        recipe.softLabels = SoftLabels(file: votes, weight: 0.5)
+        let trainer = try Trainer(recipe: recipe, training: training, validation: TrainerFixtures.patternDataset(count: 24, seed: 6),
+                                  directory: directory.path)
+        trainer.showsProgress = false
+        trainer.log = { _ in }
+        #expect(trainer.training.count == 47)
+        #expect(trainer.softLabelSummary?.contains("47 of 47 training images have votes") == true, "\(trainer.softLabelSummary ?? "")")
+        let state = try trainer.run()
+        #expect(state.bestValidationAccuracy > 0.6, "\(state.history.map(\.validationAccuracy))")
+        // Without file names there is nothing to match the votes to.
+        let error = try #require(throws: TrainingError.self) {
+            try Trainer(recipe: recipe, training: TrainerFixtures.patternDataset(count: 48, seed: 5),
+                        validation: TrainerFixtures.patternDataset(count: 24, seed: 6), directory: directory.path)
+        }
+        #expect(error.description.contains("image-folder layout"), "\(error)")
+    }
+
+    @Test func initialWeightsStartTheRunAndMustMatchTheArchitecture() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let first = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 2), directory: directory.appending("first"))
+        try first.run()
+        var recipe = TrainerFixtures.recipe(epochs: 1, seed: 9)
+        recipe.initialWeights = first.bestModelPath
+        let second = try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("second"))
+        let (best, _) = try ModelFile.load(first.bestModelPath)
+        #expect(TrainerFixtures.bits(of: second.model) == TrainerFixtures.bits(of: best))
+        recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 16)
+        recipe.preprocessing = .symmetric(inputSize: 16)
+        let error = try #require(throws: TrainingError.self) {
+            try Trainer(recipe: recipe, training: FaceDataset(imageSize: 16, pixels: [UInt8](repeating: 0, count: 16 * 256), labels: Array(repeating: 0, count: 16)),
+                        validation: FaceDataset(imageSize: 16, pixels: [UInt8](repeating: 0, count: 256), labels: [0]), directory: directory.path)
+        }
+        #expect(error.description.contains("initial weights are a tiny-cnn 12x12"), "\(error)")
+    }
+}

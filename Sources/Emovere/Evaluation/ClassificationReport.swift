@@ -44,6 +44,10 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
     public var count: Int?
     /// The test-time augmentation used (e.g. `flip`), if any.
     public var testTimeAugmentation: String?
+    /// Expected calibration error over 15 confidence bins (`Calibration`), when measured.
+    public var expectedCalibrationError: Double?
+    /// The temperature the probabilities were calibrated with, when not 1.
+    public var temperature: Float?
 
     /// Builds a report from `matrix`, naming its classes `classNames` (by default the seven
     /// `Emotion` names in FER2013 order).
@@ -141,6 +145,7 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
         if let split { run.append("split: \(split)") }
         if let count { run.append("count: \(count)") }
         if let testTimeAugmentation { run.append("tta: \(testTimeAugmentation)") }
+        if let temperature { run.append("temperature: \(String(format: "%.3f", temperature))") }
         if !run.isEmpty { lines.append(run.joined(separator: "  ")) }
 
         let total = confusionMatrix.reduce(0) { $0 + $1.reduce(0, +) }
@@ -162,7 +167,9 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
         }
         // Accuracy and macro-F1 sit in the F1 column: skip the precision and recall columns.
         let skipToF1 = String(repeating: " ", count: 2 + 9 + 2 + 6 + 2)
-        for (title, value) in [("accuracy", accuracy), ("macro F1", macroF1)] {
+        var summary = [("accuracy", accuracy), ("macro F1", macroF1)]
+        if let expectedCalibrationError { summary.append(("ECE", expectedCalibrationError)) }
+        for (title, value) in summary {
             lines.append(ReportTextTable.padRight(title, nameWidth) + skipToF1
                 + ReportTextTable.padLeft(ReportTextTable.fixed(value), 6) + "  " + ReportTextTable.padLeft(String(total), supportWidth))
         }

@@ -28,20 +28,28 @@ public struct CorruptionBenchmark {
         }
         let inputSize = evaluator.preprocessing.inputSize
         let total = 1 + corruptions.count * severities.count
-        let clean = try evaluator.evaluate(dataset.resized(to: inputSize)).accuracy
+        let classes = evaluator.model.architecture.classCount
+        func measure(_ images: FaceDataset) throws -> (accuracy: Double, calibrationError: Double) {
+            let result = try evaluator.evaluate(images.resized(to: inputSize))
+            let bins = Calibration.bins(probabilities: result.probabilities, labels: images.labels, classes: classes)
+            return (result.accuracy, Calibration.expectedError(bins))
+        }
+        let clean = try measure(dataset)
         progress?(1, total)
         var entries: [CorruptionReport.Entry] = []
         for corruption in corruptions {
             for severity in severities {
                 let seed = Self.seed(of: corruption, severity: severity)
                 let corrupted = dataset.corrupted(by: corruption, severity: Float(severity), seed: seed)
-                let accuracy = try evaluator.evaluate(corrupted.resized(to: inputSize)).accuracy
-                entries.append(.init(corruption: corruption, severity: severity, accuracy: accuracy))
+                let measured = try measure(corrupted)
+                entries.append(.init(corruption: corruption, severity: severity, accuracy: measured.accuracy,
+                                     expectedCalibrationError: measured.calibrationError))
                 progress?(1 + entries.count, total)
             }
         }
-        return CorruptionReport(cleanAccuracy: clean, entries: entries,
-                                testTimeAugmentation: evaluator.testTimeAugmentation, count: dataset.count)
+        return CorruptionReport(cleanAccuracy: clean.accuracy, cleanCalibrationError: clean.calibrationError,
+                                entries: entries, testTimeAugmentation: evaluator.testTimeAugmentation,
+                                temperature: evaluator.temperature, count: dataset.count)
     }
 }
 
@@ -59,18 +67,27 @@ public struct CorruptionReport: Sendable, Codable, Equatable {
         public var corruption: Corruption
         public var severity: Int
         public var accuracy: Double
+        /// Expected calibration error over 15 bins.
+        public var expectedCalibrationError: Double
     }
 
     /// Accuracy on the uncorrupted images.
     public var cleanAccuracy: Double
+    /// Expected calibration error on the uncorrupted images.
+    public var cleanCalibrationError: Double
     /// One entry per corruption and severity.
     public var entries: [Entry]
     public var testTimeAugmentation: TestTimeAugmentation
+    /// The temperature the probabilities were calibrated with.
+    public var temperature: Float
     /// The number of images.
     public var count: Int
 
     /// The mean accuracy over every corruption and severity.
     public var meanAccuracy: Double { mean(entries.map(\.accuracy)) }
+
+    /// The mean expected calibration error over every corruption and severity.
+    public var meanCalibrationError: Double { mean(entries.map(\.expectedCalibrationError)) }
 
     /// The mean accuracy over corruptions at severity 3, the benchmark's middle severity.
     public var middleSeverityMeanAccuracy: Double { mean(entries.filter { $0.severity == 3 }.map(\.accuracy)) }
@@ -99,6 +116,8 @@ public struct CorruptionReport: Sendable, Codable, Equatable {
         }
         lines.append(String(format: "clean %.1f %%, mean under corruption %.1f %% (severity 3: %.1f %%)",
                             100 * cleanAccuracy, 100 * meanAccuracy, 100 * middleSeverityMeanAccuracy))
+        lines.append(String(format: "expected calibration error: clean %.1f %%, mean under corruption %.1f %% (temperature %.3f)",
+                            100 * cleanCalibrationError, 100 * meanCalibrationError, temperature))
         if let worst = worstAtMiddleSeverity {
             lines.append(String(format: "worst at severity 3: %@ %.1f %%", worst.corruption.rawValue, 100 * worst.accuracy))
         }

@@ -78,16 +78,19 @@ public final class EmotionRecognizer {
 
     /// Emotions for the detected `faces` of `image`, with the test-time augmentation the model card names:
     /// every view of every face (`TestTimeAugmentation.views`) goes through the model in one batch and each
-    /// face's probabilities are the mean over its views.
+    /// face's probabilities are the mean over its views, calibrated by the card's temperature.
     public func classify(faces: [DetectedFace], in image: GrayImage) -> [FaceEmotion] {
         let views = (card.testTimeAugmentation ?? .none).views
         let input = inputBatch(faces.map { faceImage(for: $0, in: image) }, views: views)
         let probabilities = model.probabilities(input)
         let classes = model.architecture.classCount
         return faces.enumerated().map { slot, face in
-            let values = (0..<classes).map { k in
+            var values = (0..<classes).map { k in
                 views.indices.reduce(Float(0)) { $0 + probabilities[(($1 * faces.count) + slot) * classes + k] }
                     / Float(views.count)
+            }
+            values.withUnsafeMutableBufferPointer {
+                Calibration.scale($0.baseAddress!, classes: classes, temperature: card.temperature ?? 1)
             }
             return FaceEmotion(box: face.box, probabilities: values, detectionScore: face.score,
                                landmarks: face.landmarks)

@@ -28,13 +28,16 @@ public struct Evaluator {
     public let preprocessing: Preprocessing
     public var batchSize: Int
     public var testTimeAugmentation: TestTimeAugmentation
+    /// Applied to each image's averaged probabilities (`Calibration`); 1 leaves them as the model gives them.
+    public var temperature: Float
 
     public init(model: Model, preprocessing: Preprocessing, batchSize: Int = 256,
-                testTimeAugmentation: TestTimeAugmentation = .none) {
+                testTimeAugmentation: TestTimeAugmentation = .none, temperature: Float = 1) {
         self.model = model
         self.preprocessing = preprocessing
         self.batchSize = batchSize
         self.testTimeAugmentation = testTimeAugmentation
+        self.temperature = temperature
     }
 
     /// The outcome of an evaluation.
@@ -64,6 +67,11 @@ public struct Evaluator {
                 let batch = model.probabilities(input)
                 for index in 0..<batch.count {
                     probabilities[start * classes + index] += batch[index] / Float(views.count)
+                }
+            }
+            probabilities.withUnsafeMutableBufferPointer { buffer in
+                for image in start..<end {
+                    Calibration.scale(buffer.baseAddress! + image * classes, classes: classes, temperature: temperature)
                 }
             }
             for image in start..<end {

@@ -12,6 +12,8 @@ public struct ModelCard: Sendable, Codable, Equatable {
     /// The test-time augmentation the model is used with (`EmotionRecognizer` applies `flip`;
     /// `emovere evaluate` uses it unless `--tta` says otherwise). Nil: none.
     public var testTimeAugmentation: TestTimeAugmentation?
+    /// The temperature that calibrates the probabilities (`Calibration`), applied wherever they are shown; nil: 1.
+    public var temperature: Float?
     /// Class names in output order; must equal `Emotion.allCases.map(\.name)`.
     public var labels: [String]
     public var parameterCount: Int
@@ -45,5 +47,35 @@ public struct ModelCard: Sendable, Codable, Equatable {
         self.trainingCommand = trainingCommand
         self.metrics = metrics
         notes = []
+    }
+}
+
+extension ModelCard {
+    /// Input sizes a model file may declare, in pixels.
+    public static let inputSizes = 8...512
+
+    /// What makes the card unusable (a value out of range, or card and architecture disagreeing), or nil.
+    public var problem: String? {
+        let size = architecture.inputSize
+        if !Self.inputSizes.contains(size) {
+            return "architecture.inputSize is \(size); expected \(Self.inputSizes.lowerBound)...\(Self.inputSizes.upperBound)"
+        }
+        if preprocessing.inputSize != size {
+            return "preprocessing.inputSize is \(preprocessing.inputSize) but the architecture takes \(size)x\(size) faces"
+        }
+        if architecture.classCount != labels.count {
+            return "architecture.classCount is \(architecture.classCount); expected \(labels.count), one per label"
+        }
+        if !(preprocessing.scale.isFinite && preprocessing.scale != 0) || !preprocessing.offset.isFinite {
+            return "preprocessing scale \(preprocessing.scale) and offset \(preprocessing.offset); expected finite numbers, a non-zero scale"
+        }
+        if !(0...1).contains(preprocessing.faceMargin) {
+            return "preprocessing.faceMargin is \(preprocessing.faceMargin); expected a fraction of the face box, 0...1"
+        }
+        if let temperature, !(0.01...100).contains(temperature) {
+            return "temperature is \(temperature); expected 0.01...100"
+        }
+        if parameterCount < 0 { return "parameterCount is \(parameterCount); expected a count" }
+        return nil
     }
 }

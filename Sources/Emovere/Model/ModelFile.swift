@@ -38,13 +38,25 @@ public enum ModelFile {
     /// `load(_:foldedForInference:)` for a file already read from `path`.
     static func load(_ file: SafeTensorsFile, path: String, foldedForInference: Bool = false) throws -> (model: Model, card: ModelCard) {
         let card = try readCard(file, path: path)
-        let model = try Model(architecture: card.architecture)
+        let model: Model
+        do {
+            model = try Model(architecture: card.architecture)
+        } catch {
+            throw ModelError.invalidModelFile(path: path, reason: error.description)
+        }
         var state: [String: (shape: [Int], values: [Float])] = [:]
         for (name, array) in file.tensors { state[name] = (array.shape, array.values) }
         do {
             try model.load(state)
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: error.description)
+        }
+        for named in model.parameters {
+            let value = named.parameter.value
+            if let index = (0..<value.count).first(where: { !value[$0].isFinite }) {
+                throw ModelError.invalidModelFile(
+                    path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected finite weights")
+            }
         }
         if foldedForInference { model.foldBatchNormsForInference() }
         return (model, card)
@@ -68,6 +80,9 @@ public enum ModelFile {
         let expected = Emotion.allCases.map(\.name)
         guard card.labels == expected else {
             throw ModelError.invalidModelFile(path: path, reason: "labels \(card.labels), expected \(expected)")
+        }
+        if let problem = card.problem {
+            throw ModelError.invalidModelFile(path: path, reason: "model card: \(problem)")
         }
         return card
     }

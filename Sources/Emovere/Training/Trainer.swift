@@ -28,7 +28,16 @@ public final class Trainer {
 
     private let classWeights: [Float]
 
+    /// Per training image, the distribution its soft label mixes in (empty without soft labels).
+    private let voteDistributions: [[Float]?]
+
     public init(recipe: TrainingRecipe, training: FaceDataset, validation: FaceDataset, directory: String) throws {
+        var training = training
+        var voteDistributions: [[Float]?] = []
+        if let softLabels = recipe.softLabels {
+            (training, voteDistributions) = try Self.applying(softLabels, to: training)
+        }
+        self.voteDistributions = voteDistributions
         guard training.count >= recipe.batchSize else {
             throw TrainingError.notEnoughData(count: training.count, batchSize: recipe.batchSize)
         }
@@ -37,7 +46,7 @@ public final class Trainer {
         self.training = training
         self.validation = validation
         self.directory = directory
-        model = try Model(architecture: recipe.architecture, seed: recipe.seed)
+        model = try Self.initialModel(recipe)
         optimizer = Optimizer(rule: recipe.optimizer, weightDecay: recipe.weightDecay, parameters: model.parameters)
         state = TrainingState(learningRate: recipe.learningRate)
         let counts = training.classCounts
@@ -45,6 +54,33 @@ public final class Trainer {
             recipe.balancesClasses && count > 0 ? Float(training.count) / Float(counts.count * count) : 1
         }
         Gemm.configureThreads()
+    }
+
+    /// The training set without the images most annotators called not a face (when asked), and each image's vote
+    /// distribution.
+    private static func applying(_ softLabels: SoftLabels, to training: FaceDataset) throws -> (FaceDataset, [[Float]?]) {
+        guard !training.sources.isEmpty else { throw TrainingError.softLabelsNeedFileNames(file: softLabels.file) }
+        let votes = try FERPlusVotes(contentsOf: softLabels.file).votes(for: training)
+        let kept = training.labels.indices.filter { !(softLabels.dropsNonFaces && votes[$0]?.isNotAFace == true) }
+        return (training.subset(kept), kept.map { votes[$0]?.distribution })
+    }
+
+    /// A line on what the soft labels changed, for the log; nil without soft labels.
+    public var softLabelSummary: String? {
+        guard let softLabels = recipe.softLabels else { return nil }
+        let matched = voteDistributions.filter { $0 != nil }.count
+        return "soft labels from \(softLabels.file) (weight \(softLabels.weight)): \(matched) of \(training.count) training images have votes"
+            + (softLabels.dropsNonFaces ? "; images voted not a face were left out" : "")
+    }
+
+    /// The recipe's starting weights, or its architecture initialised from its seed.
+    private static func initialModel(_ recipe: TrainingRecipe) throws -> Model {
+        guard let path = recipe.initialWeights else { return try Model(architecture: recipe.architecture, seed: recipe.seed) }
+        let (model, card) = try ModelFile.load(path)
+        guard card.architecture == recipe.architecture else {
+            throw TrainingError.initialWeightsMismatch(path: path, expected: recipe.architecture, found: card.architecture)
+        }
+        return model
     }
 
     public var checkpointPath: String { directory + "/checkpoint.safetensors" }
@@ -102,7 +138,7 @@ public final class Trainer {
             let stepSeed = SplitMix64(seed: recipe.seed).derived(stream: UInt64(globalStep) &+ 0xA5A5_0000_0000).state
             filler.fill(input, from: training, indices: indices, augmentation: recipe.augmentation, seed: stepSeed)
             let labels = indices.map { training.labels[$0] }
-            setTargets(targets, labels: labels, weights: &sampleWeights)
+            setTargets(targets, indices: indices, weights: &sampleWeights)
             if recipe.mixupAlpha > 0 { Mixup.apply(input: input, targets: targets, alpha: recipe.mixupAlpha, random: &mixing) }
             let learningRate = LearningRate.value(recipe: recipe, state: state, epoch: epoch, step: step,
                                                   stepsPerEpoch: stepsPerEpoch)
@@ -166,12 +202,16 @@ public final class Trainer {
         try ModelFile.save(model, card: card, to: bestModelPath)
     }
 
-    private func setTargets(_ targets: Tensor, labels: [Int], weights: inout [Float]) {
+    private func setTargets(_ targets: Tensor, indices: ArraySlice<Int>, weights: inout [Float]) {
         let classes = targets.shape[1]
         let smoothing = recipe.labelSmoothing
-        for (row, label) in labels.enumerated() {
+        let voteWeight = recipe.softLabels?.weight ?? 0
+        for (row, image) in indices.enumerated() {
+            let label = training.labels[image]
+            let votes = voteDistributions.isEmpty ? nil : voteDistributions[image]
             for k in 0..<classes {
-                targets[row * classes + k] = (k == label ? 1 - smoothing : 0) + smoothing / Float(classes)
+                let target = (k == label ? 1 - smoothing : 0) + smoothing / Float(classes)
+                targets[row * classes + k] = votes.map { (1 - voteWeight) * target + voteWeight * $0[k] } ?? target
             }
             weights[row] = classWeights[label]
         }
@@ -196,6 +236,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case diverged(epoch: Int, step: Int)
     case checkpointMismatch(path: String, reason: String)
     case unknownRecipe(name: String, builtIn: [String])
+    case initialWeightsMismatch(path: String, expected: Architecture, found: Architecture)
+    case softLabelsNeedFileNames(file: String)
 
     public var description: String {
         switch self {
@@ -207,6 +249,10 @@ public enum TrainingError: Error, CustomStringConvertible {
             "loss became NaN or infinite at epoch \(epoch), step \(step); try a lower learning rate"
         case let .checkpointMismatch(path, reason):
             "\(path): \(reason); use a new --out directory or the original settings"
+        case let .initialWeightsMismatch(path, expected, found):
+            "\(path): the initial weights are a \(found) model, but the recipe trains a \(expected); choose a model of the same architecture and input size"
+        case let .softLabelsNeedFileNames(file):
+            "soft labels from \(file) are matched by image file name: train from the image-folder layout (train/<class>/*.png), not from fer2013.csv"
         case let .unknownRecipe(name, builtIn):
             "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }

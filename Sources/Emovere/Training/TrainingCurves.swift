@@ -43,7 +43,7 @@ public enum TrainingCurves {
                 body += "<text x=\"\(x0 + 36)\" y=\"\(legendY)\" font-size=\"11\">\(label)</text>\n"
             }
         }
-        let escaped = title.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        let escaped = SVGText.escaped(title)
         return """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif">
             <rect width="100%" height="100%" fill="white"/>

@@ -23,6 +23,11 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
     /// Where validation comes from: nil uses the PublicTest split, a fraction holds out part of Training.
     public var validationHoldOut: Double?
     public var seed: UInt64
+    /// A model file whose weights start the run (fine-tuning; its architecture must be this recipe's), as
+    /// given to `emovere train --initial-weights`; nil starts from the seed's random initialisation.
+    public var initialWeights: String?
+    /// Crowd votes mixed into the training targets (nil: the FER2013 labels alone).
+    public var softLabels: SoftLabels?
 
     public init(
         architecture: Architecture = Architecture(name: "mini-xception"), preprocessing: Preprocessing? = nil,
@@ -30,7 +35,7 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         weightDecay: Float = 0.01, schedule: LearningRateSchedule = .reduceOnPlateau(factor: 0.1, patience: 12, minimum: 1e-5),
         labelSmoothing: Float = 0, balancesClasses: Bool = false, mixupAlpha: Float = 0,
         augmentation: Augmentation = .standard, earlyStoppingPatience: Int? = 50, validationHoldOut: Double? = nil,
-        seed: UInt64 = 1
+        seed: UInt64 = 1, initialWeights: String? = nil, softLabels: SoftLabels? = nil
     ) {
         self.architecture = architecture
         self.preprocessing = preprocessing ?? .symmetric(inputSize: architecture.inputSize)
@@ -47,6 +52,26 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         self.earlyStoppingPatience = earlyStoppingPatience
         self.validationHoldOut = validationHoldOut
         self.seed = seed
+        self.initialWeights = initialWeights
+        self.softLabels = softLabels
+    }
+}
+
+/// FER+ crowd votes (`FERPlusVotes`) as soft training targets: each training image's target becomes
+/// `(1 - weight) * label target + weight * vote distribution` where the image has votes for the seven classes.
+/// Evaluation stays on the FER2013 labels.
+public struct SoftLabels: Sendable, Codable, Equatable {
+    /// The votes CSV, as given to `emovere train --soft-labels`.
+    public var file: String
+    /// The share of the votes in the target, 0...1.
+    public var weight: Float
+    /// Leave out training images that most annotators called not a face.
+    public var dropsNonFaces: Bool
+
+    public init(file: String, weight: Float = 0.5, dropsNonFaces: Bool = true) {
+        self.file = file
+        self.weight = weight
+        self.dropsNonFaces = dropsNonFaces
     }
 }
 

@@ -28,7 +28,7 @@ public enum TimelinePlot {
         <svg xmlns="http://www.w3.org/2000/svg" width="\(format(width))" height="\(format(height))" \
         viewBox="0 0 \(format(width)) \(format(height))" font-family="sans-serif" font-size="11">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(format(left))" y="22" font-size="15" font-weight="bold">\(escape(title))</text>
+        <text x="\(format(left))" y="22" font-size="15" font-weight="bold">\(SVGText.escaped(title))</text>
 
         """
         // Legend.
@@ -50,7 +50,7 @@ public enum TimelinePlot {
                 heading += ": \(summary.dominantEmotion.name) (mean \(percent(summary.meanProbabilities[summary.dominantEmotion.rawValue]))"
                 heading += ", top in \(percent(summary.dominantShare)) of \(summary.frames) frames)"
             }
-            svg += "<text x=\"\(format(left))\" y=\"\(format(panelTop - 8))\" font-weight=\"bold\">\(escape(heading))</text>\n"
+            svg += "<text x=\"\(format(left))\" y=\"\(format(panelTop - 8))\" font-weight=\"bold\">\(SVGText.escaped(heading))</text>\n"
             svg += "<rect x=\"\(format(left))\" y=\"\(format(panelTop))\" width=\"\(format(plotWidth))\" "
                 + "height=\"\(format(panelHeight))\" fill=\"none\" stroke=\"#999\"/>\n"
             for probability in [0.0, 0.5, 1.0] {
@@ -109,10 +109,4 @@ public enum TimelinePlot {
     }
 
     private static func percent(_ value: Double) -> String { String(format: "%.0f%%", value * 100) }
-
-    /// Text safe inside SVG elements.
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
 }

@@ -1,0 +1,157 @@
+import Foundation
+
+/// Whether probabilities mean what they say: expected calibration error, reliability bins and temperature scaling.
+///
+/// Probabilities are rows of `classes` values (`[count, classes]`, row-major). Temperature `T` rescales a row
+/// `p` to `p_k^(1/T) / Σ_j p_j^(1/T)`; for a single view this is `softmax(logits / T)`, for test-time
+/// augmentation it acts on the averaged probabilities, as everywhere Emovere shows them.
+public enum Calibration {
+    /// The default number of equal-width confidence bins (as in Guo et al. 2017).
+    public static let defaultBins = 15
+
+    /// One confidence bin of a reliability diagram.
+    public struct Bin: Sendable, Codable, Equatable {
+        /// The bin covers confidences in `(lower, upper]`.
+        public var lower: Double
+        public var upper: Double
+        /// Samples whose top probability falls in the bin.
+        public var count: Int
+        /// Their mean top probability (0 when empty).
+        public var confidence: Double
+        /// The fraction of them classified correctly (0 when empty).
+        public var accuracy: Double
+    }
+
+    /// The reliability bins of `probabilities` against `labels`.
+    public static func bins(probabilities: [Float], labels: [Int], classes: Int, count: Int = defaultBins) -> [Bin] {
+        var total = [Int](repeating: 0, count: count)
+        var confidence = [Double](repeating: 0, count: count)
+        var correct = [Int](repeating: 0, count: count)
+        for (row, label) in labels.enumerated() {
+            let values = probabilities[(row * classes)..<((row + 1) * classes)]
+            let best = values.indices.max { values[$0] < values[$1] }!  // classes > 0
+            let top = Double(values[best])
+            let bin = min(max(Int((top * Double(count)).rounded(.up)) - 1, 0), count - 1)
+            total[bin] += 1
+            confidence[bin] += top
+            if best - row * classes == label { correct[bin] += 1 }
+        }
+        return (0..<count).map { bin in
+            Bin(lower: Double(bin) / Double(count), upper: Double(bin + 1) / Double(count), count: total[bin],
+                confidence: total[bin] > 0 ? confidence[bin] / Double(total[bin]) : 0,
+                accuracy: total[bin] > 0 ? Double(correct[bin]) / Double(total[bin]) : 0)
+        }
+    }
+
+    /// Expected calibration error: the sample-weighted mean of `|accuracy - confidence|` over the bins.
+    public static func expectedError(_ bins: [Bin]) -> Double {
+        let samples = bins.reduce(0) { $0 + $1.count }
+        guard samples > 0 else { return 0 }
+        return bins.reduce(0) { $0 + Double($1.count) * abs($1.accuracy - $1.confidence) } / Double(samples)
+    }
+
+    /// `probabilities` rescaled by `temperature` (1 leaves them unchanged).
+    public static func scaled(_ probabilities: [Float], classes: Int, temperature: Float) -> [Float] {
+        guard temperature != 1 else { return probabilities }
+        var result = probabilities
+        result.withUnsafeMutableBufferPointer { buffer in
+            for row in 0..<(buffer.count / classes) {
+                scale(buffer.baseAddress! + row * classes, classes: classes, temperature: temperature)
+            }
+        }
+        return result
+    }
+
+    /// Rescales the `classes` probabilities at `row` in place by `temperature`.
+    public static func scale(_ row: UnsafeMutablePointer<Float>, classes: Int, temperature: Float) {
+        guard temperature != 1 else { return }
+        let inverse = 1 / Double(temperature)
+        var largest = -Double.infinity
+        var logs = [Double](repeating: 0, count: classes)
+        for k in 0..<classes {
+            logs[k] = log(max(Double(row[k]), 1e-30)) * inverse
+            largest = max(largest, logs[k])
+        }
+        var sum = 0.0
+        for k in 0..<classes { logs[k] = exp(logs[k] - largest); sum += logs[k] }
+        for k in 0..<classes { row[k] = Float(logs[k] / sum) }
+    }
+
+    /// Mean negative log-likelihood of `labels` under `probabilities` rescaled by `temperature`.
+    public static func negativeLogLikelihood(probabilities: [Float], labels: [Int], classes: Int,
+                                             temperature: Float) -> Double {
+        let inverse = 1 / Double(temperature)
+        var total = 0.0
+        for (row, label) in labels.enumerated() {
+            let logs = (0..<classes).map { log(max(Double(probabilities[row * classes + $0]), 1e-30)) * inverse }
+            let largest = logs.max()!  // classes > 0
+            let normaliser = largest + log(logs.reduce(0) { $0 + exp($1 - largest) })
+            total += normaliser - logs[label]
+        }
+        return labels.isEmpty ? 0 : total / Double(labels.count)
+    }
+
+    /// The temperature in `0.1...10` that minimises the negative log-likelihood of `labels` (golden-section search
+    /// on the logarithm of the temperature; the likelihood is unimodal in it).
+    public static func fitTemperature(probabilities: [Float], labels: [Int], classes: Int) -> Float {
+        func loss(_ logTemperature: Double) -> Double {
+            negativeLogLikelihood(probabilities: probabilities, labels: labels, classes: classes,
+                                  temperature: Float(exp(logTemperature)))
+        }
+        let ratio = (5.0.squareRoot() - 1) / 2
+        var low = log(0.1), high = log(10.0)
+        var left = high - ratio * (high - low), right = low + ratio * (high - low)
+        var leftLoss = loss(left), rightLoss = loss(right)
+        while high - low > 1e-4 {
+            if leftLoss < rightLoss {
+                high = right
+                right = left
+                rightLoss = leftLoss
+                left = high - ratio * (high - low)
+                leftLoss = loss(left)
+            } else {
+                low = left
+                left = right
+                leftLoss = rightLoss
+                right = low + ratio * (high - low)
+                rightLoss = loss(right)
+            }
+        }
+        return Float(exp((low + high) / 2))
+    }
+
+    /// A reliability diagram as SVG: per bin, the accuracy as a bar against the diagonal of perfect calibration,
+    /// the gap to each bin's mean confidence shaded, and the expected calibration error in the title.
+    public static func reliabilitySVG(_ bins: [Bin], title: String) -> String {
+        let size = 360.0, margin = 48.0, plot = size - 2 * margin
+        func x(_ value: Double) -> Double { margin + value * plot }
+        func y(_ value: Double) -> Double { size - margin - value * plot }
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(size))" height="\(Int(size))" font-family="sans-serif" font-size="11">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(size / 2)" y="20" text-anchor="middle" font-size="13">\(SVGText.escaped(title))</text>
+            <text x="\(size / 2)" y="36" text-anchor="middle">expected calibration error \(String(format: "%.2f", 100 * expectedError(bins))) %</text>
+
+            """
+        for bin in bins where bin.count > 0 {
+            let left = x(bin.lower) + 1, width = plot / Double(bins.count) - 2
+            svg += "<rect x=\"\(f(left))\" y=\"\(f(y(bin.accuracy)))\" width=\"\(f(width))\" height=\"\(f(y(0) - y(bin.accuracy)))\" fill=\"#4a78b5\"/>\n"
+            let top = max(bin.accuracy, bin.confidence), bottom = min(bin.accuracy, bin.confidence)
+            svg += "<rect x=\"\(f(left))\" y=\"\(f(y(top)))\" width=\"\(f(width))\" height=\"\(f(y(bottom) - y(top)))\" fill=\"#d9534f\" fill-opacity=\"0.45\"/>\n"
+        }
+        svg += """
+            <line x1="\(f(x(0)))" y1="\(f(y(0)))" x2="\(f(x(1)))" y2="\(f(y(1)))" stroke="#555" stroke-dasharray="4 3"/>
+            <rect x="\(f(margin))" y="\(f(margin))" width="\(f(plot))" height="\(f(plot))" fill="none" stroke="black"/>
+            <text x="\(size / 2)" y="\(size - 12)" text-anchor="middle">confidence (top probability)</text>
+            <text x="14" y="\(size / 2)" text-anchor="middle" transform="rotate(-90 14 \(size / 2))">accuracy</text>
+
+            """
+        for tick in stride(from: 0.0, through: 1.0, by: 0.2) {
+            svg += "<text x=\"\(f(x(tick)))\" y=\"\(f(y(0) + 14))\" text-anchor=\"middle\">\(String(format: "%.1f", tick))</text>\n"
+            svg += "<text x=\"\(f(x(0) - 6))\" y=\"\(f(y(tick) + 4))\" text-anchor=\"end\">\(String(format: "%.1f", tick))</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+
+    private static func f(_ value: Double) -> String { String(format: "%.1f", value) }
+}

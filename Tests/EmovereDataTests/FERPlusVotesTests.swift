@@ -1,0 +1,48 @@
+import EmovereData
+import Foundation
+import Testing
+
+struct FERPlusVotesTests {
+    static let header = "file,split,fer2013_row,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"
+
+    static func write(_ lines: [String]) throws -> (path: String, directory: TemporaryDirectory) {
+        let directory = try TemporaryDirectory()
+        let path = try directory.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: "ferplus.csv")
+        return (path, directory)
+    }
+
+    @Test func votesMapToEmotionOrderAndNonFacesAreTold() throws {
+        let (path, directory) = try Self.write([
+            Self.header,
+            "train/angry/Training_1.png,train,11756,2,0,0,1,7,0,0,0,0,0",
+            "train/happy/Training_2.png,train,5,0,0,0,0,0,0,0,1,3,6",
+            "test/sad/PublicTest_3.png,test,-1,1,1,1,1,1,1,1,1,1,1",
+        ])
+        defer { directory.remove() }
+        let votes = try FERPlusVotes(contentsOf: path)
+        let angry = try #require(votes.byFileName["Training_1.png"])
+        // angry 7, sad 1, neutral 2 of 10 emotion votes; order angry, disgust, fear, happy, sad, surprise, neutral.
+        #expect(angry.distribution == [0.7, 0, 0, 0, 0.1, 0, 0.2])
+        #expect(!angry.isNotAFace)
+        let nonFace = try #require(votes.byFileName["Training_2.png"])
+        #expect(nonFace.distribution == nil && nonFace.isNotAFace)
+        #expect(votes.byFileName["PublicTest_3.png"]?.isNotAFace == false)
+        let dataset = FaceDataset(imageSize: 1, pixels: [0, 0], labels: [0, 3], sources: ["Training_2.png", "missing.png"])
+        #expect(votes.votes(for: dataset) == [nonFace, nil])
+    }
+
+    @Test func malformedFilesNameTheLineAndWhatWasExpected() throws {
+        let cases: [([String], String)] = [
+            (["file,neutral", "a.png,1"], "ferplus.csv:1: unexpected CSV header: expected \"file,neutral,happiness"),
+            ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1"], "ferplus.csv:2: expected 13 fields, found 12"),
+            ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1,1", "b.png,train,1,1,x,1,1,1,1,1,1,1,1"],
+             "ferplus.csv:3: happiness is 'x', expected a vote count"),
+        ]
+        for (lines, message) in cases {
+            let (path, directory) = try Self.write(lines)
+            defer { directory.remove() }
+            let error = try #require(throws: DataError.self) { try FERPlusVotes(contentsOf: path) }
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+}
