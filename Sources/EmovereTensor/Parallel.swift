@@ -7,14 +7,30 @@ import Foundation
 /// Kernels split over the batch (or over rows); each chunk is a contiguous range, so results
 /// do not depend on scheduling and every run gives the same numbers.
 public enum Parallel {
-    /// The number of workers: `EMOVERE_THREADS` when set to a positive number, else the active
+    /// The number of workers: `EMOVERE_THREADS` when it is a valid setting (`workerSetting`), else the active
     /// processor count.
     public static let workerCount: Int = {
-        if let text = ProcessInfo.processInfo.environment["EMOVERE_THREADS"], let count = Int(text), count > 0 {
-            return count
-        }
-        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let processors = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return (try? workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]).get()) ?? processors
     }()
+
+    /// The most workers `EMOVERE_THREADS` may ask for.
+    public static let maximumWorkers = 256
+
+    /// A problem with an `EMOVERE_THREADS` value.
+    public struct WorkerSettingError: Error, CustomStringConvertible {
+        public var value: String
+        public var description: String {
+            "EMOVERE_THREADS is '\(value)'; expected a whole number of worker threads from 1 to \(maximumWorkers), or unset for one per processor"
+        }
+    }
+
+    /// The worker count an `EMOVERE_THREADS` value asks for: nil (unset or empty) means one per active processor.
+    public static func workerSetting(_ value: String?) -> Result<Int, WorkerSettingError> {
+        guard let value, !value.isEmpty else { return .success(max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+        guard let count = Int(value), (1...maximumWorkers).contains(count) else { return .failure(WorkerSettingError(value: value)) }
+        return .success(count)
+    }
 
     /// The contiguous ranges that split `0..<count` into at most `workerCount` chunks of at least
     /// `minimumChunk` items each (always at least one chunk; never more chunks than `count`).

@@ -230,7 +230,8 @@ enum AnnotatedPhoto {
     }
 }
 
-/// Expands folders into the photo files they hold (sorted), keeping files as given.
+/// Expands folders into the photo files they hold (sorted), keeping files as given. Only regular files are read:
+/// a named pipe, device or socket would block the reader or never end.
 enum PhotoFiles {
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
@@ -244,12 +245,27 @@ enum PhotoFiles {
             if isDirectory.boolValue {
                 let children = try FileManager.default.subpathsOfDirectory(atPath: path)
                     .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-                files += children.map { (path as NSString).appendingPathComponent($0) }
+                for child in children.map({ (path as NSString).appendingPathComponent($0) }) {
+                    if isRegularFile(child) {
+                        files.append(child)
+                    } else {
+                        FileHandle.standardError.write(Data("warning: skipping \(child): not a regular file\n".utf8))
+                    }
+                }
             } else {
+                guard isRegularFile(path) else {
+                    throw ValidationError("\(path) is not a regular file (a named pipe, device or socket); expected a JPEG or PNG photo")
+                }
                 files.append(path)
             }
         }
         return files
+    }
+
+    /// Whether `path` (after following symbolic links) is a regular file.
+    static func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
     }
 
     /// `files` without those inside `folder` (so annotated copies written there are not analysed again).

@@ -1,4 +1,6 @@
 import ArgumentParser
+import EmovereTensor
+import Foundation
 
 @main
 struct EmovereCommand: ParsableCommand {
@@ -9,4 +11,12 @@ struct EmovereCommand: ParsableCommand {
             Analyze.self, Explain.self, Train.self, Evaluate.self, Bench.self, Info.self, Average.self, Export.self, ImportKeras.self,
             Serve.self, Video.self, Live.self,
         ])
+
+    /// Checks the environment every command depends on, then parses and runs the command.
+    static func main() {
+        if case let .failure(problem) = Parallel.workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]) {
+            Self.exit(withError: ValidationError(problem.description))
+        }
+        main(nil)
+    }
 }

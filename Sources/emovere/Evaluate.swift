@@ -15,7 +15,7 @@ struct Evaluate: ParsableCommand {
     var data: String
 
     @Option(help: "Split: training, publictest (test) or privatetest.")
-    var split = "publictest"
+    var split: Split = .publicTest
 
     @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's, else none).")
     var tta: TestTimeAugmentation?
@@ -98,14 +98,11 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        guard let split = Split(argument: split) else {
-            throw ValidationError("unknown --split '\(self.split)'; expected one of \(Split.argumentNames.joined(separator: ", "))")
-        }
         let (network, card) = try ModelFile.load(model, foldedForInference: true)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
                                   temperature: card.temperature ?? 1)
-        if corruptions { return try runCorruptionBenchmark(evaluator, split: split) }
+        if corruptions { return try runCorruptionBenchmark(evaluator) }
         if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
@@ -206,7 +203,7 @@ struct Evaluate: ParsableCommand {
         return temperature
     }
 
-    private func runCorruptionBenchmark(_ evaluator: Evaluator, split: Split) throws {
+    private func runCorruptionBenchmark(_ evaluator: Evaluator) throws {
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict, imageSize: Corruption.referenceSize)
         let benchmark = CorruptionBenchmark(evaluator: evaluator, severities: Array(Set(severities)).sorted())
         let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count
@@ -235,3 +232,7 @@ struct Evaluate: ParsableCommand {
 }
 
 extension TestTimeAugmentation: ExpressibleByArgument {}
+
+extension Split: ExpressibleByArgument {
+    public static var allValueStrings: [String] { argumentNames }
+}

@@ -114,10 +114,15 @@ struct AnalyzeTests {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/good.jpg")
         try Data("this is not a photo".utf8).write(to: URL(fileURLWithPath: folder + "/broken.png"))
+        // A named pipe nobody writes to: reading it would block forever.
+        try #require(mkfifo(folder + "/pipe.jpg", 0o644) == 0)
 
         let result = try Self.analyze([folder, "--json"])
         #expect(result.status == 1, "\(result)")
         #expect(result.standardError.contains("broken.png"), "\(result)")
+        #expect(result.standardError.contains("skipping \(folder)/pipe.jpg: not a regular file"), "\(result)")
+        let pipe = try Self.analyze([folder + "/pipe.jpg"])
+        #expect(pipe.status != 0 && pipe.standardError.contains("is not a regular file"), "\(pipe)")
         let photos = try Self.photos(result)
         try #require(photos.count == 2, "\(result)")
         let good = try #require(photos.first { ($0["path"] as? String)?.hasSuffix("good.jpg") == true })

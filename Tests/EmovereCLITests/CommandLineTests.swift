@@ -95,6 +95,15 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
+    @Test func invalidThreadSettingsAreRefusedByEveryCommand() throws {
+        for value in ["abc", "0", "-1", "100000"] {
+            let result = try CommandRunner.run(["info", "--system"], environment: ["EMOVERE_THREADS": value])
+            #expect(result.status != 0 && result.standardError.contains("EMOVERE_THREADS is '\(value)'"), "\(result)")
+        }
+        let two = try CommandRunner.run(["info", "--system"], environment: ["EMOVERE_THREADS": "2"])
+        #expect(two.status == 0 && two.standardOutput.contains("workers: 2"), "\(two)")
+    }
+
     @Test func unknownModelAndInputSizeAreRejected() throws {
         let model = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--model", "resnet"])
         #expect(model.status != 0)

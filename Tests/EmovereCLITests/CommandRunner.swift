@@ -33,7 +33,7 @@ enum CommandRunner {
 
     /// Runs `emovere arguments...` to completion. Output goes through files, so a chatty command can
     /// never block on a full pipe.
-    static func run(_ arguments: [String]) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -47,6 +47,9 @@ enum CommandRunner {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = outputHandle
         process.standardError = errorHandle
         try process.run()

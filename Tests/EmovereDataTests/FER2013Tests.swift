@@ -17,6 +17,10 @@ struct FER2013Tests {
         // The split folder itself also works.
         let (direct, directReport) = try FER2013.load(path: folder.path + "/images/train", split: .training)
         #expect(direct == fromFolder && directReport.notes.count == 1)
+        // A model of another input size reads the CSV's 48x48 rows resized, as it reads folders.
+        let (large, largeReport) = try FER2013.load(path: csv, split: .training, imageSize: 64)
+        #expect(large.imageSize == 64 && large.count == 1 && largeReport.notes.contains { $0.contains("resized to 64x64") })
+        #expect(large == fromCSV.resized(to: 64))
     }
 
     @Test func reportsMissingAndUnsupportedPaths() throws {
