@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Emovere
 import EmovereData
+import EmovereNN
 import EmovereVision
 import Foundation
 
@@ -18,7 +19,7 @@ struct Analyze: ParsableCommand {
             """)
 
     @Argument(help: "Photos or folders of photos.")
-    var paths: [String]
+    var paths: [String] = []
 
     @Flag(help: "Print JSON (one object per image) instead of a table.")
     var json = false
@@ -32,39 +33,163 @@ struct Analyze: ParsableCommand {
         "Write annotated copies: the output file for one photo, an output folder for several.", valueName: "OUT"))
     var annotate: String?
 
+    @Option(help: ArgumentHelp(
+        "Append one JSON line per photo to this file as each finishes (JSON Lines; memory stays flat however many photos).",
+        valueName: "results.jsonl"))
+    var output: String?
+
+    @Flag(help: "With --output: skip the photos whose line the output file already holds (continue a stopped run).")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Also read photo paths from this file, one per line ('-': standard input).", valueName: "FILE"))
+    var filesFrom: String?
+
+    @Option(help: ArgumentHelp(
+        "Analyse only share K of N (1 <= K <= N), chosen by a hash of each path: N processes or machines split a collection without talking to each other.",
+        valueName: "K/N"))
+    var shard: Shard?
+
+    func validate() throws {
+        if paths.isEmpty && filesFrom == nil { throw ValidationError("expected photos or folders, or --files-from") }
+        if maxPixels <= 0 { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
+        if resume && output == nil { throw ValidationError("--resume needs --output") }
+        if output != nil && json { throw ValidationError("--output writes JSON lines; leave out --json") }
+        if let output, paths.contains(where: { AnnotatedPhoto.canonical($0) == AnnotatedPhoto.canonical(output) }) {
+            throw ValidationError("--output \(output) is one of the inputs; choose another file")
+        }
+    }
+
     func run() throws {
-        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
         let limits = ImageLimits(maximumPixels: maxPixels)
-        var expanded = try PhotoFiles.expand(paths)
+        var expanded = try PhotoFiles.expand(paths + (filesFrom.map(PhotoFiles.listed(in:)) ?? []))
+        if let shard { expanded = expanded.filter(shard.contains) }
         let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
         if case let .folder(folder)? = target { expanded = PhotoFiles.excluding(expanded, under: folder) }
+        let log = try output.map { try ResultLog(path: $0, resume: resume) }
+        if let log { expanded = expanded.filter { !log.finished.contains($0) } }
         let files = expanded
         let outputs = try target.map { try $0.outputPaths(for: files) }
         let workers = max(1, min(files.count, 2))
         let recognizers = try detection.makeRecognizers(count: workers)
+        let model = try detection.model ?? BundledModel.locate()
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)
-        let results = Locked([PhotoResult?](repeating: nil, count: files.count))
+        // Without --output the results are printed at the end, in input order; with it each line is appended as
+        // soon as its photo is done and nothing is kept.
+        let results = Locked([PhotoResult?](repeating: nil, count: log == nil ? files.count : 0))
+        let failed = Locked(false)
         let done = Locked(0)
         let shared = UncheckedBox(recognizers)
+        let writeError = Locked<Error?>(nil)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: files.count, by: workers) {
-                let result = PhotoResult.analyze(path: files[index], with: shared.value[worker],
+                if writeError.withValue({ $0 != nil }) { return }
+                var result = PhotoResult.analyze(path: files[index], with: shared.value[worker],
                                                  annotation: outputs?[index], limits: limits)
-                results.withValue { $0[index] = result }
+                result.model = model
+                if result.error != nil { failed.withValue { $0 = true } }
+                if let log {
+                    do { try log.append(result) } catch { writeError.withValue { $0 = $0 ?? error } }
+                } else {
+                    results.withValue { $0[index] = result }
+                }
                 let count = done.withValue { value -> Int in value += 1; return value }
                 progress.withValue { $0?.update(completed: count) }
             }
         }
         progress.withValue { $0?.finish() }
-        let all = results.withValue { $0.compactMap { $0 } }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(all), as: UTF8.self))
-        } else {
-            for result in all { print(result.table) }
+        if let error = writeError.withValue({ $0 }) { throw error }
+        if log == nil {
+            let all = results.withValue { $0.compactMap { $0 } }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(all), as: UTF8.self))
+            } else {
+                for result in all { print(result.table) }
+            }
+        } else if let output {
+            FileHandle.standardError.write(Data("\(files.count) photos analysed, appended to \(output)\n".utf8))
         }
-        if all.contains(where: { $0.error != nil }) { throw ExitCode.failure }
+        if failed.withValue({ $0 }) { throw ExitCode.failure }
+    }
+}
+
+/// Share K of N of a collection (`--shard K/N`): the paths whose FNV-1a hash is `K - 1` modulo N.
+struct Shard: ExpressibleByArgument, Equatable {
+    var index: Int
+    var count: Int
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "/")
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1,
+              (1...count).contains(index) else { return nil }
+        self.index = index
+        self.count = count
+    }
+
+    /// Whether `path` (as given) belongs to this share: the same on every machine and every run.
+    func contains(_ path: String) -> Bool {
+        let hash = path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+        return Int(hash % UInt64(count)) == index - 1
+    }
+}
+
+/// An append-only JSON Lines file of photo results: each line is written whole with one `write`, so a run that
+/// stops leaves at most one partial last line, which `resume` cuts off before appending.
+final class ResultLog: @unchecked Sendable {
+    /// The paths whose line the file already held when it was opened.
+    let finished: Set<String>
+    private let handle: FileHandle
+    private let path: String
+    private let lock = NSLock()
+
+    init(path: String, resume: Bool) throws {
+        self.path = path
+        var finished: Set<String> = []
+        if FileManager.default.fileExists(atPath: path) {
+            guard resume else {
+                throw ValidationError("\(path) already exists; pass --resume to continue it or choose another --output")
+            }
+            var bytes = try ImageFile.bytes(atPath: path)
+            if let end = bytes.lastIndex(of: 10), end + 1 < bytes.count {
+                bytes.removeSubrange((end + 1)...)
+                guard truncate(path, off_t(bytes.count)) == 0 else {
+                    throw ValidationError("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
+                }
+            } else if !bytes.isEmpty && bytes.last != 10 {
+                bytes = []
+                guard truncate(path, 0) == 0 else {
+                    throw ValidationError("\(path): cannot cut off the unfinished line: \(String(cString: strerror(errno)))")
+                }
+            }
+            for (number, line) in bytes.split(separator: 10).enumerated() {
+                struct Finished: Decodable { var path: String }
+                guard let entry = try? JSONDecoder().decode(Finished.self, from: Data(line)) else {
+                    throw ValidationError("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze --output)")
+                }
+                finished.insert(entry.path)
+            }
+        }
+        self.finished = finished
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        guard descriptor >= 0 else {
+            throw ValidationError("cannot open \(path) for appending: \(String(cString: strerror(errno)))")
+        }
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// Appends `result` as one line.
+    func append(_ result: PhotoResult) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let line = Array(try encoder.encode(result)) + [10]
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            try handle.write(contentsOf: line)
+        } catch {
+            throw ValidationError("cannot append to \(path): \(error)")
+        }
     }
 }
 
@@ -79,6 +204,11 @@ struct PhotoResult: Codable {
     var error: String?
     /// The annotated copy written for this photo.
     var annotation: String?
+    /// The photo file's size in bytes and the SHA-256 of its content, when it could be read.
+    var bytes: Int?
+    var sha256: String?
+    /// The model file that classified the faces.
+    var model: String?
 
     /// Detects and classifies the faces of the photo at `path` (`EmotionRecognizer.analyzePhoto`, as the server
     /// does); with `annotation`, also writes a copy with the faces drawn on it to that path.
@@ -87,14 +217,22 @@ struct PhotoResult: Codable {
         let detector = recognizer.detector.description
         let image: RGBImage
         let found: [FaceEmotion]
+        let content: [UInt8]
         do {
-            (image, found) = try recognizer.analyzePhoto(try ImageFile.bytes(atPath: path), source: path, limits: limits)
+            content = try ImageFile.bytes(atPath: path)
         } catch {
             report(error, for: path)
             return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)")
         }
+        let size = content.count, hash = SHA256.hexDigest(of: content)
+        do {
+            (image, found) = try recognizer.analyzePhoto(content, source: path, limits: limits)
+        } catch {
+            report(error, for: path)
+            return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)", bytes: size, sha256: hash)
+        }
         var result = PhotoResult(path: path, width: image.width, height: image.height, detector: detector,
-                                 faces: found.map { FaceRecord($0) })
+                                 faces: found.map { FaceRecord($0) }, bytes: size, sha256: hash)
         if let annotation {
             do {
                 try AnnotatedPhoto.write(AnnotationRenderer().annotated(image, faces: found), to: annotation)
@@ -260,6 +398,19 @@ enum PhotoFiles {
             }
         }
         return files
+    }
+
+    /// The paths listed in `file` (`-`: standard input), one per line; blank lines are skipped.
+    static func listed(in file: String) throws -> [String] {
+        let data: Data
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard isRegularFile(file) else { throw ValidationError("--files-from \(file): expected a regular file of paths") }
+            data = try Data(contentsOf: URL(fileURLWithPath: file))
+        }
+        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }
 
     /// Whether `path` (after following symbolic links) is a regular file.

@@ -138,6 +138,43 @@ struct AnalyzeTests {
         #expect(table.standardOutput.contains("broken.png: error"), "\(table)")
     }
 
+    /// `--output` appends one JSON line per photo; shards split the photos between runs, `--resume` skips the photos
+    /// already written and cuts off a partial last line; together they give the lines of one whole run.
+    @Test func shardedResumableRunsGiveTheLinesOfOneRun() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let folder = scratch.path + "/photos"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        for name in ["a", "b", "c", "d", "e"] { try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/\(name).jpg") }
+        let whole = scratch.path + "/whole.jsonl", parts = scratch.path + "/parts.jsonl", list = scratch.path + "/list.txt"
+        try #require(try Self.analyze([folder, "--output", whole, "--tta", "none"]).status == 0)
+        let first = try Self.analyze([folder, "--output", parts, "--shard", "1/2", "--tta", "none"])
+        try #require(first.status == 0, "\(first)")
+        // A run killed while writing leaves half a line.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: parts))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"path\":\"/half".utf8))
+        try handle.close()
+        try ["c", "d", "e", "a"].map { folder + "/\($0).jpg" }.joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
+        let second = try Self.analyze(["--files-from", list, folder + "/b.jpg", "--output", parts, "--resume", "--tta", "none"])
+        try #require(second.status == 0, "\(second)")
+        func lines(_ path: String) throws -> [String] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
+        }
+        let wholeLines = try lines(whole), partLines = try lines(parts)
+        #expect(partLines == wholeLines)
+        #expect(wholeLines.count == 5)
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(wholeLines[0].utf8)) as? [String: Any])
+        let sampleSize = try Data(contentsOf: URL(fileURLWithPath: Self.sample)).count
+        let modelPath = try Self.model.get()
+        #expect((line["sha256"] as? String)?.count == 64 && line["bytes"] as? Int == sampleSize)
+        #expect(line["model"] as? String == modelPath)
+        let again = try Self.analyze([folder, "--output", whole])
+        #expect(again.status != 0 && again.standardError.contains("--resume"), "\(again)")
+        let badShard = try Self.analyze([folder, "--shard", "3/2"])
+        #expect(badShard.status != 0 && badShard.standardError.contains("--shard"), "\(badShard)")
+    }
+
     /// A photo over `--max-pixels` is refused from its header, by name, and the exit status says so.
     @Test func photoOverThePixelLimitIsReportedByName() throws {
         let result = try Self.analyze([Self.sample, "--json", "--max-pixels", "1000"])
