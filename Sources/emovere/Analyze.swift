@@ -54,12 +54,16 @@ struct Analyze: ParsableCommand {
         if maxPixels <= 0 { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
         if resume && output == nil { throw ValidationError("--resume needs --output") }
         if output != nil && json { throw ValidationError("--output writes JSON lines; leave out --json") }
+        if output == "-" && (filesFrom != "-" || !paths.isEmpty || resume || annotate != nil || shard != nil) {
+            throw ValidationError("--output - (the worker mode) reads paths from --files-from - alone, without --resume, --annotate or --shard")
+        }
         if let output, paths.contains(where: { AnnotatedPhoto.canonical($0) == AnnotatedPhoto.canonical(output) }) {
             throw ValidationError("--output \(output) is one of the inputs; choose another file")
         }
     }
 
     func run() throws {
+        if output == "-" { return try runWorker() }
         let limits = ImageLimits(maximumPixels: maxPixels)
         var expanded = try PhotoFiles.expand(paths + (filesFrom.map(PhotoFiles.listed(in:)) ?? []))
         if let shard { expanded = expanded.filter(shard.contains) }
@@ -111,6 +115,25 @@ struct Analyze: ParsableCommand {
             FileHandle.standardError.write(Data("\(files.count) photos analysed, appended to \(output)\n".utf8))
         }
         if failed.withValue({ $0 }) { throw ExitCode.failure }
+    }
+}
+
+extension Analyze {
+    /// The worker mode (`--files-from - --output -`): the model is loaded once, then each path read from standard input
+    /// is analysed and answered at once with its JSON line on standard output, until standard input ends. Drivers such
+    /// as `scripts/ray_analyze.py` keep one such process per worker.
+    func runWorker() throws {
+        let recognizer = try detection.makeRecognizers(count: 1)[0]
+        let model = try detection.model ?? BundledModel.locate()
+        let limits = ImageLimits(maximumPixels: maxPixels)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        while let line = readLine() {
+            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+            var result = PhotoResult.analyze(path: line, with: recognizer, limits: limits)
+            result.model = model
+            FileHandle.standardOutput.write(Data(try encoder.encode(result) + [10]))
+        }
     }
 }
 

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Analyse a large photo collection with Emovere on a Ray cluster.
+
+Python only orchestrates: Ray Data splits the photo paths into batches and hands them to a pool of actors;
+each actor keeps one long-lived `emovere analyze --files-from - --output -` process (the model is loaded once
+per worker, not per batch) and returns one JSON line per photo. The driver appends the lines to
+OUT/results-<run>.jsonl as batches finish, so a crash loses at most the batches in flight, and a new run over
+the same OUT skips every photo that already has a line there (resume).
+
+  python3 scripts/ray_analyze.py PHOTO_OR_FOLDER... --out OUT [--files-from LIST] [--workers 2]
+      [--batch-size 32] [--emovere .build/release/emovere] [--address auto] [-- EXTRA EMOVERE OPTIONS]
+
+Runs on a local Ray cluster by default (started for the run); `--address auto` joins a running one (`ray start`,
+`ray up`, KubeRay). Every node needs the emovere binary and the model at the same paths. Actors that die
+(a crashed node or process) are restarted by Ray and their batches retried (max_restarts and
+max_task_retries -1); the output holds each photo exactly once.
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+
+def photo_paths(inputs, files_from):
+    """The photos named by inputs (files, or folders searched recursively) and by files_from, in order."""
+    paths = []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = [os.path.join(root, name) for root, _, names in os.walk(item) for name in names
+                     if name.lower().endswith(PHOTO_EXTENSIONS)]
+            paths.extend(sorted(found))
+        elif os.path.isfile(item):
+            paths.append(item)
+        else:
+            sys.exit(f"error: no such file or folder: {item}")
+    if files_from:
+        with open(files_from, encoding="utf-8") as listing:
+            paths.extend(line.strip() for line in listing if line.strip())
+    return paths
+
+
+def finished_paths(out):
+    """Paths that already have a line in OUT/results-*.jsonl; a partial last line (a crash mid-write) is cut off."""
+    done = set()
+    for name in sorted(glob.glob(os.path.join(out, "results-*.jsonl"))):
+        with open(name, "rb") as results:
+            data = results.read()
+        if data and not data.endswith(b"\n"):
+            with open(name, "r+b") as results:
+                results.truncate(data.rfind(b"\n") + 1)
+            data = data[: data.rfind(b"\n") + 1]
+        for number, line in enumerate(data.splitlines(), start=1):
+            try:
+                done.add(json.loads(line)["path"])
+            except (ValueError, KeyError):
+                sys.exit(f"error: {name}:{number}: expected a JSON line of emovere analyze with a \"path\"")
+    return done
+
+
+class EmovereWorker:
+    """One Ray actor: a long-lived emovere worker process fed batches of paths."""
+
+    def __init__(self, command):
+        self.command = command
+        self.process = None
+        self.start()
+
+    def start(self):
+        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                        bufsize=1)
+        pid_folder = os.environ.get("EMOVERE_RAY_PIDS")
+        if pid_folder:  # lets the fault test find and kill a worker
+            with open(os.path.join(pid_folder, f"{self.process.pid}.pid"), "w", encoding="utf-8") as marker:
+                marker.write(str(os.getpid()))
+
+    def __call__(self, batch):
+        paths = list(batch["path"])
+        lines = []
+        for path in paths:
+            self.process.stdin.write(path + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+            if not line:
+                code = self.process.wait()
+                # The worker died: end this actor's process so that Ray restarts the actor and retries the batch.
+                print(f"emovere worker exited with status {code} while analysing {path}; restarting", file=sys.stderr)
+                os._exit(1)
+            lines.append(line.rstrip("\n"))
+        return {"path": paths, "line": lines}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="*", help="photos or folders")
+    parser.add_argument("--out", required=True, help="output folder for results-*.jsonl")
+    parser.add_argument("--files-from", help="a file of photo paths, one per line")
+    parser.add_argument("--workers", type=int, default=2, help="emovere worker actors (default 2)")
+    parser.add_argument("--batch-size", type=int, default=32, help="photos per batch (default 32)")
+    parser.add_argument("--emovere", default=".build/release/emovere", help="the emovere executable")
+    parser.add_argument("--address", default=None, help="Ray cluster address (default: a local cluster)")
+    arguments, extra = parser.parse_known_args()
+    extra = [item for item in extra if item != "--"]
+    if arguments.workers < 1 or arguments.batch_size < 1:
+        parser.error("--workers and --batch-size must be at least 1")
+    if not os.access(arguments.emovere, os.X_OK):
+        parser.error(f"--emovere {arguments.emovere} is not an executable; build it with swift build -c release")
+
+    os.makedirs(arguments.out, exist_ok=True)
+    paths = photo_paths(arguments.inputs, arguments.files_from)
+    done = finished_paths(arguments.out)
+    todo = list(dict.fromkeys(path for path in paths if path not in done))
+    print(f"{len(paths)} photos, {len(paths) - len(todo)} already in {arguments.out}, {len(todo)} to analyse",
+          file=sys.stderr)
+    if not todo:
+        return
+
+    import ray  # imported late so that --help and argument errors work without Ray installed
+
+    ray.init(address=arguments.address, include_dashboard=False, log_to_driver=False)
+    command = [os.path.abspath(arguments.emovere), "analyze", "--files-from", "-", "--output", "-"] + extra
+    dataset = ray.data.from_items([{"path": path} for path in todo], override_num_blocks=max(1, len(todo) // arguments.batch_size))
+    results = dataset.map_batches(
+        EmovereWorker, fn_constructor_args=(command,), batch_size=arguments.batch_size, batch_format="numpy",
+        concurrency=arguments.workers, max_restarts=-1, max_task_retries=-1)
+    output = os.path.join(arguments.out, f"results-{int(time.time() * 1000)}.jsonl")
+    written, start = 0, time.time()
+    with open(output, "a", encoding="utf-8") as results_file:
+        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+            results_file.write("".join(line + "\n" for line in batch["line"]))
+            results_file.flush()
+            written += len(batch["line"])
+            rate = written / max(time.time() - start, 1e-9)
+            print(f"{written}/{len(todo)} photos, {rate:.1f} photos/s, eta {(len(todo) - written) / max(rate, 1e-9):.0f} s",
+                  file=sys.stderr)
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Scale-out test: scripts/ray_analyze.py on a local Ray cluster with 2 workers equals one emovere analyze run.
+
+Makes a few hundred photos (the repository's sample, copied), kills one emovere worker midway (Ray restarts the
+actor and retries its batch), then checks that the output holds the same lines as a single
+`emovere analyze --output` process, line for line (order aside), nothing lost or duplicated. A second run over
+the same output folder finds nothing left to do (resume).
+
+  python3 scripts/test_ray_analyze.py [--emovere .build/debug/emovere] [--photos 200]
+"""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def lines_in(pattern):
+    lines = []
+    for name in sorted(glob.glob(pattern)):
+        with open(name, encoding="utf-8") as results:
+            lines.extend(line.rstrip("\n") for line in results if line.strip())
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--emovere", default=os.path.join(ROOT, ".build/debug/emovere"))
+    parser.add_argument("--photos", type=int, default=200)
+    arguments = parser.parse_args()
+    # Small and quick: the mini-Xception model without test-time augmentation.
+    options = ["--model", os.path.join(ROOT, "models/mini-xception-48.safetensors"), "--tta", "none"]
+    scratch = tempfile.mkdtemp(prefix="emovere-ray-")
+    try:
+        photos = os.path.join(scratch, "photos")
+        os.makedirs(photos)
+        sample = os.path.join(ROOT, "samples/astronaut.jpg")
+        for index in range(arguments.photos):
+            shutil.copy(sample, os.path.join(photos, f"photo-{index:04d}.jpg"))
+
+        single = os.path.join(scratch, "single.jsonl")
+        subprocess.run([arguments.emovere, "analyze", photos, "--output", single] + options, check=True,
+                       stderr=subprocess.DEVNULL)
+
+        out = os.path.join(scratch, "ray")
+        pids = os.path.join(scratch, "pids")
+        os.makedirs(pids)
+        environment = dict(os.environ, EMOVERE_RAY_PIDS=pids)
+        command = [sys.executable, os.path.join(ROOT, "scripts/ray_analyze.py"), photos, "--out", out,
+                   "--workers", "2", "--batch-size", "16", "--emovere", arguments.emovere, "--"] + options
+        driver = subprocess.Popen(command, env=environment)
+
+        killed = []
+
+        def kill_one_worker():
+            # Once some results are written, kill one emovere worker process (as a crash would).
+            deadline = time.time() + 600
+            while time.time() < deadline and driver.poll() is None:
+                if len(lines_in(os.path.join(out, "results-*.jsonl"))) >= 32 and glob.glob(os.path.join(pids, "*.pid")):
+                    pid = int(os.path.basename(sorted(glob.glob(os.path.join(pids, "*.pid")))[0])[:-4])
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.2)
+
+        killer = threading.Thread(target=kill_one_worker)
+        killer.start()
+        status = driver.wait(timeout=1200)
+        killer.join()
+        assert status == 0, f"ray_analyze.py exited with {status}"
+        assert killed, "no worker was killed: the run ended before 32 results"
+        started = glob.glob(os.path.join(pids, "*.pid"))
+        assert len(started) >= 3, f"expected a replacement worker after the kill, saw {len(started)} worker processes"
+
+        expected = sorted(lines_in(single))
+        got = sorted(lines_in(os.path.join(out, "results-*.jsonl")))
+        assert len(expected) == arguments.photos, f"single run wrote {len(expected)} lines"
+        paths = [json.loads(line)["path"] for line in got]
+        assert len(paths) == len(set(paths)), f"{len(paths) - len(set(paths))} photos written twice"
+        assert got == expected, "Ray results differ from the single process's"
+
+        again = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)
+        assert "0 to analyse" in again.stderr, again.stderr
+        print(f"ok: {arguments.photos} photos on 2 Ray workers with one killed (pid {killed[0]}) equal one emovere run")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
