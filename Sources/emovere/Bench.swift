@@ -2,6 +2,7 @@ import ArgumentParser
 import Emovere
 import EmovereData
 import EmovereNN
+import EmovereONNX
 import EmovereTensor
 import EmovereVision
 import Foundation
@@ -34,7 +35,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Skip the ONNX Runtime comparison.")
     var noOnnx = false
 
-    @Option(help: "ONNX model for the ONNX Runtime comparison.")
+    @Option(help: "ONNX model for the ONNX Runtime comparison (default: the benchmarked network with the same weights, exported).")
     var onnxModel: String?
 
     @Flag(help: "Measure the face detectors instead (YuNet and Haar at 640x480 and 1280x720, against OpenCV).")
@@ -64,9 +65,22 @@ struct Bench: ParsableCommand {
             }
         }
         if !noOnnx && !trainingOnly {
-            let path = onnxModel ?? "../shared/bench/mini_xception_\(inputSize).onnx"
-            OnnxRuntimeComparison(modelPath: path, inputSize: inputSize, batches: inferenceBatches, seconds: seconds,
-                                  threads: Parallel.workerCount).run()
+            let exported = onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil
+            defer { if let exported { try? FileManager.default.removeItem(atPath: exported) } }  // a temporary file
+            OnnxRuntimeComparison(modelPath: onnxModel ?? exported!, inputSize: inputSize, batches: inferenceBatches,
+                                  seconds: seconds, threads: Parallel.workerCount).run()
         }
+    }
+
+    /// The network the inference figures measure (seed 1, batch norms folded), exported to a temporary ONNX file, so
+    /// ONNX Runtime runs the same weights.
+    private func exportBenchmarkedNetwork(_ architecture: Architecture) throws -> String {
+        let network = try Model(architecture: architecture, seed: 1)
+        network.foldBatchNormsForInference()
+        let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: architecture.inputSize),
+                             parameterCount: network.parameterCount)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-bench-\(UUID().uuidString).onnx").path
+        try AtomicFile.write(try ONNXExporter.export(network, card: card), to: path)
+        return path
     }
 }
