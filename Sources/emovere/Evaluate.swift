@@ -48,14 +48,11 @@ struct Evaluate: ParsableCommand {
     var reliabilityDiagram: String?
 
     @Flag(help: """
-        Fit the temperature that calibrates the probabilities on a held-out part of Training (the recipe's validation \
-        hold-out when it has one, else --calibration-fraction of Training), then evaluate with it; --record stores it \
-        in the card, and every command applies it.
+        Fit the temperature that calibrates the probabilities on the part of Training the model's recipe held out for \
+        validation (train with --validation-fraction), then evaluate with it; --record stores it in the card, and \
+        every command applies it.
         """)
     var fitTemperature = false
-
-    @Option(help: "With --fit-temperature, for a model trained on all of Training: the fraction of Training to fit on.")
-    var calibrationFraction = 0.1
 
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
@@ -85,9 +82,6 @@ struct Evaluate: ParsableCommand {
         }
         if severities != Array(Corruption.severities) && !corruptions {
             throw ValidationError("--severities needs --corruptions")
-        }
-        if !(calibrationFraction > 0 && calibrationFraction < 1) {
-            throw ValidationError("--calibration-fraction must be between 0 and 1, received \(calibrationFraction)")
         }
         if fitTemperature && (corruptions || throughDetector != nil) {
             throw ValidationError("--fit-temperature cannot be combined with --corruptions or --through-detector")
@@ -170,22 +164,20 @@ struct Evaluate: ParsableCommand {
         }
     }
 
-    /// The temperature that minimises the negative log-likelihood on held-out Training images (never on the split
-    /// that is being evaluated), printed with the calibration error before and after.
+    /// The temperature that minimises the negative log-likelihood on the Training images the model's recipe held out
+    /// (never on the split being evaluated), printed with the calibration error before and after.
     private func fittedTemperature(_ evaluator: Evaluator, card: ModelCard) throws -> Float {
         let training = try CommandSupport.load(path: data, split: .training, strict: strict,
                                                imageSize: card.preprocessing.inputSize)
-        let heldOut: FaceDataset
-        if let recipe = card.recipe, let fraction = recipe.validationHoldOut {
-            heldOut = training.split(holdOutFraction: fraction, seed: recipe.seed).heldOut
-        } else {
-            heldOut = training.split(holdOutFraction: calibrationFraction, seed: 0).heldOut
-            FileHandle.standardError.write(Data("""
-                warning: \(model) was trained on all of Training, so the \(heldOut.count) images the temperature is fitted \
-                on were seen in training; the model is more confident on them than on new faces, and the fitted \
-                temperature is lower than it should be.\n
-                """.utf8))
+        // Images the model was trained on make it look more (or less) confident than on new faces: on the bundled
+        // default model a temperature fitted on them raised PublicTest's calibration error from 3.6 % to 11.6 %.
+        guard let recipe = card.recipe, let fraction = recipe.validationHoldOut else {
+            throw ValidationError("""
+                --fit-temperature: \(model) was trained on all of Training, so no Training image is held out to fit a \
+                temperature on (fitting on images the model saw misleads it); train with --validation-fraction
+                """)
         }
+        let heldOut = training.split(holdOutFraction: fraction, seed: recipe.seed).heldOut
         var unscaled = evaluator
         unscaled.temperature = 1
         let result = try unscaled.evaluate(heldOut)

@@ -8,7 +8,8 @@ struct TrainingRecipeTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: [("standard", "models/default.safetensors"), ("tiny", "models/tiny.safetensors"),
+    @Test(arguments: [("standard", "models/standard.safetensors"), ("robust", "models/default.safetensors"),
+                      ("tiny", "models/tiny.safetensors"),
                       ("mini-xception", "models/mini-xception-48.safetensors")])
     func builtInRecipeIsTheBundledModelsRecipe(name: String, file: String) throws {
         let fromCard = try TrainingRecipe.load(Self.packageRoot.appendingPathComponent(file).path)
