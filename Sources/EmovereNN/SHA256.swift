@@ -85,3 +85,11 @@ public struct SHA256: Sendable {
         for (index, value) in [a, b, c, d, e, f, g, h].enumerated() { state[index] &+= value }
     }
 }
+
+/// FNV-1a, 64-bit: a stable (same on every machine and run) non-cryptographic hash of short texts, for seeds and
+/// shard assignment.
+public enum FNV1a {
+    public static func hash(_ text: String) -> UInt64 {
+        text.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
+    }
+}

@@ -152,8 +152,7 @@ struct Shard: ExpressibleByArgument, Equatable {
 
     /// Whether `path` (as given) belongs to this share: the same on every machine and every run.
     func contains(_ path: String) -> Bool {
-        let hash = path.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
-        return Int(hash % UInt64(count)) == index - 1
+        Int(FNV1a.hash(path) % UInt64(count)) == index - 1
     }
 }
 

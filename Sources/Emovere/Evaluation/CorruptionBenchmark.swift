@@ -1,4 +1,5 @@
 import EmovereData
+import EmovereNN
 import EmovereTensor
 import Foundation
 
@@ -56,8 +57,7 @@ public struct CorruptionBenchmark {
 extension CorruptionBenchmark {
     /// The seed of `corruption` at `severity`: fixed by the corruption's name, not its position in a list.
     public static func seed(of corruption: Corruption, severity: Int) -> UInt64 {
-        let name = corruption.rawValue.utf8.reduce(UInt64(14_695_981_039_346_656_037)) { ($0 ^ UInt64($1)) &* 1_099_511_628_211 }
-        return SplitMix64(seed: seed ^ name).derived(stream: UInt64(severity)).state
+        SplitMix64(seed: seed ^ FNV1a.hash(corruption.rawValue)).derived(stream: UInt64(severity)).state
     }
 }
 
