@@ -11,15 +11,19 @@ public struct AnalysisResponse: Codable, Sendable, Equatable {
     public var height: Int
     /// The detector that found the faces.
     public var detector: DetectorDescription
-    /// The faces found, in detection order.
+    /// The faces analysed, in detection order.
     public var faces: [FaceRecord]
+    /// Faces detected but not analysed because the image held more than the server's `--max-faces` (the smallest
+    /// ones are skipped).
+    public var skippedFaces: Int
 
     /// A response for an image of `width` x `height` with `faces`.
-    public init(width: Int, height: Int, detector: DetectorDescription, faces: [FaceRecord]) {
+    public init(width: Int, height: Int, detector: DetectorDescription, faces: [FaceRecord], skippedFaces: Int = 0) {
         self.width = width
         self.height = height
         self.detector = detector
         self.faces = faces
+        self.skippedFaces = skippedFaces
     }
 }
 
@@ -28,16 +32,18 @@ struct Analysis: Sendable {
     var width: Int
     var height: Int
     var faces: [FaceEmotion]
+    var skippedFaces: Int
     var annotatedPNG: [UInt8]?
 
-    /// Decodes `bytes` (at most `limits` pixels) and finds the faces and their emotions with `recognizer`; with
-    /// `annotate`, also draws them on the colour image and encodes it as PNG.
-    static func run(bytes: [UInt8], source: String, limits: ImageLimits, annotate: Bool,
+    /// Decodes `bytes` (at most `limits` pixels) and finds the faces (at most `maximumFaces`, the largest) and their
+    /// emotions with `recognizer`; with `annotate`, also draws them on the colour image and encodes it as PNG.
+    static func run(bytes: [UInt8], source: String, limits: ImageLimits, maximumFaces: Int, annotate: Bool,
                     with recognizer: EmotionRecognizer) throws(ServerError) -> Analysis {
         do {
-            let (image, faces) = try recognizer.analyzePhoto(bytes, source: source, limits: limits)
-            let annotated = annotate ? try AnnotationRenderer().annotated(image, faces: faces).pngData() : nil
-            return Analysis(width: image.width, height: image.height, faces: faces, annotatedPNG: annotated)
+            let photo = try recognizer.analyzePhoto(bytes, source: source, limits: limits, maximumFaces: maximumFaces)
+            let annotated = annotate ? try AnnotationRenderer().annotated(photo.image, faces: photo.faces).pngData() : nil
+            return Analysis(width: photo.image.width, height: photo.image.height, faces: photo.faces,
+                            skippedFaces: photo.skippedFaces, annotatedPNG: annotated)
         } catch {
             throw ServerError(error)
         }

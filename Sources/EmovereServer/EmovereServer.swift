@@ -2,8 +2,11 @@ import Emovere
 import EmovereVision
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import NIOCore
+import ServiceLifecycle
 
 /// The Emovere HTTP service: a JSON API for photos, a WebSocket stream for live video, a web page, metrics and an
 /// OpenAPI description, on Hummingbird.
@@ -88,20 +91,38 @@ public struct EmovereServer: Sendable {
     /// listens (useful with port 0).
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
+        application(connections: ConnectionRegistry(limit: configuration.maximumConnections),
+                    onServerRunning: onServerRunning)
+    }
+
+    /// The application, its connections recorded in `connections`.
+    func application(connections: ConnectionRegistry,
+                     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         webSocketRouter.add(middleware: MetricsMiddleware(metrics: metrics))
         let session = StreamSession(pool: pool, metrics: metrics,
                                     limits: ImageLimits(maximumPixels: configuration.maximumPixels),
-                                    maximumMessageBytes: configuration.maximumBodyBytes, logger: logger)
+                                    maximumFaces: configuration.maximumFacesPerImage,
+                                    maximumMessageBytes: configuration.maximumBodyBytes,
+                                    idleTimeout: .seconds(configuration.streamIdleSeconds), logger: logger)
         webSocketRouter.ws("/v1/stream") { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)
         }
         let logger = logger
+        let requestTimeout = TimeAmount.seconds(Int64(configuration.requestTimeoutSeconds))
+        // RFC 6455: text frames must be UTF-8; a client that stops answering pings is dropped.
+        let webSocket = WebSocketServerConfiguration(maxFrameSize: configuration.maximumBodyBytes,
+                                                     autoPing: .enabled(timePeriod: .seconds(30)),
+                                                     closeTimeout: .seconds(5), validateUTF8: true)
+        let webSocketResponder = webSocketRouter.buildResponder()
         return Application(
             router: router(),
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: webSocketRouter,
-                configuration: .init(ws: .init(maxFrameSize: configuration.maximumBodyBytes))),
+            server: HTTPServerBuilder { responder in
+                GuardedChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder,
+                                                                   webSocketResponder: webSocketResponder,
+                                                                   configuration: .init(ws: webSocket)),
+                               connections: connections, requestTimeout: requestTimeout)
+            },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "emovere"),
             onServerRunning: { channel in
@@ -112,31 +133,44 @@ public struct EmovereServer: Sendable {
             logger: logger)
     }
 
-    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and returns.
+    /// Serves until SIGINT or SIGTERM, then stops listening, lets the requests in flight finish for up to
+    /// `configuration.drainSeconds`, closes every connection left and returns.
     public func run() async throws {
-        logger.info("model \(pool.card.architecture), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels")
-        try await application().runService()
+        logger.info("model \(pool.card.architecture), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, \(configuration.maximumConnections) connections, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels")
+        let connections = ConnectionRegistry(limit: configuration.maximumConnections)
+        let service = DrainingService(application: application(connections: connections), connections: connections,
+                                      drain: .seconds(configuration.drainSeconds), logger: logger)
+        let group = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+                                              logger: logger)
+        try await ServiceGroup(configuration: group).run()
     }
 
-    /// The HTTP routes (everything but the WebSocket upgrade).
+    /// The HTTP routes (everything but the WebSocket upgrade); HEAD is answered wherever GET is.
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.post("/v1/analyze") { request, context in try await analyze(request, context: context) }
-        router.get("/v1/models") { _, _ in
-            Self.response(cardJSON, contentType: "application/json; charset=utf-8")
+        func getAndHead(_ path: RouterPath, _ respond: @escaping @Sendable () throws -> Response) {
+            router.get(path) { _, _ in try respond() }
+            router.head(path) { _, _ in
+                // The GET answer's status and headers, its length announced and no bytes sent.
+                var response = try respond()
+                response.body = ResponseBody(contentLength: response.body.contentLength) { _ in }
+                return response
+            }
         }
-        router.get("/healthz") { _, _ in
+        getAndHead("/v1/models") { Self.response(cardJSON, contentType: "application/json; charset=utf-8") }
+        getAndHead("/healthz") {
             let occupancy = pool.occupancy
             return Self.response(Array(#"{"capacity":\#(pool.capacity),"running":\#(occupancy.running),"status":"ok","waiting":\#(occupancy.waiting)}"#.utf8),
                                  contentType: "application/json; charset=utf-8")
         }
-        router.get("/metrics") { _, _ in
+        getAndHead("/metrics") {
             Self.response(Array(metrics.exposition(pool: pool).utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
-        router.get("/v1/stream") { _, _ -> Response in throw ServerError.upgradeRequired(path: "/v1/stream") }
+        getAndHead("/v1/stream") { throw ServerError.upgradeRequired(path: "/v1/stream") }
         for (path, file) in resources.files {
-            router.get(RouterPath(path)) { _, _ in Self.response(file.bytes, contentType: file.contentType) }
+            getAndHead(RouterPath(path)) { Self.response(file.bytes, contentType: file.contentType) }
         }
         return router
     }
@@ -159,14 +193,15 @@ public struct EmovereServer: Sendable {
         let (bytes, source) = try upload.imageBytes(from: Array(body.readableBytesView))
         let limits = ImageLimits(maximumPixels: configuration.maximumPixels)
         let analysis = try await pool.withRecognizer { recognizer in
-            try Analysis.run(bytes: bytes, source: source, limits: limits, annotate: annotate, with: recognizer)
+            try Analysis.run(bytes: bytes, source: source, limits: limits, maximumFaces: configuration.maximumFacesPerImage,
+                             annotate: annotate, with: recognizer)
         }
         metrics.recordFaces(analysis.faces.count)
         if annotate, let png = analysis.annotatedPNG {
             return Self.response(png, contentType: "image/png")
         }
         let json = AnalysisResponse(width: analysis.width, height: analysis.height, detector: pool.detector,
-                                    faces: analysis.faces.map { FaceRecord($0) })
+                                    faces: analysis.faces.map { FaceRecord($0) }, skippedFaces: analysis.skippedFaces)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Self.response(Array(try encoder.encode(json)), contentType: "application/json; charset=utf-8")

@@ -15,38 +15,61 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The largest accepted image, in pixels (`width * height`, read from the header before decoding); larger
     /// ones get 413.
     public var maximumPixels: Int
+    /// The most connections open at once (HTTP and WebSocket); more are answered 503 and closed.
+    public var maximumConnections: Int
+    /// Seconds a request has to arrive whole (request line, headers, body) after the connection opens or the
+    /// previous response ends; slower connections are closed (408 when no request arrived at all).
+    public var requestTimeoutSeconds: Int
+    /// Seconds a WebSocket stream may stay without a message from the client before the server closes it.
+    public var streamIdleSeconds: Int
+    /// Seconds the server waits after SIGTERM or SIGINT for requests in flight before it closes every connection
+    /// and returns.
+    public var drainSeconds: Int
+    /// The most faces classified in one image or frame (the largest detections); the rest are reported as skipped.
+    public var maximumFacesPerImage: Int
 
     /// A configuration; `maximumConcurrentAnalyses` defaults to the number of active cores.
     public init(host: String = "127.0.0.1", port: Int = 8080,
                 maximumConcurrentAnalyses: Int = ProcessInfo.processInfo.activeProcessorCount,
                 maximumWaitingAnalyses: Int = 32,
                 maximumBodyBytes: Int = 10 * 1024 * 1024,
-                maximumPixels: Int = 40_000_000) {
+                maximumPixels: Int = 40_000_000,
+                maximumConnections: Int = 512,
+                requestTimeoutSeconds: Int = 30,
+                streamIdleSeconds: Int = 60,
+                drainSeconds: Int = 10,
+                maximumFacesPerImage: Int = 64) {
         self.host = host
         self.port = port
         self.maximumConcurrentAnalyses = maximumConcurrentAnalyses
         self.maximumWaitingAnalyses = maximumWaitingAnalyses
         self.maximumBodyBytes = maximumBodyBytes
         self.maximumPixels = maximumPixels
+        self.maximumConnections = maximumConnections
+        self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.streamIdleSeconds = streamIdleSeconds
+        self.drainSeconds = drainSeconds
+        self.maximumFacesPerImage = maximumFacesPerImage
     }
 
     /// Throws ``ServerError/invalidConfiguration(_:)`` naming the first setting out of range.
     public func validate() throws(ServerError) {
-        guard (0...65535).contains(port) else {
-            throw .invalidConfiguration("port must be in 0...65535, received \(port)")
-        }
-        guard maximumConcurrentAnalyses >= 1 else {
-            throw .invalidConfiguration("max-concurrent must be at least 1, received \(maximumConcurrentAnalyses)")
-        }
-        guard maximumWaitingAnalyses >= 0 else {
-            throw .invalidConfiguration("max-waiting must be 0 or more, received \(maximumWaitingAnalyses)")
-        }
-        guard maximumBodyBytes >= 1024 else {
-            throw .invalidConfiguration("max-body-bytes must be at least 1024, received \(maximumBodyBytes)")
-        }
-        guard maximumPixels >= 1 else {
-            throw .invalidConfiguration("max-pixels must be at least 1, received \(maximumPixels)")
-        }
+        try Self.check("port", port, in: 0...65535)
+        try Self.check("max-concurrent", maximumConcurrentAnalyses, in: 1...256)
+        try Self.check("max-waiting", maximumWaitingAnalyses, in: 0...100_000)
+        try Self.check("max-connections", maximumConnections, in: 1...100_000)
+        try Self.check("request-timeout", requestTimeoutSeconds, in: 1...3600)
+        try Self.check("stream-idle-timeout", streamIdleSeconds, in: 1...86_400)
+        try Self.check("drain-seconds", drainSeconds, in: 0...3600)
+        try Self.check("max-faces", maximumFacesPerImage, in: 1...10_000)
+        try Self.check("max-body-bytes", maximumBodyBytes, in: 1024...(1 << 31))
+        try Self.check("max-pixels", maximumPixels, in: 1...1_000_000_000)
         guard !host.isEmpty else { throw .invalidConfiguration("host must not be empty") }
+    }
+
+    private static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws(ServerError) {
+        guard range.contains(value) else {
+            throw .invalidConfiguration("\(option) must be in \(range.lowerBound)...\(range.upperBound), received \(value)")
+        }
     }
 }

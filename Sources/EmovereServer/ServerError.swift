@@ -1,4 +1,6 @@
 import EmovereVision
+import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Everything the server reports to a client or to the operator. Each case maps to one HTTP status and answers
@@ -21,6 +23,12 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     case notImplemented(String)
     /// 503: every recognizer is busy and the waiting list is full.
     case overloaded(running: Int, waiting: Int)
+    /// 503: the server already holds its maximum number of open connections.
+    case tooManyConnections(limit: Int)
+    /// 408: the request did not arrive whole (line, headers and body) within the request timeout.
+    case requestTimeout(seconds: Int)
+    /// 431: the request line or headers are longer than the HTTP decoder accepts.
+    case headersTooLarge
     /// 500: a file the server ships with (web page, OpenAPI document) is missing from its resource bundle or
     /// cannot be read.
     case missingResource(name: String, reason: String)
@@ -36,7 +44,9 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .undecodableImage: .unprocessableContent
         case .upgradeRequired: .upgradeRequired
         case .notImplemented: .notImplemented
-        case .overloaded: .serviceUnavailable
+        case .overloaded, .tooManyConnections: .serviceUnavailable
+        case .requestTimeout: .requestTimeout
+        case .headersTooLarge: .requestHeaderFieldsTooLarge
         case .missingResource, .invalidConfiguration: .internalServerError
         }
     }
@@ -60,6 +70,12 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
             return message
         case let .overloaded(running, waiting):
             return "server overloaded: \(running) analyses running and \(waiting) waiting; retry shortly"
+        case let .tooManyConnections(limit):
+            return "too many connections: the server holds at most \(limit) (--max-connections); retry shortly"
+        case let .requestTimeout(seconds):
+            return "request timeout: the request line, headers and body must arrive within \(seconds) s (--request-timeout)"
+        case .headersTooLarge:
+            return "request headers too large: the request line and headers must fit in 80 KiB"
         case let .missingResource(name, reason):
             return "resource \(name) of the EmovereServer bundle (emovere_EmovereServer.resources beside the executable): \(reason)"
         case let .invalidConfiguration(message):
@@ -84,7 +100,22 @@ extension ServerError: HTTPResponseError {
     /// The JSON error response, with `Retry-After: 1` for 503.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
-        if case .overloaded = self { headers[.retryAfter] = "1" }
-        return try HTTPError(status, headers: headers, message: description).response(from: request, context: context)
+        headers[.contentType] = "application/json; charset=utf-8"
+        if status == .serviceUnavailable { headers[.retryAfter] = "1" }
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBody)))
+    }
+
+    /// The error as `{"error":{"message":...}}`, the body of every error response.
+    var jsonBody: [UInt8] {
+        var body = Array(#"{"error":{"message":""#.utf8)
+        for scalar in description.unicodeScalars {
+            switch scalar {
+            case "\"": body += Array(#"\""#.utf8)
+            case "\\": body += Array(#"\\"#.utf8)
+            case _ where scalar.value < 0x20: body += Array(String(format: "\\u%04x", scalar.value).utf8)
+            default: body += Array(String(scalar).utf8)
+            }
+        }
+        return body + Array(#""}}"#.utf8)
     }
 }

@@ -3,6 +3,7 @@ import EmovereVision
 import Foundation
 import HummingbirdWebSocket
 import Logging
+import Synchronization
 
 /// One `GET /v1/stream` WebSocket connection: the client sends JPEG (or PNG) frames as binary messages and gets one
 /// JSON text message per analysed frame. Only the newest waiting frame is analysed; frames that arrive while one is
@@ -20,6 +21,8 @@ struct StreamSession {
         var height: Int
         /// Time spent decoding and analysing the frame.
         var milliseconds: Double
+        /// Faces detected but not analysed (beyond the server's face budget).
+        var skippedFaces: Int
         var faces: [FaceRecord]
     }
 
@@ -34,10 +37,14 @@ struct StreamSession {
     let pool: RecognizerPool
     let metrics: ServerMetrics
     let limits: ImageLimits
+    /// The most faces analysed per frame (the largest).
+    let maximumFaces: Int
     let maximumMessageBytes: Int
+    /// How long the client may send nothing before the server closes the stream.
+    let idleTimeout: Duration
     let logger: Logger
 
-    /// Serves the connection until the client closes it.
+    /// Serves the connection until the client closes it or sends no message for `idleTimeout`.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         metrics.recordStreamConnection(1)
         logger.debug("stream connection opened")
@@ -45,17 +52,30 @@ struct StreamSession {
             metrics.recordStreamConnection(-1)
             logger.debug("stream connection closed")
         }
-        let mailbox = FrameMailbox()
+        let slot = LatestFrameSlot()
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let watchdog = Task { [idleTimeout] in
+            while true {
+                let deadline = slot.lastMessage + idleTimeout
+                if ContinuousClock.now >= deadline {
+                    logger.debug("stream closed: no message for \(idleTimeout)")
+                    try await outbound.close(.goingAway, reason: "no message for \(idleTimeout)")
+                    return
+                }
+                try await Task.sleep(until: deadline)
+            }
+        }
+        defer { watchdog.cancel() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { signal.finish() }
                 for try await message in inbound.messages(maxSize: maximumMessageBytes) {
                     switch message {
                     case let .binary(buffer):
-                        mailbox.put(Array(buffer.readableBytesView))
+                        slot.put(Array(buffer.readableBytesView))
                         signal.yield()
                     case .text:
+                        slot.noteMessage()
                         try await send(ErrorReply(frame: nil, dropped: 0, error: .init(
                             message: "expected a binary message holding a JPEG or PNG frame, received a text message")),
                             to: outbound)
@@ -65,7 +85,7 @@ struct StreamSession {
             group.addTask {
                 var tracking = Tracking()
                 for await _ in signals {
-                    guard let frame = mailbox.take() else { continue }
+                    guard let frame = slot.take() else { continue }
                     try await analyze(frame, tracking: &tracking, outbound: outbound)
                 }
             }
@@ -73,15 +93,15 @@ struct StreamSession {
         }
     }
 
-    private func analyze(_ frame: FrameMailbox.Frame, tracking: inout Tracking,
+    private func analyze(_ frame: LatestFrameSlot.Frame, tracking: inout Tracking,
                          outbound: WebSocketOutboundWriter) async throws {
         let limits = limits
         let start = ContinuousClock.now
         let analysis: Analysis
         do {
             analysis = try await pool.withRecognizer { recognizer in
-                try Analysis.run(bytes: frame.bytes, source: "frame \(frame.number)", limits: limits, annotate: false,
-                                 with: recognizer)
+                try Analysis.run(bytes: frame.bytes, source: "frame \(frame.number)", limits: limits,
+                                 maximumFaces: maximumFaces, annotate: false, with: recognizer)
             }
         } catch let error as ServerError {
             try await send(ErrorReply(frame: frame.number, dropped: frame.dropped, error: .init(message: error.description)),
@@ -97,7 +117,8 @@ struct StreamSession {
         let elapsed = ContinuousClock.now - start
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         try await send(Reply(frame: frame.number, dropped: frame.dropped, width: analysis.width, height: analysis.height,
-                             milliseconds: (milliseconds * 10).rounded() / 10, faces: faces), to: outbound)
+                             milliseconds: (milliseconds * 10).rounded() / 10, skippedFaces: analysis.skippedFaces,
+                             faces: faces), to: outbound)
     }
 
     private func send(_ reply: some Encodable, to outbound: WebSocketOutboundWriter) async throws {
@@ -127,8 +148,9 @@ struct Tracking {
     }
 }
 
-/// The newest frame received and not yet analysed, with the number of frames it replaced.
-final class FrameMailbox: @unchecked Sendable {
+/// The newest frame received and not yet analysed, with the number of frames it replaced, and when the client last
+/// sent a message.
+final class LatestFrameSlot: Sendable {
     /// A frame waiting for analysis.
     struct Frame: Sendable {
         var bytes: [UInt8]
@@ -138,24 +160,37 @@ final class FrameMailbox: @unchecked Sendable {
         var dropped: Int
     }
 
-    private let lock = NSLock()
-    private var waiting: Frame?
-    private var received = 0
+    private struct State {
+        var waiting: Frame?
+        var received = 0
+        var lastMessage = ContinuousClock.now
+    }
+
+    private let state = Mutex(State())
+
+    /// When the last message (frame or not) arrived, or when the slot was made.
+    var lastMessage: ContinuousClock.Instant { state.withLock { $0.lastMessage } }
 
     /// Stores `bytes` as the newest frame, dropping the one waiting, if any.
     func put(_ bytes: [UInt8]) {
-        lock.withLock {
-            received += 1
-            let dropped = waiting.map { $0.dropped + 1 } ?? 0
-            waiting = Frame(bytes: bytes, number: received, dropped: dropped)
+        state.withLock { state in
+            state.received += 1
+            state.lastMessage = .now
+            state.waiting = Frame(bytes: bytes, number: state.received,
+                                  dropped: state.waiting.map { $0.dropped + 1 } ?? 0)
         }
+    }
+
+    /// Records a message that is not a frame.
+    func noteMessage() {
+        state.withLock { $0.lastMessage = .now }
     }
 
     /// Takes the waiting frame, if any.
     func take() -> Frame? {
-        lock.withLock {
-            defer { waiting = nil }
-            return waiting
+        state.withLock { state in
+            defer { state.waiting = nil }
+            return state.waiting
         }
     }
 }

@@ -248,7 +248,7 @@ struct PhotoResult: Codable {
         }
         let size = content.count, hash = SHA256.hexDigest(of: content)
         do {
-            (image, found) = try recognizer.analyzePhoto(content, source: path, limits: limits)
+            (image, found, _) = try recognizer.analyzePhoto(content, source: path, limits: limits)
         } catch {
             report(error, for: path)
             return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)", bytes: size, sha256: hash)

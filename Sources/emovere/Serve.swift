@@ -12,7 +12,10 @@ struct Serve: ParsableCommand {
             GET /v1/stream (WebSocket: JPEG frames in, JSON faces out), GET /v1/models, GET /v1/openapi.json, \
             GET /healthz, GET /metrics (Prometheus) and GET / (the web page). The model and the detector are \
             loaded once; --max-concurrent analyses run in parallel, --max-waiting requests may wait, and any \
-            more are answered 503. SIGINT or SIGTERM stops the server after the requests in flight. \
+            more are answered 503. Every connection is bounded (--request-timeout, --max-connections, \
+            --stream-idle-timeout); a malformed request gets 400 (431, 501) and the connection is closed; HEAD is \
+            answered wherever GET is. SIGINT or SIGTERM stops listening, lets the requests in flight finish for up to \
+            --drain-seconds, then closes what is left and exits 0. \
             LOG_LEVEL=debug logs every request.
             """)
 
@@ -36,9 +39,27 @@ struct Serve: ParsableCommand {
     @Option(help: "Largest image, in pixels (width x height).")
     var maxPixels = 40_000_000
 
+    @Option(help: "Most faces analysed per image or frame (the largest); the rest are counted as skippedFaces.")
+    var maxFaces = 64
+
+    @Option(help: "Most connections open at once (HTTP and WebSocket); more are answered 503 and closed.")
+    var maxConnections = 512
+
+    @Option(help: "Seconds a request (line, headers and body) has to arrive, counted from the connection's start or its previous response; also the keep-alive idle limit.")
+    var requestTimeout = 30
+
+    @Option(help: "Seconds a WebSocket stream may go without a message before the server closes it.")
+    var streamIdleTimeout = 60
+
+    @Option(help: "Seconds to let requests in flight finish after SIGTERM or SIGINT before closing every connection.")
+    var drainSeconds = 10
+
     var configuration: ServerConfiguration {
         ServerConfiguration(host: host, port: port, maximumConcurrentAnalyses: maxConcurrent,
-                            maximumWaitingAnalyses: maxWaiting, maximumBodyBytes: maxBodyBytes, maximumPixels: maxPixels)
+                            maximumWaitingAnalyses: maxWaiting, maximumBodyBytes: maxBodyBytes, maximumPixels: maxPixels,
+                            maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
+                            streamIdleSeconds: streamIdleTimeout, drainSeconds: drainSeconds,
+                            maximumFacesPerImage: maxFaces)
     }
 
     func validate() throws {

@@ -1,3 +1,4 @@
+import EmovereTestSupport
 import Foundation
 import Testing
 
@@ -83,5 +84,38 @@ struct ServeCommandTests {
         let localProbabilities = (localFaces[0]["probabilities"] as? [String: Any])?.compactMapValues(AnalyzeTests.number)
         #expect(servedProbabilities != nil && servedProbabilities == localProbabilities, "the same numbers both ways")
         #expect((servedFaces[0]["landmarks"] != nil) == (detector == "yunet"))
+    }
+
+    /// SIGTERM with a silent connection, half a request and an open WebSocket: the server exits 0 once the drain
+    /// deadline has passed, instead of waiting for the clients forever.
+    @Test func stopSignalClosesStuckConnectionsAfterTheDrainDeadline() throws {
+        let model = try AnalyzeTests.model.get()
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let server = try CommandRunner.start([
+            "serve", "--port", "\(port)", "--max-concurrent", "1", "--tta", "none", "--drain-seconds", "1",
+            "--request-timeout", "3600", "--stream-idle-timeout", "3600", "--model", model, "--cascade", AnalyzeTests.cascade,
+        ])
+        defer { if server.isRunning { server.terminate() } }
+        let base = try #require(URL(string: "http://127.0.0.1:\(port)"))
+        var health: (status: Int, body: Data)?
+        for _ in 0..<600 where health == nil && server.isRunning {
+            health = try? Self.request(base.appendingPathComponent("healthz"))
+            if health == nil { Thread.sleep(forTimeInterval: 0.5) }
+        }
+        try #require(health?.status == 200, "the server never answered")
+        let silent = try RawConnection(port: port)
+        let halfSent = try RawConnection(port: port)
+        halfSent.send("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc")
+        let stream = try RawConnection(port: port)
+        stream.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(stream.receive { $0.text.contains("\r\n\r\n") }.bytes.text.hasPrefix("HTTP/1.1 101"))
+
+        server.terminate()
+        // Generous: the point is that it exits at all (it used to wait for the clients forever).
+        for _ in 0..<1200 where server.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!server.isRunning, "still running 120 s after SIGTERM")
+        if !server.isRunning { #expect(server.terminationStatus == 0) }
+        #expect(silent.receive().closed && halfSent.receive().closed)
     }
 }

@@ -85,8 +85,8 @@ struct UploadParsingTests {
         }
     }
 
-    @Test func mailboxKeepsTheNewestFrameAndCountsTheDropped() {
-        let mailbox = FrameMailbox()
+    @Test func slotKeepsTheNewestFrameAndCountsTheDropped() {
+        let mailbox = LatestFrameSlot()
         #expect(mailbox.take() == nil)
         mailbox.put([1])
         mailbox.put([2])

@@ -61,8 +61,21 @@ public final class EmotionRecognizer {
     /// Faces and emotions in `image` (detection on the colour image, classification on its luma); an empty array
     /// when no face is found.
     public func analyze(_ image: RGBImage) -> [FaceEmotion] {
-        let faces = detector.detect(in: image)
-        return faces.isEmpty ? [] : classify(faces: faces, in: image.grayscale())
+        analyze(image, maximumFaces: .max).faces
+    }
+
+    /// Faces and emotions in `image` for at most `maximumFaces` faces, the largest boxes kept in detection order,
+    /// and how many smaller detections were skipped (a bound on the work one image can cause).
+    public func analyze(_ image: RGBImage, maximumFaces: Int) -> (faces: [FaceEmotion], skipped: Int) {
+        let detected = detector.detect(in: image)
+        guard !detected.isEmpty else { return ([], 0) }
+        var kept = detected
+        if detected.count > maximumFaces {
+            let largest = detected.indices.sorted { detected[$0].box.area > detected[$1].box.area }
+            kept = largest.prefix(max(maximumFaces, 0)).sorted().map { detected[$0] }
+        }
+        let faces = kept.isEmpty ? [] : classify(faces: kept, in: image.grayscale())
+        return (faces, detected.count - kept.count)
     }
 
     /// Faces and emotions in a gray `image` (its channels repeated for the detector).

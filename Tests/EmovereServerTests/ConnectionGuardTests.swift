@@ -1,0 +1,178 @@
+import EmovereServer
+import EmovereVision
+import EmovereTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Every connection is bounded: malformed requests are answered and closed, slow or silent clients are cut, the
+/// number of connections is capped, idle WebSocket streams are closed, HEAD answers like GET, and one image
+/// cannot make the server analyse more than `--max-faces` faces.
+struct ConnectionGuardTests {
+    /// Runs `body` with the port of a live server made with `configuration` (run directly, so no test client holds
+    /// a connection of its own).
+    static func withServer(_ configuration: ServerConfiguration,
+                           _ body: @escaping @Sendable (Int) throws -> Void) async throws {
+        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
+        let application = try ServerFixture.server(configuration).application { listening.yield($0) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await application.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            try await RawConnection.onThread { try body(port) }
+            group.cancelAll()
+        }
+    }
+
+    /// The status line's code, or nil when the bytes do not start with one.
+    static func status(_ bytes: [UInt8]) -> Int? {
+        let line = bytes.text.prefix { $0 != "\r" }
+        guard line.hasPrefix("HTTP/1.1 ") else { return nil }
+        return Int(line.dropFirst(9).prefix(3))
+    }
+
+    @Test(arguments: [
+        ("get / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("FOO / HTTP/1.1\r\nHost: x\r\n\r\n", 501),
+        ("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400),
+        ("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello", 400),
+        ("GET / HTTP/1.1\nHost: x\n\n", 400),
+        ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: x\r\nX: " + String(repeating: "a", count: 100_000) + "\r\n\r\n", 431),
+        ("\u{16}\u{03}\u{01}\u{00}\u{a5}\u{01}\u{00}\u{00}\u{a1}\u{03}\u{03}", 501),
+    ])
+    func malformedRequestIsAnsweredAndClosed(request: String, expected: Int) async throws {
+        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+            let connection = try RawConnection(port: port)
+            connection.send(request)
+            let (bytes, closed) = connection.receive()
+            #expect(Self.status(bytes) == expected, "\(bytes.text.prefix(200))")
+            #expect(bytes.text.contains(#"{"error":{"message":"#))
+            #expect(closed)
+        }
+    }
+
+    /// A client that sends nothing, or half a request, is answered 408 at the request timeout and closed; a body
+    /// that stalls is cut.
+    @Test func silentAndSlowClientsAreCut() async throws {
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, requestTimeoutSeconds: 1)
+        try await Self.withServer(configuration) { port in
+            let silent = try RawConnection(port: port)
+            let answer = silent.receive()
+            #expect(Self.status(answer.bytes) == 408 && answer.closed)
+
+            let slow = try RawConnection(port: port)
+            slow.send("GET /healthz HTTP/1.1\r\nHo")
+            let slowAnswer = slow.receive()
+            #expect(Self.status(slowAnswer.bytes) == 408 && slowAnswer.closed)
+
+            let stalled = try RawConnection(port: port)
+            stalled.send("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc")
+            #expect(stalled.receive().closed)
+        }
+    }
+
+    /// An idle keep-alive connection is closed silently after the request timeout.
+    @Test func idleKeepAliveIsClosedSilently() async throws {
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, requestTimeoutSeconds: 1)
+        try await Self.withServer(configuration) { port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            let first = connection.receive { $0.text.hasSuffix("}") }
+            #expect(Self.status(first.bytes) == 200)
+            let rest = connection.receive()
+            #expect(rest.bytes.isEmpty && rest.closed, "\(rest.bytes.text)")
+        }
+    }
+
+    @Test func connectionsBeyondTheCapGet503() async throws {
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, maximumConnections: 2,
+                                                requestTimeoutSeconds: 600)
+        try await Self.withServer(configuration) { port in
+            // Two connections admitted (each answered once, then held open)...
+            let held = try (0..<2).map { _ in try RawConnection(port: port) }
+            for connection in held {
+                connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(Self.status(connection.receive { $0.text.hasSuffix("}") }.bytes) == 200)
+            }
+            // ... so a third is refused.
+            let refused = try RawConnection(port: port).receive()
+            #expect(Self.status(refused.bytes) == 503 && refused.closed)
+            #expect(refused.bytes.text.contains("Retry-After: 1"))
+        }
+    }
+
+    @Test func headAnswersLikeGetWithoutABody() async throws {
+        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+            let get = try RawConnection(port: port)
+            get.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let page = get.receive().bytes.text
+            let head = try RawConnection(port: port)
+            head.send("HEAD / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let answer = head.receive().bytes.text
+            #expect(answer.hasPrefix("HTTP/1.1 200"))
+            let length = page.components(separatedBy: "\r\n\r\n").last?.utf8.count ?? -1
+            #expect(answer.contains("Content-Length: \(length)"), "\(answer)")
+            #expect(answer.hasSuffix("\r\n\r\n"), "HEAD sent a body: \(answer)")
+        }
+    }
+
+    /// A WebSocket stream without messages is closed by the server (a close frame, then the end of the connection).
+    @Test func idleStreamIsClosed() async throws {
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, streamIdleSeconds: 1)
+        try await Self.withServer(configuration) { port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            let upgrade = connection.receive { $0.text.contains("\r\n\r\n") }
+            #expect(Self.status(upgrade.bytes) == 101)
+            let end = connection.receive { $0.contains(0x88) }
+            #expect(end.bytes.contains(0x88), "no close frame: \(end.bytes.prefix(16))")
+        }
+    }
+
+    /// A text frame that is not UTF-8 closes the stream (RFC 6455 §8.1), with status 1007.
+    @Test func invalidUTF8TextFrameClosesTheStream() async throws {
+        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            #expect(Self.status(connection.receive { $0.text.contains("\r\n\r\n") }.bytes) == 101)
+            // A masked text frame (mask 0) holding 0xFF 0xFE, never valid UTF-8.
+            connection.send([0x81, 0x82, 0, 0, 0, 0, 0xFF, 0xFE])
+            let end = connection.receive { $0.count >= 4 && $0.contains(0x88) }
+            let close = Array(end.bytes.drop { $0 != 0x88 })
+            #expect(close.count >= 4 && Int(close[2]) << 8 | Int(close[3]) == 1007, "\(end.bytes)")
+        }
+    }
+
+    /// An image with two faces analysed by a server allowing one: the larger face is analysed, one is skipped.
+    @Test func facesBeyondTheBudgetAreSkipped() async throws {
+        let sample = try RGBImage(decoding: ServerFixture.sampleJPEG, source: "sample")
+        let small = sample.resized(width: sample.width * 3 / 4, height: sample.height * 3 / 4)
+        var canvas = RGBImage(width: sample.width + small.width, height: sample.height, red: 128, green: 128, blue: 128)
+        for y in 0..<sample.height {
+            for x in 0..<sample.width * 3 { canvas.pixels[y * canvas.width * 3 + x] = sample.pixels[y * sample.width * 3 + x] }
+        }
+        for y in 0..<small.height {
+            for x in 0..<small.width * 3 {
+                canvas.pixels[y * canvas.width * 3 + sample.width * 3 + x] = small.pixels[y * small.width * 3 + x]
+            }
+        }
+        let png = try canvas.pngData()
+        for (budget, faces, skipped) in [(64, 2, 0), (1, 1, 1)] {
+            let server = try ServerFixture.server(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1,
+                                                                      maximumFacesPerImage: budget))
+            try await server.application().test(.router) { client in
+                try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "image/png"],
+                                         body: ByteBuffer(bytes: png)) { response in
+                    #expect(response.status == .ok)
+                    let answer = try RouteTests.decode(AnalysisResponse.self, response.body)
+                    #expect(answer.faces.count == faces && answer.skippedFaces == skipped)
+                    if budget == 1 { #expect(answer.faces.first.map { $0.box.x < sample.width } == true) }
+                }
+            }
+        }
+    }
+}
