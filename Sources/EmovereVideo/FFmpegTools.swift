@@ -140,13 +140,12 @@ final class Subprocess {
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
-    /// Stops the process (SIGTERM, then SIGKILL after `grace` seconds) and waits for it.
-    func stop(grace: Double = 2) {
+    /// Stops the process at once and waits for it. Only for work whose output is no longer wanted (a reader closed
+    /// early, an abandoned encoding): SIGKILL, because ffmpeg answers SIGTERM by flushing what it holds, which took
+    /// seconds and blocked on a pipe nobody reads.
+    func stop() {
         guard process.isRunning else { return }
-        process.terminate()
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 

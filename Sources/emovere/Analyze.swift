@@ -268,11 +268,16 @@ struct PhotoResult: Codable {
     }
 
     private static func report(_ error: Error, for path: String) {
-        FileHandle.standardError.write(Data("error: \(path): \(error)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(naming(path, in: "\(error)"))\n".utf8))
+    }
+
+    /// `message` prefixed with `path`, unless it names the file already (read and decode errors do).
+    static func naming(_ path: String, in message: String) -> String {
+        message.contains(path) ? message : "\(path): \(message)"
     }
 
     var table: String {
-        if let error, width == nil { return "\(path): error: \(error)" }
+        if let error, width == nil { return "error: \(Self.naming(path, in: error))" }
         var lines = ["\(path) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
         for (index, face) in faces.enumerated() { lines.append(face.line(number: index + 1)) }
         if let annotation { lines.append("  annotated: \(annotation)") }

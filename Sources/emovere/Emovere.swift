@@ -17,6 +17,22 @@ struct EmovereCommand: ParsableCommand {
         if case let .failure(problem) = Parallel.workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]) {
             Self.exit(withError: ValidationError(problem.description))
         }
-        main(nil)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let path = dashedPath(in: arguments) {
+            Self.exit(withError: ValidationError(
+                "'\(path)' is a file whose name starts with a dash, which would be read as options: put -- before it "
+                    + "(emovere analyze -- \(path)) or write it as ./\(path)"))
+        }
+        main(arguments)
+    }
+
+    /// The first argument before any `--` that starts with a single dash and names an existing file, e.g. a
+    /// `-photo.jpg` from a `*.jpg` glob, which the parser would otherwise take for a cluster of short flags.
+    static func dashedPath(in arguments: [String]) -> String? {
+        for argument in arguments.prefix(while: { $0 != "--" })
+        where argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.count > 2 {
+            if FileManager.default.fileExists(atPath: argument) { return argument }
+        }
+        return nil
     }
 }

@@ -35,6 +35,20 @@ struct Video: ParsableCommand {
 
     @OptionGroup var recognition: RecognitionOptions
 
+    func validate() throws {
+        let outputs = [("--out", out), ("--csv", csv), ("--plot", plot)].compactMap { name, path in path.map { (name, $0) } }
+        let input = AnnotatedPhoto.canonical(self.input)
+        for (index, (name, path)) in outputs.enumerated() {
+            let target = AnnotatedPhoto.canonical(path)
+            if target == input {
+                throw ValidationError("\(name) \(path) is the input video: choose another output path")
+            }
+            if let other = outputs[..<index].first(where: { AnnotatedPhoto.canonical($0.1) == target }) {
+                throw ValidationError("\(name) and \(other.0) both name \(path): give each output its own path")
+            }
+        }
+    }
+
     func run() throws {
         let tools = try FFmpegTools.locate()
         let reader = try VideoReader(source: .file(input), tools: tools)
@@ -57,6 +71,9 @@ struct Video: ParsableCommand {
         }
 
         let json = json ? JSONLines() : nil
+        // A stream that breaks off after some frames (a truncated or damaged file) keeps what was analysed, and the
+        // command exits 1.
+        var brokenOff: VideoError?
         do {
             try csvFile?.write(TimelineCSV.header + "\n")
             try json?.write("{\"video\":" + JSONLines.encode(VideoDescription(path: input, info: info)) + ",\n\"frames\":[\n")
@@ -68,7 +85,14 @@ struct Video: ParsableCommand {
             var framesWithFaces = 0
             var index = 0
             let annotator = AnnotationRenderer()
-            while try reader.read(into: &frame) {
+            while true {
+                do {
+                    guard try reader.read(into: &frame) else { break }
+                } catch {
+                    guard index > 0 else { throw error }
+                    brokenOff = error
+                    break
+                }
                 if interruption.isRequested { throw VideoCommandError.interrupted }
                 let time = Double(index) / info.frameRate
                 let faces = tracker.process(frame, index: index)
@@ -94,7 +118,8 @@ struct Video: ParsableCommand {
             try writer?.finish()
             for output in outputs { try output.commit() }
             let summary = RunSummary(frames: index, duration: duration, frameRate: info.frameRate, faces: faceCount,
-                                     framesWithFaces: framesWithFaces, seconds: seconds, summaries: tracker.summaries)
+                                     framesWithFaces: framesWithFaces, seconds: seconds, summaries: tracker.summaries,
+                                     brokenOff: brokenOff.map { "\($0)" })
             if let json {
                 try json.write("\n],\n\"tracks\":" + JSONLines.encode(summary.trackRecords) + ",\n\"summary\":"
                                + JSONLines.encode(summary.record) + "}\n")
@@ -115,6 +140,7 @@ struct Video: ParsableCommand {
             }
             throw error
         }
+        if brokenOff != nil { throw ExitCode(1) }
     }
 }
 
@@ -330,6 +356,8 @@ struct RunSummary {
         var tracks: Int
         var seconds: Double
         var framesPerSecond: Double
+        /// Why the video stopped before its end (a truncated or damaged file), if it did.
+        var brokenOff: String?
     }
 
     var frames: Int
@@ -339,6 +367,7 @@ struct RunSummary {
     var framesWithFaces: Int
     var seconds: Double
     var summaries: [Int: TrackSummary]
+    var brokenOff: String?
 
     var framesPerSecond: Double { seconds > 0 ? Double(frames) / seconds : 0 }
 
@@ -353,7 +382,7 @@ struct RunSummary {
 
     var record: Record {
         Record(frames: frames, duration: duration, faces: faces, framesWithFaces: framesWithFaces,
-               tracks: summaries.count, seconds: seconds, framesPerSecond: framesPerSecond)
+               tracks: summaries.count, seconds: seconds, framesPerSecond: framesPerSecond, brokenOff: brokenOff)
     }
 
     func text(input: String) -> String {
@@ -366,6 +395,7 @@ struct RunSummary {
                                 track.meanProbabilities[track.dominantEmotion] ?? 0, track.dominantShare * 100))
         }
         lines.append(String(format: "processed %d frames in %.2f s: %.1f frames/s", frames, seconds, framesPerSecond))
+        if let brokenOff { lines.append("stopped after frame \(frames - 1), before the end of the video: \(brokenOff)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -135,7 +135,27 @@ struct AnalyzeTests {
         let table = try Self.analyze([folder])
         #expect(table.status == 1)
         #expect(table.standardOutput.contains("good.jpg (512x512): 1 face"), "\(table)")
-        #expect(table.standardOutput.contains("broken.png: error"), "\(table)")
+        // The path once per message, not twice.
+        let brokenLine = try #require(table.standardOutput.split(separator: "\n").first { $0.contains("broken.png") })
+        #expect(brokenLine.hasPrefix("error: \(folder)/broken.png: ") && brokenLine.components(separatedBy: "broken.png").count == 2,
+                "\(brokenLine)")
+        let reported = try #require(table.standardError.split(separator: "\n").first { $0.contains("broken.png") })
+        #expect(reported.components(separatedBy: "broken.png").count == 2, "\(reported)")
+    }
+
+    /// A photo whose name starts with a dash (a `*.jpg` glob can produce one) is not taken for options: the command
+    /// says to put `--` before it, and with `--` it is analysed.
+    @Test func pathStartingWithADashNeedsTheSeparator() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: scratch.path + "/-face.jpg")
+        let model = try Self.model.get()
+        let refused = try CommandRunner.run(["analyze", "-face.jpg", "--model", model, "--cascade", Self.cascade],
+                                            in: scratch.path)
+        #expect(refused.status == 64 && refused.standardError.contains("put -- before it"), "\(refused)")
+        let analysed = try CommandRunner.run(["analyze", "--model", model, "--cascade", Self.cascade, "--tta", "none",
+                                              "--", "-face.jpg"], in: scratch.path)
+        #expect(analysed.status == 0 && analysed.standardOutput.contains("-face.jpg (512x512): 1 face"), "\(analysed)")
     }
 
     /// `--output` appends one JSON line per photo; shards split the photos between runs, `--resume` skips the photos

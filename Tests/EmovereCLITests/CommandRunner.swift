@@ -31,9 +31,10 @@ enum CommandRunner {
         var description: String { "status \(status)\nstdout:\n\(standardOutput)\nstderr:\n\(standardError)" }
     }
 
-    /// Runs `emovere arguments...` to completion. Output goes through files, so a chatty command can
-    /// never block on a full pipe.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// Runs `emovere arguments...` to completion (in `directory`, by default the test's). Output goes through
+    /// files, so a chatty command can never block on a full pipe.
+    static func run(_ arguments: [String], environment: [String: String] = [:],
+                    in directory: String? = nil) throws -> Result {
         let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -47,6 +48,7 @@ enum CommandRunner {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }

@@ -153,7 +153,9 @@ struct VideoCommandTests {
         #expect(try fixture.outputs() == ["notes.mp4"])
     }
 
-    @Test func brokenVideoLeavesNoPartialOutput() throws {
+    /// A video that breaks off part-way keeps what was analysed: the annotated video, the CSV and the plot up to the
+    /// last complete frame, a summary that says where it stopped, and exit status 1.
+    @Test func brokenVideoKeepsWhatWasAnalysed() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
         // An index-first copy cut at two thirds: readable at first, broken later.
@@ -166,9 +168,26 @@ struct VideoCommandTests {
 
         let result = try CommandRunner.run(["video", broken, "--out", fixture.folder + "/a.mp4", "--csv", fixture.folder + "/t.csv",
                                             "--plot", fixture.folder + "/t.svg"] + fixture.recognition)
-        #expect(result.status != 0)
-        #expect(result.standardError.contains("broke off"), "\(result)")
-        #expect(try fixture.outputs() == ["broken.mp4"], "partial outputs must be removed")
+        #expect(result.status == 1, "\(result)")
+        #expect(result.standardOutput.contains("stopped after frame") && result.standardOutput.contains("broke off"),
+                "\(result)")
+        #expect(try fixture.outputs() == ["a.mp4", "broken.mp4", "t.csv", "t.svg"])
+        let rows = try String(contentsOfFile: fixture.folder + "/t.csv", encoding: .utf8).split(separator: "\n").count
+        #expect(rows > 1 && rows - 1 < Self.frameCount, "\(rows - 1) frame rows")
+    }
+
+    /// Outputs that would overwrite the input, or each other, are refused before anything runs.
+    @Test func outputOverTheInputIsRefused() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let before = try Data(contentsOf: URL(fileURLWithPath: fixture.video))
+        let same = try CommandRunner.run(["video", fixture.video, "--out", fixture.folder + "/./moving.mp4"] + fixture.recognition)
+        #expect(same.status == 64 && same.standardError.contains("is the input video"), "\(same)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.video)) == before)
+        let twice = try CommandRunner.run(["video", fixture.video, "--csv", fixture.folder + "/t.csv",
+                                           "--plot", fixture.folder + "/t.csv"] + fixture.recognition)
+        #expect(twice.status == 64 && twice.standardError.contains("both name"), "\(twice)")
+        #expect(try fixture.outputs().isEmpty)
     }
 
     @Test func liveReadsAFileInRealTime() throws {
