@@ -80,12 +80,16 @@ public enum ImageCodec {
             throw .corrupt(source: source, reason: turboJPEGMessage(handle))
         }
         try limits.check(width: Int(width), height: Int(height), source: source)
-        let count = Int(width) * Int(height) * layout.rawValue
-        let format = layout == .gray ? Int32(TJPF_GRAY.rawValue) : Int32(TJPF_RGB.rawValue)
+        // CMYK and YCCK files (print workflows, Photoshop) decode to CMYK, then convert to RGB as OpenCV does.
+        let isCMYK = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
+        let channels = isCMYK ? 4 : layout.rawValue
+        let count = Int(width) * Int(height) * channels
+        let format = isCMYK ? Int32(TJPF_CMYK.rawValue)
+            : layout == .gray ? Int32(TJPF_GRAY.rawValue) : Int32(TJPF_RGB.rawValue)
         var failure: String?
-        let pixels = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
+        var pixels = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
             let status = tjDecompress2(handle, base, UInt(bytes.count), output.baseAddress, width,
-                                       width * Int32(layout.rawValue), height, format, TJFLAG_STOPONWARNING)
+                                       width * Int32(channels), height, format, TJFLAG_STOPONWARNING)
             if status != 0 {
                 // With TJFLAG_STOPONWARNING a libjpeg warning (e.g. "Premature end of JPEG file" for a
                 // truncated scan) also fails; the pixels would be partly grey, so it counts as corruption.
@@ -94,6 +98,10 @@ public enum ImageCodec {
                 output.initialize(repeating: 0)
             }
             initialized = count
+        }
+        if isCMYK {
+            let rgb = RGBImage(width: Int(width), height: Int(height), pixels: Self.rgb(fromInvertedCMYK: pixels))
+            pixels = layout == .gray ? rgb.grayscale().pixels : rgb.pixels
         }
         if let failure { throw .corrupt(source: source, reason: failure) }
         var image = DecodedImage(width: Int(width), height: Int(height), layout: layout, pixels: pixels)
@@ -198,6 +206,22 @@ public enum ImageCodec {
     }
 
     // MARK: - Helpers
+
+    /// RGB from the inverted CMYK that Adobe applications write (and libjpeg returns as stored):
+    /// `R = C * K / 255`, and likewise for G and B, the conversion of OpenCV's JPEG decoder.
+    static func rgb(fromInvertedCMYK cmyk: [UInt8]) -> [UInt8] {
+        let count = cmyk.count / 4
+        return [UInt8](unsafeUninitializedCapacity: count * 3) { output, initialized in
+            for index in 0..<count {
+                let black = Int(cmyk[index * 4 + 3])
+                for channel in 0..<3 {
+                    let value = Int(cmyk[index * 4 + channel])
+                    output[index * 3 + channel] = UInt8(black - (((255 - value) * black) >> 8))
+                }
+            }
+            initialized = count * 3
+        }
+    }
 
     private static func turboJPEGMessage(_ handle: tjhandle) -> String {
         guard let message = tjGetErrorStr2(handle) else { return "unknown TurboJPEG error" }

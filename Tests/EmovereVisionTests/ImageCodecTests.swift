@@ -115,3 +115,19 @@ struct ImageCodecTests {
         }
     }
 }
+
+/// CMYK JPEGs (print and Photoshop workflows) decode as OpenCV decodes them.
+struct CMYKJPEGTests {
+    /// Fixtures/cmyk.jpg: 16x8, two solid 8x8 blocks stored as CMYK (200, 100, 50, 255) and (255, 255, 255, 128),
+    /// written by libturbojpeg (quality 100, 4:4:4). OpenCV 4 (`cv2.imdecode`) reads RGB (201, 101, 51) and
+    /// (128, 128, 128), and luma 125 and 128 with IMREAD_GRAYSCALE.
+    @Test func cmykFileDecodesLikeOpenCV() throws {
+        let path = HaarFixtures.path("cmyk.jpg")
+        let color = try RGBImage(contentsOf: path)
+        #expect(color.width == 16 && color.height == 8)
+        #expect(Array(color.pixels[0..<3]) == [201, 101, 51])
+        #expect(Array(color.pixels[(8 * 3)..<(8 * 3 + 3)]) == [128, 128, 128])
+        let gray = try GrayImage(contentsOf: path)
+        #expect(gray.pixels[0] == 125 && gray.pixels[8] == 128)
+    }
+}
