@@ -23,14 +23,22 @@ struct ModelFileTests {
         return (model, card, path, directory)
     }
 
-    /// Rewrites the card stored in `path` with `change` applied.
+    /// Writes `file` to `path` with a fresh checksum, as a tool that edits model files on purpose would, so the
+    /// checks after the checksum are reached.
+    static func writeSigned(_ file: SafeTensorsFile, to path: String) throws {
+        var file = file
+        file.metadata[ModelFile.checksumKey] = try ModelFile.checksum(of: file)
+        try file.write(to: path)
+    }
+
+    /// Rewrites the card stored in `path` with `change` applied (and the checksum updated).
     static func rewriteCard(at path: String, _ change: (inout ModelCard) -> Void) throws {
         var file = try SafeTensorsFile(contentsOf: path)
         let json = try #require(file.metadata[ModelFile.cardKey])
         var card = try JSONDecoder().decode(ModelCard.self, from: Data(json.utf8))
         change(&card)
         file.metadata[ModelFile.cardKey] = String(decoding: try JSONEncoder().encode(card), as: UTF8.self)
-        try file.write(to: path)
+        try Self.writeSigned(file, to: path)
     }
 
     @Test func roundTripKeepsWeightsCardAndPredictions() throws {
@@ -91,6 +99,31 @@ struct ModelFileTests {
         #expect(error.description.contains(path) && error.description.contains(damage.field), "\(error)")
     }
 
+    /// One flipped bit in a weight, or a card edited without updating the checksum (a renamed key silently dropped
+    /// the model's test-time augmentation), is refused on load, naming the file.
+    @Test func damagedOrEditedFilesFailTheChecksum() throws {
+        let (_, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        var flipped = original
+        flipped[flipped.count - 5] ^= 0x10
+        try flipped.write(to: URL(fileURLWithPath: path))
+        let damaged = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(damaged.description.contains(path) && damaged.description.contains("checksum mismatch"), "\(damaged)")
+
+        var file = try SafeTensorsFile(bytes: [UInt8](original), source: path)
+        file.metadata[ModelFile.cardKey] = file.metadata[ModelFile.cardKey]?.replacingOccurrences(of: "\"notes\"", with: "\"nOtes\"")
+        try file.write(to: path)
+        let edited = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+        #expect(edited.description.contains("checksum mismatch"), "\(edited)")
+
+        // A file written before checksums existed still loads.
+        file = try SafeTensorsFile(bytes: [UInt8](original), source: path)
+        file.metadata[ModelFile.checksumKey] = nil
+        try file.write(to: path)
+        #expect(throws: Never.self) { try ModelFile.load(path) }
+    }
+
     @Test func nonFiniteWeightsAreRefused() throws {
         let (_, _, path, directory) = try Self.savedModel()
         defer { directory.remove() }
@@ -100,7 +133,7 @@ struct ModelFileTests {
         var values = tensor.values
         values[values.count / 2] = .nan
         file.tensors[name] = try NamedArray(shape: tensor.shape, values: values)
-        try file.write(to: path)
+        try Self.writeSigned(file, to: path)
         let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
         #expect(error.description.contains(path) && error.description.contains(name)
                 && error.description.contains("expected finite weights"), "\(error)")
@@ -168,12 +201,12 @@ struct ModelFileTests {
         var file = try SafeTensorsFile(contentsOf: path)
         let name = try #require(file.tensors.keys.sorted().first)
         file.tensors[name] = nil
-        try file.write(to: path)
+        try Self.writeSigned(file, to: path)
         let missing = try #require(throws: ModelError.self) { try ModelFile.load(path) }
         #expect(missing.description.contains(name) && missing.description.contains(path), "\(missing)")
 
         file.tensors[name] = try NamedArray(shape: [1], values: [0])
-        try file.write(to: path)
+        try Self.writeSigned(file, to: path)
         let misshapen = try #require(throws: ModelError.self) { try ModelFile.load(path) }
         #expect(misshapen.description.contains(name), "\(misshapen)")
     }
@@ -183,7 +216,7 @@ struct ModelFileTests {
         defer { directory.remove() }
         var file = try SafeTensorsFile(contentsOf: path)
         file.metadata[ModelFile.cardKey] = "{\"formatVersion\": 1}"
-        try file.write(to: path)
+        try Self.writeSigned(file, to: path)
         let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
         #expect(error.description.contains("model card is not valid"), "\(error)")
     }

@@ -7,6 +7,9 @@ import Foundation
 public enum ModelFile {
     /// The metadata key that holds the card.
     public static let cardKey = "emovere"
+    /// The metadata key of the file's checksum: the SHA-256 of the file as serialized without this key (card,
+    /// other metadata and every tensor), verified on load.
+    public static let checksumKey = "emovere.sha256"
 
     /// Writes `model` and `card` to `path` atomically, and the card alone to `path` with extension
     /// `.card.json` replacing `.safetensors` (for people and tools that read JSON). The card's
@@ -20,6 +23,7 @@ public enum ModelFile {
         }
         file.metadata[cardKey] = String(decoding: try encoder.encode(card), as: UTF8.self)
         file.metadata["format"] = "pt"
+        file.metadata[checksumKey] = try checksum(of: file)
         try file.write(to: path)
         try AtomicFile.write(Array(try prettyEncoder.encode(card)) + [10], to: cardPath(for: path))
     }
@@ -37,6 +41,7 @@ public enum ModelFile {
 
     /// `load(_:foldedForInference:)` for a file already read from `path`.
     static func load(_ file: SafeTensorsFile, path: String, foldedForInference: Bool = false) throws -> (model: Model, card: ModelCard) {
+        try verifyChecksum(file, path: path)
         let card = try readCard(file, path: path)
         let model: Model
         do {
@@ -60,6 +65,27 @@ public enum ModelFile {
         }
         if foldedForInference { model.foldBatchNormsForInference() }
         return (model, card)
+    }
+
+    /// The SHA-256 (hex) of `file` serialized without its checksum entry.
+    public static func checksum(of file: SafeTensorsFile) throws -> String {
+        var unchecked = file
+        unchecked.metadata[checksumKey] = nil
+        return SHA256.hexDigest(of: try unchecked.serialized())
+    }
+
+    /// Throws when `file` carries a checksum that its content does not match (a flipped byte, an edited card); a
+    /// file written before checksums existed loads with a warning.
+    static func verifyChecksum(_ file: SafeTensorsFile, path: String) throws {
+        guard let stored = file.metadata[checksumKey] else {
+            FileHandle.standardError.write(Data("warning: \(path) has no checksum (written by an older emovere): loaded without an integrity check\n".utf8))
+            return
+        }
+        let computed = try checksum(of: file)
+        guard stored == computed else {
+            throw ModelError.invalidModelFile(
+                path: path, reason: "checksum mismatch: the file changed after it was written (damaged or edited); expected SHA-256 \(stored), computed \(computed)")
+        }
     }
 
     static func readCard(_ file: SafeTensorsFile, path: String) throws -> ModelCard {

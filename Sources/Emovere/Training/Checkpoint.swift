@@ -4,7 +4,8 @@ import Foundation
 
 /// A training checkpoint: model parameters (`model.<name>`), optimizer slots (`optimizer.<name>.slot<i>`)
 /// and, as JSON metadata, the recipe and `TrainingState`. Written atomically, so a run killed at any
-/// moment (kill -9 included) resumes from its last complete epoch with bit-identical state.
+/// moment (kill -9 included) resumes from its last complete epoch with bit-identical state. A SHA-256 checksum
+/// (`ModelFile.checksumKey`) is verified when it is read.
 enum Checkpoint {
     static let metadataKey = "emovere.checkpoint"
 
@@ -25,6 +26,7 @@ enum Checkpoint {
         }
         let header = Header(recipe: recipe, state: state)
         file.metadata[metadataKey] = String(decoding: try ModelFile.encoder.encode(header), as: UTF8.self)
+        file.metadata[ModelFile.checksumKey] = try ModelFile.checksum(of: file)
         try file.write(to: path)
     }
 
@@ -32,6 +34,7 @@ enum Checkpoint {
     /// not a checkpoint.
     static func model(in file: SafeTensorsFile, path: String) throws -> (Model, TrainingRecipe)? {
         guard let json = file.metadata[metadataKey] else { return nil }
+        try ModelFile.verifyChecksum(file, path: path)
         do {
             let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
             let model = try Model(architecture: header.recipe.architecture)
@@ -56,6 +59,7 @@ enum Checkpoint {
         guard let json = file.metadata[metadataKey] else {
             throw TrainingError.checkpointMismatch(path: path, reason: "not an Emovere checkpoint (no '\(metadataKey)' metadata)")
         }
+        try ModelFile.verifyChecksum(file, path: path)
         let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
         var expected = header.recipe
         expected.epochs = recipe.epochs  // extending a run is allowed

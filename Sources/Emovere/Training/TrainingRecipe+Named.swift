@@ -58,7 +58,9 @@ extension TrainingRecipe {
             throw TrainingError.unknownRecipe(name: nameOrPath, builtIn: builtInNames)
         }
         if nameOrPath.hasSuffix(".safetensors") {
-            let card = try ModelFile.readCard(SafeTensorsFile(contentsOf: nameOrPath), path: nameOrPath)
+            let file = try SafeTensorsFile(contentsOf: nameOrPath)
+            try ModelFile.verifyChecksum(file, path: nameOrPath)
+            let card = try ModelFile.readCard(file, path: nameOrPath)
             guard let recipe = card.recipe else {
                 throw ModelError.invalidModelFile(path: nameOrPath, reason: "the model card records no training recipe")
             }
