@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "EmovereTestSupport", dependencies: ["EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),
         .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereNNTests", dependencies: ["EmovereNN", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereData", "EmovereTestSupport"]),
         .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
         .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereONNX", "EmovereTestSupport"]),

@@ -19,7 +19,7 @@ public final class BatchNorm: Layer {
     public private(set) var isFolded = false
     /// True when the ReLU after this layer was fused into it (see `Sequential.fuseActivations()`):
     /// the output is `max(norm(x), 0)` and the backward pass masks the gradient accordingly.
-    public var appliesReLU = false
+    public internal(set) var appliesReLU = false
     /// How the fused ReLU passes gradients back (see `appliesReLU`).
     public var reluBackwardRule = ReLUBackwardRule.gradient
     /// Whether the last forward pass normalised with the batch's statistics (training) or the running ones.

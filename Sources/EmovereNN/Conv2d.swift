@@ -11,10 +11,17 @@ public final class Conv2d: Layer {
     public private(set) var bias: Parameter?
     /// True when the ReLU after this layer runs in its output pass (set by `Sequential.foldBatchNorms()`
     /// for inference; a fused layer cannot train).
-    public var appliesReLU = false
+    public internal(set) var appliesReLU = false
+
+    /// Makes the layer apply ReLU to its output in the same pass (it then stands for convolution + ReLU, as an
+    /// imported graph with a fused activation does). Inference only: the backward pass does not support it.
+    public func fuseReLU() {
+        appliesReLU = true
+    }
+
     /// True when a global average pool follows this layer and its output pass computes the average
     /// directly (`[N, 1, 1, filters]`; set by `Sequential.foldBatchNorms()`, inference only).
-    public var averagesOutput = false
+    public internal(set) var averagesOutput = false
     private var geometry: ConvolutionGeometry?
     private var input: Tensor?
     private var output: Tensor?

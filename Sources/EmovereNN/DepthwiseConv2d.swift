@@ -10,7 +10,13 @@ public final class DepthwiseConv2d: Layer {
     public private(set) var kernel: Parameter?
     public private(set) var bias: Parameter?
     /// True when the ReLU after this layer runs in its output pass (inference only, like `Conv2d.appliesReLU`).
-    public var appliesReLU = false
+    public internal(set) var appliesReLU = false
+
+    /// Makes the layer apply ReLU to its output in the same pass (it then stands for convolution + ReLU, as an
+    /// imported graph with a fused activation does). Inference only: the backward pass does not support it.
+    public func fuseReLU() {
+        appliesReLU = true
+    }
     private var geometry: ConvolutionGeometry?
     private var input: Tensor?
     private var output: Tensor?

@@ -15,7 +15,7 @@ public final class ReLU: Layer {
     private var inputGradient: Tensor?
     /// True when the preceding batch norm applies this ReLU itself; the layer then passes values and
     /// gradients through unchanged.
-    public var isFused = false
+    public internal(set) var isFused = false
     /// How `backward` treats gradients (the true gradient unless explaining with guided backpropagation).
     public var backwardRule = ReLUBackwardRule.gradient
 

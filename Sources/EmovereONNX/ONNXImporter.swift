@@ -52,8 +52,8 @@ public struct ONNXGraph: Sendable {
         // The graph's nodes are made from `nodes`, in the same order.
         for (node, specification) in zip(graph.nodes, nodes) where specification.appliesReLU {
             guard case let .layer(layer) = node.operation else { continue }
-            (layer as? Conv2d)?.appliesReLU = true
-            (layer as? DepthwiseConv2d)?.appliesReLU = true
+            (layer as? Conv2d)?.fuseReLU()
+            (layer as? DepthwiseConv2d)?.fuseReLU()
         }
         return graph
     }

@@ -2,7 +2,7 @@ import CEmovereCPU
 import Dispatch
 import Foundation
 
-/// Splits work over the machine's cores with `DispatchQueue.concurrentPerform`.
+/// Splits work over the machine's cores on a ``WorkerPool`` of `workerCount - 1` long-lived threads plus the caller.
 ///
 /// Kernels split over the batch (or over rows); each chunk is a contiguous range, so results
 /// do not depend on scheduling and every run gives the same numbers.

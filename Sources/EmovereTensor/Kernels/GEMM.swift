@@ -8,7 +8,7 @@ import Foundation
 /// Single-precision general matrix multiply behind one small seam.
 public enum Gemm {
     /// Makes the BLAS library single-threaded: Emovere parallelises over the batch itself, and
-    /// OpenBLAS's own threads are slower on this model's skinny shapes (see TOOLCHAIN.md §4).
+    /// OpenBLAS's own threads are slower on these models' skinny shapes (measured with `emovere bench`).
     /// Idempotent; call before the first multiply.
     public static func configureThreads() {
         openblas_set_num_threads(1)
@@ -33,7 +33,7 @@ public enum Gemm {
         let reason = coreType.map { "OPENBLAS_CORETYPE=\($0) is set" } ?? "OpenBLAS chose them"
         return "note: BLAS runs its AVX2 (Haswell) kernels on a CPU with AVX-512 (\(reason)); where the AVX-512 "
             + "units are full width (AMD Zen 5, Intel Xeon), OPENBLAS_CORETYPE=SkylakeX trains faster (1.4x for "
-            + "wide-xception on the developers' AMD EPYC): compare with `emovere bench --training-only`"
+            + "wide-xception measured on an AMD EPYC): compare with `emovere bench --training-only`"
     }
 
     /// `kernelAdvice` for this machine (nil where `/proc/cpuinfo` does not exist, as on macOS).

@@ -1,0 +1,58 @@
+import EmovereTestSupport
+import Foundation
+import Testing
+@testable import EmovereServer
+
+/// Seeded mutation fuzzing of what clients send the server: multipart bodies parse or fail with a 400, and mutated
+/// WebSocket frames never take the server down (it still answers afterwards).
+struct ServerFuzzTests {
+    static var cases: Int { ProcessInfo.processInfo.environment["EMOVERE_FUZZ_CASES"].flatMap(Int.init) ?? 2000 }
+
+    @Test func mutatedMultipartBodiesParseOrAre400() {
+        let boundary = "----emovere-boundary"
+        let valid = Array(("--\(boundary)\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
+            + "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+            + "Content-Type: image/jpeg\r\n\r\n\u{FF}\u{D8}\u{FF}jpeg bytes\r\n--\(boundary)--\r\n").utf8)
+        var mutator = Mutator(seed: 6)
+        for _ in 0..<Self.cases {
+            do {
+                let parts = try MultipartForm.parts(of: mutator.mutate(valid), boundary: boundary)
+                #expect(parts.allSatisfy { $0.body.count <= valid.count * 2 })
+            } catch {
+                #expect(error.status == .badRequest, "\(error)")
+            }
+        }
+    }
+
+    /// A masked binary WebSocket frame holding `payload`.
+    static func binaryFrame(_ payload: [UInt8]) -> [UInt8] {
+        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
+        var frame: [UInt8] = [0x82]
+        if payload.count < 126 {
+            frame.append(0x80 | UInt8(payload.count))
+        } else {
+            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
+        }
+        return frame + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
+    }
+
+    @Test func mutatedWebSocketFramesNeverStopTheServer() async throws {
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, streamIdleSeconds: 1)
+        let cases = max(Self.cases / 10, 50)
+        try await ConnectionGuardTests.withServer(configuration) { port in
+            let jpeg = Array(ServerFixture.sampleJPEG.prefix(300))
+            let valid = Self.binaryFrame(jpeg) + Self.binaryFrame([1, 2, 3]) + [0x88, 0x80, 0, 0, 0, 0]
+            var mutator = Mutator(seed: 7)
+            for _ in 0..<cases {
+                let connection = try RawConnection(port: port)
+                connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+                _ = connection.receive { $0.text.contains("\r\n\r\n") }
+                connection.send(mutator.mutate(valid))
+            }
+            let health = try RawConnection(port: port)
+            health.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(health.receive().bytes.text.hasPrefix("HTTP/1.1 200"))
+        }
+    }
+}
