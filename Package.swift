@@ -59,7 +59,10 @@ let package = Package(
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "emovere",
-            dependencies: ["Emovere", "EmovereKeras", "EmovereONNX", "EmovereVideo", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: [
+                "Emovere", "EmovereData", "EmovereKeras", "EmovereNN", "EmovereONNX", "EmovereTensor", "EmovereVideo",
+                "EmovereVision", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
 
         // MARK: - Test support and unit tests
         .target(name: "EmovereTestSupport", dependencies: ["EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),

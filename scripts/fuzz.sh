@@ -73,7 +73,7 @@ var argc = CommandLine.argc
 var argv = CommandLine.unsafeArgv
 exit(runFuzzerDriver(&argc, &argv) { fuzz($0, $1) })
 SWIFT
-(cd "$scratch/harness" && swift build -c release -Xswiftc -sanitize=fuzzer)
+(cd "$scratch/harness" && swift build -c release -Xswiftc -sanitize=fuzzer -Xswiftc -use-ld=lld)  # gold fails on this link
 harness="$scratch/harness/.build/release/emovere-fuzz"
 for kind in image cascade model; do
     corpus="$scratch/corpus-$kind"

@@ -164,7 +164,11 @@ public struct SafeTensorsFile: Equatable, Sendable {
     /// - Throws: `SafeTensorsError.writeFailed` naming the failing step, or any error of `serialized()`.
     public func write(to path: String) throws(SafeTensorsError) {
         let bytes = try serialized()
-        try SafeTensorsFileSystem.writeAtomically(bytes, to: path)
+        do {
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw .writeFailed(path: path, operation: error.operation, reason: error.reason)
+        }
     }
 }
 
@@ -444,69 +448,6 @@ enum SafeTensorsFileSystem {
             if count == 0 { return bytes }
             bytes.append(contentsOf: chunk[0..<count])
         }
-    }
-
-    /// Writes `bytes` to a temporary file next to `path`, syncs it, and renames it over `path`.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SafeTensorsError) {
-        let (directory, fileName) = split(path)
-        guard !fileName.isEmpty else {
-            throw .writeFailed(path: path, operation: "naming", reason: "expected a file path, found a directory path")
-        }
-        let temporaryPath = "\(directory)/.\(fileName).tmp-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
-        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o644))
-        guard descriptor >= 0 else {
-            throw .writeFailed(path: path, operation: "creating temporary file \(temporaryPath)", reason: lastErrorMessage())
-        }
-        var isOpen = true
-        var isRenamed = false
-        defer {
-            if isOpen { _ = close(descriptor) }
-            if !isRenamed { _ = unlink(temporaryPath) }
-        }
-
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in
-                write(descriptor, raw.baseAddress! + written, raw.count - written)
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .writeFailed(path: path, operation: "write", reason: lastErrorMessage())
-            }
-            written += count
-        }
-        guard fsync(descriptor) == 0 else {
-            throw .writeFailed(path: path, operation: "fsync", reason: lastErrorMessage())
-        }
-        isOpen = false
-        guard close(descriptor) == 0 else {
-            throw .writeFailed(path: path, operation: "close", reason: lastErrorMessage())
-        }
-        guard rename(temporaryPath, path) == 0 else {
-            throw .writeFailed(path: path, operation: "rename from \(temporaryPath)", reason: lastErrorMessage())
-        }
-        isRenamed = true
-        try syncDirectory(directory, path: path)
-    }
-
-    /// Flushes the directory entry of a rename. File systems that cannot sync a directory
-    /// (EINVAL, ENOTSUP) are accepted: the rename itself has already happened.
-    private static func syncDirectory(_ directory: String, path: String) throws(SafeTensorsError) {
-        let descriptor = open(directory, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw .writeFailed(path: path, operation: "opening directory \(directory) to sync", reason: lastErrorMessage())
-        }
-        defer { _ = close(descriptor) }
-        if fsync(descriptor) != 0, errno != EINVAL, errno != ENOTSUP {
-            throw .writeFailed(path: path, operation: "fsync of directory \(directory)", reason: lastErrorMessage())
-        }
-    }
-
-    /// The directory (`.` when none is given) and file name of `path`.
-    static func split(_ path: String) -> (directory: String, fileName: String) {
-        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
-        let directory = String(path[..<slash])
-        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
     private static func lastErrorMessage() -> String {

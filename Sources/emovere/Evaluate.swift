@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereNN
 import EmovereData
 import EmovereVision
 import Foundation

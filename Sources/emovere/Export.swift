@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereNN
 import EmovereONNX
 import Foundation
 

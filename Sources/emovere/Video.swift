@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Emovere
+import EmovereNN
 import EmovereData
 import EmovereVideo
 import EmovereVision
@@ -216,8 +217,7 @@ final class PendingFile {
             throw ValidationError("\(path): the folder \(folder) does not exist")
         }
         self.path = path
-        temporaryPath = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).partial-\(UUID().uuidString)").path
+        temporaryPath = try AtomicFile.temporaryPath(for: path, tag: "partial")
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil) else {
             throw ValidationError("\(path): cannot create \(temporaryPath)")
         }
@@ -240,15 +240,17 @@ final class PendingFile {
         buffer.removeAll(keepingCapacity: true)
     }
 
-    /// Writes what is buffered, closes the file and renames it to `path`.
+    /// Writes what is buffered, syncs and closes the file and renames it to `path` (`AtomicFile.commit`).
     func commit() throws {
         try flush()
+        try handle.synchronize()
         try handle.close()
         closed = true
-        guard rename(temporaryPath, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+        do {
+            try AtomicFile.commit(temporaryPath: temporaryPath, to: path)
+        } catch {
             discard()
-            throw ValidationError("\(path): could not move \(temporaryPath) there: \(reason)")
+            throw error
         }
     }
 

@@ -368,8 +368,8 @@ private func makeTemporaryDirectory() throws -> String {
     }
 
     @Test func splitsPaths() {
-        #expect(SafeTensorsFileSystem.split("model.safetensors") == (".", "model.safetensors"))
-        #expect(SafeTensorsFileSystem.split("/m.safetensors") == ("/", "m.safetensors"))
-        #expect(SafeTensorsFileSystem.split("a/b/m.safetensors") == ("a/b", "m.safetensors"))
+        #expect(AtomicFile.split("model.safetensors") == (".", "model.safetensors"))
+        #expect(AtomicFile.split("/m.safetensors") == ("/", "m.safetensors"))
+        #expect(AtomicFile.split("a/b/m.safetensors") == ("a/b", "m.safetensors"))
     }
 }

@@ -126,30 +126,3 @@ public enum ModelFile {
     }
 }
 
-/// Writes files so that a crash never leaves a half-written file under the final name:
-/// the bytes go to a temporary file in the same directory, which is then renamed over the target.
-public enum AtomicFile {
-    public static func write(_ bytes: [UInt8], to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
-        do {
-            try Data(bytes).write(to: temporary)
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.synchronize()  // the bytes are on disk before the rename makes them visible
-            try handle.close()
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)  // best effort; the write error is what matters
-            throw error
-        }
-        if rename(temporary.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)  // best effort; the rename error is what matters
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey: "cannot rename into \(path): \(reason)"])
-        }
-    }
-
-    public static func write(_ text: String, to path: String) throws {
-        try write(Array(text.utf8), to: path)
-    }
-}

@@ -1,0 +1,100 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The one way Emovere writes a file so that a crash or a full disk never leaves a half-written file under its
+/// final name: the bytes go to a temporary file in the same folder, which is flushed with `fsync` and renamed over
+/// the target, and the folder is synced; readers see the old file or the complete new one. Model files,
+/// checkpoints, cards, reports, plots and annotated photos are written with `write`; writers that stream into a
+/// temporary file of their own (the `video` command's CSV and plot) finish with `commit`.
+public enum AtomicFile {
+    /// A step of an atomic write that failed.
+    public struct WriteError: Error, CustomStringConvertible {
+        /// The file being written.
+        public var path: String
+        /// The step: creating the temporary file, write, fsync, close, rename, syncing the folder.
+        public var operation: String
+        /// The system's reason.
+        public var reason: String
+
+        public var description: String { "cannot write \(path): \(operation) failed: \(reason)" }
+    }
+
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ bytes: [UInt8], to path: String) throws(WriteError) {
+        let temporaryPath = try temporaryPath(for: path, tag: "tmp")
+        let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o644))
+        guard descriptor >= 0 else { throw failure(path, "creating temporary file \(temporaryPath)") }
+        var isOpen = true
+        var isRenamed = false
+        defer {
+            if isOpen { _ = close(descriptor) }
+            if !isRenamed { _ = unlink(temporaryPath) }
+        }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                systemWrite(descriptor, raw.baseAddress! + written, raw.count - written)
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure(path, "write")
+            }
+            written += count
+        }
+        guard fsync(descriptor) == 0 else { throw failure(path, "fsync") }
+        isOpen = false
+        guard close(descriptor) == 0 else { throw failure(path, "close") }
+        try commit(temporaryPath: temporaryPath, to: path)
+        isRenamed = true
+    }
+
+    /// Writes `text` as UTF-8 to `path` atomically.
+    public static func write(_ text: String, to path: String) throws(WriteError) {
+        try write(Array(text.utf8), to: path)
+    }
+
+    /// A fresh name for a temporary file beside `path` (hidden, with `tag`, the process id and a random suffix).
+    public static func temporaryPath(for path: String, tag: String) throws(WriteError) -> String {
+        let (directory, fileName) = split(path)
+        guard !fileName.isEmpty else {
+            throw WriteError(path: path, operation: "naming", reason: "expected a file path, found a directory path")
+        }
+        return "\(directory)/.\(fileName).\(tag)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+    }
+
+    /// Renames the complete, already synced file at `temporaryPath` over `path` and syncs the folder.
+    public static func commit(temporaryPath: String, to path: String) throws(WriteError) {
+        guard rename(temporaryPath, path) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
+        let directory = split(path).directory
+        let descriptor = open(directory, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure(path, "opening folder \(directory) to sync") }
+        defer { _ = close(descriptor) }
+        // File systems that cannot sync a folder (EINVAL, ENOTSUP) are accepted: the rename has happened.
+        if fsync(descriptor) != 0, errno != EINVAL, errno != ENOTSUP {
+            throw failure(path, "fsync of folder \(directory)")
+        }
+    }
+
+    /// The folder (`.` when none is given) and file name of `path`.
+    static func split(_ path: String) -> (directory: String, fileName: String) {
+        guard let slash = path.lastIndex(of: "/") else { return (".", path) }
+        let directory = String(path[..<slash])
+        return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
+    }
+
+    private static func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+        #if canImport(Glibc)
+        Glibc.write(descriptor, bytes, count)
+        #else
+        Darwin.write(descriptor, bytes, count)
+        #endif
+    }
+
+    private static func failure(_ path: String, _ operation: String) -> WriteError {
+        let code = errno
+        return WriteError(path: path, operation: operation, reason: "\(String(cString: strerror(code))) (errno \(code))")
+    }
+}
