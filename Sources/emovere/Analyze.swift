@@ -453,20 +453,6 @@ enum PhotoFiles {
     }
 }
 
-/// A value guarded by a lock, shared between worker threads.
-final class Locked<Value>: @unchecked Sendable {
-    private var value: Value
-    private let lock = NSLock()
-
-    init(_ value: Value) { self.value = value }
-
-    func withValue<Result>(_ body: (inout Value) -> Result) -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-}
-
 /// Values each used by one worker only (one recognizer per worker).
 struct UncheckedBox<Value>: @unchecked Sendable {
     let value: Value
