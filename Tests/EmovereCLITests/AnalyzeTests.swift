@@ -116,11 +116,17 @@ struct AnalyzeTests {
         try Data("this is not a photo".utf8).write(to: URL(fileURLWithPath: folder + "/broken.png"))
         // A named pipe nobody writes to: reading it would block forever.
         try #require(mkfifo(folder + "/pipe.jpg", 0o644) == 0)
+        // A file whose name is not UTF-8 (Latin-1 "café.jpg"): named in a clear warning.
+        let latin1 = Array((folder + "/caf").utf8CString.dropLast()) + [CChar(bitPattern: 0xE9)] + Array(".jpg".utf8CString)
+        let descriptor = latin1.withUnsafeBufferPointer { open($0.baseAddress!, O_CREAT | O_WRONLY, 0o644) }
+        try #require(descriptor >= 0)
+        close(descriptor)
 
         let result = try Self.analyze([folder, "--json"])
         #expect(result.status == 1, "\(result)")
         #expect(result.standardError.contains("broken.png"), "\(result)")
         #expect(result.standardError.contains("skipping \(folder)/pipe.jpg: not a regular file"), "\(result)")
+        #expect(result.standardError.contains("its name is not valid UTF-8"), "\(result)")
         let pipe = try Self.analyze([folder + "/pipe.jpg"])
         #expect(pipe.status != 0 && pipe.standardError.contains("is not a regular file"), "\(pipe)")
         let photos = try Self.photos(result)
