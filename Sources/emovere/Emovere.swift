@@ -3,7 +3,7 @@ import EmovereTensor
 import Foundation
 
 @main
-struct EmovereCommand: ParsableCommand {
+struct EmovereCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emovere",
         abstract: "Facial-expression recognition: train, evaluate and benchmark emotion models.",
@@ -12,8 +12,9 @@ struct EmovereCommand: ParsableCommand {
             Serve.self, Video.self, Live.self,
         ])
 
-    /// Checks the environment every command depends on, then parses and runs the command.
-    static func main() {
+    /// Checks the environment every command depends on, then parses and runs the command (`serve` asynchronously,
+    /// the others synchronously).
+    static func main() async {
         if case let .failure(problem) = Parallel.workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]) {
             Self.exit(withError: ValidationError(problem.description))
         }
@@ -23,7 +24,7 @@ struct EmovereCommand: ParsableCommand {
                 "'\(path)' is a file whose name starts with a dash, which would be read as options: put -- before it "
                     + "(emovere analyze -- \(path)) or write it as ./\(path)"))
         }
-        main(arguments)
+        await main(arguments)
     }
 
     /// The first argument before any `--` that starts with a single dash and names an existing file, e.g. a

@@ -1,10 +1,9 @@
 import ArgumentParser
-import Dispatch
 import EmovereServer
 import EmovereVision
 import Foundation
 
-struct Serve: ParsableCommand {
+struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the HTTP API, the live WebSocket stream and the webcam web page.",
         discussion: """
@@ -70,19 +69,12 @@ struct Serve: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let server = try EmovereServer.load(recognizers: detection.makeRecognizers(count: maxConcurrent),
                                             configuration: configuration)
-        // The root command is synchronous: run the server on Swift concurrency's threads and wait for it here.
-        let outcome = Locked<Result<Void, any Error>?>(nil)
-        let finished = DispatchSemaphore(value: 0)
-        Task {
-            let result = await Result { try await server.run() }
-            outcome.withValue { $0 = result }
-            finished.signal()
-        }
-        finished.wait()
-        if case let .failure(error)? = outcome.withValue({ $0 }) {
+        do {
+            try await server.run()
+        } catch {
             throw ServeError(description: "cannot serve on \(host):\(port): \(error)")
         }
         server.logger.info("stopped")
@@ -92,15 +84,4 @@ struct Serve: ParsableCommand {
 /// Why a server that started could not go on serving (a port in use, say); printed as `Error: ...`.
 struct ServeError: Error, CustomStringConvertible {
     let description: String
-}
-
-extension Result where Failure == any Error {
-    /// The outcome of an asynchronous throwing call.
-    init(catching body: () async throws -> Success) async {
-        do {
-            self = .success(try await body())
-        } catch {
-            self = .failure(error)
-        }
-    }
 }
