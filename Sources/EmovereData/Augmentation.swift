@@ -48,9 +48,9 @@ public struct Augmentation: Sendable, Codable, Equatable {
     /// Camera corruptions mixed into training (nil: none).
     public var corruptions: Corruptions?
 
-    /// Random corruptions for training: with `probability`, one of `kinds` (each equally likely) at a
-    /// severity drawn uniformly from `0...maximumSeverity` (the benchmark's scale, 1...5; fractions
-    /// interpolate its strengths).
+    /// Random corruptions for training: with `probability`, one entry of `kinds` (each entry equally likely, so a
+    /// kind listed twice is drawn twice as often) at a severity drawn uniformly from `0...maximumSeverity` (the
+    /// benchmark's scale, 1...5; fractions interpolate its strengths).
     public struct Corruptions: Sendable, Codable, Equatable {
         public var probability: Float
         public var kinds: [Corruption]
@@ -66,6 +66,14 @@ public struct Augmentation: Sendable, Codable, Equatable {
         /// covers), at up to severity 4, on half the samples.
         public static let camera = Corruptions(
             probability: 0.5, kinds: Corruption.allCases.filter { !$0.isGeometric }, maximumSeverity: 4)
+
+        /// `camera` on 60 % of the samples, up to severity 5, with blur, low resolution and a covered mouth (the
+        /// default model's worst cases under `camera`) drawn twice as often as the others.
+        public static let cameraHeavy = Corruptions(
+            probability: 0.6,
+            kinds: Corruption.allCases.filter { !$0.isGeometric }
+                .flatMap { [.blur, .lowResolution, .mouthCovered].contains($0) ? [$0, $0] : [$0] },
+            maximumSeverity: 5)
     }
 
     /// Creates an augmentation; every distortion is off by default.
@@ -112,6 +120,13 @@ public struct Augmentation: Sendable, Codable, Equatable {
         minimumZoom: 0.8, maximumZoom: 1.25, cropPadding: 0, erasingProbability: 0.25,
         minimumErasingArea: 0.02, maximumErasingArea: 0.2, erasingValue: 0, border: .replicate,
         corruptions: .camera)
+
+    /// `robust` with the heavier corruption mix `Corruptions.cameraHeavy`.
+    public static let robustHeavy: Augmentation = {
+        var augmentation = Augmentation.robust
+        augmentation.corruptions = .cameraHeavy
+        return augmentation
+    }()
 
     /// Writes a randomly distorted copy of the `size` x `size` image at `source` to the
     /// `size * size` floats at `destination` (pixel units, `[0, 255]`).

@@ -8,7 +8,8 @@ struct TrainingRecipeTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    @Test(arguments: [("standard", "models/standard.safetensors"), ("robust", "models/default.safetensors"),
+    @Test(arguments: [("standard", "models/standard.safetensors"), ("robust", "models/robust.safetensors"),
+                      ("robust-heavy", "models/default.safetensors"),
                       ("tiny", "models/tiny.safetensors"),
                       ("mini-xception", "models/mini-xception-48.safetensors")])
     func builtInRecipeIsTheBundledModelsRecipe(name: String, file: String) throws {

@@ -3,18 +3,20 @@ import Foundation
 
 extension TrainingRecipe {
     /// The name of the recipe `emovere train` starts from when none is given: the one that trains the default
-    /// architecture from scratch (`robust` then fine-tunes its model into the bundled default).
+    /// architecture from scratch (`robust` and then `robust-heavy` fine-tune its model into the bundled default).
     public static let defaultName = "standard"
 
     /// Names of the built-in recipes.
-    public static let builtInNames = [defaultName, "robust", "tiny", "mini-xception"]
+    public static let builtInNames = [defaultName, "robust", "robust-heavy", "tiny", "mini-xception"]
 
     /// The built-in recipe `name`, or nil. Each is the recipe of a bundled model (a test checks it):
     ///
     /// - `standard`: `models/standard.safetensors`, wide-xception 48x48 (733,671 parameters), 100 epochs,
     ///   seed 4, the standard augmentation (with random erasing) and label smoothing 0.1.
-    /// - `robust`: `models/default.safetensors`, `standard`'s model fine-tuned for 12 epochs at Adam 3e-4 (1-epoch
+    /// - `robust`: `models/robust.safetensors`, `standard`'s model fine-tuned for 12 epochs at Adam 3e-4 (1-epoch
     ///   warm-up, cosine decay) with the robust augmentation (wider framing, camera corruptions).
+    /// - `robust-heavy`: `models/default.safetensors`, `robust`'s model fine-tuned for 8 epochs at Adam 2e-4 (1-epoch
+    ///   warm-up, cosine decay), seed 6, with the heavier corruption mix (`Augmentation.robustHeavy`).
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
     /// - `mini-xception`: `models/mini-xception-48.safetensors`, mini-Xception 48x48, 80 epochs, seed 2.
     ///
@@ -38,6 +40,12 @@ extension TrainingRecipe {
                 optimizer: .adam(), learningRate: 3e-4, weightDecay: 1e-4,
                 schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: .robust,
                 earlyStoppingPatience: nil, seed: 4, initialWeights: "models/standard.safetensors")
+        case "robust-heavy":
+            TrainingRecipe(
+                architecture: Architecture(name: "wide-xception", inputSize: 48), epochs: 8, batchSize: 32,
+                optimizer: .adam(), learningRate: 2e-4, weightDecay: 1e-4,
+                schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: .robustHeavy,
+                earlyStoppingPatience: nil, seed: 6, initialWeights: "models/robust.safetensors")
         default:
             nil
         }
