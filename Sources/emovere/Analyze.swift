@@ -187,7 +187,7 @@ final class ResultLog: @unchecked Sendable {
             for (number, line) in bytes.split(separator: 10).enumerated() {
                 struct Finished: Decodable { var path: String }
                 guard let entry = try? JSONDecoder().decode(Finished.self, from: Data(line)) else {
-                    throw ValidationError("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze --output)")
+                    throw ValidationError("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output)")
                 }
                 finished.insert(entry.path)
             }
@@ -200,8 +200,8 @@ final class ResultLog: @unchecked Sendable {
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
-    /// Appends `result` as one line.
-    func append(_ result: PhotoResult) throws {
+    /// Appends `result` (a photo's or a video's record, with its `path`) as one line.
+    func append(_ result: some Encodable) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let line = Array(try encoder.encode(result)) + [10]

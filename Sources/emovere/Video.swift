@@ -16,46 +16,119 @@ struct Video: ParsableCommand {
             H.264 MP4 (--out, audio copied), a CSV timeline with one row per frame per face (--csv), an SVG plot \
             of each track's probabilities (--plot) and prints a summary (or JSON with --json). Needs ffmpeg \
             (apt-get install ffmpeg). Outputs are written to hidden temporary files and renamed when complete; \
-            on an error or Ctrl-C they are removed.
+            on an error or Ctrl-C they are removed. With several videos, --out, --csv and --plot name folders \
+            (<name>.annotated.mp4, <name>.csv, <name>.svg), --output appends one JSON summary line per video as \
+            each finishes, and --resume skips the videos already there.
             """)
 
-    @Argument(help: "The video file.")
-    var input: String
+    @Argument(help: "The video files.")
+    var inputs: [String]
 
-    @Option(help: "Write the annotated video here (H.264 MP4).")
+    @Option(help: "Write the annotated video here (H.264 MP4; a folder with several videos).")
     var out: String?
 
-    @Option(help: "Write the per-frame timeline here (CSV).")
+    @Option(help: "Write the per-frame timeline here (CSV; a folder with several videos).")
     var csv: String?
 
-    @Flag(help: "Print JSON (video, frames with faces, tracks, summary) instead of the text summary.")
+    @Flag(help: "Print JSON (video, frames with faces, tracks, summary) instead of the text summary (one video).")
     var json = false
 
-    @Option(help: "Write the emotion-over-time plot here (SVG).")
+    @Option(help: "Write the emotion-over-time plot here (SVG; a folder with several videos).")
     var plot: String?
+
+    @Option(help: "Append one JSON line per video (path, summary or error) to this file as each finishes.")
+    var output: String?
+
+    @Flag(help: "With --output: skip the videos whose line the file already holds (continue a stopped run).")
+    var resume = false
 
     @OptionGroup var recognition: RecognitionOptions
 
     func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("expected at least one video file") }
+        if resume && output == nil { throw ValidationError("--resume needs --output") }
         let outputs = [("--out", out), ("--csv", csv), ("--plot", plot)].compactMap { name, path in path.map { (name, $0) } }
-        let input = AnnotatedPhoto.canonical(self.input)
-        for (index, (name, path)) in outputs.enumerated() {
-            let target = AnnotatedPhoto.canonical(path)
-            if target == input {
-                throw ValidationError("\(name) \(path) is the input video: choose another output path")
+        guard inputs.count > 1 else {
+            let input = AnnotatedPhoto.canonical(inputs[0])
+            for (index, (name, path)) in outputs.enumerated() {
+                let target = AnnotatedPhoto.canonical(path)
+                if target == input {
+                    throw ValidationError("\(name) \(path) is the input video: choose another output path")
+                }
+                if let other = outputs[..<index].first(where: { AnnotatedPhoto.canonical($0.1) == target }) {
+                    throw ValidationError("\(name) and \(other.0) both name \(path): give each output its own path")
+                }
             }
-            if let other = outputs[..<index].first(where: { AnnotatedPhoto.canonical($0.1) == target }) {
-                throw ValidationError("\(name) and \(other.0) both name \(path): give each output its own path")
+            return
+        }
+        if json { throw ValidationError("--json prints one video; with \(inputs.count) videos use --output") }
+        for (name, folder) in outputs {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("\(name) \(folder): with several videos, expected an existing folder")
             }
+        }
+        var seen: [String: String] = [:]
+        for input in inputs {
+            let name = Self.baseName(input)
+            if let other = seen[name], !outputs.isEmpty {
+                throw ValidationError("\(other) and \(input) would write the same \(name).* outputs: rename one")
+            }
+            seen[name] = input
         }
     }
 
+    /// The file name of `path` without its extension, which names a video's outputs in the output folders.
+    static func baseName(_ path: String) -> String {
+        ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
+    /// The result line `--output` appends for one video.
+    struct VideoLine: Encodable {
+        var path: String
+        var summary: RunSummary.Record?
+        var error: String?
+    }
+
     func run() throws {
+        let interruption = Interruption.install()
+        guard inputs.count > 1 || output != nil else {
+            let summary = try analyse(inputs[0], out: out, csv: csv, plot: plot, interruption: interruption)
+            if summary.brokenOff != nil { throw ExitCode(1) }
+            return
+        }
+        let log = try output.map { try ResultLog(path: $0, resume: resume) }
+        let single = inputs.count == 1
+        var failures = 0
+        for input in inputs where !(log?.finished.contains(input) ?? false) {
+            let name = Self.baseName(input)
+            func target(_ option: String?, _ suffix: String) -> String? {
+                option.map { single ? $0 : ($0 as NSString).appendingPathComponent(name + suffix) }
+            }
+            do {
+                let summary = try analyse(input, out: target(out, ".annotated.mp4"), csv: target(csv, ".csv"),
+                                          plot: target(plot, ".svg"), interruption: interruption)
+                if summary.brokenOff != nil { failures += 1 }
+                try log?.append(VideoLine(path: input, summary: summary.record, error: summary.brokenOff))
+            } catch let exit as ExitCode {
+                throw exit  // Ctrl-C: stop here; --resume continues with this video
+            } catch {
+                failures += 1
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                try log?.append(VideoLine(path: input, summary: nil, error: "\(error)"))
+            }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Analyses the video `input`, writes the outputs asked for and prints its summary.
+    /// - Returns: the summary (`brokenOff` set when the video ended early: the outputs hold what was analysed).
+    func analyse(_ input: String, out: String?, csv: String?, plot: String?,
+                 interruption: Interruption) throws -> RunSummary {
         let tools = try FFmpegTools.locate()
         let reader = try VideoReader(source: .file(input), tools: tools)
         let info = reader.info
         let tracker = try recognition.makeTracker()
-        let interruption = Interruption.install()
 
         var outputs: [PendingFile] = []
         let writer = try out.map { path in
@@ -73,7 +146,7 @@ struct Video: ParsableCommand {
 
         let json = json ? JSONLines() : nil
         // A stream that breaks off after some frames (a truncated or damaged file) keeps what was analysed, and the
-        // command exits 1.
+        // command exits 1 (`run`).
         var brokenOff: VideoError?
         do {
             try csvFile?.write(TimelineCSV.header + "\n")
@@ -133,6 +206,7 @@ struct Video: ParsableCommand {
                 written = written.map { "  wrote \($0)" }
                 (json == nil ? print(written.joined(separator: "\n")) : FileHandle.standardError.write(Data((written.joined(separator: "\n") + "\n").utf8)))
             }
+            return summary
         } catch {
             abandonOutputs()
             if case VideoCommandError.interrupted = error {
@@ -141,7 +215,6 @@ struct Video: ParsableCommand {
             }
             throw error
         }
-        if brokenOff != nil { throw ExitCode(1) }
     }
 }
 

@@ -176,6 +176,37 @@ struct VideoCommandTests {
         #expect(rows > 1 && rows - 1 < Self.frameCount, "\(rows - 1) frame rows")
     }
 
+    /// Several videos: outputs go to folders under each video's name, `--output` gets one line per video (a summary
+    /// or an error), and `--resume` skips the videos already there.
+    @Test func manyVideosWriteOneLineEachAndResume() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let second = fixture.folder + "/second.mp4"
+        try FileManager.default.copyItem(atPath: fixture.video, toPath: second)
+        let notes = fixture.folder + "/notes.mp4"
+        try Data("not a video\n".utf8).write(to: URL(fileURLWithPath: notes))
+        let csvFolder = fixture.folder + "/timelines"
+        try FileManager.default.createDirectory(atPath: csvFolder, withIntermediateDirectories: true)
+        let log = fixture.folder + "/videos.jsonl"
+        let arguments = ["video", fixture.video, notes, second, "--csv", csvFolder, "--output", log, "--every", "3"]
+            + fixture.recognition
+        let first = try CommandRunner.run(arguments)
+        #expect(first.status == 1, "one video is not readable: \(first)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: csvFolder).sorted() == ["moving.csv", "second.csv"])
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        try #require(lines.count == 3, "\(lines)")
+        let records = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        #expect(Set(records.compactMap { $0["path"] as? String }) == [fixture.video, notes, second])
+        let failed = try #require(records.first { ($0["path"] as? String) == notes })
+        #expect((failed["error"] as? String)?.contains("notes.mp4") == true && failed["summary"] == nil)
+        let done = try #require(records.first { ($0["path"] as? String) == second })
+        #expect((done["summary"] as? [String: Any])?["frames"] as? Int == Self.frameCount)
+
+        let again = try CommandRunner.run(arguments + ["--resume"])
+        #expect(again.status == 0, "\(again)")
+        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == 3)
+    }
+
     /// Outputs that would overwrite the input, or each other, are refused before anything runs.
     @Test func outputOverTheInputIsRefused() throws {
         let fixture = try Fixture()
