@@ -1,44 +1,5 @@
-import HummingbirdCore
-import Logging
 import NIOCore
 import NIOHTTP1
-import Synchronization
-import Synchronization
-
-/// The open connections of one server: counted against its limit by every connection's ``ConnectionGuard``, and
-/// closed all at once when the drain deadline after a stop signal has passed.
-final class ConnectionRegistry: Sendable {
-    /// The most connections open at once.
-    let limit: Int
-    private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Connections open now.
-    var count: Int { open.withLock { $0.count } }
-
-    /// Records `channel` until it closes and returns true, or returns false (recording nothing) when `limit`
-    /// connections are open.
-    func admit(_ channel: any Channel) -> Bool {
-        let key = ObjectIdentifier(channel)
-        let admitted = open.withLock { open in
-            guard open.count < limit else { return false }
-            open[key] = channel
-            return true
-        }
-        if admitted {
-            channel.closeFuture.whenComplete { [self] _ in _ = open.withLock { $0.removeValue(forKey: key) } }
-        }
-        return admitted
-    }
-
-    /// Closes every open connection.
-    func closeAll() {
-        for channel in open.withLock({ Array($0.values) }) { channel.close(promise: nil) }
-    }
-}
 
 /// Bounds one connection, on NIO's HTTP/1 parts right after the HTTP decoder, in place from the connection's first
 /// byte (before Hummingbird decides between HTTP and a WebSocket upgrade):
@@ -190,25 +151,5 @@ final class ConnectionGuard: ChannelDuplexHandler {
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
-    }
-}
-
-/// A Hummingbird child channel with a ``ConnectionGuard`` added to each connection's pipeline after `inner` set
-/// it up.
-struct GuardedChannel<Inner: ServerChildChannel>: ServerChildChannel {
-    let inner: Inner
-    let connections: ConnectionRegistry
-    let requestTimeout: TimeAmount
-
-    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Inner.Value> {
-        inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            try channel.pipeline.syncOperations.addHandler(
-                ConnectionGuard(connections: connections, requestTimeout: requestTimeout))
-            return value
-        }
-    }
-
-    func handle(value: Inner.Value, logger: Logger) async {
-        await inner.handle(value: value, logger: logger)
     }
 }

@@ -1,0 +1,23 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+
+/// A Hummingbird child channel with a ``ConnectionGuard`` added to each connection's pipeline after `inner` set
+/// it up.
+struct GuardedChannel<Inner: ServerChildChannel>: ServerChildChannel {
+    let inner: Inner
+    let connections: ConnectionRegistry
+    let requestTimeout: TimeAmount
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Inner.Value> {
+        inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            try channel.pipeline.syncOperations.addHandler(
+                ConnectionGuard(connections: connections, requestTimeout: requestTimeout))
+            return value
+        }
+    }
+
+    func handle(value: Inner.Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
