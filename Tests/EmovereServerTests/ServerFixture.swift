@@ -46,10 +46,14 @@ enum ServerFixture {
         return logger
     }
 
-    /// A server with the test model and `configuration` (port 0 by default, so live tests get a free port). The
-    /// model runs without test-time augmentation, so a debug build answers quickly on a busy machine (the
-    /// recognizer's averaging over views is tested in EmovereTests).
-    static func server(_ configuration: ServerConfiguration = ServerConfiguration(port: 0)) throws -> EmovereServer {
+    /// The configuration of most server tests: port 0 (live tests get a free port) and connection timeouts of an
+    /// hour, so a test client that idles while a debug build analyses on a busy machine keeps its connection (the
+    /// timeouts themselves are tested in ConnectionGuardTests).
+    static let patientConfiguration = ServerConfiguration(port: 0, requestTimeoutSeconds: 3600, streamIdleSeconds: 3600)
+
+    /// A server with the test model and `configuration`. The model runs without test-time augmentation, so a debug
+    /// build answers quickly on a busy machine (the recognizer's averaging over views is tested in EmovereTests).
+    static func server(_ configuration: ServerConfiguration = patientConfiguration) throws -> EmovereServer {
         let detector = try FaceDetector(cascadePath: cascadePath)
         let recognizers = try (0..<configuration.maximumConcurrentAnalyses).map { _ in
             var (model, card) = try ModelFile.load(modelPath, foldedForInference: true)
@@ -61,6 +65,7 @@ enum ServerFixture {
 
     /// A server whose pool is `recognizers` recognizers admitting `waiting` waiting requests.
     static func server(recognizers: Int, waiting: Int) throws -> EmovereServer {
-        try server(ServerConfiguration(port: 0, maximumConcurrentAnalyses: recognizers, maximumWaitingAnalyses: waiting))
+        try server(ServerConfiguration(port: 0, maximumConcurrentAnalyses: recognizers, maximumWaitingAnalyses: waiting,
+                                       requestTimeoutSeconds: 3600, streamIdleSeconds: 3600))
     }
 }
