@@ -17,14 +17,7 @@ import threading
 import time
 import zlib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE = os.path.join(ROOT, "samples", "astronaut.jpg")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from loopback import ROOT, SAMPLE, free_port, healthy
 
 
 class Server:
@@ -40,13 +33,10 @@ class Server:
         self.running = True
         threading.Thread(target=self.sample_memory, daemon=True).start()
         deadline = time.time() + 300
-        while time.time() < deadline:
-            try:
-                if self.get("/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise SystemExit("the server did not start within 300 s")
+        while not healthy(port):
+            if time.time() > deadline:
+                raise SystemExit("the server did not start within 300 s")
+            time.sleep(0.2)
 
     def sample_memory(self):
         while self.running and self.process.poll() is None:
@@ -58,14 +48,6 @@ class Server:
             except OSError:
                 return
             time.sleep(0.1)
-
-    def get(self, path):
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
-        connection.close()
-        return response.status, body
 
     def post(self, body, content_type="image/jpeg", connection=None):
         own = connection is None

@@ -1,3 +1,4 @@
+import EmovereData
 import EmovereNN
 import Foundation
 
@@ -35,20 +36,25 @@ extension TrainingRecipe {
                 schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: .standard,
                 earlyStoppingPatience: nil, seed: 4)
         case "robust":
-            TrainingRecipe(
-                architecture: Architecture(name: "wide-xception", inputSize: 48), epochs: 12, batchSize: 32,
-                optimizer: .adam(), learningRate: 3e-4, weightDecay: 1e-4,
-                schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: .robust,
-                earlyStoppingPatience: nil, seed: 4, initialWeights: "models/standard.safetensors")
+            wideXceptionFineTune(epochs: 12, learningRate: 3e-4, augmentation: .robust, seed: 4,
+                                 from: "models/standard.safetensors")
         case "robust-heavy":
-            TrainingRecipe(
-                architecture: Architecture(name: "wide-xception", inputSize: 48), epochs: 8, batchSize: 32,
-                optimizer: .adam(), learningRate: 2e-4, weightDecay: 1e-4,
-                schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: .robustHeavy,
-                earlyStoppingPatience: nil, seed: 6, initialWeights: "models/robust.safetensors")
+            wideXceptionFineTune(epochs: 8, learningRate: 2e-4, augmentation: .robustHeavy, seed: 6,
+                                 from: "models/robust.safetensors")
         default:
             nil
         }
+    }
+
+    /// A fine-tune of the bundled wide-xception in `from`: Adam with a 1-epoch warm-up and cosine decay, batch 32,
+    /// L2 1e-4, label smoothing 0.1.
+    private static func wideXceptionFineTune(epochs: Int, learningRate: Float, augmentation: Augmentation,
+                                             seed: UInt64, from initialWeights: String) -> TrainingRecipe {
+        TrainingRecipe(
+            architecture: Architecture(name: "wide-xception", inputSize: 48), epochs: epochs, batchSize: 32,
+            optimizer: .adam(), learningRate: learningRate, weightDecay: 1e-4,
+            schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: augmentation,
+            earlyStoppingPatience: nil, seed: seed, initialWeights: initialWeights)
     }
 
     private static func miniXception(inputSize: Int, epochs: Int, seed: UInt64) -> TrainingRecipe {
