@@ -71,7 +71,9 @@ struct Train: ParsableCommand {
 
     @Option(help: """
         Augmentation: standard (flip, rotation, shift, zoom, random erasing), classic (the same without erasing), \
-        robust (wider framing and camera corruptions: blur, low resolution, noise, JPEG, exposure, occlusion) or none.
+        robust (wider framing and camera corruptions: blur, low resolution, noise, JPEG, exposure, occlusion), \
+        robust-heavy (corruptions on 60 % of faces, up to the benchmark's top severity, blur, low resolution and a \
+        covered mouth twice as often) or none.
         """)
     var augmentation: AugmentationName?
 
@@ -91,6 +93,17 @@ struct Train: ParsableCommand {
 
     @Option(help: "With --soft-labels: the votes' share of each target, 0-1 (default 0.5).")
     var softLabelWeight: Float?
+
+    @Option(help: ArgumentHelp(
+        "A trained model whose predictions on each augmented image are mixed into the training targets (knowledge distillation).",
+        valueName: "model.safetensors"))
+    var teacher: String?
+
+    @Option(help: "With --teacher: the teacher's share of each target, 0-1 (default 0.5).")
+    var teacherWeight: Float?
+
+    @Option(help: "With --teacher: divides the teacher's logits before its softmax, above 1 flattens them (default 1).")
+    var teacherTemperature: Float?
 
     @Flag(help: "Continue the run whose checkpoint is in --out.")
     var resume = false
@@ -117,6 +130,15 @@ struct Train: ParsableCommand {
             throw ValidationError("--soft-label-weight must be between 0 and 1, received \(softLabelWeight)")
         }
         if softLabelWeight != nil && softLabels == nil { throw ValidationError("--soft-label-weight needs --soft-labels") }
+        if let teacherWeight, !(0...1).contains(teacherWeight) {
+            throw ValidationError("--teacher-weight must be between 0 and 1, received \(teacherWeight)")
+        }
+        if let teacherTemperature, !(teacherTemperature > 0 && teacherTemperature.isFinite) {
+            throw ValidationError("--teacher-temperature must be positive, received \(teacherTemperature)")
+        }
+        if (teacherWeight != nil || teacherTemperature != nil) && teacher == nil {
+            throw ValidationError("--teacher-weight and --teacher-temperature need --teacher")
+        }
         if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
             throw ValidationError("--validation-fraction must be between 0 and 1, received \(fraction)")
         }
@@ -157,6 +179,10 @@ struct Train: ParsableCommand {
         if let earlyStopping { result.earlyStoppingPatience = earlyStopping > 0 ? earlyStopping : nil }
         if let validationFraction { result.validationHoldOut = validationFraction }
         if let softLabels { result.softLabels = SoftLabels(file: softLabels, weight: softLabelWeight ?? 0.5) }
+        if let teacher {
+            result.distillation = Distillation(teacher: teacher, weight: teacherWeight ?? 0.5,
+                                               temperature: teacherTemperature ?? 1)
+        }
         if let initialWeights {
             result.initialWeights = initialWeights
             let card = try ModelFile.load(initialWeights).card
@@ -200,12 +226,13 @@ enum ScheduleName: String, ExpressibleByArgument, CaseIterable {
     case plateau, cosine, oneCycle = "one-cycle", constant
 }
 enum AugmentationName: String, ExpressibleByArgument, CaseIterable {
-    case standard, classic, robust, none
+    case standard, classic, robust, robustHeavy = "robust-heavy", none
 
     var value: Augmentation {
         switch self {
         case .standard: .standard
         case .robust: .robust
+        case .robustHeavy: .robustHeavy
         case .classic: .classic
         case .none: .none
         }

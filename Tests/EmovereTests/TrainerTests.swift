@@ -1,4 +1,4 @@
-import Emovere
+@testable import Emovere
 import EmovereData
 import EmovereNN
 import EmovereTensor
@@ -165,6 +165,52 @@ struct TrainerStartingPointTests {
                         validation: TrainerFixtures.patternDataset(count: 24, seed: 6), directory: directory.path)
         }
         #expect(error.description.contains("image-folder layout"), "\(error)")
+    }
+
+    /// A student whose labels are all wrong learns the classes from a teacher given all of the target (weight 1);
+    /// without the teacher it learns the wrong labels. The teacher reads a student input of another size.
+    @Test func distillationTeachesThroughTheTeachersPredictions() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let teacher = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 12), directory: directory.appending("teacher"))
+        try #require(try teacher.run().bestValidationAccuracy > 0.9)
+        let clean = TrainerFixtures.patternDataset(count: 64, seed: 5)
+        let mislabelled = FaceDataset(imageSize: clean.imageSize, pixels: clean.pixels, labels: clean.labels.map { ($0 + 1) % 3 })
+        func studentAccuracy(teacherWeight: Float) throws -> Double {
+            var recipe = TrainerFixtures.recipe(epochs: 6, seed: 2)
+            recipe.distillation = Distillation(teacher: teacher.bestModelPath, weight: teacherWeight)
+            let student = try Trainer(recipe: recipe, training: mislabelled, validation: TrainerFixtures.patternDataset(count: 24, seed: 6),
+                                      directory: directory.appending("student-\(teacherWeight)"))
+            student.showsProgress = false
+            student.log = { _ in }
+            return try student.run().bestValidationAccuracy
+        }
+        let taught = try studentAccuracy(teacherWeight: 1)
+        let untaught = try studentAccuracy(teacherWeight: 0)
+        #expect(taught > 0.9, "student taught by the teacher: \(taught)")
+        #expect(untaught < 0.4, "student on the wrong labels alone: \(untaught)")
+
+        // The teacher reads a 16x16 student dataset at its own 12x12; a temperature above 1 flattens its answer.
+        let validation = TrainerFixtures.patternDataset(count: 24, seed: 6).resized(to: 16)
+        func answers(temperature: Float) throws -> (classes: [Int], confidence: Float) {
+            let rows = try Teacher.distributions(Distillation(teacher: teacher.bestModelPath, temperature: temperature),
+                                                 for: validation, classCount: 7, showsProgress: false)
+            let classes = rows.map { row in row.indices.max { row[$0] < row[$1] }! }
+            return (classes, rows.map { $0.max()! }.reduce(0, +) / Float(rows.count))
+        }
+        let sharp = try answers(temperature: 1)
+        let flat = try answers(temperature: 3)
+        #expect(sharp.classes == validation.labels)
+        #expect(flat.classes == validation.labels)
+        #expect(flat.confidence < sharp.confidence - 0.05, "mean confidence at temperature 3 \(flat.confidence), at 1 \(sharp.confidence)")
+
+        var recipe = TrainerFixtures.recipe(epochs: 1)
+        recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
+        recipe.distillation = Distillation(teacher: teacher.bestModelPath)
+        let error = try #require(throws: TrainingError.self) {
+            try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("mismatch")).run()
+        }
+        #expect(error.description.contains("the teacher predicts 7 classes, the student 3"), "\(error)")
     }
 
     @Test func initialWeightsStartTheRunAndMustMatchTheArchitecture() throws {

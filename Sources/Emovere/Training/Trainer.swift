@@ -30,6 +30,8 @@ public final class Trainer {
 
     /// Per training image, the distribution its soft label mixes in (empty without soft labels).
     private let voteDistributions: [[Float]?]
+    /// Per training image, the teacher's distribution its target mixes in (empty without distillation).
+    private var teacherDistributions: [[Float]] = []
 
     public init(recipe: TrainingRecipe, training: FaceDataset, validation: FaceDataset, directory: String) throws {
         var training = training
@@ -97,6 +99,11 @@ public final class Trainer {
             log("resumed from \(checkpointPath) after epoch \(state.completedEpochs)")
         } else {
             try AtomicFile.write(Array(try ModelFile.prettyEncoder.encode(recipe)), to: directory + "/recipe.json")
+        }
+        if let distillation = recipe.distillation, teacherDistributions.isEmpty, state.completedEpochs < recipe.epochs {
+            teacherDistributions = try Teacher.distributions(distillation, for: training, classCount: model.architecture.classCount,
+                                                             showsProgress: showsProgress)
+            log("teacher \(distillation.teacher): its probabilities for \(training.count) training images make \(distillation.weight) of each target")
         }
         let sampler = BatchSampler(count: training.count, seed: recipe.seed)
         let stepsPerEpoch = training.count / recipe.batchSize
@@ -202,16 +209,23 @@ public final class Trainer {
         try ModelFile.save(model, card: card, to: bestModelPath)
     }
 
+    /// Each row's target: the (smoothed) label, mixed with the image's crowd votes and then with the teacher's
+    /// distribution where the recipe has them.
     private func setTargets(_ targets: Tensor, indices: ArraySlice<Int>, weights: inout [Float]) {
         let classes = targets.shape[1]
         let smoothing = recipe.labelSmoothing
         let voteWeight = recipe.softLabels?.weight ?? 0
+        let teacherWeight = recipe.distillation?.weight ?? 0
         for (row, image) in indices.enumerated() {
             let label = training.labels[image]
             let votes = voteDistributions.isEmpty ? nil : voteDistributions[image]
             for k in 0..<classes {
-                let target = (k == label ? 1 - smoothing : 0) + smoothing / Float(classes)
-                targets[row * classes + k] = votes.map { (1 - voteWeight) * target + voteWeight * $0[k] } ?? target
+                var target = (k == label ? 1 - smoothing : 0) + smoothing / Float(classes)
+                if let votes { target = (1 - voteWeight) * target + voteWeight * votes[k] }
+                if !teacherDistributions.isEmpty {
+                    target = (1 - teacherWeight) * target + teacherWeight * teacherDistributions[image][k]
+                }
+                targets[row * classes + k] = target
             }
             weights[row] = classWeights[label]
         }
@@ -238,6 +252,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case unknownRecipe(name: String, builtIn: [String])
     case initialWeightsMismatch(path: String, expected: Architecture, found: Architecture)
     case softLabelsNeedFileNames(file: String)
+    case teacherMismatch(path: String, expectedClasses: Int, found: Int)
 
     public var description: String {
         switch self {
@@ -253,6 +268,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "\(path): the initial weights are a \(found) model, but the recipe trains a \(expected); choose a model of the same architecture and input size"
         case let .softLabelsNeedFileNames(file):
             "soft labels from \(file) are matched by image file name: train from the image-folder layout (train/<class>/*.png), not from fer2013.csv"
+        case let .teacherMismatch(path, expectedClasses, found):
+            "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
         case let .unknownRecipe(name, builtIn):
             "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }

@@ -28,6 +28,8 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
     public var initialWeights: String?
     /// Crowd votes mixed into the training targets (nil: the FER2013 labels alone).
     public var softLabels: SoftLabels?
+    /// A trained model's predictions mixed into the training targets (nil: no teacher).
+    public var distillation: Distillation?
 
     public init(
         architecture: Architecture = Architecture(name: "mini-xception"), preprocessing: Preprocessing? = nil,
@@ -35,7 +37,8 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         weightDecay: Float = 0.01, schedule: LearningRateSchedule = .reduceOnPlateau(factor: 0.1, patience: 12, minimum: 1e-5),
         labelSmoothing: Float = 0, balancesClasses: Bool = false, mixupAlpha: Float = 0,
         augmentation: Augmentation = .standard, earlyStoppingPatience: Int? = 50, validationHoldOut: Double? = nil,
-        seed: UInt64 = 1, initialWeights: String? = nil, softLabels: SoftLabels? = nil
+        seed: UInt64 = 1, initialWeights: String? = nil, softLabels: SoftLabels? = nil,
+        distillation: Distillation? = nil
     ) {
         self.architecture = architecture
         self.preprocessing = preprocessing ?? .symmetric(inputSize: architecture.inputSize)
@@ -54,6 +57,25 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         self.seed = seed
         self.initialWeights = initialWeights
         self.softLabels = softLabels
+        self.distillation = distillation
+    }
+}
+
+/// Knowledge distillation: each training image's target becomes `(1 - weight) * target + weight * p` where `p` is
+/// the teacher's class distribution at `temperature` for the same augmented image (resized to the teacher's input).
+/// The teacher's labels must be the student's.
+public struct Distillation: Sendable, Codable, Equatable {
+    /// The teacher's model file, as given to `emovere train --teacher`.
+    public var teacher: String
+    /// The teacher's share of each target, 0...1.
+    public var weight: Float
+    /// Divides the teacher's logits before its softmax: above 1 flattens its distribution.
+    public var temperature: Float
+
+    public init(teacher: String, weight: Float = 0.5, temperature: Float = 1) {
+        self.teacher = teacher
+        self.weight = weight
+        self.temperature = temperature
     }
 }
 
