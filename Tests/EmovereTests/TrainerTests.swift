@@ -194,15 +194,27 @@ struct TrainerStartingPointTests {
         let validation = TrainerFixtures.patternDataset(count: 24, seed: 6).resized(to: 16)
         func answers(temperature: Float) throws -> (classes: [Int], confidence: Float) {
             let rows = try Teacher.distributions(Distillation(teacher: teacher.bestModelPath, temperature: temperature),
-                                                 for: validation, classCount: 7, showsProgress: false)
-            let classes = rows.map { row in row.indices.max { row[$0] < row[$1] }! }
-            return (classes, rows.map { $0.max()! }.reduce(0, +) / Float(rows.count))
+                                                 for: validation, classCount: 7, cache: nil, showsProgress: false)
+            return (Self.predictedClasses(rows), rows.map { $0.max()! }.reduce(0, +) / Float(rows.count))
         }
         let sharp = try answers(temperature: 1)
         let flat = try answers(temperature: 3)
         #expect(sharp.classes == validation.labels)
         #expect(flat.classes == validation.labels)
         #expect(flat.confidence < sharp.confidence - 0.05, "mean confidence at temperature 3 \(flat.confidence), at 1 \(sharp.confidence)")
+
+        // The answers are cached by teacher checksum, temperature and image count.
+        let cache = directory.appending("teacher-probabilities.safetensors")
+        let distillation = Distillation(teacher: teacher.bestModelPath)
+        let computed = try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache, showsProgress: false)
+        var file = try SafeTensorsFile(contentsOf: cache)
+        file.tensors["probabilities"] = try NamedArray(shape: [validation.count, 7], values: Array(repeating: 0.5, count: validation.count * 7))
+        try file.write(to: cache)
+        #expect(try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache, showsProgress: false)
+                    .allSatisfy { $0 == Array(repeating: 0.5, count: 7) })
+        let recomputed = try Teacher.distributions(Distillation(teacher: teacher.bestModelPath, temperature: 1.5), for: validation,
+                                                   classCount: 7, cache: cache, showsProgress: false)
+        #expect(Self.predictedClasses(recomputed) == Self.predictedClasses(computed))
 
         var recipe = TrainerFixtures.recipe(epochs: 1)
         recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
@@ -211,6 +223,10 @@ struct TrainerStartingPointTests {
             try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("mismatch")).run()
         }
         #expect(error.description.contains("the teacher predicts 7 classes, the student 3"), "\(error)")
+    }
+
+    static func predictedClasses(_ rows: [[Float]]) -> [Int] {
+        rows.map { row in row.indices.max { row[$0] < row[$1] }! }
     }
 
     @Test func initialWeightsStartTheRunAndMustMatchTheArchitecture() throws {

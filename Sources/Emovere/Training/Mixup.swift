@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Mixup (Zhang et al. 2018): blends each example with the batch's reversed order using λ ~ Beta(α, α).

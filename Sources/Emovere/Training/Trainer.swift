@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereData
 import EmovereNN
 import EmovereTensor
@@ -8,7 +9,7 @@ import Foundation
 ///
 /// Files in `directory`: `checkpoint.safetensors` (weights, optimizer state, progress), `best.safetensors`
 /// (+ `.card.json`, the best validation epoch's model), `log.csv`, `curves.svg` (loss and accuracy per
-/// epoch), `recipe.json`.
+/// epoch), `recipe.json`, and with distillation `teacher-probabilities.safetensors` (the teacher's answers, computed once).
 public final class Trainer {
     public let recipe: TrainingRecipe
     public let model: Model
@@ -101,8 +102,9 @@ public final class Trainer {
             try AtomicFile.write(Array(try ModelFile.prettyEncoder.encode(recipe)), to: directory + "/recipe.json")
         }
         if let distillation = recipe.distillation, teacherDistributions.isEmpty, state.completedEpochs < recipe.epochs {
-            teacherDistributions = try Teacher.distributions(distillation, for: training, classCount: model.architecture.classCount,
-                                                             showsProgress: showsProgress)
+            teacherDistributions = try Teacher.distributions(
+                distillation, for: training, classCount: model.architecture.classCount,
+                cache: directory + "/teacher-probabilities.safetensors", showsProgress: showsProgress)
             log("teacher \(distillation.teacher): its probabilities for \(training.count) training images make \(distillation.weight) of each target")
         }
         let sampler = BatchSampler(count: training.count, seed: recipe.seed)
