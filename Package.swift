@@ -30,17 +30,19 @@ let package = Package(
         // What Swift cannot express per CPU: the hot kernels compiled once per instruction set (portable, AVX2,
         // AVX-512) and chosen at run time, CPU feature detection, denormal flushing. No target needs a CPU flag.
         .target(name: "CEmovereCPU"),
-        .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU"]),
-        .target(name: "EmovereNN", dependencies: ["EmovereTensor"]),
+        // Small utilities every module shares, with no BLAS: seeded random numbers, the worker pool.
+        .target(name: "EmovereCore", dependencies: ["CEmovereCPU"]),
+        .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU", "EmovereCore"]),
+        .target(name: "EmovereNN", dependencies: ["EmovereCore", "EmovereTensor"]),
         .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"]),
-        .target(name: "EmovereData", dependencies: ["EmovereTensor", "EmovereVision"]),
-        .target(name: "Emovere", dependencies: ["EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
+        .target(name: "EmovereData", dependencies: ["EmovereCore", "EmovereVision"]),
+        .target(name: "Emovere", dependencies: ["EmovereCore", "EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
         .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),
         // ONNX files: export and import of layer graphs. Generated/onnx.pb.swift is committed;
         // scripts/generate-onnx-proto.sh regenerates it.
         .target(
             name: "EmovereONNX",
-            dependencies: ["EmovereNN", "EmovereTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+            dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "EmovereVideo", dependencies: ["EmovereVision"]),
         .target(
             name: "EmovereServer",
@@ -60,22 +62,22 @@ let package = Package(
         .executableTarget(
             name: "emovere",
             dependencies: [
-                "Emovere", "EmovereData", "EmovereKeras", "EmovereNN", "EmovereONNX", "EmovereTensor", "EmovereVideo",
+                "Emovere", "EmovereCore", "EmovereData", "EmovereKeras", "EmovereNN", "EmovereONNX", "EmovereTensor", "EmovereVideo",
                 "EmovereVision", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         // MARK: - Test support and unit tests
-        .target(name: "EmovereTestSupport", dependencies: ["EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),
-        .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereTensor", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereNNTests", dependencies: ["EmovereNN", "EmovereTestSupport"]),
+        .target(name: "EmovereTestSupport", dependencies: ["EmovereCore", "EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),
+        .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereCore", "EmovereTensor", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmovereDataTests", dependencies: ["EmovereData", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereDataTests", dependencies: ["EmovereCore", "EmovereData", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereCore", "EmovereTestSupport"]),
         .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereONNX", "EmovereTestSupport"]),
         .testTarget(
             name: "EmovereONNXTests",
             dependencies: [
-                "EmovereONNX", "Emovere", "EmovereNN", "EmovereTensor", "EmovereVision", "EmovereData", "EmovereTestSupport",
+                "EmovereONNX", "Emovere", "EmovereCore", "EmovereNN", "EmovereTensor", "EmovereVision", "EmovereData", "EmovereTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(
             name: "EmovereKerasTests", dependencies: ["EmovereKeras", "Emovere", "EmovereNN", "EmovereTensor"],

@@ -1,4 +1,4 @@
-import EmovereTensor
+import EmovereCore
 
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,4 @@
-import EmovereTensor
+import EmovereCore
 
 /// Deterministic per-epoch shuffling: the order for an epoch depends only on `(seed, epoch)`,
 /// so training can resume at any epoch and reproduce the same batches.

@@ -1,4 +1,4 @@
-import EmovereTensor
+import EmovereCore
 import EmovereVision
 
 #if canImport(Glibc)

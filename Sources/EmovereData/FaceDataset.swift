@@ -1,4 +1,4 @@
-import EmovereTensor
+import EmovereCore
 import EmovereVision
 
 /// Square grayscale face images with emotion labels, stored contiguously:

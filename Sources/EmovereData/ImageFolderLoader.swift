@@ -1,4 +1,5 @@
 import Dispatch
+import EmovereCore
 import EmovereVision
 import Foundation
 
@@ -76,8 +77,8 @@ public struct ImageFolderLoader: Sendable {
         let size = imageSize, limits = limits
         pixels.withUnsafeMutableBufferPointer { pixelBuffer in
             failures.withUnsafeMutableBufferPointer { failureBuffer in
-                let output = UncheckedSendable(value: pixelBuffer.baseAddress!) // count > 0
-                let failed = UncheckedSendable(value: failureBuffer.baseAddress!)
+                let output = UnsafeSendable(pixelBuffer.baseAddress!) // count > 0
+                let failed = UnsafeSendable(failureBuffer.baseAddress!)
                 let chunkSize = 64
                 let chunks = (paths.count + chunkSize - 1) / chunkSize
                 DispatchQueue.concurrentPerform(iterations: chunks) { chunk in

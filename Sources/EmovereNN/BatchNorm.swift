@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Batch normalisation over the last (channel) axis: `[N, ..., C] -> [N, ..., C]`.

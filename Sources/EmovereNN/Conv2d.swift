@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// A 2-D convolution over NHWC input: `[N, H, W, C] -> [N, OH, OW, filters]`, kernel `[K, K, C, filters]` (HWIO).

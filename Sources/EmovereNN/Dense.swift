@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// A fully connected layer: `[N, features] -> [N, units]` (a 3-D per-example input is flattened),

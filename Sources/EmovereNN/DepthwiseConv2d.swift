@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// A depthwise 2-D convolution (one `K x K` filter per channel, depth multiplier 1, optional bias `[C]`):

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Inverted dropout: in training, zeroes each element with probability `rate` and scales the rest by

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Whether a forward pass trains (batch statistics, dropout) or infers, and the seed for its randomness.

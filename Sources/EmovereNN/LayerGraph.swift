@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Where a graph node reads a value: the container's input or the output of an earlier node.

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// A tensor a layer learns or tracks, with its gradient.

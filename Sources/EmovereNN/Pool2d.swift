@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Max or average pooling over a square window: `[N, H, W, C] -> [N, OH, OW, C]`.

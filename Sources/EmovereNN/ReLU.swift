@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// How a ReLU passes gradients back.

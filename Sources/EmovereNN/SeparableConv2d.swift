@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// A depthwise-separable convolution (Keras `SeparableConv2D`, depth multiplier 1): a depthwise

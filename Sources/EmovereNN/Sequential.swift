@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Layers applied one after another; parameters are named `"<index>.<name>"`.

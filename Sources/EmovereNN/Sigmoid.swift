@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// The logistic function `1 / (1 + e^-x)`, any shape.

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Nearest-neighbour upsampling by an integer factor: `[N, H, W, C] -> [N, H * factor, W * factor, C]`

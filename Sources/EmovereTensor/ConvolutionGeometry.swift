@@ -1,3 +1,5 @@
+import EmovereCore
+
 /// How a convolution or pooling window pads its input (Keras semantics).
 public enum Padding: String, Sendable, Codable, CaseIterable {
     /// No padding: output = (input - kernel) / stride + 1.

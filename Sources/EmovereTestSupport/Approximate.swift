@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// The largest `|a - b| / (atol + rtol * |b|)` over two equally long arrays; at most 1 means "close".

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// Seeded mutations of a valid input for fuzz tests: bit flips, bytes set to extremes, truncations, deletions,

@@ -1,4 +1,4 @@
-// Naive reference twins of the optimised kernels, for tests.
+// Naive reference twins of the optimised kernels (EmovereTensor), for tests.
 //
 // Every function here works on plain `[Float]` arrays, visits every index with nested loops,
 // accumulates in Double and follows the textbook definition, so it can be checked by reading.
@@ -7,6 +7,8 @@
 //
 // Layouts match the optimised kernels: images NHWC `[N, H, W, C]`, dense kernels HWIO
 // `[KH, KW, C, F]`, depthwise kernels `[KH, KW, C]`, matrices row-major.
+
+import EmovereTensor
 
 #if canImport(Glibc)
 import Glibc

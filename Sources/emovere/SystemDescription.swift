@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// What `info --system` and `bench` print about the machine: the kernels chosen for its CPU, the BLAS library and

@@ -1,3 +1,4 @@
+import EmovereCore
 import Testing
 import EmovereData
 import EmovereTensor

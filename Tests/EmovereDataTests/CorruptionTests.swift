@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereData
 import EmovereTensor
 import Testing

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 import EmovereTestSupport
 import Foundation

@@ -1,4 +1,6 @@
+import EmovereCore
 import EmovereTensor
+import EmovereTestSupport
 import Testing
 
 /// Nearest upsampling and the sigmoid against their reference twins.

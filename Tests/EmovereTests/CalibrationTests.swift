@@ -1,4 +1,5 @@
 import Emovere
+import EmovereCore
 import EmovereTensor
 import Foundation
 import Testing

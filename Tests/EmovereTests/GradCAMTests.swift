@@ -1,4 +1,5 @@
 @testable import Emovere
+import EmovereCore
 import EmovereNN
 import EmovereTensor
 import EmovereTestSupport

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereTensor
 
 /// A built network with its architecture: maps `[N, S, S, 1]` preprocessed faces to logits `[N, classes]`.

@@ -3,6 +3,8 @@
 // columns [N*OH*OW, KH*KW*C], output [N, OH, OW, F].
 // Work is split over the batch; each chunk writes its own rows, so results are deterministic.
 
+import EmovereCore
+
 /// Dense convolution kernels (forward and backward).
 public enum Convolution {
     /// Writes the im2col rows of images `images` into `columns` (row `(n - images.lowerBound) * OH*OW + oy*OW + ox`).
@@ -216,16 +218,5 @@ public enum Convolution {
                 partials.pointer + k * filters, chunkCount: chunkCount, chunkStride: partialSize, count: filters,
                 into: biasGradient.pointer)
         }
-    }
-}
-
-/// A raw pointer that may be captured by the `@Sendable` closures of `Parallel`: each worker
-/// touches a disjoint range, which is what makes this safe.
-public struct UnsafeSendable<Pointee>: @unchecked Sendable {
-    public let value: UnsafeMutablePointer<Pointee>
-
-    @inlinable
-    public init(_ value: UnsafeMutablePointer<Pointee>) {
-        self.value = value
     }
 }

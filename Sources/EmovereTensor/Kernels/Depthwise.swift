@@ -1,4 +1,5 @@
 import CEmovereCPU
+import EmovereCore
 
 // Depthwise 2-D convolution (one filter per channel, depth multiplier 1), NHWC.
 // input [N, H, W, C], kernel [KH, KW, C] (Keras [KH, KW, C, 1]), output [N, OH, OW, C].

@@ -1,4 +1,5 @@
 import CEmovereCPU
+import EmovereCore
 
 // Direct (im2col-free) dense convolution for inference, NHWC: register-blocked microkernels.
 // input [N, H, W, C], kernel [KH, KW, C, F] (HWIO), output [N, OH, OW, F].

@@ -1,4 +1,5 @@
 import CEmovereCPU
+import EmovereCore
 
 // Batch normalisation over NHWC activations seen as [M = N*H*W, C]: per-channel statistics,
 // y = (x - mean) * invStd * gamma + beta, optionally followed by ReLU (fused, one pass fewer).

@@ -1,6 +1,8 @@
 // Pooling over NHWC: max and average pooling with a square window ([N, H, W, C] -> [N, OH, OW, C]),
 // and global average pooling ([N, H, W, C] -> [N, C]). Padded positions never count (Keras semantics).
 
+import EmovereCore
+
 /// Pooling kernels (forward and backward).
 public enum Pooling {
     /// Max pooling; when given, `indices` `[N, OH, OW, C]` records each maximum's offset inside its

@@ -1,6 +1,8 @@
 // Nearest-neighbour upsampling by an integer factor, NHWC: every input pixel becomes a factor x factor block
 // (ONNX `Resize` with mode nearest, asymmetric coordinates, floor rounding and integer scales).
 
+import EmovereCore
+
 /// Nearest-neighbour upsampling kernels (forward and backward).
 public enum Upsampling {
     /// `output[n, y, x, c] = input[n, y / factor, x / factor, c]`.
