@@ -4,8 +4,8 @@ import EmovereNN
 import EmovereTensor
 
 /// Measures a model's training and inference throughput on synthetic faces (release builds only give
-/// meaningful figures). Training steps include augmentation, preprocessing, forward, loss, backward
-/// and the Adam update, exactly as `Trainer` runs them.
+/// meaningful figures). Training steps are `Trainer`'s: augmentation, preprocessing, forward, loss, backward
+/// and the Adam update.
 public struct Benchmark {
     public let architecture: Architecture
     /// Wall-clock seconds per measurement (after one warm-up step).
@@ -36,31 +36,16 @@ public struct Benchmark {
         return results
     }
 
-    /// Training images/s at `batchSize` with the standard augmentation.
+    /// Training images/s at `batchSize` with the standard augmentation: `Trainer`'s own step on synthetic faces.
     public func training(batchSize: Int) throws -> Measurement {
-        let size = architecture.inputSize
-        let dataset = syntheticDataset(count: batchSize * 8, size: size)
-        let recipe = TrainingRecipe(architecture: architecture, batchSize: batchSize)
-        let model = try Model(architecture: architecture, seed: 1)
-        let optimizer = Optimizer(rule: recipe.optimizer, weightDecay: recipe.weightDecay, parameters: model.parameters)
-        let input = Tensor(shape: [batchSize, size, size, 1])
-        let targets = Tensor(shape: [batchSize, architecture.classCount])
-        let probabilities = Tensor(shape: targets.shape)
-        let gradient = Tensor(shape: targets.shape)
-        let filler = InputBatch(preprocessing: recipe.preprocessing)
+        let dataset = syntheticDataset(count: batchSize * 8, size: architecture.inputSize)
+        let trainer = try Trainer(recipe: TrainingRecipe(architecture: architecture, batchSize: batchSize),
+                                  training: dataset, validation: dataset, directory: "")
+        var mixing = SplitMix64(seed: 1)
         var step = 0
         let rate = measure {
             let start = (step * batchSize) % dataset.count
-            let indices = Array(start..<(start + batchSize))[...]
-            filler.fill(input, from: dataset, indices: indices, augmentation: .standard, seed: UInt64(step))
-            for (row, index) in indices.enumerated() {
-                for k in 0..<architecture.classCount { targets[row * architecture.classCount + k] = k == dataset.labels[index] ? 1 : 0 }
-            }
-            let logits = model.logits(input, mode: ForwardMode(isTraining: true, seed: UInt64(step)))
-            _ = Loss.softmaxCrossEntropy(logits: logits, targets: targets, sampleWeights: nil,
-                                         probabilities: probabilities, logitsGradient: gradient)
-            model.backward(gradient)
-            optimizer.update(learningRate: 1e-3)
+            _ = trainer.step(Array(start..<(start + batchSize))[...], seed: UInt64(step), learningRate: 1e-3, mixing: &mixing)
             step += 1
             return batchSize
         }

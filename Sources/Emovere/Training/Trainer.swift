@@ -127,16 +127,8 @@ public final class Trainer {
     }
 
     private func trainEpoch(_ epoch: Int, batches: [ArraySlice<Int>], stepsPerEpoch: Int) throws -> EpochRecord {
-        let size = recipe.preprocessing.inputSize
-        let batchSize = recipe.batchSize
-        let input = Tensor(shape: [batchSize, size, size, 1])
-        let targets = Tensor(shape: [batchSize, model.architecture.classCount])
-        let probabilities = Tensor(shape: targets.shape)
-        let logitsGradient = Tensor(shape: targets.shape)
-        var sampleWeights = [Float](repeating: 1, count: batchSize)
-        let filler = InputBatch(preprocessing: recipe.preprocessing)
         let progress = showsProgress
-            ? ProgressBar(total: batches.count * batchSize, label: "epoch \(epoch)/\(recipe.epochs)") : nil
+            ? ProgressBar(total: batches.count * recipe.batchSize, label: "epoch \(epoch)/\(recipe.epochs)") : nil
         let stopwatch = Stopwatch()
         var lossSum = 0.0
         var correct = 0
@@ -145,24 +137,14 @@ public final class Trainer {
         for (step, indices) in batches.enumerated() {
             let globalStep = (epoch - 1) * stepsPerEpoch + step
             let stepSeed = SplitMix64(seed: recipe.seed).derived(stream: UInt64(globalStep) &+ 0xA5A5_0000_0000).state
-            filler.fill(input, from: training, indices: indices, augmentation: recipe.augmentation, seed: stepSeed)
-            let labels = indices.map { training.labels[$0] }
-            setTargets(targets, indices: indices, weights: &sampleWeights)
-            if recipe.mixupAlpha > 0 { Mixup.apply(input: input, targets: targets, alpha: recipe.mixupAlpha, random: &mixing) }
             let learningRate = LearningRate.value(recipe: recipe, state: state, epoch: epoch, step: step,
                                                   stepsPerEpoch: stepsPerEpoch)
-            let logits = model.logits(input, mode: ForwardMode(isTraining: true, seed: stepSeed))
-            let loss = sampleWeights.withUnsafeBufferPointer {
-                Loss.softmaxCrossEntropy(logits: logits, targets: targets, sampleWeights: $0.baseAddress,
-                                         probabilities: probabilities, logitsGradient: logitsGradient)
-            }
-            guard loss.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step) }
-            model.backward(logitsGradient)
-            optimizer.update(learningRate: learningRate)
+            let outcome = self.step(indices, seed: stepSeed, learningRate: learningRate, mixing: &mixing)
+            guard outcome.loss.isFinite else { throw TrainingError.diverged(epoch: epoch, step: step) }
             state.learningRate = learningRate
-            lossSum += Double(loss) * Double(labels.count)
-            correct += Self.countCorrect(probabilities, labels: labels)
-            seen += labels.count
+            lossSum += Double(outcome.loss) * Double(indices.count)
+            correct += outcome.correct
+            seen += indices.count
             progress?.update(completed: seen, metrics: [("loss", lossSum / Double(seen)),
                                                          ("acc", Double(correct) / Double(seen))])
         }
@@ -173,6 +155,44 @@ public final class Trainer {
             epoch: epoch, learningRate: state.learningRate, trainingLoss: lossSum / Double(max(seen, 1)),
             trainingAccuracy: Double(correct) / Double(max(seen, 1)), validationLoss: evaluation.loss,
             validationAccuracy: evaluation.accuracy, seconds: seconds, imagesPerSecond: Double(seen) / max(seconds, 1e-9))
+    }
+
+    /// The tensors one training step fills, allocated by the first step.
+    private struct StepBuffers {
+        let input: Tensor, targets: Tensor, probabilities: Tensor, logitsGradient: Tensor
+        var sampleWeights: [Float]
+        let filler: InputBatch
+    }
+
+    private var stepBuffers: StepBuffers?
+
+    /// One optimisation step on the training images `indices` (a full batch): augmentation drawn from `seed`, targets,
+    /// mixup (from `mixing`), forward, loss, backward and the optimizer's update at `learningRate`. Returns the mean
+    /// loss (not finite when training diverged) and how many images the model classified right before the update.
+    /// `Benchmark` times this same step.
+    func step(_ indices: ArraySlice<Int>, seed: UInt64, learningRate: Float, mixing: inout SplitMix64) -> (loss: Float, correct: Int) {
+        let size = recipe.preprocessing.inputSize
+        let classes = model.architecture.classCount
+        var buffers = stepBuffers ?? StepBuffers(
+            input: Tensor(shape: [recipe.batchSize, size, size, 1]), targets: Tensor(shape: [recipe.batchSize, classes]),
+            probabilities: Tensor(shape: [recipe.batchSize, classes]), logitsGradient: Tensor(shape: [recipe.batchSize, classes]),
+            sampleWeights: [Float](repeating: 1, count: recipe.batchSize), filler: InputBatch(preprocessing: recipe.preprocessing))
+        stepBuffers = nil
+        defer { stepBuffers = buffers }
+        buffers.filler.fill(buffers.input, from: training, indices: indices, augmentation: recipe.augmentation, seed: seed)
+        setTargets(buffers.targets, indices: indices, weights: &buffers.sampleWeights)
+        if recipe.mixupAlpha > 0 {
+            Mixup.apply(input: buffers.input, targets: buffers.targets, alpha: recipe.mixupAlpha, random: &mixing)
+        }
+        let logits = model.logits(buffers.input, mode: ForwardMode(isTraining: true, seed: seed))
+        let loss = buffers.sampleWeights.withUnsafeBufferPointer {
+            Loss.softmaxCrossEntropy(logits: logits, targets: buffers.targets, sampleWeights: $0.baseAddress,
+                                     probabilities: buffers.probabilities, logitsGradient: buffers.logitsGradient)
+        }
+        guard loss.isFinite else { return (loss, 0) }
+        model.backward(buffers.logitsGradient)
+        optimizer.update(learningRate: learningRate)
+        return (loss, Self.countCorrect(buffers.probabilities, labels: indices.map { training.labels[$0] }))
     }
 
     private func finishEpoch(_ record: EpochRecord) throws {
