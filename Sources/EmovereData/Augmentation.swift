@@ -128,6 +128,21 @@ public struct Augmentation: Sendable, Codable, Equatable {
         return augmentation
     }()
 
+    /// The named augmentations, by the names `emovere train --augmentation` takes.
+    public enum Preset: String, Sendable, CaseIterable {
+        case standard, classic, robust, robustHeavy = "robust-heavy", none
+
+        public var augmentation: Augmentation {
+            switch self {
+            case .standard: .standard
+            case .classic: .classic
+            case .robust: .robust
+            case .robustHeavy: .robustHeavy
+            case .none: .none
+            }
+        }
+    }
+
     /// Writes a randomly distorted copy of the `size` x `size` image at `source` to the
     /// `size * size` floats at `destination` (pixel units, `[0, 255]`).
     public func apply(source: UnsafePointer<UInt8>, size: Int, destination: UnsafeMutablePointer<Float>,

@@ -24,8 +24,8 @@ struct Train: ParsableCommand {
         """)
     var recipe = TrainingRecipe.defaultName
 
-    @Option(help: "Architecture: \(Architecture.knownNames.joined(separator: ", ")).")
-    var model: String?
+    @Option(help: "Architecture.")
+    var model: Architecture.Family?
 
     @Option(help: "Input size in pixels (48 or 64).")
     var inputSize: Int?
@@ -43,7 +43,7 @@ struct Train: ParsableCommand {
     var out: String
 
     @Option(help: "Optimizer: adam or sgd (SGD with Nesterov momentum 0.9).")
-    var optimizer: OptimizerName?
+    var optimizer: RecipeOverrides.Optimizer?
 
     @Option(help: "Base learning rate.")
     var learningRate: Float?
@@ -52,7 +52,7 @@ struct Train: ParsableCommand {
     var weightDecay: Float?
 
     @Option(help: "Learning-rate schedule: plateau, cosine, one-cycle or constant.")
-    var schedule: ScheduleName?
+    var schedule: RecipeOverrides.Schedule?
 
     @Option(help: "Plateau schedule: epochs without improvement before the rate is divided by 10 (default 8).")
     var plateauPatience: Int?
@@ -75,7 +75,7 @@ struct Train: ParsableCommand {
         robust-heavy (corruptions on 60 % of faces, up to the benchmark's top severity, blur, low resolution and a \
         covered mouth twice as often) or none.
         """)
-    var augmentation: AugmentationName?
+    var augmentation: Augmentation.Preset?
 
     @Option(help: "Stop after this many epochs without validation improvement (0 never stops early).")
     var earlyStopping: Int?
@@ -112,9 +112,6 @@ struct Train: ParsableCommand {
     var strict = false
 
     func validate() throws {
-        if let model, !Architecture.knownNames.contains(model) {
-            throw ValidationError("unknown --model '\(model)'; expected one of \(Architecture.knownNames.joined(separator: ", "))")
-        }
         if let inputSize, ![48, 64].contains(inputSize) {
             throw ValidationError("--input-size must be 48 or 64, received \(inputSize)")
         }
@@ -144,53 +141,31 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// The base recipe with every given option applied.
-    func resolvedRecipe() throws -> TrainingRecipe {
-        var result = try TrainingRecipe.load(recipe)
-        if model != nil || inputSize != nil {
-            result.architecture = Architecture(name: model ?? result.architecture.name,
-                                               inputSize: inputSize ?? result.architecture.inputSize)
-            result.preprocessing = .symmetric(inputSize: result.architecture.inputSize)
+    /// The settings the options give, over the base recipe.
+    var overrides: RecipeOverrides {
+        var result = RecipeOverrides()
+        result.family = model
+        result.inputSize = inputSize
+        result.epochs = epochs
+        result.batchSize = batchSize
+        result.seed = seed
+        result.optimizer = optimizer
+        result.learningRate = learningRate
+        result.weightDecay = weightDecay
+        result.schedule = schedule
+        result.plateauPatience = plateauPatience
+        result.warmupEpochs = warmupEpochs
+        result.labelSmoothing = labelSmoothing
+        result.balancesClasses = balanceClasses
+        result.mixupAlpha = mixup
+        result.augmentation = augmentation
+        result.earlyStoppingPatience = earlyStopping
+        result.validationHoldOut = validationFraction
+        result.softLabels = softLabels.map { SoftLabels(file: $0, weight: softLabelWeight ?? 0.5) }
+        result.distillation = teacher.map {
+            Distillation(teacher: $0, weight: teacherWeight ?? 0.5, temperature: teacherTemperature ?? 1)
         }
-        if let epochs { result.epochs = epochs }
-        if let batchSize { result.batchSize = batchSize }
-        if let seed { result.seed = seed }
-        if let optimizer { result.optimizer = optimizer == .adam ? .adam() : .sgd(momentum: 0.9, nesterov: true) }
-        if let learningRate { result.learningRate = learningRate }
-        if let weightDecay { result.weightDecay = weightDecay }
-        switch (schedule, result.schedule) {
-        case (.plateau?, _),
-             (nil, .reduceOnPlateau) where plateauPatience != nil:
-            result.schedule = .reduceOnPlateau(factor: 0.1, patience: plateauPatience ?? 8, minimum: 1e-6)
-        case (.cosine?, _),
-             (nil, .cosine) where warmupEpochs != nil:
-            result.schedule = .cosine(warmupEpochs: warmupEpochs ?? 3, minimum: 0)
-        case (.oneCycle?, _):
-            result.schedule = .oneCycle(warmupFraction: 0.3)
-        case (.constant?, _):
-            result.schedule = .constant
-        default:
-            break
-        }
-        if let labelSmoothing { result.labelSmoothing = labelSmoothing }
-        if let balanceClasses { result.balancesClasses = balanceClasses }
-        if let mixup { result.mixupAlpha = mixup }
-        if let augmentation { result.augmentation = augmentation.value }
-        if let earlyStopping { result.earlyStoppingPatience = earlyStopping > 0 ? earlyStopping : nil }
-        if let validationFraction { result.validationHoldOut = validationFraction }
-        if let softLabels { result.softLabels = SoftLabels(file: softLabels, weight: softLabelWeight ?? 0.5) }
-        if let teacher {
-            result.distillation = Distillation(teacher: teacher, weight: teacherWeight ?? 0.5,
-                                               temperature: teacherTemperature ?? 1)
-        }
-        if let initialWeights {
-            result.initialWeights = initialWeights
-            let card = try ModelFile.load(initialWeights).card
-            if model == nil && inputSize == nil {
-                result.architecture = card.architecture
-                result.preprocessing = card.preprocessing
-            }
-        }
+        result.initialWeights = initialWeights
         return result
     }
 
@@ -202,7 +177,7 @@ struct Train: ParsableCommand {
         if resume && !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("--resume: no checkpoint at \(checkpoint)")
         }
-        let recipe = try resolvedRecipe()
+        let recipe = try TrainingRecipe.load(self.recipe).applying(overrides)
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)
         print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(Int($0 * 100))% of Training" } ?? "PublicTest"))")
@@ -221,20 +196,8 @@ struct Train: ParsableCommand {
     }
 }
 
-enum OptimizerName: String, ExpressibleByArgument, CaseIterable { case adam, sgd }
-enum ScheduleName: String, ExpressibleByArgument, CaseIterable {
-    case plateau, cosine, oneCycle = "one-cycle", constant
-}
-enum AugmentationName: String, ExpressibleByArgument, CaseIterable {
-    case standard, classic, robust, robustHeavy = "robust-heavy", none
+extension Architecture.Family: ExpressibleByArgument {}
 
-    var value: Augmentation {
-        switch self {
-        case .standard: .standard
-        case .robust: .robust
-        case .robustHeavy: .robustHeavy
-        case .classic: .classic
-        case .none: .none
-        }
-    }
-}
+extension RecipeOverrides.Optimizer: ExpressibleByArgument {}
+extension RecipeOverrides.Schedule: ExpressibleByArgument {}
+extension Augmentation.Preset: ExpressibleByArgument {}

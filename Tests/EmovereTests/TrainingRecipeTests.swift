@@ -33,4 +33,66 @@ struct TrainingRecipeTests {
             "\(error)".contains("no-such-recipe") && "\(error)".contains(TrainingRecipe.defaultName)
         }
     }
+
+    /// `train`'s options over `--recipe`: each given setting wins, the rest stay the base's.
+    @Test func overridesReplaceOnlyTheSettingsGiven() throws {
+        let base = try #require(TrainingRecipe.builtIn("tiny"))
+        #expect(try base.applying(RecipeOverrides()) == base)
+
+        var overrides = RecipeOverrides()
+        overrides.epochs = 3
+        overrides.seed = 11
+        overrides.optimizer = .sgd
+        overrides.augmentation = .robustHeavy
+        overrides.earlyStoppingPatience = 0
+        overrides.validationHoldOut = 0.1
+        overrides.distillation = Distillation(teacher: "teacher.safetensors", weight: 0.3)
+        var expected = base
+        expected.epochs = 3
+        expected.seed = 11
+        expected.optimizer = .sgd(momentum: 0.9, nesterov: true)
+        expected.augmentation = .robustHeavy
+        expected.earlyStoppingPatience = nil
+        expected.validationHoldOut = 0.1
+        expected.distillation = Distillation(teacher: "teacher.safetensors", weight: 0.3)
+        #expect(try base.applying(overrides) == expected)
+
+        // A new input size rebuilds the architecture and its preprocessing.
+        var size = RecipeOverrides()
+        size.inputSize = 48
+        let resized = try base.applying(size)
+        #expect(resized.architecture == Architecture(.miniXception, inputSize: 48))
+        #expect(resized.preprocessing == .symmetric(inputSize: 48))
+    }
+
+    /// The schedule options: a kind builds that schedule; a lone patience or warm-up changes only a base schedule of
+    /// its kind.
+    @Test func scheduleOverridesFollowTheBaseSchedule() throws {
+        let cosineBase = try #require(TrainingRecipe.builtIn("tiny"))  // cosine, 2 warm-up epochs
+        var warmup = RecipeOverrides()
+        warmup.warmupEpochs = 5
+        #expect(try cosineBase.applying(warmup).schedule == .cosine(warmupEpochs: 5, minimum: 0))
+        var patience = RecipeOverrides()
+        patience.plateauPatience = 4
+        #expect(try cosineBase.applying(patience).schedule == cosineBase.schedule)
+        patience.schedule = .plateau
+        #expect(try cosineBase.applying(patience).schedule == .reduceOnPlateau(factor: 0.1, patience: 4, minimum: 1e-6))
+        var constant = RecipeOverrides()
+        constant.schedule = .constant
+        constant.warmupEpochs = 5
+        #expect(try cosineBase.applying(constant).schedule == .constant)
+    }
+
+    /// Initial weights bring their model's architecture unless the size or family is given.
+    @Test func initialWeightsBringTheirArchitecture() throws {
+        let base = try #require(TrainingRecipe.builtIn("standard"))
+        var overrides = RecipeOverrides()
+        overrides.initialWeights = Self.packageRoot.appendingPathComponent("models/tiny.safetensors").path
+        let fineTune = try base.applying(overrides)
+        #expect(fineTune.architecture == Architecture(.miniXception, inputSize: 64))
+        #expect(fineTune.preprocessing.inputSize == 64)
+        #expect(fineTune.initialWeights == overrides.initialWeights)
+        overrides.inputSize = 48
+        #expect(try base.applying(overrides).architecture == Architecture(.wideXception, inputSize: 48))
+    }
 }

@@ -3,14 +3,7 @@ import EmovereNN
 import Foundation
 
 extension TrainingRecipe {
-    /// The name of the recipe `emovere train` starts from when none is given: the one that trains the default
-    /// architecture from scratch (`robust` and then `robust-heavy` fine-tune its model into the bundled default).
-    public static let defaultName = "standard"
-
-    /// Names of the built-in recipes.
-    public static let builtInNames = [defaultName, "robust", "robust-heavy", "tiny", "mini-xception"]
-
-    /// The built-in recipe `name`, or nil. Each is the recipe of a bundled model (a test checks it):
+    /// The built-in recipes, each the recipe of a bundled model (a test checks it): the one list of recipe names.
     ///
     /// - `standard`: `models/standard.safetensors`, wide-xception 48x48 (733,671 parameters), 100 epochs,
     ///   seed 4, the standard augmentation (with random erasing) and label smoothing 0.1.
@@ -23,27 +16,48 @@ extension TrainingRecipe {
     ///
     /// All: Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2 1e-4; the mini-Xceptions
     /// use the classic augmentation (flip, rotation, shift, zoom) without label smoothing.
-    public static func builtIn(_ name: String) -> TrainingRecipe? {
-        switch name {
-        case "tiny":
-            miniXception(inputSize: 64, epochs: 120, seed: 3)
-        case "mini-xception":
-            miniXception(inputSize: 48, epochs: 80, seed: 2)
-        case "standard":
-            TrainingRecipe(
-                architecture: Architecture(name: "wide-xception", inputSize: 48), epochs: 100, batchSize: 32,
-                optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
-                schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: .standard,
-                earlyStoppingPatience: nil, seed: 4)
-        case "robust":
-            wideXceptionFineTune(epochs: 12, learningRate: 3e-4, augmentation: .robust, seed: 4,
-                                 from: "models/standard.safetensors")
-        case "robust-heavy":
-            wideXceptionFineTune(epochs: 8, learningRate: 2e-4, augmentation: .robustHeavy, seed: 6,
-                                 from: "models/robust.safetensors")
-        default:
-            nil
+    public enum BuiltIn: String, Sendable, CaseIterable {
+        case standard
+        case robust
+        case robustHeavy = "robust-heavy"
+        case tiny
+        case miniXception = "mini-xception"
+
+        /// The recipe `emovere train` starts from when none is given: the one that trains the default
+        /// architecture from scratch (`robust` and then `robust-heavy` fine-tune its model into the bundled default).
+        public static let `default` = BuiltIn.standard
+
+        public var recipe: TrainingRecipe {
+            switch self {
+            case .tiny:
+                TrainingRecipe.miniXception(inputSize: 64, epochs: 120, seed: 3)
+            case .miniXception:
+                TrainingRecipe.miniXception(inputSize: 48, epochs: 80, seed: 2)
+            case .standard:
+                TrainingRecipe(
+                    architecture: Architecture(.wideXception, inputSize: 48), epochs: 100, batchSize: 32,
+                    optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
+                    schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: .standard,
+                    earlyStoppingPatience: nil, seed: 4)
+            case .robust:
+                TrainingRecipe.wideXceptionFineTune(epochs: 12, learningRate: 3e-4, augmentation: .robust, seed: 4,
+                                     from: "models/standard.safetensors")
+            case .robustHeavy:
+                TrainingRecipe.wideXceptionFineTune(epochs: 8, learningRate: 2e-4, augmentation: .robustHeavy, seed: 6,
+                                     from: "models/robust.safetensors")
+            }
         }
+    }
+
+    /// The name of the recipe `emovere train` starts from when none is given.
+    public static var defaultName: String { BuiltIn.default.rawValue }
+
+    /// Names of the built-in recipes.
+    public static var builtInNames: [String] { BuiltIn.allCases.map(\.rawValue) }
+
+    /// The built-in recipe `name`, or nil.
+    public static func builtIn(_ name: String) -> TrainingRecipe? {
+        BuiltIn(rawValue: name)?.recipe
     }
 
     /// A fine-tune of the bundled wide-xception in `from`: Adam with a 1-epoch warm-up and cosine decay, batch 32,
@@ -51,7 +65,7 @@ extension TrainingRecipe {
     private static func wideXceptionFineTune(epochs: Int, learningRate: Float, augmentation: Augmentation,
                                              seed: UInt64, from initialWeights: String) -> TrainingRecipe {
         TrainingRecipe(
-            architecture: Architecture(name: "wide-xception", inputSize: 48), epochs: epochs, batchSize: 32,
+            architecture: Architecture(.wideXception, inputSize: 48), epochs: epochs, batchSize: 32,
             optimizer: .adam(), learningRate: learningRate, weightDecay: 1e-4,
             schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: augmentation,
             earlyStoppingPatience: nil, seed: seed, initialWeights: initialWeights)
@@ -59,7 +73,7 @@ extension TrainingRecipe {
 
     private static func miniXception(inputSize: Int, epochs: Int, seed: UInt64) -> TrainingRecipe {
         TrainingRecipe(
-            architecture: Architecture(name: "mini-xception", inputSize: inputSize), epochs: epochs, batchSize: 32,
+            architecture: Architecture(.miniXception, inputSize: inputSize), epochs: epochs, batchSize: 32,
             optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
             schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0, augmentation: .classic,
             earlyStoppingPatience: nil, seed: seed)

@@ -1,0 +1,101 @@
+import EmovereData
+import EmovereNN
+
+/// Single settings that replace a base recipe's (`emovere train`'s options over its `--recipe`); nil keeps the base's.
+///
+/// Precedence: every given setting wins over the base recipe. `initialWeights` also takes the architecture and
+/// preprocessing of that model file unless `family` or `inputSize` is given. A `schedule` kind builds that schedule
+/// with `plateauPatience` (default 8) or `warmupEpochs` (default 3); without a kind, `plateauPatience` changes only a
+/// plateau base schedule and `warmupEpochs` only a cosine one.
+public struct RecipeOverrides: Sendable {
+    /// The closed set of learning-rate schedules the overrides can pick.
+    public enum Schedule: String, Sendable, CaseIterable {
+        case plateau, cosine, oneCycle = "one-cycle", constant
+    }
+
+    /// The closed set of optimizers the overrides can pick.
+    public enum Optimizer: String, Sendable, CaseIterable {
+        /// Adam with its default moments.
+        case adam
+        /// SGD with Nesterov momentum 0.9.
+        case sgd
+    }
+
+    public var family: Architecture.Family?
+    public var inputSize: Int?
+    public var epochs: Int?
+    public var batchSize: Int?
+    public var seed: UInt64?
+    public var optimizer: Optimizer?
+    public var learningRate: Float?
+    public var weightDecay: Float?
+    public var schedule: Schedule?
+    public var plateauPatience: Int?
+    public var warmupEpochs: Int?
+    public var labelSmoothing: Float?
+    public var balancesClasses: Bool?
+    public var mixupAlpha: Float?
+    public var augmentation: Augmentation.Preset?
+    /// Epochs without improvement before stopping; 0 never stops early.
+    public var earlyStoppingPatience: Int?
+    public var validationHoldOut: Double?
+    public var softLabels: SoftLabels?
+    public var distillation: Distillation?
+    public var initialWeights: String?
+
+    public init() {}
+}
+
+extension TrainingRecipe {
+    /// This recipe with every setting `overrides` gives replaced (see `RecipeOverrides` for the precedence).
+    /// Reads the card of `overrides.initialWeights` when given.
+    public func applying(_ overrides: RecipeOverrides) throws -> TrainingRecipe {
+        var result = self
+        if overrides.family != nil || overrides.inputSize != nil {
+            result.architecture = Architecture(name: overrides.family?.rawValue ?? architecture.name,
+                                               inputSize: overrides.inputSize ?? architecture.inputSize)
+            result.preprocessing = .symmetric(inputSize: result.architecture.inputSize)
+        }
+        if let epochs = overrides.epochs { result.epochs = epochs }
+        if let batchSize = overrides.batchSize { result.batchSize = batchSize }
+        if let seed = overrides.seed { result.seed = seed }
+        switch overrides.optimizer {
+        case .adam?: result.optimizer = .adam()
+        case .sgd?: result.optimizer = .sgd(momentum: 0.9, nesterov: true)
+        case nil: break
+        }
+        if let learningRate = overrides.learningRate { result.learningRate = learningRate }
+        if let weightDecay = overrides.weightDecay { result.weightDecay = weightDecay }
+        switch (overrides.schedule, schedule) {
+        case (.plateau?, _),
+             (nil, .reduceOnPlateau) where overrides.plateauPatience != nil:
+            result.schedule = .reduceOnPlateau(factor: 0.1, patience: overrides.plateauPatience ?? 8, minimum: 1e-6)
+        case (.cosine?, _),
+             (nil, .cosine) where overrides.warmupEpochs != nil:
+            result.schedule = .cosine(warmupEpochs: overrides.warmupEpochs ?? 3, minimum: 0)
+        case (.oneCycle?, _):
+            result.schedule = .oneCycle(warmupFraction: 0.3)
+        case (.constant?, _):
+            result.schedule = .constant
+        default:
+            break
+        }
+        if let labelSmoothing = overrides.labelSmoothing { result.labelSmoothing = labelSmoothing }
+        if let balancesClasses = overrides.balancesClasses { result.balancesClasses = balancesClasses }
+        if let mixupAlpha = overrides.mixupAlpha { result.mixupAlpha = mixupAlpha }
+        if let augmentation = overrides.augmentation { result.augmentation = augmentation.augmentation }
+        if let patience = overrides.earlyStoppingPatience { result.earlyStoppingPatience = patience > 0 ? patience : nil }
+        if let holdOut = overrides.validationHoldOut { result.validationHoldOut = holdOut }
+        if let softLabels = overrides.softLabels { result.softLabels = softLabels }
+        if let distillation = overrides.distillation { result.distillation = distillation }
+        if let initialWeights = overrides.initialWeights {
+            result.initialWeights = initialWeights
+            if overrides.family == nil && overrides.inputSize == nil {
+                let card = try ModelFile.load(initialWeights).card
+                result.architecture = card.architecture
+                result.preprocessing = card.preprocessing
+            }
+        }
+        return result
+    }
+}
