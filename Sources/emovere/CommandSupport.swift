@@ -18,10 +18,7 @@ enum CommandSupport {
     {
         let size = recipe.preprocessing.inputSize
         let training = try load(path: path, split: .training, strict: strict, imageSize: size)
-        if let fraction = recipe.validationHoldOut {
-            let (kept, heldOut) = training.split(holdOutFraction: fraction, seed: recipe.seed)
-            return (kept, heldOut)
-        }
+        if let (kept, heldOut) = recipe.holdingOut(from: training) { return (kept, heldOut) }
         return (training, try load(path: path, split: .publicTest, strict: strict, imageSize: size))
     }
 }

@@ -141,26 +141,12 @@ struct Evaluate: ParsableCommand {
         }
         if let output { try AtomicFile.write(String(decoding: try report.jsonData(), as: UTF8.self) + "\n", to: output) }
         if record {
-            let (original, card) = try ModelFile.load(model)
-            var updated = card
-            var stored = report
-            stored.model = nil
-            updated.evaluation = stored
-            if adoptTta { updated.testTimeAugmentation = tta == .none ? nil : tta }
-            if fitTemperature { updated.temperature = evaluator.temperature }
-            // e.g. publicTestAccuracy, publicTestAccuracyFlip, publicTestMacroF1TenCrop
-            let prefix = split.usage.prefix(1).lowercased() + split.usage.dropFirst()
-            let suffix = switch tta {
-            case .none: ""
-            case .flip: "Flip"
-            case .tenCrop: "TenCrop"
+            try ModelFile.editCard(at: model) { card in
+                card.record(evaluation: report, split: split.usage, testTimeAugmentation: tta, imageCount: dataset.count,
+                            notes: note)
+                if adoptTta { card.testTimeAugmentation = tta == .none ? nil : tta }
+                if fitTemperature { card.temperature = evaluator.temperature }
             }
-            updated.metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
-            updated.metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
-            updated.notes.removeAll { $0.hasPrefix("evaluation:") }
-            updated.notes.append("evaluation: the report is \(split.usage), test-time augmentation \(tta.rawValue), \(dataset.count) images")
-            updated.notes += note.filter { !updated.notes.contains($0) }
-            try ModelFile.save(original, card: updated, to: model)
             FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }
     }
@@ -172,28 +158,17 @@ struct Evaluate: ParsableCommand {
                                                imageSize: card.preprocessing.inputSize)
         // Images the model was trained on make it look more (or less) confident than on new faces: on the bundled
         // default model a temperature fitted on them raised PublicTest's calibration error from 3.6 % to 11.6 %.
-        guard let recipe = card.recipe, let fraction = recipe.validationHoldOut else {
+        guard let (_, heldOut) = card.recipe?.holdingOut(from: training) else {
             throw ValidationError("""
                 --fit-temperature: \(model) was trained on all of Training, so no Training image is held out to fit a \
                 temperature on (fitting on images the model saw misleads it); train with --validation-fraction
                 """)
         }
-        let heldOut = training.split(holdOutFraction: fraction, seed: recipe.seed).heldOut
-        var unscaled = evaluator
-        unscaled.temperature = 1
-        let result = try unscaled.evaluate(heldOut)
-        let classes = card.architecture.classCount
-        let temperature = Calibration.fitTemperature(probabilities: result.probabilities, labels: heldOut.labels,
-                                                     classes: classes)
-        let before = Calibration.expectedError(Calibration.bins(probabilities: result.probabilities,
-                                                                labels: heldOut.labels, classes: classes))
-        let after = Calibration.expectedError(Calibration.bins(
-            probabilities: Calibration.scaled(result.probabilities, classes: classes, temperature: temperature),
-            labels: heldOut.labels, classes: classes))
+        let fit = try evaluator.fittedTemperature(on: heldOut)
         FileHandle.standardError.write(Data(String(
             format: "temperature %.3f fitted on %d held-out Training images: expected calibration error %.2f %% -> %.2f %%\n",
-            temperature, heldOut.count, 100 * before, 100 * after).utf8))
-        return temperature
+            fit.temperature, fit.imageCount, 100 * fit.errorBefore, 100 * fit.errorAfter).utf8))
+        return fit.temperature
     }
 
     private func runCorruptionBenchmark(_ evaluator: Evaluator) throws {
@@ -209,16 +184,10 @@ struct Evaluate: ParsableCommand {
         print(self.json ? json : "\(split.usage), test-time augmentation \(evaluator.testTimeAugmentation.rawValue):\n" + report.table())
         if let output { try AtomicFile.write(json + "\n", to: output) }
         if record {
-            let (original, card) = try ModelFile.load(model)
-            var updated = card
-            updated.robustness = report
-            let prefix = split.usage.prefix(1).lowercased() + split.usage.dropFirst()
-            updated.metrics["\(prefix)MeanCorruptionAccuracy"] = report.meanAccuracy
-            updated.notes.removeAll { $0.hasPrefix("robustness:") }
-            updated.notes.append("robustness: the corruption benchmark on \(split.usage), test-time augmentation "
-                                 + "\(evaluator.testTimeAugmentation.rawValue), \(dataset.count) images")
-            updated.notes += note.filter { !updated.notes.contains($0) }
-            try ModelFile.save(original, card: updated, to: model)
+            try ModelFile.editCard(at: model) { card in
+                card.record(robustness: report, split: split.usage, testTimeAugmentation: evaluator.testTimeAugmentation,
+                            imageCount: dataset.count, notes: note)
+            }
             FileHandle.standardError.write(Data("recorded the corruption report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }
     }

@@ -1,3 +1,4 @@
+import EmovereData
 import Foundation
 
 /// Whether probabilities mean what they say: expected calibration error, reliability bins and temperature scaling.
@@ -154,4 +155,31 @@ public enum Calibration {
     }
 
     private static func f(_ value: Double) -> String { String(format: "%.1f", value) }
+}
+
+/// A temperature fitted on held-out images, with the expected calibration error before and after it.
+public struct TemperatureFit: Sendable {
+    public var temperature: Float
+    public var errorBefore: Double
+    public var errorAfter: Double
+    public var imageCount: Int
+}
+
+extension Evaluator {
+    /// The temperature that minimises the negative log-likelihood of this evaluator's probabilities (taken at
+    /// temperature 1) on `heldOut`, images the model never trained on.
+    public func fittedTemperature(on heldOut: FaceDataset) throws -> TemperatureFit {
+        var unscaled = self
+        unscaled.temperature = 1
+        let probabilities = try unscaled.evaluate(heldOut).probabilities
+        let classes = model.architecture.classCount
+        let temperature = Calibration.fitTemperature(probabilities: probabilities, labels: heldOut.labels, classes: classes)
+        func error(_ probabilities: [Float]) -> Double {
+            Calibration.expectedError(Calibration.bins(probabilities: probabilities, labels: heldOut.labels, classes: classes))
+        }
+        return TemperatureFit(
+            temperature: temperature, errorBefore: error(probabilities),
+            errorAfter: error(Calibration.scaled(probabilities, classes: classes, temperature: temperature)),
+            imageCount: heldOut.count)
+    }
 }

@@ -79,6 +79,16 @@ public struct Distillation: Sendable, Codable, Equatable {
     }
 }
 
+extension TrainingRecipe {
+    /// `training` split into the images the run trains on and the part it holds out (`validationHoldOut`: validation
+    /// during training, the temperature fit afterwards), stratified and seeded by the recipe; nil without a hold-out.
+    public func holdingOut(from training: FaceDataset) -> (training: FaceDataset, heldOut: FaceDataset)? {
+        guard let fraction = validationHoldOut else { return nil }
+        let (kept, heldOut) = training.split(holdOutFraction: fraction, seed: seed)
+        return (kept, heldOut)
+    }
+}
+
 /// FER+ crowd votes (`FERPlusVotes`) as soft training targets: each training image's target becomes
 /// `(1 - weight) * label target + weight * vote distribution` where the image has votes for the seven classes.
 /// Evaluation stays on the FER2013 labels.

@@ -1,0 +1,56 @@
+/// What `emovere evaluate --record` stores in a model card.
+extension ModelCard {
+    /// Stores the evaluation `report` made on `imageCount` images of `split` (e.g. `PublicTest`) with
+    /// `testTimeAugmentation`: the report itself, the metrics `<split>Accuracy<TTA>` and `<split>MacroF1<TTA>`
+    /// (e.g. `publicTestAccuracy`, `publicTestMacroF1TenCrop`), a note on what it was made on (replacing the previous
+    /// one) and each of `notes` not already present.
+    public mutating func record(evaluation report: ClassificationReport, split: String,
+                                testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = []) {
+        var stored = report
+        stored.model = nil
+        evaluation = stored
+        let prefix = Self.metricPrefix(split)
+        let suffix = switch testTimeAugmentation {
+        case .none: ""
+        case .flip: "Flip"
+        case .tenCrop: "TenCrop"
+        }
+        metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
+        metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
+        replaceNote("evaluation", with: "the report is \(split), test-time augmentation \(testTimeAugmentation.rawValue), \(imageCount) images",
+                    adding: notes)
+    }
+
+    /// Stores the corruption benchmark's `report` made on `imageCount` images of `split` with `testTimeAugmentation`:
+    /// the report, the metric `<split>MeanCorruptionAccuracy`, a note on what it was made on (replacing the previous
+    /// one) and each of `notes` not already present.
+    public mutating func record(robustness report: CorruptionReport, split: String,
+                                testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = []) {
+        robustness = report
+        metrics["\(Self.metricPrefix(split))MeanCorruptionAccuracy"] = report.meanAccuracy
+        replaceNote("robustness", with: "the corruption benchmark on \(split), test-time augmentation "
+                        + "\(testTimeAugmentation.rawValue), \(imageCount) images", adding: notes)
+    }
+
+    /// `PublicTest` -> `publicTest`.
+    private static func metricPrefix(_ split: String) -> String {
+        split.prefix(1).lowercased() + split.dropFirst()
+    }
+
+    private mutating func replaceNote(_ topic: String, with text: String, adding extra: [String]) {
+        notes.removeAll { $0.hasPrefix("\(topic):") }
+        notes.append("\(topic): \(text)")
+        notes += extra.filter { !notes.contains($0) }
+    }
+}
+
+extension ModelFile {
+    /// Rewrites the model file at `path` (and its `.card.json`) with its card changed by `edit`; the tensors stay as
+    /// they are.
+    public static func editCard(at path: String, _ edit: (inout ModelCard) throws -> Void) throws {
+        let (model, card) = try load(path)
+        var updated = card
+        try edit(&updated)
+        try save(model, card: updated, to: path)
+    }
+}

@@ -1,0 +1,48 @@
+import Emovere
+import EmovereData
+import EmovereNN
+import Foundation
+import Testing
+
+/// What `evaluate --record` and `--fit-temperature` store, done by the library.
+struct ModelCardRecordingTests {
+    static func report() throws -> ClassificationReport {
+        var counts = Array(repeating: Array(repeating: 0, count: 7), count: 7)
+        for k in 0..<7 { counts[k][k] = 3 }
+        counts[0][1] = 1
+        return try ClassificationReport(matrix: ConfusionMatrix(counts: counts), model: "m.safetensors", split: "PublicTest",
+                                        count: 22, testTimeAugmentation: "flip")
+    }
+
+    @Test func recordingAnEvaluationSetsMetricsAndReplacesItsNote() throws {
+        var card = ModelCard(architecture: Architecture(.tinyCNN, inputSize: 12), preprocessing: .symmetric(inputSize: 12),
+                             parameterCount: 1)
+        card.notes = ["evaluation: an older report", "kept"]
+        let report = try Self.report()
+        card.record(evaluation: report, split: "PublicTest", testTimeAugmentation: .flip, imageCount: 22, notes: ["kept", "new"])
+        #expect(card.metrics["publicTestAccuracyFlip"] == report.accuracy)
+        #expect(card.metrics["publicTestMacroF1Flip"] == report.macroF1)
+        #expect(card.evaluation?.model == nil && card.evaluation?.accuracy == report.accuracy)
+        #expect(card.notes == ["kept", "evaluation: the report is PublicTest, test-time augmentation flip, 22 images", "new"])
+        card.record(evaluation: report, split: "PublicTest", testTimeAugmentation: .none, imageCount: 22)
+        #expect(card.metrics["publicTestAccuracy"] == report.accuracy)
+        #expect(card.notes.filter { $0.hasPrefix("evaluation:") }.count == 1)
+    }
+
+    @Test func editingACardKeepsTheTensors() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("card-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/model.safetensors"
+        let architecture = Architecture(.tinyCNN, inputSize: 12)
+        let model = try Model(architecture: architecture, seed: 3)
+        try ModelFile.save(model, card: ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12),
+                                                  parameterCount: model.parameterCount), to: path)
+        try ModelFile.editCard(at: path) { $0.temperature = 1.5 }
+        let (reloaded, card) = try ModelFile.load(path)
+        #expect(card.temperature == 1.5)
+        #expect(reloaded.stateDictionary().mapValues(\.values) == model.stateDictionary().mapValues(\.values))
+        let json = try String(contentsOfFile: ModelFile.cardPath(for: path), encoding: .utf8)
+        #expect(json.contains("\"temperature\" : 1.5"), "\(json)")
+    }
+}
