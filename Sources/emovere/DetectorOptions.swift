@@ -73,7 +73,7 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: "Model file (default: the bundled model).")
     var model: String?
 
-    @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's).")
+    @Option(help: "Test-time augmentation (default: the model card's).")
     var tta: TestTimeAugmentation?
 
     @OptionGroup var face: FaceDetectorOptions

@@ -18,7 +18,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Split: training, publictest (test) or privatetest.")
     var split: Split = .publicTest
 
-    @Option(help: "Test-time augmentation: none, flip or ten-crop (default: the model card's, else none).")
+    @Option(help: "Test-time augmentation (default: the model card's, else none).")
     var tta: TestTimeAugmentation?
 
     @Flag(help: "Print the report as JSON instead of a table.")

@@ -105,6 +105,9 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: divides the teacher's logits before its softmax, above 1 flattens them (default 1).")
     var teacherTemperature: Float?
 
+    @Option(help: "With --teacher: the views the teacher averages (default: its card's test-time augmentation).")
+    var teacherTta: TestTimeAugmentation?
+
     @Flag(help: "Continue the run whose checkpoint is in --out.")
     var resume = false
 
@@ -133,8 +136,8 @@ struct Train: ParsableCommand {
         if let teacherTemperature, !(teacherTemperature > 0 && teacherTemperature.isFinite) {
             throw ValidationError("--teacher-temperature must be positive, received \(teacherTemperature)")
         }
-        if (teacherWeight != nil || teacherTemperature != nil) && teacher == nil {
-            throw ValidationError("--teacher-weight and --teacher-temperature need --teacher")
+        if (teacherWeight != nil || teacherTemperature != nil || teacherTta != nil) && teacher == nil {
+            throw ValidationError("--teacher-weight, --teacher-temperature and --teacher-tta need --teacher")
         }
         if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
             throw ValidationError("--validation-fraction must be between 0 and 1, received \(fraction)")
@@ -163,7 +166,8 @@ struct Train: ParsableCommand {
         result.validationHoldOut = validationFraction
         result.softLabels = softLabels.map { SoftLabels(file: $0, weight: softLabelWeight ?? 0.5) }
         result.distillation = teacher.map {
-            Distillation(teacher: $0, weight: teacherWeight ?? 0.5, temperature: teacherTemperature ?? 1)
+            Distillation(teacher: $0, weight: teacherWeight ?? 0.5, temperature: teacherTemperature ?? 1,
+                         testTimeAugmentation: teacherTta)
         }
         result.initialWeights = initialWeights
         return result

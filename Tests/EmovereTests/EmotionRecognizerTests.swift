@@ -28,7 +28,7 @@ struct EmotionRecognizerTests {
     }()
     static let boxes = [Rect(x: 4, y: 6, width: 30, height: 30), Rect(x: 25, y: 10, width: 28, height: 32)]
 
-    @Test(arguments: [TestTimeAugmentation.none, .flip, .tenCrop])
+    @Test(arguments: TestTimeAugmentation.allCases)
     func probabilitiesAreTheMeanOverTheViews(augmentation: TestTimeAugmentation) throws {
         let recognizer = try Self.recognizer(augmentation)
         let faces = recognizer.classify(faces: Self.boxes, in: Self.photo)
@@ -42,7 +42,7 @@ struct EmotionRecognizerTests {
             }
             #expect(closeness(faces[slot].probabilities, mean, absoluteTolerance: 1e-5) <= 1, "face \(slot)")
         }
-        #expect(augmentation.views.count == [TestTimeAugmentation.none: 1, .flip: 2, .tenCrop: 10][augmentation])
+        #expect(augmentation.views.count == [TestTimeAugmentation.none: 1, .flip: 2, .tenCrop: 10, .flipCrop: 3][augmentation])
     }
 
     @Test func theCardsAugmentationChangesTheAnswer() throws {

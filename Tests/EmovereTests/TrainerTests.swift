@@ -203,18 +203,24 @@ struct TrainerStartingPointTests {
         #expect(flat.classes == validation.labels)
         #expect(flat.confidence < sharp.confidence - 0.05, "mean confidence at temperature 3 \(flat.confidence), at 1 \(sharp.confidence)")
 
-        // The answers are cached by teacher checksum, temperature and image count.
+        // The answers are cached with what made them; a resumed run whose teacher changed stops with an error.
         let cache = directory.appending("teacher-probabilities.safetensors")
         let distillation = Distillation(teacher: teacher.bestModelPath)
         let computed = try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache, showsProgress: false)
+        #expect(Self.predictedClasses(computed) == validation.labels)
         var file = try SafeTensorsFile(contentsOf: cache)
+        #expect(file.metadata["testTimeAugmentation"] == "none")
         file.tensors["probabilities"] = try NamedArray(shape: [validation.count, 7], values: Array(repeating: 0.5, count: validation.count * 7))
         try file.write(to: cache)
         #expect(try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache, showsProgress: false)
                     .allSatisfy { $0 == Array(repeating: 0.5, count: 7) })
-        let recomputed = try Teacher.distributions(Distillation(teacher: teacher.bestModelPath, temperature: 1.5), for: validation,
-                                                   classCount: 7, cache: cache, showsProgress: false)
-        #expect(Self.predictedClasses(recomputed) == Self.predictedClasses(computed))
+        for changed in [Distillation(teacher: teacher.bestModelPath, temperature: 1.5),
+                        Distillation(teacher: teacher.bestModelPath, testTimeAugmentation: .flip)] {
+            let error = try #require(throws: TrainingError.self) {
+                try Teacher.distributions(changed, for: validation, classCount: 7, cache: cache, showsProgress: false)
+            }
+            #expect(error.description.contains("differ from those its answers"), "\(error)")
+        }
 
         var recipe = TrainerFixtures.recipe(epochs: 1)
         recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)

@@ -11,6 +11,9 @@ public enum TestTimeAugmentation: String, Sendable, Codable, CaseIterable {
     /// Ten views: the four corner crops and the centre crop (each 90 % of the side, resized back to the
     /// input size) and their mirror images.
     case tenCrop = "ten-crop"
+    /// Three views: the face, its mirror image and its centre crop (90 % of the side, resized back). On PublicTest
+    /// it keeps ten-crop's accuracy within 0.2 points at 3/10 of the cost (models/README.md).
+    case flipCrop = "flip-crop"
 
     /// The views whose probabilities are averaged.
     public var views: [InputBatch.View] {
@@ -18,6 +21,7 @@ public enum TestTimeAugmentation: String, Sendable, Codable, CaseIterable {
         case .none: [.original]
         case .flip: [.original, .mirrored]
         case .tenCrop: InputBatch.View.tenCrop
+        case .flipCrop: [.original, .mirrored, .crop(x: 0.5, y: 0.5, mirrored: false)]
         }
     }
 }

@@ -14,6 +14,7 @@ extension ModelCard {
         case .none: ""
         case .flip: "Flip"
         case .tenCrop: "TenCrop"
+        case .flipCrop: "FlipCrop"
         }
         metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
         metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1

@@ -2,26 +2,39 @@ import EmovereData
 import EmovereNN
 
 /// Knowledge distillation's targets (`TrainingRecipe.distillation`): a trained model's class probabilities for
-/// each training image, computed once on the clean image (resized to the teacher's input) with the teacher card's
-/// test-time augmentation. The student learns to give them for every augmented and corrupted view of the image.
+/// each training image, computed once on the clean image (resized to the teacher's input) with the distillation's
+/// test-time augmentation (by default the teacher card's). The student learns to give them for every augmented and
+/// corrupted view of the image.
 enum Teacher {
     /// Per image of `training`, the teacher's `classCount` probabilities at the distillation temperature: read from
-    /// `cache` when it holds them for this teacher file (by checksum), temperature and image count, else computed and
-    /// written there.
+    /// `cache` when it holds them, else computed and written there. The cache records the teacher's tensors (by
+    /// checksum), views, temperature and image count; a cache that disagrees means the teacher changed since the run
+    /// began, which is an error rather than a silent change of targets.
     static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
                               showsProgress: Bool) throws -> [[Float]] {
-        let key = [
-            "teacherSHA256": try ModelFile.checksum(of: SafeTensorsFile(contentsOf: distillation.teacher)),
-            "temperature": "\(distillation.temperature)", "images": "\(training.count)",
-        ]
-        if let cache, let file = try? SafeTensorsFile(contentsOf: cache), file.metadata == key,
-           let probabilities = try? file.tensor(named: "probabilities"), probabilities.shape == [training.count, classCount] {
+        let file = try SafeTensorsFile(contentsOf: distillation.teacher)
+        try ModelFile.verifyChecksum(file, path: distillation.teacher)
+        let card = try ModelFile.readCard(file, path: distillation.teacher)
+        let tensors = SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
+        let settings = ["teacherTensorsSHA256": tensors, "temperature": "\(distillation.temperature)",
+                        "images": "\(training.count)"]
+        if let cache, let stored = try? SafeTensorsFile(contentsOf: cache) {
+            let views = stored.metadata["testTimeAugmentation"]
+            guard stored.metadata.filter({ $0.key != "testTimeAugmentation" }) == settings,
+                  distillation.testTimeAugmentation == nil || views == distillation.testTimeAugmentation?.rawValue,
+                  let probabilities = try? stored.tensor(named: "probabilities"),
+                  probabilities.shape == [training.count, classCount]
+            else {
+                throw TrainingError.teacherChanged(path: distillation.teacher, cache: cache)
+            }
             return rows(probabilities.values, classCount: classCount)
         }
-        let probabilities = try computed(distillation, for: training, classCount: classCount, showsProgress: showsProgress)
+        let views = distillation.testTimeAugmentation ?? card.testTimeAugmentation ?? .none
+        let probabilities = try computed(distillation, views: views, for: training, classCount: classCount,
+                                         showsProgress: showsProgress)
         if let cache {
             try SafeTensorsFile(tensors: ["probabilities": NamedArray(shape: [training.count, classCount], values: probabilities)],
-                                metadata: key).write(to: cache)
+                                metadata: settings.merging(["testTimeAugmentation": views.rawValue]) { $1 }).write(to: cache)
         }
         return rows(probabilities, classCount: classCount)
     }
@@ -30,8 +43,8 @@ enum Teacher {
         (0..<probabilities.count / classCount).map { Array(probabilities[($0 * classCount)..<(($0 + 1) * classCount)]) }
     }
 
-    private static func computed(_ distillation: Distillation, for training: FaceDataset, classCount: Int,
-                                 showsProgress: Bool) throws -> [Float] {
+    private static func computed(_ distillation: Distillation, views: TestTimeAugmentation, for training: FaceDataset,
+                                 classCount: Int, showsProgress: Bool) throws -> [Float] {
         let (model, card) = try ModelFile.load(distillation.teacher)
         guard card.architecture.classCount == classCount else {
             throw TrainingError.teacherMismatch(path: distillation.teacher, expectedClasses: classCount,
@@ -40,8 +53,7 @@ enum Teacher {
         model.foldBatchNormsForInference()
         let size = card.preprocessing.inputSize
         let images = training.imageSize == size ? training : training.resized(to: size)
-        let evaluator = Evaluator(model: model, preprocessing: card.preprocessing,
-                                  testTimeAugmentation: card.testTimeAugmentation ?? .none,
+        let evaluator = Evaluator(model: model, preprocessing: card.preprocessing, testTimeAugmentation: views,
                                   temperature: distillation.temperature)
         let progress = showsProgress ? ProgressBar(total: images.count, label: "teacher") : nil
         let probabilities = try evaluator.evaluate(images) { progress?.update(completed: $0) }.probabilities

@@ -275,6 +275,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case initialWeightsMismatch(path: String, expected: Architecture, found: Architecture)
     case softLabelsNeedFileNames(file: String)
     case teacherMismatch(path: String, expectedClasses: Int, found: Int)
+    case teacherChanged(path: String, cache: String)
 
     public var description: String {
         switch self {
@@ -292,6 +293,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "soft labels from \(file) are matched by image file name: train from the image-folder layout (train/<class>/*.png), not from fer2013.csv"
         case let .teacherMismatch(path, expectedClasses, found):
             "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
+        case let .teacherChanged(path, cache):
+            "\(path): the teacher's weights, views or temperature differ from those its answers in \(cache) were computed with; restore the teacher the run began with or start a new run"
         case let .unknownRecipe(name, builtIn):
             "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }

@@ -71,11 +71,15 @@ public struct Distillation: Sendable, Codable, Equatable {
     public var weight: Float
     /// Divides the teacher's logits before its softmax: above 1 flattens its distribution.
     public var temperature: Float
+    /// The views the teacher averages; nil: its card's when the run started (kept with its answers in the run
+    /// directory, so a later change to the card does not change a resumed run).
+    public var testTimeAugmentation: TestTimeAugmentation?
 
-    public init(teacher: String, weight: Float = 0.5, temperature: Float = 1) {
+    public init(teacher: String, weight: Float = 0.5, temperature: Float = 1, testTimeAugmentation: TestTimeAugmentation? = nil) {
         self.teacher = teacher
         self.weight = weight
         self.temperature = temperature
+        self.testTimeAugmentation = testTimeAugmentation
     }
 }
 
