@@ -11,7 +11,8 @@ import NIOHTTP1
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
 ///   connection is closed.
 ///
-/// After a WebSocket upgrade the guard only passes frames through; the connection stays counted until it closes.
+/// After a WebSocket upgrade the guard passes the bytes through, adds a ``MaskedFrameCheck`` behind the frame decoder,
+/// and the connection stays counted until it closes.
 final class ConnectionGuard: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -24,6 +25,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private var started = false
     private var closing = false
     private var upgraded = false
+    private var checksMasks = false
     /// A request head has arrived and its end has not.
     private var readingRequest = false
     /// Requests whose head has arrived and whose response has not been written completely.
@@ -59,7 +61,11 @@ final class ConnectionGuard: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !upgraded else { return context.fireChannelRead(data) }
+        guard !upgraded else {
+            // The frame decoder is in the pipeline by the first WebSocket bytes.
+            if !checksMasks { checksMasks = MaskedFrameCheck.install(in: context.pipeline.syncOperations) }
+            return context.fireChannelRead(data)
+        }
         guard !closing else { return }
         switch unwrapInboundIn(data) {
         case .head:

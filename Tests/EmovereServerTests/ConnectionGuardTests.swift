@@ -147,6 +147,22 @@ struct ConnectionGuardTests {
         }
     }
 
+    /// A client frame without a mask closes the stream (RFC 6455 §5.1), with status 1002. (Masked frames pass: every
+    /// streaming test sends them.)
+    @Test func unmaskedFrameClosesTheStream() async throws {
+        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            #expect(Self.status(connection.receive { $0.text.contains("\r\n\r\n") }.bytes) == 101)
+            // An unmasked text frame "hi".
+            connection.send([0x81, 0x02, 0x68, 0x69])
+            let end = connection.receive { $0.count >= 4 && $0.contains(0x88) }
+            let close = Array(end.bytes.drop { $0 != 0x88 })
+            #expect(close.count >= 4 && Int(close[2]) << 8 | Int(close[3]) == 1002, "\(end.bytes)")
+        }
+    }
+
     /// An image with two faces analysed by a server allowing one: the larger face is analysed, one is skipped.
     @Test func facesBeyondTheBudgetAreSkipped() async throws {
         let sample = try RGBImage(decoding: ServerFixture.sampleJPEG, source: "sample")
