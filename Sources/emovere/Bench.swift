@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure training and inference speed (images/s) on synthetic data; build with -c release.")
 
     @Option(help: "Architecture to measure.")
-    var model = "mini-xception"
+    var model = Architecture.Family.miniXception
 
     @Option(help: "Input size in pixels.")
     var inputSize = 48
@@ -52,7 +52,7 @@ struct Bench: ParsableCommand {
                               cascadePath: HaarCascade.locate(), seconds: seconds, layers: layers).run()
             return
         }
-        let architecture = Architecture(name: model, inputSize: inputSize)
+        let architecture = Architecture(model, inputSize: inputSize)
         let results = try Benchmark(architecture: architecture, seconds: seconds)
             .run(trainingBatch: trainingBatch, inferenceBatches: trainingOnly ? [] : inferenceBatches)
         for line in results { print(line.formatted) }
