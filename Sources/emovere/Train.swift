@@ -136,6 +136,11 @@ struct Train: ParsableCommand {
         if let teacherTemperature, !(teacherTemperature > 0 && teacherTemperature.isFinite) {
             throw ValidationError("--teacher-temperature must be positive, received \(teacherTemperature)")
         }
+        for (option, path) in [("--teacher", teacher), ("--initial-weights", initialWeights), ("--soft-labels", softLabels)] {
+            if let path, !FileManager.default.fileExists(atPath: path) {
+                throw ValidationError("\(option): no file at \(path)")
+            }
+        }
         if (teacherWeight != nil || teacherTemperature != nil || teacherTta != nil) && teacher == nil {
             throw ValidationError("--teacher-weight, --teacher-temperature and --teacher-tta need --teacher")
         }

@@ -111,6 +111,8 @@ struct CommandLineTests {
         let size = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--input-size", "40"])
         #expect(size.status != 0)
         #expect(size.standardError.contains("--input-size"), "\(size)")
+        let teacher = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--teacher", "/no/teacher.safetensors"])
+        #expect(teacher.status != 0 && teacher.standardError.contains("--teacher: no file at /no/teacher.safetensors"), "\(teacher)")
     }
 
     /// Train, evaluate, inspect, refuse to overwrite, resume: the whole workflow on a tiny dataset.
