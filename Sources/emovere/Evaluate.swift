@@ -61,7 +61,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Record the report in the model file's card (accuracy, macro-F1, per-class metrics, confusion matrix).")
     var record = false
 
-    @Flag(help: "With --record: also make this test-time augmentation the model's default (analyze, video and serve use flip).")
+    @Flag(help: "With --record: also make this test-time augmentation the model's default (analyze, explain, video, live and serve use it).")
     var adoptTta = false
 
     @Option(help: "With --record: a note for the card (e.g. what an experiment showed); repeat for more.")

@@ -9,8 +9,8 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var formatVersion: Int
     public var architecture: Architecture
     public var preprocessing: Preprocessing
-    /// The test-time augmentation the model is used with (`EmotionRecognizer` applies `flip`;
-    /// `emovere evaluate` uses it unless `--tta` says otherwise). Nil: none.
+    /// The test-time augmentation the model is used with: `EmotionRecognizer` (so `analyze`, `explain`, `video`,
+    /// `live`, `serve`) and `emovere evaluate` apply it unless `--tta` says otherwise. Nil: none.
     public var testTimeAugmentation: TestTimeAugmentation?
     /// The temperature that calibrates the probabilities (`Calibration`), applied wherever they are shown; nil: 1.
     public var temperature: Float?
