@@ -95,7 +95,7 @@ struct Train: ParsableCommand {
     var softLabelWeight: Float?
 
     @Option(help: ArgumentHelp(
-        "A trained model whose predictions on each augmented image are mixed into the training targets (knowledge distillation).",
+        "A trained model whose predictions for each training image (computed once, on the clean face) are mixed into the training targets (knowledge distillation).",
         valueName: "model.safetensors"))
     var teacher: String?
 
