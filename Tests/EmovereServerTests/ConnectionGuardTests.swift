@@ -26,6 +26,22 @@ struct ConnectionGuardTests {
     }
 
     /// The status line's code, or nil when the bytes do not start with one.
+    /// A raw connection that asked to upgrade to the `/v1/stream` WebSocket, and the status code of the answer.
+    static func openStream(port: Int) throws -> (connection: RawConnection, status: Int?) {
+        let connection = try RawConnection(port: port)
+        connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        return (connection, status(connection.receive { $0.text.contains("\r\n\r\n") }.bytes))
+    }
+
+    /// The status code of the next close frame the server sends on `connection` (nil when none came), and the bytes
+    /// received.
+    static func closeCode(_ connection: RawConnection) -> (code: Int?, bytes: [UInt8]) {
+        let end = connection.receive { $0.count >= 4 && $0.contains(0x88) }
+        let close = Array(end.bytes.drop { $0 != 0x88 })
+        return (close.count >= 4 ? Int(close[2]) << 8 | Int(close[3]) : nil, end.bytes)
+    }
+
     static func status(_ bytes: [UInt8]) -> Int? {
         let line = bytes.text.prefix { $0 != "\r" }
         guard line.hasPrefix("HTTP/1.1 ") else { return nil }
@@ -122,11 +138,8 @@ struct ConnectionGuardTests {
     @Test func idleStreamIsClosed() async throws {
         let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, streamIdleSeconds: 1)
         try await Self.withServer(configuration) { port in
-            let connection = try RawConnection(port: port)
-            connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-            let upgrade = connection.receive { $0.text.contains("\r\n\r\n") }
-            #expect(Self.status(upgrade.bytes) == 101)
+            let (connection, status) = try Self.openStream(port: port)
+            #expect(status == 101)
             let end = connection.receive { $0.contains(0x88) }
             #expect(end.bytes.contains(0x88), "no close frame: \(end.bytes.prefix(16))")
         }
@@ -135,15 +148,12 @@ struct ConnectionGuardTests {
     /// A text frame that is not UTF-8 closes the stream (RFC 6455 §8.1), with status 1007.
     @Test func invalidUTF8TextFrameClosesTheStream() async throws {
         try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
-            let connection = try RawConnection(port: port)
-            connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-            #expect(Self.status(connection.receive { $0.text.contains("\r\n\r\n") }.bytes) == 101)
+            let (connection, status) = try Self.openStream(port: port)
+            #expect(status == 101)
             // A masked text frame (mask 0) holding 0xFF 0xFE, never valid UTF-8.
             connection.send([0x81, 0x82, 0, 0, 0, 0, 0xFF, 0xFE])
-            let end = connection.receive { $0.count >= 4 && $0.contains(0x88) }
-            let close = Array(end.bytes.drop { $0 != 0x88 })
-            #expect(close.count >= 4 && Int(close[2]) << 8 | Int(close[3]) == 1007, "\(end.bytes)")
+            let (code, bytes) = Self.closeCode(connection)
+            #expect(code == 1007, "\(bytes)")
         }
     }
 
@@ -151,15 +161,12 @@ struct ConnectionGuardTests {
     /// streaming test sends them.)
     @Test func unmaskedFrameClosesTheStream() async throws {
         try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
-            let connection = try RawConnection(port: port)
-            connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-            #expect(Self.status(connection.receive { $0.text.contains("\r\n\r\n") }.bytes) == 101)
+            let (connection, status) = try Self.openStream(port: port)
+            #expect(status == 101)
             // An unmasked text frame "hi".
             connection.send([0x81, 0x02, 0x68, 0x69])
-            let end = connection.receive { $0.count >= 4 && $0.contains(0x88) }
-            let close = Array(end.bytes.drop { $0 != 0x88 })
-            #expect(close.count >= 4 && Int(close[2]) << 8 | Int(close[3]) == 1002, "\(end.bytes)")
+            let (code, bytes) = Self.closeCode(connection)
+            #expect(code == 1002, "\(bytes)")
         }
     }
 

@@ -13,8 +13,11 @@ enum Teacher {
     static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
                               showsProgress: Bool) throws -> [[Float]] {
         let file = try SafeTensorsFile(contentsOf: distillation.teacher)
-        try ModelFile.verifyChecksum(file, path: distillation.teacher)
-        let card = try ModelFile.readCard(file, path: distillation.teacher)
+        let (model, card) = try ModelFile.load(file, path: distillation.teacher, foldedForInference: true)
+        guard card.architecture.classCount == classCount else {
+            throw TrainingError.teacherMismatch(path: distillation.teacher, expectedClasses: classCount,
+                                                found: card.architecture.classCount)
+        }
         let tensors = SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
         let settings = ["teacherTensorsSHA256": tensors, "temperature": "\(distillation.temperature)",
                         "images": "\(training.count)"]
@@ -30,8 +33,8 @@ enum Teacher {
             return rows(probabilities.values, classCount: classCount)
         }
         let views = distillation.testTimeAugmentation ?? card.testTimeAugmentation ?? .none
-        let probabilities = try computed(distillation, views: views, for: training, classCount: classCount,
-                                         showsProgress: showsProgress)
+        let probabilities = try computed(model, card: card, views: views, temperature: distillation.temperature,
+                                         for: training, showsProgress: showsProgress)
         if let cache {
             try SafeTensorsFile(tensors: ["probabilities": NamedArray(shape: [training.count, classCount], values: probabilities)],
                                 metadata: settings.merging(["testTimeAugmentation": views.rawValue]) { $1 }).write(to: cache)
@@ -43,18 +46,12 @@ enum Teacher {
         (0..<probabilities.count / classCount).map { Array(probabilities[($0 * classCount)..<(($0 + 1) * classCount)]) }
     }
 
-    private static func computed(_ distillation: Distillation, views: TestTimeAugmentation, for training: FaceDataset,
-                                 classCount: Int, showsProgress: Bool) throws -> [Float] {
-        let (model, card) = try ModelFile.load(distillation.teacher)
-        guard card.architecture.classCount == classCount else {
-            throw TrainingError.teacherMismatch(path: distillation.teacher, expectedClasses: classCount,
-                                                found: card.architecture.classCount)
-        }
-        model.foldBatchNormsForInference()
+    private static func computed(_ model: Model, card: ModelCard, views: TestTimeAugmentation, temperature: Float,
+                                 for training: FaceDataset, showsProgress: Bool) throws -> [Float] {
         let size = card.preprocessing.inputSize
         let images = training.imageSize == size ? training : training.resized(to: size)
         let evaluator = Evaluator(model: model, preprocessing: card.preprocessing, testTimeAugmentation: views,
-                                  temperature: distillation.temperature)
+                                  temperature: temperature)
         let progress = showsProgress ? ProgressBar(total: images.count, label: "teacher") : nil
         let probabilities = try evaluator.evaluate(images) { progress?.update(completed: $0) }.probabilities
         progress?.finish()
