@@ -75,6 +75,15 @@ long emovere_isa_lanes(emovere_isa isa) {
 #endif
 }
 
+long emovere_isa_wide_vectors(emovere_isa isa) {
+#if defined(__x86_64__)
+    return isa == EMOVERE_ISA_AVX512 ? 4 : 2;
+#else
+    (void)isa;
+    return 2;
+#endif
+}
+
 void emovere_conv_wide(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
                        long run_length, const float *weights, long weight_stride, const float *bias, float floor,
                        long valid, float *out, long out_stride) {

@@ -1,14 +1,15 @@
 /* The kernels of CEmovereCPU.h, written once. Each kernels_<set>.c includes this file after defining
  * LANES (floats per vector) and VARIANT(name) (the exported name for its instruction set), inside a
- * `#pragma clang attribute` that compiles every function for that set. `a + b * c` on vectors contracts
- * to a fused multiply-add where the set has one. */
+ * `#pragma clang attribute` that compiles every function for that set, and WIDE_VECTORS (vectors of filters in a
+ * wide convolution block: as many as the set's registers hold beside 6 pixels' accumulators). `a + b * c` on
+ * vectors contracts to a fused multiply-add where the set has one. */
 
 typedef float vec __attribute__((vector_size(LANES * 4)));
 typedef float unaligned_vec __attribute__((vector_size(LANES * 4), aligned(4)));
 
 static inline vec load(const float *p) { return *(const unaligned_vec *)p; }
 static inline void store(float *p, vec v) { *(unaligned_vec *)p = v; }
-static inline vec splat(float s) { return (vec){0} + s; }
+static inline vec splat(float s) { return ((vec){0} + 1.0f) * s; }
 static inline vec clamp(vec v, vec floor) { return __builtin_elementwise_max(v, floor); }
 
 /* The first `count` lanes of `v` (count < LANES) to `p`, or from `p` with zeros after. */
@@ -24,29 +25,31 @@ static inline vec load_partial(const float *p, long count) {
 void VARIANT(emovere_conv_wide)(const float *const *corners, long row_step, long kernel_height, long run_length,
                                 const float *weights, long weight_stride, const float *bias, float floor,
                                 long valid, float *out, long out_stride) {
-    vec b0 = bias ? load(bias) : splat(0), b1 = bias ? load(bias + LANES) : splat(0);
-    vec a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1;
-    vec a30 = b0, a31 = b1, a40 = b0, a41 = b1, a50 = b0, a51 = b1;
+    /* 6 x WIDE_VECTORS accumulators; the constant-bound loops unroll and stay in registers. */
+    vec a[6][WIDE_VECTORS];
+    for (int v = 0; v < WIDE_VECTORS; v++) {
+        vec b = bias ? load(bias + v * LANES) : splat(0);
+        for (int p = 0; p < 6; p++) a[p][v] = b;
+    }
     for (long ky = 0; ky < kernel_height; ky++) {
         long offset = ky * row_step;
         const float *p0 = corners[0] + offset, *p1 = corners[1] + offset, *p2 = corners[2] + offset;
         const float *p3 = corners[3] + offset, *p4 = corners[4] + offset, *p5 = corners[5] + offset;
         const float *w = weights + ky * run_length * weight_stride;
         for (long tap = 0; tap < run_length; tap++, w += weight_stride) {
-            vec w0 = load(w), w1 = load(w + LANES), s;
-            s = splat(p0[tap]); a00 = a00 + s * w0; a01 = a01 + s * w1;
-            s = splat(p1[tap]); a10 = a10 + s * w0; a11 = a11 + s * w1;
-            s = splat(p2[tap]); a20 = a20 + s * w0; a21 = a21 + s * w1;
-            s = splat(p3[tap]); a30 = a30 + s * w0; a31 = a31 + s * w1;
-            s = splat(p4[tap]); a40 = a40 + s * w0; a41 = a41 + s * w1;
-            s = splat(p5[tap]); a50 = a50 + s * w0; a51 = a51 + s * w1;
+            vec wv[WIDE_VECTORS];
+            for (int v = 0; v < WIDE_VECTORS; v++) wv[v] = load(w + v * LANES);
+            vec s0 = splat(p0[tap]), s1 = splat(p1[tap]), s2 = splat(p2[tap]);
+            vec s3 = splat(p3[tap]), s4 = splat(p4[tap]), s5 = splat(p5[tap]);
+            for (int v = 0; v < WIDE_VECTORS; v++) {
+                a[0][v] = a[0][v] + s0 * wv[v]; a[1][v] = a[1][v] + s1 * wv[v]; a[2][v] = a[2][v] + s2 * wv[v];
+                a[3][v] = a[3][v] + s3 * wv[v]; a[4][v] = a[4][v] + s4 * wv[v]; a[5][v] = a[5][v] + s5 * wv[v];
+            }
         }
     }
     vec f = splat(floor);
-    vec results[12] = {a00, a01, a10, a11, a20, a21, a30, a31, a40, a41, a50, a51};
     for (long p = 0; p < valid && p < 6; p++) {
-        store(out + p * out_stride, clamp(results[2 * p], f));
-        store(out + p * out_stride + LANES, clamp(results[2 * p + 1], f));
+        for (int v = 0; v < WIDE_VECTORS; v++) store(out + p * out_stride + v * LANES, clamp(a[p][v], f));
     }
 }
 

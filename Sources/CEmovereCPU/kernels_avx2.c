@@ -4,6 +4,7 @@
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #define LANES 8
+#define WIDE_VECTORS 2
 #define VARIANT(name) name##_avx2
 #include "kernels.h"
 #pragma clang attribute pop

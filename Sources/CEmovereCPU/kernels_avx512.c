@@ -4,6 +4,7 @@
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx2,fma"))), apply_to = function)
 #define LANES 16
+#define WIDE_VECTORS 4
 #define VARIANT(name) name##_avx512
 #include "kernels.h"
 #pragma clang attribute pop

@@ -2,5 +2,6 @@
 #include "CEmovereCPU.h"
 
 #define LANES 4
+#define WIDE_VECTORS 2
 #define VARIANT(name) name##_portable
 #include "kernels.h"

@@ -32,6 +32,18 @@ public final class Conv2d: Layer {
     private var partials: Tensor?
     /// Whether the last forward pass kept what backward needs (the im2col columns).
     private var canGoBackward = false
+    /// The kernel packed for the direct inference path: refreshed on every inference pass, or made once after
+    /// `freezeWeights()`.
+    private var packedKernel: PackedKernel?
+    /// True after `freezeWeights()`.
+    public private(set) var hasFrozenWeights = false
+
+    /// Promises that the weights no longer change (inference only): the packed copy the direct inference path
+    /// reads is then made once instead of on every pass. `absorb(scale:shift:)` still repacks.
+    public func freezeWeights() {
+        hasFrozenWeights = true
+        packedKernel = nil
+    }
 
     /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window.
     public init(filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, usesBias: Bool = true) {
@@ -62,7 +74,8 @@ public final class Conv2d: Layer {
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         guard let g = geometry, let kernel else { preconditionFailure("Conv2d used before build") }
         let batch = input.shape[0]
-        precondition(!((appliesReLU || averagesOutput) && mode.isTraining), "a fused convolution is inference-only")
+        precondition(!((appliesReLU || averagesOutput || hasFrozenWeights) && mode.isTraining),
+                     "a fused or frozen convolution is inference-only")
         canGoBackward = mode.allowsBackward && !averagesOutput
         if averagesOutput {
             let output = Tensor.reusing(output, shape: [batch, 1, 1, filters])
@@ -74,7 +87,10 @@ public final class Conv2d: Layer {
         self.input = input
         self.output = output
         if !mode.allowsBackward && Convolution.supportsDirectForward(g, filters: filters) {
-            Convolution.directForward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g,
+            let packed = packedKernel ?? PackedKernel(rows: g.taps * g.channels, filters: filters)
+            if packedKernel == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
+            packedKernel = packed
+            Convolution.directForward(input: input, kernel: packed, bias: bias?.value, geometry: g,
                                       relu: appliesReLU, output: output)
             return output
         }
@@ -116,6 +132,7 @@ public final class Conv2d: Layer {
         let folded = Parameter(shape: [filters], role: .bias)
         for f in 0..<filters { folded.value[f] = (bias?.value[f] ?? 0) * scale[f] + shift[f] }
         bias = folded
+        packedKernel = nil
     }
 
     public var namedParameters: [NamedParameter] {

@@ -90,6 +90,15 @@ extension LayerGraph {
         }
     }
 
+    /// Freezes every convolution's weights inside this container (`Conv2d.freezeWeights()`): for a network that
+    /// only runs inference from now on.
+    public func freezeConvolutionWeights() {
+        for layer in nestedLayers {
+            (layer as? Conv2d)?.freezeWeights()
+            (layer as? SeparableConv2d)?.pointwise.freezeWeights()
+        }
+    }
+
     /// The multiply-adds of every layer node.
     public var nodeMultiplyAdds: Int {
         nodes.reduce(0) { total, node in

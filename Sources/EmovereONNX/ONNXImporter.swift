@@ -37,7 +37,7 @@ public struct ONNXGraph: Sendable {
     }
 
     /// A graph for inputs `[N, height, width, inputChannels]` with the file's weights; layers carrying a ReLU run
-    /// it in their output pass (inference form).
+    /// it in their output pass (inference form), and the convolution weights are frozen.
     /// - Throws: ``ModelError`` when the network cannot take that size (e.g. a map shrinks to nothing).
     public func instantiate(height: Int, width: Int) throws(ModelError) -> Graph {
         let graph = try Graph(nodes: nodes.map(\.node), outputs: outputs)
@@ -56,6 +56,7 @@ public struct ONNXGraph: Sendable {
             (layer as? Conv2d)?.fuseReLU()
             (layer as? DepthwiseConv2d)?.fuseReLU()
         }
+        graph.freezeConvolutionWeights()
         return graph
     }
 }

@@ -36,6 +36,9 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
     /// Floats per vector: 4, 8 or 16.
     public var lanes: Int { Int(emovere_isa_lanes(cValue)) }
 
+    /// Filters in a wide direct-convolution block (`emovere_conv_wide`): 64 for AVX-512, `2 * lanes` otherwise.
+    public var wideFilters: Int { Int(emovere_isa_wide_vectors(cValue)) * lanes }
+
     public var description: String {
         switch self {
         case .portable: "portable"

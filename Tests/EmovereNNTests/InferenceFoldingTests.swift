@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereNN
 import EmovereTensor
 import EmovereTestSupport
@@ -34,5 +35,25 @@ struct InferenceFoldingTests {
         let expected = plain.probabilities(input).values
         let actual = folded.probabilities(input).values
         #expect(closeness(actual, expected, relativeTolerance: 1e-3, absoluteTolerance: 1e-5) <= 1)
+    }
+
+    /// The direct path reads a packed copy of the kernel: an unfrozen convolution repacks on every pass, so a
+    /// changed weight (a training step) shows in the next inference pass; a frozen one packs once, and absorbing
+    /// a batch norm after freezing repacks.
+    @Test func packedWeightsFollowTheKernel() throws {
+        let convolution = Conv2d(filters: 20, kernelSize: 3, padding: .same)
+        var random = SplitMix64(seed: 4)
+        _ = try convolution.build(inputShape: [5, 5, 3], random: &random)
+        let input = Tensor(shape: [1, 5, 5, 3], values: randomValues(75, seed: 5))
+        func output() -> [Float] { convolution.forward(input, mode: .inference).values }
+        let before = output()
+        guard let kernel = convolution.kernel?.value else { Issue.record("no kernel after build"); return }
+        for index in 0..<kernel.count { kernel.pointer[index] *= 2 }
+        let doubled = output()
+        #expect(closeness(doubled, before.map { $0 * 2 }, absoluteTolerance: 1e-5) <= 1, "unfrozen: repacked")
+        convolution.freezeWeights()
+        #expect(closeness(output(), doubled, absoluteTolerance: 1e-5) <= 1)
+        convolution.absorb(scale: [Float](repeating: 0.5, count: 20), shift: [Float](repeating: 0, count: 20))
+        #expect(closeness(output(), before, absoluteTolerance: 1e-5) <= 1, "frozen: repacked after absorb")
     }
 }

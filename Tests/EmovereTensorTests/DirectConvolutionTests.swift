@@ -9,7 +9,7 @@ import Testing
 struct DirectConvolutionTests {
     /// (height, width, channels, kernel size, filters, batch, stride, padding): mini-Xception's stem at 48x48,
     /// odd sizes, 16 filters, stride 2 (its 1x1 shortcuts), blocks of 12 pixels that cross rows and images,
-    /// wide and narrow filter blocks together (16/8, 32/16 or 8/4 filters by vector width), filter counts that are
+    /// wide and narrow filter panels together (64/16, 16/8 or 8/4 filters by instruction set), filter counts that are
     /// not multiples of a vector (its 7-class head),
     /// "same" padding (windows that cross the border) and the widest window taken (3x3x128).
     static let cases: [(Int, Int, Int, Int, Int, Int, Int, Padding)] = [
@@ -21,6 +21,8 @@ struct DirectConvolutionTests {
         (9, 8, 5, 5, 20, 2, 2, .same),
         // A few blocks and many filters: the filters are split into groups over the workers.
         (6, 6, 64, 1, 128, 1, 1, .valid), (3, 3, 16, 1, 56, 1, 1, .valid), (3, 3, 32, 3, 63, 1, 1, .same),
+        // Wide panels, then narrow ones and a padded one on every set; tiles of 16 blocks, the last one short.
+        (3, 3, 16, 1, 100, 1, 1, .valid), (20, 21, 8, 3, 80, 2, 1, .same), (24, 24, 16, 1, 72, 1, 1, .valid),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -41,8 +43,8 @@ struct DirectConvolutionTests {
             let target = relu ? expected.map { max($0, 0) } : expected
             for instructionSet in InstructionSet.available {
                 let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
-                Convolution.directForward(input: input, kernel: kernel, bias: bias, geometry: g, relu: relu, output: output,
-                                          instructionSet: instructionSet)
+                Convolution.directForward(input: input, kernel: PackedKernel(kernel, instructionSet: instructionSet),
+                                          bias: bias, geometry: g, relu: relu, output: output)
                 #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1, "\(instructionSet), relu \(relu)")
             }
             let viaGEMM = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])

@@ -27,9 +27,12 @@ emovere_isa emovere_detect_isa(void);
 /// Floats per vector of `isa`: 4, 8 or 16.
 long emovere_isa_lanes(emovere_isa isa);
 
-/// Direct convolution, 6 output pixels x `2 * lanes` filters. Pixel p's window has `kernel_height` runs of
+/// Vectors of filters in an `emovere_conv_wide` block: 4 for AVX-512 (32 registers), 2 otherwise.
+long emovere_isa_wide_vectors(emovere_isa isa);
+
+/// Direct convolution, 6 output pixels x `wide_vectors * lanes` filters. Pixel p's window has `kernel_height` runs of
 /// `run_length` inputs starting `row_step` apart at `corners[p]`; weight row t of kernel row ky is at
-/// `weights + (ky * run_length + t) * weight_stride`. Starts from `bias[0 ..< 2 * lanes]` (zero when NULL),
+/// `weights + (ky * run_length + t) * weight_stride`. Starts from `bias[0 ..< wide_vectors * lanes]` (zero when NULL),
 /// clamps below at `floor`, stores the first `valid` pixels at `out + p * out_stride`.
 void emovere_conv_wide(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
                        long run_length, const float *weights, long weight_stride, const float *bias, float floor,

@@ -25,9 +25,11 @@ public final class Model: @unchecked Sendable {
     public private(set) var isFoldedForInference = false
 
     /// Folds batch norms into the convolutions before them, as ONNX exporters do, so inference skips
-    /// one pass over every activation. The model can no longer train or be saved.
+    /// one pass over every activation, and packs the convolution weights once. The model can no longer train or be
+    /// saved.
     public func foldBatchNormsForInference() {
         network.foldBatchNorms()
+        network.freezeConvolutionWeights()
         isFoldedForInference = true
     }
 

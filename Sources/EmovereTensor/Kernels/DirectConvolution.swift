@@ -21,96 +21,80 @@ extension Convolution {
     /// Multiply-adds below which a direct convolution is not split over workers.
     static let directGrain = 24_576
 
-    /// Output pixels per block: two 6-pixel halves for wide (two-vector) filter blocks, all 12 for narrow ones.
+    /// Output pixels per block: two 6-pixel halves for wide filter panels, all 12 for narrow (one-vector) ones.
     static let pixelBlock = 12
 
-    /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x 2 vectors of filters (or 12 pixels x
-    /// 1 vector) of accumulators stay in registers while each window is read once per filter block; the
-    /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for `instructionSet`.
+    /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x `wideFilters` (or 12 pixels x
+    /// 1 vector of filters) of accumulators stay in registers while each window is read once per filter panel; the
+    /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for the kernel's instruction set. Pixels are
+    /// taken in tiles of up to 16 blocks, and each panel of weights is read once per tile.
     /// Same result as `forward` (inference only: `backward` needs the im2col matrix `forward` keeps).
     ///
-    /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]`, bias `[F]` or nil,
+    /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` packed, bias `[F]` or nil,
     ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`.
     public static func directForward(
-        input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry, relu: Bool = false,
-        output: Tensor, instructionSet: InstructionSet = .detected
+        input: Tensor, kernel: PackedKernel, bias: Tensor?, geometry g: ConvolutionGeometry, relu: Bool = false,
+        output: Tensor
     ) {
         let batch = input.shape[0]
-        let filters = kernel.shape[kernel.shape.count - 1]
+        let filters = kernel.filters
         precondition(supportsDirectForward(g, filters: filters), "directForward does not support \(g)")
-        precondition(kernel.count == g.taps * g.channels * filters, "kernel \(kernel.shape) does not match \(g)")
+        precondition(kernel.rows == g.taps * g.channels, "kernel of \(kernel.rows) rows does not match \(g)")
         precondition(output.count == batch * g.outputPixels * filters, "output \(output.shape) does not match \(g)")
-        let k = g.taps * g.channels
-        let lanes = instructionSet.lanes
-        let isa = instructionSet.cValue
-        let tailFilters = filters % lanes
-        // The last filters % lanes filters use a copy of their weights padded to a whole vector.
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: tailFilters == 0 ? 1 : k * lanes) { tailBuffer in
-            let tail = tailBuffer.baseAddress!
-            if tailFilters > 0 {
-                let first = filters - tailFilters
-                for row in 0..<k {
-                    for lane in 0..<lanes {
-                        tail[row * lanes + lane] = lane < tailFilters ? kernel.pointer[row * filters + first + lane] : 0
+        precondition(bias.map { $0.count == filters } ?? true, "bias does not match \(filters) filters")
+        let isa = kernel.instructionSet.cValue
+        let wide = kernel.instructionSet.wideFilters
+        let panels = kernel.panels
+        let weights = UnsafeSendable(kernel.values)
+        let x = UnsafeSendable(input.pointer)
+        let y = UnsafeSendable(output.pointer)
+        let b = bias.map { UnsafeSendable($0.pointer) }
+        let pixels = batch * g.outputPixels
+        let floor: Float = relu ? 0 : -.infinity
+        let runLength = g.kernelWidth * g.channels
+        let blocks = (pixels + pixelBlock - 1) / pixelBlock
+        let tileBlocks = WindowGatherer.tileBlocks(g)
+        let tiles = (blocks + tileBlocks - 1) / tileBlocks
+        // Few tiles (small feature maps, batch 1): split the panels into groups too, so every worker gets a share.
+        // Work item = tile * groups + group.
+        let groups = tiles >= 4 * Parallel.workerCount ? 1 : max(1, min(panels.count, (4 * Parallel.workerCount + tiles - 1) / tiles))
+        let macsPerItem = min(blocks, tileBlocks) * pixelBlock * kernel.rows * filters / groups
+        Parallel.forEachChunk(tiles * groups, minimumChunk: max(1, directGrain / max(1, macsPerItem))) { _, range in
+            var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value),
+                                          pixel: range.lowerBound / groups * tileBlocks * pixelBlock, capacity: tileBlocks)
+            defer { gatherer.deallocate() }
+            var gathered = -1
+            for item in range {
+                let tile = item / groups
+                let group = item &- tile &* groups
+                let firstBlock = tile &* tileBlocks
+                let count = min(tileBlocks, blocks &- firstBlock)
+                if tile != gathered {
+                    for slot in 0..<count {
+                        gatherer.gatherBlock(valid: min(pixelBlock, pixels &- (firstBlock &+ slot) &* pixelBlock), slot: slot)
                     }
+                    gathered = tile
                 }
-            }
-            let tailWeights = UnsafeSendable(tail)
-            let x = UnsafeSendable(input.pointer)
-            let w = UnsafeSendable(kernel.pointer)
-            let y = UnsafeSendable(output.pointer)
-            let b = bias.map { UnsafeSendable($0.pointer) }
-            let pixels = batch * g.outputPixels
-            let floor: Float = relu ? 0 : -.infinity
-            let runLength = g.kernelWidth * g.channels
-            let blocks = (pixels + pixelBlock - 1) / pixelBlock
-            // Few pixel blocks (small feature maps, batch 1): split the wide filter blocks into groups too,
-            // so every worker gets a share. Work item = block * groups + group.
-            let wide = 2 * lanes
-            let wideBlocks = filters / wide
-            let groups = blocks >= 4 * Parallel.workerCount ? 1 : max(1, min(wideBlocks, (4 * Parallel.workerCount) / blocks))
-            let macsPerItem = pixelBlock * k * filters / groups
-            Parallel.forEachChunk(blocks * groups, minimumChunk: max(1, directGrain / max(1, macsPerItem))) { _, range in
-                var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value),
-                                              pixel: range.lowerBound / groups * pixelBlock)
-                defer { gatherer.deallocate() }
-                var gathered = -1
-                var rowStep = 0
-                for item in range {
-                    let block = item / groups
-                    let group = item &- block &* groups
-                    let first = block &* pixelBlock
-                    let valid = min(pixelBlock, pixels &- first)
-                    if block != gathered {
-                        rowStep = gatherer.gatherBlock(valid: valid)
-                        gathered = block
-                    }
-                    let corners = UnsafePointer(gatherer.corners)
-                    let out = y.value + first &* filters
-                    var f0 = wide &* (wideBlocks &* group / groups)
-                    let end = wide &* (wideBlocks &* (group &+ 1) / groups)
-                    while f0 < end {
-                        let weights = UnsafePointer(w.value) + f0
-                        let start = b.map { UnsafePointer($0.value) + f0 }
-                        emovere_conv_wide(isa, corners, rowStep, g.kernelHeight, runLength, weights, filters, start,
-                                          floor, min(6, valid), out + f0, filters)
-                        if valid > 6 {
-                            emovere_conv_wide(isa, corners + 6, rowStep, g.kernelHeight, runLength, weights, filters,
-                                              start, floor, valid &- 6, out + (6 &* filters &+ f0), filters)
+                for panel in panels[(panels.count &* group / groups)..<(panels.count &* (group &+ 1) / groups)] {
+                    let panelWeights = UnsafePointer(weights.value + panel.offset)
+                    let start = b.map { UnsafePointer($0.value) + panel.first }
+                    for slot in 0..<count {
+                        let first = (firstBlock &+ slot) &* pixelBlock
+                        let valid = min(pixelBlock, pixels &- first)
+                        let corners = UnsafePointer(gatherer.corners + slot &* pixelBlock)
+                        let rowStep = gatherer.rowSteps[slot]
+                        let out = y.value + (first &* filters &+ panel.first)
+                        if panel.width == wide {
+                            emovere_conv_wide(isa, corners, rowStep, g.kernelHeight, runLength, panelWeights, wide, start,
+                                              floor, min(6, valid), out, filters)
+                            if valid > 6 {
+                                emovere_conv_wide(isa, corners + 6, rowStep, g.kernelHeight, runLength, panelWeights, wide,
+                                                  start, floor, valid &- 6, out + 6 &* filters, filters)
+                            }
+                        } else {
+                            emovere_conv_narrow(isa, corners, rowStep, g.kernelHeight, runLength, panelWeights,
+                                                panel.width, start, floor, valid, panel.valid, out, filters)
                         }
-                        f0 &+= wide
-                    }
-                    guard group == groups &- 1 else { continue }
-                    if f0 &+ lanes <= filters {
-                        emovere_conv_narrow(isa, corners, rowStep, g.kernelHeight, runLength, UnsafePointer(w.value) + f0,
-                                            filters, b.map { UnsafePointer($0.value) + f0 }, floor, valid, lanes,
-                                            out + f0, filters)
-                        f0 &+= lanes
-                    }
-                    if f0 < filters {
-                        emovere_conv_narrow(isa, corners, rowStep, g.kernelHeight, runLength,
-                                            UnsafePointer(tailWeights.value), lanes, b.map { UnsafePointer($0.value) + f0 },
-                                            floor, valid, filters &- f0, out + f0, filters)
                     }
                 }
             }
@@ -118,7 +102,7 @@ extension Convolution {
     }
 }
 
-/// Walks output pixels of a batch in order and gives each pixel of a block the top-left corner of its
+/// Walks output pixels of a batch in order and gives each pixel of a tile's blocks the top-left corner of its
 /// window. A block whose windows are all in frame points into the input (rows `W*C` apart); a block
 /// with a window across the border gets zero-padded copies of all its windows (rows `KW*C` apart).
 struct WindowGatherer {
@@ -128,9 +112,11 @@ struct WindowGatherer {
     let hasPadding: Bool
     /// 1x1 windows, stride 1, no padding: the input is the im2col matrix.
     let isFlat: Bool
-    /// `[pixelBlock]` window corners of the current block.
+    /// `[capacity * pixelBlock]` window corners of the tile's blocks.
     let corners: UnsafeMutablePointer<UnsafePointer<Float>?>
-    /// `[pixelBlock * KH * KW * C]` window copies for blocks that cross the border.
+    /// `[capacity]` distances between window rows, per block.
+    let rowSteps: UnsafeMutablePointer<Int>
+    /// `[capacity * pixelBlock * KH * KW * C]` window copies for blocks that cross the border.
     let copies: UnsafeMutablePointer<Float>
     /// The current pixel: its index over the batch, its output row and column, and the input offset
     /// of its window's top-left corner (which may lie in the padding).
@@ -139,15 +125,27 @@ struct WindowGatherer {
     var column: Int
     var offset: Int
 
-    init(geometry: ConvolutionGeometry, input: UnsafePointer<Float>, pixel: Int) {
+    /// Whether some window of `g` crosses the border.
+    static func hasPadding(_ g: ConvolutionGeometry) -> Bool {
+        g.padTop > 0 || g.padLeft > 0 || (g.outputHeight - 1) * g.stride + g.kernelHeight > g.inputHeight
+            || (g.outputWidth - 1) * g.stride + g.kernelWidth > g.inputWidth
+    }
+
+    /// Blocks per tile: 16, fewer where window copies would take more than 128 KB.
+    static func tileBlocks(_ g: ConvolutionGeometry) -> Int {
+        guard hasPadding(g) else { return 16 }
+        return max(1, min(16, 32_768 / (Convolution.pixelBlock * g.taps * g.channels)))
+    }
+
+    init(geometry: ConvolutionGeometry, input: UnsafePointer<Float>, pixel: Int, capacity: Int) {
         g = geometry
         self.input = input
         runLength = g.kernelWidth * g.channels
-        hasPadding = g.padTop > 0 || g.padLeft > 0 || (g.outputHeight - 1) * g.stride + g.kernelHeight > g.inputHeight
-            || (g.outputWidth - 1) * g.stride + g.kernelWidth > g.inputWidth
+        hasPadding = Self.hasPadding(g)
         isFlat = g.isPointwise && !hasPadding
-        corners = .allocate(capacity: Convolution.pixelBlock)
-        copies = .allocate(capacity: hasPadding ? Convolution.pixelBlock * g.kernelHeight * runLength : 1)
+        corners = .allocate(capacity: capacity * Convolution.pixelBlock)
+        rowSteps = .allocate(capacity: capacity)
+        copies = .allocate(capacity: hasPadding ? capacity * Convolution.pixelBlock * g.kernelHeight * runLength : 1)
         self.pixel = pixel
         let image = pixel / g.outputPixels
         let rest = pixel - image * g.outputPixels
@@ -164,18 +162,21 @@ struct WindowGatherer {
 
     func deallocate() {
         corners.deallocate()
+        rowSteps.deallocate()
         copies.deallocate()
     }
 
-    /// Fills `corners` for the next `valid` pixels (pixels past `valid` repeat the last one) and returns
-    /// the distance between a window's rows.
-    mutating func gatherBlock(valid: Int) -> Int {
+    /// Fills block `slot`'s corners for the next `valid` pixels (pixels past `valid` repeat the last one) and
+    /// its distance between a window's rows.
+    mutating func gatherBlock(valid: Int, slot: Int) {
+        let corners = self.corners + slot &* Convolution.pixelBlock
         if isFlat {
             // 1x1 stride-1 windows without padding: pixel p's window is input element p * C.
             let first = input + pixel &* g.channels
             for index in 0..<Convolution.pixelBlock { corners[index] = first + min(index, valid &- 1) &* g.channels }
             pixel &+= valid
-            return g.channels
+            rowSteps[slot] = g.channels
+            return
         }
         let start = (pixel, row, column, offset)
         var inFrame = true
@@ -185,16 +186,20 @@ struct WindowGatherer {
             advance()
         }
         for index in valid..<Convolution.pixelBlock { corners[index] = corners[valid &- 1] }
-        if inFrame { return g.inputWidth &* g.channels }
+        if inFrame {
+            rowSteps[slot] = g.inputWidth &* g.channels
+            return
+        }
         (pixel, row, column, offset) = start
         let windowLength = g.kernelHeight &* runLength
+        let copies = self.copies + slot &* Convolution.pixelBlock &* windowLength
         for index in 0..<valid {
             copyWindow(into: copies + index &* windowLength)
             corners[index] = UnsafePointer(copies + index &* windowLength)
             advance()
         }
         for index in valid..<Convolution.pixelBlock { corners[index] = corners[valid &- 1] }
-        return runLength
+        rowSteps[slot] = runLength
     }
 
     /// Whether the current pixel's window lies inside the frame.
@@ -209,17 +214,40 @@ struct WindowGatherer {
         let iy0 = row &* g.stride &- g.padTop
         let ix0 = column &* g.stride &- g.padLeft
         let imageStart = input + (pixel / g.outputPixels) &* g.inputSize
+        // The columns of each window row inside the frame: one contiguous run of the input.
+        let kxStart = max(0, -ix0)
+        let kxEnd = max(kxStart, min(g.kernelWidth, g.inputWidth &- ix0))
+        let runStart = kxStart &* g.channels
+        let runEnd = kxEnd &* g.channels
         for ky in 0..<g.kernelHeight {
             let iy = iy0 &+ ky
-            for kx in 0..<g.kernelWidth {
-                let ix = ix0 &+ kx
-                let destination = copy + (ky &* runLength &+ kx &* g.channels)
-                if iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth {
-                    destination.update(from: imageStart + (iy &* g.inputWidth &+ ix) &* g.channels, count: g.channels)
-                } else {
-                    destination.update(repeating: 0, count: g.channels)
-                }
+            let destination = copy + ky &* runLength
+            guard iy >= 0 && iy < g.inputHeight && runEnd > runStart else {
+                Self.fill(destination, count: runLength)
+                continue
             }
+            Self.fill(destination, count: runStart)
+            Self.copy(imageStart + ((iy &* g.inputWidth &+ ix0) &* g.channels &+ runStart), to: destination + runStart,
+                      count: runEnd &- runStart)
+            Self.fill(destination + runEnd, count: runLength &- runEnd)
+        }
+    }
+
+    /// Short runs (a few single-channel taps) element by element: a library call costs more than the copy.
+    @inline(__always) private static func copy(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>,
+                                               count: Int) {
+        if count > 16 {
+            target.update(from: source, count: count)
+        } else {
+            for index in 0..<count { target[index] = source[index] }
+        }
+    }
+
+    @inline(__always) private static func fill(_ target: UnsafeMutablePointer<Float>, count: Int) {
+        if count > 16 {
+            target.update(repeating: 0, count: count)
+        } else {
+            for index in 0..<count { target[index] = 0 }
         }
     }
 
