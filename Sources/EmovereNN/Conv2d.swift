@@ -35,6 +35,8 @@ public final class Conv2d: Layer {
     /// The kernel packed for the direct inference path: refreshed on every inference pass, or made once after
     /// `freezeWeights()`.
     private var packedKernel: PackedKernel?
+    /// The input inside its zero frame, for the direct path of a padded convolution.
+    private var framedInput: Tensor?
     /// True after `freezeWeights()`.
     public private(set) var hasFrozenWeights = false
 
@@ -90,8 +92,10 @@ public final class Conv2d: Layer {
             let packed = packedKernel ?? PackedKernel(rows: g.taps * g.channels, filters: filters)
             if packedKernel == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
             packedKernel = packed
+            let scratchCount = Convolution.directScratchCount(g, batch: batch)
+            if scratchCount > 0 { framedInput = Tensor.reusing(framedInput, shape: [scratchCount]) }
             Convolution.directForward(input: input, kernel: packed, bias: bias?.value, geometry: g,
-                                      relu: appliesReLU, output: output)
+                                      relu: appliesReLU, output: output, scratch: scratchCount > 0 ? framedInput : nil)
             return output
         }
         if !g.isPointwise {

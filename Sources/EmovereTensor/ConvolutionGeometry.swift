@@ -83,4 +83,14 @@ public struct ConvolutionGeometry: Sendable, Equatable {
 
     /// True when the window is 1x1 with stride 1 and no padding: the input is its own im2col matrix.
     public var isPointwise: Bool { taps == 1 && stride == 1 }
+
+    /// The same windows over the input copied into a zero frame (`padTop` rows above, `padLeft` columns to the
+    /// left, as many rows and columns as the windows reach), without padding; nil when every window is in frame.
+    public var framed: ConvolutionGeometry? {
+        let height = (outputHeight - 1) * stride + kernelHeight
+        let width = (outputWidth - 1) * stride + kernelWidth
+        guard padTop > 0 || padLeft > 0 || height > inputHeight || width > inputWidth else { return nil }
+        return ConvolutionGeometry(inputHeight: height, inputWidth: width, channels: channels, kernelSize: kernelHeight,
+                                   stride: stride, padding: .valid)
+    }
 }

@@ -11,7 +11,8 @@ struct DirectConvolutionTests {
     /// odd sizes, 16 filters, stride 2 (its 1x1 shortcuts), blocks of 12 pixels that cross rows and images,
     /// wide and narrow filter panels together (64/16, 16/8 or 8/4 filters by instruction set), filter counts that are
     /// not multiples of a vector (its 7-class head),
-    /// "same" padding (windows that cross the border) and the widest window taken (3x3x128).
+    /// "same" padding (windows that cross the border: the input is framed in zeros into garbage-filled scratch)
+    /// and the widest window taken (3x3x128).
     static let cases: [(Int, Int, Int, Int, Int, Int, Int, Padding)] = [
         (48, 48, 1, 3, 8, 1, 1, .valid), (46, 46, 8, 3, 8, 2, 1, .valid), (7, 9, 3, 3, 8, 3, 1, .valid),
         (6, 7, 2, 2, 16, 1, 1, .valid), (5, 6, 8, 1, 8, 2, 1, .valid),
@@ -23,6 +24,8 @@ struct DirectConvolutionTests {
         (6, 6, 64, 1, 128, 1, 1, .valid), (3, 3, 16, 1, 56, 1, 1, .valid), (3, 3, 32, 3, 63, 1, 1, .same),
         // Wide panels, then narrow ones and a padded one on every set; tiles of 16 blocks, the last one short.
         (3, 3, 16, 1, 100, 1, 1, .valid), (20, 21, 8, 3, 80, 2, 1, .same), (24, 24, 16, 1, 72, 1, 1, .valid),
+        // Symmetric padding (ONNX graphs) at stride 2: the frame is cut where the windows stop.
+        (8, 8, 3, 3, 16, 1, 2, .symmetric), (7, 9, 2, 3, 20, 2, 2, .symmetric),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -43,8 +46,10 @@ struct DirectConvolutionTests {
             let target = relu ? expected.map { max($0, 0) } : expected
             for instructionSet in InstructionSet.available {
                 let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
+                let scratchCount = Convolution.directScratchCount(g, batch: batch)
                 Convolution.directForward(input: input, kernel: PackedKernel(kernel, instructionSet: instructionSet),
-                                          bias: bias, geometry: g, relu: relu, output: output)
+                                          bias: bias, geometry: g, relu: relu, output: output,
+                                          scratch: scratchCount > 0 ? garbageTensor([scratchCount]) : nil)
                 #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1, "\(instructionSet), relu \(relu)")
             }
             let viaGEMM = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])

@@ -4,9 +4,9 @@ import EmovereCore
 // Direct (im2col-free) dense convolution for inference, NHWC: register-blocked microkernels.
 // input [N, H, W, C], kernel [KH, KW, C, F] (HWIO), output [N, OH, OW, F].
 // Output pixels of the whole batch are one flat list, taken twelve at a time. Each pixel of a block
-// gets a pointer to its window's top-left corner: into the input when every window of the block is in
-// frame, else into zero-padded copies of the block's windows (padding). Blocks therefore cross rows
-// and images freely, and no pixel is left to a slow tail loop.
+// gets a pointer to its window's top-left corner in the input, or, when the convolution pads, in a copy
+// of the input inside a zero frame made once per call. Blocks therefore cross rows and images freely,
+// and no pixel is left to a slow tail loop.
 
 extension Convolution {
     /// True when `directForward` handles the geometry: windows of at most 1,152 values (`KH*KW*C`),
@@ -24,6 +24,15 @@ extension Convolution {
     /// Output pixels per block: two 6-pixel halves for wide filter panels, all 12 for narrow (one-vector) ones.
     static let pixelBlock = 12
 
+    /// Pixel blocks per tile: each panel of weights is read once per tile.
+    static let tileBlocks = 16
+
+    /// Floats of `scratch` that `directForward` needs for `batch` images of `g`: the input inside its zero frame
+    /// when the convolution pads, else 0.
+    public static func directScratchCount(_ g: ConvolutionGeometry, batch: Int) -> Int {
+        g.framed.map { batch * $0.inputSize } ?? 0
+    }
+
     /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x `wideFilters` (or 12 pixels x
     /// 1 vector of filters) of accumulators stay in registers while each window is read once per filter panel; the
     /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for the kernel's instruction set. Pixels are
@@ -31,29 +40,35 @@ extension Convolution {
     /// Same result as `forward` (inference only: `backward` needs the im2col matrix `forward` keeps).
     ///
     /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` packed, bias `[F]` or nil,
-    ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`.
+    ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`, scratch: at least
+    ///   `directScratchCount(g, batch: N)` floats (nil when that is 0).
     public static func directForward(
-        input: Tensor, kernel: PackedKernel, bias: Tensor?, geometry g: ConvolutionGeometry, relu: Bool = false,
-        output: Tensor
+        input: Tensor, kernel: PackedKernel, bias: Tensor?, geometry: ConvolutionGeometry, relu: Bool = false,
+        output: Tensor, scratch: Tensor?
     ) {
         let batch = input.shape[0]
         let filters = kernel.filters
-        precondition(supportsDirectForward(g, filters: filters), "directForward does not support \(g)")
-        precondition(kernel.rows == g.taps * g.channels, "kernel of \(kernel.rows) rows does not match \(g)")
-        precondition(output.count == batch * g.outputPixels * filters, "output \(output.shape) does not match \(g)")
+        precondition(supportsDirectForward(geometry, filters: filters), "directForward does not support \(geometry)")
+        precondition(kernel.rows == geometry.taps * geometry.channels, "kernel of \(kernel.rows) rows does not match \(geometry)")
+        precondition(output.count == batch * geometry.outputPixels * filters, "output \(output.shape) does not match \(geometry)")
         precondition(bias.map { $0.count == filters } ?? true, "bias does not match \(filters) filters")
+        precondition((scratch?.count ?? 0) >= directScratchCount(geometry, batch: batch),
+                     "directForward needs \(directScratchCount(geometry, batch: batch)) floats of scratch for \(geometry)")
+        let framed = geometry.framed
+        if let framed, let scratch { frame(input, geometry: geometry, framed: framed, into: scratch.pointer) }
+        let source = framed != nil ? scratch!.pointer : input.pointer
+        let g = framed ?? geometry
         let isa = kernel.instructionSet.cValue
         let wide = kernel.instructionSet.wideFilters
         let panels = kernel.panels
         let weights = UnsafeSendable(kernel.values)
-        let x = UnsafeSendable(input.pointer)
+        let x = UnsafeSendable(source)
         let y = UnsafeSendable(output.pointer)
         let b = bias.map { UnsafeSendable($0.pointer) }
         let pixels = batch * g.outputPixels
         let floor: Float = relu ? 0 : -.infinity
         let runLength = g.kernelWidth * g.channels
         let blocks = (pixels + pixelBlock - 1) / pixelBlock
-        let tileBlocks = WindowGatherer.tileBlocks(g)
         let tiles = (blocks + tileBlocks - 1) / tileBlocks
         // Few tiles (small feature maps, batch 1): split the panels into groups too, so every worker gets a share.
         // Work item = tile * groups + group.
@@ -61,7 +76,7 @@ extension Convolution {
         let macsPerItem = min(blocks, tileBlocks) * pixelBlock * kernel.rows * filters / groups
         Parallel.forEachChunk(tiles * groups, minimumChunk: max(1, directGrain / max(1, macsPerItem))) { _, range in
             var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value),
-                                          pixel: range.lowerBound / groups * tileBlocks * pixelBlock, capacity: tileBlocks)
+                                          pixel: range.lowerBound / groups * tileBlocks * pixelBlock)
             defer { gatherer.deallocate() }
             var gathered = -1
             for item in range {
@@ -82,7 +97,7 @@ extension Convolution {
                         let first = (firstBlock &+ slot) &* pixelBlock
                         let valid = min(pixelBlock, pixels &- first)
                         let corners = UnsafePointer(gatherer.corners + slot &* pixelBlock)
-                        let rowStep = gatherer.rowSteps[slot]
+                        let rowStep = g.inputWidth &* g.channels
                         let out = y.value + (first &* filters &+ panel.first)
                         if panel.width == wide {
                             emovere_conv_wide(isa, corners, rowStep, g.kernelHeight, runLength, panelWeights, wide, start,
@@ -103,49 +118,27 @@ extension Convolution {
 }
 
 /// Walks output pixels of a batch in order and gives each pixel of a tile's blocks the top-left corner of its
-/// window. A block whose windows are all in frame points into the input (rows `W*C` apart); a block
-/// with a window across the border gets zero-padded copies of all its windows (rows `KW*C` apart).
+/// window (every window in frame: rows `W*C` apart).
 struct WindowGatherer {
     let g: ConvolutionGeometry
     let input: UnsafePointer<Float>
-    let runLength: Int
-    let hasPadding: Bool
-    /// 1x1 windows, stride 1, no padding: the input is the im2col matrix.
+    /// 1x1 windows, stride 1: the input is the im2col matrix.
     let isFlat: Bool
-    /// `[capacity * pixelBlock]` window corners of the tile's blocks.
+    /// `[tileBlocks * pixelBlock]` window corners of the tile's blocks.
     let corners: UnsafeMutablePointer<UnsafePointer<Float>?>
-    /// `[capacity]` distances between window rows, per block.
-    let rowSteps: UnsafeMutablePointer<Int>
-    /// `[capacity * pixelBlock * KH * KW * C]` window copies for blocks that cross the border.
-    let copies: UnsafeMutablePointer<Float>
     /// The current pixel: its index over the batch, its output row and column, and the input offset
-    /// of its window's top-left corner (which may lie in the padding).
+    /// of its window's top-left corner.
     var pixel: Int
     var row: Int
     var column: Int
     var offset: Int
 
-    /// Whether some window of `g` crosses the border.
-    static func hasPadding(_ g: ConvolutionGeometry) -> Bool {
-        g.padTop > 0 || g.padLeft > 0 || (g.outputHeight - 1) * g.stride + g.kernelHeight > g.inputHeight
-            || (g.outputWidth - 1) * g.stride + g.kernelWidth > g.inputWidth
-    }
-
-    /// Blocks per tile: 16, fewer where window copies would take more than 128 KB.
-    static func tileBlocks(_ g: ConvolutionGeometry) -> Int {
-        guard hasPadding(g) else { return 16 }
-        return max(1, min(16, 32_768 / (Convolution.pixelBlock * g.taps * g.channels)))
-    }
-
-    init(geometry: ConvolutionGeometry, input: UnsafePointer<Float>, pixel: Int, capacity: Int) {
+    init(geometry: ConvolutionGeometry, input: UnsafePointer<Float>, pixel: Int) {
+        precondition(geometry.framed == nil, "WindowGatherer takes windows in frame")
         g = geometry
         self.input = input
-        runLength = g.kernelWidth * g.channels
-        hasPadding = Self.hasPadding(g)
-        isFlat = g.isPointwise && !hasPadding
-        corners = .allocate(capacity: capacity * Convolution.pixelBlock)
-        rowSteps = .allocate(capacity: capacity)
-        copies = .allocate(capacity: hasPadding ? capacity * Convolution.pixelBlock * g.kernelHeight * runLength : 1)
+        isFlat = g.isPointwise
+        corners = .allocate(capacity: Convolution.tileBlocks * Convolution.pixelBlock)
         self.pixel = pixel
         let image = pixel / g.outputPixels
         let rest = pixel - image * g.outputPixels
@@ -157,98 +150,28 @@ struct WindowGatherer {
 
     /// The input offset of the current pixel's window corner, for `image`.
     private func cornerOffset(image: Int) -> Int {
-        image &* g.inputSize &+ ((row &* g.stride &- g.padTop) &* g.inputWidth &+ column &* g.stride &- g.padLeft) &* g.channels
+        image &* g.inputSize &+ (row &* g.stride &* g.inputWidth &+ column &* g.stride) &* g.channels
     }
 
     func deallocate() {
         corners.deallocate()
-        rowSteps.deallocate()
-        copies.deallocate()
     }
 
-    /// Fills block `slot`'s corners for the next `valid` pixels (pixels past `valid` repeat the last one) and
-    /// its distance between a window's rows.
+    /// Fills block `slot`'s corners for the next `valid` pixels (pixels past `valid` repeat the last one).
     mutating func gatherBlock(valid: Int, slot: Int) {
         let corners = self.corners + slot &* Convolution.pixelBlock
         if isFlat {
-            // 1x1 stride-1 windows without padding: pixel p's window is input element p * C.
+            // 1x1 stride-1 windows: pixel p's window is input element p * C.
             let first = input + pixel &* g.channels
             for index in 0..<Convolution.pixelBlock { corners[index] = first + min(index, valid &- 1) &* g.channels }
             pixel &+= valid
-            rowSteps[slot] = g.channels
             return
         }
-        let start = (pixel, row, column, offset)
-        var inFrame = true
         for index in 0..<valid {
-            if hasPadding { inFrame = inFrame && isInFrame }
             corners[index] = input + offset
             advance()
         }
         for index in valid..<Convolution.pixelBlock { corners[index] = corners[valid &- 1] }
-        if inFrame {
-            rowSteps[slot] = g.inputWidth &* g.channels
-            return
-        }
-        (pixel, row, column, offset) = start
-        let windowLength = g.kernelHeight &* runLength
-        let copies = self.copies + slot &* Convolution.pixelBlock &* windowLength
-        for index in 0..<valid {
-            copyWindow(into: copies + index &* windowLength)
-            corners[index] = UnsafePointer(copies + index &* windowLength)
-            advance()
-        }
-        for index in valid..<Convolution.pixelBlock { corners[index] = corners[valid &- 1] }
-        rowSteps[slot] = runLength
-    }
-
-    /// Whether the current pixel's window lies inside the frame.
-    private var isInFrame: Bool {
-        let iy0 = row &* g.stride &- g.padTop
-        let ix0 = column &* g.stride &- g.padLeft
-        return iy0 >= 0 && ix0 >= 0 && iy0 &+ g.kernelHeight <= g.inputHeight && ix0 &+ g.kernelWidth <= g.inputWidth
-    }
-
-    /// Copies the current pixel's window, zeros outside the frame, as `KH` rows of `KW*C` values.
-    private func copyWindow(into copy: UnsafeMutablePointer<Float>) {
-        let iy0 = row &* g.stride &- g.padTop
-        let ix0 = column &* g.stride &- g.padLeft
-        let imageStart = input + (pixel / g.outputPixels) &* g.inputSize
-        // The columns of each window row inside the frame: one contiguous run of the input.
-        let kxStart = max(0, -ix0)
-        let kxEnd = max(kxStart, min(g.kernelWidth, g.inputWidth &- ix0))
-        let runStart = kxStart &* g.channels
-        let runEnd = kxEnd &* g.channels
-        for ky in 0..<g.kernelHeight {
-            let iy = iy0 &+ ky
-            let destination = copy + ky &* runLength
-            guard iy >= 0 && iy < g.inputHeight && runEnd > runStart else {
-                Self.fill(destination, count: runLength)
-                continue
-            }
-            Self.fill(destination, count: runStart)
-            Self.copy(imageStart + ((iy &* g.inputWidth &+ ix0) &* g.channels &+ runStart), to: destination + runStart,
-                      count: runEnd &- runStart)
-            Self.fill(destination + runEnd, count: runLength &- runEnd)
-        }
-    }
-
-    /// Short runs (a few single-channel taps) element by element: a library call costs more than the copy.
-    @inline(__always) private static func copy(_ source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>,
-                                               count: Int) {
-        if count > 16 {
-            target.update(from: source, count: count)
-        } else {
-            for index in 0..<count { target[index] = source[index] }
-        }
-    }
-
-    @inline(__always) private static func fill(_ target: UnsafeMutablePointer<Float>, count: Int) {
-        if count > 16 {
-            target.update(repeating: 0, count: count)
-        } else {
-            for index in 0..<count { target[index] = 0 }
-        }
     }
 
     @inline(__always) mutating func advance() {
@@ -260,6 +183,37 @@ struct WindowGatherer {
             row &+= 1
             if row == g.outputHeight { row = 0 }
             offset = cornerOffset(image: pixel / g.outputPixels)
+        }
+    }
+}
+
+extension Convolution {
+    /// Copies each image of `input` (`geometry`) into `framed`'s larger image, `padTop` rows down and `padLeft`
+    /// columns right, zeros around: `[N, H', W', C]` at `output`.
+    static func frame(_ input: Tensor, geometry g: ConvolutionGeometry, framed: ConvolutionGeometry,
+                      into output: UnsafeMutablePointer<Float>) {
+        let batch = input.shape[0]
+        let x = UnsafeSendable(input.pointer)
+        let y = UnsafeSendable(output)
+        let rowLength = framed.inputWidth &* g.channels
+        let left = min(g.padLeft, framed.inputWidth) &* g.channels
+        let copied = max(0, min(g.inputWidth, framed.inputWidth &- g.padLeft)) &* g.channels
+        Parallel.forEachChunk(batch, minimumChunk: max(1, Parallel.elementwiseGrain / max(1, framed.inputSize))) { _, images in
+            for n in images {
+                let image = UnsafePointer(x.value) + n &* g.inputSize
+                let target = y.value + n &* framed.inputSize
+                for row in 0..<framed.inputHeight {
+                    let destination = target + row &* rowLength
+                    let sourceRow = row &- g.padTop
+                    guard sourceRow >= 0 && sourceRow < g.inputHeight else {
+                        destination.update(repeating: 0, count: rowLength)
+                        continue
+                    }
+                    destination.update(repeating: 0, count: left)
+                    destination.advanced(by: left).update(from: image + sourceRow &* g.inputWidth &* g.channels, count: copied)
+                    destination.advanced(by: left &+ copied).update(repeating: 0, count: rowLength &- left &- copied)
+                }
+            }
         }
     }
 }
