@@ -42,6 +42,18 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure the face detectors instead (YuNet and Haar at 640x480 and 1280x720, against OpenCV).")
     var detector = false
 
+    @Flag(help: "Also time Keras fit on Arriaga's mini-Xception at the training batch size, without augmentation (mini-xception only; needs python3 with tensorflow).")
+    var keras = false
+
+    func validate() throws {
+        if keras && model != .miniXception {
+            throw ValidationError("--keras compares Arriaga's mini-Xception: it needs --model mini-xception, received --model \(model)")
+        }
+        if keras && trainingBatch <= 0 {
+            throw ValidationError("--keras compares training: it needs --training-batch above 0, received \(trainingBatch)")
+        }
+    }
+
     func run() throws {
         print(SystemDescription.current)
         if detector {
@@ -64,6 +76,9 @@ struct Bench: ParsableCommand {
                 print(String(format: "  %8.2f µs  %5.1f %%  %@", timing.microseconds, 100 * timing.microseconds / total,
                              timing.name as NSString))
             }
+        }
+        if keras {
+            KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds, threads: Parallel.workerCount).run()
         }
         if !noOnnx && !trainingOnly {
             let exported = onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil

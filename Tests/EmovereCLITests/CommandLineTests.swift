@@ -49,6 +49,14 @@ struct CommandLineTests {
         }
     }
 
+    /// `bench --keras` times Arriaga's Keras mini-Xception: other architectures and no training are refused up front.
+    @Test func benchKerasNeedsMiniXceptionTraining() throws {
+        let wide = try CommandRunner.run(["bench", "--keras", "--model", "wide-xception"])
+        #expect(wide.status != 0 && wide.standardError.contains("--keras compares Arriaga's mini-Xception"), "\(wide)")
+        let untrained = try CommandRunner.run(["bench", "--keras", "--training-batch", "0"])
+        #expect(untrained.status != 0 && untrained.standardError.contains("--training-batch above 0"), "\(untrained)")
+    }
+
     /// `info --system` names the kernels chosen for this CPU (one of the sets it runs) and the BLAS library.
     @Test func infoSystemNamesTheChosenKernels() throws {
         let result = try CommandRunner.run(["info", "--system"])
