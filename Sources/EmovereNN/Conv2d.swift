@@ -10,15 +10,9 @@ public final class Conv2d: Layer {
     public let usesBias: Bool
     public private(set) var kernel: Parameter?
     public private(set) var bias: Parameter?
-    /// True when the ReLU after this layer runs in its output pass (set by `Sequential.foldBatchNorms()`
-    /// for inference; a fused layer cannot train).
-    public internal(set) var appliesReLU = false
-
-    /// Makes the layer apply ReLU to its output in the same pass (it then stands for convolution + ReLU, as an
-    /// imported graph with a fused activation does). Inference only: the backward pass does not support it.
-    public func fuseReLU() {
-        appliesReLU = true
-    }
+    /// True when the layer applies ReLU to its output in the same pass (given at creation, or set by
+    /// `Sequential.foldBatchNorms()`); inference only: a fused layer cannot train.
+    public internal(set) var appliesReLU: Bool
 
     /// True when a global average pool follows this layer and its output pass computes the average
     /// directly (`[N, 1, 1, filters]`; set by `Sequential.foldBatchNorms()`, inference only).
@@ -47,14 +41,17 @@ public final class Conv2d: Layer {
         packedKernel = nil
     }
 
-    /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window.
-    public init(filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, usesBias: Bool = true) {
+    /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window; with `appliesReLU`
+    /// it stands for convolution + ReLU (inference only, as an imported graph with a fused activation).
+    public init(filters: Int, kernelSize: Int, stride: Int = 1, padding: Padding = .valid, usesBias: Bool = true,
+                appliesReLU: Bool = false) {
         precondition(filters > 0 && kernelSize > 0 && stride > 0, "Conv2d needs positive filters, kernel size, stride")
         self.filters = filters
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
         self.usesBias = usesBias
+        self.appliesReLU = appliesReLU
     }
 
     public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {

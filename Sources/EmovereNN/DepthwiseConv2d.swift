@@ -10,26 +10,23 @@ public final class DepthwiseConv2d: Layer {
     public let usesBias: Bool
     public private(set) var kernel: Parameter?
     public private(set) var bias: Parameter?
-    /// True when the ReLU after this layer runs in its output pass (inference only, like `Conv2d.appliesReLU`).
-    public internal(set) var appliesReLU = false
-
-    /// Makes the layer apply ReLU to its output in the same pass (it then stands for convolution + ReLU, as an
-    /// imported graph with a fused activation does). Inference only: the backward pass does not support it.
-    public func fuseReLU() {
-        appliesReLU = true
-    }
+    /// True when the layer applies ReLU to its output in the same pass (inference only, like `Conv2d.appliesReLU`).
+    public let appliesReLU: Bool
     private var geometry: ConvolutionGeometry?
     private var input: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
     private var partials: Tensor?
 
-    public init(kernelSize: Int, stride: Int = 1, padding: Padding = .same, usesBias: Bool = false) {
+    /// A depthwise convolution with a `kernelSize` x `kernelSize` window; with `appliesReLU` it stands for
+    /// convolution + ReLU (inference only).
+    public init(kernelSize: Int, stride: Int = 1, padding: Padding = .same, usesBias: Bool = false, appliesReLU: Bool = false) {
         precondition(kernelSize > 0 && stride > 0, "DepthwiseConv2d needs a positive kernel size and stride")
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
         self.usesBias = usesBias
+        self.appliesReLU = appliesReLU
     }
 
     public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {

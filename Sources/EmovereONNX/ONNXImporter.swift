@@ -50,12 +50,6 @@ public struct ONNXGraph: Sendable {
             }
             values.withUnsafeBufferPointer { named.parameter.value.pointer.update(from: $0.baseAddress!, count: values.count) }
         }
-        // The graph's nodes are made from `nodes`, in the same order.
-        for (node, specification) in zip(graph.nodes, nodes) where specification.appliesReLU {
-            guard case let .layer(layer) = node.operation else { continue }
-            (layer as? Conv2d)?.fuseReLU()
-            (layer as? DepthwiseConv2d)?.fuseReLU()
-        }
         graph.freezeConvolutionWeights()
         return graph
     }
@@ -70,21 +64,15 @@ extension ONNXGraph.NodeSpecification {
         }
     }
 
-    var appliesReLU: Bool {
-        switch self {
-        case let .convolution(_, _, _, _, _, relu, _), let .depthwise(_, _, _, _, relu, _): relu
-        default: false
-        }
-    }
-
     /// A fresh, unbuilt node.
     var node: GraphNode {
         switch self {
-        case let .convolution(name, filters, kernelSize, stride, padding, _, input):
-            .layer(name, Conv2d(filters: filters, kernelSize: kernelSize, stride: stride, padding: padding), input: input)
-        case let .depthwise(name, kernelSize, stride, padding, _, input):
-            .layer(name, DepthwiseConv2d(kernelSize: kernelSize, stride: stride, padding: padding, usesBias: true),
+        case let .convolution(name, filters, kernelSize, stride, padding, relu, input):
+            .layer(name, Conv2d(filters: filters, kernelSize: kernelSize, stride: stride, padding: padding, appliesReLU: relu),
                    input: input)
+        case let .depthwise(name, kernelSize, stride, padding, relu, input):
+            .layer(name, DepthwiseConv2d(kernelSize: kernelSize, stride: stride, padding: padding, usesBias: true,
+                                         appliesReLU: relu), input: input)
         case let .maxPool(name, poolSize, stride, input):
             .layer(name, Pool2d.max(poolSize: poolSize, stride: stride), input: input)
         case let .upsample(name, factor, input):
