@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "EmovereCore", dependencies: ["CEmovereCPU"]),
         .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU", "EmovereCore"]),
         .target(name: "EmovereNN", dependencies: ["EmovereCore", "EmovereTensor"]),
-        .target(name: "EmovereVision", dependencies: ["CTurboJPEG", "CPNG"]),
+        .target(name: "EmovereVision", dependencies: ["EmovereCore", "CTurboJPEG", "CPNG"]),
         .target(name: "EmovereData", dependencies: ["EmovereCore", "EmovereVision"]),
         .target(name: "Emovere", dependencies: ["EmovereCore", "EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
         .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),

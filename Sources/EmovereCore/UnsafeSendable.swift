@@ -1,10 +1,11 @@
-/// A raw pointer that may be captured by the `@Sendable` closures of `Parallel`: each worker
-/// touches a disjoint range, which is what makes this safe.
-public struct UnsafeSendable<Pointee>: @unchecked Sendable {
-    public let value: UnsafeMutablePointer<Pointee>
+/// A value that is not `Sendable` by its type but is safe to hand to the `@Sendable` closures of `Parallel` or
+/// Dispatch by construction: a raw pointer into a buffer whose disjoint ranges each worker touches alone, or an
+/// object each worker uses alone (one recognizer per worker).
+public struct UnsafeSendable<Value>: @unchecked Sendable {
+    public let value: Value
 
     @inlinable
-    public init(_ value: UnsafeMutablePointer<Pointee>) {
+    public init(_ value: Value) {
         self.value = value
     }
 }

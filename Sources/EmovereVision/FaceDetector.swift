@@ -1,4 +1,5 @@
 import Dispatch
+import EmovereCore
 import Foundation
 
 /// Why a face detection request was rejected.
@@ -184,7 +185,7 @@ public struct FaceDetector: Sendable {
                 let chunkCount = min(rowCount, concurrency == 1 ? 1 : concurrency * 8)
                 var perChunk = [[Rect]](repeating: [], count: chunkCount)
                 perChunk.withUnsafeMutableBufferPointer { chunkResults in
-                    let shared = HaarSendableBox((sums: sums, squares: squares, results: chunkResults))
+                    let shared = UnsafeSendable((sums: sums, squares: squares, results: chunkResults))
                     let work: @Sendable (Int) -> Void = { chunk in
                         let firstRow = chunk * rowCount / chunkCount
                         let endRow = (chunk + 1) * rowCount / chunkCount

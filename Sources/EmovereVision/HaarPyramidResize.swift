@@ -1,4 +1,5 @@
 import Dispatch
+import EmovereCore
 
 /// The image down-scaling used to build the detection pyramid, reproducing OpenCV 4's
 /// `resize(src, dst, dsize, 0, 0, INTER_LINEAR_EXACT)` on 8-bit single-channel images bit for bit.
@@ -84,11 +85,11 @@ enum HaarPyramidResize {
         let columns = AxisTable(sourceCount: sourceWidth, destinationCount: destinationWidth)
         let rows = AxisTable(sourceCount: sourceHeight, destinationCount: destinationHeight)
         let bandCount = max(1, min(concurrency * 4, destinationHeight / 16, destinationWidth * destinationHeight / 16_384))
-        let pointers = HaarSendableBox((source: source, destination: destination))
+        let pointers = UnsafeSendable((source: source, destination: destination))
         columns.offsets.withUnsafeBufferPointer { columnOffsets in
             columns.weight0.withUnsafeBufferPointer { columnWeight0 in
                 columns.weight1.withUnsafeBufferPointer { columnWeight1 in
-                    let tables = HaarSendableBox((columnOffsets, columnWeight0, columnWeight1))
+                    let tables = UnsafeSendable((columnOffsets, columnWeight0, columnWeight1))
                     let work: @Sendable (Int) -> Void = { band in
                         let start = band * destinationHeight / bandCount
                         let end = (band + 1) * destinationHeight / bandCount
@@ -199,9 +200,3 @@ enum HaarPyramidResize {
     }
 }
 
-/// Carries values that are not `Sendable` (raw pointers into buffers that outlive a parallel loop and are
-/// partitioned between its iterations) into `DispatchQueue.concurrentPerform` closures.
-struct HaarSendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}

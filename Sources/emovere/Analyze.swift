@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Emovere
+import EmovereCore
 import EmovereData
 import EmovereNN
 import EmovereVision
@@ -82,7 +83,7 @@ struct Analyze: ParsableCommand {
         let results = Locked([PhotoResult?](repeating: nil, count: log == nil ? files.count : 0))
         let failed = Locked(false)
         let done = Locked(0)
-        let shared = UncheckedBox(recognizers)
+        let shared = UnsafeSendable(recognizers)
         let writeError = Locked<Error?>(nil)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: files.count, by: workers) {
@@ -454,12 +455,6 @@ enum PhotoFiles {
         let prefix = AnnotatedPhoto.canonical(folder) + "/"
         return files.filter { !AnnotatedPhoto.canonical($0).hasPrefix(prefix) }
     }
-}
-
-/// Values each used by one worker only (one recognizer per worker).
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 extension Optional {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Emovere
+import EmovereCore
 import EmovereVideo
 import EmovereVision
 import Foundation
@@ -76,7 +77,7 @@ struct Live: ParsableCommand {
         FileHandle.standardError.write(Data("live: \(source.name) \(info.width)x\(info.height) at \(ProgressBar.formatRate(info.frameRate)) frames/s\(live ? ", skipping frames that arrive while busy" : "")\n".utf8))
 
         let mailbox = FrameMailbox(keepLatestOnly: live)
-        let pump = Thread { [mailbox, reader = UncheckedBox(reader)] in
+        let pump = Thread { [mailbox, reader = UnsafeSendable(reader)] in
             var failure: VideoError?
             while !mailbox.isClosed {
                 var frame = RGBImage(width: info.width, height: info.height)

@@ -2,7 +2,7 @@ import EmovereCore
 import EmovereTensor
 
 /// A built network with its architecture: maps `[N, S, S, 1]` preprocessed faces to logits `[N, classes]`.
-public final class Model: @unchecked Sendable {
+public final class Model {
     public let architecture: Architecture
     public let network: Sequential
     /// All parameters (trainable and running statistics) by dotted name, in a fixed order.
