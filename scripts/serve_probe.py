@@ -221,6 +221,22 @@ def main():
     rows.append(("37 kB PNG of 6300x6300 black pixels",
                  f"{status} in {time.time() - start:.1f} s, peak memory {server.peak_kib / 1024:.0f} MB (before {before / 1024:.0f} MB)"))
 
+    # Worst-case decodes at once: only --max-concurrent of them decode at a time, so memory stays bounded.
+    before = server.peak_kib
+    start = time.time()
+    big = black_png(6300, 6300)
+    statuses = []
+    def post_big():
+        statuses.append(server.post(big, "image/png")[0])
+    threads = [threading.Thread(target=post_big) for _ in range(arguments.clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rows.append((f"{arguments.clients} clients at once, each that PNG",
+                 f"{statuses.count(200)} answered 200 in {time.time() - start:.1f} s, "
+                 f"peak memory {server.peak_kib / 1024:.0f} MB (before {before / 1024:.0f} MB)"))
+
     tiled = tiled_faces(8)
     if tiled:
         start = time.time()
