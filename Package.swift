@@ -70,7 +70,7 @@ let package = Package(
         // MARK: - Test support and unit tests
         .target(name: "EmovereTestSupport", dependencies: ["EmovereCore", "EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),
         .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereCore", "EmovereTensor", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereCore", "EmovereData", "EmovereTestSupport"]),
         .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereCore", "EmovereTestSupport"]),
