@@ -20,7 +20,8 @@ public final class DepthwiseConv2d: Layer {
 
     /// A depthwise convolution with a `kernelSize` x `kernelSize` window; with `appliesReLU` it stands for
     /// convolution + ReLU (inference only).
-    public init(kernelSize: Int, stride: Int = 1, padding: Padding = .same, usesBias: Bool = false, appliesReLU: Bool = false) {
+    public init(kernelSize: Int, stride: Int = 1, padding: Padding = .same, usesBias: Bool = false,
+                appliesReLU: Bool = false) {
         precondition(kernelSize > 0 && stride > 0, "DepthwiseConv2d needs a positive kernel size and stride")
         self.kernelSize = kernelSize
         self.stride = stride

@@ -68,8 +68,8 @@ extension ONNXGraph.NodeSpecification {
     var node: GraphNode {
         switch self {
         case let .convolution(name, filters, kernelSize, stride, padding, relu, input):
-            .layer(name, Conv2d(filters: filters, kernelSize: kernelSize, stride: stride, padding: padding, appliesReLU: relu),
-                   input: input)
+            .layer(name, Conv2d(filters: filters, kernelSize: kernelSize, stride: stride, padding: padding,
+                                appliesReLU: relu), input: input)
         case let .depthwise(name, kernelSize, stride, padding, relu, input):
             .layer(name, DepthwiseConv2d(kernelSize: kernelSize, stride: stride, padding: padding, usesBias: true,
                                          appliesReLU: relu), input: input)

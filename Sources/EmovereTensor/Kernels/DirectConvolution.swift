@@ -41,7 +41,7 @@ extension Convolution {
     ///
     /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` packed, bias `[F]` or nil,
     ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`, scratch: at least
-    ///   `directScratchCount(g, batch: N)` floats (nil when that is 0).
+    ///   `directScratchCount(geometry, batch: N)` floats (nil when that is 0).
     public static func directForward(
         input: Tensor, kernel: PackedKernel, bias: Tensor?, geometry: ConvolutionGeometry, relu: Bool = false,
         output: Tensor, scratch: Tensor?
@@ -49,8 +49,10 @@ extension Convolution {
         let batch = input.shape[0]
         let filters = kernel.filters
         precondition(supportsDirectForward(geometry, filters: filters), "directForward does not support \(geometry)")
-        precondition(kernel.rows == geometry.taps * geometry.channels, "kernel of \(kernel.rows) rows does not match \(geometry)")
-        precondition(output.count == batch * geometry.outputPixels * filters, "output \(output.shape) does not match \(geometry)")
+        precondition(kernel.rows == geometry.taps * geometry.channels,
+                     "kernel of \(kernel.rows) rows does not match \(geometry)")
+        precondition(output.count == batch * geometry.outputPixels * filters,
+                     "output \(output.shape) does not match \(geometry)")
         precondition(bias.map { $0.count == filters } ?? true, "bias does not match \(filters) filters")
         precondition((scratch?.count ?? 0) >= directScratchCount(geometry, batch: batch),
                      "directForward needs \(directScratchCount(geometry, batch: batch)) floats of scratch for \(geometry)")
@@ -72,7 +74,8 @@ extension Convolution {
         let tiles = (blocks + tileBlocks - 1) / tileBlocks
         // Few tiles (small feature maps, batch 1): split the panels into groups too, so every worker gets a share.
         // Work item = tile * groups + group.
-        let groups = tiles >= 4 * Parallel.workerCount ? 1 : max(1, min(panels.count, (4 * Parallel.workerCount + tiles - 1) / tiles))
+        let groups = tiles >= 4 * Parallel.workerCount
+            ? 1 : max(1, min(panels.count, (4 * Parallel.workerCount + tiles - 1) / tiles))
         let macsPerItem = min(blocks, tileBlocks) * pixelBlock * kernel.rows * filters / groups
         Parallel.forEachChunk(tiles * groups, minimumChunk: max(1, directGrain / max(1, macsPerItem))) { _, range in
             var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value),

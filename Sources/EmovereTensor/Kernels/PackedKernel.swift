@@ -1,9 +1,9 @@
 /// Convolution weights laid out for `Convolution.directForward` on one instruction set: the kernel's
 /// `[KH*KW*C, F]` matrix cut into panels of `instructionSet.wideFilters` filters (then `lanes` filters, the last
-/// padded with zeros),
-/// each panel stored row after row. A microkernel then reads its weights as one sequential stream instead of rows
-/// `F` floats apart, which with `F` a power of two fall into a few cache sets and evict each other.
-public final class PackedKernel: @unchecked Sendable {
+/// padded with zeros), each panel stored row after row. A microkernel then reads its weights as one sequential
+/// stream instead of rows `F` floats apart, which with `F` a power of two fall into a few cache sets and evict each
+/// other.
+public final class PackedKernel {
     /// The panels' width and the microkernels they are packed for.
     public let instructionSet: InstructionSet
     /// Rows of the kernel matrix: `KH * KW * C`.
