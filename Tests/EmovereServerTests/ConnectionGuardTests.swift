@@ -25,7 +25,15 @@ struct ConnectionGuardTests {
         }
     }
 
-    /// The status line's code, or nil when the bytes do not start with one.
+    /// A request timeout no busy machine reaches: a test that is not about timeouts must not see its request cut by
+    /// the default 30 s while the rest of the suite loads the CPU (a stream upgrade was, on a 2-core machine that was
+    /// also training).
+    static let generousTimeout = 600
+
+    /// A server for the tests that are not about timeouts: one analysis at a time, `generousTimeout`.
+    static let patientConfiguration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1,
+                                                          requestTimeoutSeconds: generousTimeout)
+
     /// A raw connection that asked to upgrade to the `/v1/stream` WebSocket, and the status code of the answer.
     static func openStream(port: Int) throws -> (connection: RawConnection, status: Int?) {
         let connection = try RawConnection(port: port)
@@ -42,6 +50,7 @@ struct ConnectionGuardTests {
         return (close.count >= 4 ? Int(close[2]) << 8 | Int(close[3]) : nil, end.bytes)
     }
 
+    /// The status line's code, or nil when the bytes do not start with one.
     static func status(_ bytes: [UInt8]) -> Int? {
         let line = bytes.text.prefix { $0 != "\r" }
         guard line.hasPrefix("HTTP/1.1 ") else { return nil }
@@ -59,7 +68,7 @@ struct ConnectionGuardTests {
         ("\u{16}\u{03}\u{01}\u{00}\u{a5}\u{01}\u{00}\u{00}\u{a1}\u{03}\u{03}", 501),
     ])
     func malformedRequestIsAnsweredAndClosed(request: String, expected: Int) async throws {
-        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+        try await Self.withServer(Self.patientConfiguration) { port in
             let connection = try RawConnection(port: port)
             connection.send(request)
             let (bytes, closed) = connection.receive()
@@ -120,7 +129,7 @@ struct ConnectionGuardTests {
     }
 
     @Test func headAnswersLikeGetWithoutABody() async throws {
-        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+        try await Self.withServer(Self.patientConfiguration) { port in
             let get = try RawConnection(port: port)
             get.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             let page = get.receive().bytes.text
@@ -136,7 +145,8 @@ struct ConnectionGuardTests {
 
     /// A WebSocket stream without messages is closed by the server (a close frame, then the end of the connection).
     @Test func idleStreamIsClosed() async throws {
-        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, streamIdleSeconds: 1)
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1,
+                                                requestTimeoutSeconds: Self.generousTimeout, streamIdleSeconds: 1)
         try await Self.withServer(configuration) { port in
             let (connection, status) = try Self.openStream(port: port)
             #expect(status == 101)
@@ -147,7 +157,7 @@ struct ConnectionGuardTests {
 
     /// A text frame that is not UTF-8 closes the stream (RFC 6455 §8.1), with status 1007.
     @Test func invalidUTF8TextFrameClosesTheStream() async throws {
-        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+        try await Self.withServer(Self.patientConfiguration) { port in
             let (connection, status) = try Self.openStream(port: port)
             #expect(status == 101)
             // A masked text frame (mask 0) holding 0xFF 0xFE, never valid UTF-8.
@@ -160,7 +170,7 @@ struct ConnectionGuardTests {
     /// A client frame without a mask closes the stream (RFC 6455 §5.1), with status 1002. (Masked frames pass: every
     /// streaming test sends them.)
     @Test func unmaskedFrameClosesTheStream() async throws {
-        try await Self.withServer(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1)) { port in
+        try await Self.withServer(Self.patientConfiguration) { port in
             let (connection, status) = try Self.openStream(port: port)
             #expect(status == 101)
             // An unmasked text frame "hi".
