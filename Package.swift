@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "EmovereServer",
             dependencies: [
-                "Emovere", "EmovereData", "EmovereVision",
+                "CEmovereCPU", "Emovere", "EmovereData", "EmovereVision",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -119,6 +119,16 @@ def black_png(width, height):
             + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
 
 
+def large_jpeg(side):
+    """The sample photo scaled to `side` x `side` (a 40-megapixel JPEG at 6300), or None without OpenCV."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    ok, encoded = cv2.imencode(".jpg", cv2.resize(cv2.imread(SAMPLE), (side, side)), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return encoded.tobytes() if ok else None
+
+
 def tiled_faces(tiles):
     try:
         import cv2
@@ -162,6 +172,23 @@ def load(server, seconds, clients, photo, stop_event=None):
     return sorted(latencies), failures[0]
 
 
+def concurrently(server, clients, body, content_type, name):
+    """`clients` threads posting `body` at once; a table row with their statuses, time and the peak memory."""
+    before = server.peak_kib
+    start = time.time()
+    statuses = []
+    def post():
+        statuses.append(server.post(body, content_type)[0])
+    threads = [threading.Thread(target=post) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (f"{clients} clients at once, each {name}",
+            f"{statuses.count(200)} answered 200 in {time.time() - start:.1f} s, "
+            f"peak memory {server.peak_kib / 1024:.0f} MB (before {before / 1024:.0f} MB)")
+
+
 def percentile(values, fraction):
     return values[min(len(values) - 1, int(fraction * len(values)))] if values else float("nan")
 
@@ -172,11 +199,15 @@ def main():
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--request-timeout", type=int, default=5)
+    parser.add_argument("--max-decoded-pixels", type=int, help="passed to serve (default: serve's own)")
     arguments = parser.parse_args()
     photo = open(SAMPLE, "rb").read()
     rows = []
     port = free_port()
-    server = Server(arguments.binary, port, ["--request-timeout", str(arguments.request_timeout), "--drain-seconds", "5"])
+    extra = ["--request-timeout", str(arguments.request_timeout), "--drain-seconds", "5"]
+    if arguments.max_decoded_pixels:
+        extra += ["--max-decoded-pixels", str(arguments.max_decoded_pixels)]
+    server = Server(arguments.binary, port, extra)
     timeout = arguments.request_timeout
 
     answered = closed = 0
@@ -215,6 +246,17 @@ def main():
     for s in idle:
         s.close()
 
+    # Large JPEGs first (the peak is a high-water mark): decoded at a reduced scale (--max-decoded-pixels).
+    jpeg = large_jpeg(6300)
+    if jpeg:
+        before = server.peak_kib
+        start = time.time()
+        status, body = server.post(jpeg)
+        rows.append((f"{len(jpeg) // 1024} kB JPEG of 6300x6300 pixels (the sample scaled up)",
+                     f"{status} in {time.time() - start:.1f} s, {body.count(b'emotion')} face, "
+                     f"peak memory {server.peak_kib / 1024:.0f} MB (before {before / 1024:.0f} MB)"))
+        rows.append(concurrently(server, arguments.clients, jpeg, "image/jpeg", "that JPEG"))
+
     before = server.peak_kib
     start = time.time()
     status, _ = server.post(black_png(6300, 6300), "image/png")
@@ -222,20 +264,7 @@ def main():
                  f"{status} in {time.time() - start:.1f} s, peak memory {server.peak_kib / 1024:.0f} MB (before {before / 1024:.0f} MB)"))
 
     # Worst-case decodes at once: only --max-concurrent of them decode at a time, so memory stays bounded.
-    before = server.peak_kib
-    start = time.time()
-    big = black_png(6300, 6300)
-    statuses = []
-    def post_big():
-        statuses.append(server.post(big, "image/png")[0])
-    threads = [threading.Thread(target=post_big) for _ in range(arguments.clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    rows.append((f"{arguments.clients} clients at once, each that PNG",
-                 f"{statuses.count(200)} answered 200 in {time.time() - start:.1f} s, "
-                 f"peak memory {server.peak_kib / 1024:.0f} MB (before {before / 1024:.0f} MB)"))
+    rows.append(concurrently(server, arguments.clients, black_png(6300, 6300), "image/png", "that PNG"))
 
     tiled = tiled_faces(8)
     if tiled:

@@ -35,14 +35,16 @@ struct Analysis: Sendable {
     var skippedFaces: Int
     var annotatedPNG: [UInt8]?
 
-    /// Decodes `bytes` (at most `limits` pixels) and finds the faces (at most `maximumFaces`, the largest) and their
+    /// Decodes `bytes` (at most `limits` pixels; a large JPEG reduced as `limits` says, faces reported in the stored
+    /// photo's pixels, the annotated PNG at the decoded size) and finds the faces (at most `maximumFaces`, the largest) and their
     /// emotions with `recognizer`; with `annotate`, also draws them on the colour image and encodes it as PNG.
     static func run(bytes: [UInt8], source: String, limits: ImageLimits, maximumFaces: Int, annotate: Bool,
                     with recognizer: EmotionRecognizer) throws(ServerError) -> Analysis {
         do {
             let photo = try recognizer.analyzePhoto(bytes, source: source, limits: limits, maximumFaces: maximumFaces)
-            let annotated = annotate ? try AnnotationRenderer().annotated(photo.image, faces: photo.faces).pngData() : nil
-            return Analysis(width: photo.image.width, height: photo.image.height, faces: photo.faces,
+            let annotated = annotate
+                ? try AnnotationRenderer().annotated(photo.image, faces: photo.facesInImage).pngData() : nil
+            return Analysis(width: photo.width, height: photo.height, faces: photo.faces,
                             skippedFaces: photo.skippedFaces, annotatedPNG: annotated)
         } catch {
             throw ServerError(error)

@@ -1,3 +1,4 @@
+import CEmovereCPU
 import Emovere
 import EmovereVision
 import Foundation
@@ -101,7 +102,7 @@ public struct EmovereServer: Sendable {
         let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
         webSocketRouter.add(middleware: MetricsMiddleware(metrics: metrics))
         let session = StreamSession(pool: pool, metrics: metrics,
-                                    limits: ImageLimits(maximumPixels: configuration.maximumPixels),
+                                    limits: configuration.imageLimits,
                                     maximumFaces: configuration.maximumFacesPerImage,
                                     maximumMessageBytes: configuration.maximumBodyBytes,
                                     idleTimeout: .seconds(configuration.streamIdleSeconds), logger: logger)
@@ -136,13 +137,22 @@ public struct EmovereServer: Sendable {
     /// Serves until SIGINT or SIGTERM, then stops listening, lets the requests in flight finish for up to
     /// `configuration.drainSeconds`, closes every connection left and returns.
     public func run() async throws {
-        logger.info("model \(pool.card.architecture), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, \(configuration.maximumConnections) connections, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels")
+        logger.info("model \(pool.card.architecture), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, \(configuration.maximumConnections) connections, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels (JPEGs decoded at up to \(configuration.maximumDecodedPixels))")
+        Self.mapLargeAllocations()
         let connections = ConnectionRegistry(limit: configuration.maximumConnections)
         let service = DrainingService(application: application(connections: connections), connections: connections,
                                       drain: .seconds(configuration.drainSeconds), logger: logger)
         let group = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
                                               logger: logger)
         try await ServiceGroup(configuration: group).run()
+    }
+
+    /// Makes buffers of 1 MB or more (decoded images) go back to the system when freed instead of staying in the
+    /// arenas of the threads that served them (glibc; elsewhere nothing to do): 16 concurrent 40-megapixel requests
+    /// measured 576 MB peak instead of 683 MB. Returns whether the C library took the setting.
+    @discardableResult
+    static func mapLargeAllocations() -> Bool {
+        emovere_map_large_allocations(1 << 20) == 1
     }
 
     /// The HTTP routes (everything but the WebSocket upgrade); HEAD is answered wherever GET is.
@@ -191,7 +201,7 @@ public struct EmovereServer: Sendable {
             throw ServerError.bodyTooLarge(received: nil, limit: limit)
         }
         let (bytes, source) = try upload.imageBytes(from: Array(body.readableBytesView))
-        let limits = ImageLimits(maximumPixels: configuration.maximumPixels)
+        let limits = configuration.imageLimits
         let analysis = try await pool.withRecognizer { recognizer in
             try Analysis.run(bytes: bytes, source: source, limits: limits, maximumFaces: configuration.maximumFacesPerImage,
                              annotate: annotate, with: recognizer)

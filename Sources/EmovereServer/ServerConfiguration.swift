@@ -1,3 +1,4 @@
+import EmovereVision
 import Foundation
 
 /// Where `emovere serve` listens and the limits it enforces on every request.
@@ -15,6 +16,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The largest accepted image, in pixels (`width * height`, read from the header before decoding); larger
     /// ones get 413.
     public var maximumPixels: Int
+    /// JPEGs with more pixels are decoded at a reduced scale (`ImageLimits.maximumDecodedPixels`): faces are still
+    /// reported in the stored photo's pixels.
+    public var maximumDecodedPixels: Int
     /// The most connections open at once (HTTP and WebSocket); more are answered 503 and closed.
     public var maximumConnections: Int
     /// Seconds a request has to arrive whole (request line, headers, body) after the connection opens or the
@@ -34,6 +38,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                 maximumWaitingAnalyses: Int = 32,
                 maximumBodyBytes: Int = 10 * 1024 * 1024,
                 maximumPixels: Int = 40_000_000,
+                maximumDecodedPixels: Int = 16_000_000,
                 maximumConnections: Int = 512,
                 requestTimeoutSeconds: Int = 30,
                 streamIdleSeconds: Int = 60,
@@ -45,11 +50,17 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.maximumWaitingAnalyses = maximumWaitingAnalyses
         self.maximumBodyBytes = maximumBodyBytes
         self.maximumPixels = maximumPixels
+        self.maximumDecodedPixels = maximumDecodedPixels
         self.maximumConnections = maximumConnections
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.streamIdleSeconds = streamIdleSeconds
         self.drainSeconds = drainSeconds
         self.maximumFacesPerImage = maximumFacesPerImage
+    }
+
+    /// The limits every image and frame is decoded under.
+    public var imageLimits: ImageLimits {
+        ImageLimits(maximumPixels: maximumPixels, maximumDecodedPixels: maximumDecodedPixels)
     }
 
     /// Throws ``ServerError/invalidConfiguration(_:)`` naming the first setting out of range.
@@ -64,6 +75,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         try Self.check("max-faces", maximumFacesPerImage, in: 1...10_000)
         try Self.check("max-body-bytes", maximumBodyBytes, in: 1024...(1 << 31))
         try Self.check("max-pixels", maximumPixels, in: 1...1_000_000_000)
+        try Self.check("max-decoded-pixels", maximumDecodedPixels, in: 1...1_000_000_000)
         guard !host.isEmpty else { throw .invalidConfiguration("host must not be empty") }
     }
 

@@ -30,6 +30,20 @@ public enum ImageCodec {
         public var layout: PixelLayout
         /// `width * height * layout.rawValue` bytes, row by row.
         public var pixels: [UInt8]
+        /// The stored image's columns and rows after EXIF orientation: `width` and `height` unless
+        /// `ImageLimits.maximumDecodedPixels` reduced the decode.
+        public var storedWidth: Int, storedHeight: Int
+
+        /// A decoded image of its stored size unless `storedWidth` and `storedHeight` say otherwise.
+        public init(width: Int, height: Int, layout: PixelLayout, pixels: [UInt8],
+                    storedWidth: Int? = nil, storedHeight: Int? = nil) {
+            self.width = width
+            self.height = height
+            self.layout = layout
+            self.pixels = pixels
+            self.storedWidth = storedWidth ?? width
+            self.storedHeight = storedHeight ?? height
+        }
     }
 
     // MARK: - Decoding
@@ -65,7 +79,7 @@ public enum ImageCodec {
     }
 
     /// Decodes a JPEG stream, treating libjpeg warnings (for example "Premature end of JPEG file")
-    /// as corruption.
+    /// as corruption; at a reduced scale when it is larger than `limits.maximumDecodedPixels`.
     public static func decodeJPEG(_ bytes: UnsafeRawBufferPointer, layout: PixelLayout, source: String,
                                   limits: ImageLimits = .standard) throws(VisionError) -> DecodedImage {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), !bytes.isEmpty else {
@@ -80,6 +94,10 @@ public enum ImageCodec {
             throw .corrupt(source: source, reason: turboJPEGMessage(handle))
         }
         try limits.check(width: Int(width), height: Int(height), source: source)
+        let storedWidth = Int(width), storedHeight = Int(height)
+        if let target = limits.maximumDecodedPixels, storedWidth * storedHeight > target {
+            (width, height) = reducedSize(width: width, height: height, target: target)
+        }
         // CMYK and YCCK files (print workflows, Photoshop) decode to CMYK, then convert to RGB as OpenCV does.
         let isCMYK = colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue)
         let channels = isCMYK ? 4 : layout.rawValue
@@ -104,7 +122,8 @@ public enum ImageCodec {
             pixels = layout == .gray ? rgb.grayscale().pixels : rgb.pixels
         }
         if let failure { throw .corrupt(source: source, reason: failure) }
-        var image = DecodedImage(width: Int(width), height: Int(height), layout: layout, pixels: pixels)
+        var image = DecodedImage(width: Int(width), height: Int(height), layout: layout, pixels: pixels,
+                                 storedWidth: storedWidth, storedHeight: storedHeight)
         if let orientation = ExifOrientation(jpeg: bytes), orientation != .up {
             image = oriented(image, orientation)
         }
@@ -223,6 +242,22 @@ public enum ImageCodec {
         }
     }
 
+    /// The largest of libjpeg-turbo's scaled sizes (`ceil(dimension * n / 8)`, below full size) with at most
+    /// `target` pixels, or the smallest scaled size when none has.
+    static func reducedSize(width: Int32, height: Int32, target: Int) -> (width: Int32, height: Int32) {
+        var count: Int32 = 0
+        guard let factors = tjGetScalingFactors(&count) else { return (width, height) }
+        func scaled(_ dimension: Int32, _ factor: tjscalingfactor) -> Int32 {
+            (dimension * factor.num + factor.denom - 1) / factor.denom
+        }
+        func pixels(_ size: (width: Int32, height: Int32)) -> Int { Int(size.width) * Int(size.height) }
+        let sizes: [(width: Int32, height: Int32)] = UnsafeBufferPointer(start: factors, count: Int(count))
+            .filter { $0.num < $0.denom }
+            .map { (scaled(width, $0), scaled(height, $0)) }
+            .sorted { pixels($0) > pixels($1) }
+        return sizes.first { pixels($0) <= target } ?? sizes.last ?? (width, height)
+    }
+
     private static func turboJPEGMessage(_ handle: tjhandle) -> String {
         guard let message = tjGetErrorStr2(handle) else { return "unknown TurboJPEG error" }
         return String(cString: message)
@@ -273,6 +308,9 @@ public enum ImageCodec {
             }
             initialized = count
         }
-        return DecodedImage(width: outWidth, height: outHeight, layout: image.layout, pixels: pixels)
+        let swaps = orientation.swapsDimensions
+        return DecodedImage(width: outWidth, height: outHeight, layout: image.layout, pixels: pixels,
+                            storedWidth: swaps ? image.storedHeight : image.storedWidth,
+                            storedHeight: swaps ? image.storedWidth : image.storedHeight)
     }
 }

@@ -42,6 +42,14 @@ public struct Rect: Sendable, Hashable, Codable, CustomStringConvertible {
         return Rect(x: x - dx, y: y - dy, width: max(width + 2 * dx, 0), height: max(height + 2 * dy, 0))
     }
 
+    /// This rectangle in a frame scaled by `horizontal` and `vertical`: each edge moved to its scaled position,
+    /// rounded to the nearest pixel.
+    public func scaled(horizontal: Double, vertical: Double) -> Rect {
+        let left = Int((Double(x) * horizontal).rounded()), top = Int((Double(y) * vertical).rounded())
+        return Rect(x: left, y: top, width: Int((Double(maxX) * horizontal).rounded()) - left,
+                    height: Int((Double(maxY) * vertical).rounded()) - top)
+    }
+
     /// The overlap of two rectangles, or nil when they do not overlap.
     public func intersection(_ other: Rect) -> Rect? {
         let left = max(x, other.x), top = max(y, other.y)

@@ -30,6 +30,12 @@ struct Analyze: ParsableCommand {
     @Option(help: "Largest photo accepted, in pixels (width x height), checked before decoding.")
     var maxPixels = ImageLimits.standard.maximumPixels
 
+    @Option(help: "Decode a JPEG larger than this many pixels at a reduced scale (n/8, faster, less memory; boxes still in the photo's own pixels; the annotated copy at the reduced size). Default: full size.")
+    var maxDecodedPixels: Int?
+
+    /// The limits every photo is decoded under.
+    var limits: ImageLimits { ImageLimits(maximumPixels: maxPixels, maximumDecodedPixels: maxDecodedPixels) }
+
     @Option(name: .customLong("annotate"), help: ArgumentHelp(
         "Write annotated copies: the output file for one photo, an output folder for several.", valueName: "OUT"))
     var annotate: String?
@@ -53,6 +59,9 @@ struct Analyze: ParsableCommand {
     func validate() throws {
         if paths.isEmpty && filesFrom == nil { throw ValidationError("expected photos or folders, or --files-from") }
         if maxPixels <= 0 { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
+        if let maxDecodedPixels, maxDecodedPixels <= 0 {
+            throw ValidationError("--max-decoded-pixels must be positive, received \(maxDecodedPixels)")
+        }
         if resume && output == nil { throw ValidationError("--resume needs --output") }
         if output != nil && json { throw ValidationError("--output writes JSON lines; leave out --json") }
         if output == "-" && (filesFrom != "-" || !paths.isEmpty || resume || annotate != nil || shard != nil) {
@@ -65,7 +74,6 @@ struct Analyze: ParsableCommand {
 
     func run() throws {
         if output == "-" { return try runWorker() }
-        let limits = ImageLimits(maximumPixels: maxPixels)
         var expanded = try PhotoFiles.expand(paths + (filesFrom.map(PhotoFiles.listed(in:)) ?? []))
         if let shard { expanded = expanded.filter(shard.contains) }
         let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
@@ -126,7 +134,6 @@ extension Analyze {
     func runWorker() throws {
         let recognizer = try detection.makeRecognizers(count: 1)[0]
         let model = try detection.model ?? BundledModel.locate()
-        let limits = ImageLimits(maximumPixels: maxPixels)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         while let line = readLine() {
@@ -238,8 +245,7 @@ struct PhotoResult: Codable {
     static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
                         limits: ImageLimits = .standard) -> PhotoResult {
         let detector = recognizer.detector.description
-        let image: RGBImage
-        let found: [FaceEmotion]
+        let photo: PhotoAnalysis
         let content: [UInt8]
         do {
             content = try ImageFile.bytes(atPath: path)
@@ -249,16 +255,16 @@ struct PhotoResult: Codable {
         }
         let size = content.count, hash = SHA256.hexDigest(of: content)
         do {
-            (image, found, _) = try recognizer.analyzePhoto(content, source: path, limits: limits)
+            photo = try recognizer.analyzePhoto(content, source: path, limits: limits)
         } catch {
             report(error, for: path)
             return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)", bytes: size, sha256: hash)
         }
-        var result = PhotoResult(path: path, width: image.width, height: image.height, detector: detector,
-                                 faces: found.map { FaceRecord($0) }, bytes: size, sha256: hash)
+        var result = PhotoResult(path: path, width: photo.width, height: photo.height, detector: detector,
+                                 faces: photo.faces.map { FaceRecord($0) }, bytes: size, sha256: hash)
         if let annotation {
             do {
-                try AnnotatedPhoto.write(AnnotationRenderer().annotated(image, faces: found), to: annotation)
+                try AnnotatedPhoto.write(AnnotationRenderer().annotated(photo.image, faces: photo.facesInImage), to: annotation)
                 result.annotation = annotation
             } catch {
                 report(error, for: annotation)

@@ -38,6 +38,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest image, in pixels (width x height).")
     var maxPixels = 40_000_000
 
+    @Option(help: "Decode a JPEG larger than this many pixels at a reduced scale (n/8); faces are still reported in the photo's own pixels.")
+    var maxDecodedPixels = 16_000_000
+
     @Option(help: "Most faces analysed per image or frame (the largest); the rest are counted as skippedFaces.")
     var maxFaces = 64
 
@@ -56,6 +59,7 @@ struct Serve: AsyncParsableCommand {
     var configuration: ServerConfiguration {
         ServerConfiguration(host: host, port: port, maximumConcurrentAnalyses: maxConcurrent,
                             maximumWaitingAnalyses: maxWaiting, maximumBodyBytes: maxBodyBytes, maximumPixels: maxPixels,
+                            maximumDecodedPixels: maxDecodedPixels,
                             maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
                             streamIdleSeconds: streamIdleTimeout, drainSeconds: drainSeconds,
                             maximumFacesPerImage: maxFaces)

@@ -210,6 +210,17 @@ struct AnalyzeTests {
         #expect((photos.first?["error"] as? String)?.contains("limit is 1000 pixels") == true, "\(result)")
     }
 
+    /// `--max-decoded-pixels` decodes the 512x512 sample at a reduced scale, still reporting its stored size, and
+    /// refuses a value that is not positive before reading any photo.
+    @Test func maxDecodedPixelsKeepsTheStoredSize() throws {
+        let result = try Self.analyze([Self.sample, "--json", "--max-decoded-pixels", "70000"])
+        try #require(result.status == 0, "\(result)")
+        let photos = try Self.photos(result)
+        #expect(photos.first?["width"] as? Int == 512 && photos.first?["height"] as? Int == 512, "\(result)")
+        let refused = try Self.analyze([Self.sample, "--max-decoded-pixels", "0"])
+        #expect(refused.status != 0 && refused.standardError.contains("--max-decoded-pixels"), "\(refused)")
+    }
+
     @Test func photoWithoutFacesGivesAnEmptyList() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }

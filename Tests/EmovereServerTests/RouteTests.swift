@@ -42,6 +42,31 @@ struct RouteTests {
         }
     }
 
+    /// With `maximumDecodedPixels` under the photo's size the JPEG is decoded at half scale, yet the response
+    /// reports the stored size and boxes in its pixels, near those of a full decode.
+    @Test func reducedDecodeReportsTheStoredPixels() async throws {
+        var configuration = ServerFixture.patientConfiguration
+        configuration.maximumDecodedPixels = 100_000
+        let full = try await ServerFixture.server().application().test(.router) { client in
+            try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "image/jpeg"],
+                                     body: ByteBuffer(bytes: ServerFixture.sampleJPEG)).body
+        }
+        try await ServerFixture.server(configuration).application().test(.router) { client in
+            let response = try await client.execute(uri: "/v1/analyze", method: .post,
+                                                    headers: [.contentType: "image/jpeg"],
+                                                    body: ByteBuffer(bytes: ServerFixture.sampleJPEG))
+            #expect(response.status == .ok)
+            try Self.expectOneFace(response.body)
+            let reduced = try Self.decode(AnalysisResponse.self, response.body)
+            let whole = try Self.decode(AnalysisResponse.self, full)
+            try #require(whole.faces.count == 1)
+            let overlap = reduced.faces[0].box.intersectionOverUnion(whole.faces[0].box)
+            // The cascade's windows land differently at half scale (0.79 measured); a box left in the decoded
+            // pixels would overlap about 0.25.
+            #expect(overlap > 0.6, "reduced \(reduced.faces[0].box), full \(whole.faces[0].box)")
+        }
+    }
+
     @Test func analyzePNGBody() async throws {
         let png = try RGBImage(decoding: ServerFixture.sampleJPEG).pngData()
         try await ServerFixture.server().application().test(.router) { client in

@@ -32,6 +32,32 @@ struct ImageCodecTests {
         #expect(TestImages.maximumDifference(decoded.pixels, image.pixels) <= 12)
     }
 
+    /// A JPEG over `maximumDecodedPixels` decodes at the largest n/8 scale that fits (here 3/8: 4/8 would give
+    /// 120,000 pixels), close to the stored image resized, and remembers its stored size; PNG decodes whole.
+    @Test func largeJPEGDecodesAtAReducedScale() throws {
+        let image = TestImages.gradient(width: 800, height: 600)
+        let limits = ImageLimits(maximumDecodedPixels: 100_000)
+        let jpeg = try image.jpegData(quality: 95)
+        let decoded = try ImageCodec.decode(jpeg, layout: .gray, source: "large.jpg", limits: limits)
+        #expect(decoded.width == 300 && decoded.height == 225)
+        #expect(decoded.storedWidth == 800 && decoded.storedHeight == 600)
+        let expected = image.resized(width: 300, height: 225)
+        #expect(TestImages.maximumDifference(decoded.pixels, expected.pixels) <= 12)
+        let full = try ImageCodec.decode(jpeg, layout: .gray, source: "large.jpg")
+        #expect(full.width == 800 && full.storedWidth == 800)
+        let png = try ImageCodec.decode(try image.pngData(), layout: .gray, source: "large.png", limits: limits)
+        #expect(png.width == 800 && png.height == 600 && png.storedWidth == 800)
+    }
+
+    /// The largest scale under the target (6/8 would give 270,000 pixels); when even 1/8 is over the target, 1/8
+    /// (rounded up, as libjpeg-turbo does).
+    @Test func reducedSizeFallsBackToTheSmallestScale() {
+        let size = ImageCodec.reducedSize(width: 801, height: 600, target: 1)
+        #expect(size.width == 101 && size.height == 75)
+        let fiveEighths = ImageCodec.reducedSize(width: 800, height: 600, target: 240_000)
+        #expect(fiveEighths.width == 500 && fiveEighths.height == 375)
+    }
+
     @Test func colorFilesDecodeToGrayWithLumaWeights() throws {
         let image = RGBImage(width: 8, height: 8, red: 200, green: 100, blue: 50)
         let gray = try GrayImage(decoding: try image.pngData(), source: "color.png")

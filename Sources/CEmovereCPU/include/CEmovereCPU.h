@@ -1,6 +1,8 @@
 #ifndef CEMOVERE_CPU_H
 #define CEMOVERE_CPU_H
 
+#include <stddef.h>
+
 /// Makes the calling thread flush denormal results to zero and read denormal inputs as zero (x86-64: MXCSR FTZ and
 /// DAZ; arm64: FPCR FZ). Denormal floats cost up to a hundred times a normal operation on many CPUs, and a trained
 /// network's tiny activations and weights produce them; values below 1.2e-38 become 0. Returns the previous state,
@@ -9,6 +11,11 @@ unsigned long long emovere_flush_denormals(void);
 
 /// Restores the state returned by `emovere_flush_denormals`.
 void emovere_restore_denormals(unsigned long long state);
+
+/// Makes glibc serve allocations of `threshold` bytes or more from mmap, returned to the system when freed, and
+/// stops it from raising that threshold after large frees (by default it rises up to 32 MB, and each thread's arena
+/// then keeps the large buffers it served). Returns 1 on success, 0 where the C library has no such setting.
+int emovere_map_large_allocations(size_t threshold);
 
 /// The instruction sets the kernels are compiled for. Each kernel below exists once per set, compiled from one
 /// source (`kernels.h`) at the set's vector width; the caller picks one that the CPU runs.
