@@ -37,6 +37,9 @@ let package = Package(
         .target(name: "EmovereVision", dependencies: ["EmovereCore", "CTurboJPEG", "CPNG"]),
         .target(name: "EmovereData", dependencies: ["EmovereCore", "EmovereVision"]),
         .target(name: "Emovere", dependencies: ["EmovereCore", "EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
+        // Presentation for the command-line tool: the progress bar, SVG plots (training curves, reliability diagram,
+        // video timeline).
+        .target(name: "EmovereReport", dependencies: ["Emovere", "EmovereData", "EmovereNN"]),
         .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),
         // ONNX files: export and import of layer graphs. Generated/onnx.pb.swift is committed;
         // scripts/generate-onnx-proto.sh regenerates it.
@@ -63,7 +66,8 @@ let package = Package(
         .executableTarget(
             name: "emovere",
             dependencies: [
-                "Emovere", "EmovereCore", "EmovereData", "EmovereKeras", "EmovereNN", "EmovereONNX", "EmovereTensor", "EmovereVideo",
+                "Emovere", "EmovereCore", "EmovereData", "EmovereKeras", "EmovereNN", "EmovereONNX", "EmovereReport",
+                "EmovereTensor", "EmovereVideo",
                 "EmovereVision", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -73,7 +77,7 @@ let package = Package(
         .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereCore", "EmovereData", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereCore", "EmovereTestSupport"]),
+        .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereCore", "EmovereReport", "EmovereTestSupport"]),
         .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereONNX", "EmovereTestSupport"]),
         .testTarget(
             name: "EmovereONNXTests",
@@ -83,7 +87,7 @@ let package = Package(
         .testTarget(
             name: "EmovereKerasTests", dependencies: ["EmovereKeras", "Emovere", "EmovereNN", "EmovereTensor"],
             exclude: ["make_keras_fixture.py"]),
-        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere"]),
+        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere", "EmovereReport"]),
         .testTarget(
             name: "EmovereServerTests",
             dependencies: [

@@ -4,6 +4,7 @@ import Emovere
 import EmovereCore
 import EmovereData
 import EmovereNN
+import EmovereReport
 import EmovereVision
 import Foundation
 

@@ -4,6 +4,7 @@ import EmovereCore
 import EmovereData
 import EmovereNN
 import EmovereONNX
+import EmovereReport
 import EmovereTensor
 import EmovereVision
 import Foundation

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Emovere
-import EmovereNN
 import EmovereData
+import EmovereNN
+import EmovereReport
 import EmovereVision
 import Foundation
 
@@ -130,7 +131,7 @@ struct Evaluate: ParsableCommand {
         report.temperature = evaluator.temperature == 1 ? nil : evaluator.temperature
         if let reliabilityDiagram {
             let title = "\(URL(fileURLWithPath: model).lastPathComponent), \(split.usage), TTA \(tta.rawValue)"
-            try AtomicFile.write(Calibration.reliabilitySVG(bins, title: title), to: reliabilityDiagram)
+            try AtomicFile.write(ReliabilityDiagram.svg(bins, title: title), to: reliabilityDiagram)
         }
         if json {
             print(String(decoding: try report.jsonData(), as: UTF8.self))

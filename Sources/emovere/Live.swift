@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Emovere
 import EmovereCore
+import EmovereReport
 import EmovereVideo
 import EmovereVision
 import Foundation

@@ -2,6 +2,7 @@ import ArgumentParser
 import Emovere
 import EmovereData
 import EmovereNN
+import EmovereReport
 import EmovereTensor
 import Foundation
 
@@ -192,6 +193,8 @@ struct Train: ParsableCommand {
         print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(Int($0 * 100))% of Training" } ?? "PublicTest"))")
         let trainer = try Trainer(recipe: recipe, training: training, validation: validation, directory: out)
         trainer.trainingCommand = CommandLine.arguments.joined(separator: " ")
+        trainer.progress = ProgressBar.factory()
+        trainer.epochFinished = TrainingCurves.writer(directory: out, title: "\(recipe.architecture), seed \(recipe.seed)")
         trainer.log = { line in
             print(line)
             fflush(nil)  // each epoch's line reaches a redirected log file as it happens

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Dispatch
 import Emovere
-import EmovereNN
 import EmovereData
+import EmovereNN
+import EmovereReport
 import EmovereVideo
 import EmovereVision
 import Foundation

@@ -139,6 +139,9 @@ struct CommandLineTests {
         let model = out + "/best.safetensors"
         #expect(FileManager.default.fileExists(atPath: model))
         #expect(FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors"))
+        // The tool, not the library, plots the curves and shows each epoch's progress.
+        #expect(FileManager.default.fileExists(atPath: out + "/curves.svg"))
+        #expect(train.standardError.contains("epoch 2/2"), "\(train)")
 
         let evaluate = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--json"])
         try #require(evaluate.status == 0, "\(evaluate)")

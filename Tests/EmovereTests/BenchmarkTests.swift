@@ -1,5 +1,6 @@
 import Emovere
 import EmovereNN
+import EmovereReport
 import Testing
 
 /// `emovere bench`'s measurements run: training through the trainer's own step, inference, per-layer timings.

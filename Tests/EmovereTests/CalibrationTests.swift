@@ -1,5 +1,6 @@
 import Emovere
 import EmovereCore
+import EmovereReport
 import EmovereTensor
 import Foundation
 import Testing
@@ -65,7 +66,7 @@ struct CalibrationTests {
         #expect(bins[7].count == 1 && bins[7].accuracy == 1)
         // (2 * |0.5 - 0.975| + 1 * |1 - 0.5|) / 3
         #expect(abs(Calibration.expectedError(bins) - (0.95 + 0.5) / 3) < 1e-6)
-        let svg = Calibration.reliabilitySVG(bins, title: "a <test> & more")
+        let svg = ReliabilityDiagram.svg(bins, title: "a <test> & more")
         #expect(svg.hasPrefix("<svg") && svg.contains("a &lt;test&gt; &amp; more") && svg.contains("48.33 %"))
     }
 }

@@ -1,6 +1,7 @@
+import Emovere
 import Testing
 
-@testable import Emovere
+@testable import EmovereReport
 
 /// A fake monotonic clock and a recorder of everything written, shared with a `ProgressBar`.
 private final class Harness {

@@ -2,6 +2,7 @@ import Emovere
 import EmovereCore
 import EmovereData
 import EmovereNN
+import EmovereReport
 import EmovereTensor
 import Foundation
 
@@ -61,7 +62,7 @@ enum TrainerFixtures {
     static func trainer(recipe: TrainingRecipe, directory: String) throws -> Trainer {
         let trainer = try Trainer(recipe: recipe, training: patternDataset(count: 64, seed: 5),
                                   validation: patternDataset(count: 24, seed: 6), directory: directory)
-        trainer.showsProgress = false
+        trainer.epochFinished = TrainingCurves.writer(directory: directory, title: "test")
         trainer.log = { _ in }
         return trainer
     }

@@ -14,9 +14,15 @@ struct TrainerTests {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
         let trainer = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 6), directory: directory.path)
+        let reports = ProgressRecorder()
+        trainer.progress = reports.sink
         let state = try trainer.run()
 
         #expect(state.completedEpochs == 6)
+        // Each epoch reports its images (8 steps of 8 from 64), with the running loss and accuracy, and finishes.
+        #expect(reports.labels == (1...6).map { "epoch \($0)/6" })
+        #expect(reports.totals == Array(repeating: 64, count: 6) && reports.lastCompleted == 64)
+        #expect(reports.metricNames == ["loss", "acc"] && reports.finished == 6)
         let history = state.history
         let first = try #require(history.first)
         let last = try #require(history.last)
@@ -153,7 +159,6 @@ struct TrainerStartingPointTests {
         recipe.softLabels = SoftLabels(file: votes, weight: 0.5)
         let trainer = try Trainer(recipe: recipe, training: training, validation: TrainerFixtures.patternDataset(count: 24, seed: 6),
                                   directory: directory.path)
-        trainer.showsProgress = false
         trainer.log = { _ in }
         #expect(trainer.training.count == 47)
         #expect(trainer.softLabelSummary?.contains("47 of 47 training images have votes") == true, "\(trainer.softLabelSummary ?? "")")
@@ -181,7 +186,6 @@ struct TrainerStartingPointTests {
             recipe.distillation = Distillation(teacher: teacher.bestModelPath, weight: teacherWeight)
             let student = try Trainer(recipe: recipe, training: mislabelled, validation: TrainerFixtures.patternDataset(count: 24, seed: 6),
                                       directory: directory.appending("student-\(teacherWeight)"))
-            student.showsProgress = false
             student.log = { _ in }
             return try student.run().bestValidationAccuracy
         }
@@ -194,7 +198,7 @@ struct TrainerStartingPointTests {
         let validation = TrainerFixtures.patternDataset(count: 24, seed: 6).resized(to: 16)
         func answers(temperature: Float) throws -> (classes: [Int], confidence: Float) {
             let rows = try Teacher.distributions(Distillation(teacher: teacher.bestModelPath, temperature: temperature),
-                                                 for: validation, classCount: 7, cache: nil, showsProgress: false)
+                                                 for: validation, classCount: 7, cache: nil)
             return (Self.predictedClasses(rows), rows.map { $0.max()! }.reduce(0, +) / Float(rows.count))
         }
         let sharp = try answers(temperature: 1)
@@ -206,18 +210,18 @@ struct TrainerStartingPointTests {
         // The answers are cached with what made them; a resumed run whose teacher changed stops with an error.
         let cache = directory.appending("teacher-probabilities.safetensors")
         let distillation = Distillation(teacher: teacher.bestModelPath)
-        let computed = try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache, showsProgress: false)
+        let computed = try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache)
         #expect(Self.predictedClasses(computed) == validation.labels)
         var file = try SafeTensorsFile(contentsOf: cache)
         #expect(file.metadata["testTimeAugmentation"] == "none")
         file.tensors["probabilities"] = try NamedArray(shape: [validation.count, 7], values: Array(repeating: 0.5, count: validation.count * 7))
         try file.write(to: cache)
-        #expect(try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache, showsProgress: false)
+        #expect(try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache)
                     .allSatisfy { $0 == Array(repeating: 0.5, count: 7) })
         for changed in [Distillation(teacher: teacher.bestModelPath, temperature: 1.5),
                         Distillation(teacher: teacher.bestModelPath, testTimeAugmentation: .flip)] {
             let error = try #require(throws: TrainingError.self) {
-                try Teacher.distributions(changed, for: validation, classCount: 7, cache: cache, showsProgress: false)
+                try Teacher.distributions(changed, for: validation, classCount: 7, cache: cache)
             }
             #expect(error.description.contains("differ from those its answers"), "\(error)")
         }
@@ -252,5 +256,33 @@ struct TrainerStartingPointTests {
                         validation: FaceDataset(imageSize: 16, pixels: [UInt8](repeating: 0, count: 256), labels: [0]), directory: directory.path)
         }
         #expect(error.description.contains("initial weights are a tiny-cnn 12x12"), "\(error)")
+    }
+}
+
+/// A `ProgressSink` for tests: what the work reported, in order.
+final class ProgressRecorder {
+    var labels: [String] = []
+    var totals: [Int] = []
+    var lastCompleted = 0
+    var metricNames: [String] = []
+    var finished = 0
+
+    final class Sink: ProgressSink {
+        let recorder: ProgressRecorder
+        init(_ recorder: ProgressRecorder) { self.recorder = recorder }
+        func update(completed: Int, metrics: [(String, Double)]) {
+            recorder.lastCompleted = completed
+            recorder.metricNames = metrics.map(\.0)
+        }
+        func finish(metrics: [(String, Double)]) { recorder.finished += 1 }
+    }
+
+    /// A factory recording each piece of work's label and total.
+    var sink: ProgressSinkFactory {
+        { total, label in
+            self.labels.append(label)
+            self.totals.append(total)
+            return Sink(self)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Emovere
 import EmovereData
+import EmovereReport
 import EmovereVision
 import Testing
 

@@ -2,6 +2,7 @@ import EmovereCore
 import EmovereData
 import EmovereNN
 import EmovereTensor
+import Foundation
 
 /// Measures a model's training and inference throughput on synthetic faces (release builds only give
 /// meaningful figures). Training steps are `Trainer`'s: augmentation, preprocessing, forward, loss, backward
@@ -23,10 +24,6 @@ public struct Benchmark {
         /// Images per CPU-second of the whole process (all workers, spinning included): a figure that
         /// stays comparable when other programs share the machine.
         public var imagesPerCPUSecond: Double
-        public var formatted: String {
-            String(format: "%-40@ %10.0f images/s  (%.0f per CPU-second)", name as NSString, imagesPerSecond,
-                   imagesPerCPUSecond)
-        }
     }
 
     /// Measures training at `trainingBatch` (skipped when 0) and inference at each of `inferenceBatches`.
@@ -85,8 +82,6 @@ public struct Benchmark {
         return FaceDataset(imageSize: size, pixels: pixels, labels: (0..<count).map { $0 % Emotion.count })
     }
 }
-
-import Foundation
 
 extension Benchmark {
     /// One layer's share of an inference pass.

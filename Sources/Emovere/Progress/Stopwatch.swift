@@ -9,7 +9,7 @@ import Darwin
 /// ```swift
 /// let stopwatch = Stopwatch()
 /// trainOneEpoch()
-/// print("epoch took \(ProgressBar.formatClock(seconds: stopwatch.elapsedSeconds))")
+/// print("epoch took \(stopwatch.elapsedSeconds) s")
 /// ```
 public struct Stopwatch: Sendable {
     private let start: ContinuousClock.Instant

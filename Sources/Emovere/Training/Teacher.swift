@@ -11,7 +11,7 @@ enum Teacher {
     /// checksum), views, temperature and image count; a cache that disagrees means the teacher changed since the run
     /// began, which is an error rather than a silent change of targets.
     static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
-                              showsProgress: Bool) throws -> [[Float]] {
+                              progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
         let file = try SafeTensorsFile(contentsOf: distillation.teacher)
         let (model, card) = try ModelFile.load(file, path: distillation.teacher, foldedForInference: true)
         guard card.architecture.classCount == classCount else {
@@ -34,7 +34,7 @@ enum Teacher {
         }
         let views = distillation.testTimeAugmentation ?? card.testTimeAugmentation ?? .none
         let probabilities = try computed(model, card: card, views: views, temperature: distillation.temperature,
-                                         for: training, showsProgress: showsProgress)
+                                         for: training, progress: progress)
         if let cache {
             try SafeTensorsFile(tensors: ["probabilities": NamedArray(shape: [training.count, classCount], values: probabilities)],
                                 metadata: settings.merging(["testTimeAugmentation": views.rawValue]) { $1 }).write(to: cache)
@@ -47,14 +47,14 @@ enum Teacher {
     }
 
     private static func computed(_ model: Model, card: ModelCard, views: TestTimeAugmentation, temperature: Float,
-                                 for training: FaceDataset, showsProgress: Bool) throws -> [Float] {
+                                 for training: FaceDataset, progress: ProgressSinkFactory?) throws -> [Float] {
         let size = card.preprocessing.inputSize
         let images = training.imageSize == size ? training : training.resized(to: size)
         let evaluator = Evaluator(model: model, preprocessing: card.preprocessing, testTimeAugmentation: views,
                                   temperature: temperature)
-        let progress = showsProgress ? ProgressBar(total: images.count, label: "teacher") : nil
-        let probabilities = try evaluator.evaluate(images) { progress?.update(completed: $0) }.probabilities
-        progress?.finish()
+        let reporter = progress?(images.count, "teacher")
+        let probabilities = try evaluator.evaluate(images) { reporter?.update(completed: $0, metrics: []) }.probabilities
+        reporter?.finish(metrics: [])
         return probabilities
     }
 }

@@ -8,8 +8,9 @@ import Foundation
 /// best-model saving and an atomic checkpoint after every epoch from which `run` resumes.
 ///
 /// Files in `directory`: `checkpoint.safetensors` (weights, optimizer state, progress), `best.safetensors`
-/// (+ `.card.json`, the best validation epoch's model), `log.csv`, `curves.svg` (loss and accuracy per
-/// epoch), `recipe.json`, and with distillation `teacher-probabilities.safetensors` (the teacher's answers, computed once).
+/// (+ `.card.json`, the best validation epoch's model), `log.csv`, `recipe.json`, and with distillation
+/// `teacher-probabilities.safetensors` (the teacher's answers, computed once). Progress goes to `progress`, and
+/// `epochFinished` may add files of its own (the `emovere` tool plots `curves.svg`).
 public final class Trainer {
     public let recipe: TrainingRecipe
     public let model: Model
@@ -21,8 +22,10 @@ public final class Trainer {
     public var trainingCommand: String?
     /// Stop after this many epochs of this process (used by tests to simulate an interruption).
     public var epochLimit: Int?
-    /// Show a live progress line on standard error.
-    public var showsProgress = true
+    /// Reports each epoch's images (with running loss and accuracy) and the teacher's pass; nil: silent.
+    public var progress: ProgressSinkFactory?
+    /// Called after each epoch's checkpoint and log are written, with the state so far.
+    public var epochFinished: ((TrainingState) throws -> Void)?
     /// Receives one summary line per epoch.
     public var log: (String) -> Void = { print($0) }
     public private(set) var state: TrainingState
@@ -104,7 +107,7 @@ public final class Trainer {
         if let distillation = recipe.distillation, teacherDistributions.isEmpty, state.completedEpochs < recipe.epochs {
             teacherDistributions = try Teacher.distributions(
                 distillation, for: training, classCount: model.architecture.classCount,
-                cache: directory + "/teacher-probabilities.safetensors", showsProgress: showsProgress)
+                cache: directory + "/teacher-probabilities.safetensors", progress: progress)
             log("teacher \(distillation.teacher): its probabilities for \(training.count) training images make \(distillation.weight) of each target")
         }
         let sampler = BatchSampler(count: training.count, seed: recipe.seed)
@@ -119,16 +122,14 @@ public final class Trainer {
             try Checkpoint.save(to: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: state)
             try AtomicFile.write(
                 ([EpochRecord.csvHeader] + state.history.map(\.csvLine)).joined(separator: "\n") + "\n", to: logPath)
-            try AtomicFile.write(TrainingCurves.svg(state.history, title: "\(recipe.architecture), seed \(recipe.seed)"),
-                                 to: directory + "/curves.svg")
+            try epochFinished?(state)
             epochsThisRun += 1
         }
         return state
     }
 
     private func trainEpoch(_ epoch: Int, batches: [ArraySlice<Int>], stepsPerEpoch: Int) throws -> EpochRecord {
-        let progress = showsProgress
-            ? ProgressBar(total: batches.count * recipe.batchSize, label: "epoch \(epoch)/\(recipe.epochs)") : nil
+        let progress = progress?(batches.count * recipe.batchSize, "epoch \(epoch)/\(recipe.epochs)")
         let stopwatch = Stopwatch()
         var lossSum = 0.0
         var correct = 0
@@ -148,7 +149,7 @@ public final class Trainer {
             progress?.update(completed: seen, metrics: [("loss", lossSum / Double(seen)),
                                                          ("acc", Double(correct) / Double(seen))])
         }
-        progress?.finish()
+        progress?.finish(metrics: [])
         let seconds = stopwatch.elapsedSeconds
         let evaluation = try Evaluator(model: model, preprocessing: recipe.preprocessing).evaluate(validation)
         return EpochRecord(

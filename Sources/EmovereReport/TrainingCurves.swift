@@ -1,8 +1,15 @@
+import Emovere
+import EmovereNN
 import Foundation
 
 /// Renders a training history as an SVG chart: loss (left) and accuracy (right) per epoch,
 /// training and validation, with axes and a legend. Plain SVG text, viewable in any browser.
 public enum TrainingCurves {
+    /// For `Trainer.epochFinished`: rewrites `directory/curves.svg` from the history after every epoch.
+    public static func writer(directory: String, title: String) -> (TrainingState) throws -> Void {
+        { state in try AtomicFile.write(svg(state.history, title: title), to: directory + "/curves.svg") }
+    }
+
     /// The SVG document for `history`.
     public static func svg(_ history: [EpochRecord], title: String = "Training") -> String {
         let panelWidth = 420.0

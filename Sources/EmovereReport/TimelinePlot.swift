@@ -1,3 +1,4 @@
+import Emovere
 import EmovereData
 import Foundation
 

@@ -1,3 +1,4 @@
+import Emovere
 import Foundation
 
 #if canImport(Glibc)
@@ -70,7 +71,7 @@ public struct ProgressOutput {
 /// `finish()` always prints the final line followed by a newline.
 ///
 /// A `ProgressBar` is not thread-safe: update it from one thread at a time.
-public final class ProgressBar {
+public final class ProgressBar: ProgressSink {
     /// The number of units the job will complete.
     public let total: Int
     /// The text shown before the bar, e.g. `epoch 3` or `eval`.
@@ -130,6 +131,11 @@ public final class ProgressBar {
             self.now = { ContinuousClock.now - origin }
         }
         self.start = self.now()
+    }
+
+    /// Bars for `Trainer.progress` and the like: one per piece of work, on standard error, counting `unit`.
+    public static func factory(unit: String = "img") -> ProgressSinkFactory {
+        { total, label in ProgressBar(total: total, label: label, unit: unit) }
     }
 
     /// Records progress and redraws if it is time to.
