@@ -77,8 +77,13 @@ let package = Package(
         .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "EmovereDataTests", dependencies: ["EmovereCore", "EmovereData", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereTests", dependencies: ["Emovere", "EmovereCore", "EmovereReport", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereCLITests", dependencies: ["Emovere", "EmovereVideo", "EmovereONNX", "EmovereTestSupport"]),
+        .testTarget(
+            name: "EmovereTests",
+            dependencies: ["Emovere", "EmovereCore", "EmovereData", "EmovereNN", "EmovereReport", "EmovereTensor", "EmovereTestSupport",
+                           "EmovereVision"]),
+        .testTarget(
+            name: "EmovereCLITests",
+            dependencies: ["Emovere", "EmovereData", "EmovereNN", "EmovereONNX", "EmovereTestSupport", "EmovereVideo", "EmovereVision"]),
         .testTarget(
             name: "EmovereONNXTests",
             dependencies: [

@@ -73,7 +73,7 @@ public struct EmovereServer: Sendable {
         let detector = try FaceDetector(cascadePath: cascadePath,
                                         concurrency: max(1, cores / configuration.maximumConcurrentAnalyses))
         let recognizers = try (0..<configuration.maximumConcurrentAnalyses).map { _ in
-            let (model, card) = try ModelFile.load(modelPath, foldedForInference: true)
+            let (model, card) = try ModelFile.loadForInference(modelPath)
             return EmotionRecognizer(model: model, card: card, detector: detector)
         }
         return try EmovereServer(pool: RecognizerPool(recognizers: recognizers,

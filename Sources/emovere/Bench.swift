@@ -92,8 +92,7 @@ struct Bench: ParsableCommand {
     /// The network the inference figures measure (seed 1, batch norms folded), exported to a temporary ONNX file, so
     /// ONNX Runtime runs the same weights.
     private func exportBenchmarkedNetwork(_ architecture: Architecture) throws -> String {
-        let network = try Model(architecture: architecture, seed: 1)
-        network.foldBatchNormsForInference()
+        let network = try Model(architecture: architecture, seed: 1).inferenceModel()
         let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: architecture.inputSize),
                              parameterCount: network.parameterCount)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-bench-\(UUID().uuidString).onnx").path

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereNN
 import EmovereONNX
 import EmovereVision
 import Foundation
@@ -78,13 +79,14 @@ struct DetectorOptions: ParsableArguments {
 
     @OptionGroup var face: FaceDetectorOptions
 
-    /// `count` recognizers (one per worker thread), each with its own detector and model copy: folded for faster
-    /// inference unless `foldedForInference` is false (needed to explain predictions).
-    func makeRecognizers(count: Int, foldedForInference: Bool = true) throws -> [EmotionRecognizer] {
+    /// `count` recognizers (one per worker thread), each with its own detector and model copy: an `InferenceModel`
+    /// unless `trainable` (explanations need the model's backward pass).
+    func makeRecognizers(count: Int, trainable: Bool = false) throws -> [EmotionRecognizer] {
         let modelPath = try model ?? BundledModel.locate()
         let detectors = try face.makeDetectors(count: count)
         return try detectors.map { detector in
-            let (network, loadedCard) = try ModelFile.load(modelPath, foldedForInference: foldedForInference)
+            let (loaded, loadedCard) = try ModelFile.load(modelPath)
+            let network: any Classifier = trainable ? loaded : try loaded.inferenceModel()
             var card = loadedCard
             if let tta { card.testTimeAugmentation = tta == .none ? nil : tta }
             return EmotionRecognizer(model: network, card: card, detector: detector)

@@ -94,7 +94,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let (network, card) = try ModelFile.load(model, foldedForInference: true)
+        let (network, card) = try ModelFile.loadForInference(model)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
                                   temperature: card.temperature ?? 1)

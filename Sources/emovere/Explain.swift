@@ -53,7 +53,7 @@ struct Explain: ParsableCommand {
         let output = out ?? Self.defaultOutput(for: photo)
         try Self.checkOutput(output, option: "--out", photo: photo)
         if let guided { try Self.checkOutput(guided, option: "--guided", photo: photo) }
-        let recognizer = try detection.makeRecognizers(count: 1, foldedForInference: false)[0]
+        let recognizer = try detection.makeRecognizers(count: 1, trainable: true)[0]
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
         let color = try Self.read(photo, limits: ImageLimits(maximumPixels: maxPixels))
         let faces = try explainer.explain(color, emotion: emotion)

@@ -23,7 +23,8 @@ struct Export: ParsableCommand {
     var keepBatchNorms = false
 
     func run() throws {
-        let (network, card) = try ModelFile.load(model, foldedForInference: !keepBatchNorms)
+        let (trainable, card) = try ModelFile.load(model)
+        let network: any Classifier = keepBatchNorms ? trainable : try trainable.inferenceModel()
         let bytes = try ONNXExporter.export(network, card: card)
         do {
             try AtomicFile.write(bytes, to: onnx)

@@ -9,7 +9,7 @@ import Testing
 /// script's NumPy forward pass, and on files that are not Keras mini-Xception models.
 struct KerasImporterTests {
     /// Probabilities of `model` for the reference images, preprocessed as `card` says.
-    static func probabilities(_ model: Model, card: ModelCard, reference: KerasFixture.Reference) -> [[Float]] {
+    static func probabilities(_ model: any Classifier, card: ModelCard, reference: KerasFixture.Reference) -> [[Float]] {
         let size = card.preprocessing.inputSize
         return reference.pixels.map { pixels in
             let input = Tensor(shape: [1, size, size, 1], values: pixels)
@@ -45,7 +45,7 @@ struct KerasImporterTests {
         // Saved as an Emovere model file and loaded for inference (batch norms folded), it predicts the same.
         let saved = fixture.path("imported.safetensors")
         try ModelFile.save(model, card: card, to: saved)
-        let (loaded, loadedCard) = try ModelFile.load(saved, foldedForInference: true)
+        let (loaded, loadedCard) = try ModelFile.loadForInference(saved)
         #expect(loadedCard == card)
         let reloaded = Self.probabilities(loaded, card: loadedCard, reference: reference)
         #expect(Self.largestDifference(reloaded, reference.probabilities) <= 1e-4)

@@ -196,8 +196,7 @@ struct ModelTests {
         let input = Tensor(shape: [4, 48, 48, 1], values: randomValues(4 * 48 * 48, seed: 9))
         for step in 0..<3 { _ = model.logits(input, mode: ForwardMode(isTraining: true, seed: UInt64(step))) }
         let expected = model.probabilities(input).values
-        model.foldBatchNormsForInference()
-        let folded = model.probabilities(input).values
+        let folded = try model.inferenceModel().probabilities(input).values
         #expect(closeness(folded, expected, relativeTolerance: 1e-4, absoluteTolerance: 1e-6) <= 1)
     }
 

@@ -27,9 +27,7 @@ struct InferenceFoldingTests {
             }
         }
         try plain.load(state)
-        let folded = try Model(architecture: architecture, seed: 0)
-        try folded.load(state)
-        folded.foldBatchNormsForInference()
+        let folded = try plain.inferenceModel()
         let input = Tensor(shape: [batch, inputSize, inputSize, 1],
                            values: randomValues(batch * inputSize * inputSize, seed: 9))
         let expected = plain.probabilities(input).values

@@ -14,10 +14,11 @@ enum TestModels {
     static let bundledFiles = ["models/default.safetensors", "models/tiny.safetensors",
                                "models/mini-xception-48.safetensors"]
 
-    /// A bundled model (the default unless `file` names another), as the CLI loads it
-    /// (`foldedForInference`) or with its batch norms.
-    static func bundled(folded: Bool, file: String = bundledFiles[0]) throws -> (model: Model, card: ModelCard) {
-        try ModelFile.load(packageRoot.appendingPathComponent(file).path, foldedForInference: folded)
+    /// A bundled model (the default unless `file` names another), as the CLI loads it (`folded`: an
+    /// `InferenceModel`) or with its batch norms.
+    static func bundled(folded: Bool, file: String = bundledFiles[0]) throws -> (model: any Classifier, card: ModelCard) {
+        let (model, card) = try ModelFile.load(packageRoot.appendingPathComponent(file).path)
+        return (folded ? try model.inferenceModel() : model, card)
     }
 
     /// Faces found by OpenCV's Haar cascade in the Vision test fixtures (`opencv_boxes.json`, parameters

@@ -56,7 +56,7 @@ enum ServerFixture {
     static func server(_ configuration: ServerConfiguration = patientConfiguration) throws -> EmovereServer {
         let detector = try FaceDetector(cascadePath: cascadePath)
         let recognizers = try (0..<configuration.maximumConcurrentAnalyses).map { _ in
-            var (model, card) = try ModelFile.load(modelPath, foldedForInference: true)
+            var (model, card) = try ModelFile.loadForInference(modelPath)
             card.testTimeAugmentation = nil
             return EmotionRecognizer(model: model, card: card, detector: detector)
         }

@@ -3,6 +3,7 @@ import EmovereCore
 import EmovereNN
 import EmovereTensor
 import EmovereTestSupport
+import EmovereVision
 import Testing
 
 /// Grad-CAM, guided backpropagation and guided Grad-CAM against hand-computed values, and their checks.
@@ -133,7 +134,10 @@ struct GradCAMTests {
         #expect(throws: ExplanationError.targetCountMismatch(targets: 1, examples: 2)) {
             try gradCAM.explain(Tensor(shape: [2, 48, 48, 1]), targetClasses: [0])
         }
-        model.foldBatchNormsForInference()
-        #expect(throws: ExplanationError.foldedNetwork) { try GradCAM(model: model) }
+        // An inference model has no backward pass: a recognizer built on one cannot explain.
+        let card = ModelCard(architecture: model.architecture, preprocessing: .symmetric(inputSize: 48),
+                             parameterCount: model.parameterCount)
+        let recognizer = EmotionRecognizer(model: try model.inferenceModel(), card: card, detector: WholeImageDetector())
+        #expect(throws: ExplanationError.foldedNetwork) { try FaceExplainer(recognizer: recognizer) }
     }
 }

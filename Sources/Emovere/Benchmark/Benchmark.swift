@@ -53,8 +53,7 @@ public struct Benchmark {
     /// Inference images/s at `batchSize` (preprocessed input to probabilities).
     public func inference(batchSize: Int) throws -> Measurement {
         let size = architecture.inputSize
-        let model = try Model(architecture: architecture, seed: 1)
-        model.foldBatchNormsForInference()
+        let model = try Model(architecture: architecture, seed: 1).inferenceModel()
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 2_654_435_761) % 255) / 127.5 - 1
         })
@@ -95,8 +94,7 @@ extension Benchmark {
     /// `batchSize`, on the inference-folded model: where the time of `inference` goes.
     public func layerTimings(batchSize: Int) throws -> [LayerTiming] {
         let size = architecture.inputSize
-        let model = try Model(architecture: architecture, seed: 1)
-        model.foldBatchNormsForInference()
+        let model = try Model(architecture: architecture, seed: 1).inferenceModel()
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 7_919) % 255) / 127.5 - 1
         })

@@ -1,7 +1,7 @@
 /// A request to explain a prediction that cannot work.
 public enum ExplanationError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The network's batch norms were folded into its convolutions (`ModelFile.load(_:foldedForInference: true)`),
-    /// which leaves no backward pass.
+    /// The recognizer's model is an `InferenceModel` (batch norms folded into its convolutions), which has no
+    /// backward pass.
     case foldedNetwork
     /// The network does not end in logits `[classes]` per example.
     case notAClassifier(outputShape: [Int])
@@ -19,7 +19,7 @@ public enum ExplanationError: Error, Equatable, Sendable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .foldedNetwork:
-            "explanations need the model's batch norms as separate layers; load it with foldedForInference: false"
+            "explanations need the trainable model, its batch norms as separate layers (ModelFile.load, not loadForInference)"
         case let .notAClassifier(outputShape):
             "explanations need a network that outputs logits [classes] per example, this one outputs \(outputShape)"
         case .noFeatureMapLayer:

@@ -30,11 +30,12 @@ public final class FaceExplainer {
     public let recognizer: EmotionRecognizer
     public let gradCAM: GradCAM
 
-    /// An explainer for `recognizer`, whose model must not be folded for inference, at the top-level network
-    /// layer `layerIndex` (default: `GradCAM.defaultLayer(among:classCount:)`).
+    /// An explainer for `recognizer`, whose model must be a trainable `Model` (not an `InferenceModel`), at the
+    /// top-level network layer `layerIndex` (default: `GradCAM.defaultLayer(among:classCount:)`).
     public init(recognizer: EmotionRecognizer, layerIndex: Int? = nil) throws(ExplanationError) {
+        guard let model = recognizer.model as? Model else { throw .foldedNetwork }
         self.recognizer = recognizer
-        gradCAM = try GradCAM(model: recognizer.model, layerIndex: layerIndex)
+        gradCAM = try GradCAM(model: model, layerIndex: layerIndex)
     }
 
     /// The faces of `image`, each with the explanation of `emotion` or, by default, of its most probable

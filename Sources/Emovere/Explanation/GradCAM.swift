@@ -14,7 +14,7 @@ import EmovereTensor
 /// - Guided Grad-CAM: guided backpropagation times the Grad-CAM map.
 ///
 /// Batch norms use their running statistics, so each example's explanation does not depend on the rest of the
-/// batch. The network must not have its batch norms folded (`ModelFile.load(_:foldedForInference: false)`).
+/// batch. The network must have its batch norms as layers of their own (a `Model`, not an `InferenceModel`).
 /// Runs through the network's own buffers: one thread at a time, and not beside other uses of the network.
 public final class GradCAM {
     /// The explained network (built).
@@ -59,9 +59,8 @@ public final class GradCAM {
         classCount = output[0]
     }
 
-    /// Explains `model` (which must not be folded for inference) at its top-level layer `layerIndex`.
+    /// Explains the trainable `model` (batch norms as layers of their own) at its top-level layer `layerIndex`.
     public convenience init(model: Model, layerIndex: Int? = nil) throws(ExplanationError) {
-        if model.isFoldedForInference { throw .foldedNetwork }
         let size = model.architecture.inputSize
         try self.init(network: model.network, inputShape: [size, size, 1], layerIndex: layerIndex)
     }

@@ -7,7 +7,7 @@ extension ONNXExporter {
     /// preprocessed faces `[N, S, S, 1]`, output the probabilities `[N, classes]`.
     /// - Throws: ``ONNXExportError/cardMismatch(field:model:card:)`` when the card describes another model, or any
     ///   error of exporting its network.
-    public static func export(_ model: Model, card: ModelCard) throws(ONNXExportError) -> [UInt8] {
+    public static func export(_ model: any Classifier, card: ModelCard) throws(ONNXExportError) -> [UInt8] {
         guard card.architecture == model.architecture else {
             throw .cardMismatch(field: "architecture", model: "\(model.architecture)", card: "\(card.architecture)")
         }
@@ -38,7 +38,7 @@ extension ONNXExporter {
     }
 
     /// Writes the ONNX model of `model` to `path` atomically.
-    public static func write(_ model: Model, card: ModelCard, to path: String) throws {
+    public static func write(_ model: any Classifier, card: ModelCard, to path: String) throws {
         try AtomicFile.write(try export(model, card: card), to: path)
     }
 }

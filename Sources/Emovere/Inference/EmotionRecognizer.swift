@@ -39,13 +39,14 @@ public struct FaceEmotion: Sendable, Codable, Equatable {
 ///
 /// Holds per-call buffers in its model and detector, so one recognizer serves one thread at a time.
 public final class EmotionRecognizer {
-    public let model: Model
+    /// An `InferenceModel` for speed, or a trainable `Model` where explanations need its backward pass.
+    public let model: any Classifier
     public let card: ModelCard
     public let detector: any FaceDetecting
     /// How faces with landmarks are cropped.
     public let framing: FaceFraming
 
-    public init(model: Model, card: ModelCard, detector: any FaceDetecting, framing: FaceFraming = .fer2013) {
+    public init(model: any Classifier, card: ModelCard, detector: any FaceDetecting, framing: FaceFraming = .fer2013) {
         self.model = model
         self.card = card
         self.detector = detector
@@ -53,7 +54,7 @@ public final class EmotionRecognizer {
     }
 
     /// A recognizer with the Haar cascade `detector` searching with `detection`.
-    public convenience init(model: Model, card: ModelCard, detector: FaceDetector,
+    public convenience init(model: any Classifier, card: ModelCard, detector: FaceDetector,
                             detection: FaceDetector.DetectionParameters = .faceClassification) {
         self.init(model: model, card: card, detector: HaarDetector(detector: detector, parameters: detection))
     }

@@ -29,14 +29,15 @@ public enum TestTimeAugmentation: String, Sendable, Codable, CaseIterable {
 
 /// Runs a model over a labelled dataset: probabilities, loss and the confusion matrix.
 public struct Evaluator {
-    public let model: Model
+    /// A trainable `Model` (validation during training) or an `InferenceModel`.
+    public let model: any Classifier
     public let preprocessing: Preprocessing
     public var batchSize: Int
     public var testTimeAugmentation: TestTimeAugmentation
     /// Applied to each image's averaged probabilities (`Calibration`); 1 leaves them as the model gives them.
     public var temperature: Float
 
-    public init(model: Model, preprocessing: Preprocessing, batchSize: Int = 256,
+    public init(model: any Classifier, preprocessing: Preprocessing, batchSize: Int = 256,
                 testTimeAugmentation: TestTimeAugmentation = .none, temperature: Float = 1) {
         self.model = model
         self.preprocessing = preprocessing

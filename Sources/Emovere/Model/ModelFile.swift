@@ -34,13 +34,18 @@ public enum ModelFile {
     }
 
     /// Loads a model file, checking the format version, label order and every tensor's shape.
-    /// With `foldedForInference`, batch norms are folded into the convolutions (faster; inference only).
-    public static func load(_ path: String, foldedForInference: Bool = false) throws -> (model: Model, card: ModelCard) {
-        try load(SafeTensorsFile(contentsOf: path), path: path, foldedForInference: foldedForInference)
+    public static func load(_ path: String) throws -> (model: Model, card: ModelCard) {
+        try load(SafeTensorsFile(contentsOf: path), path: path)
     }
 
-    /// `load(_:foldedForInference:)` for a file already read from `path`.
-    static func load(_ file: SafeTensorsFile, path: String, foldedForInference: Bool = false) throws -> (model: Model, card: ModelCard) {
+    /// Loads a model file (checked as `load(_:)` does) prepared for inference only: faster, batch norms folded.
+    public static func loadForInference(_ path: String) throws -> (model: InferenceModel, card: ModelCard) {
+        let (model, card) = try load(path)
+        return (try model.inferenceModel(), card)
+    }
+
+    /// `load(_:)` for a file already read from `path`.
+    static func load(_ file: SafeTensorsFile, path: String) throws -> (model: Model, card: ModelCard) {
         try verifyChecksum(file, path: path)
         let card = try readCard(file, path: path)
         let model: Model
@@ -63,7 +68,6 @@ public enum ModelFile {
                     path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected finite weights")
             }
         }
-        if foldedForInference { model.foldBatchNormsForInference() }
         return (model, card)
     }
 

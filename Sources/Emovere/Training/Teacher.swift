@@ -13,7 +13,8 @@ enum Teacher {
     static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
                               progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
         let file = try SafeTensorsFile(contentsOf: distillation.teacher)
-        let (model, card) = try ModelFile.load(file, path: distillation.teacher, foldedForInference: true)
+        let (trainable, card) = try ModelFile.load(file, path: distillation.teacher)
+        let model = try trainable.inferenceModel()
         guard card.architecture.classCount == classCount else {
             throw TrainingError.teacherMismatch(path: distillation.teacher, expectedClasses: classCount,
                                                 found: card.architecture.classCount)
@@ -46,7 +47,7 @@ enum Teacher {
         (0..<probabilities.count / classCount).map { Array(probabilities[($0 * classCount)..<(($0 + 1) * classCount)]) }
     }
 
-    private static func computed(_ model: Model, card: ModelCard, views: TestTimeAugmentation, temperature: Float,
+    private static func computed(_ model: InferenceModel, card: ModelCard, views: TestTimeAugmentation, temperature: Float,
                                  for training: FaceDataset, progress: ProgressSinkFactory?) throws -> [Float] {
         let size = card.preprocessing.inputSize
         let images = training.imageSize == size ? training : training.resized(to: size)

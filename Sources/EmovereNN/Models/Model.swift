@@ -2,7 +2,7 @@ import EmovereCore
 import EmovereTensor
 
 /// A built network with its architecture: maps `[N, S, S, 1]` preprocessed faces to logits `[N, classes]`.
-public final class Model {
+public final class Model: Classifier {
     public let architecture: Architecture
     public let network: Sequential
     /// All parameters (trainable and running statistics) by dotted name, in a fixed order.
@@ -21,16 +21,13 @@ public final class Model {
         network.fuseActivations()
     }
 
-    /// True after `foldBatchNormsForInference()`: faster inference, no training, no saving.
-    public private(set) var isFoldedForInference = false
-
-    /// Folds batch norms into the convolutions before them, as ONNX exporters do, so inference skips
-    /// one pass over every activation, and packs the convolution weights once. The model can no longer train or be
-    /// saved.
-    public func foldBatchNormsForInference() {
-        network.foldBatchNorms()
-        network.freezeConvolutionWeights()
-        isFoldedForInference = true
+    /// A copy of this model prepared for inference: batch norms folded into the convolutions before them (as ONNX
+    /// exporters do, so inference skips one pass over every activation), ReLUs fused, convolution weights packed
+    /// once. This model stays trainable; later training does not change the copy.
+    public func inferenceModel() throws(ModelError) -> InferenceModel {
+        let copy = try Model(architecture: architecture)
+        try copy.load(stateDictionary())
+        return InferenceModel(preparing: copy)
     }
 
     /// The total number of values (trainable weights and running statistics, as Keras counts them).
@@ -87,8 +84,7 @@ public final class Model {
 
     /// The values of every parameter by name (shapes included), e.g. for saving.
     public func stateDictionary() -> [String: (shape: [Int], values: [Float])] {
-        precondition(!isFoldedForInference, "a model folded for inference cannot be saved")
-        return Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, ($0.parameter.value.shape, $0.parameter.value.values)) })
+        Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, ($0.parameter.value.shape, $0.parameter.value.values)) })
     }
 
     /// Replaces every parameter's value from `state`; every name must be present with the right shape
