@@ -73,6 +73,7 @@ let package = Package(
 
         // MARK: - Test support and unit tests
         .target(name: "EmovereTestSupport", dependencies: ["EmovereCore", "EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),
+        .testTarget(name: "EmovereCoreTests", dependencies: ["EmovereCore"]),
         .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereCore", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),

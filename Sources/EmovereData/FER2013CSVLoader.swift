@@ -1,4 +1,4 @@
-import EmovereVision
+import EmovereCore
 
 #if canImport(Glibc)
 import Glibc
@@ -31,9 +31,9 @@ public struct FER2013CSVLoader: Sendable {
     public func load(path: String, split: Split) throws(DataError) -> (FaceDataset, LoadReport) {
         let bytes: [UInt8]
         do {
-            bytes = try ImageFile.bytes(atPath: path)
-        } catch let error {
-            throw .unreadable(path: path, reason: error.description)
+            bytes = try FileContents.bytes(atPath: path)
+        } catch {
+            throw .unreadable(path: path, reason: error.reason)
         }
         return try load(bytes: bytes, name: path, split: split)
     }

@@ -1,12 +1,5 @@
+import EmovereCore
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // The safetensors layout (https://github.com/huggingface/safetensors):
 //
@@ -109,7 +102,12 @@ public struct SafeTensorsFile: Equatable, Sendable {
     /// - Throws: `SafeTensorsError.readFailed` when the file cannot be read, or any error of
     ///   `init(bytes:source:)` with `path` as the source.
     public init(contentsOf path: String) throws(SafeTensorsError) {
-        let bytes = try SafeTensorsFileSystem.readAll(path: path)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.bytes(atPath: path)
+        } catch {
+            throw .readFailed(path: path, reason: error.reason)
+        }
         try self.init(bytes: bytes, source: path)
     }
 
@@ -424,34 +422,5 @@ enum SafeTensorsJSONText {
             }
         }
         return result + "\""
-    }
-}
-
-// MARK: - File system
-
-/// POSIX reading and atomic writing of whole files.
-enum SafeTensorsFileSystem {
-    /// The whole contents of the file at `path`.
-    static func readAll(path: String) throws(SafeTensorsError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .readFailed(path: path, reason: "open: \(lastErrorMessage())") }
-        defer { _ = close(descriptor) }
-
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .readFailed(path: path, reason: "read: \(lastErrorMessage())")
-            }
-            if count == 0 { return bytes }
-            bytes.append(contentsOf: chunk[0..<count])
-        }
-    }
-
-    private static func lastErrorMessage() -> String {
-        let code = errno
-        return "\(String(cString: strerror(code))) (errno \(code))"
     }
 }

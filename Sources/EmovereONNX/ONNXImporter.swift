@@ -95,13 +95,13 @@ public enum ONNXImporter {
     /// The graph of the ONNX file at `path`.
     /// - Throws: ``ONNXImportError`` naming the file, and the node and operator where one is not supported.
     public static func graph(contentsOf path: String) throws(ONNXImportError) -> ONNXGraph {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try FileContents.bytes(atPath: path)
         } catch {
-            throw .unreadableFile(path: path, reason: "\(error.localizedDescription)")
+            throw .unreadableFile(path: path, reason: error.reason)
         }
-        return try graph(bytes: [UInt8](data), source: path)
+        return try graph(bytes: bytes, source: path)
     }
 
     /// The graph of serialized ONNX `bytes`; `source` names them in errors.

@@ -1,42 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import EmovereCore
 
-/// Reading whole files into memory, with errors that name the path.
+/// Reading image files whole, with errors that name the path.
 public enum ImageFile {
-    /// The bytes of the file at `path`.
+    /// The bytes of the regular file at `path` (`FileContents`).
     public static func bytes(atPath path: String) throws(VisionError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            throw .unreadable(path: path, reason: String(cString: strerror(errno)))
+        do {
+            return try FileContents.bytes(atPath: path)
+        } catch {
+            throw .unreadable(path: path, reason: error.reason)
         }
-        if (status.st_mode & S_IFMT) == S_IFDIR {
-            throw .unreadable(path: path, reason: "expected a file, found a directory")
-        }
-        let expected = Int(status.st_size)
-        var bytes = [UInt8](repeating: 0, count: max(expected, 0))
-        var total = 0
-        var failure: Int32 = 0
-        bytes.withUnsafeMutableBytes { buffer in
-            while total < expected, let base = buffer.baseAddress {
-                let count = read(descriptor, base + total, expected - total)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                if count == 0 { break }
-                total += count
-            }
-        }
-        if failure != 0 { throw .unreadable(path: path, reason: String(cString: strerror(failure))) }
-        if total < expected { bytes.removeSubrange(total...) }
-        return bytes
     }
 }
 

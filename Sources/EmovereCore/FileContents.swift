@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whole files read with POSIX calls: the one reader behind images, CSV files, model files and ONNX files.
+public enum FileContents {
+    /// Why a file could not be read: its `path` and the reason (the system's message, or what was found instead
+    /// of a regular file).
+    public struct ReadError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+
+        public init(path: String, reason: String) {
+            self.path = path
+            self.reason = reason
+        }
+
+        public var description: String { "cannot read \(path): \(reason)" }
+    }
+
+    /// The bytes of the regular file at `path` (symbolic links followed). A folder, named pipe, device or socket is
+    /// refused without reading: a pipe opens without blocking and is never waited on.
+    public static func bytes(atPath path: String) throws(ReadError) -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else { throw ReadError(path: path, reason: systemMessage(errno)) }
+        defer { _ = close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw ReadError(path: path, reason: systemMessage(errno)) }
+        let kind = status.st_mode & S_IFMT
+        guard kind == S_IFREG else {
+            let found = switch kind {
+            case S_IFDIR: "a folder"
+            case S_IFIFO: "a named pipe"
+            case S_IFSOCK: "a socket"
+            case S_IFCHR, S_IFBLK: "a device"
+            default: "not a regular file"
+            }
+            throw ReadError(path: path, reason: "expected a regular file, found \(found)")
+        }
+        // The size is a first guess: what a growing file adds is read in chunks beyond it, to its end.
+        var bytes = [UInt8](repeating: 0, count: max(Int(status.st_size), 0))
+        var chunk: [UInt8] = []
+        var total = 0
+        while true {
+            let count: Int
+            if total < bytes.count {
+                count = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + total, $0.count - total) }
+            } else {
+                if chunk.isEmpty { chunk = [UInt8](repeating: 0, count: 1 << 16) }
+                count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count > 0 { bytes += chunk[0..<count] }
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ReadError(path: path, reason: systemMessage(errno))
+            }
+            if count == 0 { break }
+            total += count
+        }
+        bytes.removeSubrange(total...)
+        return bytes
+    }
+
+    private static func systemMessage(_ code: Int32) -> String {
+        "\(String(cString: strerror(code))) (errno \(code))"
+    }
+}
