@@ -19,6 +19,11 @@ struct EmovereCommand: AsyncParsableCommand {
         if case let .failure(problem) = Parallel.workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]) {
             Self.exit(withError: ValidationError(problem.description))
         }
+        if let (position, shown) = argumentNotInUTF8() {
+            Self.exit(withError: ValidationError(
+                "argument \(position) ('\(shown)', \u{FFFD} for the bytes) is not valid UTF-8, as a file name in another "
+                    + "encoding can be; emovere cannot open such names: rename the file (e.g. convmv -f latin1 -t utf8)"))
+        }
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let path = dashedPath(in: arguments) {
             Self.exit(withError: ValidationError(
@@ -26,6 +31,16 @@ struct EmovereCommand: AsyncParsableCommand {
                     + "(emovere analyze -- \(path)) or write it as ./\(path)"))
         }
         await main(arguments)
+    }
+
+    /// The position (1 = the first after the program) and repaired text of the first argument whose bytes are not
+    /// valid UTF-8. Swift's `CommandLine.arguments` replaces such bytes, so the path would name another file.
+    static func argumentNotInUTF8() -> (position: Int, shown: String)? {
+        for position in 1..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[position] else { continue }
+            if String(validatingCString: argument) == nil { return (position, String(cString: argument)) }
+        }
+        return nil
     }
 
     /// The first argument before any `--` that starts with a single dash and names an existing file, e.g. a

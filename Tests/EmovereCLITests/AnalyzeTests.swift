@@ -164,6 +164,25 @@ struct AnalyzeTests {
         #expect(analysed.status == 0 && analysed.standardOutput.contains("-face.jpg (512x512): 1 face"), "\(analysed)")
     }
 
+    /// A path whose bytes are not UTF-8 (here Latin-1 `café.jpg`) is refused up front with the reason, not reported
+    /// as a missing file under a repaired name; in a folder it is skipped with a warning and the rest analysed.
+    @Test func pathThatIsNotUTF8IsRefusedWithTheReason() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let binary = try #require(CommandRunner.executable).path
+        let folder = scratch.path + "/photos"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/plain.jpg")
+        // Process takes String arguments, so the shell writes the Latin-1 byte: \351 is é.
+        let script = "cp \"$1\" \"$2/$(printf 'caf\\351.jpg')\" && \"$0\" analyze \"$2/$(printf 'caf\\351.jpg')\""
+        let direct = try CommandRunner.run(["-c", script, binary, Self.sample, folder], executable: "/bin/sh")
+        #expect(direct.status == 64 && direct.standardError.contains("argument 2") && direct.standardError.contains("not valid UTF-8"),
+                "\(direct)")
+        let listed = try Self.analyze([folder, "--tta", "none"])
+        #expect(listed.status == 0 && listed.standardOutput.contains("plain.jpg (512x512): 1 face"), "\(listed)")
+        #expect(listed.standardError.contains("its name is not valid UTF-8"), "\(listed)")
+    }
+
     /// `--output` appends one JSON line per photo; shards split the photos between runs, `--resume` skips the photos
     /// already written and cuts off a partial last line; together they give the lines of one whole run.
     @Test func shardedResumableRunsGiveTheLinesOfOneRun() throws {

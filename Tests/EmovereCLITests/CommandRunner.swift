@@ -31,11 +31,12 @@ enum CommandRunner {
         var description: String { "status \(status)\nstdout:\n\(standardOutput)\nstderr:\n\(standardError)" }
     }
 
-    /// Runs `emovere arguments...` to completion (in `directory`, by default the test's). Output goes through
-    /// files, so a chatty command can never block on a full pipe.
+    /// Runs `emovere arguments...` (or `executable arguments...`) to completion (in `directory`, by default the
+    /// test's). Output goes through files, so a chatty command can never block on a full pipe.
     static func run(_ arguments: [String], environment: [String: String] = [:],
-                    in directory: String? = nil) throws -> Result {
-        let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
+                    in directory: String? = nil, executable program: String? = nil) throws -> Result {
+        let binary = try program.map { URL(fileURLWithPath: $0) }
+            ?? #require(executable, "the emovere executable is not built; run `swift build` first")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
