@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+
+/// Where `--annotate` writes: one file for a single photo, or a folder for several photos or folders.
+enum AnnotationTarget: Equatable {
+    case file(String)
+    case folder(String)
+
+    /// The target for `--annotate output` given the command's inputs; creates the output folder (or the
+    /// output file's folder) when missing.
+    init(output: String, inputs: [String]) throws {
+        guard !output.isEmpty else { throw ValidationError("--annotate needs a file or folder path") }
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        let singlePhoto = inputs.count == 1
+            && manager.fileExists(atPath: inputs[0], isDirectory: &isDirectory) && !isDirectory.boolValue
+        if singlePhoto {
+            guard AnnotatedPhoto.format(ofOutput: output) != nil else {
+                throw ValidationError("--annotate \(output): expected a .png, .jpg or .jpeg file name for one photo")
+            }
+            if manager.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ValidationError("--annotate \(output) is a folder; for one photo, name the output file")
+            }
+            guard AnnotatedPhoto.canonical(output) != AnnotatedPhoto.canonical(inputs[0]) else {
+                throw ValidationError("--annotate \(output) would overwrite the photo itself; choose another file")
+            }
+            let folder = (output as NSString).deletingLastPathComponent
+            if !folder.isEmpty { try manager.createDirectory(atPath: folder, withIntermediateDirectories: true) }
+            self = .file(output)
+        } else {
+            if manager.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ValidationError("--annotate \(output) is a file; with several photos or a folder, "
+                                      + "--annotate names the output folder")
+            }
+            try manager.createDirectory(atPath: output, withIntermediateDirectories: true)
+            self = .folder(output)
+        }
+    }
+
+    /// The output path for each of `files`, in order. In a folder each photo becomes `<name>.annotated.png` (or
+    /// `.jpg` for JPEG inputs); photos with the same name get `-2`, `-3`, ... before `.annotated`.
+    func outputPaths(for files: [String]) throws -> [String] {
+        switch self {
+        case let .file(path):
+            return files.map { _ in path }
+        case let .folder(folder):
+            var used: Set<String> = []
+            return files.map { file in
+                let name = (file as NSString).lastPathComponent
+                let stem = (name as NSString).deletingPathExtension
+                let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
+                var candidate = "\(stem).annotated.\(suffix)"
+                var counter = 2
+                while !used.insert(candidate).inserted {
+                    candidate = "\(stem)-\(counter).annotated.\(suffix)"
+                    counter += 1
+                }
+                return (folder as NSString).appendingPathComponent(candidate)
+            }
+        }
+    }
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+
+/// Finds bundled files (the default model, the YuNet detector): `$EMOVERE_MODEL` for the model, `./models/`, or
+/// `models/` beside the package the executable was built in, or `../share/emovere/` beside an installed executable.
+enum BundledModel {
+    static let fileName = "default.safetensors"
+
+    static func locate(fileName: String = fileName, environment: String? = "EMOVERE_MODEL", folder: String = "models")
+        throws -> String {
+        if let environment, let path = ProcessInfo.processInfo.environment[environment] { return path }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [
+            FileManager.default.currentDirectoryPath + "/\(folder)/" + fileName,
+            executable.deletingLastPathComponent().appendingPathComponent("../../../\(folder)/" + fileName).standardized.path,
+            executable.deletingLastPathComponent().appendingPathComponent("../share/emovere/" + fileName).standardized.path,
+        ]
+        guard let found = candidates.first(where: FileManager.default.fileExists(atPath:)) else {
+            throw ValidationError("no bundled \(fileName) found (looked in \(candidates.joined(separator: ", ")))"
+                                  + (environment.map { "; pass --model or set \($0)" } ?? ""))
+        }
+        return found
+    }
+}

@@ -1,0 +1,28 @@
+import Emovere
+import EmovereVision
+
+/// What `emovere explain` found and wrote.
+struct ExplainReport: Codable {
+    var path: String
+    var width: Int
+    var height: Int
+    /// The layer Grad-CAM weighed, e.g. `8 (Residual, 6x6x64)`.
+    var layer: String
+    /// The detector that found the faces.
+    var detector: DetectorDescription
+    var faces: [FaceRecord]
+    /// The photo with heat maps.
+    var output: String
+    /// The panel of guided backpropagation and guided Grad-CAM, when asked for.
+    var guided: String?
+
+    var table: String {
+        var lines = ["\(path) (\(width)x\(height)): \(faces.count) face\(faces.count == 1 ? "" : "s"), Grad-CAM at layer \(layer)"]
+        for (index, face) in faces.enumerated() {
+            lines.append(face.line(number: index + 1) + ", explained: \(face.explained ?? face.emotion)")
+        }
+        lines.append("  heat maps: \(output)")
+        if let guided { lines.append("  guided panel: \(guided)") }
+        return lines.joined(separator: "\n")
+    }
+}

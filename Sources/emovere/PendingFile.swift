@@ -1,0 +1,71 @@
+import ArgumentParser
+import EmovereNN
+import Foundation
+
+/// A text output written to a hidden temporary file beside its destination and renamed there by `commit()`.
+final class PendingFile {
+    let path: String
+    let temporaryPath: String
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var closed = false
+
+    init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(path): the folder \(folder) does not exist")
+        }
+        self.path = path
+        temporaryPath = try AtomicFile.temporaryPath(for: path, tag: "partial")
+        guard FileManager.default.createFile(atPath: temporaryPath, contents: nil) else {
+            throw ValidationError("\(path): cannot create \(temporaryPath)")
+        }
+        handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporaryPath))
+    }
+
+    deinit {
+        if !closed { discard() }
+    }
+
+    /// Appends `text` (buffered).
+    func write(_ text: String) throws {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes what is buffered, syncs and closes the file and renames it to `path` (`AtomicFile.commit`).
+    func commit() throws {
+        try flush()
+        try handle.synchronize()
+        try handle.close()
+        closed = true
+        do {
+            try AtomicFile.commit(temporaryPath: temporaryPath, to: path)
+        } catch {
+            discard()
+            throw error
+        }
+    }
+
+    /// Closes and removes the temporary file.
+    func discard() {
+        if !closed {
+            closed = true
+            do { try handle.close() } catch {
+                FileHandle.standardError.write(Data("warning: closing \(temporaryPath): \(error)\n".utf8))
+            }
+        }
+        guard FileManager.default.fileExists(atPath: temporaryPath) else { return }
+        do { try FileManager.default.removeItem(atPath: temporaryPath) } catch {
+            FileHandle.standardError.write(Data("warning: could not remove \(temporaryPath): \(error)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Emovere
+import EmovereNN
+import EmovereVision
+import Foundation
+
+/// The outcome for one photo: its faces, or the error that stopped it.
+struct PhotoResult: Codable {
+    var path: String
+    var width: Int?
+    var height: Int?
+    /// The detector that found the faces.
+    var detector: DetectorDescription
+    var faces: [FaceRecord]
+    var error: String?
+    /// The annotated copy written for this photo.
+    var annotation: String?
+    /// The photo file's size in bytes and the SHA-256 of its content, when it could be read.
+    var bytes: Int?
+    var sha256: String?
+    /// The model file that classified the faces.
+    var model: String?
+
+    /// Detects and classifies the faces of the photo at `path` (`EmotionRecognizer.analyzePhoto`, as the server
+    /// does); with `annotation`, also writes a copy with the faces drawn on it to that path.
+    static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
+                        limits: ImageLimits = .standard) -> PhotoResult {
+        let detector = recognizer.detector.description
+        let photo: PhotoAnalysis
+        let content: [UInt8]
+        do {
+            content = try ImageFile.bytes(atPath: path)
+        } catch {
+            report(error, for: path)
+            return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)")
+        }
+        let size = content.count, hash = SHA256.hexDigest(of: content)
+        do {
+            photo = try recognizer.analyzePhoto(content, source: path, limits: limits)
+        } catch {
+            report(error, for: path)
+            return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)", bytes: size, sha256: hash)
+        }
+        var result = PhotoResult(path: path, width: photo.width, height: photo.height, detector: detector,
+                                 faces: photo.faces.map { FaceRecord($0) }, bytes: size, sha256: hash)
+        if let annotation {
+            do {
+                try AnnotatedPhoto.write(AnnotationRenderer().annotated(photo.image, faces: photo.facesInImage), to: annotation)
+                result.annotation = annotation
+            } catch {
+                report(error, for: annotation)
+                result.error = "cannot write the annotated photo: \(error)"
+            }
+        }
+        return result
+    }
+
+    private static func report(_ error: Error, for path: String) {
+        FileHandle.standardError.write(Data("error: \(naming(path, in: "\(error)"))\n".utf8))
+    }
+
+    /// `message` prefixed with `path`, unless it names the file already (read and decode errors do).
+    static func naming(_ path: String, in message: String) -> String {
+        message.contains(path) ? message : "\(path): \(message)"
+    }
+
+    var table: String {
+        if let error, width == nil { return "error: \(Self.naming(path, in: error))" }
+        var lines = ["\(path) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
+        for (index, face) in faces.enumerated() { lines.append(face.line(number: index + 1)) }
+        if let annotation { lines.append("  annotated: \(annotation)") }
+        if let error { lines.append("  error: \(error)") }
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Emovere
+
+/// Face detection, model and tracking options shared by `video` and `live`.
+struct RecognitionOptions: ParsableArguments {
+    @Option(help: "Run the full-frame face detector every N frames (1: every frame); faces are followed in between.")
+    var every = 1
+
+    @Option(help: "Smoothing weight of the newest frame in each track's moving average, in (0, 1]; 1 is off.")
+    var smoothing: Float = 1
+
+    @OptionGroup var detection: DetectorOptions
+
+    func validate() throws {
+        guard every >= 1 else { throw ValidationError("--every: expected 1 or more, found \(every)") }
+        guard smoothing > 0 && smoothing <= 1 else {
+            throw ValidationError("--smoothing: expected a weight in (0, 1] (1 is off), found \(smoothing)")
+        }
+    }
+
+    /// The recognizer and tracker these options describe.
+    func makeTracker() throws -> VideoEmotionTracker {
+        let recognizer = try detection.makeRecognizers(count: 1)[0]
+        return try VideoEmotionTracker(recognizer: recognizer,
+                                       settings: .init(detectionInterval: every, smoothing: smoothing))
+    }
+}
