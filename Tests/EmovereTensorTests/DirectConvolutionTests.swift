@@ -24,6 +24,9 @@ struct DirectConvolutionTests {
         (6, 6, 64, 1, 128, 1, 1, .valid), (3, 3, 16, 1, 56, 1, 1, .valid), (3, 3, 32, 3, 63, 1, 1, .same),
         // Wide panels, then narrow ones and a padded one on every set; tiles of 16 blocks, the last one short.
         (3, 3, 16, 1, 100, 1, 1, .valid), (20, 21, 8, 3, 80, 2, 1, .same), (24, 24, 16, 1, 72, 1, 1, .valid),
+        // Batch 1 with too few tiles and panels for the workers (the wide-xception stem's one panel of 64 filters on
+        // AVX-512; 8 filters are one panel on every set): tiles of fewer than 16 blocks.
+        (24, 24, 8, 3, 64, 1, 1, .same), (24, 24, 8, 3, 8, 1, 1, .same),
         // Symmetric padding (ONNX graphs) at stride 2: the frame is cut where the windows stop.
         (8, 8, 3, 3, 16, 1, 2, .symmetric), (7, 9, 2, 3, 20, 2, 2, .symmetric),
     ]

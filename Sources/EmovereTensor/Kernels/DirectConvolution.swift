@@ -71,22 +71,25 @@ extension Convolution {
         let floor: Float = relu ? 0 : -.infinity
         let runLength = g.kernelWidth * g.channels
         let blocks = (pixels + pixelBlock - 1) / pixelBlock
-        let tiles = (blocks + tileBlocks - 1) / tileBlocks
-        // Few tiles (small feature maps, batch 1): split the panels into groups too, so every worker gets a share.
+        // Few tiles (small feature maps, batch 1): split the panels into groups too, and where there are too few
+        // panels for that (one panel of 64 filters), shorten the tiles, so every worker gets a share.
         // Work item = tile * groups + group.
-        let groups = tiles >= 4 * Parallel.workerCount
-            ? 1 : max(1, min(panels.count, (4 * Parallel.workerCount + tiles - 1) / tiles))
-        let macsPerItem = min(blocks, tileBlocks) * pixelBlock * kernel.rows * filters / groups
+        let items = 4 * Parallel.workerCount
+        let fullTiles = (blocks + tileBlocks - 1) / tileBlocks
+        let groups = fullTiles >= items ? 1 : max(1, min(panels.count, (items + fullTiles - 1) / fullTiles))
+        let blocksPerTile = fullTiles * groups >= items ? tileBlocks : max(1, min(tileBlocks, blocks * groups / items))
+        let tiles = (blocks + blocksPerTile - 1) / blocksPerTile
+        let macsPerItem = min(blocks, blocksPerTile) * pixelBlock * kernel.rows * filters / groups
         Parallel.forEachChunk(tiles * groups, minimumChunk: max(1, directGrain / max(1, macsPerItem))) { _, range in
             var gatherer = WindowGatherer(geometry: g, input: UnsafePointer(x.value),
-                                          pixel: range.lowerBound / groups * tileBlocks * pixelBlock)
+                                          pixel: range.lowerBound / groups * blocksPerTile * pixelBlock)
             defer { gatherer.deallocate() }
             var gathered = -1
             for item in range {
                 let tile = item / groups
                 let group = item &- tile &* groups
-                let firstBlock = tile &* tileBlocks
-                let count = min(tileBlocks, blocks &- firstBlock)
+                let firstBlock = tile &* blocksPerTile
+                let count = min(blocksPerTile, blocks &- firstBlock)
                 if tile != gathered {
                     for slot in 0..<count {
                         gatherer.gatherBlock(valid: min(pixelBlock, pixels &- (firstBlock &+ slot) &* pixelBlock), slot: slot)
@@ -201,21 +204,21 @@ extension Convolution {
         let rowLength = framed.inputWidth &* g.channels
         let left = min(g.padLeft, framed.inputWidth) &* g.channels
         let copied = max(0, min(g.inputWidth, framed.inputWidth &- g.padLeft)) &* g.channels
-        Parallel.forEachChunk(batch, minimumChunk: max(1, Parallel.elementwiseGrain / max(1, framed.inputSize))) { _, images in
-            for n in images {
+        // Rows of all images as one list, so a single image is framed by every worker too.
+        let rows = batch &* framed.inputHeight
+        Parallel.forEachChunk(rows, minimumChunk: max(1, Parallel.elementwiseGrain / max(1, rowLength))) { _, range in
+            for item in range {
+                let n = item / framed.inputHeight, row = item &- n &* framed.inputHeight
                 let image = UnsafePointer(x.value) + n &* g.inputSize
-                let target = y.value + n &* framed.inputSize
-                for row in 0..<framed.inputHeight {
-                    let destination = target + row &* rowLength
-                    let sourceRow = row &- g.padTop
-                    guard sourceRow >= 0 && sourceRow < g.inputHeight else {
-                        destination.update(repeating: 0, count: rowLength)
-                        continue
-                    }
-                    destination.update(repeating: 0, count: left)
-                    destination.advanced(by: left).update(from: image + sourceRow &* g.inputWidth &* g.channels, count: copied)
-                    destination.advanced(by: left &+ copied).update(repeating: 0, count: rowLength &- left &- copied)
+                let destination = y.value + n &* framed.inputSize + row &* rowLength
+                let sourceRow = row &- g.padTop
+                guard sourceRow >= 0 && sourceRow < g.inputHeight else {
+                    destination.update(repeating: 0, count: rowLength)
+                    continue
                 }
+                destination.update(repeating: 0, count: left)
+                destination.advanced(by: left).update(from: image + sourceRow &* g.inputWidth &* g.channels, count: copied)
+                destination.advanced(by: left &+ copied).update(repeating: 0, count: rowLength &- left &- copied)
             }
         }
     }
