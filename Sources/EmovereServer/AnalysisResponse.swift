@@ -36,8 +36,9 @@ struct Analysis: Sendable {
     var annotatedPNG: [UInt8]?
 
     /// Decodes `bytes` (at most `limits` pixels; a large JPEG reduced as `limits` says, faces reported in the stored
-    /// photo's pixels, the annotated PNG at the decoded size) and finds the faces (at most `maximumFaces`, the largest) and their
-    /// emotions with `recognizer`; with `annotate`, also draws them on the colour image and encodes it as PNG.
+    /// photo's pixels, the annotated PNG at the decoded size) and finds the faces (at most `maximumFaces`, the
+    /// largest) and their emotions with `recognizer`; with `annotate`, also draws them on the colour image and
+    /// encodes it as PNG.
     static func run(bytes: [UInt8], source: String, limits: ImageLimits, maximumFaces: Int, annotate: Bool,
                     with recognizer: EmotionRecognizer) throws(ServerError) -> Analysis {
         do {

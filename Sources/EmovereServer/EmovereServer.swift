@@ -149,7 +149,7 @@ public struct EmovereServer: Sendable {
 
     /// Makes buffers of 1 MB or more (decoded images) go back to the system when freed instead of staying in the
     /// arenas of the threads that served them (glibc; elsewhere nothing to do): 16 concurrent 40-megapixel requests
-    /// measured 576 MB peak instead of 683 MB. Returns whether the C library took the setting.
+    /// measured 575 MB peak instead of 683 MB. Returns whether the C library took the setting.
     @discardableResult
     static func mapLargeAllocations() -> Bool {
         emovere_map_large_allocations(1 << 20) == 1

@@ -47,8 +47,9 @@ enum Teacher {
         (0..<probabilities.count / classCount).map { Array(probabilities[($0 * classCount)..<(($0 + 1) * classCount)]) }
     }
 
-    private static func computed(_ model: InferenceModel, card: ModelCard, views: TestTimeAugmentation, temperature: Float,
-                                 for training: FaceDataset, progress: ProgressSinkFactory?) throws -> [Float] {
+    private static func computed(_ model: InferenceModel, card: ModelCard, views: TestTimeAugmentation,
+                                 temperature: Float, for training: FaceDataset,
+                                 progress: ProgressSinkFactory?) throws -> [Float] {
         let size = card.preprocessing.inputSize
         let images = training.imageSize == size ? training : training.resized(to: size)
         let evaluator = Evaluator(model: model, preprocessing: card.preprocessing, testTimeAugmentation: views,
