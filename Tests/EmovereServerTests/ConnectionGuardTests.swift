@@ -25,14 +25,14 @@ struct ConnectionGuardTests {
         }
     }
 
-    /// A request timeout no busy machine reaches: a test that is not about timeouts must not see its request cut by
-    /// the default 30 s while the rest of the suite loads the CPU (a stream upgrade was, on a 2-core machine that was
-    /// also training).
-    static let generousTimeout = 600
-
-    /// A server for the tests that are not about timeouts: one analysis at a time, `generousTimeout`.
-    static let patientConfiguration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1,
-                                                          requestTimeoutSeconds: generousTimeout)
+    /// A server for the tests that are not about timeouts: `ServerFixture.patientConfiguration` (timeouts no busy
+    /// machine reaches; a stream upgrade once got the default 30 s's 408 on a 2-core machine also training), one
+    /// analysis at a time.
+    static let patientConfiguration = {
+        var configuration = ServerFixture.patientConfiguration
+        configuration.maximumConcurrentAnalyses = 1
+        return configuration
+    }()
 
     /// A raw connection that asked to upgrade to the `/v1/stream` WebSocket, and the status code of the answer.
     static func openStream(port: Int) throws -> (connection: RawConnection, status: Int?) {
@@ -145,8 +145,8 @@ struct ConnectionGuardTests {
 
     /// A WebSocket stream without messages is closed by the server (a close frame, then the end of the connection).
     @Test func idleStreamIsClosed() async throws {
-        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1,
-                                                requestTimeoutSeconds: Self.generousTimeout, streamIdleSeconds: 1)
+        var configuration = Self.patientConfiguration
+        configuration.streamIdleSeconds = 1
         try await Self.withServer(configuration) { port in
             let (connection, status) = try Self.openStream(port: port)
             #expect(status == 101)
