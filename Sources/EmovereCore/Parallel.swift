@@ -14,6 +14,10 @@ public enum Parallel {
         return (try? workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]).get()) ?? processors
     }()
 
+    /// The workers a parallel call made now would get: one inside a chunk of a running job (a nested call runs on
+    /// its calling thread), else `workerCount`. For sizing work items only; results never depend on it.
+    public static var availableWorkers: Int { pool.isBusy ? 1 : workerCount }
+
     /// The most workers `EMOVERE_THREADS` may ask for.
     public static let maximumWorkers = 256
 

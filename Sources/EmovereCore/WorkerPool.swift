@@ -43,6 +43,9 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Whether a job is running: a call made now would run all its chunks on the calling thread.
+    var isBusy: Bool { busy.load(ordering: .relaxed) }
+
     /// Runs `body(0..<chunks)`, each index once, on the calling thread and the workers; returns when all are done.
     func run(chunks: Int, _ body: (Int) -> Void) {
         guard threadCount > 0, chunks > 1, chunks <= Self.indexMask,

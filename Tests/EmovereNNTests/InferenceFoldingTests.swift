@@ -1,5 +1,5 @@
 import EmovereCore
-import EmovereNN
+@testable import EmovereNN
 import EmovereTensor
 import EmovereTestSupport
 import Testing
@@ -53,5 +53,21 @@ struct InferenceFoldingTests {
         #expect(closeness(output(), doubled, absoluteTolerance: 1e-5) <= 1)
         convolution.absorb(scale: [Float](repeating: 0.5, count: 20), shift: [Float](repeating: 0, count: 20))
         #expect(closeness(output(), before, absoluteTolerance: 1e-5) <= 1, "frozen: repacked after absorb")
+    }
+
+    /// A batch split over several copies of the network gives every face the probabilities it gets alone, whatever
+    /// the number of copies (more than the machine's workers included) and however the faces divide among them.
+    @Test(arguments: [2, 3, 5])
+    func batchSplitOverCopiesMatchesEachFaceAlone(workers: Int) throws {
+        let model = try Model(architecture: Architecture(name: "mini-xception", inputSize: 48), seed: 5).inferenceModel()
+        let batch = 7, pixels = 48 * 48
+        let input = Tensor(shape: [batch, 48, 48, 1], values: randomValues(batch * pixels, seed: 11))
+        let together = model.probabilities(input, workers: workers).values
+        for image in 0..<batch {
+            let face = Tensor(shape: [1, 48, 48, 1], values: Array(input.values[(image * pixels)..<((image + 1) * pixels)]))
+            let alone = model.probabilities(face, workers: 1).values
+            #expect(closeness(Array(together[(image * 7)..<((image + 1) * 7)]), alone, absoluteTolerance: 1e-6) <= 1,
+                    "face \(image) of \(batch) over \(workers) copies")
+        }
     }
 }

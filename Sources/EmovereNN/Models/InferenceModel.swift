@@ -1,18 +1,41 @@
+import EmovereCore
 import EmovereTensor
 
 /// A model prepared for inference only (``Model/inferenceModel()``): its own copy of the weights, batch norms
 /// folded into the convolutions before them, ReLUs fused, convolution weights packed once. Maps `[N, S, S, 1]`
 /// preprocessed faces to probabilities `[N, classes]`; it cannot train or be saved (the `Model` it came from can).
+///
+/// A batch of several faces is split over the workers, each running its share one face at a time through its own
+/// copy of the network on one thread: a face's activations then stay in that core's cache, which makes a batch
+/// about 40 % faster than passing slices of it through one network with every layer split over the workers
+/// (`emovere bench`). The copies are prepared on the first batch that needs them and kept (the default model's
+/// weights and packed kernels: a few megabytes per copy).
 public final class InferenceModel: Classifier {
-    private let model: Model
+    /// The prepared network (used for single faces, split over the workers layer by layer), then one copy per
+    /// further worker, once a batch has needed them.
+    private var replicas: [Model]
+    /// The weights the copies are prepared from (before folding).
+    private let state: [String: (shape: [Int], values: [Float])]
 
-    /// Takes `model` over, folds and packs it.
-    init(preparing model: Model) {
-        model.network.foldBatchNorms()
-        model.network.freezeConvolutionWeights()
-        self.model = model
+    /// Faces each copy passes through its network at a time.
+    static let replicaSlice = 1
+
+    /// Prepares `architecture` with the weights of `state` (a ``Model/stateDictionary()``).
+    init(architecture: Architecture, state: [String: (shape: [Int], values: [Float])]) throws(ModelError) {
+        self.state = state
+        replicas = [try Self.prepared(architecture, state: state)]
     }
 
+    private static func prepared(_ architecture: Architecture, state: [String: (shape: [Int], values: [Float])])
+        throws(ModelError) -> Model {
+        let model = try Model(architecture: architecture)
+        try model.load(state)
+        model.network.foldBatchNorms()
+        model.network.freezeConvolutionWeights()
+        return model
+    }
+
+    private var model: Model { replicas[0] }
     public var architecture: Architecture { model.architecture }
     public var network: Sequential { model.network }
 
@@ -22,8 +45,33 @@ public final class InferenceModel: Classifier {
     /// Multiply-adds of one face's forward pass, counted on the prepared layers.
     public var multiplyAddsPerFace: Int { model.multiplyAddsPerFace }
 
-    /// Logits `[N, classes]` for `input` `[N, S, S, 1]`; the tensor is owned by the model.
+    /// Logits `[N, classes]` for `input` `[N, S, S, 1]`, every layer split over the workers; the tensor is owned by
+    /// the model.
     public func logits(_ input: Tensor) -> Tensor { model.logits(input, mode: .inference) }
 
-    public func probabilities(_ input: Tensor) -> Tensor { model.probabilities(input) }
+    public func probabilities(_ input: Tensor) -> Tensor {
+        probabilities(input, workers: min(Parallel.workerCount, input.shape[0]))
+    }
+
+    /// `probabilities(_:)` with the batch split over `workers` copies of the network (one: no split).
+    func probabilities(_ input: Tensor, workers: Int) -> Tensor {
+        guard workers > 1 else { return model.probabilities(input) }
+        while replicas.count < workers {
+            do {
+                replicas.append(try Self.prepared(architecture, state: state))
+            } catch {
+                preconditionFailure("the weights that prepared this model prepare another copy: \(error)")
+            }
+        }
+        let batch = input.shape[0]
+        let classes = architecture.classCount
+        let result = Tensor(shape: [batch, classes])
+        let shared = UnsafeSendable((replicas: replicas, input: input, output: result.pointer))
+        Parallel.forEachChunk(batch, maximumChunks: workers) { index, images in
+            shared.value.replicas[index].writeProbabilities(
+                of: shared.value.input, images: images, sliceSize: Self.replicaSlice,
+                into: shared.value.output + images.lowerBound * classes)
+        }
+        return result
+    }
 }

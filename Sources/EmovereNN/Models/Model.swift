@@ -25,9 +25,7 @@ public final class Model: Classifier {
     /// exporters do, so inference skips one pass over every activation), ReLUs fused, convolution weights packed
     /// once. This model stays trainable; later training does not change the copy.
     public func inferenceModel() throws(ModelError) -> InferenceModel {
-        let copy = try Model(architecture: architecture)
-        try copy.load(stateDictionary())
-        return InferenceModel(preparing: copy)
+        try InferenceModel(architecture: architecture, state: stateDictionary())
     }
 
     /// The total number of values (trainable weights and running statistics, as Keras counts them).
@@ -60,26 +58,31 @@ public final class Model: Classifier {
 
     /// Class probabilities `[N, classes]` for `input` `[N, S, S, 1]` (inference mode).
     public func probabilities(_ input: Tensor) -> Tensor {
-        let batch = input.shape[0]
+        let result = Tensor(shape: [input.shape[0], architecture.classCount])
+        writeProbabilities(of: input, images: 0..<input.shape[0], sliceSize: Self.inferenceSlice, into: result.pointer)
+        return result
+    }
+
+    /// Writes the probabilities of `input`'s images `images` to `output` (rows of `classes`, the first for
+    /// `images.lowerBound`), running the network on at most `sliceSize` images at a time.
+    func writeProbabilities(of input: Tensor, images: Range<Int>, sliceSize: Int, into output: UnsafeMutablePointer<Float>) {
         let classes = architecture.classCount
-        let result = Tensor(shape: [batch, classes])
-        if batch <= Self.inferenceSlice {
-            let logits = logits(input)
-            Loss.softmax(logits.pointer, rows: batch, classes: classes, into: result.pointer)
-            return result
+        if images == 0..<input.shape[0], images.count <= sliceSize {
+            Loss.softmax(logits(input).pointer, rows: images.count, classes: classes, into: output)
+            return
         }
-        let perImage = input.count / max(batch, 1)
-        var start = 0
-        while start < batch {
-            let count = min(Self.inferenceSlice, batch - start)
+        let perImage = input.count / max(input.shape[0], 1)
+        var start = images.lowerBound
+        while start < images.upperBound {
+            let count = min(sliceSize, images.upperBound - start)
             let slice = Tensor.reusing(slice, shape: [count] + input.shape.dropFirst())
             self.slice = slice
             slice.pointer.update(from: input.pointer + start * perImage, count: count * perImage)
             let logits = logits(slice)
-            Loss.softmax(logits.pointer, rows: count, classes: classes, into: result.pointer + start * classes)
+            Loss.softmax(logits.pointer, rows: count, classes: classes,
+                         into: output + (start - images.lowerBound) * classes)
             start += count
         }
-        return result
     }
 
     /// The values of every parameter by name (shapes included), e.g. for saving.

@@ -74,7 +74,7 @@ extension Convolution {
         // Few tiles (small feature maps, batch 1): split the panels into groups too, and where there are too few
         // panels for that (one panel of 64 filters), shorten the tiles, so every worker gets a share.
         // Work item = tile * groups + group.
-        let items = 4 * Parallel.workerCount
+        let items = 4 * Parallel.availableWorkers
         let fullTiles = (blocks + tileBlocks - 1) / tileBlocks
         let groups = fullTiles >= items ? 1 : max(1, min(panels.count, (items + fullTiles - 1) / fullTiles))
         let blocksPerTile = fullTiles * groups >= items ? tileBlocks : max(1, min(tileBlocks, blocks * groups / items))
