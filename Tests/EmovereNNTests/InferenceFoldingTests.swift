@@ -57,7 +57,7 @@ struct InferenceFoldingTests {
 
     /// A batch split over several copies of the network gives every face the probabilities it gets alone, whatever
     /// the number of copies (more than the machine's workers included) and however the faces divide among them.
-    @Test(arguments: [2, 3, 5])
+    @Test(arguments: [1, 2, 3, 5])
     func batchSplitOverCopiesMatchesEachFaceAlone(workers: Int) throws {
         let model = try Model(architecture: Architecture(name: "mini-xception", inputSize: 48), seed: 5).inferenceModel()
         let batch = 7, pixels = 48 * 48

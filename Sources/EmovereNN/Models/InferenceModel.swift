@@ -53,9 +53,9 @@ public final class InferenceModel: Classifier {
         probabilities(input, workers: min(Parallel.workerCount, input.shape[0]))
     }
 
-    /// `probabilities(_:)` with the batch split over `workers` copies of the network (one: no split).
+    /// `probabilities(_:)` with a batch of several faces split over `workers` copies of the network.
     func probabilities(_ input: Tensor, workers: Int) -> Tensor {
-        guard workers > 1 else { return model.probabilities(input) }
+        guard input.shape[0] > 1 else { return model.probabilities(input) }
         while replicas.count < workers {
             do {
                 replicas.append(try Self.prepared(architecture, state: state))
