@@ -69,11 +69,12 @@ public struct EmovereServer: Sendable {
                             logger: Logger = EmovereServer.defaultLogger()) throws -> EmovereServer {
         try configuration.validate()
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        // Each recognizer's detector splits its work over the cores left to it when every slot is busy.
+        // Each recognizer's detector and model split their work over the cores left to them when every slot is busy.
         let detector = try FaceDetector(cascadePath: cascadePath,
                                         concurrency: max(1, cores / configuration.maximumConcurrentAnalyses))
         let recognizers = try (0..<configuration.maximumConcurrentAnalyses).map { _ in
             let (model, card) = try ModelFile.loadForInference(modelPath)
+            model.maximumCopies = max(1, cores / configuration.maximumConcurrentAnalyses)
             return EmotionRecognizer(model: model, card: card, detector: detector)
         }
         return try EmovereServer(pool: RecognizerPool(recognizers: recognizers,

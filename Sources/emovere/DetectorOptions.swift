@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereCore
 import EmovereNN
 import EmovereONNX
 import EmovereVision
@@ -86,7 +87,15 @@ struct DetectorOptions: ParsableArguments {
         let detectors = try face.makeDetectors(count: count)
         return try detectors.map { detector in
             let (loaded, loadedCard) = try ModelFile.load(modelPath)
-            let network: any Classifier = trainable ? loaded : try loaded.inferenceModel()
+            let network: any Classifier
+            if trainable {
+                network = loaded
+            } else {
+                let prepared = try loaded.inferenceModel()
+                // The recognizers run side by side: each splits a batch over its share of the workers.
+                prepared.maximumCopies = max(1, Parallel.workerCount / count)
+                network = prepared
+            }
             var card = loadedCard
             if let tta { card.testTimeAugmentation = tta == .none ? nil : tta }
             return EmotionRecognizer(model: network, card: card, detector: detector)

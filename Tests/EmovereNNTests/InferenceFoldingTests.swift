@@ -70,4 +70,16 @@ struct InferenceFoldingTests {
                     "face \(image) of \(batch) over \(workers) copies")
         }
     }
+
+    /// `maximumCopies` bounds the copies a batch prepares (a server's recognizers share the workers).
+    @Test func maximumCopiesBoundsThePreparedCopies() throws {
+        let model = try Model(architecture: Architecture(name: "tiny-cnn", inputSize: 16), seed: 2).inferenceModel()
+        let input = Tensor(shape: [6, 16, 16, 1], values: randomValues(6 * 256, seed: 3))
+        model.maximumCopies = 1
+        let single = model.probabilities(input).values
+        #expect(model.copyCount == 1)
+        let split = model.probabilities(input, workers: 3).values
+        #expect(model.copyCount == 3)
+        #expect(closeness(split, single, absoluteTolerance: 1e-6) <= 1)
+    }
 }

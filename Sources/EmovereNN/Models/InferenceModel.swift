@@ -9,13 +9,18 @@ import EmovereTensor
 /// copy of the network on one thread: a face's activations then stay in that core's cache, which makes a batch
 /// about 40 % faster than passing slices of it through one network with every layer split over the workers
 /// (`emovere bench`). The copies are prepared on the first batch that needs them and kept (the default model's
-/// weights and packed kernels: a few megabytes per copy).
+/// weights and packed kernels: a few megabytes per copy); `maximumCopies` bounds them.
 public final class InferenceModel: Classifier {
     /// The prepared network (used for single faces, split over the workers layer by layer), then one copy per
     /// further worker, once a batch has needed them.
     private var replicas: [Model]
     /// The weights the copies are prepared from (before folding).
     private let state: [String: (shape: [Int], values: [Float])]
+
+    /// The most copies of the network a batch is split over: one per worker by default. Where several models
+    /// already run side by side (a server's recognizer pool), give each its share of the workers: 1 keeps a single
+    /// network, which still passes a batch one face at a time.
+    public var maximumCopies = Parallel.workerCount
 
     /// Faces each copy passes through its network at a time.
     static let replicaSlice = 1
@@ -35,6 +40,9 @@ public final class InferenceModel: Classifier {
         return model
     }
 
+    /// Copies of the network prepared so far (the first included).
+    var copyCount: Int { replicas.count }
+
     private var model: Model { replicas[0] }
     public var architecture: Architecture { model.architecture }
     public var network: Sequential { model.network }
@@ -50,7 +58,8 @@ public final class InferenceModel: Classifier {
     public func logits(_ input: Tensor) -> Tensor { model.logits(input, mode: .inference) }
 
     public func probabilities(_ input: Tensor) -> Tensor {
-        probabilities(input, workers: min(Parallel.workerCount, input.shape[0]))
+        // Inside another job's chunk (another model holds the workers) a split would run copy after copy.
+        probabilities(input, workers: max(1, min(maximumCopies, Parallel.availableWorkers, input.shape[0])))
     }
 
     /// `probabilities(_:)` with a batch of several faces split over `workers` copies of the network.
