@@ -43,10 +43,16 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure the face detectors instead (YuNet and Haar at 640x480 and 1280x720, against OpenCV).")
     var detector = false
 
+    @Option(help: "Rounds to measure, each Emovere then its peers; more than one also prints medians and median ratios.")
+    var rounds = 1
+
     @Flag(help: "Also time Keras fit on Arriaga's mini-Xception at the training batch size, without augmentation (mini-xception only; needs python3 with tensorflow).")
     var keras = false
 
     func validate() throws {
+        if rounds < 1 {
+            throw ValidationError("--rounds is the number of measuring rounds: expected 1 or more, received \(rounds)")
+        }
         if keras && model != .miniXception {
             throw ValidationError("--keras compares Arriaga's mini-Xception: it needs --model mini-xception, received --model \(model)")
         }
@@ -66,26 +72,41 @@ struct Bench: ParsableCommand {
             return
         }
         let architecture = Architecture(model, inputSize: inputSize)
-        let results = try Benchmark(architecture: architecture, seconds: seconds)
-            .run(trainingBatch: trainingBatch, inferenceBatches: trainingOnly ? [] : inferenceBatches)
-        for line in results { print(line.formatted) }
-        if layers, let batch = inferenceBatches.first {
-            let timings = try Benchmark(architecture: architecture, seconds: seconds).layerTimings(batchSize: batch)
-            let total = timings.reduce(0) { $0 + $1.microseconds }
-            print("layers, batch \(batch): \(String(format: "%.1f", total)) µs per pass")
-            for timing in timings {
-                print(String(format: "  %8.2f µs  %5.1f %%  %@", timing.microseconds, 100 * timing.microseconds / total,
-                             timing.name as NSString))
+        let benchmark = Benchmark(architecture: architecture, seconds: seconds)
+        let batches = trainingOnly ? [] : inferenceBatches
+        let exported = !noOnnx && !trainingOnly && onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil
+        defer { if let exported { try? FileManager.default.removeItem(atPath: exported) } }  // a temporary file
+        var measured = BenchmarkRounds()
+        for round in 1...rounds {
+            if rounds > 1 { print("round \(round) of \(rounds)") }
+            let results = try benchmark.run(trainingBatch: trainingBatch, inferenceBatches: batches)
+            for line in results { print(line.formatted) }
+            if layers, round == 1, let batch = inferenceBatches.first { try printLayers(benchmark, batch: batch) }
+            let kerasRate = keras ? KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
+                                                    threads: Parallel.workerCount).run() : nil
+            let onnxRates = noOnnx || trainingOnly ? nil
+                : OnnxRuntimeComparison(modelPath: onnxModel ?? exported!, inputSize: inputSize, batches: batches,
+                                        seconds: seconds, threads: Parallel.workerCount).run()
+            // Emovere's figures: the training one first (when measured), then one per inference batch.
+            let peers: [(name: String, rate: Double)?] = (trainingBatch > 0 ? [kerasRate.map { ("Keras fit", $0) }] : [])
+                + batches.indices.map { index in onnxRates.map { ("ONNX Runtime", $0[index]) } }
+            for (result, peer) in zip(results, peers) {
+                measured.record(name: result.name, rate: result.imagesPerSecond, peer: peer)
             }
         }
-        if keras {
-            KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds, threads: Parallel.workerCount).run()
+        if rounds > 1 {
+            print("medians of \(rounds) rounds:")
+            for line in measured.summary { print(line) }
         }
-        if !noOnnx && !trainingOnly {
-            let exported = onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil
-            defer { if let exported { try? FileManager.default.removeItem(atPath: exported) } }  // a temporary file
-            OnnxRuntimeComparison(modelPath: onnxModel ?? exported!, inputSize: inputSize, batches: inferenceBatches,
-                                  seconds: seconds, threads: Parallel.workerCount).run()
+    }
+
+    private func printLayers(_ benchmark: Benchmark, batch: Int) throws {
+        let timings = try benchmark.layerTimings(batchSize: batch)
+        let total = timings.reduce(0) { $0 + $1.microseconds }
+        print("layers, batch \(batch): \(String(format: "%.1f", total)) µs per pass")
+        for timing in timings {
+            print(String(format: "  %8.2f µs  %5.1f %%  %@", timing.microseconds, 100 * timing.microseconds / total,
+                         timing.name as NSString))
         }
     }
 

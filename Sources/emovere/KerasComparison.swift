@@ -9,7 +9,8 @@ struct KerasComparison {
     let seconds: Double
     let threads: Int
 
-    func run() {
+    /// Runs the comparison and prints its line; returns Keras's training images/s, or nil when it did not run.
+    func run() -> Double? {
         let script = """
             import os, sys, time
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -49,7 +50,8 @@ struct KerasComparison {
             label = "keras %s (tensorflow %s) fit, batch %d, no augmentation" % (keras.__version__, tf.__version__, batch)
             print("%-40s %10.0f images/s  (%.0f per CPU-second)" % (label, n / wall, n / max(cpu, 1e-9)))
             """
-        PythonComparison.run(script, arguments: [String(inputSize), String(batchSize), String(seconds), String(threads)],
-                             comparison: "Keras")
+        return PythonComparison.run(script, arguments: [String(inputSize), String(batchSize), String(seconds), String(threads)],
+                                    comparison: "Keras")
+            .lazy.compactMap(PythonComparison.imagesPerSecond(in:)).first
     }
 }

@@ -10,10 +10,12 @@ struct OnnxRuntimeComparison {
     /// ONNX Runtime's intra-op threads: the same number of workers as Emovere's.
     let threads: Int
 
-    func run() {
+    /// Runs the comparison and prints its lines; returns ONNX Runtime's images/s for each of `batches`, or nil when
+    /// it did not run.
+    func run() -> [Double]? {
         guard FileManager.default.fileExists(atPath: modelPath) else {
             print("ONNX Runtime comparison skipped: no model at \(modelPath) (pass --onnx-model)")
-            return
+            return nil
         }
         let script = """
             import sys, time
@@ -34,7 +36,9 @@ struct OnnxRuntimeComparison {
                 wall = time.perf_counter() - t; cpu = time.process_time() - c
                 print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
             """
-        PythonComparison.run(script, arguments: [modelPath, String(inputSize), String(seconds), String(threads)]
-                                 + batches.map(String.init), comparison: "ONNX Runtime")
+        let rates = PythonComparison.run(script, arguments: [modelPath, String(inputSize), String(seconds), String(threads)]
+                                             + batches.map(String.init), comparison: "ONNX Runtime")
+            .compactMap(PythonComparison.imagesPerSecond(in:))
+        return rates.count == batches.count ? rates : nil
     }
 }

@@ -1,18 +1,35 @@
 import Foundation
 
-/// Runs a comparison script of `bench` (ONNX Runtime, OpenCV) with `python3 -c`, its output following Emovere's.
+/// Runs a comparison script of `bench` (ONNX Runtime, OpenCV, Keras) with `python3 -c`, its output following
+/// Emovere's.
 enum PythonComparison {
-    /// Runs `script` with `arguments`; when python3 cannot start, says that the `comparison` was skipped.
-    static func run(_ script: String, arguments: [String], comparison: String) {
+    /// Runs `script` with `arguments` and prints its output; returns the lines it printed (none when python3 cannot
+    /// start, which is said as the `comparison` skipped).
+    @discardableResult
+    static func run(_ script: String, arguments: [String], comparison: String) -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script] + arguments
+        let output = Pipe()
+        process.standardOutput = output
         fflush(nil)  // flush every output stream: Emovere's lines first, then python's
         do {
             try process.run()
-            process.waitUntilExit()
         } catch {
             print("\(comparison) comparison skipped: cannot start python3 (\(error))")
+            return []
         }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        print(text, terminator: "")
+        return text.split(separator: "\n").map(String.init)
+    }
+
+    /// The rate of a result line (`... 1234 images/s ...`), nil for other lines.
+    static func imagesPerSecond(in line: String) -> Double? {
+        let words = line.split(separator: " ")
+        guard let unit = words.firstIndex(of: "images/s"), unit > words.startIndex else { return nil }
+        return Double(words[words.index(before: unit)])
     }
 }

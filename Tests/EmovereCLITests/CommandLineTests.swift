@@ -57,6 +57,23 @@ struct CommandLineTests {
         #expect(untrained.status != 0 && untrained.standardError.contains("--training-batch above 0"), "\(untrained)")
     }
 
+    /// `bench --rounds` measures Emovere then ONNX Runtime (installed by scripts/test.sh) in each round and ends with
+    /// the medians: each figure's rate, ONNX Runtime's and the median ratio with every round's; zero rounds are refused.
+    @Test func benchRoundsPrintMediansAndRatios() throws {
+        let result = try CommandRunner.run(["bench", "--model", "tiny-cnn", "--input-size", "12", "--seconds", "0.05",
+                                            "--training-batch", "0", "--inference-batches", "1", "--rounds", "2"])
+        #expect(result.status == 0, "\(result)")
+        let lines = result.standardOutput.split(separator: "\n")
+        #expect(lines.contains("round 2 of 2"), "\(result)")
+        let summary = lines.drop { $0 != "medians of 2 rounds:" }.dropFirst()
+        #expect(summary.count == 1 && summary.first.map {
+            $0.hasPrefix("tiny-cnn 12x12 inference, batch 1") && $0.contains("median of 2; ONNX Runtime ")
+                && $0.contains("(rounds: ")
+        } == true, "\(result)")
+        let none = try CommandRunner.run(["bench", "--rounds", "0"])
+        #expect(none.status != 0 && none.standardError.contains("--rounds is the number of measuring rounds"), "\(none)")
+    }
+
     /// `info --system` names the kernels chosen for this CPU (one of the sets it runs) and the BLAS library.
     @Test func infoSystemNamesTheChosenKernels() throws {
         let result = try CommandRunner.run(["info", "--system"])

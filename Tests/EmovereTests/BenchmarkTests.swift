@@ -17,4 +17,28 @@ struct BenchmarkTests {
         let layers = try benchmark.layerTimings(batchSize: 2)
         #expect(!layers.isEmpty && layers.allSatisfy { $0.microseconds >= 0 })
     }
+
+    /// Rounds summarise as the median rate and the median of the per-round ratios, which differs from the ratio of
+    /// the medians when the peer's rate moves between rounds.
+    @Test func roundsGiveMedianRatesAndMedianRatios() {
+        var rounds = BenchmarkRounds()
+        for (rate, peer) in [(100.0, 200.0), (300.0, 250.0), (200.0, 100.0)] {
+            rounds.record(name: "inference, batch 1", rate: rate, peer: (name: "ONNX Runtime", rate: peer))
+            rounds.record(name: "training, batch 32", rate: rate / 10)
+        }
+        #expect(rounds.series.map(\.name) == ["inference, batch 1", "training, batch 32"])
+        let inference = rounds.series[0]
+        #expect(BenchmarkRounds.median(inference.rates) == 200)
+        #expect(BenchmarkRounds.median(inference.peerRates) == 200)
+        #expect(inference.ratios == [0.5, 1.2, 2.0])
+        #expect(BenchmarkRounds.median(inference.ratios) == 1.2)  // the ratio of the medians would be 1.0
+        #expect(rounds.series[1].ratios.isEmpty)
+        #expect(BenchmarkRounds.median([4, 1, 3, 2]) == 2.5)
+        #expect(BenchmarkRounds.median([]) == nil)
+        let summary = rounds.summary
+        #expect(summary.count == 2)
+        #expect(summary[0].contains("median of 3") && summary[0].contains("ONNX Runtime 200; ratio 1.20 (rounds: 0.50 1.20 2.00)"),
+                "\(summary[0])")
+        #expect(!summary[1].contains("ratio"), "\(summary[1])")
+    }
 }
