@@ -1,19 +1,20 @@
 import CHDF5
 import Foundation
+import Synchronization
 
 /// A read-only HDF5 file: string attributes and floating-point datasets by object path.
 ///
-/// Calls into libhdf5 must hold `HDF5File.libraryLock` (some builds of the library are not thread-safe).
+/// Calls into libhdf5 must hold `HDF5File.library` (some builds of the library are not thread-safe).
 final class HDF5File {
     /// Serialises every use of libhdf5 in the process.
-    static let libraryLock = NSLock()
+    static let library = Mutex(())
     /// The most values one dataset or string attribute may hold (guards allocations against damaged headers).
     static let maximumElements = 1 << 28
 
     let path: String
     private let file: hid_t
 
-    /// Opens `path` read-only; the caller holds `libraryLock`.
+    /// Opens `path` read-only; the caller holds `library`.
     init(path: String) throws(KerasImportError) {
         self.path = path
         chdf5_silence_errors()

@@ -17,8 +17,11 @@ public enum KerasImporter {
     /// The imported model (input `[N, S, S, 1]` preprocessed as `x / 127.5 - 1`, output logits
     /// `[N, 7]` in FER2013 order) and its card, with `origin` naming `path`.
     public static func importModel(from path: String) throws(KerasImportError) -> (model: Model, card: ModelCard) {
-        HDF5File.libraryLock.lock()
-        defer { HDF5File.libraryLock.unlock() }
+        try HDF5File.library.withLock { _ throws(KerasImportError) in try importHoldingLibrary(from: path) }
+    }
+
+    /// `importModel(from:)` while holding `HDF5File.library`.
+    private static func importHoldingLibrary(from path: String) throws(KerasImportError) -> (model: Model, card: ModelCard) {
         let file = try HDF5File(path: path)
         guard let json = try file.strings(attribute: "model_config", of: "/")?.first else {
             let weightsOnly = try file.strings(attribute: "layer_names", of: "/") != nil

@@ -2,6 +2,7 @@ import Dispatch
 import Emovere
 import EmovereVision
 import Foundation
+import Synchronization
 
 /// A fixed set of recognizers shared by all requests: one recognizer serves one analysis at a time (it holds
 /// per-call buffers), so the pool's size is the number of analyses that run in parallel.
@@ -20,10 +21,14 @@ public final class RecognizerPool: @unchecked Sendable {
     public let detector: DetectorDescription
 
     private let recognizers: [EmotionRecognizer]
-    private let lock = NSLock()
-    private var idle: [Int]
-    private var waiters: [(id: UInt64, continuation: CheckedContinuation<Int, any Error>)] = []
-    private var nextWaiterID: UInt64 = 0
+    private let state: Mutex<State>
+
+    /// The idle recognizers (indices) and the requests waiting for one, in arrival order.
+    private struct State {
+        var idle: [Int]
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Int, any Error>)] = []
+        var nextWaiterID: UInt64 = 0
+    }
 
     /// A pool of `recognizers` (at least one, all with the same card) admitting `maximumWaiting` waiting requests.
     public init(recognizers: [EmotionRecognizer], maximumWaiting: Int) {
@@ -33,12 +38,12 @@ public final class RecognizerPool: @unchecked Sendable {
         self.maximumWaiting = max(0, maximumWaiting)
         self.card = recognizers[0].card
         self.detector = recognizers[0].detector.description
-        self.idle = Array(recognizers.indices.reversed())
+        state = Mutex(State(idle: Array(recognizers.indices.reversed())))
     }
 
     /// The number of recognizers in use and of requests waiting for one, right now.
     public var occupancy: (running: Int, waiting: Int) {
-        lock.withLock { (capacity - idle.count, waiters.count) }
+        state.withLock { (capacity - $0.idle.count, $0.waiters.count) }
     }
 
     /// Runs `body` with a recognizer of its own on a Dispatch thread and returns its result.
@@ -58,45 +63,42 @@ public final class RecognizerPool: @unchecked Sendable {
     }
 
     private func acquire() async throws -> Int {
-        if let index = lock.withLock({ idle.popLast() }) { return index }
-        let id = lock.withLock { () -> UInt64 in
-            nextWaiterID += 1
-            return nextWaiterID
+        if let index = state.withLock({ $0.idle.popLast() }) { return index }
+        let id = state.withLock { state -> UInt64 in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
-                lock.lock()
-                if let index = idle.popLast() {
-                    lock.unlock()
-                    continuation.resume(returning: index)
-                } else if Task.isCancelled {
-                    lock.unlock()
-                    continuation.resume(throwing: CancellationError())
-                } else if waiters.count >= maximumWaiting {
-                    let refusal = ServerError.overloaded(running: capacity - idle.count, waiting: waiters.count)
-                    lock.unlock()
-                    continuation.resume(throwing: refusal)
-                } else {
-                    waiters.append((id, continuation))
-                    lock.unlock()
+                // Decided under the lock, resumed after it.
+                let outcome = state.withLock { state -> Result<Int, any Error>? in
+                    if let index = state.idle.popLast() { return .success(index) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if state.waiters.count >= maximumWaiting {
+                        return .failure(ServerError.overloaded(running: capacity - state.idle.count,
+                                                               waiting: state.waiters.count))
+                    }
+                    state.waiters.append((id, continuation))
+                    return nil
                 }
+                if let outcome { continuation.resume(with: outcome) }
             }
         } onCancel: {
-            let cancelled = lock.withLock { () -> CheckedContinuation<Int, any Error>? in
-                guard let position = waiters.firstIndex(where: { $0.id == id }) else { return nil }
-                return waiters.remove(at: position).continuation
+            let cancelled = state.withLock { state -> CheckedContinuation<Int, any Error>? in
+                guard let position = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: position).continuation
             }
             cancelled?.resume(throwing: CancellationError())
         }
     }
 
     private func release(_ index: Int) {
-        let next = lock.withLock { () -> CheckedContinuation<Int, any Error>? in
-            if waiters.isEmpty {
-                idle.append(index)
+        let next = state.withLock { state -> CheckedContinuation<Int, any Error>? in
+            if state.waiters.isEmpty {
+                state.idle.append(index)
                 return nil
             }
-            return waiters.removeFirst().continuation
+            return state.waiters.removeFirst().continuation
         }
         next?.resume(returning: index)
     }

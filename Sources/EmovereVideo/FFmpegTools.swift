@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -56,9 +57,8 @@ public struct FFmpegTools: Sendable, Equatable {
 }
 
 /// The last bytes a subprocess wrote to a pipe, collected on a background thread so the pipe never fills up.
-final class StreamTail: @unchecked Sendable {
-    private let lock = NSLock()
-    private var bytes: [UInt8] = []
+final class StreamTail: Sendable {
+    private let bytes = Mutex<[UInt8]>([])
     private let limit: Int
     private let finished = DispatchSemaphore(value: 0)
 
@@ -88,10 +88,10 @@ final class StreamTail: @unchecked Sendable {
     }
 
     private func append(_ chunk: ArraySlice<UInt8>) {
-        lock.lock()
-        defer { lock.unlock() }
-        bytes.append(contentsOf: chunk)
-        if bytes.count > limit { bytes.removeFirst(bytes.count - limit) }
+        bytes.withLock { bytes in
+            bytes.append(contentsOf: chunk)
+            if bytes.count > limit { bytes.removeFirst(bytes.count - limit) }
+        }
     }
 
     /// Waits until the writer closed the pipe (the process exited), then returns the last lines, at most `lines`.
@@ -103,9 +103,7 @@ final class StreamTail: @unchecked Sendable {
 
     /// The last lines collected so far, without waiting.
     func snapshot(lines: Int = 12) -> String {
-        lock.lock()
-        let copy = bytes
-        lock.unlock()
+        let copy = bytes.withLock { $0 }
         let all = String(decoding: copy, as: UTF8.self).split(whereSeparator: \.isNewline)
         return all.suffix(lines).joined(separator: "\n")
     }

@@ -1,15 +1,17 @@
 import ArgumentParser
 import EmovereVision
 import Foundation
+import Synchronization
 
 /// An append-only JSON Lines file of photo results: each line is written whole with one `write`, so a run that
 /// stops leaves at most one partial last line, which `resume` cuts off before appending.
-final class ResultLog: @unchecked Sendable {
+final class ResultLog: Sendable {
     /// The paths whose line the file already held when it was opened.
     let finished: Set<String>
     private let handle: FileHandle
     private let path: String
-    private let lock = NSLock()
+    /// One append at a time.
+    private let appending = Mutex(())
 
     init(path: String, resume: Bool) throws {
         self.path = path
@@ -51,12 +53,12 @@ final class ResultLog: @unchecked Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let line = Array(try encoder.encode(result)) + [10]
-        lock.lock()
-        defer { lock.unlock() }
-        do {
-            try handle.write(contentsOf: line)
-        } catch {
-            throw ValidationError("cannot append to \(path): \(error)")
+        try appending.withLock { _ in
+            do {
+                try handle.write(contentsOf: line)
+            } catch {
+                throw ValidationError("cannot append to \(path): \(error)")
+            }
         }
     }
 }
