@@ -53,6 +53,9 @@ struct Bench: ParsableCommand {
         if rounds < 1 {
             throw ValidationError("--rounds is the number of measuring rounds: expected 1 or more, received \(rounds)")
         }
+        if detector && rounds > 1 {
+            throw ValidationError("--rounds repeats the model measurements; --detector measures once (run it again instead)")
+        }
         if keras && model != .miniXception {
             throw ValidationError("--keras compares Arriaga's mini-Xception: it needs --model mini-xception, received --model \(model)")
         }

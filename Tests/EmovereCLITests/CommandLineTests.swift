@@ -58,7 +58,8 @@ struct CommandLineTests {
     }
 
     /// `bench --rounds` measures Emovere then ONNX Runtime (installed by scripts/test.sh) in each round and ends with
-    /// the medians: each figure's rate, ONNX Runtime's and the median ratio with every round's; zero rounds are refused.
+    /// the medians: each figure's rate, ONNX Runtime's and the median ratio with every round's; zero rounds, and rounds
+    /// of the detector measurement, are refused.
     @Test func benchRoundsPrintMediansAndRatios() throws {
         let result = try CommandRunner.run(["bench", "--model", "tiny-cnn", "--input-size", "12", "--seconds", "0.05",
                                             "--training-batch", "0", "--inference-batches", "1", "--rounds", "2"])
@@ -72,6 +73,8 @@ struct CommandLineTests {
         } == true, "\(result)")
         let none = try CommandRunner.run(["bench", "--rounds", "0"])
         #expect(none.status != 0 && none.standardError.contains("--rounds is the number of measuring rounds"), "\(none)")
+        let detector = try CommandRunner.run(["bench", "--detector", "--rounds", "3"])
+        #expect(detector.status != 0 && detector.standardError.contains("--detector measures once"), "\(detector)")
     }
 
     /// `info --system` names the kernels chosen for this CPU (one of the sets it runs) and the BLAS library.
