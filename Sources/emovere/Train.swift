@@ -96,17 +96,17 @@ struct Train: ParsableCommand {
     var softLabelWeight: Float?
 
     @Option(help: ArgumentHelp(
-        "A trained model whose predictions for each training image (computed once, on the clean face) are mixed into the training targets (knowledge distillation).",
+        "A trained model whose predictions for each training image (computed once, on the clean face) are mixed into the training targets (knowledge distillation). Repeat it for an ensemble: the teachers' mean is mixed in.",
         valueName: "model.safetensors"))
-    var teacher: String?
+    var teacher: [String] = []
 
-    @Option(help: "With --teacher: the teacher's share of each target, 0-1 (default 0.5).")
+    @Option(help: "With --teacher: the teachers' share of each target, 0-1 (default 0.5).")
     var teacherWeight: Float?
 
     @Option(help: "With --teacher: divides the teacher's logits before its softmax, above 1 flattens them (default 1).")
     var teacherTemperature: Float?
 
-    @Option(help: "With --teacher: the views the teacher averages (default: its card's test-time augmentation).")
+    @Option(help: "With --teacher: the views each teacher averages (default: its card's test-time augmentation).")
     var teacherTta: TestTimeAugmentation?
 
     @Flag(help: "Continue the run whose checkpoint is in --out.")
@@ -137,12 +137,12 @@ struct Train: ParsableCommand {
         if let teacherTemperature, !(teacherTemperature > 0 && teacherTemperature.isFinite) {
             throw ValidationError("--teacher-temperature must be positive, received \(teacherTemperature)")
         }
-        for (option, path) in [("--teacher", teacher), ("--initial-weights", initialWeights), ("--soft-labels", softLabels)] {
+        for (option, path) in teacher.map({ ("--teacher", $0) }) + [("--initial-weights", initialWeights), ("--soft-labels", softLabels)] {
             if let path, !FileManager.default.fileExists(atPath: path) {
                 throw ValidationError("\(option): no file at \(path)")
             }
         }
-        if (teacherWeight != nil || teacherTemperature != nil || teacherTta != nil) && teacher == nil {
+        if (teacherWeight != nil || teacherTemperature != nil || teacherTta != nil) && teacher.isEmpty {
             throw ValidationError("--teacher-weight, --teacher-temperature and --teacher-tta need --teacher")
         }
         if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
@@ -171,10 +171,9 @@ struct Train: ParsableCommand {
         result.earlyStoppingPatience = earlyStopping
         result.validationHoldOut = validationFraction
         result.softLabels = softLabels.map { SoftLabels(file: $0, weight: softLabelWeight ?? 0.5) }
-        result.distillation = teacher.map {
-            Distillation(teacher: $0, weight: teacherWeight ?? 0.5, temperature: teacherTemperature ?? 1,
-                         testTimeAugmentation: teacherTta)
-        }
+        result.distillation = teacher.isEmpty ? nil
+            : Distillation(teachers: teacher, weight: teacherWeight ?? 0.5, temperature: teacherTemperature ?? 1,
+                           testTimeAugmentation: teacherTta)
         result.initialWeights = initialWeights
         return result
     }

@@ -173,7 +173,8 @@ struct TrainerStartingPointTests {
     }
 
     /// A student whose labels are all wrong learns the classes from a teacher given all of the target (weight 1);
-    /// without the teacher it learns the wrong labels. The teacher reads a student input of another size.
+    /// without the teacher it learns the wrong labels. The teacher reads a student input of another size; an
+    /// ensemble of teachers gives their mean.
     @Test func distillationTeachesThroughTheTeachersPredictions() throws {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
@@ -183,7 +184,7 @@ struct TrainerStartingPointTests {
         let mislabelled = FaceDataset(imageSize: clean.imageSize, pixels: clean.pixels, labels: clean.labels.map { ($0 + 1) % 3 })
         func studentAccuracy(teacherWeight: Float) throws -> Double {
             var recipe = TrainerFixtures.recipe(epochs: 6, seed: 2)
-            recipe.distillation = Distillation(teacher: teacher.bestModelPath, weight: teacherWeight)
+            recipe.distillation = Distillation(teachers: [teacher.bestModelPath], weight: teacherWeight)
             let student = try Trainer(recipe: recipe, training: mislabelled, validation: TrainerFixtures.patternDataset(count: 24, seed: 6),
                                       directory: directory.appending("student-\(teacherWeight)"))
             student.log = { _ in }
@@ -196,10 +197,10 @@ struct TrainerStartingPointTests {
 
         // The teacher reads a 16x16 student dataset at its own 12x12; a temperature above 1 flattens its answer.
         let validation = TrainerFixtures.patternDataset(count: 24, seed: 6).resized(to: 16)
-        func answers(temperature: Float) throws -> (classes: [Int], confidence: Float) {
-            let rows = try Teacher.distributions(Distillation(teacher: teacher.bestModelPath, temperature: temperature),
+        func answers(temperature: Float) throws -> (rows: [[Float]], classes: [Int], confidence: Float) {
+            let rows = try Teacher.distributions(Distillation(teachers: [teacher.bestModelPath], temperature: temperature),
                                                  for: validation, classCount: 7, cache: nil)
-            return (Self.predictedClasses(rows), rows.map { $0.max()! }.reduce(0, +) / Float(rows.count))
+            return (rows, Self.predictedClasses(rows), rows.map { $0.max()! }.reduce(0, +) / Float(rows.count))
         }
         let sharp = try answers(temperature: 1)
         let flat = try answers(temperature: 3)
@@ -209,7 +210,7 @@ struct TrainerStartingPointTests {
 
         // The answers are cached with what made them; a resumed run whose teacher changed stops with an error.
         let cache = directory.appending("teacher-probabilities.safetensors")
-        let distillation = Distillation(teacher: teacher.bestModelPath)
+        let distillation = Distillation(teachers: [teacher.bestModelPath])
         let computed = try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache)
         #expect(Self.predictedClasses(computed) == validation.labels)
         var file = try SafeTensorsFile(contentsOf: cache)
@@ -218,17 +219,32 @@ struct TrainerStartingPointTests {
         try file.write(to: cache)
         #expect(try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache)
                     .allSatisfy { $0 == Array(repeating: 0.5, count: 7) })
-        for changed in [Distillation(teacher: teacher.bestModelPath, temperature: 1.5),
-                        Distillation(teacher: teacher.bestModelPath, testTimeAugmentation: .flip)] {
+        for changed in [Distillation(teachers: [teacher.bestModelPath], temperature: 1.5),
+                        Distillation(teachers: [teacher.bestModelPath], testTimeAugmentation: .flip)] {
             let error = try #require(throws: TrainingError.self) {
                 try Teacher.distributions(changed, for: validation, classCount: 7, cache: cache)
             }
             #expect(error.description.contains("differ from those its answers"), "\(error)")
         }
 
+        // An ensemble's answer is its teachers' mean: here the teacher with the wrongly taught student.
+        let wrong = directory.appending("student-0.0") + "/best.safetensors"
+        let alone = try Teacher.distributions(Distillation(teachers: [wrong]), for: validation, classCount: 7, cache: nil)
+        let ensemble = try Teacher.distributions(Distillation(teachers: [teacher.bestModelPath, wrong]), for: validation,
+                                                 classCount: 7, cache: nil)
+        let mean = zip(sharp.rows, alone).map { zip($0, $1).map { ($0 + $1) / 2 } }
+        #expect(zip(ensemble, mean).allSatisfy { zip($0, $1).allSatisfy { abs($0 - $1) < 1e-6 } })
+        #expect(zip(ensemble, sharp.rows).contains { zip($0, $1).contains { abs($0 - $1) > 0.05 } })
+        // Answers cached for one teacher are not an ensemble's.
+        let grown = try #require(throws: TrainingError.self) {
+            try Teacher.distributions(Distillation(teachers: [teacher.bestModelPath, wrong]), for: validation,
+                                      classCount: 7, cache: cache)
+        }
+        #expect(grown.description.contains("differ from those its answers"), "\(grown)")
+
         var recipe = TrainerFixtures.recipe(epochs: 1)
         recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
-        recipe.distillation = Distillation(teacher: teacher.bestModelPath)
+        recipe.distillation = Distillation(teachers: [teacher.bestModelPath])
         let error = try #require(throws: TrainingError.self) {
             try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("mismatch")).run()
         }

@@ -46,7 +46,7 @@ struct TrainingRecipeTests {
         overrides.augmentation = .robustHeavy
         overrides.earlyStoppingPatience = 0
         overrides.validationHoldOut = 0.1
-        overrides.distillation = Distillation(teacher: "teacher.safetensors", weight: 0.3)
+        overrides.distillation = Distillation(teachers: ["teacher.safetensors"], weight: 0.3)
         var expected = base
         expected.epochs = 3
         expected.seed = 11
@@ -54,7 +54,7 @@ struct TrainingRecipeTests {
         expected.augmentation = .robustHeavy
         expected.earlyStoppingPatience = nil
         expected.validationHoldOut = 0.1
-        expected.distillation = Distillation(teacher: "teacher.safetensors", weight: 0.3)
+        expected.distillation = Distillation(teachers: ["teacher.safetensors"], weight: 0.3)
         #expect(try base.applying(overrides) == expected)
 
         // A new input size rebuilds the architecture and its preprocessing.
@@ -63,6 +63,18 @@ struct TrainingRecipeTests {
         let resized = try base.applying(size)
         #expect(resized.architecture == Architecture(.miniXception, inputSize: 48))
         #expect(resized.preprocessing == .symmetric(inputSize: 48))
+    }
+
+    /// A recipe written before ensembles names one `teacher`; it reads as a one-teacher list and is written back as
+    /// `teachers`. An empty list is an error naming the key.
+    @Test func distillationReadsTheSingleTeacherOfOlderRecipes() throws {
+        let older = #"{"teacher": "models/default.safetensors", "weight": 0.5, "temperature": 1}"#
+        let read = try JSONDecoder().decode(Distillation.self, from: Data(older.utf8))
+        #expect(read == Distillation(teachers: ["models/default.safetensors"]))
+        let written = String(decoding: try JSONEncoder().encode(read), as: UTF8.self)
+        #expect(written.contains(#""teachers":["models\/default.safetensors"]"#) && !written.contains(#""teacher":"#), "\(written)")
+        let empty = #"{"teachers": [], "weight": 0.5, "temperature": 1}"#
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(Distillation.self, from: Data(empty.utf8)) }
     }
 
     /// The schedule options: a kind builds that schedule; a lone patience or warm-up changes only a base schedule of

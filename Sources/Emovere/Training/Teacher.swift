@@ -1,46 +1,55 @@
 import EmovereData
 import EmovereNN
 
-/// Knowledge distillation's targets (`TrainingRecipe.distillation`): a trained model's class probabilities for
-/// each training image, computed once on the clean image (resized to the teacher's input) with the distillation's
-/// test-time augmentation (by default the teacher card's). The student learns to give them for every augmented and
-/// corrupted view of the image.
+/// Knowledge distillation's targets (`TrainingRecipe.distillation`): the teachers' class probabilities for each
+/// training image, computed once on the clean image (resized to each teacher's input) with the distillation's
+/// test-time augmentation (by default each teacher card's) and averaged over the teachers. The student learns to give
+/// them for every augmented and corrupted view of the image.
 enum Teacher {
-    /// Per image of `training`, the teacher's `classCount` probabilities at the distillation temperature: read from
-    /// `cache` when it holds them, else computed and written there. The cache records the teacher's tensors (by
-    /// checksum), views, temperature and image count; a cache that disagrees means the teacher changed since the run
+    /// Per image of `training`, the teachers' mean `classCount` probabilities at the distillation temperature: read
+    /// from `cache` when it holds them, else computed and written there. The cache records the teachers' tensors (by
+    /// checksum), views, temperature and image count; a cache that disagrees means a teacher changed since the run
     /// began, which is an error rather than a silent change of targets.
     static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
                               progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
-        let file = try SafeTensorsFile(contentsOf: distillation.teacher)
-        let (trainable, card) = try ModelFile.load(file, path: distillation.teacher)
-        let model = try trainable.inferenceModel()
-        guard card.architecture.classCount == classCount else {
-            throw TrainingError.teacherMismatch(path: distillation.teacher, expectedClasses: classCount,
-                                                found: card.architecture.classCount)
+        var teachers: [(model: InferenceModel, card: ModelCard, tensors: String)] = []
+        for path in distillation.teachers {
+            let file = try SafeTensorsFile(contentsOf: path)
+            let (trainable, card) = try ModelFile.load(file, path: path)
+            guard card.architecture.classCount == classCount else {
+                throw TrainingError.teacherMismatch(path: path, expectedClasses: classCount,
+                                                    found: card.architecture.classCount)
+            }
+            let tensors = SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
+            teachers.append((try trainable.inferenceModel(), card, tensors))
         }
-        let tensors = SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
-        let settings = ["teacherTensorsSHA256": tensors, "temperature": "\(distillation.temperature)",
-                        "images": "\(training.count)"]
+        let paths = distillation.teachers.joined(separator: ", ")
+        // One teacher's settings read as they did before ensembles, so its caches stay valid.
+        let settings = ["teacherTensorsSHA256": teachers.map(\.tensors).joined(separator: ","),
+                        "temperature": "\(distillation.temperature)", "images": "\(training.count)"]
+        let views = teachers.map { distillation.testTimeAugmentation ?? $0.card.testTimeAugmentation ?? .none }
+        let viewNames = views.map(\.rawValue).joined(separator: ",")
         if let cache, let stored = try? SafeTensorsFile(contentsOf: cache) {
-            let views = stored.metadata["testTimeAugmentation"]
             guard stored.metadata.filter({ $0.key != "testTimeAugmentation" }) == settings,
-                  distillation.testTimeAugmentation == nil || views == distillation.testTimeAugmentation?.rawValue,
+                  distillation.testTimeAugmentation == nil || stored.metadata["testTimeAugmentation"] == viewNames,
                   let probabilities = try? stored.tensor(named: "probabilities"),
                   probabilities.shape == [training.count, classCount]
             else {
-                throw TrainingError.teacherChanged(path: distillation.teacher, cache: cache)
+                throw TrainingError.teacherChanged(path: paths, cache: cache)
             }
             return rows(probabilities.values, classCount: classCount)
         }
-        let views = distillation.testTimeAugmentation ?? card.testTimeAugmentation ?? .none
-        let probabilities = try computed(model, card: card, views: views, temperature: distillation.temperature,
-                                         for: training, progress: progress)
-        if let cache {
-            try SafeTensorsFile(tensors: ["probabilities": NamedArray(shape: [training.count, classCount], values: probabilities)],
-                                metadata: settings.merging(["testTimeAugmentation": views.rawValue]) { $1 }).write(to: cache)
+        var mean = [Float](repeating: 0, count: training.count * classCount)
+        for (teacher, teacherViews) in zip(teachers, views) {
+            let probabilities = try computed(teacher.model, card: teacher.card, views: teacherViews,
+                                             temperature: distillation.temperature, for: training, progress: progress)
+            for index in mean.indices { mean[index] += probabilities[index] / Float(teachers.count) }
         }
-        return rows(probabilities, classCount: classCount)
+        if let cache {
+            try SafeTensorsFile(tensors: ["probabilities": NamedArray(shape: [training.count, classCount], values: mean)],
+                                metadata: settings.merging(["testTimeAugmentation": viewNames]) { $1 }).write(to: cache)
+        }
+        return rows(mean, classCount: classCount)
     }
 
     private static func rows(_ probabilities: [Float], classCount: Int) -> [[Float]] {

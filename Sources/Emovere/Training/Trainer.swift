@@ -108,7 +108,9 @@ public final class Trainer {
             teacherDistributions = try Teacher.distributions(
                 distillation, for: training, classCount: model.architecture.classCount,
                 cache: directory + "/teacher-probabilities.safetensors", progress: progress)
-            log("teacher \(distillation.teacher): its probabilities for \(training.count) training images make \(distillation.weight) of each target")
+            let teachers = distillation.teachers.count == 1 ? "teacher \(distillation.teachers[0])"
+                : "teachers \(distillation.teachers.joined(separator: ", ")) (mean)"
+            log("\(teachers): probabilities for \(training.count) training images make \(distillation.weight) of each target")
         }
         let sampler = BatchSampler(count: training.count, seed: recipe.seed)
         let stepsPerEpoch = training.count / recipe.batchSize
@@ -295,7 +297,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case let .teacherMismatch(path, expectedClasses, found):
             "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
         case let .teacherChanged(path, cache):
-            "\(path): the teacher's weights, views or temperature differ from those its answers in \(cache) were computed with; restore the teacher the run began with or start a new run"
+            "\(path): the teacher's weights, views or temperature differ from those its answers in \(cache) were computed with; restore the teachers the run began with or start a new run"
         case let .unknownRecipe(name, builtIn):
             "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }

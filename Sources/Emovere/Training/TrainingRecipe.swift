@@ -62,24 +62,57 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
 }
 
 /// Knowledge distillation: each training image's target becomes `(1 - weight) * target + weight * p` where `p` is
-/// the teacher's class distribution at `temperature` for the same augmented image (resized to the teacher's input).
-/// The teacher's labels must be the student's.
+/// the teachers' class distribution at `temperature` for the same image (resized to each teacher's input), averaged
+/// over the teachers: one model, or an ensemble whose mean answer is better than any member's. The teachers' labels
+/// must be the student's.
 public struct Distillation: Sendable, Codable, Equatable {
-    /// The teacher's model file, as given to `emovere train --teacher`.
-    public var teacher: String
-    /// The teacher's share of each target, 0...1.
+    /// The teachers' model files, as given to `emovere train --teacher` (at least one).
+    public var teachers: [String]
+    /// The teachers' share of each target, 0...1.
     public var weight: Float
-    /// Divides the teacher's logits before its softmax: above 1 flattens its distribution.
+    /// Divides each teacher's logits before its softmax: above 1 flattens its distribution.
     public var temperature: Float
-    /// The views the teacher averages; nil: its card's when the run started (kept with its answers in the run
+    /// The views each teacher averages; nil: its card's when the run started (kept with its answers in the run
     /// directory, so a later change to the card does not change a resumed run).
     public var testTimeAugmentation: TestTimeAugmentation?
 
-    public init(teacher: String, weight: Float = 0.5, temperature: Float = 1, testTimeAugmentation: TestTimeAugmentation? = nil) {
-        self.teacher = teacher
+    public init(teachers: [String], weight: Float = 0.5, temperature: Float = 1,
+                testTimeAugmentation: TestTimeAugmentation? = nil) {
+        precondition(!teachers.isEmpty, "distillation needs at least one teacher")
+        self.teachers = teachers
         self.weight = weight
         self.temperature = temperature
         self.testTimeAugmentation = testTimeAugmentation
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case teachers, weight, temperature, testTimeAugmentation
+        /// The single teacher of recipes written before ensembles.
+        case teacher
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let teachers = try container.decodeIfPresent([String].self, forKey: .teachers) {
+            guard !teachers.isEmpty else {
+                throw DecodingError.dataCorruptedError(forKey: .teachers, in: container,
+                                                       debugDescription: "expected at least one teacher, found none")
+            }
+            self.teachers = teachers
+        } else {
+            teachers = [try container.decode(String.self, forKey: .teacher)]
+        }
+        weight = try container.decode(Float.self, forKey: .weight)
+        temperature = try container.decode(Float.self, forKey: .temperature)
+        testTimeAugmentation = try container.decodeIfPresent(TestTimeAugmentation.self, forKey: .testTimeAugmentation)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(teachers, forKey: .teachers)
+        try container.encode(weight, forKey: .weight)
+        try container.encode(temperature, forKey: .temperature)
+        try container.encodeIfPresent(testTimeAugmentation, forKey: .testTimeAugmentation)
     }
 }
 
