@@ -103,7 +103,7 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: the teachers' share of each target, 0-1 (default 0.5).")
     var teacherWeight: Float?
 
-    @Option(help: "With --teacher: divides the teacher's logits before its softmax, above 1 flattens them (default 1).")
+    @Option(help: "With --teacher: divides each teacher's logits before its softmax, above 1 flattens them (default 1).")
     var teacherTemperature: Float?
 
     @Option(help: "With --teacher: the views each teacher averages (default: its card's test-time augmentation).")
