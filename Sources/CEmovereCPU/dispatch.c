@@ -6,6 +6,8 @@
                                     float, long, float *, long);                                                  \
     void emovere_conv_narrow_##suffix(const float *const *, long, long, long, const float *, long, const float *, \
                                       float, long, long, float *, long);                                          \
+    void emovere_outer_wide_##suffix(const float *, long, long, const float *, long, long, float *, long);      \
+    void emovere_outer_narrow_##suffix(const float *, long, long, const float *, long, long, long, float *, long); \
     void emovere_depthwise3x3_row_##suffix(const float *, const float *, const float *, const float *, long,      \
                                            float *, long);                                                      \
     void emovere_norm_moments_##suffix(const float *, long, long, float *, float *);                              \
@@ -96,6 +98,16 @@ void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_
                          long valid, long filters, float *out, long out_stride) {
     DISPATCH(isa, emovere_conv_narrow, corners, row_step, kernel_height, run_length, weights, weight_stride, bias,
              floor, valid, filters, out, out_stride);
+}
+
+void emovere_outer_wide(emovere_isa isa, const float *a, long a_stride, long valid, const float *b, long b_stride,
+                        long rows, float *out, long out_stride) {
+    DISPATCH(isa, emovere_outer_wide, a, a_stride, valid, b, b_stride, rows, out, out_stride);
+}
+
+void emovere_outer_narrow(emovere_isa isa, const float *a, long a_stride, long valid, const float *b, long b_stride,
+                          long filters, long rows, float *out, long out_stride) {
+    DISPATCH(isa, emovere_outer_narrow, a, a_stride, valid, b, b_stride, filters, rows, out, out_stride);
 }
 
 void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *middle, const float *bottom,

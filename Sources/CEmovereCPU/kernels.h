@@ -84,6 +84,77 @@ void VARIANT(emovere_conv_narrow)(const float *const *corners, long row_step, lo
     }
 }
 
+/* Weight gradients, out += aᵀ b over `rows` rows: column j of `a` (row stride `a_stride`; the first `valid` stored)
+ * times a block of `b`'s columns (row stride `b_stride`), summed row by row in registers, then added to
+ * `out + j * out_stride`. Rows before `whole` read the block's full width of `a` and whole vectors of `b` from one
+ * pointer each (reads past a short block or a narrow row land in the next row, in columns and lanes never stored);
+ * the last rows, where such reads would pass the end of the data, repeat the last column and load only `filters`. */
+static inline long rows_before_end(long rows, long missing_a, long a_stride, long missing_b, long b_stride) {
+    long a_rows = missing_a > 0 ? (missing_a + a_stride - 1) / a_stride : 0;
+    long b_rows = missing_b > 0 ? (missing_b + b_stride - 1) / b_stride : 0;
+    return rows - (a_rows > b_rows ? a_rows : b_rows);
+}
+
+/* Rows `from ..< to` of a wide block, column j read at `min(j, last)`: with `last` the constant 5 once inlined. */
+static inline __attribute__((always_inline)) void outer_wide_rows(vec acc[6][WIDE_VECTORS], const float *a,
+                                                                   long a_stride, const float *b, long b_stride,
+                                                                   long from, long to, long last) {
+    for (long r = from; r < to; r++) {
+        const float *x = a + r * a_stride;
+        vec bv[WIDE_VECTORS];
+        for (int v = 0; v < WIDE_VECTORS; v++) bv[v] = load(b + r * b_stride + v * LANES);
+        for (int j = 0; j < 6; j++) {
+            vec s = splat(x[j < last ? j : last]);
+            for (int v = 0; v < WIDE_VECTORS; v++) acc[j][v] = acc[j][v] + s * bv[v];
+        }
+    }
+}
+
+void VARIANT(emovere_outer_wide)(const float *a, long a_stride, long valid, const float *b, long b_stride, long rows,
+                                 float *out, long out_stride) {
+    vec acc[6][WIDE_VECTORS];
+    for (int j = 0; j < 6; j++) {
+        for (int v = 0; v < WIDE_VECTORS; v++) acc[j][v] = splat(0);
+    }
+    long whole = rows_before_end(rows, 6 - valid, a_stride, 0, b_stride);
+    if (whole < 0) whole = 0;
+    outer_wide_rows(acc, a, a_stride, b, b_stride, 0, whole, 5);
+    outer_wide_rows(acc, a, a_stride, b, b_stride, whole, rows, valid - 1);
+    for (long j = 0; j < valid && j < 6; j++) {
+        for (int v = 0; v < WIDE_VECTORS; v++) {
+            float *target = out + j * out_stride + v * LANES;
+            store(target, load(target) + acc[j][v]);
+        }
+    }
+}
+
+/* As `emovere_outer_wide` for 12 columns of `a` and `filters` (at most LANES) columns of `b`. */
+void VARIANT(emovere_outer_narrow)(const float *a, long a_stride, long valid, const float *b, long b_stride,
+                                   long filters, long rows, float *out, long out_stride) {
+    vec acc[12];
+    for (int j = 0; j < 12; j++) acc[j] = splat(0);
+    long whole = rows_before_end(rows, 12 - valid, a_stride, LANES - filters, b_stride);
+    long r = 0;
+    for (; r < whole; r++) {
+        const float *x = a + r * a_stride;
+        vec bv = load(b + r * b_stride);
+        for (int j = 0; j < 12; j++) acc[j] = acc[j] + splat(x[j]) * bv;
+    }
+    for (; r < rows; r++) {
+        const float *x = a + r * a_stride;
+        vec bv = load_partial(b + r * b_stride, filters);
+        for (int j = 0; j < 12; j++) acc[j] = acc[j] + splat(x[j < valid ? j : valid - 1]) * bv;
+    }
+    for (long j = 0; j < valid && j < 12; j++) {
+        float *target = out + j * out_stride;
+        if (filters == LANES) {
+            store(target, load(target) + acc[j]);
+        } else {
+            for (long lane = 0; lane < filters; lane++) target[lane] += acc[j][lane];
+        }
+    }
+}
+
 /* One kernel row's contribution to four neighbouring pixels: six input columns `c` apart. */
 static inline void four_pixel_row(const float *row, long c, vec left, vec middle, vec right,
                                   vec *a0, vec *a1, vec *a2, vec *a3) {
@@ -95,8 +166,43 @@ static inline void four_pixel_row(const float *row, long c, vec left, vec middle
     *a3 = *a3 + v3 * left + v4 * middle + v5 * right;
 }
 
+/* Fewer channels than lanes, a divisor of them: a vector holds LANES / c whole pixels, so the row is a flat run of
+ * count * c floats and kernel tap t is tap t's c weights repeated across the lanes. Returns the pixels it did. */
+static inline long tiled_depthwise3x3_row(const float *top, const float *middle, const float *bottom,
+                                          const float *kernel, long c, float *out, long count) {
+    const float *rows[3] = {top, middle, bottom};
+    vec w[9];
+    for (int t = 0; t < 9; t++) {
+        for (int lane = 0; lane < LANES; lane++) w[t][lane] = kernel[t * c + lane % c];
+    }
+    long length = count * c, i = 0;
+    for (; i + 2 * LANES <= length; i += 2 * LANES) {
+        vec a0 = splat(0), a1 = splat(0);
+        for (int ky = 0; ky < 3; ky++) {
+            for (int kx = 0; kx < 3; kx++) {
+                const float *p = rows[ky] + i + kx * c;
+                a0 = a0 + load(p) * w[3 * ky + kx];
+                a1 = a1 + load(p + LANES) * w[3 * ky + kx];
+            }
+        }
+        store(out + i, a0);
+        store(out + i + LANES, a1);
+    }
+    for (; i + LANES <= length; i += LANES) {
+        vec a = splat(0);
+        for (int t = 0; t < 9; t++) a = a + load(rows[t / 3] + i + (t % 3) * c) * w[t];
+        store(out + i, a);
+    }
+    return i / c;
+}
+
 void VARIANT(emovere_depthwise3x3_row)(const float *top, const float *middle, const float *bottom,
                                        const float *kernel, long c, float *out, long count) {
+    if (c < LANES && LANES % c == 0) {
+        long done = tiled_depthwise3x3_row(top, middle, bottom, kernel, c, out, count);
+        long offset = done * c;
+        top += offset, middle += offset, bottom += offset, out += offset, count -= done;
+    }
     long c0 = 0;
     for (; c0 + LANES <= c; c0 += LANES) {
         const float *w = kernel + c0;

@@ -26,15 +26,14 @@ public final class Conv2d: Layer {
     private var partials: Tensor?
     /// Whether the last forward pass kept what backward needs (the im2col columns).
     private var canGoBackward = false
-    /// The kernel packed for the direct inference path: refreshed on every inference pass, or made once after
-    /// `freezeWeights()`.
+    /// The kernel packed for the direct path: refreshed on every pass, or made once after `freezeWeights()`.
     private var packedKernel: PackedKernel?
     /// The input inside its zero frame, for the direct path of a padded convolution.
     private var framedInput: Tensor?
     /// True after `freezeWeights()`.
     public private(set) var hasFrozenWeights = false
 
-    /// Promises that the weights no longer change (inference only): the packed copy the direct inference path
+    /// Promises that the weights no longer change (inference only): the packed copy the direct path
     /// reads is then made once instead of on every pass. `absorb(scale:shift:)` still repacks.
     public func freezeWeights() {
         hasFrozenWeights = true
@@ -85,7 +84,9 @@ public final class Conv2d: Layer {
         let output = Tensor.reusing(output, shape: [batch, g.outputHeight, g.outputWidth, filters])
         self.input = input
         self.output = output
-        if !mode.allowsBackward && Convolution.supportsDirectForward(g, filters: filters) {
+        // The direct path keeps nothing backward needs, except for pointwise convolutions, whose backward reads the
+        // input itself; it also spares training the BLAS library's copy of each pointwise input.
+        if (!mode.allowsBackward || g.isPointwise) && Convolution.supportsDirectForward(g, filters: filters) {
             let packed = packedKernel ?? PackedKernel(rows: g.taps * g.channels, filters: filters)
             if packedKernel == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
             packedKernel = packed

@@ -81,6 +81,36 @@ struct ConvolutionTests {
         #expect(closeness(actual.kernel, expected.kernel, absoluteTolerance: 1e-4) <= 1)
     }
 
+    /// The weight-gradient kernels of every instruction set against a sum in Double: columns of `a` that are and are
+    /// not a multiple of the 6- and 12-column blocks, filters from under one vector (whole-vector loads must stop
+    /// before the last row's end) to past a 64-filter block, rows within one tile and across several.
+    @Test(arguments: [(1, 1, 7), (130, 13, 8), (70, 72, 16), (200, 128, 64), (65, 9, 130), (129, 20, 24), (3, 5, 1)])
+    func weightGradientOfEveryInstructionSetMatchesReference(rows: Int, columns: Int, filters: Int) {
+        let a = randomValues(rows * columns, seed: 51)
+        let dy = randomValues(rows * filters, seed: 52)
+        var expected = [Float](repeating: 0, count: columns * filters)
+        for j in 0..<columns {
+            for f in 0..<filters {
+                var sum = 0.0
+                for r in 0..<rows { sum += Double(a[r * columns + j]) * Double(dy[r * filters + f]) }
+                expected[j * filters + f] = Float(sum)
+            }
+        }
+        for instructionSet in InstructionSet.available {
+            // Exactly sized copies, so a read past either array's end is a fault under the address sanitizer
+            // and garbage in the result otherwise.
+            let out = garbageTensor([columns, filters])
+            a.withUnsafeBufferPointer { aValues in
+                dy.withUnsafeBufferPointer { dyValues in
+                    Convolution.weightGradient(aValues.baseAddress!, dyValues.baseAddress!, rows: rows, columns: columns,
+                                               filters: filters, into: out.pointer, instructionSet: instructionSet)
+                }
+            }
+            #expect(closeness(out.values, expected, absoluteTolerance: 1e-4) <= 1,
+                    "\(instructionSet) rows \(rows) columns \(columns) filters \(filters)")
+        }
+    }
+
     /// im2col followed by col2im multiplies each input element by the number of windows that read it.
     @Test func col2imIsTheAdjointOfIm2col() {
         let testCase = WindowCase(batch: 2, height: 5, width: 6, channels: 3, kernelSize: 3, stride: 2, padding: .same)

@@ -50,7 +50,8 @@ struct DepthwiseTests {
     }
 
     /// The 3x3 stride-1 row kernel of every instruction set this CPU runs, with channel counts below, equal to and
-    /// past a whole number of vectors (4, 8 or 16 floats), rows of fewer than four interior pixels, and the epilogue.
+    /// past a whole number of vectors (4, 8 or 16 floats; 8 on AVX-512 is half a vector, two pixels per vector),
+    /// rows of fewer than four interior pixels, and the epilogue.
     @Test(arguments: [8, 16, 24, 48])
     func rowKernelOfEveryInstructionSetMatchesReference(channels: Int) {
         for (height, width, padding) in [(5, 11, Padding.same), (4, 5, .valid), (3, 3, .same)] {

@@ -51,6 +51,16 @@ void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_
                          long run_length, const float *weights, long weight_stride, const float *bias, float floor,
                          long valid, long filters, float *out, long out_stride);
 
+/// Weight gradient block, `out[j, f] += Σ_r a[r, j] * b[r, f]` for `rows` rows: 6 columns of `a` (row stride
+/// `a_stride`; the first `valid` stored, the others repeat the last) x `wide_vectors * lanes` columns of `b` (row
+/// stride `b_stride`), added to `out + j * out_stride`. Rows are summed in order.
+void emovere_outer_wide(emovere_isa isa, const float *a, long a_stride, long valid, const float *b, long b_stride,
+                        long rows, float *out, long out_stride);
+
+/// As `emovere_outer_wide` for 12 columns of `a` and `filters` (at most `lanes`) columns of `b`.
+void emovere_outer_narrow(emovere_isa isa, const float *a, long a_stride, long valid, const float *b, long b_stride,
+                          long filters, long rows, float *out, long out_stride);
+
 /// Depthwise 3x3 convolution of `count` neighbouring output pixels of one row whose windows are all in frame
 /// (stride 1): `top`, `middle` and `bottom` point at the first window's three input rows (`channels` floats per
 /// pixel), `kernel` is `[3, 3, channels]`, `out` receives `count * channels` floats.

@@ -1,8 +1,9 @@
-// Dense 2-D convolution as im2col + GEMM, NHWC.
+// Dense 2-D convolution as im2col + GEMM (the weight gradient by its own kernels), NHWC.
 // input [N, H, W, C], kernel [KH, KW, C, F] (HWIO, Keras layout) seen as [KH*KW*C, F],
 // columns [N*OH*OW, KH*KW*C], output [N, OH, OW, F].
 // Work is split over the batch; each chunk writes its own rows, so results are deterministic.
 
+import CEmovereCPU
 import EmovereCore
 
 /// Dense convolution kernels (forward and backward).
@@ -101,6 +102,51 @@ public enum Convolution {
         }
     }
 
+    /// Rows of `a` and `dy` that `weightGradient` sums in registers before adding to the result: enough that the
+    /// adding costs little (measured against 64 with `bench --training-only`), few enough that a 64-filter block of
+    /// `dy` rows (64 KB) stays in the L2 cache while every block of `a`'s columns reads it.
+    static let weightGradientTile = 256
+
+    /// The weight gradient `out[k, F] = aᵀ · dy` from the im2col rows `a` `[rows, k]` (or a pointwise convolution's
+    /// input) and the output gradient `dy` `[rows, F]`, without a BLAS copy of `a`: per tile of rows, blocks of 6 (or 12)
+    /// columns of `a` x 64 (or one vector of) filters sum in registers (`emovere_outer_wide`/`emovere_outer_narrow`),
+    /// rows in order, so the result is the same on every run.
+    public static func weightGradient(
+        _ a: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, columns k: Int, filters: Int,
+        into out: UnsafeMutablePointer<Float>, instructionSet: InstructionSet = .detected
+    ) {
+        out.update(repeating: 0, count: k &* filters)
+        guard k > 0 else { return }
+        let isa = instructionSet.cValue
+        let wide = instructionSet.wideFilters
+        let lanes = instructionSet.lanes
+        var first = 0
+        while first < rows {
+            let count = min(weightGradientTile, rows &- first)
+            let aTile = a + first &* k
+            let dyTile = dy + first &* filters
+            var f0 = 0
+            while f0 < filters {
+                let isWide = filters &- f0 >= wide
+                let width = isWide ? wide : min(lanes, filters &- f0)
+                let columnsPerBlock = isWide ? 6 : 12
+                var j = 0
+                while j < k {
+                    let valid = min(columnsPerBlock, k &- j)
+                    let target = out + (j &* filters &+ f0)
+                    if isWide {
+                        emovere_outer_wide(isa, aTile + j, k, valid, dyTile + f0, filters, count, target, filters)
+                    } else {
+                        emovere_outer_narrow(isa, aTile + j, k, valid, dyTile + f0, filters, width, count, target, filters)
+                    }
+                    j &+= columnsPerBlock
+                }
+                f0 &+= width
+            }
+            first &+= count
+        }
+    }
+
     /// Forward pass: `output[N, OH, OW, F] = conv(input, kernel) + bias`.
     ///
     /// - Parameters:
@@ -190,8 +236,7 @@ public enum Convolution {
                 a = UnsafePointer(cols.value + firstRow * k)
             }
             let part = parts.value + chunk * partialSize
-            // dW[k, F] = colsᵀ[k, rows] · dY[rows, F]
-            Gemm.multiply(a, dyChunk, into: part, m: k, n: filters, k: rows, transposeA: true)
+            weightGradient(a, dyChunk, rows: rows, columns: k, filters: filters, into: part)
             if hasBias {
                 Elementwise.sumRows(dyChunk, rows: rows, columns: filters, into: part + k * filters)
             }

@@ -108,7 +108,8 @@ public enum DepthwiseConvolution {
     /// frame take the four-pixel row kernel; kernel rows above or below the frame read a row of zeros,
     /// and the two border columns gather their taps one by one. Interior pixels run `emovere_depthwise3x3_row`
     /// for `instructionSet`: four pixels at a time share the six input columns they read, and the nine weights of a
-    /// channel block stay in registers.
+    /// channel block stay in registers; with fewer channels than a vector holds (8 on AVX-512), each vector holds
+    /// whole pixels.
     static func forwardRows3x3(
         _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
         _ output: UnsafeMutablePointer<Float>, rows: Range<Int>, instructionSet: InstructionSet
