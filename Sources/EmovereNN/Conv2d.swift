@@ -20,11 +20,9 @@ public final class Conv2d: Layer {
     private var geometry: ConvolutionGeometry?
     private var input: Tensor?
     private var output: Tensor?
-    private var columns: Tensor?
-    private var columnGradient: Tensor?
     private var inputGradient: Tensor?
     private var partials: Tensor?
-    /// Whether the last forward pass kept what backward needs (the im2col columns).
+    /// Whether the last forward pass kept what backward needs (its input).
     private var canGoBackward = false
     /// The kernel packed for the direct path: refreshed on every pass, or made once after `freezeWeights()`.
     private var packedKernel: PackedKernel?
@@ -84,9 +82,8 @@ public final class Conv2d: Layer {
         let output = Tensor.reusing(output, shape: [batch, g.outputHeight, g.outputWidth, filters])
         self.input = input
         self.output = output
-        // The direct path keeps nothing backward needs, except for pointwise convolutions, whose backward reads the
-        // input itself; it also spares training the BLAS library's copy of each pointwise input.
-        if (!mode.allowsBackward || g.isPointwise) && Convolution.supportsDirectForward(g, filters: filters) {
+        // Training too takes the direct path where it applies: backward makes the im2col rows it needs from the input.
+        if Convolution.supportsDirectForward(g, filters: filters) {
             let packed = packedKernel ?? PackedKernel(rows: g.taps * g.channels, filters: filters)
             if packedKernel == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
             packedKernel = packed
@@ -96,12 +93,8 @@ public final class Conv2d: Layer {
                                       relu: appliesReLU, output: output, scratch: scratchCount > 0 ? framedInput : nil)
             return output
         }
-        if !g.isPointwise {
-            columns = Tensor.reusing(columns, shape: [batch * g.outputPixels, g.taps * g.channels])
-        }
-        Convolution.forward(
-            input: input, kernel: kernel.value, bias: bias?.value, geometry: g, columns: columns, relu: appliesReLU,
-            output: output)
+        Convolution.forward(input: input, kernel: kernel.value, bias: bias?.value, geometry: g, relu: appliesReLU,
+                            output: output)
         return output
     }
 
@@ -113,15 +106,11 @@ public final class Conv2d: Layer {
         let k = g.taps * g.channels
         let partials = Tensor.reusing(partials, shape: [Parallel.chunks(batch).count, k * filters + filters])
         self.partials = partials
-        if needsInputGradient {
-            inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
-            if !g.isPointwise { columnGradient = Tensor.reusing(columnGradient, shape: [batch * g.outputPixels, k]) }
-        }
+        if needsInputGradient { inputGradient = Tensor.reusing(inputGradient, shape: input.shape) }
         Convolution.backward(
             outputGradient: outputGradient, input: input, kernel: kernel.value, geometry: g,
-            columns: g.isPointwise ? nil : columns, kernelGradient: kernel.gradient, biasGradient: bias?.gradient,
-            inputGradient: needsInputGradient ? inputGradient : nil,
-            scratch: needsInputGradient ? columnGradient : nil, partials: partials)
+            kernelGradient: kernel.gradient, biasGradient: bias?.gradient,
+            inputGradient: needsInputGradient ? inputGradient : nil, partials: partials)
         return needsInputGradient ? inputGradient : nil
     }
 

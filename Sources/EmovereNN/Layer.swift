@@ -6,7 +6,7 @@ public struct ForwardMode: Sendable {
     public var isTraining: Bool
     /// Seeds per-step randomness (dropout masks) so a resumed run repeats the same masks.
     public var seed: UInt64
-    /// Whether a `backward` call may follow: layers then keep what it needs (im2col columns, max-pool
+    /// Whether a `backward` call may follow: layers then keep what it needs (inputs, max-pool
     /// indices) instead of taking faster forward-only paths. Always true in training.
     public var allowsBackward: Bool
 

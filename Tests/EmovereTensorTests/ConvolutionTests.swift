@@ -19,21 +19,18 @@ struct ConvolutionTests {
     ) -> (output: [Float], input: [Float]?, kernel: [Float], bias: [Float]?) {
         let g = testCase.geometry
         let k = g.taps * g.channels
-        let rows = testCase.batch * g.outputPixels
-        let columns = g.isPointwise ? nil : garbageTensor([rows, k])
         let output = garbageTensor(testCase.outputShape(channels: filters))
-        Convolution.forward(input: input, kernel: kernel, bias: bias, geometry: g, columns: columns, output: output)
+        Convolution.forward(input: input, kernel: kernel, bias: bias, geometry: g, output: output)
 
         let chunkCount = Parallel.chunks(testCase.batch).count
         let partials = garbageTensor([chunkCount, k * filters + filters])
-        let scratch = g.isPointwise ? nil : garbageTensor([rows, k])
         let kernelGradient = garbageTensor(kernel.shape)
         let biasGradient = bias == nil ? nil : garbageTensor([filters])
         let inputGradient = needsInputGradient ? garbageTensor(input.shape) : nil
         Convolution.backward(
-            outputGradient: outputGradient, input: input, kernel: kernel, geometry: g, columns: columns,
+            outputGradient: outputGradient, input: input, kernel: kernel, geometry: g,
             kernelGradient: kernelGradient, biasGradient: biasGradient, inputGradient: inputGradient,
-            scratch: scratch, partials: partials)
+            partials: partials)
         return (output.values, inputGradient?.values, kernelGradient.values, biasGradient?.values)
     }
 

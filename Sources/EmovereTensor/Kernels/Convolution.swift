@@ -72,32 +72,43 @@ public enum Convolution {
         _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, images: Range<Int>,
         into inputGradient: UnsafeMutablePointer<Float>
     ) {
+        col2im(columns, geometry: g, outputRows: (images.lowerBound * g.outputHeight)..<(images.upperBound * g.outputHeight),
+               into: inputGradient)
+    }
+
+    /// Adds the im2col-layout gradient `columns` of output rows `outputRows` (global row `n * OH + oy` over the
+    /// batch, `OW` matrix rows each) back into `inputGradient` (which the caller zeroes first).
+    @inlinable
+    public static func col2im(
+        _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, outputRows: Range<Int>,
+        into inputGradient: UnsafeMutablePointer<Float>
+    ) {
         let c = g.channels
         var row = columns
-        for n in images {
+        for outputRow in outputRows {
+            let n = outputRow / g.outputHeight
+            let oy = outputRow &- n &* g.outputHeight
             let image = inputGradient + n &* g.inputSize
-            for oy in 0..<g.outputHeight {
-                for ox in 0..<g.outputWidth {
-                    var source = row
-                    for ky in 0..<g.kernelHeight {
-                        let iy = oy &* g.stride &+ ky &- g.padTop
-                        if iy < 0 || iy >= g.inputHeight {
-                            source += g.kernelWidth &* c
-                            continue
-                        }
-                        for kx in 0..<g.kernelWidth {
-                            let ix = ox &* g.stride &+ kx &- g.padLeft
-                            if ix >= 0 && ix < g.inputWidth {
-                                let destination = image + (iy &* g.inputWidth &+ ix) &* c
-                                for channel in 0..<c {
-                                    destination[channel] += source[channel]
-                                }
-                            }
-                            source += c
-                        }
+            for ox in 0..<g.outputWidth {
+                var source = row
+                for ky in 0..<g.kernelHeight {
+                    let iy = oy &* g.stride &+ ky &- g.padTop
+                    if iy < 0 || iy >= g.inputHeight {
+                        source += g.kernelWidth &* c
+                        continue
                     }
-                    row += g.taps &* c
+                    for kx in 0..<g.kernelWidth {
+                        let ix = ox &* g.stride &+ kx &- g.padLeft
+                        if ix >= 0 && ix < g.inputWidth {
+                            let destination = image + (iy &* g.inputWidth &+ ix) &* c
+                            for channel in 0..<c {
+                                destination[channel] += source[channel]
+                            }
+                        }
+                        source += c
+                    }
                 }
+                row += g.taps &* c
             }
         }
     }
@@ -111,11 +122,12 @@ public enum Convolution {
     /// input) and the output gradient `dy` `[rows, F]`, without a BLAS copy of `a`: per tile of rows, blocks of 6 (or 12)
     /// columns of `a` x 64 (or one vector of) filters sum in registers (`emovere_outer_wide`/`emovere_outer_narrow`),
     /// rows in order, so the result is the same on every run.
+    /// With `accumulating`, adds the product to `out` instead of overwriting it.
     public static func weightGradient(
         _ a: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, columns k: Int, filters: Int,
-        into out: UnsafeMutablePointer<Float>, instructionSet: InstructionSet = .detected
+        into out: UnsafeMutablePointer<Float>, accumulating: Bool = false, instructionSet: InstructionSet = .detected
     ) {
-        out.update(repeating: 0, count: k &* filters)
+        if !accumulating { out.update(repeating: 0, count: k &* filters) }
         guard k > 0 else { return }
         let isa = instructionSet.cValue
         let wide = instructionSet.wideFilters
@@ -147,19 +159,25 @@ public enum Convolution {
         }
     }
 
-    /// Forward pass: `output[N, OH, OW, F] = conv(input, kernel) + bias`.
+    /// Output pixels whose im2col rows `forward` and `backward` make at a time (whole output rows, at least one):
+    /// the matrix of a tile stays in cache instead of the batch's whole matrix going through memory.
+    static let columnTile = 256
+
+    /// Output rows of `g` per im2col tile.
+    static func tileRows(_ g: ConvolutionGeometry) -> Int { max(1, columnTile / max(1, g.outputWidth)) }
+
+    /// Forward pass: `output[N, OH, OW, F] = conv(input, kernel) + bias`, by im2col tiles and GEMM (`directForward`
+    /// is faster where it applies; this path takes any window).
     ///
     /// - Parameters:
     ///   - input: `[N, H, W, C]`.
     ///   - kernel: `[KH, KW, C, F]`.
     ///   - bias: `[F]` or nil.
-    ///   - columns: `[N*OH*OW, KH*KW*C]` scratch that keeps the im2col matrix for `backward`;
-    ///     unused (may be nil) for pointwise geometry.
     ///   - relu: apply `max(·, 0)` after the bias (a fused ReLU).
     ///   - output: `[N, OH, OW, F]`.
     public static func forward(
-        input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry,
-        columns: Tensor?, relu: Bool = false, output: Tensor
+        input: Tensor, kernel: Tensor, bias: Tensor?, geometry g: ConvolutionGeometry, relu: Bool = false,
+        output: Tensor
     ) {
         let batch = input.shape[0]
         let filters = kernel.shape[kernel.shape.count - 1]
@@ -170,45 +188,47 @@ public enum Convolution {
         let kernelPointer = UnsafeSendable(kernel.pointer)
         let outputPointer = UnsafeSendable(output.pointer)
         let biasPointer = bias.map { UnsafeSendable($0.pointer) }
-        let columnsPointer = columns.map { UnsafeSendable($0.pointer) }
         // Split over output rows of the whole batch, so a single image also uses every core.
         let outputRows = batch * g.outputHeight
         let minimumRows = max(1, Parallel.elementwiseGrain / max(1, g.outputWidth * k))
+        let tileRows = tileRows(g)
         Parallel.forEachChunk(outputRows, minimumChunk: minimumRows) { _, range in
-            let rows = range.count * g.outputWidth
-            let firstRow = range.lowerBound * g.outputWidth
-            let a: UnsafePointer<Float>
-            if g.isPointwise {
-                a = UnsafePointer(inputPointer.value + firstRow * g.channels)
-            } else {
-                guard let columnsPointer else { preconditionFailure("im2col scratch required for \(g)") }
-                let chunkColumns = columnsPointer.value + firstRow * k
-                im2col(inputPointer.value, geometry: g, outputRows: range, into: chunkColumns)
-                a = UnsafePointer(chunkColumns)
-            }
-            let out = outputPointer.value + firstRow * filters
-            Gemm.multiply(a, kernelPointer.value, into: out, m: rows, n: filters, k: k)
-            if biasPointer != nil || relu {
-                Elementwise.addBiasAndClamp(biasPointer?.value, to: out, rows: rows, columns: filters, relu: relu)
+            let tile = g.isPointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: tileRows * g.outputWidth * k)
+            defer { tile?.deallocate() }
+            var first = range.lowerBound
+            while first < range.upperBound {
+                let rows = min(tileRows, range.upperBound - first)
+                let firstRow = first * g.outputWidth
+                let a: UnsafePointer<Float>
+                if let tile {
+                    im2col(inputPointer.value, geometry: g, outputRows: first..<(first + rows), into: tile)
+                    a = UnsafePointer(tile)
+                } else {
+                    a = UnsafePointer(inputPointer.value + firstRow * g.channels)
+                }
+                let out = outputPointer.value + firstRow * filters
+                Gemm.multiply(a, kernelPointer.value, into: out, m: rows * g.outputWidth, n: filters, k: k)
+                if biasPointer != nil || relu {
+                    Elementwise.addBiasAndClamp(biasPointer?.value, to: out, rows: rows * g.outputWidth, columns: filters,
+                                                relu: relu)
+                }
+                first += rows
             }
         }
     }
 
-    /// Backward pass.
+    /// Backward pass. The im2col rows are made again, a tile at a time, from `input`.
     ///
     /// - Parameters:
     ///   - outputGradient: `[N, OH, OW, F]`.
     ///   - input: `[N, H, W, C]` as given to `forward`.
-    ///   - columns: the im2col matrix `forward` filled (nil for pointwise geometry).
     ///   - kernelGradient: `[KH, KW, C, F]`, overwritten.
     ///   - biasGradient: `[F]`, overwritten, or nil.
     ///   - inputGradient: `[N, H, W, C]`, overwritten; nil to skip (first layer).
-    ///   - scratch: `[N*OH*OW, KH*KW*C]` workspace for the column gradient (nil for pointwise).
     ///   - partials: `[chunks, KH*KW*C*F + F]` workspace for per-chunk weight gradients.
     public static func backward(
         outputGradient: Tensor, input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry,
-        columns: Tensor?, kernelGradient: Tensor, biasGradient: Tensor?, inputGradient: Tensor?,
-        scratch: Tensor?, partials: Tensor
+        kernelGradient: Tensor, biasGradient: Tensor?, inputGradient: Tensor?, partials: Tensor
     ) {
         let batch = input.shape[0]
         let filters = kernel.shape[kernel.shape.count - 1]
@@ -219,40 +239,52 @@ public enum Convolution {
         let dy = UnsafeSendable(outputGradient.pointer)
         let x = UnsafeSendable(input.pointer)
         let w = UnsafeSendable(kernel.pointer)
-        let cols = columns.map { UnsafeSendable($0.pointer) }
         let dx = inputGradient.map { UnsafeSendable($0.pointer) }
-        let dcols = scratch.map { UnsafeSendable($0.pointer) }
         let parts = UnsafeSendable(partials.pointer)
         let hasBias = biasGradient != nil
+        let tileRows = tileRows(g)
         Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { chunk, images in
-            let rows = images.count * g.outputPixels
             let firstRow = images.lowerBound * g.outputPixels
-            let dyChunk = UnsafePointer(dy.value + firstRow * filters)
-            let a: UnsafePointer<Float>
-            if g.isPointwise {
-                a = UnsafePointer(x.value + images.lowerBound * g.inputSize)
-            } else {
-                guard let cols else { preconditionFailure("im2col matrix required for \(g)") }
-                a = UnsafePointer(cols.value + firstRow * k)
-            }
             let part = parts.value + chunk * partialSize
-            weightGradient(a, dyChunk, rows: rows, columns: k, filters: filters, into: part)
             if hasBias {
-                Elementwise.sumRows(dyChunk, rows: rows, columns: filters, into: part + k * filters)
+                Elementwise.sumRows(dy.value + firstRow * filters, rows: images.count * g.outputPixels, columns: filters,
+                                    into: part + k * filters)
             }
-            guard let dx else { return }
             if g.isPointwise {
+                let rows = images.count * g.outputPixels
+                let dyChunk = UnsafePointer(dy.value + firstRow * filters)
+                let a = UnsafePointer(x.value + images.lowerBound * g.inputSize)
+                weightGradient(a, dyChunk, rows: rows, columns: k, filters: filters, into: part)
                 // dX[rows, C] = dY[rows, F] · Wᵀ[F, C]
-                Gemm.multiply(
-                    dyChunk, w.value, into: dx.value + images.lowerBound * g.inputSize,
-                    m: rows, n: k, k: filters, transposeB: true)
-            } else {
-                guard let dcols else { preconditionFailure("column-gradient scratch required for \(g)") }
-                let chunkColumns = dcols.value + firstRow * k
-                Gemm.multiply(dyChunk, w.value, into: chunkColumns, m: rows, n: k, k: filters, transposeB: true)
-                let image = dx.value + images.lowerBound * g.inputSize
-                image.update(repeating: 0, count: images.count * g.inputSize)
-                col2im(chunkColumns, geometry: g, images: images, into: dx.value)
+                if let dx {
+                    Gemm.multiply(dyChunk, w.value, into: dx.value + images.lowerBound * g.inputSize,
+                                  m: rows, n: k, k: filters, transposeB: true)
+                }
+                return
+            }
+            part.update(repeating: 0, count: k * filters)
+            dx?.value.advanced(by: images.lowerBound * g.inputSize).update(repeating: 0, count: images.count * g.inputSize)
+            let tileCount = tileRows * g.outputWidth * k
+            let columns = UnsafeMutablePointer<Float>.allocate(capacity: tileCount)
+            let columnGradient = dx == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: tileCount)
+            defer {
+                columns.deallocate()
+                columnGradient?.deallocate()
+            }
+            var first = images.lowerBound * g.outputHeight
+            let end = images.upperBound * g.outputHeight
+            while first < end {
+                let rows = min(tileRows, end - first)
+                let pixels = rows * g.outputWidth
+                let dyTile = UnsafePointer(dy.value + first * g.outputWidth * filters)
+                im2col(x.value, geometry: g, outputRows: first..<(first + rows), into: columns)
+                weightGradient(columns, dyTile, rows: pixels, columns: k, filters: filters, into: part, accumulating: true)
+                if let dx, let columnGradient {
+                    // dcols[pixels, k] = dY[pixels, F] · Wᵀ[F, k], then added back into dX.
+                    Gemm.multiply(dyTile, w.value, into: columnGradient, m: pixels, n: k, k: filters, transposeB: true)
+                    col2im(columnGradient, geometry: g, outputRows: first..<(first + rows), into: dx.value)
+                }
+                first += rows
             }
         }
         Elementwise.sumChunks(

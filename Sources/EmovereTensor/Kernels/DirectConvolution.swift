@@ -1,7 +1,7 @@
 import CEmovereCPU
 import EmovereCore
 
-// Direct (im2col-free) dense convolution for inference, NHWC: register-blocked microkernels.
+// Direct (im2col-free) dense convolution, NHWC: register-blocked microkernels.
 // input [N, H, W, C], kernel [KH, KW, C, F] (HWIO), output [N, OH, OW, F].
 // Output pixels of the whole batch are one flat list, taken twelve at a time. Each pixel of a block
 // gets a pointer to its window's top-left corner in the input, or, when the convolution pads, in a copy
@@ -37,7 +37,7 @@ extension Convolution {
     /// 1 vector of filters) of accumulators stay in registers while each window is read once per filter panel; the
     /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for the kernel's instruction set. Pixels are
     /// taken in tiles of up to 16 blocks, and each panel of weights is read once per tile.
-    /// Same result as `forward` (inference only: `backward` needs the im2col matrix `forward` keeps).
+    /// Same result as `forward` up to rounding (`backward` makes the im2col rows it needs, so training takes it too).
     ///
     /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` packed, bias `[F]` or nil,
     ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`, scratch: at least
