@@ -12,6 +12,9 @@ extension TrainingRecipe {
     /// - `robust-heavy`: `models/default.safetensors`, `robust`'s model fine-tuned for 8 epochs at Adam 2e-4 (1-epoch
     ///   warm-up, cosine decay), seed 6, with the heavier corruption mix (`Augmentation.robustHeavy`).
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
+    /// - `tiny-robust`: `models/tiny-robust.safetensors`, `tiny`'s model fine-tuned for 16 epochs at Adam 3e-4 (1-epoch
+    ///   warm-up, cosine decay), seed 8, with `robust-heavy`'s corruptions and the three bundled wide-xceptions as
+    ///   teachers (half of each target is their mean prediction).
     /// - `mini-xception`: `models/mini-xception-48.safetensors`, mini-Xception 48x48, 80 epochs, seed 2.
     ///
     /// All: Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2 1e-4; the mini-Xceptions
@@ -21,6 +24,7 @@ extension TrainingRecipe {
         case robust
         case robustHeavy = "robust-heavy"
         case tiny
+        case tinyRobust = "tiny-robust"
         case miniXception = "mini-xception"
 
         /// The recipe `emovere train` starts from when none is given: the one that trains the default
@@ -31,6 +35,14 @@ extension TrainingRecipe {
             switch self {
             case .tiny:
                 TrainingRecipe.miniXception(inputSize: 64, epochs: 120, seed: 3)
+            case .tinyRobust:
+                TrainingRecipe(
+                    architecture: Architecture(.miniXception, inputSize: 64), epochs: 16, batchSize: 32,
+                    optimizer: .adam(), learningRate: 3e-4, weightDecay: 1e-4,
+                    schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0, augmentation: .robustHeavy,
+                    earlyStoppingPatience: nil, seed: 8, initialWeights: "models/tiny.safetensors",
+                    distillation: Distillation(teachers: ["models/default.safetensors", "models/robust.safetensors",
+                                                          "models/standard.safetensors"]))
             case .miniXception:
                 TrainingRecipe.miniXception(inputSize: 48, epochs: 80, seed: 2)
             case .standard:
