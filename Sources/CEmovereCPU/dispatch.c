@@ -10,6 +10,8 @@
     void emovere_outer_narrow_##suffix(const float *, long, long, const float *, long, long, long, float *, long); \
     void emovere_depthwise3x3_row_##suffix(const float *, const float *, const float *, const float *, long,      \
                                            float *, long);                                                      \
+    void emovere_depthwise3x3_kernel_gradient_row_##suffix(const float *, const float *, const float *,          \
+                                                           const float *, long, long, float *);                 \
     void emovere_norm_moments_##suffix(const float *, long, long, float *, float *);                              \
     void emovere_norm_backward_sums_##suffix(const float *, const float *, const float *, const float *,         \
                                              const float *, float, long, long, float *, float *);                \
@@ -113,6 +115,11 @@ void emovere_outer_narrow(emovere_isa isa, const float *a, long a_stride, long v
 void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *middle, const float *bottom,
                               const float *kernel, long channels, float *out, long count) {
     DISPATCH(isa, emovere_depthwise3x3_row, top, middle, bottom, kernel, channels, out, count);
+}
+
+void emovere_depthwise3x3_kernel_gradient_row(emovere_isa isa, const float *dy, const float *top, const float *middle,
+                                              const float *bottom, long channels, long count, float *dw) {
+    DISPATCH(isa, emovere_depthwise3x3_kernel_gradient_row, dy, top, middle, bottom, channels, count, dw);
 }
 
 void emovere_norm_moments(emovere_isa isa, const float *x, long rows, long channels, float *first, float *second) {

@@ -244,6 +244,49 @@ void VARIANT(emovere_depthwise3x3_row)(const float *top, const float *middle, co
     }
 }
 
+/* Depthwise 3x3 kernel gradient of `count` neighbouring pixels of one output row whose windows are all in frame:
+ * dw[t * c + ch] += Σ_p rows[t / 3][(p + t % 3) * c + ch] * dy[p * c + ch], nine accumulators per block of channels
+ * (pixels in order), added to `dw` once per call. With fewer channels than lanes, a divisor of them, a vector holds
+ * whole pixels and the lanes of each channel are summed at the end. */
+static inline void kernel_gradient_scalar(const float *const rows[3], const float *dy, long c, long first_channel,
+                                          long first_pixel, long count, float *dw) {
+    for (long ch = first_channel; ch < c; ch++) {
+        for (long p = first_pixel; p < count; p++) {
+            float d = dy[p * c + ch];
+            for (int t = 0; t < 9; t++) dw[t * c + ch] += rows[t / 3][(p + t % 3) * c + ch] * d;
+        }
+    }
+}
+
+void VARIANT(emovere_depthwise3x3_kernel_gradient_row)(const float *dy, const float *top, const float *middle,
+                                                       const float *bottom, long c, long count, float *dw) {
+    const float *const rows[3] = {top, middle, bottom};
+    vec a[9];
+    if (c < LANES && LANES % c == 0) {
+        for (int t = 0; t < 9; t++) a[t] = splat(0);
+        long length = count * c, i = 0;
+        for (; i + LANES <= length; i += LANES) {
+            vec d = load(dy + i);
+            for (int t = 0; t < 9; t++) a[t] = a[t] + load(rows[t / 3] + i + (t % 3) * c) * d;
+        }
+        for (int t = 0; t < 9; t++) {
+            for (int lane = 0; lane < LANES; lane++) dw[t * c + lane % c] += a[t][lane];
+        }
+        kernel_gradient_scalar(rows, dy, c, 0, i / c, count, dw);
+        return;
+    }
+    long c0 = 0;
+    for (; c0 + LANES <= c; c0 += LANES) {
+        for (int t = 0; t < 9; t++) a[t] = splat(0);
+        for (long p = 0; p < count; p++) {
+            vec d = load(dy + p * c + c0);
+            for (int t = 0; t < 9; t++) a[t] = a[t] + load(rows[t / 3] + (p + t % 3) * c + c0) * d;
+        }
+        for (int t = 0; t < 9; t++) store(dw + t * c + c0, load(dw + t * c + c0) + a[t]);
+    }
+    kernel_gradient_scalar(rows, dy, c, c0, 0, count, dw);
+}
+
 /* Batch normalisation over [rows, channels]. Channels are split into whole vectors and a scalar remainder; each
  * channel sums its rows in row order, so a variant's sums differ from a scalar loop's only by fused rounding. */
 

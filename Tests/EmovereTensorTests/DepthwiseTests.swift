@@ -75,6 +75,35 @@ struct DepthwiseTests {
         }
     }
 
+    /// The 3x3 same-padded backward pass (the row kernels for both gradients) of every instruction set this CPU
+    /// runs: channels below, equal to and past a vector, rows with and without interior pixels.
+    @Test(arguments: [8, 16, 24, 48])
+    func sameBackwardOfEveryInstructionSetMatchesReference(channels: Int) {
+        for (height, width) in [(5, 11), (4, 7), (3, 3), (2, 2), (1, 4)] {
+            let testCase = WindowCase(batch: 2, height: height, width: width, channels: channels, kernelSize: 3, stride: 1,
+                                      padding: .same)
+            let g = testCase.geometry
+            let input = randomTensor(testCase.inputShape, seed: 44)
+            let kernel = randomTensor([3, 3, channels], seed: 45)
+            let outputGradient = randomTensor(testCase.outputShape(channels: channels), seed: 46)
+            let expected = Reference.depthwiseBackward(
+                outputGradient: outputGradient.values, input: input.values, kernel: kernel.values, batch: 2, geometry: g)
+            for instructionSet in InstructionSet.available {
+                let kernelGradient = garbageTensor(kernel.shape)
+                let inputGradient = garbageTensor(input.shape)
+                DepthwiseConvolution.backward(
+                    outputGradient: outputGradient, input: input, kernel: kernel, geometry: g,
+                    kernelGradient: kernelGradient, inputGradient: inputGradient,
+                    partials: Tensor(shape: [Parallel.chunks(testCase.batch).count, kernel.count]),
+                    instructionSet: instructionSet)
+                #expect(closeness(kernelGradient.values, expected.kernel, absoluteTolerance: 1e-4) <= 1,
+                        "\(instructionSet) kernel \(testCase.testDescription)")
+                #expect(closeness(inputGradient.values, expected.input, absoluteTolerance: 1e-4) <= 1,
+                        "\(instructionSet) input \(testCase.testDescription)")
+            }
+        }
+    }
+
     /// The first layer skips the input gradient; the kernel gradient must not change.
     @Test(arguments: [WindowCase.all[1], WindowCase.all[16]])
     func withoutInputGradient(testCase: WindowCase) {

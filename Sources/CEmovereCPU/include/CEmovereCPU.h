@@ -67,6 +67,12 @@ void emovere_outer_narrow(emovere_isa isa, const float *a, long a_stride, long v
 void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *middle, const float *bottom,
                               const float *kernel, long channels, float *out, long count);
 
+/// Depthwise 3x3 kernel gradient of `count` neighbouring output pixels of one row whose windows are all in frame
+/// (stride 1): `dy` is the first pixel's output gradient, `top`, `middle` and `bottom` point at its window's three
+/// input rows (`channels` floats per pixel); adds `Σ_p input[p + tap] * dy[p]` to `dw` (`[3, 3, channels]`).
+void emovere_depthwise3x3_kernel_gradient_row(emovere_isa isa, const float *dy, const float *top, const float *middle,
+                                              const float *bottom, long channels, long count, float *dw);
+
 /// Batch-norm moments over `rows` rows of `channels` floats at `x`: adds each channel's sum to `first[c]` and its sum
 /// of squares to `second[c]`.
 void emovere_norm_moments(emovere_isa isa, const float *x, long rows, long channels, float *first, float *second);

@@ -170,7 +170,7 @@ public enum DepthwiseConvolution {
     /// `[N, H, W, C]`. `partials` is a `[chunks, KH*KW*C]` workspace.
     public static func backward(
         outputGradient: Tensor, input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry,
-        kernelGradient: Tensor, inputGradient: Tensor?, partials: Tensor
+        kernelGradient: Tensor, inputGradient: Tensor?, partials: Tensor, instructionSet: InstructionSet = .detected
     ) {
         let batch = input.shape[0]
         let kernelSize = g.taps * g.channels
@@ -200,8 +200,11 @@ public enum DepthwiseConvolution {
                 for n in images {
                     let gradient = dy.value + (n &* g.outputPixels &* g.channels)
                     let image = x.value + (n &* g.inputSize)
-                    if let dx { forwardImage(gradient, rotatedKernel.value, g, dx.value + (n &* g.inputSize)) }
-                    kernelGradientSame3x3(gradient, image, g, dw)
+                    if let dx {
+                        forwardImage(gradient, rotatedKernel.value, g, dx.value + (n &* g.inputSize),
+                                     instructionSet: instructionSet)
+                    }
+                    kernelGradientSame3x3(gradient, image, g, dw, instructionSet: instructionSet)
                 }
                 return
             }
@@ -219,55 +222,44 @@ public enum DepthwiseConvolution {
     }
 
     /// `kernelGradient[tap, c] += Σ_pixels input[pixel + tap - 1, c] * outputGradient[pixel, c]` for a 3x3
-    /// same-padded stride-1 window over one image, nine SIMD8 accumulators per channel group and row.
+    /// same-padded stride-1 window over one image (`C % 8 == 0`): each row's interior pixels run
+    /// `emovere_depthwise3x3_kernel_gradient_row` for `instructionSet` (rows above and below the frame read a row of
+    /// zeros), the two border columns add their in-frame taps one by one.
     static func kernelGradientSame3x3(
         _ outputGradient: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ g: ConvolutionGeometry,
-        _ kernelGradient: UnsafeMutablePointer<Float>
+        _ kernelGradient: UnsafeMutablePointer<Float>, instructionSet: InstructionSet = .detected
     ) {
         let c = g.channels
         let height = g.inputHeight
         let width = g.inputWidth
-        let rowStride = width &* c
-        for oy in 0..<height {
-            var c0 = 0
-            while c0 < c {
-                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>()
-                var a3 = SIMD8<Float>(), a4 = SIMD8<Float>(), a5 = SIMD8<Float>()
-                var a6 = SIMD8<Float>(), a7 = SIMD8<Float>(), a8 = SIMD8<Float>()
-                let hasTop = oy > 0
-                let hasBottom = oy < height &- 1
-                for ox in 0..<width {
-                    let d = load8(outputGradient + ((oy &* width &+ ox) &* c &+ c0))
-                    let center = input + ((oy &* width &+ ox) &* c &+ c0)
-                    let hasLeft = ox > 0
-                    let hasRight = ox < width &- 1
-                    if hasTop {
-                        let row = center - rowStride
-                        if hasLeft { a0 += load8(row - c) * d }
-                        a1 += load8(row) * d
-                        if hasRight { a2 += load8(row + c) * d }
-                    }
-                    if hasLeft { a3 += load8(center - c) * d }
-                    a4 += load8(center) * d
-                    if hasRight { a5 += load8(center + c) * d }
-                    if hasBottom {
-                        let row = center + rowStride
-                        if hasLeft { a6 += load8(row - c) * d }
-                        a7 += load8(row) * d
-                        if hasRight { a8 += load8(row + c) * d }
+        let rowLength = width &* c
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: rowLength) { buffer in
+            let zeros = UnsafePointer(buffer.baseAddress!)
+            buffer.baseAddress!.initialize(repeating: 0, count: rowLength)
+            for oy in 0..<height {
+                let top = oy > 0 ? input + (oy &- 1) &* rowLength : zeros
+                let middle = input + oy &* rowLength
+                let bottom = oy &+ 1 < height ? input + (oy &+ 1) &* rowLength : zeros
+                let gradient = outputGradient + oy &* rowLength
+                if width > 2 {
+                    emovere_depthwise3x3_kernel_gradient_row(instructionSet.cValue, gradient + c, top, middle, bottom,
+                                                             c, width &- 2, kernelGradient)
+                }
+                for ox in width > 1 ? [0, width &- 1] : [0] {
+                    for kx in 0..<3 where ox &+ kx &- 1 >= 0 && ox &+ kx &- 1 < width {
+                        for ky in 0..<3 {
+                            let row = ky == 0 ? top : ky == 1 ? middle : bottom
+                            let source = row + (ox &+ kx &- 1) &* c
+                            let target = kernelGradient + (ky &* 3 &+ kx) &* c
+                            var c0 = 0
+                            let d = gradient + ox &* c
+                            while c0 < c {
+                                store8(load8(target + c0) + load8(source + c0) * load8(d + c0), target + c0)
+                                c0 &+= 8
+                            }
+                        }
                     }
                 }
-                let w = kernelGradient + c0
-                store8(load8(w) + a0, w)
-                store8(load8(w + c) + a1, w + c)
-                store8(load8(w + 2 &* c) + a2, w + 2 &* c)
-                store8(load8(w + 3 &* c) + a3, w + 3 &* c)
-                store8(load8(w + 4 &* c) + a4, w + 4 &* c)
-                store8(load8(w + 5 &* c) + a5, w + 5 &* c)
-                store8(load8(w + 6 &* c) + a6, w + 6 &* c)
-                store8(load8(w + 7 &* c) + a7, w + 7 &* c)
-                store8(load8(w + 8 &* c) + a8, w + 8 &* c)
-                c0 &+= 8
             }
         }
     }
