@@ -39,6 +39,14 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
     /// Filters in a wide direct-convolution block (`emovere_conv_wide`): 64 for AVX-512, `2 * lanes` otherwise.
     public var wideFilters: Int { Int(emovere_isa_wide_vectors(cValue)) * lanes }
 
+    /// The set whose one-vector (narrow) kernels take a block of at most `filters` filters: AVX2's when they fill at
+    /// most half an AVX-512 vector (a 256-bit operation does as many useful multiply-adds per cycle without the empty
+    /// half), else this one. The narrow kernels read each weight row `weight_stride` apart, so panels packed for this
+    /// set serve both.
+    public func narrow(forFilters filters: Int) -> InstructionSet {
+        self == .avx512 && filters <= InstructionSet.avx2.lanes ? .avx2 : self
+    }
+
     public var description: String {
         switch self {
         case .portable: "portable"

@@ -30,4 +30,13 @@ struct InstructionSetTests {
         }
         #endif
     }
+
+    /// Blocks of at most 8 filters take AVX2's narrow kernels on an AVX-512 CPU; everything else keeps its set.
+    @Test func narrowBlocksOfHalfAnAVX512VectorTakeAVX2() {
+        #expect(InstructionSet.avx512.narrow(forFilters: 8) == .avx2)
+        #expect(InstructionSet.avx512.narrow(forFilters: 7) == .avx2)
+        #expect(InstructionSet.avx512.narrow(forFilters: 9) == .avx512)
+        #expect(InstructionSet.avx2.narrow(forFilters: 4) == .avx2)
+        #expect(InstructionSet.portable.narrow(forFilters: 2) == .portable)
+    }
 }

@@ -149,7 +149,8 @@ public enum Convolution {
                     if isWide {
                         emovere_outer_wide(isa, aTile + j, k, valid, dyTile + f0, filters, count, target, filters)
                     } else {
-                        emovere_outer_narrow(isa, aTile + j, k, valid, dyTile + f0, filters, width, count, target, filters)
+                        emovere_outer_narrow(instructionSet.narrow(forFilters: width).cValue, aTile + j, k, valid,
+                                             dyTile + f0, filters, width, count, target, filters)
                     }
                     j &+= columnsPerBlock
                 }

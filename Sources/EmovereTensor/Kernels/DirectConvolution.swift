@@ -60,7 +60,8 @@ extension Convolution {
         if let framed, let scratch { frame(input, geometry: geometry, framed: framed, into: scratch.pointer) }
         let source = framed != nil ? scratch!.pointer : input.pointer
         let g = framed ?? geometry
-        let isa = kernel.instructionSet.cValue
+        let instructionSet = kernel.instructionSet
+        let isa = instructionSet.cValue
         let wide = kernel.instructionSet.wideFilters
         let panels = kernel.panels
         let weights = UnsafeSendable(kernel.values)
@@ -113,8 +114,9 @@ extension Convolution {
                                                   start, floor, valid &- 6, out + 6 &* filters, filters)
                             }
                         } else {
-                            emovere_conv_narrow(isa, corners, rowStep, g.kernelHeight, runLength, panelWeights,
-                                                panel.width, start, floor, valid, panel.valid, out, filters)
+                            emovere_conv_narrow(instructionSet.narrow(forFilters: panel.valid).cValue, corners,
+                                                rowStep, g.kernelHeight, runLength, panelWeights, panel.width, start,
+                                                floor, valid, panel.valid, out, filters)
                         }
                     }
                 }
