@@ -114,9 +114,11 @@ struct ConvolutionTests {
         let g = testCase.geometry
         let input = Tensor(shape: testCase.inputShape, repeating: 1)
         let columns = Tensor(shape: [testCase.batch * g.outputPixels, g.taps * g.channels])
-        Convolution.im2col(input.pointer, geometry: g, images: 0..<testCase.batch, into: columns.pointer)
+        Convolution.im2col(input.pointer, geometry: g, outputRows: 0..<(testCase.batch * g.outputHeight),
+                           into: columns.pointer)
         let coverage = Tensor(shape: testCase.inputShape)
-        Convolution.col2im(columns.pointer, geometry: g, images: 0..<testCase.batch, into: coverage.pointer)
+        Convolution.col2im(columns.pointer, geometry: g, outputRows: 0..<(testCase.batch * g.outputHeight),
+                           into: coverage.pointer)
 
         // The same count from the reference: the input gradient of an all-ones depthwise kernel.
         let ones = [Float](repeating: 1, count: g.taps * g.channels)

@@ -8,17 +8,6 @@ import EmovereCore
 
 /// Dense convolution kernels (forward and backward).
 public enum Convolution {
-    /// Writes the im2col rows of images `images` into `columns` (row `(n - images.lowerBound) * OH*OW + oy*OW + ox`).
-    /// Out-of-frame taps are zero.
-    @inlinable
-    public static func im2col(
-        _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, images: Range<Int>,
-        into columns: UnsafeMutablePointer<Float>
-    ) {
-        im2col(input, geometry: g, outputRows: (images.lowerBound * g.outputHeight)..<(images.upperBound * g.outputHeight),
-               into: columns)
-    }
-
     /// Writes the im2col rows of output rows `outputRows` (global row `n * OH + oy` over the batch) into
     /// `columns`, `OW` matrix rows per output row. Out-of-frame taps are zero.
     @inlinable
@@ -63,17 +52,6 @@ public enum Convolution {
                 row += rowLength
             }
         }
-    }
-
-    /// Adds the im2col-layout gradient `columns` of images `images` back into `inputGradient`
-    /// (which the caller zeroes first).
-    @inlinable
-    public static func col2im(
-        _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, images: Range<Int>,
-        into inputGradient: UnsafeMutablePointer<Float>
-    ) {
-        col2im(columns, geometry: g, outputRows: (images.lowerBound * g.outputHeight)..<(images.upperBound * g.outputHeight),
-               into: inputGradient)
     }
 
     /// Adds the im2col-layout gradient `columns` of output rows `outputRows` (global row `n * OH + oy` over the
