@@ -6,6 +6,8 @@
                                     float, long, float *, long);                                                  \
     void emovere_conv_narrow_##suffix(const float *const *, long, long, long, const float *, long, const float *, \
                                       float, long, long, float *, long);                                          \
+    void emovere_im2col_row_##suffix(const float *, long, long, long, long, long, float *);                       \
+    void emovere_col2im_row_##suffix(const float *, long, long, long, long, long, float *);                       \
     void emovere_outer_wide_##suffix(const float *, long, long, const float *, long, long, float *, long);      \
     void emovere_outer_narrow_##suffix(const float *, long, long, const float *, long, long, long, float *, long); \
     void emovere_depthwise3x3_row_##suffix(const float *, const float *, const float *, const float *, long,      \
@@ -100,6 +102,16 @@ void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_
                          long valid, long filters, float *out, long out_stride) {
     DISPATCH(isa, emovere_conv_narrow, corners, row_step, kernel_height, run_length, weights, weight_stride, bias,
              floor, valid, filters, out, out_stride);
+}
+
+void emovere_im2col_row(emovere_isa isa, const float *first, long row_step, long kernel_height, long run_length,
+                        long pixel_step, long count, float *out) {
+    DISPATCH(isa, emovere_im2col_row, first, row_step, kernel_height, run_length, pixel_step, count, out);
+}
+
+void emovere_col2im_row(emovere_isa isa, const float *columns, long row_step, long kernel_height, long run_length,
+                        long pixel_step, long count, float *first) {
+    DISPATCH(isa, emovere_col2im_row, columns, row_step, kernel_height, run_length, pixel_step, count, first);
 }
 
 void emovere_outer_wide(emovere_isa isa, const float *a, long a_stride, long valid, const float *b, long b_stride,

@@ -84,6 +84,37 @@ void VARIANT(emovere_conv_narrow)(const float *const *corners, long row_step, lo
     }
 }
 
+/* im2col for `count` output pixels whose windows are all in frame: pixel p's window is `kernel_height` runs of
+ * `run_length` floats, `row_step` apart, from `first + p * pixel_step`, copied one after another to
+ * `out + p * kernel_height * run_length`. `emovere_col2im_row` adds them back, pixel after pixel. */
+static inline void copy_run(const float *from, float *to, long length) {
+    long i = 0;
+    for (; i + LANES <= length; i += LANES) store(to + i, load(from + i));
+    for (; i < length; i++) to[i] = from[i];
+}
+
+void VARIANT(emovere_im2col_row)(const float *first, long row_step, long kernel_height, long run_length,
+                                 long pixel_step, long count, float *out) {
+    for (long p = 0; p < count; p++) {
+        for (long ky = 0; ky < kernel_height; ky++) {
+            copy_run(first + p * pixel_step + ky * row_step, out + (p * kernel_height + ky) * run_length, run_length);
+        }
+    }
+}
+
+void VARIANT(emovere_col2im_row)(const float *columns, long row_step, long kernel_height, long run_length,
+                                 long pixel_step, long count, float *first) {
+    for (long p = 0; p < count; p++) {
+        for (long ky = 0; ky < kernel_height; ky++) {
+            const float *from = columns + (p * kernel_height + ky) * run_length;
+            float *to = first + p * pixel_step + ky * row_step;
+            long i = 0;
+            for (; i + LANES <= run_length; i += LANES) store(to + i, load(to + i) + load(from + i));
+            for (; i < run_length; i++) to[i] += from[i];
+        }
+    }
+}
+
 /* Weight gradients, out += aᵀ b over `rows` rows: column j of `a` (row stride `a_stride`; the first `valid` stored)
  * times a block of `b`'s columns (row stride `b_stride`), summed row by row in registers, then added to
  * `out + j * out_stride`. Rows before `whole` read the block's full width of `a` and whole vectors of `b` from one

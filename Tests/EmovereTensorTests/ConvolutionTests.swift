@@ -108,23 +108,57 @@ struct ConvolutionTests {
         }
     }
 
-    /// im2col followed by col2im multiplies each input element by the number of windows that read it.
-    @Test func col2imIsTheAdjointOfIm2col() {
-        let testCase = WindowCase(batch: 2, height: 5, width: 6, channels: 3, kernelSize: 3, stride: 2, padding: .same)
+    /// im2col of every instruction set equals a tap-by-tap copy of each window (exactly: it only moves values).
+    @Test(arguments: WindowCase.all)
+    func im2colOfEveryInstructionSetCopiesEachWindow(testCase: WindowCase) {
+        let g = testCase.geometry
+        let input = randomTensor(testCase.inputShape, seed: 61)
+        let values = input.values
+        var expected: [Float] = []
+        for n in 0..<testCase.batch {
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    for ky in 0..<g.kernelHeight {
+                        for kx in 0..<g.kernelWidth {
+                            let iy = oy * g.stride + ky - g.padTop, ix = ox * g.stride + kx - g.padLeft
+                            let inFrame = iy >= 0 && iy < g.inputHeight && ix >= 0 && ix < g.inputWidth
+                            for channel in 0..<g.channels {
+                                expected.append(inFrame ? values[((n * g.inputHeight + iy) * g.inputWidth + ix) * g.channels + channel] : 0)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for instructionSet in InstructionSet.available {
+            let columns = garbageTensor([testCase.batch * g.outputPixels, g.taps * g.channels])
+            Convolution.im2col(input.pointer, geometry: g, outputRows: 0..<(testCase.batch * g.outputHeight),
+                               into: columns.pointer, instructionSet: instructionSet)
+            #expect(columns.values == expected, "\(instructionSet) \(testCase.testDescription)")
+        }
+    }
+
+    /// im2col followed by col2im multiplies each input element by the number of windows that read it, on every
+    /// instruction set: strided and padded windows, and overlapping stride-1 windows of whole and partial vectors.
+    @Test(arguments: [WindowCase(batch: 2, height: 5, width: 6, channels: 3, kernelSize: 3, stride: 2, padding: .same),
+                      WindowCase(batch: 2, height: 7, width: 9, channels: 8, kernelSize: 3, stride: 1, padding: .valid),
+                      WindowCase(batch: 1, height: 6, width: 7, channels: 24, kernelSize: 3, stride: 1, padding: .same)])
+    func col2imIsTheAdjointOfIm2col(testCase: WindowCase) {
         let g = testCase.geometry
         let input = Tensor(shape: testCase.inputShape, repeating: 1)
-        let columns = Tensor(shape: [testCase.batch * g.outputPixels, g.taps * g.channels])
-        Convolution.im2col(input.pointer, geometry: g, outputRows: 0..<(testCase.batch * g.outputHeight),
-                           into: columns.pointer)
-        let coverage = Tensor(shape: testCase.inputShape)
-        Convolution.col2im(columns.pointer, geometry: g, outputRows: 0..<(testCase.batch * g.outputHeight),
-                           into: coverage.pointer)
-
         // The same count from the reference: the input gradient of an all-ones depthwise kernel.
         let ones = [Float](repeating: 1, count: g.taps * g.channels)
         let expected = Reference.depthwiseBackward(
             outputGradient: [Float](repeating: 1, count: testCase.batch * g.outputPixels * g.channels),
             input: input.values, kernel: ones, batch: testCase.batch, geometry: g).input
-        #expect(coverage.values == expected)
+        for instructionSet in InstructionSet.available {
+            let columns = Tensor(shape: [testCase.batch * g.outputPixels, g.taps * g.channels])
+            Convolution.im2col(input.pointer, geometry: g, outputRows: 0..<(testCase.batch * g.outputHeight),
+                               into: columns.pointer, instructionSet: instructionSet)
+            let coverage = Tensor(shape: testCase.inputShape)
+            Convolution.col2im(columns.pointer, geometry: g, outputRows: 0..<(testCase.batch * g.outputHeight),
+                               into: coverage.pointer, instructionSet: instructionSet)
+            #expect(coverage.values == expected, "\(instructionSet) \(testCase.testDescription)")
+        }
     }
 }

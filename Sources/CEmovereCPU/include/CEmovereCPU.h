@@ -51,6 +51,16 @@ void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_
                          long run_length, const float *weights, long weight_stride, const float *bias, float floor,
                          long valid, long filters, float *out, long out_stride);
 
+/// im2col rows of `count` output pixels whose windows lie in frame: pixel p's window is `kernel_height` runs of
+/// `run_length` floats, `row_step` apart, starting at `first + p * pixel_step`; they are copied one after another to
+/// `out + p * kernel_height * run_length`.
+void emovere_im2col_row(emovere_isa isa, const float *first, long row_step, long kernel_height, long run_length,
+                        long pixel_step, long count, float *out);
+
+/// The adjoint of `emovere_im2col_row`: adds each pixel's runs from `columns` back at `first`, pixel after pixel.
+void emovere_col2im_row(emovere_isa isa, const float *columns, long row_step, long kernel_height, long run_length,
+                        long pixel_step, long count, float *first);
+
 /// Weight gradient block, `out[j, f] += Σ_r a[r, j] * b[r, f]` for `rows` rows: 6 columns of `a` (row stride
 /// `a_stride`; the first `valid` stored, the others repeat the last) x `wide_vectors * lanes` columns of `b` (row
 /// stride `b_stride`), added to `out + j * out_stride`. Rows are summed in order.

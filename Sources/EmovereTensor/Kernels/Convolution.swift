@@ -8,27 +8,43 @@ import EmovereCore
 
 /// Dense convolution kernels (forward and backward).
 public enum Convolution {
+    /// Output columns of `g` whose windows lie within the input's width.
+    static func interiorColumns(_ g: ConvolutionGeometry) -> Range<Int> {
+        let reach = g.inputWidth &- g.kernelWidth &+ g.padLeft
+        guard reach >= 0 else { return 0..<0 }
+        let first = min(g.outputWidth, (g.padLeft &+ g.stride &- 1) / g.stride)
+        return first..<max(first, min(g.outputWidth, reach / g.stride &+ 1))
+    }
+
     /// Writes the im2col rows of output rows `outputRows` (global row `n * OH + oy` over the batch) into
-    /// `columns`, `OW` matrix rows per output row. Out-of-frame taps are zero.
-    @inlinable
+    /// `columns`, `OW` matrix rows per output row. Out-of-frame taps are zero. Pixels whose windows lie in frame
+    /// copy their window rows with `emovere_im2col_row` for `instructionSet`; the others tap by tap.
     public static func im2col(
         _ input: UnsafePointer<Float>, geometry g: ConvolutionGeometry, outputRows: Range<Int>,
-        into columns: UnsafeMutablePointer<Float>
+        into columns: UnsafeMutablePointer<Float>, instructionSet: InstructionSet = .detected
     ) {
         let c = g.channels
         let rowLength = g.taps &* c
         let runLength = g.kernelWidth &* c
+        let interior = interiorColumns(g)
         var row = columns
         for outputRow in outputRows {
             let n = outputRow / g.outputHeight
             let oy = outputRow &- n &* g.outputHeight
             let image = input + n &* g.inputSize
-            for ox in 0..<g.outputWidth {
-                var destination = row
+            let y0 = oy &* g.stride &- g.padTop
+            let rowsInFrame = y0 >= 0 && y0 &+ g.kernelHeight <= g.inputHeight
+            if rowsInFrame && !interior.isEmpty {
+                let first = image + (y0 &* g.inputWidth &+ interior.lowerBound &* g.stride &- g.padLeft) &* c
+                emovere_im2col_row(instructionSet.cValue, first, g.inputWidth &* c, g.kernelHeight, runLength,
+                                   g.stride &* c, interior.count, row + interior.lowerBound &* rowLength)
+            }
+            for ox in 0..<g.outputWidth where !(rowsInFrame && interior.contains(ox)) {
+                var destination = row + ox &* rowLength
                 let x0 = ox &* g.stride &- g.padLeft
                 let rowInFrame = x0 >= 0 && x0 &+ g.kernelWidth <= g.inputWidth
                 for ky in 0..<g.kernelHeight {
-                    let iy = oy &* g.stride &+ ky &- g.padTop
+                    let iy = y0 &+ ky
                     if iy < 0 || iy >= g.inputHeight {
                         for index in 0..<runLength { destination[index] = 0 }
                     } else if rowInFrame {
@@ -49,28 +65,38 @@ public enum Convolution {
                     }
                     destination += runLength
                 }
-                row += rowLength
             }
+            row += g.outputWidth &* rowLength
         }
     }
 
     /// Adds the im2col-layout gradient `columns` of output rows `outputRows` (global row `n * OH + oy` over the
-    /// batch, `OW` matrix rows each) back into `inputGradient` (which the caller zeroes first).
-    @inlinable
+    /// batch, `OW` matrix rows each) back into `inputGradient` (which the caller zeroes first), pixel after pixel.
+    /// Pixels whose windows lie in frame add their window rows with `emovere_col2im_row` for `instructionSet`.
     public static func col2im(
         _ columns: UnsafePointer<Float>, geometry g: ConvolutionGeometry, outputRows: Range<Int>,
-        into inputGradient: UnsafeMutablePointer<Float>
+        into inputGradient: UnsafeMutablePointer<Float>, instructionSet: InstructionSet = .detected
     ) {
         let c = g.channels
+        let rowLength = g.taps &* c
+        let interior = interiorColumns(g)
         var row = columns
         for outputRow in outputRows {
             let n = outputRow / g.outputHeight
             let oy = outputRow &- n &* g.outputHeight
             let image = inputGradient + n &* g.inputSize
+            let y0 = oy &* g.stride &- g.padTop
+            let rowsInFrame = y0 >= 0 && y0 &+ g.kernelHeight <= g.inputHeight
             for ox in 0..<g.outputWidth {
-                var source = row
+                if rowsInFrame && ox == interior.lowerBound {
+                    let first = image + (y0 &* g.inputWidth &+ ox &* g.stride &- g.padLeft) &* c
+                    emovere_col2im_row(instructionSet.cValue, row + ox &* rowLength, g.inputWidth &* c, g.kernelHeight,
+                                       g.kernelWidth &* c, g.stride &* c, interior.count, first)
+                }
+                if rowsInFrame && interior.contains(ox) { continue }
+                var source = row + ox &* rowLength
                 for ky in 0..<g.kernelHeight {
-                    let iy = oy &* g.stride &+ ky &- g.padTop
+                    let iy = y0 &+ ky
                     if iy < 0 || iy >= g.inputHeight {
                         source += g.kernelWidth &* c
                         continue
@@ -86,8 +112,8 @@ public enum Convolution {
                         source += c
                     }
                 }
-                row += g.taps &* c
             }
+            row += g.outputWidth &* rowLength
         }
     }
 
