@@ -123,7 +123,8 @@ void VARIANT(emovere_col2im_row)(const float *columns, long row_step, long kerne
 static inline long rows_before_end(long rows, long missing_a, long a_stride, long missing_b, long b_stride) {
     long a_rows = missing_a > 0 ? (missing_a + a_stride - 1) / a_stride : 0;
     long b_rows = missing_b > 0 ? (missing_b + b_stride - 1) / b_stride : 0;
-    return rows - (a_rows > b_rows ? a_rows : b_rows);
+    long whole = rows - (a_rows > b_rows ? a_rows : b_rows);
+    return whole > 0 ? whole : 0;
 }
 
 /* Rows `from ..< to` of a wide block, column j read at `min(j, last)`: with `last` the constant 5 once inlined. */
@@ -148,7 +149,6 @@ void VARIANT(emovere_outer_wide)(const float *a, long a_stride, long valid, cons
         for (int v = 0; v < WIDE_VECTORS; v++) acc[j][v] = splat(0);
     }
     long whole = rows_before_end(rows, 6 - valid, a_stride, 0, b_stride);
-    if (whole < 0) whole = 0;
     outer_wide_rows(acc, a, a_stride, b, b_stride, 0, whole, 5);
     outer_wide_rows(acc, a, a_stride, b, b_stride, whole, rows, valid - 1);
     for (long j = 0; j < valid && j < 6; j++) {

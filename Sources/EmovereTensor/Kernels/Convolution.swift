@@ -146,6 +146,7 @@ public enum Convolution {
                 let isWide = filters &- f0 >= wide
                 let width = isWide ? wide : min(lanes, filters &- f0)
                 let columnsPerBlock = isWide ? 6 : 12
+                let narrowSet = instructionSet.narrow(forFilters: width).cValue
                 var j = 0
                 while j < k {
                     let valid = min(columnsPerBlock, k &- j)
@@ -153,8 +154,8 @@ public enum Convolution {
                     if isWide {
                         emovere_outer_wide(isa, aTile + j, k, valid, dyTile + f0, filters, count, target, filters)
                     } else {
-                        emovere_outer_narrow(instructionSet.narrow(forFilters: width).cValue, aTile + j, k, valid,
-                                             dyTile + f0, filters, width, count, target, filters)
+                        emovere_outer_narrow(narrowSet, aTile + j, k, valid, dyTile + f0, filters, width, count, target,
+                                             filters)
                     }
                     j &+= columnsPerBlock
                 }

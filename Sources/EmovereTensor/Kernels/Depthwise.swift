@@ -245,7 +245,8 @@ public enum DepthwiseConvolution {
                     emovere_depthwise3x3_kernel_gradient_row(instructionSet.cValue, gradient + c, top, middle, bottom,
                                                              c, width &- 2, kernelGradient)
                 }
-                for ox in width > 1 ? [0, width &- 1] : [0] {
+                // The two border columns (one when the image is one pixel wide), without an array per row.
+                for ox in stride(from: 0, to: width, by: max(1, width &- 1)) {
                     for kx in 0..<3 where ox &+ kx &- 1 >= 0 && ox &+ kx &- 1 < width {
                         for ky in 0..<3 {
                             let row = ky == 0 ? top : ky == 1 ? middle : bottom

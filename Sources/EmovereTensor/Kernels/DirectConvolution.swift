@@ -100,6 +100,7 @@ extension Convolution {
                 for panel in panels[(panels.count &* group / groups)..<(panels.count &* (group &+ 1) / groups)] {
                     let panelWeights = UnsafePointer(weights.value + panel.offset)
                     let start = b.map { UnsafePointer($0.value) + panel.first }
+                    let narrowSet = instructionSet.narrow(forFilters: panel.valid).cValue
                     for slot in 0..<count {
                         let first = (firstBlock &+ slot) &* pixelBlock
                         let valid = min(pixelBlock, pixels &- first)
@@ -114,9 +115,8 @@ extension Convolution {
                                                   start, floor, valid &- 6, out + 6 &* filters, filters)
                             }
                         } else {
-                            emovere_conv_narrow(instructionSet.narrow(forFilters: panel.valid).cValue, corners,
-                                                rowStep, g.kernelHeight, runLength, panelWeights, panel.width, start,
-                                                floor, valid, panel.valid, out, filters)
+                            emovere_conv_narrow(narrowSet, corners, rowStep, g.kernelHeight, runLength, panelWeights,
+                                                panel.width, start, floor, valid, panel.valid, out, filters)
                         }
                     }
                 }
