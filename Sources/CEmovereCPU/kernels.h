@@ -318,8 +318,10 @@ void VARIANT(emovere_depthwise3x3_kernel_gradient_row)(const float *dy, const fl
     kernel_gradient_scalar(rows, dy, c, c0, 0, count, dw);
 }
 
-/* Batch normalisation over [rows, channels]. Channels are split into whole vectors and a scalar remainder; each
- * channel sums its rows in row order, so a variant's sums differ from a scalar loop's only by fused rounding. */
+/* Batch normalisation over [rows, channels]. Two layouts: when the channels divide a vector (1, 2, 4, ... LANES),
+ * each vector holds LANES / channels whole rows ("packed", lane l is channel l % channels); otherwise the
+ * channels split into whole vectors and a scalar remainder. Sums run in 4 interleaved accumulators (rows, or packed
+ * vectors, taken in turn), added pairwise at the end, so a variant's sums differ from a scalar loop's by rounding. */
 
 typedef int ivec __attribute__((vector_size(LANES * 4)));
 
@@ -332,63 +334,135 @@ static inline float masked_gradient_scalar(float dy, float mask, float floor) {
     return mask > 0 ? (dy > floor ? dy : floor) : 0;
 }
 
-void VARIANT(emovere_norm_moments)(const float *x, long rows, long channels, float *first, float *second) {
+/* Whether `channels` whole rows fit a vector exactly: the packed layout. */
+static inline int norm_packed(long channels) { return channels <= LANES && LANES % channels == 0; }
+
+/* `p[lane % channels]` in each lane: a per-channel vector in the packed layout. */
+static inline vec norm_pattern(const float *p, long channels) {
+    vec v;
+    for (int lane = 0; lane < LANES; lane++) v[lane] = p[lane % channels];
+    return v;
+}
+
+/* Adds the 4 accumulators' lanes into per-channel totals (`lane % channels`: packed, or `channels` = LANES). */
+static inline void norm_fold(const vec s[4], long channels, float *total) {
+    vec t = (s[0] + s[1]) + (s[2] + s[3]);
+    for (int lane = 0; lane < LANES; lane++) total[lane % channels] += t[lane];
+}
+
+/* The two terms batch norm sums per element: x and x² for the statistics (`dy` NULL); for the backward pass the
+ * gradient g (masked by the fused ReLU's output when `mask` is given) and g * xhat. */
+typedef struct {
+    const float *x, *dy, *mask, *mean, *invstd;
+    float floor;
+    long channels;
+} norm_terms;
+
+static inline void norm_terms_vector(const norm_terms *t, long at, vec mean, vec invstd, vec *first, vec *second) {
+    vec v = load(t->x + at);
+    if (!t->dy) {
+        *first = v;
+        *second = v * v;
+        return;
+    }
+    vec g = t->mask ? masked_gradient(load(t->dy + at), load(t->mask + at), splat(t->floor)) : load(t->dy + at);
+    *first = g;
+    *second = g * ((v - mean) * invstd);
+}
+
+static inline void norm_terms_scalar(const norm_terms *t, long at, long c, float *first, float *second) {
+    float v = t->x[at];
+    if (!t->dy) {
+        first[c] += v;
+        second[c] += v * v;
+        return;
+    }
+    float g = t->mask ? masked_gradient_scalar(t->dy[at], t->mask[at], t->floor) : t->dy[at];
+    first[c] += g;
+    second[c] += g * ((v - t->mean[c]) * t->invstd[c]);
+}
+
+/* Adds the terms of `rows` rows into per-channel `first` and `second`. */
+static inline __attribute__((always_inline)) void norm_sums(const norm_terms *t, long rows, float *first,
+                                                            float *second) {
+    long channels = t->channels;
+    vec zero = splat(0);
+    if (norm_packed(channels)) {
+        vec mean = t->dy ? norm_pattern(t->mean, channels) : zero;
+        vec invstd = t->dy ? norm_pattern(t->invstd, channels) : zero;
+        long group = LANES / channels, vectors = rows / group, i = 0;
+        vec s1[4] = {zero, zero, zero, zero}, s2[4] = {zero, zero, zero, zero};
+        for (; i + 4 <= vectors; i += 4) {
+            for (int u = 0; u < 4; u++) {
+                vec a, b;
+                norm_terms_vector(t, (i + u) * LANES, mean, invstd, &a, &b);
+                s1[u] = s1[u] + a;
+                s2[u] = s2[u] + b;
+            }
+        }
+        for (int u = 0; i < vectors; i++, u++) {
+            vec a, b;
+            norm_terms_vector(t, i * LANES, mean, invstd, &a, &b);
+            s1[u] = s1[u] + a;
+            s2[u] = s2[u] + b;
+        }
+        norm_fold(s1, channels, first);
+        norm_fold(s2, channels, second);
+        for (long at = vectors * group * channels; at < rows * channels; at++) {
+            norm_terms_scalar(t, at, at % channels, first, second);
+        }
+        return;
+    }
     long c = 0;
     for (; c + LANES <= channels; c += LANES) {
-        vec s1 = load(first + c), s2 = load(second + c);
-        for (long r = 0; r < rows; r++) {
-            vec v = load(x + r * channels + c);
-            s1 = s1 + v;
-            s2 = s2 + v * v;
+        vec mean = t->dy ? load(t->mean + c) : zero, invstd = t->dy ? load(t->invstd + c) : zero;
+        vec s1[4] = {zero, zero, zero, zero}, s2[4] = {zero, zero, zero, zero};
+        long r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            for (int u = 0; u < 4; u++) {
+                vec a, b;
+                norm_terms_vector(t, (r + u) * channels + c, mean, invstd, &a, &b);
+                s1[u] = s1[u] + a;
+                s2[u] = s2[u] + b;
+            }
         }
-        store(first + c, s1);
-        store(second + c, s2);
+        for (int u = 0; r < rows; r++, u++) {
+            vec a, b;
+            norm_terms_vector(t, r * channels + c, mean, invstd, &a, &b);
+            s1[u] = s1[u] + a;
+            s2[u] = s2[u] + b;
+        }
+        norm_fold(s1, LANES, first + c);
+        norm_fold(s2, LANES, second + c);
     }
     for (; c < channels; c++) {
-        float s1 = first[c], s2 = second[c];
-        for (long r = 0; r < rows; r++) {
-            float v = x[r * channels + c];
-            s1 += v;
-            s2 += v * v;
-        }
-        first[c] = s1;
-        second[c] = s2;
+        for (long r = 0; r < rows; r++) norm_terms_scalar(t, r * channels + c, c, first, second);
     }
+}
+
+void VARIANT(emovere_norm_moments)(const float *x, long rows, long channels, float *first, float *second) {
+    norm_terms terms = {x, NULL, NULL, NULL, NULL, 0, channels};
+    norm_sums(&terms, rows, first, second);
 }
 
 void VARIANT(emovere_norm_backward_sums)(const float *x, const float *dy, const float *mask, const float *mean,
                                          const float *invstd, float floor, long rows, long channels, float *first,
                                          float *second) {
-    long c = 0;
-    vec f = splat(floor);
-    for (; c + LANES <= channels; c += LANES) {
-        vec s1 = load(first + c), s2 = load(second + c), m = load(mean + c), k = load(invstd + c);
-        for (long r = 0; r < rows; r++) {
-            long at = r * channels + c;
-            vec g = mask ? masked_gradient(load(dy + at), load(mask + at), f) : load(dy + at);
-            s1 = s1 + g;
-            s2 = s2 + g * ((load(x + at) - m) * k);
-        }
-        store(first + c, s1);
-        store(second + c, s2);
-    }
-    for (; c < channels; c++) {
-        float s1 = first[c], s2 = second[c];
-        for (long r = 0; r < rows; r++) {
-            long at = r * channels + c;
-            float g = mask ? masked_gradient_scalar(dy[at], mask[at], floor) : dy[at];
-            s1 += g;
-            s2 += g * ((x[at] - mean[c]) * invstd[c]);
-        }
-        first[c] = s1;
-        second[c] = s2;
-    }
+    norm_terms terms = {x, dy, mask, mean, invstd, floor, channels};
+    norm_sums(&terms, rows, first, second);
 }
 
 void VARIANT(emovere_norm_apply)(const float *x, const float *mean, const float *scale, const float *shift,
                                  float floor, long rows, long channels, float *y) {
     vec f = splat(floor);
-    for (long r = 0; r < rows; r++) {
+    long r = 0;
+    if (norm_packed(channels)) {
+        vec m = norm_pattern(mean, channels), s = norm_pattern(scale, channels), b = norm_pattern(shift, channels);
+        long vectors = rows / (LANES / channels);
+        for (long i = 0; i < vectors; i++) store(y + i * LANES, clamp((load(x + i * LANES) - m) * s + b, f));
+        r = vectors * (LANES / channels);
+    }
+    for (; r < rows; r++) {
         const float *in = x + r * channels;
         float *out = y + r * channels;
         long c = 0;
@@ -406,7 +480,19 @@ void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const
                                           const float *invstd, const float *a, const float *b, const float *d,
                                           float floor, long rows, long channels, float *dx) {
     vec f = splat(floor);
-    for (long r = 0; r < rows; r++) {
+    long r = 0;
+    if (norm_packed(channels)) {
+        vec m = norm_pattern(mean, channels), k = norm_pattern(invstd, channels);
+        vec av = norm_pattern(a, channels), bv = norm_pattern(b, channels), dv = norm_pattern(d, channels);
+        long vectors = rows / (LANES / channels);
+        for (long i = 0; i < vectors; i++) {
+            long at = i * LANES;
+            vec g = mask ? masked_gradient(load(dy + at), load(mask + at), f) : load(dy + at);
+            store(dx + at, av * (g - bv - (load(x + at) - m) * k * dv));
+        }
+        r = vectors * (LANES / channels);
+    }
+    for (; r < rows; r++) {
         long row = r * channels, c = 0;
         for (; c + LANES <= channels; c += LANES) {
             long at = row + c;

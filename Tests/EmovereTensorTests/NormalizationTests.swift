@@ -13,8 +13,11 @@ struct NormalizationTests {
     static let epsilon: Float = 1e-3
 
     /// `[rows, channels]` shapes: a single row (variance 0), a few rows, 3x7x9 images seen as rows,
-    /// and more than two `Parallel.elementwiseGrain`s of floats (several parallel chunks).
-    @Test(arguments: [(1, 3), (5, 8), (63, 16), (189, 3), (4100, 8), (2100, 16), (70, 21), (40, 48)])
+    /// more than two `Parallel.elementwiseGrain`s of floats (several parallel chunks), channels that divide a
+    /// vector (whole rows per vector, with leftover rows) and several vectors of channels (leftover rows of the
+    /// 4 interleaved sums).
+    @Test(arguments: [(1, 3), (5, 8), (63, 16), (189, 3), (4100, 8), (2100, 16), (70, 21), (40, 48), (37, 4),
+                      (99, 2), (3001, 1), (130, 64), (7, 32)])
     func matchesReference(rows: Int, channels: Int) {
         for instructionSet in InstructionSet.available {
             check(rows: rows, channels: channels, instructionSet: instructionSet)

@@ -3,13 +3,13 @@ import EmovereCore
 
 // Batch normalisation over NHWC activations seen as [M = N*H*W, C]: per-channel statistics,
 // y = (x - mean) * invStd * gamma + beta, optionally followed by ReLU (fused, one pass fewer).
-// Reductions add blocks of `block` rows in Float, then each block into Double per chunk of rows;
+// Reductions add blocks of rows (`blockRows`) in Float, then each block into Double per chunk of rows;
 // chunks combine in a fixed order, so results do not depend on thread timing.
 
 /// Batch-normalisation kernels.
 public enum Normalization {
-    /// Rows summed in Float before each flush into the Double totals.
-    static let block = 64
+    /// Rows summed in Float before each flush into the Double totals: 64, or 2,048 values where channels are few.
+    static func blockRows(channels: Int) -> Int { max(64, 2048 / max(channels, 1)) }
 
     /// Per-channel batch mean and biased variance of `input` `[M, C]` into `mean[C]` and `variance[C]`.
     public static func statistics(_ input: Tensor, channels: Int, mean: Tensor, variance: Tensor,
@@ -98,7 +98,7 @@ public enum Normalization {
     static func grain(_ channels: Int) -> Int { Parallel.elementwiseGrain / max(channels, 1) }
 
     /// Two per-channel sums over `rows`, returned as `[first[C], second[C]]` in Double.
-    /// `accumulate(range, first, second)` adds the rows of `range` (at most `block` rows) into the two
+    /// `accumulate(range, first, second)` adds the rows of `range` (at most `blockRows` rows) into the two
     /// Float accumulators; each block is then added into the chunk's Double totals.
     private static func reduce(
         rows: Int, channels: Int,
@@ -113,6 +113,7 @@ public enum Normalization {
             let totals = parts.value + chunk &* 2 &* channels
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * channels)
             defer { scratch.deallocate() }
+            let block = blockRows(channels: channels)
             var start = range.lowerBound
             while start < range.upperBound {
                 let end = min(start + block, range.upperBound)
