@@ -25,6 +25,9 @@ public final class BatchNorm: Layer {
     public var reluBackwardRule = ReLUBackwardRule.gradient
     /// Whether the last forward pass normalised with the batch's statistics (training) or the running ones.
     private var usedBatchStatistics = false
+    /// While the running statistics are re-estimated (`Model.recomputeBatchNormStatistics`): the training batches
+    /// averaged into them so far, each with equal weight. nil: the exponential average of training.
+    var estimatedBatches: Int?
     private var channels = 0
     private var input: Tensor?
     private var output: Tensor?
@@ -81,11 +84,14 @@ public final class BatchNorm: Layer {
         if mode.isTraining {
             Normalization.statistics(input, channels: channels, mean: mean, variance: variance)
             let unbiased = Float(rows) / Float(max(rows - 1, 1))
+            // The running values' share: `momentum`, or while re-estimating n / (n + 1) (the mean of n + 1 batches).
+            let kept = estimatedBatches.map { Float($0) / Float($0 + 1) } ?? momentum
+            estimatedBatches = estimatedBatches.map { $0 + 1 }
             for c in 0..<channels {
                 inverseStandardDeviation[c] = 1 / (variance[c] + epsilon).squareRoot()
                 scale[c] = gamma.value[c] * inverseStandardDeviation[c]
-                runningMean.value[c] = momentum * runningMean.value[c] + (1 - momentum) * mean[c]
-                runningVariance.value[c] = momentum * runningVariance.value[c] + (1 - momentum) * variance[c] * unbiased
+                runningMean.value[c] = kept * runningMean.value[c] + (1 - kept) * mean[c]
+                runningVariance.value[c] = kept * runningVariance.value[c] + (1 - kept) * variance[c] * unbiased
             }
             Normalization.normalize(input, channels: channels, mean: mean.pointer, scale: scale.pointer,
                                     shift: beta.value.pointer, relu: appliesReLU, into: output)

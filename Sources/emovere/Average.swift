@@ -1,12 +1,15 @@
 import ArgumentParser
 import Emovere
+import EmovereReport
 import Foundation
 
 struct Average: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Average the weights of snapshots of one network (model files or checkpoints) into a model file.",
         discussion: """
-            Stochastic weight averaging: e.g. the checkpoints of a run's last epochs. Evaluate the result \
+            Stochastic weight averaging: e.g. the checkpoints of a run's last epochs, or a "soup" of models \
+            fine-tuned from one another. The averaged batch-norm statistics belong to none of the snapshots: give \
+            --statistics-data to re-estimate them on the clean Training faces. Evaluate the result \
             (emovere evaluate --record) to fill its card's metrics.
             """)
 
@@ -16,12 +19,24 @@ struct Average: ParsableCommand {
     @Option(help: "The averaged model file to write.")
     var out: String
 
+    @Option(help: ArgumentHelp(
+        "FER2013 data (fer2013.csv or image folders) whose Training faces re-estimate the batch-norm statistics.",
+        valueName: "data"))
+    var statisticsData: String?
+
     func validate() throws {
         if snapshots.count < 2 { throw ValidationError("expected at least two snapshots to average, received \(snapshots.count)") }
     }
 
     func run() throws {
-        let (model, card) = try WeightAveraging.average(snapshots)
+        var (model, card) = try WeightAveraging.average(snapshots)
+        if let statisticsData {
+            let training = try CommandSupport.load(path: statisticsData, split: .training, strict: false,
+                                                   imageSize: card.preprocessing.inputSize)
+            try BatchNormStatistics.recompute(model, preprocessing: card.preprocessing, on: training,
+                                              progress: ProgressBar.factory())
+            card.notes.append("batch-norm statistics: recomputed on the \(training.count) clean Training faces")
+        }
         try ModelFile.save(model, card: card, to: out)
         print("averaged \(snapshots.count) snapshots of \(model.architecture) into \(out)")
     }

@@ -197,6 +197,17 @@ struct CommandLineTests {
         try #require(average.status == 0, "\(average)")
         let averaged = try CommandRunner.run(["info", out + "/average.safetensors"])
         #expect(averaged.standardOutput.contains("the average of 2 snapshots (checkpoint.safetensors, best.safetensors)"), "\(averaged)")
+        let recomputed = try CommandRunner.run(["average", out + "/checkpoint.safetensors", model, "--statistics-data", data,
+                                                "--out", out + "/recomputed.safetensors"])
+        try #require(recomputed.status == 0, "\(recomputed)")
+        let recomputedInfo = try CommandRunner.run(["info", out + "/recomputed.safetensors"])
+        #expect(recomputedInfo.standardOutput.contains("batch-norm statistics: recomputed on the"), "\(recomputedInfo)")
+        let plainState = try ModelFile.load(out + "/average.safetensors").0.stateDictionary()
+        let recomputedState = try ModelFile.load(out + "/recomputed.safetensors").0.stateDictionary()
+        for (name, entry) in recomputedState {
+            // Statistics re-estimated, weights as averaged.
+            #expect((entry.values == plainState[name]!.values) == !name.contains("moving"), "\(name)")
+        }
         let corruptions = try CommandRunner.run([
             "evaluate", "--model", model, "--data", data, "--split", "test", "--corruptions", "--severities", "3",
             "--json", "--record"])
