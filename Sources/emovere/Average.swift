@@ -25,7 +25,9 @@ struct Average: ParsableCommand {
     var statisticsData: String?
 
     func validate() throws {
-        if snapshots.count < 2 { throw ValidationError("expected at least two snapshots to average, received \(snapshots.count)") }
+        if snapshots.count < (statisticsData == nil ? 2 : 1) {
+            throw ValidationError("expected at least two snapshots to average (or one with --statistics-data), received \(snapshots.count)")
+        }
     }
 
     func run() throws {

@@ -84,8 +84,11 @@ struct Train: ParsableCommand {
     @Option(help: "Validate on this fraction of Training instead of PublicTest (e.g. 0.1).")
     var validationFraction: Double?
 
-    @Option(help: "Start from this model file's weights (fine-tuning) instead of a random initialisation; its architecture and input size become the run's.")
-    var initialWeights: String?
+    @Option(help: "Start from this model file's weights (fine-tuning) instead of a random initialisation; its architecture and input size become the run's. Repeat it to start from the mean of several files of one architecture (a model soup).")
+    var initialWeights: [String] = []
+
+    @Flag(inversion: .prefixedNo, help: "Validate (and save) each epoch's model with batch-norm statistics re-estimated on the clean training faces, not the running average over augmented batches.")
+    var recomputeStatistics: Bool?
 
     @Option(help: ArgumentHelp(
         "FER+ crowd votes (ferplus.csv) mixed into the training targets; images most annotators called not a face are left out.",
@@ -137,7 +140,8 @@ struct Train: ParsableCommand {
         if let teacherTemperature, !(teacherTemperature > 0 && teacherTemperature.isFinite) {
             throw ValidationError("--teacher-temperature must be positive, received \(teacherTemperature)")
         }
-        for (option, path) in teacher.map({ ("--teacher", $0) }) + [("--initial-weights", initialWeights), ("--soft-labels", softLabels)] {
+        for (option, path) in teacher.map({ ("--teacher", $0) }) + initialWeights.map({ ("--initial-weights", $0) })
+            + [("--soft-labels", softLabels)] {
             if let path, !FileManager.default.fileExists(atPath: path) {
                 throw ValidationError("\(option): no file at \(path)")
             }
@@ -174,7 +178,8 @@ struct Train: ParsableCommand {
         result.distillation = teacher.isEmpty ? nil
             : Distillation(teachers: teacher, weight: teacherWeight ?? 0.5, temperature: teacherTemperature ?? 1,
                            testTimeAugmentation: teacherTta)
-        result.initialWeights = initialWeights
+        result.initialWeights = initialWeights.isEmpty ? nil : initialWeights
+        result.recomputesBatchNormStatistics = recomputeStatistics
         return result
     }
 

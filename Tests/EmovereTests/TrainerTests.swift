@@ -273,6 +273,40 @@ struct TrainerStartingPointTests {
         }
         #expect(error.description.contains("initial weights are a tiny-cnn 12x12"), "\(error)")
     }
+
+    /// A soup recipe starts from the mean of its files; with `recomputesBatchNormStatistics` the saved model carries
+    /// statistics re-estimated on the clean training faces (recomputing them again changes nothing), not the running
+    /// average of training.
+    @Test func soupStartAndRecomputedStatistics() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        var paths: [String] = []
+        for seed in [1, 2] as [UInt64] {
+            let run = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 1, seed: seed),
+                                                  directory: directory.appending("seed-\(seed)"))
+            try run.run()
+            paths.append(run.bestModelPath)
+        }
+        var recipe = TrainerFixtures.recipe(epochs: 1, seed: 3)
+        recipe.initialWeights = paths[0]
+        recipe.averagedWeights = [paths[1]]
+        let soup = try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("soup"))
+        #expect(TrainerFixtures.bits(of: soup.model) == TrainerFixtures.bits(of: try WeightAveraging.average(paths).model))
+
+        recipe.recomputesBatchNormStatistics = true
+        let recomputing = try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("recomputing"))
+        try recomputing.run()
+        let (saved, _) = try ModelFile.load(recomputing.bestModelPath)
+        let again = try ModelFile.load(recomputing.bestModelPath).model
+        try BatchNormStatistics.recompute(again, preprocessing: recipe.preprocessing, on: recomputing.training,
+                                          batchSize: recipe.batchSize)
+        let statistics = { (model: Model) in TrainerFixtures.bits(of: model).filter { $0.key.contains("moving") } }
+        #expect(!statistics(saved).isEmpty && statistics(again) == statistics(saved))
+        try soup.run()
+        #expect(TrainerFixtures.bits(of: soup.model).filter { !$0.key.contains("moving") }
+                == TrainerFixtures.bits(of: recomputing.model).filter { !$0.key.contains("moving") })
+        #expect(statistics(soup.model) != statistics(recomputing.model))
+    }
 }
 
 /// A `ProgressSink` for tests: what the work reported, in order.

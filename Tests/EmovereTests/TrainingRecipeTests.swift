@@ -9,7 +9,7 @@ struct TrainingRecipeTests {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     @Test(arguments: [("standard", "models/standard.safetensors"), ("robust", "models/robust.safetensors"),
-                      ("robust-heavy", "models/default.safetensors"),
+                      ("robust-heavy", "models/robust-heavy.safetensors"), ("soup", "models/default.safetensors"),
                       ("tiny", "models/tiny.safetensors"), ("tiny-robust", "models/tiny-robust.safetensors"),
                       ("mini-xception", "models/mini-xception-48.safetensors")])
     func builtInRecipeIsTheBundledModelsRecipe(name: String, file: String) throws {
@@ -99,12 +99,29 @@ struct TrainingRecipeTests {
     @Test func initialWeightsBringTheirArchitecture() throws {
         let base = try #require(TrainingRecipe.builtIn("standard"))
         var overrides = RecipeOverrides()
-        overrides.initialWeights = Self.packageRoot.appendingPathComponent("models/tiny.safetensors").path
+        let tiny = Self.packageRoot.appendingPathComponent("models/tiny.safetensors").path
+        overrides.initialWeights = [tiny]
         let fineTune = try base.applying(overrides)
         #expect(fineTune.architecture == Architecture(.miniXception, inputSize: 64))
         #expect(fineTune.preprocessing.inputSize == 64)
-        #expect(fineTune.initialWeights == overrides.initialWeights)
+        #expect(fineTune.initialWeights == tiny && fineTune.averagedWeights == nil)
         overrides.inputSize = 48
         #expect(try base.applying(overrides).architecture == Architecture(.wideXception, inputSize: 48))
+    }
+
+    /// Several initial weights make a soup: the first is `initialWeights`, the rest `averagedWeights`; one file given
+    /// over a soup recipe replaces the whole soup.
+    @Test func severalInitialWeightsAreAveraged() throws {
+        let tinyRobust = Self.packageRoot.appendingPathComponent("models/tiny-robust.safetensors").path
+        let tiny = Self.packageRoot.appendingPathComponent("models/tiny.safetensors").path
+        var overrides = RecipeOverrides()
+        overrides.initialWeights = [tinyRobust, tiny]
+        let soup = try #require(TrainingRecipe.builtIn("standard")).applying(overrides)
+        #expect(soup.initialWeights == tinyRobust && soup.averagedWeights == [tiny])
+        #expect(soup.startingWeights == [tinyRobust, tiny])
+        #expect(soup.architecture == Architecture(.miniXception, inputSize: 64))
+        overrides.initialWeights = [tiny]
+        let single = try soup.applying(overrides)
+        #expect(single.startingWeights == [tiny] && single.averagedWeights == nil)
     }
 }

@@ -3,8 +3,9 @@ import EmovereNN
 
 /// Single settings that replace a base recipe's (`emovere train`'s options over its `--recipe`); nil keeps the base's.
 ///
-/// Precedence: every given setting wins over the base recipe. `initialWeights` also takes the architecture and
-/// preprocessing of that model file unless `family` or `inputSize` is given. A `schedule` kind builds that schedule
+/// Precedence: every given setting wins over the base recipe. `initialWeights` replace the base's starting weights
+/// (averaged ones included) and also take the architecture and preprocessing of the first file unless `family` or
+/// `inputSize` is given. A `schedule` kind builds that schedule
 /// with `plateauPatience` (default 8) or `warmupEpochs` (default 3); without a kind, `plateauPatience` changes only a
 /// plateau base schedule and `warmupEpochs` only a cosine one.
 public struct RecipeOverrides: Sendable {
@@ -41,7 +42,9 @@ public struct RecipeOverrides: Sendable {
     public var validationHoldOut: Double?
     public var softLabels: SoftLabels?
     public var distillation: Distillation?
-    public var initialWeights: String?
+    /// Model files whose weights start the run, averaged when more than one (`TrainingRecipe.averagedWeights`).
+    public var initialWeights: [String]?
+    public var recomputesBatchNormStatistics: Bool?
 
     public init() {}
 }
@@ -88,10 +91,12 @@ extension TrainingRecipe {
         if let holdOut = overrides.validationHoldOut { result.validationHoldOut = holdOut }
         if let softLabels = overrides.softLabels { result.softLabels = softLabels }
         if let distillation = overrides.distillation { result.distillation = distillation }
-        if let initialWeights = overrides.initialWeights {
-            result.initialWeights = initialWeights
+        if let recomputes = overrides.recomputesBatchNormStatistics { result.recomputesBatchNormStatistics = recomputes }
+        if let initialWeights = overrides.initialWeights, let first = initialWeights.first {
+            result.initialWeights = first
+            result.averagedWeights = initialWeights.count > 1 ? Array(initialWeights.dropFirst()) : nil
             if overrides.family == nil && overrides.inputSize == nil {
-                let card = try ModelFile.load(initialWeights).card
+                let card = try ModelFile.load(first).card
                 result.architecture = card.architecture
                 result.preprocessing = card.preprocessing
             }

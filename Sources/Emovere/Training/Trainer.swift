@@ -79,10 +79,12 @@ public final class Trainer {
             + (softLabels.dropsNonFaces ? "; images voted not a face were left out" : "")
     }
 
-    /// The recipe's starting weights, or its architecture initialised from its seed.
+    /// The recipe's starting weights (the mean of several files for a soup), or its architecture initialised from its
+    /// seed.
     private static func initialModel(_ recipe: TrainingRecipe) throws -> Model {
-        guard let path = recipe.initialWeights else { return try Model(architecture: recipe.architecture, seed: recipe.seed) }
-        let (model, card) = try ModelFile.load(path)
+        let paths = recipe.startingWeights
+        guard let path = paths.first else { return try Model(architecture: recipe.architecture, seed: recipe.seed) }
+        let (model, card) = paths.count == 1 ? try ModelFile.load(path) : try WeightAveraging.average(paths)
         guard card.architecture == recipe.architecture else {
             throw TrainingError.initialWeightsMismatch(path: path, expected: recipe.architecture, found: card.architecture)
         }
@@ -153,6 +155,10 @@ public final class Trainer {
         }
         progress?.finish(metrics: [])
         let seconds = stopwatch.elapsedSeconds
+        if recipe.recomputesBatchNormStatistics == true {
+            try BatchNormStatistics.recompute(model, preprocessing: recipe.preprocessing, on: training,
+                                              batchSize: recipe.batchSize, progress: self.progress)
+        }
         let evaluation = try Evaluator(model: model, preprocessing: recipe.preprocessing).evaluate(validation)
         return EpochRecord(
             epoch: epoch, learningRate: state.learningRate, trainingLoss: lossSum / Double(max(seen, 1)),

@@ -9,12 +9,15 @@ extension TrainingRecipe {
     ///   seed 4, the standard augmentation (with random erasing) and label smoothing 0.1.
     /// - `robust`: `models/robust.safetensors`, `standard`'s model fine-tuned for 12 epochs at Adam 3e-4 (1-epoch
     ///   warm-up, cosine decay) with the robust augmentation (wider framing, camera corruptions).
-    /// - `robust-heavy`: `models/default.safetensors`, `robust`'s model fine-tuned for 8 epochs at Adam 2e-4 (1-epoch
+    /// - `robust-heavy`: `models/robust-heavy.safetensors`, `robust`'s model fine-tuned for 8 epochs at Adam 2e-4 (1-epoch
     ///   warm-up, cosine decay), seed 6, with the heavier corruption mix (`Augmentation.robustHeavy`).
+    /// - `soup`: `models/default.safetensors`, the mean of the three wide-xceptions above fine-tuned for 8 epochs at
+    ///   Adam 1e-4 (1-epoch warm-up, cosine decay), seed 10, with `robust-heavy`'s corruptions, distilled from the three
+    ///   (half of each target is their mean prediction), batch-norm statistics re-estimated on clean faces.
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
     /// - `tiny-robust`: `models/tiny-robust.safetensors`, `tiny`'s model fine-tuned for 16 epochs at Adam 3e-4 (1-epoch
     ///   warm-up, cosine decay), seed 8, with `robust-heavy`'s corruptions and the three bundled wide-xceptions as
-    ///   teachers (half of each target is their mean prediction).
+    ///   teachers (half of each target is their mean prediction): `robust-heavy`, `robust` and `standard`.
     /// - `mini-xception`: `models/mini-xception-48.safetensors`, mini-Xception 48x48, 80 epochs, seed 2.
     ///
     /// All: Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2 1e-4; the mini-Xceptions
@@ -23,13 +26,18 @@ extension TrainingRecipe {
         case standard
         case robust
         case robustHeavy = "robust-heavy"
+        case soup
         case tiny
         case tinyRobust = "tiny-robust"
         case miniXception = "mini-xception"
 
         /// The recipe `emovere train` starts from when none is given: the one that trains the default
-        /// architecture from scratch (`robust` and then `robust-heavy` fine-tune its model into the bundled default).
+        /// architecture from scratch (`robust`, `robust-heavy` and `soup` make the bundled default from its model).
         public static let `default` = BuiltIn.standard
+
+        /// The bundled wide-xceptions before `soup`: its starting mean and teachers, and `tiny-robust`'s teachers.
+        static let wideXceptions = ["models/robust-heavy.safetensors", "models/robust.safetensors",
+                                    "models/standard.safetensors"]
 
         public var recipe: TrainingRecipe {
             switch self {
@@ -41,8 +49,7 @@ extension TrainingRecipe {
                     optimizer: .adam(), learningRate: 3e-4, weightDecay: 1e-4,
                     schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0, augmentation: .robustHeavy,
                     earlyStoppingPatience: nil, seed: 8, initialWeights: "models/tiny.safetensors",
-                    distillation: Distillation(teachers: ["models/default.safetensors", "models/robust.safetensors",
-                                                          "models/standard.safetensors"]))
+                    distillation: Distillation(teachers: Self.wideXceptions))
             case .miniXception:
                 TrainingRecipe.miniXception(inputSize: 48, epochs: 80, seed: 2)
             case .standard:
@@ -57,6 +64,10 @@ extension TrainingRecipe {
             case .robustHeavy:
                 TrainingRecipe.wideXceptionFineTune(epochs: 8, learningRate: 2e-4, augmentation: .robustHeavy, seed: 6,
                                      from: "models/robust.safetensors")
+            case .soup:
+                TrainingRecipe.wideXceptionFineTune(epochs: 8, learningRate: 1e-4, augmentation: .robustHeavy, seed: 10,
+                                     from: Self.wideXceptions[0], averagedWith: Array(Self.wideXceptions.dropFirst()),
+                                     recomputesStatistics: true, distillation: Distillation(teachers: Self.wideXceptions))
             }
         }
     }
@@ -72,15 +83,19 @@ extension TrainingRecipe {
         BuiltIn(rawValue: name)?.recipe
     }
 
-    /// A fine-tune of the bundled wide-xception in `from`: Adam with a 1-epoch warm-up and cosine decay, batch 32,
-    /// L2 1e-4, label smoothing 0.1.
-    private static func wideXceptionFineTune(epochs: Int, learningRate: Float, augmentation: Augmentation,
-                                             seed: UInt64, from initialWeights: String) -> TrainingRecipe {
+    /// A fine-tune of the bundled wide-xception in `from` (averaged with the files `averagedWith`): Adam with a 1-epoch
+    /// warm-up and cosine decay, batch 32, L2 1e-4, label smoothing 0.1.
+    private static func wideXceptionFineTune(
+        epochs: Int, learningRate: Float, augmentation: Augmentation, seed: UInt64, from initialWeights: String,
+        averagedWith averagedWeights: [String]? = nil, recomputesStatistics: Bool? = nil,
+        distillation: Distillation? = nil
+    ) -> TrainingRecipe {
         TrainingRecipe(
             architecture: Architecture(.wideXception, inputSize: 48), epochs: epochs, batchSize: 32,
             optimizer: .adam(), learningRate: learningRate, weightDecay: 1e-4,
             schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: augmentation,
-            earlyStoppingPatience: nil, seed: seed, initialWeights: initialWeights)
+            earlyStoppingPatience: nil, seed: seed, initialWeights: initialWeights, averagedWeights: averagedWeights,
+            recomputesBatchNormStatistics: recomputesStatistics, distillation: distillation)
     }
 
     private static func miniXception(inputSize: Int, epochs: Int, seed: UInt64) -> TrainingRecipe {

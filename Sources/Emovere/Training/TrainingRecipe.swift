@@ -26,6 +26,13 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
     /// A model file whose weights start the run (fine-tuning; its architecture must be this recipe's), as
     /// given to `emovere train --initial-weights`; nil starts from the seed's random initialisation.
     public var initialWeights: String?
+    /// Further model files of the architecture averaged with `initialWeights` into the starting weights (a model soup,
+    /// as `emovere average` makes; `--initial-weights` given more than once); nil: `initialWeights` alone.
+    public var averagedWeights: [String]?
+    /// Whether each validation (and so every saved model) uses batch-norm statistics re-estimated on the clean training
+    /// faces (`BatchNormStatistics.recompute`) instead of the running average over the augmented training batches.
+    /// nil: not re-estimated.
+    public var recomputesBatchNormStatistics: Bool?
     /// Crowd votes mixed into the training targets (nil: the FER2013 labels alone).
     public var softLabels: SoftLabels?
     /// A trained model's predictions mixed into the training targets (nil: no teacher).
@@ -37,8 +44,8 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         weightDecay: Float = 0.01, schedule: LearningRateSchedule = .reduceOnPlateau(factor: 0.1, patience: 12, minimum: 1e-5),
         labelSmoothing: Float = 0, balancesClasses: Bool = false, mixupAlpha: Float = 0,
         augmentation: Augmentation = .standard, earlyStoppingPatience: Int? = 50, validationHoldOut: Double? = nil,
-        seed: UInt64 = 1, initialWeights: String? = nil, softLabels: SoftLabels? = nil,
-        distillation: Distillation? = nil
+        seed: UInt64 = 1, initialWeights: String? = nil, averagedWeights: [String]? = nil,
+        recomputesBatchNormStatistics: Bool? = nil, softLabels: SoftLabels? = nil, distillation: Distillation? = nil
     ) {
         self.architecture = architecture
         self.preprocessing = preprocessing ?? .symmetric(inputSize: architecture.inputSize)
@@ -56,6 +63,8 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         self.validationHoldOut = validationHoldOut
         self.seed = seed
         self.initialWeights = initialWeights
+        self.averagedWeights = averagedWeights
+        self.recomputesBatchNormStatistics = recomputesBatchNormStatistics
         self.softLabels = softLabels
         self.distillation = distillation
     }
@@ -117,6 +126,9 @@ public struct Distillation: Sendable, Codable, Equatable {
 }
 
 extension TrainingRecipe {
+    /// The model files whose mean starts the run: `initialWeights` and `averagedWeights` (empty: a random start).
+    public var startingWeights: [String] { (initialWeights.map { [$0] } ?? []) + (averagedWeights ?? []) }
+
     /// `training` split into the images the run trains on and the part it holds out (`validationHoldOut`: validation
     /// during training, the temperature fit afterwards), stratified and seeded by the recipe; nil without a hold-out.
     public func holdingOut(from training: FaceDataset) -> (training: FaceDataset, heldOut: FaceDataset)? {
