@@ -1,4 +1,5 @@
 import Emovere
+import EmovereData
 import EmovereNN
 import Foundation
 import Testing
@@ -56,5 +57,15 @@ struct WeightAveragingTests {
             "\(error)".contains("size-16.safetensors") && "\(error)".contains("tiny-cnn 12x12")
         }
         #expect(throws: ModelError.self) { try WeightAveraging.average([]) }
+    }
+
+    /// Re-estimating statistics needs one full batch of faces; fewer is an error that says how many.
+    @Test func statisticsNeedAFullBatch() throws {
+        let model = try Model(architecture: ModelFileTests.architecture)
+        let faces = FaceDataset(imageSize: 12, pixels: [UInt8](repeating: 90, count: 3 * 144), labels: [0, 1, 2])
+        let error = try #require(throws: TrainingError.self) {
+            try BatchNormStatistics.recompute(model, preprocessing: .symmetric(inputSize: 12), on: faces)
+        }
+        #expect(error.description.contains("needs at least one batch of 32 faces, found 3"), "\(error)")
     }
 }

@@ -8,7 +8,7 @@ public enum BatchNormStatistics {
     public static func recompute(_ model: Model, preprocessing: Preprocessing, on images: FaceDataset,
                                  batchSize: Int = 32, progress: ProgressSinkFactory? = nil) throws(TrainingError) {
         guard batchSize > 1, images.count >= batchSize else {
-            throw .notEnoughData(count: images.count, batchSize: max(batchSize, 2))
+            throw .notEnoughStatisticsData(count: images.count, batchSize: max(batchSize, 2))
         }
         let size = preprocessing.inputSize
         let faces = images.imageSize == size ? images : images.resized(to: size)

@@ -277,6 +277,7 @@ public final class Trainer {
 /// Errors that stop a training run.
 public enum TrainingError: Error, CustomStringConvertible {
     case notEnoughData(count: Int, batchSize: Int)
+    case notEnoughStatisticsData(count: Int, batchSize: Int)
     case emptyValidation
     case diverged(epoch: Int, step: Int)
     case checkpointMismatch(path: String, reason: String)
@@ -290,6 +291,8 @@ public enum TrainingError: Error, CustomStringConvertible {
         switch self {
         case let .notEnoughData(count, batchSize):
             "training needs at least one full batch: \(count) images for batch size \(batchSize)"
+        case let .notEnoughStatisticsData(count, batchSize):
+            "re-estimating batch-norm statistics needs at least one batch of \(batchSize) faces, found \(count)"
         case .emptyValidation:
             "validation set is empty; expected PublicTest images or a --validation-fraction above 0"
         case let .diverged(epoch, step):
