@@ -382,6 +382,32 @@ static inline void norm_terms_scalar(const norm_terms *t, long at, long c, float
     second[c] += g * ((v - t->mean[c]) * t->invstd[c]);
 }
 
+/* Adds the terms of `count` vectors at `start + i * step`, in 4 interleaved sums, into per-channel totals: lane l
+ * adds to channel `l % fold_channels` of `first` and `second`. */
+static inline __attribute__((always_inline)) void norm_sum_vectors(const norm_terms *t, long start, long step,
+                                                                   long count, vec mean, vec invstd,
+                                                                   long fold_channels, float *first, float *second) {
+    vec zero = splat(0);
+    vec s1[4] = {zero, zero, zero, zero}, s2[4] = {zero, zero, zero, zero};
+    long i = 0;
+    for (; i + 4 <= count; i += 4) {
+        for (int u = 0; u < 4; u++) {
+            vec a, b;
+            norm_terms_vector(t, start + (i + u) * step, mean, invstd, &a, &b);
+            s1[u] = s1[u] + a;
+            s2[u] = s2[u] + b;
+        }
+    }
+    for (int u = 0; i < count; i++, u++) {
+        vec a, b;
+        norm_terms_vector(t, start + i * step, mean, invstd, &a, &b);
+        s1[u] = s1[u] + a;
+        s2[u] = s2[u] + b;
+    }
+    norm_fold(s1, fold_channels, first);
+    norm_fold(s2, fold_channels, second);
+}
+
 /* Adds the terms of `rows` rows into per-channel `first` and `second`. */
 static inline __attribute__((always_inline)) void norm_sums(const norm_terms *t, long rows, float *first,
                                                             float *second) {
@@ -390,25 +416,9 @@ static inline __attribute__((always_inline)) void norm_sums(const norm_terms *t,
     if (norm_packed(channels)) {
         vec mean = t->dy ? norm_pattern(t->mean, channels) : zero;
         vec invstd = t->dy ? norm_pattern(t->invstd, channels) : zero;
-        long group = LANES / channels, vectors = rows / group, i = 0;
-        vec s1[4] = {zero, zero, zero, zero}, s2[4] = {zero, zero, zero, zero};
-        for (; i + 4 <= vectors; i += 4) {
-            for (int u = 0; u < 4; u++) {
-                vec a, b;
-                norm_terms_vector(t, (i + u) * LANES, mean, invstd, &a, &b);
-                s1[u] = s1[u] + a;
-                s2[u] = s2[u] + b;
-            }
-        }
-        for (int u = 0; i < vectors; i++, u++) {
-            vec a, b;
-            norm_terms_vector(t, i * LANES, mean, invstd, &a, &b);
-            s1[u] = s1[u] + a;
-            s2[u] = s2[u] + b;
-        }
-        norm_fold(s1, channels, first);
-        norm_fold(s2, channels, second);
-        for (long at = vectors * group * channels; at < rows * channels; at++) {
+        long vectors = rows / (LANES / channels);
+        norm_sum_vectors(t, 0, LANES, vectors, mean, invstd, channels, first, second);
+        for (long at = vectors * LANES; at < rows * channels; at++) {
             norm_terms_scalar(t, at, at % channels, first, second);
         }
         return;
@@ -416,24 +426,7 @@ static inline __attribute__((always_inline)) void norm_sums(const norm_terms *t,
     long c = 0;
     for (; c + LANES <= channels; c += LANES) {
         vec mean = t->dy ? load(t->mean + c) : zero, invstd = t->dy ? load(t->invstd + c) : zero;
-        vec s1[4] = {zero, zero, zero, zero}, s2[4] = {zero, zero, zero, zero};
-        long r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            for (int u = 0; u < 4; u++) {
-                vec a, b;
-                norm_terms_vector(t, (r + u) * channels + c, mean, invstd, &a, &b);
-                s1[u] = s1[u] + a;
-                s2[u] = s2[u] + b;
-            }
-        }
-        for (int u = 0; r < rows; r++, u++) {
-            vec a, b;
-            norm_terms_vector(t, r * channels + c, mean, invstd, &a, &b);
-            s1[u] = s1[u] + a;
-            s2[u] = s2[u] + b;
-        }
-        norm_fold(s1, LANES, first + c);
-        norm_fold(s2, LANES, second + c);
+        norm_sum_vectors(t, c, channels, rows, mean, invstd, LANES, first + c, second + c);
     }
     for (; c < channels; c++) {
         for (long r = 0; r < rows; r++) norm_terms_scalar(t, r * channels + c, c, first, second);
