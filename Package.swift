@@ -30,27 +30,32 @@ let package = Package(
         // What Swift cannot express per CPU: the hot kernels compiled once per instruction set (portable, AVX2,
         // AVX-512) and chosen at run time, CPU feature detection, denormal flushing. No target needs a CPU flag.
         .target(name: "CEmovereCPU"),
-        // Small utilities every module shares, with no BLAS: seeded random numbers, the worker pool.
+        // Small utilities every module shares, with no BLAS: seeded random numbers, the worker pool, the one file
+        // reader and the one atomic writer.
         .target(name: "EmovereCore", dependencies: ["CEmovereCPU"]),
         .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU", "EmovereCore"]),
         .target(name: "EmovereNN", dependencies: ["EmovereCore", "EmovereTensor"]),
+        // File formats apart from layers: safetensors, SHA-256 checksums, generic JSON (model cards, Keras configs).
+        .target(name: "EmovereFiles", dependencies: ["EmovereCore"]),
         .target(name: "EmovereVision", dependencies: ["EmovereCore", "CTurboJPEG", "CPNG"]),
         .target(name: "EmovereData", dependencies: ["EmovereCore", "EmovereVision"]),
-        .target(name: "Emovere", dependencies: ["EmovereCore", "EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
+        .target(
+            name: "Emovere",
+            dependencies: ["EmovereCore", "EmovereFiles", "EmovereTensor", "EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
         // Presentation for the command-line tool: the progress bar, SVG plots (training curves, reliability diagram,
         // video timeline).
-        .target(name: "EmovereReport", dependencies: ["Emovere", "EmovereData", "EmovereNN"]),
-        .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereNN", "EmovereData", "Emovere"]),
+        .target(name: "EmovereReport", dependencies: ["Emovere", "EmovereCore", "EmovereData", "EmovereNN"]),
+        .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereFiles", "EmovereTensor", "EmovereNN", "EmovereData", "Emovere"]),
         // ONNX files: export and import of layer graphs. Generated/onnx.pb.swift is committed;
         // scripts/generate-onnx-proto.sh regenerates it.
         .target(
             name: "EmovereONNX",
             dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
-        .target(name: "EmovereVideo", dependencies: ["EmovereVision"]),
+        .target(name: "EmovereVideo", dependencies: ["EmovereCore", "EmovereVision"]),
         .target(
             name: "EmovereServer",
             dependencies: [
-                "CEmovereCPU", "Emovere", "EmovereData", "EmovereVision",
+                "CEmovereCPU", "Emovere", "EmovereCore", "EmovereData", "EmovereVision",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -66,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "emovere",
             dependencies: [
-                "Emovere", "EmovereCore", "EmovereData", "EmovereKeras", "EmovereNN", "EmovereONNX", "EmovereReport",
+                "Emovere", "EmovereCore", "EmovereData", "EmovereFiles", "EmovereKeras", "EmovereNN", "EmovereONNX", "EmovereReport",
                 "EmovereTensor", "EmovereVideo",
                 "EmovereVision", "EmovereServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -74,17 +79,21 @@ let package = Package(
         // MARK: - Test support and unit tests
         .target(name: "EmovereTestSupport", dependencies: ["EmovereCore", "EmovereTensor", "EmovereNN"], path: "Sources/EmovereTestSupport"),
         .testTarget(name: "EmovereCoreTests", dependencies: ["EmovereCore"]),
+        .testTarget(name: "EmovereFilesTests", dependencies: ["EmovereCore", "EmovereFiles"]),
         .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereCore", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "EmovereDataTests", dependencies: ["EmovereCore", "EmovereData", "EmovereTestSupport"]),
+        .testTarget(
+            name: "EmovereDataTests", dependencies: ["EmovereCore", "EmovereData", "EmovereTensor", "EmovereTestSupport", "EmovereVision"]),
         .testTarget(
             name: "EmovereTests",
-            dependencies: ["Emovere", "EmovereCore", "EmovereData", "EmovereNN", "EmovereReport", "EmovereTensor", "EmovereTestSupport",
-                           "EmovereVision"]),
+            dependencies: ["Emovere", "EmovereCore", "EmovereData", "EmovereFiles", "EmovereNN", "EmovereReport", "EmovereTensor",
+                           "EmovereTestSupport", "EmovereVision"]),
         .testTarget(
             name: "EmovereCLITests",
-            dependencies: ["Emovere", "EmovereData", "EmovereNN", "EmovereONNX", "EmovereTestSupport", "EmovereVideo", "EmovereVision"]),
+            dependencies: [
+                "Emovere", "EmovereData", "EmovereFiles", "EmovereNN", "EmovereONNX", "EmovereTestSupport", "EmovereVideo", "EmovereVision",
+            ]),
         .testTarget(
             name: "EmovereONNXTests",
             dependencies: [
@@ -93,12 +102,15 @@ let package = Package(
         .testTarget(
             name: "EmovereKerasTests", dependencies: ["EmovereKeras", "Emovere", "EmovereNN", "EmovereTensor"],
             exclude: ["make_keras_fixture.py"]),
-        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere", "EmovereReport"]),
+        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere", "EmovereData", "EmovereReport", "EmovereVision"]),
         .testTarget(
             name: "EmovereServerTests",
             dependencies: [
-                "EmovereServer", "Emovere", "EmovereVision", "EmovereTestSupport",
+                "EmovereServer", "Emovere", "EmovereNN", "EmovereVision", "EmovereTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             exclude: ["browser_check.py"]),

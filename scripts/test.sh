@@ -16,6 +16,7 @@ python3 -c "import yaml" 2>/dev/null || python3 -m pip install --user --break-sy
 # The scale-out test starts a local Ray cluster (Ray Data from PyPI; orchestration only).
 python3 -c "import ray.data" 2>/dev/null \
     || python3 -m pip install --user --break-system-packages --quiet "ray[data]==2.60.0"
+python3 scripts/check_imports.py  # every import declared in Package.swift
 swift build --build-tests
 swift test --skip-build "$@"
 if [ "$#" -eq 0 ]; then

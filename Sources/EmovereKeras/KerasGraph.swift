@@ -1,3 +1,4 @@
+import EmovereFiles
 import EmovereNN
 import Foundation
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Emovere
+import EmovereCore
 import EmovereVision
 import Foundation
 import Synchronization
@@ -54,7 +55,7 @@ public final class RecognizerPool: @unchecked Sendable {
     ) async throws -> Value {
         let index = try await acquire()
         defer { release(index) }
-        let recognizer = Exclusive(recognizers[index])
+        let recognizer = UnsafeSendable(recognizers[index])  // the pool hands this recognizer to this work item alone
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {
                 continuation.resume(with: Result { try body(recognizer.value) })
@@ -102,10 +103,4 @@ public final class RecognizerPool: @unchecked Sendable {
         }
         next?.resume(returning: index)
     }
-}
-
-/// A recognizer handed to exactly one Dispatch work item by the pool, which guarantees exclusive use.
-private struct Exclusive: @unchecked Sendable {
-    let value: EmotionRecognizer
-    init(_ value: EmotionRecognizer) { self.value = value }
 }

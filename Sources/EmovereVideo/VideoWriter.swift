@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereVision
 import Foundation
 
@@ -13,8 +14,8 @@ import Darwin
 ///
 /// The default output is H.264 (libx264, `yuv420p`, CRF 23) in MP4 with `-movflags +faststart`; the audio of
 /// `audioSource` is copied in (re-encoded as AAC) when it has any. ffmpeg writes to a hidden temporary file beside
-/// the destination (`.NAME.partial-UUID.EXT`), which ``finish()`` renames to the destination only after ffmpeg
-/// succeeded: a partial output never appears under the destination's name. ``cancel()``, a failure, or
+/// the destination (named by `AtomicFile`, ending in the destination's extension), which ``finish()`` syncs and
+/// renames to the destination only after ffmpeg succeeded: a partial output never appears under its name. ``cancel()``, a failure, or
 /// deinitialization without `finish()` remove the temporary file.
 ///
 /// ```swift
@@ -98,12 +99,16 @@ public final class VideoWriter {
             throw .outputFailed(path: path, reason: "the folder \(folder) does not exist")
         }
         let fileExtension = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.deletingPathExtension().lastPathComponent).partial-\(UUID().uuidString).\(fileExtension)")
+        let temporaryPath: String
+        do {
+            temporaryPath = try AtomicFile.temporaryPath(for: path, tag: "partial", suffix: "." + fileExtension)
+        } catch {
+            throw .outputFailed(path: path, reason: error.description)
+        }
         self.path = path
         self.width = width
         self.height = height
-        self.temporaryPath = temporary.path
+        self.temporaryPath = temporaryPath
 
         var arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", "\(width)x\(height)",
@@ -123,7 +128,7 @@ public final class VideoWriter {
         if settings.wallClockTimestamps { arguments += ["-r", frameRate] }
         if settings.threads > 0 { arguments += ["-threads", String(settings.threads)] }
         if ["mp4", "mov", "m4v"].contains(fileExtension.lowercased()) { arguments += ["-movflags", "+faststart"] }
-        arguments.append("file:" + temporary.path)
+        arguments.append("file:" + temporaryPath)
 
         BrokenPipeSignal.ignore()
         let pipe = Pipe()
@@ -191,10 +196,11 @@ public final class VideoWriter {
             throw .encodingFailed(path: path, framesWritten: framesWritten,
                                   details: framesWritten == 0 ? "no frames were written" : "ffmpeg exited with status \(status)\n" + messages)
         }
-        guard rename(temporaryPath, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+        do {
+            try AtomicFile.commit(temporaryPath: temporaryPath, to: path, synchronizingFile: true)
+        } catch {
             abandon()
-            throw .outputFailed(path: path, reason: "could not move the finished video from \(temporaryPath): \(reason)")
+            throw .outputFailed(path: path, reason: "could not move the finished video from \(temporaryPath): \(error.reason)")
         }
         state = .finished
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmovereCore
 import EmovereNN
 import Foundation
 

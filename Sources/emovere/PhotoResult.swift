@@ -1,4 +1,5 @@
 import Emovere
+import EmovereFiles
 import EmovereNN
 import EmovereVision
 import Foundation

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmovereFiles
 import EmovereNN
 import Foundation
 

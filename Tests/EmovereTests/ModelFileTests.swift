@@ -1,5 +1,6 @@
 import Emovere
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import EmovereTensor
 import EmovereTestSupport

@@ -1,5 +1,6 @@
 @testable import Emovere
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import EmovereTensor
 import Foundation

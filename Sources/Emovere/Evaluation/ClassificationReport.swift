@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereData
 import Foundation
 
@@ -109,9 +110,9 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
         var data = try jsonData()
         data.append(UInt8(ascii: "\n"))
         do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write(Array(data), to: path)
         } catch {
-            throw .fileFailed(path: path, operation: "write", reason: error.localizedDescription)
+            throw .fileFailed(path: path, operation: error.operation, reason: error.reason)
         }
     }
 
@@ -121,9 +122,9 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
     public init(contentsOf path: String) throws(EvaluationError) {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = Data(try FileContents.bytes(atPath: path))
         } catch {
-            throw .fileFailed(path: path, operation: "read", reason: error.localizedDescription)
+            throw .fileFailed(path: path, operation: "read", reason: error.reason)
         }
         do {
             self = try JSONDecoder().decode(ClassificationReport.self, from: data)

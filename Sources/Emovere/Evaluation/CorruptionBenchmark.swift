@@ -1,5 +1,6 @@
 import EmovereCore
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import EmovereTensor
 import Foundation

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereNN
 import EmovereONNX
 import Foundation

@@ -1,4 +1,6 @@
+import EmovereCore
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import Foundation
 

@@ -1,4 +1,5 @@
 import EmovereData
+import EmovereFiles
 import EmovereNN
 
 /// Knowledge distillation's targets (`TrainingRecipe.distillation`): the teachers' class probabilities for each

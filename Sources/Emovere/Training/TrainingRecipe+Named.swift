@@ -1,4 +1,5 @@
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import Foundation
 

@@ -1,4 +1,4 @@
-import EmovereNN
+import EmovereFiles
 import Foundation
 import Testing
 

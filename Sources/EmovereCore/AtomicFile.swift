@@ -56,17 +56,25 @@ public enum AtomicFile {
         try write(Array(text.utf8), to: path)
     }
 
-    /// A fresh name for a temporary file beside `path` (hidden, with `tag`, the process id and a random suffix).
-    public static func temporaryPath(for path: String, tag: String) throws(WriteError) -> String {
+    /// A fresh name for a temporary file beside `path` (hidden, with `tag`, the process id and a random part),
+    /// ending in `suffix` (e.g. `.mp4` for a tool that picks its format from the extension).
+    public static func temporaryPath(for path: String, tag: String, suffix: String = "") throws(WriteError) -> String {
         let (directory, fileName) = split(path)
         guard !fileName.isEmpty else {
             throw WriteError(path: path, operation: "naming", reason: "expected a file path, found a directory path")
         }
-        return "\(directory)/.\(fileName).\(tag)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))"
+        return "\(directory)/.\(fileName).\(tag)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))\(suffix)"
     }
 
-    /// Renames the complete, already synced file at `temporaryPath` over `path` and syncs the folder.
-    public static func commit(temporaryPath: String, to path: String) throws(WriteError) {
+    /// Renames the complete file at `temporaryPath` over `path` and syncs the folder. A file its writer has not
+    /// synced itself (another process wrote it) is flushed first when `synchronizingFile` is true.
+    public static func commit(temporaryPath: String, to path: String, synchronizingFile: Bool = false) throws(WriteError) {
+        if synchronizingFile {
+            let descriptor = open(temporaryPath, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw failure(path, "opening \(temporaryPath) to sync") }
+            defer { _ = close(descriptor) }
+            guard fsync(descriptor) == 0 else { throw failure(path, "fsync of \(temporaryPath)") }
+        }
         guard rename(temporaryPath, path) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
         let directory = split(path).directory
         let descriptor = open(directory, O_RDONLY | O_CLOEXEC)

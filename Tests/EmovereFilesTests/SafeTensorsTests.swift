@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-@testable import EmovereNN
+@testable import EmovereFiles
+import EmovereCore
 
 /// Builds safetensors bytes by hand: the length prefix, `header` (optionally padded), then `data`.
 private func handMade(header: String, data: [UInt8] = [], padded: Bool = true) -> [UInt8] {
@@ -365,11 +366,5 @@ private func makeTemporaryDirectory() throws -> String {
         #expect(throws: SafeTensorsError.fileTooShort(source: corrupt, byteCount: 3)) {
             try SafeTensorsFile(contentsOf: corrupt)
         }
-    }
-
-    @Test func splitsPaths() {
-        #expect(AtomicFile.split("model.safetensors") == (".", "model.safetensors"))
-        #expect(AtomicFile.split("/m.safetensors") == ("/", "m.safetensors"))
-        #expect(AtomicFile.split("a/b/m.safetensors") == ("a/b", "m.safetensors"))
     }
 }
