@@ -1,3 +1,4 @@
+import EmovereCore
 import Foundation
 
 /// FER+ crowd votes (Barsoum et al. 2016) for FER2013 images: ten annotators per image over neutral, happiness,
@@ -34,9 +35,9 @@ public struct FERPlusVotes: Sendable {
     public init(contentsOf path: String) throws(DataError) {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            text = String(decoding: try FileContents.bytes(atPath: path), as: UTF8.self)
         } catch {
-            throw .unreadable(path: path, reason: error.localizedDescription)
+            throw .unreadable(path: path, reason: error.reason)
         }
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).makeIterator()
         let header = (lines.next() ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)

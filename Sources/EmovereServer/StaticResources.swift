@@ -1,3 +1,4 @@
+import EmovereCore
 import Foundation
 
 /// The files the server ships in its resource bundle (web page, script, style sheet, OpenAPI document), read once
@@ -31,7 +32,7 @@ struct StaticResources: Sendable {
                 throw .missingResource(name: route.resource, reason: "not in the bundle")
             }
             do {
-                files[route.path] = File(bytes: [UInt8](try Data(contentsOf: url)), contentType: route.contentType)
+                files[route.path] = File(bytes: try FileContents.bytes(atPath: url.path), contentType: route.contentType)
             } catch {
                 throw .missingResource(name: route.resource, reason: "cannot read \(url.path): \(error)")
             }

@@ -1,4 +1,5 @@
 import Emovere
+import EmovereCore
 import EmovereVision
 import Foundation
 import HummingbirdWebSocket
@@ -51,11 +52,12 @@ struct StreamSession {
             metrics.recordStreamConnection(-1)
             logger.debug("stream connection closed")
         }
-        let slot = LatestFrameSlot()
+        let mailbox = FrameMailbox<[UInt8], Never>(policy: .newest)
+        let lastMessage = Locked(ContinuousClock.now)  // of any kind: the idle watchdog's clock
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let watchdog = Task { [idleTimeout] in
             while true {
-                let deadline = slot.lastMessage + idleTimeout
+                let deadline = lastMessage.withValue { $0 } + idleTimeout
                 if ContinuousClock.now >= deadline {
                     logger.debug("stream closed: no message for \(idleTimeout)")
                     try await outbound.close(.goingAway, reason: "no message for \(idleTimeout)")
@@ -71,10 +73,11 @@ struct StreamSession {
                 for try await message in inbound.messages(maxSize: maximumMessageBytes) {
                     switch message {
                     case let .binary(buffer):
-                        slot.put(Array(buffer.readableBytesView))
+                        lastMessage.withValue { $0 = .now }
+                        mailbox.put(Array(buffer.readableBytesView))
                         signal.yield()
                     case .text:
-                        slot.noteMessage()
+                        lastMessage.withValue { $0 = .now }
                         try await send(ErrorReply(frame: nil, dropped: 0, error: .init(
                             message: "expected a binary message holding a JPEG or PNG frame, received a text message")),
                             to: outbound)
@@ -84,7 +87,7 @@ struct StreamSession {
             group.addTask {
                 var tracking = Tracking()
                 for await _ in signals {
-                    guard let frame = slot.take() else { continue }
+                    guard let frame = mailbox.take() else { continue }
                     try await analyze(frame, tracking: &tracking, outbound: outbound)
                 }
             }
@@ -92,14 +95,14 @@ struct StreamSession {
         }
     }
 
-    private func analyze(_ frame: LatestFrameSlot.Frame, tracking: inout Tracking,
+    private func analyze(_ frame: FrameMailbox<[UInt8], Never>.Delivery, tracking: inout Tracking,
                          outbound: WebSocketOutboundWriter) async throws {
         let limits = limits
         let start = ContinuousClock.now
         let analysis: Analysis
         do {
             analysis = try await pool.withRecognizer { recognizer in
-                try Analysis.run(bytes: frame.bytes, source: "frame \(frame.number)", limits: limits,
+                try Analysis.run(bytes: frame.frame, source: "frame \(frame.number)", limits: limits,
                                  maximumFaces: maximumFaces, annotate: false, with: recognizer)
             }
         } catch let error as ServerError {

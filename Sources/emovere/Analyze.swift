@@ -28,14 +28,10 @@ struct Analyze: ParsableCommand {
 
     @OptionGroup var detection: DetectorOptions
 
-    @Option(help: "Largest photo accepted, in pixels (width x height), checked before decoding.")
-    var maxPixels = ImageLimits.standard.maximumPixels
-
-    @Option(help: "Decode a JPEG larger than this many pixels at a reduced scale (n/8, faster, less memory; boxes still in the photo's own pixels; the annotated copy at the reduced size). Default: full size.")
-    var maxDecodedPixels: Int?
+    @OptionGroup var imageLimits: ImageLimitOptions
 
     /// The limits every photo is decoded under.
-    var limits: ImageLimits { ImageLimits(maximumPixels: maxPixels, maximumDecodedPixels: maxDecodedPixels) }
+    var limits: ImageLimits { imageLimits.limits() }
 
     @Option(name: .customLong("annotate"), help: ArgumentHelp(
         "Write annotated copies: the output file for one photo, an output folder for several.", valueName: "OUT"))
@@ -59,10 +55,6 @@ struct Analyze: ParsableCommand {
 
     func validate() throws {
         if paths.isEmpty && filesFrom == nil { throw ValidationError("expected photos or folders, or --files-from") }
-        if maxPixels <= 0 { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
-        if let maxDecodedPixels, maxDecodedPixels <= 0 {
-            throw ValidationError("--max-decoded-pixels must be positive, received \(maxDecodedPixels)")
-        }
         if resume && output == nil { throw ValidationError("--resume needs --output") }
         if output != nil && json { throw ValidationError("--output writes JSON lines; leave out --json") }
         if output == "-" && (filesFrom != "-" || !paths.isEmpty || resume || annotate != nil || shard != nil) {

@@ -45,29 +45,36 @@ struct Explain: ParsableCommand {
 
     @OptionGroup var detection: DetectorOptions
 
-    @Option(help: "Largest photo accepted, in pixels (width x height), checked before decoding.")
-    var maxPixels = ImageLimits.standard.maximumPixels
+    @OptionGroup var imageLimits: ImageLimitOptions
 
-    func run() throws {
-        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
-        let output = out ?? Self.defaultOutput(for: photo)
+    /// The annotated photo's path.
+    var output: String { out ?? Self.defaultOutput(for: photo) }
+
+    func validate() throws {
         try Self.checkOutput(output, option: "--out", photo: photo)
         if let guided { try Self.checkOutput(guided, option: "--guided", photo: photo) }
+    }
+
+    func run() throws {
+        try Self.createFolder(of: output)
+        if let guided { try Self.createFolder(of: guided) }
         let recognizer = try detection.makeRecognizers(count: 1, trainable: true)[0]
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
-        let color = try Self.read(photo, limits: ImageLimits(maximumPixels: maxPixels))
-        let faces = try explainer.explain(color, emotion: emotion)
+        let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits())
+        let faces = try explainer.explain(analysis, emotion: emotion)
         guard !faces.isEmpty else {
             throw ExplainFailure("no face found in \(photo); try a lower --score-threshold, another --detector, "
                                  + "or --detector none for a photo that is a face crop")
         }
 
         let renderer = ExplanationRenderer()
-        try AnnotatedPhoto.write(renderer.overlaid(color, faces: faces), to: output)
+        try AnnotatedPhoto.write(renderer.overlaid(analysis.image, faces: faces), to: output)
         if let guided { try AnnotatedPhoto.write(renderer.panel(faces: faces), to: guided) }
+        // Reported in the stored photo's pixels, as `analyze` reports them (the drawing is on the decoded image).
+        let records = zip(analysis.faces, faces).map { FaceRecord($0, explained: $1.emotion) }
         let report = ExplainReport(
-            path: photo, width: color.width, height: color.height, layer: explainer.gradCAM.layer.description,
-            detector: recognizer.detector.description, faces: faces.map { FaceRecord($0.face, explained: $0.emotion) }, output: output, guided: guided)
+            path: photo, width: analysis.width, height: analysis.height, layer: explainer.gradCAM.layer.description,
+            detector: recognizer.detector.description, faces: records, output: output, guided: guided)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -86,10 +93,10 @@ struct Explain: ParsableCommand {
         }
     }
 
-    /// The photo decoded in colour, as `analyze` decodes it.
-    static func read(_ photo: String, limits: ImageLimits) throws -> RGBImage {
+    /// The photo analysed on the one photo-analysis path of `analyze` and the server.
+    static func analyze(_ photo: String, with recognizer: EmotionRecognizer, limits: ImageLimits) throws -> PhotoAnalysis {
         do {
-            return try RGBImage(decoding: try ImageFile.bytes(atPath: photo), source: photo, limits: limits)
+            return try recognizer.analyzePhoto(try ImageFile.bytes(atPath: photo), source: photo, limits: limits)
         } catch {
             throw ExplainFailure("cannot read \(photo): \(error)")
         }
@@ -102,7 +109,7 @@ struct Explain: ParsableCommand {
         return "\((name as NSString).deletingPathExtension).explained.\(suffix)"
     }
 
-    /// Checks that `output` names a PNG or JPEG file that is not the photo, and creates its folder.
+    /// Checks that `output` names a PNG or JPEG file that is not the photo.
     static func checkOutput(_ output: String, option: String, photo: String) throws {
         guard AnnotatedPhoto.format(ofOutput: output) != nil else {
             throw ValidationError("\(option) \(output): expected a .png, .jpg or .jpeg file name")
@@ -110,6 +117,10 @@ struct Explain: ParsableCommand {
         guard AnnotatedPhoto.canonical(output) != AnnotatedPhoto.canonical(photo) else {
             throw ValidationError("\(option) \(output) would overwrite the photo itself; choose another file")
         }
+    }
+
+    /// Creates the folder `output` is to be written in.
+    static func createFolder(of output: String) throws {
         let folder = (output as NSString).deletingLastPathComponent
         if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
     }

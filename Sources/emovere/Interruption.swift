@@ -1,4 +1,5 @@
 import Dispatch
+import EmovereCore
 import Foundation
 
 /// Ctrl-C (SIGINT) and SIGTERM as a flag the frame loop checks, so outputs can be finished or removed cleanly.

@@ -77,7 +77,8 @@ struct Live: ParsableCommand {
         }
         FileHandle.standardError.write(Data("live: \(source.name) \(info.width)x\(info.height) at \(ProgressBar.formatRate(info.frameRate)) frames/s\(live ? ", skipping frames that arrive while busy" : "")\n".utf8))
 
-        let mailbox = FrameMailbox(keepLatestOnly: live)
+        // Every frame read is put, so a delivery's number counts the frames read (its index is one less).
+        let mailbox = FrameMailbox<RGBImage, VideoError>(policy: live ? .newest : .every)
         let pump = Thread { [mailbox, reader = UnsafeSendable(reader)] in
             var failure: VideoError?
             while !mailbox.isClosed {
@@ -88,10 +89,10 @@ struct Live: ParsableCommand {
                     failure = error
                     break
                 }
-                mailbox.put(frame, index: reader.value.framesRead - 1)
+                mailbox.put(frame)
             }
             reader.value.close()
-            mailbox.finish(error: failure)
+            mailbox.finish(failure: failure)
         }
         pump.name = "emovere.live-reader"
         pump.start()
@@ -100,13 +101,14 @@ struct Live: ParsableCommand {
         let annotator = AnnotationRenderer()
         var processed = 0
         do {
-            while let delivery = try mailbox.take() {
+            while let delivery = try mailbox.next() {
                 if interruption.isRequested { break }
                 var frame = delivery.frame
-                let faces = tracker.process(frame, index: delivery.index)
-                let time = Double(delivery.index) / info.frameRate
+                let index = delivery.number - 1
+                let faces = tracker.process(frame, index: index)
+                let time = Double(index) / info.frameRate
                 let latency = Stopwatch.seconds(ContinuousClock.now - delivery.arrival) * 1000
-                let line = try JSONLines.encode(FrameRecord(frame: delivery.index, time: time, faces: faces,
+                let line = try JSONLines.encode(FrameRecord(frame: index, time: time, faces: faces,
                                                             latencyMilliseconds: latency)) + "\n"
                 try FileHandle.standardOutput.write(contentsOf: Data(line.utf8))
                 if let writer {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmovereCore
 import Foundation
 
 /// Expands folders into the photo files they hold (sorted), keeping files as given. Only regular files are read:
@@ -42,8 +43,11 @@ enum PhotoFiles {
         if file == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard isRegularFile(file) else { throw ValidationError("--files-from \(file): expected a regular file of paths") }
-            data = try Data(contentsOf: URL(fileURLWithPath: file))
+            do {
+                data = Data(try FileContents.bytes(atPath: file))
+            } catch {
+                throw ValidationError("--files-from \(file): \(error.reason)")
+            }
         }
         return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }

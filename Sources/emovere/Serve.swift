@@ -35,11 +35,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest request body and WebSocket frame, in bytes.")
     var maxBodyBytes = 10 * 1024 * 1024
 
-    @Option(help: "Largest image, in pixels (width x height).")
-    var maxPixels = 40_000_000
-
-    @Option(help: "Decode a JPEG larger than this many pixels at a reduced scale (n/8); faces are still reported in the photo's own pixels.")
-    var maxDecodedPixels = 16_000_000
+    @OptionGroup var imageLimits: ImageLimitOptions
 
     @Option(help: "Most faces analysed per image or frame (the largest); the rest are counted as skippedFaces.")
     var maxFaces = 64
@@ -57,12 +53,13 @@ struct Serve: AsyncParsableCommand {
     var drainSeconds = 10
 
     var configuration: ServerConfiguration {
-        ServerConfiguration(host: host, port: port, maximumConcurrentAnalyses: maxConcurrent,
-                            maximumWaitingAnalyses: maxWaiting, maximumBodyBytes: maxBodyBytes, maximumPixels: maxPixels,
-                            maximumDecodedPixels: maxDecodedPixels,
-                            maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
-                            streamIdleSeconds: streamIdleTimeout, drainSeconds: drainSeconds,
-                            maximumFacesPerImage: maxFaces)
+        var configuration = ServerConfiguration(
+            host: host, port: port, maximumConcurrentAnalyses: maxConcurrent, maximumWaitingAnalyses: maxWaiting,
+            maximumBodyBytes: maxBodyBytes, maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
+            streamIdleSeconds: streamIdleTimeout, drainSeconds: drainSeconds, maximumFacesPerImage: maxFaces)
+        if let maxPixels = imageLimits.maxPixels { configuration.maximumPixels = maxPixels }
+        if let maxDecodedPixels = imageLimits.maxDecodedPixels { configuration.maximumDecodedPixels = maxDecodedPixels }
+        return configuration
     }
 
     func validate() throws {

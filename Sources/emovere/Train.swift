@@ -119,6 +119,13 @@ struct Train: ParsableCommand {
     var strict = false
 
     func validate() throws {
+        let checkpoint = out + "/checkpoint.safetensors"
+        if FileManager.default.fileExists(atPath: checkpoint) && !resume {
+            throw ValidationError("\(out) already holds a checkpoint; pass --resume to continue it or choose another --out")
+        }
+        if resume && !FileManager.default.fileExists(atPath: checkpoint) {
+            throw ValidationError("--resume: no checkpoint at \(checkpoint)")
+        }
         if let inputSize, ![48, 64].contains(inputSize) {
             throw ValidationError("--input-size must be 48 or 64, received \(inputSize)")
         }
@@ -184,13 +191,6 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let checkpoint = out + "/checkpoint.safetensors"
-        if FileManager.default.fileExists(atPath: checkpoint) && !resume {
-            throw ValidationError("\(out) already holds a checkpoint; pass --resume to continue it or choose another --out")
-        }
-        if resume && !FileManager.default.fileExists(atPath: checkpoint) {
-            throw ValidationError("--resume: no checkpoint at \(checkpoint)")
-        }
         let recipe = try TrainingRecipe.load(self.recipe).applying(overrides)
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)

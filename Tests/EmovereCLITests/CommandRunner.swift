@@ -32,9 +32,12 @@ enum CommandRunner {
     }
 
     /// Runs `emovere arguments...` (or `executable arguments...`) to completion (in `directory`, by default the
-    /// test's). Output goes through files, so a chatty command can never block on a full pipe.
+    /// test's). Output goes through files, so a chatty command can never block on a full pipe. A command still
+    /// running after `limitSeconds` (far beyond any test's need, even on a busy machine) is killed and recorded as
+    /// a hang, so a regression fails the suite instead of stalling it.
     static func run(_ arguments: [String], environment: [String: String] = [:],
-                    in directory: String? = nil, executable program: String? = nil) throws -> Result {
+                    in directory: String? = nil, executable program: String? = nil,
+                    limitSeconds: Int = 1800) throws -> Result {
         let binary = try program.map { URL(fileURLWithPath: $0) }
             ?? #require(executable, "the emovere executable is not built; run `swift build` first")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-cli-\(UUID().uuidString)")
@@ -55,7 +58,14 @@ enum CommandRunner {
         }
         process.standardOutput = outputHandle
         process.standardError = errorHandle
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
+        if exited.wait(timeout: .now() + .seconds(limitSeconds)) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            exited.wait()
+            Issue.record("emovere \(arguments.joined(separator: " ")) still ran after \(limitSeconds) s and was killed")
+        }
         process.waitUntilExit()
         try outputHandle.close()
         try errorHandle.close()

@@ -80,6 +80,29 @@ struct ExplainTests {
         #expect((report["layer"] as? String)?.hasPrefix("7 (") == true, "\(json)")
     }
 
+    /// `explain` decodes on the photo path of `analyze` and the server: under `--max-decoded-pixels` the heat map is
+    /// drawn on the reduced image while the report keeps the stored size and `analyze`'s box; `--max-pixels` refuses.
+    @Test func imageLimitsAreAnalyzesOwn() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let output = scratch.path + "/reduced.png"
+        let result = try Self.explain([AnalyzeTests.sample, "--out", output, "--max-decoded-pixels", "70000", "--json"])
+        try #require(result.status == 0, "\(result)")
+        let report = try Self.report(result)
+        #expect(report["width"] as? Int == 512 && report["height"] as? Int == 512, "\(result)")
+        let overlaid = try RGBImage(contentsOf: output)
+        #expect(overlaid.width == 256 && overlaid.height == 256, "drawn at the reduced scale: \(overlaid.width)x\(overlaid.height)")
+        let analyzed = try AnalyzeTests.analyze([AnalyzeTests.sample, "--json", "--max-decoded-pixels", "70000"])
+        let analyzedFace = try #require((try AnalyzeTests.photos(analyzed).first?["faces"] as? [[String: Any]])?.first)
+        let face = try #require((report["faces"] as? [[String: Any]])?.first, "\(result)")
+        #expect(analyzedFace["box"] as? [String: Int] == face["box"] as? [String: Int])
+
+        let tooLarge = try Self.explain([AnalyzeTests.sample, "--out", output, "--max-pixels", "1000"])
+        #expect(tooLarge.status == 1 && tooLarge.standardError.contains("limit is 1000 pixels"), "\(tooLarge)")
+        let invalid = try Self.explain([AnalyzeTests.sample, "--out", output, "--max-decoded-pixels", "0"])
+        #expect(invalid.status != 0 && invalid.standardError.contains("--max-decoded-pixels must be positive"), "\(invalid)")
+    }
+
     @Test func badRequestsGetClearMessages() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }
@@ -110,5 +133,8 @@ struct ExplainTests {
 
         let format = try Self.explain([AnalyzeTests.sample, "--out", scratch.path + "/out.gif"])
         #expect(format.status != 0 && format.standardError.contains("expected a .png, .jpg or .jpeg file name"), "\(format)")
+
+        let overwrite = try Self.explain([AnalyzeTests.sample, "--guided", AnalyzeTests.sample])
+        #expect(overwrite.status != 0 && overwrite.standardError.contains("would overwrite the photo itself"), "\(overwrite)")
     }
 }

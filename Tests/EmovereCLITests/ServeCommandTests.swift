@@ -1,5 +1,6 @@
 import EmovereTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -29,19 +30,20 @@ struct ServeCommandTests {
         return (status, data)
     }
 
-    final class LockedOutcome: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: (Int, Data, (any Error)?) = (-1, Data(), nil)
-        func set(_ status: Int, _ data: Data, _ error: (any Error)?) {
-            lock.lock()
-            value = (status, data, error)
-            lock.unlock()
-        }
-        func get() -> (Int, Data, (any Error)?) {
-            lock.lock()
-            defer { lock.unlock() }
-            return value
-        }
+    final class LockedOutcome: Sendable {
+        private let value = Mutex<(Int, Data, (any Error)?)>((-1, Data(), nil))
+        func set(_ status: Int, _ data: Data, _ error: (any Error)?) { value.withLock { $0 = (status, data, error) } }
+        func get() -> (Int, Data, (any Error)?) { value.withLock { $0 } }
+    }
+
+    /// Settings out of range are refused with the setting's name before the server loads a model or listens
+    /// (`--max-concurrent 100000` once took 4.4 GB and never listened).
+    @Test(arguments: [["--max-concurrent", "100000"], ["--max-pixels", "0"], ["--max-decoded-pixels", "0"],
+                      ["--port", "70000"], ["--drain-seconds", "100000"]])
+    func settingsOutOfRangeAreRefused(arguments: [String]) throws {
+        let result = try CommandRunner.run(["serve"] + arguments, limitSeconds: 300)
+        #expect(result.status != 0, "\(result)")
+        #expect(result.standardError.contains(arguments[0].dropFirst(2)), "\(result)")
     }
 
     @Test(arguments: ["yunet", "none"])

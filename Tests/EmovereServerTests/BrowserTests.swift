@@ -3,6 +3,7 @@ import EmovereServer
 import EmovereVision
 import Foundation
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// The web page in a real browser: headless Chromium (Debian's chromium, chromium-driver and python3-selenium,
@@ -91,11 +92,12 @@ struct BrowserTests {
                 let group = DispatchGroup()
                 let output = Collected()
                 DispatchQueue.global().async(group: group) {
-                    output.data = outputPipe.fileHandleForReading.readDataToEndOfFile()
+                    let data = outputPipe.fileHandleForReading.readDataToEndOfFile()
+                    output.data.withLock { $0 = data }
                 }
                 let errorData = errorPipe.fileHandleForReading.readDataToEndOfFile()
                 group.wait()
-                let outputData = output.data
+                let outputData = output.data.withLock { $0 }
                 process.waitUntilExit()
                 continuation.resume(returning: (process.terminationStatus, String(decoding: outputData, as: UTF8.self),
                                                 String(decoding: errorData, as: UTF8.self)))
@@ -104,9 +106,9 @@ struct BrowserTests {
     }
 }
 
-/// Bytes read by one Dispatch work item and used by another after a `DispatchGroup.wait()`.
-private final class Collected: @unchecked Sendable {
-    var data = Data()
+/// Bytes read by one Dispatch work item and used by another.
+private final class Collected: Sendable {
+    let data = Mutex(Data())
 }
 
 /// Writes YUV4MPEG2 (`.y4m`) video: a text header, then per frame `FRAME\n` and the Y, Cb and Cr planes (4:2:0,

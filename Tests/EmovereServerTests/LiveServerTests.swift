@@ -7,6 +7,7 @@ import Hummingbird
 import HummingbirdTesting
 import HummingbirdWSClient
 import Logging
+import Synchronization
 import Testing
 
 /// The running server over loopback sockets: HTTP and the WebSocket stream.
@@ -110,10 +111,9 @@ struct LiveServerTests {
 }
 
 /// Replies collected by a WebSocket handler.
-final class Replies: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [LiveServerTests.StreamReply] = []
+final class Replies: Sendable {
+    private let stored = Mutex<[LiveServerTests.StreamReply]>([])
 
-    func append(_ reply: LiveServerTests.StreamReply) { lock.withLock { stored.append(reply) } }
-    var values: [LiveServerTests.StreamReply] { lock.withLock { stored } }
+    func append(_ reply: LiveServerTests.StreamReply) { stored.withLock { $0.append(reply) } }
+    var values: [LiveServerTests.StreamReply] { stored.withLock { $0 } }
 }

@@ -84,17 +84,4 @@ struct UploadParsingTests {
             try ImageUpload(contentType: "application/json")
         }
     }
-
-    @Test func slotKeepsTheNewestFrameAndCountsTheDropped() {
-        let mailbox = LatestFrameSlot()
-        #expect(mailbox.take() == nil)
-        mailbox.put([1])
-        mailbox.put([2])
-        mailbox.put([3])
-        let frame = mailbox.take()
-        #expect(frame?.bytes == [3] && frame?.number == 3 && frame?.dropped == 2)
-        #expect(mailbox.take() == nil)
-        mailbox.put([4])
-        #expect(mailbox.take()?.dropped == 0)
-    }
 }

@@ -47,7 +47,18 @@ public final class FaceExplainer {
     /// The faces of a colour `image` (detected in colour, classified and explained on its luma), each with the
     /// explanation of `emotion` or of its most probable emotion; empty when no face is found.
     public func explain(_ color: RGBImage, emotion: Emotion? = nil) throws(ExplanationError) -> [FaceExplanation] {
-        let faces = recognizer.analyze(color)
+        try explain(recognizer.analyze(color), in: color, emotion: emotion)
+    }
+
+    /// The faces of a photo analysed by `EmotionRecognizer.analyzePhoto` (the path of `analyze` and the server),
+    /// explained on the decoded image: each explanation's face and region are in `photo.image`'s pixels, in the
+    /// order of `photo.faces`.
+    public func explain(_ photo: PhotoAnalysis, emotion: Emotion? = nil) throws(ExplanationError) -> [FaceExplanation] {
+        try explain(photo.facesInImage, in: photo.image, emotion: emotion)
+    }
+
+    private func explain(_ faces: [FaceEmotion], in color: RGBImage, emotion: Emotion?) throws(ExplanationError)
+        -> [FaceExplanation] {
         guard !faces.isEmpty else { return [] }
         let image = color.grayscale()
         let inputs = faces.map { recognizer.faceImage(for: $0.detectedFace, in: image) }

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereData
 import EmovereFiles
 import EmovereNN
@@ -122,7 +123,12 @@ extension TrainingRecipe {
             }
             return recipe
         }
-        let data = try Data(contentsOf: URL(fileURLWithPath: nameOrPath))
+        let data: Data
+        do {
+            data = Data(try FileContents.bytes(atPath: nameOrPath))
+        } catch {
+            throw ModelError.invalidModelFile(path: nameOrPath, reason: error.reason)
+        }
         do {
             return try JSONDecoder().decode(TrainingRecipe.self, from: data)
         } catch {

@@ -3,6 +3,7 @@
 // op(A) = A or Aᵀ (A stored [k, m] when transposed), op(B) likewise.
 // An Accelerate path for macOS/iOS is one `#if canImport(Accelerate)` in this file.
 import CBLAS
+import EmovereCore
 import Foundation
 
 /// Single-precision general matrix multiply behind one small seam.
@@ -32,13 +33,13 @@ public enum Gemm {
               cpuFlags.split(whereSeparator: \.isWhitespace).contains("avx512f") else { return nil }
         let reason = coreType.map { "OPENBLAS_CORETYPE=\($0) is set" } ?? "OpenBLAS chose them"
         return "note: BLAS runs its AVX2 (Haswell) kernels on a CPU with AVX-512 (\(reason)); where the AVX-512 "
-            + "units are full width (AMD Zen 5, Intel Xeon), OPENBLAS_CORETYPE=SkylakeX trains faster (1.4x for "
-            + "wide-xception measured on an AMD EPYC): compare with `emovere bench --training-only`"
+            + "units are full width (AMD Zen 5, Intel Xeon), OPENBLAS_CORETYPE=SkylakeX usually trains faster: "
+            + "compare with `emovere bench --training-only`"
     }
 
     /// `kernelAdvice` for this machine (nil where `/proc/cpuinfo` does not exist, as on macOS).
     public static var kernelAdvice: String? {
-        guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        guard let cpuinfo = try? String(decoding: FileContents.bytes(atPath: "/proc/cpuinfo"), as: UTF8.self),
               let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
         return kernelAdvice(cpuFlags: String(flags), coreName: coreName,
                             coreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])

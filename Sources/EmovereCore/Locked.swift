@@ -1,14 +1,14 @@
 import Synchronization
 
 /// A value guarded by a `Mutex`, shared between worker threads (a class, so closures can hold it).
-final class Locked<Value>: Sendable {
+public final class Locked<Value>: Sendable {
     private let mutex: Mutex<Value>
 
-    init(_ value: sending Value) {
+    public init(_ value: sending Value) {
         mutex = Mutex(value)
     }
 
-    func withValue<Result>(_ body: (inout sending Value) throws -> sending Result) rethrows -> sending Result {
+    public func withValue<Result>(_ body: (inout sending Value) throws -> sending Result) rethrows -> sending Result {
         try mutex.withLock(body)
     }
 }
