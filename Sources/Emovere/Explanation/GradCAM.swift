@@ -67,13 +67,8 @@ public final class GradCAM {
 
     /// The deepest feature-map layer that is not a class-score map (one with as many channels as there are
     /// classes), else the deepest feature-map layer: in mini-Xception the last residual module (3x3x128 at 48x48;
-    /// layer 9), the last convolutional features, as the Grad-CAM paper recommends.
-    ///
-    /// Measured on 400 FER2013 PublicTest faces with the 48x48 mini-Xception, graying out the 10 % of pixels a map rates
-    /// highest lowers the explained class's probability by 0.20 on average (by 0.02 for the 10 % it rates
-    /// lowest) at this layer, against 0.18 (0.04) at the 6x6 module before it, 0.17 (0.06) at the 11x11 one and
-    /// 0.16 (0.04) at the 3x3x7 class-score map: the coarse map is the most faithful. Earlier layers give
-    /// sharper but less faithful maps.
+    /// layer 9), the last convolutional features, as the Grad-CAM paper recommends (README, "explain", compares
+    /// the layers' faithfulness).
     public static func defaultLayer(among layers: [FeatureMapLayer], classCount: Int) -> FeatureMapLayer? {
         layers.last { $0.outputShape[2] != classCount } ?? layers.last
     }
