@@ -32,8 +32,11 @@ public enum KerasImporter {
                     : "no model_config attribute at the root")
         }
         let graph = try KerasGraph(json: json, path: path)
-        let architecture = Architecture(name: "mini-xception", inputSize: try inputSize(of: graph, path: path),
-                                        classCount: Emotion.allCases.count)
+        let size = try inputSize(of: graph, path: path)
+        guard ModelCard.inputSizes.contains(size) else {
+            throw .invalidModelConfig(path: path, reason: "input size \(size)x\(size); expected \(ModelCard.inputSizes.lowerBound)...\(ModelCard.inputSizes.upperBound) pixels")
+        }
+        let architecture = Architecture(name: "mini-xception", inputSize: size, classCount: Emotion.allCases.count)
         let model: Model
         do {
             model = try Model(architecture: architecture)
@@ -68,6 +71,11 @@ public enum KerasImporter {
         }
         if let missed = model.parameters.first(where: { !loaded.contains(ObjectIdentifier($0.parameter)) }) {
             throw .invalidModel(path: path, reason: "no Keras weight was found for Emovere parameter '\(missed.name)'")
+        }
+        do {
+            try ModelFile.checkFinite(model, path: path)
+        } catch {
+            throw .invalidModel(path: path, reason: error.description)
         }
         return (model, try card(for: model, graph: graph, file: file, shiftedNorms: shiftedNorms))
     }

@@ -80,6 +80,19 @@ struct KerasImporterTests {
         #expect(reason.contains("save_weights"), "\(reason)")
     }
 
+    /// A NaN weight, or an input size no face crop has, is refused by name at import (as a model file is on load).
+    @Test func damagedWeightsAndImpossibleInputSizesAreRefused() throws {
+        let fixture = try KerasFixture()
+        defer { fixture.remove() }
+        let nan = fixture.path("nan_weight.hdf5")
+        let nanError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: nan) }
+        #expect(nanError.description.contains(nan) && nanError.description.contains("expected finite weights"), "\(nanError)")
+        let huge = fixture.path("huge_input.hdf5")
+        let hugeError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: huge) }
+        #expect(hugeError.description.contains(huge) && hugeError.description.contains("input size 100000x100000"),
+                "\(hugeError)")
+    }
+
     @Test func truncatedFileIsAnErrorNotACrash() throws {
         let fixture = try KerasFixture()
         defer { fixture.remove() }

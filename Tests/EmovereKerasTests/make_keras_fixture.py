@@ -219,6 +219,18 @@ def main():
     write_model(os.path.join(out, "wrong_pool.hdf5"), build(seed=7, module_two_pool_padding="valid"))
     with h5py.File(os.path.join(out, "weights_only.hdf5"), "w") as f:
         write_weights(f, model)
+    # Damaged copies: one NaN weight; an input size no face crop has (a 100000 x 100000 input once hung inference).
+    write_model(os.path.join(out, "nan_weight.hdf5"), model)
+    with h5py.File(os.path.join(out, "nan_weight.hdf5"), "r+") as f:
+        kernels = []
+        f["model_weights"].visititems(lambda name, item: kernels.append(item) if name.endswith("kernel:0") else None)
+        kernel = kernels[0]
+        values = kernel[()]
+        values.flat[values.size // 2] = np.nan
+        kernel[...] = values
+    huge = build(seed=7)
+    huge.layers[0]["config"]["batch_input_shape"] = [None, 100000, 100000, 1]
+    write_model(os.path.join(out, "huge_input.hdf5"), huge)
 
     random = np.random.default_rng(11)
     pixels = random.integers(0, 256, size=(3, INPUT_SIZE, INPUT_SIZE)).astype(np.float64)

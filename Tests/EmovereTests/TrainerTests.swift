@@ -95,6 +95,34 @@ struct TrainerTests {
         #expect(error.description.contains(directory.path), "\(error)")
     }
 
+    /// A checkpoint holding NaN (a weight, or an optimizer moment) behind a valid checksum is refused by name when a
+    /// run resumes or the checkpoint is averaged, as a model file is on load.
+    @Test(arguments: ["model.", "optimizer."])
+    func nonFiniteCheckpointsAreRefused(prefix: String) throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let recipe = TrainerFixtures.recipe(epochs: 2)
+        let first = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+        first.epochLimit = 1
+        try first.run()
+        var file = try SafeTensorsFile(contentsOf: first.checkpointPath)
+        let name = try #require(file.tensors.keys.sorted().first { $0.hasPrefix(prefix) })
+        let tensor = try #require(file.tensors[name])
+        var values = tensor.values
+        values[values.count / 2] = .infinity
+        file.tensors[name] = try NamedArray(shape: tensor.shape, values: values)
+        try ModelFileTests.writeSigned(file, to: first.checkpointPath)
+
+        let resumed = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+        let error = try #require(throws: (any Error).self) { try resumed.run() }
+        #expect("\(error)".contains(first.checkpointPath) && "\(error)".contains("inf") && "\(error)".contains("expected finite"),
+                "\(error)")
+        if prefix == "model." {
+            let averaged = try #require(throws: (any Error).self) { try WeightAveraging.average([first.checkpointPath]) }
+            #expect("\(averaged)".contains("expected finite weights"), "\(averaged)")
+        }
+    }
+
     /// The same seed gives bit-identical weights; another seed gives different ones.
     @Test func seedDeterminesTheWeights() throws {
         var results: [[String: [UInt32]]] = []

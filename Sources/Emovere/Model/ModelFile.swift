@@ -63,6 +63,13 @@ public enum ModelFile {
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: error.description)
         }
+        try checkFinite(model, path: path)
+        return (model, card)
+    }
+
+    /// Throws ``ModelError/invalidModelFile(path:reason:)`` naming the first tensor of `model` (weights and
+    /// batch-norm statistics) that holds NaN or infinity: model files, checkpoints and imports are checked alike.
+    public static func checkFinite(_ model: Model, path: String) throws(ModelError) {
         for named in model.parameters {
             let value = named.parameter.value
             if let index = (0..<value.count).first(where: { !value[$0].isFinite }) {
@@ -70,7 +77,6 @@ public enum ModelFile {
                     path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected finite weights")
             }
         }
-        return (model, card)
     }
 
     /// The SHA-256 (hex) of `file` serialized without its checksum entry.

@@ -40,7 +40,10 @@ enum Checkpoint {
             let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
             let model = try Model(architecture: header.recipe.architecture)
             try model.load(modelState(file))
+            try ModelFile.checkFinite(model, path: path)
             return (model, header.recipe)
+        } catch let error as ModelError {
+            throw error
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: "not a valid training checkpoint: \(error)")
         }
@@ -69,11 +72,16 @@ enum Checkpoint {
                 path: path, reason: "checkpoint was made with a different recipe (\(describeDifference(header.recipe, recipe)))")
         }
         try model.load(modelState(file))
+        try ModelFile.checkFinite(model, path: path)
         for slot in optimizer.namedSlots {
             let array = try file.tensor(named: "optimizer." + slot.name)
             guard array.values.count == slot.tensor.count else {
                 throw ModelError.parameterShapeMismatch(name: "optimizer." + slot.name, expected: slot.tensor.shape,
                                                         received: array.shape)
+            }
+            if let index = array.values.firstIndex(where: { !$0.isFinite }) {
+                throw ModelError.invalidModelFile(
+                    path: path, reason: "optimizer state optimizer.\(slot.name) holds \(array.values[index]) at index \(index); expected finite values")
             }
             array.values.withUnsafeBufferPointer { slot.tensor.pointer.update(from: $0.baseAddress!, count: slot.tensor.count) }
         }
