@@ -18,6 +18,10 @@ struct Analyze: ParsableCommand {
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
             OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \
             folder that receives <name>.annotated.png (or .jpg, after the input's format) for every photo.
+
+            A photo whose name starts with a dash is read as an option: put -- before the paths \
+            (emovere analyze -- -dash.jpg) or write ./-dash.jpg; emovere refuses such a name with this advice \
+            rather than guess. File names must be valid UTF-8.
             """)
 
     @Argument(help: "Photos or folders of photos.")

@@ -36,20 +36,29 @@ struct ServerFuzzTests {
         return frame + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
     }
 
+    /// Mutated frames on upgraded streams: every stream ends closed by the server (a bad frame closes it at once,
+    /// a frame cut short leaves it idle until the 1 s stream timeout), none is left hanging, and the server still
+    /// answers afterwards.
     @Test func mutatedWebSocketFramesNeverStopTheServer() async throws {
-        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, streamIdleSeconds: 1)
-        let cases = max(Self.cases / 10, 50)
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, maximumConnections: 1000,
+                                                streamIdleSeconds: 1)
+        let cases = max(Self.cases / 4, 50)
         try await ConnectionGuardTests.withServer(configuration) { port in
             let jpeg = Array(ServerFixture.sampleJPEG.prefix(300))
             let valid = Self.binaryFrame(jpeg) + Self.binaryFrame([1, 2, 3]) + [0x88, 0x80, 0, 0, 0, 0]
             var mutator = Mutator(seed: 7)
+            var streams: [RawConnection] = []
             for _ in 0..<cases {
                 let connection = try RawConnection(port: port)
                 connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-                _ = connection.receive { $0.text.contains("\r\n\r\n") }
+                let upgrade = connection.receive { $0.text.contains("\r\n\r\n") }
+                #expect(ConnectionGuardTests.status(upgrade.bytes) == 101, "\(upgrade.bytes.text.prefix(100))")
                 connection.send(mutator.mutate(valid))
+                streams.append(connection)
             }
+            let open = streams.indices.filter { !streams[$0].receive().closed }
+            #expect(open.isEmpty, "streams \(open) still open after the idle timeout")
             let health = try RawConnection(port: port)
             health.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             #expect(health.receive().bytes.text.hasPrefix("HTTP/1.1 200"))
