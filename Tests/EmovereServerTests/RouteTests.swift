@@ -115,6 +115,23 @@ struct RouteTests {
         }
     }
 
+    /// A valid CMYK JPEG (16x8, `EmovereVisionTests/Fixtures/cmyk-plain.jpg`) is analysed, not refused as corrupt
+    /// (the server once answered 422).
+    @Test func cmykJPEGIsAnalysed() async throws {
+        let cmyk = try #require(Data(base64Encoded: "/9j/7gAOQWRvYmUAZAAAAAAA/9sAQwABAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEB"
+            + "AQEBAQEBAQEBAQEB/8AAFAgACAAQBEMRAE0RAFkRAEsRAP/EAB8AAAEFAQEBAQEBAAAAAAAAAAABAgMEBQYHCAkKC//EALUQAAIB"
+            + "AwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNicoIJChYXGBkaJSYnKCkqNDU2Nzg5OkNERUZH"
+            + "SElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV"
+            + "1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+v/aAA4EQwBNAFkASwAAPwD+kCvh+v5j6/v4r9uK/wBNiv8AZor+Aev/2Q=="))
+        try await ServerFixture.server().application().test(.router) { client in
+            let response = try await client.execute(uri: "/v1/analyze", method: .post,
+                                                    headers: [.contentType: "image/jpeg"], body: ByteBuffer(bytes: cmyk))
+            #expect(response.status == .ok, "\(String(buffer: response.body))")
+            let result = try Self.decode(AnalysisResponse.self, response.body)
+            #expect(result.width == 16 && result.height == 8 && result.faces.isEmpty)
+        }
+    }
+
     @Test func photoWithoutFacesGivesAnEmptyList() async throws {
         let blank = try RGBImage(width: 320, height: 240, red: 90, green: 120, blue: 150).jpegData()
         try await ServerFixture.server().application().test(.router) { client in

@@ -144,11 +144,12 @@ struct ImageCodecTests {
 
 /// CMYK JPEGs (print and Photoshop workflows) decode as OpenCV decodes them.
 struct CMYKJPEGTests {
-    /// Fixtures/cmyk.jpg: 16x8, two solid 8x8 blocks stored as CMYK (200, 100, 50, 255) and (255, 255, 255, 128),
-    /// written by libturbojpeg (quality 100, 4:4:4). OpenCV 4 (`cv2.imdecode`) reads RGB (201, 101, 51) and
-    /// (128, 128, 128), and luma 125 and 128 with IMREAD_GRAYSCALE.
-    @Test func cmykFileDecodesLikeOpenCV() throws {
-        let path = HaarFixtures.path("cmyk.jpg")
+    /// 16x8, two solid 8x8 blocks stored as CMYK (200, 100, 50, 255) and (255, 255, 255, 128): `cmyk.jpg` in YCCK
+    /// (what libturbojpeg writes for CMYK), `cmyk-plain.jpg` in plain CMYK (libjpeg). OpenCV 4 (`cv2.imdecode`) reads
+    /// RGB (201, 101, 51) and (128, 128, 128) from both, and luma 125 and 128 with IMREAD_GRAYSCALE.
+    @Test(arguments: ["cmyk.jpg", "cmyk-plain.jpg"])
+    func cmykFileDecodesLikeOpenCV(file: String) throws {
+        let path = HaarFixtures.path(file)
         let color = try RGBImage(contentsOf: path)
         #expect(color.width == 16 && color.height == 8)
         #expect(Array(color.pixels[0..<3]) == [201, 101, 51])
