@@ -122,8 +122,7 @@ struct ConnectionGuardTests {
     }
 
     /// An idle keep-alive connection is closed silently after the request timeout (5 s: the request must arrive
-    /// within it, which a busy machine's scheduling delays should not threaten). The same deadline, counted from
-    /// when a response is handed over, bounds a client that does not read its answer.
+    /// within it, which a busy machine's scheduling delays should not threaten).
     @Test func idleKeepAliveIsClosedSilently() async throws {
         let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, requestTimeoutSeconds: 5)
         try await Self.withServer(configuration) { port in
