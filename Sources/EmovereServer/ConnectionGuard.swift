@@ -7,8 +7,8 @@ import NIOHTTP1
 /// - a connection beyond ``ConnectionRegistry/limit`` is answered 503 (`Retry-After: 1`) and closed;
 /// - a request must arrive whole (request line, headers and body) within `requestTimeout` of the connection opening
 ///   or of the previous response: a connection that never delivered a request in time gets 408 and is closed, an
-///   idle keep-alive connection is closed silently, a stalled body is cut; the deadline restarts when a response has
-///   been handed to the socket, so a client that never reads its answer is also cut then (the close discards what
+///   idle keep-alive connection is closed silently, a stalled body is cut; the deadline restarts once a response is
+///   written to the channel, so a client that never reads its answer is also cut then (the close discards what
 ///   was not sent);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
 ///   connection is closed.
