@@ -21,7 +21,8 @@
                                      float *);                                                                    \
     void emovere_norm_backward_apply_##suffix(const float *, const float *, const float *, const float *,        \
                                               const float *, const float *, const float *, const float *, float,  \
-                                              long, long, float *);
+                                              long, long, float *);                                               \
+    void emovere_max_pool_pixel_##suffix(const float *, long, long, long, long, long, float *, float *);
 
 DECLARE_VARIANTS(portable)
 
@@ -142,6 +143,11 @@ void emovere_norm_backward_sums(emovere_isa isa, const float *x, const float *dy
                                 const float *mean, const float *invstd, float floor, long rows, long channels,
                                 float *first, float *second) {
     DISPATCH(isa, emovere_norm_backward_sums, x, dy, mask, mean, invstd, floor, rows, channels, first, second);
+}
+
+void emovere_max_pool_pixel(emovere_isa isa, const float *first, long first_index, long row_step, long rows,
+                            long columns, long channels, float *out, float *argmax) {
+    DISPATCH(isa, emovere_max_pool_pixel, first, first_index, row_step, rows, columns, channels, out, argmax);
 }
 
 void emovere_norm_apply(emovere_isa isa, const float *x, const float *mean, const float *scale, const float *shift,

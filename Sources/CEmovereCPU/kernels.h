@@ -6,11 +6,14 @@
 
 typedef float vec __attribute__((vector_size(LANES * 4)));
 typedef float unaligned_vec __attribute__((vector_size(LANES * 4), aligned(4)));
+typedef int mask_vec __attribute__((vector_size(LANES * 4)));
 
 static inline vec load(const float *p) { return *(const unaligned_vec *)p; }
 static inline void store(float *p, vec v) { *(unaligned_vec *)p = v; }
 static inline vec splat(float s) { return ((vec){0} + 1.0f) * s; }
 static inline vec clamp(vec v, vec floor) { return __builtin_elementwise_max(v, floor); }
+/* Lanes of `a` where `mask` is set (all ones), of `b` elsewhere. */
+static inline vec select_lanes(mask_vec mask, vec a, vec b) { return (vec)(((mask_vec)a & mask) | ((mask_vec)b & ~mask)); }
 
 /* The first `count` lanes of `v` (count < LANES) to `p`, or from `p` with zeros after. */
 static inline void store_partial(float *p, vec v, long count) {
@@ -499,5 +502,52 @@ void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const
             float xhat = (x[at] - mean[c]) * invstd[c];
             dx[at] = a[c] * (g - b[c] - xhat * d[c]);
         }
+    }
+}
+
+/* Max pooling of one output pixel: the window's `rows` x `columns` input pixels start at `first` (rows `row_step`
+ * floats apart, pixels `channels` apart); with `argmax`, `first_index` is `first`'s offset in its image and each
+ * maximum's offset goes to `argmax` (as a float; the first maximum in row-major order wins ties, NaN never wins). */
+static inline __attribute__((always_inline)) void max_pool_pixel(const float *first, long first_index, long row_step,
+                                                                 long rows, long columns, long channels, float *out,
+                                                                 float *argmax, int with_index) {
+    vec lane_index;
+    for (int lane = 0; lane < LANES; lane++) lane_index[lane] = (float)lane;
+    long c0 = 0;
+    for (; c0 + LANES <= channels; c0 += LANES) {
+        vec best = load(first + c0);
+        vec index = splat((float)(first_index + c0)) + lane_index;
+        for (long ky = 0; ky < rows; ky++) {
+            for (long kx = 0; kx < columns; kx++) {
+                long offset = ky * row_step + kx * channels + c0;
+                vec value = load(first + offset);
+                mask_vec greater = value > best;
+                best = select_lanes(greater, value, best);
+                if (with_index) index = select_lanes(greater, splat((float)(first_index + offset)) + lane_index, index);
+            }
+        }
+        store(out + c0, best);
+        if (with_index) store(argmax + c0, index);
+    }
+    for (; c0 < channels; c0++) {
+        float best = first[c0];
+        long best_offset = c0;
+        for (long ky = 0; ky < rows; ky++) {
+            for (long kx = 0; kx < columns; kx++) {
+                long offset = ky * row_step + kx * channels + c0;
+                if (first[offset] > best) best = first[offset], best_offset = offset;
+            }
+        }
+        out[c0] = best;
+        if (with_index) argmax[c0] = (float)(first_index + best_offset);
+    }
+}
+
+void VARIANT(emovere_max_pool_pixel)(const float *first, long first_index, long row_step, long rows, long columns,
+                                     long channels, float *out, float *argmax) {
+    if (argmax) {
+        max_pool_pixel(first, first_index, row_step, rows, columns, channels, out, argmax, 1);
+    } else {
+        max_pool_pixel(first, first_index, row_step, rows, columns, channels, out, argmax, 0);
     }
 }

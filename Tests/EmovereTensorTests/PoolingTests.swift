@@ -7,27 +7,34 @@ import Testing
 /// Max pooling copies values, so it must match exactly; average pooling divides sums of at most
 /// 25 values, compared with relative 1e-4 and absolute 1e-5.
 struct PoolingTests {
-    @Test(arguments: WindowCase.all)
+    /// Channel counts that leave a remainder after whole vectors on every instruction set (and the padded and
+    /// unpadded windows of mini-Xception's pooling).
+    static let vectorAndTailCases = [20, 36].flatMap { channels in
+        Padding.allCases.map { WindowCase(batch: 2, height: 7, width: 9, channels: channels, kernelSize: 3, stride: 2, padding: $0) }
+    }
+
+    @Test(arguments: WindowCase.all + vectorAndTailCases)
     func maxPoolMatchesReference(testCase: WindowCase) {
         let g = testCase.geometry
         let input = randomTensor(testCase.inputShape, seed: 31)
         let outputGradient = randomTensor(testCase.outputShape(channels: g.channels), seed: 32)
-        let output = garbageTensor(testCase.outputShape(channels: g.channels))
-        let indices = garbageTensor(output.shape)
-        Pooling.maxForward(input: input, geometry: g, output: output, indices: indices)
-        let inputGradient = garbageTensor(input.shape)
-        Pooling.maxBackward(outputGradient: outputGradient, indices: indices, geometry: g, inputGradient: inputGradient)
-
         let expectedOutput = Reference.maxPoolForward(input: input.values, batch: testCase.batch, geometry: g)
-        #expect(output.values == expectedOutput)
-        // Inference keeps no indices and takes its own path.
-        let inferenceOutput = garbageTensor(output.shape)
-        Pooling.maxForward(input: input, geometry: g, output: inferenceOutput, indices: nil)
-        #expect(inferenceOutput.values == expectedOutput, "without indices")
         let expectedGradient = Reference.maxPoolBackward(
             outputGradient: outputGradient.values, input: input.values, batch: testCase.batch, geometry: g)
-        // Overlapping windows add gradients in a different order than the reference.
-        #expect(closeness(inputGradient.values, expectedGradient) <= 1)
+        for instructionSet in InstructionSet.available {
+            let output = garbageTensor(testCase.outputShape(channels: g.channels))
+            let indices = garbageTensor(output.shape)
+            Pooling.maxForward(input: input, geometry: g, output: output, indices: indices, instructionSet: instructionSet)
+            let inputGradient = garbageTensor(input.shape)
+            Pooling.maxBackward(outputGradient: outputGradient, indices: indices, geometry: g, inputGradient: inputGradient)
+            #expect(output.values == expectedOutput, "\(instructionSet)")
+            // Inference keeps no indices.
+            let inferenceOutput = garbageTensor(output.shape)
+            Pooling.maxForward(input: input, geometry: g, output: inferenceOutput, indices: nil, instructionSet: instructionSet)
+            #expect(inferenceOutput.values == expectedOutput, "\(instructionSet) without indices")
+            // Overlapping windows add gradients in a different order than the reference.
+            #expect(closeness(inputGradient.values, expectedGradient) <= 1, "\(instructionSet)")
+        }
     }
 
     /// Ties keep the first maximum in window order, like the reference; all-equal windows route every
@@ -36,15 +43,17 @@ struct PoolingTests {
         let testCase = WindowCase(batch: 3, height: 5, width: 5, channels: 8, kernelSize: 3, stride: 2, padding: .same)
         let g = testCase.geometry
         let input = Tensor(shape: testCase.inputShape, repeating: -2)
-        let output = Tensor(shape: testCase.outputShape(channels: 8))
-        let indices = Tensor(shape: output.shape)
-        Pooling.maxForward(input: input, geometry: g, output: output, indices: indices)
         let expected = Reference.maxPoolArgmax(input: input.values, batch: testCase.batch, geometry: g)
         // `indices` are offsets inside one image; the reference's are offsets in the whole batch.
         let perImage = g.outputPixels * g.channels
         let expectedInImage = expected.enumerated().map { Float($1 - ($0 / perImage) * g.inputSize) }
-        #expect(indices.values == expectedInImage)
-        #expect(output.values.allSatisfy { $0 == -2 })
+        for instructionSet in InstructionSet.available {
+            let output = Tensor(shape: testCase.outputShape(channels: 8))
+            let indices = Tensor(shape: output.shape)
+            Pooling.maxForward(input: input, geometry: g, output: output, indices: indices, instructionSet: instructionSet)
+            #expect(indices.values == expectedInImage, "\(instructionSet)")
+            #expect(output.values.allSatisfy { $0 == -2 })
+        }
     }
 
     @Test(arguments: WindowCase.all)

@@ -83,6 +83,12 @@ void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *mi
 void emovere_depthwise3x3_kernel_gradient_row(emovere_isa isa, const float *dy, const float *top, const float *middle,
                                               const float *bottom, long channels, long count, float *dw);
 
+/// Max pooling of one output pixel: its window of `rows` x `columns` input pixels starts at `first` (rows `row_step`
+/// floats apart, pixels `channels` apart); the `channels` maxima go to `out`. With `argmax` (not NULL), each maximum's
+/// offset in its image (`first` is at `first_index`) goes there as a float; ties keep the first in row-major order.
+void emovere_max_pool_pixel(emovere_isa isa, const float *first, long first_index, long row_step, long rows,
+                            long columns, long channels, float *out, float *argmax);
+
 /// Batch-norm moments over `rows` rows of `channels` floats at `x`: adds each channel's sum to `first[c]` and its sum
 /// of squares to `second[c]`.
 void emovere_norm_moments(emovere_isa isa, const float *x, long rows, long channels, float *first, float *second);

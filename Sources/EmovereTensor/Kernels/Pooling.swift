@@ -1,15 +1,18 @@
 // Pooling over NHWC: max and average pooling with a square window ([N, H, W, C] -> [N, OH, OW, C]),
 // and global average pooling ([N, H, W, C] -> [N, C]). Padded positions never count (Keras semantics).
 
+import CEmovereCPU
 import EmovereCore
 
 /// Pooling kernels (forward and backward).
 public enum Pooling {
     /// Max pooling; when given, `indices` `[N, OH, OW, C]` records each maximum's offset inside its
     /// image for `maxBackward` (inference passes nil).
-    public static func maxForward(input: Tensor, geometry g: ConvolutionGeometry, output: Tensor, indices: Tensor?) {
+    public static func maxForward(input: Tensor, geometry g: ConvolutionGeometry, output: Tensor, indices: Tensor?,
+                                  instructionSet: InstructionSet = .detected) {
         let batch = input.shape[0]
         let c = g.channels
+        let isa = instructionSet.cValue
         let x = UnsafeSendable(input.pointer)
         let y = UnsafeSendable(output.pointer)
         let argmax = indices.map { UnsafeSendable($0.pointer) }
@@ -20,82 +23,16 @@ public enum Pooling {
                 let n = outputRow / g.outputHeight
                 let oy = outputRow &- n &* g.outputHeight
                 let image = x.value + n &* g.inputSize
+                let (y0, kyStart, kyEnd) = g.rowWindow(oy)
                 var out = y.value + outputRow &* g.outputWidth &* c
                 var index = argmax.map { $0.value + outputRow &* g.outputWidth &* c }
-                do {
-                    let (y0, kyStart, kyEnd) = g.rowWindow(oy)
-                    for ox in 0..<g.outputWidth {
-                        let (x0, kxStart, kxEnd) = g.columnWindow(ox)
-                        let first = ((y0 &+ kyStart) &* g.inputWidth &+ x0 &+ kxStart) &* c
-                        if c % 8 == 0 && index == nil && g.kernelHeight == 3 && g.kernelWidth == 3
-                            && kyEnd &- kyStart == 3 && kxEnd &- kxStart == 3 {
-                            // Inference, a 3x3 window in frame: nine loads per eight channels.
-                            let top = image + first, middle = top + g.inputWidth &* c, bottom = middle + g.inputWidth &* c
-                            let c2 = c &+ c
-                            var c0 = 0
-                            while c0 < c {
-                                let row0 = max3(load8(top + c0), load8(top + (c0 &+ c)), load8(top + (c0 &+ c2)))
-                                let row1 = max3(load8(middle + c0), load8(middle + (c0 &+ c)), load8(middle + (c0 &+ c2)))
-                                let row2 = max3(load8(bottom + c0), load8(bottom + (c0 &+ c)), load8(bottom + (c0 &+ c2)))
-                                store8(max3(row0, row1, row2), out + c0)
-                                c0 &+= 8
-                            }
-                        } else if c % 8 == 0 && index == nil {
-                            // Inference: maxima only.
-                            var c0 = 0
-                            while c0 < c {
-                                var best = load8(image + (first &+ c0))
-                                for ky in kyStart..<kyEnd {
-                                    let rowStart = image + (((y0 &+ ky) &* g.inputWidth &+ x0) &* c &+ c0)
-                                    for kx in kxStart..<kxEnd {
-                                        let value = load8(rowStart + kx &* c)
-                                        best.replace(with: value, where: value .> best)
-                                    }
-                                }
-                                store8(best, out + c0)
-                                c0 &+= 8
-                            }
-                        } else if c % 8 == 0 {
-                            var c0 = 0
-                            while c0 < c {
-                                var best = load8(image + (first &+ c0))
-                                var bestIndex = SIMD8<Float>(repeating: Float(first &+ c0))
-                                    + SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7)
-                                for ky in kyStart..<kyEnd {
-                                    for kx in kxStart..<kxEnd {
-                                        let pixel = ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* c &+ c0
-                                        let value = load8(image + pixel)
-                                        let greater = value .> best
-                                        best.replace(with: value, where: greater)
-                                        bestIndex.replace(
-                                            with: SIMD8<Float>(repeating: Float(pixel)) + SIMD8<Float>(0, 1, 2, 3, 4, 5, 6, 7),
-                                            where: greater)
-                                    }
-                                }
-                                store8(best, out + c0)
-                                if let index { store8(bestIndex, index + c0) }
-                                c0 &+= 8
-                            }
-                        } else {
-                            for channel in 0..<c {
-                                var best = image[first &+ channel]
-                                var bestIndex = first &+ channel
-                                for ky in kyStart..<kyEnd {
-                                    for kx in kxStart..<kxEnd {
-                                        let element = ((y0 &+ ky) &* g.inputWidth &+ x0 &+ kx) &* c &+ channel
-                                        if image[element] > best {
-                                            best = image[element]
-                                            bestIndex = element
-                                        }
-                                    }
-                                }
-                                out[channel] = best
-                                index?[channel] = Float(bestIndex)
-                            }
-                        }
-                        out += c
-                        index = index.map { $0 + c }
-                    }
+                for ox in 0..<g.outputWidth {
+                    let (x0, kxStart, kxEnd) = g.columnWindow(ox)
+                    let first = ((y0 &+ kyStart) &* g.inputWidth &+ x0 &+ kxStart) &* c
+                    emovere_max_pool_pixel(isa, image + first, first, g.inputWidth &* c, kyEnd &- kyStart,
+                                           kxEnd &- kxStart, c, out, index)
+                    out += c
+                    index = index.map { $0 + c }
                 }
             }
         }
@@ -199,13 +136,4 @@ public enum Pooling {
             }
         }
     }
-}
-
-/// The lane-wise maximum of three vectors.
-@inline(__always)
-private func max3(_ a: SIMD8<Float>, _ b: SIMD8<Float>, _ c: SIMD8<Float>) -> SIMD8<Float> {
-    var result = a
-    result.replace(with: b, where: b .> result)
-    result.replace(with: c, where: c .> result)
-    return result
 }
