@@ -3,19 +3,21 @@ import EmovereCore
 import Foundation
 
 /// Ctrl-C (SIGINT) and SIGTERM as a flag the frame loop checks, so outputs can be finished or removed cleanly.
-final class Interruption: @unchecked Sendable {
-    private let flag = Locked(false)
-    private var sources: [DispatchSourceSignal] = []
+final class Interruption: Sendable {
+    private let flag: Locked<Bool>
+    /// Kept so the handlers stay installed for the process's life; never touched after `init`.
+    private let sources: UnsafeSendable<[any DispatchSourceSignal]>
 
     var isRequested: Bool { flag.withValue { $0 } }
 
-    static func install() -> Interruption {
-        let interruption = Interruption()
-        for number in [SIGINT, SIGTERM] {
+    private init() {
+        let flag = Locked(false)
+        self.flag = flag
+        sources = UnsafeSendable([SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [interruption] in
-                let again = interruption.flag.withValue { value -> Bool in
+            source.setEventHandler {
+                let again = flag.withValue { value -> Bool in
                     defer { value = true }
                     return value
                 }
@@ -23,8 +25,9 @@ final class Interruption: @unchecked Sendable {
                 if again { exit(130) }
             }
             source.resume()
-            interruption.sources.append(source)
-        }
-        return interruption
+            return source
+        })
     }
+
+    static func install() -> Interruption { Interruption() }
 }
