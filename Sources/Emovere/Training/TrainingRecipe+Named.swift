@@ -58,11 +58,8 @@ extension TrainingRecipe {
                     earlyStoppingPatience: nil, seed: 8, initialWeights: "models/tiny.safetensors",
                     distillation: Distillation(teachers: Self.wideXceptions))
             case .tinyDistilled:
-                TrainingRecipe(
-                    architecture: Architecture(.miniXception, inputSize: 64), epochs: 100, batchSize: 32,
-                    optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
-                    schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0, augmentation: .robust,
-                    earlyStoppingPatience: nil, seed: 22,
+                TrainingRecipe.miniXception(
+                    inputSize: 64, epochs: 100, seed: 22, augmentation: .robust,
                     distillation: Distillation(teachers: ["models/default.safetensors"] + Self.wideXceptions,
                                                testTimeAugmentation: .flipCrop))
             case .miniXception:
@@ -113,12 +110,13 @@ extension TrainingRecipe {
             recomputesBatchNormStatistics: recomputesStatistics, distillation: distillation)
     }
 
-    private static func miniXception(inputSize: Int, epochs: Int, seed: UInt64) -> TrainingRecipe {
+    private static func miniXception(inputSize: Int, epochs: Int, seed: UInt64, augmentation: Augmentation = .classic,
+                                     distillation: Distillation? = nil) -> TrainingRecipe {
         TrainingRecipe(
             architecture: Architecture(.miniXception, inputSize: inputSize), epochs: epochs, batchSize: 32,
             optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
-            schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0, augmentation: .classic,
-            earlyStoppingPatience: nil, seed: seed)
+            schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0, augmentation: augmentation,
+            earlyStoppingPatience: nil, seed: seed, distillation: distillation)
     }
 
     /// A built-in recipe by name, the recipe in a model file's card (`.safetensors`), or a recipe JSON file.
