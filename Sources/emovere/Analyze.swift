@@ -115,7 +115,7 @@ struct Analyze: ParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(all), as: UTF8.self))
             } else {
-                for result in all { print(result.table) }
+                for result in all where result.isAnalysed { print(result.table) }
             }
         } else if let output {
             FileHandle.standardError.write(Data("\(files.count) photos analysed, appended to \(output)\n".utf8))

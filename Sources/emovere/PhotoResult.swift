@@ -64,12 +64,15 @@ struct PhotoResult: Codable {
         message.contains(path) ? message : "\(path): \(message)"
     }
 
+    /// Whether the photo was read and analysed (its annotated copy may still have failed).
+    var isAnalysed: Bool { width != nil }
+
+    /// The photo's lines in `analyze`'s text output. Errors are not repeated here: each was reported on standard
+    /// error as it happened.
     var table: String {
-        if let error, width == nil { return "error: \(Self.naming(path, in: error))" }
         var lines = ["\(path) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
         for (index, face) in faces.enumerated() { lines.append(face.line(number: index + 1)) }
         if let annotation { lines.append("  annotated: \(annotation)") }
-        if let error { lines.append("  error: \(error)") }
         return lines.joined(separator: "\n")
     }
 }
