@@ -16,6 +16,9 @@ extension TrainingRecipe {
     /// - `soup`: `models/default.safetensors`, the mean of the three wide-xceptions above fine-tuned for 8 epochs at
     ///   Adam 1e-4 (1-epoch warm-up, cosine decay), seed 10, with `robust-heavy`'s corruptions, distilled from the three
     ///   (half of each target is their mean prediction), batch-norm statistics re-estimated on clean faces.
+    /// - `distilled`: `models/distilled.safetensors`, `standard`'s network and schedule from scratch, seed 20, the robust
+    ///   augmentation throughout and the four bundled wide-xceptions as teachers (half of each target is their mean
+    ///   flip-crop prediction): `default`, `robust-heavy`, `robust` and `standard`.
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
     /// - `tiny-robust`: `models/tiny-robust.safetensors`, `tiny`'s model fine-tuned for 16 epochs at Adam 3e-4 (1-epoch
     ///   warm-up, cosine decay), seed 8, with `robust-heavy`'s corruptions and the three bundled wide-xceptions as
@@ -33,6 +36,7 @@ extension TrainingRecipe {
         case robust
         case robustHeavy = "robust-heavy"
         case soup
+        case distilled
         case tiny
         case tinyRobust = "tiny-robust"
         case tinyDistilled = "tiny-distilled"
@@ -45,6 +49,10 @@ extension TrainingRecipe {
         /// The bundled wide-xceptions before `soup`: its starting mean and teachers, and `tiny-robust`'s teachers.
         static let wideXceptions = ["models/robust-heavy.safetensors", "models/robust.safetensors",
                                     "models/standard.safetensors"]
+
+        /// `distilled`'s and `tiny-distilled`'s teachers: the four bundled wide-xceptions, each averaging flip-crop.
+        static let flipCropTeachers = Distillation(teachers: ["models/default.safetensors"] + wideXceptions,
+                                                   testTimeAugmentation: .flipCrop)
 
         public var recipe: TrainingRecipe {
             switch self {
@@ -59,17 +67,13 @@ extension TrainingRecipe {
                     distillation: Distillation(teachers: Self.wideXceptions))
             case .tinyDistilled:
                 TrainingRecipe.miniXception(
-                    inputSize: 64, epochs: 100, seed: 22, augmentation: .robust,
-                    distillation: Distillation(teachers: ["models/default.safetensors"] + Self.wideXceptions,
-                                               testTimeAugmentation: .flipCrop))
+                    inputSize: 64, epochs: 100, seed: 22, augmentation: .robust, distillation: Self.flipCropTeachers)
             case .miniXception:
                 TrainingRecipe.miniXception(inputSize: 48, epochs: 80, seed: 2)
             case .standard:
-                TrainingRecipe(
-                    architecture: Architecture(.wideXception, inputSize: 48), epochs: 100, batchSize: 32,
-                    optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
-                    schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: .standard,
-                    earlyStoppingPatience: nil, seed: 4)
+                TrainingRecipe.wideXception(augmentation: .standard, seed: 4)
+            case .distilled:
+                TrainingRecipe.wideXception(augmentation: .robust, seed: 20, distillation: Self.flipCropTeachers)
             case .robust:
                 TrainingRecipe.wideXceptionFineTune(epochs: 12, learningRate: 3e-4, augmentation: .robust, seed: 4,
                                      from: "models/standard.safetensors")
@@ -108,6 +112,17 @@ extension TrainingRecipe {
             schedule: .cosine(warmupEpochs: 1, minimum: 0), labelSmoothing: 0.1, augmentation: augmentation,
             earlyStoppingPatience: nil, seed: seed, initialWeights: initialWeights, averagedWeights: averagedWeights,
             recomputesBatchNormStatistics: recomputesStatistics, distillation: distillation)
+    }
+
+    /// Wide-xception 48x48 from scratch: 100 epochs, Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2
+    /// 1e-4, label smoothing 0.1.
+    private static func wideXception(augmentation: Augmentation, seed: UInt64,
+                                     distillation: Distillation? = nil) -> TrainingRecipe {
+        TrainingRecipe(
+            architecture: Architecture(.wideXception, inputSize: 48), epochs: 100, batchSize: 32,
+            optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
+            schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: augmentation,
+            earlyStoppingPatience: nil, seed: seed, distillation: distillation)
     }
 
     private static func miniXception(inputSize: Int, epochs: Int, seed: UInt64, augmentation: Augmentation = .classic,
