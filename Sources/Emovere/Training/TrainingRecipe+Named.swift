@@ -24,8 +24,7 @@ extension TrainingRecipe {
     ///   warm-up, cosine decay), seed 8, with `robust-heavy`'s corruptions and the three bundled wide-xceptions as
     ///   teachers (half of each target is their mean prediction): `robust-heavy`, `robust` and `standard`.
     /// - `tiny-distilled`: `models/tiny-distilled.safetensors`, mini-Xception 64x64 from scratch, 100 epochs, seed 22,
-    ///   the robust augmentation throughout and the four bundled wide-xceptions as teachers (half of each target is
-    ///   their mean flip-crop prediction): `default`, `robust-heavy`, `robust` and `standard`.
+    ///   the robust augmentation throughout and `distilled`'s teachers.
     /// - `mini-xception`: `models/mini-xception-48.safetensors`, mini-Xception 48x48, 80 epochs, seed 2.
     ///
     /// All but the fine-tunes: Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2 1e-4; the mini-Xceptions
