@@ -2,9 +2,11 @@
 """Horizontal-scaling test: two `emovere serve` replicas behind HAProxy on loopback, each stopped (SIGTERM) and
 restarted in turn under load, and no request lost.
 
-HAProxy checks each replica's readiness with GET /healthz every 0.5 s; a replica that stops listening after
-SIGTERM finishes its requests in flight (drain) while HAProxy sends new ones to the other replica (a request
-refused by a stopping replica is retried there). The test fails if any request does not get a 200, if a replica
+HAProxy checks each replica's readiness with GET /healthz every 0.5 s. After SIGTERM a replica answers /healthz
+with 503 for 2 s (--unready-seconds) while it still serves, so HAProxy takes it out of rotation before it stops
+listening; then it finishes its requests in flight (drain). A request HAProxy cannot connect with is retried on the
+other replica; one already sent cannot be (the photo is larger than HAProxy's 16 kB buffer), which is why the
+replica must not stop listening while it is still in rotation. The test fails if any request does not get a 200, if a replica
 does not exit 0 within its drain deadline, or if the Kubernetes manifests and container recipe in deploy/ do not
 parse with what they must hold.
 
@@ -35,7 +37,7 @@ class Replica:
     def start(self):
         self.process = subprocess.Popen(
             [self.emovere, "serve", "--port", str(self.port), "--max-concurrent", "1", "--tta", "none",
-             "--drain-seconds", "10"], stdout=self.log, stderr=self.log)
+             "--unready-seconds", "2", "--drain-seconds", "10"], stdout=self.log, stderr=self.log)
         deadline = time.time() + 600
         while not healthy(self.port):
             if self.process.poll() is not None or time.time() > deadline:

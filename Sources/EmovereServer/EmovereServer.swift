@@ -30,6 +30,7 @@ public struct EmovereServer: Sendable {
 
     private let resources: StaticResources
     private let cardJSON: [UInt8]
+    private let readiness = Readiness()
 
     /// A server analysing with `pool`.
     /// - Throws: ``ServerError/invalidConfiguration(_:)`` for an out-of-range setting,
@@ -135,7 +136,8 @@ public struct EmovereServer: Sendable {
             logger: logger)
     }
 
-    /// Serves until SIGINT or SIGTERM, then stops listening, lets the requests in flight finish for up to
+    /// Serves until SIGINT or SIGTERM; then `GET /healthz` answers 503 for `configuration.unreadySeconds` while
+    /// requests are still served, the server stops listening, lets the requests in flight finish for up to
     /// `configuration.drainSeconds`, closes every connection left and returns.
     public func run() async throws {
         logger.info("model \(pool.card.architecture), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, \(configuration.maximumConnections) connections, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels (JPEGs decoded at up to \(configuration.maximumDecodedPixels))")
@@ -143,7 +145,13 @@ public struct EmovereServer: Sendable {
         let connections = ConnectionRegistry(limit: configuration.maximumConnections)
         let service = DrainingService(application: application(connections: connections), connections: connections,
                                       drain: .seconds(configuration.drainSeconds), logger: logger)
-        let group = ServiceGroupConfiguration(services: [service], gracefulShutdownSignals: [.sigterm, .sigint],
+        // Services stop in reverse order: the unready pause (if any) first, then the application drains.
+        var services: [any Service] = [service]
+        if configuration.unreadySeconds > 0 {
+            services.append(UnreadyService(readiness: readiness, delay: .seconds(configuration.unreadySeconds),
+                                           logger: logger))
+        }
+        let group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                               logger: logger)
         try await ServiceGroup(configuration: group).run()
     }
@@ -173,8 +181,9 @@ public struct EmovereServer: Sendable {
         getAndHead("/v1/models") { Self.response(cardJSON, contentType: "application/json; charset=utf-8") }
         getAndHead("/healthz") {
             let occupancy = pool.occupancy
-            return Self.response(Array(#"{"capacity":\#(pool.capacity),"running":\#(occupancy.running),"status":"ok","waiting":\#(occupancy.waiting)}"#.utf8),
-                                 contentType: "application/json; charset=utf-8")
+            let stopping = readiness.isStopping
+            return Self.response(Array(#"{"capacity":\#(pool.capacity),"running":\#(occupancy.running),"status":"\#(stopping ? "stopping" : "ok")","waiting":\#(occupancy.waiting)}"#.utf8),
+                                 contentType: "application/json; charset=utf-8", status: stopping ? .serviceUnavailable : .ok)
         }
         getAndHead("/metrics") {
             Self.response(Array(metrics.exposition(pool: pool).utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
@@ -229,8 +238,8 @@ public struct EmovereServer: Sendable {
         }
     }
 
-    static func response(_ bytes: [UInt8], contentType: String) -> Response {
-        Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-store"],
+    static func response(_ bytes: [UInt8], contentType: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: contentType, .cacheControl: "no-store"],
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

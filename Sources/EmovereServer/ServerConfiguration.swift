@@ -26,8 +26,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var requestTimeoutSeconds: Int
     /// Seconds a WebSocket stream may stay without a message from the client before the server closes it.
     public var streamIdleSeconds: Int
-    /// Seconds the server waits after SIGTERM or SIGINT for requests in flight before it closes every connection
-    /// and returns.
+    /// Seconds after SIGTERM or SIGINT during which `GET /healthz` answers 503 while the server still listens and
+    /// serves, so a load balancer's health check takes it out of rotation first; 0 stops listening at once.
+    public var unreadySeconds: Int
+    /// Seconds the server waits, once it has stopped listening, for requests in flight before it closes every
+    /// connection and returns.
     public var drainSeconds: Int
     /// The most faces classified in one image or frame (the largest detections); the rest are reported as skipped.
     public var maximumFacesPerImage: Int
@@ -42,6 +45,7 @@ public struct ServerConfiguration: Sendable, Equatable {
                 maximumConnections: Int = 512,
                 requestTimeoutSeconds: Int = 30,
                 streamIdleSeconds: Int = 60,
+                unreadySeconds: Int = 0,
                 drainSeconds: Int = 10,
                 maximumFacesPerImage: Int = 64) {
         self.host = host
@@ -54,6 +58,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.maximumConnections = maximumConnections
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.streamIdleSeconds = streamIdleSeconds
+        self.unreadySeconds = unreadySeconds
         self.drainSeconds = drainSeconds
         self.maximumFacesPerImage = maximumFacesPerImage
     }
@@ -71,6 +76,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         try Self.check("max-connections", maximumConnections, in: 1...100_000)
         try Self.check("request-timeout", requestTimeoutSeconds, in: 1...3600)
         try Self.check("stream-idle-timeout", streamIdleSeconds, in: 1...86_400)
+        try Self.check("unready-seconds", unreadySeconds, in: 0...3600)
         try Self.check("drain-seconds", drainSeconds, in: 0...3600)
         try Self.check("max-faces", maximumFacesPerImage, in: 1...10_000)
         try Self.check("max-body-bytes", maximumBodyBytes, in: 1024...(1 << 31))

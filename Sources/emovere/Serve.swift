@@ -13,8 +13,9 @@ struct Serve: AsyncParsableCommand {
             loaded once; --max-concurrent analyses run in parallel, --max-waiting requests may wait, and any \
             more are answered 503. Every connection is bounded (--request-timeout, --max-connections, \
             --stream-idle-timeout); a malformed request gets 400 (431, 501) and the connection is closed; HEAD is \
-            answered wherever GET is. SIGINT or SIGTERM stops listening, lets the requests in flight finish for up to \
-            --drain-seconds, then closes what is left and exits 0. \
+            answered wherever GET is. SIGINT or SIGTERM makes GET /healthz answer 503 for --unready-seconds while \
+            requests are still served (so a load balancer takes the replica out first), then stops listening, lets the \
+            requests in flight finish for up to --drain-seconds, closes what is left and exits 0. \
             LOG_LEVEL=debug logs every request.
             """)
 
@@ -49,14 +50,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a WebSocket stream may go without a message before the server closes it.")
     var streamIdleTimeout = 60
 
-    @Option(help: "Seconds to let requests in flight finish after SIGTERM or SIGINT before closing every connection.")
+    @Option(help: "Seconds after SIGTERM or SIGINT during which /healthz answers 503 and requests are still served, before the server stops listening (behind a load balancer: at least its health-check interval times its failure count).")
+    var unreadySeconds = 0
+
+    @Option(help: "Seconds to let requests in flight finish once the server has stopped listening, before closing every connection.")
     var drainSeconds = 10
 
     var configuration: ServerConfiguration {
         var configuration = ServerConfiguration(
             host: host, port: port, maximumConcurrentAnalyses: maxConcurrent, maximumWaitingAnalyses: maxWaiting,
             maximumBodyBytes: maxBodyBytes, maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
-            streamIdleSeconds: streamIdleTimeout, drainSeconds: drainSeconds, maximumFacesPerImage: maxFaces)
+            streamIdleSeconds: streamIdleTimeout, unreadySeconds: unreadySeconds, drainSeconds: drainSeconds,
+            maximumFacesPerImage: maxFaces)
         if let maxPixels = imageLimits.maxPixels { configuration.maximumPixels = maxPixels }
         if let maxDecodedPixels = imageLimits.maxDecodedPixels { configuration.maximumDecodedPixels = maxDecodedPixels }
         return configuration

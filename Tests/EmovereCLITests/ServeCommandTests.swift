@@ -30,6 +30,16 @@ struct ServeCommandTests {
         return (status, data)
     }
 
+    /// The first answer to GET `url` while `server` runs, polling for up to 300 s (debug builds start slowly on a
+    /// busy machine); nil if the server exited or never answered.
+    static func firstAnswer(_ url: URL, from server: Process) -> (status: Int, body: Data)? {
+        for _ in 0..<600 where server.isRunning {
+            if let answer = try? request(url) { return answer }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        return nil
+    }
+
     final class LockedOutcome: Sendable {
         private let value = Mutex<(Int, Data, (any Error)?)>((-1, Data(), nil))
         func set(_ status: Int, _ data: Data, _ error: (any Error)?) { value.withLock { $0 = (status, data, error) } }
@@ -59,13 +69,8 @@ struct ServeCommandTests {
             server.waitUntilExit()
         }
         let base = try #require(URL(string: "http://127.0.0.1:\(port)"))
-        // Wait until the server listens (debug builds start slowly on a busy machine).
-        var models: (status: Int, body: Data)?
-        for _ in 0..<600 where models == nil && server.isRunning {
-            models = try? Self.request(base.appendingPathComponent("v1/models"))
-            if models == nil { Thread.sleep(forTimeInterval: 0.5) }
-        }
-        let answer = try #require(models, "the server never answered")
+        let answer = try #require(Self.firstAnswer(base.appendingPathComponent("v1/models"), from: server),
+                                  "the server never answered")
         #expect(answer.status == 200)
         let card = try #require(try JSONSerialization.jsonObject(with: answer.body) as? [String: Any])
         #expect((card["detector"] as? [String: Any])?["kind"] as? String == detector, "\(card["detector"] ?? "none")")
@@ -99,12 +104,8 @@ struct ServeCommandTests {
         ])
         defer { if server.isRunning { server.terminate() } }
         let base = try #require(URL(string: "http://127.0.0.1:\(port)"))
-        var health: (status: Int, body: Data)?
-        for _ in 0..<600 where health == nil && server.isRunning {
-            health = try? Self.request(base.appendingPathComponent("healthz"))
-            if health == nil { Thread.sleep(forTimeInterval: 0.5) }
-        }
-        try #require(health?.status == 200, "the server never answered")
+        try #require(Self.firstAnswer(base.appendingPathComponent("healthz"), from: server)?.status == 200,
+                     "the server never answered")
         let silent = try RawConnection(port: port)
         let halfSent = try RawConnection(port: port)
         halfSent.send("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc")
@@ -119,5 +120,33 @@ struct ServeCommandTests {
         #expect(!server.isRunning, "still running 120 s after SIGTERM")
         if !server.isRunning { #expect(server.terminationStatus == 0) }
         #expect(silent.receive().closed && halfSent.receive().closed)
+    }
+
+    /// SIGTERM with `--unready-seconds`: `/healthz` answers 503 "stopping" while the other routes are still served
+    /// (a load balancer takes the replica out before it stops listening), then the server exits 0.
+    @Test func stopSignalFirstMarksTheServerUnready() throws {
+        let model = try AnalyzeTests.model.get()
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let server = try CommandRunner.start([
+            "serve", "--port", "\(port)", "--max-concurrent", "1", "--tta", "none", "--unready-seconds", "8",
+            "--drain-seconds", "1", "--model", model, "--cascade", AnalyzeTests.cascade,
+        ])
+        defer { if server.isRunning { server.terminate() } }
+        let base = try #require(URL(string: "http://127.0.0.1:\(port)"))
+        try #require(Self.firstAnswer(base.appendingPathComponent("healthz"), from: server)?.status == 200,
+                     "the server never answered")
+
+        server.terminate()
+        var health = try Self.request(base.appendingPathComponent("healthz"))
+        for _ in 0..<80 where health.status == 200 {
+            Thread.sleep(forTimeInterval: 0.1)
+            health = try Self.request(base.appendingPathComponent("healthz"))
+        }
+        #expect(health.status == 503)
+        #expect(String(decoding: health.body, as: UTF8.self).contains(#""status":"stopping""#))
+        #expect(try Self.request(base.appendingPathComponent("v1/models")).status == 200, "still serving")
+        for _ in 0..<1200 where server.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!server.isRunning, "still running 120 s after SIGTERM")
+        if !server.isRunning { #expect(server.terminationStatus == 0) }
     }
 }
