@@ -14,15 +14,15 @@ struct UnreadyService: Service {
     func run() async throws {
         do {
             try await gracefulShutdown()
-        } catch {
-            return  // cancelled: the application ended (it failed to start, say) before any stop signal
+        } catch is CancellationError {
+            return  // the application ended (it failed to start, say) before any stop signal
         }
         readiness.markStopping()
         logger.info("stop signal: /healthz answers 503 for \(delay), then the server stops listening and drains")
         do {
             try await Task.sleep(for: delay)
-        } catch {
-            return  // cancelled: the group is being torn down, nothing left to wait for
+        } catch is CancellationError {
+            return  // the group is being torn down: nothing left to wait for
         }
     }
 }
