@@ -44,7 +44,7 @@ let package = Package(
             dependencies: ["EmovereCore", "EmovereFiles", "EmovereTensor", "EmovereNN", "EmovereONNX", "EmovereData", "EmovereVision"]),
         // Presentation for the command-line tool: the progress bar, SVG plots (training curves, reliability diagram,
         // video timeline).
-        .target(name: "EmovereReport", dependencies: ["Emovere", "EmovereCore", "EmovereData", "EmovereNN"]),
+        .target(name: "EmovereReport", dependencies: ["Emovere", "EmovereCore", "EmovereData", "EmovereNN", "EmovereTensor"]),
         .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereFiles", "EmovereTensor", "EmovereNN", "EmovereData", "Emovere"]),
         // ONNX files: export and import of layer graphs. Generated/onnx.pb.swift is committed;
         // scripts/generate-onnx-proto.sh regenerates it.

@@ -22,7 +22,8 @@
     void emovere_norm_backward_apply_##suffix(const float *, const float *, const float *, const float *,        \
                                               const float *, const float *, const float *, const float *, float,  \
                                               long, long, float *);                                               \
-    void emovere_max_pool_pixel_##suffix(const float *, long, long, long, long, long, float *, float *);
+    void emovere_max_pool_pixel_##suffix(const float *, long, long, long, long, long, float *, float *);          \
+    float emovere_multiply_add_chains_##suffix(long, float, float);
 
 DECLARE_VARIANTS(portable)
 
@@ -159,4 +160,13 @@ void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *d
                                  const float *mean, const float *invstd, const float *a, const float *b,
                                  const float *d, float floor, long rows, long channels, float *dx) {
     DISPATCH(isa, emovere_norm_backward_apply, x, dy, mask, mean, invstd, a, b, d, floor, rows, channels, dx);
+}
+
+float emovere_multiply_add_chains(emovere_isa isa, long iterations, float multiplier, float addend) {
+#if defined(__x86_64__)
+    if (isa == EMOVERE_ISA_AVX512) return emovere_multiply_add_chains_avx512(iterations, multiplier, addend);
+    if (isa == EMOVERE_ISA_AVX2) return emovere_multiply_add_chains_avx2(iterations, multiplier, addend);
+#endif
+    (void)isa;
+    return emovere_multiply_add_chains_portable(iterations, multiplier, addend);
 }

@@ -28,7 +28,9 @@ static inline vec load_partial(const float *p, long count) {
 void VARIANT(emovere_conv_wide)(const float *const *corners, long row_step, long kernel_height, long run_length,
                                 const float *weights, long weight_stride, const float *bias, float floor,
                                 long valid, float *out, long out_stride) {
-    /* 6 x WIDE_VECTORS accumulators; the constant-bound loops unroll and stay in registers. */
+    /* 6 x WIDE_VECTORS accumulators; the constant-bound loops unroll and stay in registers. Each pixel's broadcast
+     * is used at once, so only one is live: with 16 registers (AVX2: 12 accumulators, 2 weight vectors) six live
+     * broadcasts made the compiler spill accumulators to the stack inside the loop (3x slower). */
     vec a[6][WIDE_VECTORS];
     for (int v = 0; v < WIDE_VECTORS; v++) {
         vec b = bias ? load(bias + v * LANES) : splat(0);
@@ -36,17 +38,15 @@ void VARIANT(emovere_conv_wide)(const float *const *corners, long row_step, long
     }
     for (long ky = 0; ky < kernel_height; ky++) {
         long offset = ky * row_step;
-        const float *p0 = corners[0] + offset, *p1 = corners[1] + offset, *p2 = corners[2] + offset;
-        const float *p3 = corners[3] + offset, *p4 = corners[4] + offset, *p5 = corners[5] + offset;
+        const float *pixel[6];
+        for (int p = 0; p < 6; p++) pixel[p] = corners[p] + offset;
         const float *w = weights + ky * run_length * weight_stride;
         for (long tap = 0; tap < run_length; tap++, w += weight_stride) {
             vec wv[WIDE_VECTORS];
             for (int v = 0; v < WIDE_VECTORS; v++) wv[v] = load(w + v * LANES);
-            vec s0 = splat(p0[tap]), s1 = splat(p1[tap]), s2 = splat(p2[tap]);
-            vec s3 = splat(p3[tap]), s4 = splat(p4[tap]), s5 = splat(p5[tap]);
-            for (int v = 0; v < WIDE_VECTORS; v++) {
-                a[0][v] = a[0][v] + s0 * wv[v]; a[1][v] = a[1][v] + s1 * wv[v]; a[2][v] = a[2][v] + s2 * wv[v];
-                a[3][v] = a[3][v] + s3 * wv[v]; a[4][v] = a[4][v] + s4 * wv[v]; a[5][v] = a[5][v] + s5 * wv[v];
+            for (int p = 0; p < 6; p++) {
+                vec s = splat(pixel[p][tap]);
+                for (int v = 0; v < WIDE_VECTORS; v++) a[p][v] = a[p][v] + s * wv[v];
             }
         }
     }
@@ -550,4 +550,19 @@ void VARIANT(emovere_max_pool_pixel)(const float *first, long first_index, long 
     } else {
         max_pool_pixel(first, first_index, row_step, rows, columns, channels, out, argmax, 0);
     }
+}
+
+float VARIANT(emovere_multiply_add_chains)(long iterations, float multiplier, float addend) {
+    /* Twelve independent chains hide the multiply-add latency; nothing touches memory inside the loop. */
+    vec a[12];
+    vec m = splat(multiplier), c = splat(addend);
+    for (int i = 0; i < 12; i++) a[i] = splat((float)i);
+    for (long k = 0; k < iterations; k++) {
+        for (int i = 0; i < 12; i++) a[i] = a[i] * m + c;
+    }
+    vec sum = a[0];
+    for (int i = 1; i < 12; i++) sum = sum + a[i];
+    float total = 0;
+    for (int lane = 0; lane < LANES; lane++) total += sum[lane];
+    return total;
 }

@@ -1,10 +1,15 @@
 import Emovere
+import EmovereTensor
 import Foundation
 
 extension Benchmark.Measurement {
-    /// One line of `emovere bench`'s table: the name, images per second and images per CPU-second.
-    public var formatted: String {
-        String(format: "%-40@ %10.0f images/s  (%.0f per CPU-second)", name as NSString, imagesPerSecond,
-               imagesPerCPUSecond)
+    /// One line of `emovere bench`'s table: the name, images per second and images per CPU-second, and the
+    /// multiply-adds per second with their share of `peak` when given.
+    public func formatted(peak: ArithmeticPeak? = nil) -> String {
+        let line = String(format: "%-40@ %10.0f images/s  (%.0f per CPU-second)", name as NSString, imagesPerSecond,
+                          imagesPerCPUSecond)
+        guard let peak else { return line }
+        return line + String(format: ", %.1f G multiply-adds/s, %.0f %% of the peak", multiplyAddsPerSecond / 1e9,
+                             peak.percent(of: multiplyAddsPerSecond))
     }
 }

@@ -508,4 +508,18 @@ public enum Reference {
             value[index] = Float(Double(value[index]) - Double(learningRate) * direction)
         }
     }
+
+    // MARK: - Arithmetic peak probe
+
+    /// `ArithmeticPeak.probe`'s value: twelve chains starting at 0 ... 11, each updated `iterations` times as
+    /// `a = a * 0.999 + 0.001` (in Double), summed and counted `lanes` times.
+    public static func multiplyAddChains(iterations: Int, lanes: Int) -> Double {
+        var total = 0.0
+        for start in 0..<12 {
+            var value = Double(start)
+            for _ in 0..<iterations { value = value * Double(Float(0.999)) + Double(Float(0.001)) }
+            total += value
+        }
+        return total * Double(lanes)
+    }
 }

@@ -79,11 +79,13 @@ struct Bench: ParsableCommand {
         let batches = trainingOnly ? [] : inferenceBatches
         let exported = !noOnnx && !trainingOnly && onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil
         defer { if let exported { try? FileManager.default.removeItem(atPath: exported) } }  // a temporary file
+        let peak = ArithmeticPeak.measure()
+        print(peak)
         var measured = BenchmarkRounds()
         for round in 1...rounds {
             if rounds > 1 { print("round \(round) of \(rounds)") }
             let results = try benchmark.run(trainingBatch: trainingBatch, inferenceBatches: batches)
-            for line in results { print(line.formatted) }
+            for line in results { print(line.formatted(peak: peak)) }
             if layers, round == 1, let batch = inferenceBatches.first { try printLayers(benchmark, batch: batch) }
             let kerasRate = keras ? KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
                                                     threads: Parallel.workerCount).run() : nil

@@ -11,9 +11,12 @@ struct BenchmarkTests {
         #expect(results.map(\.name) == ["tiny-cnn 12x12 training, batch 4, augmented", "tiny-cnn 12x12 inference, batch 1",
                                         "tiny-cnn 12x12 inference, batch 8"])
         for result in results {
-            #expect(result.imagesPerSecond.isFinite && result.imagesPerSecond > 0, "\(result.formatted)")
-            #expect(result.imagesPerCPUSecond.isFinite && result.imagesPerCPUSecond > 0, "\(result.formatted)")
+            #expect(result.imagesPerSecond.isFinite && result.imagesPerSecond > 0, "\(result.formatted())")
+            #expect(result.imagesPerCPUSecond.isFinite && result.imagesPerCPUSecond > 0, "\(result.formatted())")
         }
+        // Multiply-adds: the network's forward pass per inference image, three times that per training image.
+        let forward = try Model(architecture: Architecture(name: "tiny-cnn", inputSize: 12), seed: 1).multiplyAddsPerFace
+        #expect(forward > 0 && results.map(\.multiplyAddsPerImage) == [3 * forward, forward, forward])
         let layers = try benchmark.layerTimings(batchSize: 2)
         #expect(!layers.isEmpty && layers.allSatisfy { $0.microseconds >= 0 })
     }

@@ -106,4 +106,9 @@ void emovere_norm_apply(emovere_isa isa, const float *x, const float *mean, cons
 void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *dy, const float *mask,
                                  const float *mean, const float *invstd, const float *a, const float *b,
                                  const float *d, float floor, long rows, long channels, float *dx);
+
+/// The arithmetic peak's probe: twelve vectors of `isa`, lane values starting at 0, 1, ..., 11, each updated
+/// `iterations` times as `a = a * multiplier + addend` (fused where the set has fused multiply-add); returns the sum of
+/// every lane. `12 * lanes * iterations` multiply-adds and no memory traffic.
+float emovere_multiply_add_chains(emovere_isa isa, long iterations, float multiplier, float addend);
 #endif

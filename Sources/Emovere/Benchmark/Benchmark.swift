@@ -24,6 +24,12 @@ public struct Benchmark {
         /// Images per CPU-second of the whole process (all workers, spinning included): a figure that
         /// stays comparable when other programs share the machine.
         public var imagesPerCPUSecond: Double
+        /// The network's multiply-adds per image: its forward pass for inference; for training three times that
+        /// (forward, input gradient, weight gradient), an estimate that leaves out augmentation and the update.
+        public var multiplyAddsPerImage: Int
+
+        /// Multiply-adds per second: `imagesPerSecond * multiplyAddsPerImage`.
+        public var multiplyAddsPerSecond: Double { imagesPerSecond * Double(multiplyAddsPerImage) }
     }
 
     /// Measures training at `trainingBatch` (skipped when 0) and inference at each of `inferenceBatches`.
@@ -47,7 +53,7 @@ public struct Benchmark {
             return batchSize
         }
         return Measurement(name: "\(architecture) training, batch \(batchSize), augmented", imagesPerSecond: rate.wall,
-                           imagesPerCPUSecond: rate.cpu)
+                           imagesPerCPUSecond: rate.cpu, multiplyAddsPerImage: 3 * trainer.model.multiplyAddsPerFace)
     }
 
     /// Inference images/s at `batchSize` (preprocessed input to probabilities).
@@ -62,7 +68,7 @@ public struct Benchmark {
             return batchSize
         }
         return Measurement(name: "\(architecture) inference, batch \(batchSize)", imagesPerSecond: rate.wall,
-                           imagesPerCPUSecond: rate.cpu)
+                           imagesPerCPUSecond: rate.cpu, multiplyAddsPerImage: model.multiplyAddsPerFace)
     }
 
     /// Runs `body` (which returns images processed) once to warm up, then repeatedly for `seconds`;
