@@ -11,7 +11,7 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training and inference speed (images/s) on synthetic data; build with -c release.")
+        abstract: "Measure training and inference speed (images/s, and the share of the CPU's measured multiply-add peak) on synthetic data; build with -c release.")
 
     @Option(help: "Architecture to measure.")
     var model = Architecture.Family.miniXception
