@@ -3,7 +3,7 @@
 restarted in turn under load, and no request lost.
 
 HAProxy checks each replica's readiness with GET /healthz every 0.5 s. After SIGTERM a replica answers /healthz
-with 503 for 2 s (--unready-seconds) while it still serves, so HAProxy takes it out of rotation before it stops
+with 503 for 3 s (--unready-seconds) while it still serves, so HAProxy takes it out of rotation before it stops
 listening; then it finishes its requests in flight (drain). A request HAProxy cannot connect with is retried on the
 other replica; one already sent cannot be (the photo is larger than HAProxy's 16 kB buffer), which is why the
 replica must not stop listening while it is still in rotation. The test fails if any request does not get a 200, if a replica
@@ -37,7 +37,7 @@ class Replica:
     def start(self):
         self.process = subprocess.Popen(
             [self.emovere, "serve", "--port", str(self.port), "--max-concurrent", "1", "--tta", "none",
-             "--unready-seconds", "2", "--drain-seconds", "10"], stdout=self.log, stderr=self.log)
+             "--unready-seconds", "3", "--drain-seconds", "10"], stdout=self.log, stderr=self.log)
         deadline = time.time() + 600
         while not healthy(self.port):
             if self.process.poll() is not None or time.time() > deadline:
