@@ -1,4 +1,5 @@
 import Emovere
+import EmovereCore
 import EmovereReport
 import Foundation
 

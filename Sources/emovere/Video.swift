@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Emovere
+import EmovereCore
 import EmovereData
 import EmovereNN
 import EmovereReport

@@ -15,27 +15,22 @@ public struct ArithmeticPeak: Sendable, CustomStringConvertible {
     /// The workers of the all-at-once measurement (`Parallel.workerCount`).
     public let workers: Int
 
-    /// Measures `instructionSet`: one worker alone, then every worker at once, each run lasting about `seconds`.
+    /// Measures `instructionSet`: one worker alone, then every worker at once, each run lasting up to `seconds`.
     public static func measure(instructionSet: InstructionSet = .detected, seconds: Double = 0.25) -> ArithmeticPeak {
-        let clock = ContinuousClock()
-        func timed(_ body: () -> Void) -> Double {
-            let elapsed = clock.measure(body)
-            return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        }
-        // Iterations that take about `seconds` on one worker.
+        // Iterations that take between `seconds / 2` and `seconds` on one worker.
         var iterations = 1 << 16
-        var alone = timed { _ = probe(instructionSet, iterations: iterations) }
+        var alone = Stopwatch.measure { probe(instructionSet, iterations: iterations) }.seconds
         while alone < seconds / 2 && iterations < 1 << 40 {
             iterations *= 2
-            alone = timed { _ = probe(instructionSet, iterations: iterations) }
+            alone = Stopwatch.measure { probe(instructionSet, iterations: iterations) }.seconds
         }
         let workers = Parallel.workerCount
         let calibrated = iterations
-        let together = timed {
+        let together = Stopwatch.measure {
             Parallel.forEachChunk(workers, maximumChunks: workers) { _, range in
                 for _ in range { _ = probe(instructionSet, iterations: calibrated) }
             }
-        }
+        }.seconds
         let work = Double(multiplyAdds(instructionSet, iterations: calibrated))
         return ArithmeticPeak(instructionSet: instructionSet, perWorker: work / alone,
                               allWorkers: Double(workers) * work / together, workers: workers)
