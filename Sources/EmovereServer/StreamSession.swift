@@ -98,7 +98,7 @@ struct StreamSession {
     private func analyze(_ frame: FrameMailbox<[UInt8], Never>.Delivery, tracking: inout Tracking,
                          outbound: WebSocketOutboundWriter) async throws {
         let limits = limits
-        let start = ContinuousClock.now
+        let stopwatch = Stopwatch()
         let analysis: Analysis
         do {
             analysis = try await pool.withRecognizer { recognizer in
@@ -116,8 +116,7 @@ struct StreamSession {
             FaceRecord(track: track, box: face.box, probabilities: face.probabilities, detectionScore: face.detectionScore,
                        landmarks: face.landmarks)
         }
-        let elapsed = ContinuousClock.now - start
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        let milliseconds = stopwatch.elapsedSeconds * 1000
         try await send(Reply(frame: frame.number, dropped: frame.dropped, width: analysis.width, height: analysis.height,
                              milliseconds: (milliseconds * 10).rounded() / 10, skippedFaces: analysis.skippedFaces,
                              faces: faces), to: outbound)
