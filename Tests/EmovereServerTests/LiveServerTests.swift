@@ -97,7 +97,8 @@ struct LiveServerTests {
             #expect(frames.last?.frame == 5)
             for reply in frames {
                 #expect(reply.width == 512)
-                #expect(reply.milliseconds.map { $0 > 0 && $0 < 60_000 } == true, "analysis time \(String(describing: reply.milliseconds)) ms")
+                #expect(reply.milliseconds.map { $0 > 0 && $0 < 60_000 } == true,
+                        "analysis time \(String(describing: reply.milliseconds)) ms")
                 let faces = reply.faces ?? []
                 #expect(faces.count == 1)
                 #expect(faces.first?.track == 1, "the same face keeps track 1")
