@@ -109,8 +109,11 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: divides each teacher's logits before its softmax, above 1 flattens them (default 1).")
     var teacherTemperature: Float?
 
-    @Option(help: "With --teacher: the views each teacher averages (default: its card's test-time augmentation).")
+    @Option(help: "With --teacher: the views each teacher averages for clean input (default: its card's test-time augmentation).")
     var teacherTta: TestTimeAugmentation?
+
+    @Option(help: "With --teacher: what the teachers answer for: the clean face, once before training (default), or each augmented batch as the student sees it, single view (the teachers must read the student's input size and scaling).")
+    var teacherInput: Distillation.Input?
 
     @Flag(help: "Continue the run whose checkpoint is in --out.")
     var resume = false
@@ -153,8 +156,12 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(option): no file at \(path)")
             }
         }
-        if (teacherWeight != nil || teacherTemperature != nil || teacherTta != nil) && teacher.isEmpty {
-            throw ValidationError("--teacher-weight, --teacher-temperature and --teacher-tta need --teacher")
+        if (teacherWeight != nil || teacherTemperature != nil || teacherTta != nil || teacherInput != nil)
+            && teacher.isEmpty {
+            throw ValidationError("--teacher-weight, --teacher-temperature, --teacher-tta and --teacher-input need --teacher")
+        }
+        if teacherTta != nil && teacherInput == .augmented {
+            throw ValidationError("--teacher-tta applies to --teacher-input clean; with augmented input each teacher sees the student's single view")
         }
         if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
             throw ValidationError("--validation-fraction must be between 0 and 1, received \(fraction)")
@@ -184,7 +191,7 @@ struct Train: ParsableCommand {
         result.softLabels = softLabels.map { SoftLabels(file: $0, weight: softLabelWeight ?? 0.5) }
         result.distillation = teacher.isEmpty ? nil
             : Distillation(teachers: teacher, weight: teacherWeight ?? 0.5, temperature: teacherTemperature ?? 1,
-                           testTimeAugmentation: teacherTta)
+                           testTimeAugmentation: teacherTta, input: teacherInput ?? .clean)
         result.initialWeights = initialWeights.isEmpty ? nil : initialWeights
         result.recomputesBatchNormStatistics = recomputeStatistics
         return result
@@ -217,3 +224,4 @@ extension Architecture.Family: ExpressibleByArgument {}
 extension RecipeOverrides.Optimizer: ExpressibleByArgument {}
 extension RecipeOverrides.Schedule: ExpressibleByArgument {}
 extension Augmentation.Preset: ExpressibleByArgument {}
+extension Distillation.Input: ExpressibleByArgument {}

@@ -142,6 +142,14 @@ struct CommandLineTests {
         #expect(size.standardError.contains("--input-size"), "\(size)")
         let teacher = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--teacher", "/no/teacher.safetensors"])
         #expect(teacher.status != 0 && teacher.standardError.contains("--teacher: no file at /no/teacher.safetensors"), "\(teacher)")
+        let alone = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--teacher-input", "augmented"])
+        #expect(alone.status != 0 && alone.standardError.contains("--teacher-input need --teacher"), "\(alone)")
+        let views = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--teacher", #filePath,
+                                           "--teacher-input", "augmented", "--teacher-tta", "flip"])
+        #expect(views.status != 0 && views.standardError.contains("--teacher-tta applies to --teacher-input clean"), "\(views)")
+        let unknown = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--teacher", #filePath,
+                                             "--teacher-input", "corrupted"])
+        #expect(unknown.status != 0 && unknown.standardError.contains("clean") && unknown.standardError.contains("augmented"), "\(unknown)")
     }
 
     /// Train, evaluate, inspect, refuse to overwrite, resume: the whole workflow on a tiny dataset.

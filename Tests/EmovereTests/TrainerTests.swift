@@ -1,4 +1,5 @@
 @testable import Emovere
+import EmovereCore
 import EmovereData
 import EmovereFiles
 import EmovereNN
@@ -211,11 +212,14 @@ struct TrainerStartingPointTests {
         try #require(try teacher.run().bestValidationAccuracy > 0.9)
         let clean = TrainerFixtures.patternDataset(count: 64, seed: 5)
         let mislabelled = FaceDataset(imageSize: clean.imageSize, pixels: clean.pixels, labels: clean.labels.map { ($0 + 1) % 3 })
-        func studentAccuracy(teacherWeight: Float) throws -> Double {
+        func studentAccuracy(teacherWeight: Float, input: Distillation.Input = .clean,
+                             augmentation: Augmentation = .none) throws -> Double {
             var recipe = TrainerFixtures.recipe(epochs: 6, seed: 2)
-            recipe.distillation = Distillation(teachers: [teacher.bestModelPath], weight: teacherWeight)
+            recipe.distillation = Distillation(teachers: [teacher.bestModelPath], weight: teacherWeight, input: input)
+            recipe.augmentation = augmentation
+            let name = "student-\(teacherWeight)-\(input)-\(augmentation == .none ? "plain" : "mirrored")"
             let student = try Trainer(recipe: recipe, training: mislabelled, validation: TrainerFixtures.patternDataset(count: 24, seed: 6),
-                                      directory: directory.appending("student-\(teacherWeight)"))
+                                      directory: directory.appending(name))
             student.log = { _ in }
             return try student.run().bestValidationAccuracy
         }
@@ -223,6 +227,13 @@ struct TrainerStartingPointTests {
         let untaught = try studentAccuracy(teacherWeight: 0)
         #expect(taught > 0.9, "student taught by the teacher: \(taught)")
         #expect(untaught < 0.4, "student on the wrong labels alone: \(untaught)")
+        // Every training image mirrored, which swaps the bright-left and bright-right classes: a teacher answering for
+        // the mirrored batch teaches the classes, one answering for the clean image teaches the swapped ones.
+        let mirrored = Augmentation(horizontalFlipProbability: 1)
+        let taughtOnBatches = try studentAccuracy(teacherWeight: 1, input: .augmented, augmentation: mirrored)
+        let taughtOnCleanImages = try studentAccuracy(teacherWeight: 1, input: .clean, augmentation: mirrored)
+        #expect(taughtOnBatches > 0.9, "student taught by the answers for its mirrored batches: \(taughtOnBatches)")
+        #expect(taughtOnCleanImages < 0.5, "student taught by the answers for the clean images: \(taughtOnCleanImages)")
 
         // The teacher reads a 16x16 student dataset at its own 12x12; a temperature above 1 flattens its answer.
         let validation = TrainerFixtures.patternDataset(count: 24, seed: 6).resized(to: 16)
@@ -257,7 +268,7 @@ struct TrainerStartingPointTests {
         }
 
         // An ensemble's answer is its teachers' mean: here the teacher with the wrongly taught student.
-        let wrong = directory.appending("student-0.0") + "/best.safetensors"
+        let wrong = directory.appending("student-0.0-clean-plain") + "/best.safetensors"
         let alone = try Teacher.distributions(Distillation(teachers: [wrong]), for: validation, classCount: 7, cache: nil)
         let ensemble = try Teacher.distributions(Distillation(teachers: [teacher.bestModelPath, wrong]), for: validation,
                                                  classCount: 7, cache: nil)
@@ -278,6 +289,48 @@ struct TrainerStartingPointTests {
             try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("mismatch")).run()
         }
         #expect(error.description.contains("the teacher predicts 7 classes, the student 3"), "\(error)")
+    }
+
+    /// Teachers that answer each batch (`.augmented` input) mix their mean answer for exactly the batch given into
+    /// each target row, at the distillation's temperature (`p^(1/T)` renormalised is `softmax(z / T)`); a teacher
+    /// that reads another input size than the student's is refused.
+    @Test func batchTeachersMixTheirAnswerForTheGivenBatch() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        var paths: [String] = []
+        for seed in [1, 2] as [UInt64] {
+            let run = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 1, seed: seed),
+                                                  directory: directory.appending("teacher-\(seed)"))
+            try run.run()
+            paths.append(run.bestModelPath)
+        }
+        let preprocessing = TrainerFixtures.recipe(epochs: 1).preprocessing
+        var random = SplitMix64(seed: 11)
+        let input = Tensor(shape: [5, 12, 12, 1], values: (0..<720).map { _ in random.nextFloat(in: -1...1) })
+        let labels = Tensor(shape: [5, 7], values: (0..<35).map { $0 % 8 == 0 ? 1 : 0 })
+        let logits = try paths.map { try ModelFile.load($0).model.logits(input, mode: .inference).values }
+        for temperature: Float in [1, 2] {
+            let distillation = Distillation(teachers: paths, weight: 0.25, temperature: temperature, input: .augmented)
+            let targets = labels.copy()
+            try BatchTeachers(distillation, preprocessing: preprocessing, classCount: 7).mix(into: targets, for: input)
+            for row in 0..<5 {
+                var expected = [Float](repeating: 0, count: 7)
+                for teacher in logits {
+                    let z = (0..<7).map { teacher[row * 7 + $0] / temperature }
+                    let exponentials = z.map { expf($0 - z.max()!) }
+                    for k in 0..<7 { expected[k] += exponentials[k] / exponentials.reduce(0, +) / 2 }
+                }
+                for k in 0..<7 {
+                    let mixed = 0.75 * labels[row * 7 + k] + 0.25 * expected[k]
+                    #expect(abs(targets[row * 7 + k] - mixed) < 1e-5, "T \(temperature) row \(row) class \(k)")
+                }
+            }
+        }
+        let error = try #require(throws: TrainingError.self) {
+            try BatchTeachers(Distillation(teachers: paths, input: .augmented), preprocessing: .symmetric(inputSize: 16),
+                              classCount: 7)
+        }
+        #expect(error.description.contains("must read the student's input (16x16"), "\(error)")
     }
 
     static func predictedClasses(_ rows: [[Float]]) -> [Int] {

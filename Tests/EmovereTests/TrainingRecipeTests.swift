@@ -75,6 +75,12 @@ struct TrainingRecipeTests {
         #expect(read == Distillation(teachers: ["models/default.safetensors"]))
         let written = String(decoding: try JSONEncoder().encode(read), as: UTF8.self)
         #expect(written.contains(#""teachers":["models\/default.safetensors"]"#) && !written.contains(#""teacher":"#), "\(written)")
+        // Teachers answer for the clean image unless the recipe says otherwise; only the other choice is written.
+        #expect(read.input == .clean && !written.contains("input"), "\(written)")
+        let batches = Distillation(teachers: ["models/default.safetensors"], input: .augmented)
+        let batchesWritten = try JSONEncoder().encode(batches)
+        #expect(String(decoding: batchesWritten, as: UTF8.self).contains(#""input":"augmented""#))
+        #expect(try JSONDecoder().decode(Distillation.self, from: batchesWritten) == batches)
         let empty = #"{"teachers": [], "weight": 0.5, "temperature": 1}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Distillation.self, from: Data(empty.utf8)) }
     }

@@ -2,19 +2,23 @@ import EmovereData
 import EmovereFiles
 import EmovereNN
 
-/// Knowledge distillation's targets (`TrainingRecipe.distillation`): the teachers' class probabilities for each
-/// training image, computed once on the clean image (resized to each teacher's input) with the distillation's
-/// test-time augmentation (by default each teacher card's) and averaged over the teachers. The student learns to give
-/// them for every augmented and corrupted view of the image.
+/// Knowledge distillation's targets (`TrainingRecipe.distillation`) with `.clean` input: the teachers' class
+/// probabilities for each training image, computed once on the clean image (resized to each teacher's input) with the
+/// distillation's test-time augmentation (by default each teacher card's) and averaged over the teachers. The student
+/// learns to give them for every augmented and corrupted view of the image. (`BatchTeachers` answers for each view.)
 enum Teacher {
-    /// Per image of `training`, the teachers' mean `classCount` probabilities at the distillation temperature: read
-    /// from `cache` when it holds them, else computed and written there. The cache records the teachers' tensors (by
-    /// checksum), views, temperature and image count; a cache that disagrees means a teacher changed since the run
-    /// began, which is an error rather than a silent change of targets.
-    static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
-                              progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
-        var teachers: [(model: InferenceModel, card: ModelCard, tensors: String)] = []
-        for path in distillation.teachers {
+    /// One teacher of a distillation, ready to answer.
+    struct Loaded {
+        let path: String
+        let model: InferenceModel
+        let card: ModelCard
+        /// The checksum of its tensors, which a cache of its answers records.
+        let tensorsSHA256: String
+    }
+
+    /// The teachers of `distillation`, each checked to predict `classCount` classes.
+    static func loaded(_ distillation: Distillation, classCount: Int) throws -> [Loaded] {
+        try distillation.teachers.map { path in
             let file = try SafeTensorsFile(contentsOf: path)
             let (trainable, card) = try ModelFile.load(file, path: path)
             guard card.architecture.classCount == classCount else {
@@ -22,11 +26,20 @@ enum Teacher {
                                                     found: card.architecture.classCount)
             }
             let tensors = SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
-            teachers.append((try trainable.inferenceModel(), card, tensors))
+            return Loaded(path: path, model: try trainable.inferenceModel(), card: card, tensorsSHA256: tensors)
         }
+    }
+
+    /// Per image of `training`, the teachers' mean `classCount` probabilities at the distillation temperature: read
+    /// from `cache` when it holds them, else computed and written there. The cache records the teachers' tensors (by
+    /// checksum), views, temperature and image count; a cache that disagrees means a teacher changed since the run
+    /// began, which is an error rather than a silent change of targets.
+    static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
+                              progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
+        let teachers = try loaded(distillation, classCount: classCount)
         let paths = distillation.teachers.joined(separator: ", ")
         // One teacher's settings read as they did before ensembles, so its caches stay valid.
-        let settings = ["teacherTensorsSHA256": teachers.map(\.tensors).joined(separator: ","),
+        let settings = ["teacherTensorsSHA256": teachers.map(\.tensorsSHA256).joined(separator: ","),
                         "temperature": "\(distillation.temperature)", "images": "\(training.count)"]
         let views = teachers.map { distillation.testTimeAugmentation ?? $0.card.testTimeAugmentation ?? .none }
         let viewNames = views.map(\.rawValue).joined(separator: ",")

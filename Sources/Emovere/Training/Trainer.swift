@@ -34,8 +34,10 @@ public final class Trainer {
 
     /// Per training image, the distribution its soft label mixes in (empty without soft labels).
     private let voteDistributions: [[Float]?]
-    /// Per training image, the teacher's distribution its target mixes in (empty without distillation).
+    /// Per training image, the teacher's distribution its target mixes in (empty without `.clean` distillation).
     private var teacherDistributions: [[Float]] = []
+    /// The teachers that answer each augmented batch (nil without `.augmented` distillation).
+    private var batchTeachers: BatchTeachers?
 
     public init(recipe: TrainingRecipe, training: FaceDataset, validation: FaceDataset, directory: String) throws {
         var training = training
@@ -106,13 +108,21 @@ public final class Trainer {
         } else {
             try AtomicFile.write(Array(try ModelFile.prettyEncoder.encode(recipe)), to: directory + "/recipe.json")
         }
-        if let distillation = recipe.distillation, teacherDistributions.isEmpty, state.completedEpochs < recipe.epochs {
-            teacherDistributions = try Teacher.distributions(
-                distillation, for: training, classCount: model.architecture.classCount,
-                cache: directory + "/teacher-probabilities.safetensors", progress: progress)
+        if let distillation = recipe.distillation, teacherDistributions.isEmpty, batchTeachers == nil,
+           state.completedEpochs < recipe.epochs {
             let teachers = distillation.teachers.count == 1 ? "teacher \(distillation.teachers[0])"
                 : "teachers \(distillation.teachers.joined(separator: ", ")) (mean)"
-            log("\(teachers): probabilities for \(training.count) training images make \(distillation.weight) of each target")
+            switch distillation.input {
+            case .clean:
+                teacherDistributions = try Teacher.distributions(
+                    distillation, for: training, classCount: model.architecture.classCount,
+                    cache: directory + "/teacher-probabilities.safetensors", progress: progress)
+                log("\(teachers): probabilities for \(training.count) clean training images make \(distillation.weight) of each target")
+            case .augmented:
+                batchTeachers = try BatchTeachers(distillation, preprocessing: recipe.preprocessing,
+                                                  classCount: model.architecture.classCount)
+                log("\(teachers): probabilities for each augmented batch make \(distillation.weight) of each target")
+            }
         }
         let sampler = BatchSampler(count: training.count, seed: recipe.seed)
         let stepsPerEpoch = training.count / recipe.batchSize
@@ -190,6 +200,7 @@ public final class Trainer {
         defer { stepBuffers = buffers }
         buffers.filler.fill(buffers.input, from: training, indices: indices, augmentation: recipe.augmentation, seed: seed)
         setTargets(buffers.targets, indices: indices, weights: &buffers.sampleWeights)
+        batchTeachers?.mix(into: buffers.targets, for: buffers.input)
         if recipe.mixupAlpha > 0 {
             Mixup.apply(input: buffers.input, targets: buffers.targets, alpha: recipe.mixupAlpha, random: &mixing)
         }
@@ -286,6 +297,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case softLabelsNeedFileNames(file: String)
     case teacherMismatch(path: String, expectedClasses: Int, found: Int)
     case teacherChanged(path: String, cache: String)
+    case teacherInputMismatch(path: String, expected: Preprocessing, found: Preprocessing)
 
     public var description: String {
         switch self {
@@ -307,6 +319,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
         case let .teacherChanged(path, cache):
             "\(path): the teacher's weights, views or temperature differ from those its answers in \(cache) were computed with; restore the teachers the run began with or start a new run"
+        case let .teacherInputMismatch(path, expected, found):
+            "\(path): a teacher that answers for the augmented batch must read the student's input (\(expected)), but it reads \(found); use --teacher-input clean"
         case let .unknownRecipe(name, builtIn):
             "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }

@@ -71,31 +71,44 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
 }
 
 /// Knowledge distillation: each training image's target becomes `(1 - weight) * target + weight * p` where `p` is
-/// the teachers' class distribution at `temperature` for the same image (resized to each teacher's input), averaged
+/// the teachers' class distribution at `temperature` for the same image (`input` says which view of it), averaged
 /// over the teachers: one model, or an ensemble whose mean answer is better than any member's. The teachers' labels
 /// must be the student's.
 public struct Distillation: Sendable, Codable, Equatable {
+    /// Which view of a training image the teachers answer for.
+    public enum Input: String, Sendable, Codable, CaseIterable {
+        /// The clean image (resized to each teacher's input), once before training, averaging
+        /// `testTimeAugmentation`'s views; the answers are cached in the run directory.
+        case clean
+        /// The augmented and corrupted batch exactly as the student sees it, single view, at every step ("consistent"
+        /// teaching): the teachers' inputs must be the student's (size and scaling).
+        case augmented
+    }
+
     /// The teachers' model files, as given to `emovere train --teacher` (at least one).
     public var teachers: [String]
     /// The teachers' share of each target, 0...1.
     public var weight: Float
     /// Divides each teacher's logits before its softmax: above 1 flattens its distribution.
     public var temperature: Float
-    /// The views each teacher averages; nil: its card's when the run started (kept with its answers in the run
-    /// directory, so a later change to the card does not change a resumed run).
+    /// The views each teacher averages with `.clean` input; nil: its card's when the run started (kept with its
+    /// answers in the run directory, so a later change to the card does not change a resumed run).
     public var testTimeAugmentation: TestTimeAugmentation?
+    /// Which view the teachers answer for (recipes written before the choice: `.clean`).
+    public var input: Input
 
     public init(teachers: [String], weight: Float = 0.5, temperature: Float = 1,
-                testTimeAugmentation: TestTimeAugmentation? = nil) {
+                testTimeAugmentation: TestTimeAugmentation? = nil, input: Input = .clean) {
         precondition(!teachers.isEmpty, "distillation needs at least one teacher")
         self.teachers = teachers
         self.weight = weight
         self.temperature = temperature
         self.testTimeAugmentation = testTimeAugmentation
+        self.input = input
     }
 
     private enum CodingKeys: String, CodingKey {
-        case teachers, weight, temperature, testTimeAugmentation
+        case teachers, weight, temperature, testTimeAugmentation, input
         /// The single teacher of recipes written before ensembles.
         case teacher
     }
@@ -114,6 +127,7 @@ public struct Distillation: Sendable, Codable, Equatable {
         weight = try container.decode(Float.self, forKey: .weight)
         temperature = try container.decode(Float.self, forKey: .temperature)
         testTimeAugmentation = try container.decodeIfPresent(TestTimeAugmentation.self, forKey: .testTimeAugmentation)
+        input = try container.decodeIfPresent(Input.self, forKey: .input) ?? .clean
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -122,6 +136,8 @@ public struct Distillation: Sendable, Codable, Equatable {
         try container.encode(weight, forKey: .weight)
         try container.encode(temperature, forKey: .temperature)
         try container.encodeIfPresent(testTimeAugmentation, forKey: .testTimeAugmentation)
+        // Written only when it is not the default, so recipes and cards from before the choice read unchanged.
+        if input != .clean { try container.encode(input, forKey: .input) }
     }
 }
 
