@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Architecture to measure.")
     var model = Architecture.Family.miniXception
 
-    @Option(help: "Input size in pixels.")
+    @Option(help: "Input size in pixels, 8-512.")
     var inputSize = 48
 
     @Option(help: "Seconds to run each measurement.")
@@ -50,6 +50,16 @@ struct Bench: ParsableCommand {
     var keras = false
 
     func validate() throws {
+        try CommandSupport.validateInputSize(inputSize)
+        if !(seconds > 0 && seconds.isFinite) {
+            throw ValidationError("--seconds must be a positive number of seconds, received \(seconds)")
+        }
+        if trainingBatch != 0 && trainingBatch < 2 {
+            throw ValidationError("--training-batch must be at least 2 (batch norm needs two faces), or 0 to skip training, received \(trainingBatch)")
+        }
+        if let batch = inferenceBatches.first(where: { $0 < 1 }) {
+            throw ValidationError("--inference-batches are batch sizes: expected 1 or more, received \(batch)")
+        }
         if rounds < 1 {
             throw ValidationError("--rounds is the number of measuring rounds: expected 1 or more, received \(rounds)")
         }

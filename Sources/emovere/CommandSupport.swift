@@ -12,6 +12,13 @@ enum CommandSupport {
         return dataset
     }
 
+    /// Checks an `--input-size`: the sizes a model file may declare (`ModelCard.inputSizes`).
+    static func validateInputSize(_ size: Int?) throws {
+        if let size, !ModelCard.inputSizes.contains(size) {
+            throw ValidationError("--input-size must be \(ModelCard.inputSizes.lowerBound)-\(ModelCard.inputSizes.upperBound) pixels, received \(size)")
+        }
+    }
+
     /// The training set and the validation set a recipe asks for.
     static func loadTrainingData(path: String, recipe: TrainingRecipe, strict: Bool) throws
         -> (training: FaceDataset, validation: FaceDataset)

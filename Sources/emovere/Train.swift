@@ -28,7 +28,7 @@ struct Train: ParsableCommand {
     @Option(help: "Architecture.")
     var model: Architecture.Family?
 
-    @Option(help: "Input size in pixels (48 or 64).")
+    @Option(help: "Input size in pixels, 8-512 (the bundled models: 48 or 64).")
     var inputSize: Int?
 
     @Option(help: "Number of epochs.")
@@ -129,9 +129,7 @@ struct Train: ParsableCommand {
         if resume && !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("--resume: no checkpoint at \(checkpoint)")
         }
-        if let inputSize, ![48, 64].contains(inputSize) {
-            throw ValidationError("--input-size must be 48 or 64, received \(inputSize)")
-        }
+        try CommandSupport.validateInputSize(inputSize)
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, received \(epochs)") }
         if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2, received \(batchSize)") }
         if let learningRate, learningRate <= 0 {

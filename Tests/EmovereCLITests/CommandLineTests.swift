@@ -72,6 +72,15 @@ struct CommandLineTests {
             $0.hasPrefix("tiny-cnn 12x12 inference, batch 1") && $0.contains("median of 2; ONNX Runtime ")
                 && $0.contains("(rounds: ")
         } == true, "\(result)")
+        // Sizes and durations that measure nothing are refused before anything runs.
+        for (arguments, message) in [(["--input-size", "100000"], "--input-size must be 8-512 pixels, received 100000"),
+                                     (["--seconds", "0"], "--seconds must be a positive number of seconds, received 0.0"),
+                                     (["--seconds", "nan"], "--seconds must be a positive number of seconds, received nan"),
+                                     (["--training-batch", "1"], "--training-batch must be at least 2"),
+                                     (["--inference-batches", "0", "4"], "expected 1 or more, received 0")] {
+            let refused = try CommandRunner.run(["bench", "--no-onnx"] + arguments)
+            #expect(refused.status != 0 && refused.standardError.contains(message), "\(refused)")
+        }
         let none = try CommandRunner.run(["bench", "--rounds", "0"])
         #expect(none.status != 0 && none.standardError.contains("--rounds is the number of measuring rounds"), "\(none)")
         let detector = try CommandRunner.run(["bench", "--detector", "--rounds", "3"])
@@ -137,9 +146,10 @@ struct CommandLineTests {
         let model = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--model", "resnet"])
         #expect(model.status != 0)
         #expect(model.standardError.contains("resnet") && model.standardError.contains("tiny-cnn"), "\(model)")
-        let size = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--input-size", "40"])
-        #expect(size.status != 0)
-        #expect(size.standardError.contains("--input-size"), "\(size)")
+        for value in ["4", "600"] {
+            let size = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--input-size", value])
+            #expect(size.status != 0 && size.standardError.contains("--input-size must be 8-512 pixels, received \(value)"), "\(size)")
+        }
         let teacher = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--teacher", "/no/teacher.safetensors"])
         #expect(teacher.status != 0 && teacher.standardError.contains("--teacher: no file at /no/teacher.safetensors"), "\(teacher)")
         let alone = try CommandRunner.run(["train", "--data", "/tmp", "--out", "/tmp/unused", "--teacher-input", "augmented"])

@@ -1,4 +1,5 @@
 import Emovere
+import EmovereData
 import EmovereNN
 import Foundation
 import Testing
@@ -83,6 +84,31 @@ struct TrainingRecipeTests {
         #expect(try JSONDecoder().decode(Distillation.self, from: batchesWritten) == batches)
         let empty = #"{"teachers": [], "weight": 0.5, "temperature": 1}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(Distillation.self, from: Data(empty.utf8)) }
+    }
+
+    /// A recipe file whose input size no model file may declare, or whose preprocessing disagrees with its
+    /// architecture, is refused when read (before any data is loaded at that size), and by the trainer.
+    @Test func recipeInputSizesAreCheckedWhenRead() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-recipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var huge = try #require(TrainingRecipe.builtIn("tiny"))
+        huge.architecture = Architecture(.miniXception, inputSize: 100_000)
+        huge.preprocessing = .symmetric(inputSize: 100_000)
+        var disagreeing = try #require(TrainingRecipe.builtIn("tiny"))
+        disagreeing.preprocessing = .symmetric(inputSize: 48)
+        for (name, recipe, message) in [("huge", huge, "takes 100000x100000 faces"),
+                                        ("disagreeing", disagreeing, "takes 64x64 faces and its preprocessing makes 48x48")] {
+            let path = folder.appendingPathComponent("\(name).json").path
+            try JSONEncoder().encode(recipe).write(to: URL(fileURLWithPath: path))
+            let error = try #require(throws: ModelError.self) { try TrainingRecipe.load(path) }
+            #expect(error.description.contains(path) && error.description.contains(message), "\(error)")
+            let refused = try #require(throws: TrainingError.self) {
+                try Trainer(recipe: recipe, training: FaceDataset(imageSize: 48), validation: FaceDataset(imageSize: 48),
+                            directory: folder.path)
+            }
+            #expect(refused.description.contains(message), "\(refused)")
+        }
     }
 
     /// The schedule options: a kind builds that schedule; a lone patience or warm-up changes only a base schedule of

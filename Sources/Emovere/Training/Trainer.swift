@@ -46,6 +46,7 @@ public final class Trainer {
             (training, voteDistributions) = try Self.applying(softLabels, to: training)
         }
         self.voteDistributions = voteDistributions
+        try recipe.validateInputSize()
         guard training.count >= recipe.batchSize else {
             throw TrainingError.notEnoughData(count: training.count, batchSize: recipe.batchSize)
         }
@@ -288,6 +289,7 @@ public final class Trainer {
 /// Errors that stop a training run.
 public enum TrainingError: Error, CustomStringConvertible {
     case notEnoughData(count: Int, batchSize: Int)
+    case inputSizeMismatch(architecture: Int, preprocessing: Int)
     case notEnoughStatisticsData(count: Int, batchSize: Int)
     case emptyValidation
     case diverged(epoch: Int, step: Int)
@@ -305,6 +307,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "training needs at least one full batch: \(count) images for batch size \(batchSize)"
         case let .notEnoughStatisticsData(count, batchSize):
             "re-estimating batch-norm statistics needs at least one batch of \(batchSize) faces, found \(count)"
+        case let .inputSizeMismatch(architecture, preprocessing):
+            "the recipe's architecture takes \(architecture)x\(architecture) faces and its preprocessing makes \(preprocessing)x\(preprocessing); expected one size in \(ModelCard.inputSizes.lowerBound)-\(ModelCard.inputSizes.upperBound) pixels"
         case .emptyValidation:
             "validation set is empty; expected PublicTest images or a --validation-fraction above 0"
         case let .diverged(epoch, step):

@@ -154,10 +154,17 @@ extension TrainingRecipe {
         } catch {
             throw ModelError.invalidModelFile(path: nameOrPath, reason: error.reason)
         }
+        let recipe: TrainingRecipe
         do {
-            return try JSONDecoder().decode(TrainingRecipe.self, from: data)
+            recipe = try JSONDecoder().decode(TrainingRecipe.self, from: data)
         } catch {
             throw ModelError.invalidModelFile(path: nameOrPath, reason: "expected a training recipe in JSON: \(error)")
         }
+        do {
+            try recipe.validateInputSize()
+        } catch {
+            throw ModelError.invalidModelFile(path: nameOrPath, reason: error.description)
+        }
+        return recipe
     }
 }

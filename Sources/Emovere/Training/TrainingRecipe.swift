@@ -142,6 +142,15 @@ public struct Distillation: Sendable, Codable, Equatable {
 }
 
 extension TrainingRecipe {
+    /// Throws unless the architecture and the preprocessing agree on one input size a model file may declare
+    /// (`ModelCard.inputSizes`): checked before any data is loaded at that size.
+    public func validateInputSize() throws(TrainingError) {
+        let size = architecture.inputSize
+        guard ModelCard.inputSizes.contains(size), preprocessing.inputSize == size else {
+            throw .inputSizeMismatch(architecture: size, preprocessing: preprocessing.inputSize)
+        }
+    }
+
     /// The model files whose mean starts the run: `initialWeights` and `averagedWeights` (empty: a random start).
     public var startingWeights: [String] { (initialWeights.map { [$0] } ?? []) + (averagedWeights ?? []) }
 
