@@ -67,16 +67,19 @@ public final class VideoWriter {
 
     private enum State { case open, finished, failed }
 
+    /// The file extensions of the containers the writer's H.264 stream goes into (a path without one gets MP4).
+    public static let containerExtensions: Set<String> = ["mp4", "mov", "m4v", "mkv", "avi", "ts"]
+
     /// Starts an encoder for `width` x `height` frames at `frameRate` frames per second.
     ///
     /// - Parameters:
-    ///   - path: The destination; its extension chooses the container (`.mp4`, `.mov`, `.mkv`, ...). An existing
+    ///   - path: The destination; its extension chooses the container (`containerExtensions`). An existing
     ///     file there is replaced only when encoding succeeds.
     ///   - frameRate: A number or fraction as ffmpeg reads it (`"30"`, `"30000/1001"`).
     ///   - audioSource: A file whose first audio stream, if any, is added to the output (AAC).
     ///   - settings: Encoder settings.
     ///   - tools: The ffmpeg executables (default: found on `PATH`).
-    /// - Throws: ``VideoError/invalidArgument(name:expected:found:)`` for an empty size or a bad rate,
+    /// - Throws: ``VideoError/invalidArgument(name:expected:found:)`` for an empty size, a bad rate or extension,
     ///   ``VideoError/outputFailed(path:reason:)`` when the destination folder does not exist, or a
     ///   ``VideoError/toolNotFound(name:searched:)``.
     public init(path: String, width: Int, height: Int, frameRate: String, audioSource: String? = nil,
@@ -99,6 +102,10 @@ public final class VideoWriter {
             throw .outputFailed(path: path, reason: "the folder \(folder) does not exist")
         }
         let fileExtension = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
+        guard Self.containerExtensions.contains(fileExtension.lowercased()) else {
+            throw .invalidArgument(name: "output file", expected: Self.containerExtensions.sorted().map { "." + $0 }
+                                       .joined(separator: ", ") + " (or no extension: MP4)", found: path)
+        }
         let temporaryPath: String
         do {
             temporaryPath = try AtomicFile.temporaryPath(for: path, tag: "partial", suffix: "." + fileExtension)

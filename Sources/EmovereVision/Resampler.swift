@@ -57,28 +57,42 @@ struct Resampler {
             return [UInt8](repeating: 0, count: outputCount)
         }
         if width == newWidth && height == newHeight { return pixels }
+        return [UInt8](unsafeUninitializedCapacity: outputCount) { output, initialized in
+            pixels.withUnsafeBufferPointer { input in
+                resample(input.baseAddress!, width: width, height: height, channels: channels,
+                         newWidth: newWidth, newHeight: newHeight, into: output.baseAddress!)
+            }
+            initialized = outputCount
+        }
+    }
+
+    /// Resamples `width * height * channels` values at `input` into `newWidth * newHeight * channels` at `output`
+    /// (both sizes positive): a horizontal pass into Float rows, then a vertical one, each output value stored with
+    /// `Pixel.init(resampled:)`.
+    static func resample<Pixel: ResampledPixel>(
+        _ input: UnsafePointer<Pixel>, width: Int, height: Int, channels: Int, newWidth: Int, newHeight: Int,
+        into output: UnsafeMutablePointer<Pixel>
+    ) {
         let horizontal = Axis(input: width, output: newWidth)
         let vertical = Axis(input: height, output: newHeight)
         let rowLength = newWidth * channels
         // Horizontal pass: every source row to `newWidth` columns, kept in Float.
         var rows = [Float](repeating: 0, count: height * rowLength)
-        pixels.withUnsafeBufferPointer { input in
-            rows.withUnsafeMutableBufferPointer { output in
-                horizontal.tapStart.withUnsafeBufferPointer { starts in
-                    horizontal.tapSource.withUnsafeBufferPointer { sources in
-                        horizontal.tapWeight.withUnsafeBufferPointer { weights in
-                            for y in 0..<height {
-                                let sourceRow = y &* width &* channels
-                                let targetRow = y &* rowLength
-                                for x in 0..<newWidth {
-                                    for channel in 0..<channels {
-                                        var sum: Float = 0
-                                        for tap in starts[x]..<starts[x &+ 1] {
-                                            let index = sourceRow &+ sources[tap] &* channels &+ channel
-                                            sum += Float(input[index]) * weights[tap]
-                                        }
-                                        output[targetRow &+ x &* channels &+ channel] = sum
+        rows.withUnsafeMutableBufferPointer { rows in
+            horizontal.tapStart.withUnsafeBufferPointer { starts in
+                horizontal.tapSource.withUnsafeBufferPointer { sources in
+                    horizontal.tapWeight.withUnsafeBufferPointer { weights in
+                        for y in 0..<height {
+                            let sourceRow = y &* width &* channels
+                            let targetRow = y &* rowLength
+                            for x in 0..<newWidth {
+                                for channel in 0..<channels {
+                                    var sum: Float = 0
+                                    for tap in starts[x]..<starts[x &+ 1] {
+                                        let index = sourceRow &+ sources[tap] &* channels &+ channel
+                                        sum += input[index].resamplerValue * weights[tap]
                                     }
+                                    rows[targetRow &+ x &* channels &+ channel] = sum
                                 }
                             }
                         }
@@ -86,28 +100,61 @@ struct Resampler {
                 }
             }
         }
-        // Vertical pass: combine the filtered rows, round to nearest (ties to even) and saturate.
-        return [UInt8](unsafeUninitializedCapacity: outputCount) { output, initialized in
-            rows.withUnsafeBufferPointer { input in
-                vertical.tapStart.withUnsafeBufferPointer { starts in
-                    vertical.tapSource.withUnsafeBufferPointer { sources in
-                        vertical.tapWeight.withUnsafeBufferPointer { weights in
-                            for y in 0..<newHeight {
-                                let targetRow = y &* rowLength
-                                for column in 0..<rowLength {
-                                    var sum: Float = 0
-                                    for tap in starts[y]..<starts[y &+ 1] {
-                                        sum += input[sources[tap] &* rowLength &+ column] * weights[tap]
-                                    }
-                                    let rounded = sum.rounded(.toNearestOrEven)
-                                    output[targetRow &+ column] = UInt8(min(max(rounded, 0), 255))
+        // Vertical pass: combine the filtered rows.
+        rows.withUnsafeBufferPointer { rows in
+            vertical.tapStart.withUnsafeBufferPointer { starts in
+                vertical.tapSource.withUnsafeBufferPointer { sources in
+                    vertical.tapWeight.withUnsafeBufferPointer { weights in
+                        for y in 0..<newHeight {
+                            let targetRow = y &* rowLength
+                            for column in 0..<rowLength {
+                                var sum: Float = 0
+                                for tap in starts[y]..<starts[y &+ 1] {
+                                    sum += rows[sources[tap] &* rowLength &+ column] * weights[tap]
                                 }
+                                output[targetRow &+ column] = Pixel(resampled: sum)
                             }
                         }
                     }
                 }
             }
-            initialized = outputCount
+        }
+    }
+}
+
+/// A value `Resampler` reads and writes: 8-bit pixels (rounded to nearest, ties to even, and saturated when
+/// stored) or Float model inputs (stored as computed).
+protocol ResampledPixel {
+    var resamplerValue: Float { get }
+    init(resampled value: Float)
+}
+
+extension UInt8: ResampledPixel {
+    var resamplerValue: Float { Float(self) }
+    init(resampled value: Float) { self = UInt8(Swift.min(Swift.max(value.rounded(.toNearestOrEven), 0), 255)) }
+}
+
+extension Float: ResampledPixel {
+    var resamplerValue: Float { self }
+    init(resampled value: Float) { self = value }
+}
+
+/// Resampling of square single-channel Float images (model inputs), as `GrayImage.resized(width:height:)` resamples
+/// pixels: area averaging to shrink, bilinear interpolation to grow. The weights of each output value sum to 1, so
+/// resampling commutes with a preprocessing of the form `x * scale + offset`.
+public enum FloatImageResampling {
+    /// Writes `count` images of `size` x `size` values at `input` into `count` images of `newSize` x `newSize` at
+    /// `output` (sizes positive; the buffers must not overlap).
+    public static func resample(_ input: UnsafePointer<Float>, count: Int, size: Int, to newSize: Int,
+                                into output: UnsafeMutablePointer<Float>) {
+        precondition(size > 0 && newSize > 0, "image sizes must be positive, got \(size) and \(newSize)")
+        for image in 0..<count {
+            if size == newSize {
+                (output + image &* newSize &* newSize).update(from: input + image &* size &* size, count: size &* size)
+            } else {
+                Resampler.resample(input + image &* size &* size, width: size, height: size, channels: 1,
+                                   newWidth: newSize, newHeight: newSize, into: output + image &* newSize &* newSize)
+            }
         }
     }
 }

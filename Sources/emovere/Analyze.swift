@@ -64,8 +64,10 @@ struct Analyze: ParsableCommand {
         if output == "-" && (filesFrom != "-" || !paths.isEmpty || resume || annotate != nil || shard != nil) {
             throw ValidationError("--output - (the worker mode) reads paths from --files-from - alone, without --resume, --annotate or --shard")
         }
-        if let output, paths.contains(where: { AnnotatedPhoto.canonical($0) == AnnotatedPhoto.canonical(output) }) {
-            throw ValidationError("--output \(output) is one of the inputs; choose another file")
+        if output != "-" {
+            try OutputPaths.checkDistinct([("--output", output)], inputs: paths)
+            // --annotate may be a folder beside or inside the inputs (its files are left out of them).
+            try OutputPaths.checkDistinct([("--output", output), ("--annotate", annotate)])
         }
     }
 

@@ -23,9 +23,4 @@ enum AnnotatedPhoto {
         let bytes = format(ofOutput: path) == .jpeg ? try image.jpegData(quality: jpegQuality) : try image.pngData()
         try AtomicFile.write(bytes, to: path)
     }
-
-    /// `path` made absolute, standardized and with symbolic links resolved, for comparing paths.
-    static func canonical(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-    }
 }

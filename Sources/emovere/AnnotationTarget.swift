@@ -21,7 +21,7 @@ enum AnnotationTarget: Equatable {
             if manager.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw ValidationError("--annotate \(output) is a folder; for one photo, name the output file")
             }
-            guard AnnotatedPhoto.canonical(output) != AnnotatedPhoto.canonical(inputs[0]) else {
+            guard OutputPaths.canonical(output) != OutputPaths.canonical(inputs[0]) else {
                 throw ValidationError("--annotate \(output) would overwrite the photo itself; choose another file")
             }
             let folder = (output as NSString).deletingLastPathComponent

@@ -28,6 +28,12 @@ struct Average: ParsableCommand {
         if snapshots.count < (statisticsData == nil ? 2 : 1) {
             throw ValidationError("expected at least two snapshots to average (or one with --statistics-data), received \(snapshots.count)")
         }
+        var seen: Set<String> = []
+        for snapshot in snapshots where !seen.insert(OutputPaths.canonical(snapshot)).inserted {
+            throw ValidationError("\(snapshot) is given twice: each snapshot counts once in the mean")
+        }
+        try OutputPaths.checkModelFile(out, option: "--out")
+        try OutputPaths.checkDistinct([("--out", out)], inputs: snapshots, inputName: "one of the snapshots")
     }
 
     func run() throws {

@@ -53,6 +53,7 @@ struct Explain: ParsableCommand {
     func validate() throws {
         try Self.checkOutput(output, option: "--out", photo: photo)
         if let guided { try Self.checkOutput(guided, option: "--guided", photo: photo) }
+        try OutputPaths.checkDistinct([("--out", output), ("--guided", guided)])
     }
 
     func run() throws {
@@ -114,7 +115,7 @@ struct Explain: ParsableCommand {
         guard AnnotatedPhoto.format(ofOutput: output) != nil else {
             throw ValidationError("\(option) \(output): expected a .png, .jpg or .jpeg file name")
         }
-        guard AnnotatedPhoto.canonical(output) != AnnotatedPhoto.canonical(photo) else {
+        guard OutputPaths.canonical(output) != OutputPaths.canonical(photo) else {
             throw ValidationError("\(option) \(output) would overwrite the photo itself; choose another file")
         }
     }

@@ -23,6 +23,13 @@ struct Export: ParsableCommand {
     @Flag(help: "Keep batch norms as BatchNormalization nodes instead of folding them into the convolutions.")
     var keepBatchNorms = false
 
+    func validate() throws {
+        try OutputPaths.checkDistinct([("--onnx", onnx)], inputs: [model], inputName: "the model file")
+        guard (onnx as NSString).pathExtension.lowercased() == "onnx" else {
+            throw ValidationError("--onnx \(onnx): expected an ONNX file name ending in .onnx")
+        }
+    }
+
     func run() throws {
         let (trainable, card) = try ModelFile.load(model)
         let network: any Classifier = keepBatchNorms ? trainable : try trainable.inferenceModel()

@@ -19,6 +19,11 @@ struct ImportKeras: ParsableCommand {
     @Option(help: "Where to write the Emovere model (.safetensors); the card goes beside it as .card.json.")
     var out: String
 
+    func validate() throws {
+        try OutputPaths.checkModelFile(out, option: "--out")
+        try OutputPaths.checkDistinct([("--out", out)], inputs: [file], inputName: "the Keras file")
+    }
+
     func run() throws {
         let (model, card) = try KerasImporter.importModel(from: file)
         try ModelFile.save(model, card: card, to: out)

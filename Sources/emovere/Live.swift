@@ -47,7 +47,16 @@ struct Live: ParsableCommand {
         if let size, parseSize(size) == nil {
             throw ValidationError("--size: expected WIDTHxHEIGHT such as 640x480, found \(size)")
         }
-        if let fps, !(fps > 0) { throw ValidationError("--fps: expected a positive rate, found \(fps)") }
+        if let fps, !(fps > 0 && fps <= 1000) {
+            throw ValidationError("--fps: expected a rate above 0 and at most 1000 frames per second, found \(fps)")
+        }
+        if input != nil && (fps != nil || size != nil) {
+            throw ValidationError("--fps and --size set a camera's capture; an --input file plays at its own rate and size")
+        }
+        if let out {
+            try OutputPaths.checkVideoFile(out, option: "--out")
+            try OutputPaths.checkDistinct([("--out", out)], inputs: input.map { [$0] } ?? [], inputName: "the input video")
+        }
         if maxFrames < 0 { throw ValidationError("--max-frames: expected 0 or more, found \(maxFrames)") }
     }
 

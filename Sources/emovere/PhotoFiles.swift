@@ -61,7 +61,7 @@ enum PhotoFiles {
 
     /// `files` without those inside `folder` (so annotated copies written there are not analysed again).
     static func excluding(_ files: [String], under folder: String) -> [String] {
-        let prefix = AnnotatedPhoto.canonical(folder) + "/"
-        return files.filter { !AnnotatedPhoto.canonical($0).hasPrefix(prefix) }
+        let prefix = OutputPaths.canonical(folder) + "/"
+        return files.filter { !OutputPaths.canonical($0).hasPrefix(prefix) }
     }
 }

@@ -112,7 +112,7 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: the views each teacher averages for clean input (default: its card's test-time augmentation).")
     var teacherTta: TestTimeAugmentation?
 
-    @Option(help: "With --teacher: what the teachers answer for: the clean face, once before training (default), or each augmented batch as the student sees it, single view (the teachers must read the student's input size and scaling).")
+    @Option(help: "With --teacher: what the teachers answer for: the clean face, once before training (default), or each augmented batch as the student sees it, single view (resampled to each teacher's input size).")
     var teacherInput: Distillation.Input?
 
     @Flag(help: "Continue the run whose checkpoint is in --out.")

@@ -51,18 +51,12 @@ struct Video: ParsableCommand {
         if resume && output == nil { throw ValidationError("--resume needs --output") }
         let outputs = [("--out", out), ("--csv", csv), ("--plot", plot)].compactMap { name, path in path.map { (name, $0) } }
         guard inputs.count > 1 else {
-            let input = AnnotatedPhoto.canonical(inputs[0])
-            for (index, (name, path)) in outputs.enumerated() {
-                let target = AnnotatedPhoto.canonical(path)
-                if target == input {
-                    throw ValidationError("\(name) \(path) is the input video: choose another output path")
-                }
-                if let other = outputs[..<index].first(where: { AnnotatedPhoto.canonical($0.1) == target }) {
-                    throw ValidationError("\(name) and \(other.0) both name \(path): give each output its own path")
-                }
-            }
+            try OutputPaths.checkDistinct([("--out", out), ("--csv", csv), ("--plot", plot), ("--output", output)],
+                                          inputs: inputs, inputName: "the input video")
+            if let out { try OutputPaths.checkVideoFile(out, option: "--out") }
             return
         }
+        try OutputPaths.checkDistinct([("--output", output)], inputs: inputs)
         if json { throw ValidationError("--json prints one video; with \(inputs.count) videos use --output") }
         for (name, folder) in outputs {
             var isDirectory: ObjCBool = false

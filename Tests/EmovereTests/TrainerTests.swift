@@ -292,8 +292,8 @@ struct TrainerStartingPointTests {
     }
 
     /// Teachers that answer each batch (`.augmented` input) mix their mean answer for exactly the batch given into
-    /// each target row, at the distillation's temperature (`p^(1/T)` renormalised is `softmax(z / T)`); a teacher
-    /// that reads another input size than the student's is refused.
+    /// each target row, at the distillation's temperature (`p^(1/T)` renormalised is `softmax(z / T)`), reading a
+    /// batch of another size resampled; a teacher that scales pixels otherwise is refused.
     @Test func batchTeachersMixTheirAnswerForTheGivenBatch() throws {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
@@ -326,11 +326,24 @@ struct TrainerStartingPointTests {
                 }
             }
         }
+        // A 16x16 student batch reaches the 12x12 teachers resampled, as the clean images would be resized.
+        let images = TrainerFixtures.patternDataset(count: 6, seed: 8).resized(to: 16)
+        let large = Tensor(shape: [6, 16, 16, 1])
+        let small = Tensor(shape: [6, 12, 12, 1])
+        InputBatch(preprocessing: .symmetric(inputSize: 16)).fill(large, from: images, indices: 0..<6, view: .original)
+        InputBatch(preprocessing: preprocessing).fill(small, from: images.resized(to: 12), indices: 0..<6, view: .original)
+        let distillation = Distillation(teachers: [paths[0]], weight: 1, input: .augmented)
+        let resampled = Tensor(shape: [6, 7], repeating: 0)
+        try BatchTeachers(distillation, preprocessing: .symmetric(inputSize: 16), classCount: 7).mix(into: resampled, for: large)
+        let direct = try ModelFile.load(paths[0]).model.inferenceModel().probabilities(small)
+        #expect(zip(resampled.values, direct.values).allSatisfy { abs($0 - $1) < 0.01 },
+                "\(resampled.values) against \(direct.values)")
+        // A teacher that scales pixels otherwise is refused.
         let error = try #require(throws: TrainingError.self) {
-            try BatchTeachers(Distillation(teachers: paths, input: .augmented), preprocessing: .symmetric(inputSize: 16),
-                              classCount: 7)
+            try BatchTeachers(Distillation(teachers: paths, input: .augmented),
+                              preprocessing: Preprocessing(inputSize: 12, scale: 1 / 255, offset: 0), classCount: 7)
         }
-        #expect(error.description.contains("must read the student's input (16x16"), "\(error)")
+        #expect(error.description.contains("must scale pixels as the student does"), "\(error)")
     }
 
     static func predictedClasses(_ rows: [[Float]]) -> [Int] {

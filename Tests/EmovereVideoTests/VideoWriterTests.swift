@@ -148,6 +148,14 @@ struct VideoWriterTests {
             try VideoWriter(path: "/nonexistent/folder/a.mp4", width: 10, height: 10, frameRate: "10")
         }
         #expect(folder?.description.contains("/nonexistent/folder") == true)
+        // A container ffmpeg could not put H.264 in is refused before a frame is encoded.
+        let container = #expect(throws: VideoError.self) {
+            try VideoWriter(path: videos.path("a.txt"), width: 10, height: 10, frameRate: "10")
+        }
+        #expect(container?.description.contains(".mkv, .mov, .mp4") == true, "\(String(describing: container))")
+        for name in ["c.MKV", "d"] {
+            try VideoWriter(path: videos.path(name), width: 10, height: 10, frameRate: "10").cancel()
+        }
         let writer = try VideoWriter(path: videos.path("b.mp4"), width: 10, height: 10, frameRate: "10")
         #expect(throws: VideoError.frameSizeMismatch(expectedWidth: 10, expectedHeight: 10, foundWidth: 12, foundHeight: 10)) {
             try writer.write(RGBImage(width: 12, height: 10))

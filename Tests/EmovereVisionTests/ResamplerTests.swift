@@ -23,6 +23,29 @@ struct ResamplerTests {
         #expect(column.resized(width: 1, height: 4).pixels == [0, 25, 75, 100])
     }
 
+    /// Model inputs resample as pixels do, without rounding: 64 to 48 (area) and 48 to 64 (bilinear) of two
+    /// images at once give the 8-bit result once rounded, and an affine preprocessing commutes with resampling.
+    @Test func floatImagesResampleAsPixelsWithoutRounding() {
+        for (size, newSize) in [(64, 48), (48, 64), (12, 12)] {
+            let images = (0..<2).map { (image: Int) -> GrayImage in
+                let pixels = (0..<size * size).map { (index: Int) -> UInt8 in UInt8(truncatingIfNeeded: index &* 37 ^ (index >> 3) &+ image &* 91) }
+                return GrayImage(width: size, height: size, pixels: pixels)
+            }
+            let input = images.flatMap { $0.pixels.map { Float($0) / 127.5 - 1 } }
+            var output = [Float](repeating: .nan, count: 2 * newSize * newSize)
+            input.withUnsafeBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { output in
+                    FloatImageResampling.resample(input.baseAddress!, count: 2, size: size, to: newSize,
+                                                  into: output.baseAddress!)
+                }
+            }
+            let expected = images.flatMap { $0.resized(width: newSize, height: newSize).pixels }
+            let largest = zip(output, expected).map { (value: Float, pixel: UInt8) -> Float in abs((value + 1) * 127.5 - Float(pixel)) }.max()!
+            #expect(largest <= 0.5 + 1e-3, "\(size) to \(newSize): largest difference \(largest) grey levels")
+            #expect(size != newSize || output == input)
+        }
+    }
+
     @Test func sameSizeIsIdentityAndConstantStaysConstant() {
         let image = GrayImage(width: 5, height: 3, pixels: (0..<15).map { UInt8($0 * 17) })
         #expect(image.resized(width: 5, height: 3) == image)

@@ -1,44 +1,59 @@
 import EmovereNN
 import EmovereTensor
+import EmovereVision
 import Foundation
 
 /// Knowledge distillation's targets with `.augmented` input (`Distillation.Input`): the teachers answer each training
 /// batch exactly as the student sees it, shifted, blurred, compressed or covered, single view ("consistent" teaching,
 /// Beyer et al. 2022), so the student learns what can still be read from a degraded face rather than the answer
-/// for the clean one. Costs one inference pass per teacher and step.
+/// for the clean one. Costs one inference pass per teacher and step; a teacher of another input size reads the batch
+/// resampled to it.
 final class BatchTeachers {
     private let models: [InferenceModel]
     private let weight: Float
     private let temperature: Float
+    /// Per teacher, the batch resampled to its input size (nil: it reads the student's size); sized on first use.
+    private var resampled: [Tensor?]
 
-    /// Loads `distillation`'s teachers and checks that each reads the student's input: `preprocessing`'s size and
-    /// pixel scaling, and `classCount` classes.
+    /// Loads `distillation`'s teachers and checks that each scales pixels as the student's `preprocessing` does
+    /// (a batch of another size is resampled to a teacher's input) and predicts `classCount` classes.
     init(_ distillation: Distillation, preprocessing: Preprocessing, classCount: Int) throws {
         let teachers = try Teacher.loaded(distillation, classCount: classCount)
         for teacher in teachers {
             let found = teacher.card.preprocessing
-            guard found.inputSize == preprocessing.inputSize, found.scale == preprocessing.scale,
-                  found.offset == preprocessing.offset
-            else {
+            guard found.scale == preprocessing.scale, found.offset == preprocessing.offset else {
                 throw TrainingError.teacherInputMismatch(path: teacher.path, expected: preprocessing, found: found)
             }
         }
         models = teachers.map(\.model)
+        resampled = Array(repeating: nil, count: teachers.count)
         weight = distillation.weight
         temperature = distillation.temperature
     }
 
-    /// Mixes the teachers' mean class distribution for `input` `[N, S, S, 1]` (preprocessed) into `targets`
-    /// `[N, classes]`: each row becomes `(1 - weight) * target + weight * p`.
+    /// Mixes the teachers' mean class distribution for `input` `[N, S, S, 1]` (preprocessed; resampled to each
+    /// teacher's input size as `FaceDataset.resized(to:)` resamples pixels) into `targets` `[N, classes]`: each row
+    /// becomes `(1 - weight) * target + weight * p`.
     func mix(into targets: Tensor, for input: Tensor) {
         let count = targets.count
         var mean = [Float](repeating: 0, count: count)
-        for model in models {
-            let probabilities = model.probabilities(input)
+        for (index, model) in models.enumerated() {
+            let probabilities = model.probabilities(teacherInput(index, for: input))
             if temperature != 1 { Self.flatten(probabilities, classes: targets.shape[1], temperature: temperature) }
             for index in 0..<count { mean[index] += probabilities[index] / Float(models.count) }
         }
         for index in 0..<count { targets[index] = (1 - weight) * targets[index] + weight * mean[index] }
+    }
+
+    /// `input` as teacher `index` reads it: itself at the teacher's size, else resampled into the teacher's buffer.
+    private func teacherInput(_ index: Int, for input: Tensor) -> Tensor {
+        let (batch, size, teacherSize) = (input.shape[0], input.shape[1], models[index].architecture.inputSize)
+        guard teacherSize != size else { return input }
+        let shape = [batch, teacherSize, teacherSize, 1]
+        let buffer = resampled[index].flatMap { $0.shape == shape ? $0 : nil } ?? Tensor(shape: shape)
+        resampled[index] = buffer
+        FloatImageResampling.resample(input.pointer, count: batch, size: size, to: teacherSize, into: buffer.pointer)
+        return buffer
     }
 
     /// Each row of `probabilities` `[N, classes]` at `temperature`: `softmax(z / T)` equals `p^(1/T)` renormalised.

@@ -324,7 +324,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case let .teacherChanged(path, cache):
             "\(path): the teacher's weights, views or temperature differ from those its answers in \(cache) were computed with; restore the teachers the run began with or start a new run"
         case let .teacherInputMismatch(path, expected, found):
-            "\(path): a teacher that answers for the augmented batch must read the student's input (\(expected)), but it reads \(found); use --teacher-input clean"
+            "\(path): a teacher that answers for the augmented batch must scale pixels as the student does (\(expected)), but it reads \(found); use --teacher-input clean"
         case let .unknownRecipe(name, builtIn):
             "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }

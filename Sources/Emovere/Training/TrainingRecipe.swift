@@ -81,7 +81,7 @@ public struct Distillation: Sendable, Codable, Equatable {
         /// `testTimeAugmentation`'s views; the answers are cached in the run directory.
         case clean
         /// The augmented and corrupted batch exactly as the student sees it, single view, at every step ("consistent"
-        /// teaching): the teachers' inputs must be the student's (size and scaling).
+        /// teaching), resampled to each teacher's input size; the teachers must scale pixels as the student does.
         case augmented
     }
 

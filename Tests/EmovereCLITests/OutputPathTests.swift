@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+
+/// Every command refuses, before any work, an output that would overwrite one of its inputs or another of its
+/// outputs, or whose name does not say what it will hold (`OutputPaths`). No model is loaded and no file written.
+struct OutputPathTests {
+    static let model = AnalyzeTests.root + "/models/tiny.safetensors"
+    static let photo = AnalyzeTests.sample
+
+    @Test(arguments: [
+        // export: its own model destroyed by ONNX bytes.
+        (["export", model, "--onnx", model], "--onnx \(model) is the model file"),
+        (["export", model, "--onnx", "/tmp/model.safetensors"], "expected an ONNX file name ending in .onnx"),
+        // analyze: the results lines and the annotated photo in one file.
+        (["analyze", "--model", model, photo, "--output", "/tmp/o.png", "--annotate", "/tmp/o.png"],
+         "--annotate and --output both name /tmp/o.png"),
+        (["analyze", "--model", model, photo, "--output", photo], "--output \(photo) is one of the inputs"),
+        // video: the summary lines and the timeline in one file.
+        (["video", "--model", model, "/tmp/in.mp4", "--output", "/tmp/v.csv", "--csv", "/tmp/v.csv"],
+         "--output and --csv both name /tmp/v.csv"),
+        (["video", "--model", model, "/tmp/in.mp4", "--out", "/tmp/annotated.txt"], "expected a video file name ending in"),
+        (["video", "--model", model, "/tmp/in.mp4", "--out", "/tmp"], "--out /tmp is a folder"),
+        // explain: the guided panel over the heat map.
+        (["explain", "--model", model, photo, "--out", "/tmp/x.png", "--guided", "/tmp/x.png"],
+         "--guided and --out both name /tmp/x.png"),
+        // evaluate: the diagram over the JSON report, or written as something else.
+        (["evaluate", "--model", model, "--data", "/tmp", "--output", "/tmp/e.json", "--reliability-diagram", "/tmp/e.json"],
+         "--reliability-diagram and --output both name /tmp/e.json"),
+        (["evaluate", "--model", model, "--data", "/tmp", "--reliability-diagram", "/tmp/r.png"], "ending in .svg"),
+        (["evaluate", "--model", model, "--data", "/tmp", "--output", ""], "--output needs a file path"),
+        (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
+        // average: an input overwritten, counted twice, or a model written without its extension.
+        (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),
+        (["average", model, model, "--out", "/tmp/m.safetensors"], "\(model) is given twice"),
+        (["average", model, "/tmp/b.safetensors", "--out", "/tmp/m.txt"], "expected a model file name ending in .safetensors"),
+        (["import-keras", "/tmp/a.h5", "--out", "/tmp/a.h5"], "expected a model file name ending in .safetensors"),
+        (["import-keras", "/tmp/a.safetensors", "--out", "/tmp/a.safetensors"], "is the Keras file"),
+        // live: a rate no camera delivers, capture settings for a file, an unwritable container.
+        (["live", "--model", model, "--fps", "inf"], "at most 1000 frames per second"),
+        (["live", "--model", model, "--input", "/tmp/in.mp4", "--fps", "30"], "an --input file plays at its own rate"),
+        (["live", "--model", model, "--input", "/tmp/in.mp4", "--out", "/tmp/live.txt"], "expected a video file name"),
+    ] as [([String], String)])
+    func refusedBeforeAnyWork(arguments: [String], message: String) throws {
+        let result = try CommandRunner.run(arguments)
+        #expect(result.status == 64 && result.standardError.contains(message), "\(result)")
+    }
+}
