@@ -74,6 +74,10 @@ struct Analyze: ParsableCommand {
     func run() throws {
         if output == "-" { return try runWorker() }
         var expanded = try PhotoFiles.expand(paths + (filesFrom.map(PhotoFiles.listed(in:)) ?? []))
+        guard !expanded.isEmpty else {
+            let sources = paths + (filesFrom.map { ["--files-from \($0 == "-" ? "standard input" : $0)"] } ?? [])
+            throw CommandFailure("no photos to analyse in \(sources.joined(separator: ", ")): expected .jpg, .jpeg or .png files")
+        }
         if let shard { expanded = expanded.filter(shard.contains) }
         let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
         if case let .folder(folder)? = target { expanded = PhotoFiles.excluding(expanded, under: folder) }

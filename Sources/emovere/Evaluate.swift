@@ -169,7 +169,7 @@ struct Evaluate: ParsableCommand {
         // Images the model was trained on make it look more (or less) confident than on new faces: on the bundled
         // default model a temperature fitted on them raised PublicTest's calibration error from 3.6 % to 11.6 %.
         guard let (_, heldOut) = card.recipe?.holdingOut(from: training) else {
-            throw ValidationError("""
+            throw CommandFailure("""
                 --fit-temperature: \(model) was trained on all of Training, so no Training image is held out to fit a \
                 temperature on (fitting on images the model saw misleads it); train with --validation-fraction
                 """)

@@ -64,7 +64,7 @@ struct Explain: ParsableCommand {
         let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits())
         let faces = try explainer.explain(analysis, emotion: emotion)
         guard !faces.isEmpty else {
-            throw ExplainFailure("no face found in \(photo); try a lower --score-threshold, another --detector, "
+            throw CommandFailure("no face found in \(photo); try a lower --score-threshold, another --detector, "
                                  + "or --detector none for a photo that is a face crop")
         }
 
@@ -90,7 +90,7 @@ struct Explain: ParsableCommand {
         do {
             return try FaceExplainer(recognizer: recognizer, layerIndex: layer)
         } catch {
-            throw layer == nil ? error : ValidationError("--layer: \(error)")
+            throw layer == nil ? error : CommandFailure("--layer: \(error)")
         }
     }
 
@@ -99,7 +99,7 @@ struct Explain: ParsableCommand {
         do {
             return try recognizer.analyzePhoto(try ImageFile.bytes(atPath: photo), source: photo, limits: limits)
         } catch {
-            throw ExplainFailure("cannot read \(photo): \(error)")
+            throw CommandFailure("cannot read \(photo): \(error)")
         }
     }
 

@@ -37,13 +37,8 @@ struct Export: ParsableCommand {
         do {
             try AtomicFile.write(bytes, to: onnx)
         } catch {
-            throw ExportError(description: "cannot write \(onnx): \(error.localizedDescription)")
+            throw CommandFailure("cannot write \(onnx): \(error.localizedDescription)")
         }
         print("wrote \(onnx): \(network.architecture), opset \(ONNXExporter.opsetVersion), \(bytes.count) bytes")
     }
-}
-
-/// Why the exported model could not be written; printed as `Error: ...`.
-struct ExportError: Error, CustomStringConvertible {
-    let description: String
 }

@@ -12,7 +12,7 @@ enum PhotoFiles {
         for path in paths {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw ValidationError("no such file or folder: \(path)")
+                throw CommandFailure("no such file or folder: \(path)")
             }
             if isDirectory.boolValue {
                 let children = try FileManager.default.subpathsOfDirectory(atPath: path)
@@ -29,7 +29,7 @@ enum PhotoFiles {
                 }
             } else {
                 guard isRegularFile(path) else {
-                    throw ValidationError("\(path) is not a regular file (a named pipe, device or socket); expected a JPEG or PNG photo")
+                    throw CommandFailure("\(path) is not a regular file (a named pipe, device or socket); expected a JPEG or PNG photo")
                 }
                 files.append(path)
             }
@@ -46,7 +46,7 @@ enum PhotoFiles {
             do {
                 data = Data(try FileContents.bytes(atPath: file))
             } catch {
-                throw ValidationError("--files-from \(file): \(error.reason)")
+                throw CommandFailure("--files-from \(file): \(error.reason)")
             }
         }
         return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)

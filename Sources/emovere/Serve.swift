@@ -81,13 +81,8 @@ struct Serve: AsyncParsableCommand {
         do {
             try await server.run()
         } catch {
-            throw ServeError(description: "cannot serve on \(host):\(port): \(error)")
+            throw CommandFailure("cannot serve on \(host):\(port): \(error)")
         }
         server.logger.info("stopped")
     }
-}
-
-/// Why a server that started could not go on serving (a port in use, say); printed as `Error: ...`.
-struct ServeError: Error, CustomStringConvertible {
-    let description: String
 }

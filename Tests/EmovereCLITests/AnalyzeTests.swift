@@ -148,6 +148,23 @@ struct AnalyzeTests {
                 && reported[0].components(separatedBy: "broken.png").count == 2, "\(reported)")
     }
 
+    /// A folder without photos, or an empty list of them, is an error that says where nothing was found, not a
+    /// silent success.
+    @Test func nothingToAnalyseIsAnError() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        try Data("not a photo".utf8).write(to: URL(fileURLWithPath: scratch.path + "/notes.txt"))
+        let folder = try Self.analyze([scratch.path])
+        #expect(folder.status == 1 && folder.standardError.contains("no photos to analyse in \(scratch.path): expected .jpg"),
+                "\(folder)")
+        let list = try Self.analyze(["--files-from", scratch.path + "/notes.txt"])
+        #expect(list.status != 0 && list.standardError.contains("no such file or folder: not a photo"), "\(list)")
+        try Data().write(to: URL(fileURLWithPath: scratch.path + "/empty.txt"))
+        let empty = try Self.analyze(["--files-from", scratch.path + "/empty.txt"])
+        #expect(empty.status == 1 && empty.standardError.contains("no photos to analyse in --files-from \(scratch.path)/empty.txt"),
+                "\(empty)")
+    }
+
     /// A photo whose name starts with a dash (a `*.jpg` glob can produce one) is not taken for options: the command
     /// says to put `--` before it, and with `--` it is analysed.
     @Test func pathStartingWithADashNeedsTheSeparator() throws {
