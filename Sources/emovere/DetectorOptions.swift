@@ -36,12 +36,14 @@ struct FaceDetectorOptions: ParsableArguments {
     var minNeighbors = 5
 
     func validate() throws {
-        do {
-            _ = try YuNetDetector.Settings(scoreThreshold: scoreThreshold, workingSize: detectionSize)
-            _ = try FaceDetector.DetectionParameters(scaleFactor: scaleFactor, minimumNeighbors: minNeighbors)
-        } catch {
-            throw ValidationError("\(error)")
+        // Each library check runs alone, so its message is given with the option it came from.
+        func check(_ options: String, _ body: () throws -> Void) throws {
+            do { try body() } catch { throw ValidationError("\(options): \(error)") }
         }
+        try check("--score-threshold") { _ = try YuNetDetector.Settings(scoreThreshold: scoreThreshold) }
+        try check("--detection-size") { _ = try YuNetDetector.Settings(workingSize: detectionSize) }
+        try check("--scale-factor") { _ = try FaceDetector.DetectionParameters(scaleFactor: scaleFactor) }
+        try check("--min-neighbors") { _ = try FaceDetector.DetectionParameters(minimumNeighbors: minNeighbors) }
         guard minFace >= 0 else { throw ValidationError("--min-face must be 0 or more, received \(minFace)") }
     }
 

@@ -37,8 +37,12 @@ struct DetectorOptionTests {
     @Test func unknownDetectorIsRejectedWithTheChoices() throws {
         let result = try AnalyzeTests.analyze([AnalyzeTests.sample, "--detector", "mtcnn"])
         #expect(result.status != 0 && result.standardError.contains("mtcnn"), "\(result)")
-        let threshold = try AnalyzeTests.analyze([AnalyzeTests.sample, "--score-threshold", "1.5"])
-        #expect(threshold.status != 0 && threshold.standardError.contains("score threshold"), "\(threshold)")
+        // Each out-of-range value is refused with the option it came from.
+        for (option, value) in [("--score-threshold", "1.5"), ("--detection-size", "8"), ("--scale-factor", "1"),
+                                ("--min-neighbors", "-1")] {
+            let refused = try AnalyzeTests.analyze([AnalyzeTests.sample, "\(option)=\(value)"])
+            #expect(refused.status == 64 && refused.standardError.contains("Error: \(option): "), "\(refused)")
+        }
     }
 
     @Test func yunetFileThatIsNotAnOnnxModelIsNamed() throws {
