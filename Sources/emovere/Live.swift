@@ -45,7 +45,7 @@ struct Live: ParsableCommand {
         if input != nil && camera != nil { throw ValidationError("use either --camera or --input, not both") }
         if realtime && input == nil { throw ValidationError("--realtime applies to --input files; a camera is always live") }
         if let size, parseSize(size) == nil {
-            throw ValidationError("--size: expected WIDTHxHEIGHT such as 640x480, found \(size)")
+            throw ValidationError("--size: expected WIDTHxHEIGHT such as 640x480, each side 1-8192 pixels, found \(size)")
         }
         if let fps, !(fps > 0 && fps <= 1000) {
             throw ValidationError("--fps: expected a rate above 0 and at most 1000 frames per second, found \(fps)")
@@ -62,7 +62,7 @@ struct Live: ParsableCommand {
 
     private func parseSize(_ text: String) -> (width: Int, height: Int)? {
         let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else { return nil }
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), (1...8192).contains(width), (1...8192).contains(height) else { return nil }
         return (width, height)
     }
 

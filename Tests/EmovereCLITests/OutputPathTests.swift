@@ -35,8 +35,9 @@ struct OutputPathTests {
         (["average", model, "/tmp/b.safetensors", "--out", "/tmp/m.txt"], "expected a model file name ending in .safetensors"),
         (["import-keras", "/tmp/a.h5", "--out", "/tmp/a.h5"], "expected a model file name ending in .safetensors"),
         (["import-keras", "/tmp/a.safetensors", "--out", "/tmp/a.safetensors"], "is the Keras file"),
-        // live: a rate no camera delivers, capture settings for a file, an unwritable container.
+        // live: a rate or size no camera delivers, capture settings for a file, an unwritable container.
         (["live", "--model", model, "--fps", "inf"], "at most 1000 frames per second"),
+        (["live", "--model", model, "--size", "99999x99999"], "each side 1-8192 pixels"),
         (["live", "--model", model, "--input", "/tmp/in.mp4", "--fps", "30"], "an --input file plays at its own rate"),
         (["live", "--model", model, "--input", "/tmp/in.mp4", "--out", "/tmp/live.txt"], "expected a video file name"),
     ] as [([String], String)])
