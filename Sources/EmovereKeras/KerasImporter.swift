@@ -34,7 +34,7 @@ public enum KerasImporter {
         let graph = try KerasGraph(json: json, path: path)
         let size = try inputSize(of: graph, path: path)
         guard ModelCard.inputSizes.contains(size) else {
-            throw .invalidModelConfig(path: path, reason: "input size \(size)x\(size); expected \(ModelCard.inputSizes.lowerBound)...\(ModelCard.inputSizes.upperBound) pixels")
+            throw .invalidModelConfig(path: path, reason: "input size \(size)x\(size); expected \(ModelCard.inputSizeRange)")
         }
         let architecture = Architecture(name: "mini-xception", inputSize: size, classCount: Emotion.allCases.count)
         let model: Model

@@ -68,7 +68,7 @@ public final class VideoWriter {
     private enum State { case open, finished, failed }
 
     /// The file extensions of the containers the writer's H.264 stream goes into (a path without one gets MP4).
-    public static let containerExtensions: Set<String> = ["mp4", "mov", "m4v", "mkv", "avi", "ts"]
+    public static let containerExtensions = ["mp4", "mov", "m4v", "mkv", "avi", "ts"]
 
     /// Starts an encoder for `width` x `height` frames at `frameRate` frames per second.
     ///
@@ -103,8 +103,9 @@ public final class VideoWriter {
         }
         let fileExtension = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
         guard Self.containerExtensions.contains(fileExtension.lowercased()) else {
-            throw .invalidArgument(name: "output file", expected: Self.containerExtensions.sorted().map { "." + $0 }
-                                       .joined(separator: ", ") + " (or no extension: MP4)", found: path)
+            throw .invalidArgument(name: "output file", expected: "a name ending in "
+                                       + Self.containerExtensions.map { "." + $0 }.joined(separator: ", ")
+                                       + " (or no extension: MP4)", found: path)
         }
         let temporaryPath: String
         do {

@@ -1,4 +1,4 @@
-/// Separable resampling of interleaved 8-bit images.
+/// Separable resampling of interleaved images: 8-bit pixels, or Float model inputs (`ResampledPixel`).
 ///
 /// Each axis gets a table of taps (source index, weight) per output index: area weights when the
 /// axis shrinks (the fraction of each source pixel covered by the output pixel, like OpenCV's
@@ -59,25 +59,40 @@ struct Resampler {
         if width == newWidth && height == newHeight { return pixels }
         return [UInt8](unsafeUninitializedCapacity: outputCount) { output, initialized in
             pixels.withUnsafeBufferPointer { input in
-                resample(input.baseAddress!, width: width, height: height, channels: channels,
+                resample(input.baseAddress!, count: 1, width: width, height: height, channels: channels,
                          newWidth: newWidth, newHeight: newHeight, into: output.baseAddress!)
             }
             initialized = outputCount
         }
     }
 
-    /// Resamples `width * height * channels` values at `input` into `newWidth * newHeight * channels` at `output`
-    /// (both sizes positive): a horizontal pass into Float rows, then a vertical one, each output value stored with
-    /// `Pixel.init(resampled:)`.
+    /// Resamples `count` images of `width * height * channels` values, one after another at `input`, into images of
+    /// `newWidth * newHeight * channels` at `output` (all sizes positive): per image a horizontal pass into Float
+    /// rows, then a vertical one, each output value stored with `Pixel.init(resampled:)`. The tap tables and the
+    /// rows are made once for all the images.
     static func resample<Pixel: ResampledPixel>(
-        _ input: UnsafePointer<Pixel>, width: Int, height: Int, channels: Int, newWidth: Int, newHeight: Int,
-        into output: UnsafeMutablePointer<Pixel>
+        _ input: UnsafePointer<Pixel>, count: Int, width: Int, height: Int, channels: Int, newWidth: Int,
+        newHeight: Int, into output: UnsafeMutablePointer<Pixel>
     ) {
         let horizontal = Axis(input: width, output: newWidth)
         let vertical = Axis(input: height, output: newHeight)
         let rowLength = newWidth * channels
-        // Horizontal pass: every source row to `newWidth` columns, kept in Float.
         var rows = [Float](repeating: 0, count: height * rowLength)
+        for image in 0..<count {
+            resample(input + image &* width &* height &* channels, width: width, height: height, channels: channels,
+                     horizontal: horizontal, vertical: vertical, rows: &rows,
+                     into: output + image &* newWidth &* newHeight &* channels)
+        }
+    }
+
+    private static func resample<Pixel: ResampledPixel>(
+        _ input: UnsafePointer<Pixel>, width: Int, height: Int, channels: Int, horizontal: Axis, vertical: Axis,
+        rows: inout [Float], into output: UnsafeMutablePointer<Pixel>
+    ) {
+        let newWidth = horizontal.tapStart.count - 1
+        let newHeight = vertical.tapStart.count - 1
+        let rowLength = newWidth * channels
+        // Horizontal pass: every source row to `newWidth` columns, kept in Float.
         rows.withUnsafeMutableBufferPointer { rows in
             horizontal.tapStart.withUnsafeBufferPointer { starts in
                 horizontal.tapSource.withUnsafeBufferPointer { sources in
@@ -148,13 +163,11 @@ public enum FloatImageResampling {
     public static func resample(_ input: UnsafePointer<Float>, count: Int, size: Int, to newSize: Int,
                                 into output: UnsafeMutablePointer<Float>) {
         precondition(size > 0 && newSize > 0, "image sizes must be positive, got \(size) and \(newSize)")
-        for image in 0..<count {
-            if size == newSize {
-                (output + image &* newSize &* newSize).update(from: input + image &* size &* size, count: size &* size)
-            } else {
-                Resampler.resample(input + image &* size &* size, width: size, height: size, channels: 1,
-                                   newWidth: newSize, newHeight: newSize, into: output + image &* newSize &* newSize)
-            }
+        if size == newSize {
+            output.update(from: input, count: count &* size &* size)
+        } else {
+            Resampler.resample(input, count: count, width: size, height: size, channels: 1, newWidth: newSize,
+                               newHeight: newSize, into: output)
         }
     }
 }

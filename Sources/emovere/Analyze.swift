@@ -13,7 +13,8 @@ struct Analyze: ParsableCommand {
         abstract: "Find faces in photos and recognise their emotions.",
         discussion: """
             Folders are searched for .jpg, .jpeg and .png files. Exit status 1 if any file could not be read \
-            (or its annotated copy could not be written).
+            (or its annotated copy could not be written), or if the photos and folders given hold no photo (an \
+            empty --files-from list is nothing to do: status 0).
 
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
             OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \
@@ -65,7 +66,8 @@ struct Analyze: ParsableCommand {
             throw ValidationError("--output - (the worker mode) reads paths from --files-from - alone, without --resume, --annotate or --shard")
         }
         if output != "-" {
-            try OutputPaths.checkDistinct([("--output", output)], inputs: paths)
+            let lists = filesFrom.flatMap { $0 == "-" ? nil : [$0] } ?? []
+            try OutputPaths.checkDistinct([("--output", output)], inputs: paths + lists + detection.inputFiles)
             // --annotate may be a folder beside or inside the inputs (its files are left out of them).
             try OutputPaths.checkDistinct([("--output", output), ("--annotate", annotate)])
         }
@@ -75,8 +77,12 @@ struct Analyze: ParsableCommand {
         if output == "-" { return try runWorker() }
         var expanded = try PhotoFiles.expand(paths + (filesFrom.map(PhotoFiles.listed(in:)) ?? []))
         guard !expanded.isEmpty else {
-            let sources = paths + (filesFrom.map { ["--files-from \($0 == "-" ? "standard input" : $0)"] } ?? [])
-            throw CommandFailure("no photos to analyse in \(sources.joined(separator: ", ")): expected .jpg, .jpeg or .png files")
+            guard !paths.isEmpty else {
+                // An empty list is nothing to do (a scheduled job with no new photos), not a failure.
+                let list = filesFrom == "-" ? "standard input" : filesFrom ?? ""
+                return FileHandle.standardError.write(Data("no photos listed in \(list): nothing to analyse\n".utf8))
+            }
+            throw CommandFailure("no photos to analyse in \(paths.joined(separator: ", ")): expected .jpg, .jpeg or .png files")
         }
         if let shard { expanded = expanded.filter(shard.contains) }
         let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }

@@ -9,7 +9,7 @@ enum AnnotationTarget: Equatable {
     /// The target for `--annotate output` given the command's inputs; creates the output folder (or the
     /// output file's folder) when missing.
     init(output: String, inputs: [String]) throws {
-        guard !output.isEmpty else { throw ValidationError("--annotate needs a file or folder path") }
+        try OutputPaths.checkDistinct([("--annotate", output)])
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         let singlePhoto = inputs.count == 1
@@ -21,9 +21,7 @@ enum AnnotationTarget: Equatable {
             if manager.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw ValidationError("--annotate \(output) is a folder; for one photo, name the output file")
             }
-            guard OutputPaths.canonical(output) != OutputPaths.canonical(inputs[0]) else {
-                throw ValidationError("--annotate \(output) would overwrite the photo itself; choose another file")
-            }
+            try OutputPaths.checkDistinct([("--annotate", output)], inputs: [inputs[0]], inputName: "the photo")
             let folder = (output as NSString).deletingLastPathComponent
             if !folder.isEmpty { try manager.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             self = .file(output)

@@ -16,7 +16,7 @@ enum BundledModel {
             executable.deletingLastPathComponent().appendingPathComponent("../share/emovere/" + fileName).standardized.path,
         ]
         guard let found = candidates.first(where: FileManager.default.fileExists(atPath:)) else {
-            throw ValidationError("no bundled \(fileName) found (looked in \(candidates.joined(separator: ", ")))"
+            throw CommandFailure("no bundled \(fileName) found (looked in \(candidates.joined(separator: ", ")))"
                                   + (environment.map { "; pass --model or set \($0)" } ?? ""))
         }
         return found

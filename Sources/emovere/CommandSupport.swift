@@ -15,7 +15,7 @@ enum CommandSupport {
     /// Checks an `--input-size`: the sizes a model file may declare (`ModelCard.inputSizes`).
     static func validateInputSize(_ size: Int?) throws {
         if let size, !ModelCard.inputSizes.contains(size) {
-            throw ValidationError("--input-size must be \(ModelCard.inputSizes.lowerBound)-\(ModelCard.inputSizes.upperBound) pixels, received \(size)")
+            throw ValidationError("--input-size must be \(ModelCard.inputSizeRange), received \(size)")
         }
     }
 

@@ -37,8 +37,8 @@ struct FaceDetectorOptions: ParsableArguments {
 
     func validate() throws {
         // Each library check runs alone, so its message is given with the option it came from.
-        func check(_ options: String, _ body: () throws -> Void) throws {
-            do { try body() } catch { throw ValidationError("\(options): \(error)") }
+        func check(_ option: String, _ body: () throws -> Void) throws {
+            do { try body() } catch { throw ValidationError("\(option): \(error)") }
         }
         try check("--score-threshold") { _ = try YuNetDetector.Settings(scoreThreshold: scoreThreshold) }
         try check("--detection-size") { _ = try YuNetDetector.Settings(workingSize: detectionSize) }
@@ -81,6 +81,11 @@ struct DetectorOptions: ParsableArguments {
     var tta: TestTimeAugmentation?
 
     @OptionGroup var face: FaceDetectorOptions
+
+    /// The files these options name (model, YuNet model, cascade): inputs no output may overwrite.
+    var inputFiles: [String] {
+        [model, face.yunetModel, face.cascade].compactMap { $0 }
+    }
 
     /// `count` recognizers (one per worker thread), each with its own detector and model copy: an `InferenceModel`
     /// unless `trainable` (explanations need the model's backward pass).

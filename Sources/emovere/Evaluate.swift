@@ -74,13 +74,15 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--adopt-tta needs --record and an explicit --tta")
         }
         if !note.isEmpty && !record { throw ValidationError("--note needs --record") }
-        if note.contains(where: { $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+        if note.contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
             throw ValidationError("--note needs some text, received an empty note")
         }
         try OutputPaths.checkDistinct([("--output", output), ("--reliability-diagram", reliabilityDiagram)],
-                                      inputs: [model, data], inputName: "the model or the data")
-        if let reliabilityDiagram, (reliabilityDiagram as NSString).pathExtension.lowercased() != "svg" {
-            throw ValidationError("--reliability-diagram \(reliabilityDiagram): expected an SVG file name ending in .svg")
+                                      inputs: [model, ModelFile.cardPath(for: model), data],
+                                      inputName: "the model, its card or the data")
+        if let reliabilityDiagram {
+            try OutputPaths.checkFileName(reliabilityDiagram, option: "--reliability-diagram", kind: "an SVG file",
+                                          extensions: ["svg"])
         }
         if throughDetector != nil && (record || json || output != nil) {
             throw ValidationError("--through-detector prints a comparison only; it cannot be combined with --record, --json or --output")

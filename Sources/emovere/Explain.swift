@@ -51,9 +51,13 @@ struct Explain: ParsableCommand {
     var output: String { out ?? Self.defaultOutput(for: photo) }
 
     func validate() throws {
-        try Self.checkOutput(output, option: "--out", photo: photo)
-        if let guided { try Self.checkOutput(guided, option: "--guided", photo: photo) }
-        try OutputPaths.checkDistinct([("--out", output), ("--guided", guided)])
+        for (option, path) in [("--out", output), ("--guided", guided)] {
+            if let path {
+                try OutputPaths.checkFileName(path, option: option, kind: "an image file", extensions: ["png", "jpg", "jpeg"])
+            }
+        }
+        try OutputPaths.checkDistinct([("--out", output), ("--guided", guided)], inputs: [photo] + detection.inputFiles,
+                                      inputName: "an input (the photo or a model)")
     }
 
     func run() throws {
@@ -108,16 +112,6 @@ struct Explain: ParsableCommand {
         let name = (photo as NSString).lastPathComponent
         let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
         return "\((name as NSString).deletingPathExtension).explained.\(suffix)"
-    }
-
-    /// Checks that `output` names a PNG or JPEG file that is not the photo.
-    static func checkOutput(_ output: String, option: String, photo: String) throws {
-        guard AnnotatedPhoto.format(ofOutput: output) != nil else {
-            throw ValidationError("\(option) \(output): expected a .png, .jpg or .jpeg file name")
-        }
-        guard OutputPaths.canonical(output) != OutputPaths.canonical(photo) else {
-            throw ValidationError("\(option) \(output) would overwrite the photo itself; choose another file")
-        }
     }
 
     /// Creates the folder `output` is to be written in.

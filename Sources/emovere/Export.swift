@@ -25,9 +25,7 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         try OutputPaths.checkDistinct([("--onnx", onnx)], inputs: [model], inputName: "the model file")
-        guard (onnx as NSString).pathExtension.lowercased() == "onnx" else {
-            throw ValidationError("--onnx \(onnx): expected an ONNX file name ending in .onnx")
-        }
+        try OutputPaths.checkFileName(onnx, option: "--onnx", kind: "an ONNX file", extensions: ["onnx"])
     }
 
     func run() throws {
@@ -37,7 +35,7 @@ struct Export: ParsableCommand {
         do {
             try AtomicFile.write(bytes, to: onnx)
         } catch {
-            throw CommandFailure("cannot write \(onnx): \(error.localizedDescription)")
+            throw CommandFailure(error.description)
         }
         print("wrote \(onnx): \(network.architecture), opset \(ONNXExporter.opsetVersion), \(bytes.count) bytes")
     }

@@ -33,7 +33,7 @@ struct Live: ParsableCommand {
     @Option(help: "Camera frame rate (default: the camera's).")
     var fps: Double?
 
-    @Option(help: "Write the annotated stream here (H.264 MP4).")
+    @Option(help: "Write the annotated stream here (H.264 in .mp4, .mov, .m4v, .mkv, .avi or .ts).")
     var out: String?
 
     @Option(help: "Stop after this many processed frames (0: until the input ends or Ctrl-C).")
@@ -55,13 +55,14 @@ struct Live: ParsableCommand {
         }
         if let out {
             try OutputPaths.checkVideoFile(out, option: "--out")
-            try OutputPaths.checkDistinct([("--out", out)], inputs: input.map { [$0] } ?? [], inputName: "the input video")
+            try OutputPaths.checkDistinct([("--out", out)], inputs: (input.map { [$0] } ?? []) + recognition.detection.inputFiles,
+                                          inputName: "an input (the video or a model)")
         }
         if maxFrames < 0 { throw ValidationError("--max-frames: expected 0 or more, found \(maxFrames)") }
     }
 
     private func parseSize(_ text: String) -> (width: Int, height: Int)? {
-        let parts = text.lowercased().split(separator: "x")
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
         guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), (1...8192).contains(width), (1...8192).contains(height) else { return nil }
         return (width, height)
     }

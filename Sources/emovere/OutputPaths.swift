@@ -11,8 +11,8 @@ enum OutputPaths {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
-    /// Throws when one of the given `outputs` (option, path; nil: not given) is one of `inputs` (described to the
-    /// user as `inputName`) or names the same file as an earlier output.
+    /// Throws when one of the given `outputs` (option, path; nil: not given) is empty, is one of `inputs` (described
+    /// to the user as `inputName`) or names the same file as an earlier output.
     static func checkDistinct(_ outputs: [(option: String, path: String?)], inputs: [String] = [],
                               inputName: String = "one of the inputs") throws {
         let given = outputs.compactMap { output in output.path.map { (option: output.option, path: $0) } }
@@ -29,24 +29,35 @@ enum OutputPaths {
         }
     }
 
-    /// Throws unless `path` names a model file (`.safetensors`; its card is written beside it as `.card.json`).
-    static func checkModelFile(_ path: String, option: String) throws {
-        guard (path as NSString).pathExtension.lowercased() == "safetensors" else {
-            throw ValidationError("\(option) \(path): expected a model file name ending in .safetensors")
+    /// Throws unless `path` names a file (not an existing folder, nor a path ending in `/`) whose extension, in any
+    /// case, is one of `extensions` (`kind` describes it to the user); `allowsNoExtension` also accepts none.
+    static func checkFileName(_ path: String, option: String, kind: String, extensions: [String],
+                              allowsNoExtension: Bool = false) throws {
+        var isDirectory: ObjCBool = false
+        if path.hasSuffix("/") || FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+            && isDirectory.boolValue {
+            throw ValidationError("\(option) \(path) is a folder: name the file to write")
+        }
+        let fileExtension = (path as NSString).pathExtension.lowercased()
+        guard extensions.contains(fileExtension) || allowsNoExtension && fileExtension.isEmpty else {
+            let names = extensions.map { "." + $0 }
+            let listed = names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " or " + names.last!
+            throw ValidationError("\(option) \(path): expected \(kind) name ending in \(listed)")
         }
     }
 
-    /// Throws unless `path` names a video file `VideoWriter` can write (or has no extension: MP4) and is not a
-    /// folder.
+    /// Throws unless `path` names a model file (`.safetensors`, as `ModelFile.cardPath` expects: its card is
+    /// written beside it as `.card.json`).
+    static func checkModelFile(_ path: String, option: String) throws {
+        try checkFileName(path, option: option, kind: "a model file", extensions: ["safetensors"])
+        guard path.hasSuffix(".safetensors") else {
+            throw ValidationError("\(option) \(path): expected a model file name ending in .safetensors (lower case)")
+        }
+    }
+
+    /// Throws unless `path` names a video file `VideoWriter` can write (no extension: MP4).
     static func checkVideoFile(_ path: String, option: String) throws {
-        let fileExtension = (path as NSString).pathExtension.lowercased()
-        guard fileExtension.isEmpty || VideoWriter.containerExtensions.contains(fileExtension) else {
-            let names = VideoWriter.containerExtensions.sorted().map { "." + $0 }.joined(separator: ", ")
-            throw ValidationError("\(option) \(path): expected a video file name ending in \(names)")
-        }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw ValidationError("\(option) \(path) is a folder: name the video file to write")
-        }
+        try checkFileName(path, option: option, kind: "a video file", extensions: VideoWriter.containerExtensions,
+                          allowsNoExtension: true)
     }
 }

@@ -16,12 +16,12 @@ final class PendingFile {
         let folder = url.deletingLastPathComponent().path
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("\(path): the folder \(folder) does not exist")
+            throw CommandFailure("\(path): the folder \(folder) does not exist")
         }
         self.path = path
         temporaryPath = try AtomicFile.temporaryPath(for: path, tag: "partial")
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil) else {
-            throw ValidationError("\(path): cannot create \(temporaryPath)")
+            throw CommandFailure("\(path): cannot create \(temporaryPath)")
         }
         handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporaryPath))
     }

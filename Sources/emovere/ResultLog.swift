@@ -18,24 +18,24 @@ final class ResultLog: Sendable {
         var finished: Set<String> = []
         if FileManager.default.fileExists(atPath: path) {
             guard resume else {
-                throw ValidationError("\(path) already exists; pass --resume to continue it or choose another --output")
+                throw CommandFailure("\(path) already exists; pass --resume to continue it or choose another --output")
             }
             var bytes = try ImageFile.bytes(atPath: path)
             if let end = bytes.lastIndex(of: 10), end + 1 < bytes.count {
                 bytes.removeSubrange((end + 1)...)
                 guard truncate(path, off_t(bytes.count)) == 0 else {
-                    throw ValidationError("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
+                    throw CommandFailure("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
                 }
             } else if !bytes.isEmpty && bytes.last != 10 {
                 bytes = []
                 guard truncate(path, 0) == 0 else {
-                    throw ValidationError("\(path): cannot cut off the unfinished line: \(String(cString: strerror(errno)))")
+                    throw CommandFailure("\(path): cannot cut off the unfinished line: \(String(cString: strerror(errno)))")
                 }
             }
             for (number, line) in bytes.split(separator: 10).enumerated() {
                 struct Finished: Decodable { var path: String }
                 guard let entry = try? JSONDecoder().decode(Finished.self, from: Data(line)) else {
-                    throw ValidationError("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output)")
+                    throw CommandFailure("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output)")
                 }
                 finished.insert(entry.path)
             }
@@ -43,7 +43,7 @@ final class ResultLog: Sendable {
         self.finished = finished
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard descriptor >= 0 else {
-            throw ValidationError("cannot open \(path) for appending: \(String(cString: strerror(errno)))")
+            throw CommandFailure("cannot open \(path) for appending: \(String(cString: strerror(errno)))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
@@ -57,7 +57,7 @@ final class ResultLog: Sendable {
             do {
                 try handle.write(contentsOf: line)
             } catch {
-                throw ValidationError("cannot append to \(path): \(error)")
+                throw CommandFailure("cannot append to \(path): \(error)")
             }
         }
     }

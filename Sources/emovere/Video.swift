@@ -26,7 +26,7 @@ struct Video: ParsableCommand {
     @Argument(help: "The video files.")
     var inputs: [String]
 
-    @Option(help: "Write the annotated video here (H.264 MP4; a folder with several videos).")
+    @Option(help: "Write the annotated video here (H.264 in .mp4, .mov, .m4v, .mkv, .avi or .ts; a folder with several videos).")
     var out: String?
 
     @Option(help: "Write the per-frame timeline here (CSV; a folder with several videos).")
@@ -52,11 +52,12 @@ struct Video: ParsableCommand {
         let outputs = [("--out", out), ("--csv", csv), ("--plot", plot)].compactMap { name, path in path.map { (name, $0) } }
         guard inputs.count > 1 else {
             try OutputPaths.checkDistinct([("--out", out), ("--csv", csv), ("--plot", plot), ("--output", output)],
-                                          inputs: inputs, inputName: "the input video")
+                                          inputs: inputs + recognition.detection.inputFiles,
+                                          inputName: "an input (the video or a model)")
             if let out { try OutputPaths.checkVideoFile(out, option: "--out") }
             return
         }
-        try OutputPaths.checkDistinct([("--output", output)], inputs: inputs)
+        try OutputPaths.checkDistinct([("--output", output)], inputs: inputs + recognition.detection.inputFiles)
         if json { throw ValidationError("--json prints one video; with \(inputs.count) videos use --output") }
         for (name, folder) in outputs {
             var isDirectory: ObjCBool = false

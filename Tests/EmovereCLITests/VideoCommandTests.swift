@@ -213,7 +213,7 @@ struct VideoCommandTests {
         defer { fixture.remove() }
         let before = try Data(contentsOf: URL(fileURLWithPath: fixture.video))
         let same = try CommandRunner.run(["video", fixture.video, "--out", fixture.folder + "/./moving.mp4"] + fixture.recognition)
-        #expect(same.status == 64 && same.standardError.contains("is the input video"), "\(same)")
+        #expect(same.status == 64 && same.standardError.contains("is an input (the video or a model)"), "\(same)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.video)) == before)
         let twice = try CommandRunner.run(["video", fixture.video, "--csv", fixture.folder + "/t.csv",
                                            "--plot", fixture.folder + "/t.csv"] + fixture.recognition)

@@ -264,7 +264,7 @@ struct TrainerStartingPointTests {
             let error = try #require(throws: TrainingError.self) {
                 try Teacher.distributions(changed, for: validation, classCount: 7, cache: cache)
             }
-            #expect(error.description.contains("differ from those its answers"), "\(error)")
+            #expect(error.description.contains("differ from those recorded in"), "\(error)")
         }
 
         // An ensemble's answer is its teachers' mean: here the teacher with the wrongly taught student.
@@ -280,7 +280,7 @@ struct TrainerStartingPointTests {
             try Teacher.distributions(Distillation(teachers: [teacher.bestModelPath, wrong]), for: validation,
                                       classCount: 7, cache: cache)
         }
-        #expect(grown.description.contains("differ from those its answers"), "\(grown)")
+        #expect(grown.description.contains("differ from those recorded in"), "\(grown)")
 
         var recipe = TrainerFixtures.recipe(epochs: 1)
         recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
@@ -293,13 +293,14 @@ struct TrainerStartingPointTests {
 
     /// Teachers that answer each batch (`.augmented` input) mix their mean answer for exactly the batch given into
     /// each target row, at the distillation's temperature (`p^(1/T)` renormalised is `softmax(z / T)`), reading a
-    /// batch of another size resampled; a teacher that scales pixels otherwise is refused.
+    /// batch of another size resampled; a teacher that scales pixels otherwise, a teacher changed since the run began
+    /// and views asked for augmented input are refused.
     @Test func batchTeachersMixTheirAnswerForTheGivenBatch() throws {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
         var paths: [String] = []
         for seed in [1, 2] as [UInt64] {
-            let run = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 1, seed: seed),
+            let run = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 6, seed: seed),
                                                   directory: directory.appending("teacher-\(seed)"))
             try run.run()
             paths.append(run.bestModelPath)
@@ -335,9 +336,28 @@ struct TrainerStartingPointTests {
         let distillation = Distillation(teachers: [paths[0]], weight: 1, input: .augmented)
         let resampled = Tensor(shape: [6, 7], repeating: 0)
         try BatchTeachers(distillation, preprocessing: .symmetric(inputSize: 16), classCount: 7).mix(into: resampled, for: large)
-        let direct = try ModelFile.load(paths[0]).model.inferenceModel().probabilities(small)
-        #expect(zip(resampled.values, direct.values).allSatisfy { abs($0 - $1) < 0.01 },
-                "\(resampled.values) against \(direct.values)")
+        let teacher = try ModelFile.load(paths[0]).model.inferenceModel()
+        let direct = teacher.probabilities(small).values
+        #expect(zip(resampled.values, direct).allSatisfy { abs($0 - $1) < 0.01 }, "\(resampled.values) against \(direct)")
+        // The control: the same faces mirrored (bright left and right swapped) get clearly other answers.
+        InputBatch(preprocessing: preprocessing).fill(small, from: images.resized(to: 12), indices: 0..<6, view: .mirrored)
+        let mirrored = teacher.probabilities(small).values
+        #expect(zip(resampled.values, mirrored).contains { abs($0 - $1) > 0.2 }, "\(resampled.values) against \(mirrored)")
+        // The teachers' checksums are recorded by the run's first start; a resume with other teachers is refused.
+        let record = directory.appending("teacher-checksums.txt")
+        _ = try BatchTeachers(distillation, preprocessing: preprocessing, classCount: 7, record: record)
+        _ = try BatchTeachers(distillation, preprocessing: preprocessing, classCount: 7, record: record)
+        let changed = try #require(throws: TrainingError.self) {
+            try BatchTeachers(Distillation(teachers: [paths[1]], input: .augmented), preprocessing: preprocessing,
+                              classCount: 7, record: record)
+        }
+        #expect(changed.description.contains("differ from those recorded in \(record)"), "\(changed)")
+        // Views apply to clean input only: a recipe asking for both is refused.
+        let views = try #require(throws: TrainingError.self) {
+            try BatchTeachers(Distillation(teachers: paths, testTimeAugmentation: .flip, input: .augmented),
+                              preprocessing: preprocessing, classCount: 7)
+        }
+        #expect(views.description.contains("testTimeAugmentation applies to clean input"), "\(views)")
         // A teacher that scales pixels otherwise is refused.
         let error = try #require(throws: TrainingError.self) {
             try BatchTeachers(Distillation(teachers: paths, input: .augmented),

@@ -97,8 +97,8 @@ struct TrainingRecipeTests {
         huge.preprocessing = .symmetric(inputSize: 100_000)
         var disagreeing = try #require(TrainingRecipe.builtIn("tiny"))
         disagreeing.preprocessing = .symmetric(inputSize: 48)
-        for (name, recipe, message) in [("huge", huge, "takes 100000x100000 faces"),
-                                        ("disagreeing", disagreeing, "takes 64x64 faces and its preprocessing makes 48x48")] {
+        for (name, recipe, message) in [("huge", huge, "architecture.inputSize is 100000; expected 8-512 pixels"),
+                                        ("disagreeing", disagreeing, "preprocessing.inputSize is 48 but the architecture takes 64x64 faces")] {
             let path = folder.appendingPathComponent("\(name).json").path
             try JSONEncoder().encode(recipe).write(to: URL(fileURLWithPath: path))
             let error = try #require(throws: ModelError.self) { try TrainingRecipe.load(path) }

@@ -54,14 +54,24 @@ extension ModelCard {
     /// Input sizes a model file may declare, in pixels.
     public static let inputSizes = 8...512
 
+    /// `inputSizes` as messages write it.
+    public static var inputSizeRange: String { "\(inputSizes.lowerBound)-\(inputSizes.upperBound) pixels" }
+
+    /// What is wrong with an architecture taking `architecture` x `architecture` faces fed by a preprocessing that
+    /// makes `preprocessing` x `preprocessing` ones (a size out of `inputSizes`, or the two disagreeing), or nil.
+    public static func inputSizeProblem(architecture size: Int, preprocessing: Int) -> String? {
+        if !inputSizes.contains(size) { return "architecture.inputSize is \(size); expected \(inputSizeRange)" }
+        if preprocessing != size {
+            return "preprocessing.inputSize is \(preprocessing) but the architecture takes \(size)x\(size) faces"
+        }
+        return nil
+    }
+
     /// What makes the card unusable (a value out of range, or card and architecture disagreeing), or nil.
     public var problem: String? {
-        let size = architecture.inputSize
-        if !Self.inputSizes.contains(size) {
-            return "architecture.inputSize is \(size); expected \(Self.inputSizes.lowerBound)...\(Self.inputSizes.upperBound)"
-        }
-        if preprocessing.inputSize != size {
-            return "preprocessing.inputSize is \(preprocessing.inputSize) but the architecture takes \(size)x\(size) faces"
+        if let problem = Self.inputSizeProblem(architecture: architecture.inputSize,
+                                               preprocessing: preprocessing.inputSize) {
+            return problem
         }
         if architecture.classCount != labels.count {
             return "architecture.classCount is \(architecture.classCount); expected \(labels.count), one per label"

@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereNN
 import EmovereTensor
 import EmovereVision
@@ -16,9 +17,16 @@ final class BatchTeachers {
     private var resampled: [Tensor?]
 
     /// Loads `distillation`'s teachers and checks that each scales pixels as the student's `preprocessing` does
-    /// (a batch of another size is resampled to a teacher's input) and predicts `classCount` classes.
-    init(_ distillation: Distillation, preprocessing: Preprocessing, classCount: Int) throws {
+    /// (a batch of another size is resampled to a teacher's input) and predicts `classCount` classes. `record` (a
+    /// file in the run directory; nil: none) keeps the teachers' checksums: written by the run's first start,
+    /// compared by each resume, so a teacher replaced mid-run is an error rather than a silent change of targets.
+    init(_ distillation: Distillation, preprocessing: Preprocessing, classCount: Int, record: String? = nil) throws {
+        guard distillation.testTimeAugmentation == nil else {
+            throw TrainingError.invalidDistillation(
+                reason: "testTimeAugmentation applies to clean input; with augmented input each teacher sees the student's single view")
+        }
         let teachers = try Teacher.loaded(distillation, classCount: classCount)
+        if let record { try Self.check(teachers, against: record, paths: distillation.teachers) }
         for teacher in teachers {
             let found = teacher.card.preprocessing
             guard found.scale == preprocessing.scale, found.offset == preprocessing.offset else {
@@ -39,7 +47,10 @@ final class BatchTeachers {
         var mean = [Float](repeating: 0, count: count)
         for (index, model) in models.enumerated() {
             let probabilities = model.probabilities(teacherInput(index, for: input))
-            if temperature != 1 { Self.flatten(probabilities, classes: targets.shape[1], temperature: temperature) }
+            let classes = targets.shape[1]
+            for row in 0..<probabilities.shape[0] {
+                Calibration.scale(probabilities.pointer + row * classes, classes: classes, temperature: temperature)
+            }
             for index in 0..<count { mean[index] += probabilities[index] / Float(models.count) }
         }
         for index in 0..<count { targets[index] = (1 - weight) * targets[index] + weight * mean[index] }
@@ -56,16 +67,12 @@ final class BatchTeachers {
         return buffer
     }
 
-    /// Each row of `probabilities` `[N, classes]` at `temperature`: `softmax(z / T)` equals `p^(1/T)` renormalised.
-    static func flatten(_ probabilities: Tensor, classes: Int, temperature: Float) {
-        for row in 0..<probabilities.count / classes {
-            var sum: Float = 0
-            for k in 0..<classes {
-                let value = powf(probabilities[row * classes + k], 1 / temperature)
-                probabilities[row * classes + k] = value
-                sum += value
-            }
-            for k in 0..<classes { probabilities[row * classes + k] /= sum }
+    /// Writes the teachers' checksums to `record`, or compares them with those it holds.
+    private static func check(_ teachers: [Teacher.Loaded], against record: String, paths: [String]) throws {
+        let checksums = teachers.map(\.tensorsSHA256).joined(separator: "\n") + "\n"
+        guard FileManager.default.fileExists(atPath: record) else { return try AtomicFile.write(checksums, to: record) }
+        guard String(decoding: try FileContents.bytes(atPath: record), as: UTF8.self) == checksums else {
+            throw TrainingError.teacherChanged(path: paths.joined(separator: ", "), record: record)
         }
     }
 }

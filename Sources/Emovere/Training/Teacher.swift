@@ -49,7 +49,7 @@ enum Teacher {
                   let probabilities = try? stored.tensor(named: "probabilities"),
                   probabilities.shape == [training.count, classCount]
             else {
-                throw TrainingError.teacherChanged(path: paths, cache: cache)
+                throw TrainingError.teacherChanged(path: paths, record: cache)
             }
             return rows(probabilities.values, classCount: classCount)
         }

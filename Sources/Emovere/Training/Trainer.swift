@@ -9,7 +9,8 @@ import Foundation
 ///
 /// Files in `directory`: `checkpoint.safetensors` (weights, optimizer state, progress), `best.safetensors`
 /// (+ `.card.json`, the best validation epoch's model), `log.csv`, `recipe.json`, and with distillation
-/// `teacher-probabilities.safetensors` (the teacher's answers, computed once). Progress goes to `progress`, and
+/// `teacher-probabilities.safetensors` (the teachers' answers for the clean images, computed once) or
+/// `teacher-checksums.txt` (the teachers that answer each augmented batch, checked on resume). Progress goes to `progress`, and
 /// `epochFinished` may add files of its own (the `emovere` tool plots `curves.svg`).
 public final class Trainer {
     public let recipe: TrainingRecipe
@@ -40,13 +41,13 @@ public final class Trainer {
     private var batchTeachers: BatchTeachers?
 
     public init(recipe: TrainingRecipe, training: FaceDataset, validation: FaceDataset, directory: String) throws {
+        try recipe.validateInputSize()
         var training = training
         var voteDistributions: [[Float]?] = []
         if let softLabels = recipe.softLabels {
             (training, voteDistributions) = try Self.applying(softLabels, to: training)
         }
         self.voteDistributions = voteDistributions
-        try recipe.validateInputSize()
         guard training.count >= recipe.batchSize else {
             throw TrainingError.notEnoughData(count: training.count, batchSize: recipe.batchSize)
         }
@@ -121,7 +122,8 @@ public final class Trainer {
                 log("\(teachers): probabilities for \(training.count) clean training images make \(distillation.weight) of each target")
             case .augmented:
                 batchTeachers = try BatchTeachers(distillation, preprocessing: recipe.preprocessing,
-                                                  classCount: model.architecture.classCount)
+                                                  classCount: model.architecture.classCount,
+                                                  record: directory + "/teacher-checksums.txt")
                 log("\(teachers): probabilities for each augmented batch make \(distillation.weight) of each target")
             }
         }
@@ -289,7 +291,7 @@ public final class Trainer {
 /// Errors that stop a training run.
 public enum TrainingError: Error, CustomStringConvertible {
     case notEnoughData(count: Int, batchSize: Int)
-    case inputSizeMismatch(architecture: Int, preprocessing: Int)
+    case invalidInputSize(reason: String)
     case notEnoughStatisticsData(count: Int, batchSize: Int)
     case emptyValidation
     case diverged(epoch: Int, step: Int)
@@ -298,8 +300,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     case initialWeightsMismatch(path: String, expected: Architecture, found: Architecture)
     case softLabelsNeedFileNames(file: String)
     case teacherMismatch(path: String, expectedClasses: Int, found: Int)
-    case teacherChanged(path: String, cache: String)
+    case teacherChanged(path: String, record: String)
     case teacherInputMismatch(path: String, expected: Preprocessing, found: Preprocessing)
+    case invalidDistillation(reason: String)
 
     public var description: String {
         switch self {
@@ -307,8 +310,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "training needs at least one full batch: \(count) images for batch size \(batchSize)"
         case let .notEnoughStatisticsData(count, batchSize):
             "re-estimating batch-norm statistics needs at least one batch of \(batchSize) faces, found \(count)"
-        case let .inputSizeMismatch(architecture, preprocessing):
-            "the recipe's architecture takes \(architecture)x\(architecture) faces and its preprocessing makes \(preprocessing)x\(preprocessing); expected one size in \(ModelCard.inputSizes.lowerBound)-\(ModelCard.inputSizes.upperBound) pixels"
+        case let .invalidInputSize(reason):
+            "the recipe's input size: \(reason)"
         case .emptyValidation:
             "validation set is empty; expected PublicTest images or a --validation-fraction above 0"
         case let .diverged(epoch, step):
@@ -321,10 +324,12 @@ public enum TrainingError: Error, CustomStringConvertible {
             "soft labels from \(file) are matched by image file name: train from the image-folder layout (train/<class>/*.png), not from fer2013.csv"
         case let .teacherMismatch(path, expectedClasses, found):
             "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
-        case let .teacherChanged(path, cache):
-            "\(path): the teacher's weights, views or temperature differ from those its answers in \(cache) were computed with; restore the teachers the run began with or start a new run"
+        case let .teacherChanged(path, record):
+            "\(path): the teacher's weights, views or temperature differ from those recorded in \(record) when the run began; restore the teachers the run began with or start a new run"
         case let .teacherInputMismatch(path, expected, found):
             "\(path): a teacher that answers for the augmented batch must scale pixels as the student does (\(expected)), but it reads \(found); use --teacher-input clean"
+        case let .invalidDistillation(reason):
+            "the recipe's distillation: \(reason)"
         case let .unknownRecipe(name, builtIn):
             "unknown recipe '\(name)': expected a built-in recipe (\(builtIn.joined(separator: ", "))), a model file or a recipe.json"
         }

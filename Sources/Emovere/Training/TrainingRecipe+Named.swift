@@ -133,38 +133,42 @@ extension TrainingRecipe {
             earlyStoppingPatience: nil, seed: seed, distillation: distillation)
     }
 
-    /// A built-in recipe by name, the recipe in a model file's card (`.safetensors`), or a recipe JSON file.
+    /// A built-in recipe by name, the recipe in a model file's card (`.safetensors`), or a recipe JSON file; a recipe
+    /// from a file must pass `validateInputSize()`.
     public static func load(_ nameOrPath: String) throws -> TrainingRecipe {
         if let recipe = builtIn(nameOrPath) { return recipe }
         guard FileManager.default.fileExists(atPath: nameOrPath) else {
             throw TrainingError.unknownRecipe(name: nameOrPath, builtIn: builtInNames)
         }
-        if nameOrPath.hasSuffix(".safetensors") {
-            let file = try SafeTensorsFile(contentsOf: nameOrPath)
-            try ModelFile.verifyChecksum(file, path: nameOrPath)
-            let card = try ModelFile.readCard(file, path: nameOrPath)
-            guard let recipe = card.recipe else {
-                throw ModelError.invalidModelFile(path: nameOrPath, reason: "the model card records no training recipe")
-            }
-            return recipe
-        }
-        let data: Data
-        do {
-            data = Data(try FileContents.bytes(atPath: nameOrPath))
-        } catch {
-            throw ModelError.invalidModelFile(path: nameOrPath, reason: error.reason)
-        }
-        let recipe: TrainingRecipe
-        do {
-            recipe = try JSONDecoder().decode(TrainingRecipe.self, from: data)
-        } catch {
-            throw ModelError.invalidModelFile(path: nameOrPath, reason: "expected a training recipe in JSON: \(error)")
-        }
+        let recipe = try nameOrPath.hasSuffix(".safetensors") ? recipe(inCardOf: nameOrPath) : recipe(inJSON: nameOrPath)
         do {
             try recipe.validateInputSize()
         } catch {
             throw ModelError.invalidModelFile(path: nameOrPath, reason: error.description)
         }
         return recipe
+    }
+
+    private static func recipe(inCardOf path: String) throws -> TrainingRecipe {
+        let file = try SafeTensorsFile(contentsOf: path)
+        try ModelFile.verifyChecksum(file, path: path)
+        guard let recipe = try ModelFile.readCard(file, path: path).recipe else {
+            throw ModelError.invalidModelFile(path: path, reason: "the model card records no training recipe")
+        }
+        return recipe
+    }
+
+    private static func recipe(inJSON path: String) throws -> TrainingRecipe {
+        let data: Data
+        do {
+            data = Data(try FileContents.bytes(atPath: path))
+        } catch {
+            throw ModelError.invalidModelFile(path: path, reason: error.reason)
+        }
+        do {
+            return try JSONDecoder().decode(TrainingRecipe.self, from: data)
+        } catch {
+            throw ModelError.invalidModelFile(path: path, reason: "expected a training recipe in JSON: \(error)")
+        }
     }
 }

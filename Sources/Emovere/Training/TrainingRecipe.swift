@@ -143,11 +143,11 @@ public struct Distillation: Sendable, Codable, Equatable {
 
 extension TrainingRecipe {
     /// Throws unless the architecture and the preprocessing agree on one input size a model file may declare
-    /// (`ModelCard.inputSizes`): checked before any data is loaded at that size.
+    /// (`ModelCard.inputSizeProblem`): checked before any data is loaded at that size.
     public func validateInputSize() throws(TrainingError) {
-        let size = architecture.inputSize
-        guard ModelCard.inputSizes.contains(size), preprocessing.inputSize == size else {
-            throw .inputSizeMismatch(architecture: size, preprocessing: preprocessing.inputSize)
+        if let problem = ModelCard.inputSizeProblem(architecture: architecture.inputSize,
+                                                    preprocessing: preprocessing.inputSize) {
+            throw .invalidInputSize(reason: problem)
         }
     }
 
