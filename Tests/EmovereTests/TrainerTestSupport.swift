@@ -67,6 +67,15 @@ enum TrainerFixtures {
         return trainer
     }
 
+    /// The best models of runs of `epochs` epochs, one per seed, each trained in `directory/seed-<seed>`.
+    static func trainedModels(seeds: [UInt64], epochs: Int, in directory: TrainerScratchDirectory) throws -> [String] {
+        try seeds.map { seed in
+            let run = try trainer(recipe: recipe(epochs: epochs, seed: seed), directory: directory.appending("seed-\(seed)"))
+            try run.run()
+            return run.bestModelPath
+        }
+    }
+
     /// Every parameter's values as bit patterns, by name: equal only when bit-identical.
     static func bits(of model: Model) -> [String: [UInt32]] {
         model.stateDictionary().mapValues { $0.values.map(\.bitPattern) }

@@ -298,13 +298,7 @@ struct TrainerStartingPointTests {
     @Test func batchTeachersMixTheirAnswerForTheGivenBatch() throws {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
-        var paths: [String] = []
-        for seed in [1, 2] as [UInt64] {
-            let run = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 6, seed: seed),
-                                                  directory: directory.appending("teacher-\(seed)"))
-            try run.run()
-            paths.append(run.bestModelPath)
-        }
+        let paths = try TrainerFixtures.trainedModels(seeds: [1, 2], epochs: 6, in: directory)
         let preprocessing = TrainerFixtures.recipe(epochs: 1).preprocessing
         var random = SplitMix64(seed: 11)
         let input = Tensor(shape: [5, 12, 12, 1], values: (0..<720).map { _ in random.nextFloat(in: -1...1) })
@@ -395,13 +389,7 @@ struct TrainerStartingPointTests {
     @Test func soupStartAndRecomputedStatistics() throws {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
-        var paths: [String] = []
-        for seed in [1, 2] as [UInt64] {
-            let run = try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 1, seed: seed),
-                                                  directory: directory.appending("seed-\(seed)"))
-            try run.run()
-            paths.append(run.bestModelPath)
-        }
+        let paths = try TrainerFixtures.trainedModels(seeds: [1, 2], epochs: 1, in: directory)
         var recipe = TrainerFixtures.recipe(epochs: 1, seed: 3)
         recipe.initialWeights = paths[0]
         recipe.averagedWeights = [paths[1]]
