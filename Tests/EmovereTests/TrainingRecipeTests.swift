@@ -13,7 +13,7 @@ struct TrainingRecipeTests {
                       ("robust-heavy", "models/robust-heavy.safetensors"), ("soup", "models/default.safetensors"),
                       ("tiny", "models/tiny.safetensors"), ("tiny-robust", "models/tiny-robust.safetensors"),
                       ("tiny-distilled", "models/tiny-distilled.safetensors"),
-                      ("distilled", "models/distilled.safetensors"),
+                      ("distilled", "models/distilled.safetensors"), ("consistent", "models/consistent.safetensors"),
                       ("mini-xception", "models/mini-xception-48.safetensors")])
     func builtInRecipeIsTheBundledModelsRecipe(name: String, file: String) throws {
         let fromCard = try TrainingRecipe.load(Self.packageRoot.appendingPathComponent(file).path)

@@ -19,6 +19,9 @@ extension TrainingRecipe {
     /// - `distilled`: `models/distilled.safetensors`, `standard`'s network and schedule from scratch, seed 20, the robust
     ///   augmentation throughout and the four bundled wide-xceptions as teachers (half of each target is their mean
     ///   flip-crop prediction): `default`, `robust-heavy`, `robust` and `standard`.
+    /// - `consistent`: `models/consistent.safetensors`, `standard`'s network from scratch for 80 epochs, seed 33, the
+    ///   robust augmentation throughout, with `default` and `distilled` answering each augmented batch as the student
+    ///   sees it (half of each target is their mean single-view prediction for the corrupted face).
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
     /// - `tiny-robust`: `models/tiny-robust.safetensors`, `tiny`'s model fine-tuned for 16 epochs at Adam 3e-4 (1-epoch
     ///   warm-up, cosine decay), seed 8, with `robust-heavy`'s corruptions and the three bundled wide-xceptions as
@@ -36,6 +39,7 @@ extension TrainingRecipe {
         case robustHeavy = "robust-heavy"
         case soup
         case distilled
+        case consistent
         case tiny
         case tinyRobust = "tiny-robust"
         case tinyDistilled = "tiny-distilled"
@@ -73,6 +77,11 @@ extension TrainingRecipe {
                 TrainingRecipe.wideXception(augmentation: .standard, seed: 4)
             case .distilled:
                 TrainingRecipe.wideXception(augmentation: .robust, seed: 20, distillation: Self.flipCropTeachers)
+            case .consistent:
+                TrainingRecipe.wideXception(
+                    augmentation: .robust, seed: 33, epochs: 80,
+                    distillation: Distillation(teachers: ["models/default.safetensors", "models/distilled.safetensors"],
+                                               input: .augmented))
             case .robust:
                 TrainingRecipe.wideXceptionFineTune(epochs: 12, learningRate: 3e-4, augmentation: .robust, seed: 4,
                                      from: "models/standard.safetensors")
@@ -113,12 +122,12 @@ extension TrainingRecipe {
             recomputesBatchNormStatistics: recomputesStatistics, distillation: distillation)
     }
 
-    /// Wide-xception 48x48 from scratch: 100 epochs, Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2
-    /// 1e-4, label smoothing 0.1.
-    private static func wideXception(augmentation: Augmentation, seed: UInt64,
+    /// Wide-xception 48x48 from scratch: 100 epochs unless given, Adam 1e-3 with a 2-epoch warm-up and cosine decay,
+    /// batch 32, L2 1e-4, label smoothing 0.1.
+    private static func wideXception(augmentation: Augmentation, seed: UInt64, epochs: Int = 100,
                                      distillation: Distillation? = nil) -> TrainingRecipe {
         TrainingRecipe(
-            architecture: Architecture(.wideXception, inputSize: 48), epochs: 100, batchSize: 32,
+            architecture: Architecture(.wideXception, inputSize: 48), epochs: epochs, batchSize: 32,
             optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
             schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: augmentation,
             earlyStoppingPatience: nil, seed: seed, distillation: distillation)
