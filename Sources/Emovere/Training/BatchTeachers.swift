@@ -26,13 +26,13 @@ final class BatchTeachers {
                 reason: "testTimeAugmentation applies to clean input; with augmented input each teacher sees the student's single view")
         }
         let teachers = try Teacher.loaded(distillation, classCount: classCount)
-        if let record { try Self.check(teachers, against: record, paths: distillation.teachers) }
         for teacher in teachers {
             let found = teacher.card.preprocessing
             guard found.scale == preprocessing.scale, found.offset == preprocessing.offset else {
                 throw TrainingError.teacherInputMismatch(path: teacher.path, expected: preprocessing, found: found)
             }
         }
+        if let record { try Self.check(teachers, against: record, paths: distillation.teachers) }
         models = teachers.map(\.model)
         resampled = Array(repeating: nil, count: teachers.count)
         weight = distillation.weight
@@ -45,8 +45,8 @@ final class BatchTeachers {
     func mix(into targets: Tensor, for input: Tensor) {
         let count = targets.count
         var mean = [Float](repeating: 0, count: count)
-        for (index, model) in models.enumerated() {
-            let probabilities = model.probabilities(teacherInput(index, for: input))
+        for (teacher, model) in models.enumerated() {
+            let probabilities = model.probabilities(teacherInput(teacher, for: input))
             let classes = targets.shape[1]
             for row in 0..<probabilities.shape[0] {
                 Calibration.scale(probabilities.pointer + row * classes, classes: classes, temperature: temperature)
