@@ -11,59 +11,92 @@ extension DetectorKind: ExpressibleByArgument {}
 /// The face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`, `serve`,
 /// and `evaluate --through-detector`).
 struct FaceDetectorOptions: ParsableArguments {
-    @Option(help: "Face detector: yunet (CNN with landmarks), haar (OpenCV's cascade) or none (the whole image is one face).")
-    var detector: DetectorKind = .yunet
+    @Option(help: "Face detector: yunet (CNN with landmarks), haar (OpenCV's cascade) or none (the whole image is one face) (default: yunet).")
+    var detector: DetectorKind?
 
     @Option(help: "YuNet ONNX file (default: the bundled \(YuNetDetector.bundledFileName)).")
     var yunetModel: String?
 
-    @Option(help: "YuNet: smallest face score kept, in (0, 1].")
-    var scoreThreshold: Float = 0.6
+    @Option(help: "YuNet: smallest face score kept, in (0, 1] (default: \(YuNetDetector.Settings.standard.scoreThreshold)).")
+    var scoreThreshold: Float?
 
-    @Option(help: "YuNet: the longest side, in pixels, photos are scaled down to for detection.")
-    var detectionSize = 640
+    @Option(help: "YuNet: the longest side, in pixels, photos are scaled down to for detection (default: \(YuNetDetector.Settings.standard.workingSize)).")
+    var detectionSize: Int?
 
     @Option(help: "Haar cascade XML (default: haarcascade_frontalface_default.xml from opencv-data).")
     var cascade: String?
 
-    @Option(help: "Haar: smallest face side in pixels.")
-    var minFace = 0
+    @Option(help: "Haar: smallest face side in pixels (default: no limit).")
+    var minFace: Int?
 
-    @Option(help: "Haar: detector scale factor.")
-    var scaleFactor = 1.3
+    @Option(help: "Haar: detector scale factor (default: \(Self.haarDefaults.scaleFactor)).")
+    var scaleFactor: Double?
 
-    @Option(help: "Haar: detector minimum neighbours.")
-    var minNeighbors = 5
+    @Option(help: "Haar: detector minimum neighbours (default: \(Self.haarDefaults.minimumNeighbors)).")
+    var minNeighbors: Int?
+
+    /// Haar's parameters where its options are not given: face_classification's, which Emovere's models were
+    /// compared with.
+    static let haarDefaults = FaceDetector.DetectionParameters.faceClassification
+
+    /// The detector chosen: `--detector`, else YuNet.
+    var kind: DetectorKind { detector ?? .yunet }
 
     func validate() throws {
         // Each library check runs alone, so its message is given with the option it came from.
         func check(_ option: String, _ body: () throws -> Void) throws {
             do { try body() } catch { throw ValidationError("\(option): \(error)") }
         }
-        try check("--score-threshold") { _ = try YuNetDetector.Settings(scoreThreshold: scoreThreshold) }
-        try check("--detection-size") { _ = try YuNetDetector.Settings(workingSize: detectionSize) }
-        try check("--scale-factor") { _ = try FaceDetector.DetectionParameters(scaleFactor: scaleFactor) }
-        try check("--min-neighbors") { _ = try FaceDetector.DetectionParameters(minimumNeighbors: minNeighbors) }
-        guard minFace >= 0 else { throw ValidationError("--min-face must be 0 or more, received \(minFace)") }
+        if let scoreThreshold {
+            try check("--score-threshold") { _ = try YuNetDetector.Settings(scoreThreshold: scoreThreshold) }
+        }
+        if let detectionSize {
+            try check("--detection-size") { _ = try YuNetDetector.Settings(workingSize: detectionSize) }
+        }
+        if let scaleFactor {
+            try check("--scale-factor") { _ = try FaceDetector.DetectionParameters(scaleFactor: scaleFactor) }
+        }
+        if let minNeighbors {
+            try check("--min-neighbors") { _ = try FaceDetector.DetectionParameters(minimumNeighbors: minNeighbors) }
+        }
+        if let minFace, minFace < 0 { throw ValidationError("--min-face must be 0 or more, received \(minFace)") }
+    }
+
+    /// Throws when an option of one detector is given while another (or, with `kind` nil, none) is chosen: an
+    /// ignored option would leave its user believing it took effect. `selector` is the option that chooses.
+    func checkApplicable(to kind: DetectorKind?, chosenBy selector: String) throws {
+        let specific: [(option: String, given: Bool, detector: DetectorKind)] = [
+            ("--yunet-model", yunetModel != nil, .yunet), ("--score-threshold", scoreThreshold != nil, .yunet),
+            ("--detection-size", detectionSize != nil, .yunet), ("--cascade", cascade != nil, .haar),
+            ("--min-face", minFace != nil, .haar), ("--scale-factor", scaleFactor != nil, .haar),
+            ("--min-neighbors", minNeighbors != nil, .haar),
+        ]
+        if let misplaced = specific.first(where: { $0.given && $0.detector != kind }) {
+            let chosen = kind.map { "\($0.rawValue) is chosen" } ?? "no detector is chosen"
+            throw ValidationError("\(misplaced.option) applies only with \(selector) \(misplaced.detector.rawValue); \(chosen)")
+        }
     }
 
     /// `count` detectors, one per worker (YuNet keeps per-call buffers); each file is read once.
     func makeDetectors(count: Int) throws -> [any FaceDetecting] {
-        switch detector {
+        switch kind {
         case .none:
             return (0..<count).map { _ in WholeImageDetector() }
         case .haar:
             let cascadePath = try cascade ?? HaarCascade.locate().orThrow(ValidationError(
                 "no Haar cascade found in \(HaarCascade.standardSearchPaths.joined(separator: ", ")); install opencv-data (apt-get install opencv-data) or pass --cascade"))
+            let minimumSize = minFace.flatMap { $0 > 0 ? FaceDetector.WindowSize(width: $0, height: $0) : nil }
             let parameters = try FaceDetector.DetectionParameters(
-                scaleFactor: scaleFactor, minimumNeighbors: minNeighbors,
-                minimumSize: minFace > 0 ? FaceDetector.WindowSize(width: minFace, height: minFace) : nil)
+                scaleFactor: scaleFactor ?? Self.haarDefaults.scaleFactor,
+                minimumNeighbors: minNeighbors ?? Self.haarDefaults.minimumNeighbors, minimumSize: minimumSize)
             let haar = HaarDetector(detector: try FaceDetector(cascadePath: cascadePath), parameters: parameters,
                                     file: (cascadePath as NSString).lastPathComponent)
             return (0..<count).map { _ in haar }
         case .yunet:
             let path = try yunetModel ?? BundledModel.locate(fileName: YuNetDetector.bundledFileName, environment: nil)
-            let settings = try YuNetDetector.Settings(scoreThreshold: scoreThreshold, workingSize: detectionSize)
+            let standard = YuNetDetector.Settings.standard
+            let settings = try YuNetDetector.Settings(scoreThreshold: scoreThreshold ?? standard.scoreThreshold,
+                                                      workingSize: detectionSize ?? standard.workingSize)
             let network = try ONNXImporter.graph(contentsOf: path)
             return try (0..<count).map { _ in try YuNetDetector(network: network, settings: settings) }
         }
@@ -81,6 +114,10 @@ struct DetectorOptions: ParsableArguments {
     var tta: TestTimeAugmentation?
 
     @OptionGroup var face: FaceDetectorOptions
+
+    func validate() throws {
+        try face.checkApplicable(to: face.kind, chosenBy: "--detector")
+    }
 
     /// The files these options name (model, YuNet model, cascade): inputs no output may overwrite.
     var inputFiles: [String] {

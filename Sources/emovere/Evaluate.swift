@@ -102,6 +102,10 @@ struct Evaluate: ParsableCommand {
         if throughDetector == DetectorKind.none {
             throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
         }
+        if let detector = detection.detector {
+            throw ValidationError("evaluate chooses its detector with --through-detector, received --detector \(detector.rawValue)")
+        }
+        try detection.checkApplicable(to: throughDetector, chosenBy: "--through-detector")
     }
 
     func run() throws {

@@ -42,10 +42,15 @@ struct AnalyzeTests {
         var description: String { "training the fallback model failed: \(message)" }
     }
 
-    /// Runs `emovere analyze` with the model and the test cascade.
+    /// Runs `emovere analyze` with the model (and the test cascade where Haar is chosen).
     static func analyze(_ arguments: [String]) throws -> CommandRunner.Result {
         let modelPath = try model.get()
-        return try CommandRunner.run(["analyze"] + arguments + ["--model", modelPath, "--cascade", cascade])
+        return try CommandRunner.run(["analyze"] + arguments + ["--model", modelPath] + cascadeOption(for: arguments))
+    }
+
+    /// `--cascade` with the test cascade when `arguments` choose Haar: the option is refused with another detector.
+    static func cascadeOption(for arguments: [String]) -> [String] {
+        zip(arguments, arguments.dropFirst()).contains { $0 == ("--detector", "haar") } ? ["--cascade", cascade] : []
     }
 
     /// The JSON array printed by `analyze --json`.
@@ -174,10 +179,10 @@ struct AnalyzeTests {
         defer { scratch.remove() }
         try FileManager.default.copyItem(atPath: Self.sample, toPath: scratch.path + "/-face.jpg")
         let model = try Self.model.get()
-        let refused = try CommandRunner.run(["analyze", "-face.jpg", "--model", model, "--cascade", Self.cascade],
+        let refused = try CommandRunner.run(["analyze", "-face.jpg", "--model", model],
                                             in: scratch.path)
         #expect(refused.status == 64 && refused.standardError.contains("put -- before it"), "\(refused)")
-        let analysed = try CommandRunner.run(["analyze", "--model", model, "--cascade", Self.cascade, "--tta", "none",
+        let analysed = try CommandRunner.run(["analyze", "--model", model, "--tta", "none",
                                               "--", "-face.jpg"], in: scratch.path)
         #expect(analysed.status == 0 && analysed.standardOutput.contains("-face.jpg (512x512): 1 face"), "\(analysed)")
     }

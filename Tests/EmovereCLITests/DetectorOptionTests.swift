@@ -38,10 +38,41 @@ struct DetectorOptionTests {
         let result = try AnalyzeTests.analyze([AnalyzeTests.sample, "--detector", "mtcnn"])
         #expect(result.status != 0 && result.standardError.contains("mtcnn"), "\(result)")
         // Each out-of-range value is refused with the option it came from.
-        for (option, value) in [("--score-threshold", "1.5"), ("--detection-size", "8"), ("--scale-factor", "1"),
-                                ("--min-neighbors", "-1")] {
-            let refused = try AnalyzeTests.analyze([AnalyzeTests.sample, "\(option)=\(value)"])
+        for (option, value, detector) in [("--score-threshold", "1.5", "yunet"), ("--detection-size", "8", "yunet"),
+                                          ("--scale-factor", "1", "haar"), ("--min-neighbors", "-1", "haar")] {
+            let refused = try AnalyzeTests.analyze([AnalyzeTests.sample, "--detector", detector, "\(option)=\(value)"])
             #expect(refused.status == 64 && refused.standardError.contains("Error: \(option): "), "\(refused)")
+        }
+    }
+
+    /// An option of one detector given with another chosen is refused, not ignored: the user would believe it
+    /// took effect. `evaluate` takes them only with `--through-detector`.
+    @Test func optionsOfAnotherDetectorAreRefused() throws {
+        let cases: [(arguments: [String], message: String)] = [
+            (["--min-neighbors", "3"], "--min-neighbors applies only with --detector haar; yunet is chosen"),
+            (["--detector", "haar", "--cascade", AnalyzeTests.cascade, "--score-threshold", "0.5"],
+             "--score-threshold applies only with --detector yunet; haar is chosen"),
+            (["--detector", "none", "--detection-size", "320"],
+             "--detection-size applies only with --detector yunet; none is chosen"),
+        ]
+        for (arguments, message) in cases {
+            let refused = try AnalyzeTests.analyze([AnalyzeTests.sample] + arguments)
+            #expect(refused.status == 64 && refused.standardError.contains(message), "\(refused)")
+        }
+        let applied = try AnalyzeTests.analyze([AnalyzeTests.sample, "--tta", "none", "--detector", "haar",
+                                                "--min-neighbors", "3", "--min-face", "40"])
+        #expect(applied.status == 0 && applied.standardOutput.contains("1 face"), "\(applied)")
+
+        let model = try AnalyzeTests.model.get()
+        let evaluateCases: [(arguments: [String], message: String)] = [
+            (["--min-face", "20"], "--min-face applies only with --through-detector haar; no detector is chosen"),
+            (["--through-detector", "yunet", "--cascade", AnalyzeTests.cascade],
+             "--cascade applies only with --through-detector haar; yunet is chosen"),
+            (["--detector", "haar"], "evaluate chooses its detector with --through-detector, received --detector haar"),
+        ]
+        for (arguments, message) in evaluateCases {
+            let refused = try CommandRunner.run(["evaluate", "--model", model, "--data", "absent"] + arguments)
+            #expect(refused.status == 64 && refused.standardError.contains(message), "\(refused)")
         }
     }
 
@@ -84,8 +115,8 @@ struct DetectorOptionTests {
         #expect(faces.allSatisfy { ($0["landmarks"] != nil) == (detector == "yunet") })
         #expect(faces.contains { $0["detected"] as? Bool == false }, "frames between detections follow the faces")
 
-        let live = try CommandRunner.run(["live", "--input", fixture.video, "--max-frames", "3", "--detector", "haar"]
-                                             + fixture.recognition)
+        let live = try CommandRunner.run(["live", "--input", fixture.video, "--max-frames", "3", "--detector", "haar",
+                                          "--cascade", VideoCommandTests.cascade] + fixture.recognition)
         try #require(live.status == 0, "\(live)")
         let lines = live.standardOutput.split(separator: "\n")
         #expect(lines.count == 3, "\(live)")

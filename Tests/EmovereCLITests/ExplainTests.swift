@@ -5,10 +5,11 @@ import Testing
 /// `emovere explain` end to end on the bundled sample photo, with the model and cascade of `AnalyzeTests`.
 @Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
 struct ExplainTests {
-    /// Runs `emovere explain` with the test model and cascade.
+    /// Runs `emovere explain` with the test model (and the test cascade where Haar is chosen).
     static func explain(_ arguments: [String]) throws -> CommandRunner.Result {
         let modelPath = try AnalyzeTests.model.get()
-        return try CommandRunner.run(["explain"] + arguments + ["--model", modelPath, "--cascade", AnalyzeTests.cascade])
+        return try CommandRunner.run(["explain"] + arguments + ["--model", modelPath]
+                                     + AnalyzeTests.cascadeOption(for: arguments))
     }
 
     /// The JSON object printed by `explain --json`.

@@ -62,8 +62,8 @@ struct ServeCommandTests {
         let port = 20_000 + Int.random(in: 0..<20_000)
         let server = try CommandRunner.start([
             "serve", "--port", "\(port)", "--max-concurrent", "1", "--detector", detector, "--tta", "none",
-            "--model", model, "--cascade", AnalyzeTests.cascade,
-        ])
+            "--model", model,
+        ] + AnalyzeTests.cascadeOption(for: ["--detector", detector]))
         defer {
             server.terminate()
             server.waitUntilExit()
@@ -100,7 +100,7 @@ struct ServeCommandTests {
         let port = 20_000 + Int.random(in: 0..<20_000)
         let server = try CommandRunner.start([
             "serve", "--port", "\(port)", "--max-concurrent", "1", "--tta", "none", "--drain-seconds", "1",
-            "--request-timeout", "3600", "--stream-idle-timeout", "3600", "--model", model, "--cascade", AnalyzeTests.cascade,
+            "--request-timeout", "3600", "--stream-idle-timeout", "3600", "--model", model,
         ])
         defer { if server.isRunning { server.terminate() } }
         let base = try #require(URL(string: "http://127.0.0.1:\(port)"))
@@ -129,7 +129,7 @@ struct ServeCommandTests {
         let port = 20_000 + Int.random(in: 0..<20_000)
         let server = try CommandRunner.start([
             "serve", "--port", "\(port)", "--max-concurrent", "1", "--tta", "none", "--unready-seconds", "8",
-            "--drain-seconds", "1", "--model", model, "--cascade", AnalyzeTests.cascade,
+            "--drain-seconds", "1", "--model", model,
         ])
         defer { if server.isRunning { server.terminate() } }
         let base = try #require(URL(string: "http://127.0.0.1:\(port)"))

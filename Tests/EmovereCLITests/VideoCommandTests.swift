@@ -50,7 +50,7 @@ struct VideoCommandTests {
 
         /// The options every run needs.
         /// Flip keeps these debug-build runs quick; ten-crop is covered by AnalyzeTests and EmotionRecognizerTests.
-        var recognition: [String] { ["--model", model, "--cascade", VideoCommandTests.cascade, "--tta", "flip"] }
+        var recognition: [String] { ["--model", model, "--tta", "flip"] }
 
         /// Files in the folder other than the inputs.
         func outputs() throws -> [String] {

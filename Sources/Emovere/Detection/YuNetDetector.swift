@@ -47,10 +47,13 @@ public final class YuNetDetector: FaceDetecting {
         /// 10-300 px at the size it runs on); smaller photos run at their own size.
         public var workingSize: Int
 
-        /// Validated settings.
+        /// The settings where none are given: score 0.6, suppression IoU 0.3, 5,000 candidates, 640 pixels.
+        public static let standard = Settings(unchecked: 0.6, 0.3, 5000, 640)
+
+        /// Validated settings; each one left out is ``standard``'s.
         /// - Throws: ``YuNetError/invalidSetting(name:expected:received:)`` for values out of range.
-        public init(scoreThreshold: Float = 0.6, nmsThreshold: Float = 0.3, topK: Int = 5000, workingSize: Int = 640)
-            throws(YuNetError) {
+        public init(scoreThreshold: Float = standard.scoreThreshold, nmsThreshold: Float = standard.nmsThreshold,
+                    topK: Int = standard.topK, workingSize: Int = standard.workingSize) throws(YuNetError) {
             guard scoreThreshold > 0, scoreThreshold <= 1 else {
                 throw .invalidSetting(name: "score threshold", expected: "a value in (0, 1]", received: "\(scoreThreshold)")
             }
@@ -61,6 +64,10 @@ public final class YuNetDetector: FaceDetecting {
             guard workingSize >= 32, workingSize <= 8192 else {
                 throw .invalidSetting(name: "working size", expected: "32 to 8192 pixels", received: "\(workingSize)")
             }
+            self.init(unchecked: scoreThreshold, nmsThreshold, topK, workingSize)
+        }
+
+        private init(unchecked scoreThreshold: Float, _ nmsThreshold: Float, _ topK: Int, _ workingSize: Int) {
             self.scoreThreshold = scoreThreshold
             self.nmsThreshold = nmsThreshold
             self.topK = topK
@@ -109,7 +116,7 @@ public final class YuNetDetector: FaceDetecting {
             throw .notYuNet(path: network.source, reason: "the network does not build for a 32x32 input: \(error)")
         }
         self.network = network
-        if let settings { self.settings = settings } else { self.settings = try Settings() }
+        self.settings = settings ?? .standard
         outputIndices = indices
     }
 
