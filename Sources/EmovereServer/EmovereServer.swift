@@ -33,7 +33,7 @@ public struct EmovereServer: Sendable {
     private let readiness = Readiness()
 
     /// A server analysing with `pool`.
-    /// - Throws: ``ServerError/invalidConfiguration(_:)`` for an out-of-range setting,
+    /// - Throws: ``ServerError/invalidSetting(name:expected:received:)`` for an out-of-range setting,
     ///   ``ServerError/missingResource(name:reason:)`` when the web page or OpenAPI document is missing from the bundle.
     public init(pool: RecognizerPool, configuration: ServerConfiguration = ServerConfiguration(),
                 logger: Logger = EmovereServer.defaultLogger()) throws(ServerError) {

@@ -68,7 +68,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         ImageLimits(maximumPixels: maximumPixels, maximumDecodedPixels: maximumDecodedPixels)
     }
 
-    /// Throws ``ServerError/invalidConfiguration(_:)`` naming the first setting out of range.
+    /// Throws ``ServerError/invalidSetting(name:expected:received:)`` naming the first setting out of range.
     public func validate() throws(ServerError) {
         try Self.check("port", port, in: 0...65535)
         try Self.check("max-concurrent", maximumConcurrentAnalyses, in: 1...256)
@@ -82,12 +82,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         try Self.check("max-body-bytes", maximumBodyBytes, in: 1024...(1 << 31))
         try Self.check("max-pixels", maximumPixels, in: 1...1_000_000_000)
         try Self.check("max-decoded-pixels", maximumDecodedPixels, in: 1...1_000_000_000)
-        guard !host.isEmpty else { throw .invalidConfiguration("host must not be empty") }
+        guard !host.isEmpty else { throw .invalidSetting(name: "host", expected: "a host name or address", received: "''") }
     }
 
     private static func check(_ option: String, _ value: Int, in range: ClosedRange<Int>) throws(ServerError) {
         guard range.contains(value) else {
-            throw .invalidConfiguration("\(option) must be in \(range.lowerBound)...\(range.upperBound), received \(value)")
+            throw .invalidSetting(name: option, expected: "in \(range.lowerBound)...\(range.upperBound)", received: "\(value)")
         }
     }
 }

@@ -32,7 +32,10 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 500: a file the server ships with (web page, OpenAPI document) is missing from its resource bundle or
     /// cannot be read.
     case missingResource(name: String, reason: String)
-    /// A server setting is out of range (reported at start-up, never to a client).
+    /// A server setting is out of range (reported at start-up, never to a client). `name` is the setting as
+    /// `emovere serve` spells its option, without the dashes (`max-concurrent`).
+    case invalidSetting(name: String, expected: String, received: String)
+    /// The server cannot start with what it was given (reported at start-up, never to a client).
     case invalidConfiguration(String)
 
     /// The HTTP status this error answers with.
@@ -47,7 +50,7 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .overloaded, .tooManyConnections: .serviceUnavailable
         case .requestTimeout: .requestTimeout
         case .headersTooLarge: .requestHeaderFieldsTooLarge
-        case .missingResource, .invalidConfiguration: .internalServerError
+        case .missingResource, .invalidSetting, .invalidConfiguration: .internalServerError
         }
     }
 
@@ -78,6 +81,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "request headers too large: the request line and headers must fit in 80 KiB"
         case let .missingResource(name, reason):
             return "resource \(name) of the EmovereServer bundle (emovere_EmovereServer.resources beside the executable): \(reason)"
+        case let .invalidSetting(name, expected, received):
+            return "invalid server setting: \(name) must be \(expected), received \(received)"
         case let .invalidConfiguration(message):
             return "invalid server configuration: \(message)"
         }

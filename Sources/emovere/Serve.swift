@@ -70,6 +70,8 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         do {
             try configuration.validate()
+        } catch let .invalidSetting(name, expected, received) {
+            throw ValidationError("--\(name) must be \(expected), received \(received)")
         } catch {
             throw ValidationError(error.description)
         }
