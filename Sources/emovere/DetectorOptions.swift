@@ -8,12 +8,9 @@ import Foundation
 
 extension DetectorKind: ExpressibleByArgument {}
 
-/// The face-detector options of every command that finds faces (`analyze`, `explain`, `video`, `live`, `serve`,
-/// and `evaluate --through-detector`).
+/// The settings of each face detector, shared by every command that finds faces (`analyze`, `explain`, `video`,
+/// `live`, `serve` choose the detector with `--detector`, `evaluate` with `--through-detector`).
 struct FaceDetectorOptions: ParsableArguments {
-    @Option(help: "Face detector: yunet (CNN with landmarks), haar (OpenCV's cascade) or none (the whole image is one face) (default: yunet).")
-    var detector: DetectorKind?
-
     @Option(help: "YuNet ONNX file (default: the bundled \(YuNetDetector.bundledFileName)).")
     var yunetModel: String?
 
@@ -38,9 +35,6 @@ struct FaceDetectorOptions: ParsableArguments {
     /// Haar's parameters where its options are not given: face_classification's, which Emovere's models were
     /// compared with.
     static let haarDefaults = FaceDetector.DetectionParameters.faceClassification
-
-    /// The detector chosen: `--detector`, else YuNet.
-    var kind: DetectorKind { detector ?? .yunet }
 
     func validate() throws {
         // Each library check runs alone, so its message is given with the option it came from.
@@ -77,8 +71,8 @@ struct FaceDetectorOptions: ParsableArguments {
         }
     }
 
-    /// `count` detectors, one per worker (YuNet keeps per-call buffers); each file is read once.
-    func makeDetectors(count: Int) throws -> [any FaceDetecting] {
+    /// `count` detectors of `kind`, one per worker (YuNet keeps per-call buffers); each file is read once.
+    func makeDetectors(_ kind: DetectorKind, count: Int) throws -> [any FaceDetecting] {
         switch kind {
         case .none:
             return (0..<count).map { _ in WholeImageDetector() }
@@ -113,10 +107,13 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: "Test-time augmentation (default: the model card's).")
     var tta: TestTimeAugmentation?
 
+    @Option(help: "Face detector: yunet (CNN with landmarks), haar (OpenCV's cascade) or none (the whole image is one face).")
+    var detector: DetectorKind = .yunet
+
     @OptionGroup var face: FaceDetectorOptions
 
     func validate() throws {
-        try face.checkApplicable(to: face.kind, chosenBy: "--detector")
+        try face.checkApplicable(to: detector, chosenBy: "--detector")
     }
 
     /// The files these options name (model, YuNet model, cascade): inputs no output may overwrite.
@@ -128,7 +125,7 @@ struct DetectorOptions: ParsableArguments {
     /// unless `trainable` (explanations need the model's backward pass).
     func makeRecognizers(count: Int, trainable: Bool = false) throws -> [EmotionRecognizer] {
         let modelPath = try model ?? BundledModel.locate()
-        let detectors = try face.makeDetectors(count: count)
+        let detectors = try face.makeDetectors(detector, count: count)
         return try detectors.map { detector in
             let (loaded, loadedCard) = try ModelFile.load(modelPath)
             let network: any Classifier

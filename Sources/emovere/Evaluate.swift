@@ -102,9 +102,6 @@ struct Evaluate: ParsableCommand {
         if throughDetector == DetectorKind.none {
             throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
         }
-        if let detector = detection.detector {
-            throw ValidationError("evaluate chooses its detector with --through-detector, received --detector \(detector.rawValue)")
-        }
         try detection.checkApplicable(to: throughDetector, chosenBy: "--through-detector")
     }
 
@@ -118,12 +115,10 @@ struct Evaluate: ParsableCommand {
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
         if let throughDetector {
-            var options = detection
-            options.detector = throughDetector
             var recognizerCard = card
             recognizerCard.testTimeAugmentation = tta == .none ? nil : tta
             let recognizer = EmotionRecognizer(model: network, card: recognizerCard,
-                                               detector: try options.makeDetectors(count: 1)[0])
+                                               detector: try detection.makeDetectors(throughDetector, count: 1)[0])
             let progress = ProgressBar(total: dataset.count, label: "evaluate through \(throughDetector.rawValue)")
             let result = try DetectionEvaluation.evaluate(dataset, with: recognizer) { progress.update(completed: $0) }
             progress.finish()

@@ -46,7 +46,7 @@ struct DetectorOptionTests {
     }
 
     /// An option of one detector given with another chosen is refused, not ignored: the user would believe it
-    /// took effect. `evaluate` takes them only with `--through-detector`.
+    /// took effect. `evaluate` takes them only with `--through-detector`, which is its `--detector`.
     @Test func optionsOfAnotherDetectorAreRefused() throws {
         let cases: [(arguments: [String], message: String)] = [
             (["--min-neighbors", "3"], "--min-neighbors applies only with --detector haar; yunet is chosen"),
@@ -68,7 +68,7 @@ struct DetectorOptionTests {
             (["--min-face", "20"], "--min-face applies only with --through-detector haar; no detector is chosen"),
             (["--through-detector", "yunet", "--cascade", AnalyzeTests.cascade],
              "--cascade applies only with --through-detector haar; yunet is chosen"),
-            (["--detector", "haar"], "evaluate chooses its detector with --through-detector, received --detector haar"),
+            (["--detector", "haar"], "Unknown option '--detector'"),
         ]
         for (arguments, message) in evaluateCases {
             let refused = try CommandRunner.run(["evaluate", "--model", model, "--data", "absent"] + arguments)
