@@ -10,10 +10,11 @@ struct TrainingRecipeTests {
         .deletingLastPathComponent().deletingLastPathComponent()
 
     @Test(arguments: [("standard", "models/standard.safetensors"), ("robust", "models/robust.safetensors"),
-                      ("robust-heavy", "models/robust-heavy.safetensors"), ("soup", "models/default.safetensors"),
+                      ("robust-heavy", "models/robust-heavy.safetensors"), ("soup", "models/soup.safetensors"),
                       ("tiny", "models/tiny.safetensors"), ("tiny-robust", "models/tiny-robust.safetensors"),
                       ("tiny-distilled", "models/tiny-distilled.safetensors"),
                       ("distilled", "models/distilled.safetensors"), ("consistent", "models/consistent.safetensors"),
+                      ("consistent-long", "models/default.safetensors"),
                       ("mini-xception", "models/mini-xception-48.safetensors")])
     func builtInRecipeIsTheBundledModelsRecipe(name: String, file: String) throws {
         let fromCard = try TrainingRecipe.load(Self.packageRoot.appendingPathComponent(file).path)

@@ -13,15 +13,16 @@ extension TrainingRecipe {
     ///   warm-up, cosine decay) with the robust augmentation (wider framing, camera corruptions).
     /// - `robust-heavy`: `models/robust-heavy.safetensors`, `robust`'s model fine-tuned for 8 epochs at Adam 2e-4 (1-epoch
     ///   warm-up, cosine decay), seed 6, with the heavier corruption mix (`Augmentation.robustHeavy`).
-    /// - `soup`: `models/default.safetensors`, the mean of the three wide-xceptions above fine-tuned for 8 epochs at
+    /// - `soup`: `models/soup.safetensors` (the default until 2026-12-05), the mean of the three wide-xceptions above fine-tuned for 8 epochs at
     ///   Adam 1e-4 (1-epoch warm-up, cosine decay), seed 10, with `robust-heavy`'s corruptions, distilled from the three
     ///   (half of each target is their mean prediction), batch-norm statistics re-estimated on clean faces.
     /// - `distilled`: `models/distilled.safetensors`, `standard`'s network and schedule from scratch, seed 20, the robust
     ///   augmentation throughout and the four bundled wide-xceptions as teachers (half of each target is their mean
-    ///   flip-crop prediction): `default`, `robust-heavy`, `robust` and `standard`.
+    ///   flip-crop prediction): `soup`, `robust-heavy`, `robust` and `standard`.
     /// - `consistent`: `models/consistent.safetensors`, `standard`'s network from scratch for 80 epochs, seed 33, the
-    ///   robust augmentation throughout, with `default` and `distilled` answering each augmented batch as the student
+    ///   robust augmentation throughout, with `soup` and `distilled` answering each augmented batch as the student
     ///   sees it (half of each target is their mean single-view prediction for the corrupted face).
+    /// - `consistent-long`: `models/default.safetensors`, `consistent`'s recipe for 100 epochs, seed 35.
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
     /// - `tiny-robust`: `models/tiny-robust.safetensors`, `tiny`'s model fine-tuned for 16 epochs at Adam 3e-4 (1-epoch
     ///   warm-up, cosine decay), seed 8, with `robust-heavy`'s corruptions and the three bundled wide-xceptions as
@@ -40,6 +41,7 @@ extension TrainingRecipe {
         case soup
         case distilled
         case consistent
+        case consistentLong = "consistent-long"
         case tiny
         case tinyRobust = "tiny-robust"
         case tinyDistilled = "tiny-distilled"
@@ -53,8 +55,12 @@ extension TrainingRecipe {
         static let wideXceptions = ["models/robust-heavy.safetensors", "models/robust.safetensors",
                                     "models/standard.safetensors"]
 
+        /// `consistent`'s teachers: `soup` and `distilled`, each answering for the augmented batch.
+        static let batchTeachers = Distillation(
+            teachers: ["models/soup.safetensors", "models/distilled.safetensors"], input: .augmented)
+
         /// `distilled`'s and `tiny-distilled`'s teachers: the four bundled wide-xceptions, each averaging flip-crop.
-        static let flipCropTeachers = Distillation(teachers: ["models/default.safetensors"] + wideXceptions,
+        static let flipCropTeachers = Distillation(teachers: ["models/soup.safetensors"] + wideXceptions,
                                                    testTimeAugmentation: .flipCrop)
 
         public var recipe: TrainingRecipe {
@@ -78,10 +84,9 @@ extension TrainingRecipe {
             case .distilled:
                 TrainingRecipe.wideXception(augmentation: .robust, seed: 20, distillation: Self.flipCropTeachers)
             case .consistent:
-                TrainingRecipe.wideXception(
-                    augmentation: .robust, seed: 33, epochs: 80,
-                    distillation: Distillation(teachers: ["models/default.safetensors", "models/distilled.safetensors"],
-                                               input: .augmented))
+                TrainingRecipe.wideXception(augmentation: .robust, seed: 33, epochs: 80, distillation: Self.batchTeachers)
+            case .consistentLong:
+                TrainingRecipe.wideXception(augmentation: .robust, seed: 35, epochs: 100, distillation: Self.batchTeachers)
             case .robust:
                 TrainingRecipe.wideXceptionFineTune(epochs: 12, learningRate: 3e-4, augmentation: .robust, seed: 4,
                                      from: "models/standard.safetensors")
