@@ -43,11 +43,12 @@ public struct FaceDetector: Sendable {
         /// Largest face size searched, in pixels; `nil` means the image size. OpenCV's `maxSize`.
         public let maximumSize: WindowSize?
 
-        /// Validated parameters.
+        /// Validated parameters; the scale factor and neighbour count left out are ``faceClassification``'s.
         /// - Throws: ``FaceDetectorError/invalidParameter(name:expected:received:)`` for a scale factor outside
         ///   `[1.001, 100]` (OpenCV accepts anything above 1, but factors closer to 1 create thousands of levels), a
         ///   negative neighbour count or negative sizes.
-        public init(scaleFactor: Double = 1.3, minimumNeighbors: Int = 5, minimumSize: WindowSize? = nil,
+        public init(scaleFactor: Double = faceClassification.scaleFactor,
+                    minimumNeighbors: Int = faceClassification.minimumNeighbors, minimumSize: WindowSize? = nil,
                     maximumSize: WindowSize? = nil) throws(FaceDetectorError) {
             guard scaleFactor.isFinite, scaleFactor >= 1.001, scaleFactor <= 100 else {
                 throw .invalidParameter(name: "scaleFactor", expected: "a value from 1.001 to 100", received: "\(scaleFactor)")

@@ -32,8 +32,7 @@ struct FaceDetectorOptions: ParsableArguments {
     @Option(help: "Haar: detector minimum neighbours (default: \(Self.haarDefaults.minimumNeighbors)).")
     var minNeighbors: Int?
 
-    /// Haar's parameters where its options are not given: face_classification's, which Emovere's models were
-    /// compared with.
+    /// Haar's parameters where its options are not given (the library's: face_classification's).
     static let haarDefaults = FaceDetector.DetectionParameters.faceClassification
 
     func validate() throws {
