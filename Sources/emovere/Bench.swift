@@ -77,10 +77,12 @@ struct Bench: ParsableCommand {
     func run() throws {
         print(SystemDescription.current)
         if detector {
-            let sample = try RGBImage(contentsOf: try BundledModel.locate(fileName: "astronaut.jpg", environment: nil,
-                                                                          folder: "samples"))
+            let sample = try RGBImage(contentsOf: try BundledModel.locate(
+                fileName: "astronaut.jpg", environment: nil, folder: "samples",
+                remedy: "run bench from the package's folder, where samples/ is"))
             try DetectorBench(sample: sample,
-                              yunetPath: try BundledModel.locate(fileName: YuNetDetector.bundledFileName, environment: nil),
+                              yunetPath: try BundledModel.locate(fileName: YuNetDetector.bundledFileName, environment: nil,
+                                                                 remedy: "run bench from the package's folder, where models/ is"),
                               cascadePath: HaarCascade.locate(), seconds: seconds, layers: layers).run()
             return
         }

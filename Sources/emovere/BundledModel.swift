@@ -6,8 +6,9 @@ import Foundation
 enum BundledModel {
     static let fileName = "default.safetensors"
 
-    static func locate(fileName: String = fileName, environment: String? = "EMOVERE_MODEL", folder: String = "models")
-        throws -> String {
+    /// `remedy` ends the error when nothing is found: what the user can pass instead.
+    static func locate(fileName: String = fileName, environment: String? = "EMOVERE_MODEL", folder: String = "models",
+                       remedy: String = "pass --model or set EMOVERE_MODEL") throws -> String {
         if let environment, let path = ProcessInfo.processInfo.environment[environment] { return path }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
@@ -16,8 +17,7 @@ enum BundledModel {
             executable.deletingLastPathComponent().appendingPathComponent("../share/emovere/" + fileName).standardized.path,
         ]
         guard let found = candidates.first(where: FileManager.default.fileExists(atPath:)) else {
-            throw CommandFailure("no bundled \(fileName) found (looked in \(candidates.joined(separator: ", ")))"
-                                  + (environment.map { "; pass --model or set \($0)" } ?? ""))
+            throw CommandFailure("no bundled \(fileName) found (looked in \(candidates.joined(separator: ", "))); \(remedy)")
         }
         return found
     }

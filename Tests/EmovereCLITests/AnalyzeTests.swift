@@ -1,3 +1,4 @@
+import Emovere
 import EmovereVision
 import Foundation
 import Testing
@@ -170,6 +171,23 @@ struct AnalyzeTests {
         // An empty list is nothing to do (a scheduled job with no new photos), said but not a failure.
         let empty = try Self.analyze(["--files-from", scratch.path + "/empty.txt"])
         #expect(empty.status == 0 && empty.standardError.contains("no photos listed in \(scratch.path)/empty.txt"), "\(empty)")
+    }
+
+    /// An executable installed without the bundled detector beside it says where it looked and what to pass
+    /// instead, and the remedy it names works.
+    @Test func missingBundledDetectorNamesTheRemedy() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let installed = scratch.path + "/bin/emovere"
+        try FileManager.default.createDirectory(atPath: scratch.path + "/bin", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: try #require(CommandRunner.executable), to: URL(fileURLWithPath: installed))
+        let arguments = ["analyze", Self.sample, "--model", try Self.model.get()]
+        let missing = try CommandRunner.run(arguments, in: scratch.path, executable: installed)
+        #expect(missing.status == 1 && missing.standardError.contains("no bundled \(YuNetDetector.bundledFileName) found")
+                && missing.standardError.contains("pass --yunet-model, or choose --detector haar"), "\(missing)")
+        let haar = try CommandRunner.run(arguments + ["--detector", "haar", "--cascade", Self.cascade],
+                                         in: scratch.path, executable: installed)
+        #expect(haar.status == 0, "\(haar)")
     }
 
     /// A photo whose name starts with a dash (a `*.jpg` glob can produce one) is not taken for options: the command
