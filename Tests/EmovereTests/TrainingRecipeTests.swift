@@ -13,6 +13,7 @@ struct TrainingRecipeTests {
                       ("robust-heavy", "models/robust-heavy.safetensors"), ("soup", "models/soup.safetensors"),
                       ("tiny", "models/tiny.safetensors"), ("tiny-robust", "models/tiny-robust.safetensors"),
                       ("tiny-distilled", "models/tiny-distilled.safetensors"),
+                      ("tiny-consistent", "models/tiny-consistent.safetensors"),
                       ("distilled", "models/distilled.safetensors"), ("consistent", "models/consistent.safetensors"),
                       ("consistent-long", "models/default.safetensors"),
                       ("mini-xception", "models/mini-xception-48.safetensors")])

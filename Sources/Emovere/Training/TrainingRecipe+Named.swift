@@ -29,6 +29,9 @@ extension TrainingRecipe {
     ///   teachers (half of each target is their mean prediction): `robust-heavy`, `robust` and `standard`.
     /// - `tiny-distilled`: `models/tiny-distilled.safetensors`, mini-Xception 64x64 from scratch, 100 epochs, seed 22,
     ///   the robust augmentation throughout and `distilled`'s teachers.
+    /// - `tiny-consistent`: `models/tiny-consistent.safetensors`, mini-Xception 64x64 from scratch, 100 epochs, seed 37,
+    ///   the robust augmentation throughout, with the default model (`consistent-long`) and `soup` answering each
+    ///   augmented batch as the student sees it.
     /// - `mini-xception`: `models/mini-xception-48.safetensors`, mini-Xception 48x48, 80 epochs, seed 2.
     ///
     /// All but the fine-tunes: Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2 1e-4; the mini-Xceptions
@@ -45,6 +48,7 @@ extension TrainingRecipe {
         case tiny
         case tinyRobust = "tiny-robust"
         case tinyDistilled = "tiny-distilled"
+        case tinyConsistent = "tiny-consistent"
         case miniXception = "mini-xception"
 
         /// The recipe `emovere train` starts from when none is given: the one that trains the default
@@ -58,6 +62,10 @@ extension TrainingRecipe {
         /// `consistent`'s teachers: `soup` and `distilled`, each answering for the augmented batch.
         static let batchTeachers = Distillation(
             teachers: ["models/soup.safetensors", "models/distilled.safetensors"], input: .augmented)
+
+        /// `tiny-consistent`'s teachers: the default model and `soup`, each answering for the augmented batch.
+        static let defaultBatchTeachers = Distillation(
+            teachers: ["models/default.safetensors", "models/soup.safetensors"], input: .augmented)
 
         /// `distilled`'s and `tiny-distilled`'s teachers: the four bundled wide-xceptions, each averaging flip-crop.
         static let flipCropTeachers = Distillation(teachers: ["models/soup.safetensors"] + wideXceptions,
@@ -77,6 +85,9 @@ extension TrainingRecipe {
             case .tinyDistilled:
                 TrainingRecipe.miniXception(
                     inputSize: 64, epochs: 100, seed: 22, augmentation: .robust, distillation: Self.flipCropTeachers)
+            case .tinyConsistent:
+                TrainingRecipe.miniXception(
+                    inputSize: 64, epochs: 100, seed: 37, augmentation: .robust, distillation: Self.defaultBatchTeachers)
             case .miniXception:
                 TrainingRecipe.miniXception(inputSize: 48, epochs: 80, seed: 2)
             case .standard:
