@@ -5,10 +5,13 @@ import Foundation
 /// `models/` beside the package the executable was built in, or `../share/emovere/` beside an installed executable.
 enum BundledModel {
     static let fileName = "default.safetensors"
+    /// The environment variable that names the model file instead.
+    static let environmentVariable = "EMOVERE_MODEL"
 
     /// `remedy` ends the error when nothing is found: what the user can pass instead.
-    static func locate(fileName: String = fileName, environment: String? = "EMOVERE_MODEL", folder: String = "models",
-                       remedy: String = "pass --model or set EMOVERE_MODEL") throws -> String {
+    static func locate(fileName: String = fileName, environment: String? = environmentVariable,
+                       folder: String = "models", remedy: String = "pass --model or set \(environmentVariable)")
+        throws -> String {
         if let environment, let path = ProcessInfo.processInfo.environment[environment] { return path }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         let candidates = [
