@@ -59,16 +59,21 @@ extension TrainingRecipe {
         static let wideXceptions = ["models/robust-heavy.safetensors", "models/robust.safetensors",
                                     "models/standard.safetensors"]
 
+        /// The bundled default's and `soup`'s files, which several recipes name as teachers: a swap of the default
+        /// re-points them here.
+        static let defaultFile = "models/default.safetensors"
+        static let soupFile = "models/soup.safetensors"
+
         /// `consistent`'s teachers: `soup` and `distilled`, each answering for the augmented batch.
         static let batchTeachers = Distillation(
-            teachers: ["models/soup.safetensors", "models/distilled.safetensors"], input: .augmented)
+            teachers: [soupFile, "models/distilled.safetensors"], input: .augmented)
 
         /// `tiny-consistent`'s teachers: the default model and `soup`, each answering for the augmented batch.
         static let defaultBatchTeachers = Distillation(
-            teachers: ["models/default.safetensors", "models/soup.safetensors"], input: .augmented)
+            teachers: [defaultFile, soupFile], input: .augmented)
 
         /// `distilled`'s and `tiny-distilled`'s teachers: the four bundled wide-xceptions, each averaging flip-crop.
-        static let flipCropTeachers = Distillation(teachers: ["models/soup.safetensors"] + wideXceptions,
+        static let flipCropTeachers = Distillation(teachers: [soupFile] + wideXceptions,
                                                    testTimeAugmentation: .flipCrop)
 
         public var recipe: TrainingRecipe {
