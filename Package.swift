@@ -92,7 +92,8 @@ let package = Package(
         .testTarget(
             name: "EmovereCLITests",
             dependencies: [
-                "Emovere", "EmovereData", "EmovereFiles", "EmovereNN", "EmovereONNX", "EmovereTestSupport", "EmovereVideo", "EmovereVision",
+                "Emovere", "EmovereData", "EmovereFiles", "EmovereNN", "EmovereONNX", "EmovereTensor", "EmovereTestSupport", "EmovereVideo",
+                "EmovereVision",
             ]),
         .testTarget(
             name: "EmovereONNXTests",

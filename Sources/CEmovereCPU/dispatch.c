@@ -54,6 +54,16 @@ emovere_isa emovere_detect_isa(void) {
     return EMOVERE_ISA_AVX2;
 }
 
+int emovere_detect_bfloat16(void) {
+    if (emovere_detect_isa() != EMOVERE_ISA_AVX512) return 0;
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    int has_avx512bw = (ebx >> 30) & 1, has_avx512vl = (ebx >> 31) & 1;
+    if (!has_avx512bw || !has_avx512vl || eax < 1) return 0; /* eax: the highest subleaf */
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (eax >> 5) & 1;
+}
+
 #define DISPATCH(isa, name, ...)                                                                                   \
     switch (isa) {                                                                                                 \
     case EMOVERE_ISA_AVX512: name##_avx512(__VA_ARGS__); break;                                                    \
@@ -62,6 +72,7 @@ emovere_isa emovere_detect_isa(void) {
     }
 #else
 emovere_isa emovere_detect_isa(void) { return EMOVERE_ISA_PORTABLE; }
+int emovere_detect_bfloat16(void) { return 0; }
 
 #define DISPATCH(isa, name, ...)                                                                                   \
     do {                                                                                                           \

@@ -28,14 +28,21 @@ public final class Conv2d: Layer {
     private var packedKernel: PackedKernel?
     /// The input inside its zero frame, for the direct path of a padded convolution.
     private var framedInput: Tensor?
-    /// True after `freezeWeights()`.
+    /// True after `freezeWeights(precision:)`.
     public private(set) var hasFrozenWeights = false
+    /// The direct path's arithmetic, chosen by `freezeWeights(precision:)`: `float32` unless the weights are frozen in
+    /// a precision this CPU and the layer's windows support.
+    public private(set) var precision = Precision.float32
 
     /// Promises that the weights no longer change (inference only): the packed copy the direct path
-    /// reads is then made once instead of on every pass. `absorb(scale:shift:)` still repacks.
-    public func freezeWeights() {
+    /// reads is then made once instead of on every pass, in `precision` where this CPU runs it and the windows
+    /// allow (`Convolution.supportsDirectForward(_:precision:)`), else in `float32`. `absorb(scale:shift:)` still
+    /// repacks.
+    public func freezeWeights(precision: Precision = .float32) {
         hasFrozenWeights = true
         packedKernel = nil
+        self.precision = geometry.map { Convolution.supportsDirectForward($0, precision: precision) } == true
+            ? precision : .float32
     }
 
     /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window; with `appliesReLU`
@@ -84,10 +91,10 @@ public final class Conv2d: Layer {
         self.output = output
         // Training too takes the direct path where it applies: backward makes the im2col rows it needs from the input.
         if Convolution.supportsDirectForward(g, filters: filters) {
-            let packed = packedKernel ?? PackedKernel(rows: g.taps * g.channels, filters: filters)
+            let packed = packedKernel ?? PackedKernel(rows: g.taps * g.channels, filters: filters, precision: precision)
             if packedKernel == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
             packedKernel = packed
-            let scratchCount = Convolution.directScratchCount(g, batch: batch)
+            let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: precision)
             if scratchCount > 0 { framedInput = Tensor.reusing(framedInput, shape: [scratchCount]) }
             Convolution.directForward(input: input, kernel: packed, bias: bias?.value, geometry: g,
                                       relu: appliesReLU, output: output, scratch: scratchCount > 0 ? framedInput : nil)

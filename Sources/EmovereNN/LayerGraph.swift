@@ -90,12 +90,12 @@ extension LayerGraph {
         }
     }
 
-    /// Freezes every convolution's weights inside this container (`Conv2d.freezeWeights()`): for a network that
-    /// only runs inference from now on.
-    public func freezeConvolutionWeights() {
+    /// Freezes every convolution's weights inside this container (`Conv2d.freezeWeights(precision:)`): for a network
+    /// that only runs inference from now on.
+    public func freezeConvolutionWeights(precision: Precision = .float32) {
         for layer in nestedLayers {
-            (layer as? Conv2d)?.freezeWeights()
-            (layer as? SeparableConv2d)?.pointwise.freezeWeights()
+            (layer as? Conv2d)?.freezeWeights(precision: precision)
+            (layer as? SeparableConv2d)?.pointwise.freezeWeights(precision: precision)
         }
     }
 

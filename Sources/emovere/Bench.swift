@@ -19,6 +19,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Input size in pixels, 8-512.")
     var inputSize = 48
 
+    @Option(help: "Inference precision: float32, or bfloat16 (bfloat16 multiplications, single-precision sums; needs AVX512_BF16, else float32 runs). Training runs in float32.")
+    var precision = Precision.float32
+
     @Option(help: "Seconds to run each measurement.")
     var seconds = 5.0
 
@@ -87,7 +90,8 @@ struct Bench: ParsableCommand {
             return
         }
         let architecture = Architecture(model, inputSize: inputSize)
-        let benchmark = Benchmark(architecture: architecture, seconds: seconds)
+        let benchmark = Benchmark(architecture: architecture, seconds: seconds, precision: precision)
+        if precision != benchmark.precision { print(Precision.fallbackNote) }
         let batches = trainingOnly ? [] : inferenceBatches
         let exported = !noOnnx && !trainingOnly && onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil
         defer { if let exported { try? FileManager.default.removeItem(atPath: exported) } }  // a temporary file

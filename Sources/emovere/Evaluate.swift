@@ -4,6 +4,7 @@ import EmovereCore
 import EmovereData
 import EmovereNN
 import EmovereReport
+import EmovereTensor
 import EmovereVision
 import Foundation
 
@@ -57,6 +58,9 @@ struct Evaluate: ParsableCommand {
         """)
     var fitTemperature = false
 
+    @Option(help: "The model's arithmetic: float32, or bfloat16 (needs AVX512_BF16, else float32 runs): how much accuracy bfloat16 costs.")
+    var precision = Precision.float32
+
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
 
@@ -103,10 +107,14 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
         }
         try detection.checkApplicable(to: throughDetector, chosenBy: "--through-detector")
+        if record && precision != .float32 {
+            throw ValidationError("--record stores the card's figures, measured in float32: leave out --precision \(precision)")
+        }
     }
 
     func run() throws {
-        let (network, card) = try ModelFile.loadForInference(model)
+        if !precision.isSupported { FileHandle.standardError.write(Data((Precision.fallbackNote + "\n").utf8)) }
+        let (network, card) = try ModelFile.loadForInference(model, precision: precision)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
                                   temperature: card.temperature ?? 1)

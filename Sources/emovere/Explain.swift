@@ -51,6 +51,9 @@ struct Explain: ParsableCommand {
     var output: String { out ?? Self.defaultOutput(for: photo) }
 
     func validate() throws {
+        if detection.precision != .float32 {
+            throw ValidationError("explain runs the trainable model (its gradients) in float32: leave out --precision \(detection.precision)")
+        }
         for (option, path) in [("--out", output), ("--guided", guided)] {
             if let path {
                 try OutputPaths.checkFileName(path, option: option, kind: "an image file", extensions: ["png", "jpg", "jpeg"])

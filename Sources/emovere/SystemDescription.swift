@@ -10,6 +10,8 @@ enum SystemDescription {
         var lines = [
             "kernels: \(InstructionSet.detected.summary); this CPU runs \(InstructionSet.available.map(\.description).joined(separator: ", "))",
             "BLAS: \(Gemm.libraryDescription); workers: \(Parallel.workerCount)",
+            "precisions: " + Precision.allCases.filter(\.isSupported).map(\.description).joined(separator: ", ")
+                + (Precision.isBFloat16Supported ? " (AVX512_BF16)" : " (bfloat16 needs AVX512_BF16)"),
         ]
         if let advice = Gemm.kernelAdvice { lines.append(advice) }
         return lines.joined(separator: "\n")

@@ -1,4 +1,5 @@
 import Emovere
+import EmovereTensor
 import EmovereVision
 import Foundation
 import Testing
@@ -111,6 +112,27 @@ struct AnalyzeTests {
         #expect(Set(answers.values).count == 4, "\(answers)")
         let wrong = try Self.analyze([Self.sample, "--tta", "twelve-crop"])
         #expect(wrong.status != 0 && wrong.standardError.contains("twelve-crop"), "\(wrong)")
+    }
+
+    /// `--precision bfloat16` keeps the answer: the same emotion, every probability within 0.02 of float32's. Where the
+    /// CPU runs bfloat16 the probabilities move (its kernels ran); elsewhere they are float32's and a note says so.
+    @Test func bfloat16PrecisionKeepsTheAnswer() throws {
+        var answers: [Precision: (emotion: String, probabilities: [String: Double])] = [:]
+        for precision in Precision.allCases {
+            let result = try Self.analyze([Self.sample, "--json", "--precision", precision.rawValue])
+            try #require(result.status == 0, "\(result)")
+            let face = try #require((try Self.photos(result).first?["faces"] as? [[String: Any]])?.first, "\(result)")
+            let probabilities = try #require(face["probabilities"] as? [String: Any], "\(result)")
+            answers[precision] = (try #require(face["emotion"] as? String), probabilities.compactMapValues(Self.number))
+            #expect(result.standardError.contains("no AVX512_BF16") == !precision.isSupported, "\(result)")
+        }
+        let single = try #require(answers[.float32]), halves = try #require(answers[.bfloat16])
+        #expect(halves.emotion == single.emotion)
+        let differences = single.probabilities.map { abs($0.value - (halves.probabilities[$0.key] ?? 2)) }
+        #expect(differences.allSatisfy { $0 <= 0.02 }, "\(single) \(halves)")
+        #expect(differences.contains { $0 > 0 } == Precision.isBFloat16Supported, "\(differences)")
+        let wrong = try Self.analyze([Self.sample, "--precision", "float16"])
+        #expect(wrong.status != 0 && wrong.standardError.contains("float16"), "\(wrong)")
     }
 
     @Test func folderWithAnUnreadableFileReportsTheGoodOneAndExitsWithOne() throws {

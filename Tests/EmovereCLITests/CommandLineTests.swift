@@ -255,6 +255,9 @@ struct CommandLineTests {
         #expect(badSeverity.status != 0 && badSeverity.standardError.contains("--severities must be between 1 and 5"), "\(badSeverity)")
         let noteAlone = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--note", "x"])
         #expect(noteAlone.status != 0 && noteAlone.standardError.contains("--note needs --record"), "\(noteAlone)")
+        let recordHalves = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--record",
+                                                  "--precision", "bfloat16"])
+        #expect(recordHalves.status != 0 && recordHalves.standardError.contains("measured in float32"), "\(recordHalves)")
 
         let again = try CommandRunner.run(trainArguments + ["--epochs", "3"])
         #expect(again.status != 0)

@@ -126,6 +126,9 @@ struct ExplainTests {
         #expect(noFace.status == 1 && noFace.standardError.contains("no face found in \(faceless)"), "\(noFace)")
         #expect(!FileManager.default.fileExists(atPath: output), "nothing is written without a face")
 
+        let halves = try Self.explain([AnalyzeTests.sample, "--out", output, "--precision", "bfloat16"])
+        #expect(halves.status != 0 && halves.standardError.contains("in float32"), "\(halves)")
+
         let layer = try Self.explain([AnalyzeTests.sample, "--out", output, "--layer", "99"])
         #expect(layer.status != 0 && layer.standardError.contains("--layer: layer 99 does not exist"), "\(layer)")
 

@@ -12,8 +12,19 @@ struct InferenceFoldingTests {
     func foldedModelMatchesPlainModel(architecture: (name: String, inputSize: Int), batch: Int) throws {
         let inputSize = architecture.inputSize
         let architecture = Architecture(name: architecture.name, inputSize: inputSize)
+        let plain = try Self.modelWithStatistics(architecture)
+        let folded = try plain.inferenceModel()
+        let input = Tensor(shape: [batch, inputSize, inputSize, 1],
+                           values: randomValues(batch * inputSize * inputSize, seed: 9))
+        let expected = plain.probabilities(input).values
+        let actual = folded.probabilities(input).values
+        #expect(closeness(actual, expected, relativeTolerance: 1e-3, absoluteTolerance: 1e-5) <= 1)
+    }
+
+    /// `architecture` (seed 3) with non-trivial batch-norm statistics and affine parameters, so folding has
+    /// something to fold.
+    static func modelWithStatistics(_ architecture: Architecture) throws -> Model {
         let plain = try Model(architecture: architecture, seed: 3)
-        // Non-trivial batch-norm statistics and affine parameters, so folding has something to fold.
         var state = plain.stateDictionary()
         for (index, name) in state.keys.sorted().enumerated() {
             guard let entry = state[name] else { continue }
@@ -27,12 +38,29 @@ struct InferenceFoldingTests {
             }
         }
         try plain.load(state)
-        let folded = try plain.inferenceModel()
-        let input = Tensor(shape: [batch, inputSize, inputSize, 1],
-                           values: randomValues(batch * inputSize * inputSize, seed: 9))
-        let expected = plain.probabilities(input).values
-        let actual = folded.probabilities(input).values
-        #expect(closeness(actual, expected, relativeTolerance: 1e-3, absoluteTolerance: 1e-5) <= 1)
+        return plain
+    }
+
+    /// A bfloat16 inference model runs its even-run convolutions in bfloat16 and the others (a one-channel stem's
+    /// runs of 3) in float32, and its logits stay within 2 % of the float32 model's largest logit, not equal to them.
+    @Test(.enabled(if: Precision.isBFloat16Supported, "this CPU has no AVX512_BF16"),
+          arguments: [("mini-xception", 48), ("wide-xception", 48)])
+    func bfloat16ModelStaysCloseToFloat32(architecture: (name: String, inputSize: Int)) throws {
+        let inputSize = architecture.inputSize
+        let plain = try Self.modelWithStatistics(Architecture(name: architecture.name, inputSize: inputSize))
+        let halves = try plain.inferenceModel(precision: .bfloat16)
+        #expect(halves.precision == .bfloat16)
+        let convolutions = halves.network.nestedLayers.compactMap { layer in
+            (layer as? Conv2d) ?? (layer as? SeparableConv2d)?.pointwise
+        }
+        let precisions = convolutions.map(\.precision)
+        #expect(precisions.first == .float32 && precisions.dropFirst().allSatisfy { $0 == .bfloat16 }, "\(precisions)")
+        let input = Tensor(shape: [3, inputSize, inputSize, 1], values: randomValues(3 * inputSize * inputSize, seed: 9))
+        let expected = try plain.inferenceModel().logits(input).values
+        let actual = halves.logits(input).values
+        let largest = expected.map(abs).max() ?? 0
+        let difference = zip(actual, expected).map { abs($0 - $1) }.max() ?? 0
+        #expect(difference > 0 && difference <= 0.02 * largest, "largest logit \(largest), difference \(difference)")
     }
 
     /// The direct path reads a packed copy of the kernel: an unfrozen convolution repacks on every pass, so a

@@ -1,4 +1,4 @@
-import EmovereTensor
+@testable import EmovereTensor
 import EmovereTestSupport
 import Testing
 
@@ -59,6 +59,51 @@ struct DirectConvolutionTests {
             Convolution.forward(input: input, kernel: kernel, bias: bias, geometry: g, relu: relu, output: viaGEMM)
             #expect(closeness(viaGEMM.values, target, absoluteTolerance: 1e-4) <= 1, "GEMM path, relu \(relu)")
         }
+    }
+
+    /// The bfloat16 kernels (AVX512_BF16) against the reference convolution of the input and weights rounded to
+    /// bfloat16 by `Precision.bfloat16Bits`: the products are exact, so only the order of the sums differs. Every case
+    /// whose window runs (`KW * C`) have an even length; the others are refused.
+    @Test(.enabled(if: Precision.isBFloat16Supported, "this CPU has no AVX512_BF16"), arguments: 0..<cases.count)
+    func bfloat16MatchesReferenceOnRoundedValues(caseIndex: Int) {
+        let (height, width, channels, kernelSize, filters, batch, stride, padding) = Self.cases[caseIndex]
+        let g = ConvolutionGeometry(inputHeight: height, inputWidth: width, channels: channels, kernelSize: kernelSize,
+                                    stride: stride, padding: padding)
+        let even = (kernelSize * channels) % 2 == 0
+        #expect(Convolution.supportsDirectForward(g, precision: .bfloat16) == even)
+        guard even else { return }
+        let round = { (values: [Float]) in values.map { Precision.float(bfloat16Bits: Precision.bfloat16Bits($0)) } }
+        let inputValues = randomValues(batch * g.inputSize, seed: 1)
+        let kernelValues = randomValues(g.taps * channels * filters, seed: 2)
+        let biasValues = randomValues(filters, seed: 3)
+        let expected = Reference.convolutionForward(input: round(inputValues), kernel: round(kernelValues),
+                                                    bias: biasValues, batch: batch, filters: filters, geometry: g)
+        let kernel = PackedKernel(Tensor(shape: [kernelSize, kernelSize, channels, filters], values: kernelValues),
+                                  instructionSet: .avx512, precision: .bfloat16)
+        for relu in [false, true] {
+            let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
+            let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: .bfloat16)
+            Convolution.directForward(input: Tensor(shape: [batch, height, width, channels], values: inputValues),
+                                      kernel: kernel, bias: Tensor(shape: [filters], values: biasValues), geometry: g,
+                                      relu: relu, output: output, scratch: garbageTensor([scratchCount]))
+            let target = relu ? expected.map { max($0, 0) } : expected
+            #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1, "relu \(relu)")
+        }
+    }
+
+    /// `emovere_to_bfloat16` (whole vectors and a tail) rounds as `Precision.bfloat16Bits`: to nearest, ties to even,
+    /// on values drawn at random and on exact ties.
+    @Test(.enabled(if: Precision.isBFloat16Supported, "this CPU has no AVX512_BF16"))
+    func bfloat16RoundingMatchesReference() {
+        var values = randomValues(1_000, seed: 4).map { $0 * 1_000 }
+        values += [1 + 0x1p-8, 1 + 0x3p-8, -(1 + 0x1p-8), 3 + 0x1p-7, 0, -0, 65_504, 1e30]
+        let scratch = garbageTensor([(values.count + 1) / 2])
+        let halves = values.withUnsafeBufferPointer {
+            Convolution.roundedCopy(of: $0.baseAddress!, count: values.count, into: scratch.pointer)
+        }
+        let rounded = (0..<values.count).map { halves[$0] }
+        #expect(rounded == values.map(Precision.bfloat16Bits))
+        #expect(Precision.bfloat16Bits(1 + 0x1p-8) == 0x3F80 && Precision.bfloat16Bits(1 + 0x3p-8) == 0x3F82)
     }
 
     @Test func windowsWiderThan3x3x128AreLeftToTheGEMMPath() {

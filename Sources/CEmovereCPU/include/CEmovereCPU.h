@@ -2,6 +2,7 @@
 #define CEMOVERE_CPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// Makes the calling thread flush denormal results to zero and read denormal inputs as zero (x86-64: MXCSR FTZ and
 /// DAZ; arm64: FPCR FZ). Denormal floats cost up to a hundred times a normal operation on many CPUs, and a trained
@@ -50,6 +51,28 @@ void emovere_conv_wide(emovere_isa isa, const float *const *corners, long row_st
 void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
                          long run_length, const float *weights, long weight_stride, const float *bias, float floor,
                          long valid, long filters, float *out, long out_stride);
+
+/// 1 when the CPU and operating system run AVX512_BF16 (with AVX-512F, BW and VL): the bfloat16 kernels below.
+int emovere_detect_bfloat16(void);
+
+/// `count` floats rounded to bfloat16 (to nearest, ties to even; denormals become zero), the top 16 bits of each.
+/// Needs `emovere_detect_bfloat16`.
+void emovere_to_bfloat16(const float *from, uint16_t *to, long count);
+
+/// `emovere_conv_wide` for AVX-512 with bfloat16 multiplications and single-precision sums: 6 output pixels x 64
+/// filters. The windows are read from `halves`, the bfloat16 copy of the floats at `origin` (`corners` point into
+/// the floats), as pairs of neighbouring values, so `run_length` must be even. Weight pair q of kernel row ky (rows
+/// 2q and 2q+1 of the run) is 64 filters x 2 values at `weights + (ky * run_length + 2 * q) * 64`, the pair of each
+/// filter side by side. Needs `emovere_detect_bfloat16`.
+void emovere_conv_wide_bf16(const float *const *corners, const float *origin, const uint16_t *halves, long row_step,
+                            long kernel_height, long run_length, const uint16_t *weights, const float *bias,
+                            float floor, long valid, float *out, long out_stride);
+
+/// `emovere_conv_narrow` with bfloat16 multiplications: 12 output pixels x 16 filters (weight pairs as in
+/// `emovere_conv_wide_bf16`, 16 filters wide), the first `filters` stored; `bias` has `filters` values or is NULL.
+void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, const uint16_t *halves,
+                              long row_step, long kernel_height, long run_length, const uint16_t *weights,
+                              const float *bias, float floor, long valid, long filters, float *out, long out_stride);
 
 /// im2col rows of `count` output pixels whose windows lie in frame: pixel p's window is `kernel_height` runs of
 /// `run_length` floats, `row_step` apart, starting at `first + p * pixel_step`; they are copied one after another to

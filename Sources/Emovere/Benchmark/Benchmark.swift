@@ -11,10 +11,14 @@ public struct Benchmark {
     public let architecture: Architecture
     /// Wall-clock seconds per measurement (after one warm-up step).
     public let seconds: Double
+    /// The inference network's precision (`InferenceModel.precision`); training runs in single precision.
+    public let precision: Precision
 
-    public init(architecture: Architecture, seconds: Double) {
+    /// Measures `architecture` for `seconds` per figure, inference in `precision` where this CPU runs it.
+    public init(architecture: Architecture, seconds: Double, precision: Precision = .float32) {
         self.architecture = architecture
         self.seconds = seconds
+        self.precision = precision.supported
     }
 
     /// One measured figure.
@@ -59,7 +63,7 @@ public struct Benchmark {
     /// Inference images/s at `batchSize` (preprocessed input to probabilities).
     public func inference(batchSize: Int) throws -> Measurement {
         let size = architecture.inputSize
-        let model = try Model(architecture: architecture, seed: 1).inferenceModel()
+        let model = try Model(architecture: architecture, seed: 1).inferenceModel(precision: precision)
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 2_654_435_761) % 255) / 127.5 - 1
         })
@@ -67,7 +71,8 @@ public struct Benchmark {
             _ = model.probabilities(input)
             return batchSize
         }
-        return Measurement(name: "\(architecture) inference, batch \(batchSize)", imagesPerSecond: rate.wall,
+        let suffix = precision == .float32 ? "" : " (\(precision))"
+        return Measurement(name: "\(architecture) inference\(suffix), batch \(batchSize)", imagesPerSecond: rate.wall,
                            imagesPerCPUSecond: rate.cpu, multiplyAddsPerImage: model.multiplyAddsPerFace)
     }
 
@@ -100,7 +105,7 @@ extension Benchmark {
     /// `batchSize`, on the inference-folded model: where the time of `inference` goes.
     public func layerTimings(batchSize: Int) throws -> [LayerTiming] {
         let size = architecture.inputSize
-        let model = try Model(architecture: architecture, seed: 1).inferenceModel()
+        let model = try Model(architecture: architecture, seed: 1).inferenceModel(precision: precision)
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 7_919) % 255) / 127.5 - 1
         })

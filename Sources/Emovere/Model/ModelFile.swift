@@ -2,6 +2,7 @@ import EmovereCore
 import EmovereData
 import EmovereFiles
 import EmovereNN
+import EmovereTensor
 import Foundation
 
 /// Emovere model files: safetensors (loadable by Python's `safetensors`) holding every parameter
@@ -40,10 +41,12 @@ public enum ModelFile {
         try load(SafeTensorsFile(contentsOf: path), path: path)
     }
 
-    /// Loads a model file (checked as `load(_:)` does) prepared for inference only: faster, batch norms folded.
-    public static func loadForInference(_ path: String) throws -> (model: InferenceModel, card: ModelCard) {
+    /// Loads a model file (checked as `load(_:)` does) prepared for inference only: faster, batch norms folded, the
+    /// convolutions in `precision` where this CPU runs it (`Model.inferenceModel(precision:)`).
+    public static func loadForInference(_ path: String, precision: Precision = .float32) throws
+        -> (model: InferenceModel, card: ModelCard) {
         let (model, card) = try load(path)
-        return (try model.inferenceModel(), card)
+        return (try model.inferenceModel(precision: precision), card)
     }
 
     /// `load(_:)` for a file already read from `path`.

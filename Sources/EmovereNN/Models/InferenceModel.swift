@@ -17,6 +17,8 @@ public final class InferenceModel: Classifier {
     private var replicas: [Model]
     /// The weights the copies are prepared from (before folding).
     private let state: [String: (shape: [Int], values: [Float])]
+    /// The dense convolutions' arithmetic (`Conv2d.freezeWeights(precision:)`): a precision this CPU runs.
+    public let precision: Precision
 
     /// The most copies of the network a batch is split over: one per worker by default. Where several models
     /// already run side by side (a server's recognizer pool), give each its share of the workers: 1 keeps a single
@@ -26,18 +28,21 @@ public final class InferenceModel: Classifier {
     /// Faces each copy passes through its network at a time.
     static let replicaSlice = 1
 
-    /// Prepares `architecture` with the weights of `state` (a ``Model/stateDictionary()``).
-    init(architecture: Architecture, state: [String: (shape: [Int], values: [Float])]) throws(ModelError) {
+    /// Prepares `architecture` with the weights of `state` (a ``Model/stateDictionary()``), its convolutions in
+    /// `precision` (one this CPU runs).
+    init(architecture: Architecture, state: [String: (shape: [Int], values: [Float])], precision: Precision)
+        throws(ModelError) {
         self.state = state
-        replicas = [try Self.prepared(architecture, state: state)]
+        self.precision = precision
+        replicas = [try Self.prepared(architecture, state: state, precision: precision)]
     }
 
-    private static func prepared(_ architecture: Architecture, state: [String: (shape: [Int], values: [Float])])
-        throws(ModelError) -> Model {
+    private static func prepared(_ architecture: Architecture, state: [String: (shape: [Int], values: [Float])],
+                                 precision: Precision) throws(ModelError) -> Model {
         let model = try Model(architecture: architecture)
         try model.load(state)
         model.network.foldBatchNorms()
-        model.network.freezeConvolutionWeights()
+        model.network.freezeConvolutionWeights(precision: precision)
         return model
     }
 
@@ -68,7 +73,7 @@ public final class InferenceModel: Classifier {
         guard input.shape[0] > 1 else { return model.probabilities(input) }
         while replicas.count < workers {
             do {
-                replicas.append(try Self.prepared(architecture, state: state))
+                replicas.append(try Self.prepared(architecture, state: state, precision: precision))
             } catch {
                 preconditionFailure("the weights that prepared this model prepare another copy: \(error)")
             }

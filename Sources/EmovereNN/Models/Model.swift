@@ -23,9 +23,10 @@ public final class Model: Classifier {
 
     /// A copy of this model prepared for inference: batch norms folded into the convolutions before them (as ONNX
     /// exporters do, so inference skips one pass over every activation), ReLUs fused, convolution weights packed
-    /// once. This model stays trainable; later training does not change the copy.
-    public func inferenceModel() throws(ModelError) -> InferenceModel {
-        try InferenceModel(architecture: architecture, state: stateDictionary())
+    /// once, in `precision` where this CPU runs it (`Precision.supported`). This model stays trainable; later
+    /// training does not change the copy.
+    public func inferenceModel(precision: Precision = .float32) throws(ModelError) -> InferenceModel {
+        try InferenceModel(architecture: architecture, state: stateDictionary(), precision: precision.supported)
     }
 
     /// The total number of values (trainable weights and running statistics, as Keras counts them).

@@ -28,16 +28,26 @@ extension Convolution {
     static let tileBlocks = 16
 
     /// Floats of `scratch` that `directForward` needs for `batch` images of `g`: the input inside its zero frame
-    /// when the convolution pads, else 0.
-    public static func directScratchCount(_ g: ConvolutionGeometry, batch: Int) -> Int {
-        g.framed.map { batch * $0.inputSize } ?? 0
+    /// when the convolution pads, then, with a `bfloat16` kernel, that input's bfloat16 copy (two values per float).
+    public static func directScratchCount(_ g: ConvolutionGeometry, batch: Int, precision: Precision = .float32) -> Int {
+        let framed = g.framed.map { batch * $0.inputSize } ?? 0
+        guard precision == .bfloat16 else { return framed }
+        return framed + (batch * (g.framed ?? g).inputSize + 1) / 2
+    }
+
+    /// Whether a kernel for `g` can be packed in `precision`: bfloat16 kernels read each window's runs (`KW * C`
+    /// values) in pairs, on CPUs that run them.
+    public static func supportsDirectForward(_ g: ConvolutionGeometry, precision: Precision) -> Bool {
+        precision == .float32 || (precision.isSupported && (g.kernelWidth * g.channels) % 2 == 0)
     }
 
     /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x `wideFilters` (or 12 pixels x
     /// 1 vector of filters) of accumulators stay in registers while each window is read once per filter panel; the
     /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for the kernel's instruction set. Pixels are
     /// taken in tiles of up to 16 blocks, and each panel of weights is read once per tile.
-    /// Same result as `forward` up to rounding (`backward` makes the im2col rows it needs, so training takes it too).
+    /// Same result as `forward` up to rounding (`backward` makes the im2col rows it needs, so training takes it too);
+    /// with a `bfloat16` kernel the input is rounded to bfloat16 first (into `scratch`) and the products are of
+    /// bfloat16 values.
     ///
     /// - Parameters: input `[N, H, W, C]`, kernel `[KH, KW, C, F]` packed, bias `[F]` or nil,
     ///   relu: apply `max(·, 0)` after the bias, output `[N, OH, OW, F]`, scratch: at least
@@ -54,17 +64,25 @@ extension Convolution {
         precondition(output.count == batch * geometry.outputPixels * filters,
                      "output \(output.shape) does not match \(geometry)")
         precondition(bias.map { $0.count == filters } ?? true, "bias does not match \(filters) filters")
-        precondition((scratch?.count ?? 0) >= directScratchCount(geometry, batch: batch),
-                     "directForward needs \(directScratchCount(geometry, batch: batch)) floats of scratch for \(geometry)")
+        let scratchCount = directScratchCount(geometry, batch: batch, precision: kernel.precision)
+        precondition((scratch?.count ?? 0) >= scratchCount,
+                     "directForward needs \(scratchCount) floats of scratch for \(geometry)")
+        precondition(supportsDirectForward(geometry, precision: kernel.precision),
+                     "a \(kernel.precision) kernel does not support \(geometry)")
         let framed = geometry.framed
         if let framed, let scratch { frame(input, geometry: geometry, framed: framed, into: scratch.pointer) }
         let source = framed != nil ? scratch!.pointer : input.pointer
         let g = framed ?? geometry
+        let halves = kernel.precision == .bfloat16 ? roundedCopy(
+            of: UnsafePointer(source), count: batch * g.inputSize,
+            into: scratch!.pointer + (framed.map { batch * $0.inputSize } ?? 0)) : nil
         let instructionSet = kernel.instructionSet
         let isa = instructionSet.cValue
         let wide = kernel.instructionSet.wideFilters
         let panels = kernel.panels
         let weights = UnsafeSendable(kernel.values)
+        let halfWeights = UnsafeSendable(UnsafePointer(kernel.halves))
+        let halfInput = halves.map { UnsafeSendable($0) }
         let x = UnsafeSendable(source)
         let y = UnsafeSendable(output.pointer)
         let b = bias.map { UnsafeSendable($0.pointer) }
@@ -107,7 +125,23 @@ extension Convolution {
                         let corners = UnsafePointer(gatherer.corners + slot &* pixelBlock)
                         let rowStep = g.inputWidth &* g.channels
                         let out = y.value + (first &* filters &+ panel.first)
-                        if panel.width == wide {
+                        if let halfInput {
+                            let origin = UnsafePointer(x.value)
+                            let panelHalves = halfWeights.value + panel.offset
+                            if panel.width == wide {
+                                emovere_conv_wide_bf16(corners, origin, halfInput.value, rowStep, g.kernelHeight, runLength,
+                                                       panelHalves, start, floor, min(6, valid), out, filters)
+                                if valid > 6 {
+                                    emovere_conv_wide_bf16(corners + 6, origin, halfInput.value, rowStep, g.kernelHeight,
+                                                           runLength, panelHalves, start, floor, valid &- 6,
+                                                           out + 6 &* filters, filters)
+                                }
+                            } else {
+                                emovere_conv_narrow_bf16(corners, origin, halfInput.value, rowStep, g.kernelHeight,
+                                                         runLength, panelHalves, start, floor, valid, panel.valid, out,
+                                                         filters)
+                            }
+                        } else if panel.width == wide {
                             emovere_conv_wide(isa, corners, rowStep, g.kernelHeight, runLength, panelWeights, wide, start,
                                               floor, min(6, valid), out, filters)
                             if valid > 6 {
@@ -123,6 +157,24 @@ extension Convolution {
             }
         }
     }
+}
+
+extension Convolution {
+    /// `count` floats at `source` rounded to bfloat16 into the scratch at `target` (split over the workers when
+    /// large): the input a `bfloat16` kernel reads.
+    static func roundedCopy(of source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>)
+        -> UnsafePointer<UInt16> {
+        let halves = UnsafeMutableRawPointer(target).bindMemory(to: UInt16.self, capacity: count)
+        let from = UnsafeSendable(source)
+        let to = UnsafeSendable(halves)
+        Parallel.forEachChunk(count, minimumChunk: roundingGrain) { _, range in
+            emovere_to_bfloat16(from.value + range.lowerBound, to.value + range.lowerBound, range.count)
+        }
+        return UnsafePointer(halves)
+    }
+
+    /// Values below which rounding to bfloat16 is not split over workers.
+    static let roundingGrain = 65_536
 }
 
 /// Walks output pixels of a batch in order and gives each pixel of a tile's blocks the top-left corner of its

@@ -1,19 +1,27 @@
+import CEmovereCPU
+
 /// Convolution weights laid out for `Convolution.directForward` on one instruction set: the kernel's
 /// `[KH*KW*C, F]` matrix cut into panels of `instructionSet.wideFilters` filters (then `lanes` filters, the last
 /// padded with zeros), each panel stored row after row. A microkernel then reads its weights as one sequential
 /// stream instead of rows `F` floats apart, which with `F` a power of two fall into a few cache sets and evict each
-/// other.
+/// other. With `Precision.bfloat16` the panels hold bfloat16 values instead, each pair of rows (2q, 2q+1) interleaved
+/// filter by filter, as `emovere_conv_wide_bf16` reads them.
 public final class PackedKernel {
     /// The panels' width and the microkernels they are packed for.
     public let instructionSet: InstructionSet
+    /// The values' type: `float32` (`values`) or `bfloat16` (`halves`).
+    public let precision: Precision
     /// Rows of the kernel matrix: `KH * KW * C`.
     public let rows: Int
     /// Output channels.
     public let filters: Int
     /// The panels, first filter ascending.
     let panels: [Panel]
-    /// Every panel's values, `rows * width` each, in panel order.
+    /// Every panel's values, `rows * width` each, in panel order (`float32`; empty otherwise).
     let values: UnsafeMutablePointer<Float>
+    /// Every panel's values as bfloat16, `rows * width` each, in panel order, row pairs interleaved (`bfloat16`;
+    /// empty otherwise).
+    let halves: UnsafeMutablePointer<UInt16>
 
     /// Filters `first ..< first + valid` of the kernel, `width` floats per row (`wideFilters` or `lanes`), at `offset`.
     struct Panel {
@@ -23,10 +31,14 @@ public final class PackedKernel {
         let offset: Int
     }
 
-    /// Space for a kernel of `rows` x `filters` (values are set by `update(from:)`).
-    public init(rows: Int, filters: Int, instructionSet: InstructionSet = .detected) {
+    /// Space for a kernel of `rows` x `filters` (values are set by `update(from:)`). `bfloat16` needs a CPU that
+    /// runs it (`Precision.isBFloat16Supported`), the avx512 set and an even number of rows.
+    public init(rows: Int, filters: Int, instructionSet: InstructionSet = .detected, precision: Precision = .float32) {
         precondition(rows > 0 && filters > 0, "PackedKernel needs positive rows and filters")
+        precondition(precision == .float32 || (precision.isSupported && instructionSet == .avx512 && rows % 2 == 0),
+                     "bfloat16 kernels need AVX512_BF16, the avx512 set and an even number of rows")
         self.instructionSet = instructionSet
+        self.precision = precision
         self.rows = rows
         self.filters = filters
         let lanes = instructionSet.lanes
@@ -43,30 +55,52 @@ public final class PackedKernel {
         }
         self.panels = panels
         let count = rows * first
-        values = .allocate(capacity: count)
-        values.initialize(repeating: 0, count: count)
+        values = .allocate(capacity: precision == .float32 ? count : 0)
+        values.initialize(repeating: 0, count: precision == .float32 ? count : 0)
+        halves = .allocate(capacity: precision == .bfloat16 ? count : 0)
+        halves.initialize(repeating: 0, count: precision == .bfloat16 ? count : 0)
     }
 
     /// `kernel` (`[KH, KW, C, F]` or any shape of `rows * filters` values, filters innermost) packed for
     /// `instructionSet`.
-    public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected) {
+    public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected, precision: Precision = .float32) {
         let filters = kernel.shape[kernel.shape.count - 1]
-        self.init(rows: kernel.count / max(filters, 1), filters: filters, instructionSet: instructionSet)
+        self.init(rows: kernel.count / max(filters, 1), filters: filters, instructionSet: instructionSet,
+                  precision: precision)
         update(from: kernel)
     }
 
     deinit {
         values.deallocate()
+        halves.deallocate()
     }
 
     /// Copies `kernel` (`rows * filters` values, filters innermost) into the panels.
     public func update(from kernel: Tensor) {
         precondition(kernel.count == rows * filters, "kernel \(kernel.shape) does not match \(rows) x \(filters)")
         let source = kernel.pointer
+        if precision == .bfloat16 { return updateHalves(from: source) }
         for panel in panels {
             let target = values + panel.offset
             for row in 0..<rows {
                 (target + row * panel.width).update(from: source + (row * filters + panel.first), count: panel.valid)
+            }
+        }
+    }
+
+    private func updateHalves(from source: UnsafePointer<Float>) {
+        let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * filters)
+        defer { rounded.deallocate() }
+        emovere_to_bfloat16(source, rounded, rows * filters)
+        for panel in panels {
+            let target = halves + panel.offset
+            for pair in 0..<rows / 2 {
+                for filter in 0..<panel.valid {
+                    for half in 0..<2 {
+                        target[(2 * pair * panel.width) + 2 * filter + half] =
+                            rounded[(2 * pair + half) * filters + panel.first + filter]
+                    }
+                }
             }
         }
     }

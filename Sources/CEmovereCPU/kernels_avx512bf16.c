@@ -1,0 +1,104 @@
+/* The bfloat16 kernels (AVX512_BF16): direct convolution whose multiplications take bfloat16 pairs and whose sums
+ * stay in single precision. One variant, for x86-64 CPUs with AVX512_BF16 (Cooper Lake, Sapphire Rapids, AMD Zen 4
+ * and later); the caller checks `emovere_detect_bfloat16` first. Elsewhere these functions trap: nothing calls them. */
+#include "CEmovereCPU.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma"))), \
+                             apply_to = function)
+
+void emovere_to_bfloat16(const float *from, uint16_t *to, long count) {
+    long i = 0;
+    for (; i + 16 <= count; i += 16) {
+        _mm256_storeu_si256((__m256i *)(to + i), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(from + i)));
+    }
+    if (i < count) {
+        __mmask16 mask = (__mmask16)((1u << (count - i)) - 1);
+        __m256bh tail = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, from + i));
+        _mm256_mask_storeu_epi16(to + i, mask, (__m256i)tail);
+    }
+}
+
+/* The bfloat16 pair at `p` (two neighbouring values of a window's run) in every 32-bit lane. */
+static inline __m512bh pair_splat(const uint16_t *p) {
+    uint32_t pair;
+    memcpy(&pair, p, sizeof pair);
+    return (__m512bh)_mm512_set1_epi32((int)pair);
+}
+
+void emovere_conv_wide_bf16(const float *const *corners, const float *origin, const uint16_t *halves, long row_step,
+                            long kernel_height, long run_length, const uint16_t *weights, const float *bias,
+                            float floor, long valid, float *out, long out_stride) {
+    /* 6 pixels x 4 vectors of 16 filters: 24 accumulators, 4 weight vectors and one broadcast of 32 registers. */
+    __m512 a[6][4];
+    for (int v = 0; v < 4; v++) {
+        __m512 b = bias ? _mm512_loadu_ps(bias + v * 16) : _mm512_setzero_ps();
+        for (int p = 0; p < 6; p++) a[p][v] = b;
+    }
+    const long pairs = run_length / 2;
+    for (long ky = 0; ky < kernel_height; ky++) {
+        const uint16_t *pixel[6];
+        for (int p = 0; p < 6; p++) pixel[p] = halves + (corners[p] - origin) + ky * row_step;
+        const uint16_t *w = weights + ky * run_length * 64;
+        for (long pair = 0; pair < pairs; pair++, w += 128) {
+            __m512bh wv[4];
+            for (int v = 0; v < 4; v++) wv[v] = (__m512bh)_mm512_loadu_si512(w + v * 32);
+            for (int p = 0; p < 6; p++) {
+                __m512bh s = pair_splat(pixel[p] + 2 * pair);
+                for (int v = 0; v < 4; v++) a[p][v] = _mm512_dpbf16_ps(a[p][v], s, wv[v]);
+            }
+        }
+    }
+    __m512 f = _mm512_set1_ps(floor);
+    for (long p = 0; p < valid && p < 6; p++) {
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(out + p * out_stride + v * 16, _mm512_max_ps(a[p][v], f));
+    }
+}
+
+void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, const uint16_t *halves,
+                              long row_step, long kernel_height, long run_length, const uint16_t *weights,
+                              const float *bias, float floor, long valid, long filters, float *out, long out_stride) {
+    __mmask16 stored = (__mmask16)((1u << filters) - 1);
+    __m512 b = bias ? _mm512_maskz_loadu_ps(stored, bias) : _mm512_setzero_ps();
+    __m512 a[12];
+    for (int p = 0; p < 12; p++) a[p] = b;
+    const long pairs = run_length / 2;
+    for (long ky = 0; ky < kernel_height; ky++) {
+        const uint16_t *pixel[12];
+        for (int p = 0; p < 12; p++) pixel[p] = halves + (corners[p] - origin) + ky * row_step;
+        const uint16_t *w = weights + ky * run_length * 16;
+        for (long pair = 0; pair < pairs; pair++, w += 32) {
+            __m512bh wv = (__m512bh)_mm512_loadu_si512(w);
+            for (int p = 0; p < 12; p++) a[p] = _mm512_dpbf16_ps(a[p], pair_splat(pixel[p] + 2 * pair), wv);
+        }
+    }
+    __m512 f = _mm512_set1_ps(floor);
+    for (long p = 0; p < valid && p < 12; p++) _mm512_mask_storeu_ps(out + p * out_stride, stored, _mm512_max_ps(a[p], f));
+}
+
+#pragma clang attribute pop
+#else
+void emovere_to_bfloat16(const float *from, uint16_t *to, long count) {
+    (void)from, (void)to, (void)count;
+    __builtin_trap();
+}
+
+void emovere_conv_wide_bf16(const float *const *corners, const float *origin, const uint16_t *halves, long row_step,
+                            long kernel_height, long run_length, const uint16_t *weights, const float *bias,
+                            float floor, long valid, float *out, long out_stride) {
+    (void)corners, (void)origin, (void)halves, (void)row_step, (void)kernel_height, (void)run_length, (void)weights;
+    (void)bias, (void)floor, (void)valid, (void)out, (void)out_stride;
+    __builtin_trap();
+}
+
+void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, const uint16_t *halves,
+                              long row_step, long kernel_height, long run_length, const uint16_t *weights,
+                              const float *bias, float floor, long valid, long filters, float *out, long out_stride) {
+    (void)corners, (void)origin, (void)halves, (void)row_step, (void)kernel_height, (void)run_length, (void)weights;
+    (void)bias, (void)floor, (void)valid, (void)filters, (void)out, (void)out_stride;
+    __builtin_trap();
+}
+#endif

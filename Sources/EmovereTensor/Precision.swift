@@ -1,0 +1,36 @@
+import CEmovereCPU
+
+/// The arithmetic of an inference network's dense convolutions (the direct path; depthwise, pooling and dense
+/// layers stay in single precision).
+public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// Single-precision multiplications and sums.
+    case float32
+    /// bfloat16 multiplications (8 significant bits) with single-precision sums, where the CPU has AVX512_BF16
+    /// (`isSupported`): twice the multiply-adds per instruction of `float32`. Each dense convolution's input and
+    /// weights are rounded to bfloat16 (to nearest), so results differ from `float32` in the third significant digit.
+    case bfloat16
+
+    /// Whether this CPU runs the bfloat16 kernels: AVX512_BF16, with `InstructionSet.detected` at avx512.
+    public static let isBFloat16Supported = InstructionSet.detected == .avx512 && emovere_detect_bfloat16() != 0
+
+    /// Whether this CPU runs this precision's kernels (`float32` runs everywhere).
+    public var isSupported: Bool { self == .float32 || Self.isBFloat16Supported }
+
+    /// This precision where the CPU runs it, else `float32`.
+    public var supported: Precision { isSupported ? self : .float32 }
+
+    public var description: String { rawValue }
+
+    /// What a command prints when bfloat16 was asked for on a CPU that runs float32 instead.
+    public static let fallbackNote = "note: this CPU has no AVX512_BF16 kernels: bfloat16 was asked for, float32 runs"
+
+    /// `value` rounded to bfloat16 (to nearest, ties to even), as the upper 16 bits of a float: the reference the
+    /// kernels' rounding is tested against (finite, normal values).
+    public static func bfloat16Bits(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    /// The float whose upper 16 bits are `bits`.
+    public static func float(bfloat16Bits bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
+}
