@@ -35,14 +35,13 @@ public final class Conv2d: Layer {
     public private(set) var precision = Precision.float32
 
     /// Promises that the weights no longer change (inference only): the packed copy the direct path
-    /// reads is then made once instead of on every pass, in `precision` where this CPU runs it and the windows
-    /// allow (`Convolution.supportsDirectForward(_:precision:)`), else in `float32`. `absorb(scale:shift:)` still
+    /// reads is then made once instead of on every pass, in `precision` where this CPU runs it and the layer gains
+    /// by it (`Convolution.directPrecision(_:for:filters:)`), else in `float32`. `absorb(scale:shift:)` still
     /// repacks.
     public func freezeWeights(precision: Precision = .float32) {
         hasFrozenWeights = true
         packedKernel = nil
-        self.precision = geometry.map { Convolution.supportsDirectForward($0, precision: precision) } == true
-            ? precision : .float32
+        self.precision = geometry.map { Convolution.directPrecision(precision, for: $0, filters: filters) } ?? .float32
     }
 
     /// A convolution with `filters` output channels and a `kernelSize` x `kernelSize` window; with `appliesReLU`

@@ -41,6 +41,19 @@ extension Convolution {
         precision == .float32 || (precision.isSupported && (g.kernelWidth * g.channels) % 2 == 0)
     }
 
+    /// The precision a frozen layer of `filters` filters runs when `precision` is asked for: `precision` where the
+    /// layer supports it (`supportsDirectForward(_:precision:)`) and has at least `bfloat16MinimumFilters` filters,
+    /// else `float32`. bfloat16 rounds the input in a pass of its own, which narrower layers (fewer multiply-adds per
+    /// rounded value) do not earn back.
+    public static func directPrecision(_ precision: Precision, for g: ConvolutionGeometry, filters: Int) -> Precision {
+        supportsDirectForward(g, precision: precision) && (precision == .float32 || filters >= bfloat16MinimumFilters)
+            ? precision : .float32
+    }
+
+    /// The fewest filters a layer runs in bfloat16 with: mini-Xception at batch 1 ran 20-25 % slower in bfloat16
+    /// when its 8- and 16-filter layers took it too.
+    public static let bfloat16MinimumFilters = 32
+
     /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x `wideFilters` (or 12 pixels x
     /// 1 vector of filters) of accumulators stay in registers while each window is read once per filter panel; the
     /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for the kernel's instruction set. Pixels are
