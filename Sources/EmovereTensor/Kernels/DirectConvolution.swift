@@ -187,7 +187,7 @@ extension Convolution {
     }
 
     /// Values below which rounding to bfloat16 is not split over workers.
-    static let roundingGrain = 65_536
+    static let roundingGrain = 8_192
 }
 
 /// Walks output pixels of a batch in order and gives each pixel of a tile's blocks the top-left corner of its
