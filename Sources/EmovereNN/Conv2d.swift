@@ -26,6 +26,8 @@ public final class Conv2d: Layer {
     private var canGoBackward = false
     /// The kernel packed for the direct path: refreshed on every pass, or made once after `freezeWeights()`.
     private var packedKernel: PackedKernel?
+    /// The kernel's transpose packed for the input gradient (`Convolution.backward`), refreshed on every pass.
+    private var transposedKernel: PackedKernel?
     /// The input inside its zero frame, for the direct path of a padded convolution.
     private var framedInput: Tensor?
     /// True after `freezeWeights(precision:)`.
@@ -116,8 +118,17 @@ public final class Conv2d: Layer {
         Convolution.backward(
             outputGradient: outputGradient, input: input, kernel: kernel.value, geometry: g,
             kernelGradient: kernel.gradient, biasGradient: bias?.gradient,
-            inputGradient: needsInputGradient ? inputGradient : nil, partials: partials)
+            inputGradient: needsInputGradient ? inputGradient : nil, partials: partials,
+            transposedKernel: needsInputGradient ? transposed(rows: filters, filters: k) : nil)
         return needsInputGradient ? inputGradient : nil
+    }
+
+    /// The space for the kernel's transpose (`rows` x `filters`), made on the first backward pass.
+    private func transposed(rows: Int, filters: Int) -> PackedKernel {
+        if let transposedKernel { return transposedKernel }
+        let made = PackedKernel(rows: rows, filters: filters)
+        transposedKernel = made
+        return made
     }
 
     /// Multiplies output channel `f` by `scale[f]` and adds `shift[f]` (creating a bias if needed):

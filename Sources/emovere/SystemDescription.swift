@@ -13,7 +13,6 @@ enum SystemDescription {
             "precisions: " + Precision.allCases.filter(\.isSupported).map(\.description).joined(separator: ", ")
                 + (Precision.isBFloat16Supported ? " (AVX512_BF16)" : " (bfloat16 needs AVX512_BF16)"),
         ]
-        if let advice = Gemm.kernelAdvice { lines.append(advice) }
         return lines.joined(separator: "\n")
     }
 }

@@ -210,7 +210,6 @@ struct Train: ParsableCommand {
         }
         if let summary = trainer.softLabelSummary { print(summary) }
         print("\(recipe.architecture): \(trainer.model.parameterCount) parameters, \(trainer.model.multiplyAddsPerFace) multiply-adds per face")
-        if let advice = Gemm.kernelAdvice { print(advice) }
         let state = try trainer.run()
         print(String(format: "done: %d epochs, best validation accuracy %.4f at epoch %d -> %@",
                      state.completedEpochs, state.bestValidationAccuracy, state.bestEpoch, trainer.bestModelPath))

@@ -71,18 +71,4 @@ struct GEMMTests {
         Gemm.configureThreads()
         #expect(!Gemm.libraryDescription.isEmpty)
     }
-
-    /// The AVX-512 advice appears only for AVX2 (Haswell) kernels on a CPU listing avx512f, and says
-    /// whether OPENBLAS_CORETYPE chose them.
-    @Test func kernelAdviceNeedsAVX512AndTheHaswellKernels() {
-        let avx512 = "flags\t\t: fpu sse2 avx2 fma avx512f avx512dq avx512vl"
-        let advice = Gemm.kernelAdvice(cpuFlags: avx512, coreName: "Haswell", coreType: nil)
-        #expect(advice?.contains("OPENBLAS_CORETYPE=SkylakeX") == true, "\(String(describing: advice))")
-        #expect(advice?.contains("OpenBLAS chose them") == true, "\(String(describing: advice))")
-        let forced = Gemm.kernelAdvice(cpuFlags: avx512, coreName: "Haswell", coreType: "Haswell")
-        #expect(forced?.contains("OPENBLAS_CORETYPE=Haswell is set") == true, "\(String(describing: forced))")
-        #expect(Gemm.kernelAdvice(cpuFlags: avx512, coreName: "SkylakeX", coreType: "SkylakeX") == nil)
-        // avx512dq alone, or a flag that merely starts with the name, is not avx512f.
-        #expect(Gemm.kernelAdvice(cpuFlags: "flags : avx2 fma avx512dq avx512fx", coreName: "Haswell", coreType: nil) == nil)
-    }
 }

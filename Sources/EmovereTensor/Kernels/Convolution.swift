@@ -232,19 +232,28 @@ public enum Convolution {
     ///   - biasGradient: `[F]`, overwritten, or nil.
     ///   - inputGradient: `[N, H, W, C]`, overwritten; nil to skip (first layer).
     ///   - partials: `[chunks, KH*KW*C*F + F]` workspace for per-chunk weight gradients.
+    ///   - transposedKernel: space for `Wᵀ` packed (`F` rows, `KH*KW*C` filters; float32), refreshed here, or nil to
+    ///     make one. The input gradient `dY · Wᵀ` runs on the direct microkernels (`directProduct`), not the BLAS.
     public static func backward(
         outputGradient: Tensor, input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry,
-        kernelGradient: Tensor, biasGradient: Tensor?, inputGradient: Tensor?, partials: Tensor
+        kernelGradient: Tensor, biasGradient: Tensor?, inputGradient: Tensor?, partials: Tensor,
+        transposedKernel: PackedKernel? = nil
     ) {
         let batch = input.shape[0]
         let filters = kernel.shape[kernel.shape.count - 1]
         let k = g.taps * g.channels
+        let transposed = inputGradient == nil ? nil : transposedKernel ?? PackedKernel(rows: filters, filters: k)
+        if let transposed {
+            precondition(transposed.rows == filters && transposed.filters == k && transposed.precision == .float32,
+                         "transposedKernel must be float32 with \(filters) rows and \(k) filters")
+            transposed.update(transposing: kernel)
+        }
         let partialSize = k * filters + filters
         let chunkCount = Parallel.chunks(batch, minimumChunk: g.minimumImagesPerChunk).count
         precondition(partials.count >= chunkCount * partialSize, "partials too small")
         let dy = UnsafeSendable(outputGradient.pointer)
         let x = UnsafeSendable(input.pointer)
-        let w = UnsafeSendable(kernel.pointer)
+        let wt = UnsafeSendable(transposed)
         let dx = inputGradient.map { UnsafeSendable($0.pointer) }
         let parts = UnsafeSendable(partials.pointer)
         let hasBias = biasGradient != nil
@@ -262,9 +271,8 @@ public enum Convolution {
                 let a = UnsafePointer(x.value + images.lowerBound * g.inputSize)
                 weightGradient(a, dyChunk, rows: rows, columns: k, filters: filters, into: part)
                 // dX[rows, C] = dY[rows, F] · Wᵀ[F, C]
-                if let dx {
-                    Gemm.multiply(dyChunk, w.value, into: dx.value + images.lowerBound * g.inputSize,
-                                  m: rows, n: k, k: filters, transposeB: true)
+                if let dx, let wt = wt.value {
+                    directProduct(dyChunk, rows: rows, kernel: wt, into: dx.value + images.lowerBound * g.inputSize)
                 }
                 return
             }
@@ -285,9 +293,9 @@ public enum Convolution {
                 let dyTile = UnsafePointer(dy.value + first * g.outputWidth * filters)
                 im2col(x.value, geometry: g, outputRows: first..<(first + rows), into: columns)
                 weightGradient(columns, dyTile, rows: pixels, columns: k, filters: filters, into: part, accumulating: true)
-                if let dx, let columnGradient {
+                if let dx, let columnGradient, let wt = wt.value {
                     // dcols[pixels, k] = dY[pixels, F] · Wᵀ[F, k], then added back into dX.
-                    Gemm.multiply(dyTile, w.value, into: columnGradient, m: pixels, n: k, k: filters, transposeB: true)
+                    directProduct(dyTile, rows: pixels, kernel: wt, into: columnGradient)
                     col2im(columnGradient, geometry: g, outputRows: first..<(first + rows), into: dx.value)
                 }
                 first += rows

@@ -173,6 +173,49 @@ extension Convolution {
 }
 
 extension Convolution {
+    /// `out[rows, F] = a[rows, K] · W` on the calling thread, `W` being `kernel` (`K` rows, `F` filters, float32): the
+    /// direct microkernels on a plain matrix (each row of `a` a 1x1 window), in tiles of `tileBlocks` blocks of
+    /// `pixelBlock` rows with each panel of weights read once per tile. The backward pass's `dY · Wᵀ`.
+    static func directProduct(_ a: UnsafePointer<Float>, rows: Int, kernel: PackedKernel,
+                              into out: UnsafeMutablePointer<Float>) {
+        precondition(kernel.precision == .float32, "directProduct takes float32 kernels")
+        let k = kernel.rows, filters = kernel.filters
+        let instructionSet = kernel.instructionSet
+        let isa = instructionSet.cValue, wide = instructionSet.wideFilters
+        let corners = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: tileBlocks * pixelBlock)
+        defer { corners.deallocate() }
+        var tileStart = 0
+        while tileStart < rows {
+            let tileRows = min(tileBlocks * pixelBlock, rows - tileStart)
+            for index in 0..<((tileRows + pixelBlock - 1) / pixelBlock * pixelBlock) {
+                corners[index] = a + (tileStart + min(index, tileRows - 1)) * k
+            }
+            for panel in kernel.panels {
+                let weights = UnsafePointer(kernel.values + panel.offset)
+                let narrowSet = instructionSet.narrow(forFilters: panel.valid).cValue
+                var first = 0
+                while first < tileRows {
+                    let valid = min(pixelBlock, tileRows - first)
+                    let blockCorners = UnsafePointer(corners + first)
+                    let target = out + (tileStart + first) * filters + panel.first
+                    if panel.width == wide {
+                        emovere_conv_wide(isa, blockCorners, 0, 1, k, weights, wide, nil, -.infinity, min(6, valid),
+                                          target, filters)
+                        if valid > 6 {
+                            emovere_conv_wide(isa, blockCorners + 6, 0, 1, k, weights, wide, nil, -.infinity, valid - 6,
+                                              target + 6 * filters, filters)
+                        }
+                    } else {
+                        emovere_conv_narrow(narrowSet, blockCorners, 0, 1, k, weights, panel.width, nil, -.infinity,
+                                            valid, panel.valid, target, filters)
+                    }
+                    first += pixelBlock
+                }
+            }
+            tileStart += tileRows
+        }
+    }
+
     /// `count` floats at `source` rounded to bfloat16 into the scratch at `target` (split over the workers when
     /// large): the input a `bfloat16` kernel reads.
     static func roundedCopy(of source: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>)

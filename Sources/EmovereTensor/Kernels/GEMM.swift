@@ -26,25 +26,6 @@ public enum Gemm {
         openblas_get_corename().map { String(cString: $0) } ?? "unknown"
     }
 
-    /// Advice for `bench` and `train` when OpenBLAS runs its AVX2 kernels on a CPU with AVX-512, or nil:
-    /// `cpuFlags` is the `flags` line of `/proc/cpuinfo`, `coreType` the `OPENBLAS_CORETYPE` setting.
-    public static func kernelAdvice(cpuFlags: String, coreName: String, coreType: String?) -> String? {
-        guard coreName.lowercased() == "haswell",
-              cpuFlags.split(whereSeparator: \.isWhitespace).contains("avx512f") else { return nil }
-        let reason = coreType.map { "OPENBLAS_CORETYPE=\($0) is set" } ?? "OpenBLAS chose them"
-        return "note: BLAS runs its AVX2 (Haswell) kernels on a CPU with AVX-512 (\(reason)); where the AVX-512 "
-            + "units are full width (AMD Zen 5, Intel Xeon), OPENBLAS_CORETYPE=SkylakeX usually trains faster: "
-            + "compare with `emovere bench --training-only`"
-    }
-
-    /// `kernelAdvice` for this machine (nil where `/proc/cpuinfo` does not exist, as on macOS).
-    public static var kernelAdvice: String? {
-        guard let cpuinfo = try? String(decoding: FileContents.bytes(atPath: "/proc/cpuinfo"), as: UTF8.self),
-              let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
-        return kernelAdvice(cpuFlags: String(flags), coreName: coreName,
-                            coreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
-    }
-
     /// `C[m, n] = alpha * op(A) * op(B) + beta * C` with leading dimensions given by the stored layouts.
     ///
     /// - Parameters:

@@ -88,6 +88,22 @@ public final class PackedKernel {
         }
     }
 
+    /// Copies the transpose of `kernel` into the panels: `kernel` holds `filters * rows` values, `rows` innermost (a
+    /// convolution's `[KH, KW, C, F]` kernel packed as `F` rows x `KH*KW*C` filters: the input gradient's `Wᵀ`).
+    public func update(transposing kernel: Tensor) {
+        precondition(kernel.count == rows * filters, "kernel \(kernel.shape) does not match \(filters) x \(rows)")
+        precondition(precision == .float32, "transposed kernels are packed in float32")
+        let source = kernel.pointer
+        for panel in panels {
+            let target = values + panel.offset
+            for row in 0..<rows {
+                for filter in 0..<panel.valid {
+                    target[row * panel.width + filter] = source[(panel.first + filter) * rows + row]
+                }
+            }
+        }
+    }
+
     private func updateHalves(from source: UnsafePointer<Float>) {
         let rounded = UnsafeMutablePointer<UInt16>.allocate(capacity: rows * filters)
         defer { rounded.deallocate() }
