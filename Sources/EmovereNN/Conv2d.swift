@@ -32,8 +32,8 @@ public final class Conv2d: Layer {
     private var framedInput: Tensor?
     /// True after `freezeWeights(precision:)`.
     public private(set) var hasFrozenWeights = false
-    /// The direct path's arithmetic, chosen by `freezeWeights(precision:)`: `float32` unless the weights are frozen in
-    /// a precision this CPU and the layer's windows support.
+    /// The direct path's arithmetic: `float32`, or what `freezeWeights(precision:)` chose for this layer
+    /// (`Convolution.directPrecision(_:for:filters:)`).
     public private(set) var precision = Precision.float32
 
     /// Promises that the weights no longer change (inference only): the packed copy the direct path

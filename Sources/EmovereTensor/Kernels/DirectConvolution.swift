@@ -89,13 +89,9 @@ extension Convolution {
         let halves = kernel.precision == .bfloat16 ? roundedCopy(
             of: UnsafePointer(source), count: batch * g.inputSize,
             into: scratch!.pointer + (framed.map { batch * $0.inputSize } ?? 0)) : nil
-        let instructionSet = kernel.instructionSet
-        let isa = instructionSet.cValue
-        let wide = kernel.instructionSet.wideFilters
         let panels = kernel.panels
-        let weights = UnsafeSendable(kernel.values)
-        let halfWeights = UnsafeSendable(UnsafePointer(kernel.halves))
-        let halfInput = halves.map { UnsafeSendable($0) }
+        let weights = UnsafeSendable(kernel.microkernelWeights)
+        let rounded = halves.map { UnsafeSendable((origin: UnsafePointer(source), input: $0)) }
         let x = UnsafeSendable(source)
         let y = UnsafeSendable(output.pointer)
         let b = bias.map { UnsafeSendable($0.pointer) }
@@ -129,42 +125,14 @@ extension Convolution {
                     gathered = tile
                 }
                 for panel in panels[(panels.count &* group / groups)..<(panels.count &* (group &+ 1) / groups)] {
-                    let panelWeights = UnsafePointer(weights.value + panel.offset)
                     let start = b.map { UnsafePointer($0.value) + panel.first }
-                    let narrowSet = instructionSet.narrow(forFilters: panel.valid).cValue
                     for slot in 0..<count {
                         let first = (firstBlock &+ slot) &* pixelBlock
-                        let valid = min(pixelBlock, pixels &- first)
-                        let corners = UnsafePointer(gatherer.corners + slot &* pixelBlock)
-                        let rowStep = g.inputWidth &* g.channels
-                        let out = y.value + (first &* filters &+ panel.first)
-                        if let halfInput {
-                            let origin = UnsafePointer(x.value)
-                            let panelHalves = halfWeights.value + panel.offset
-                            if panel.width == wide {
-                                emovere_conv_wide_bf16(corners, origin, halfInput.value, rowStep, g.kernelHeight, runLength,
-                                                       panelHalves, start, floor, min(6, valid), out, filters)
-                                if valid > 6 {
-                                    emovere_conv_wide_bf16(corners + 6, origin, halfInput.value, rowStep, g.kernelHeight,
-                                                           runLength, panelHalves, start, floor, valid &- 6,
-                                                           out + 6 &* filters, filters)
-                                }
-                            } else {
-                                emovere_conv_narrow_bf16(corners, origin, halfInput.value, rowStep, g.kernelHeight,
-                                                         runLength, panelHalves, start, floor, valid, panel.valid, out,
-                                                         filters)
-                            }
-                        } else if panel.width == wide {
-                            emovere_conv_wide(isa, corners, rowStep, g.kernelHeight, runLength, panelWeights, wide, start,
-                                              floor, min(6, valid), out, filters)
-                            if valid > 6 {
-                                emovere_conv_wide(isa, corners + 6, rowStep, g.kernelHeight, runLength, panelWeights, wide,
-                                                  start, floor, valid &- 6, out + 6 &* filters, filters)
-                            }
-                        } else {
-                            emovere_conv_narrow(narrowSet, corners, rowStep, g.kernelHeight, runLength, panelWeights,
-                                                panel.width, start, floor, valid, panel.valid, out, filters)
-                        }
+                        weights.value.multiply(
+                            UnsafePointer(gatherer.corners + slot &* pixelBlock), valid: min(pixelBlock, pixels &- first),
+                            rowStep: g.inputWidth &* g.channels, kernelHeight: g.kernelHeight, runLength: runLength,
+                            panel: panel, bias: start, floor: floor, rounded: rounded?.value,
+                            out: y.value + (first &* filters &+ panel.first), outStride: filters)
                     }
                 }
             }
@@ -180,8 +148,7 @@ extension Convolution {
                               into out: UnsafeMutablePointer<Float>) {
         precondition(kernel.precision == .float32, "directProduct takes float32 kernels")
         let k = kernel.rows, filters = kernel.filters
-        let instructionSet = kernel.instructionSet
-        let isa = instructionSet.cValue, wide = instructionSet.wideFilters
+        let weights = kernel.microkernelWeights
         let corners = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: tileBlocks * pixelBlock)
         defer { corners.deallocate() }
         var tileStart = 0
@@ -191,25 +158,11 @@ extension Convolution {
                 corners[index] = a + (tileStart + min(index, tileRows - 1)) * k
             }
             for panel in kernel.panels {
-                let weights = UnsafePointer(kernel.values + panel.offset)
-                let narrowSet = instructionSet.narrow(forFilters: panel.valid).cValue
-                var first = 0
-                while first < tileRows {
-                    let valid = min(pixelBlock, tileRows - first)
-                    let blockCorners = UnsafePointer(corners + first)
-                    let target = out + (tileStart + first) * filters + panel.first
-                    if panel.width == wide {
-                        emovere_conv_wide(isa, blockCorners, 0, 1, k, weights, wide, nil, -.infinity, min(6, valid),
-                                          target, filters)
-                        if valid > 6 {
-                            emovere_conv_wide(isa, blockCorners + 6, 0, 1, k, weights, wide, nil, -.infinity, valid - 6,
-                                              target + 6 * filters, filters)
-                        }
-                    } else {
-                        emovere_conv_narrow(narrowSet, blockCorners, 0, 1, k, weights, panel.width, nil, -.infinity,
-                                            valid, panel.valid, target, filters)
-                    }
-                    first += pixelBlock
+                for first in stride(from: 0, to: tileRows, by: pixelBlock) {
+                    weights.multiply(UnsafePointer(corners + first), valid: min(pixelBlock, tileRows - first), rowStep: 0,
+                                     kernelHeight: 1, runLength: k, panel: panel, bias: nil, floor: -.infinity,
+                                     rounded: nil, out: out + (tileStart + first) * filters + panel.first,
+                                     outStride: filters)
                 }
             }
             tileStart += tileRows
@@ -231,6 +184,56 @@ extension Convolution {
 
     /// Values below which rounding to bfloat16 is not split over workers.
     static let roundingGrain = 8_192
+}
+
+/// A packed kernel's values as the microkernels read them (plain pointers, so a parallel job can carry them).
+struct MicrokernelWeights {
+    let instructionSet: InstructionSet
+    let precision: Precision
+    let values: UnsafePointer<Float>
+    let halves: UnsafePointer<UInt16>
+
+    /// One block of up to `Convolution.pixelBlock` output pixels (the first `valid` stored; windows of
+    /// `kernelHeight` runs of `runLength` values, `rowStep` apart, at `corners`) x `panel`'s filters, into `out` (pixels
+    /// `outStride` apart): a wide panel in two halves of 6 pixels, a narrow one at once. A `bfloat16` kernel reads the
+    /// windows from `rounded.input`, the bfloat16 copy of the floats at `rounded.origin` that `corners` point into.
+    @inline(__always)
+    func multiply(_ corners: UnsafePointer<UnsafePointer<Float>?>, valid: Int, rowStep: Int, kernelHeight: Int,
+                  runLength: Int, panel: PackedKernel.Panel, bias: UnsafePointer<Float>?, floor: Float,
+                  rounded: (origin: UnsafePointer<Float>, input: UnsafePointer<UInt16>)?,
+                  out: UnsafeMutablePointer<Float>, outStride: Int) {
+        let isWide = panel.width == instructionSet.wideFilters
+        if precision == .bfloat16, let rounded {
+            let weights = halves + panel.offset
+            guard isWide else {
+                return emovere_conv_narrow_bf16(corners, rounded.origin, rounded.input, rowStep, kernelHeight, runLength,
+                                                weights, bias, floor, valid, panel.valid, out, outStride)
+            }
+            for half in stride(from: 0, to: valid, by: 6) {
+                emovere_conv_wide_bf16(corners + half, rounded.origin, rounded.input, rowStep, kernelHeight, runLength,
+                                       weights, bias, floor, min(6, valid &- half), out + half &* outStride, outStride)
+            }
+            return
+        }
+        let weights = values + panel.offset
+        guard isWide else {
+            return emovere_conv_narrow(instructionSet.narrow(forFilters: panel.valid).cValue, corners, rowStep,
+                                       kernelHeight, runLength, weights, panel.width, bias, floor, valid, panel.valid,
+                                       out, outStride)
+        }
+        for half in stride(from: 0, to: valid, by: 6) {
+            emovere_conv_wide(instructionSet.cValue, corners + half, rowStep, kernelHeight, runLength, weights,
+                              panel.width, bias, floor, min(6, valid &- half), out + half &* outStride, outStride)
+        }
+    }
+}
+
+extension PackedKernel {
+    /// The values as the microkernels read them.
+    var microkernelWeights: MicrokernelWeights {
+        MicrokernelWeights(instructionSet: instructionSet, precision: precision, values: UnsafePointer(values),
+                           halves: UnsafePointer(halves))
+    }
 }
 
 /// Walks output pixels of a batch in order and gives each pixel of a tile's blocks the top-left corner of its

@@ -62,7 +62,7 @@ public final class PackedKernel {
     }
 
     /// `kernel` (`[KH, KW, C, F]` or any shape of `rows * filters` values, filters innermost) packed for
-    /// `instructionSet`.
+    /// `instructionSet` in `precision`.
     public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected, precision: Precision = .float32) {
         let filters = kernel.shape[kernel.shape.count - 1]
         self.init(rows: kernel.count / max(filters, 1), filters: filters, instructionSet: instructionSet,
@@ -75,7 +75,8 @@ public final class PackedKernel {
         halves.deallocate()
     }
 
-    /// Copies `kernel` (`rows * filters` values, filters innermost) into the panels.
+    /// Copies `kernel` (`rows * filters` values, filters innermost) into the panels, rounded to bfloat16 (to nearest)
+    /// for a `bfloat16` kernel.
     public func update(from kernel: Tensor) {
         precondition(kernel.count == rows * filters, "kernel \(kernel.shape) does not match \(rows) x \(filters)")
         let source = kernel.pointer
