@@ -22,7 +22,8 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     public var description: String { rawValue }
 
     /// What a command prints when bfloat16 was asked for on a CPU that runs float32 instead.
-    public static let fallbackNote = "note: this CPU has no AVX512_BF16 kernels: bfloat16 was asked for, float32 runs"
+    public static let fallbackNote =
+        "note: bfloat16 needs AVX512_BF16 and the avx512 kernels (not this CPU's, or capped by EMOVERE_MAX_ISA): float32 runs"
 
     /// `value` rounded to bfloat16 (to nearest, ties to even), as the upper 16 bits of a float: the reference the
     /// kernels' rounding is tested against (finite, normal values).

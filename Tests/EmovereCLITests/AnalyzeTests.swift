@@ -124,7 +124,7 @@ struct AnalyzeTests {
             let face = try #require((try Self.photos(result).first?["faces"] as? [[String: Any]])?.first, "\(result)")
             let probabilities = try #require(face["probabilities"] as? [String: Any], "\(result)")
             answers[precision] = (try #require(face["emotion"] as? String), probabilities.compactMapValues(Self.number))
-            #expect(result.standardError.contains("no AVX512_BF16") == !precision.isSupported, "\(result)")
+            #expect(result.standardError.contains("bfloat16 needs AVX512_BF16") == !precision.isSupported, "\(result)")
         }
         let single = try #require(answers[.float32]), halves = try #require(answers[.bfloat16])
         #expect(halves.emotion == single.emotion)

@@ -44,7 +44,7 @@ struct InferenceFoldingTests {
     /// A bfloat16 inference model runs its convolutions of at least `bfloat16MinimumFilters` filters with even runs in
     /// bfloat16 and the others (a one-channel stem's runs of 3, mini-Xception's 8- and 16-filter layers) in float32,
     /// and its logits stay within 2 % of the float32 model's largest logit, not equal to them.
-    @Test(.enabled(if: Precision.isBFloat16Supported, "this CPU has no AVX512_BF16"),
+    @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"),
           arguments: [("mini-xception", 48), ("wide-xception", 48)])
     func bfloat16ModelStaysCloseToFloat32(architecture: (name: String, inputSize: Int)) throws {
         let inputSize = architecture.inputSize

@@ -64,7 +64,7 @@ struct DirectConvolutionTests {
     /// The bfloat16 kernels (AVX512_BF16) against the reference convolution of the input and weights rounded to
     /// bfloat16 by `Precision.bfloat16Bits`: the products are exact, so only the order of the sums differs. Every case
     /// whose window runs (`KW * C`) have an even length; the others are refused.
-    @Test(.enabled(if: Precision.isBFloat16Supported, "this CPU has no AVX512_BF16"), arguments: 0..<cases.count)
+    @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"), arguments: 0..<cases.count)
     func bfloat16MatchesReferenceOnRoundedValues(caseIndex: Int) {
         let (height, width, channels, kernelSize, filters, batch, stride, padding) = Self.cases[caseIndex]
         let g = ConvolutionGeometry(inputHeight: height, inputWidth: width, channels: channels, kernelSize: kernelSize,
@@ -93,7 +93,7 @@ struct DirectConvolutionTests {
 
     /// `emovere_to_bfloat16` (whole vectors and a tail) rounds as `Precision.bfloat16Bits`: to nearest, ties to even,
     /// on values drawn at random and on exact ties.
-    @Test(.enabled(if: Precision.isBFloat16Supported, "this CPU has no AVX512_BF16"))
+    @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"))
     func bfloat16RoundingMatchesReference() {
         var values = randomValues(1_000, seed: 4).map { $0 * 1_000 }
         values += [1 + 0x1p-8, 1 + 0x3p-8, -(1 + 0x1p-8), 3 + 0x1p-7, 0, -0, 65_504, 1e30]
