@@ -2,6 +2,7 @@ import Emovere
 import EmovereData
 import EmovereFiles
 import EmovereNN
+import EmovereTensor
 import EmovereVision
 import Foundation
 import Testing
@@ -56,6 +57,23 @@ struct CommandLineTests {
         #expect(wide.status != 0 && wide.standardError.contains("--keras compares Arriaga's mini-Xception"), "\(wide)")
         let untrained = try CommandRunner.run(["bench", "--keras", "--training-batch", "0"])
         #expect(untrained.status != 0 && untrained.standardError.contains("--training-batch above 0"), "\(untrained)")
+    }
+
+    /// `bench --precision bfloat16` measures the bfloat16 network where the CPU runs it, its share against the float32
+    /// peak, and says so where it runs float32 instead; the system lines name the precisions the CPU runs.
+    @Test func benchMeasuresTheChosenPrecision() throws {
+        let result = try CommandRunner.run(["bench", "--model", "mini-xception", "--input-size", "48", "--seconds", "0.05",
+                                            "--training-batch", "0", "--inference-batches", "2", "--no-onnx",
+                                            "--precision", "bfloat16"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.standardOutput.contains("precisions: float32"), "\(result)")
+        if Precision.isBFloat16Supported {
+            #expect(result.standardOutput.contains("mini-xception 48x48 inference (bfloat16), batch 2")
+                    && result.standardOutput.contains("of the float32 peak"), "\(result)")
+        } else {
+            #expect(result.standardOutput.contains("bfloat16 needs AVX512_BF16")
+                    && result.standardOutput.contains("mini-xception 48x48 inference, batch 2"), "\(result)")
+        }
     }
 
     /// `bench --rounds` measures Emovere then ONNX Runtime (installed by scripts/test.sh) in each round and ends with
