@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "EmovereServer",
             dependencies: [
-                "CEmovereCPU", "Emovere", "EmovereCore", "EmovereData", "EmovereVision",
+                "CEmovereCPU", "Emovere", "EmovereCore", "EmovereData", "EmovereNN", "EmovereTensor", "EmovereVision",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(
             name: "EmovereServerTests",
             dependencies: [
-                "EmovereServer", "Emovere", "EmovereNN", "EmovereVision", "EmovereTestSupport",
+                "EmovereServer", "Emovere", "EmovereNN", "EmovereTensor", "EmovereVision", "EmovereTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -140,7 +140,7 @@ public struct EmovereServer: Sendable {
     /// requests are still served, the server stops listening, lets the requests in flight finish for up to
     /// `configuration.drainSeconds`, closes every connection left and returns.
     public func run() async throws {
-        logger.info("model \(pool.card.architecture), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, \(configuration.maximumConnections) connections, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels (JPEGs decoded at up to \(configuration.maximumDecodedPixels))")
+        logger.info("model \(pool.card.architecture) (\(pool.precision)), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, \(configuration.maximumConnections) connections, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels (JPEGs decoded at up to \(configuration.maximumDecodedPixels))")
         Self.mapLargeAllocations()
         let connections = ConnectionRegistry(limit: configuration.maximumConnections)
         let service = DrainingService(application: application(connections: connections), connections: connections,

@@ -1,6 +1,8 @@
 import Dispatch
 import Emovere
 import EmovereCore
+import EmovereNN
+import EmovereTensor
 import EmovereVision
 import Foundation
 import Synchronization
@@ -20,6 +22,8 @@ public final class RecognizerPool: @unchecked Sendable {
     public let card: ModelCard
     /// The face detector every recognizer uses.
     public let detector: DetectorDescription
+    /// The arithmetic of the recognizers' models (`InferenceModel.precision`; float32 for any other classifier).
+    public let precision: Precision
 
     private let recognizers: [EmotionRecognizer]
     private let state: Mutex<State>
@@ -39,6 +43,7 @@ public final class RecognizerPool: @unchecked Sendable {
         self.maximumWaiting = max(0, maximumWaiting)
         self.card = recognizers[0].card
         self.detector = recognizers[0].detector.description
+        precision = (recognizers[0].model as? InferenceModel)?.precision ?? .float32
         state = Mutex(State(idle: Array(recognizers.indices.reversed())))
     }
 

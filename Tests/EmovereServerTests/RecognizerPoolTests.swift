@@ -1,5 +1,8 @@
 import Dispatch
+import Emovere
 @testable import EmovereServer
+import EmovereTensor
+import EmovereVision
 import Foundation
 import Testing
 
@@ -59,6 +62,16 @@ struct RecognizerPoolTests {
 
 /// Multipart parsing and media types.
 struct UploadParsingTests {
+    /// The pool reports its models' precision (what the server's first log line names): float32 by default, bfloat16
+    /// when the models were prepared in it on a CPU that runs it.
+    @Test func poolReportsItsModelsPrecision() throws {
+        #expect(try ServerFixture.server(recognizers: 1, waiting: 0).pool.precision == .float32)
+        let (model, card) = try ModelFile.loadForInference(ServerFixture.modelPath, precision: .bfloat16)
+        let recognizer = EmotionRecognizer(model: model, card: card, detector: try FaceDetector(cascadePath: ServerFixture.cascadePath))
+        let pool = RecognizerPool(recognizers: [recognizer], maximumWaiting: 0)
+        #expect(pool.precision == (Precision.isBFloat16Supported ? .bfloat16 : .float32))
+    }
+
     @Test func mediaTypeParametersAreUnquotedAndLowerCased() throws {
         let type = try #require(MediaType(#"Multipart/Form-Data; Boundary="a b;c"; charset=utf-8"#))
         #expect(type.essence == "multipart/form-data")
