@@ -90,8 +90,8 @@ struct Bench: ParsableCommand {
             return
         }
         let architecture = Architecture(model, inputSize: inputSize)
+        precision.noteFallback()
         let benchmark = Benchmark(architecture: architecture, seconds: seconds, precision: precision)
-        if precision != benchmark.precision { print(Precision.fallbackNote) }
         let batches = trainingOnly ? [] : inferenceBatches
         let exported = !noOnnx && !trainingOnly && onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil
         defer { if let exported { try? FileManager.default.removeItem(atPath: exported) } }  // a temporary file

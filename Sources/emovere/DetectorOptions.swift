@@ -8,7 +8,12 @@ import EmovereVision
 import Foundation
 
 extension DetectorKind: ExpressibleByArgument {}
-extension Precision: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {
+    /// Prints `fallbackNote` on standard error when float32 runs instead of this precision.
+    func noteFallback() {
+        if !isSupported { FileHandle.standardError.write(Data((Self.fallbackNote + "\n").utf8)) }
+    }
+}
 
 /// The settings of each face detector, shared by every command that finds faces (`analyze`, `explain`, `video`,
 /// `live`, `serve` choose the detector with `--detector`, `evaluate` with `--through-detector`).
@@ -132,7 +137,7 @@ struct DetectorOptions: ParsableArguments {
     func makeRecognizers(count: Int, trainable: Bool = false) throws -> [EmotionRecognizer] {
         let modelPath = try model ?? BundledModel.locate()
         let detectors = try face.makeDetectors(detector, count: count)
-        if !trainable && !precision.isSupported { FileHandle.standardError.write(Data((Precision.fallbackNote + "\n").utf8)) }
+        if !trainable { precision.noteFallback() }
         return try detectors.map { detector in
             let (loaded, loadedCard) = try ModelFile.load(modelPath)
             let network: any Classifier

@@ -113,7 +113,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        if !precision.isSupported { FileHandle.standardError.write(Data((Precision.fallbackNote + "\n").utf8)) }
+        precision.noteFallback()
         let (network, card) = try ModelFile.loadForInference(model, precision: precision)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,

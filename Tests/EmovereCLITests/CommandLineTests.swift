@@ -71,7 +71,7 @@ struct CommandLineTests {
             #expect(result.standardOutput.contains("mini-xception 48x48 inference (bfloat16), batch 2")
                     && result.standardOutput.contains("of the float32 peak"), "\(result)")
         } else {
-            #expect(result.standardOutput.contains("bfloat16 needs AVX512_BF16")
+            #expect(result.standardError.contains("bfloat16 needs AVX512_BF16")
                     && result.standardOutput.contains("mini-xception 48x48 inference, batch 2"), "\(result)")
         }
     }
