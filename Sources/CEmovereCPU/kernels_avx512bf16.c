@@ -29,6 +29,13 @@ static inline __m512bh pair_splat(const uint16_t *p) {
     return (__m512bh)_mm512_set1_epi32((int)pair);
 }
 
+/* The bfloat16 start of each of `count` pixels' window rows `ky`: the corners point into the floats at `origin`,
+ * whose bfloat16 copy is at `halves`. */
+static inline void window_rows(const uint16_t **pixel, int count, const float *const *corners, const float *origin,
+                               const uint16_t *halves, long offset) {
+    for (int p = 0; p < count; p++) pixel[p] = halves + (corners[p] - origin) + offset;
+}
+
 void emovere_conv_wide_bf16(const float *const *corners, const float *origin, const uint16_t *halves, long row_step,
                             long kernel_height, long run_length, const uint16_t *weights, const float *bias,
                             float floor, long valid, float *out, long out_stride) {
@@ -41,7 +48,7 @@ void emovere_conv_wide_bf16(const float *const *corners, const float *origin, co
     const long pairs = run_length / 2;
     for (long ky = 0; ky < kernel_height; ky++) {
         const uint16_t *pixel[6];
-        for (int p = 0; p < 6; p++) pixel[p] = halves + (corners[p] - origin) + ky * row_step;
+        window_rows(pixel, 6, corners, origin, halves, ky * row_step);
         const uint16_t *w = weights + ky * run_length * 64;
         for (long pair = 0; pair < pairs; pair++, w += 128) {
             __m512bh wv[4];
@@ -68,7 +75,7 @@ void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, 
     const long pairs = run_length / 2;
     for (long ky = 0; ky < kernel_height; ky++) {
         const uint16_t *pixel[12];
-        for (int p = 0; p < 12; p++) pixel[p] = halves + (corners[p] - origin) + ky * row_step;
+        window_rows(pixel, 12, corners, origin, halves, ky * row_step);
         const uint16_t *w = weights + ky * run_length * 16;
         for (long pair = 0; pair < pairs; pair++, w += 32) {
             __m512bh wv = (__m512bh)_mm512_loadu_si512(w);

@@ -24,14 +24,4 @@ public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
     /// What a command prints when bfloat16 was asked for on a CPU that runs float32 instead.
     public static let fallbackNote =
         "note: bfloat16 needs AVX512_BF16 and the avx512 kernels (not this CPU's, or capped by EMOVERE_MAX_ISA): float32 runs"
-
-    /// `value` rounded to bfloat16 (to nearest, ties to even), as the upper 16 bits of a float: the reference the
-    /// kernels' rounding is tested against (finite, normal values).
-    public static func bfloat16Bits(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
-    }
-
-    /// The float whose upper 16 bits are `bits`.
-    public static func float(bfloat16Bits bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 }

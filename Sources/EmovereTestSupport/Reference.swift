@@ -522,4 +522,18 @@ public enum Reference {
         }
         return total * Double(lanes)
     }
+
+    // MARK: - bfloat16
+
+    /// `value` rounded to bfloat16 (to nearest, ties to even), as the upper 16 bits of a float: the twin of
+    /// `emovere_to_bfloat16` (finite, normal values).
+    public static func bfloat16Bits(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+    }
+
+    /// `values` rounded to bfloat16 and back to floats.
+    public static func roundedToBFloat16(_ values: [Float]) -> [Float] {
+        values.map { Float(bitPattern: UInt32(bfloat16Bits($0)) << 16) }
+    }
 }

@@ -62,7 +62,7 @@ struct DirectConvolutionTests {
     }
 
     /// The bfloat16 kernels (AVX512_BF16) against the reference convolution of the input and weights rounded to
-    /// bfloat16 by `Precision.bfloat16Bits`: the products are exact, so only the order of the sums differs. Every case
+    /// bfloat16 by `Reference.bfloat16Bits`: the products are exact, so only the order of the sums differs. Every case
     /// whose window runs (`KW * C`) have an even length; the others are refused.
     @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"), arguments: 0..<cases.count)
     func bfloat16MatchesReferenceOnRoundedValues(caseIndex: Int) {
@@ -72,11 +72,11 @@ struct DirectConvolutionTests {
         let even = (kernelSize * channels) % 2 == 0
         #expect(Convolution.supportsDirectForward(g, precision: .bfloat16) == even)
         guard even else { return }
-        let round = { (values: [Float]) in values.map { Precision.float(bfloat16Bits: Precision.bfloat16Bits($0)) } }
         let inputValues = randomValues(batch * g.inputSize, seed: 1)
         let kernelValues = randomValues(g.taps * channels * filters, seed: 2)
         let biasValues = randomValues(filters, seed: 3)
-        let expected = Reference.convolutionForward(input: round(inputValues), kernel: round(kernelValues),
+        let expected = Reference.convolutionForward(input: Reference.roundedToBFloat16(inputValues),
+                                                    kernel: Reference.roundedToBFloat16(kernelValues),
                                                     bias: biasValues, batch: batch, filters: filters, geometry: g)
         let kernel = PackedKernel(Tensor(shape: [kernelSize, kernelSize, channels, filters], values: kernelValues),
                                   instructionSet: .avx512, precision: .bfloat16)
@@ -91,7 +91,7 @@ struct DirectConvolutionTests {
         }
     }
 
-    /// `emovere_to_bfloat16` (whole vectors and a tail) rounds as `Precision.bfloat16Bits`: to nearest, ties to even,
+    /// `emovere_to_bfloat16` (whole vectors and a tail) rounds as `Reference.bfloat16Bits`: to nearest, ties to even,
     /// on values drawn at random and on exact ties.
     @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"))
     func bfloat16RoundingMatchesReference() {
@@ -102,8 +102,8 @@ struct DirectConvolutionTests {
             Convolution.roundedCopy(of: $0.baseAddress!, count: values.count, into: scratch.pointer)
         }
         let rounded = (0..<values.count).map { halves[$0] }
-        #expect(rounded == values.map(Precision.bfloat16Bits))
-        #expect(Precision.bfloat16Bits(1 + 0x1p-8) == 0x3F80 && Precision.bfloat16Bits(1 + 0x3p-8) == 0x3F82)
+        #expect(rounded == values.map(Reference.bfloat16Bits))
+        #expect(Reference.bfloat16Bits(1 + 0x1p-8) == 0x3F80 && Reference.bfloat16Bits(1 + 0x3p-8) == 0x3F82)
     }
 
     @Test func windowsWiderThan3x3x128AreLeftToTheGEMMPath() {

@@ -149,23 +149,25 @@ extension Convolution {
         precondition(kernel.precision == .float32, "directProduct takes float32 kernels")
         let k = kernel.rows, filters = kernel.filters
         let weights = kernel.microkernelWeights
-        let corners = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: tileBlocks * pixelBlock)
-        defer { corners.deallocate() }
-        var tileStart = 0
-        while tileStart < rows {
-            let tileRows = min(tileBlocks * pixelBlock, rows - tileStart)
-            for index in 0..<((tileRows + pixelBlock - 1) / pixelBlock * pixelBlock) {
-                corners[index] = a + (tileStart + min(index, tileRows - 1)) * k
-            }
-            for panel in kernel.panels {
-                for first in stride(from: 0, to: tileRows, by: pixelBlock) {
-                    weights.multiply(UnsafePointer(corners + first), valid: min(pixelBlock, tileRows - first), rowStep: 0,
-                                     kernelHeight: 1, runLength: k, panel: panel, bias: nil, floor: -.infinity,
-                                     rounded: nil, out: out + (tileStart + first) * filters + panel.first,
-                                     outStride: filters)
+        // On the stack: the backward pass calls this once per tile.
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: tileBlocks * pixelBlock) { buffer in
+            let corners = buffer.baseAddress!
+            var tileStart = 0
+            while tileStart < rows {
+                let tileRows = min(tileBlocks * pixelBlock, rows - tileStart)
+                for index in 0..<((tileRows + pixelBlock - 1) / pixelBlock * pixelBlock) {
+                    corners[index] = a + (tileStart + min(index, tileRows - 1)) * k
                 }
+                for panel in kernel.panels {
+                    for first in stride(from: 0, to: tileRows, by: pixelBlock) {
+                        weights.multiply(UnsafePointer(corners + first), valid: min(pixelBlock, tileRows - first),
+                                         rowStep: 0, kernelHeight: 1, runLength: k, panel: panel, bias: nil,
+                                         floor: -.infinity, rounded: nil,
+                                         out: out + (tileStart + first) * filters + panel.first, outStride: filters)
+                    }
+                }
+                tileStart += tileRows
             }
-            tileStart += tileRows
         }
     }
 
