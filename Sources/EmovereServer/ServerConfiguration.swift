@@ -80,8 +80,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         try Self.check("drain-seconds", drainSeconds, in: 0...3600)
         try Self.check("max-faces", maximumFacesPerImage, in: 1...10_000)
         try Self.check("max-body-bytes", maximumBodyBytes, in: 1024...(1 << 31))
-        try Self.check("max-pixels", maximumPixels, in: 1...1_000_000_000)
-        try Self.check("max-decoded-pixels", maximumDecodedPixels, in: 1...1_000_000_000)
+        try Self.check("max-pixels", maximumPixels, in: ImageLimits.settableRange)
+        try Self.check("max-decoded-pixels", maximumDecodedPixels, in: ImageLimits.settableRange)
         guard !host.isEmpty else { throw .invalidSetting(name: "host", expected: "a host name or address", received: "''") }
     }
 

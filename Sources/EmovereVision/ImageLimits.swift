@@ -20,6 +20,10 @@ public struct ImageLimits: Sendable, Equatable, Codable {
     /// The default limits: 100 megapixels, decoded at full size.
     public static let standard = ImageLimits()
 
+    /// The range either limit may be set in: up to a gigapixel (3 GB of RGB), beyond which decoding would fail to
+    /// allocate rather than report a photo too large.
+    public static let settableRange = 1...1_000_000_000
+
     /// Throws `VisionError.tooLarge` when a `width` x `height` image exceeds these limits
     /// (or when the dimensions are not positive, as `VisionError.corrupt`).
     public func check(width: Int, height: Int, source: String) throws(VisionError) {

@@ -33,6 +33,8 @@ struct Analyze: ParsableCommand {
 
     @OptionGroup var detection: DetectorOptions
 
+    @OptionGroup var arithmetic: PrecisionOptions
+
     @OptionGroup var imageLimits: ImageLimitOptions
 
     /// The limits every photo is decoded under.
@@ -71,6 +73,7 @@ struct Analyze: ParsableCommand {
             // --annotate may be a folder beside or inside the inputs (its files are left out of them).
             try OutputPaths.checkDistinct([("--output", output), ("--annotate", annotate)])
         }
+        if let annotate { _ = try AnnotationTarget(output: annotate, inputs: paths) }
     }
 
     func run() throws {
@@ -86,13 +89,14 @@ struct Analyze: ParsableCommand {
         }
         if let shard { expanded = expanded.filter(shard.contains) }
         let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
+        try target?.createFolder()
         if case let .folder(folder)? = target { expanded = PhotoFiles.excluding(expanded, under: folder) }
         let log = try output.map { try ResultLog(path: $0, resume: resume) }
         if let log { expanded = expanded.filter { !log.finished.contains($0) } }
         let files = expanded
         let outputs = try target.map { try $0.outputPaths(for: files) }
         let workers = max(1, min(files.count, 2))
-        let recognizers = try detection.makeRecognizers(count: workers)
+        let recognizers = try detection.makeRecognizers(count: workers, precision: arithmetic.precision)
         let model = try detection.model ?? BundledModel.locate()
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)
         // Without --output the results are printed at the end, in input order; with it each line is appended as
@@ -141,7 +145,7 @@ extension Analyze {
     /// is analysed and answered at once with its JSON line on standard output, until standard input ends. Drivers such
     /// as `scripts/ray_analyze.py` keep one such process per worker.
     func runWorker() throws {
-        let recognizer = try detection.makeRecognizers(count: 1)[0]
+        let recognizer = try detection.makeRecognizers(count: 1, precision: arithmetic.precision)[0]
         let model = try detection.model ?? BundledModel.locate()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -6,8 +6,8 @@ enum AnnotationTarget: Equatable {
     case file(String)
     case folder(String)
 
-    /// The target for `--annotate output` given the command's inputs; creates the output folder (or the
-    /// output file's folder) when missing.
+    /// The target for `--annotate output` given the command's inputs, checked (a file name for one photo, a folder
+    /// otherwise, never an input) without touching the file system; `createFolder()` makes it ready.
     init(output: String, inputs: [String]) throws {
         try OutputPaths.checkDistinct([("--annotate", output)])
         let manager = FileManager.default
@@ -22,17 +22,23 @@ enum AnnotationTarget: Equatable {
                 throw ValidationError("--annotate \(output) is a folder; for one photo, name the output file")
             }
             try OutputPaths.checkDistinct([("--annotate", output)], inputs: [inputs[0]], inputName: "the photo")
-            let folder = (output as NSString).deletingLastPathComponent
-            if !folder.isEmpty { try manager.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             self = .file(output)
         } else {
             if manager.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
                 throw ValidationError("--annotate \(output) is a file; with several photos or a folder, "
                                       + "--annotate names the output folder")
             }
-            try manager.createDirectory(atPath: output, withIntermediateDirectories: true)
             self = .folder(output)
         }
+    }
+
+    /// Creates the output folder, or the output file's folder, when missing.
+    func createFolder() throws {
+        let folder = switch self {
+        case let .file(path): (path as NSString).deletingLastPathComponent
+        case let .folder(path): path
+        }
+        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
     }
 
     /// The output path for each of `files`, in order. In a folder each photo becomes `<name>.annotated.png` (or

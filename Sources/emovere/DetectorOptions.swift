@@ -8,6 +8,12 @@ import EmovereVision
 import Foundation
 
 extension DetectorKind: ExpressibleByArgument {}
+/// The arithmetic of the commands that run a model forward only (`analyze`, `video`, `live`, `serve`, `evaluate`).
+struct PrecisionOptions: ParsableArguments {
+    @Option(help: "The model's arithmetic: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the convolutions: faster on CPUs with AVX512_BF16, probabilities within about 0.01; elsewhere float32 runs).")
+    var precision = Precision.float32
+}
+
 extension Precision: ExpressibleByArgument {
     /// Prints `fallbackNote` on standard error when float32 runs instead of this precision.
     func noteFallback() {
@@ -118,9 +124,6 @@ struct DetectorOptions: ParsableArguments {
     @Option(help: "Face detector: yunet (CNN with landmarks), haar (OpenCV's cascade) or none (the whole image is one face).")
     var detector: DetectorKind = .yunet
 
-    @Option(help: "The model's arithmetic: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the convolutions: faster on CPUs with AVX512_BF16, probabilities within about 0.01; elsewhere float32 runs).")
-    var precision = Precision.float32
-
     @OptionGroup var face: FaceDetectorOptions
 
     func validate() throws {
@@ -132,26 +135,30 @@ struct DetectorOptions: ParsableArguments {
         [model, face.yunetModel, face.cascade].compactMap { $0 }
     }
 
-    /// `count` recognizers (one per worker thread), each with its own detector and model copy: an `InferenceModel`
-    /// unless `trainable` (explanations need the model's backward pass).
-    func makeRecognizers(count: Int, trainable: Bool = false) throws -> [EmotionRecognizer] {
+    /// `count` recognizers (one per worker thread), each with its own detector and an `InferenceModel` copy in
+    /// `precision`, which splits a batch over its share of the workers.
+    func makeRecognizers(count: Int, precision: Precision) throws -> [EmotionRecognizer] {
+        precision.noteFallback()
+        return try makeRecognizers(count: count) { loaded in
+            let prepared = try loaded.inferenceModel(precision: precision)
+            prepared.maximumCopies = max(1, Parallel.workerCount / count)
+            return prepared
+        }
+    }
+
+    /// One recognizer on the trainable model, whose backward pass explanations need.
+    func makeTrainableRecognizer() throws -> EmotionRecognizer {
+        try makeRecognizers(count: 1) { $0 }[0]
+    }
+
+    private func makeRecognizers(count: Int, network: (Model) throws -> any Classifier) throws -> [EmotionRecognizer] {
         let modelPath = try model ?? BundledModel.locate()
         let detectors = try face.makeDetectors(detector, count: count)
-        if !trainable { precision.noteFallback() }
         return try detectors.map { detector in
             let (loaded, loadedCard) = try ModelFile.load(modelPath)
-            let network: any Classifier
-            if trainable {
-                network = loaded
-            } else {
-                let prepared = try loaded.inferenceModel(precision: precision)
-                // The recognizers run side by side: each splits a batch over its share of the workers.
-                prepared.maximumCopies = max(1, Parallel.workerCount / count)
-                network = prepared
-            }
             var card = loadedCard
             if let tta { card.testTimeAugmentation = tta == .none ? nil : tta }
-            return EmotionRecognizer(model: network, card: card, detector: detector)
+            return EmotionRecognizer(model: try network(loaded), card: card, detector: detector)
         }
     }
 }

@@ -58,8 +58,7 @@ struct Evaluate: ParsableCommand {
         """)
     var fitTemperature = false
 
-    @Option(help: "The model's arithmetic: float32, or bfloat16 (needs AVX512_BF16, else float32 runs): how much accuracy bfloat16 costs.")
-    var precision = Precision.float32
+    @OptionGroup var arithmetic: PrecisionOptions
 
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
@@ -107,14 +106,14 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
         }
         try detection.checkApplicable(to: throughDetector, chosenBy: "--through-detector")
-        if record && precision != .float32 {
-            throw ValidationError("--record stores the card's figures, measured in float32: leave out --precision \(precision)")
+        if record && arithmetic.precision != .float32 {
+            throw ValidationError("--record stores the card's figures, measured in float32: leave out --precision \(arithmetic.precision)")
         }
     }
 
     func run() throws {
-        precision.noteFallback()
-        let (network, card) = try ModelFile.loadForInference(model, precision: precision)
+        arithmetic.precision.noteFallback()
+        let (network, card) = try ModelFile.loadForInference(model, precision: arithmetic.precision)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
                                   temperature: card.temperature ?? 1)

@@ -51,9 +51,6 @@ struct Explain: ParsableCommand {
     var output: String { out ?? Self.defaultOutput(for: photo) }
 
     func validate() throws {
-        if detection.precision != .float32 {
-            throw ValidationError("explain runs the trainable model (its gradients) in float32: leave out --precision \(detection.precision)")
-        }
         for (option, path) in [("--out", output), ("--guided", guided)] {
             if let path {
                 try OutputPaths.checkFileName(path, option: option, kind: "an image file", extensions: ["png", "jpg", "jpeg"])
@@ -66,7 +63,7 @@ struct Explain: ParsableCommand {
     func run() throws {
         try Self.createFolder(of: output)
         if let guided { try Self.createFolder(of: guided) }
-        let recognizer = try detection.makeRecognizers(count: 1, trainable: true)[0]
+        let recognizer = try detection.makeTrainableRecognizer()
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
         let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits())
         let faces = try explainer.explain(analysis, emotion: emotion)

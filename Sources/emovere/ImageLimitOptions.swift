@@ -15,9 +15,11 @@ struct ImageLimitOptions: ParsableArguments {
     var maxDecodedPixels: Int?
 
     func validate() throws {
-        if let maxPixels, maxPixels <= 0 { throw ValidationError("--max-pixels must be positive, received \(maxPixels)") }
-        if let maxDecodedPixels, maxDecodedPixels <= 0 {
-            throw ValidationError("--max-decoded-pixels must be positive, received \(maxDecodedPixels)")
+        let range = ImageLimits.settableRange
+        for (option, value) in [("--max-pixels", maxPixels), ("--max-decoded-pixels", maxDecodedPixels)] {
+            if let value, !range.contains(value) {
+                throw ValidationError("\(option) must be in \(range.lowerBound)...\(range.upperBound) pixels, received \(value)")
+            }
         }
     }
 

@@ -11,6 +11,8 @@ struct RecognitionOptions: ParsableArguments {
 
     @OptionGroup var detection: DetectorOptions
 
+    @OptionGroup var arithmetic: PrecisionOptions
+
     func validate() throws {
         guard every >= 1 else { throw ValidationError("--every: expected 1 or more, found \(every)") }
         guard smoothing > 0 && smoothing <= 1 else {
@@ -20,7 +22,7 @@ struct RecognitionOptions: ParsableArguments {
 
     /// The recognizer and tracker these options describe.
     func makeTracker() throws -> VideoEmotionTracker {
-        let recognizer = try detection.makeRecognizers(count: 1)[0]
+        let recognizer = try detection.makeRecognizers(count: 1, precision: arithmetic.precision)[0]
         return try VideoEmotionTracker(recognizer: recognizer,
                                        settings: .init(detectionInterval: every, smoothing: smoothing))
     }

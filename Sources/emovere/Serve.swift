@@ -27,6 +27,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var detection: DetectorOptions
 
+    @OptionGroup var arithmetic: PrecisionOptions
+
     @Option(help: "Analyses run in parallel (recognizers in the pool; default: the number of cores).")
     var maxConcurrent = ProcessInfo.processInfo.activeProcessorCount
 
@@ -78,7 +80,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let server = try EmovereServer.load(recognizers: detection.makeRecognizers(count: maxConcurrent),
+        let server = try EmovereServer.load(recognizers: detection.makeRecognizers(count: maxConcurrent, precision: arithmetic.precision),
                                             configuration: configuration)
         do {
             try await server.run()

@@ -292,8 +292,8 @@ struct AnalyzeTests {
         #expect((photos.first?["error"] as? String)?.contains("limit is 1000 pixels") == true, "\(result)")
     }
 
-    /// `--max-decoded-pixels` decodes the 512x512 sample at a reduced scale, still reporting its stored size, and
-    /// refuses a value that is not positive before reading any photo.
+    /// `--max-decoded-pixels` decodes the 512x512 sample at a reduced scale, still reporting its stored size; a limit
+    /// that is not positive or above a gigapixel is refused before any photo is read.
     @Test func maxDecodedPixelsKeepsTheStoredSize() throws {
         let result = try Self.analyze([Self.sample, "--json", "--max-decoded-pixels", "70000"])
         try #require(result.status == 0, "\(result)")
@@ -301,6 +301,9 @@ struct AnalyzeTests {
         #expect(photos.first?["width"] as? Int == 512 && photos.first?["height"] as? Int == 512, "\(result)")
         let refused = try Self.analyze([Self.sample, "--max-decoded-pixels", "0"])
         #expect(refused.status != 0 && refused.standardError.contains("--max-decoded-pixels"), "\(refused)")
+        // Above a gigapixel decoding would fail to allocate instead of refusing the photo by name.
+        let huge = try Self.analyze([Self.sample, "--max-pixels", "2000000000"])
+        #expect(huge.status != 0 && huge.standardError.contains("--max-pixels must be in 1...1000000000"), "\(huge)")
     }
 
     @Test func photoWithoutFacesGivesAnEmptyList() throws {

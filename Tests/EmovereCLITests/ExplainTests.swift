@@ -101,7 +101,7 @@ struct ExplainTests {
         let tooLarge = try Self.explain([AnalyzeTests.sample, "--out", output, "--max-pixels", "1000"])
         #expect(tooLarge.status == 1 && tooLarge.standardError.contains("limit is 1000 pixels"), "\(tooLarge)")
         let invalid = try Self.explain([AnalyzeTests.sample, "--out", output, "--max-decoded-pixels", "0"])
-        #expect(invalid.status != 0 && invalid.standardError.contains("--max-decoded-pixels must be positive"), "\(invalid)")
+        #expect(invalid.status != 0 && invalid.standardError.contains("--max-decoded-pixels must be in 1..."), "\(invalid)")
     }
 
     @Test func badRequestsGetClearMessages() throws {
@@ -127,7 +127,7 @@ struct ExplainTests {
         #expect(!FileManager.default.fileExists(atPath: output), "nothing is written without a face")
 
         let halves = try Self.explain([AnalyzeTests.sample, "--out", output, "--precision", "bfloat16"])
-        #expect(halves.status != 0 && halves.standardError.contains("in float32"), "\(halves)")
+        #expect(halves.status != 0 && halves.standardError.contains("Unknown option '--precision'"), "\(halves)")
 
         let layer = try Self.explain([AnalyzeTests.sample, "--out", output, "--layer", "99"])
         #expect(layer.status != 0 && layer.standardError.contains("--layer: layer 99 does not exist"), "\(layer)")
