@@ -1,5 +1,5 @@
-/* The bfloat16 kernels (AVX512_BF16): direct convolution whose multiplications take bfloat16 pairs and whose sums
- * stay in single precision. One variant, for x86-64 CPUs with AVX512_BF16 (Cooper Lake, Sapphire Rapids, AMD Zen 4
+/* The bfloat16 kernels (AVX512_BF16): direct convolution and the weight gradient's outer products, whose
+ * multiplications take bfloat16 pairs and whose sums stay in single precision. One variant, for x86-64 CPUs with AVX512_BF16 (Cooper Lake, Sapphire Rapids, AMD Zen 4
  * and later); the caller checks `emovere_detect_bfloat16` first. Elsewhere these functions trap: nothing calls them. */
 #include "CEmovereCPU.h"
 
@@ -86,6 +86,64 @@ void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, 
     for (long p = 0; p < valid && p < 12; p++) _mm512_mask_storeu_ps(out + p * out_stride, stored, _mm512_max_ps(a[p], f));
 }
 
+/* Rows 2p and 2p+1 of `columns` floats (`stride` apart; the second zero past `rows`) rounded to bfloat16 and
+ * interleaved value by value, pair p at `to + 2 * p * padded`; columns from `columns` to `padded` (a multiple of 16)
+ * are zero. */
+void emovere_pack_bfloat16_pairs(const float *from, long rows, long columns, long stride, uint16_t *to, long padded) {
+    for (long p = 0; p < (rows + 1) / 2; p++) {
+        const float *first = from + 2 * p * stride;
+        const float *second = 2 * p + 1 < rows ? first + stride : NULL;
+        uint16_t *target = to + 2 * p * padded;
+        for (long c = 0; c < padded; c += 16) {
+            long n = columns - c < 0 ? 0 : columns - c > 16 ? 16 : columns - c;
+            __mmask16 mask = (__mmask16)((1u << n) - 1);
+            __m512i low = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, first + c)));
+            __m512i high = second ? _mm512_cvtepu16_epi32(
+                (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, second + c))) : _mm512_setzero_si512();
+            _mm512_storeu_si512(target + 2 * c, _mm512_or_si512(low, _mm512_slli_epi32(high, 16)));
+        }
+    }
+}
+
+void emovere_outer_wide_bf16(const uint16_t *a, long a_columns, long valid, const uint16_t *b, long b_columns,
+                             long pairs, float *out, long out_stride) {
+    __m512 acc[6][4];
+    for (int j = 0; j < 6; j++) {
+        for (int v = 0; v < 4; v++) acc[j][v] = _mm512_setzero_ps();
+    }
+    for (long p = 0; p < pairs; p++) {
+        const uint16_t *x = a + 2 * p * a_columns;
+        __m512bh bv[4];
+        for (int v = 0; v < 4; v++) bv[v] = (__m512bh)_mm512_loadu_si512(b + 2 * (p * b_columns + v * 16));
+        for (int j = 0; j < 6; j++) {
+            __m512bh s = pair_splat(x + 2 * j);
+            for (int v = 0; v < 4; v++) acc[j][v] = _mm512_dpbf16_ps(acc[j][v], s, bv[v]);
+        }
+    }
+    for (long j = 0; j < valid && j < 6; j++) {
+        for (int v = 0; v < 4; v++) {
+            float *target = out + j * out_stride + v * 16;
+            _mm512_storeu_ps(target, _mm512_add_ps(_mm512_loadu_ps(target), acc[j][v]));
+        }
+    }
+}
+
+void emovere_outer_narrow_bf16(const uint16_t *a, long a_columns, long valid, const uint16_t *b, long b_columns,
+                               long filters, long pairs, float *out, long out_stride) {
+    __m512 acc[12];
+    for (int j = 0; j < 12; j++) acc[j] = _mm512_setzero_ps();
+    for (long p = 0; p < pairs; p++) {
+        const uint16_t *x = a + 2 * p * a_columns;
+        __m512bh bv = (__m512bh)_mm512_loadu_si512(b + 2 * p * b_columns);
+        for (int j = 0; j < 12; j++) acc[j] = _mm512_dpbf16_ps(acc[j], pair_splat(x + 2 * j), bv);
+    }
+    __mmask16 stored = (__mmask16)((1u << filters) - 1);
+    for (long j = 0; j < valid && j < 12; j++) {
+        float *target = out + j * out_stride;
+        _mm512_mask_storeu_ps(target, stored, _mm512_add_ps(_mm512_maskz_loadu_ps(stored, target), acc[j]));
+    }
+}
+
 #pragma clang attribute pop
 #else
 void emovere_to_bfloat16(const float *from, uint16_t *to, long count) {
@@ -106,6 +164,24 @@ void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, 
                               const float *bias, float floor, long valid, long filters, float *out, long out_stride) {
     (void)corners, (void)origin, (void)halves, (void)row_step, (void)kernel_height, (void)run_length, (void)weights;
     (void)bias, (void)floor, (void)valid, (void)filters, (void)out, (void)out_stride;
+    __builtin_trap();
+}
+
+void emovere_pack_bfloat16_pairs(const float *from, long rows, long columns, long stride, uint16_t *to, long padded) {
+    (void)from, (void)rows, (void)columns, (void)stride, (void)to, (void)padded;
+    __builtin_trap();
+}
+
+void emovere_outer_wide_bf16(const uint16_t *a, long a_columns, long valid, const uint16_t *b, long b_columns,
+                             long pairs, float *out, long out_stride) {
+    (void)a, (void)a_columns, (void)valid, (void)b, (void)b_columns, (void)pairs, (void)out, (void)out_stride;
+    __builtin_trap();
+}
+
+void emovere_outer_narrow_bf16(const uint16_t *a, long a_columns, long valid, const uint16_t *b, long b_columns,
+                               long filters, long pairs, float *out, long out_stride) {
+    (void)a, (void)a_columns, (void)valid, (void)b, (void)b_columns, (void)filters, (void)pairs, (void)out;
+    (void)out_stride;
     __builtin_trap();
 }
 #endif

@@ -26,15 +26,22 @@ public final class Conv2d: Layer {
     private var canGoBackward = false
     /// The kernel packed for the direct path: refreshed on every pass, or made once after `freezeWeights()`.
     private var packedKernel: PackedKernel?
-    /// The kernel's transpose packed for the input gradient (`Convolution.backward`), refreshed on every pass.
+    /// The kernel's transpose packed for the input gradient (`Convolution.backward`) in its precision, refreshed on every
+    /// pass.
     private var transposedKernel: PackedKernel?
-    /// The input inside its zero frame, for the direct path of a padded convolution.
+    /// The input inside its zero frame, for the direct path of a padded convolution, then its bfloat16 copy.
     private var framedInput: Tensor?
+    /// The output gradient's bfloat16 copy, for a bfloat16 input gradient.
+    private var roundedGradient: Tensor?
     /// True after `freezeWeights(precision:)`.
     public private(set) var hasFrozenWeights = false
     /// The direct path's arithmetic: `float32`, or what `freezeWeights(precision:)` chose for this layer
     /// (`Convolution.directPrecision(_:for:filters:)`).
     public private(set) var precision = Precision.float32
+    /// The arithmetic of training passes: with `bfloat16`, the forward products, the input gradient and the weight
+    /// gradient where `Convolution.directPrecision`, `inputGradientPrecision` and `weightGradientPrecision` allow.
+    /// Passes in other modes run float32 (or the frozen `precision`).
+    public var trainingPrecision = Precision.float32
 
     /// Promises that the weights no longer change (inference only): the packed copy the direct path
     /// reads is then made once instead of on every pass, in `precision` where this CPU runs it and the layer gains
@@ -92,10 +99,13 @@ public final class Conv2d: Layer {
         self.output = output
         // Training too takes the direct path where it applies: backward makes the im2col rows it needs from the input.
         if Convolution.supportsDirectForward(g, filters: filters) {
-            let packed = packedKernel ?? PackedKernel(rows: g.taps * g.channels, filters: filters, precision: precision)
-            if packedKernel == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
+            let passPrecision = hasFrozenWeights ? precision
+                : mode.isTraining ? Convolution.directPrecision(trainingPrecision, for: g, filters: filters) : .float32
+            let kept = packedKernel.flatMap { $0.precision == passPrecision ? $0 : nil }
+            let packed = kept ?? PackedKernel(rows: g.taps * g.channels, filters: filters, precision: passPrecision)
+            if kept == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
             packedKernel = packed
-            let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: precision)
+            let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: passPrecision)
             if scratchCount > 0 { framedInput = Tensor.reusing(framedInput, shape: [scratchCount]) }
             Convolution.directForward(input: input, kernel: packed, bias: bias?.value, geometry: g,
                                       relu: appliesReLU, output: output, scratch: scratchCount > 0 ? framedInput : nil)
@@ -114,21 +124,25 @@ public final class Conv2d: Layer {
         let k = g.taps * g.channels
         let partials = Tensor.reusing(partials, shape: [Parallel.chunks(batch).count, k * filters + filters])
         self.partials = partials
-        if needsInputGradient { inputGradient = Tensor.reusing(inputGradient, shape: input.shape) }
+        var scratch: Tensor?
+        if needsInputGradient {
+            inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
+            let precision = Convolution.inputGradientPrecision(trainingPrecision, for: g, filters: filters)
+            if transposedKernel?.precision != precision {
+                transposedKernel = PackedKernel(rows: filters, filters: k, precision: precision)
+            }
+            if precision == .bfloat16 {
+                scratch = Tensor.reusing(roundedGradient, shape: [(outputGradient.count + 1) / 2])
+                roundedGradient = scratch
+            }
+        }
         Convolution.backward(
             outputGradient: outputGradient, input: input, kernel: kernel.value, geometry: g,
             kernelGradient: kernel.gradient, biasGradient: bias?.gradient,
             inputGradient: needsInputGradient ? inputGradient : nil, partials: partials,
-            transposedKernel: needsInputGradient ? transposed(rows: filters, filters: k) : nil)
+            transposedKernel: needsInputGradient ? transposedKernel : nil, scratch: scratch,
+            precision: trainingPrecision.supported)
         return needsInputGradient ? inputGradient : nil
-    }
-
-    /// The space for the kernel's transpose (`rows` x `filters`), made on the first backward pass.
-    private func transposed(rows: Int, filters: Int) -> PackedKernel {
-        if let transposedKernel { return transposedKernel }
-        let made = PackedKernel(rows: rows, filters: filters)
-        transposedKernel = made
-        return made
     }
 
     /// Multiplies output channel `f` by `scale[f]` and adds `shift[f]` (creating a bias if needed):

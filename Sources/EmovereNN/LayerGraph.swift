@@ -93,10 +93,17 @@ extension LayerGraph {
     /// Freezes every convolution's weights inside this container (`Conv2d.freezeWeights(precision:)`): for a network
     /// that only runs inference from now on.
     public func freezeConvolutionWeights(precision: Precision = .float32) {
-        for layer in nestedLayers {
-            (layer as? Conv2d)?.freezeWeights(precision: precision)
-            (layer as? SeparableConv2d)?.pointwise.freezeWeights(precision: precision)
-        }
+        for convolution in nestedConvolutions { convolution.freezeWeights(precision: precision) }
+    }
+
+    /// Sets every dense convolution's `Conv2d.trainingPrecision` inside this container.
+    public func setTrainingPrecision(_ precision: Precision) {
+        for convolution in nestedConvolutions { convolution.trainingPrecision = precision }
+    }
+
+    /// Every dense convolution inside this container, separable convolutions' pointwise halves included.
+    private var nestedConvolutions: [Conv2d] {
+        nestedLayers.compactMap { ($0 as? Conv2d) ?? ($0 as? SeparableConv2d)?.pointwise }
     }
 
     /// The multiply-adds of every layer node.

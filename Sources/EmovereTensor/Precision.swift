@@ -1,8 +1,8 @@
 import CEmovereCPU
 
-/// The arithmetic of an inference network's dense convolutions (the direct path; depthwise, pooling and dense
-/// layers stay in single precision).
-public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
+/// The arithmetic of a network's dense convolutions (the direct path and, in training, the input gradient; depthwise,
+/// pooling, dense layers and weight gradients stay in single precision).
+public enum Precision: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
     /// Single-precision multiplications and sums.
     case float32
     /// bfloat16 multiplications (8 significant bits) with single-precision sums, where the CPU has AVX512_BF16

@@ -115,6 +115,9 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: what the teachers answer for: the clean face, once before training (default), or each augmented batch as the student sees it, single view (resampled to each teacher's input size).")
     var teacherInput: Distillation.Input?
 
+    @Option(help: "The convolutions' arithmetic in training steps: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the forward products and input gradients; faster on CPUs with AVX512_BF16, elsewhere float32 runs; validation stays float32). Default: the recipe's (float32).")
+    var precision: Precision?
+
     @Flag(help: "Continue the run whose checkpoint is in --out.")
     var resume = false
 
@@ -192,6 +195,7 @@ struct Train: ParsableCommand {
                            testTimeAugmentation: teacherTta, input: teacherInput ?? .clean)
         result.initialWeights = initialWeights.isEmpty ? nil : initialWeights
         result.recomputesBatchNormStatistics = recomputeStatistics
+        result.precision = precision
         return result
     }
 
@@ -200,6 +204,7 @@ struct Train: ParsableCommand {
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)
         print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(Int($0 * 100))% of Training" } ?? "PublicTest"))")
+        recipe.precision?.noteFallback()
         let trainer = try Trainer(recipe: recipe, training: training, validation: validation, directory: out)
         trainer.trainingCommand = CommandLine.arguments.joined(separator: " ")
         trainer.progress = ProgressBar.factory()

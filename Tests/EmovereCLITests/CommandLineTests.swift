@@ -59,20 +59,23 @@ struct CommandLineTests {
         #expect(untrained.status != 0 && untrained.standardError.contains("--training-batch above 0"), "\(untrained)")
     }
 
-    /// `bench --precision bfloat16` measures the bfloat16 network where the CPU runs it, its share against the float32
-    /// peak, and says so where it runs float32 instead; the system lines name the precisions the CPU runs.
+    /// `bench --precision bfloat16` measures the bfloat16 network (inference and training steps) where the CPU runs
+    /// it, its share against the float32 peak, and says so where it runs float32 instead; the system lines name the
+    /// precisions the CPU runs.
     @Test func benchMeasuresTheChosenPrecision() throws {
         let result = try CommandRunner.run(["bench", "--model", "mini-xception", "--input-size", "48", "--seconds", "0.05",
-                                            "--training-batch", "0", "--inference-batches", "2", "--no-onnx",
+                                            "--training-batch", "4", "--inference-batches", "2", "--no-onnx",
                                             "--precision", "bfloat16"])
         #expect(result.status == 0, "\(result)")
         #expect(result.standardOutput.contains("precisions: float32"), "\(result)")
         if Precision.isBFloat16Supported {
             #expect(result.standardOutput.contains("mini-xception 48x48 inference (bfloat16), batch 2")
+                    && result.standardOutput.contains("mini-xception 48x48 training (bfloat16), batch 4")
                     && result.standardOutput.contains("of the float32 peak"), "\(result)")
         } else {
             #expect(result.standardError.contains("bfloat16 needs AVX512_BF16")
-                    && result.standardOutput.contains("mini-xception 48x48 inference, batch 2"), "\(result)")
+                    && result.standardOutput.contains("mini-xception 48x48 inference, batch 2")
+                    && result.standardOutput.contains("mini-xception 48x48 training, batch 4"), "\(result)")
         }
     }
 

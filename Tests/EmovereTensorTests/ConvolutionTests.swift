@@ -162,3 +162,73 @@ struct ConvolutionTests {
         }
     }
 }
+
+/// Training's bfloat16 backward pass (`Convolution.backward` with `precision: .bfloat16`): the input gradient `dY · Wᵀ`
+/// and, where `weightGradientPrecision` allows, the weight gradient `Xᵀ · dY` on the bfloat16 kernels, against the
+/// reference backward pass of the rounded operands (products exact, only the order of the sums differs); a weight
+/// gradient left in float32 is the float32 path's bit for bit, and the bias gradient always is.
+struct BFloat16InputGradientTests {
+    /// (height, width, channels, kernel size, filters, batch, stride, padding): a pointwise layer (one wide panel), a
+    /// padded 3x3 of 8 channels (72 outputs per pixel; 16 filters keep its weight gradient float32), a strided 1x1
+    /// shortcut, an unpadded 3x3 of 32 channels (narrow panels of 16, 16 and 8 filters), and a wide panel with a narrow
+    /// one over an odd number of rows per tile.
+    static let cases: [(Int, Int, Int, Int, Int, Int, Int, Padding)] = [
+        (6, 7, 32, 1, 64, 2, 1, .valid), (5, 6, 8, 3, 16, 2, 1, .same), (8, 8, 48, 1, 32, 3, 2, .same),
+        (7, 7, 32, 3, 40, 1, 1, .valid), (5, 7, 16, 3, 80, 3, 1, .same),
+    ]
+
+    @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"),
+          arguments: 0..<cases.count)
+    func matchesReferenceOnRoundedValues(caseIndex: Int) {
+        let (height, width, channels, kernelSize, filters, batch, stride, padding) = Self.cases[caseIndex]
+        let g = ConvolutionGeometry(inputHeight: height, inputWidth: width, channels: channels, kernelSize: kernelSize,
+                                    stride: stride, padding: padding)
+        let k = g.taps * channels
+        #expect(Convolution.inputGradientPrecision(.bfloat16, for: g, filters: filters) == .bfloat16)
+        let roundsWeightGradient = filters >= 32 && k >= 32
+        #expect(Convolution.weightGradientPrecision(.bfloat16, for: g, filters: filters)
+                == (roundsWeightGradient ? .bfloat16 : .float32))
+        let input = randomTensor([batch, height, width, channels], seed: 1)
+        let kernel = randomTensor([kernelSize, kernelSize, channels, filters], seed: 2)
+        let outputGradient = randomTensor([batch, g.outputHeight, g.outputWidth, filters], seed: 3)
+        func backward(_ precision: Precision) -> (input: [Float], kernel: [Float], bias: [Float]) {
+            let gradients = (input: garbageTensor(input.shape), kernel: garbageTensor(kernel.shape),
+                             bias: garbageTensor([filters]))
+            Convolution.backward(
+                outputGradient: outputGradient, input: input, kernel: kernel, geometry: g,
+                kernelGradient: gradients.kernel, biasGradient: gradients.bias, inputGradient: gradients.input,
+                partials: garbageTensor([Parallel.chunks(batch).count, k * filters + filters]),
+                scratch: precision == .bfloat16 ? garbageTensor([(outputGradient.count + 1) / 2]) : nil,
+                precision: precision)
+            return (gradients.input.values, gradients.kernel.values, gradients.bias.values)
+        }
+        let single = backward(.float32), halves = backward(.bfloat16)
+        let rounded = Reference.convolutionBackward(
+            outputGradient: Reference.roundedToBFloat16(outputGradient.values),
+            input: Reference.roundedToBFloat16(input.values), kernel: Reference.roundedToBFloat16(kernel.values),
+            batch: batch, filters: filters, geometry: g)
+        #expect(closeness(halves.input, rounded.input, absoluteTolerance: 1e-4) <= 1, "input gradient")
+        #expect(closeness(single.input, rounded.input, absoluteTolerance: 1e-4) > 1, "rounding shows in float32's terms")
+        if roundsWeightGradient {
+            #expect(closeness(halves.kernel, rounded.kernel, absoluteTolerance: 1e-4) <= 1, "kernel gradient")
+            #expect(closeness(single.kernel, rounded.kernel, absoluteTolerance: 1e-4) > 1, "rounding shows")
+        } else {
+            #expect(halves.kernel == single.kernel, "a float32 weight gradient is float32's")
+        }
+        #expect(halves.bias == single.bias, "the bias gradient stays float32")
+    }
+
+    /// Layers the bfloat16 product does not earn or cannot run stay float32: an odd number of filters (runs read
+    /// in pairs) and fewer than `bfloat16MinimumFilters` outputs per pixel.
+    @Test func narrowOrOddLayersStayFloat32() {
+        let pointwise = ConvolutionGeometry(inputHeight: 4, inputWidth: 4, channels: 16, kernelSize: 1, stride: 1,
+                                            padding: .valid)
+        #expect(Convolution.inputGradientPrecision(.bfloat16, for: pointwise, filters: 32) == .float32)
+        let wide = ConvolutionGeometry(inputHeight: 4, inputWidth: 4, channels: 64, kernelSize: 1, stride: 1,
+                                       padding: .valid)
+        #expect(Convolution.inputGradientPrecision(.bfloat16, for: wide, filters: 7) == .float32)
+        #expect(Convolution.inputGradientPrecision(.float32, for: wide, filters: 64) == .float32)
+        #expect(Convolution.inputGradientPrecision(.bfloat16, for: wide, filters: 64)
+                == (Precision.isBFloat16Supported ? .bfloat16 : .float32))
+    }
+}

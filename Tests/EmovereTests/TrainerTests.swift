@@ -145,6 +145,28 @@ struct TrainerTests {
                 != TrainerFixtures.bits(of: try Model(architecture: architecture, seed: 2)))
     }
 
+    /// A bfloat16 recipe sets every convolution's training precision (where this CPU runs it); its runs are
+    /// deterministic for a seed, differ from float32's where bfloat16 runs (tiny-cnn's second convolution takes its
+    /// input gradient in bfloat16), and still learn.
+    @Test func bfloat16RecipeTrainsDeterministically() throws {
+        var results: [[String: [UInt32]]] = []
+        for precision: Precision? in [.bfloat16, .bfloat16, nil] {
+            let directory = try TrainerScratchDirectory()
+            defer { directory.remove() }
+            var recipe = TrainerFixtures.recipe(epochs: 3, seed: 7)
+            recipe.precision = precision
+            let trainer = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+            let convolutions = trainer.model.network.nestedLayers.compactMap { $0 as? Conv2d }
+            #expect(convolutions.map(\.trainingPrecision)
+                    == Array(repeating: (precision ?? .float32).supported, count: 2))
+            let state = try trainer.run()
+            #expect(state.bestValidationAccuracy > 0.6, "\(precision ?? .float32): \(state.history.map(\.validationAccuracy))")
+            results.append(TrainerFixtures.bits(of: trainer.model))
+        }
+        #expect(results[0] == results[1])
+        #expect((results[0] != results[2]) == Precision.isBFloat16Supported)
+    }
+
     @Test func trainerRejectsTooLittleData() throws {
         let recipe = TrainerFixtures.recipe(epochs: 1)
         let tiny = TrainerFixtures.patternDataset(count: 4, seed: 1)

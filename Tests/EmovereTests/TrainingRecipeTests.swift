@@ -1,6 +1,7 @@
 import Emovere
 import EmovereData
 import EmovereNN
+import EmovereTensor
 import Foundation
 import Testing
 
@@ -29,6 +30,12 @@ struct TrainingRecipeTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try JSONEncoder().encode(recipe).write(to: URL(fileURLWithPath: path))
         #expect(try TrainingRecipe.load(path) == recipe)
+        // The training precision is written only when set, so recipes from before it read unchanged.
+        #expect(!String(decoding: try JSONEncoder().encode(recipe), as: UTF8.self).contains("precision"))
+        var halves = recipe
+        halves.precision = .bfloat16
+        try JSONEncoder().encode(halves).write(to: URL(fileURLWithPath: path))
+        #expect(try TrainingRecipe.load(path) == halves)
     }
 
     @Test func unknownRecipeNamesTheChoices() {
@@ -61,6 +68,13 @@ struct TrainingRecipeTests {
         expected.validationHoldOut = 0.1
         expected.distillation = Distillation(teachers: ["teacher.safetensors"], weight: 0.3)
         #expect(try base.applying(overrides) == expected)
+
+        // bfloat16 training is recorded in the recipe; float32, the default, leaves it out.
+        var halves = RecipeOverrides()
+        halves.precision = .bfloat16
+        #expect(try base.applying(halves).precision == .bfloat16)
+        halves.precision = .float32
+        #expect(try base.applying(halves).precision == nil)
 
         // A new input size rebuilds the architecture and its preprocessing.
         var size = RecipeOverrides()

@@ -74,6 +74,22 @@ void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, 
                               long row_step, long kernel_height, long run_length, const uint16_t *weights,
                               const float *bias, float floor, long valid, long filters, float *out, long out_stride);
 
+/// Rows 2p and 2p+1 of a `rows` x `columns` float matrix (rows `stride` floats apart; the second row zero past
+/// `rows`) rounded to bfloat16 and interleaved value by value: pair p's column c is `to[2 * (p * padded + c)]` and
+/// the next value. Columns from `columns` to `padded` (a multiple of 16) are zero. The layout the bfloat16 outer
+/// products read. Needs `emovere_detect_bfloat16`.
+void emovere_pack_bfloat16_pairs(const float *from, long rows, long columns, long stride, uint16_t *to, long padded);
+
+/// `emovere_outer_wide` with bfloat16 products over row pairs (`emovere_pack_bfloat16_pairs` layout): adds the
+/// products of 6 columns of `a` (pairs `a_columns` values wide; all 6 are read, the first `valid` stored) and 64
+/// columns of `b` (pairs `b_columns` wide) over `pairs` row pairs into `out` (rows `out_stride` apart).
+void emovere_outer_wide_bf16(const uint16_t *a, long a_columns, long valid, const uint16_t *b, long b_columns,
+                             long pairs, float *out, long out_stride);
+
+/// As `emovere_outer_wide_bf16` for 12 columns of `a` and 16 columns of `b` (all read), the first `filters` stored.
+void emovere_outer_narrow_bf16(const uint16_t *a, long a_columns, long valid, const uint16_t *b, long b_columns,
+                               long filters, long pairs, float *out, long out_stride);
+
 /// im2col rows of `count` output pixels whose windows lie in frame: pixel p's window is `kernel_height` runs of
 /// `run_length` floats, `row_step` apart, starting at `first + p * pixel_step`; they are copied one after another to
 /// `out + p * kernel_height * run_length`.

@@ -11,10 +11,11 @@ public struct Benchmark {
     public let architecture: Architecture
     /// Wall-clock seconds per measurement (after one warm-up step).
     public let seconds: Double
-    /// The inference network's precision (`InferenceModel.precision`); training runs in single precision.
+    /// The convolutions' arithmetic: the inference network's (`InferenceModel.precision`) and the training steps'
+    /// (`TrainingRecipe.precision`).
     public let precision: Precision
 
-    /// Measures `architecture` for `seconds` per figure, inference in `precision` where this CPU runs it.
+    /// Measures `architecture` for `seconds` per figure, inference and training in `precision` where this CPU runs it.
     public init(architecture: Architecture, seconds: Double, precision: Precision = .float32) {
         self.architecture = architecture
         self.seconds = seconds
@@ -48,8 +49,8 @@ public struct Benchmark {
     /// Training images/s at `batchSize` with the standard augmentation: `Trainer`'s own step on synthetic faces.
     public func training(batchSize: Int) throws -> Measurement {
         let dataset = syntheticDataset(count: batchSize * 8, size: architecture.inputSize)
-        let trainer = try Trainer(recipe: TrainingRecipe(architecture: architecture, batchSize: batchSize),
-                                  training: dataset, validation: dataset, directory: "")
+        let recipe = TrainingRecipe(architecture: architecture, batchSize: batchSize, precision: precision)
+        let trainer = try Trainer(recipe: recipe, training: dataset, validation: dataset, directory: "")
         var mixing = SplitMix64(seed: 1)
         var step = 0
         let rate = measure {
@@ -58,8 +59,10 @@ public struct Benchmark {
             step += 1
             return batchSize
         }
-        return Measurement(name: "\(architecture) training, batch \(batchSize), augmented", imagesPerSecond: rate.wall,
-                           imagesPerCPUSecond: rate.cpu, multiplyAddsPerImage: 3 * trainer.model.multiplyAddsPerFace)
+        let suffix = precision == .float32 ? "" : " (\(precision))"
+        return Measurement(name: "\(architecture) training\(suffix), batch \(batchSize), augmented", imagesPerSecond: rate.wall,
+                           imagesPerCPUSecond: rate.cpu, multiplyAddsPerImage: 3 * trainer.model.multiplyAddsPerFace,
+                           precision: precision)
     }
 
     /// Inference images/s at `batchSize` (preprocessed input to probabilities).

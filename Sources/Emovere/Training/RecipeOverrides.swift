@@ -1,5 +1,6 @@
 import EmovereData
 import EmovereNN
+import EmovereTensor
 
 /// Single settings that replace a base recipe's (`emovere train`'s options over its `--recipe`); nil keeps the base's.
 ///
@@ -45,6 +46,7 @@ public struct RecipeOverrides: Sendable {
     /// Model files whose weights start the run, averaged when more than one (`TrainingRecipe.averagedWeights`).
     public var initialWeights: [String]?
     public var recomputesBatchNormStatistics: Bool?
+    public var precision: Precision?
 
     public init() {}
 }
@@ -92,6 +94,7 @@ extension TrainingRecipe {
         if let softLabels = overrides.softLabels { result.softLabels = softLabels }
         if let distillation = overrides.distillation { result.distillation = distillation }
         if let recomputes = overrides.recomputesBatchNormStatistics { result.recomputesBatchNormStatistics = recomputes }
+        if let precision = overrides.precision { result.precision = precision == .float32 ? nil : precision }
         if let initialWeights = overrides.initialWeights, let first = initialWeights.first {
             result.initialWeights = first
             result.averagedWeights = initialWeights.count > 1 ? Array(initialWeights.dropFirst()) : nil

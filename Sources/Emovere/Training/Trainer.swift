@@ -57,6 +57,7 @@ public final class Trainer {
         self.validation = validation
         self.directory = directory
         model = try Self.initialModel(recipe)
+        model.network.setTrainingPrecision((recipe.precision ?? .float32).supported)
         optimizer = Optimizer(rule: recipe.optimizer, weightDecay: recipe.weightDecay, parameters: model.parameters)
         state = TrainingState(learningRate: recipe.learningRate)
         let counts = training.classCounts

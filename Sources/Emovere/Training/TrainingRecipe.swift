@@ -1,5 +1,6 @@
 import EmovereData
 import EmovereNN
+import EmovereTensor
 
 /// Everything that determines a training run: with the same recipe, data and seed, Emovere produces
 /// the same weights. Stored in checkpoints and model files.
@@ -37,6 +38,9 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
     public var softLabels: SoftLabels?
     /// A trained model's predictions mixed into the training targets (nil: no teacher).
     public var distillation: Distillation?
+    /// The dense convolutions' arithmetic in training steps (`Conv2d.trainingPrecision`; nil: float32). bfloat16
+    /// runs where the CPU has AVX512_BF16 (else float32, with a note); validation always runs float32.
+    public var precision: Precision?
 
     public init(
         architecture: Architecture = Architecture(name: "mini-xception"), preprocessing: Preprocessing? = nil,
@@ -45,7 +49,8 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         labelSmoothing: Float = 0, balancesClasses: Bool = false, mixupAlpha: Float = 0,
         augmentation: Augmentation = .standard, earlyStoppingPatience: Int? = 50, validationHoldOut: Double? = nil,
         seed: UInt64 = 1, initialWeights: String? = nil, averagedWeights: [String]? = nil,
-        recomputesBatchNormStatistics: Bool? = nil, softLabels: SoftLabels? = nil, distillation: Distillation? = nil
+        recomputesBatchNormStatistics: Bool? = nil, softLabels: SoftLabels? = nil, distillation: Distillation? = nil,
+        precision: Precision? = nil
     ) {
         self.architecture = architecture
         self.preprocessing = preprocessing ?? .symmetric(inputSize: architecture.inputSize)
@@ -67,6 +72,7 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         self.recomputesBatchNormStatistics = recomputesBatchNormStatistics
         self.softLabels = softLabels
         self.distillation = distillation
+        self.precision = precision
     }
 }
 

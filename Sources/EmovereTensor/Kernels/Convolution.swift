@@ -126,13 +126,19 @@ public enum Convolution {
     /// input) and the output gradient `dy` `[rows, F]`, without a BLAS copy of `a`: per tile of rows, blocks of 6 (or 12)
     /// columns of `a` x 64 (or one vector of) filters sum in registers (`emovere_outer_wide`/`emovere_outer_narrow`),
     /// rows in order, so the result is the same on every run.
-    /// With `accumulating`, adds the product to `out` instead of overwriting it.
+    /// With `accumulating`, adds the product to `out` instead of overwriting it. With `bfloat16` (a CPU that runs it),
+    /// the products take both operands rounded to bfloat16 (`bfloat16WeightGradient`).
     public static func weightGradient(
         _ a: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, columns k: Int, filters: Int,
-        into out: UnsafeMutablePointer<Float>, accumulating: Bool = false, instructionSet: InstructionSet = .detected
+        into out: UnsafeMutablePointer<Float>, accumulating: Bool = false, instructionSet: InstructionSet = .detected,
+        precision: Precision = .float32
     ) {
         if !accumulating { out.update(repeating: 0, count: k &* filters) }
         guard k > 0 else { return }
+        if precision == .bfloat16 {
+            precondition(precision.isSupported, "bfloat16 weight gradients need AVX512_BF16")
+            return bfloat16WeightGradient(a, dy, rows: rows, columns: k, filters: filters, into: out)
+        }
         let isa = instructionSet.cValue
         let wide = instructionSet.wideFilters
         let lanes = instructionSet.lanes
@@ -156,6 +162,53 @@ public enum Convolution {
                     } else {
                         emovere_outer_narrow(narrowSet, aTile + j, k, valid, dyTile + f0, filters, width, count, target,
                                              filters)
+                    }
+                    j &+= columnsPerBlock
+                }
+                f0 &+= width
+            }
+            first &+= count
+        }
+    }
+
+    /// `weightGradient` in bfloat16: per tile of rows, `a`'s and `dy`'s rows rounded and interleaved in pairs
+    /// (`emovere_pack_bfloat16_pairs`, columns padded to 16), then blocks of 6 (or 12) columns of `a` x 64 (or 16)
+    /// filters summed over the pairs in registers (`emovere_outer_wide_bf16`/`_narrow_bf16`), pairs in order.
+    private static func bfloat16WeightGradient(
+        _ a: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, columns k: Int, filters: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        let paddedColumns = (k + 15) / 16 * 16, paddedFilters = (filters + 15) / 16 * 16
+        let tilePairs = (weightGradientTile + 1) / 2
+        // A block reads up to 12 columns from its first: past the last pair's padded row by up to 11 pairs.
+        let aCount = 2 * tilePairs * paddedColumns, slack = 24
+        let aPairs = UnsafeMutablePointer<UInt16>.allocate(capacity: aCount + slack)
+        (aPairs + aCount).initialize(repeating: 0, count: slack)
+        let dyPairs = UnsafeMutablePointer<UInt16>.allocate(capacity: 2 * tilePairs * paddedFilters)
+        defer {
+            aPairs.deallocate()
+            dyPairs.deallocate()
+        }
+        var first = 0
+        while first < rows {
+            let count = min(weightGradientTile, rows &- first)
+            let pairs = (count + 1) / 2
+            emovere_pack_bfloat16_pairs(a + first &* k, count, k, k, aPairs, paddedColumns)
+            emovere_pack_bfloat16_pairs(dy + first &* filters, count, filters, filters, dyPairs, paddedFilters)
+            var f0 = 0
+            while f0 < filters {
+                let isWide = filters &- f0 >= 64
+                let width = isWide ? 64 : min(16, filters &- f0)
+                let columnsPerBlock = isWide ? 6 : 12
+                var j = 0
+                while j < k {
+                    let valid = min(columnsPerBlock, k &- j)
+                    let (block, panel, target) = (aPairs + 2 &* j, dyPairs + 2 &* f0, out + (j &* filters &+ f0))
+                    if isWide {
+                        emovere_outer_wide_bf16(block, paddedColumns, valid, panel, paddedFilters, pairs, target, filters)
+                    } else {
+                        emovere_outer_narrow_bf16(block, paddedColumns, valid, panel, paddedFilters, width, pairs, target,
+                                                  filters)
                     }
                     j &+= columnsPerBlock
                 }
@@ -232,22 +285,30 @@ public enum Convolution {
     ///   - biasGradient: `[F]`, overwritten, or nil.
     ///   - inputGradient: `[N, H, W, C]`, overwritten; nil to skip (first layer).
     ///   - partials: `[chunks, KH*KW*C*F + F]` workspace for per-chunk weight gradients.
-    ///   - transposedKernel: space for `Wᵀ` packed (`F` rows, `KH*KW*C` filters; float32), refreshed here, or nil to
-    ///     make one. The input gradient `dY · Wᵀ` runs on the direct microkernels (`directProduct`), not the BLAS.
+    ///   - transposedKernel: space for `Wᵀ` packed (`F` rows, `KH*KW*C` filters), refreshed here, or nil to make one
+    ///     in float32. The input gradient `dY · Wᵀ` runs on the direct microkernels (`directProduct`), not the BLAS;
+    ///     with a `bfloat16` kernel (`inputGradientPrecision`) on `dY` rounded to bfloat16 into `scratch`.
+    ///   - scratch: with a `bfloat16` `transposedKernel`, at least `(N*OH*OW*F + 1) / 2` floats; else unused.
+    ///   - precision: the training pass's arithmetic: the input gradient's is `inputGradientPrecision` of it (the
+    ///     `transposedKernel`'s), the weight gradient's `weightGradientPrecision`.
     public static func backward(
         outputGradient: Tensor, input: Tensor, kernel: Tensor, geometry g: ConvolutionGeometry,
         kernelGradient: Tensor, biasGradient: Tensor?, inputGradient: Tensor?, partials: Tensor,
-        transposedKernel: PackedKernel? = nil
+        transposedKernel: PackedKernel? = nil, scratch: Tensor? = nil, precision: Precision = .float32
     ) {
         let batch = input.shape[0]
         let filters = kernel.shape[kernel.shape.count - 1]
         let k = g.taps * g.channels
-        let transposed = inputGradient == nil ? nil : transposedKernel ?? PackedKernel(rows: filters, filters: k)
+        let productPrecision = inputGradientPrecision(precision, for: g, filters: filters)
+        let transposed = inputGradient == nil ? nil
+            : transposedKernel ?? PackedKernel(rows: filters, filters: k, precision: productPrecision)
         if let transposed {
-            precondition(transposed.rows == filters && transposed.filters == k && transposed.precision == .float32,
-                         "transposedKernel must be float32 with \(filters) rows and \(k) filters")
+            precondition(transposed.rows == filters && transposed.filters == k && transposed.precision == productPrecision,
+                         "transposedKernel must be \(productPrecision) with \(filters) rows and \(k) filters")
             transposed.update(transposing: kernel)
         }
+        let outerPrecision = weightGradientPrecision(precision, for: g, filters: filters)
+        let roundedGradient = transposed?.precision == .bfloat16 ? rounded(outputGradient, scratch: scratch) : nil
         let partialSize = k * filters + filters
         let chunkCount = Parallel.chunks(batch, minimumChunk: g.minimumImagesPerChunk).count
         precondition(partials.count >= chunkCount * partialSize, "partials too small")
@@ -269,10 +330,11 @@ public enum Convolution {
                 let rows = images.count * g.outputPixels
                 let dyChunk = UnsafePointer(dy.value + firstRow * filters)
                 let a = UnsafePointer(x.value + images.lowerBound * g.inputSize)
-                weightGradient(a, dyChunk, rows: rows, columns: k, filters: filters, into: part)
+                weightGradient(a, dyChunk, rows: rows, columns: k, filters: filters, into: part, precision: outerPrecision)
                 // dX[rows, C] = dY[rows, F] · Wᵀ[F, C]
                 if let dx, let wt = wt.value {
-                    directProduct(dyChunk, rows: rows, kernel: wt, into: dx.value + images.lowerBound * g.inputSize)
+                    directProduct(dyChunk, rows: rows, kernel: wt, roundedA: roundedGradient.map { $0.value + firstRow * filters },
+                                  into: dx.value + images.lowerBound * g.inputSize)
                 }
                 return
             }
@@ -292,10 +354,13 @@ public enum Convolution {
                 let pixels = rows * g.outputWidth
                 let dyTile = UnsafePointer(dy.value + first * g.outputWidth * filters)
                 im2col(x.value, geometry: g, outputRows: first..<(first + rows), into: columns)
-                weightGradient(columns, dyTile, rows: pixels, columns: k, filters: filters, into: part, accumulating: true)
+                weightGradient(columns, dyTile, rows: pixels, columns: k, filters: filters, into: part, accumulating: true,
+                               precision: outerPrecision)
                 if let dx, let columnGradient, let wt = wt.value {
                     // dcols[pixels, k] = dY[pixels, F] · Wᵀ[F, k], then added back into dX.
-                    directProduct(dyTile, rows: pixels, kernel: wt, into: columnGradient)
+                    directProduct(dyTile, rows: pixels, kernel: wt,
+                                  roundedA: roundedGradient.map { $0.value + first * g.outputWidth * filters },
+                                  into: columnGradient)
                     col2im(columnGradient, geometry: g, outputRows: first..<(first + rows), into: dx.value)
                 }
                 first += rows
@@ -309,5 +374,13 @@ public enum Convolution {
                 partials.pointer + k * filters, chunkCount: chunkCount, chunkStride: partialSize, count: filters,
                 into: biasGradient.pointer)
         }
+    }
+
+    /// `tensor`'s values rounded to bfloat16 into `scratch` (at least `(count + 1) / 2` floats).
+    private static func rounded(_ tensor: Tensor, scratch: Tensor?) -> UnsafeSendable<UnsafePointer<UInt16>> {
+        guard let scratch, scratch.count >= (tensor.count + 1) / 2 else {
+            preconditionFailure("a bfloat16 input gradient needs \((tensor.count + 1) / 2) floats of scratch")
+        }
+        return UnsafeSendable(roundedCopy(of: tensor.pointer, count: tensor.count, into: scratch.pointer))
     }
 }

@@ -50,6 +50,24 @@ extension Convolution {
             ? precision : .float32
     }
 
+    /// The precision a training layer's input gradient `dY · Wᵀ` (`backward`'s `transposedKernel`) runs when
+    /// `precision` is asked for: the product reads runs of the layer's `filters` gradients and makes `KH*KW*C`
+    /// outputs, so `precision` where `filters` is even and the outputs are at least `bfloat16MinimumFilters`.
+    public static func inputGradientPrecision(_ precision: Precision, for g: ConvolutionGeometry, filters: Int)
+        -> Precision {
+        precision == .float32 || (precision.isSupported && filters % 2 == 0
+                                  && g.taps * g.channels >= bfloat16MinimumFilters) ? precision : .float32
+    }
+
+    /// The precision a training layer's weight gradient (`weightGradient`) runs when `precision` is asked for:
+    /// `precision` where the layer has at least `bfloat16MinimumFilters` filters and window values (`KH*KW*C`), so
+    /// the rounding of both operands is earned back.
+    public static func weightGradientPrecision(_ precision: Precision, for g: ConvolutionGeometry, filters: Int)
+        -> Precision {
+        precision == .float32 || (precision.isSupported && filters >= bfloat16MinimumFilters
+                                  && g.taps * g.channels >= bfloat16MinimumFilters) ? precision : .float32
+    }
+
     /// The fewest filters a layer runs in bfloat16 with: mini-Xception at batch 1 ran 20-25 % slower in bfloat16
     /// when its 8- and 16-filter layers took it too.
     public static let bfloat16MinimumFilters = 32
@@ -141,12 +159,15 @@ extension Convolution {
 }
 
 extension Convolution {
-    /// `out[rows, F] = a[rows, K] · W` on the calling thread, `W` being `kernel` (`K` rows, `F` filters, float32): the
+    /// `out[rows, F] = a[rows, K] · W` on the calling thread, `W` being `kernel` (`K` rows, `F` filters): the
     /// direct microkernels on a plain matrix (each row of `a` a 1x1 window), in tiles of `tileBlocks` blocks of
-    /// `pixelBlock` rows with each panel of weights read once per tile. The backward pass's `dY · Wᵀ`.
+    /// `pixelBlock` rows with each panel of weights read once per tile. The backward pass's `dY · Wᵀ`. A `bfloat16`
+    /// kernel reads `a`'s values from `roundedA`, their bfloat16 copy in the same layout.
     static func directProduct(_ a: UnsafePointer<Float>, rows: Int, kernel: PackedKernel,
-                              into out: UnsafeMutablePointer<Float>) {
-        precondition(kernel.precision == .float32, "directProduct takes float32 kernels")
+                              roundedA: UnsafePointer<UInt16>? = nil, into out: UnsafeMutablePointer<Float>) {
+        precondition((kernel.precision == .bfloat16) == (roundedA != nil),
+                     "directProduct takes a rounded copy of a with a bfloat16 kernel, and only then")
+        let rounded = roundedA.map { (origin: a, input: $0) }
         let k = kernel.rows, filters = kernel.filters
         let weights = kernel.microkernelWeights
         // On the stack: the backward pass calls this once per tile.
@@ -162,7 +183,7 @@ extension Convolution {
                     for first in stride(from: 0, to: tileRows, by: pixelBlock) {
                         weights.multiply(UnsafePointer(corners + first), valid: min(pixelBlock, tileRows - first),
                                          rowStep: 0, kernelHeight: 1, runLength: k, panel: panel, bias: nil,
-                                         floor: -.infinity, rounded: nil,
+                                         floor: -.infinity, rounded: rounded,
                                          out: out + (tileStart + first) * filters + panel.first, outStride: filters)
                     }
                 }

@@ -90,11 +90,19 @@ public final class PackedKernel {
     }
 
     /// Copies the transpose of `kernel` into the panels: `kernel` holds `filters * rows` values, `rows` innermost (a
-    /// convolution's `[KH, KW, C, F]` kernel packed as `F` rows x `KH*KW*C` filters: the input gradient's `Wᵀ`).
+    /// convolution's `[KH, KW, C, F]` kernel packed as `F` rows x `KH*KW*C` filters: the input gradient's `Wᵀ`),
+    /// rounded to bfloat16 for a `bfloat16` kernel.
     public func update(transposing kernel: Tensor) {
         precondition(kernel.count == rows * filters, "kernel \(kernel.shape) does not match \(filters) x \(rows)")
-        precondition(precision == .float32, "transposed kernels are packed in float32")
         let source = kernel.pointer
+        if precision == .bfloat16 {
+            let transposed = UnsafeMutablePointer<Float>.allocate(capacity: rows * filters)
+            defer { transposed.deallocate() }
+            for row in 0..<rows {
+                for filter in 0..<filters { transposed[row * filters + filter] = source[filter * rows + row] }
+            }
+            return updateHalves(from: transposed)
+        }
         for panel in panels {
             let target = values + panel.offset
             for row in 0..<rows {
