@@ -20,12 +20,14 @@ final class BatchTeachers {
     /// (a batch of another size is resampled to a teacher's input) and predicts `classCount` classes. `record` (a
     /// file in the run directory; nil: none) keeps the teachers' checksums: written by the run's first start,
     /// compared by each resume, so a teacher replaced mid-run is an error rather than a silent change of targets.
-    init(_ distillation: Distillation, preprocessing: Preprocessing, classCount: Int, record: String? = nil) throws {
+    /// The teachers run in `precision` (a bfloat16 recipe's teachers answer in bfloat16 too).
+    init(_ distillation: Distillation, preprocessing: Preprocessing, classCount: Int, record: String? = nil,
+         precision: Precision = .float32) throws {
         guard distillation.testTimeAugmentation == nil else {
             throw TrainingError.invalidDistillation(
                 reason: "testTimeAugmentation applies to clean input; with augmented input each teacher sees the student's single view")
         }
-        let teachers = try Teacher.loaded(distillation, classCount: classCount)
+        let teachers = try Teacher.loaded(distillation, classCount: classCount, precision: precision)
         for teacher in teachers {
             let found = teacher.card.preprocessing
             guard found.scale == preprocessing.scale, found.offset == preprocessing.offset else {

@@ -1,6 +1,7 @@
 import EmovereData
 import EmovereFiles
 import EmovereNN
+import EmovereTensor
 
 /// Knowledge distillation's targets (`TrainingRecipe.distillation`) with `.clean` input: the teachers' class
 /// probabilities for each training image, computed once on the clean image (resized to each teacher's input) with the
@@ -16,8 +17,8 @@ enum Teacher {
         let tensorsSHA256: String
     }
 
-    /// The teachers of `distillation`, each checked to predict `classCount` classes.
-    static func loaded(_ distillation: Distillation, classCount: Int) throws -> [Loaded] {
+    /// The teachers of `distillation`, each checked to predict `classCount` classes, prepared in `precision`.
+    static func loaded(_ distillation: Distillation, classCount: Int, precision: Precision = .float32) throws -> [Loaded] {
         try distillation.teachers.map { path in
             let file = try SafeTensorsFile(contentsOf: path)
             let (trainable, card) = try ModelFile.load(file, path: path)
@@ -26,7 +27,8 @@ enum Teacher {
                                                     found: card.architecture.classCount)
             }
             let tensors = SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
-            return Loaded(path: path, model: try trainable.inferenceModel(), card: card, tensorsSHA256: tensors)
+            return Loaded(path: path, model: try trainable.inferenceModel(precision: precision), card: card,
+                          tensorsSHA256: tensors)
         }
     }
 

@@ -124,7 +124,8 @@ public final class Trainer {
             case .augmented:
                 batchTeachers = try BatchTeachers(distillation, preprocessing: recipe.preprocessing,
                                                   classCount: model.architecture.classCount,
-                                                  record: directory + "/teacher-checksums.txt")
+                                                  record: directory + "/teacher-checksums.txt",
+                                                  precision: (recipe.precision ?? .float32).supported)
                 log("\(teachers): probabilities for each augmented batch make \(distillation.weight) of each target")
             }
         }

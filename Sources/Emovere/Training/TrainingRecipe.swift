@@ -38,8 +38,9 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
     public var softLabels: SoftLabels?
     /// A trained model's predictions mixed into the training targets (nil: no teacher).
     public var distillation: Distillation?
-    /// The dense convolutions' arithmetic in training steps (`Conv2d.trainingPrecision`; nil: float32). bfloat16
-    /// runs where the CPU has AVX512_BF16 (else float32, with a note); validation always runs float32.
+    /// The dense convolutions' arithmetic in training steps (`Conv2d.trainingPrecision`) and in the teachers that
+    /// answer each augmented batch (nil: float32). bfloat16 runs where the CPU has AVX512_BF16 (else float32, with a
+    /// note); validation and teachers of clean input always run float32.
     public var precision: Precision?
 
     public init(
