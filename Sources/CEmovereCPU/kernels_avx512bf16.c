@@ -1,6 +1,7 @@
 /* The bfloat16 kernels (AVX512_BF16): direct convolution and the weight gradient's outer products, whose
- * multiplications take bfloat16 pairs and whose sums stay in single precision. One variant, for x86-64 CPUs with AVX512_BF16 (Cooper Lake, Sapphire Rapids, AMD Zen 4
- * and later); the caller checks `emovere_detect_bfloat16` first. Elsewhere these functions trap: nothing calls them. */
+ * multiplications take bfloat16 pairs and whose sums stay in single precision. One variant, for x86-64 CPUs with
+ * AVX512_BF16 (Cooper Lake, Sapphire Rapids, AMD Zen 4 and later); the caller checks `emovere_detect_bfloat16`
+ * first. Elsewhere these functions trap: nothing calls them. */
 #include "CEmovereCPU.h"
 
 #if defined(__x86_64__)

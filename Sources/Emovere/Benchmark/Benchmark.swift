@@ -60,9 +60,9 @@ public struct Benchmark {
             return batchSize
         }
         let suffix = precision == .float32 ? "" : " (\(precision))"
-        return Measurement(name: "\(architecture) training\(suffix), batch \(batchSize), augmented", imagesPerSecond: rate.wall,
-                           imagesPerCPUSecond: rate.cpu, multiplyAddsPerImage: 3 * trainer.model.multiplyAddsPerFace,
-                           precision: precision)
+        return Measurement(name: "\(architecture) training\(suffix), batch \(batchSize), augmented",
+                           imagesPerSecond: rate.wall, imagesPerCPUSecond: rate.cpu,
+                           multiplyAddsPerImage: 3 * trainer.model.multiplyAddsPerFace, precision: precision)
     }
 
     /// Inference images/s at `batchSize` (preprocessed input to probabilities).

@@ -285,9 +285,9 @@ public enum Convolution {
     ///   - biasGradient: `[F]`, overwritten, or nil.
     ///   - inputGradient: `[N, H, W, C]`, overwritten; nil to skip (first layer).
     ///   - partials: `[chunks, KH*KW*C*F + F]` workspace for per-chunk weight gradients.
-    ///   - transposedKernel: space for `Wᵀ` packed (`F` rows, `KH*KW*C` filters), refreshed here, or nil to make one
-    ///     in float32. The input gradient `dY · Wᵀ` runs on the direct microkernels (`directProduct`), not the BLAS;
-    ///     with a `bfloat16` kernel (`inputGradientPrecision`) on `dY` rounded to bfloat16 into `scratch`.
+    ///   - transposedKernel: space for `Wᵀ` packed (`F` rows, `KH*KW*C` filters, in `inputGradientPrecision`),
+    ///     refreshed here, or nil to make one. The input gradient `dY · Wᵀ` runs on the direct microkernels
+    ///     (`directProduct`), not the BLAS; with a `bfloat16` kernel on `dY` rounded to bfloat16 into `scratch`.
     ///   - scratch: with a `bfloat16` `transposedKernel`, at least `(N*OH*OW*F + 1) / 2` floats; else unused.
     ///   - precision: the training pass's arithmetic: the input gradient's is `inputGradientPrecision` of it (the
     ///     `transposedKernel`'s), the weight gradient's `weightGradientPrecision`.
@@ -333,7 +333,8 @@ public enum Convolution {
                 weightGradient(a, dyChunk, rows: rows, columns: k, filters: filters, into: part, precision: outerPrecision)
                 // dX[rows, C] = dY[rows, F] · Wᵀ[F, C]
                 if let dx, let wt = wt.value {
-                    directProduct(dyChunk, rows: rows, kernel: wt, roundedA: roundedGradient.map { $0.value + firstRow * filters },
+                    directProduct(dyChunk, rows: rows, kernel: wt,
+                                  roundedA: roundedGradient.map { $0.value + firstRow * filters },
                                   into: dx.value + images.lowerBound * g.inputSize)
                 }
                 return
