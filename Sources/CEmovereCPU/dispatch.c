@@ -23,6 +23,8 @@
                                               const float *, const float *, const float *, const float *, float,  \
                                               long, long, float *);                                               \
     void emovere_max_pool_pixel_##suffix(const float *, long, long, long, long, long, float *, float *);          \
+    void emovere_add_##suffix(const float *, const float *, int, long, float *);                                  \
+    void emovere_relu_backward_##suffix(const float *, const float *, int, long, float *);                        \
     float emovere_multiply_add_chains_##suffix(long, float, float);
 
 DECLARE_VARIANTS(portable)
@@ -171,6 +173,14 @@ void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *d
                                  const float *mean, const float *invstd, const float *a, const float *b,
                                  const float *d, float floor, long rows, long channels, float *dx) {
     DISPATCH(isa, emovere_norm_backward_apply, x, dy, mask, mean, invstd, a, b, d, floor, rows, channels, dx);
+}
+
+void emovere_add(emovere_isa isa, const float *a, const float *b, int relu, long count, float *out) {
+    DISPATCH(isa, emovere_add, a, b, relu, count, out);
+}
+
+void emovere_relu_backward(emovere_isa isa, const float *y, const float *dy, int guided, long count, float *dx) {
+    DISPATCH(isa, emovere_relu_backward, y, dy, guided, count, dx);
 }
 
 float emovere_multiply_add_chains(emovere_isa isa, long iterations, float multiplier, float addend) {

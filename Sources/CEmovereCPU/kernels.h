@@ -505,6 +505,43 @@ void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const
     }
 }
 
+/* `out = a + b` (`a` alone where `b` is NULL), then `max(·, 0)` where `relu`: the flags are constants in each call,
+ * so every loop the dispatcher below instantiates is a plain vector loop. */
+static inline __attribute__((always_inline)) void add_rectified(const float *a, const float *b, int relu, long count,
+                                                                float *out) {
+    vec zero = splat(0);
+    long i = 0;
+    for (; i + LANES <= count; i += LANES) {
+        vec v = b ? load(a + i) + load(b + i) : load(a + i);
+        store(out + i, relu ? clamp(v, zero) : v);
+    }
+    for (; i < count; i++) {
+        float v = b ? a[i] + b[i] : a[i];
+        out[i] = relu && !(v > 0) ? 0 : v;
+    }
+}
+
+void VARIANT(emovere_add)(const float *a, const float *b, int relu, long count, float *out) {
+    if (b && relu) {
+        add_rectified(a, b, 1, count, out);
+    } else if (b) {
+        add_rectified(a, b, 0, count, out);
+    } else {
+        add_rectified(a, NULL, relu, count, out);
+    }
+}
+
+void VARIANT(emovere_relu_backward)(const float *y, const float *dy, int guided, long count, float *dx) {
+    vec zero = splat(0);
+    long i = 0;
+    for (; i + LANES <= count; i += LANES) {
+        vec g = load(dy + i);
+        ivec open = load(y + i) > zero;
+        store(dx + i, (vec)((ivec)(guided ? clamp(g, zero) : g) & open));
+    }
+    for (; i < count; i++) dx[i] = y[i] > 0 ? (guided && !(dy[i] > 0) ? 0 : dy[i]) : 0;
+}
+
 /* Max pooling of one output pixel: the window's `rows` x `columns` input pixels start at `first` (rows `row_step`
  * floats apart, pixels `channels` apart); with `argmax`, `first_index` is `first`'s offset in its image and each
  * maximum's offset goes to `argmax` (as a float; the first maximum in row-major order wins ties, NaN never wins). */

@@ -39,8 +39,8 @@ public final class Sequential: LayerGraph {
         return gradient
     }
 
-    /// Fuses every ReLU that directly follows a batch norm into it (one pass over the activations fewer,
-    /// forward and backward), here and in nested blocks. Parameter names do not change.
+    /// Fuses every ReLU that directly follows a batch norm or a residual block into it (one pass over the activations
+    /// fewer, forward and backward), here and in nested blocks. Parameter names do not change.
     public func fuseActivations() {
         for (index, layer) in layers.enumerated() {
             switch layer {
@@ -53,6 +53,8 @@ public final class Sequential: LayerGraph {
                 if let norm = layers[index - 1] as? BatchNorm, !norm.isFolded {
                     norm.appliesReLU = true
                     relu.isFused = true
+                } else if let block = layers[index - 1] as? Residual, block.rectifier == nil {
+                    block.fuse(relu)
                 }
             default:
                 break
@@ -116,12 +118,18 @@ public final class Sequential: LayerGraph {
     public var namedParameters: [NamedParameter] { nodeParameters }
 }
 
-/// A residual block: `main(x) + shortcut(x)`, or `main(x) + x` without a shortcut.
-/// Parameters are named `"main.<name>"` and `"shortcut.<name>"`.
+/// A residual block: `main(x) + shortcut(x)`, or `main(x) + x` without a shortcut; with a `rectifier`,
+/// `max(main(x) + shortcut(x), 0)`. Parameters are named `"main.<name>"` and `"shortcut.<name>"`.
 public final class Residual: LayerGraph {
     public let main: Sequential
     public let shortcut: Sequential?
+    /// The ReLU that `Sequential.fuseActivations()` moved into this block from the layer after it: the sum is
+    /// rectified as it is written, and its gradient masked once for both branches. A node of the block (`relu`), so
+    /// the walks of exporters and `Sequential.setReLUBackwardRule(_:)` see it; the fused layer after the block then
+    /// passes values through, and the block's output is the rectified sum.
+    public private(set) var rectifier: ReLU?
     private var output: Tensor?
+    private var rectifiedGradient: Tensor?
     private var inputGradient: Tensor?
 
     public init(@LayerBuilder main: () -> [any Layer], @LayerBuilder shortcut: () -> [any Layer] = { [] }) {
@@ -145,12 +153,21 @@ public final class Residual: LayerGraph {
         let shortcutOutput = shortcut?.forward(input, mode: mode.seeded(~mode.seed))
             ?? input
         let output = Tensor.reusing(output, shape: mainOutput.shape)
-        Elementwise.add(mainOutput, shortcutOutput, into: output)
+        Elementwise.add(mainOutput, shortcutOutput, relu: rectifier != nil, into: output)
         self.output = output
         return output
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+        var outputGradient = outputGradient
+        if let rectifier {
+            guard let output else { preconditionFailure("Residual backward before forward") }
+            let gradient = Tensor.reusing(rectifiedGradient, shape: output.shape)
+            Elementwise.reluBackward(output: output, outputGradient: outputGradient,
+                                     guided: rectifier.backwardRule == .guided, into: gradient)
+            rectifiedGradient = gradient
+            outputGradient = gradient
+        }
         let mainGradient = main.backward(outputGradient, needsInputGradient: needsInputGradient)
         let shortcutGradient = shortcut.map { $0.backward(outputGradient, needsInputGradient: needsInputGradient) }
             ?? outputGradient
@@ -161,13 +178,21 @@ public final class Residual: LayerGraph {
         return inputGradient
     }
 
-    /// Nodes `main` and `shortcut` (when present), both reading the input, and their sum `add`.
+    /// Takes over `relu`, the ReLU right after this block (see `rectifier`).
+    func fuse(_ relu: ReLU) {
+        let rectifier = ReLU()
+        rectifier.backwardRule = relu.backwardRule
+        self.rectifier = rectifier
+        relu.isFused = true
+    }
+
+    /// Nodes `main` and `shortcut` (when present), both reading the input, their sum `add`, and the `rectifier`
+    /// (`relu`) when fused.
     public var nodes: [GraphNode] {
-        guard let shortcut else {
-            return [.layer("main", main, input: .input), GraphNode(name: "add", operation: .add, inputs: [.node(0), .input])]
-        }
-        return [.layer("main", main, input: .input), .layer("shortcut", shortcut, input: .input),
-                GraphNode(name: "add", operation: .add, inputs: [.node(0), .node(1)])]
+        let branches: [GraphNode] = [.layer("main", main, input: .input)]
+            + (shortcut.map { [.layer("shortcut", $0, input: .input)] } ?? [])
+        let sum = GraphNode(name: "add", operation: .add, inputs: [.node(0), shortcut == nil ? .input : .node(1)])
+        return branches + [sum] + (rectifier.map { [.layer("relu", $0, input: .node(branches.count))] } ?? [])
     }
 
     public var outputs: [GraphSource] { [.node(nodes.count - 1)] }

@@ -164,6 +164,54 @@ struct GradientTests {
         #expect(error < 5e-2)
     }
 
+    /// A residual block with the ReLU after it fused in gives the same outputs and gradients as the two apart, and
+    /// passes guided gradients (`setReLUBackwardRule`) through its rectifier.
+    @Test func fusedResidualReLUMatchesSeparateLayers() throws {
+        func make() -> Sequential {
+            Sequential {
+                Residual {
+                    Conv2d(filters: 4, kernelSize: 3, padding: .same)
+                    BatchNorm()
+                } shortcut: {
+                    Conv2d(filters: 4, kernelSize: 1)
+                }
+                ReLU()
+                Conv2d(filters: 3, kernelSize: 1)
+            }
+        }
+        let separate = make()
+        let fused = make()
+        for network in [separate, fused] {
+            var random = SplitMix64(seed: 8)
+            _ = try network.build(inputShape: [5, 5, 2], random: &random)
+        }
+        fused.fuseActivations()
+        let block = try #require(fused.layers[0] as? Residual)
+        #expect(block.rectifier != nil && (fused.layers[1] as? ReLU)?.isFused == true)
+        #expect(block.nodes.map(\.name) == ["main", "shortcut", "add", "relu"])
+        let input = Tensor(shape: [3, 5, 5, 2], values: randomValues(150, seed: 9))
+        let mode = ForwardMode(isTraining: true)
+        let rectified = fused.layers[0].forward(input, mode: .differentiableInference).values  // no statistics kept
+        #expect(rectified.contains(0) && rectified.contains { $0 > 0 }, "both ReLU branches are exercised")
+        #expect(fused.forward(input, mode: mode).values == separate.forward(input, mode: mode).values)
+        let gradient = Tensor(shape: [3, 5, 5, 3], values: randomValues(225, seed: 10))
+        #expect(fused.backward(gradient, needsInputGradient: true)!.values
+            == separate.backward(gradient, needsInputGradient: true)!.values)
+        for (a, b) in zip(fused.namedParameters, separate.namedParameters) where a.parameter.isTrainable {
+            #expect(a.parameter.gradient.values == b.parameter.gradient.values, "\(a.name)")
+        }
+        let error = try directionalGradientCheck(
+            { let network = make(); network.fuseActivations(); return network }(), inputShape: [5, 5, 2], batch: 3)
+        #expect(error < 5e-2)
+
+        for network in [separate, fused] { network.setReLUBackwardRule(.guided) }
+        #expect(block.rectifier?.backwardRule == .guided)
+        _ = separate.forward(input, mode: .differentiableInference)
+        _ = fused.forward(input, mode: .differentiableInference)
+        #expect(fused.backward(gradient, needsInputGradient: true)!.values
+            == separate.backward(gradient, needsInputGradient: true)!.values)
+    }
+
     @Test func convolutionFollowedByReLU() throws {
         let error = try directionalGradientCheck(
             Sequential { Conv2d(filters: 4, kernelSize: 3, padding: .same); ReLU() }, inputShape: [5, 5, 2], batch: 3)

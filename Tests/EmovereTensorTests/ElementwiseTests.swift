@@ -4,32 +4,36 @@ import Testing
 
 /// `Elementwise` maps and reductions against their definitions, written inline.
 struct ElementwiseTests {
-    /// 40,000 elements are more than two `Parallel.elementwiseGrain`s, so several chunks run.
-    @Test(arguments: [1, 7, 40_000])
-    func reluAndItsGradient(count: Int) {
+    /// ReLU, its gradient (true and guided) and the sum with and without ReLU, in every instruction-set variant this
+    /// CPU runs, against their definitions written inline. 1 and 7 elements stay below a vector (the scalar tail),
+    /// 37 mixes vectors and a tail, 40,000 is more than two `Parallel.elementwiseGrain`s (several chunks run).
+    @Test(arguments: [1, 7, 37, 40_000])
+    func reluSumAndGradientsInEveryVariant(count: Int) {
         let input = randomTensor([count], seed: 101)
-        let output = garbageTensor([count])
-        Elementwise.relu(input, into: output)
-        #expect(output.values == input.values.map { max($0, 0) })
+        let other = randomTensor([count], seed: 103)
         let outputGradient = randomTensor([count], seed: 102)
-        let inputGradient = garbageTensor([count])
-        Elementwise.reluBackward(output: output, outputGradient: outputGradient, into: inputGradient)
-        #expect(inputGradient.values == zip(output.values, outputGradient.values).map { $0 > 0 ? $1 : 0 })
-    }
-
-    @Test func addAndMultiply() {
-        let a = randomTensor([33], seed: 103)
-        let b = randomTensor([33], seed: 104)
-        let sum = garbageTensor([33])
-        Elementwise.add(a, b, into: sum)
-        #expect(sum.values == zip(a.values, b.values).map { $0 + $1 })
-        let product = garbageTensor([33])
-        Elementwise.multiply(a, b, into: product)
-        #expect(product.values == zip(a.values, b.values).map { $0 * $1 })
-        // In place: output aliases the first operand.
-        let expected = zip(a.values, b.values).map { $0 + $1 }
-        Elementwise.add(a, b, into: a)
-        #expect(a.values == expected)
+        for instructionSet in InstructionSet.available {
+            let output = garbageTensor([count])
+            Elementwise.relu(input, into: output, instructionSet: instructionSet)
+            #expect(output.values == input.values.map { max($0, 0) }, "relu, \(instructionSet)")
+            for guided in [false, true] {
+                let inputGradient = garbageTensor([count])
+                Elementwise.reluBackward(output: output, outputGradient: outputGradient, guided: guided,
+                                         into: inputGradient, instructionSet: instructionSet)
+                let expected = zip(output.values, outputGradient.values).map { y, dy -> Float in
+                    y > 0 && (!guided || dy > 0) ? dy : 0
+                }
+                #expect(inputGradient.values == expected, "relu gradient, guided \(guided), \(instructionSet)")
+            }
+            for relu in [false, true] {
+                let sum = garbageTensor([count])
+                Elementwise.add(input, other, relu: relu, into: sum, instructionSet: instructionSet)
+                let expected = zip(input.values, other.values).map { relu ? max($0 + $1, 0) : $0 + $1 }
+                #expect(sum.values == expected, "add, relu \(relu), \(instructionSet)")
+            }
+        }
+        #expect(input.values.contains { $0 < 0 } && input.values.contains { $0 > 0 } || count < 7,
+                "both sides of the ReLU are exercised")
     }
 
     @Test func rowVectorBroadcastAndReductions() {

@@ -146,6 +146,13 @@ void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *d
                                  const float *mean, const float *invstd, const float *a, const float *b,
                                  const float *d, float floor, long rows, long channels, float *dx);
 
+/// Elementwise sum: `out = a + b` over `count` floats (`out = a` where `b` is NULL), then `max(·, 0)` where `relu` is
+/// not 0. `out` may be `a` or `b`.
+void emovere_add(emovere_isa isa, const float *a, const float *b, int relu, long count, float *out);
+/// ReLU gradient from the ReLU's output: `dx = y > 0 ? dy : 0` over `count` floats; with `guided` not 0 (guided
+/// backpropagation) only positive gradients pass: `dx = y > 0 && dy > 0 ? dy : 0`. `dx` may be `dy`.
+void emovere_relu_backward(emovere_isa isa, const float *y, const float *dy, int guided, long count, float *dx);
+
 /// The arithmetic peak's probe: twelve vectors of `isa`, lane values starting at 0, 1, ..., 11, each updated
 /// `iterations` times as `a = a * multiplier + addend` (fused where the set has fused multiply-add); returns the sum of
 /// every lane. `12 * lanes * iterations` multiply-adds and no memory traffic.

@@ -1,5 +1,6 @@
-#if canImport(Glibc)
+import CEmovereCPU
 import EmovereCore
+#if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -66,37 +67,41 @@ public enum Elementwise {
         }
     }
 
-    /// `output = max(input, 0)` over `count` elements (in place allowed).
-    public static func relu(_ input: Tensor, into output: Tensor) {
-        let x = UnsafeSendable(input.pointer)
-        let y = UnsafeSendable(output.pointer)
-        Parallel.forEachChunk(input.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
-            for index in range { y.value[index] = max(x.value[index], 0) }
+    /// `output = max(input, 0)` (any shape; in place allowed).
+    public static func relu(_ input: Tensor, into output: Tensor, instructionSet: InstructionSet = .detected) {
+        precondition(input.count == output.count, "relu expects equal sizes")
+        map(count: input.count) { range in
+            emovere_add(instructionSet.cValue, input.pointer + range.lowerBound, nil, 1, range.count,
+                        output.pointer + range.lowerBound)
         }
     }
 
-    /// `inputGradient = output > 0 ? outputGradient : 0`; when `guided` (guided backpropagation), only
-    /// positive gradients pass: `output > 0 ? max(outputGradient, 0) : 0`.
+    /// `inputGradient = output > 0 ? outputGradient : 0`, from the ReLU's `output`; when `guided` (guided
+    /// backpropagation), only positive gradients pass: `output > 0 ? max(outputGradient, 0) : 0`. In place allowed.
     public static func reluBackward(output: Tensor, outputGradient: Tensor, guided: Bool = false,
-                                    into inputGradient: Tensor) {
-        let y = UnsafeSendable(output.pointer)
-        let dy = UnsafeSendable(outputGradient.pointer)
-        let dx = UnsafeSendable(inputGradient.pointer)
-        let floor: Float = guided ? 0 : -.infinity
-        Parallel.forEachChunk(output.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
-            for index in range { dx.value[index] = y.value[index] > 0 ? max(dy.value[index], floor) : 0 }
+                                    into inputGradient: Tensor, instructionSet: InstructionSet = .detected) {
+        precondition(output.count == outputGradient.count && output.count == inputGradient.count,
+                     "reluBackward expects equal sizes")
+        map(count: output.count) { range in
+            emovere_relu_backward(instructionSet.cValue, output.pointer + range.lowerBound,
+                                  outputGradient.pointer + range.lowerBound, guided ? 1 : 0, range.count,
+                                  inputGradient.pointer + range.lowerBound)
         }
     }
 
-    /// `output = a + b` (same element counts; `output` may alias `a` or `b`).
-    public static func add(_ a: Tensor, _ b: Tensor, into output: Tensor) {
+    /// `output = a + b`, then `max(·, 0)` when `relu` (same element counts; `output` may alias `a` or `b`).
+    public static func add(_ a: Tensor, _ b: Tensor, relu: Bool = false, into output: Tensor,
+                           instructionSet: InstructionSet = .detected) {
         precondition(a.count == b.count && a.count == output.count, "add expects equal sizes")
-        let pa = UnsafeSendable(a.pointer)
-        let pb = UnsafeSendable(b.pointer)
-        let po = UnsafeSendable(output.pointer)
-        Parallel.forEachChunk(a.count, minimumChunk: Parallel.elementwiseGrain) { _, range in
-            for index in range { po.value[index] = pa.value[index] + pb.value[index] }
+        map(count: a.count) { range in
+            emovere_add(instructionSet.cValue, a.pointer + range.lowerBound, b.pointer + range.lowerBound,
+                        relu ? 1 : 0, range.count, output.pointer + range.lowerBound)
         }
+    }
+
+    /// Runs `body` over chunks of `0..<count`, split over the workers above `Parallel.elementwiseGrain` elements each.
+    private static func map(count: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        Parallel.forEachChunk(count, minimumChunk: Parallel.elementwiseGrain) { _, range in body(range) }
     }
 
     /// `output = 1 / (1 + exp(-input))` over `count` elements (in place allowed).
