@@ -18,6 +18,10 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
     /// An argument outside its valid range (for example a non-positive image size).
     case invalidArgument(name: String, expected: String, found: String)
 
+    /// Folders a `splitFolderMissing` message names before it counts the rest (a wrong `--data` can be a folder of
+    /// thousands).
+    static let listedFolders = 8
+
     public var description: String {
         switch self {
         case let .pathNotFound(path):
@@ -29,7 +33,9 @@ public enum DataError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .csvHeader(path, expected, found):
             return "\(path):1: unexpected CSV header: expected \"\(expected)\", found \"\(found)\""
         case let .splitFolderMissing(root, split, expected, found):
-            let listing = found.isEmpty ? "no folders" : found.joined(separator: ", ")
+            let shown = found.prefix(Self.listedFolders).joined(separator: ", ")
+            let listing = found.isEmpty ? "no folders"
+                : found.count > Self.listedFolders ? "\(shown) and \(found.count - Self.listedFolders) more" : shown
             return "\(root): no folder for the \(split.usage) split: expected one of "
                 + "\(expected.joined(separator: ", ")), found \(listing)"
         case let .noImages(path, split, reason):

@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Input size in pixels, 8-512.")
     var inputSize = 48
 
-    @Option(help: "The convolutions' arithmetic, inference and training: float32, or bfloat16 (bfloat16 multiplications, single-precision sums; in training the forward products and input gradients; needs AVX512_BF16, else float32 runs).")
+    @Option(help: "The convolutions' arithmetic, inference and training: float32, or bfloat16 (bfloat16 multiplications, single-precision sums; in training the forward products, input gradients and weight gradients; needs AVX512_BF16, else float32 runs).")
     var precision = Precision.float32
 
     @Option(help: "Seconds to run each measurement.")

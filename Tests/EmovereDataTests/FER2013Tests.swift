@@ -37,6 +37,10 @@ struct FER2013Tests {
     @Test func errorMessagesSayExpectedAndFound() {
         let missing = DataError.splitFolderMissing(root: "/d", split: .training, expected: ["train", "training"], found: ["x"])
         #expect(missing.description == "/d: no folder for the Training split: expected one of train, training, found x")
+        let crowded = DataError.splitFolderMissing(root: "/tmp", split: .training, expected: ["train"],
+                                                   found: (1...1000).map { "f\($0)" })
+        #expect(crowded.description == "/tmp: no folder for the Training split: expected one of train, found "
+            + "f1, f2, f3, f4, f5, f6, f7, f8 and 992 more")
         let header = DataError.csvHeader(path: "f.csv", expected: "emotion,pixels,Usage", found: "a,b")
         #expect(header.description.contains("expected \"emotion,pixels,Usage\", found \"a,b\""))
     }
