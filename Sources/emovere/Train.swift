@@ -125,7 +125,7 @@ struct Train: ParsableCommand {
     var strict = false
 
     func validate() throws {
-        let checkpoint = out + "/checkpoint.safetensors"
+        let checkpoint = Trainer.checkpointPath(in: out)
         if FileManager.default.fileExists(atPath: checkpoint) && !resume {
             throw ValidationError("\(out) already holds a checkpoint; pass --resume to continue it or choose another --out")
         }
@@ -201,6 +201,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let recipe = try TrainingRecipe.load(self.recipe).applying(overrides)
+        if resume { try Trainer.verifyResumable(directory: out, recipe: recipe) }
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)
         print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(Int($0 * 100))% of Training" } ?? "PublicTest"))")

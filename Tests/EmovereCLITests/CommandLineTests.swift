@@ -284,6 +284,13 @@ struct CommandLineTests {
         #expect(again.status != 0)
         #expect(again.standardError.contains("--resume"), "\(again)")
 
+        // A checkpoint the recipe cannot continue is refused before any data is read (here there is none to read).
+        let otherRecipe = try CommandRunner.run(trainArguments.map { $0 == data ? data + "/missing" : $0 }
+            + ["--epochs", "3", "--resume", "--seed", "99"])
+        #expect(otherRecipe.status != 0 && otherRecipe.standardError.contains("checkpoint.safetensors")
+            && otherRecipe.standardError.contains("different recipe") && !otherRecipe.output.contains("loaded"),
+                "\(otherRecipe)")
+
         let resumed = try CommandRunner.run(trainArguments + ["--epochs", "3", "--resume"])
         try #require(resumed.status == 0, "\(resumed)")
         #expect(resumed.output.contains("resumed from"), "\(resumed)")

@@ -57,8 +57,9 @@ enum Checkpoint {
         return state
     }
 
-    static func restore(from path: String, recipe: TrainingRecipe, model: Model, optimizer: Optimizer,
-                        state: inout TrainingState) throws {
+    /// Reads the checkpoint at `path` and checks that `recipe` can continue it: an Emovere checkpoint, its checksum
+    /// right, made with `recipe` (its epoch count aside: a run may be extended). Returns the file and its header.
+    private static func resumable(_ path: String, recipe: TrainingRecipe) throws -> (SafeTensorsFile, Header) {
         let file = try SafeTensorsFile(contentsOf: path)
         guard let json = file.metadata[metadataKey] else {
             throw TrainingError.checkpointMismatch(path: path, reason: "not an Emovere checkpoint (no '\(metadataKey)' metadata)")
@@ -71,6 +72,17 @@ enum Checkpoint {
             throw TrainingError.checkpointMismatch(
                 path: path, reason: "checkpoint was made with a different recipe (\(describeDifference(header.recipe, recipe)))")
         }
+        return (file, header)
+    }
+
+    /// Checks that `recipe` can continue the checkpoint at `path` (see `resumable`), without loading it.
+    static func verify(at path: String, recipe: TrainingRecipe) throws {
+        _ = try resumable(path, recipe: recipe)
+    }
+
+    static func restore(from path: String, recipe: TrainingRecipe, model: Model, optimizer: Optimizer,
+                        state: inout TrainingState) throws {
+        let (file, header) = try resumable(path, recipe: recipe)
         try model.load(modelState(file))
         try ModelFile.checkFinite(model, path: path)
         for slot in optimizer.namedSlots {

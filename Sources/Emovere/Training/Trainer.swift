@@ -96,7 +96,16 @@ public final class Trainer {
         return model
     }
 
-    public var checkpointPath: String { directory + "/checkpoint.safetensors" }
+    public var checkpointPath: String { Self.checkpointPath(in: directory) }
+
+    /// The checkpoint file of a run in `directory`.
+    public static func checkpointPath(in directory: String) -> String { directory + "/checkpoint.safetensors" }
+
+    /// Checks, before the data is loaded, that `recipe` can continue the run in `directory`: its checkpoint is an
+    /// Emovere checkpoint, intact, and made with `recipe` (the epoch count may differ).
+    public static func verifyResumable(directory: String, recipe: TrainingRecipe) throws {
+        try Checkpoint.verify(at: checkpointPath(in: directory), recipe: recipe)
+    }
     public var bestModelPath: String { directory + "/best.safetensors" }
     public var logPath: String { directory + "/log.csv" }
 
