@@ -36,6 +36,21 @@ struct ElementwiseTests {
                 "both sides of the ReLU are exercised")
     }
 
+    @Test func addAndMultiply() {
+        let a = randomTensor([33], seed: 103)
+        let b = randomTensor([33], seed: 104)
+        let sum = garbageTensor([33])
+        Elementwise.add(a, b, into: sum)
+        #expect(sum.values == zip(a.values, b.values).map { $0 + $1 })
+        let product = garbageTensor([33])
+        Elementwise.multiply(a, b, into: product)
+        #expect(product.values == zip(a.values, b.values).map { $0 * $1 })
+        // In place: output aliases the first operand.
+        let expected = zip(a.values, b.values).map { $0 + $1 }
+        Elementwise.add(a, b, into: a)
+        #expect(a.values == expected)
+    }
+
     @Test func rowVectorBroadcastAndReductions() {
         let rows = 5
         let columns = 3
