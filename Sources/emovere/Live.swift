@@ -9,7 +9,7 @@ import Foundation
 
 struct Live: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recognise emotions live from a camera (V4L2) or from a file played at its real pace.",
+        abstract: "Recognise emotions live from a camera (V4L2 on Linux, AVFoundation on macOS) or from a file played at its real pace.",
         discussion: """
             Prints one JSON line per processed frame on standard output (frame, time, latency, faces with track, \
             box, emotion and probabilities) and a status line with frames/s and latency on standard error. \
@@ -18,7 +18,7 @@ struct Live: ParsableCommand {
             and kept.
             """)
 
-    @Option(help: "V4L2 capture device (the default when --input is not given: /dev/video0).")
+    @Option(help: "Camera: a V4L2 device on Linux (default /dev/video0), an AVFoundation device index or name on macOS (default 0); used when --input is not given.")
     var camera: String?
 
     @Option(help: "Read this video file instead of a camera.")
@@ -74,7 +74,7 @@ struct Live: ParsableCommand {
             source = .file(input)
         } else {
             let requested = size.flatMap(parseSize)
-            source = .camera(device: camera ?? "/dev/video0", width: requested?.width, height: requested?.height, frameRate: fps)
+            source = .camera(device: camera ?? VideoSource.defaultCamera, width: requested?.width, height: requested?.height, frameRate: fps)
         }
         let live = source.isLive || realtime
         let reader = try VideoReader(source: source, realTime: realtime, tools: tools)

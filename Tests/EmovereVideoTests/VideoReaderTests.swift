@@ -1,4 +1,4 @@
-import EmovereVideo
+@testable import EmovereVideo
 import EmovereVision
 import Foundation
 import Testing
@@ -127,5 +127,24 @@ struct VideoReaderTests {
         let error = #expect(throws: VideoError.self) { try FFmpegTools.locate(environment: ["PATH": "/nonexistent"]) }
         #expect(error == .toolNotFound(name: "ffmpeg", searched: ["/nonexistent"]))
         #expect(error?.description.contains("apt-get install ffmpeg") == true)
+    }
+}
+
+/// The ffmpeg input options of each source (no ffmpeg needed).
+struct VideoSourceTests {
+    /// A camera is read through the platform's capture format, its size and rate passed on as asked; a file through
+    /// `file:` (so a name with a colon is not a protocol), paced with `-re` when live.
+    @Test func ffmpegInputArguments() {
+        let camera = VideoSource.camera(device: VideoSource.defaultCamera, width: 640, height: 480, frameRate: 15)
+        #expect(camera.inputArguments(realTime: false) == ["-f", VideoSource.captureFormat, "-framerate", "15.0",
+                                                           "-video_size", "640x480", "-i", VideoSource.defaultCamera])
+        #if os(macOS)
+        #expect(VideoSource.camera(device: "0").inputArguments(realTime: false)
+            == ["-f", "avfoundation", "-framerate", "30.0", "-i", "0"])
+        #elseif os(Linux)
+        #expect(VideoSource.camera(device: "/dev/video2").inputArguments(realTime: false)
+            == ["-f", "v4l2", "-i", "/dev/video2"])
+        #endif
+        #expect(VideoSource.file("a:b.mp4").inputArguments(realTime: true) == ["-re", "-i", "file:a:b.mp4"])
     }
 }
