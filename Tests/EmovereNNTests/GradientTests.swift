@@ -134,18 +134,24 @@ struct GradientTests {
         #expect(error < 5e-2)
     }
 
+    /// Two copies of `make()` built with the same weights, the second with its activations fused.
+    static func separateAndFused(_ make: () -> Sequential, inputShape: [Int], seed: UInt64) throws
+        -> (separate: Sequential, fused: Sequential) {
+        let (separate, fused) = (make(), make())
+        for network in [separate, fused] {
+            var random = SplitMix64(seed: seed)
+            _ = try network.build(inputShape: inputShape, random: &random)
+        }
+        fused.fuseActivations()
+        return (separate, fused)
+    }
+
     /// Batch norm with its ReLU fused in gives the same outputs and gradients as the two layers apart.
     @Test func fusedBatchNormReLUMatchesSeparateLayers() throws {
         func make() -> Sequential {
             Sequential { Conv2d(filters: 8, kernelSize: 3, padding: .same); BatchNorm(); ReLU(); Conv2d(filters: 3, kernelSize: 1) }
         }
-        let separate = make()
-        let fused = make()
-        for network in [separate, fused] {
-            var random = SplitMix64(seed: 5)
-            _ = try network.build(inputShape: [6, 6, 2], random: &random)
-        }
-        fused.fuseActivations()
+        let (separate, fused) = try Self.separateAndFused(make, inputShape: [6, 6, 2], seed: 5)
         #expect((fused.layers[1] as? BatchNorm)?.appliesReLU == true)
         let input = Tensor(shape: [3, 6, 6, 2], values: randomValues(216, seed: 6))
         let mode = ForwardMode(isTraining: true)
@@ -179,13 +185,7 @@ struct GradientTests {
                 Conv2d(filters: 3, kernelSize: 1)
             }
         }
-        let separate = make()
-        let fused = make()
-        for network in [separate, fused] {
-            var random = SplitMix64(seed: 8)
-            _ = try network.build(inputShape: [5, 5, 2], random: &random)
-        }
-        fused.fuseActivations()
+        let (separate, fused) = try Self.separateAndFused(make, inputShape: [5, 5, 2], seed: 8)
         let block = try #require(fused.layers[0] as? Residual)
         #expect(block.rectifier != nil && (fused.layers[1] as? ReLU)?.isFused == true)
         #expect(block.nodes.map(\.name) == ["main", "shortcut", "add", "relu"])
