@@ -16,12 +16,12 @@
                                                            const float *, long, long, float *);                 \
     void emovere_norm_moments_##suffix(const float *, long, long, float *, float *);                              \
     void emovere_norm_backward_sums_##suffix(const float *, const float *, const float *, const float *,         \
-                                             const float *, float, long, long, float *, float *);                \
+                                             const float *, const float *, float, long, long, float *, float *);  \
     void emovere_norm_apply_##suffix(const float *, const float *, const float *, const float *, float, long, long, \
                                      float *);                                                                    \
     void emovere_norm_backward_apply_##suffix(const float *, const float *, const float *, const float *,        \
-                                              const float *, const float *, const float *, const float *, float,  \
-                                              long, long, float *);                                               \
+                                              const float *, const float *, const float *, const float *,         \
+                                              const float *, float, long, long, float *);                          \
     void emovere_max_pool_pixel_##suffix(const float *, long, long, long, long, long, float *, float *);          \
     void emovere_add_##suffix(const float *, const float *, int, long, float *);                                  \
     void emovere_relu_backward_##suffix(const float *, const float *, int, long, float *);                        \
@@ -153,10 +153,10 @@ void emovere_norm_moments(emovere_isa isa, const float *x, long rows, long chann
     DISPATCH(isa, emovere_norm_moments, x, rows, channels, first, second);
 }
 
-void emovere_norm_backward_sums(emovere_isa isa, const float *x, const float *dy, const float *mask,
-                                const float *mean, const float *invstd, float floor, long rows, long channels,
-                                float *first, float *second) {
-    DISPATCH(isa, emovere_norm_backward_sums, x, dy, mask, mean, invstd, floor, rows, channels, first, second);
+void emovere_norm_backward_sums(emovere_isa isa, const float *x, const float *dy, const float *mean,
+                                const float *invstd, const float *scale, const float *shift, float floor, long rows,
+                                long channels, float *first, float *second) {
+    DISPATCH(isa, emovere_norm_backward_sums, x, dy, mean, invstd, scale, shift, floor, rows, channels, first, second);
 }
 
 void emovere_max_pool_pixel(emovere_isa isa, const float *first, long first_index, long row_step, long rows,
@@ -169,10 +169,10 @@ void emovere_norm_apply(emovere_isa isa, const float *x, const float *mean, cons
     DISPATCH(isa, emovere_norm_apply, x, mean, scale, shift, floor, rows, channels, y);
 }
 
-void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *dy, const float *mask,
-                                 const float *mean, const float *invstd, const float *a, const float *b,
-                                 const float *d, float floor, long rows, long channels, float *dx) {
-    DISPATCH(isa, emovere_norm_backward_apply, x, dy, mask, mean, invstd, a, b, d, floor, rows, channels, dx);
+void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *dy, const float *mean,
+                                 const float *invstd, const float *scale, const float *shift, const float *a,
+                                 const float *b, const float *d, float floor, long rows, long channels, float *dx) {
+    DISPATCH(isa, emovere_norm_backward_apply, x, dy, mean, invstd, scale, shift, a, b, d, floor, rows, channels, dx);
 }
 
 void emovere_add(emovere_isa isa, const float *a, const float *b, int relu, long count, float *out) {

@@ -328,13 +328,16 @@ void VARIANT(emovere_depthwise3x3_kernel_gradient_row)(const float *dy, const fl
 
 typedef int ivec __attribute__((vector_size(LANES * 4)));
 
-/* The gradient that reaches batch norm through its fused ReLU: `dy` where `mask > 0` (at least `floor`), else 0. */
-static inline vec masked_gradient(vec dy, vec mask, vec floor) {
-    ivec open = mask > splat(0);
+/* The gradient that reaches batch norm through its fused ReLU: `dy` (at least `floor`) where the forward pass's
+ * output was positive, else 0. That output was `max((x - mean) * scale + shift, 0)`; its sign is recomputed here with
+ * the same expression as `emovere_norm_apply` (so the same rounding and contraction) instead of read back. */
+static inline vec masked_gradient(vec dy, vec x, vec mean, vec scale, vec shift, vec floor) {
+    ivec open = (x - mean) * scale + shift > splat(0);
     return (vec)((ivec)clamp(dy, floor) & open);
 }
-static inline float masked_gradient_scalar(float dy, float mask, float floor) {
-    return mask > 0 ? (dy > floor ? dy : floor) : 0;
+static inline float masked_gradient_scalar(float dy, float x, float mean, float scale, float shift, float floor) {
+    float v = (x - mean) * scale + shift;
+    return v > 0 ? (dy > floor ? dy : floor) : 0;
 }
 
 /* Whether `channels` whole rows fit a vector exactly: the packed layout. */
@@ -354,23 +357,29 @@ static inline void norm_fold(const vec s[4], long channels, float *total) {
 }
 
 /* The two terms batch norm sums per element: x and x² for the statistics (`dy` NULL); for the backward pass the
- * gradient g (masked by the fused ReLU's output when `mask` is given) and g * xhat. */
+ * gradient g (through the fused ReLU when `scale` is given, see `masked_gradient`) and g * xhat. */
 typedef struct {
-    const float *x, *dy, *mask, *mean, *invstd;
+    const float *x, *dy, *mean, *invstd, *scale, *shift;
     float floor;
     long channels;
 } norm_terms;
 
-static inline void norm_terms_vector(const norm_terms *t, long at, vec mean, vec invstd, vec *first, vec *second) {
+/* Per-channel vectors of one block of lanes: `mean` and `invstd` (backward), `scale` and `shift` (fused ReLU). */
+typedef struct {
+    vec mean, invstd, scale, shift;
+} norm_channels;
+
+static inline void norm_terms_vector(const norm_terms *t, long at, const norm_channels *k, vec *first, vec *second) {
     vec v = load(t->x + at);
     if (!t->dy) {
         *first = v;
         *second = v * v;
         return;
     }
-    vec g = t->mask ? masked_gradient(load(t->dy + at), load(t->mask + at), splat(t->floor)) : load(t->dy + at);
+    vec g = t->scale ? masked_gradient(load(t->dy + at), v, k->mean, k->scale, k->shift, splat(t->floor))
+                     : load(t->dy + at);
     *first = g;
-    *second = g * ((v - mean) * invstd);
+    *second = g * ((v - k->mean) * k->invstd);
 }
 
 static inline void norm_terms_scalar(const norm_terms *t, long at, long c, float *first, float *second) {
@@ -380,7 +389,8 @@ static inline void norm_terms_scalar(const norm_terms *t, long at, long c, float
         second[c] += v * v;
         return;
     }
-    float g = t->mask ? masked_gradient_scalar(t->dy[at], t->mask[at], t->floor) : t->dy[at];
+    float g = t->scale ? masked_gradient_scalar(t->dy[at], v, t->mean[c], t->scale[c], t->shift[c], t->floor)
+                       : t->dy[at];
     first[c] += g;
     second[c] += g * ((v - t->mean[c]) * t->invstd[c]);
 }
@@ -388,7 +398,7 @@ static inline void norm_terms_scalar(const norm_terms *t, long at, long c, float
 /* Adds the terms of `count` vectors at `start + i * step`, in 4 interleaved sums, into per-channel totals: lane l
  * adds to channel `l % fold_channels` of `first` and `second`. */
 static inline __attribute__((always_inline)) void norm_sum_vectors(const norm_terms *t, long start, long step,
-                                                                   long count, vec mean, vec invstd,
+                                                                   long count, const norm_channels *k,
                                                                    long fold_channels, float *first, float *second) {
     vec zero = splat(0);
     vec s1[4] = {zero, zero, zero, zero}, s2[4] = {zero, zero, zero, zero};
@@ -396,14 +406,14 @@ static inline __attribute__((always_inline)) void norm_sum_vectors(const norm_te
     for (; i + 4 <= count; i += 4) {
         for (int u = 0; u < 4; u++) {
             vec a, b;
-            norm_terms_vector(t, start + (i + u) * step, mean, invstd, &a, &b);
+            norm_terms_vector(t, start + (i + u) * step, k, &a, &b);
             s1[u] = s1[u] + a;
             s2[u] = s2[u] + b;
         }
     }
     for (int u = 0; i < count; i++, u++) {
         vec a, b;
-        norm_terms_vector(t, start + i * step, mean, invstd, &a, &b);
+        norm_terms_vector(t, start + i * step, k, &a, &b);
         s1[u] = s1[u] + a;
         s2[u] = s2[u] + b;
     }
@@ -417,10 +427,11 @@ static inline __attribute__((always_inline)) void norm_sums(const norm_terms *t,
     long channels = t->channels;
     vec zero = splat(0);
     if (norm_packed(channels)) {
-        vec mean = t->dy ? norm_pattern(t->mean, channels) : zero;
-        vec invstd = t->dy ? norm_pattern(t->invstd, channels) : zero;
+        norm_channels k = {zero, zero, zero, zero};
+        if (t->dy) k.mean = norm_pattern(t->mean, channels), k.invstd = norm_pattern(t->invstd, channels);
+        if (t->scale) k.scale = norm_pattern(t->scale, channels), k.shift = norm_pattern(t->shift, channels);
         long vectors = rows / (LANES / channels);
-        norm_sum_vectors(t, 0, LANES, vectors, mean, invstd, channels, first, second);
+        norm_sum_vectors(t, 0, LANES, vectors, &k, channels, first, second);
         for (long at = vectors * LANES; at < rows * channels; at++) {
             norm_terms_scalar(t, at, at % channels, first, second);
         }
@@ -428,8 +439,10 @@ static inline __attribute__((always_inline)) void norm_sums(const norm_terms *t,
     }
     long c = 0;
     for (; c + LANES <= channels; c += LANES) {
-        vec mean = t->dy ? load(t->mean + c) : zero, invstd = t->dy ? load(t->invstd + c) : zero;
-        norm_sum_vectors(t, c, channels, rows, mean, invstd, LANES, first + c, second + c);
+        norm_channels k = {zero, zero, zero, zero};
+        if (t->dy) k.mean = load(t->mean + c), k.invstd = load(t->invstd + c);
+        if (t->scale) k.scale = load(t->scale + c), k.shift = load(t->shift + c);
+        norm_sum_vectors(t, c, channels, rows, &k, LANES, first + c, second + c);
     }
     for (; c < channels; c++) {
         for (long r = 0; r < rows; r++) norm_terms_scalar(t, r * channels + c, c, first, second);
@@ -437,14 +450,14 @@ static inline __attribute__((always_inline)) void norm_sums(const norm_terms *t,
 }
 
 void VARIANT(emovere_norm_moments)(const float *x, long rows, long channels, float *first, float *second) {
-    norm_terms terms = {x, NULL, NULL, NULL, NULL, 0, channels};
+    norm_terms terms = {x, NULL, NULL, NULL, NULL, NULL, 0, channels};
     norm_sums(&terms, rows, first, second);
 }
 
-void VARIANT(emovere_norm_backward_sums)(const float *x, const float *dy, const float *mask, const float *mean,
-                                         const float *invstd, float floor, long rows, long channels, float *first,
-                                         float *second) {
-    norm_terms terms = {x, dy, mask, mean, invstd, floor, channels};
+void VARIANT(emovere_norm_backward_sums)(const float *x, const float *dy, const float *mean, const float *invstd,
+                                         const float *scale, const float *shift, float floor, long rows,
+                                         long channels, float *first, float *second) {
+    norm_terms terms = {x, dy, mean, invstd, scale, shift, floor, channels};
     norm_sums(&terms, rows, first, second);
 }
 
@@ -472,19 +485,21 @@ void VARIANT(emovere_norm_apply)(const float *x, const float *mean, const float 
     }
 }
 
-void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const float *mask, const float *mean,
-                                          const float *invstd, const float *a, const float *b, const float *d,
-                                          float floor, long rows, long channels, float *dx) {
+void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const float *mean, const float *invstd,
+                                          const float *scale, const float *shift, const float *a, const float *b,
+                                          const float *d, float floor, long rows, long channels, float *dx) {
     vec f = splat(floor);
     long r = 0;
     if (norm_packed(channels)) {
         vec m = norm_pattern(mean, channels), k = norm_pattern(invstd, channels);
         vec av = norm_pattern(a, channels), bv = norm_pattern(b, channels), dv = norm_pattern(d, channels);
+        vec sv = scale ? norm_pattern(scale, channels) : f, hv = scale ? norm_pattern(shift, channels) : f;
         long vectors = rows / (LANES / channels);
         for (long i = 0; i < vectors; i++) {
             long at = i * LANES;
-            vec g = mask ? masked_gradient(load(dy + at), load(mask + at), f) : load(dy + at);
-            store(dx + at, av * (g - bv - (load(x + at) - m) * k * dv));
+            vec v = load(x + at);
+            vec g = scale ? masked_gradient(load(dy + at), v, m, sv, hv, f) : load(dy + at);
+            store(dx + at, av * (g - bv - (v - m) * k * dv));
         }
         r = vectors * (LANES / channels);
     }
@@ -492,13 +507,14 @@ void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const
         long row = r * channels, c = 0;
         for (; c + LANES <= channels; c += LANES) {
             long at = row + c;
-            vec g = mask ? masked_gradient(load(dy + at), load(mask + at), f) : load(dy + at);
-            vec xhat = (load(x + at) - load(mean + c)) * load(invstd + c);
+            vec v = load(x + at), m = load(mean + c);
+            vec g = scale ? masked_gradient(load(dy + at), v, m, load(scale + c), load(shift + c), f) : load(dy + at);
+            vec xhat = (v - m) * load(invstd + c);
             store(dx + at, load(a + c) * (g - load(b + c) - xhat * load(d + c)));
         }
         for (; c < channels; c++) {
             long at = row + c;
-            float g = mask ? masked_gradient_scalar(dy[at], mask[at], floor) : dy[at];
+            float g = scale ? masked_gradient_scalar(dy[at], x[at], mean[c], scale[c], shift[c], floor) : dy[at];
             float xhat = (x[at] - mean[c]) * invstd[c];
             dx[at] = a[c] * (g - b[c] - xhat * d[c]);
         }

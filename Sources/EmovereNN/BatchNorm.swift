@@ -109,7 +109,7 @@ public final class BatchNorm: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let gamma, let beta, let runningMean, let input, let output else {
+        guard let gamma, let beta, let runningMean, let input else {
             preconditionFailure("BatchNorm backward before forward")
         }
         let inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
@@ -118,7 +118,7 @@ public final class BatchNorm: Layer {
             input: input, outputGradient: outputGradient, channels: channels,
             mean: usedBatchStatistics ? mean : runningMean.value, inverseStandardDeviation: inverseStandardDeviation,
             gamma: gamma.value, gammaGradient: gamma.gradient, betaGradient: beta.gradient, inputGradient: inputGradient,
-            reluOutput: appliesReLU ? output : nil, guidedReLU: reluBackwardRule == .guided,
+            fusedReLU: appliesReLU ? (scale, beta.value) : nil, guidedReLU: reluBackwardRule == .guided,
             usesBatchStatistics: usedBatchStatistics)
         return needsInputGradient ? inputGradient : nil
     }

@@ -66,35 +66,39 @@ struct NormalizationTests {
         #expect(closeness(betaGradient.values, expectedGradients.beta, absoluteTolerance: 1e-4) <= 1, "beta gradient, \(instructionSet)")
     }
 
-    /// The gradient through a fused ReLU (`reluOutput`, plain and guided) equals the plain backward pass of the
-    /// gradient masked by hand: `dy` where the ReLU output is positive (at least 0 when guided), else 0.
-    @Test(arguments: [(7, 5), (300, 16), (33, 40)])
+    /// The gradient through a fused ReLU (`fusedReLU`, plain and guided) equals the plain backward pass of the
+    /// gradient masked by hand with the forward pass's own output (`normalize(relu: true)` in the same variant): `dy`
+    /// where that output is positive (at least 0 when guided), else 0. The kernels recompute the output's sign, so a
+    /// single element rounded differently from the forward pass would pass or stop a whole gradient value.
+    @Test(arguments: [(7, 5), (300, 16), (33, 40), (64, 4)])
     func fusedReLUMaskMatchesMaskedGradient(rows: Int, channels: Int) {
         let input = randomTensor([rows, channels], seed: 51)
         let outputGradient = randomTensor([rows, channels], seed: 52)
-        let reluOutput = randomTensor([rows, channels], seed: 53)
         let mean = randomTensor([channels], seed: 54)
         let inverseStandardDeviation = randomTensor([channels], seed: 55, in: 0.5...2)
         let gamma = randomTensor([channels], seed: 56, in: 0.5...1.5)
-        for guided in [false, true] {
-            let masked = Tensor(shape: [rows, channels])
-            for index in 0..<masked.count {
-                masked[index] = reluOutput[index] > 0 ? (guided ? max(outputGradient[index], 0) : outputGradient[index]) : 0
-            }
-            func run(_ gradient: Tensor, mask: Tensor?, _ instructionSet: InstructionSet) -> [[Float]] {
-                let gammaGradient = garbageTensor([channels]), betaGradient = garbageTensor([channels])
-                let inputGradient = garbageTensor([rows, channels])
-                Normalization.backward(
-                    input: input, outputGradient: gradient, channels: channels, mean: mean,
-                    inverseStandardDeviation: inverseStandardDeviation, gamma: gamma, gammaGradient: gammaGradient,
-                    betaGradient: betaGradient, inputGradient: inputGradient, reluOutput: mask, guidedReLU: guided,
-                    instructionSet: instructionSet)
-                return [inputGradient.values, gammaGradient.values, betaGradient.values]
-            }
-            for instructionSet in InstructionSet.available {
-                let fused = run(outputGradient, mask: reluOutput, instructionSet)
-                let expected = run(masked, mask: nil, .portable)
-                for (got, want) in zip(fused, expected) {
+        let shift = randomTensor([channels], seed: 57)
+        let scale = Tensor(shape: [channels], values: (0..<channels).map { gamma[$0] * inverseStandardDeviation[$0] })
+        for instructionSet in InstructionSet.available {
+            let output = garbageTensor([rows, channels])
+            Normalization.normalize(input, channels: channels, mean: mean.pointer, scale: scale.pointer,
+                                    shift: shift.pointer, relu: true, into: output, instructionSet: instructionSet)
+            #expect(output.values.contains(0) && output.values.contains { $0 > 0 }, "both ReLU branches are exercised")
+            for guided in [false, true] {
+                let masked = Tensor(shape: [rows, channels], values: zip(output.values, outputGradient.values).map {
+                    $0 > 0 ? (guided ? max($1, 0) : $1) : 0
+                })
+                func run(_ gradient: Tensor, fused: Bool) -> [[Float]] {
+                    let gammaGradient = garbageTensor([channels]), betaGradient = garbageTensor([channels])
+                    let inputGradient = garbageTensor([rows, channels])
+                    Normalization.backward(
+                        input: input, outputGradient: gradient, channels: channels, mean: mean,
+                        inverseStandardDeviation: inverseStandardDeviation, gamma: gamma, gammaGradient: gammaGradient,
+                        betaGradient: betaGradient, inputGradient: inputGradient,
+                        fusedReLU: fused ? (scale, shift) : nil, guidedReLU: guided, instructionSet: instructionSet)
+                    return [inputGradient.values, gammaGradient.values, betaGradient.values]
+                }
+                for (got, want) in zip(run(outputGradient, fused: true), run(masked, fused: false)) {
                     #expect(closeness(got, want, absoluteTolerance: 1e-5) <= 1, "\(instructionSet), guided \(guided)")
                 }
             }

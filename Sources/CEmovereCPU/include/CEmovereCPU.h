@@ -131,20 +131,21 @@ void emovere_max_pool_pixel(emovere_isa isa, const float *first, long first_inde
 /// Batch-norm moments over `rows` rows of `channels` floats at `x`: adds each channel's sum to `first[c]` and its sum
 /// of squares to `second[c]`.
 void emovere_norm_moments(emovere_isa isa, const float *x, long rows, long channels, float *first, float *second);
-/// Batch-norm backward sums: with `g = dy` (or, when `mask` is not NULL, `max(dy, floor)` where `mask > 0` and 0
-/// elsewhere: the gradient through a fused ReLU whose output is `mask`), adds `g` to `first[c]` and
-/// `g * (x - mean[c]) * invstd[c]` to `second[c]`. `x`, `dy`, `mask` are `[rows, channels]`.
-void emovere_norm_backward_sums(emovere_isa isa, const float *x, const float *dy, const float *mask,
-                                const float *mean, const float *invstd, float floor, long rows, long channels,
-                                float *first, float *second);
+/// Batch-norm backward sums: with `g = dy` (or, when `scale` is not NULL, the gradient through a fused ReLU:
+/// `max(dy, floor)` where the forward output `(x - mean[c]) * scale[c] + shift[c]` was positive, 0 elsewhere; that
+/// sign is recomputed as `emovere_norm_apply` computed it), adds `g` to `first[c]` and `g * (x - mean[c]) *
+/// invstd[c]` to `second[c]`. `x` and `dy` are `[rows, channels]`.
+void emovere_norm_backward_sums(emovere_isa isa, const float *x, const float *dy, const float *mean,
+                                const float *invstd, const float *scale, const float *shift, float floor, long rows,
+                                long channels, float *first, float *second);
 /// Batch-norm forward: `y = max((x - mean[c]) * scale[c] + shift[c], floor)` over `[rows, channels]`.
 void emovere_norm_apply(emovere_isa isa, const float *x, const float *mean, const float *scale, const float *shift,
                         float floor, long rows, long channels, float *y);
 /// Batch-norm input gradient: `dx = a[c] * (g - b[c] - (x - mean[c]) * invstd[c] * d[c])`, `g` as in
 /// `emovere_norm_backward_sums`.
-void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *dy, const float *mask,
-                                 const float *mean, const float *invstd, const float *a, const float *b,
-                                 const float *d, float floor, long rows, long channels, float *dx);
+void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *dy, const float *mean,
+                                 const float *invstd, const float *scale, const float *shift, const float *a,
+                                 const float *b, const float *d, float floor, long rows, long channels, float *dx);
 
 /// Elementwise sum: `out = a + b` over `count` floats (`out = a` where `b` is NULL), then `max(·, 0)` where `relu` is
 /// not 0. `out` may be `a` or `b`.

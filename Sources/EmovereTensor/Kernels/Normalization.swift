@@ -47,31 +47,35 @@ public enum Normalization {
         }
     }
 
-    /// Backward pass of batch norm (and of the fused ReLU when `reluOutput` is given: the gradient passes
-    /// only where `reluOutput > 0`, and with `guidedReLU` only where it is positive too).
+    /// Backward pass of batch norm (and of the fused ReLU when `fusedReLU` gives the `scale` and `shift` its forward
+    /// pass used, as `normalize(relu: true)` did: the gradient passes only where that output was positive, and with
+    /// `guidedReLU` only where it is positive too; the kernels recompute the output's sign from `input` rather than
+    /// read the output back, one stream of memory fewer in both passes).
     ///
     /// With `xhat = (x - mean) * invStd`: `dBeta = Σ dy`, `dGamma = Σ dy * xhat`. When the forward pass used
     /// the batch's statistics, `dx = gamma * invStd / M * (M * dy - dBeta - xhat * dGamma)`; when it used
     /// running statistics (`usesBatchStatistics` false; `mean` and `inverseStandardDeviation` are then the
     /// running ones), they are constants and `dx = gamma * invStd * dy`.
-    /// - Parameters: `input`, `outputGradient`, `reluOutput`, `inputGradient` are `[M, C]`; the rest `[C]`.
+    /// - Parameters: `input`, `outputGradient`, `inputGradient` are `[M, C]`; the rest `[C]`.
     public static func backward(
         input: Tensor, outputGradient: Tensor, channels: Int, mean: Tensor, inverseStandardDeviation: Tensor,
-        gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor, reluOutput: Tensor? = nil,
-        guidedReLU: Bool = false, usesBatchStatistics: Bool = true, instructionSet: InstructionSet = .detected
+        gamma: Tensor, gammaGradient: Tensor, betaGradient: Tensor, inputGradient: Tensor,
+        fusedReLU: (scale: Tensor, shift: Tensor)? = nil, guidedReLU: Bool = false, usesBatchStatistics: Bool = true,
+        instructionSet: InstructionSet = .detected
     ) {
         let rows = input.count / channels
         let x = UnsafeSendable(input.pointer)
         let dy = UnsafeSendable(outputGradient.pointer)
-        let y = reluOutput.map { UnsafeSendable($0.pointer) }
         let mu = UnsafeSendable(mean.pointer)
         let inv = UnsafeSendable(inverseStandardDeviation.pointer)
+        let affine = fusedReLU.map { UnsafeSendable((scale: $0.scale.pointer, shift: $0.shift.pointer)) }
         let floor: Float = guidedReLU ? 0 : -.infinity
         let isa = instructionSet.cValue
         let totals = reduce(rows: rows, channels: channels) { range, sumDy, sumDyXhat in
             let offset = range.lowerBound &* channels
-            emovere_norm_backward_sums(isa, x.value + offset, dy.value + offset, y.map { $0.value + offset },
-                                       mu.value, inv.value, floor, range.count, channels, sumDy, sumDyXhat)
+            emovere_norm_backward_sums(isa, x.value + offset, dy.value + offset, mu.value, inv.value,
+                                       affine?.value.scale, affine?.value.shift, floor, range.count, channels, sumDy,
+                                       sumDyXhat)
         }
         let count = Float(max(rows, 1))
         // Per channel: dx = a * (g - b - xhat * d); the batch terms b and d vanish with constant statistics.
@@ -88,9 +92,9 @@ public enum Normalization {
         let k = UnsafeSendable(coefficients.pointer)
         Parallel.forEachChunk(rows, minimumChunk: grain(channels)) { _, range in
             let offset = range.lowerBound &* channels
-            emovere_norm_backward_apply(isa, x.value + offset, dy.value + offset, y.map { $0.value + offset },
-                                        mu.value, inv.value, k.value, k.value + channels, k.value + 2 * channels,
-                                        floor, range.count, channels, dx.value + offset)
+            emovere_norm_backward_apply(isa, x.value + offset, dy.value + offset, mu.value, inv.value,
+                                        affine?.value.scale, affine?.value.shift, k.value, k.value + channels,
+                                        k.value + 2 * channels, floor, range.count, channels, dx.value + offset)
         }
     }
 
