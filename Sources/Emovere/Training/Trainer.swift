@@ -97,6 +97,8 @@ public final class Trainer {
     }
 
     public var checkpointPath: String { Self.checkpointPath(in: directory) }
+    public var bestModelPath: String { directory + "/best.safetensors" }
+    public var logPath: String { directory + "/log.csv" }
 
     /// The checkpoint file of a run in `directory`.
     public static func checkpointPath(in directory: String) -> String { directory + "/checkpoint.safetensors" }
@@ -106,8 +108,6 @@ public final class Trainer {
     public static func verifyResumable(directory: String, recipe: TrainingRecipe) throws {
         try Checkpoint.verify(at: checkpointPath(in: directory), recipe: recipe)
     }
-    public var bestModelPath: String { directory + "/best.safetensors" }
-    public var logPath: String { directory + "/log.csv" }
 
     /// Trains until `recipe.epochs`, early stopping or `epochLimit`, resuming from the checkpoint in
     /// `directory` when one exists. Returns the final state.
