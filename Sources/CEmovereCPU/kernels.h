@@ -11,9 +11,11 @@ typedef int mask_vec __attribute__((vector_size(LANES * 4)));
 static inline vec load(const float *p) { return *(const unaligned_vec *)p; }
 static inline void store(float *p, vec v) { *(unaligned_vec *)p = v; }
 static inline vec splat(float s) { return ((vec){0} + 1.0f) * s; }
-static inline vec clamp(vec v, vec floor) { return __builtin_elementwise_max(v, floor); }
 /* Lanes of `a` where `mask` is set (all ones), of `b` elsewhere. */
 static inline vec select_lanes(mask_vec mask, vec a, vec b) { return (vec)(((mask_vec)a & mask) | ((mask_vec)b & ~mask)); }
+/* `v` raised to at least `floor` (0 for a fused ReLU, -infinity for none); a NaN stays NaN, as in the frameworks, so a
+ * diverging network shows in its loss (a plain `max` instruction would turn it into `floor`). */
+static inline vec clamp(vec v, vec floor) { return select_lanes(v < floor, floor, v); }
 
 /* The first `count` lanes of `v` (count < LANES) to `p`, or from `p` with zeros after. */
 static inline void store_partial(float *p, vec v, long count) {
@@ -337,7 +339,7 @@ static inline vec masked_gradient(vec dy, vec x, vec mean, vec scale, vec shift,
 }
 static inline float masked_gradient_scalar(float dy, float x, float mean, float scale, float shift, float floor) {
     float v = (x - mean) * scale + shift;
-    return v > 0 ? (dy > floor ? dy : floor) : 0;
+    return v > 0 ? (dy < floor ? floor : dy) : 0;
 }
 
 /* Whether `channels` whole rows fit a vector exactly: the packed layout. */
@@ -480,7 +482,7 @@ void VARIANT(emovere_norm_apply)(const float *x, const float *mean, const float 
         }
         for (; c < channels; c++) {
             float v = (in[c] - mean[c]) * scale[c] + shift[c];
-            out[c] = v > floor ? v : floor;
+            out[c] = v < floor ? floor : v;
         }
     }
 }
@@ -521,8 +523,8 @@ void VARIANT(emovere_norm_backward_apply)(const float *x, const float *dy, const
     }
 }
 
-/* `out = a + b` (`a` alone where `b` is NULL), then `max(·, 0)` where `relu`: the flags are constants in each call,
- * so every loop the dispatcher below instantiates is a plain vector loop. */
+/* `out = a + b` (`a` alone where `b` is NULL), then the ReLU where `relu` (`clamp`: a NaN stays NaN). The flags are
+ * constants in each call, so every loop the dispatcher below instantiates is a plain vector loop. */
 static inline __attribute__((always_inline)) void add_rectified(const float *a, const float *b, int relu, long count,
                                                                 float *out) {
     vec zero = splat(0);
@@ -533,7 +535,7 @@ static inline __attribute__((always_inline)) void add_rectified(const float *a, 
     }
     for (; i < count; i++) {
         float v = b ? a[i] + b[i] : a[i];
-        out[i] = relu && !(v > 0) ? 0 : v;
+        out[i] = relu && v < 0 ? 0 : v;
     }
 }
 

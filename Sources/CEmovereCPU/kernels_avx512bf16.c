@@ -23,6 +23,11 @@ void emovere_to_bfloat16(const float *from, uint16_t *to, long count) {
     }
 }
 
+/* `v` raised to at least `floor`, a NaN kept (as `clamp` in kernels.h; `_mm512_max_ps` would return `floor`). */
+static inline __m512 clamp16(__m512 v, __m512 floor) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, floor, _CMP_LT_OQ), v, floor);
+}
+
 /* The bfloat16 pair at `p` (two neighbouring values of a window's run) in every 32-bit lane. */
 static inline __m512bh pair_splat(const uint16_t *p) {
     uint32_t pair;
@@ -62,7 +67,7 @@ void emovere_conv_wide_bf16(const float *const *corners, const float *origin, co
     }
     __m512 f = _mm512_set1_ps(floor);
     for (long p = 0; p < valid && p < 6; p++) {
-        for (int v = 0; v < 4; v++) _mm512_storeu_ps(out + p * out_stride + v * 16, _mm512_max_ps(a[p][v], f));
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(out + p * out_stride + v * 16, clamp16(a[p][v], f));
     }
 }
 
@@ -84,7 +89,7 @@ void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, 
         }
     }
     __m512 f = _mm512_set1_ps(floor);
-    for (long p = 0; p < valid && p < 12; p++) _mm512_mask_storeu_ps(out + p * out_stride, stored, _mm512_max_ps(a[p], f));
+    for (long p = 0; p < valid && p < 12; p++) _mm512_mask_storeu_ps(out + p * out_stride, stored, clamp16(a[p], f));
 }
 
 /* Rows 2p and 2p+1 of `columns` floats (`stride` apart; the second zero past `rows`) rounded to bfloat16 and

@@ -36,6 +36,23 @@ struct ElementwiseTests {
                 "both sides of the ReLU are exercised")
     }
 
+    /// A NaN passes through the ReLU and the sums (so a diverging network shows in its loss), in the vector body and
+    /// the scalar tail of every variant; infinities keep their ReLU values.
+    @Test func reluKeepsNaN() {
+        let values: [Float] = [.nan, -1, 2, -.infinity, .infinity] + Array(repeating: 1, count: 16) + [.nan, -3]
+        let input = Tensor(shape: [values.count], values: values)
+        for instructionSet in InstructionSet.available {
+            let output = garbageTensor([values.count])
+            Elementwise.relu(input, into: output, instructionSet: instructionSet)
+            let got = output.values
+            #expect(got[0].isNaN && got[21].isNaN, "\(instructionSet)")
+            #expect(got[1] == 0 && got[2] == 2 && got[3] == 0 && got[4] == .infinity && got[22] == 0, "\(instructionSet)")
+            let sum = garbageTensor([values.count])
+            Elementwise.add(input, input, relu: true, into: sum, instructionSet: instructionSet)
+            #expect(sum.values[0].isNaN && sum.values[21].isNaN && sum.values[2] == 4, "\(instructionSet)")
+        }
+    }
+
     @Test func addAndMultiply() {
         let a = randomTensor([33], seed: 103)
         let b = randomTensor([33], seed: 104)

@@ -104,4 +104,27 @@ struct NormalizationTests {
             }
         }
     }
+
+    /// A NaN input stays NaN through the normalisation and its fused ReLU (a diverging network shows in its loss),
+    /// in the packed layout (2 channels), whole vectors (16) and the scalar tail (19), in every variant.
+    @Test(arguments: [2, 16, 19])
+    func normalizeKeepsNaN(channels: Int) {
+        let rows = 40
+        let input = randomTensor([rows, channels], seed: 61)
+        for index in [0, 17, rows * channels - 1] { input[index] = .nan }
+        let ones = Tensor(shape: [channels], values: [Float](repeating: 1, count: channels))
+        let zeros = Tensor(shape: [channels])
+        for instructionSet in InstructionSet.available {
+            for relu in [false, true] {
+                let output = garbageTensor([rows, channels])
+                Normalization.normalize(input, channels: channels, mean: zeros.pointer, scale: ones.pointer,
+                                        shift: zeros.pointer, relu: relu, into: output, instructionSet: instructionSet)
+                for index in 0..<output.count {
+                    let expected = relu && input[index] < 0 ? 0 : input[index]
+                    #expect(output[index] == expected || (output[index].isNaN && expected.isNaN),
+                            "\(instructionSet), relu \(relu), element \(index)")
+                }
+            }
+        }
+    }
 }

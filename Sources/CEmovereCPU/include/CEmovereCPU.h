@@ -147,8 +147,8 @@ void emovere_norm_backward_apply(emovere_isa isa, const float *x, const float *d
                                  const float *invstd, const float *scale, const float *shift, const float *a,
                                  const float *b, const float *d, float floor, long rows, long channels, float *dx);
 
-/// Elementwise sum: `out = a + b` over `count` floats (`out = a` where `b` is NULL), then `max(·, 0)` where `relu` is
-/// not 0. `out` may be `a` or `b`.
+/// Elementwise sum: `out = a + b` over `count` floats (`out = a` where `b` is NULL), then, where `relu` is not 0, the
+/// ReLU: negative values become 0, a NaN stays NaN. `out` may be `a` or `b`.
 void emovere_add(emovere_isa isa, const float *a, const float *b, int relu, long count, float *out);
 /// ReLU gradient from the ReLU's output: `dx = y > 0 ? dy : 0` over `count` floats; with `guided` not 0 (guided
 /// backpropagation) only positive gradients pass: `dx = y > 0 && dy > 0 ? dy : 0`. `dx` may be `dy`.
