@@ -14,7 +14,7 @@ public enum ReLUBackwardRule: Sendable, Equatable {
 public final class ReLU: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
-    /// True when the preceding batch norm applies this ReLU itself; the layer then passes values and
+    /// True when the preceding batch norm or residual block applies this ReLU itself; the layer then passes values and
     /// gradients through unchanged.
     public internal(set) var isFused = false
     /// How `backward` treats gradients (the true gradient unless explaining with guided backpropagation).
