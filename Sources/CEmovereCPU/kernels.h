@@ -12,7 +12,9 @@ static inline vec load(const float *p) { return *(const unaligned_vec *)p; }
 static inline void store(float *p, vec v) { *(unaligned_vec *)p = v; }
 static inline vec splat(float s) { return ((vec){0} + 1.0f) * s; }
 /* Lanes of `a` where `mask` is set (all ones), of `b` elsewhere. */
-static inline vec select_lanes(mask_vec mask, vec a, vec b) { return (vec)(((mask_vec)a & mask) | ((mask_vec)b & ~mask)); }
+static inline vec select_lanes(mask_vec mask, vec a, vec b) {
+    return (vec)(((mask_vec)a & mask) | ((mask_vec)b & ~mask));
+}
 /* `v` raised to at least `floor` (0 for a fused ReLU, -infinity for none); a NaN stays NaN, as in the frameworks, so a
  * diverging network shows in its loss (a plain `max` instruction would turn it into `floor`). */
 static inline vec clamp(vec v, vec floor) { return select_lanes(v < floor, floor, v); }
@@ -544,8 +546,10 @@ void VARIANT(emovere_add)(const float *a, const float *b, int relu, long count, 
         add_rectified(a, b, 1, count, out);
     } else if (b) {
         add_rectified(a, b, 0, count, out);
+    } else if (relu) {
+        add_rectified(a, NULL, 1, count, out);
     } else {
-        add_rectified(a, NULL, relu, count, out);
+        add_rectified(a, NULL, 0, count, out);
     }
 }
 

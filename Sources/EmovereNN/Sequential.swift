@@ -63,7 +63,8 @@ public final class Sequential: LayerGraph {
     }
 
     /// Sets how every ReLU, separate or fused into a batch norm or a residual block (its `rectifier`), here and in
-    /// nested blocks passes gradients back: `.guided` for guided backpropagation, `.gradient` (the default) for training.
+    /// nested blocks passes gradients back: `.guided` for guided backpropagation, `.gradient` (the default) for
+    /// training.
     public func setReLUBackwardRule(_ rule: ReLUBackwardRule) {
         for layer in nestedLayers {
             (layer as? ReLU)?.backwardRule = rule

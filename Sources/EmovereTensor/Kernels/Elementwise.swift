@@ -67,7 +67,7 @@ public enum Elementwise {
         }
     }
 
-    /// `output = max(input, 0)` (any shape; in place allowed).
+    /// `output = max(input, 0)`, a NaN kept (any shape; in place allowed).
     public static func relu(_ input: Tensor, into output: Tensor, instructionSet: InstructionSet = .detected) {
         precondition(input.count == output.count, "relu expects equal sizes")
         map(count: input.count) { range in
@@ -89,7 +89,8 @@ public enum Elementwise {
         }
     }
 
-    /// `output = a + b`, then `max(·, 0)` when `relu` (same element counts; `output` may alias `a` or `b`).
+    /// `output = a + b`, then `max(·, 0)` (a NaN kept) when `relu` (same element counts; `output` may alias `a`
+    /// or `b`).
     public static func add(_ a: Tensor, _ b: Tensor, relu: Bool = false, into output: Tensor,
                            instructionSet: InstructionSet = .detected) {
         precondition(a.count == b.count && a.count == output.count, "add expects equal sizes")
