@@ -6,6 +6,8 @@
                                     float, long, float *, long);                                                  \
     void emovere_conv_narrow_##suffix(const float *const *, long, long, long, const float *, long, const float *, \
                                       float, long, long, float *, long);                                          \
+    void emovere_conv_paired_##suffix(const float *const *, long, long, long, const float *, const float *, float, \
+                                      long, long, float *, long);                                                 \
     void emovere_im2col_row_##suffix(const float *, long, long, long, long, long, float *);                       \
     void emovere_col2im_row_##suffix(const float *, long, long, long, long, long, float *);                       \
     void emovere_outer_wide_##suffix(const float *, long, long, const float *, long, long, float *, long);      \
@@ -117,6 +119,13 @@ void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_
                          long valid, long filters, float *out, long out_stride) {
     DISPATCH(isa, emovere_conv_narrow, corners, row_step, kernel_height, run_length, weights, weight_stride, bias,
              floor, valid, filters, out, out_stride);
+}
+
+void emovere_conv_paired(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
+                         long run_length, const float *weights, const float *bias, float floor, long valid,
+                         long filters, float *out, long out_stride) {
+    DISPATCH(isa, emovere_conv_paired, corners, row_step, kernel_height, run_length, weights, bias, floor, valid,
+             filters, out, out_stride);
 }
 
 void emovere_im2col_row(emovere_isa isa, const float *first, long row_step, long kernel_height, long run_length,

@@ -91,6 +91,74 @@ void VARIANT(emovere_conv_narrow)(const float *const *corners, long row_step, lo
     }
 }
 
+/* Lane lists for the paired kernel: the even or odd lanes of two vectors side by side, and a vector's halves. */
+#if LANES == 16
+#define EVEN_LANES 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30
+#define ODD_LANES 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31
+#define LOW_HALF 0, 1, 2, 3, 4, 5, 6, 7
+#define HIGH_HALF 8, 9, 10, 11, 12, 13, 14, 15
+#elif LANES == 8
+#define EVEN_LANES 0, 2, 4, 6, 8, 10, 12, 14
+#define ODD_LANES 1, 3, 5, 7, 9, 11, 13, 15
+#define LOW_HALF 0, 1, 2, 3
+#define HIGH_HALF 4, 5, 6, 7
+#else
+#define EVEN_LANES 0, 2, 4, 6
+#define ODD_LANES 1, 3, 5, 7
+#define LOW_HALF 0, 1
+#define HIGH_HALF 2, 3
+#endif
+typedef long long pair_vec __attribute__((vector_size(LANES * 4)));
+typedef float half_vec __attribute__((vector_size(LANES * 2), aligned(4)));
+
+/* The two floats at `p` repeated across the vector (one 64-bit broadcast load): lanes 2f and 2f+1 get p[0], p[1].
+ * Their bits travel as an integer: as a double they could be a denormal or a NaN, which arithmetic would change. */
+static inline vec splat_pair(const float *p) {
+    long long both;
+    __builtin_memcpy(&both, p, sizeof both);
+    return (vec)((pair_vec){0} + both);
+}
+
+/* The first `count` lanes of `v` (count <= LANES / 2) to `p`. */
+static inline void store_half(float *p, half_vec v, long count) {
+    if (count == LANES / 2) {
+        *(half_vec *)p = v;
+    } else {
+        for (long lane = 0; lane < count; lane++) p[lane] = v[lane];
+    }
+}
+
+void VARIANT(emovere_conv_paired)(const float *const *corners, long row_step, long kernel_height, long run_length,
+                                  const float *weights, const float *bias, float floor, long valid, long filters,
+                                  float *out, long out_stride) {
+    /* Lane 2f sums filter f's products over even taps, lane 2f+1 over odd ones: each multiply-add takes two taps of
+     * one pixel (a 64-bit broadcast) against two weight rows, so half-vector filter counts fill whole vectors. */
+    vec start = {0};
+    for (long f = 0; f < filters && bias; f++) start[2 * f] = bias[f];
+    vec a[12];
+    for (int p = 0; p < 12; p++) a[p] = start;
+    for (long ky = 0; ky < kernel_height; ky++) {
+        long offset = ky * row_step;
+        const float *pixel[12];
+        for (int p = 0; p < 12; p++) pixel[p] = corners[p] + offset;
+        const float *w = weights + ky * run_length / 2 * LANES;
+        for (long tap = 0; tap < run_length; tap += 2, w += LANES) {
+            vec w0 = load(w);
+            for (int p = 0; p < 12; p++) a[p] = a[p] + splat_pair(pixel[p] + tap) * w0;
+        }
+    }
+    /* Pixels p and p+1 together: their even lanes beside their odd lanes, summed, give p's filters in the low half
+     * and p+1's in the high half. */
+    vec f = splat(floor);
+    for (long p = 0; p < valid && p < 12; p += 2) {
+        vec sums = __builtin_shufflevector(a[p], a[p + 1], EVEN_LANES)
+                   + __builtin_shufflevector(a[p], a[p + 1], ODD_LANES);
+        sums = clamp(sums, f);
+        store_half(out + p * out_stride, __builtin_shufflevector(sums, sums, LOW_HALF), filters);
+        if (p + 1 < valid) store_half(out + (p + 1) * out_stride, __builtin_shufflevector(sums, sums, HIGH_HALF), filters);
+    }
+}
+
 /* im2col for `count` output pixels whose windows are all in frame: pixel p's window is `kernel_height` runs of
  * `run_length` floats, `row_step` apart, from `first + p * pixel_step`, copied one after another to
  * `out + p * kernel_height * run_length`. `emovere_col2im_row` adds them back, pixel after pixel. */

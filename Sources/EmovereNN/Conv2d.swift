@@ -102,7 +102,8 @@ public final class Conv2d: Layer {
             let passPrecision = hasFrozenWeights ? precision
                 : mode.isTraining ? Convolution.directPrecision(trainingPrecision, for: g, filters: filters) : .float32
             let kept = packedKernel.flatMap { $0.precision == passPrecision ? $0 : nil }
-            let packed = kept ?? PackedKernel(rows: g.taps * g.channels, filters: filters, precision: passPrecision)
+            let packed = kept ?? PackedKernel(rows: g.taps * g.channels, filters: filters, precision: passPrecision,
+                                              runLength: g.kernelWidth * g.channels)
             if kept == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
             packedKernel = packed
             let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: passPrecision)
@@ -129,7 +130,7 @@ public final class Conv2d: Layer {
             inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
             let precision = Convolution.inputGradientPrecision(trainingPrecision, for: g, filters: filters)
             if transposedKernel?.precision != precision {
-                transposedKernel = PackedKernel(rows: filters, filters: k, precision: precision)
+                transposedKernel = PackedKernel(rows: filters, filters: k, precision: precision, runLength: filters)
             }
             if precision == .bfloat16 {
                 scratch = Tensor.reusing(roundedGradient, shape: [(outputGradient.count + 1) / 2])

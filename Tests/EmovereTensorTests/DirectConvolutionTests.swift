@@ -12,7 +12,8 @@ struct DirectConvolutionTests {
     /// wide and narrow filter panels together (64/16, 16/8 or 8/4 filters by instruction set), filter counts that are
     /// not multiples of a vector (its 7-class head),
     /// "same" padding (windows that cross the border: the input is framed in zeros into garbage-filled scratch)
-    /// and the widest window taken (3x3x128).
+    /// and the widest window taken (3x3x128). Each kernel is packed plainly and, where its runs (`KW * C`) are even,
+    /// with its panels of at most half a vector of filters in row pairs (`emovere_conv_paired`).
     static let cases: [(Int, Int, Int, Int, Int, Int, Int, Padding)] = [
         (48, 48, 1, 3, 8, 1, 1, .valid), (46, 46, 8, 3, 8, 2, 1, .valid), (7, 9, 3, 3, 8, 3, 1, .valid),
         (6, 7, 2, 2, 16, 1, 1, .valid), (5, 6, 8, 1, 8, 2, 1, .valid),
@@ -29,6 +30,8 @@ struct DirectConvolutionTests {
         (24, 24, 8, 3, 64, 1, 1, .same), (24, 24, 8, 3, 8, 1, 1, .same),
         // Symmetric padding (ONNX graphs) at stride 2: the frame is cut where the windows stop.
         (8, 8, 3, 3, 16, 1, 2, .symmetric), (7, 9, 2, 3, 20, 2, 2, .symmetric),
+        // Two filters: a panel packed in row pairs on every set (at most half a vector of filters, even runs).
+        (6, 5, 4, 3, 2, 2, 1, .same),
     ]
 
     @Test(arguments: 0..<cases.count)
@@ -48,12 +51,20 @@ struct DirectConvolutionTests {
         for relu in [false, true] {
             let target = relu ? expected.map { max($0, 0) } : expected
             for instructionSet in InstructionSet.available {
-                let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
-                let scratchCount = Convolution.directScratchCount(g, batch: batch)
-                Convolution.directForward(input: input, kernel: PackedKernel(kernel, instructionSet: instructionSet),
-                                          bias: bias, geometry: g, relu: relu, output: output,
-                                          scratch: scratchCount > 0 ? garbageTensor([scratchCount]) : nil)
-                #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1, "\(instructionSet), relu \(relu)")
+                for runLength in [nil, kernelSize * channels] {
+                    let packed = PackedKernel(kernel, instructionSet: instructionSet, runLength: runLength)
+                    // The last panel's filters (a whole wide panel counts as `lanes`): only it can be narrower.
+                    let lastPanel = (filters - 1) % instructionSet.wideFilters % instructionSet.lanes + 1
+                    #expect(packed.hasPairedPanels
+                            == (runLength.map { $0 % 2 == 0 } == true && lastPanel <= instructionSet.lanes / 2))
+                    let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
+                    let scratchCount = Convolution.directScratchCount(g, batch: batch)
+                    Convolution.directForward(input: input, kernel: packed, bias: bias, geometry: g, relu: relu,
+                                              output: output,
+                                              scratch: scratchCount > 0 ? garbageTensor([scratchCount]) : nil)
+                    #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1,
+                            "\(instructionSet), relu \(relu), paired \(packed.hasPairedPanels)")
+                }
             }
             let viaGEMM = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
             Convolution.forward(input: input, kernel: kernel, bias: bias, geometry: g, relu: relu, output: viaGEMM)

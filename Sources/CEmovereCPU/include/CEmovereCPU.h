@@ -52,6 +52,14 @@ void emovere_conv_narrow(emovere_isa isa, const float *const *corners, long row_
                          long run_length, const float *weights, long weight_stride, const float *bias, float floor,
                          long valid, long filters, float *out, long out_stride);
 
+/// Direct convolution, 12 output pixels x `filters` filters (at most `lanes / 2`), two taps per multiply-add: the
+/// windows as in `emovere_conv_wide`, `run_length` even; weight pair q of kernel row ky (rows 2q and 2q+1 of the run)
+/// is `lanes` floats at `weights + (ky * run_length / 2 + q) * lanes`, filter f's two weights in lanes 2f and 2f+1
+/// (zeros past `filters`). `bias` has `filters` values or is NULL.
+void emovere_conv_paired(emovere_isa isa, const float *const *corners, long row_step, long kernel_height,
+                         long run_length, const float *weights, const float *bias, float floor, long valid,
+                         long filters, float *out, long out_stride);
+
 /// 1 when the CPU and operating system run AVX512_BF16 (with AVX-512F, BW and VL): the bfloat16 kernels below.
 int emovere_detect_bfloat16(void);
 

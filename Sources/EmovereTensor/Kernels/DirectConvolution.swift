@@ -100,6 +100,8 @@ extension Convolution {
                      "directForward needs \(scratchCount) floats of scratch for \(geometry)")
         precondition(supportsDirectForward(geometry, precision: kernel.precision),
                      "a \(kernel.precision) kernel does not support \(geometry)")
+        precondition(!kernel.hasPairedPanels || (geometry.kernelWidth * geometry.channels) % 2 == 0,
+                     "a kernel packed in row pairs needs window runs of even length, not \(geometry)")
         let framed = geometry.framed
         if let framed, let scratch { frame(input, geometry: geometry, framed: framed, into: scratch.pointer) }
         let source = framed != nil ? scratch!.pointer : input.pointer
@@ -239,6 +241,10 @@ struct MicrokernelWeights {
             return
         }
         let weights = values + panel.offset
+        if panel.isPaired {
+            return emovere_conv_paired(instructionSet.cValue, corners, rowStep, kernelHeight, runLength, weights, bias,
+                                       floor, valid, panel.valid, out, outStride)
+        }
         guard isWide else {
             return emovere_conv_narrow(instructionSet.narrow(forFilters: panel.valid).cValue, corners, rowStep,
                                        kernelHeight, runLength, weights, panel.width, bias, floor, valid, panel.valid,

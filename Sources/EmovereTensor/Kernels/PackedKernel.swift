@@ -5,7 +5,8 @@ import CEmovereCPU
 /// padded with zeros), each panel stored row after row. A microkernel then reads its weights as one sequential
 /// stream instead of rows `F` floats apart, which with `F` a power of two fall into a few cache sets and evict each
 /// other. With `Precision.bfloat16` the panels hold bfloat16 values instead, each pair of rows (2q, 2q+1) interleaved
-/// filter by filter, as `emovere_conv_wide_bf16` reads them.
+/// filter by filter, as `emovere_conv_wide_bf16` reads them. A float32 panel of at most `lanes / 2` filters whose
+/// rows pair up within the window runs is interleaved the same way (`Panel.isPaired`), for `emovere_conv_paired`.
 public final class PackedKernel {
     /// The panels' width and the microkernels they are packed for.
     public let instructionSet: InstructionSet
@@ -23,34 +24,51 @@ public final class PackedKernel {
     /// empty otherwise).
     let halves: UnsafeMutablePointer<UInt16>
 
-    /// Filters `first ..< first + valid` of the kernel, `width` floats per row (`wideFilters` or `lanes`), at `offset`.
+    /// Filters `first ..< first + valid` of the kernel, `width` floats per row (`wideFilters` or `lanes`), at `offset`;
+    /// a paired panel holds rows 2q and 2q+1 in one row of `width` floats, filter f's two values in lanes 2f, 2f+1.
     struct Panel {
         let first: Int
         let width: Int
         let valid: Int
         let offset: Int
+        let isPaired: Bool
+
+        /// Where the value of kernel row `row` and the panel's filter `filter` lies, from `offset`.
+        func index(row: Int, filter: Int) -> Int {
+            isPaired ? row / 2 * width + 2 * filter + row % 2 : row * width + filter
+        }
     }
 
+    /// Whether some panels hold row pairs: a convolution with this kernel needs window runs of even length.
+    public var hasPairedPanels: Bool { panels.contains(where: \.isPaired) }
+
     /// Space for a kernel of `rows` x `filters` (values are set by `update(from:)`). `bfloat16` needs a CPU that
-    /// runs it (`Precision.isBFloat16Supported`), the avx512 set and an even number of rows.
-    public init(rows: Int, filters: Int, instructionSet: InstructionSet = .detected, precision: Precision = .float32) {
+    /// runs it (`Precision.isBFloat16Supported`), the avx512 set and an even number of rows. `runLength`: the rows'
+    /// window runs (a convolution's `KW * C`; `rows` for a plain product): when even, float32 panels of at most
+    /// `lanes / 2` filters are packed in row pairs (`emovere_conv_paired`, two taps per multiply-add); nil never pairs.
+    public init(rows: Int, filters: Int, instructionSet: InstructionSet = .detected, precision: Precision = .float32,
+                runLength: Int? = nil) {
         precondition(rows > 0 && filters > 0, "PackedKernel needs positive rows and filters")
         precondition(precision == .float32 || (precision.isSupported && instructionSet == .avx512 && rows % 2 == 0),
                      "bfloat16 kernels need AVX512_BF16, the avx512 set and an even number of rows")
+        precondition(runLength.map { $0 > 0 && rows % $0 == 0 } ?? true, "runLength must divide the \(rows) rows")
         self.instructionSet = instructionSet
         self.precision = precision
         self.rows = rows
         self.filters = filters
         let lanes = instructionSet.lanes
         let wide = instructionSet.wideFilters
+        let pairs = precision == .float32 && (runLength.map { $0 % 2 == 0 } ?? false)
         var panels: [Panel] = []
         var first = 0
         while first + wide <= filters {
-            panels.append(Panel(first: first, width: wide, valid: wide, offset: rows * first))
+            panels.append(Panel(first: first, width: wide, valid: wide, offset: rows * first, isPaired: false))
             first += wide
         }
         while first < filters {
-            panels.append(Panel(first: first, width: lanes, valid: min(lanes, filters - first), offset: rows * first))
+            let valid = min(lanes, filters - first)
+            panels.append(Panel(first: first, width: lanes, valid: valid, offset: rows * first,
+                                isPaired: pairs && valid <= lanes / 2))
             first += lanes
         }
         self.panels = panels
@@ -62,11 +80,12 @@ public final class PackedKernel {
     }
 
     /// `kernel` (`[KH, KW, C, F]` or any shape of `rows * filters` values, filters innermost) packed for
-    /// `instructionSet` in `precision`.
-    public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected, precision: Precision = .float32) {
+    /// `instructionSet` in `precision`, paired within runs of `runLength` rows where it is even.
+    public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected, precision: Precision = .float32,
+                            runLength: Int? = nil) {
         let filters = kernel.shape[kernel.shape.count - 1]
         self.init(rows: kernel.count / max(filters, 1), filters: filters, instructionSet: instructionSet,
-                  precision: precision)
+                  precision: precision, runLength: runLength)
         update(from: kernel)
     }
 
@@ -84,7 +103,12 @@ public final class PackedKernel {
         for panel in panels {
             let target = values + panel.offset
             for row in 0..<rows {
-                (target + row * panel.width).update(from: source + (row * filters + panel.first), count: panel.valid)
+                let from = source + (row * filters + panel.first)
+                guard panel.isPaired else {
+                    (target + row * panel.width).update(from: from, count: panel.valid)
+                    continue
+                }
+                for filter in 0..<panel.valid { target[panel.index(row: row, filter: filter)] = from[filter] }
             }
         }
     }
@@ -107,7 +131,7 @@ public final class PackedKernel {
             let target = values + panel.offset
             for row in 0..<rows {
                 for filter in 0..<panel.valid {
-                    target[row * panel.width + filter] = source[(panel.first + filter) * rows + row]
+                    target[panel.index(row: row, filter: filter)] = source[(panel.first + filter) * rows + row]
                 }
             }
         }
