@@ -102,8 +102,10 @@ public final class Conv2d: Layer {
             let passPrecision = hasFrozenWeights ? precision
                 : mode.isTraining ? Convolution.directPrecision(trainingPrecision, for: g, filters: filters) : .float32
             let kept = packedKernel.flatMap { $0.precision == passPrecision ? $0 : nil }
+            // Frozen kernels pair their rows where they can (`emovere_conv_paired`, faster for layers of at most half
+            // a vector of filters); training keeps the plain layout and so its results of earlier builds, bit for bit.
             let packed = kept ?? PackedKernel(rows: g.taps * g.channels, filters: filters, precision: passPrecision,
-                                              runLength: g.kernelWidth * g.channels)
+                                              runLength: hasFrozenWeights ? g.kernelWidth * g.channels : nil)
             if kept == nil || !hasFrozenWeights { packed.update(from: kernel.value) }
             packedKernel = packed
             let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: passPrecision)
@@ -130,7 +132,7 @@ public final class Conv2d: Layer {
             inputGradient = Tensor.reusing(inputGradient, shape: input.shape)
             let precision = Convolution.inputGradientPrecision(trainingPrecision, for: g, filters: filters)
             if transposedKernel?.precision != precision {
-                transposedKernel = PackedKernel(rows: filters, filters: k, precision: precision, runLength: filters)
+                transposedKernel = PackedKernel(rows: filters, filters: k, precision: precision)
             }
             if precision == .bfloat16 {
                 scratch = Tensor.reusing(roundedGradient, shape: [(outputGradient.count + 1) / 2])

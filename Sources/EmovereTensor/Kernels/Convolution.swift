@@ -301,8 +301,7 @@ public enum Convolution {
         let k = g.taps * g.channels
         let productPrecision = inputGradientPrecision(precision, for: g, filters: filters)
         let transposed = inputGradient == nil ? nil
-            : transposedKernel
-                ?? PackedKernel(rows: filters, filters: k, precision: productPrecision, runLength: filters)
+            : transposedKernel ?? PackedKernel(rows: filters, filters: k, precision: productPrecision)
         if let transposed {
             precondition(transposed.rows == filters && transposed.filters == k && transposed.precision == productPrecision,
                          "transposedKernel must be \(productPrecision) with \(filters) rows and \(k) filters")
