@@ -16,6 +16,8 @@
                                            float *, long);                                                      \
     void emovere_depthwise3x3_kernel_gradient_row_##suffix(const float *, const float *, const float *,          \
                                                            const float *, long, long, float *);                 \
+    void emovere_depthwise3x3_pixel_##suffix(const float *const *, const float *, long, float *);                   \
+    void emovere_depthwise3x3_kernel_gradient_pixel_##suffix(const float *const *, const float *, long, float *);   \
     void emovere_norm_moments_##suffix(const float *, long, long, float *, float *);                              \
     void emovere_norm_backward_sums_##suffix(const float *, const float *, const float *, const float *,         \
                                              const float *, const float *, float, long, long, float *, float *);  \
@@ -166,6 +168,16 @@ void emovere_norm_backward_sums(emovere_isa isa, const float *x, const float *dy
                                 const float *invstd, const float *scale, const float *shift, float floor, long rows,
                                 long channels, float *first, float *second) {
     DISPATCH(isa, emovere_norm_backward_sums, x, dy, mean, invstd, scale, shift, floor, rows, channels, first, second);
+}
+
+void emovere_depthwise3x3_pixel(emovere_isa isa, const float *const *taps, const float *kernel, long channels,
+                                float *out) {
+    DISPATCH(isa, emovere_depthwise3x3_pixel, taps, kernel, channels, out);
+}
+
+void emovere_depthwise3x3_kernel_gradient_pixel(emovere_isa isa, const float *const *taps, const float *dy,
+                                                long channels, float *dw) {
+    DISPATCH(isa, emovere_depthwise3x3_kernel_gradient_pixel, taps, dy, channels, dw);
 }
 
 void emovere_max_pool_pixel(emovere_isa isa, const float *first, long first_index, long row_step, long rows,

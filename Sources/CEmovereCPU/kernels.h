@@ -393,6 +393,37 @@ void VARIANT(emovere_depthwise3x3_kernel_gradient_row)(const float *dy, const fl
     kernel_gradient_scalar(rows, dy, c, c0, 0, count, dw);
 }
 
+/* One output pixel of a 3x3 depthwise convolution whose window crosses the border: `taps[t]` is the pixel under tap t
+ * (a row of zeros outside the frame). Products are rounded before each sum, taps in order (no fused multiply-add), as
+ * the Swift loop these replaced did, so results are bit-identical to earlier builds. */
+void VARIANT(emovere_depthwise3x3_pixel)(const float *const *taps, const float *kernel, long c, float *out) {
+#pragma clang fp contract(off)
+    long c0 = 0;
+    for (; c0 + LANES <= c; c0 += LANES) {
+        vec a = load(taps[0] + c0) * load(kernel + c0);
+        for (int t = 1; t < 9; t++) a = a + load(taps[t] + c0) * load(kernel + t * c + c0);
+        store(out + c0, a);
+    }
+    for (; c0 < c; c0++) {
+        float a = taps[0][c0] * kernel[c0];
+        for (int t = 1; t < 9; t++) a = a + taps[t][c0] * kernel[t * c + c0];
+        out[c0] = a;
+    }
+}
+
+/* A border pixel's share of the depthwise 3x3 kernel gradient: `dw[t] += taps[t] * dy` for the taps in frame
+ * (`taps[t]` not NULL), products rounded before each sum as in `emovere_depthwise3x3_pixel`. */
+void VARIANT(emovere_depthwise3x3_kernel_gradient_pixel)(const float *const *taps, const float *dy, long c, float *dw) {
+#pragma clang fp contract(off)
+    for (int t = 0; t < 9; t++) {
+        if (!taps[t]) continue;
+        float *target = dw + t * c;
+        long c0 = 0;
+        for (; c0 + LANES <= c; c0 += LANES) store(target + c0, load(target + c0) + load(taps[t] + c0) * load(dy + c0));
+        for (; c0 < c; c0++) target[c0] = target[c0] + taps[t][c0] * dy[c0];
+    }
+}
+
 /* Batch normalisation over [rows, channels]. Two layouts: when the channels divide a vector (1, 2, 4, ... LANES),
  * each vector holds LANES / channels whole rows ("packed", lane l is channel l % channels); otherwise the
  * channels split into whole vectors and a scalar remainder. Sums run in 4 interleaved accumulators (rows, or packed

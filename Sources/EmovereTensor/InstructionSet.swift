@@ -47,6 +47,12 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
         self == .avx512 && filters <= InstructionSet.avx2.lanes ? .avx2 : self
     }
 
+    /// The set whose vectors divide `channels` (a multiple of 8): this one, or AVX2's 8 lanes on an AVX-512 CPU, so a
+    /// per-pixel kernel runs whole vectors.
+    func dividing(channels: Int) -> InstructionSet {
+        self == .avx512 && channels % lanes != 0 ? .avx2 : self
+    }
+
     public var description: String {
         switch self {
         case .portable: "portable"

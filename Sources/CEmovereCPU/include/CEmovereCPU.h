@@ -130,6 +130,17 @@ void emovere_depthwise3x3_row(emovere_isa isa, const float *top, const float *mi
 void emovere_depthwise3x3_kernel_gradient_row(emovere_isa isa, const float *dy, const float *top, const float *middle,
                                               const float *bottom, long channels, long count, float *dw);
 
+/// Depthwise 3x3 convolution of one output pixel whose window crosses the border: `taps[t]` (t = 3 * ky + kx) points
+/// at the `channels` floats under tap t, a row of zeros outside the frame; `kernel` is `[3, 3, channels]`. Each product
+/// is rounded before its sum (no fused multiply-add), taps in order.
+void emovere_depthwise3x3_pixel(emovere_isa isa, const float *const *taps, const float *kernel, long channels,
+                                float *out);
+
+/// A border pixel's share of the depthwise 3x3 kernel gradient: adds `taps[t] * dy` (`channels` floats each) to tap
+/// t of `dw` (`[3, 3, channels]`) for each tap in frame (`taps[t]` not NULL), products rounded before each sum.
+void emovere_depthwise3x3_kernel_gradient_pixel(emovere_isa isa, const float *const *taps, const float *dy,
+                                                long channels, float *dw);
+
 /// Max pooling of one output pixel: its window of `rows` x `columns` input pixels starts at `first` (rows `row_step`
 /// floats apart, pixels `channels` apart); the `channels` maxima go to `out`. With `argmax` (not NULL), each maximum's
 /// offset in its image (`first` is at `first_index`) goes there as a float; ties keep the first in row-major order.

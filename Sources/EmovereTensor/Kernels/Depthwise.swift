@@ -106,10 +106,10 @@ public enum DepthwiseConvolution {
 
     /// Output rows `rows` of one image for 3x3 windows, stride 1, padding 0 or 1, `C % 8 == 0`: windows in
     /// frame take the four-pixel row kernel; kernel rows above or below the frame read a row of zeros,
-    /// and the two border columns gather their taps one by one. Interior pixels run `emovere_depthwise3x3_row`
-    /// for `instructionSet`: four pixels at a time share the six input columns they read, and the nine weights of a
-    /// channel block stay in registers; with fewer channels than a vector holds (8 on AVX-512), each vector holds
-    /// whole pixels.
+    /// and the two border columns gather their taps (`emovere_depthwise3x3_pixel`). Interior pixels run
+    /// `emovere_depthwise3x3_row` for `instructionSet`: four pixels at a time share the six input columns they read,
+    /// and the nine weights of a channel block stay in registers; with fewer channels than a vector holds (8 on
+    /// AVX-512), each vector holds whole pixels.
     static func forwardRows3x3(
         _ input: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
         _ output: UnsafeMutablePointer<Float>, rows: Range<Int>, instructionSet: InstructionSet
@@ -117,52 +117,46 @@ public enum DepthwiseConvolution {
         let c = g.channels
         let rowLength = g.inputWidth &* c
         let interior = g.padLeft..<max(g.padLeft, min(g.outputWidth, g.inputWidth &- 2 &+ g.padLeft))
+        let edgeSet = instructionSet.dividing(channels: c).cValue
         withUnsafeTemporaryAllocation(of: Float.self, capacity: rowLength) { buffer in
             let zeros = UnsafePointer(buffer.baseAddress!)
             buffer.baseAddress!.initialize(repeating: 0, count: rowLength)
-            for oy in rows {
-                let y0 = oy &- g.padTop
-                let top = y0 >= 0 && y0 < g.inputHeight ? input + y0 &* rowLength : zeros
-                let middle = y0 &+ 1 < g.inputHeight ? input + (y0 &+ 1) &* rowLength : zeros
-                let bottom = y0 &+ 2 < g.inputHeight ? input + (y0 &+ 2) &* rowLength : zeros
-                let out = output + oy &* g.outputWidth &* c
-                if !interior.isEmpty {
-                    let x0 = (interior.lowerBound &- g.padLeft) &* c
-                    emovere_depthwise3x3_row(instructionSet.cValue, top + x0, middle + x0, bottom + x0, kernel, c,
-                                             out + interior.lowerBound &* c, interior.count)
-                }
-                for ox in 0..<g.outputWidth where !interior.contains(ox) {
-                    edgePixel3x3((top, middle, bottom), column: ox &- g.padLeft, zeros: zeros, kernel, g, out + ox &* c)
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 9) { taps in
+                let taps = taps.baseAddress!
+                for oy in rows {
+                    let y0 = oy &- g.padTop
+                    let top = y0 >= 0 && y0 < g.inputHeight ? input + y0 &* rowLength : zeros
+                    let middle = y0 &+ 1 < g.inputHeight ? input + (y0 &+ 1) &* rowLength : zeros
+                    let bottom = y0 &+ 2 < g.inputHeight ? input + (y0 &+ 2) &* rowLength : zeros
+                    let out = output + oy &* g.outputWidth &* c
+                    if !interior.isEmpty {
+                        let x0 = (interior.lowerBound &- g.padLeft) &* c
+                        emovere_depthwise3x3_row(instructionSet.cValue, top + x0, middle + x0, bottom + x0, kernel, c,
+                                                 out + interior.lowerBound &* c, interior.count)
+                    }
+                    for ox in 0..<g.outputWidth where !interior.contains(ox) {
+                        gatherTaps3x3((top, middle, bottom), column: ox &- g.padLeft, width: g.inputWidth, channels: c,
+                                      outside: zeros, into: taps)
+                        emovere_depthwise3x3_pixel(edgeSet, taps, kernel, c, out + ox &* c)
+                    }
                 }
             }
         }
     }
 
-    /// One output pixel whose window crosses the left or right border: taps outside the frame read zeros.
+    /// The nine taps of the 3x3 window whose left column is `column` of `rows` (`width` pixels of `channels`): each
+    /// tap's pixel, or `outside` for a column outside the frame, into `taps` (tap `3 * ky + kx`).
     @inline(__always)
-    static func edgePixel3x3(
-        _ rows: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), column x0: Int,
-        zeros: UnsafePointer<Float>, _ kernel: UnsafePointer<Float>, _ g: ConvolutionGeometry,
-        _ output: UnsafeMutablePointer<Float>
+    static func gatherTaps3x3(
+        _ rows: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>), column: Int, width: Int,
+        channels: Int, outside: UnsafePointer<Float>?, into taps: UnsafeMutablePointer<UnsafePointer<Float>?>
     ) {
-        let c = g.channels
-        func tap(_ row: UnsafePointer<Float>, _ kx: Int) -> UnsafePointer<Float> {
-            let x = x0 &+ kx
-            return x >= 0 && x < g.inputWidth ? row + x &* c : zeros
-        }
-        let t0 = tap(rows.0, 0), t1 = tap(rows.0, 1), t2 = tap(rows.0, 2)
-        let t3 = tap(rows.1, 0), t4 = tap(rows.1, 1), t5 = tap(rows.1, 2)
-        let t6 = tap(rows.2, 0), t7 = tap(rows.2, 1), t8 = tap(rows.2, 2)
-        var c0 = 0
-        while c0 < c {
-            let w = kernel + c0
-            var a = load8(t0 + c0) * load8(w)
-            a += load8(t1 + c0) * load8(w + c); a += load8(t2 + c0) * load8(w + 2 &* c)
-            a += load8(t3 + c0) * load8(w + 3 &* c); a += load8(t4 + c0) * load8(w + 4 &* c)
-            a += load8(t5 + c0) * load8(w + 5 &* c); a += load8(t6 + c0) * load8(w + 6 &* c)
-            a += load8(t7 + c0) * load8(w + 7 &* c); a += load8(t8 + c0) * load8(w + 8 &* c)
-            store8(a, output + c0)
-            c0 &+= 8
+        for kx in 0..<3 {
+            let x = column &+ kx
+            let inFrame = x >= 0 && x < width
+            taps[kx] = inFrame ? rows.0 + x &* channels : outside
+            taps[3 &+ kx] = inFrame ? rows.1 + x &* channels : outside
+            taps[6 &+ kx] = inFrame ? rows.2 + x &* channels : outside
         }
     }
 
@@ -224,7 +218,7 @@ public enum DepthwiseConvolution {
     /// `kernelGradient[tap, c] += Σ_pixels input[pixel + tap - 1, c] * outputGradient[pixel, c]` for a 3x3
     /// same-padded stride-1 window over one image (`C % 8 == 0`): each row's interior pixels run
     /// `emovere_depthwise3x3_kernel_gradient_row` for `instructionSet` (rows above and below the frame read a row of
-    /// zeros), the two border columns add their in-frame taps one by one.
+    /// zeros), the two border columns add their in-frame taps (`emovere_depthwise3x3_kernel_gradient_pixel`).
     static func kernelGradientSame3x3(
         _ outputGradient: UnsafePointer<Float>, _ input: UnsafePointer<Float>, _ g: ConvolutionGeometry,
         _ kernelGradient: UnsafeMutablePointer<Float>, instructionSet: InstructionSet = .detected
@@ -233,32 +227,28 @@ public enum DepthwiseConvolution {
         let height = g.inputHeight
         let width = g.inputWidth
         let rowLength = width &* c
+        let edgeSet = instructionSet.dividing(channels: c).cValue
         withUnsafeTemporaryAllocation(of: Float.self, capacity: rowLength) { buffer in
             let zeros = UnsafePointer(buffer.baseAddress!)
             buffer.baseAddress!.initialize(repeating: 0, count: rowLength)
-            for oy in 0..<height {
-                let top = oy > 0 ? input + (oy &- 1) &* rowLength : zeros
-                let middle = input + oy &* rowLength
-                let bottom = oy &+ 1 < height ? input + (oy &+ 1) &* rowLength : zeros
-                let gradient = outputGradient + oy &* rowLength
-                if width > 2 {
-                    emovere_depthwise3x3_kernel_gradient_row(instructionSet.cValue, gradient + c, top, middle, bottom,
-                                                             c, width &- 2, kernelGradient)
-                }
-                // The two border columns (one when the image is one pixel wide), without an array per row.
-                for ox in stride(from: 0, to: width, by: max(1, width &- 1)) {
-                    for kx in 0..<3 where ox &+ kx &- 1 >= 0 && ox &+ kx &- 1 < width {
-                        for ky in 0..<3 {
-                            let row = ky == 0 ? top : ky == 1 ? middle : bottom
-                            let source = row + (ox &+ kx &- 1) &* c
-                            let target = kernelGradient + (ky &* 3 &+ kx) &* c
-                            var c0 = 0
-                            let d = gradient + ox &* c
-                            while c0 < c {
-                                store8(load8(target + c0) + load8(source + c0) * load8(d + c0), target + c0)
-                                c0 &+= 8
-                            }
-                        }
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 9) { taps in
+                let taps = taps.baseAddress!
+                for oy in 0..<height {
+                    let top = oy > 0 ? input + (oy &- 1) &* rowLength : zeros
+                    let middle = input + oy &* rowLength
+                    let bottom = oy &+ 1 < height ? input + (oy &+ 1) &* rowLength : zeros
+                    let gradient = outputGradient + oy &* rowLength
+                    if width > 2 {
+                        emovere_depthwise3x3_kernel_gradient_row(instructionSet.cValue, gradient + c, top, middle,
+                                                                 bottom, c, width &- 2, kernelGradient)
+                    }
+                    // The two border columns (one when the image is one pixel wide); rows outside the frame are the
+                    // row of zeros, columns outside it have no taps.
+                    for ox in stride(from: 0, to: width, by: max(1, width &- 1)) {
+                        gatherTaps3x3((top, middle, bottom), column: ox &- 1, width: width, channels: c, outside: nil,
+                                      into: taps)
+                        emovere_depthwise3x3_kernel_gradient_pixel(edgeSet, taps, gradient + ox &* c, c,
+                                                                   kernelGradient)
                     }
                 }
             }
