@@ -16,7 +16,8 @@ struct TrainingRecipeTests {
                       ("tiny-distilled", "models/tiny-distilled.safetensors"),
                       ("tiny-consistent", "models/tiny-consistent.safetensors"),
                       ("distilled", "models/distilled.safetensors"), ("consistent", "models/consistent.safetensors"),
-                      ("consistent-long", "models/default.safetensors"),
+                      ("consistent-long", "models/consistent-long.safetensors"),
+                      ("consistent-patient", "models/default.safetensors"),
                       ("mini-xception", "models/mini-xception-48.safetensors")])
     func builtInRecipeIsTheBundledModelsRecipe(name: String, file: String) throws {
         let fromCard = try TrainingRecipe.load(Self.packageRoot.appendingPathComponent(file).path)

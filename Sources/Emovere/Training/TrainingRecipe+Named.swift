@@ -2,6 +2,7 @@ import EmovereCore
 import EmovereData
 import EmovereFiles
 import EmovereNN
+import EmovereTensor
 import Foundation
 
 extension TrainingRecipe {
@@ -22,7 +23,10 @@ extension TrainingRecipe {
     /// - `consistent`: `models/consistent.safetensors`, `standard`'s network from scratch for 80 epochs, seed 33, the
     ///   robust augmentation throughout, with `soup` and `distilled` answering each augmented batch as the student
     ///   sees it (half of each target is their mean single-view prediction for the corrupted face).
-    /// - `consistent-long`: `models/default.safetensors`, `consistent`'s recipe for 100 epochs, seed 35.
+    /// - `consistent-long`: `models/consistent-long.safetensors` (the default until 2026-12-05), `consistent`'s recipe
+    ///   for 100 epochs, seed 35.
+    /// - `consistent-patient`: `models/default.safetensors`, `consistent`'s recipe for 300 epochs ("patient" teaching),
+    ///   seed 43, in bfloat16 (`Precision.bfloat16`; float32 where the CPU lacks AVX512_BF16).
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
     /// - `tiny-robust`: `models/tiny-robust.safetensors`, `tiny`'s model fine-tuned for 16 epochs at Adam 3e-4 (1-epoch
     ///   warm-up, cosine decay), seed 8, with `robust-heavy`'s corruptions and the three bundled wide-xceptions as
@@ -30,8 +34,8 @@ extension TrainingRecipe {
     /// - `tiny-distilled`: `models/tiny-distilled.safetensors`, mini-Xception 64x64 from scratch, 100 epochs, seed 22,
     ///   the robust augmentation throughout and `distilled`'s teachers.
     /// - `tiny-consistent`: `models/tiny-consistent.safetensors`, mini-Xception 64x64 from scratch, 100 epochs, seed 37,
-    ///   the robust augmentation throughout, with the default model (`consistent-long`) and `soup` answering each
-    ///   augmented batch as the student sees it.
+    ///   the robust augmentation throughout, with `consistent-long` (the default when it was trained) and `soup`
+    ///   answering each augmented batch as the student sees it.
     /// - `mini-xception`: `models/mini-xception-48.safetensors`, mini-Xception 48x48, 80 epochs, seed 2.
     ///
     /// All but the fine-tunes: Adam 1e-3 with a 2-epoch warm-up and cosine decay, batch 32, L2 1e-4; the mini-Xceptions
@@ -45,6 +49,7 @@ extension TrainingRecipe {
         case distilled
         case consistent
         case consistentLong = "consistent-long"
+        case consistentPatient = "consistent-patient"
         case tiny
         case tinyRobust = "tiny-robust"
         case tinyDistilled = "tiny-distilled"
@@ -59,18 +64,18 @@ extension TrainingRecipe {
         static let wideXceptions = ["models/robust-heavy.safetensors", "models/robust.safetensors",
                                     "models/standard.safetensors"]
 
-        /// The bundled default's and `soup`'s files, which several recipes name as teachers: a swap of the default
-        /// re-points them here.
-        static let defaultFile = "models/default.safetensors"
+        /// The files of `consistent-long` (the default until 2026-12-05) and `soup`, which several recipes name as
+        /// teachers.
+        static let consistentLongFile = "models/consistent-long.safetensors"
         static let soupFile = "models/soup.safetensors"
 
         /// `consistent`'s teachers: `soup` and `distilled`, each answering for the augmented batch.
         static let batchTeachers = Distillation(
             teachers: [soupFile, "models/distilled.safetensors"], input: .augmented)
 
-        /// `tiny-consistent`'s teachers: the default model and `soup`, each answering for the augmented batch.
-        static let defaultBatchTeachers = Distillation(
-            teachers: [defaultFile, soupFile], input: .augmented)
+        /// `tiny-consistent`'s teachers: `consistent-long` and `soup`, each answering for the augmented batch.
+        static let consistentLongBatchTeachers = Distillation(
+            teachers: [consistentLongFile, soupFile], input: .augmented)
 
         /// `distilled`'s and `tiny-distilled`'s teachers: the four bundled wide-xceptions, each averaging flip-crop.
         static let flipCropTeachers = Distillation(teachers: [soupFile] + wideXceptions,
@@ -92,7 +97,7 @@ extension TrainingRecipe {
                     inputSize: 64, epochs: 100, seed: 22, augmentation: .robust, distillation: Self.flipCropTeachers)
             case .tinyConsistent:
                 TrainingRecipe.miniXception(
-                    inputSize: 64, epochs: 100, seed: 37, augmentation: .robust, distillation: Self.defaultBatchTeachers)
+                    inputSize: 64, epochs: 100, seed: 37, augmentation: .robust, distillation: Self.consistentLongBatchTeachers)
             case .miniXception:
                 TrainingRecipe.miniXception(inputSize: 48, epochs: 80, seed: 2)
             case .standard:
@@ -103,6 +108,9 @@ extension TrainingRecipe {
                 TrainingRecipe.wideXception(augmentation: .robust, seed: 33, epochs: 80, distillation: Self.batchTeachers)
             case .consistentLong:
                 TrainingRecipe.wideXception(augmentation: .robust, seed: 35, epochs: 100, distillation: Self.batchTeachers)
+            case .consistentPatient:
+                TrainingRecipe.wideXception(augmentation: .robust, seed: 43, epochs: 300, distillation: Self.batchTeachers,
+                                            precision: .bfloat16)
             case .robust:
                 TrainingRecipe.wideXceptionFineTune(epochs: 12, learningRate: 3e-4, augmentation: .robust, seed: 4,
                                      from: "models/standard.safetensors")
@@ -144,14 +152,14 @@ extension TrainingRecipe {
     }
 
     /// Wide-xception 48x48 from scratch: 100 epochs unless given, Adam 1e-3 with a 2-epoch warm-up and cosine decay,
-    /// batch 32, L2 1e-4, label smoothing 0.1.
+    /// batch 32, L2 1e-4, label smoothing 0.1, float32 unless `precision` is given.
     private static func wideXception(augmentation: Augmentation, seed: UInt64, epochs: Int = 100,
-                                     distillation: Distillation? = nil) -> TrainingRecipe {
+                                     distillation: Distillation? = nil, precision: Precision? = nil) -> TrainingRecipe {
         TrainingRecipe(
             architecture: Architecture(.wideXception, inputSize: 48), epochs: epochs, batchSize: 32,
             optimizer: .adam(), learningRate: 1e-3, weightDecay: 1e-4,
             schedule: .cosine(warmupEpochs: 2, minimum: 0), labelSmoothing: 0.1, augmentation: augmentation,
-            earlyStoppingPatience: nil, seed: seed, distillation: distillation)
+            earlyStoppingPatience: nil, seed: seed, distillation: distillation, precision: precision)
     }
 
     private static func miniXception(inputSize: Int, epochs: Int, seed: UInt64, augmentation: Augmentation = .classic,
