@@ -155,7 +155,9 @@ void VARIANT(emovere_conv_paired)(const float *const *corners, long row_step, lo
                    + __builtin_shufflevector(a[p], a[p + 1], ODD_LANES);
         sums = clamp(sums, f);
         store_half(out + p * out_stride, __builtin_shufflevector(sums, sums, LOW_HALF), filters);
-        if (p + 1 < valid) store_half(out + (p + 1) * out_stride, __builtin_shufflevector(sums, sums, HIGH_HALF), filters);
+        if (p + 1 < valid) {
+            store_half(out + (p + 1) * out_stride, __builtin_shufflevector(sums, sums, HIGH_HALF), filters);
+        }
     }
 }
 

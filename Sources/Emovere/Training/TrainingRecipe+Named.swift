@@ -23,8 +23,8 @@ extension TrainingRecipe {
     /// - `consistent`: `models/consistent.safetensors`, `standard`'s network from scratch for 80 epochs, seed 33, the
     ///   robust augmentation throughout, with `soup` and `distilled` answering each augmented batch as the student
     ///   sees it (half of each target is their mean single-view prediction for the corrupted face).
-    /// - `consistent-long`: `models/consistent-long.safetensors` (the default until 2026-12-05), `consistent`'s recipe
-    ///   for 100 epochs, seed 35.
+    /// - `consistent-long`: `models/consistent-long.safetensors` (the default during 2026-12-05), `consistent`'s
+    ///   recipe for 100 epochs, seed 35.
     /// - `consistent-patient`: `models/default.safetensors`, `consistent`'s recipe for 300 epochs ("patient" teaching),
     ///   seed 43, in bfloat16 (`Precision.bfloat16`; float32 where the CPU lacks AVX512_BF16).
     /// - `tiny`: `models/tiny.safetensors`, mini-Xception 64x64 (58,423 parameters), 120 epochs, seed 3.
@@ -64,8 +64,7 @@ extension TrainingRecipe {
         static let wideXceptions = ["models/robust-heavy.safetensors", "models/robust.safetensors",
                                     "models/standard.safetensors"]
 
-        /// The files of `consistent-long` (the default until 2026-12-05) and `soup`, which several recipes name as
-        /// teachers.
+        /// The files of `consistent-long` (the default during 2026-12-05) and `soup`, which recipes name as teachers.
         static let consistentLongFile = "models/consistent-long.safetensors"
         static let soupFile = "models/soup.safetensors"
 
@@ -97,7 +96,8 @@ extension TrainingRecipe {
                     inputSize: 64, epochs: 100, seed: 22, augmentation: .robust, distillation: Self.flipCropTeachers)
             case .tinyConsistent:
                 TrainingRecipe.miniXception(
-                    inputSize: 64, epochs: 100, seed: 37, augmentation: .robust, distillation: Self.consistentLongBatchTeachers)
+                    inputSize: 64, epochs: 100, seed: 37, augmentation: .robust,
+                    distillation: Self.consistentLongBatchTeachers)
             case .miniXception:
                 TrainingRecipe.miniXception(inputSize: 48, epochs: 80, seed: 2)
             case .standard:

@@ -81,8 +81,8 @@ public final class PackedKernel {
 
     /// `kernel` (`[KH, KW, C, F]` or any shape of `rows * filters` values, filters innermost) packed for
     /// `instructionSet` in `precision`, paired within runs of `runLength` rows where it is even.
-    public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected, precision: Precision = .float32,
-                            runLength: Int? = nil) {
+    public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected,
+                            precision: Precision = .float32, runLength: Int? = nil) {
         let filters = kernel.shape[kernel.shape.count - 1]
         self.init(rows: kernel.count / max(filters, 1), filters: filters, instructionSet: instructionSet,
                   precision: precision, runLength: runLength)
