@@ -83,9 +83,12 @@ class EmovereWorker:
         paths = list(batch["path"])
         lines = []
         for path in paths:
-            self.process.stdin.write(path + "\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
+            try:
+                self.process.stdin.write(path + "\n")
+                self.process.stdin.flush()
+                line = self.process.stdout.readline()
+            except BrokenPipeError:  # the worker died before reading the path
+                line = ""
             if not line:
                 code = self.process.wait()
                 # The worker died: end this actor's process so that Ray restarts the actor and retries the batch.

@@ -32,12 +32,24 @@ def lines_in(pattern):
     return lines
 
 
+def check_worker_death():
+    """A worker that died before the actor writes its next path (a broken pipe, not an empty read) also ends the actor
+    with status 1 and a note, so that Ray restarts it; a traceback would fail the whole run instead."""
+    probe = ("import sys, time; sys.path.insert(0, sys.argv[1]); import ray_analyze; "
+             "worker = ray_analyze.EmovereWorker(['sh', '-c', 'exit 3']); time.sleep(0.5); "
+             "worker({'path': ['a.jpg', 'b.jpg', 'c.jpg']})")
+    run = subprocess.run([sys.executable, "-c", probe, os.path.join(ROOT, "scripts")], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 1 and "status 3" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--emovere", default=os.path.join(ROOT, ".build/debug/emovere"))
     parser.add_argument("--photos", type=int, default=200)
     arguments = parser.parse_args()
     # Small and quick: the mini-Xception model without test-time augmentation.
+    check_worker_death()
     options = ["--model", os.path.join(ROOT, "models/mini-xception-48.safetensors"), "--tta", "none"]
     scratch = tempfile.mkdtemp(prefix="emovere-ray-")
     try:
