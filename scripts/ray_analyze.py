@@ -12,8 +12,8 @@ the same OUT skips every photo that already has a line there (resume).
 
 Runs on a local Ray cluster by default (started for the run); `--address auto` joins a running one (`ray start`,
 `ray up`, KubeRay). Every node needs the emovere binary and the model at the same paths. Actors that die
-(a crashed node or process) are restarted by Ray and their batches retried (max_restarts and
-max_task_retries -1); the output holds each photo exactly once.
+(a crashed node or process) are restarted by Ray and their batches retried (Ray Data's default for actor pools);
+the output holds each photo exactly once.
 """
 
 import argparse
@@ -128,9 +128,11 @@ def main():
     ray.init(address=arguments.address, include_dashboard=False, log_to_driver=False)
     command = [os.path.abspath(arguments.emovere), "analyze", "--files-from", "-", "--output", "-"] + extra
     dataset = ray.data.from_items([{"path": path} for path in todo], override_num_blocks=max(1, len(todo) // arguments.batch_size))
+    # Ray Data restarts a pool's dead actors and retries their batches by default (max_restarts and
+    # max_task_retries -1).
     results = dataset.map_batches(
         EmovereWorker, fn_constructor_args=(command,), batch_size=arguments.batch_size, batch_format="numpy",
-        concurrency=arguments.workers, max_restarts=-1, max_task_retries=-1)
+        compute=ray.data.ActorPoolStrategy(size=arguments.workers))
     output = os.path.join(arguments.out, f"results-{int(time.time() * 1000)}.jsonl")
     written, start = 0, time.time()
     with open(output, "a", encoding="utf-8") as results_file:
