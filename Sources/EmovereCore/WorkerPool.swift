@@ -56,9 +56,11 @@ final class WorkerPool: @unchecked Sendable {
         withoutActuallyEscaping(body) { escapable in
             job = escapable
             let current = generation.load(ordering: .relaxed) + 1
-            chunkCount.store(chunks, ordering: .relaxed)
-            unfinished.store(chunks, ordering: .relaxed)
+            // The claim word moves to the new generation before the count changes: a worker late for the last job
+            // that reads the new count then finds the claim word of another job and claims nothing.
             claim.store(current << Self.indexBits, ordering: .relaxed)
+            chunkCount.store(chunks, ordering: .releasing)
+            unfinished.store(chunks, ordering: .relaxed)
             generation.store(current, ordering: .releasing)
             let sleeping = min(sleepers.load(ordering: .acquiring), threadCount)
             for _ in 0..<sleeping { wakeUp.signal() }
