@@ -53,8 +53,8 @@ struct Evaluate: ParsableCommand {
 
     @Flag(help: """
         Fit the temperature that calibrates the probabilities on the part of Training the model's recipe held out for \
-        validation (train with --validation-fraction), then evaluate with it; --record stores it in the card, and \
-        every command applies it.
+        validation (train with --validation-fraction), for this run's test-time augmentation, then evaluate with it; \
+        --record stores it in the card, and every command applies it wherever it averages the same views.
         """)
     var fitTemperature = false
 
@@ -116,7 +116,7 @@ struct Evaluate: ParsableCommand {
         let (network, card) = try ModelFile.loadForInference(model, precision: arithmetic.precision)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
-                                  temperature: card.temperature ?? 1)
+                                  temperature: card.temperature(for: tta))
         if corruptions { return try runCorruptionBenchmark(evaluator) }
         if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
@@ -163,7 +163,7 @@ struct Evaluate: ParsableCommand {
                 card.record(evaluation: report, split: split.usage, testTimeAugmentation: tta, imageCount: dataset.count,
                             notes: note)
                 if adoptTta { card.testTimeAugmentation = tta == .none ? nil : tta }
-                if fitTemperature { card.temperature = evaluator.temperature }
+                if fitTemperature { card.temperatures = (card.temperatures ?? [:]).merging([tta: evaluator.temperature]) { $1 } }
             }
             FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }

@@ -270,7 +270,13 @@ struct CommandLineTests {
         try #require(calibrate.status == 0, "\(calibrate)")
         #expect(calibrate.standardError.contains("fitted on 14 held-out Training images"), "\(calibrate)")
         #expect(calibrate.standardOutput.contains("ECE") && calibrate.standardOutput.contains("temperature:"), "\(calibrate)")
-        #expect(try String(contentsOfFile: heldOutRun + "/best.card.json", encoding: .utf8).contains("\"temperature\" :"))
+        #expect(try String(contentsOfFile: heldOutRun + "/best.card.json", encoding: .utf8).contains("\"temperatures\" :"))
+        // The recorded temperature calibrates the views it was fitted for (the card's: one), not two.
+        let calibrated = try CommandRunner.run(["evaluate", "--model", heldOutModel, "--data", data, "--split", "test"])
+        #expect(calibrated.status == 0 && calibrated.standardOutput.contains("temperature:"), "\(calibrated)")
+        let flipped = try CommandRunner.run(["evaluate", "--model", heldOutModel, "--data", data, "--split", "test",
+                                             "--tta", "flip"])
+        #expect(flipped.status == 0 && !flipped.standardOutput.contains("temperature:"), "\(flipped)")
         #expect(try String(contentsOfFile: scratch.path + "/reliability.svg", encoding: .utf8).contains("expected calibration error"))
         let badSeverity = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions", "--severities", "6"])
         #expect(badSeverity.status != 0 && badSeverity.standardError.contains("--severities must be between 1 and 5"), "\(badSeverity)")

@@ -38,11 +38,13 @@ struct ModelCardRecordingTests {
         let model = try Model(architecture: architecture, seed: 3)
         try ModelFile.save(model, card: ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12),
                                                   parameterCount: model.parameterCount), to: path)
-        try ModelFile.editCard(at: path) { $0.temperature = 1.5 }
+        try ModelFile.editCard(at: path) { $0.temperatures = [.tenCrop: 1.5] }
         let (reloaded, card) = try ModelFile.load(path)
-        #expect(card.temperature == 1.5)
+        #expect(card.temperature(for: .tenCrop) == 1.5)
+        // A temperature fitted for ten views does not calibrate one or two.
+        #expect(card.temperature(for: .none) == 1 && card.temperature(for: .flip) == 1)
         #expect(reloaded.stateDictionary().mapValues(\.values) == model.stateDictionary().mapValues(\.values))
         let json = try String(contentsOfFile: ModelFile.cardPath(for: path), encoding: .utf8)
-        #expect(json.contains("\"temperature\" : 1.5"), "\(json)")
+        #expect(json.contains("\"ten-crop\" : 1.5"), "\(json)")
     }
 }

@@ -70,7 +70,7 @@ struct ModelFileTests {
             case .noClasses: "architecture.classCount"
             case .hugeMargin, .negativeMargin: "faceMargin"
             case .zeroScale: "scale"
-            case .negativeTemperature: "temperature"
+            case .negativeTemperature: "temperatures[ten-crop]"
             case .unknownName: "unknown architecture"
             }
         }
@@ -83,7 +83,7 @@ struct ModelFileTests {
             case .hugeMargin: card.preprocessing.faceMargin = 1e30
             case .negativeMargin: card.preprocessing.faceMargin = -5
             case .zeroScale: card.preprocessing.scale = 0
-            case .negativeTemperature: card.temperature = -1
+            case .negativeTemperature: card.temperatures = [.tenCrop: -1]
             case .unknownName: card.architecture.name = "resnet"
             }
         }

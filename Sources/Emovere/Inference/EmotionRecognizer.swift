@@ -92,9 +92,11 @@ public final class EmotionRecognizer {
 
     /// Emotions for the detected `faces` of `image`, with the test-time augmentation the model card names:
     /// every view of every face (`TestTimeAugmentation.views`) goes through the model in one batch and each
-    /// face's probabilities are the mean over its views, calibrated by the card's temperature.
+    /// face's probabilities are the mean over its views, calibrated by the card's temperature for those views.
     public func classify(faces: [DetectedFace], in image: GrayImage) -> [FaceEmotion] {
-        let views = (card.testTimeAugmentation ?? .none).views
+        let augmentation = card.testTimeAugmentation ?? .none
+        let temperature = card.temperature(for: augmentation)
+        let views = augmentation.views
         let input = inputBatch(faces.map { faceImage(for: $0, in: image) }, views: views)
         let probabilities = model.probabilities(input)
         let classes = model.architecture.classCount
@@ -104,7 +106,7 @@ public final class EmotionRecognizer {
                     / Float(views.count)
             }
             values.withUnsafeMutableBufferPointer {
-                Calibration.scale($0.baseAddress!, classes: classes, temperature: card.temperature ?? 1)
+                Calibration.scale($0.baseAddress!, classes: classes, temperature: temperature)
             }
             return FaceEmotion(box: face.box, probabilities: values, detectionScore: face.score,
                                landmarks: face.landmarks)

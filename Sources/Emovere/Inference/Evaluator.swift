@@ -3,7 +3,7 @@ import EmovereNN
 import EmovereTensor
 
 /// Test-time augmentation for evaluation: average the probabilities of several views of each face.
-public enum TestTimeAugmentation: String, Sendable, Codable, CaseIterable {
+public enum TestTimeAugmentation: String, Sendable, Codable, CodingKeyRepresentable, CaseIterable {
     /// The face as it is.
     case none
     /// The face and its mirror image.

@@ -12,8 +12,11 @@ public struct ModelCard: Sendable, Codable, Equatable {
     /// The test-time augmentation the model is used with: `EmotionRecognizer` (so `analyze`, `explain`, `video`,
     /// `live`, `serve`) and `emovere evaluate` apply it unless `--tta` says otherwise. Nil: none.
     public var testTimeAugmentation: TestTimeAugmentation?
-    /// The temperature that calibrates the probabilities (`Calibration`), applied wherever they are shown; nil: 1.
-    public var temperature: Float?
+    /// Temperatures that calibrate the probabilities (`Calibration`), each fitted for the test-time augmentation it is
+    /// filed under (`emovere evaluate --fit-temperature --record`, on Training images the recipe held out) and applied
+    /// wherever probabilities averaged over those views are shown; views without one keep temperature 1 (a
+    /// temperature fitted for one view count misleads another: averaging ten views flattens the probabilities).
+    public var temperatures: [TestTimeAugmentation: Float]?
     /// Class names in output order; must equal `Emotion.allCases.map(\.name)`.
     public var labels: [String]
     public var parameterCount: Int
@@ -51,6 +54,9 @@ public struct ModelCard: Sendable, Codable, Equatable {
 }
 
 extension ModelCard {
+    /// The temperature for probabilities averaged over `views`: the one fitted for them, else 1.
+    public func temperature(for views: TestTimeAugmentation) -> Float { temperatures?[views] ?? 1 }
+
     /// Input sizes a model file may declare, in pixels.
     public static let inputSizes = 8...512
 
@@ -82,8 +88,8 @@ extension ModelCard {
         if !(0...1).contains(preprocessing.faceMargin) {
             return "preprocessing.faceMargin is \(preprocessing.faceMargin); expected a fraction of the face box, 0...1"
         }
-        if let temperature, !(0.01...100).contains(temperature) {
-            return "temperature is \(temperature); expected 0.01...100"
+        for (views, temperature) in temperatures ?? [:] where !(0.01...100).contains(temperature) {
+            return "temperatures[\(views.rawValue)] is \(temperature); expected 0.01...100"
         }
         if parameterCount < 0 { return "parameterCount is \(parameterCount); expected a count" }
         return nil
