@@ -8,6 +8,8 @@
                                       float, long, long, float *, long);                                          \
     void emovere_conv_paired_##suffix(const float *const *, long, long, long, const float *, const float *, float, \
                                       long, long, float *, long);                                                 \
+    void emovere_conv_single_channel_##suffix(const float *, long, long, long, long, long, const float *, long,    \
+                                              long, const float *, float, float *, long);                         \
     void emovere_im2col_row_##suffix(const float *, long, long, long, long, long, float *);                       \
     void emovere_col2im_row_##suffix(const float *, long, long, long, long, long, float *);                       \
     void emovere_outer_wide_##suffix(const float *, long, long, const float *, long, long, float *, long);      \
@@ -128,6 +130,13 @@ void emovere_conv_paired(emovere_isa isa, const float *const *corners, long row_
                          long filters, float *out, long out_stride) {
     DISPATCH(isa, emovere_conv_paired, corners, row_step, kernel_height, run_length, weights, bias, floor, valid,
              filters, out, out_stride);
+}
+
+void emovere_conv_single_channel(emovere_isa isa, const float *input, long input_width, long rows, long kernel_height,
+                                 long kernel_width, long count, const float *weights, long weight_stride, long filters,
+                                 const float *bias, float floor, float *out, long out_stride) {
+    DISPATCH(isa, emovere_conv_single_channel, input, input_width, rows, kernel_height, kernel_width, count, weights,
+             weight_stride, filters, bias, floor, out, out_stride);
 }
 
 void emovere_im2col_row(emovere_isa isa, const float *first, long row_step, long kernel_height, long run_length,

@@ -161,6 +161,163 @@ void VARIANT(emovere_conv_paired)(const float *const *corners, long row_step, lo
     }
 }
 
+/* `rows` output rows of `count` pixels of a one-channel, stride-1 convolution: output row r's pixel x has the window
+ * of `kernel_width` values at `input + (r + ky) * input_width + x` for each kernel row ky. Each pixel and filter sums
+ * exactly as emovere_conv_wide and _narrow do (the bias, then the taps row by row, one multiply-add each), so the
+ * results are theirs bit for bit; whole rows per call spare the window corners those kernels gather for every 12
+ * pixels, which cost more than 9 taps of arithmetic. At most LANES / 2 filters take two pixels per multiply-add:
+ * neighbouring windows are one value apart, so one 64-bit broadcast holds both pixels' value of a tap, against each
+ * filter's weight in two neighbouring lanes. Pixels go in blocks of 8, 4, 2 and 1 (pairs, for the paired path), so
+ * the accumulators of a block are independent chains. */
+
+/* a[0 ..< n] += the products of n pixel pairs from `row` (n a constant where inlined, so the loops unroll). */
+static inline __attribute__((always_inline)) void single_channel_pair_sums(const float *row, long input_width,
+                                                                           long kernel_height, long kernel_width,
+                                                                           const vec *twice, vec *a, int n) {
+    for (long ky = 0; ky < kernel_height; ky++, row += input_width) {
+        const vec *w = twice + ky * kernel_width;
+        for (long kx = 0; kx < kernel_width; kx++) {
+            for (int j = 0; j < n; j++) a[j] = a[j] + splat_pair(row + 2 * j + kx) * w[kx];
+        }
+    }
+}
+
+/* n pixel pairs from pixel x: pair j's even lanes are pixel x + 2j, its odd lanes pixel x + 2j + 1. */
+static inline __attribute__((always_inline)) void single_channel_pair_block(const float *row, long input_width,
+                                                                            long kernel_height, long kernel_width,
+                                                                            const vec *twice, vec start, vec floor,
+                                                                            long filters, float *out, long out_stride,
+                                                                            int n) {
+    vec a[8];
+    for (int j = 0; j < n; j++) a[j] = start;
+    single_channel_pair_sums(row, input_width, kernel_height, kernel_width, twice, a, n);
+    for (int j = 0; j < n; j += 2) {
+        vec second = j + 1 < n ? a[j + 1] : a[j];
+        vec even = clamp(__builtin_shufflevector(a[j], second, EVEN_LANES), floor);
+        vec odd = clamp(__builtin_shufflevector(a[j], second, ODD_LANES), floor);
+        float *pixel = out + 2 * j * out_stride;
+        store_half(pixel, __builtin_shufflevector(even, even, LOW_HALF), filters);
+        store_half(pixel + out_stride, __builtin_shufflevector(odd, odd, LOW_HALF), filters);
+        if (j + 1 < n) {
+            store_half(pixel + 2 * out_stride, __builtin_shufflevector(even, even, HIGH_HALF), filters);
+            store_half(pixel + 3 * out_stride, __builtin_shufflevector(odd, odd, HIGH_HALF), filters);
+        }
+    }
+}
+
+/* n pixels from `row`, filters f0 ..< f0 + width (width <= LANES; `full`: width == LANES). n and full are constants
+ * where inlined, so the loops unroll and the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void single_channel_block(const float *row, long input_width,
+                                                                       long kernel_height, long kernel_width,
+                                                                       const float *weights, long weight_stride,
+                                                                       long width, vec start, vec floor, float *out,
+                                                                       long out_stride, int n, int full) {
+    vec a[8];
+    for (int p = 0; p < n; p++) a[p] = start;
+    const float *w = weights;
+    for (long ky = 0; ky < kernel_height; ky++, row += input_width) {
+        for (long kx = 0; kx < kernel_width; kx++, w += weight_stride) {
+            vec wv = full ? load(w) : load_partial(w, width);
+            for (int p = 0; p < n; p++) a[p] = a[p] + splat(row[p + kx]) * wv;
+        }
+    }
+    for (int p = 0; p < n; p++) {
+        if (full) {
+            store(out + p * out_stride, clamp(a[p], floor));
+        } else {
+            store_partial(out + p * out_stride, clamp(a[p], floor), width);
+        }
+    }
+}
+
+/* Pixels `0 ..< count` of `rows` rows, filters f0 ..< f0 + width, in blocks of 8, 4, 2 and 1. */
+static inline __attribute__((always_inline)) void single_channel_rows(const float *input, long input_width, long rows,
+                                                                      long kernel_height, long kernel_width, long count,
+                                                                      const float *weights, long weight_stride,
+                                                                      long width, vec start, vec floor, float *out,
+                                                                      long out_stride, int full) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = input + r * input_width;
+        float *o = out + r * count * out_stride;
+        long x = 0;
+        for (; x + 8 <= count; x += 8) {
+            single_channel_block(row + x, input_width, kernel_height, kernel_width, weights, weight_stride, width,
+                                 start, floor, o + x * out_stride, out_stride, 8, full);
+        }
+        if (x + 4 <= count) {
+            single_channel_block(row + x, input_width, kernel_height, kernel_width, weights, weight_stride, width,
+                                 start, floor, o + x * out_stride, out_stride, 4, full);
+            x += 4;
+        }
+        if (x + 2 <= count) {
+            single_channel_block(row + x, input_width, kernel_height, kernel_width, weights, weight_stride, width,
+                                 start, floor, o + x * out_stride, out_stride, 2, full);
+            x += 2;
+        }
+        if (x < count) {
+            single_channel_block(row + x, input_width, kernel_height, kernel_width, weights, weight_stride, width,
+                                 start, floor, o + x * out_stride, out_stride, 1, full);
+        }
+    }
+}
+
+void VARIANT(emovere_conv_single_channel)(const float *input, long input_width, long rows, long kernel_height,
+                                          long kernel_width, long count, const float *weights, long weight_stride,
+                                          long filters, const float *bias, float floor, float *out, long out_stride) {
+    vec fl = splat(floor);
+    if (2 * filters <= LANES) {
+        vec twice[EMOVERE_SINGLE_CHANNEL_TAPS];
+        for (long t = 0; t < kernel_height * kernel_width; t++) {
+            vec w = {0};
+            for (long f = 0; f < filters; f++) w[2 * f] = w[2 * f + 1] = weights[t * weight_stride + f];
+            twice[t] = w;
+        }
+        vec start = {0};
+        for (long f = 0; f < filters && bias; f++) start[2 * f] = start[2 * f + 1] = bias[f];
+        for (long r = 0; r < rows; r++) {
+            const float *row = input + r * input_width;
+            float *o = out + r * count * out_stride;
+            long x = 0;
+            for (; x + 16 <= count; x += 16) {
+                single_channel_pair_block(row + x, input_width, kernel_height, kernel_width, twice, start, fl, filters,
+                                          o + x * out_stride, out_stride, 8);
+            }
+            if (x + 8 <= count) {
+                single_channel_pair_block(row + x, input_width, kernel_height, kernel_width, twice, start, fl, filters,
+                                          o + x * out_stride, out_stride, 4);
+                x += 8;
+            }
+            if (x + 4 <= count) {
+                single_channel_pair_block(row + x, input_width, kernel_height, kernel_width, twice, start, fl, filters,
+                                          o + x * out_stride, out_stride, 2);
+                x += 4;
+            }
+            if (x + 2 <= count) {
+                single_channel_pair_block(row + x, input_width, kernel_height, kernel_width, twice, start, fl, filters,
+                                          o + x * out_stride, out_stride, 1);
+                x += 2;
+            }
+            if (x < count) { /* the odd last pixel alone: its partner's value would be read past the row */
+                vec one = !bias ? splat(0) : load_partial(bias, filters);
+                single_channel_block(row + x, input_width, kernel_height, kernel_width, weights, weight_stride,
+                                     filters, one, fl, o + x * out_stride, out_stride, 1, 0);
+            }
+        }
+        return;
+    }
+    for (long f0 = 0; f0 < filters; f0 += LANES) {
+        long width = filters - f0 < LANES ? filters - f0 : LANES;
+        vec start = !bias ? splat(0) : width == LANES ? load(bias + f0) : load_partial(bias + f0, width);
+        if (width == LANES) {
+            single_channel_rows(input, input_width, rows, kernel_height, kernel_width, count, weights + f0,
+                                weight_stride, width, start, fl, out + f0, out_stride, 1);
+        } else {
+            single_channel_rows(input, input_width, rows, kernel_height, kernel_width, count, weights + f0,
+                                weight_stride, width, start, fl, out + f0, out_stride, 0);
+        }
+    }
+}
+
 /* im2col for `count` output pixels whose windows are all in frame: pixel p's window is `kernel_height` runs of
  * `run_length` floats, `row_step` apart, from `first + p * pixel_step`, copied one after another to
  * `out + p * kernel_height * run_length`. `emovere_col2im_row` adds them back, pixel after pixel. */

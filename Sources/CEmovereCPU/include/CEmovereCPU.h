@@ -60,6 +60,19 @@ void emovere_conv_paired(emovere_isa isa, const float *const *corners, long row_
                          long run_length, const float *weights, const float *bias, float floor, long valid,
                          long filters, float *out, long out_stride);
 
+/// The most taps (`kernel_height * kernel_width`) `emovere_conv_single_channel` takes: 7x7.
+#define EMOVERE_SINGLE_CHANNEL_TAPS 49
+
+/// `rows` output rows of `count` pixels of a convolution of one-channel input at stride 1 (a network's first layer),
+/// windows in frame: row r's pixel x has the window of `kernel_width` values at `input + (r + ky) * input_width + x`
+/// for each kernel row ky (at most `EMOVERE_SINGLE_CHANNEL_TAPS` taps); weight row t (tap t = ky * kernel_width + kx)
+/// at `weights + t * weight_stride`, its first `filters` read. Starts from `bias[0 ..< filters]` (zero when NULL),
+/// clamps below at `floor`, stores row r's pixel x at `out + (r * count + x) * out_stride`. Bit for bit the sums of
+/// `emovere_conv_wide` and `emovere_conv_narrow`.
+void emovere_conv_single_channel(emovere_isa isa, const float *input, long input_width, long rows, long kernel_height,
+                                 long kernel_width, long count, const float *weights, long weight_stride, long filters,
+                                 const float *bias, float floor, float *out, long out_stride);
+
 /// 1 when the CPU and operating system run AVX512_BF16 (with AVX-512F, BW and VL): the bfloat16 kernels below.
 int emovere_detect_bfloat16(void);
 

@@ -106,6 +106,11 @@ extension Convolution {
         if let framed, let scratch { frame(input, geometry: geometry, framed: framed, into: scratch.pointer) }
         let source = framed != nil ? scratch!.pointer : input.pointer
         let g = framed ?? geometry
+        if g.channels == 1 && g.stride == 1 && kernel.precision == .float32 && !kernel.hasPairedPanels
+            && g.taps <= Int(EMOVERE_SINGLE_CHANNEL_TAPS) {
+            return singleChannelForward(UnsafePointer(source), batch: batch, kernel: kernel, bias: bias, geometry: g,
+                                        relu: relu, output: output)
+        }
         let halves = kernel.precision == .bfloat16 ? roundedCopy(
             of: UnsafePointer(source), count: batch * g.inputSize,
             into: scratch!.pointer + (framed.map { batch * $0.inputSize } ?? 0)) : nil
@@ -209,6 +214,44 @@ extension Convolution {
 
     /// Values below which rounding to bfloat16 is not split over workers.
     static let roundingGrain = 8_192
+}
+
+extension Convolution {
+    /// `directForward` for one-channel input at stride 1 (a network's first layer), windows in frame: whole output
+    /// rows per `emovere_conv_single_channel` call, rows split over the workers; the same sums as the block kernels,
+    /// bit for bit, without their window corners per 12 pixels (which for 9 taps cost more than the arithmetic).
+    private static func singleChannelForward(
+        _ source: UnsafePointer<Float>, batch: Int, kernel: PackedKernel, bias: Tensor?, geometry g: ConvolutionGeometry,
+        relu: Bool, output: Tensor
+    ) {
+        let isa = kernel.instructionSet.cValue
+        let x = UnsafeSendable(source)
+        let weights = UnsafeSendable(UnsafePointer(kernel.values))
+        let b = bias.map { UnsafeSendable(UnsafePointer($0.pointer)) }
+        let y = UnsafeSendable(output.pointer)
+        let floor: Float = relu ? 0 : -.infinity
+        let filters = kernel.filters
+        let panels = kernel.panels
+        let rowLength = g.outputWidth &* filters
+        Parallel.forEachChunk(batch &* g.outputHeight, minimumChunk: max(1, directGrain / max(1, rowLength &* g.taps))) {
+            _, range in
+            // The chunk's rows image by image: one call per image and panel.
+            var item = range.lowerBound
+            while item < range.upperBound {
+                let n = item / g.outputHeight
+                let top = item &- n &* g.outputHeight
+                let rows = min(range.upperBound, (n &+ 1) &* g.outputHeight) &- item
+                let input = x.value + (n &* g.inputSize &+ top &* g.inputWidth)
+                for panel in panels {
+                    emovere_conv_single_channel(
+                        isa, input, g.inputWidth, rows, g.kernelHeight, g.kernelWidth, g.outputWidth,
+                        weights.value + panel.offset, panel.width, panel.valid, b.map { $0.value + panel.first }, floor,
+                        y.value + (item &* rowLength &+ panel.first), filters)
+                }
+                item &+= rows
+            }
+        }
+    }
 }
 
 /// A packed kernel's values as the microkernels read them (plain pointers, so a parallel job can carry them).
