@@ -182,7 +182,7 @@ static inline __attribute__((always_inline)) void single_channel_pair_sums(const
     }
 }
 
-/* n pixel pairs from pixel x: pair j's even lanes are pixel x + 2j, its odd lanes pixel x + 2j + 1. */
+/* n pixel pairs from `row`, stored at `out`: pair j's even lanes are pixel 2j, its odd lanes pixel 2j + 1. */
 static inline __attribute__((always_inline)) void single_channel_pair_block(const float *row, long input_width,
                                                                             long kernel_height, long kernel_width,
                                                                             const vec *twice, vec start, vec floor,

@@ -163,7 +163,11 @@ struct Evaluate: ParsableCommand {
                 card.record(evaluation: report, split: split.usage, testTimeAugmentation: tta, imageCount: dataset.count,
                             notes: note)
                 if adoptTta { card.testTimeAugmentation = tta == .none ? nil : tta }
-                if fitTemperature { card.temperatures = (card.temperatures ?? [:]).merging([tta: evaluator.temperature]) { $1 } }
+                if fitTemperature {
+                    var temperatures = card.temperatures ?? [:]
+                    temperatures[tta] = evaluator.temperature
+                    card.temperatures = temperatures
+                }
             }
             FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
         }

@@ -270,7 +270,8 @@ struct CommandLineTests {
         try #require(calibrate.status == 0, "\(calibrate)")
         #expect(calibrate.standardError.contains("fitted on 14 held-out Training images"), "\(calibrate)")
         #expect(calibrate.standardOutput.contains("ECE") && calibrate.standardOutput.contains("temperature:"), "\(calibrate)")
-        #expect(try String(contentsOfFile: heldOutRun + "/best.card.json", encoding: .utf8).contains("\"temperatures\" :"))
+        let heldOutCard = try String(contentsOfFile: heldOutRun + "/best.card.json", encoding: .utf8)
+        #expect(heldOutCard.contains("\"temperatures\" :"), "\(heldOutCard)")
         // The recorded temperature calibrates the views it was fitted for (the card's: one), not two.
         let calibrated = try CommandRunner.run(["evaluate", "--model", heldOutModel, "--data", data, "--split", "test"])
         #expect(calibrated.status == 0 && calibrated.standardOutput.contains("temperature:"), "\(calibrated)")

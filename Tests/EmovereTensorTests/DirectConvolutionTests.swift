@@ -32,7 +32,7 @@ struct DirectConvolutionTests {
         (8, 8, 3, 3, 16, 1, 2, .symmetric), (7, 9, 2, 3, 20, 2, 2, .symmetric),
         // Two filters: a panel packed in row pairs on every set (at most half a vector of filters, even runs).
         (6, 5, 4, 3, 2, 2, 1, .same),
-        // One channel at stride 1 (`emovere_conv_single_channel_row`, a row per call): pixel pairs for at most half a
+        // One channel at stride 1 (`emovere_conv_single_channel`, rows per call): pixel pairs for at most half a
         // vector of filters (2 on every set, 3 on AVX2 and AVX-512) with an odd last pixel (rows of 7), whole and
         // partial vectors of filters, wide panels (32), a 5x5 window, padding (framed) and batches.
         (7, 9, 1, 3, 3, 2, 1, .valid), (6, 6, 1, 3, 2, 3, 1, .valid), (9, 10, 1, 3, 32, 2, 1, .same),

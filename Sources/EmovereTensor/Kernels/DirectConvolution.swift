@@ -75,7 +75,8 @@ extension Convolution {
     /// Forward pass without im2col (see `supportsDirectForward`): 6 pixels x `wideFilters` (or 12 pixels x
     /// 1 vector of filters) of accumulators stay in registers while each window is read once per filter panel; the
     /// microkernels are `emovere_conv_wide`/`emovere_conv_narrow` for the kernel's instruction set. Pixels are
-    /// taken in tiles of up to 16 blocks, and each panel of weights is read once per tile.
+    /// taken in tiles of up to 16 blocks, and each panel of weights is read once per tile. One-channel input at stride 1
+    /// (a first layer) goes a row at a time instead (`emovere_conv_single_channel`: the same sums).
     /// Same result as `forward` up to rounding (`backward` makes the im2col rows it needs, so training takes it too);
     /// with a `bfloat16` kernel the input is rounded to bfloat16 first (into `scratch`) and the products are of
     /// bfloat16 values.
@@ -221,8 +222,8 @@ extension Convolution {
     /// rows per `emovere_conv_single_channel` call, rows split over the workers; the same sums as the block kernels,
     /// bit for bit, without their window corners per 12 pixels (which for 9 taps cost more than the arithmetic).
     private static func singleChannelForward(
-        _ source: UnsafePointer<Float>, batch: Int, kernel: PackedKernel, bias: Tensor?, geometry g: ConvolutionGeometry,
-        relu: Bool, output: Tensor
+        _ source: UnsafePointer<Float>, batch: Int, kernel: PackedKernel, bias: Tensor?,
+        geometry g: ConvolutionGeometry, relu: Bool, output: Tensor
     ) {
         let isa = kernel.instructionSet.cValue
         let x = UnsafeSendable(source)
@@ -233,8 +234,8 @@ extension Convolution {
         let filters = kernel.filters
         let panels = kernel.panels
         let rowLength = g.outputWidth &* filters
-        Parallel.forEachChunk(batch &* g.outputHeight, minimumChunk: max(1, directGrain / max(1, rowLength &* g.taps))) {
-            _, range in
+        let minimumRows = max(1, directGrain / max(1, rowLength &* g.taps))
+        Parallel.forEachChunk(batch &* g.outputHeight, minimumChunk: minimumRows) { _, range in
             // The chunk's rows image by image: one call per image and panel.
             var item = range.lowerBound
             while item < range.upperBound {
