@@ -28,7 +28,8 @@
     void emovere_norm_backward_apply_##suffix(const float *, const float *, const float *, const float *,        \
                                               const float *, const float *, const float *, const float *,         \
                                               const float *, float, long, long, float *);                          \
-    void emovere_max_pool_pixel_##suffix(const float *, long, long, long, long, long, float *, float *);          \
+    void emovere_max_pool_row_##suffix(const float *, long, long, long, long, long, long, long, long, long,       \
+                                       float *, float *);                                                         \
     void emovere_add_##suffix(const float *, const float *, int, long, float *);                                  \
     void emovere_relu_backward_##suffix(const float *, const float *, int, long, float *);                        \
     float emovere_multiply_add_chains_##suffix(long, float, float);
@@ -189,9 +190,11 @@ void emovere_depthwise3x3_kernel_gradient_pixel(emovere_isa isa, const float *co
     DISPATCH(isa, emovere_depthwise3x3_kernel_gradient_pixel, taps, dy, channels, dw);
 }
 
-void emovere_max_pool_pixel(emovere_isa isa, const float *first, long first_index, long row_step, long rows,
-                            long columns, long channels, float *out, float *argmax) {
-    DISPATCH(isa, emovere_max_pool_pixel, first, first_index, row_step, rows, columns, channels, out, argmax);
+void emovere_max_pool_row(emovere_isa isa, const float *first_row, long row_index, long row_step, long rows, long count,
+                          long stride, long pad_left, long pool_width, long input_width, long channels, float *out,
+                          float *argmax) {
+    DISPATCH(isa, emovere_max_pool_row, first_row, row_index, row_step, rows, count, stride, pad_left, pool_width,
+             input_width, channels, out, argmax);
 }
 
 void emovere_norm_apply(emovere_isa isa, const float *x, const float *mean, const float *scale, const float *shift,

@@ -860,12 +860,61 @@ static inline __attribute__((always_inline)) void max_pool_pixel(const float *fi
     }
 }
 
-void VARIANT(emovere_max_pool_pixel)(const float *first, long first_index, long row_step, long rows, long columns,
-                                     long channels, float *out, float *argmax) {
+/* `later` where it is greater than `earlier`, else `earlier`: the serial scan's step, kept for a window's tree. */
+static inline vec later_if_greater(vec earlier, vec later) { return select_lanes(later > earlier, later, earlier); }
+
+/* A whole 3x3 window without indices: the same maxima as max_pool_pixel (the first of equal values; NaNs aside), from
+ * a tree of independent pairs instead of one chain of nine dependent steps. */
+static inline void max_pool_3x3(const float *first, long row_step, long channels, float *out) {
+    const float *r0 = first, *r1 = first + row_step, *r2 = first + 2 * row_step;
+    long c0 = 0;
+    for (; c0 + LANES <= channels; c0 += LANES) {
+        long c1 = c0 + channels, c2 = c0 + 2 * channels;
+        vec top = later_if_greater(later_if_greater(load(r0 + c0), load(r0 + c1)),
+                                   later_if_greater(load(r0 + c2), load(r1 + c0)));
+        vec middle = later_if_greater(later_if_greater(load(r1 + c1), load(r1 + c2)),
+                                      later_if_greater(load(r2 + c0), load(r2 + c1)));
+        store(out + c0, later_if_greater(later_if_greater(top, middle), load(r2 + c2)));
+    }
+    for (; c0 < channels; c0++) {
+        float best = r0[c0];
+        for (long ky = 0; ky < 3; ky++) {
+            for (long kx = 0; kx < 3; kx++) {
+                float value = first[ky * row_step + kx * channels + c0];
+                if (value > best) best = value;
+            }
+        }
+        out[c0] = best;
+    }
+}
+
+static inline __attribute__((always_inline)) void max_pool_row(const float *first_row, long row_index, long row_step,
+                                                               long rows, long count, long stride, long pad_left,
+                                                               long pool_width, long input_width, long channels,
+                                                               float *out, float *argmax, int with_index) {
+    for (long ox = 0; ox < count; ox++) {
+        long origin = ox * stride - pad_left;
+        long start = origin < 0 ? -origin : 0;
+        long end = input_width - origin < pool_width ? input_width - origin : pool_width;
+        long offset = (origin + start) * channels;
+        if (!with_index && rows == 3 && end - start == 3) {
+            max_pool_3x3(first_row + offset, row_step, channels, out + ox * channels);
+        } else {
+            max_pool_pixel(first_row + offset, row_index + offset, row_step, rows, end - start, channels,
+                           out + ox * channels, with_index ? argmax + ox * channels : 0, with_index);
+        }
+    }
+}
+
+void VARIANT(emovere_max_pool_row)(const float *first_row, long row_index, long row_step, long rows, long count,
+                                   long stride, long pad_left, long pool_width, long input_width, long channels,
+                                   float *out, float *argmax) {
     if (argmax) {
-        max_pool_pixel(first, first_index, row_step, rows, columns, channels, out, argmax, 1);
+        max_pool_row(first_row, row_index, row_step, rows, count, stride, pad_left, pool_width, input_width, channels,
+                     out, argmax, 1);
     } else {
-        max_pool_pixel(first, first_index, row_step, rows, columns, channels, out, argmax, 0);
+        max_pool_row(first_row, row_index, row_step, rows, count, stride, pad_left, pool_width, input_width, channels,
+                     out, argmax, 0);
     }
 }
 

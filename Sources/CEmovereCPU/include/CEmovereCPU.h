@@ -154,11 +154,14 @@ void emovere_depthwise3x3_pixel(emovere_isa isa, const float *const *taps, const
 void emovere_depthwise3x3_kernel_gradient_pixel(emovere_isa isa, const float *const *taps, const float *dy,
                                                 long channels, float *dw);
 
-/// Max pooling of one output pixel: its window of `rows` x `columns` input pixels starts at `first` (rows `row_step`
-/// floats apart, pixels `channels` apart); the `channels` maxima go to `out`. With `argmax` (not NULL), each maximum's
-/// offset in its image (`first` is at `first_index`) goes there as a float; ties keep the first in row-major order.
-void emovere_max_pool_pixel(emovere_isa isa, const float *first, long first_index, long row_step, long rows,
-                            long columns, long channels, float *out, float *argmax);
+/// Max pooling of one output row of `count` pixels: pixel ox's window covers the input columns from
+/// `ox * stride - pad_left`, `pool_width` of them cut to `0 ..< input_width`, in `rows` input rows from `first_row` (the
+/// first row in frame, at its column 0; rows `row_step` floats apart, pixels `channels` apart); pixel ox's `channels`
+/// maxima go to `out + ox * channels`, the first of equal values in row-major order. With `argmax` (not NULL), each
+/// maximum's offset in its image (`first_row` is at `row_index`) goes to the same place there, as a float.
+void emovere_max_pool_row(emovere_isa isa, const float *first_row, long row_index, long row_step, long rows, long count,
+                          long stride, long pad_left, long pool_width, long input_width, long channels, float *out,
+                          float *argmax);
 
 /// Batch-norm moments over `rows` rows of `channels` floats at `x`: adds each channel's sum to `first[c]` and its sum
 /// of squares to `second[c]`.

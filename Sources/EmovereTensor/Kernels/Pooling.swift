@@ -22,18 +22,12 @@ public enum Pooling {
             for outputRow in range {
                 let n = outputRow / g.outputHeight
                 let oy = outputRow &- n &* g.outputHeight
-                let image = x.value + n &* g.inputSize
                 let (y0, kyStart, kyEnd) = g.rowWindow(oy)
-                var out = y.value + outputRow &* g.outputWidth &* c
-                var index = argmax.map { $0.value + outputRow &* g.outputWidth &* c }
-                for ox in 0..<g.outputWidth {
-                    let (x0, kxStart, kxEnd) = g.columnWindow(ox)
-                    let first = ((y0 &+ kyStart) &* g.inputWidth &+ x0 &+ kxStart) &* c
-                    emovere_max_pool_pixel(isa, image + first, first, g.inputWidth &* c, kyEnd &- kyStart,
-                                           kxEnd &- kxStart, c, out, index)
-                    out += c
-                    index = index.map { $0 + c }
-                }
+                let first = (y0 &+ kyStart) &* g.inputWidth &* c
+                let out = outputRow &* g.outputWidth &* c
+                emovere_max_pool_row(isa, x.value + (n &* g.inputSize &+ first), first, g.inputWidth &* c,
+                                     kyEnd &- kyStart, g.outputWidth, g.stride, g.padLeft, g.kernelWidth, g.inputWidth,
+                                     c, y.value + out, argmax.map { $0.value + out })
             }
         }
     }
