@@ -10,13 +10,15 @@ struct EmotionRecognizerTests {
     static let cascade = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("EmovereVisionTests/Fixtures/haarcascade_frontalface_default.xml").path
 
-    /// A random 16x16 tiny-cnn with the card's augmentation set to `augmentation`.
-    static func recognizer(_ augmentation: TestTimeAugmentation?) throws -> EmotionRecognizer {
+    /// A random 16x16 tiny-cnn with the card's augmentation set to `augmentation` and its `temperatures`.
+    static func recognizer(_ augmentation: TestTimeAugmentation?,
+                           temperatures: [TestTimeAugmentation: Float]? = nil) throws -> EmotionRecognizer {
         let architecture = Architecture(name: "tiny-cnn", inputSize: 16)
         let model = try Model(architecture: architecture, seed: 11)
         var card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 16),
                              parameterCount: model.parameterCount)
         card.testTimeAugmentation = augmentation
+        card.temperatures = temperatures
         return EmotionRecognizer(model: model, card: card, detector: try FaceDetector(cascadePath: cascade))
     }
 
@@ -43,6 +45,21 @@ struct EmotionRecognizerTests {
             #expect(closeness(faces[slot].probabilities, mean, absoluteTolerance: 1e-5) <= 1, "face \(slot)")
         }
         #expect(augmentation.views.count == [TestTimeAugmentation.none: 1, .flip: 2, .tenCrop: 10, .flipCrop: 3][augmentation])
+    }
+
+    /// The card's temperature for its own views calibrates the answer; one filed under other views leaves it alone.
+    @Test func theTemperatureOfTheCardsViewsCalibrates() throws {
+        let plain = try Self.recognizer(.flip).classify(faces: Self.boxes, in: Self.photo)
+        let calibrated = try Self.recognizer(.flip, temperatures: [.flip: 2, .tenCrop: 0.5])
+            .classify(faces: Self.boxes, in: Self.photo)
+        let otherViews = try Self.recognizer(.flip, temperatures: [.tenCrop: 0.5])
+            .classify(faces: Self.boxes, in: Self.photo)
+        for slot in Self.boxes.indices {
+            let expected = Calibration.scaled(plain[slot].probabilities, classes: 7, temperature: 2)
+            #expect(closeness(calibrated[slot].probabilities, expected, absoluteTolerance: 1e-6) <= 1, "face \(slot)")
+            #expect(closeness(calibrated[slot].probabilities, plain[slot].probabilities, absoluteTolerance: 1e-4) > 1)
+            #expect(otherViews[slot].probabilities == plain[slot].probabilities, "face \(slot)")
+        }
     }
 
     @Test func theCardsAugmentationChangesTheAnswer() throws {
