@@ -274,6 +274,7 @@ void VARIANT(emovere_conv_single_channel)(const float *input, long input_width, 
         }
         vec start = {0};
         for (long f = 0; f < filters && bias; f++) start[2 * f] = start[2 * f + 1] = bias[f];
+        vec one = !bias ? splat(0) : load_partial(bias, filters); /* the start of an odd last pixel, alone */
         for (long r = 0; r < rows; r++) {
             const float *row = input + r * input_width;
             float *o = out + r * count * out_stride;
@@ -298,7 +299,6 @@ void VARIANT(emovere_conv_single_channel)(const float *input, long input_width, 
                 x += 2;
             }
             if (x < count) { /* the odd last pixel alone: its partner's value would be read past the row */
-                vec one = !bias ? splat(0) : load_partial(bias, filters);
                 single_channel_block(row + x, input_width, kernel_height, kernel_width, weights, weight_stride,
                                      filters, one, fl, o + x * out_stride, out_stride, 1, 0);
             }
@@ -863,28 +863,17 @@ static inline __attribute__((always_inline)) void max_pool_pixel(const float *fi
 /* `later` where it is greater than `earlier`, else `earlier`: the serial scan's step, kept for a window's tree. */
 static inline vec later_if_greater(vec earlier, vec later) { return select_lanes(later > earlier, later, earlier); }
 
-/* A whole 3x3 window without indices: the same maxima as max_pool_pixel (the first of equal values; NaNs aside), from
- * a tree of independent pairs instead of one chain of nine dependent steps. */
+/* A whole 3x3 window without indices, whole vectors of channels: the same maxima as max_pool_pixel (the first of equal
+ * values; NaNs aside), from a tree of independent pairs instead of one chain of nine dependent steps. */
 static inline void max_pool_3x3(const float *first, long row_step, long channels, float *out) {
     const float *r0 = first, *r1 = first + row_step, *r2 = first + 2 * row_step;
-    long c0 = 0;
-    for (; c0 + LANES <= channels; c0 += LANES) {
+    for (long c0 = 0; c0 < channels; c0 += LANES) {
         long c1 = c0 + channels, c2 = c0 + 2 * channels;
         vec top = later_if_greater(later_if_greater(load(r0 + c0), load(r0 + c1)),
                                    later_if_greater(load(r0 + c2), load(r1 + c0)));
         vec middle = later_if_greater(later_if_greater(load(r1 + c1), load(r1 + c2)),
                                       later_if_greater(load(r2 + c0), load(r2 + c1)));
         store(out + c0, later_if_greater(later_if_greater(top, middle), load(r2 + c2)));
-    }
-    for (; c0 < channels; c0++) {
-        float best = r0[c0];
-        for (long ky = 0; ky < 3; ky++) {
-            for (long kx = 0; kx < 3; kx++) {
-                float value = first[ky * row_step + kx * channels + c0];
-                if (value > best) best = value;
-            }
-        }
-        out[c0] = best;
     }
 }
 
@@ -897,7 +886,7 @@ static inline __attribute__((always_inline)) void max_pool_row(const float *firs
         long start = origin < 0 ? -origin : 0;
         long end = input_width - origin < pool_width ? input_width - origin : pool_width;
         long offset = (origin + start) * channels;
-        if (!with_index && rows == 3 && end - start == 3) {
+        if (!with_index && rows == 3 && end - start == 3 && channels % LANES == 0) {
             max_pool_3x3(first_row + offset, row_step, channels, out + ox * channels);
         } else {
             max_pool_pixel(first_row + offset, row_index + offset, row_step, rows, end - start, channels,
