@@ -38,6 +38,10 @@ DECLARE_VARIANTS(portable)
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 DECLARE_VARIANTS(avx2)
 DECLARE_VARIANTS(avx512)
@@ -73,6 +77,21 @@ int emovere_detect_bfloat16(void) {
     return (eax >> 5) & 1;
 }
 
+int emovere_detect_matrix_tiles(void) {
+    if (!emovere_detect_bfloat16()) return 0;
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    int has_amx_bf16 = (edx >> 22) & 1, has_amx_tile = (edx >> 24) & 1;
+    if (!has_amx_bf16 || !has_amx_tile) return 0;
+    if ((saved_state_mask() & 0x60000) != 0x60000) return 0; /* XTILECFG and XTILEDATA */
+#if defined(__linux__)
+    /* Linux hands the tile data state to a process only on request (ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA). */
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+#else
+    return 0;
+#endif
+}
+
 #define DISPATCH(isa, name, ...)                                                                                   \
     switch (isa) {                                                                                                 \
     case EMOVERE_ISA_AVX512: name##_avx512(__VA_ARGS__); break;                                                    \
@@ -82,6 +101,7 @@ int emovere_detect_bfloat16(void) {
 #else
 emovere_isa emovere_detect_isa(void) { return EMOVERE_ISA_PORTABLE; }
 int emovere_detect_bfloat16(void) { return 0; }
+int emovere_detect_matrix_tiles(void) { return 0; }
 
 #define DISPATCH(isa, name, ...)                                                                                   \
     do {                                                                                                           \

@@ -11,7 +11,12 @@ enum SystemDescription {
             "kernels: \(InstructionSet.detected.summary); this CPU runs \(InstructionSet.available.map(\.description).joined(separator: ", "))",
             "BLAS: \(Gemm.libraryDescription); workers: \(Parallel.workerCount)",
             "precisions: " + Precision.allCases.filter(\.isSupported).map(\.description).joined(separator: ", ")
-                + (Precision.isBFloat16Supported ? " (AVX512_BF16)" : " (bfloat16 needs AVX512_BF16)"),
+                + (Precision.isBFloat16Supported ? " (AVX512_BF16\(bfloat16Tiles))" : " (bfloat16 needs AVX512_BF16)"),
         ].joined(separator: "\n")
+    }
+
+    /// Where the bfloat16 convolutions run on AMX tiles, or the CPU has tiles that `EMOVERE_MATRIX_TILES=0` turned off.
+    private static var bfloat16Tiles: String {
+        Precision.usesMatrixTiles ? ", AMX tiles" : Precision.isMatrixTilesSupported ? ", AMX tiles off" : ""
     }
 }

@@ -115,7 +115,7 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: what the teachers answer for: the clean face, once before training (default), or each augmented batch as the student sees it, single view (resampled to each teacher's input size).")
     var teacherInput: Distillation.Input?
 
-    @Option(help: "The convolutions' arithmetic in training steps: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the forward products, input gradients and weight gradients of layers wide enough to gain; faster on CPUs with AVX512_BF16, elsewhere float32 runs; validation stays float32). Default: the recipe's (float32).")
+    @Option(help: "The convolutions' arithmetic in training steps: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the forward products, input gradients and weight gradients of layers wide enough to gain; faster on AMD CPUs with AVX512_BF16 and Intel CPUs with AMX tiles, elsewhere float32 runs; validation stays float32). Default: the recipe's (float32).")
     var precision: Precision?
 
     @Flag(help: "Continue the run whose checkpoint is in --out.")

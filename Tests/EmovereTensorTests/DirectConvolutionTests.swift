@@ -28,6 +28,9 @@ struct DirectConvolutionTests {
         // Batch 1 with too few tiles and panels for the workers (the wide-xception stem's one panel of 64 filters on
         // AVX-512; 8 filters are one panel on every set): tiles of fewer than 16 blocks.
         (24, 24, 8, 3, 64, 1, 1, .same), (24, 24, 8, 3, 8, 1, 1, .same),
+        // The widest window, 3x3x128, on a wide panel: more window values than AMX tiles gather at once (1,024); and
+        // 3x3x32 windows 12 to a row, which AMX tiles read in place (runs of 96 values, equally far apart).
+        (4, 5, 128, 3, 64, 2, 1, .same), (4, 24, 32, 3, 64, 1, 1, .same),
         // Symmetric padding (ONNX graphs) at stride 2: the frame is cut where the windows stop.
         (8, 8, 3, 3, 16, 1, 2, .symmetric), (7, 9, 2, 3, 20, 2, 2, .symmetric),
         // Two filters: a panel packed in row pairs on every set (at most half a vector of filters, even runs).
@@ -77,9 +80,9 @@ struct DirectConvolutionTests {
         }
     }
 
-    /// The bfloat16 kernels (AVX512_BF16) against the reference convolution of the input and weights rounded to
-    /// bfloat16 by `Reference.bfloat16Bits`: the products are exact, so only the order of the sums differs. Every case
-    /// whose window runs (`KW * C`) have an even length; the others are refused.
+    /// The bfloat16 kernels (AVX512_BF16, and AMX tiles where the CPU has them) against the reference convolution of
+    /// the input and weights rounded to bfloat16 by `Reference.bfloat16Bits`: the products are exact, so only the order
+    /// of the sums differs. Every case whose window runs (`KW * C`) have an even length; the others are refused.
     @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"), arguments: 0..<cases.count)
     func bfloat16MatchesReferenceOnRoundedValues(caseIndex: Int) {
         let (height, width, channels, kernelSize, filters, batch, stride, padding) = Self.cases[caseIndex]
@@ -94,16 +97,21 @@ struct DirectConvolutionTests {
         let expected = Reference.convolutionForward(input: Reference.roundedToBFloat16(inputValues),
                                                     kernel: Reference.roundedToBFloat16(kernelValues),
                                                     bias: biasValues, batch: batch, filters: filters, geometry: g)
-        let kernel = PackedKernel(Tensor(shape: [kernelSize, kernelSize, channels, filters], values: kernelValues),
-                                  instructionSet: .avx512, precision: .bfloat16)
-        for relu in [false, true] {
-            let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
-            let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: .bfloat16)
-            Convolution.directForward(input: Tensor(shape: [batch, height, width, channels], values: inputValues),
-                                      kernel: kernel, bias: Tensor(shape: [filters], values: biasValues), geometry: g,
-                                      relu: relu, output: output, scratch: garbageTensor([scratchCount]))
-            let target = relu ? expected.map { max($0, 0) } : expected
-            #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1, "relu \(relu)")
+        // AVX512_BF16, and AMX tiles where the CPU has them.
+        for matrixTiles in Precision.isMatrixTilesSupported ? [false, true] : [false] {
+            let kernel = PackedKernel(Tensor(shape: [kernelSize, kernelSize, channels, filters], values: kernelValues),
+                                      instructionSet: .avx512, precision: .bfloat16, matrixTiles: matrixTiles)
+            for relu in [false, true] {
+                let output = garbageTensor([batch, g.outputHeight, g.outputWidth, filters])
+                let scratchCount = Convolution.directScratchCount(g, batch: batch, precision: .bfloat16)
+                Convolution.directForward(input: Tensor(shape: [batch, height, width, channels], values: inputValues),
+                                          kernel: kernel, bias: Tensor(shape: [filters], values: biasValues),
+                                          geometry: g, relu: relu, output: output,
+                                          scratch: garbageTensor([scratchCount]))
+                let target = relu ? expected.map { max($0, 0) } : expected
+                #expect(closeness(output.values, target, absoluteTolerance: 1e-4) <= 1,
+                        "relu \(relu), tiles \(matrixTiles)")
+            }
         }
     }
 

@@ -95,6 +95,18 @@ void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, 
                               long row_step, long kernel_height, long run_length, const uint16_t *weights,
                               const float *bias, float floor, long valid, long filters, float *out, long out_stride);
 
+/// 1 when the CPU and operating system run AMX tiles with bfloat16 products (AMX-TILE and AMX-BF16, with
+/// `emovere_detect_bfloat16`): the first call asks Linux for the tile state (arch_prctl), which a process must do
+/// before any thread uses tiles. 0 elsewhere.
+int emovere_detect_matrix_tiles(void);
+
+/// `emovere_conv_wide_bf16` on AMX tiles for up to 16 output pixels (`valid`, at most 16) x 64 filters: the same
+/// products, summed 32 at a time in another order. Each thread's tiles are configured on its first call. Needs
+/// `emovere_detect_matrix_tiles`.
+void emovere_conv_wide_amx(const float *const *corners, const float *origin, const uint16_t *halves, long row_step,
+                           long kernel_height, long run_length, const uint16_t *weights, const float *bias,
+                           float floor, long valid, float *out, long out_stride);
+
 /// Rows 2p and 2p+1 of a `rows` x `columns` float matrix (rows `stride` floats apart; the second row zero past
 /// `rows`) rounded to bfloat16 and interleaved value by value: pair p's column c is `to[2 * (p * padded + c)]` and
 /// the next value. Columns from `columns` to `padded` (a multiple of 16) are zero. The layout the bfloat16 outer

@@ -259,13 +259,15 @@ extension Convolution {
 struct MicrokernelWeights {
     let instructionSet: InstructionSet
     let precision: Precision
+    let usesMatrixTiles: Bool
     let values: UnsafePointer<Float>
     let halves: UnsafePointer<UInt16>
 
     /// One block of up to `Convolution.pixelBlock` output pixels (the first `valid` stored; windows of
     /// `kernelHeight` runs of `runLength` values, `rowStep` apart, at `corners`) x `panel`'s filters, into `out` (pixels
-    /// `outStride` apart): a wide panel in two halves of 6 pixels, a narrow one at once. A `bfloat16` kernel reads the
-    /// windows from `rounded.input`, the bfloat16 copy of the floats at `rounded.origin` that `corners` point into.
+    /// `outStride` apart): a wide panel in two halves of 6 pixels (on AMX tiles at once), a narrow one at once. A
+    /// `bfloat16` kernel reads the windows from `rounded.input`, the bfloat16 copy of the floats at `rounded.origin`
+    /// that `corners` point into.
     @inline(__always)
     func multiply(_ corners: UnsafePointer<UnsafePointer<Float>?>, valid: Int, rowStep: Int, kernelHeight: Int,
                   runLength: Int, panel: PackedKernel.Panel, bias: UnsafePointer<Float>?, floor: Float,
@@ -277,6 +279,10 @@ struct MicrokernelWeights {
             guard isWide else {
                 return emovere_conv_narrow_bf16(corners, rounded.origin, rounded.input, rowStep, kernelHeight, runLength,
                                                 weights, bias, floor, valid, panel.valid, out, outStride)
+            }
+            if usesMatrixTiles {
+                return emovere_conv_wide_amx(corners, rounded.origin, rounded.input, rowStep, kernelHeight, runLength,
+                                             weights, bias, floor, valid, out, outStride)
             }
             for half in stride(from: 0, to: valid, by: 6) {
                 emovere_conv_wide_bf16(corners + half, rounded.origin, rounded.input, rowStep, kernelHeight, runLength,
@@ -304,8 +310,8 @@ struct MicrokernelWeights {
 extension PackedKernel {
     /// The values as the microkernels read them.
     var microkernelWeights: MicrokernelWeights {
-        MicrokernelWeights(instructionSet: instructionSet, precision: precision, values: UnsafePointer(values),
-                           halves: UnsafePointer(halves))
+        MicrokernelWeights(instructionSet: instructionSet, precision: precision, usesMatrixTiles: usesMatrixTiles,
+                           values: UnsafePointer(values), halves: UnsafePointer(halves))
     }
 }
 

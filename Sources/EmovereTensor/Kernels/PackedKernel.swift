@@ -12,6 +12,8 @@ public final class PackedKernel {
     public let instructionSet: InstructionSet
     /// The values' type: `float32` (`values`) or `bfloat16` (`halves`).
     public let precision: Precision
+    /// Whether the wide `bfloat16` panels run on AMX tiles (`emovere_conv_wide_amx`) instead of AVX512_BF16.
+    public let usesMatrixTiles: Bool
     /// Rows of the kernel matrix: `KH * KW * C`.
     public let rows: Int
     /// Output channels.
@@ -46,14 +48,18 @@ public final class PackedKernel {
     /// runs it (`Precision.isBFloat16Supported`), the avx512 set and an even number of rows. `runLength`: the rows'
     /// window runs (a convolution's `KW * C`; `rows` for a plain product): when even, float32 panels of at most
     /// `lanes / 2` filters are packed in row pairs (`emovere_conv_paired`, two taps per multiply-add); nil never pairs.
+    /// `matrixTiles`: run the wide `bfloat16` panels on AMX tiles (needs `Precision.isMatrixTilesSupported`).
     public init(rows: Int, filters: Int, instructionSet: InstructionSet = .detected, precision: Precision = .float32,
-                runLength: Int? = nil) {
+                runLength: Int? = nil, matrixTiles: Bool = Precision.usesMatrixTiles) {
         precondition(rows > 0 && filters > 0, "PackedKernel needs positive rows and filters")
         precondition(precision == .float32 || (precision.isSupported && instructionSet == .avx512 && rows % 2 == 0),
                      "bfloat16 kernels need AVX512_BF16, the avx512 set and an even number of rows")
         precondition(runLength.map { $0 > 0 && rows % $0 == 0 } ?? true, "runLength must divide the \(rows) rows")
         self.instructionSet = instructionSet
         self.precision = precision
+        precondition(!matrixTiles || precision == .float32 || Precision.isMatrixTilesSupported,
+                     "AMX tiles need AMX-TILE and AMX-BF16")
+        usesMatrixTiles = matrixTiles && precision == .bfloat16
         self.rows = rows
         self.filters = filters
         let lanes = instructionSet.lanes
@@ -80,12 +86,14 @@ public final class PackedKernel {
     }
 
     /// `kernel` (`[KH, KW, C, F]` or any shape of `rows * filters` values, filters innermost) packed for
-    /// `instructionSet` in `precision`, paired within runs of `runLength` rows where it is even.
+    /// `instructionSet` in `precision`, paired within runs of `runLength` rows where it is even; `matrixTiles` as
+    /// in `init(rows:filters:instructionSet:precision:runLength:matrixTiles:)`.
     public convenience init(_ kernel: Tensor, instructionSet: InstructionSet = .detected,
-                            precision: Precision = .float32, runLength: Int? = nil) {
+                            precision: Precision = .float32, runLength: Int? = nil,
+                            matrixTiles: Bool = Precision.usesMatrixTiles) {
         let filters = kernel.shape[kernel.shape.count - 1]
         self.init(rows: kernel.count / max(filters, 1), filters: filters, instructionSet: instructionSet,
-                  precision: precision, runLength: runLength)
+                  precision: precision, runLength: runLength, matrixTiles: matrixTiles)
         update(from: kernel)
     }
 
