@@ -1,6 +1,6 @@
 /* The bfloat16 direct convolution on AMX tiles (Intel Sapphire Rapids and later): the products of
  * `emovere_conv_wide_bf16` as 16x16 tile products (TDPBF16PS), each multiplying 32 values of 16 windows by 32 weight
- * rows of 16 filters. Intel's cores run AVX512_BF16 pairs at no more multiply-adds per cycle than float32 FMAs
+ * rows of 16 filters. Intel's cores run AVX512_BF16 pairs at fewer multiply-adds per cycle than float32 FMAs
  * (measured on Emerald Rapids: the AVX512_BF16 path is slower than float32); their tiles run many times more. One
  * variant, for x86-64; the caller checks `emovere_detect_matrix_tiles` first. Elsewhere the function traps: nothing
  * calls it. */
@@ -26,8 +26,8 @@ typedef struct {
     uint8_t rows[16];
 } __attribute__((packed)) tile_layout;
 
-/* The pixel count the calling thread's tiles are configured for (0: not yet): loading a layout costs more than a
- * small block's products, and nearly every call has the same count. */
+/* The pixel count the calling thread's tiles are configured for (0: not yet): the layout is loaded again only when
+ * the count changes, and nearly every call has the same count (a whole block). */
 static __thread int configured_pixels;
 
 static void configure(int pixels) {

@@ -22,7 +22,7 @@ public enum Precision: String, CaseIterable, Sendable, Codable, CustomStringConv
 
     /// Whether bfloat16 kernels run their wide convolution blocks on AMX tiles: where the CPU has them
     /// (`isMatrixTilesSupported`), unless `EMOVERE_MATRIX_TILES=0` (for comparing the two on one machine). Intel's
-    /// AVX512_BF16 pairs do no more multiply-adds per cycle than float32; its tiles do many times more.
+    /// AVX512_BF16 pairs do fewer multiply-adds per cycle than its float32 FMAs; its tiles do many times more.
     public static let usesMatrixTiles =
         isMatrixTilesSupported && ProcessInfo.processInfo.environment["EMOVERE_MATRIX_TILES"] != "0"
 

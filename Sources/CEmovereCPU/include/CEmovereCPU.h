@@ -101,8 +101,8 @@ void emovere_conv_narrow_bf16(const float *const *corners, const float *origin, 
 int emovere_detect_matrix_tiles(void);
 
 /// `emovere_conv_wide_bf16` on AMX tiles for up to 16 output pixels (`valid`, at most 16) x 64 filters: the same
-/// products, summed 32 at a time in another order. Each thread's tiles are configured on its first call. Needs
-/// `emovere_detect_matrix_tiles`.
+/// products, summed 32 at a time in another order. Each thread's tiles are configured on its first call (and when
+/// `valid` changes). Needs `emovere_detect_matrix_tiles`.
 void emovere_conv_wide_amx(const float *const *corners, const float *origin, const uint16_t *halves, long row_step,
                            long kernel_height, long run_length, const uint16_t *weights, const float *bias,
                            float floor, long valid, float *out, long out_stride);
