@@ -108,6 +108,38 @@ struct ConvolutionTests {
         }
     }
 
+    /// The bfloat16 weight gradient, on AVX512_BF16 and (where the CPU has them) on AMX tiles, against a sum in
+    /// Double of the operands rounded to bfloat16 (products exact, only the order of the sums differs): the shapes
+    /// above, and rows past several tiles whose last is short and odd (a tile's rows past the last must add nothing).
+    @Test(.enabled(if: Precision.isBFloat16Supported, "the bfloat16 kernels do not run here (no AVX512_BF16, or EMOVERE_MAX_ISA)"),
+          arguments: [(1, 1, 7), (130, 13, 8), (70, 72, 16), (200, 128, 64), (65, 9, 130), (129, 20, 24), (3, 5, 1),
+                      (601, 40, 48), (300, 150, 33)])
+    func bfloat16WeightGradientMatchesReference(rows: Int, columns: Int, filters: Int) {
+        let a = randomValues(rows * columns, seed: 53)
+        let dy = randomValues(rows * filters, seed: 54)
+        let (roundedA, roundedDY) = (Reference.roundedToBFloat16(a), Reference.roundedToBFloat16(dy))
+        var expected = [Float](repeating: 0, count: columns * filters)
+        for j in 0..<columns {
+            for f in 0..<filters {
+                var sum = 0.0
+                for r in 0..<rows { sum += Double(roundedA[r * columns + j]) * Double(roundedDY[r * filters + f]) }
+                expected[j * filters + f] = Float(sum)
+            }
+        }
+        for matrixTiles in Precision.isMatrixTilesSupported ? [false, true] : [false] {
+            let out = garbageTensor([columns, filters])
+            a.withUnsafeBufferPointer { aValues in
+                dy.withUnsafeBufferPointer { dyValues in
+                    Convolution.weightGradient(aValues.baseAddress!, dyValues.baseAddress!, rows: rows, columns: columns,
+                                               filters: filters, into: out.pointer, precision: .bfloat16,
+                                               matrixTiles: matrixTiles)
+                }
+            }
+            #expect(closeness(out.values, expected, absoluteTolerance: 1e-4) <= 1,
+                    "tiles \(matrixTiles) rows \(rows) columns \(columns) filters \(filters)")
+        }
+    }
+
     /// im2col of every instruction set equals a tap-by-tap copy of each window (exactly: it only moves values).
     @Test(arguments: WindowCase.all)
     func im2colOfEveryInstructionSetCopiesEachWindow(testCase: WindowCase) {

@@ -107,6 +107,24 @@ void emovere_conv_wide_amx(const float *const *corners, const float *origin, con
                            long kernel_height, long run_length, const uint16_t *weights, const float *bias,
                            float floor, long valid, float *out, long out_stride);
 
+/// The columns of a `rows` x `columns` float matrix (rows `stride` floats apart) rounded to bfloat16 as rows: column
+/// c's value of row r is `to[c * depth + r]`, zero from row `rows` to `depth` and from column `columns` to `padded`
+/// (`depth` and `padded` multiples of 16). The left operand of `emovere_outer_amx`. Needs `emovere_detect_matrix_tiles`.
+void emovere_pack_bfloat16_columns(const float *from, long rows, long columns, long stride, uint16_t *to, long depth,
+                                   long padded);
+
+/// `sums[i, j] += Σ_d left[i, d] * right[d, j]` on AMX tiles: `left` is `left_rows` rows of `depth` bfloat16 values
+/// (`emovere_pack_bfloat16_columns`), `right` `depth / 2` row pairs of `right_columns` columns
+/// (`emovere_pack_bfloat16_pairs`), `sums` `left_rows` x `right_columns` floats; `left_rows` and `right_columns`
+/// multiples of 16, `depth` of 32. Each sum adds its 32 products at a time in the tile's order. Needs
+/// `emovere_detect_matrix_tiles`.
+void emovere_outer_amx(const uint16_t *left, long left_rows, const uint16_t *right, long right_columns, long depth,
+                       float *sums);
+
+/// `to[c * to_stride + r] += from[r * stride + c]` for the `rows` x `columns` floats at `from`: the transpose added.
+/// Needs `emovere_detect_matrix_tiles` (AVX-512 on the CPUs that have tiles).
+void emovere_add_transposed(const float *from, long rows, long columns, long stride, float *to, long to_stride);
+
 /// Rows 2p and 2p+1 of a `rows` x `columns` float matrix (rows `stride` floats apart; the second row zero past
 /// `rows`) rounded to bfloat16 and interleaved value by value: pair p's column c is `to[2 * (p * padded + c)]` and
 /// the next value. Columns from `columns` to `padded` (a multiple of 16) are zero. The layout the bfloat16 outer

@@ -127,17 +127,23 @@ public enum Convolution {
     /// columns of `a` x 64 (or one vector of) filters sum in registers (`emovere_outer_wide`/`emovere_outer_narrow`),
     /// rows in order, so the result is the same on every run.
     /// With `accumulating`, adds the product to `out` instead of overwriting it. With `bfloat16` (a CPU that runs it),
-    /// the products take both operands rounded to bfloat16 (`bfloat16WeightGradient`).
+    /// the products take both operands rounded to bfloat16: on AMX tiles with `matrixTiles` (`TileWeightGradient`),
+    /// else AVX512_BF16 (`bfloat16WeightGradient`).
     public static func weightGradient(
         _ a: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int, columns k: Int, filters: Int,
         into out: UnsafeMutablePointer<Float>, accumulating: Bool = false, instructionSet: InstructionSet = .detected,
-        precision: Precision = .float32
+        precision: Precision = .float32, matrixTiles: Bool = Precision.usesMatrixTiles
     ) {
         if !accumulating { out.update(repeating: 0, count: k &* filters) }
         guard k > 0 else { return }
         if precision == .bfloat16 {
             precondition(precision.isSupported, "bfloat16 weight gradients need AVX512_BF16")
-            return bfloat16WeightGradient(a, dy, rows: rows, columns: k, filters: filters, into: out)
+            guard matrixTiles else {
+                return bfloat16WeightGradient(a, dy, rows: rows, columns: k, filters: filters, into: out)
+            }
+            let sums = TileWeightGradient(columns: k, filters: filters)
+            sums.add(a, dy, rows: rows)
+            return sums.finish(into: out)
         }
         let isa = instructionSet.cValue
         let wide = instructionSet.wideFilters
@@ -341,6 +347,9 @@ public enum Convolution {
             }
             part.update(repeating: 0, count: k * filters)
             dx?.value.advanced(by: images.lowerBound * g.inputSize).update(repeating: 0, count: images.count * g.inputSize)
+            // On AMX tiles the tiles' sums stay transposed until the chunk's last tile (one transpose for all).
+            let tileSums = outerPrecision == .bfloat16 && Precision.usesMatrixTiles
+                ? TileWeightGradient(columns: k, filters: filters) : nil
             let tileCount = tileRows * g.outputWidth * k
             let columns = UnsafeMutablePointer<Float>.allocate(capacity: tileCount)
             let columnGradient = dx == nil ? nil : UnsafeMutablePointer<Float>.allocate(capacity: tileCount)
@@ -355,8 +364,12 @@ public enum Convolution {
                 let pixels = rows * g.outputWidth
                 let dyTile = UnsafePointer(dy.value + first * g.outputWidth * filters)
                 im2col(x.value, geometry: g, outputRows: first..<(first + rows), into: columns)
-                weightGradient(columns, dyTile, rows: pixels, columns: k, filters: filters, into: part, accumulating: true,
-                               precision: outerPrecision)
+                if let tileSums {
+                    tileSums.add(columns, dyTile, rows: pixels)
+                } else {
+                    weightGradient(columns, dyTile, rows: pixels, columns: k, filters: filters, into: part,
+                                   accumulating: true, precision: outerPrecision)
+                }
                 if let dx, let columnGradient, let wt = wt.value {
                     // dcols[pixels, k] = dY[pixels, F] · Wᵀ[F, k], then added back into dX.
                     directProduct(dyTile, rows: pixels, kernel: wt,
@@ -366,6 +379,7 @@ public enum Convolution {
                 }
                 first += rows
             }
+            tileSums?.finish(into: part)
         }
         Elementwise.sumChunks(
             partials.pointer, chunkCount: chunkCount, chunkStride: partialSize, count: k * filters,
