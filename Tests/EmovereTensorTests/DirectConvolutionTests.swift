@@ -29,8 +29,9 @@ struct DirectConvolutionTests {
         // AVX-512; 8 filters are one panel on every set): tiles of fewer than 16 blocks.
         (24, 24, 8, 3, 64, 1, 1, .same), (24, 24, 8, 3, 8, 1, 1, .same),
         // The widest window, 3x3x128, on a wide panel: more window values than AMX tiles gather at once (1,024); and
-        // 3x3x32 windows 12 to a row, which AMX tiles read in place (runs of 96 values, equally far apart).
-        (4, 5, 128, 3, 64, 2, 1, .same), (4, 24, 32, 3, 64, 1, 1, .same),
+        // 3x3x32 windows 12 to a row, which AMX tiles read in place (runs of 96 values, equally far apart); and a
+        // flat 35-pixel matrix, read in place too, whose last block holds 11 pixels.
+        (4, 5, 128, 3, 64, 2, 1, .same), (4, 24, 32, 3, 64, 1, 1, .same), (5, 7, 64, 1, 64, 1, 1, .valid),
         // Symmetric padding (ONNX graphs) at stride 2: the frame is cut where the windows stop.
         (8, 8, 3, 3, 16, 1, 2, .symmetric), (7, 9, 2, 3, 20, 2, 2, .symmetric),
         // Two filters: a panel packed in row pairs on every set (at most half a vector of filters, even runs).
