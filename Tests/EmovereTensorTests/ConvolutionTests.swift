@@ -85,14 +85,8 @@ struct ConvolutionTests {
     func weightGradientOfEveryInstructionSetMatchesReference(rows: Int, columns: Int, filters: Int) {
         let a = randomValues(rows * columns, seed: 51)
         let dy = randomValues(rows * filters, seed: 52)
-        var expected = [Float](repeating: 0, count: columns * filters)
-        for j in 0..<columns {
-            for f in 0..<filters {
-                var sum = 0.0
-                for r in 0..<rows { sum += Double(a[r * columns + j]) * Double(dy[r * filters + f]) }
-                expected[j * filters + f] = Float(sum)
-            }
-        }
+        let expected = Reference.matrixMultiply(a, dy, c: [], m: columns, n: filters, k: rows, transposeA: true,
+                                                transposeB: false)
         for instructionSet in InstructionSet.available {
             // Exactly sized copies, so a read past either array's end is a fault under the address sanitizer
             // and garbage in the result otherwise.
@@ -117,15 +111,8 @@ struct ConvolutionTests {
     func bfloat16WeightGradientMatchesReference(rows: Int, columns: Int, filters: Int) {
         let a = randomValues(rows * columns, seed: 53)
         let dy = randomValues(rows * filters, seed: 54)
-        let (roundedA, roundedDY) = (Reference.roundedToBFloat16(a), Reference.roundedToBFloat16(dy))
-        var expected = [Float](repeating: 0, count: columns * filters)
-        for j in 0..<columns {
-            for f in 0..<filters {
-                var sum = 0.0
-                for r in 0..<rows { sum += Double(roundedA[r * columns + j]) * Double(roundedDY[r * filters + f]) }
-                expected[j * filters + f] = Float(sum)
-            }
-        }
+        let expected = Reference.matrixMultiply(Reference.roundedToBFloat16(a), Reference.roundedToBFloat16(dy), c: [],
+                                                m: columns, n: filters, k: rows, transposeA: true, transposeB: false)
         for matrixTiles in Precision.isMatrixTilesSupported ? [false, true] : [false] {
             let out = garbageTensor([columns, filters])
             a.withUnsafeBufferPointer { aValues in
