@@ -2,16 +2,16 @@
  * the weight gradient's outer products as 16x16 tile products (TDPBF16PS), each multiplying 32 values of 16 rows by
  * 32 rows of 16 columns. Intel's cores run AVX512_BF16 pairs at fewer multiply-adds per cycle than float32 FMAs
  * (measured on Emerald Rapids: the AVX512_BF16 path is slower than float32); their tiles run many times more. One
- * variant, for x86-64; the caller checks `emovere_detect_matrix_tiles` first. Elsewhere the function traps: nothing
- * calls it. */
+ * variant, for x86-64; the caller checks `emovere_detect_matrix_tiles` first. Elsewhere the functions trap: nothing
+ * calls them. */
 #include "CEmovereCPU.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
 
-#pragma clang attribute push(__attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma"))), \
-                             apply_to = function)
+#pragma clang attribute push(                                                                                   \
+    __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma"))), apply_to = function)
 
 /* Window values gathered per call for the A tiles: at most this many of each pixel's window at once (16 pixels x
  * 2 KiB on the stack). A multiple of 32, the values one tile product takes. */
@@ -170,7 +170,8 @@ static inline void transpose16(__m512 m[16]) {
         }
     }
     for (int c = 0; c < 4; c++) { /* column 4q + c: quarter q of u[c], u[4 + c], u[8 + c], u[12 + c] */
-        const __m512 low = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), high = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xee);
+        const __m512 low = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
+        const __m512 high = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xee);
         const __m512 low2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
         const __m512 high2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xee);
         m[c] = _mm512_shuffle_f32x4(low, low2, 0x88);
@@ -185,15 +186,23 @@ static inline __mmask16 first_lanes(long n) {
     return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
 
+/* Rows `first` to `first + 15` of a `rows`-row float matrix at `from` (rows `stride` apart) into `m`, from column
+ * `column` on, the lanes of `columns` only; zeros for rows past the last. */
+static inline void load_rows(__m512 m[16], const float *from, long first, long rows, long stride, long column,
+                             __mmask16 columns) {
+    for (int i = 0; i < 16; i++) {
+        m[i] = first + i < rows ? _mm512_maskz_loadu_ps(columns, from + (first + i) * stride + column)
+                                : _mm512_setzero_ps();
+    }
+}
+
 void emovere_pack_bfloat16_columns(const float *from, long rows, long columns, long stride, uint16_t *to, long depth,
                                    long padded) {
     for (long c = 0; c < padded; c += 16) {
         const __mmask16 in_columns = first_lanes(columns - c);
         for (long r = 0; r < depth; r += 16) {
             __m512 m[16];
-            for (int i = 0; i < 16; i++) {
-                m[i] = r + i < rows ? _mm512_maskz_loadu_ps(in_columns, from + (r + i) * stride + c) : _mm512_setzero_ps();
-            }
+            load_rows(m, from, r, rows, stride, c, in_columns);
             transpose16(m);
             for (int i = 0; i < 16; i++) {
                 _mm256_storeu_si256((__m256i *)(to + (c + i) * depth + r), (__m256i)_mm512_cvtneps_pbh(m[i]));
@@ -245,9 +254,7 @@ void emovere_add_transposed(const float *from, long rows, long columns, long str
         for (long c = 0; c < columns; c += 16) {
             const __mmask16 in_columns = first_lanes(columns - c);
             __m512 m[16];
-            for (int i = 0; i < 16; i++) {
-                m[i] = r + i < rows ? _mm512_maskz_loadu_ps(in_columns, from + (r + i) * stride + c) : _mm512_setzero_ps();
-            }
+            load_rows(m, from, r, rows, stride, c, in_columns);
             transpose16(m);
             for (int i = 0; i < 16 && c + i < columns; i++) {
                 float *target = to + (c + i) * to_stride + r;

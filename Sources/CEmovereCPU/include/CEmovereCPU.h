@@ -109,7 +109,8 @@ void emovere_conv_wide_amx(const float *const *corners, const float *origin, con
 
 /// The columns of a `rows` x `columns` float matrix (rows `stride` floats apart) rounded to bfloat16 as rows: column
 /// c's value of row r is `to[c * depth + r]`, zero from row `rows` to `depth` and from column `columns` to `padded`
-/// (`depth` and `padded` multiples of 16). The left operand of `emovere_outer_amx`. Needs `emovere_detect_matrix_tiles`.
+/// (`depth` and `padded` multiples of 16). The left operand of `emovere_outer_amx`. Needs
+/// `emovere_detect_matrix_tiles`.
 void emovere_pack_bfloat16_columns(const float *from, long rows, long columns, long stride, uint16_t *to, long depth,
                                    long padded);
 
