@@ -41,9 +41,16 @@ struct LiveServerTests {
             let (status, body) = try await Self.send(request)
             #expect(status == 200)
             try RouteTests.expectOneFace(ByteBuffer(bytes: body))
-            let health = try await client.execute(uri: "/healthz", method: .get)
-            #expect(health.status == .ok)
+            let (healthStatus, _) = try await Self.get("/healthz", port: port)
+            #expect(healthStatus == 200)
         }
+    }
+
+    /// The status and body of a GET of `path` on the server at `port`, with the same generous timeout (the live test
+    /// client's fixed 20 s ran out on a busy 2-core machine while the whole test suite and a training run shared it).
+    static func get(_ path: String, port: Int) async throws -> (Int, Data) {
+        try await send(URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)\(path)")),
+                                  timeoutInterval: 600))
     }
 
     /// The status and body of `request`.
@@ -105,8 +112,8 @@ struct LiveServerTests {
                 #expect(faces.first.map { abs($0.probabilities.values.reduce(0, +) - 1) < 1e-3 } == true)
             }
             #expect(all.last?.error?.message.contains("expected a binary message") == true)
-            let metrics = try await client.execute(uri: "/metrics", method: .get)
-            let text = String(buffer: metrics.body)
+            let (_, metrics) = try await Self.get("/metrics", port: port)
+            let text = String(decoding: metrics, as: UTF8.self)
             #expect(text.contains("emovere_stream_frames_total{outcome=\"analysed\"} \(frames.count)"), "\(text)")
             #expect(text.contains("emovere_stream_frames_total{outcome=\"dropped\"} \(5 - frames.count)"))
         }
