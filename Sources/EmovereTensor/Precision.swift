@@ -20,9 +20,10 @@ public enum Precision: String, CaseIterable, Sendable, Codable, CustomStringConv
     /// later), with `isBFloat16Supported`. Asks the operating system for the tile state on first use.
     public static let isMatrixTilesSupported = isBFloat16Supported && emovere_detect_matrix_tiles() != 0
 
-    /// Whether bfloat16 kernels run their wide convolution blocks on AMX tiles: where the CPU has them
-    /// (`isMatrixTilesSupported`), unless `EMOVERE_MATRIX_TILES=0` (for comparing the two on one machine). Intel's
-    /// AVX512_BF16 pairs do fewer multiply-adds per cycle than its float32 FMAs; its tiles do many times more.
+    /// Whether bfloat16 kernels run their wide convolution blocks and training's weight gradients on AMX tiles
+    /// (`PackedKernel`, `Convolution.weightGradient`): where the CPU has them (`isMatrixTilesSupported`), unless
+    /// `EMOVERE_MATRIX_TILES=0` (for comparing the two on one machine). Intel's AVX512_BF16 pairs do fewer
+    /// multiply-adds per cycle than its float32 FMAs; its tiles do many times more.
     public static let usesMatrixTiles =
         isMatrixTilesSupported && ProcessInfo.processInfo.environment["EMOVERE_MATRIX_TILES"] != "0"
 
