@@ -124,7 +124,9 @@ struct Bench: ParsableCommand {
     private func printLayers(_ benchmark: Benchmark, batch: Int) throws {
         let timings = try benchmark.layerTimings(batchSize: batch)
         let total = timings.reduce(0) { $0 + $1.microseconds }
-        print("layers, batch \(batch): \(String(format: "%.1f", total)) µs per pass")
+        let workers = min(Parallel.workerCount, batch)
+        let mode = workers > 1 ? " (each of \(workers) workers passing its faces one at a time, as the batch runs)" : ""
+        print("layers, batch \(batch)\(mode): \(String(format: "%.1f", total)) µs per pass")
         for timing in timings {
             print(String(format: "  %8.2f µs  %5.1f %%  %@", timing.microseconds, 100 * timing.microseconds / total,
                          timing.name as NSString))
