@@ -1,5 +1,4 @@
 import Emovere
-import EmovereCore
 import EmovereNN
 import EmovereReport
 import Testing
@@ -18,11 +17,10 @@ struct BenchmarkTests {
         // Multiply-adds: the network's forward pass per inference image, three times that per training image.
         let forward = try Model(architecture: Architecture(name: "tiny-cnn", inputSize: 12), seed: 1).multiplyAddsPerFace
         #expect(forward > 0 && results.map(\.multiplyAddsPerImage) == [3 * forward, forward, forward])
-        // Layers time as the batch runs: split over the workers a face at a time, so their outputs hold one face.
+        // Layers time as the batch runs: a face at a time on each worker, so their outputs hold one face.
         let layers = try benchmark.layerTimings(batchSize: 2)
         #expect(!layers.isEmpty && layers.allSatisfy { $0.microseconds >= 0 })
-        let facesPerPass = Parallel.workerCount > 1 ? 1 : 2
-        #expect(layers.allSatisfy { $0.name.contains("-> [\(facesPerPass), ") }, "\(layers.map(\.name))")
+        #expect(layers.allSatisfy { $0.name.contains("-> [1, ") }, "\(layers.map(\.name))")
     }
 
     /// Rounds summarise as the median rate and the median of the per-round ratios, which differs from the ratio of

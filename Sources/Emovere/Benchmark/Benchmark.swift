@@ -110,16 +110,19 @@ extension Benchmark {
     /// Microseconds per inference pass spent in each leaf layer (containers opened, sums left out), at
     /// `batchSize`, on the inference-folded model, run as `inference` runs it: where the time of `inference` goes.
     /// One face passes the network with each layer split over the workers; a batch is split over the workers, each
-    /// passing its faces one at a time through its own copy of the network (`InferenceModel`), so a layer's share is
-    /// its time per face on one worker, averaged over the workers, times the most faces a worker passes.
+    /// passing its faces one at a time through its own copy of the network (`InferenceModel`; one copy on one worker),
+    /// so a layer's share is its time per face on one worker, averaged over the workers, times the most faces a worker
+    /// passes.
     public func layerTimings(batchSize: Int) throws -> [LayerTiming] {
         let size = architecture.inputSize
         let input = Tensor(shape: [batchSize, size, size, 1], values: (0..<(batchSize * size * size)).map {
             Float(($0 &* 7_919) % 255) / 127.5 - 1
         })
         let shares = Parallel.chunks(batchSize, maximumChunks: max(1, min(Parallel.workerCount, batchSize)))
-        let copies = try shares.map { _ in try Model(architecture: architecture, seed: 1).inferenceModel(precision: precision) }
-        guard shares.count > 1 else { return LayerTimer.timings(of: copies[0].network, input: input, seconds: seconds) }
+        let copies = try shares.map { _ in
+            try Model(architecture: architecture, seed: 1).inferenceModel(precision: precision)
+        }
+        guard batchSize > 1 else { return LayerTimer.timings(of: copies[0].network, input: input, seconds: seconds) }
         let faceValues = size * size
         let perWorker = UnsafeMutablePointer<[LayerTiming]>.allocate(capacity: shares.count)
         perWorker.initialize(repeating: [], count: shares.count)
@@ -127,8 +130,8 @@ extension Benchmark {
         let shared = UnsafeSendable((copies: copies, input: input, results: perWorker, seconds: seconds))
         Parallel.forEachChunk(shares.count, maximumChunks: shares.count) { worker, _ in
             let first = shares[worker].lowerBound * faceValues
-            let face = Tensor(shape: [1, size, size, 1],
-                              values: Array(UnsafeBufferPointer(start: shared.value.input.pointer + first, count: faceValues)))
+            let values = UnsafeBufferPointer(start: shared.value.input.pointer + first, count: faceValues)
+            let face = Tensor(shape: [1, size, size, 1], values: Array(values))
             shared.value.results[worker] = LayerTimer.timings(of: shared.value.copies[worker].network, input: face,
                                                               seconds: shared.value.seconds)
         }
