@@ -37,8 +37,13 @@ final class WorkerPool: @unchecked Sendable {
     init(extraThreads: Int) {
         threadCount = extraThreads
         for index in 0..<extraThreads {
-            let thread = Thread { [unowned self] in self.workerLoop() }
-            thread.name = "emovere-worker-\(index)"
+            // Named from the thread itself, where Foundation passes the name to the system (`top -H`, `perf` and
+            // debuggers show it; a name given before `start()` stays Foundation's own on Linux). Linux keeps 15
+            // bytes and refuses a longer name: "emovere-w" and up to three digits.
+            let thread = Thread { [unowned self] in
+                Thread.current.name = "emovere-w\(index)"
+                self.workerLoop()
+            }
             thread.start()
         }
     }

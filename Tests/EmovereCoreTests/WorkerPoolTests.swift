@@ -1,0 +1,37 @@
+import EmovereCore
+import Foundation
+import Synchronization
+import Testing
+
+/// The threads behind `Parallel`.
+struct WorkerPoolTests {
+    /// A worker shows its name to the system (`top -H`, `perf`, debuggers), not its creator's: the name must be set
+    /// from the thread itself and fit Linux's 15 bytes.
+    @Test(.enabled(if: Parallel.workerCount > 1, "one worker: no threads besides the caller"))
+    func workersAreNamedForTheSystem() {
+        let caller = UnsafeSendable(pthread_self())
+        let names = Mutex<[String]>([])
+        // The caller runs chunks too: repeat until a worker has taken one.
+        for _ in 0..<10_000 where names.withLock({ $0.isEmpty }) {
+            Parallel.forEachChunk(Parallel.workerCount * 16) { _, _ in
+                guard pthread_equal(pthread_self(), caller.value) == 0 else { return }
+                let name = Self.systemNameOfThisThread()
+                names.withLock { $0.append(name) }
+            }
+        }
+        let seen = names.withLock { $0 }
+        #expect(!seen.isEmpty && seen.allSatisfy { $0.hasPrefix("emovere-w") }, "\(seen)")
+    }
+
+    /// The calling thread's name as the system keeps it.
+    private static func systemNameOfThisThread() -> String {
+        #if os(Linux)
+        let name = (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? ""
+        return name.trimmingCharacters(in: .newlines)
+        #else
+        var buffer = [CChar](repeating: 0, count: 64)
+        pthread_getname_np(pthread_self(), &buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #endif
+    }
+}
