@@ -11,10 +11,14 @@ struct WorkerPoolTests {
     func workersAreNamedForTheSystem() {
         let caller = UnsafeSendable(pthread_self())
         let names = Mutex<[String]>([])
-        // The caller runs chunks too: repeat until a worker has taken one.
-        for _ in 0..<10_000 where names.withLock({ $0.isEmpty }) {
-            Parallel.forEachChunk(Parallel.workerCount * 16) { _, _ in
-                guard pthread_equal(pthread_self(), caller.value) == 0 else { return }
+        // The caller runs chunks too: repeat until a worker has taken one (each chunk sleeps a little, so a worker
+        // still waking up finds chunks left even on a busy machine).
+        for _ in 0..<2_000 where names.withLock({ $0.isEmpty }) {
+            Parallel.forEachChunk(Parallel.workerCount * 4) { _, _ in
+                guard pthread_equal(pthread_self(), caller.value) == 0 else {
+                    usleep(200)
+                    return
+                }
                 let name = Self.systemNameOfThisThread()
                 names.withLock { $0.append(name) }
             }
