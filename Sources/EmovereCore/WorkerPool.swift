@@ -1,3 +1,4 @@
+import CEmovereCPU
 import Foundation
 import Synchronization
 
@@ -37,11 +38,11 @@ final class WorkerPool: @unchecked Sendable {
     init(extraThreads: Int) {
         threadCount = extraThreads
         for index in 0..<extraThreads {
-            // Named from the thread itself, where Foundation passes the name to the system (`top -H`, `perf` and
-            // debuggers show it; a name given before `start()` stays Foundation's own on Linux). Linux keeps 15
-            // bytes and refuses a longer name: "emovere-w" and up to three digits.
+            // Named by the thread itself, for the system (`top -H`, `perf`, debuggers): Foundation on Linux keeps a
+            // name given before `start()` to itself, and one set from the thread can miss the system when the
+            // thread runs before `start()` returns. Linux refuses names over 15 bytes: "emovere-w" and the index.
             let thread = Thread { [unowned self] in
-                Thread.current.name = "emovere-w\(index)"
+                _ = emovere_name_this_thread("emovere-w\(index)")
                 self.workerLoop()
             }
             thread.start()

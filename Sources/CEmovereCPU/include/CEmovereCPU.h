@@ -13,6 +13,10 @@ unsigned long long emovere_flush_denormals(void);
 /// Restores the state returned by `emovere_flush_denormals`.
 void emovere_restore_denormals(unsigned long long state);
 
+/// Names the calling thread for the system (`top -H`, `perf`, debuggers): at most 15 bytes on Linux, where a longer
+/// name is refused. Returns 0, or the error the system gave.
+int emovere_name_this_thread(const char *name);
+
 /// Makes glibc serve allocations of `threshold` bytes or more from mmap, returned to the system when freed, and
 /// stops it from raising that threshold after large frees (by default it rises up to 32 MB, and each thread's arena
 /// then keeps the large buffers it served). Returns 1 on success, 0 where the C library has no such setting.
