@@ -57,12 +57,14 @@ public enum AtomicFile {
     }
 
     /// A fresh name for a temporary file beside `path` (hidden, with `tag`, the process id and a random part),
-    /// ending in `suffix` (e.g. `.mp4` for a tool that picks its format from the extension).
+    /// ending in `suffix` (e.g. `.mp4` for a tool that picks its format from the extension). Creates `path`'s folder,
+    /// and the folders above it, when missing, as `mkdir -p` does.
     public static func temporaryPath(for path: String, tag: String, suffix: String = "") throws(WriteError) -> String {
         let (directory, fileName) = split(path)
         guard !fileName.isEmpty else {
             throw WriteError(path: path, operation: "naming", reason: "expected a file path, found a directory path")
         }
+        try createFolders(directory, for: path)
         return "\(directory)/.\(fileName).\(tag)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))\(suffix)"
     }
 
@@ -83,6 +85,22 @@ public enum AtomicFile {
         // File systems that cannot sync a folder (EINVAL, ENOTSUP) are accepted: the rename has happened.
         if fsync(descriptor) != 0, errno != EINVAL, errno != ENOTSUP {
             throw failure(path, "fsync of folder \(directory)")
+        }
+    }
+
+    /// Creates `directory` and every missing folder above it.
+    private static func createFolders(_ directory: String, for path: String) throws(WriteError) {
+        var prefix = directory.hasPrefix("/") ? "/" : ""
+        for component in directory.split(separator: "/") {
+            prefix += component + "/"
+            if mkdir(prefix, mode_t(0o755)) != 0 && errno != EEXIST {
+                throw failure(path, "creating folder \(prefix)")
+            }
+        }
+        var status = stat()
+        guard stat(directory, &status) == 0 else { throw failure(path, "reading folder \(directory)") }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw WriteError(path: path, operation: "creating folder \(directory)", reason: "a file of that name exists")
         }
     }
 

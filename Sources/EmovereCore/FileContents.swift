@@ -30,17 +30,7 @@ public enum FileContents {
         defer { _ = close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw ReadError(path: path, reason: systemMessage(errno)) }
-        let kind = status.st_mode & S_IFMT
-        guard kind == S_IFREG else {
-            let found = switch kind {
-            case S_IFDIR: "a folder"
-            case S_IFIFO: "a named pipe"
-            case S_IFSOCK: "a socket"
-            case S_IFCHR, S_IFBLK: "a device"
-            default: "not a regular file"
-            }
-            throw ReadError(path: path, reason: "expected a regular file, found \(found)")
-        }
+        try checkRegular(status, path: path)
         // The size is a first guess: what a growing file adds is read in chunks beyond it, to its end.
         var bytes = [UInt8](repeating: 0, count: max(Int(status.st_size), 0))
         var chunk: [UInt8] = []
@@ -63,6 +53,27 @@ public enum FileContents {
         }
         bytes.removeSubrange(total...)
         return bytes
+    }
+
+    /// Throws unless `path` is a regular file (symbolic links followed), for readers that open files themselves
+    /// (libhdf5): a folder, named pipe, device or socket is refused without opening it.
+    public static func checkRegularFile(atPath path: String) throws(ReadError) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw ReadError(path: path, reason: systemMessage(errno)) }
+        try checkRegular(status, path: path)
+    }
+
+    private static func checkRegular(_ status: stat, path: String) throws(ReadError) {
+        let kind = status.st_mode & S_IFMT
+        guard kind != S_IFREG else { return }
+        let found = switch kind {
+        case S_IFDIR: "a folder"
+        case S_IFIFO: "a named pipe"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR, S_IFBLK: "a device"
+        default: "not a regular file"
+        }
+        throw ReadError(path: path, reason: "expected a regular file, found \(found)")
     }
 
     private static func systemMessage(_ code: Int32) -> String {

@@ -188,7 +188,8 @@ public struct FER2013CSVLoader: Sendable {
             throw .noImages(path: name, split: split, reason: "the file holds only blank lines")
         }
         let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels)
-        let report = LoadReport(source: name, loaded: dataset.count, skipped: issues, notes: notes)
+        let report = LoadReport(source: name, loaded: dataset.count, skipped: issues, notes: notes,
+                                readsEverySplit: columns.usage == nil)
         if dataset.count == 0 {
             let reason = issues.isEmpty
                 ? "no row has Usage \(split.usage)"

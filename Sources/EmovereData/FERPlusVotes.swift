@@ -10,6 +10,9 @@ public struct FERPlusVotes: Sendable {
     public static let columns = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                                  "contempt", "unknown", "NF"]
 
+    /// The most votes one column may hold for an image (FER+ has ten annotators per image).
+    public static let maximumVotes = 10_000
+
     /// One image's votes, in `columns` order.
     public struct Votes: Sendable, Equatable {
         public var counts: [Int]
@@ -30,12 +33,14 @@ public struct FERPlusVotes: Sendable {
     /// Votes by image file name.
     public private(set) var byFileName: [String: Votes]
 
-    /// Reads `path`; a missing column, a short row or a vote that is not a non-negative integer is an error naming
-    /// the line.
+    /// Reads `path`; a missing column, a short row or a vote that is not an integer from 0 to `maximumVotes` is an
+    /// error naming the line.
     public init(contentsOf path: String) throws(DataError) {
         let text: String
         do {
-            text = String(decoding: try FileContents.bytes(atPath: path), as: UTF8.self)
+            // A byte-order mark (as spreadsheet programs write) is not part of the first column's name.
+            text = String(decoding: try FileContents.bytes(atPath: path).trimmingPrefix([0xEF, 0xBB, 0xBF]),
+                          as: UTF8.self)
         } catch {
             throw .unreadable(path: path, reason: error.reason)
         }
@@ -59,9 +64,9 @@ public struct FERPlusVotes: Sendable {
             }
             var counts: [Int] = []
             for (column, index) in zip(Self.columns, indices.dropFirst()) {
-                guard let count = Int(fields[index]), count >= 0 else {
-                    throw .malformed(LoadIssue(location: "\(path):\(number)",
-                                               reason: "\(column) is '\(fields[index])', expected a vote count"))
+                guard let count = Int(fields[index]), (0...Self.maximumVotes).contains(count) else {
+                    throw .malformed(LoadIssue(location: "\(path):\(number)", reason:
+                        "\(column) is '\(fields[index])', expected a vote count from 0 to \(Self.maximumVotes)"))
                 }
                 counts.append(count)
             }

@@ -129,7 +129,8 @@ public struct ImageFolderLoader: Sendable {
         let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels, sources: sources)
         var notes: [String] = []
         if folder == root { notes.append("\(root) holds class folders directly: read as the \(split.usage) split") }
-        return (dataset, LoadReport(source: folder, loaded: kept, skipped: issues, notes: notes))
+        return (dataset, LoadReport(source: folder, loaded: kept, skipped: issues, notes: notes,
+                                    readsEverySplit: folder == root))
     }
 
     // MARK: - File system helpers

@@ -8,13 +8,18 @@ public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
     public var skipped: [LoadIssue]
     /// Remarks that are not errors (for example "no Usage column: every row loaded").
     public var notes: [String]
+    /// True when the source has no splits of its own (a folder that holds class folders directly, a CSV without a
+    /// Usage column): every split reads the same images.
+    public var readsEverySplit: Bool
 
     /// Creates a report.
-    public init(source: String, loaded: Int, skipped: [LoadIssue] = [], notes: [String] = []) {
+    public init(source: String, loaded: Int, skipped: [LoadIssue] = [], notes: [String] = [],
+                readsEverySplit: Bool = false) {
         self.source = source
         self.loaded = loaded
         self.skipped = skipped
         self.notes = notes
+        self.readsEverySplit = readsEverySplit
     }
 
     /// One line, e.g. "loaded 28709 images, skipped 3 malformed (first: fer2013.csv:17: expected 2304

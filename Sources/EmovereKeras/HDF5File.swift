@@ -1,4 +1,5 @@
 import CHDF5
+import EmovereCore
 import Foundation
 import Synchronization
 
@@ -19,6 +20,11 @@ final class HDF5File {
         self.path = path
         chdf5_silence_errors()
         guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound(path: path) }
+        do {
+            try FileContents.checkRegularFile(atPath: path)
+        } catch {
+            throw .unreadable(path: path, object: "the file", reason: error.reason)
+        }
         let isHDF5 = chdf5_is_hdf5(path)
         guard isHDF5 >= 0 else { throw .unreadable(path: path, object: "the file", reason: Self.innermostError()) }
         guard isHDF5 > 0 else { throw .notHDF5(path: path) }

@@ -1,4 +1,5 @@
 import Foundation
+import EmovereCore
 
 /// Why a Haar cascade file could not be loaded. Every case names the file (or the source label given to
 /// ``HaarCascade/init(xmlBytes:source:)``) so the message stands on its own.
@@ -118,17 +119,13 @@ public struct HaarCascade: Sendable {
     /// Reads a cascade from an OpenCV cascade XML file.
     /// - Throws: ``HaarCascadeError`` naming `path` when the file is unreadable, not XML, or not a supported cascade.
     public init(contentsOf path: String) throws(HaarCascadeError) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw .unreadableFile(path: path, reason: "no such file")
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.bytes(atPath: path)
+        } catch {
+            throw .unreadableFile(path: path, reason: error.reason)
         }
-        guard !isDirectory.boolValue else {
-            throw .unreadableFile(path: path, reason: "is a directory, expected an XML file")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadableFile(path: path, reason: "the file exists but could not be read (permissions?)")
-        }
-        try self.init(xmlBytes: [UInt8](data), source: path)
+        try self.init(xmlBytes: bytes, source: path)
     }
 
     /// Reads a cascade from the bytes of an OpenCV cascade XML document.

@@ -71,7 +71,7 @@ struct Analyze: ParsableCommand {
             let lists = filesFrom.flatMap { $0 == "-" ? nil : [$0] } ?? []
             try OutputPaths.checkDistinct([("--output", output)], inputs: paths + lists + detection.inputFiles)
             // --annotate may be a folder beside or inside the inputs (its files are left out of them).
-            try OutputPaths.checkDistinct([("--output", output), ("--annotate", annotate)])
+            try OutputPaths.checkDistinct([("--output", output), ("--annotate", annotate)], foldersAllowed: true)
         }
         if let annotate { _ = try AnnotationTarget(output: annotate, inputs: paths) }
     }

@@ -9,7 +9,7 @@ enum AnnotationTarget: Equatable {
     /// The target for `--annotate output` given the command's inputs, checked (a file name for one photo, a folder
     /// otherwise, never an input) without touching the file system; `createFolder()` makes it ready.
     init(output: String, inputs: [String]) throws {
-        try OutputPaths.checkDistinct([("--annotate", output)])
+        try OutputPaths.checkDistinct([("--annotate", output)], foldersAllowed: true)
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         let singlePhoto = inputs.count == 1
@@ -21,7 +21,8 @@ enum AnnotationTarget: Equatable {
             if manager.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw ValidationError("--annotate \(output) is a folder; for one photo, name the output file")
             }
-            try OutputPaths.checkDistinct([("--annotate", output)], inputs: [inputs[0]], inputName: "the photo")
+            try OutputPaths.checkDistinct([("--annotate", output)], inputs: [inputs[0]], inputName: "the photo",
+                                          foldersAllowed: true)
             self = .file(output)
         } else {
             if manager.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {

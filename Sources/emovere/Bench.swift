@@ -60,6 +60,9 @@ struct Bench: ParsableCommand {
         if trainingBatch != 0 && trainingBatch < 2 {
             throw ValidationError("--training-batch must be at least 2 (batch norm needs two faces), or 0 to skip training, received \(trainingBatch)")
         }
+        if trainingOnly && trainingBatch == 0 {
+            throw ValidationError("--training-only times training, which --training-batch 0 skips: give a batch of 2 or more")
+        }
         if let batch = inferenceBatches.first(where: { $0 < 1 }) {
             throw ValidationError("--inference-batches are batch sizes: expected 1 or more, received \(batch)")
         }

@@ -5,11 +5,16 @@ import Foundation
 
 /// Shared steps of the commands.
 enum CommandSupport {
-    /// Loads one split, printing the loader's summary of skipped rows or files.
+    /// Loads one split, printing the loader's summary of skipped rows or files and its notes.
     static func load(path: String, split: Split, strict: Bool, imageSize: Int) throws -> FaceDataset {
+        try loadWithReport(path: path, split: split, strict: strict, imageSize: imageSize).dataset
+    }
+
+    private static func loadWithReport(path: String, split: Split, strict: Bool, imageSize: Int) throws
+        -> (dataset: FaceDataset, report: LoadReport) {
         let (dataset, report) = try FER2013.load(path: path, split: split, strict: strict, imageSize: imageSize)
-        FileHandle.standardError.write(Data((report.summary + "\n").utf8))
-        return dataset
+        FileHandle.standardError.write(Data((report.description + "\n").utf8))
+        return (dataset, report)
     }
 
     /// Checks an `--input-size`: the sizes a model file may declare (`ModelCard.inputSizes`).
@@ -24,8 +29,11 @@ enum CommandSupport {
         -> (training: FaceDataset, validation: FaceDataset)
     {
         let size = recipe.preprocessing.inputSize
-        let training = try load(path: path, split: .training, strict: strict, imageSize: size)
+        let (training, report) = try loadWithReport(path: path, split: .training, strict: strict, imageSize: size)
         if let (kept, heldOut) = recipe.holdingOut(from: training) { return (kept, heldOut) }
+        guard !report.readsEverySplit else {
+            throw CommandFailure("\(path) has no PublicTest split of its own (\(report.source) is read whole for every split): validating on the training images would choose the model on them; give --validation-fraction (e.g. 0.1), or data with train/ and test/ folders or a Usage column")
+        }
         return (training, try load(path: path, split: .publicTest, strict: strict, imageSize: size))
     }
 }

@@ -12,13 +12,17 @@ enum OutputPaths {
     }
 
     /// Throws when one of the given `outputs` (option, path; nil: not given) is empty, is one of `inputs` (described
-    /// to the user as `inputName`) or names the same file as an earlier output.
+    /// to the user as `inputName`), names the same file as an earlier output, lies below a file instead of a folder,
+    /// or, unless `foldersAllowed`, is an existing folder. Missing folders above an output are fine: the writers
+    /// create them.
     static func checkDistinct(_ outputs: [(option: String, path: String?)], inputs: [String] = [],
-                              inputName: String = "one of the inputs") throws {
+                              inputName: String = "one of the inputs", foldersAllowed: Bool = false) throws {
         let given = outputs.compactMap { output in output.path.map { (option: output.option, path: $0) } }
         let inputPaths = Set(inputs.map(canonical))
         for (index, output) in given.enumerated() {
             guard !output.path.isEmpty else { throw ValidationError("\(output.option) needs a file path, received ''") }
+            if !foldersAllowed { try checkNotFolder(output.path, option: output.option) }
+            try checkFoldersAbove(output.path, option: output.option)
             let target = canonical(output.path)
             if inputPaths.contains(target) {
                 throw ValidationError("\(output.option) \(output.path) is \(inputName): choose another output path")
@@ -29,15 +33,32 @@ enum OutputPaths {
         }
     }
 
-    /// Throws unless `path` names a file (not an existing folder, nor a path ending in `/`) whose extension, in any
-    /// case, is one of `extensions` (`kind` describes it to the user); `allowsNoExtension` also accepts none.
-    static func checkFileName(_ path: String, option: String, kind: String, extensions: [String],
-                              allowsNoExtension: Bool = false) throws {
+    /// Throws when `path` is an existing folder or ends in `/`: an option that writes a file.
+    static func checkNotFolder(_ path: String, option: String) throws {
         var isDirectory: ObjCBool = false
         if path.hasSuffix("/") || FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
             && isDirectory.boolValue {
             throw ValidationError("\(option) \(path) is a folder: name the file to write")
         }
+    }
+
+    /// Throws when the nearest existing path above `path` is not a folder (the output could never be created).
+    static func checkFoldersAbove(_ path: String, option: String) throws {
+        var above = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        while !FileManager.default.fileExists(atPath: above.path, isDirectory: &isDirectory) && above.path != "/" {
+            above = above.deletingLastPathComponent()
+        }
+        guard isDirectory.boolValue else {
+            throw ValidationError("\(option) \(path): \(above.path) is a file, not a folder")
+        }
+    }
+
+    /// Throws unless `path` names a file (not an existing folder, nor a path ending in `/`) whose extension, in any
+    /// case, is one of `extensions` (`kind` describes it to the user); `allowsNoExtension` also accepts none.
+    static func checkFileName(_ path: String, option: String, kind: String, extensions: [String],
+                              allowsNoExtension: Bool = false) throws {
+        try checkNotFolder(path, option: option)
         let fileExtension = (path as NSString).pathExtension.lowercased()
         guard extensions.contains(fileExtension) || allowsNoExtension && fileExtension.isEmpty else {
             let names = extensions.map { "." + $0 }

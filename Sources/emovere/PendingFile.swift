@@ -12,12 +12,6 @@ final class PendingFile {
     private var closed = false
 
     init(path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw CommandFailure("\(path): the folder \(folder) does not exist")
-        }
         self.path = path
         temporaryPath = try AtomicFile.temporaryPath(for: path, tag: "partial")
         guard FileManager.default.createFile(atPath: temporaryPath, contents: nil) else {

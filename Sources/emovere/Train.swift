@@ -132,25 +132,13 @@ struct Train: ParsableCommand {
         if resume && !FileManager.default.fileExists(atPath: checkpoint) {
             throw ValidationError("--resume: no checkpoint at \(checkpoint)")
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && !isDirectory.boolValue {
+            throw ValidationError("--out \(out) is a file: name the folder for the run's log, checkpoints and model")
+        }
+        try OutputPaths.checkFoldersAbove(out, option: "--out")
         try CommandSupport.validateInputSize(inputSize)
-        if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, received \(epochs)") }
-        if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2, received \(batchSize)") }
-        if let learningRate, learningRate <= 0 {
-            throw ValidationError("--learning-rate must be positive, received \(learningRate)")
-        }
-        if let labelSmoothing, !(0..<1).contains(labelSmoothing) {
-            throw ValidationError("--label-smoothing must be in [0, 1), received \(labelSmoothing)")
-        }
-        if let softLabelWeight, !(0...1).contains(softLabelWeight) {
-            throw ValidationError("--soft-label-weight must be between 0 and 1, received \(softLabelWeight)")
-        }
         if softLabelWeight != nil && softLabels == nil { throw ValidationError("--soft-label-weight needs --soft-labels") }
-        if let teacherWeight, !(0...1).contains(teacherWeight) {
-            throw ValidationError("--teacher-weight must be between 0 and 1, received \(teacherWeight)")
-        }
-        if let teacherTemperature, !(teacherTemperature > 0 && teacherTemperature.isFinite) {
-            throw ValidationError("--teacher-temperature must be positive, received \(teacherTemperature)")
-        }
         for (option, path) in teacher.map({ ("--teacher", $0) }) + initialWeights.map({ ("--initial-weights", $0) })
             + [("--soft-labels", softLabels)] {
             if let path, !FileManager.default.fileExists(atPath: path) {
@@ -164,8 +152,39 @@ struct Train: ParsableCommand {
         if teacherTta != nil && teacherInput == .augmented {
             throw ValidationError("--teacher-tta applies to --teacher-input clean; with augmented input each teacher sees the student's single view")
         }
-        if let fraction = validationFraction, !(fraction > 0 && fraction < 1) {
-            throw ValidationError("--validation-fraction must be between 0 and 1, received \(fraction)")
+        do {
+            try effectiveRecipe().validate()
+        } catch let error as TrainingError {
+            guard case let .invalidSetting(setting, _, _) = error, let option = Self.option(setting: setting) else {
+                throw error
+            }
+            throw ValidationError("\(error) (\(option) sets it)")
+        }
+    }
+
+    /// The recipe the run trains with: `--recipe` with the options' settings over it.
+    private func effectiveRecipe() throws -> TrainingRecipe {
+        try TrainingRecipe.load(recipe).applying(overrides)
+    }
+
+    /// The option that sets a recipe's `setting`, where one does.
+    private static func option(setting: TrainingRecipe.Setting) -> String? {
+        switch setting {
+        case .inputSize: "--input-size"
+        case .epochs: "--epochs"
+        case .batchSize: "--batch-size"
+        case .learningRate: "--learning-rate"
+        case .weightDecay: "--weight-decay"
+        case .labelSmoothing: "--label-smoothing"
+        case .mixupAlpha: "--mixup"
+        case .earlyStoppingPatience: "--early-stopping"
+        case .validationHoldOut: "--validation-fraction"
+        case .plateauPatience: "--plateau-patience"
+        case .warmupEpochs: "--warmup-epochs"
+        case .softLabelWeight: "--soft-label-weight"
+        case .teacherWeight: "--teacher-weight"
+        case .teacherTemperature: "--teacher-temperature"
+        case .plateauFactor, .minimumLearningRate, .warmupFraction: nil
         }
     }
 
@@ -200,7 +219,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let recipe = try TrainingRecipe.load(self.recipe).applying(overrides)
+        let recipe = try effectiveRecipe()
         if resume { try Trainer.verifyResumable(directory: out, recipe: recipe) }
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)

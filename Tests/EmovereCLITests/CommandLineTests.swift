@@ -154,6 +154,62 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 
+    @Test func importKerasRefusesANamedPipeWithoutWaitingOnIt() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let pipe = scratch.path + "/model.h5"
+        #expect(mkfifo(pipe, 0o600) == 0)
+        let result = try CommandRunner.run(["import-keras", pipe, "--out", scratch.path + "/out.safetensors"])
+        #expect(result.status != 0 && result.standardError.contains("expected a regular file, found a named pipe"),
+                "\(result)")
+    }
+
+    /// Every training setting out of its range is refused before any data is read, naming the recipe's setting and
+    /// the option that sets it; a recipe file gets the same checks.
+    @Test(arguments: [
+        (["--schedule", "plateau", "--plateau-patience", "0"], "plateauPatience: expected 1 to 100000, received 0 (--plateau-patience"),
+        (["--weight-decay=-5"], "weightDecay: expected 0 or more, received -5.0 (--weight-decay"),
+        (["--mixup=-1"], "mixupAlpha: expected 0 (off) or more, received -1.0 (--mixup"),
+        (["--learning-rate", "nan"], "learningRate: expected a positive number, received nan (--learning-rate"),
+        (["--epochs", "9223372036854775807"], "epochs: expected 1 to 100000"),
+        (["--batch-size", "1"], "batchSize: expected 2 to 65536, received 1 (--batch-size"),
+        (["--label-smoothing", "1"], "labelSmoothing: expected 0 or more and below 1, received 1.0"),
+        (["--validation-fraction", "1.5"], "validationHoldOut: expected above 0 and below 1, received 1.5"),
+    ] as [([String], String)])
+    func trainRefusesSettingsOutOfRange(options: [String], message: String) throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let result = try CommandRunner.run(["train", "--data", scratch.path, "--out", scratch.path + "/run"] + options)
+        #expect(result.status == 64 && result.standardError.contains(message), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/run"))
+    }
+
+    @Test func trainRefusesARecipeFileOutOfRangeAndAnOutThatIsAFile() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var recipe = try #require(TrainingRecipe.builtIn("tiny"))
+        recipe.batchSize = 0
+        let file = scratch.path + "/recipe.json"
+        try JSONEncoder().encode(recipe).write(to: URL(fileURLWithPath: file))
+        let fromFile = try CommandRunner.run(["train", "--data", scratch.path, "--out", scratch.path + "/run",
+                                              "--recipe", file])
+        #expect(fromFile.status != 0 && fromFile.standardError.contains(file)
+                && fromFile.standardError.contains("batchSize: expected 2 to 65536, received 0"), "\(fromFile)")
+        let outIsAFile = try CommandRunner.run(["train", "--data", scratch.path, "--out", file])
+        #expect(outIsAFile.status == 64 && outIsAFile.standardError.contains("--out \(file) is a file"), "\(outIsAFile)")
+    }
+
+    @Test func trainRefusesDataWithoutAValidationSplit() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try Self.writeDataset(to: scratch.path, trainingPerClass: 2, testPerClass: 1)
+        let result = try CommandRunner.run(["train", "--data", scratch.path + "/train", "--out", scratch.path + "/run",
+                                            "--model", "tiny-cnn", "--epochs", "1"])
+        #expect(result.status != 0 && result.standardError.contains("has no PublicTest split of its own")
+                && result.standardError.contains("note: \(scratch.path)/train holds class folders directly"),
+                "\(result)")
+    }
+
     @Test func invalidThreadSettingsAreRefusedByEveryCommand() throws {
         for value in ["abc", "0", "-1", "100000"] {
             let result = try CommandRunner.run(["info", "--system"], environment: ["EMOVERE_THREADS": value])

@@ -28,6 +28,9 @@ struct OutputPathTests {
          "--reliability-diagram and --output both name /tmp/e.json"),
         (["evaluate", "--model", model, "--data", "/tmp", "--reliability-diagram", "/tmp/r.png"], "ending in .svg"),
         (["evaluate", "--model", model, "--data", "/tmp", "--output", ""], "--output needs a file path"),
+        (["evaluate", "--model", model, "--data", "/tmp", "--output", "/tmp"], "--output /tmp is a folder"),
+        (["evaluate", "--model", model, "--data", "/tmp", "--output", model + "/e.json"], "\(model) is a file, not a folder"),
+        (["bench", "--training-only", "--training-batch", "0"], "--training-only times training, which --training-batch 0 skips"),
         (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
         // average: an input overwritten, counted twice, or a model written without its extension.
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),

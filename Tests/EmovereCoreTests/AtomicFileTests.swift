@@ -32,12 +32,20 @@ struct AtomicFileTests {
         #expect(!FileManager.default.fileExists(atPath: temporary))
     }
 
+    @Test func missingFoldersAreCreated() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/reports/today/report.json"
+        try AtomicFile.write("{}", to: path)
+        #expect(try FileContents.bytes(atPath: path) == Array("{}".utf8))
+    }
+
     @Test func failuresNameThePathAndTheStep() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let missing = folder + "/no-such-folder/model.safetensors"
-        let error = try #require(throws: AtomicFile.WriteError.self) { try AtomicFile.write("x", to: missing) }
-        #expect(error.path == missing)
-        #expect(error.description.contains("creating temporary file"))
+        try AtomicFile.write("a file, not a folder", to: folder + "/file.txt")
+        let belowAFile = folder + "/file.txt/model.safetensors"
+        let error = try #require(throws: AtomicFile.WriteError.self) { try AtomicFile.write("x", to: belowAFile) }
+        #expect(error.path == belowAFile)
+        #expect(error.description.contains("creating folder \(folder)/file.txt"), "\(error)")
         #expect(throws: AtomicFile.WriteError.self) { try AtomicFile.write("x", to: folder + "/") }
     }
 

@@ -31,12 +31,21 @@ struct FERPlusVotesTests {
         #expect(votes.votes(for: dataset) == [nonFace, nil])
     }
 
+    @Test func aByteOrderMarkBeforeTheHeaderIsSkipped() throws {
+        let (path, directory) = try Self.write(["\u{FEFF}" + Self.header, "dir/Training_1.png,train,7,1,2,0,0,0,0,0,0,0,0"])
+        defer { directory.remove() }
+        let votes = try FERPlusVotes(contentsOf: path)
+        #expect(votes.byFileName["Training_1.png"]?.counts == [1, 2, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
     @Test func malformedFilesNameTheLineAndWhatWasExpected() throws {
         let cases: [([String], String)] = [
             (["file,neutral", "a.png,1"], "ferplus.csv:1: unexpected CSV header: expected \"file,neutral,happiness"),
             ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1"], "ferplus.csv:2: expected 13 fields, found 12"),
             ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1,1", "b.png,train,1,1,x,1,1,1,1,1,1,1,1"],
              "ferplus.csv:3: happiness is 'x', expected a vote count"),
+            ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1,9223372036854775807"],
+             "ferplus.csv:2: NF is '9223372036854775807', expected a vote count from 0 to 10000"),
         ]
         for (lines, message) in cases {
             let (path, directory) = try Self.write(lines)

@@ -128,6 +128,36 @@ struct TrainingRecipeTests {
         }
     }
 
+    /// Every built-in recipe passes `validate()`; each setting out of its range is refused naming it, from a file and
+    /// by the trainer alike (a plateau patience of 0 divided by zero in the trainer, a batch of 0 in the sampler).
+    @Test func settingsOutOfRangeAreRefused() throws {
+        for name in TrainingRecipe.builtInNames { try #require(TrainingRecipe.builtIn(name)).validate() }
+        let base = try #require(TrainingRecipe.builtIn("tiny"))
+        let cases: [(String, (inout TrainingRecipe) -> Void, String)] = [
+            ("plateau", { $0.schedule = .reduceOnPlateau(factor: 0.1, patience: 0, minimum: 0) },
+             "the recipe's plateauPatience: expected 1 to 100000, received 0"),
+            ("batch", { $0.batchSize = 0 }, "the recipe's batchSize: expected 2 to 65536, received 0"),
+            ("epochs", { $0.epochs = Int.max }, "the recipe's epochs: expected 1 to 100000"),
+            ("decay", { $0.weightDecay = -1 }, "the recipe's weightDecay: expected 0 or more, received -1.0"),
+            ("rate", { $0.learningRate = -1 }, "the recipe's learningRate: expected a positive number, received -1.0"),
+            ("teacher", { $0.distillation = Distillation(teachers: ["t.safetensors"], temperature: 0) },
+             "the recipe's teacherTemperature: expected a positive number, received 0.0"),
+        ]
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-recipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (name, change, message) in cases {
+            var recipe = base
+            change(&recipe)
+            let refused = try #require(throws: TrainingError.self) { try recipe.validate() }
+            #expect(refused.description == message || refused.description.hasPrefix(message), "\(refused)")
+            let path = folder.appendingPathComponent("\(name).json").path
+            try JSONEncoder().encode(recipe).write(to: URL(fileURLWithPath: path))
+            let error = try #require(throws: ModelError.self) { try TrainingRecipe.load(path) }
+            #expect(error.description.contains(path) && error.description.contains(message), "\(error)")
+        }
+    }
+
     /// The schedule options: a kind builds that schedule; a lone patience or warm-up changes only a base schedule of
     /// its kind.
     @Test func scheduleOverridesFollowTheBaseSchedule() throws {

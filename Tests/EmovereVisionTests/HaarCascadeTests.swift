@@ -103,13 +103,23 @@ struct HaarCascadeTests {
         #expect(cascade.stageCount == 1 && cascade.featureCount == 1 && cascade.windowWidth == 4)
     }
 
-    @Test("missing file names the path")
-    func missingFile() {
-        let path = "/nonexistent/haarcascade.xml"
-        #expect(throws: HaarCascadeError.unreadableFile(path: path, reason: "no such file")) {
-            try HaarCascade(contentsOf: path)
+    @Test("a missing file, a folder or a named pipe is refused naming the path, without blocking on the pipe")
+    func missingFile() throws {
+        func reason(_ path: String) -> String? {
+            do {
+                _ = try HaarCascade(contentsOf: path)
+                return nil
+            } catch {
+                guard case let .unreadableFile(failedPath, reason) = error, failedPath == path else { return nil }
+                return reason
+            }
         }
-        #expect(throws: HaarCascadeError.self) { try HaarCascade(contentsOf: "/tmp") }
+        #expect(reason("/nonexistent/haarcascade.xml")?.contains("No such file") == true)
+        #expect(reason("/tmp") == "expected a regular file, found a folder")
+        let pipe = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-\(UUID().uuidString).xml").path
+        #expect(mkfifo(pipe, 0o600) == 0)
+        defer { try? FileManager.default.removeItem(atPath: pipe) }
+        #expect(reason(pipe) == "expected a regular file, found a named pipe")
     }
 
     @Test("garbage and truncated XML are rejected with a line number")

@@ -41,7 +41,7 @@ public final class Trainer {
     private var batchTeachers: BatchTeachers?
 
     public init(recipe: TrainingRecipe, training: FaceDataset, validation: FaceDataset, directory: String) throws {
-        try recipe.validateInputSize()
+        try recipe.validate()
         var training = training
         var voteDistributions: [[Float]?] = []
         if let softLabels = recipe.softLabels {
@@ -302,7 +302,7 @@ public final class Trainer {
 /// Errors that stop a training run.
 public enum TrainingError: Error, CustomStringConvertible {
     case notEnoughData(count: Int, batchSize: Int)
-    case invalidInputSize(reason: String)
+    case invalidSetting(TrainingRecipe.Setting, expected: String, received: String)
     case notEnoughStatisticsData(count: Int, batchSize: Int)
     case emptyValidation
     case diverged(epoch: Int, step: Int)
@@ -321,8 +321,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "training needs at least one full batch: \(count) images for batch size \(batchSize)"
         case let .notEnoughStatisticsData(count, batchSize):
             "re-estimating batch-norm statistics needs at least one batch of \(batchSize) faces, found \(count)"
-        case let .invalidInputSize(reason):
-            "the recipe's input size: \(reason)"
+        case let .invalidSetting(setting, expected, received):
+            "the recipe's \(setting.rawValue): expected \(expected), received \(received)"
         case .emptyValidation:
             "validation set is empty; expected PublicTest images or a --validation-fraction above 0"
         case let .diverged(epoch, step):

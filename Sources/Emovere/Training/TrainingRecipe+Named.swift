@@ -172,7 +172,7 @@ extension TrainingRecipe {
     }
 
     /// A built-in recipe by name, the recipe in a model file's card (`.safetensors`), or a recipe JSON file; a recipe
-    /// from a file must pass `validateInputSize()`.
+    /// from a file must pass `validate()`.
     public static func load(_ nameOrPath: String) throws -> TrainingRecipe {
         if let recipe = builtIn(nameOrPath) { return recipe }
         guard FileManager.default.fileExists(atPath: nameOrPath) else {
@@ -180,7 +180,7 @@ extension TrainingRecipe {
         }
         let recipe = try nameOrPath.hasSuffix(".safetensors") ? recipe(inCardOf: nameOrPath) : recipe(inJSON: nameOrPath)
         do {
-            try recipe.validateInputSize()
+            try recipe.validate()
         } catch {
             throw ModelError.invalidModelFile(path: nameOrPath, reason: error.description)
         }

@@ -149,13 +149,74 @@ public struct Distillation: Sendable, Codable, Equatable {
 }
 
 extension TrainingRecipe {
-    /// Throws unless the architecture and the preprocessing agree on one input size a model file may declare
-    /// (`ModelCard.inputSizeProblem`): checked before any data is loaded at that size.
-    public func validateInputSize() throws(TrainingError) {
+    /// A setting `validate()` checks, named as in the recipe's JSON (`schedule`'s and the nested settings by the
+    /// value they hold).
+    public enum Setting: String, Sendable, CaseIterable {
+        case inputSize, epochs, batchSize, learningRate, weightDecay, labelSmoothing, mixupAlpha, earlyStoppingPatience
+        case validationHoldOut, plateauFactor, plateauPatience, minimumLearningRate, warmupEpochs, warmupFraction
+        case softLabelWeight, teacherWeight, teacherTemperature
+    }
+
+    /// The most epochs a recipe may ask for (a year of the default model's epochs on two cores).
+    public static let maximumEpochs = 100_000
+
+    /// The largest training batch.
+    public static let maximumBatchSize = 65_536
+
+    /// Throws `TrainingError.invalidSetting` naming the first setting out of its range: the architecture and the
+    /// preprocessing must agree on one input size a model file may declare (`ModelCard.inputSizeProblem`), and every
+    /// number must be finite and within what training can use. Checked before any data is loaded, for built-in
+    /// recipes, recipe files and cards alike.
+    public func validate() throws(TrainingError) {
         if let problem = ModelCard.inputSizeProblem(architecture: architecture.inputSize,
                                                     preprocessing: preprocessing.inputSize) {
-            throw .invalidInputSize(reason: problem)
+            throw .invalidSetting(.inputSize, expected: problem, received: "\(architecture.inputSize)")
         }
+        try Self.check(.epochs, epochs, within: 1...Self.maximumEpochs)
+        try Self.check(.batchSize, batchSize, within: 2...Self.maximumBatchSize)
+        try Self.check(.learningRate, learningRate, expected: "a positive number") { $0 > 0 }
+        try Self.check(.weightDecay, weightDecay, expected: "0 or more") { $0 >= 0 }
+        try Self.check(.labelSmoothing, labelSmoothing, expected: "0 or more and below 1") { $0 >= 0 && $0 < 1 }
+        try Self.check(.mixupAlpha, mixupAlpha, expected: "0 (off) or more") { $0 >= 0 }
+        if let earlyStoppingPatience { try Self.check(.earlyStoppingPatience, earlyStoppingPatience, within: 0...Int.max) }
+        if let validationHoldOut {
+            try Self.check(.validationHoldOut, Float(validationHoldOut), expected: "above 0 and below 1") {
+                $0 > 0 && $0 < 1
+            }
+        }
+        switch schedule {
+        case .constant: break
+        case let .reduceOnPlateau(factor, patience, minimum):
+            try Self.check(.plateauFactor, factor, expected: "above 0 and below 1") { $0 > 0 && $0 < 1 }
+            try Self.check(.plateauPatience, patience, within: 1...Self.maximumEpochs)
+            try Self.check(.minimumLearningRate, minimum, expected: "0 or more") { $0 >= 0 }
+        case let .cosine(warmupEpochs, minimum):
+            try Self.check(.warmupEpochs, warmupEpochs, within: 0...Self.maximumEpochs)
+            try Self.check(.minimumLearningRate, minimum, expected: "0 or more") { $0 >= 0 }
+        case let .oneCycle(warmupFraction):
+            try Self.check(.warmupFraction, warmupFraction, expected: "above 0 and below 1") { $0 > 0 && $0 < 1 }
+        }
+        if let softLabels {
+            try Self.check(.softLabelWeight, softLabels.weight, expected: "between 0 and 1") { (0...1).contains($0) }
+        }
+        if let distillation {
+            try Self.check(.teacherWeight, distillation.weight, expected: "between 0 and 1") { (0...1).contains($0) }
+            try Self.check(.teacherTemperature, distillation.temperature, expected: "a positive number") { $0 > 0 }
+        }
+    }
+
+    private static func check(_ setting: Setting, _ value: Int, within range: ClosedRange<Int>) throws(TrainingError) {
+        guard !range.contains(value) else { return }
+        let expected = range.upperBound == Int.max ? "\(range.lowerBound) or more"
+            : "\(range.lowerBound) to \(range.upperBound)"
+        throw .invalidSetting(setting, expected: expected, received: "\(value)")
+    }
+
+    /// Throws unless `value` is finite and passes `isValid`.
+    private static func check(_ setting: Setting, _ value: Float, expected: String,
+                              _ isValid: (Float) -> Bool) throws(TrainingError) {
+        guard !(value.isFinite && isValid(value)) else { return }
+        throw .invalidSetting(setting, expected: expected, received: "\(value)")
     }
 
     /// The model files whose mean starts the run: `initialWeights` and `averagedWeights` (empty: a random start).
