@@ -69,12 +69,16 @@ public struct ProgressOutput {
 /// On a terminal the line is redrawn in place (`\r`) at most once per `redrawInterval`
 /// (100 ms by default, measured with a monotonic clock). Elsewhere, such as a log file, a plain
 /// line is printed each time progress crosses another `plainStepPercent` (10 % by default).
-/// `finish()` always prints the final line followed by a newline.
+/// `finish()` always prints the final line followed by a newline. A job of unknown length (`total` 0, or a count
+/// that has passed an estimated `total`) shows its count, rate and elapsed time without a bar, percentage or ETA,
+/// and prints a plain line every `plainIntervalWithoutTotal` to a log.
 ///
 /// A `ProgressBar` is not thread-safe: update it from one thread at a time.
 public final class ProgressBar: ProgressSink {
-    /// The number of units the job will complete.
+    /// The number of units the job will complete; 0 or less: unknown.
     public let total: Int
+    /// How often a log gets a plain line while the total is unknown.
+    public static let plainIntervalWithoutTotal: Duration = .seconds(10)
     /// The text shown before the bar, e.g. `epoch 3` or `eval`.
     public let label: String
     /// The unit of work, e.g. `img` or `frame`.
@@ -95,11 +99,12 @@ public final class ProgressBar: ProgressSink {
     private var lastRedraw: Duration?
     private var lastLineLength = 0
     private var lastPlainStep = 0
+    private var lastPlainLine: Duration?
 
     /// Creates a progress bar; nothing is printed until the first `update` or `finish`.
     ///
     /// - Parameters:
-    ///   - total: The number of units the job will complete.
+    ///   - total: The number of units the job will complete; 0 when unknown (a stream of unknown length).
     ///   - label: The text shown before the bar.
     ///   - unit: The unit of work, shown after counts and in the rate.
     ///   - output: Where to write; standard error by default.
@@ -160,8 +165,12 @@ public final class ProgressBar: ProgressSink {
             if let lastRedraw, time - lastRedraw < redrawInterval { return }
             lastRedraw = time
             output.write("\r" + paddedLine(elapsed: time - start))
+        } else if !Self.isKnown(total: total, completed: self.completed) {
+            if let lastPlainLine, time - lastPlainLine < Self.plainIntervalWithoutTotal { return }
+            lastPlainLine = time
+            output.write(line(elapsed: time - start) + "\n")
         } else {
-            guard total > 0, self.completed < total else { return }
+            guard self.completed < total else { return }
             let step = (self.completed * 100 / total) / plainStepPercent
             guard step > lastPlainStep else { return }
             lastPlainStep = step
@@ -219,6 +228,8 @@ public final class ProgressBar: ProgressSink {
     /// - The ETA is `(total - completed) / rate` (see `formatClock`), `--:--` while unknown and
     ///   `00:00` once `completed >= total`.
     /// - Metrics follow as `name value` pairs (see `formatMetric`).
+    /// - With an unknown total (0 or less, or fewer than `completed`: an estimate that fell short), the line has the
+    ///   count, rate, elapsed time and metrics only: `video  1234 frame  25.0 frame/s  elapsed 00:49`.
     public static func render(
         label: String,
         completed: Int,
@@ -229,9 +240,14 @@ public final class ProgressBar: ProgressSink {
         barWidth: Int = 30
     ) -> String {
         let done = max(0, completed)
-        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
         let seconds = Stopwatch.seconds(elapsed)
         let rate: Double? = seconds > 0 ? Double(done) / seconds : nil
+        let metricsText = metrics.map { "\($0.0) \(formatMetric($0.1))" }.joined(separator: " ")
+        guard isKnown(total: total, completed: done) else {
+            return ([label, "\(done) \(unit)", "\(formatRate(rate)) \(unit)/s", "elapsed \(formatClock(seconds: seconds))",
+                     metricsText]).filter { !$0.isEmpty }.joined(separator: "  ")
+        }
+        let fraction = min(1, Double(done) / Double(total))
         let remaining: Double?
         if done >= total {
             remaining = 0
@@ -252,11 +268,12 @@ public final class ProgressBar: ProgressSink {
         parts.append("\(formatRate(rate)) \(unit)/s")
         parts.append("elapsed \(formatClock(seconds: seconds))")
         parts.append("eta \(formatClock(seconds: remaining))")
-        if !metrics.isEmpty {
-            parts.append(metrics.map { "\($0.0) \(formatMetric($0.1))" }.joined(separator: " "))
-        }
+        if !metricsText.isEmpty { parts.append(metricsText) }
         return parts.joined(separator: "  ")
     }
+
+    /// Whether `total` is a count the job can still be measured against.
+    static func isKnown(total: Int, completed: Int) -> Bool { total > 0 && completed <= total }
 
     /// A bar of `width` characters for `fraction` (clamped to 0...1) of the work done.
     public static func bar(fraction: Double, width: Int) -> String {

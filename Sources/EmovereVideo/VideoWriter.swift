@@ -62,6 +62,8 @@ public final class VideoWriter {
     public let temporaryPath: String
 
     private let encoder: Subprocess
+    /// The encoder's process id (ffmpeg), for a caller that must stop it on a forced exit.
+    public var encoderProcessIdentifier: Int32 { encoder.process.processIdentifier }
     private let input: FileHandle
     private var state = State.open
 
@@ -96,11 +98,6 @@ public final class VideoWriter {
         }
         let tools = try FFmpegTools.resolve(tools)
         let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .outputFailed(path: path, reason: "the folder \(folder) does not exist")
-        }
         let fileExtension = url.pathExtension.isEmpty ? "mp4" : url.pathExtension
         guard Self.containerExtensions.contains(fileExtension.lowercased()) else {
             throw .invalidArgument(name: "output file", expected: "a name ending in "
@@ -123,7 +120,10 @@ public final class VideoWriter {
                          "-framerate", frameRate]
             + (settings.wallClockTimestamps ? ["-use_wallclock_as_timestamps", "1"] : []) + ["-i", "pipe:0"]
         if let audioSource {
-            arguments += ["-i", "file:" + audioSource, "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-shortest"]
+            // The video decides the length: a shorter audio track is padded with silence (`-shortest` alone ends the
+            // output with the audio and stops reading frames), a longer one cut.
+            arguments += ["-i", "file:" + audioSource, "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-af", "apad",
+                          "-shortest"]
         } else {
             arguments += ["-map", "0:v:0"]
         }

@@ -85,6 +85,9 @@ struct Live: ParsableCommand {
             try VideoWriter(path: path, width: info.width, height: info.height, frameRate: info.frameRateText,
                             settings: .init(wallClockTimestamps: live), tools: tools)
         }
+        let forcedExit = interruption.removeOnForcedExit(files: [writer?.temporaryPath].compactMap { $0 },
+                                                         processes: [writer?.encoderProcessIdentifier].compactMap { $0 })
+        defer { interruption.release(forcedExit) }
         FileHandle.standardError.write(Data("live: \(source.name) \(info.width)x\(info.height) at \(ProgressBar.formatRate(info.frameRate)) frames/s\(live ? ", skipping frames that arrive while busy" : "")\n".utf8))
 
         // Every frame read is put, so a delivery's number counts the frames read (its index is one less).
@@ -110,8 +113,19 @@ struct Live: ParsableCommand {
         let status = LiveStatus()
         let annotator = AnnotationRenderer()
         var processed = 0
+        // An input that breaks off (a camera unplugged, a damaged file) keeps the recording of what was analysed and
+        // the summary, then fails the command.
+        var inputFailure: VideoError?
         do {
-            while let delivery = try mailbox.next() {
+            while true {
+                let next: FrameMailbox<RGBImage, VideoError>.Delivery?
+                do {
+                    next = try mailbox.next()
+                } catch {
+                    inputFailure = error
+                    break
+                }
+                guard let delivery = next else { break }
                 if interruption.isRequested { break }
                 var frame = delivery.frame
                 let index = delivery.number - 1
@@ -138,5 +152,6 @@ struct Live: ParsableCommand {
         status.finish(dropped: mailbox.dropped)
         try writer?.finish()
         if let out { FileHandle.standardError.write(Data("  wrote \(out)\n".utf8)) }
+        if let inputFailure { throw inputFailure }
     }
 }

@@ -140,6 +140,10 @@ struct Video: ParsableCommand {
             writer?.cancel()
             for output in outputs { output.discard() }
         }
+        let forcedExit = interruption.removeOnForcedExit(
+            files: [writer?.temporaryPath].compactMap { $0 } + outputs.map(\.temporaryPath),
+            processes: [writer?.encoderProcessIdentifier].compactMap { $0 })
+        defer { interruption.release(forcedExit) }
 
         let json = json ? JSONLines() : nil
         // A stream that breaks off after some frames (a truncated or damaged file) keeps what was analysed, and the
@@ -181,7 +185,9 @@ struct Video: ParsableCommand {
             }
             progress.finish()
             let seconds = stopwatch.elapsedSeconds
-            let duration = info.duration ?? Double(index) / info.frameRate
+            // A stream that broke off lasted as long as the frames read from it.
+            let duration = brokenOff == nil ? info.duration ?? Double(index) / info.frameRate
+                : Double(index) / info.frameRate
             if let plotFile {
                 try plotFile.write(TimelinePlot.svg(timeline: timeline, summaries: tracker.summaries, duration: duration,
                                                     title: (input as NSString).lastPathComponent))

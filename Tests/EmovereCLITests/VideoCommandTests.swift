@@ -153,19 +153,23 @@ struct VideoCommandTests {
         #expect(try fixture.outputs() == ["notes.mp4"])
     }
 
-    /// A video that breaks off part-way keeps what was analysed: the annotated video, the CSV and the plot up to the
-    /// last complete frame, a summary that says where it stopped, and exit status 1.
-    @Test func brokenVideoKeepsWhatWasAnalysed() throws {
-        let fixture = try Fixture()
-        defer { fixture.remove() }
-        // An index-first copy cut at two thirds: readable at first, broken later.
+    /// An index-first copy of the test video cut at two thirds: readable at first, broken later.
+    static func brokenVideo(in fixture: Fixture) throws -> String {
         let indexed = fixture.folder + "/indexed.mp4"
         try Fixture.ffmpeg(["-i", fixture.video, "-c", "copy", "-movflags", "+faststart", indexed])
         let bytes = try Data(contentsOf: URL(fileURLWithPath: indexed))
         let broken = fixture.folder + "/broken.mp4"
         try bytes.prefix(bytes.count * 2 / 3).write(to: URL(fileURLWithPath: broken))
         try FileManager.default.removeItem(atPath: indexed)
+        return broken
+    }
 
+    /// A video that breaks off part-way keeps what was analysed: the annotated video, the CSV and the plot up to the
+    /// last complete frame, a summary that says where it stopped and gives the duration analysed, and exit status 1.
+    @Test func brokenVideoKeepsWhatWasAnalysed() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let broken = try Self.brokenVideo(in: fixture)
         let result = try CommandRunner.run(["video", broken, "--out", fixture.folder + "/a.mp4", "--csv", fixture.folder + "/t.csv",
                                             "--plot", fixture.folder + "/t.svg"] + fixture.recognition)
         #expect(result.status == 1, "\(result)")
@@ -174,6 +178,45 @@ struct VideoCommandTests {
         #expect(try fixture.outputs() == ["a.mp4", "broken.mp4", "t.csv", "t.svg"])
         let rows = try String(contentsOfFile: fixture.folder + "/t.csv", encoding: .utf8).split(separator: "\n").count
         #expect(rows > 1 && rows - 1 < Self.frameCount, "\(rows - 1) frame rows")
+        // The duration is the frames read at 15 frames/s, not the 3 s the damaged header promises.
+        let frames = rows - 1
+        #expect(result.standardOutput.contains("broken.mp4: \(frames) frames, "
+                                               + String(format: "%.2f s", Double(frames) / 15)), "\(result)")
+    }
+
+    /// `live` on an input that breaks off keeps its recording of what was analysed and fails.
+    @Test func liveKeepsItsRecordingWhenTheInputBreaksOff() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let broken = try Self.brokenVideo(in: fixture)
+        let out = fixture.folder + "/live.mp4"
+        let result = try CommandRunner.run(["live", "--input", broken, "--out", out] + fixture.recognition)
+        #expect(result.status == 1 && result.standardError.contains("wrote \(out)"), "\(result)")
+        let info = try VideoInfo.probe(.file(out), tools: FFmpegTools.locate())
+        #expect((info.frameCount ?? 0) > 0 && (info.frameCount ?? 0) < Self.frameCount)
+        #expect(try fixture.outputs() == ["broken.mp4", "live.mp4"])
+    }
+
+    /// A closed terminal (SIGHUP) stops `video` as Ctrl-C does, and a second signal right after the first exits at
+    /// once: either way no output and no hidden partial file is left, and the encoder does not outlive the command.
+    @Test(arguments: [[SIGHUP], [SIGINT, SIGINT]])
+    func signalsLeaveNoPartialFiles(signals: [Int32]) throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let process = try CommandRunner.start(["video", fixture.video, "--out", fixture.folder + "/a.mp4",
+                                               "--csv", fixture.folder + "/t.csv"] + fixture.recognition)
+        // Wait (without a tight limit) until the outputs' temporary files exist, then signal.
+        var waited = 0
+        while try !fixture.outputs().contains(where: { $0.hasPrefix(".a.mp4.partial") }) && process.isRunning && waited < 6000 {
+            usleep(50_000)
+            waited += 1
+        }
+        try #require(process.isRunning, "the command ended before it could be signalled")
+        for number in signals { kill(process.processIdentifier, number) }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let left = try fixture.outputs()
+        #expect(left.isEmpty, "\(left)")
     }
 
     /// Several videos: outputs go to folders under each video's name, `--output` gets one line per video (a summary

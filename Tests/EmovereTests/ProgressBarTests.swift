@@ -30,8 +30,30 @@ private final class Harness {
         #expect(start == "[>    ]    0%   0/50 frame  - frame/s  elapsed 00:00  eta --:--")
         let end = ProgressBar.render(label: "video", completed: 50, total: 50, unit: "frame", elapsed: .milliseconds(12_500), barWidth: 5)
         #expect(end == "video  [=====]  100%  50/50 frame  4.00 frame/s  elapsed 00:13  eta 00:00")
-        let noBar = ProgressBar.render(label: "x", completed: 7, total: 0, unit: "img", elapsed: .seconds(1), barWidth: 0)
-        #expect(noBar == "x  100%  7/0 img  7.00 img/s  elapsed 00:01  eta 00:00")
+        let noBar = ProgressBar.render(label: "x", completed: 7, total: 8, unit: "img", elapsed: .seconds(1), barWidth: 0)
+        #expect(noBar == "x   87%  7/8 img  7.00 img/s  elapsed 00:01  eta 00:00")
+    }
+
+    /// A stream of unknown length (total 0), or one that outran its estimated total, shows no percentage or ETA.
+    @Test func rendersAnUnknownTotal() {
+        let unknown = ProgressBar.render(label: "video", completed: 1234, total: 0, unit: "frame",
+                                         elapsed: .seconds(49), metrics: [("faces", 2)], barWidth: 10)
+        #expect(unknown == "video  1234 frame  25.2 frame/s  elapsed 00:49  faces 2.000")
+        let outran = ProgressBar.render(label: "", completed: 60, total: 50, unit: "frame", elapsed: .seconds(2))
+        #expect(outran == "60 frame  30.0 frame/s  elapsed 00:02")
+    }
+
+    @Test func logsPrintAPlainLineEveryTenSecondsWithoutATotal() {
+        let harness = Harness()
+        let bar = harness.makeBar(total: 0, isTerminal: false, label: "video")
+        for completed in 1...250 {
+            harness.time = .milliseconds(100 * completed)  // 25 s
+            bar.update(completed: completed)
+        }
+        bar.finish()
+        #expect(harness.writes.count == 4, "\(harness.writes)")  // at 0.1 s, 10.1 s and 20.1 s, then the final line
+        #expect(harness.writes[0] == "video  1 img  10.0 img/s  elapsed 00:00\n")
+        #expect(harness.writes[3] == "video  250 img  10.0 img/s  elapsed 00:25\n")
     }
 
     @Test func etaFollowsTheRate() {

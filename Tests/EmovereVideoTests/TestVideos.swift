@@ -50,13 +50,14 @@ struct TestVideos {
     }
 
     /// A `seconds`-long video of the sample photo (scaled to 220x220) sliding right by 30 px/s over a
-    /// blue-grey `width` x `height` background, H.264 in MP4, optionally with a 440 Hz tone.
+    /// blue-grey `width` x `height` background, H.264 in MP4, optionally with a 440 Hz tone (`audioSeconds` long:
+    /// the video's length unless given).
     func movingFace(name: String = "moving.mp4", width: Int = 320, height: Int = 240, frameRate: Int = 15,
-                    seconds: Int = 3, audio: Bool = false) throws -> String {
+                    seconds: Int = 3, audio: Bool = false, audioSeconds: Int? = nil) throws -> String {
         let output = path(name)
         var arguments = ["-f", "lavfi", "-i", "color=c=0x506070:s=\(width)x\(height):r=\(frameRate):d=\(seconds)",
                          "-i", Self.samplePhoto]
-        if audio { arguments += ["-f", "lavfi", "-i", "sine=frequency=440:duration=\(seconds)"] }
+        if audio { arguments += ["-f", "lavfi", "-i", "sine=frequency=440:duration=\(audioSeconds ?? seconds)"] }
         arguments += ["-filter_complex", "[1:v]scale=220:220[photo];[0:v][photo]overlay=x='10+30*t':y=10,format=yuv420p[video]",
                       "-map", "[video]"]
         if audio { arguments += ["-map", "2:a", "-c:a", "aac"] }

@@ -43,10 +43,13 @@ struct VideoWriterTests {
         #expect(count == 20)
     }
 
-    @Test func audioIsCopiedFromTheSource() throws {
+    /// The video decides the output's length: a shorter audio track is padded with silence (ffmpeg's `-shortest`
+    /// alone ended the output with the audio and refused the frames after it), a longer one cut.
+    @Test(arguments: [3, 1])
+    func audioIsCopiedFromTheSource(audioSeconds: Int) throws {
         let videos = try TestVideos()
         defer { videos.remove() }
-        let source = try videos.movingFace(name: "source.mp4", audio: true)
+        let source = try videos.movingFace(name: "source.mp4", audio: true, audioSeconds: audioSeconds)
         let reader = try VideoReader(source: .file(source))
         let path = videos.path("with-audio.mp4")
         let writer = try VideoWriter(path: path, width: reader.info.width, height: reader.info.height,
@@ -144,10 +147,18 @@ struct VideoWriterTests {
             try VideoWriter(path: videos.path("a.mp4"), width: 10, height: 10, frameRate: "fast")
         }
         #expect(rate?.description.contains("fast") == true)
+        // A missing folder is created; a file where the folder should be is an error naming it.
+        let nested = videos.path("new/folder/a.mp4")
+        let nestedWriter = try VideoWriter(path: nested, width: 10, height: 10, frameRate: "10")
+        try nestedWriter.write(Self.frame(0, width: 10, height: 10))
+        try nestedWriter.finish()
+        #expect(FileManager.default.fileExists(atPath: nested))
+        let file = videos.path("file.txt")
+        try Data("a file".utf8).write(to: URL(fileURLWithPath: file))
         let folder = #expect(throws: VideoError.self) {
-            try VideoWriter(path: "/nonexistent/folder/a.mp4", width: 10, height: 10, frameRate: "10")
+            try VideoWriter(path: file + "/a.mp4", width: 10, height: 10, frameRate: "10")
         }
-        #expect(folder?.description.contains("/nonexistent/folder") == true)
+        #expect(folder?.description.contains("creating folder \(file)") == true, "\(String(describing: folder))")
         // A container ffmpeg could not put H.264 in is refused before a frame is encoded.
         let container = #expect(throws: VideoError.self) {
             try VideoWriter(path: videos.path("a.txt"), width: 10, height: 10, frameRate: "10")
