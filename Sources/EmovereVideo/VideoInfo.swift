@@ -21,11 +21,14 @@ public struct VideoInfo: Sendable, Equatable, Codable {
     public var hasAudio: Bool
     /// The video codec's short name, e.g. `h264`.
     public var codec: String
+    /// The probed stream's index in the input (ffprobe's `index`), the stream `VideoReader` decodes; nil: the first
+    /// video stream. A cover picture stored as a video stream before the film is skipped this way.
+    public var streamIndex: Int?
 
     /// Creates a description by hand (for sources that cannot be probed).
     public init(width: Int, height: Int, frameRate: Double, frameRateText: String? = nil, frameCount: Int? = nil,
                 frameCountIsEstimate: Bool = false, duration: Double? = nil, hasAudio: Bool = false,
-                codec: String = "rawvideo") {
+                codec: String = "rawvideo", streamIndex: Int? = nil) {
         self.width = width
         self.height = height
         self.frameRate = frameRate
@@ -35,6 +38,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         self.duration = duration
         self.hasAudio = hasAudio
         self.codec = codec
+        self.streamIndex = streamIndex
     }
 
     /// The bytes of one `rgb24` frame.
@@ -102,6 +106,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         }
         self.hasAudio = streams.contains { $0.codecType == "audio" }
         self.codec = video.codecName ?? "unknown"
+        self.streamIndex = video.index
     }
 
     /// `"30000/1001"` as 29.97; nil for malformed or zero denominators.
@@ -124,6 +129,7 @@ struct ProbeReport: Decodable {
         struct SideData: Decodable {
             var rotation: Double?
         }
+        var index: Int?
         var codecType: String?
         var codecName: String?
         var width: Int?
@@ -137,7 +143,7 @@ struct ProbeReport: Decodable {
         var disposition: Disposition?
 
         enum CodingKeys: String, CodingKey {
-            case codecType = "codec_type", codecName = "codec_name", width, height
+            case index, codecType = "codec_type", codecName = "codec_name", width, height
             case realFrameRate = "r_frame_rate", averageFrameRate = "avg_frame_rate", duration
             case frameCount = "nb_frames", tags, sideData = "side_data_list", disposition
         }

@@ -59,7 +59,7 @@ public final class VideoReader {
         self.source = source
         let pipe = Pipe()
         let arguments = ["-nostdin", "-hide_banner", "-loglevel", "error"] + source.inputArguments(realTime: realTime)
-            + ["-map", "0:v:0", "-an", "-sn", "-dn",
+            + ["-map", info.streamIndex.map { "0:\($0)" } ?? "0:v:0", "-an", "-sn", "-dn",
                // Scaling to the probed size is a no-op for ordinary files and guards against size changes mid-stream.
                "-vf", "scale=\(info.width):\(info.height)",
                "-r", info.frameRateText,

@@ -18,6 +18,37 @@ struct VideoReaderTests {
         #expect(info.frameByteCount == 320 * 240 * 3)
     }
 
+    /// A cover picture stored as a video stream before the film is skipped by the probe, and the reader decodes the
+    /// stream the probe chose, not the input's first video stream.
+    @Test func theProbedStreamIsTheOneDecoded() throws {
+        let json = """
+            {"streams": [
+              {"index": 0, "codec_type": "video", "codec_name": "mjpeg", "width": 64, "height": 64,
+               "r_frame_rate": "90000/1", "avg_frame_rate": "0/0", "disposition": {"attached_pic": 1}},
+              {"index": 1, "codec_type": "video", "codec_name": "h264", "width": 320, "height": 240,
+               "r_frame_rate": "15/1", "avg_frame_rate": "15/1", "nb_frames": "45"}]}
+            """
+        let report = try JSONDecoder().decode(ProbeReport.self, from: Data(json.utf8))
+        let probed = try VideoInfo(report: report, source: "cover.mp4")
+        #expect(probed.streamIndex == 1 && probed.width == 320 && probed.codec == "h264")
+
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let film = try videos.movingFace()
+        let cover = videos.path("cover.png")
+        try TestVideos.ffmpeg(["-f", "lavfi", "-i", "color=c=red:s=64x64", "-frames:v", "1", cover])
+        let withCover = videos.path("with-cover.mkv")
+        try TestVideos.ffmpeg(["-i", cover, "-i", film, "-map", "0", "-map", "1", "-c:v:0", "mjpeg", "-c:v:1", "copy",
+                               withCover])
+        let info = VideoInfo(width: 320, height: 240, frameRate: 15, frameRateText: "15/1", streamIndex: 1)
+        let reader = try VideoReader(source: .file(withCover), info: info)
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        #expect(try reader.read(into: &frame))
+        // The film's blue-grey background (0x506070), not the red cover scaled up.
+        #expect(abs(Int(frame.pixels[0]) - 0x50) < 16 && abs(Int(frame.pixels[2]) - 0x70) < 16, "\(frame.pixels.prefix(3))")
+        reader.close()
+    }
+
     @Test func probeSeesAudio() throws {
         let videos = try TestVideos()
         defer { videos.remove() }
