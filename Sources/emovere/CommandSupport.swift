@@ -10,7 +10,8 @@ enum CommandSupport {
         try loadWithReport(path: path, split: split, strict: strict, imageSize: imageSize).dataset
     }
 
-    private static func loadWithReport(path: String, split: Split, strict: Bool, imageSize: Int) throws
+    /// `load(path:split:strict:imageSize:)` with the loader's report.
+    static func loadWithReport(path: String, split: Split, strict: Bool, imageSize: Int) throws
         -> (dataset: FaceDataset, report: LoadReport) {
         let (dataset, report) = try FER2013.load(path: path, split: split, strict: strict, imageSize: imageSize)
         FileHandle.standardError.write(Data((report.description + "\n").utf8))

@@ -96,8 +96,11 @@ struct Evaluate: ParsableCommand {
         if let severity = severities.first(where: { !Corruption.severities.contains($0) }) {
             throw ValidationError("--severities must be between 1 and 5, received \(severity)")
         }
-        if severities != Array(Corruption.severities) && !corruptions {
+        if Set(severities) != Set(Corruption.severities) && !corruptions {
             throw ValidationError("--severities needs --corruptions")
+        }
+        if Set(severities) != Set(Corruption.severities) && record {
+            throw ValidationError("--record stores the whole benchmark, severities 1-5, in the card: leave out --severities")
         }
         if fitTemperature && (corruptions || throughDetector != nil) {
             throw ValidationError("--fit-temperature cannot be combined with --corruptions or --through-detector")
@@ -113,11 +116,13 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         arithmetic.precision.noteFallback()
+        // Taken before loading: figures are recorded only into the card of the weights they were measured on.
+        let weights = record ? try ModelFile.weightsDigest(atPath: model) : nil
         let (network, card) = try ModelFile.loadForInference(model, precision: arithmetic.precision)
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
                                   temperature: card.temperature(for: tta))
-        if corruptions { return try runCorruptionBenchmark(evaluator) }
+        if corruptions { return try runCorruptionBenchmark(evaluator, weights: weights) }
         if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
                                               imageSize: card.preprocessing.inputSize)
@@ -159,7 +164,7 @@ struct Evaluate: ParsableCommand {
         }
         if let output { try AtomicFile.write(String(decoding: try report.jsonData(), as: UTF8.self) + "\n", to: output) }
         if record {
-            try ModelFile.editCard(at: model) { card in
+            try ModelFile.editCard(at: model, weights: weights) { card in
                 card.record(evaluation: report, split: split.usage, testTimeAugmentation: tta, imageCount: dataset.count,
                             notes: note)
                 if adoptTta { card.testTimeAugmentation = tta == .none ? nil : tta }
@@ -176,8 +181,14 @@ struct Evaluate: ParsableCommand {
     /// The temperature that minimises the negative log-likelihood on the Training images the model's recipe held out
     /// (never on the split being evaluated), printed with the calibration error before and after.
     private func fittedTemperature(_ evaluator: Evaluator, card: ModelCard) throws -> Float {
-        let training = try CommandSupport.load(path: data, split: .training, strict: strict,
-                                               imageSize: card.preprocessing.inputSize)
+        let (training, report) = try CommandSupport.loadWithReport(path: data, split: .training, strict: strict,
+                                                                   imageSize: card.preprocessing.inputSize)
+        guard !report.readsEverySplit else {
+            throw CommandFailure("--fit-temperature: \(data) has no Training split of its own (\(report.source) is read whole for every split), so the held-out images would be among those evaluated; give data with train/ and test/ folders or a Usage column")
+        }
+        if let starting = card.recipe?.startingWeights, !starting.isEmpty {
+            throw CommandFailure("--fit-temperature: \(model) started from \(starting.joined(separator: ", ")), which may have trained on the Training images its recipe holds out; fit the temperature of a model trained from scratch with --validation-fraction")
+        }
         // Images the model was trained on make it look more (or less) confident than on new faces: on the bundled
         // default model a temperature fitted on them raised PublicTest's calibration error from 3.6 % to 11.6 %.
         guard let (_, heldOut) = card.recipe?.holdingOut(from: training) else {
@@ -193,7 +204,7 @@ struct Evaluate: ParsableCommand {
         return fit.temperature
     }
 
-    private func runCorruptionBenchmark(_ evaluator: Evaluator) throws {
+    private func runCorruptionBenchmark(_ evaluator: Evaluator, weights: String?) throws {
         let dataset = try CommandSupport.load(path: data, split: split, strict: strict, imageSize: Corruption.referenceSize)
         let benchmark = CorruptionBenchmark(evaluator: evaluator, severities: Array(Set(severities)).sorted())
         let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count
@@ -206,7 +217,7 @@ struct Evaluate: ParsableCommand {
         print(self.json ? json : "\(split.usage), test-time augmentation \(evaluator.testTimeAugmentation.rawValue):\n" + report.table())
         if let output { try AtomicFile.write(json + "\n", to: output) }
         if record {
-            try ModelFile.editCard(at: model) { card in
+            try ModelFile.editCard(at: model, weights: weights) { card in
                 card.record(robustness: report, split: split.usage, testTimeAugmentation: evaluator.testTimeAugmentation,
                             imageCount: dataset.count, notes: note)
             }

@@ -220,6 +220,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let recipe = try effectiveRecipe()
+        if let caveat = recipe.caveat { FileHandle.standardError.write(Data("warning: \(caveat)\n".utf8)) }
         if resume { try Trainer.verifyResumable(directory: out, recipe: recipe) }
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)

@@ -305,11 +305,10 @@ struct CommandLineTests {
             #expect((entry.values == plainState[name]!.values) == !name.contains("moving"), "\(name)")
         }
         let corruptions = try CommandRunner.run([
-            "evaluate", "--model", model, "--data", data, "--split", "test", "--corruptions", "--severities", "3",
-            "--json", "--record"])
+            "evaluate", "--model", model, "--data", data, "--split", "test", "--corruptions", "--json", "--record"])
         try #require(corruptions.status == 0, "\(corruptions)")
         let robustness = try JSONDecoder().decode(CorruptionReport.self, from: Data(corruptions.standardOutput.utf8))
-        #expect(robustness.entries.count == Corruption.allCases.count && robustness.entries.allSatisfy { $0.severity == 3 })
+        #expect(robustness.entries.count == Corruption.allCases.count * Corruption.severities.count)
         #expect(robustness.count == 21 && (0...1).contains(robustness.cleanAccuracy) && robustness.testTimeAugmentation == .flip)
         #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8).contains("publicTestMeanCorruptionAccuracy"))
         let unfit = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--fit-temperature"])
@@ -335,6 +334,13 @@ struct CommandLineTests {
                                              "--tta", "flip"])
         #expect(flipped.status == 0 && !flipped.standardOutput.contains("temperature:"), "\(flipped)")
         #expect(try String(contentsOfFile: scratch.path + "/reliability.svg", encoding: .utf8).contains("expected calibration error"))
+        // A folder of class folders is every split at once: the held-out images would be among those evaluated.
+        let oneFolder = try CommandRunner.run(["evaluate", "--model", heldOutModel, "--data", data + "/test",
+                                               "--fit-temperature"])
+        #expect(oneFolder.status != 0 && oneFolder.standardError.contains("has no Training split of its own"), "\(oneFolder)")
+        let partialRecord = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions",
+                                                   "--severities", "3", "--record"])
+        #expect(partialRecord.status == 64 && partialRecord.standardError.contains("leave out --severities"), "\(partialRecord)")
         let badSeverity = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions", "--severities", "6"])
         #expect(badSeverity.status != 0 && badSeverity.standardError.contains("--severities must be between 1 and 5"), "\(badSeverity)")
         let noteAlone = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--note", "x"])
@@ -351,7 +357,7 @@ struct CommandLineTests {
         let otherRecipe = try CommandRunner.run(trainArguments.map { $0 == data ? data + "/missing" : $0 }
             + ["--epochs", "3", "--resume", "--seed", "99"])
         #expect(otherRecipe.status != 0 && otherRecipe.standardError.contains("checkpoint.safetensors")
-            && otherRecipe.standardError.contains("different recipe") && !otherRecipe.output.contains("loaded"),
+            && otherRecipe.standardError.contains("recipe differs in seed ") && !otherRecipe.output.contains("loaded"),
                 "\(otherRecipe)")
 
         let resumed = try CommandRunner.run(trainArguments + ["--epochs", "3", "--resume"])

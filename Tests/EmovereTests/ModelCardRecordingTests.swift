@@ -47,4 +47,25 @@ struct ModelCardRecordingTests {
         let json = try String(contentsOfFile: ModelFile.cardPath(for: path), encoding: .utf8)
         #expect(json.contains("\"ten-crop\" : 1.5"), "\(json)")
     }
+
+    /// Figures measured on one set of weights are not recorded into the card of others that replaced the file
+    /// meanwhile (a training run saving its new best model while `evaluate --record` measured the old one).
+    @Test func recordingRefusesWeightsThatChangedSinceTheyWereMeasured() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("card-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/model.safetensors"
+        let architecture = Architecture(.tinyCNN, inputSize: 12)
+        let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12), parameterCount: 0)
+        try ModelFile.save(try Model(architecture: architecture, seed: 3), card: card, to: path)
+        let measured = try ModelFile.weightsDigest(atPath: path)
+        try ModelFile.editCard(at: path, weights: measured) { $0.notes = ["kept"] }
+        #expect(try ModelFile.weightsDigest(atPath: path) == measured)  // a card edit keeps the weights' identity
+        try ModelFile.save(try Model(architecture: architecture, seed: 4), card: card, to: path)
+        let error = try #require(throws: ModelError.self) {
+            try ModelFile.editCard(at: path, weights: measured) { $0.notes = ["wrong"] }
+        }
+        #expect(error.description.contains("weights changed while it was being measured"), "\(error)")
+        #expect(try ModelFile.load(path).card.notes.isEmpty)
+    }
 }

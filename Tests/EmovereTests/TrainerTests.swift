@@ -92,8 +92,9 @@ struct TrainerTests {
         changed.learningRate = 0.5
         let mismatched = try TrainerFixtures.trainer(recipe: changed, directory: directory.path)
         let error = try #require(throws: TrainingError.self) { try mismatched.run() }
-        #expect(error.description.contains("different recipe"), "\(error)")
-        #expect(error.description.contains(directory.path), "\(error)")
+        // It names the setting that differs (not the epochs, which may grow) and the file that restores the run's own.
+        #expect(error.description.contains("the checkpoint's recipe differs in learningRate 0.01 -> 0.5 (resume with --recipe \(directory.path)/recipe.json"),
+                "\(error)")
     }
 
     /// A checkpoint holding NaN (a weight, or an optimizer moment) behind a valid checksum is refused by name when a
@@ -281,6 +282,12 @@ struct TrainerStartingPointTests {
         try file.write(to: cache)
         #expect(try Teacher.distributions(distillation, for: validation, classCount: 7, cache: cache)
                     .allSatisfy { $0 == Array(repeating: 0.5, count: 7) })
+        // Answers cached for other images of the same count (another seed's hold-out) are not paired with these.
+        let others = TrainerFixtures.patternDataset(count: 24, seed: 7).resized(to: 16)
+        let otherImages = try #require(throws: TrainingError.self) {
+            try Teacher.distributions(distillation, for: others, classCount: 7, cache: cache)
+        }
+        #expect(otherImages.description.contains("cached answers are for other training images"), "\(otherImages)")
         for changed in [Distillation(teachers: [teacher.bestModelPath], temperature: 1.5),
                         Distillation(teachers: [teacher.bestModelPath], testTimeAugmentation: .flip)] {
             let error = try #require(throws: TrainingError.self) {
@@ -311,6 +318,17 @@ struct TrainerStartingPointTests {
             try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("mismatch")).run()
         }
         #expect(error.description.contains("the teacher predicts 7 classes, the student 3"), "\(error)")
+
+        // A run without a checkpoint starts over: answers and records left by an earlier start (here for other
+        // images and other teachers) are dropped, neither reused nor in the way.
+        let leftover = directory.appending("leftover")
+        try FileManager.default.createDirectory(atPath: leftover, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: cache, toPath: leftover + "/teacher-probabilities.safetensors")
+        try Data("not these teachers\n".utf8).write(to: URL(fileURLWithPath: leftover + "/teacher-checksums.txt"))
+        var fresh = TrainerFixtures.recipe(epochs: 1)
+        fresh.distillation = Distillation(teachers: [teacher.bestModelPath])
+        #expect(try TrainerFixtures.trainer(recipe: fresh, directory: leftover).run().completedEpochs == 1)
+        #expect(!FileManager.default.fileExists(atPath: leftover + "/teacher-checksums.txt"))
     }
 
     /// Teachers that answer each batch (`.augmented` input) mix their mean answer for exactly the batch given into

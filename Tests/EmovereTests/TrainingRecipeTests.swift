@@ -137,6 +137,8 @@ struct TrainingRecipeTests {
             ("plateau", { $0.schedule = .reduceOnPlateau(factor: 0.1, patience: 0, minimum: 0) },
              "the recipe's plateauPatience: expected 1 to 100000, received 0"),
             ("batch", { $0.batchSize = 0 }, "the recipe's batchSize: expected 2 to 65536, received 0"),
+            // nil never stops; 0 stopped after the first epoch.
+            ("stopping", { $0.earlyStoppingPatience = 0 }, "the recipe's earlyStoppingPatience: expected 1 to 100000, received 0"),
             ("epochs", { $0.epochs = Int.max }, "the recipe's epochs: expected 1 to 100000"),
             ("decay", { $0.weightDecay = -1 }, "the recipe's weightDecay: expected 0 or more, received -1.0"),
             ("rate", { $0.learningRate = -1 }, "the recipe's learningRate: expected a positive number, received -1.0"),
@@ -146,6 +148,12 @@ struct TrainingRecipeTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-recipe-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        var short = base
+        short.epochs = 2
+        short.schedule = .cosine(warmupEpochs: 2, minimum: 0)
+        #expect(short.caveat?.contains("2 warm-up epochs cover the whole 2-epoch run") == true)
+        short.epochs = 3
+        #expect(short.caveat == nil)
         for (name, change, message) in cases {
             var recipe = base
             change(&recipe)

@@ -116,8 +116,10 @@ public struct CorruptionReport: Sendable, Codable, Equatable {
             lines.append(corruption.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0) + cells.joined()
                          + String(format: "%7.1f", 100 * meanAccuracy(of: corruption)))
         }
-        lines.append(String(format: "clean %.1f %%, mean under corruption %.1f %% (severity 3: %.1f %%)",
-                            100 * cleanAccuracy, 100 * meanAccuracy, 100 * middleSeverityMeanAccuracy))
+        let middle = severities.contains(3) ? String(format: " (severity 3: %.1f %%)", 100 * middleSeverityMeanAccuracy) : ""
+        let run = severities == Array(Corruption.severities) ? "" : ", severities \(severities.map(String.init).joined(separator: " "))"
+        lines.append(String(format: "clean %.1f %%, mean under corruption%@ %.1f %%%@",
+                            100 * cleanAccuracy, run, 100 * meanAccuracy, middle))
         lines.append(String(format: "expected calibration error: clean %.1f %%, mean under corruption %.1f %% (temperature %.3f)",
                             100 * cleanCalibrationError, 100 * meanCalibrationError, temperature))
         if let worst = worstAtMiddleSeverity {

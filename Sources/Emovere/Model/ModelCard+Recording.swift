@@ -1,3 +1,6 @@
+import EmovereFiles
+import EmovereNN
+
 /// What `emovere evaluate --record` stores in a model card.
 extension ModelCard {
     /// Stores the evaluation `report` made on `imageCount` images of `split` (e.g. `PublicTest`) with
@@ -47,11 +50,28 @@ extension ModelCard {
 
 extension ModelFile {
     /// Rewrites the model file at `path` (and its `.card.json`) with its card changed by `edit`; the tensors stay as
-    /// they are.
-    public static func editCard(at path: String, _ edit: (inout ModelCard) throws -> Void) throws {
-        let (model, card) = try load(path)
+    /// they are. With `weights` (a `weightsDigest` taken before the figures being recorded were measured), a file
+    /// whose weights have changed since (a training run saving a new best model meanwhile) is refused, so figures
+    /// never land in the card of weights they were not measured on.
+    public static func editCard(at path: String, weights: String? = nil, _ edit: (inout ModelCard) throws -> Void) throws {
+        let file = try SafeTensorsFile(contentsOf: path)
+        if let weights, try weightsDigest(of: file) != weights {
+            throw ModelError.invalidModelFile(
+                path: path, reason: "its weights changed while it was being measured (another program wrote the file); measure it again to record the figures")
+        }
+        let (model, card) = try load(file, path: path)
         var updated = card
         try edit(&updated)
         try save(model, card: updated, to: path)
+    }
+
+    /// The SHA-256 of a model file's tensors alone (not its card): the identity of its weights.
+    public static func weightsDigest(of file: SafeTensorsFile) throws -> String {
+        SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
+    }
+
+    /// `weightsDigest(of:)` of the model file at `path`.
+    public static func weightsDigest(atPath path: String) throws -> String {
+        try weightsDigest(of: SafeTensorsFile(contentsOf: path))
     }
 }

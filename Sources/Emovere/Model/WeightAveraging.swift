@@ -35,11 +35,17 @@ public enum WeightAveraging {
             averaged[name] = (entry.shape, (sums[name] ?? []).map { Float($0 / count) })
         }
         try model.load(averaged)
+        // What described the first snapshot alone goes: its figures, fitted temperatures, notes, and how it was
+        // trained (no recipe reproduces an average). The architecture, preprocessing, labels and chosen views stay.
         card.metrics = [:]
         card.evaluation = nil
-        card.notes.removeAll { $0.hasPrefix("evaluation:") }
+        card.robustness = nil
+        card.temperatures = nil
+        card.recipe = nil
+        card.trainingCommand = nil
+        card.trainingSeconds = nil
         let names = paths.map { URL(fileURLWithPath: $0).lastPathComponent }
-        card.notes.append("weights: the average of \(paths.count) snapshots (\(names.joined(separator: ", ")))")
+        card.notes = ["weights: the average of \(paths.count) snapshots (\(names.joined(separator: ", ")))"]
         return (model, card)
     }
 

@@ -10,6 +10,9 @@ import Foundation
 /// for the clean one. Costs one inference pass per teacher and step; a teacher of another input size reads the batch
 /// resampled to it.
 final class BatchTeachers {
+    /// The file in a run's directory that records the teachers' checksums for later resumes.
+    static let recordFileName = "teacher-checksums.txt"
+
     private let models: [InferenceModel]
     private let weight: Float
     private let temperature: Float

@@ -70,7 +70,8 @@ enum Checkpoint {
         expected.epochs = recipe.epochs  // extending a run is allowed
         guard expected == recipe else {
             throw TrainingError.checkpointMismatch(
-                path: path, reason: "checkpoint was made with a different recipe (\(describeDifference(header.recipe, recipe)))")
+                path: path, reason: describeDifference(expected, recipe, recipeFile: URL(fileURLWithPath: path)
+                    .deletingLastPathComponent().appendingPathComponent("recipe.json").path))
         }
         return (file, header)
     }
@@ -102,10 +103,32 @@ enum Checkpoint {
         if state.completedEpochs < recipe.epochs && header.recipe.epochs != recipe.epochs { state.stoppedEarly = false }
     }
 
-    private static func describeDifference(_ old: TrainingRecipe, _ new: TrainingRecipe) -> String {
-        let encoder = ModelFile.encoder
-        let oldJSON = (try? encoder.encode(old)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
-        let newJSON = (try? encoder.encode(new)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
-        return "checkpoint recipe \(oldJSON), requested \(newJSON)"
+    /// The settings in which `new` differs from the checkpoint's `old` recipe, e.g. `batchSize 32 -> 8`, by their
+    /// dotted names in the recipe's JSON (`recipeFile`, the run's own recipe, restores them all).
+    private static func describeDifference(_ old: TrainingRecipe, _ new: TrainingRecipe, recipeFile: String) -> String {
+        func object(_ recipe: TrainingRecipe) -> Any? {
+            (try? ModelFile.encoder.encode(recipe)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+        }
+        func text(_ value: Any?) -> String {
+            guard let value else { return "(none)" }
+            guard JSONSerialization.isValidJSONObject(value),
+                  let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else {
+                return "\(value)"
+            }
+            return String(decoding: data, as: UTF8.self)
+        }
+        var differences: [String] = []
+        func compare(_ old: Any?, _ new: Any?, name: String) {
+            if let old = old as? [String: Any], let new = new as? [String: Any] {
+                for key in Set(old.keys).union(new.keys).sorted() {
+                    compare(old[key], new[key], name: name.isEmpty ? key : name + "." + key)
+                }
+            } else if text(old) != text(new) {
+                differences.append("\(name) \(text(old)) -> \(text(new))")
+            }
+        }
+        compare(object(old), object(new), name: "")
+        return "the checkpoint's recipe differs in " + differences.joined(separator: ", ")
+            + " (resume with --recipe \(recipeFile) to continue the run as it began)"
     }
 }

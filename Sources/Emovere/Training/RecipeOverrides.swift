@@ -89,7 +89,7 @@ extension TrainingRecipe {
         if let balancesClasses = overrides.balancesClasses { result.balancesClasses = balancesClasses }
         if let mixupAlpha = overrides.mixupAlpha { result.mixupAlpha = mixupAlpha }
         if let augmentation = overrides.augmentation { result.augmentation = augmentation.augmentation }
-        if let patience = overrides.earlyStoppingPatience { result.earlyStoppingPatience = patience > 0 ? patience : nil }
+        if let patience = overrides.earlyStoppingPatience { result.earlyStoppingPatience = patience == 0 ? nil : patience }
         if let holdOut = overrides.validationHoldOut { result.validationHoldOut = holdOut }
         if let softLabels = overrides.softLabels { result.softLabels = softLabels }
         if let distillation = overrides.distillation { result.distillation = distillation }

@@ -26,16 +26,20 @@ enum Teacher {
                 throw TrainingError.teacherMismatch(path: path, expectedClasses: classCount,
                                                     found: card.architecture.classCount)
             }
-            let tensors = SHA256.hexDigest(of: try SafeTensorsFile(tensors: file.tensors).serialized())
+            let tensors = try ModelFile.weightsDigest(of: file)
             return Loaded(path: path, model: try trainable.inferenceModel(precision: precision), card: card,
                           tensorsSHA256: tensors)
         }
     }
 
+    /// The file in a run's directory that caches the teachers' answers for the clean training images.
+    static let cacheFileName = "teacher-probabilities.safetensors"
+
     /// Per image of `training`, the teachers' mean `classCount` probabilities at the distillation temperature: read
     /// from `cache` when it holds them, else computed and written there. The cache records the teachers' tensors (by
-    /// checksum), views, temperature and image count; a cache that disagrees means a teacher changed since the run
-    /// began, which is an error rather than a silent change of targets.
+    /// checksum), views, temperature, image count and the images themselves (a checksum of their pixels, in order); a
+    /// cache that disagrees means a teacher or the training images changed since the run began, which is an error
+    /// rather than targets silently paired with other images.
     static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
                               progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
         let teachers = try loaded(distillation, classCount: classCount)
@@ -45,8 +49,12 @@ enum Teacher {
                         "temperature": "\(distillation.temperature)", "images": "\(training.count)"]
         let views = teachers.map { distillation.testTimeAugmentation ?? $0.card.testTimeAugmentation ?? .none }
         let viewNames = views.map(\.rawValue).joined(separator: ",")
+        let images = SHA256.hexDigest(of: training.pixels)
         if let cache, let stored = try? SafeTensorsFile(contentsOf: cache) {
-            guard stored.metadata.filter({ $0.key != "testTimeAugmentation" }) == settings,
+            guard stored.metadata["imagesSHA256"] == images else {
+                throw TrainingError.teacherAnswersForOtherImages(record: cache)
+            }
+            guard stored.metadata.filter({ !["testTimeAugmentation", "imagesSHA256"].contains($0.key) }) == settings,
                   distillation.testTimeAugmentation == nil || stored.metadata["testTimeAugmentation"] == viewNames,
                   let probabilities = try? stored.tensor(named: "probabilities"),
                   probabilities.shape == [training.count, classCount]
@@ -63,7 +71,8 @@ enum Teacher {
         }
         if let cache {
             try SafeTensorsFile(tensors: ["probabilities": NamedArray(shape: [training.count, classCount], values: mean)],
-                                metadata: settings.merging(["testTimeAugmentation": viewNames]) { $1 }).write(to: cache)
+                                metadata: settings.merging(["testTimeAugmentation": viewNames, "imagesSHA256": images]) { $1 })
+                .write(to: cache)
         }
         return rows(mean, classCount: classCount)
     }

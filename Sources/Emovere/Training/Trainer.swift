@@ -118,8 +118,15 @@ public final class Trainer {
             try Checkpoint.restore(from: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: &state)
             log("resumed from \(checkpointPath) after epoch \(state.completedEpochs)")
         } else {
-            try AtomicFile.write(Array(try ModelFile.prettyEncoder.encode(recipe)), to: directory + "/recipe.json")
+            // A run without a checkpoint starts over: teachers' answers or records left by a start that never
+            // finished an epoch belong to that start, not this one.
+            for file in [Teacher.cacheFileName, BatchTeachers.recordFileName].map({ directory + "/" + $0 })
+                where FileManager.default.fileExists(atPath: file) {
+                try FileManager.default.removeItem(atPath: file)
+            }
         }
+        // Written again on a resume, so a run extended with --epochs records its new length.
+        try AtomicFile.write(Array(try ModelFile.prettyEncoder.encode(recipe)), to: directory + "/recipe.json")
         if let distillation = recipe.distillation, teacherDistributions.isEmpty, batchTeachers == nil,
            state.completedEpochs < recipe.epochs {
             let teachers = distillation.teachers.count == 1 ? "teacher \(distillation.teachers[0])"
@@ -128,12 +135,12 @@ public final class Trainer {
             case .clean:
                 teacherDistributions = try Teacher.distributions(
                     distillation, for: training, classCount: model.architecture.classCount,
-                    cache: directory + "/teacher-probabilities.safetensors", progress: progress)
+                    cache: directory + "/" + Teacher.cacheFileName, progress: progress)
                 log("\(teachers): probabilities for \(training.count) clean training images make \(distillation.weight) of each target")
             case .augmented:
                 batchTeachers = try BatchTeachers(distillation, preprocessing: recipe.preprocessing,
                                                   classCount: model.architecture.classCount,
-                                                  record: directory + "/teacher-checksums.txt",
+                                                  record: directory + "/" + BatchTeachers.recordFileName,
                                                   precision: (recipe.precision ?? .float32).supported)
                 log("\(teachers): probabilities for each augmented batch make \(distillation.weight) of each target")
             }
@@ -254,6 +261,9 @@ public final class Trainer {
         log(String(format: "epoch %d/%d  lr %.2g  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  %.0f img/s  %.0fs%@",
                    record.epoch, recipe.epochs, record.learningRate, record.trainingLoss, record.trainingAccuracy,
                    record.validationLoss, record.validationAccuracy, record.imagesPerSecond, record.seconds, marker))
+        if state.stoppedEarly, record.epoch < recipe.epochs {
+            log("stopping early: no validation improvement for \(state.epochsSinceImprovement) epochs (the recipe's earlyStoppingPatience); best epoch \(state.bestEpoch)")
+        }
     }
 
     private func saveBest(_ record: EpochRecord) throws {
@@ -312,6 +322,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case softLabelsNeedFileNames(file: String)
     case teacherMismatch(path: String, expectedClasses: Int, found: Int)
     case teacherChanged(path: String, record: String)
+    case teacherAnswersForOtherImages(record: String)
     case teacherInputMismatch(path: String, expected: Preprocessing, found: Preprocessing)
     case invalidDistillation(reason: String)
 
@@ -337,6 +348,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
         case let .teacherChanged(path, record):
             "\(path): the teacher's weights, views or temperature differ from those recorded in \(record) when the run began; restore the teachers the run began with or start a new run"
+        case let .teacherAnswersForOtherImages(record):
+            "\(record): the teachers' cached answers are for other training images than this run's (another --data, --seed or --validation-fraction); resume with the run's own settings or start a new run in another --out"
         case let .teacherInputMismatch(path, expected, found):
             "\(path): a teacher that answers for the augmented batch must scale pixels as the student does (\(expected)), but it reads \(found); use --teacher-input clean"
         case let .invalidDistillation(reason):

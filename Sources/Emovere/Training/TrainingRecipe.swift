@@ -149,6 +149,13 @@ public struct Distillation: Sendable, Codable, Equatable {
 }
 
 extension TrainingRecipe {
+    /// Why the recipe may not train as meant though `validate()` accepts it (a warm-up that covers the whole run
+    /// never anneals the rate); nil when nothing stands out.
+    public var caveat: String? {
+        guard case let .cosine(warmupEpochs, _) = schedule, warmupEpochs >= epochs else { return nil }
+        return "the cosine schedule's \(warmupEpochs) warm-up epochs cover the whole \(epochs)-epoch run: the learning rate only rises and is never annealed; give --warmup-epochs below --epochs"
+    }
+
     /// A setting `validate()` checks, named as in the recipe's JSON (`schedule`'s and the nested settings by the
     /// value they hold).
     public enum Setting: String, Sendable, CaseIterable {
@@ -178,7 +185,9 @@ extension TrainingRecipe {
         try Self.check(.weightDecay, weightDecay, expected: "0 or more") { $0 >= 0 }
         try Self.check(.labelSmoothing, labelSmoothing, expected: "0 or more and below 1") { $0 >= 0 && $0 < 1 }
         try Self.check(.mixupAlpha, mixupAlpha, expected: "0 (off) or more") { $0 >= 0 }
-        if let earlyStoppingPatience { try Self.check(.earlyStoppingPatience, earlyStoppingPatience, within: 0...Int.max) }
+        if let earlyStoppingPatience {
+            try Self.check(.earlyStoppingPatience, earlyStoppingPatience, within: 1...Self.maximumEpochs)
+        }
         if let validationHoldOut {
             try Self.check(.validationHoldOut, Float(validationHoldOut), expected: "above 0 and below 1") {
                 $0 > 0 && $0 < 1
@@ -207,9 +216,7 @@ extension TrainingRecipe {
 
     private static func check(_ setting: Setting, _ value: Int, within range: ClosedRange<Int>) throws(TrainingError) {
         guard !range.contains(value) else { return }
-        let expected = range.upperBound == Int.max ? "\(range.lowerBound) or more"
-            : "\(range.lowerBound) to \(range.upperBound)"
-        throw .invalidSetting(setting, expected: expected, received: "\(value)")
+        throw .invalidSetting(setting, expected: "\(range.lowerBound) to \(range.upperBound)", received: "\(value)")
     }
 
     /// Throws unless `value` is finite and passes `isValid`.
