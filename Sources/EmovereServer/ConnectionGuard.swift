@@ -8,10 +8,12 @@ import NIOHTTP1
 /// - a request must arrive whole (request line, headers and body) within `requestTimeout` of the connection opening
 ///   or of the previous response: a connection that never delivered a request in time gets 408 and is closed, an
 ///   idle keep-alive connection is closed silently, a stalled body is cut; the deadline restarts once a response is
-///   written to the channel, so a client that never reads its answer is also cut then (the close discards what
-///   was not sent);
+///   written to the channel (for a request answered before its body arrived, once the body has arrived), so a
+///   client that never reads its answer is also cut then (the close discards what was not sent);
+/// - a request with `Expect: 100-continue` gets `100 Continue` when its route starts reading the body (the route
+///   sends a ``ContinueEvent``, see ``ContinuingRequestBody``);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
-///   connection is closed.
+///   connection is closed (without a second answer when the request was already answered).
 ///
 /// After a WebSocket upgrade the guard passes the bytes through, adds a ``MaskedFrameCheck`` behind the frame decoder,
 /// and the connection stays counted until it closes.
@@ -33,6 +35,12 @@ final class ConnectionGuard: ChannelDuplexHandler {
     /// Requests whose head has arrived and whose response has not been written completely.
     private var requestsInProgress = 0
     private var responsesWritten = 0
+    /// The request being read expects `100 Continue` before it sends its body, and has not had it.
+    private var continueExpected = false
+
+    /// Asks the guard to answer `100 Continue` to the request being read, when it expects that (HTTP/1.1,
+    /// `Expect: 100-continue`) and has not had it.
+    struct ContinueEvent: Sendable {}
 
     init(connections: ConnectionRegistry, requestTimeout: TimeAmount) {
         self.connections = connections
@@ -70,14 +78,17 @@ final class ConnectionGuard: ChannelDuplexHandler {
         }
         guard !closing else { return }
         switch unwrapInboundIn(data) {
-        case .head:
+        case let .head(head):
             readingRequest = true
             requestsInProgress += 1
+            continueExpected = head.version == .http1_1
+                && head.headers["expect"].contains { $0.lowercased() == "100-continue" }
         case .body:
             break
         case .end:
             readingRequest = false
-            cancelDeadline()
+            // Answered before its body arrived, the connection is idle from here: its deadline starts again.
+            if requestsInProgress == 0 { armDeadline(context: context) } else { cancelDeadline() }
         }
         context.fireChannelRead(data)
     }
@@ -99,16 +110,27 @@ final class ConnectionGuard: ChannelDuplexHandler {
         context.write(data, promise: promise)
     }
 
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard event is ContinueEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
+        guard continueExpected, readingRequest, !closing else {
+            promise?.succeed(())
+            return
+        }
+        continueExpected = false
+        let head = HTTPResponseHead(version: .http1_1, status: .continue)
+        context.writeAndFlush(wrapOutboundOut(.head(head)), promise: promise)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard !upgraded else { return context.fireErrorCaught(error) }
         guard !closing else { return }
         guard requestsInProgress == 0 else {
             // Hummingbird is handling this request: let its body read fail, and close the connection.
             context.fireErrorCaught(error)
-            closing = true
-            context.close(promise: nil)
-            return
+            return close(context: context)
         }
+        // A request answered before its body arrived gets no second answer.
+        guard !readingRequest else { return close(context: context) }
         let failure: ServerError = switch error as? HTTPParserError {
         case .headerOverflow?: .headersTooLarge
         case .invalidMethod?: .notImplemented("unknown HTTP method: this server answers GET, HEAD and POST")
@@ -141,9 +163,14 @@ final class ConnectionGuard: ChannelDuplexHandler {
         } else {
             // An idle keep-alive connection (a 408 there could be taken for the answer to a request in transit), or a
             // request whose body stalled.
-            closing = true
-            context.close(promise: nil)
+            close(context: context)
         }
+    }
+
+    private func close(context: ChannelHandlerContext) {
+        closing = true
+        cancelDeadline()
+        context.channel.closeInputFirst()
     }
 
     private func respondAndClose(context: ChannelHandlerContext, error: ServerError) {
@@ -158,6 +185,16 @@ final class ConnectionGuard: ChannelDuplexHandler {
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
         let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.closeInputFirst() }
+    }
+}
+
+extension Channel {
+    /// Closes the connection, its input first. NIO announces the closed input as `ChannelEvent.inputClosed`, which a
+    /// WebSocket upgrade handler still waiting for a first request takes as a quiet end (a plain close fails its
+    /// upgrade, and hummingbird-websocket logs an error for every connection refused or timed out).
+    func closeInputFirst() {
+        close(mode: .input, promise: nil)
+        close(promise: nil)
     }
 }

@@ -32,6 +32,6 @@ final class ConnectionRegistry: Sendable {
 
     /// Closes every open connection.
     func closeAll() {
-        for channel in open.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+        for channel in open.withLock({ Array($0.values) }) { channel.closeInputFirst() }
     }
 }

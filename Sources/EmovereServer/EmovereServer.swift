@@ -121,10 +121,11 @@ public struct EmovereServer: Sendable {
         return Application(
             router: router(),
             server: HTTPServerBuilder { responder in
-                GuardedChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder,
-                                                                   webSocketResponder: webSocketResponder,
-                                                                   configuration: .init(ws: webSocket)),
-                               connections: connections, requestTimeout: requestTimeout)
+                let responder = ContinuingRequestBody.wrapping(responder)
+                return GuardedChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder,
+                                                                          webSocketResponder: webSocketResponder,
+                                                                          configuration: .init(ws: webSocket)),
+                                      connections: connections, requestTimeout: requestTimeout)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "emovere"),
@@ -164,14 +165,21 @@ public struct EmovereServer: Sendable {
         emovere_map_large_allocations(1 << 20) == 1
     }
 
-    /// The HTTP routes (everything but the WebSocket upgrade); HEAD is answered wherever GET is.
+    /// The HTTP routes (everything but the WebSocket upgrade); HEAD is answered wherever GET is, and another method
+    /// on a served path gets 405.
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware(metrics: metrics))
-        router.post("/v1/analyze") { request, context in try await analyze(request, context: context) }
-        func getAndHead(_ path: RouterPath, _ respond: @escaping @Sendable () throws -> Response) {
-            router.get(path) { _, _ in try respond() }
-            router.head(path) { _, _ in
+        var allowed: [String: [HTTPRequest.Method]] = [:]
+        func on(_ path: String, _ method: HTTPRequest.Method,
+                _ respond: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
+            allowed[path, default: []].append(method)
+            router.on(RouterPath(path), method: method, use: respond)
+        }
+        on("/v1/analyze", .post) { request, context in try await analyze(request, context: context) }
+        func getAndHead(_ path: String, _ respond: @escaping @Sendable () throws -> Response) {
+            on(path, .get) { _, _ in try respond() }
+            on(path, .head) { _, _ in
                 // The GET answer's status and headers, its length announced and no bytes sent.
                 var response = try respond()
                 response.body = ResponseBody(contentLength: response.body.contentLength) { _ in }
@@ -190,8 +198,10 @@ public struct EmovereServer: Sendable {
         }
         getAndHead("/v1/stream") { throw ServerError.upgradeRequired(path: "/v1/stream") }
         for (path, file) in resources.files {
-            getAndHead(RouterPath(path)) { Self.response(file.bytes, contentType: file.contentType) }
+            getAndHead(path) { Self.response(file.bytes, contentType: file.contentType) }
         }
+        // Added after the routes, it wraps none of them: it sees only the requests that no route took.
+        router.add(middleware: AllowedMethodsMiddleware(allowed: allowed))
         return router
     }
 
@@ -201,16 +211,14 @@ public struct EmovereServer: Sendable {
         let upload = try ImageUpload(contentType: request.headers[.contentType])
         let annotate = try Self.flag(named: "annotate", in: request)
         let limit = configuration.maximumBodyBytes
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > limit {
             throw ServerError.bodyTooLarge(received: declared, limit: limit)
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: limit)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw ServerError.bodyTooLarge(received: nil, limit: limit)
-        }
-        let (bytes, source) = try upload.imageBytes(from: Array(body.readableBytesView))
+        // Refused before its body is read when every recognizer is busy and the waiting list is full.
+        try pool.checkRoom()
+        let body = try await Self.bytes(of: request.body, upTo: limit, declared: declared)
+        let (bytes, source) = try upload.imageBytes(from: consume body)
         let limits = configuration.imageLimits
         let analysis = try await pool.withRecognizer { recognizer in
             try Analysis.run(bytes: bytes, source: source, limits: limits, maximumFaces: configuration.maximumFacesPerImage,
@@ -225,6 +233,20 @@ public struct EmovereServer: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Self.response(Array(try encoder.encode(json)), contentType: "application/json; charset=utf-8")
+    }
+
+    /// The bytes of `body`, copied once out of NIO's buffers into an array of the `declared` length.
+    /// - Throws: ``ServerError/bodyTooLarge(received:limit:)`` past `limit` bytes, or the body's read error.
+    static func bytes(of body: RequestBody, upTo limit: Int, declared: Int?) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(declared ?? 0, limit))
+        for try await part in body {
+            guard bytes.count + part.readableBytes <= limit else {
+                throw ServerError.bodyTooLarge(received: nil, limit: limit)
+            }
+            bytes += part.readableBytesView
+        }
+        return bytes
     }
 
     /// The boolean query parameter `name`: absent, `0` or `false` is false; `1` or `true` is true.

@@ -28,9 +28,10 @@ enum ImageUpload: Equatable, Sendable {
         }
     }
 
-    /// The image bytes of `body` and a name for them in messages.
+    /// The image bytes of `body` and a name for them in messages: the body itself, or the form's file part cut out
+    /// of it in place (no second buffer).
     /// - Throws: ``ServerError`` when the body is empty, the form has no file, or the file's type is not an image.
-    func imageBytes(from body: [UInt8]) throws(ServerError) -> (bytes: [UInt8], source: String) {
+    func imageBytes(from body: consuming [UInt8]) throws(ServerError) -> (bytes: [UInt8], source: String) {
         switch self {
         case .image:
             guard !body.isEmpty else {
@@ -38,20 +39,28 @@ enum ImageUpload: Equatable, Sendable {
             }
             return (body, "request body")
         case let .multipart(boundary):
-            let parts = try MultipartForm.parts(of: body, boundary: boundary)
-            guard let file = parts.first(where: { $0.fileName != nil })
-                ?? parts.first(where: { $0.name.map(Self.fileFieldNames.contains) ?? false }) else {
-                let names = parts.compactMap(\.name)
-                throw .malformedRequest("multipart form has no file: expected a part with a filename or named "
-                    + "'file', received \(names.isEmpty ? "no named parts" : "parts " + names.joined(separator: ", "))")
-            }
-            if let type = file.contentType, let mediaType = MediaType(type),
-               !MediaType.imageEssences.contains(mediaType.essence), mediaType.essence != "application/octet-stream" {
-                throw .unsupportedMediaType(received: type, accepted: ["image/jpeg", "image/png"])
-            }
-            let source = "form field '\(file.name ?? "file")'" + (file.fileName.map { " (\($0))" } ?? "")
-            guard !file.body.isEmpty else { throw .malformedRequest("empty file in \(source)") }
-            return (Array(file.body), source)
+            let (file, source) = try Self.file(in: body, boundary: boundary)
+            body.removeSubrange(file.upperBound...)
+            body.removeSubrange(..<file.lowerBound)
+            return (body, source)
         }
+    }
+
+    /// Where the file part of the multipart form `body` lies, and a name for it in messages.
+    private static func file(in body: [UInt8], boundary: String) throws(ServerError) -> (range: Range<Int>, source: String) {
+        let parts = try MultipartForm.parts(of: body, boundary: boundary)
+        guard let file = parts.first(where: { $0.fileName != nil })
+            ?? parts.first(where: { $0.name.map(Self.fileFieldNames.contains) ?? false }) else {
+            let names = parts.compactMap(\.name)
+            throw .malformedRequest("multipart form has no file: expected a part with a filename or named "
+                + "'file', received \(names.isEmpty ? "no named parts" : "parts " + names.joined(separator: ", "))")
+        }
+        if let type = file.contentType, let mediaType = MediaType(type),
+           !MediaType.imageEssences.contains(mediaType.essence), mediaType.essence != "application/octet-stream" {
+            throw .unsupportedMediaType(received: type, accepted: ["image/jpeg", "image/png"])
+        }
+        let source = "form field '\(file.name ?? "file")'" + (file.fileName.map { " (\($0))" } ?? "")
+        guard !file.body.isEmpty else { throw .malformedRequest("empty file in \(source)") }
+        return (file.body.indices, source)
     }
 }

@@ -15,7 +15,7 @@ struct MediaType: Equatable, Sendable {
     /// Splits a header value such as `form-data; name="file"; filename="a.jpg"` into its lower-cased first item
     /// and its parameters.
     static func split(_ text: String) -> (head: String, parameters: [String: String]) {
-        var pieces = text.split(separator: ";", omittingEmptySubsequences: false).makeIterator()
+        var pieces = Self.pieces(of: text).makeIterator()
         let head = pieces.next()?.trimmingWhitespace().lowercased() ?? ""
         var parameters: [String: String] = [:]
         while let piece = pieces.next() {
@@ -26,6 +26,27 @@ struct MediaType: Equatable, Sendable {
             parameters[name] = String(value)
         }
         return (head, parameters)
+    }
+
+    /// `text` cut at each `;` outside a quoted string (`filename="a;b.jpg"` stays whole).
+    private static func pieces(of text: String) -> [Substring] {
+        var pieces: [Substring] = []
+        var start = text.startIndex
+        var quoted = false
+        var escaped = false
+        for index in text.indices {
+            switch text[index] {
+            case _ where escaped: escaped = false
+            case "\\" where quoted: escaped = true
+            case "\"": quoted.toggle()
+            case ";" where !quoted:
+                pieces.append(text[start..<index])
+                start = text.index(after: index)
+            default: break
+            }
+        }
+        pieces.append(text[start...])
+        return pieces
     }
 
     /// Media types accepted as a JPEG or PNG upload.

@@ -33,6 +33,12 @@ public final class RecognizerPool: @unchecked Sendable {
         var idle: [Int]
         var waiters: [(id: UInt64, continuation: CheckedContinuation<Int, any Error>)] = []
         var nextWaiterID: UInt64 = 0
+
+        /// The refusal of a request arriving now (every recognizer busy, the waiting list full), or nil.
+        func refusal(capacity: Int, maximumWaiting: Int) -> ServerError? {
+            guard idle.isEmpty, waiters.count >= maximumWaiting else { return nil }
+            return .overloaded(running: capacity - idle.count, waiting: waiters.count)
+        }
     }
 
     /// A pool of `recognizers` (at least one, all with the same card) admitting `maximumWaiting` waiting requests.
@@ -50,6 +56,14 @@ public final class RecognizerPool: @unchecked Sendable {
     /// The number of recognizers in use and of requests waiting for one, right now.
     public var occupancy: (running: Int, waiting: Int) {
         state.withLock { (capacity - $0.idle.count, $0.waiters.count) }
+    }
+
+    /// Throws ``ServerError/overloaded(running:waiting:)`` when a request arriving now would be refused, so a route
+    /// can refuse before it reads a large body (the room may still be gone by the time it asks for a recognizer).
+    public func checkRoom() throws(ServerError) {
+        if let refusal = state.withLock({ $0.refusal(capacity: capacity, maximumWaiting: maximumWaiting) }) {
+            throw refusal
+        }
     }
 
     /// Runs `body` with a recognizer of its own on a Dispatch thread and returns its result.
@@ -80,9 +94,8 @@ public final class RecognizerPool: @unchecked Sendable {
                 let outcome = state.withLock { state -> Result<Int, any Error>? in
                     if let index = state.idle.popLast() { return .success(index) }
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    if state.waiters.count >= maximumWaiting {
-                        return .failure(ServerError.overloaded(running: capacity - state.idle.count,
-                                                               waiting: state.waiters.count))
+                    if let refusal = state.refusal(capacity: capacity, maximumWaiting: maximumWaiting) {
+                        return .failure(refusal)
                     }
                     state.waiters.append((id, continuation))
                     return nil

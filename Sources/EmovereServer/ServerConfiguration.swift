@@ -35,9 +35,17 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The most faces classified in one image or frame (the largest detections); the rest are reported as skipped.
     public var maximumFacesPerImage: Int
 
-    /// A configuration; `maximumConcurrentAnalyses` defaults to the number of active cores.
+    /// The most analyses `validate()` accepts in parallel.
+    public static let concurrentAnalysesLimit = 256
+
+    /// The default of `maximumConcurrentAnalyses`: the number of active cores, at most ``concurrentAnalysesLimit``.
+    public static var defaultConcurrentAnalyses: Int {
+        min(ProcessInfo.processInfo.activeProcessorCount, concurrentAnalysesLimit)
+    }
+
+    /// A configuration; `maximumConcurrentAnalyses` defaults to the number of active cores (at most 256).
     public init(host: String = "127.0.0.1", port: Int = 8080,
-                maximumConcurrentAnalyses: Int = ProcessInfo.processInfo.activeProcessorCount,
+                maximumConcurrentAnalyses: Int = ServerConfiguration.defaultConcurrentAnalyses,
                 maximumWaitingAnalyses: Int = 32,
                 maximumBodyBytes: Int = 10 * 1024 * 1024,
                 maximumPixels: Int = 40_000_000,
@@ -71,7 +79,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Throws ``ServerError/invalidSetting(name:expected:received:)`` naming the first setting out of range.
     public func validate() throws(ServerError) {
         try Self.check("port", port, in: 0...65535)
-        try Self.check("max-concurrent", maximumConcurrentAnalyses, in: 1...256)
+        try Self.check("max-concurrent", maximumConcurrentAnalyses, in: 1...Self.concurrentAnalysesLimit)
         try Self.check("max-waiting", maximumWaitingAnalyses, in: 0...100_000)
         try Self.check("max-connections", maximumConnections, in: 1...100_000)
         try Self.check("request-timeout", requestTimeoutSeconds, in: 1...3600)

@@ -9,6 +9,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 400: the request is not what the route expects (an empty body, a multipart form without a file, a bad
     /// query value).
     case malformedRequest(String)
+    /// 405: the path is served, but not with this method; the answer lists `allowed` in its `Allow` header.
+    case methodNotAllowed(method: String, path: String, allowed: [String])
     /// 413: the body is longer than the configured limit.
     case bodyTooLarge(received: Int?, limit: Int)
     /// 413: the image header announces more pixels than the configured limit.
@@ -42,6 +44,7 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: HTTPResponse.Status {
         switch self {
         case .malformedRequest: .badRequest
+        case .methodNotAllowed: .methodNotAllowed
         case .bodyTooLarge, .imageTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .undecodableImage: .unprocessableContent
@@ -58,6 +61,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .malformedRequest(message):
             return message
+        case let .methodNotAllowed(method, path, allowed):
+            return "method not allowed: \(path) answers \(allowed.joined(separator: ", ")), received \(method)"
         case let .bodyTooLarge(received, limit):
             let size = received.map { "\($0) bytes" } ?? "more than that"
             return "request body too large: the limit is \(limit) bytes, received \(size) (start the server with a larger --max-body-bytes)"
@@ -102,11 +107,12 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
 }
 
 extension ServerError: HTTPResponseError {
-    /// The JSON error response, with `Retry-After: 1` for 503.
+    /// The JSON error response, with `Retry-After: 1` for 503 and `Allow` for 405.
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if status == .serviceUnavailable { headers[.retryAfter] = "1" }
+        if case let .methodNotAllowed(_, _, allowed) = self { headers[.allow] = allowed.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: jsonBody)))
     }
 

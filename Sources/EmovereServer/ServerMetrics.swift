@@ -95,7 +95,7 @@ public final class ServerMetrics: Sendable {
 }
 
 /// Records every request's route, status and latency in ``ServerMetrics``, logs server errors once, and gives the
-/// router's own bodiless errors (404 for an unknown path, 405 for a known path with another method) a JSON message.
+/// router's own bodiless errors (404 for an unknown path) a JSON message.
 struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
 

@@ -29,8 +29,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var arithmetic: PrecisionOptions
 
-    @Option(help: "Analyses run in parallel (recognizers in the pool; default: the number of cores).")
-    var maxConcurrent = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Analyses run in parallel (recognizers in the pool; default: the number of cores, at most 256).")
+    var maxConcurrent = ServerConfiguration.defaultConcurrentAnalyses
 
     @Option(help: "Requests that may wait for a free recognizer before the server answers 503.")
     var maxWaiting = 32

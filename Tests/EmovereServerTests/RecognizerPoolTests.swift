@@ -47,6 +47,14 @@ struct RecognizerPoolTests {
         #expect(try await pool.withRecognizer { _ in 7 } == 7)
     }
 
+    /// The default pool size is the number of cores, at most the 256 that validation accepts (a machine with more
+    /// cores once refused to start with the defaults).
+    @Test func defaultConcurrencyIsValid() throws {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        #expect(ServerConfiguration().maximumConcurrentAnalyses == min(cores, 256))
+        try ServerConfiguration().validate()
+    }
+
     @Test func recognizersRunInParallel() async throws {
         let pool = try ServerFixture.server(recognizers: 2, waiting: 0).pool
         let both = DispatchGroup()
@@ -75,7 +83,13 @@ struct UploadParsingTests {
     @Test func mediaTypeParametersAreUnquotedAndLowerCased() throws {
         let type = try #require(MediaType(#"Multipart/Form-Data; Boundary="a b;c"; charset=utf-8"#))
         #expect(type.essence == "multipart/form-data")
+        #expect(type.parameters["boundary"] == "a b;c")
         #expect(type.parameters["charset"] == "utf-8")
+        // A `;` in a quoted value, also after an escaped quote, does not end it.
+        let disposition = MediaType.split(#"form-data; name="file"; filename="a;b.jpg"; other="x\";y"; size=3"#)
+        #expect(disposition.head == "form-data" && disposition.parameters["name"] == "file")
+        #expect(disposition.parameters["filename"] == "a;b.jpg")
+        #expect(disposition.parameters["other"]?.hasSuffix(";y") == true && disposition.parameters["size"] == "3")
         #expect(MediaType("jpeg") == nil)
         #expect(MediaType("") == nil)
     }

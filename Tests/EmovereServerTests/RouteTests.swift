@@ -296,6 +296,20 @@ struct RouteTests {
                                    method: .get, contentType: nil, body: [])
     }
 
+    /// A served path asked with another method: 405, its methods in `Allow`, and a JSON message.
+    @Test(arguments: [("/v1/analyze", HTTPRequest.Method.get, "POST"), ("/healthz", .post, "GET, HEAD"),
+                      ("/v1/models", .delete, "GET, HEAD")])
+    func wrongMethodIs405WithAllow(path: String, method: HTTPRequest.Method, allow: String) async throws {
+        try await ServerFixture.server().application().test(.router) { client in
+            let response = try await client.execute(uri: path, method: method)
+            #expect(response.status == .methodNotAllowed)
+            #expect(response.headers[.allow] == allow)
+            #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+            let message = try Self.errorMessage(response.body)
+            #expect(message.contains("\(path) answers \(allow), received \(method.rawValue)"), "message: \(message)")
+        }
+    }
+
     @Test func busyPoolIs503() async throws {
         let server = try ServerFixture.server(recognizers: 1, waiting: 0)
         let release = DispatchSemaphore(value: 0)

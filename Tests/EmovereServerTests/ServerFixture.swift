@@ -4,6 +4,7 @@ import EmovereServer
 import EmovereVision
 import Foundation
 import Logging
+import Synchronization
 
 /// Shared inputs of the server tests: the model (the bundled `models/default.safetensors` when present, otherwise
 /// a seeded tiny CNN saved once to a temporary file), the Haar cascade fixture and the sample photo.
@@ -51,9 +52,11 @@ enum ServerFixture {
     /// timeouts themselves are tested in ConnectionGuardTests).
     static let patientConfiguration = ServerConfiguration(port: 0, requestTimeoutSeconds: 3600, streamIdleSeconds: 3600)
 
-    /// A server with the test model and `configuration`. The model runs without test-time augmentation, so a debug
-    /// build answers quickly on a busy machine (the recognizer's averaging over views is tested in EmovereTests).
-    static func server(_ configuration: ServerConfiguration = patientConfiguration) throws -> EmovereServer {
+    /// A server with the test model, `configuration` and `logger`. The model runs without test-time augmentation, so
+    /// a debug build answers quickly on a busy machine (the recognizer's averaging over views is tested in
+    /// EmovereTests).
+    static func server(_ configuration: ServerConfiguration = patientConfiguration,
+                       logger: Logger = ServerFixture.logger) throws -> EmovereServer {
         let detector = try FaceDetector(cascadePath: cascadePath)
         let recognizers = try (0..<configuration.maximumConcurrentAnalyses).map { _ in
             var (model, card) = try ModelFile.loadForInference(modelPath)
@@ -67,5 +70,33 @@ enum ServerFixture {
     static func server(recognizers: Int, waiting: Int) throws -> EmovereServer {
         try server(ServerConfiguration(port: 0, maximumConcurrentAnalyses: recognizers, maximumWaitingAnalyses: waiting,
                                        requestTimeoutSeconds: 3600, streamIdleSeconds: 3600))
+    }
+}
+
+/// Keeps the messages a server logs at `error` level or above (and prints nothing), for tests of what it logs.
+final class ErrorLog: Sendable {
+    private let messages = Mutex<[String]>([])
+
+    /// The messages kept so far.
+    var recorded: [String] { messages.withLock { $0 } }
+
+    /// A logger whose errors go to this log.
+    var logger: Logger {
+        Logger(label: "emovere.server.tests") { _ in Handler(owner: self) }
+    }
+
+    private struct Handler: LogHandler {
+        let owner: ErrorLog
+        var logLevel = Logger.Level.error
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            owner.messages.withLock { $0.append("\(event.message) \(event.metadata ?? [:])") }
+        }
     }
 }
