@@ -170,7 +170,6 @@ struct Train: ParsableCommand {
     /// The option that sets a recipe's `setting`, where one does.
     private static func option(setting: TrainingRecipe.Setting) -> String? {
         switch setting {
-        case .inputSize: "--input-size"
         case .epochs: "--epochs"
         case .batchSize: "--batch-size"
         case .learningRate: "--learning-rate"

@@ -312,6 +312,7 @@ public final class Trainer {
 /// Errors that stop a training run.
 public enum TrainingError: Error, CustomStringConvertible {
     case notEnoughData(count: Int, batchSize: Int)
+    case invalidInputSize(reason: String)
     case invalidSetting(TrainingRecipe.Setting, expected: String, received: String)
     case notEnoughStatisticsData(count: Int, batchSize: Int)
     case emptyValidation
@@ -332,6 +333,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "training needs at least one full batch: \(count) images for batch size \(batchSize)"
         case let .notEnoughStatisticsData(count, batchSize):
             "re-estimating batch-norm statistics needs at least one batch of \(batchSize) faces, found \(count)"
+        case let .invalidInputSize(reason):
+            "the recipe's input size: \(reason)"
         case let .invalidSetting(setting, expected, received):
             "the recipe's \(setting.rawValue): expected \(expected), received \(received)"
         case .emptyValidation:

@@ -159,7 +159,7 @@ extension TrainingRecipe {
     /// A setting `validate()` checks, named as in the recipe's JSON (`schedule`'s and the nested settings by the
     /// value they hold).
     public enum Setting: String, Sendable, CaseIterable {
-        case inputSize, epochs, batchSize, learningRate, weightDecay, labelSmoothing, mixupAlpha, earlyStoppingPatience
+        case epochs, batchSize, learningRate, weightDecay, labelSmoothing, mixupAlpha, earlyStoppingPatience
         case validationHoldOut, plateauFactor, plateauPatience, minimumLearningRate, warmupEpochs, warmupFraction
         case softLabelWeight, teacherWeight, teacherTemperature
     }
@@ -170,14 +170,14 @@ extension TrainingRecipe {
     /// The largest training batch.
     public static let maximumBatchSize = 65_536
 
-    /// Throws `TrainingError.invalidSetting` naming the first setting out of its range: the architecture and the
-    /// preprocessing must agree on one input size a model file may declare (`ModelCard.inputSizeProblem`), and every
-    /// number must be finite and within what training can use. Checked before any data is loaded, for built-in
+    /// Throws `TrainingError.invalidInputSize` unless the architecture and the preprocessing agree on one input size
+    /// a model file may declare (`ModelCard.inputSizeProblem`), and `TrainingError.invalidSetting` naming the first
+    /// other setting out of its range: every number must be finite and within what training can use. Checked before any data is loaded, for built-in
     /// recipes, recipe files and cards alike.
     public func validate() throws(TrainingError) {
         if let problem = ModelCard.inputSizeProblem(architecture: architecture.inputSize,
                                                     preprocessing: preprocessing.inputSize) {
-            throw .invalidSetting(.inputSize, expected: problem, received: "\(architecture.inputSize)")
+            throw .invalidInputSize(reason: problem)
         }
         try Self.check(.epochs, epochs, within: 1...Self.maximumEpochs)
         try Self.check(.batchSize, batchSize, within: 2...Self.maximumBatchSize)
