@@ -45,7 +45,7 @@ let package = Package(
         // Presentation for the command-line tool: the progress bar, SVG plots (training curves, reliability diagram,
         // video timeline).
         .target(name: "EmovereReport", dependencies: ["Emovere", "EmovereCore", "EmovereData", "EmovereNN", "EmovereTensor"]),
-        .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereFiles", "EmovereTensor", "EmovereNN", "EmovereData", "Emovere"]),
+        .target(name: "EmovereKeras", dependencies: ["CHDF5", "EmovereCore", "EmovereFiles", "EmovereTensor", "EmovereNN", "EmovereData", "Emovere"]),
         // ONNX files: export and import of layer graphs. Generated/onnx.pb.swift is committed;
         // scripts/generate-onnx-proto.sh regenerates it.
         .target(
