@@ -62,7 +62,10 @@ public final class RawConnection: @unchecked Sendable {
         while !stop(received) {
             let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
             if count == 0 { return (received, true) }
-            if count < 0 { return (received, errno == ECONNRESET) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return (received, errno == ECONNRESET)
+            }
             received += buffer[0..<count]
         }
         return (received, false)

@@ -353,7 +353,9 @@ private func makeTemporaryDirectory() throws -> String {
             return path == missing && reason.contains("No such file")
         }
 
-        let unwritable = directory + "/no/such/dir/out.safetensors"
+        // Below a file, where no folder can be made (missing folders are created).
+        try Data("a file".utf8).write(to: URL(fileURLWithPath: directory + "/file"))
+        let unwritable = directory + "/file/out.safetensors"
         #expect {
             try SafeTensorsFile().write(to: unwritable)
         } throws: { error in

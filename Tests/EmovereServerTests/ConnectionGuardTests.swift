@@ -132,8 +132,9 @@ struct ConnectionGuardTests {
     /// An idle keep-alive connection is closed silently after the request timeout, also after a request answered
     /// before its body arrived (`rest`, sent after the answer: such a connection once stayed open for good), and a bad
     /// chunk after such an early answer gets no second answer. The request itself must be read (and, while its body is
-    /// missing, answered) within that timeout (5 s), which a server waiting for a thread in the parallel test run can
-    /// miss: a 408 for it, or a close without an answer, means "try again", up to five connections.
+    /// missing, answered) within that timeout (15 s), which a server waiting for a thread in the parallel test run can
+    /// miss (the whole suite on a busy 2-core machine missed 5 s): a 408 for it, or no answer, means "try again", up
+    /// to five connections.
     @Test(arguments: [
         ("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 200, ""),
         ("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n", 200, "x"),
@@ -142,13 +143,13 @@ struct ConnectionGuardTests {
          "zz\r\n"),
     ])
     func idleKeepAliveIsClosedSilently(request: String, status: Int, rest: String) async throws {
-        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, requestTimeoutSeconds: 5)
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, requestTimeoutSeconds: 15)
         try await Self.withServer(configuration) { port in
             for attempt in 1...5 {
                 let connection = try RawConnection(port: port)
                 connection.send(request)
                 let first = connection.receive { $0.text.hasSuffix("}") }
-                let cut = Self.status(first.bytes) == 408 || first.bytes.isEmpty && first.closed
+                let cut = Self.status(first.bytes) == 408 || first.bytes.isEmpty
                 if cut && attempt < 5 { continue }
                 #expect(Self.status(first.bytes) == status, "\(first.bytes.text)")
                 connection.send(rest)
