@@ -88,17 +88,19 @@ public enum AtomicFile {
         }
     }
 
-    /// Creates `directory` and every missing folder above it.
+    /// Creates `directory` and every missing folder above it; an existing folder costs one `stat`.
     private static func createFolders(_ directory: String, for path: String) throws(WriteError) {
-        var prefix = directory.hasPrefix("/") ? "/" : ""
-        for component in directory.split(separator: "/") {
-            prefix += component + "/"
-            if mkdir(prefix, mode_t(0o755)) != 0 && errno != EEXIST {
-                throw failure(path, "creating folder \(prefix)")
-            }
-        }
         var status = stat()
-        guard stat(directory, &status) == 0 else { throw failure(path, "reading folder \(directory)") }
+        if stat(directory, &status) != 0 {
+            var prefix = directory.hasPrefix("/") ? "/" : ""
+            for component in directory.split(separator: "/") {
+                prefix += component + "/"
+                if mkdir(prefix, mode_t(0o755)) != 0 && errno != EEXIST {
+                    throw failure(path, "creating folder \(prefix)")
+                }
+            }
+            guard stat(directory, &status) == 0 else { throw failure(path, "reading folder \(directory)") }
+        }
         guard status.st_mode & S_IFMT == S_IFDIR else {
             throw WriteError(path: path, operation: "creating folder \(directory)", reason: "a file of that name exists")
         }
