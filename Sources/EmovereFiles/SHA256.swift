@@ -25,7 +25,12 @@ public struct SHA256: Sendable {
     public static func hexDigest(of bytes: [UInt8]) -> String {
         var hash = SHA256()
         bytes.withUnsafeBytes { hash.update($0) }
-        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+        return hash.finalizeHex()
+    }
+
+    /// The digest of everything added, as 64 lowercase hex digits.
+    public consuming func finalizeHex() -> String {
+        finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     /// Adds `bytes` to the message.

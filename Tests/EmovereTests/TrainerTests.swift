@@ -97,6 +97,40 @@ struct TrainerTests {
                 "\(error)")
     }
 
+    /// A run resumed on other images (another --data, or a validation split drawn otherwise) is refused; a checkpoint
+    /// written before the data's checksum was kept still resumes.
+    @Test func resumeRejectsOtherData() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let recipe = TrainerFixtures.recipe(epochs: 3)
+        let first = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+        first.epochLimit = 1
+        try first.run()
+
+        let training = TrainerFixtures.patternDataset(count: 64, seed: 5)
+        let validation = TrainerFixtures.patternDataset(count: 24, seed: 6)
+        for (otherTraining, otherValidation) in [(TrainerFixtures.patternDataset(count: 64, seed: 9), validation),
+                                                 (training, TrainerFixtures.patternDataset(count: 24, seed: 9))] {
+            let other = try Trainer(recipe: recipe, training: otherTraining, validation: otherValidation,
+                                    directory: directory.path)
+            let error = try #require(throws: TrainingError.self) { try other.run() }
+            #expect(error.description.contains("\(first.checkpointPath): the checkpoint was made on other training or validation images"),
+                    "\(error)")
+        }
+
+        // The same checkpoint without its data checksum, as older versions wrote it, resumes on any data.
+        var file = try SafeTensorsFile(contentsOf: first.checkpointPath)
+        let header = try #require(file.metadata[Checkpoint.metadataKey])
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(header.utf8)) as? [String: Any])
+        #expect(object.removeValue(forKey: "data") != nil)
+        file.metadata[Checkpoint.metadataKey] = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        try ModelFileTests.writeSigned(file, to: first.checkpointPath)
+        let older = try Trainer(recipe: recipe, training: TrainerFixtures.patternDataset(count: 64, seed: 9),
+                                validation: validation, directory: directory.path)
+        older.log = { _ in }
+        #expect(try older.run().completedEpochs == 3)
+    }
+
     /// A checkpoint holding NaN (a weight, or an optimizer moment) behind a valid checksum is refused by name when a
     /// run resumes or the checkpoint is averaged, as a model file is on load.
     @Test(arguments: ["model.", "optimizer."])

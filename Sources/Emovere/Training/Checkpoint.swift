@@ -1,10 +1,11 @@
+import EmovereData
 import EmovereFiles
 import EmovereNN
 import EmovereTensor
 import Foundation
 
 /// A training checkpoint: model parameters (`model.<name>`), optimizer slots (`optimizer.<name>.slot<i>`)
-/// and, as JSON metadata, the recipe and `TrainingState`. Written atomically, so a run killed at any
+/// and, as JSON metadata, the recipe, `TrainingState` and a checksum of the run's data. Written atomically, so a run killed at any
 /// moment (kill -9 included) resumes from its last complete epoch with bit-identical state. A SHA-256 checksum
 /// (`ModelFile.checksumKey`) is verified when it is read.
 enum Checkpoint {
@@ -13,9 +14,25 @@ enum Checkpoint {
     private struct Header: Codable {
         var recipe: TrainingRecipe
         var state: TrainingState
+        /// `dataChecksum` of the run's training and validation sets (nil in checkpoints written before it was kept).
+        var data: String?
     }
 
-    static func save(to path: String, recipe: TrainingRecipe, model: Model, optimizer: Optimizer,
+    /// A SHA-256 checksum of `training` and `validation`: their image size, labels and pixels, in order. A resume
+    /// on other data (another --data, or a validation fraction split otherwise) is refused by it.
+    static func dataChecksum(training: FaceDataset, validation: FaceDataset) -> String {
+        var hash = SHA256()
+        for dataset in [training, validation] {
+            for header in [dataset.imageSize, dataset.count] {
+                withUnsafeBytes(of: Int64(header).littleEndian) { hash.update($0) }
+            }
+            dataset.labels.map(UInt8.init).withUnsafeBytes { hash.update($0) }
+            dataset.pixels.withUnsafeBytes { hash.update($0) }
+        }
+        return hash.finalizeHex()
+    }
+
+    static func save(to path: String, recipe: TrainingRecipe, data: String, model: Model, optimizer: Optimizer,
                      state: TrainingState) throws {
         var file = SafeTensorsFile()
         for named in model.parameters {
@@ -25,7 +42,7 @@ enum Checkpoint {
         for slot in optimizer.namedSlots {
             file.tensors["optimizer." + slot.name] = try NamedArray(shape: slot.tensor.shape, values: slot.tensor.values)
         }
-        let header = Header(recipe: recipe, state: state)
+        let header = Header(recipe: recipe, state: state, data: data)
         file.metadata[metadataKey] = String(decoding: try ModelFile.encoder.encode(header), as: UTF8.self)
         file.metadata[ModelFile.checksumKey] = try ModelFile.checksum(of: file)
         try file.write(to: path)
@@ -81,9 +98,15 @@ enum Checkpoint {
         _ = try resumable(path, recipe: recipe)
     }
 
-    static func restore(from path: String, recipe: TrainingRecipe, model: Model, optimizer: Optimizer,
+    /// Restores the checkpoint at `path` into `model`, `optimizer` and `state`, after checking that `recipe` can
+    /// continue it and that it was made on the same data (`data`, a `dataChecksum`).
+    static func restore(from path: String, recipe: TrainingRecipe, data: String, model: Model, optimizer: Optimizer,
                         state: inout TrainingState) throws {
         let (file, header) = try resumable(path, recipe: recipe)
+        if let recorded = header.data, recorded != data {
+            throw TrainingError.checkpointMismatch(
+                path: path, reason: "the checkpoint was made on other training or validation images than these (another --data or --validation-fraction)")
+        }
         try model.load(modelState(file))
         try ModelFile.checkFinite(model, path: path)
         for slot in optimizer.namedSlots {

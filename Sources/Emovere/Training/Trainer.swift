@@ -114,8 +114,10 @@ public final class Trainer {
     @discardableResult
     public func run() throws -> TrainingState {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let data = Checkpoint.dataChecksum(training: training, validation: validation)
         if FileManager.default.fileExists(atPath: checkpointPath) {
-            try Checkpoint.restore(from: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: &state)
+            try Checkpoint.restore(from: checkpointPath, recipe: recipe, data: data, model: model, optimizer: optimizer,
+                                   state: &state)
             log("resumed from \(checkpointPath) after epoch \(state.completedEpochs)")
         } else {
             // A run without a checkpoint starts over: teachers' answers or records left by a start that never
@@ -154,7 +156,8 @@ public final class Trainer {
             let record = try trainEpoch(epoch, batches: sampler.batches(epoch: epoch, batchSize: recipe.batchSize,
                                                                         dropLast: true), stepsPerEpoch: stepsPerEpoch)
             try finishEpoch(record)
-            try Checkpoint.save(to: checkpointPath, recipe: recipe, model: model, optimizer: optimizer, state: state)
+            try Checkpoint.save(to: checkpointPath, recipe: recipe, data: data, model: model, optimizer: optimizer,
+                                state: state)
             try AtomicFile.write(
                 ([EpochRecord.csvHeader] + state.history.map(\.csvLine)).joined(separator: "\n") + "\n", to: logPath)
             try epochFinished?(state)
