@@ -31,6 +31,7 @@ public struct EmovereServer: Sendable {
     private let resources: StaticResources
     private let cardJSON: [UInt8]
     private let readiness = Readiness()
+    private let bodyBudget: BodyBudget
 
     /// A server analysing with `pool`.
     /// - Throws: ``ServerError/invalidSetting(name:expected:received:)`` for an out-of-range setting,
@@ -42,6 +43,7 @@ public struct EmovereServer: Sendable {
         self.pool = pool
         self.metrics = ServerMetrics()
         self.logger = logger
+        self.bodyBudget = BodyBudget(limit: (pool.capacity + pool.maximumWaiting) * configuration.maximumBodyBytes)
         self.resources = try StaticResources.load()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -194,7 +196,7 @@ public struct EmovereServer: Sendable {
                                  contentType: "application/json; charset=utf-8", status: stopping ? .serviceUnavailable : .ok)
         }
         getAndHead("/metrics") {
-            Self.response(Array(metrics.exposition(pool: pool).utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
+            Self.response(Array(metrics.exposition(pool: pool, uploads: bodyBudget).utf8), contentType: "text/plain; version=0.0.4; charset=utf-8")
         }
         getAndHead("/v1/stream") { throw ServerError.upgradeRequired(path: "/v1/stream") }
         for (path, file) in resources.files {
@@ -217,7 +219,10 @@ public struct EmovereServer: Sendable {
         }
         // Refused before its body is read when every recognizer is busy and the waiting list is full.
         try pool.checkRoom()
-        let body = try await Self.bytes(of: request.body, upTo: limit, declared: declared)
+        var heldBytes = 0
+        defer { bodyBudget.give(heldBytes) }
+        let body = try await Self.bytes(of: request.body, upTo: limit, declared: declared, budget: bodyBudget,
+                                        held: &heldBytes)
         let (bytes, source) = try upload.imageBytes(from: consume body)
         let limits = configuration.imageLimits
         let analysis = try await pool.withRecognizer { recognizer in
@@ -235,15 +240,21 @@ public struct EmovereServer: Sendable {
         return Self.response(Array(try encoder.encode(json)), contentType: "application/json; charset=utf-8")
     }
 
-    /// The bytes of `body`, copied once out of NIO's buffers into an array of the `declared` length.
-    /// - Throws: ``ServerError/bodyTooLarge(received:limit:)`` past `limit` bytes, or the body's read error.
-    static func bytes(of body: RequestBody, upTo limit: Int, declared: Int?) async throws -> [UInt8] {
+    /// The bytes of `body`, copied once out of NIO's buffers into an array of the `declared` length, each chunk
+    /// taken from `budget` as it arrives and added to `held` (which the caller gives back when done with the bytes).
+    /// - Throws: ``ServerError/bodyTooLarge(received:limit:)`` past `limit` bytes,
+    ///   ``ServerError/uploadsOverloaded(limit:)`` when `budget` is spent, or the body's read error.
+    static func bytes(of body: RequestBody, upTo limit: Int, declared: Int?, budget: BodyBudget,
+                      held: inout Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
+        // Reserved, not touched: its pages become memory only as the chunks, each taken from the budget, fill them.
         bytes.reserveCapacity(min(declared ?? 0, limit))
         for try await part in body {
             guard bytes.count + part.readableBytes <= limit else {
                 throw ServerError.bodyTooLarge(received: nil, limit: limit)
             }
+            try budget.take(part.readableBytes)
+            held += part.readableBytes
             bytes += part.readableBytesView
         }
         return bytes

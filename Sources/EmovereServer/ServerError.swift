@@ -25,6 +25,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     case notImplemented(String)
     /// 503: every recognizer is busy and the waiting list is full.
     case overloaded(running: Int, waiting: Int)
+    /// 503: the request bodies being received and analysed already fill the server's budget of `limit` bytes.
+    case uploadsOverloaded(limit: Int)
     /// 503: the server already holds its maximum number of open connections.
     case tooManyConnections(limit: Int)
     /// 408: the request did not arrive whole (line, headers and body) within the request timeout.
@@ -50,7 +52,7 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .undecodableImage: .unprocessableContent
         case .upgradeRequired: .upgradeRequired
         case .notImplemented: .notImplemented
-        case .overloaded, .tooManyConnections: .serviceUnavailable
+        case .overloaded, .uploadsOverloaded, .tooManyConnections: .serviceUnavailable
         case .requestTimeout: .requestTimeout
         case .headersTooLarge: .requestHeaderFieldsTooLarge
         case .missingResource, .invalidSetting, .invalidConfiguration: .internalServerError
@@ -78,6 +80,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
             return message
         case let .overloaded(running, waiting):
             return "server overloaded: \(running) analyses running and \(waiting) waiting; retry shortly"
+        case let .uploadsOverloaded(limit):
+            return "server overloaded: the uploads it holds already fill its \(limit) bytes for request bodies (a full body for each analysis that may run or wait); retry shortly"
         case let .tooManyConnections(limit):
             return "too many connections: the server holds at most \(limit) (--max-connections); retry shortly"
         case let .requestTimeout(seconds):

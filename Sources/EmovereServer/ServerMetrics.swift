@@ -42,6 +42,10 @@ public final class ServerMetrics: Sendable {
         .init(namespace: "emovere", subsystem: "analyses", metricName: "waiting", unitName: "",
               helpText: "Requests waiting for a free recognizer.")
     }
+    private static var uploadBytes: MetricNameDescriptor {
+        .init(namespace: "emovere", subsystem: "uploads", metricName: "held", unitName: "bytes",
+              helpText: "Bytes of request bodies held now (being received or analysed).")
+    }
 
     private let faces: Counter
     private let streamFramesAnalysed: Counter
@@ -49,6 +53,7 @@ public final class ServerMetrics: Sendable {
     private let streamConnections: Gauge
     private let analysesRunning: Gauge
     private let analysesWaiting: Gauge
+    private let uploadBytesHeld: Gauge
 
     /// Creates the registry and the metrics that exist from the start.
     public init() {
@@ -58,6 +63,7 @@ public final class ServerMetrics: Sendable {
         streamConnections = registry.makeGauge(descriptor: Self.streamConnections, labels: [])
         analysesRunning = registry.makeGauge(descriptor: Self.analysesRunning, labels: [])
         analysesWaiting = registry.makeGauge(descriptor: Self.analysesWaiting, labels: [])
+        uploadBytesHeld = registry.makeGauge(descriptor: Self.uploadBytes, labels: [])
     }
 
     /// Counts one HTTP request of `method` on `route` (the route pattern, not the raw path) answered with `status`
@@ -85,11 +91,12 @@ public final class ServerMetrics: Sendable {
         streamConnections.increment(by: Double(change))
     }
 
-    /// The Prometheus text exposition of every metric, with the pool's current occupancy.
-    func exposition(pool: RecognizerPool) -> String {
+    /// The Prometheus text exposition of every metric, with the pool's current occupancy and the upload bytes held.
+    func exposition(pool: RecognizerPool, uploads: BodyBudget) -> String {
         let occupancy = pool.occupancy
         analysesRunning.set(Double(occupancy.running))
         analysesWaiting.set(Double(occupancy.waiting))
+        uploadBytesHeld.set(Double(uploads.heldBytes))
         return registry.emitToString()
     }
 }

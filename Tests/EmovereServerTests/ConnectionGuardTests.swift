@@ -238,6 +238,44 @@ struct ConnectionGuardTests {
         }
     }
 
+    /// The uploads held at once take at most one full body per recognizer and waiting place: with one recognizer, no
+    /// waiting place and 1,024-byte bodies, a second upload is refused 503 while a first holds 800 bytes, and taken
+    /// once the first has been answered (the server once held a full body on each of `--max-connections`).
+    @Test func uploadsHeldAtOnceAreBounded() async throws {
+        var configuration = Self.patientConfiguration
+        configuration.maximumWaitingAnalyses = 0
+        configuration.maximumBodyBytes = 1024
+        try await Self.withServer(configuration) { port in
+            func heldBytes() throws -> Int? {
+                let metrics = try RawConnection(port: port)
+                metrics.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                let line = metrics.receive().bytes.text.split(separator: "\n").first { $0.hasPrefix("emovere_uploads_held_bytes ") }
+                return line.flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) }
+            }
+            let upload = "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+            let first = try RawConnection(port: port)
+            first.send(upload + "Content-Length: 1000\r\n\r\n" + String(repeating: "x", count: 800))
+            let deadline = Date().addingTimeInterval(60)
+            while try heldBytes() != 800, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(try heldBytes() == 800)
+
+            let second = try RawConnection(port: port)
+            second.send(upload + "Content-Length: 300\r\nConnection: close\r\n\r\n" + String(repeating: "y", count: 300))
+            let refused = second.receive().bytes
+            #expect(Self.status(refused) == 503 && refused.text.contains("fill its 1024 bytes for request bodies"),
+                    "\(refused.text.prefix(300))")
+
+            first.send(String(repeating: "x", count: 200))
+            let answered = first.receive { $0.text.hasSuffix("}") }.bytes
+            #expect(Self.status(answered) == 422, "not an image: \(answered.text.prefix(300))")
+            #expect(try heldBytes() == 0)
+            let third = try RawConnection(port: port)
+            third.send(upload + "Content-Length: 300\r\nConnection: close\r\n\r\n" + String(repeating: "y", count: 300))
+            let taken = third.receive().bytes
+            #expect(Self.status(taken) == 422, "\(taken.text.prefix(300))")
+        }
+    }
+
     @Test func headAnswersLikeGetWithoutABody() async throws {
         try await Self.withServer(Self.patientConfiguration) { port in
             let get = try RawConnection(port: port)

@@ -209,6 +209,7 @@ struct RouteTests {
             #expect(text.contains(#"emovere_http_request_duration_seconds_bucket{route="/v1/analyze",method="POST",le="+Inf"} 2"#))
             #expect(text.contains("emovere_faces_analysed_total 1"))
             #expect(text.contains("emovere_analyses_running 0"))
+            #expect(text.contains("emovere_uploads_held_bytes 0"), "every upload's bytes are given back once answered")
         }
     }
 
