@@ -78,6 +78,14 @@ public struct DetectorDescription: Sendable, Codable, Equatable {
     }
 }
 
+extension DetectorDescription: CustomStringConvertible {
+    /// The kind, then the file and score threshold where there are: `yunet (face.onnx, score threshold 0.6)`.
+    public var description: String {
+        let details = [file, scoreThreshold.map { "score threshold \($0)" }].compactMap { $0 }
+        return details.isEmpty ? kind.rawValue : "\(kind.rawValue) (\(details.joined(separator: ", ")))"
+    }
+}
+
 /// A face detector: colour image in, faces out. A detector may keep buffers between calls, so one instance serves
 /// one thread at a time.
 public protocol FaceDetecting {

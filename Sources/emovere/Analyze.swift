@@ -49,7 +49,7 @@ struct Analyze: ParsableCommand {
         valueName: "results.jsonl"))
     var output: String?
 
-    @Flag(help: "With --output: skip the photos whose line the output file already holds (continue a stopped run).")
+    @Flag(help: "With --output: skip the photos whose line the file already holds without an error (continue a stopped run; failed ones are tried again).")
     var resume = false
 
     @Option(help: ArgumentHelp("Also read photo paths from this file, one per line ('-': standard input).", valueName: "FILE"))
@@ -73,12 +73,18 @@ struct Analyze: ParsableCommand {
             // --annotate may be a folder beside or inside the inputs (its files are left out of them).
             try OutputPaths.checkDistinct([("--output", output), ("--annotate", annotate)], foldersAllowed: true)
         }
-        if let annotate { _ = try AnnotationTarget(output: annotate, inputs: paths) }
+        // With --files-from the inputs are known only once the list is read (run()).
+        if let annotate, filesFrom == nil { _ = try AnnotationTarget(output: annotate, inputs: paths) }
     }
 
     func run() throws {
         if output == "-" { return try runWorker() }
-        var expanded = try PhotoFiles.expand(paths + (filesFrom.map(PhotoFiles.listed(in:)) ?? []))
+        let listed = try filesFrom.map(PhotoFiles.listed(in:)) ?? []
+        if let output { try OutputPaths.checkDistinct([("--output", output)], inputs: listed) }
+        let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths + listed) }
+        var annotationFolder: String?
+        if case let .folder(folder)? = target { annotationFolder = folder }
+        let expanded = try PhotoFiles.expand(paths, listed: listed, skippingCopiesIn: annotationFolder)
         guard !expanded.isEmpty else {
             guard !paths.isEmpty else {
                 // An empty list is nothing to do (a scheduled job with no new photos), not a failure.
@@ -87,22 +93,25 @@ struct Analyze: ParsableCommand {
             }
             throw CommandFailure("no photos to analyse in \(paths.joined(separator: ", ")): expected .jpg, .jpeg or .png files")
         }
-        if let shard { expanded = expanded.filter(shard.contains) }
-        let target = try annotate.map { try AnnotationTarget(output: $0, inputs: paths) }
+        // Each photo's copy is named from the whole list, so shards and resumed runs name it as one run would.
+        let annotations = try target.map { try $0.outputPaths(for: expanded) }
+        if let annotations { try Self.checkCopiesKeepInputs(annotations, inputs: expanded) }
         try target?.createFolder()
-        if case let .folder(folder)? = target { expanded = PhotoFiles.excluding(expanded, under: folder) }
         let log = try output.map { try ResultLog(path: $0, resume: resume) }
-        if let log { expanded = expanded.filter { !log.finished.contains($0) } }
-        let files = expanded
-        let outputs = try target.map { try $0.outputPaths(for: files) }
+        let chosen = expanded.indices.filter { index in
+            (shard?.contains(expanded[index]) ?? true) && !(log?.finished.contains(expanded[index]) ?? false)
+        }
+        let files = chosen.map { expanded[$0] }
+        let outputs = annotations.map { all in chosen.map { all[$0] } }
         let workers = max(1, min(files.count, 2))
         let recognizers = try detection.makeRecognizers(count: workers, precision: arithmetic.precision)
         let model = try detection.model ?? BundledModel.locate()
+        try log?.checkProvenance(model: model, detector: recognizers[0].detector.description)
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)
         // Without --output the results are printed at the end, in input order; with it each line is appended as
         // soon as its photo is done and nothing is kept.
         let results = Locked([PhotoResult?](repeating: nil, count: log == nil ? files.count : 0))
-        let failed = Locked(false)
+        let failures = Locked(0)
         let done = Locked(0)
         let shared = UnsafeSendable(recognizers)
         let writeError = Locked<Error?>(nil)
@@ -112,7 +121,7 @@ struct Analyze: ParsableCommand {
                 var result = PhotoResult.analyze(path: files[index], with: shared.value[worker],
                                                  annotation: outputs?[index], limits: limits)
                 result.model = model
-                if result.error != nil { failed.withValue { $0 = true } }
+                if result.error != nil { failures.withValue { $0 += 1 } }
                 if let log {
                     do { try log.append(result) } catch { writeError.withValue { $0 = $0 ?? error } }
                 } else {
@@ -128,19 +137,33 @@ struct Analyze: ParsableCommand {
             let all = results.withValue { $0.compactMap { $0 } }
             if json {
                 let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(all), as: UTF8.self))
             } else {
                 for result in all where result.isAnalysed { print(result.table) }
             }
-        } else if let output {
-            FileHandle.standardError.write(Data("\(files.count) photos analysed, appended to \(output)\n".utf8))
         }
-        if failed.withValue({ $0 }) { throw ExitCode.failure }
+        let failed = failures.withValue { $0 }
+        if let output {
+            let failures = failed > 0 ? ", \(failed) could not be analysed" : ""
+            FileHandle.standardError.write(Data("\(files.count - failed) photos analysed\(failures), appended to \(output)\n".utf8))
+        }
+        if failed > 0 { throw ExitCode.failure }
     }
 }
 
 extension Analyze {
+    /// Throws when one of the annotated `copies` would replace one of the photos `inputs` (an --annotate folder
+    /// holding photos of the run under their copies' names).
+    static func checkCopiesKeepInputs(_ copies: [String], inputs: [String]) throws {
+        let photos = Dictionary(inputs.map { (OutputPaths.canonical($0), $0) }, uniquingKeysWith: { first, _ in first })
+        for copy in copies {
+            if let photo = photos[OutputPaths.canonical(copy)] {
+                throw CommandFailure("--annotate: the annotated copy \(copy) would replace the photo \(photo), one of the inputs; choose another output folder")
+            }
+        }
+    }
+
     /// The worker mode (`--files-from - --output -`): the model is loaded once, then each path read from standard input
     /// is analysed and answered at once with its JSON line on standard output, until standard input ends. Drivers such
     /// as `scripts/ray_analyze.py` keep one such process per worker.

@@ -25,9 +25,14 @@ enum AnnotationTarget: Equatable {
                                           foldersAllowed: true)
             self = .file(output)
         } else {
-            if manager.fileExists(atPath: output, isDirectory: &isDirectory), !isDirectory.boolValue {
+            let exists = manager.fileExists(atPath: output, isDirectory: &isDirectory)
+            if exists, !isDirectory.boolValue {
                 throw ValidationError("--annotate \(output) is a file; with several photos or a folder, "
                                       + "--annotate names the output folder")
+            }
+            if !exists, AnnotatedPhoto.format(ofOutput: output) != nil {
+                throw ValidationError("--annotate \(output) names a photo file, but \(inputs.count == 1 ? "the input \(inputs[0]) is not an existing photo" : "there are \(inputs.count) inputs"); "
+                                      + "with several photos or a folder, --annotate names the output folder")
             }
             self = .folder(output)
         }

@@ -28,7 +28,7 @@ struct EmovereCommand: AsyncParsableCommand {
         if let path = dashedPath(in: arguments) {
             Self.exit(withError: ValidationError(
                 "'\(path)' is a file whose name starts with a dash, which would be read as options: put -- before it "
-                    + "(emovere analyze -- \(path)) or write it as ./\(path)"))
+                    + "(emovere \(arguments.first.flatMap { $0.hasPrefix("-") ? nil : $0 } ?? "analyze") -- \(path)) or write it as ./\(path)"))
         }
         await main(arguments)
     }

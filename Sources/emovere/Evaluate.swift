@@ -212,7 +212,7 @@ struct Evaluate: ParsableCommand {
         let report = try benchmark.run(dataset) { done, _ in progress.update(completed: done * dataset.count) }
         progress.finish()
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let json = String(decoding: try encoder.encode(report), as: UTF8.self)
         print(self.json ? json : "\(split.usage), test-time augmentation \(evaluator.testTimeAugmentation.rawValue):\n" + report.table())
         if let output { try AtomicFile.write(json + "\n", to: output) }

@@ -82,7 +82,7 @@ struct Explain: ParsableCommand {
             detector: recognizer.detector.description, faces: records, output: output, guided: guided)
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
             print(report.table)
@@ -103,7 +103,7 @@ struct Explain: ParsableCommand {
         do {
             return try recognizer.analyzePhoto(try ImageFile.bytes(atPath: photo), source: photo, limits: limits)
         } catch {
-            throw CommandFailure("cannot read \(photo): \(error)")
+            throw CommandFailure(PhotoResult.naming(photo, in: "\(error)"))
         }
     }
 

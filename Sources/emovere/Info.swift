@@ -26,7 +26,7 @@ struct Info: ParsableCommand {
         guard let model else { return }
         let (network, card) = try ModelFile.load(model)
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(card), as: UTF8.self))
         print("loaded: \(network.architecture), \(network.parameterCount) parameters, \(network.multiplyAddsPerFace) multiply-adds per face")
     }

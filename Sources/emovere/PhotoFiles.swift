@@ -7,17 +7,29 @@ import Foundation
 enum PhotoFiles {
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
-    static func expand(_ paths: [String]) throws -> [String] {
+    /// The photos `paths` name (from the command line) and `listed` name (from a list file), folders expanded in
+    /// sorted order and files kept as given. A named path that does not exist, or is not a regular file, is an
+    /// error before any work; a listed one is kept, so its analysis reports it and the others go on. A folder's
+    /// files inside `annotations` named as annotated copies (`*.annotated.png`, `*.annotated.jpg`) are skipped: a
+    /// second run must not analyse the first one's copies.
+    static func expand(_ paths: [String], listed: [String] = [], skippingCopiesIn annotations: String? = nil) throws
+        -> [String] {
+        let copies = annotations.map { OutputPaths.canonical($0) + "/" }
         var files: [String] = []
-        for path in paths {
+        for (path, isListed) in paths.map({ ($0, false) }) + listed.map({ ($0, true) }) {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                if isListed {
+                    files.append(path)
+                    continue
+                }
                 throw CommandFailure("no such file or folder: \(path)")
             }
             if isDirectory.boolValue {
                 let children = try FileManager.default.subpathsOfDirectory(atPath: path)
                     .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
                 for child in children.map({ (path as NSString).appendingPathComponent($0) }) {
+                    if let copies, isAnnotatedCopy(child), OutputPaths.canonical(child).hasPrefix(copies) { continue }
                     if isRegularFile(child) {
                         files.append(child)
                     } else if child.contains("\u{FFFD}") {
@@ -28,7 +40,7 @@ enum PhotoFiles {
                     }
                 }
             } else {
-                guard isRegularFile(path) else {
+                guard isListed || isRegularFile(path) else {
                     throw CommandFailure("\(path) is not a regular file (a named pipe, device or socket); expected a JPEG or PNG photo")
                 }
                 files.append(path)
@@ -37,7 +49,14 @@ enum PhotoFiles {
         return files
     }
 
-    /// The paths listed in `file` (`-`: standard input), one per line; blank lines are skipped.
+    /// Whether `path`'s name is one `AnnotationTarget` gives an annotated copy (`<name>.annotated.png` or `.jpg`).
+    static func isAnnotatedCopy(_ path: String) -> Bool {
+        let name = (path as NSString).lastPathComponent
+        return name.hasSuffix(".annotated.png") || name.hasSuffix(".annotated.jpg")
+    }
+
+    /// The paths listed in `file` (`-`: standard input), one per line; blank lines and a leading byte-order mark are
+    /// skipped.
     static func listed(in file: String) throws -> [String] {
         let data: Data
         if file == "-" {
@@ -49,7 +68,9 @@ enum PhotoFiles {
                 throw CommandFailure("--files-from \(file): \(error.reason)")
             }
         }
-        return String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map(String.init)
+        var text = String(decoding: data, as: UTF8.self)
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark some editors write
+        return text.split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }
 
@@ -57,11 +78,5 @@ enum PhotoFiles {
     static func isRegularFile(_ path: String) -> Bool {
         var status = stat()
         return stat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG
-    }
-
-    /// `files` without those inside `folder` (so annotated copies written there are not analysed again).
-    static func excluding(_ files: [String], under folder: String) -> [String] {
-        let prefix = OutputPaths.canonical(folder) + "/"
-        return files.filter { !OutputPaths.canonical($0).hasPrefix(prefix) }
     }
 }

@@ -3,10 +3,21 @@ import EmovereVision
 import Foundation
 import Synchronization
 
-/// An append-only JSON Lines file of photo results: each line is written whole with one `write`, so a run that
-/// stops leaves at most one partial last line, which `resume` cuts off before appending.
+/// An append-only JSON Lines file of photo or video results: each line is written whole with one `write`, so a run
+/// that stops leaves at most one partial last line, which `resume` cuts off before appending (once every complete
+/// line has been read as a result: a file of something else is refused untouched).
 final class ResultLog: Sendable {
-    /// The paths whose line the file already held when it was opened.
+    /// One complete line of the file: the input it answers, and what produced it (`analyze` lines only).
+    struct Entry: Decodable {
+        var path: String
+        var error: String?
+        var model: String?
+        var detector: DetectorDescription?
+    }
+
+    /// The lines the file held when it was opened, in order.
+    let entries: [Entry]
+    /// The inputs whose line the file already held without an error (a failed one is tried again on resume).
     let finished: Set<String>
     private let handle: FileHandle
     private let path: String
@@ -15,37 +26,49 @@ final class ResultLog: Sendable {
 
     init(path: String, resume: Bool) throws {
         self.path = path
-        var finished: Set<String> = []
+        var entries: [Entry] = []
         if FileManager.default.fileExists(atPath: path) {
             guard resume else {
                 throw CommandFailure("\(path) already exists; pass --resume to continue it or choose another --output")
             }
-            var bytes = try ImageFile.bytes(atPath: path)
-            if let end = bytes.lastIndex(of: 10), end + 1 < bytes.count {
-                bytes.removeSubrange((end + 1)...)
-                guard truncate(path, off_t(bytes.count)) == 0 else {
+            let bytes = try ImageFile.bytes(atPath: path)
+            let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
+            for (number, line) in bytes[..<complete].split(separator: 10).enumerated() {
+                guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else {
+                    throw CommandFailure("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output); the file was left as it was")
+                }
+                entries.append(entry)
+            }
+            if complete < bytes.count {
+                // Only the start of a line this command writes is cut off, never the end of some other file.
+                guard bytes[complete] == UInt8(ascii: "{") else {
+                    throw CommandFailure("\(path):\(entries.count + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output); the file was left as it was")
+                }
+                guard truncate(path, off_t(complete)) == 0 else {
                     throw CommandFailure("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
                 }
-            } else if !bytes.isEmpty && bytes.last != 10 {
-                bytes = []
-                guard truncate(path, 0) == 0 else {
-                    throw CommandFailure("\(path): cannot cut off the unfinished line: \(String(cString: strerror(errno)))")
-                }
-            }
-            for (number, line) in bytes.split(separator: 10).enumerated() {
-                struct Finished: Decodable { var path: String }
-                guard let entry = try? JSONDecoder().decode(Finished.self, from: Data(line)) else {
-                    throw CommandFailure("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output)")
-                }
-                finished.insert(entry.path)
             }
         }
-        self.finished = finished
+        self.entries = entries
+        finished = Set(entries.filter { $0.error == nil }.map(\.path))
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard descriptor >= 0 else {
             throw CommandFailure("cannot open \(path) for appending: \(String(cString: strerror(errno)))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// Throws when a line of the file was written with another model file or detector than `model` and `detector`:
+    /// one file of results would mix two analyses.
+    func checkProvenance(model: String, detector: DetectorDescription) throws {
+        for (number, entry) in entries.enumerated() {
+            if let recorded = entry.model, OutputPaths.canonical(recorded) != OutputPaths.canonical(model) {
+                throw CommandFailure("\(path):\(number + 1): written with the model \(recorded), this run uses \(model); resume with the same --model or choose another --output")
+            }
+            if let recorded = entry.detector, recorded != detector {
+                throw CommandFailure("\(path):\(number + 1): written with the detector \(recorded), this run uses \(detector); resume with the same detector options or choose another --output")
+            }
+        }
     }
 
     /// Appends `result` (a photo's or a video's record, with its `path`) as one line.

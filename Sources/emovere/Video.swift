@@ -41,7 +41,7 @@ struct Video: ParsableCommand {
     @Option(help: "Append one JSON line per video (path, summary or error) to this file as each finishes.")
     var output: String?
 
-    @Flag(help: "With --output: skip the videos whose line the file already holds (continue a stopped run).")
+    @Flag(help: "With --output: skip the videos whose line the file already holds without an error (continue a stopped run; failed ones are tried again).")
     var resume = false
 
     @OptionGroup var recognition: RecognitionOptions

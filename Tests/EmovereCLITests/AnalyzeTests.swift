@@ -176,8 +176,9 @@ struct AnalyzeTests {
                 && reported[0].components(separatedBy: "broken.png").count == 2, "\(reported)")
     }
 
-    /// A folder without photos is an error that says where nothing was found, not a silent success; a list naming
-    /// a missing photo fails with its name; an empty list is nothing to do.
+    /// A folder without photos is an error that says where nothing was found, not a silent success; a photo named
+    /// in a list that does not exist is reported by name (status 1) while the others go on; an empty list is nothing
+    /// to do.
     @Test func nothingToAnalyseIsAnError() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }
@@ -185,10 +186,13 @@ struct AnalyzeTests {
         let folder = try Self.analyze([scratch.path])
         #expect(folder.status == 1 && folder.standardError.contains("no photos to analyse in \(scratch.path): expected .jpg"),
                 "\(folder)")
-        let list = try Self.analyze(["--files-from", scratch.path + "/notes.txt"])
-        // A failure found while running: status 1 and the reason, without the usage text of a bad option.
-        #expect(list.status == 1 && list.standardError.contains("no such file or folder: not a photo")
-                    && !list.standardError.contains("USAGE"), "\(list)")
+        // A list (with a byte-order mark) naming a missing photo and the sample: status 1, the missing one named with
+        // the reason, the sample analysed; no usage text, as for a bad option.
+        try Data(("\u{FEFF}not a photo\n" + Self.sample + "\n").utf8).write(to: URL(fileURLWithPath: scratch.path + "/list.txt"))
+        let list = try Self.analyze(["--files-from", scratch.path + "/list.txt", "--tta", "none"])
+        #expect(list.status == 1 && list.standardError.contains("error: not a photo: ")
+                    && list.standardError.contains("No such file") && !list.standardError.contains("USAGE"), "\(list)")
+        #expect(list.standardOutput.contains("astronaut.jpg (512x512): 1 face"), "\(list)")
         try Data().write(to: URL(fileURLWithPath: scratch.path + "/empty.txt"))
         // An empty list is nothing to do (a scheduled job with no new photos), said but not a failure.
         let empty = try Self.analyze(["--files-from", scratch.path + "/empty.txt"])
@@ -377,6 +381,78 @@ struct AnalyzeTests {
         }
         let png = try RGBImage(contentsOf: output + "/b.annotated.png")
         #expect(png.width == 512 && png.height == 512)
+    }
+
+    /// An --annotate folder may be the input folder: the copies it already holds (by their names) are not analysed
+    /// again, the photos are; a copy that would replace a photo named as input is refused before any work; copies are
+    /// named from the whole list, so a resumed run names them as one run would; an --annotate file name with
+    /// several inputs (some from --files-from) is refused.
+    @Test func annotatedCopiesNeverReplaceInputs() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let folder = scratch.path + "/in"
+        try FileManager.default.createDirectory(atPath: folder + "/sub", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/a.jpg")
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/sub/a.jpg")
+        for _ in 0..<2 {
+            let result = try Self.analyze([folder, "--annotate", folder, "--tta", "none"])
+            #expect(result.status == 0 && result.standardOutput.components(separatedBy: "(512x512): 1 face").count == 3,
+                    "two photos analysed: \(result)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+                    == ["a-2.annotated.jpg", "a.annotated.jpg", "a.jpg", "sub"])
+        }
+        let named = folder + "/a.annotated.jpg"
+        let before = try Data(contentsOf: URL(fileURLWithPath: named))
+        let replacing = try Self.analyze([folder + "/sub/a.jpg", named, "--annotate", folder, "--tta", "none"])
+        #expect(replacing.status == 1 && replacing.standardError.contains("would replace the photo \(named)"), "\(replacing)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: named)) == before)
+
+        let results = scratch.path + "/r.jsonl", copies = scratch.path + "/copies"
+        let first = try Self.analyze([folder + "/a.jpg", folder + "/sub/a.jpg", "--output", results, "--annotate", copies, "--tta", "none"])
+        try #require(first.status == 0, "\(first)")
+        let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
+        let kept = lines.filter { !$0.contains("/sub/a.jpg") }
+        try (kept.joined(separator: "\n") + "\n").write(toFile: results, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: copies + "/a-2.annotated.jpg")
+        let resumed = try Self.analyze([folder + "/a.jpg", folder + "/sub/a.jpg", "--output", results, "--annotate", copies,
+                                        "--tta", "none", "--resume"])
+        try #require(resumed.status == 0, "\(resumed)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: copies).sorted() == ["a-2.annotated.jpg", "a.annotated.jpg"])
+        let last = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
+        #expect(last.contains("/sub/a.jpg") && last.contains(#""annotation":"\#(copies)/a-2.annotated.jpg""#), "\(last)")
+
+        try Data((folder + "/a.jpg\n").utf8).write(to: URL(fileURLWithPath: scratch.path + "/list.txt"))
+        let shared = try Self.analyze([folder + "/sub/a.jpg", "--files-from", scratch.path + "/list.txt", "--annotate",
+                                       scratch.path + "/one.png"])
+        #expect(shared.status != 0 && shared.standardError.contains("there are 2 inputs"), "\(shared)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/one.png"))
+    }
+
+    /// `--resume` reads the whole file before changing it (a file of something else is refused untouched), tries the
+    /// photos whose line records an error again, and refuses to mix in another detector's results.
+    @Test func resumeChecksTheResultsFile() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let notes = scratch.path + "/notes.txt"
+        try Data("line one\nline two".utf8).write(to: URL(fileURLWithPath: notes))
+        let refused = try Self.analyze([Self.sample, "--output", notes, "--resume"])
+        #expect(refused.status != 0 && refused.standardError.contains("notes.txt:1: expected a JSON object"), "\(refused)")
+        #expect(try String(contentsOfFile: notes, encoding: .utf8) == "line one\nline two")
+
+        let photo = scratch.path + "/photo.jpg", results = scratch.path + "/r.jsonl"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: Self.sample))
+        try bytes.prefix(200).write(to: URL(fileURLWithPath: photo))
+        let broken = try Self.analyze([photo, "--output", results, "--tta", "none"])
+        #expect(broken.status == 1 && broken.standardError.contains("0 photos analysed, 1 could not be analysed"), "\(broken)")
+        try bytes.write(to: URL(fileURLWithPath: photo))
+        let retried = try Self.analyze([photo, "--output", results, "--tta", "none", "--resume"])
+        #expect(retried.status == 0 && retried.standardError.contains("1 photos analysed, appended"), "\(retried)")
+        let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains(#""error""#) && lines[1].contains(#""faces":[{"#), "\(lines)")
+
+        let other = try Self.analyze([Self.sample, "--output", results, "--tta", "none", "--resume", "--detector", "haar"])
+        #expect(other.status != 0 && other.standardError.contains("r.jsonl:1: written with the detector yunet")
+                && other.standardError.contains("this run uses haar"), "\(other)")
     }
 
     @Test func annotateRejectsUnusableOutputs() throws {

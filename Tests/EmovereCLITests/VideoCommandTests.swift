@@ -220,7 +220,7 @@ struct VideoCommandTests {
     }
 
     /// Several videos: outputs go to folders under each video's name, `--output` gets one line per video (a summary
-    /// or an error), and `--resume` skips the videos already there.
+    /// or an error), and `--resume` skips the videos done and tries the failed ones again.
     @Test func manyVideosWriteOneLineEachAndResume() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
@@ -245,9 +245,12 @@ struct VideoCommandTests {
         let done = try #require(records.first { ($0["path"] as? String) == second })
         #expect((done["summary"] as? [String: Any])?["frames"] as? Int == Self.frameCount)
 
+        // The videos done are skipped; the one that failed is tried again (and fails again, with a line of its own).
         let again = try CommandRunner.run(arguments + ["--resume"])
-        #expect(again.status == 0, "\(again)")
-        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").count == 3)
+        #expect(again.status == 1 && again.standardError.contains("notes.mp4"), "\(again)")
+        let resumed = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(resumed.count == 4 && resumed[3].contains(#""path":"\#(notes)""#) && resumed[3].contains(#""error""#),
+                "\(resumed)")
     }
 
     /// Outputs that would overwrite the input, or each other, are refused before anything runs.

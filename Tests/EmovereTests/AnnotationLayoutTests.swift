@@ -12,8 +12,9 @@ struct AnnotationLayoutTests {
         }
     }
 
-    static func checkNoOverlaps(_ faces: [FaceEmotion], width: Int, height: Int) -> [AnnotationRenderer.Placement] {
-        let layout = AnnotationRenderer().layout(faces, imageWidth: width, imageHeight: height)
+    static func checkNoOverlaps(_ faces: [FaceEmotion], notes: [String?] = [], width: Int,
+                                height: Int) -> [AnnotationRenderer.Placement] {
+        let layout = AnnotationRenderer().layout(faces, notes: notes, imageWidth: width, imageHeight: height)
         #expect(layout.count == faces.count)
         var placed: [Rect] = []
         for (index, place) in layout.enumerated() {
@@ -56,5 +57,19 @@ struct AnnotationLayoutTests {
         let boxes = (0..<6).map { Rect(x: $0 * 105, y: 0, width: 100, height: 120) }
         let layout = Self.checkNoOverlaps(Self.faces(boxes), width: 630, height: 400)
         #expect(layout.allSatisfy { $0.label.y >= 120 }, "labels go below boxes at the top edge")
+    }
+
+    /// A note on a label (`explain`'s `Grad-CAM: sad` for a face explained for another emotion) lengthens it, and
+    /// the longer label is placed as any label is: it covers no face, label or panel (it was once drawn under the
+    /// box after the layout, over a neighbour's panel).
+    @Test func notesLengthenLabelsThatStillStayClear() {
+        let boxes = (0..<6).map { Rect(x: 40 + $0 * 150, y: 120, width: 100, height: 120) }
+        let notes: [String?] = boxes.indices.map { $0.isMultiple(of: 2) ? "Grad-CAM: sad" : nil }
+        let plain = Self.checkNoOverlaps(Self.faces(boxes), width: 960, height: 400)
+        let noted = Self.checkNoOverlaps(Self.faces(boxes), notes: notes, width: 960, height: 400)
+        for index in boxes.indices where notes[index] != nil {
+            #expect(noted[index].label.width > plain[index].label.width || noted[index].labelScale < plain[index].labelScale,
+                    "face \(index)")
+        }
     }
 }

@@ -140,4 +140,21 @@ struct GradCAMTests {
         let recognizer = EmotionRecognizer(model: try model.inferenceModel(), card: card, detector: WholeImageDetector())
         #expect(throws: ExplanationError.foldedNetwork) { try FaceExplainer(recognizer: recognizer) }
     }
+
+    /// A box crop widened by the card's face margin past the photo's edge is clamped before it is resized, and the
+    /// explanation's region (where the heat map is drawn) is that clamped rectangle, not the unclamped one (which
+    /// drew the map zoomed and shifted).
+    @Test func explanationRegionIsTheCropTheModelSaw() throws {
+        let model = try Model(architecture: Architecture(name: "mini-xception", inputSize: 48), seed: 3)
+        var preprocessing = Preprocessing.symmetric(inputSize: 48)
+        preprocessing.faceMargin = 0.25
+        let card = ModelCard(architecture: model.architecture, preprocessing: preprocessing,
+                             parameterCount: model.parameterCount)
+        let recognizer = EmotionRecognizer(model: model, card: card, detector: WholeImageDetector())
+        let image = GrayImage(width: 80, height: 60, pixels: (0..<(80 * 60)).map { UInt8($0 % 251) })
+        let explanations = try FaceExplainer(recognizer: recognizer).explain(image)
+        try #require(explanations.count == 1)
+        #expect(recognizer.region(for: DetectedFace(box: explanations[0].face.box)) == Rect(x: -20, y: -15, width: 120, height: 90))
+        #expect(explanations[0].region == Rect(x: 0, y: 0, width: 80, height: 60))
+    }
 }

@@ -18,8 +18,8 @@ public struct ExplanationRenderer: Sendable {
 
     /// A copy of `photo` with each face's Grad-CAM heat map (jet colours: blue ignored, red decisive) blended over
     /// the region the model saw, then the annotations of `AnnotationRenderer` (box, top emotion, probability
-    /// bars). A face explained for another emotion than its top one gets a `Grad-CAM: <emotion>` caption under
-    /// its box.
+    /// bars). A face explained for another emotion than its top one says so on its label (`happy 91%, Grad-CAM:
+    /// sad`), placed as every label is.
     public func overlaid(_ photo: RGBImage, faces: [FaceExplanation]) -> RGBImage {
         var output = photo
         for face in faces {
@@ -27,17 +27,8 @@ public struct ExplanationRenderer: Sendable {
                 .resized(width: face.region.width, height: face.region.height).heatMap()
             output.drawImage(map, x: face.region.x, y: face.region.y, opacity: heatMapOpacity)
         }
-        annotation.annotate(&output, faces: faces.map(\.face))
-        for face in faces where face.emotion != face.face.emotion {
-            let scale = annotation.scale(for: face.face.box, imageWidth: output.width, imageHeight: output.height)
-            let text = "Grad-CAM: \(face.emotion.name)"
-            let size = RGBImage.labelSize(text, scale: scale, font: annotation.font)
-            let box = face.face.box
-            let y = box.maxY + size.height <= output.height ? box.maxY : max(box.maxY - size.height, 0)
-            let color = AnnotationRenderer.color(for: face.emotion)
-            output.drawLabel(text, x: max(box.x, 0), y: y, textColor: color.contrastingTextColor, background: color,
-                             scale: scale, font: annotation.font)
-        }
+        annotation.annotate(&output, faces: faces.map(\.face),
+                            notes: faces.map { $0.emotion == $0.face.emotion ? nil : "Grad-CAM: \($0.emotion.name)" })
         return output
     }
 

@@ -7,7 +7,8 @@ import EmovereVision
 public struct FaceExplanation: Sendable {
     /// The face box and its probabilities, as `EmotionRecognizer.analyze(_:)` reports them.
     public var face: FaceEmotion
-    /// The part of the photo the model saw (the box widened by the model's face margin, clamped to the photo).
+    /// The part of the photo the model saw (the box widened by the model's face margin, clamped to the photo; a
+    /// landmark crop may reach past the photo's edges).
     public var region: Rect
     /// The explained emotion.
     public var emotion: Emotion
@@ -70,7 +71,7 @@ public final class FaceExplainer {
                 Array(UnsafeBufferPointer(start: tensor.pointer + slot * pixels, count: pixels))
             }
             return FaceExplanation(
-                face: face, region: recognizer.region(for: face.detectedFace), emotion: targets[slot],
+                face: face, region: recognizer.sampledRegion(for: face.detectedFace, in: image), emotion: targets[slot],
                 input: inputs[slot], gradCAM: values(explanation.gradCAM),
                 guidedBackpropagation: values(explanation.guidedBackpropagation),
                 guidedGradCAM: values(explanation.guidedGradCAM))

@@ -53,8 +53,9 @@ public struct AnnotationRenderer: Sendable {
     /// Draws `faces` on `image`: first every box (and YuNet's landmarks), then every label and panel, placed so
     /// that no label or panel covers a face or another label or panel. Larger faces choose first; a face whose
     /// panel finds no free place keeps only its label, and a label with no free place outside the boxes shrinks to
-    /// the smallest text and goes inside the top of its own box.
-    public func annotate(_ image: inout RGBImage, faces: [FaceEmotion]) {
+    /// the smallest text and goes inside the top of its own box. `notes` (empty, or one per face) adds text to a
+    /// face's label, after its emotion.
+    public func annotate(_ image: inout RGBImage, faces: [FaceEmotion], notes: [String?] = []) {
         let scales = faces.map { scale(for: $0.box, imageWidth: image.width, imageHeight: image.height) }
         for (face, scale) in zip(faces, scales) {
             let thickness = max(2, Int((Double(min(face.box.width, face.box.height)) / 60).rounded()), scale)
@@ -70,9 +71,10 @@ public struct AnnotationRenderer: Sendable {
                 }
             }
         }
-        for (face, place) in zip(faces, layout(faces, imageWidth: image.width, imageHeight: image.height)) {
+        let placements = layout(faces, notes: notes, imageWidth: image.width, imageHeight: image.height)
+        for (index, (face, place)) in zip(faces, placements).enumerated() {
             let color = Self.color(for: face.emotion)
-            let text = labelText(for: face)
+            let text = labelText(for: face, note: notes.isEmpty ? nil : notes[index])
             image.drawLabel(text, x: place.label.x, y: place.label.y, textColor: color.contrastingTextColor,
                             background: color, scale: place.labelScale, font: font)
             guard let panel = place.panel else { continue }
@@ -102,14 +104,16 @@ public struct AnnotationRenderer: Sendable {
     /// `faces`: larger faces choose first; a label goes above its box, else below it, at the face's text size, half
     /// of it or the smallest, wherever it covers no face, label or panel placed so far (else, smallest, inside the
     /// top of its own box); a panel goes right of the face, else left, below or above, at full or half size, on the
-    /// same condition (else nowhere).
-    public func layout(_ faces: [FaceEmotion], imageWidth: Int, imageHeight: Int) -> [Placement] {
+    /// same condition (else nowhere). `notes` (empty, or one per face) lengthens the labels as `annotate` does.
+    public func layout(_ faces: [FaceEmotion], notes: [String?] = [], imageWidth: Int, imageHeight: Int) -> [Placement] {
+        precondition(notes.isEmpty || notes.count == faces.count, "layout expects no notes or one per face")
         var occupied = faces.map(\.box)
         var placements = [Placement?](repeating: nil, count: faces.count)
         for index in faces.indices.sorted(by: { faces[$0].box.area > faces[$1].box.area }) {
             let face = faces[index]
             let scale = self.scale(for: face.box, imageWidth: imageWidth, imageHeight: imageHeight)
-            let (label, labelScale) = placeLabel(labelText(for: face), box: face.box, scale: scale, avoiding: occupied,
+            let text = labelText(for: face, note: notes.isEmpty ? nil : notes[index])
+            let (label, labelScale) = placeLabel(text, box: face.box, scale: scale, avoiding: occupied,
                                                  imageWidth: imageWidth, imageHeight: imageHeight)
             occupied.append(label)
             var placement = Placement(label: label, labelScale: labelScale, panel: nil, panelScale: scale)
@@ -137,8 +141,8 @@ public struct AnnotationRenderer: Sendable {
         return placements.compactMap { $0 }
     }
 
-    private func labelText(for face: FaceEmotion) -> String {
-        "\(face.emotion.name) \(ProbabilityBarStyle.percentText(Double(face.confidence)))"
+    private func labelText(for face: FaceEmotion, note: String?) -> String {
+        "\(face.emotion.name) \(ProbabilityBarStyle.percentText(Double(face.confidence)))" + (note.map { ", \($0)" } ?? "")
     }
 
     private func placeLabel(_ text: String, box: Rect, scale: Int, avoiding occupied: [Rect], imageWidth: Int,

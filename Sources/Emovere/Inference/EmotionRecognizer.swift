@@ -131,11 +131,16 @@ public final class EmotionRecognizer {
     /// reaching past the image keeps its framing (the edges repeat); a box crop is clamped to the image.
     public func faceImage(for face: DetectedFace, in image: GrayImage) -> GrayImage {
         let size = card.preprocessing.inputSize
-        let region = region(for: face)
-        let crop = face.landmarks == nil
-            ? image.cropped(to: region.clamped(toWidth: image.width, height: image.height))
-            : image.croppedExtendingEdges(to: region)
+        let region = sampledRegion(for: face, in: image)
+        let crop = face.landmarks == nil ? image.cropped(to: region) : image.croppedExtendingEdges(to: region)
         return crop.resized(width: size, height: size)
+    }
+
+    /// The rectangle of `image` that `faceImage(for:in:)` resizes: `region(for:)`, clamped to the image for a box
+    /// crop; a landmark crop keeps its framing past the image's edges.
+    public func sampledRegion(for face: DetectedFace, in image: GrayImage) -> Rect {
+        let region = region(for: face)
+        return face.landmarks == nil ? region.clamped(toWidth: image.width, height: image.height) : region
     }
 
     /// The face at `box` as the model sees it: `region(for:in:)` resized to the model's input size `S x S`.
