@@ -73,9 +73,10 @@ public enum KerasImporter {
             throw .invalidModel(path: path, reason: "no Keras weight was found for Emovere parameter '\(missed.name)'")
         }
         do {
-            try ModelFile.checkFinite(model, path: path)
+            try ModelFile.checkWeights(model, path: path)
         } catch {
-            throw .invalidModel(path: path, reason: error.description)
+            guard case let .invalidModelFile(_, reason) = error else { throw .invalidModel(path: path, reason: "\(error)") }
+            throw .invalidModel(path: path, reason: reason)
         }
         return (model, try card(for: model, graph: graph, file: file, shiftedNorms: shiftedNorms))
     }
@@ -117,6 +118,9 @@ public enum KerasImporter {
         for weightName in try listedStrings("weight_names", of: group, in: file) {
             // "conv2d_1_1/kernel:0" -> "kernel"
             let variable = String(weightName.split(separator: "/").last ?? "").split(separator: ":").first.map(String.init) ?? ""
+            if let earlier = result[variable] {
+                throw .invalidModel(path: file.path, reason: "layer \(layer) lists two weights named '\(variable)' (\(earlier) and \(group)/\(weightName)); expected one of each")
+            }
             result[variable] = "\(group)/\(weightName)"
         }
         return result

@@ -6,7 +6,7 @@ import SwiftProtobuf
 ///
 /// The graph takes the preprocessed faces `input` `[N, S, S, 1]` (NHWC float32, pixels already mapped
 /// by `x * scale + offset`, as Emovere feeds its models) and returns `probabilities` `[N, classes]`
-/// (softmax included). The labels, preprocessing and the whole model card are in the model's
+/// (softmax included, of the logits divided by the card's single-view temperature where it has one). The labels, preprocessing and the whole model card are in the model's
 /// `metadata_props` (see `MetadataKey`). The layer tree is walked generically, so any architecture
 /// made of the layers listed in `ONNXExportError.unsupportedLayer` exports.
 public enum ONNXExporter {
@@ -31,16 +31,25 @@ public enum ONNXExporter {
         case scale = "preprocessing_scale"
         /// The value added after scaling.
         case offset = "preprocessing_offset"
+        /// The fraction of the face box added on each side before cropping (boxes without landmarks).
+        case faceMargin = "preprocessing_face_margin"
+        /// The temperature the graph divides the logits by before the softmax (the card's, fitted for a single view;
+        /// 1 without one).
+        case temperature
+        /// The views the card averages (`none`, `flip`, `flip-crop`, `ten-crop`); the graph computes one view, and a
+        /// caller averages the views' probabilities as Emovere does.
+        case testTimeAugmentation = "test_time_augmentation"
         /// The Emovere model card, as JSON.
         case modelCard = "model_card"
     }
 
-    /// The serialized ONNX model of any built `network` (see `modelProto(network:inputShape:name:documentation:metadata:)`).
+    /// The serialized ONNX model of any built `network` (see `modelProto(network:inputShape:temperature:name:documentation:metadata:)`).
     public static func export(
-        network: any Layer, inputShape: [Int], name: String, documentation: String, metadata: [MetadataKey: String]
+        network: any Layer, inputShape: [Int], temperature: Float = 1, name: String, documentation: String,
+        metadata: [MetadataKey: String]
     ) throws(ONNXExportError) -> [UInt8] {
-        let proto = try modelProto(network: network, inputShape: inputShape, name: name, documentation: documentation,
-                                   metadata: metadata)
+        let proto = try modelProto(network: network, inputShape: inputShape, temperature: temperature, name: name,
+                                   documentation: documentation, metadata: metadata)
         do {
             return try proto.serializedBytes()
         } catch {
@@ -49,9 +58,11 @@ public enum ONNXExporter {
     }
 
     /// The ONNX model of any built `network` over per-example `inputShape` `[H, W, C]` whose output is
-    /// a vector of logits: input `[N, H, W, C]`, output the softmax of the logits `[N, classes]`.
+    /// a vector of logits: input `[N, H, W, C]`, output the softmax of the logits divided by `temperature`
+    /// `[N, classes]`.
     static func modelProto(
-        network: any Layer, inputShape: [Int], name: String, documentation: String, metadata: [MetadataKey: String]
+        network: any Layer, inputShape: [Int], temperature: Float = 1, name: String, documentation: String,
+        metadata: [MetadataKey: String]
     ) throws(ONNXExportError) -> Onnx_ModelProto {
         guard inputShape.count == 3 else {
             throw .invalidInputShape(type: "\(type(of: network))", path: "", expected: "[height, width, channels]",
@@ -64,7 +75,12 @@ public enum ONNXExporter {
         guard logits.shape.count == 1 else {
             throw .invalidInputShape(type: "Softmax", path: "output", expected: "[classes]", received: logits.shape)
         }
-        _ = builder.addNode("Softmax", name: "softmax", inputs: [logits.name], attributes: [.init("axis", int: 1)],
+        var scores = logits.name
+        if temperature != 1 {
+            let divisor = builder.addInitializer("temperature", shape: [], values: [temperature])
+            scores = builder.addNode("Div", name: "temperature/Div", inputs: [scores, divisor])
+        }
+        _ = builder.addNode("Softmax", name: "softmax", inputs: [scores], attributes: [.init("axis", int: 1)],
                             output: outputName)
         var graph = builder.graph
         graph.name = name

@@ -41,9 +41,9 @@ struct Average: ParsableCommand {
         if let statisticsData {
             let training = try CommandSupport.load(path: statisticsData, split: .training, strict: false,
                                                    imageSize: card.preprocessing.inputSize)
-            try BatchNormStatistics.recompute(model, preprocessing: card.preprocessing, on: training,
-                                              progress: ProgressBar.factory())
-            card.notes.append("batch-norm statistics: recomputed on the \(training.count) clean Training faces")
+            let used = try BatchNormStatistics.recompute(model, preprocessing: card.preprocessing, on: training,
+                                                         progress: ProgressBar.factory())
+            card.notes.append("batch-norm statistics: recomputed on \(used) of the \(training.count) clean Training faces (whole batches of 32)")
         }
         try ModelFile.save(model, card: card, to: out)
         print("averaged \(snapshots.count) snapshots of \(model.architecture) into \(out)")

@@ -66,6 +66,19 @@ struct Bench: ParsableCommand {
         if let batch = inferenceBatches.first(where: { $0 < 1 }) {
             throw ValidationError("--inference-batches are batch sizes: expected 1 or more, received \(batch)")
         }
+        if Set(inferenceBatches).count < inferenceBatches.count {
+            throw ValidationError("--inference-batches lists a batch size twice (\(inferenceBatches.map(String.init).joined(separator: " "))): each is measured once per round; use --rounds to repeat")
+        }
+        if let onnxModel {
+            if noOnnx || trainingOnly || detector {
+                throw ValidationError("--onnx-model is the ONNX Runtime comparison's model, which \(noOnnx ? "--no-onnx" : trainingOnly ? "--training-only" : "--detector") skips")
+            }
+            do {
+                try FileContents.checkRegularFile(atPath: onnxModel)
+            } catch {
+                throw ValidationError("--onnx-model: \(error)")
+            }
+        }
         if rounds < 1 {
             throw ValidationError("--rounds is the number of measuring rounds: expected 1 or more, received \(rounds)")
         }
@@ -109,7 +122,8 @@ struct Bench: ParsableCommand {
             let kerasRate = keras ? KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
                                                     threads: Parallel.workerCount).run() : nil
             let onnxRates = noOnnx || trainingOnly ? nil
-                : OnnxRuntimeComparison(modelPath: onnxModel ?? exported!, inputSize: inputSize, batches: batches,
+                : OnnxRuntimeComparison(modelPath: onnxModel ?? exported!, architecture: architecture.name,
+                                        inputSize: inputSize, batches: batches,
                                         seconds: seconds, threads: Parallel.workerCount).run()
             // Emovere's figures: the training one first (when measured), then one per inference batch.
             let peers: [(name: String, rate: Double)?] = (trainingBatch > 0 ? [kerasRate.map { ("Keras fit", $0) }] : [])

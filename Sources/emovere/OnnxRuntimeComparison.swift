@@ -4,6 +4,8 @@ import Foundation
 /// model in the same benchmark run, so Emovere's figures can be read as ratios measured side by side.
 struct OnnxRuntimeComparison {
     let modelPath: String
+    /// The benchmarked network's architecture name (a model whose card names another is measured with a warning).
+    let architecture: String
     let inputSize: Int
     let batches: [Int]
     let seconds: Double
@@ -11,33 +13,42 @@ struct OnnxRuntimeComparison {
     let threads: Int
 
     /// Runs the comparison and prints its lines; returns ONNX Runtime's images/s for each of `batches`, or nil when
-    /// it did not run.
+    /// it did not run (the line saying why is printed: no onnxruntime, a file it cannot load, another input shape).
     func run() -> [Double]? {
-        guard FileManager.default.fileExists(atPath: modelPath) else {
-            print("ONNX Runtime comparison skipped: no model at \(modelPath) (pass --onnx-model)")
-            return nil
-        }
         let script = """
-            import sys, time
+            import sys, json, time
             try:
                 import numpy as np, onnxruntime as ort
             except ImportError as e:
                 print("ONNX Runtime comparison skipped: python3 cannot import onnxruntime/numpy (%s)" % e); sys.exit(0)
-            so = ort.SessionOptions(); so.intra_op_num_threads = int(sys.argv[4])
-            s = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
-            name = s.get_inputs()[0].name
-            size = int(sys.argv[2]); seconds = float(sys.argv[3])
-            for batch in map(int, sys.argv[5:]):
+            path, size, seconds, threads, architecture = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+            so = ort.SessionOptions(); so.intra_op_num_threads = threads
+            try:
+                s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+            except Exception as e:
+                print("ONNX Runtime comparison skipped: %s: ONNX Runtime cannot load it (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__)); sys.exit(0)
+            given = s.get_inputs()[0]
+            if len(given.shape) != 4 or list(given.shape[1:]) != [size, size, 1]:
+                print("ONNX Runtime comparison skipped: %s takes input %s, the benchmark feeds [N, %d, %d, 1] (--input-size)" % (path, given.shape, size, size)); sys.exit(0)
+            try:
+                card = json.loads(s.get_modelmeta().custom_metadata_map.get("model_card", "{}"))
+                name = card.get("architecture", {}).get("name")
+            except ValueError:
+                name = None
+            if name is not None and name != architecture:
+                print("warning: %s is a %s, the benchmark measures %s: the ratios compare different networks" % (path, name, architecture))
+            for batch in map(int, sys.argv[6:]):
                 x = np.random.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
-                s.run(None, {name: x})
+                s.run(None, {given.name: x})
                 n = 0; t = time.perf_counter(); c = time.process_time()
                 while time.perf_counter() - t < seconds:
-                    s.run(None, {name: x}); n += batch
+                    s.run(None, {given.name: x}); n += batch
                 wall = time.perf_counter() - t; cpu = time.process_time() - c
                 print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
             """
-        let rates = PythonComparison.run(script, arguments: [modelPath, String(inputSize), String(seconds), String(threads)]
-                                             + batches.map(String.init), comparison: "ONNX Runtime")
+        let rates = PythonComparison.run(script, arguments: [modelPath, String(inputSize), String(seconds), String(threads),
+                                                             architecture] + batches.map(String.init),
+                                         comparison: "ONNX Runtime")
             .compactMap(PythonComparison.imagesPerSecond(in:))
         return rates.count == batches.count ? rates : nil
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Emovere
 import EmovereVideo
 import Foundation
 
@@ -68,11 +69,17 @@ enum OutputPaths {
     }
 
     /// Throws unless `path` names a model file (`.safetensors`, as `ModelFile.cardPath` expects: its card is
-    /// written beside it as `.card.json`).
+    /// written beside it as `.card.json`, which must not be a folder either: the model would be written, then its
+    /// card fail).
     static func checkModelFile(_ path: String, option: String) throws {
         try checkFileName(path, option: option, kind: "a model file", extensions: ["safetensors"])
         guard path.hasSuffix(".safetensors") else {
             throw ValidationError("\(option) \(path): expected a model file name ending in .safetensors (lower case)")
+        }
+        let card = ModelFile.cardPath(for: path)
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: card, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("\(option) \(path): its card \(card) would be written beside it, but that is a folder; remove it or choose another name")
         }
     }
 

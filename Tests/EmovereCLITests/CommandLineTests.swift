@@ -297,7 +297,8 @@ struct CommandLineTests {
                                                 "--out", out + "/recomputed.safetensors"])
         try #require(recomputed.status == 0, "\(recomputed)")
         let recomputedInfo = try CommandRunner.run(["info", out + "/recomputed.safetensors"])
-        #expect(recomputedInfo.standardOutput.contains("batch-norm statistics: recomputed on the"), "\(recomputedInfo)")
+        #expect(recomputedInfo.standardOutput.contains("batch-norm statistics: recomputed on ")
+                && recomputedInfo.standardOutput.contains("clean Training faces (whole batches of 32)"), "\(recomputedInfo)")
         let plainState = try ModelFile.load(out + "/average.safetensors").0.stateDictionary()
         let recomputedState = try ModelFile.load(out + "/recomputed.safetensors").0.stateDictionary()
         for (name, entry) in recomputedState {

@@ -31,6 +31,10 @@ struct OutputPathTests {
         (["evaluate", "--model", model, "--data", "/tmp", "--output", "/tmp"], "--output /tmp is a folder"),
         (["evaluate", "--model", model, "--data", "/tmp", "--output", model + "/e.json"], "\(model) is a file, not a folder"),
         (["bench", "--training-only", "--training-batch", "0"], "--training-only times training, which --training-batch 0 skips"),
+        (["bench", "--no-onnx", "--onnx-model", model], "--onnx-model is the ONNX Runtime comparison's model, which --no-onnx skips"),
+        (["bench", "--onnx-model", "/nonexistent/model.onnx"], "--onnx-model: cannot read /nonexistent/model.onnx"),
+        (["bench", "--onnx-model", "/tmp"], "--onnx-model: cannot read /tmp: expected a regular file, found a folder"),
+        (["bench", "--inference-batches", "1", "1"], "--inference-batches lists a batch size twice (1 1)"),
         (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
         // average: an input overwritten, counted twice, or a model written without its extension.
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),
@@ -47,5 +51,19 @@ struct OutputPathTests {
     func refusedBeforeAnyWork(arguments: [String], message: String) throws {
         let result = try CommandRunner.run(arguments)
         #expect(result.status == 64 && result.standardError.contains(message), "\(result)")
+    }
+
+    /// A model written where its card cannot go (a folder named like the card) is refused before any work: it was
+    /// written, then the card failed, leaving a model beside a stale or missing card.
+    @Test func modelWhoseCardPathIsAFolderIsRefused() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        try FileManager.default.createDirectory(atPath: scratch.path + "/y.card.json", withIntermediateDirectories: true)
+        let out = scratch.path + "/y.safetensors"
+        let result = try CommandRunner.run(["average", Self.model, AnalyzeTests.root + "/models/tiny-robust.safetensors",
+                                            "--out", out])
+        #expect(result.status == 64 && result.standardError.contains("its card \(scratch.path)/y.card.json would be written beside it, but that is a folder"),
+                "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: out))
     }
 }

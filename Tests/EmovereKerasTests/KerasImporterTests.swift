@@ -86,7 +86,11 @@ struct KerasImporterTests {
         defer { fixture.remove() }
         let nan = fixture.path("nan_weight.hdf5")
         let nanError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: nan) }
-        #expect(nanError.description.contains(nan) && nanError.description.contains("expected finite weights"), "\(nanError)")
+        #expect(nanError.description.contains(nan) && nanError.description.contains("expected finite weights")
+                && nanError.description.components(separatedBy: "nan_weight.hdf5").count == 2, "named once: \(nanError)")
+        let duplicate = fixture.path("duplicate_weight.hdf5")
+        let duplicateError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: duplicate) }
+        #expect(duplicateError.description.contains("lists two weights named 'kernel'"), "\(duplicateError)")
         let huge = fixture.path("huge_input.hdf5")
         let hugeError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: huge) }
         #expect(hugeError.description.contains(huge) && hugeError.description.contains("input size 100000x100000"),

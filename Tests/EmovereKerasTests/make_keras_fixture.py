@@ -228,6 +228,18 @@ def main():
         values = kernel[()]
         values.flat[values.size // 2] = np.nan
         kernel[...] = values
+    # A layer listing two datasets for one variable (kernel:0 under two names): which one is meant is unknown.
+    write_model(os.path.join(out, "duplicate_weight.hdf5"), model)
+    with h5py.File(os.path.join(out, "duplicate_weight.hdf5"), "r+") as f:
+        weights = f["model_weights"]
+        text = lambda n: n.decode() if isinstance(n, bytes) else str(n)
+        listed = lambda layer: [text(n) for n in weights[layer].attrs["weight_names"]]
+        layer = next(name for name in weights if any(n.endswith("kernel:0") for n in listed(name)))
+        names = listed(layer)
+        first = next(n for n in names if n.endswith("kernel:0"))
+        extra = f"{layer}_2/kernel:0"
+        weights[layer].create_dataset(extra, data=np.zeros_like(weights[layer][first][()]))
+        weights[layer].attrs["weight_names"] = [n.encode("utf8") for n in names + [extra]]
     huge = build(seed=7)
     huge.layers[0]["config"]["batch_input_shape"] = [None, 100000, 100000, 1]
     write_model(os.path.join(out, "huge_input.hdf5"), huge)

@@ -2,6 +2,7 @@ import Emovere
 import EmovereCore
 import EmovereNN
 import EmovereTensor
+import SwiftProtobuf
 import Testing
 
 @testable import EmovereONNX
@@ -54,6 +55,28 @@ import Testing
         let folded = try ONNXExporter.export(try model.inferenceModel(), card: card)
         let foldedDifference = try compare(onnx: folded, input: input, expected: expected, classes: 7)
         #expect(foldedDifference <= Self.tolerance, "folded: max abs difference \(foldedDifference)")
+    }
+
+    /// A card with a single-view temperature exports a graph that applies it (the probabilities Emovere shows);
+    /// the temperature of other views is left to the caller that averages them, and the metadata says both.
+    @Test func cardTemperatureIsApplied() throws {
+        let architecture = Architecture(name: "mini-xception", inputSize: 48)
+        let model = try Model(architecture: architecture, seed: 5)
+        var card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 48),
+                             parameterCount: model.parameterCount)
+        card.temperatures = [.none: 0.2, .tenCrop: 0.5]
+        card.testTimeAugmentation = .flip
+        let input = TestModels.randomInput(count: 8, shape: [48, 48, 1], seed: 23)
+        let plain = model.probabilities(input).values
+        let expected = Calibration.scaled(plain, classes: 7, temperature: 0.2)
+        #expect(TestModels.maximumDifference(plain, expected) > 1e-2, "the temperature changes the probabilities")
+        let bytes = try ONNXExporter.export(model, card: card)
+        let difference = try compare(onnx: bytes, input: input, expected: expected, classes: 7)
+        #expect(difference <= Self.tolerance, "max abs difference \(difference)")
+        let metadata = Dictionary(uniqueKeysWithValues: try Onnx_ModelProto(serializedBytes: bytes).metadataProps
+            .map { ($0.key, $0.value) })
+        #expect(metadata["temperature"] == "0.2" && metadata["test_time_augmentation"] == "flip"
+                && metadata["preprocessing_face_margin"] == "0.0", "\(metadata)")
     }
 
     /// Layers and options mini-Xception does not use: a non-square two-channel input, strided 'same'

@@ -140,6 +140,30 @@ struct ModelFileTests {
                 && error.description.contains("expected finite weights"), "\(error)")
     }
 
+    /// A batch norm's moving variance at or below minus its epsilon (a Keras file can hold one) would make every
+    /// prediction NaN: refused by name on load; a variance just above it loads.
+    @Test func impossibleVariancesAreRefused() throws {
+        let (model, _, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        let name = try #require(model.parameters.map(\.name).first { $0.hasSuffix("moving_variance") })
+        let epsilon = try #require(model.network.nestedLayers.compactMap { $0 as? BatchNorm }.first).epsilon
+        for (variance, refused) in [(-epsilon, true), (-1, true), (-epsilon / 2, false)] {
+            var file = try SafeTensorsFile(contentsOf: path)
+            let tensor = try #require(file.tensors[name])
+            var values = tensor.values
+            values[1] = variance
+            file.tensors[name] = try NamedArray(shape: tensor.shape, values: values)
+            try Self.writeSigned(file, to: path)
+            if refused {
+                let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
+                #expect(error.description.contains(path) && error.description.contains("\(name) holds \(variance) at index 1")
+                        && error.description.contains("expected a variance above"), "\(error)")
+            } else {
+                #expect(throws: Never.self) { try ModelFile.load(path) }
+            }
+        }
+    }
+
     @Test func truncatedFileIsASafeTensorsError() throws {
         let (_, _, path, directory) = try Self.savedModel()
         defer { directory.remove() }

@@ -159,6 +159,28 @@ struct TrainerTests {
         }
     }
 
+    /// A checkpoint missing one of its model tensors is refused naming the file and how its tensors are stored, when
+    /// averaged or resumed (the message named neither: "model file has no tensor '1.moving_mean'").
+    @Test func checkpointMissingATensorIsNamed() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let recipe = TrainerFixtures.recipe(epochs: 2)
+        let first = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+        first.epochLimit = 1
+        try first.run()
+        var file = try SafeTensorsFile(contentsOf: first.checkpointPath)
+        let name = try #require(file.tensors.keys.sorted().first { $0.hasPrefix("model.") })
+        file.tensors[name] = nil
+        try ModelFileTests.writeSigned(file, to: first.checkpointPath)
+        let averaged = try #require(throws: (any Error).self) { try WeightAveraging.average([first.checkpointPath]) }
+        let resumed = try #require(throws: (any Error).self) {
+            try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
+        }
+        for error in [averaged, resumed] {
+            #expect("\(error)".contains(first.checkpointPath) && "\(error)".contains("stored as model.<name>"), "\(error)")
+        }
+    }
+
     /// The same seed gives bit-identical weights; another seed gives different ones.
     @Test func seedDeterminesTheWeights() throws {
         var results: [[String: [UInt32]]] = []

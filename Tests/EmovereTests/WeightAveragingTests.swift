@@ -19,6 +19,7 @@ struct WeightAveragingTests {
             card.notes = ["seed \(seed)"]
             card.temperatures = [.none: 1.5]
             card.trainingCommand = "emovere train --seed \(seed)"
+            card.origin = ModelOrigin(format: "keras-hdf5", file: "seed-\(seed).hdf5")
             let path = directory.appending("seed-\(seed).safetensors")
             try ModelFile.save(model, card: card, to: path)
             paths.append(path)
@@ -38,7 +39,7 @@ struct WeightAveragingTests {
         #expect(averaged.stateDictionary().values.map(\.values) != states[0].values.map(\.values))
         // Nothing that described the first snapshot alone is kept: figures, temperatures, notes, its training.
         #expect(card.metrics.isEmpty && card.evaluation == nil && card.robustness == nil && card.temperatures == nil)
-        #expect(card.trainingCommand == nil && card.recipe == nil)
+        #expect(card.trainingCommand == nil && card.recipe == nil && card.origin == nil)
         #expect(card.notes.count == 1
                 && card.notes[0].contains("average of 3 snapshots (seed-1.safetensors, seed-2.safetensors"), "\(card.notes)")
     }
@@ -61,6 +62,27 @@ struct WeightAveragingTests {
             "\(error)".contains("size-16.safetensors") && "\(error)".contains("tiny-cnn 12x12")
         }
         #expect(throws: ModelError.self) { try WeightAveraging.average([]) }
+    }
+
+    /// Snapshots of one architecture whose faces are cropped or scaled otherwise do not average: the file is named
+    /// with both preprocessings.
+    @Test func differentPreprocessingNamesTheFile() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let architecture = ModelFileTests.architecture
+        var paths: [String] = []
+        for margin: Float in [0, 0.25] {
+            let model = try Model(architecture: architecture)
+            var preprocessing = Preprocessing.symmetric(inputSize: 12)
+            preprocessing.faceMargin = margin
+            let path = directory.appending("margin-\(margin).safetensors")
+            try ModelFile.save(model, card: ModelCard(architecture: architecture, preprocessing: preprocessing,
+                                                      parameterCount: model.parameterCount), to: path)
+            paths.append(path)
+        }
+        let error = try #require(throws: ModelError.self) { try WeightAveraging.average(paths) }
+        #expect(error.description.contains("margin-0.25.safetensors") && error.description.contains("expected the preprocessing of"),
+                "\(error)")
     }
 
     /// Re-estimating statistics needs one full batch of faces; fewer is an error that says how many.

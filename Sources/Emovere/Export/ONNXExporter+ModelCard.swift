@@ -5,7 +5,8 @@ import Foundation
 
 extension ONNXExporter {
     /// The serialized ONNX model (`ModelProto` bytes) of `model`, with `card` in its metadata: input the
-    /// preprocessed faces `[N, S, S, 1]`, output the probabilities `[N, classes]`.
+    /// preprocessed faces `[N, S, S, 1]`, output the probabilities `[N, classes]` of one view, as Emovere shows
+    /// them (with the card's single-view temperature, where it has one).
     /// - Throws: ``ONNXExportError/cardMismatch(field:model:card:)`` when the card describes another model, or any
     ///   error of exporting its network.
     public static func export(_ model: any Classifier, card: ModelCard) throws(ONNXExportError) -> [UInt8] {
@@ -27,12 +28,15 @@ extension ONNXExporter {
             throw .encodingFailed(reason: "model card: \(error)")
         }
         let size = model.architecture.inputSize
+        let temperature = card.temperature(for: .none)
         let metadata: [MetadataKey: String] = [
             .labels: labelsJSON, .inputSize: "\(size)", .inputLayout: "NHWC",
-            .scale: "\(card.preprocessing.scale)", .offset: "\(card.preprocessing.offset)", .modelCard: cardJSON,
+            .scale: "\(card.preprocessing.scale)", .offset: "\(card.preprocessing.offset)",
+            .faceMargin: "\(card.preprocessing.faceMargin)", .temperature: "\(temperature)",
+            .testTimeAugmentation: (card.testTimeAugmentation ?? .none).rawValue, .modelCard: cardJSON,
         ]
         return try export(
-            network: model.network, inputShape: [size, size, 1], name: model.architecture.name,
+            network: model.network, inputShape: [size, size, 1], temperature: temperature, name: model.architecture.name,
             documentation: "\(model.architecture): preprocessed faces [N, \(size), \(size), 1] (NHWC, "
                 + "\(card.preprocessing)) to probabilities [N, \(model.architecture.classCount)] of \(card.labels.joined(separator: ", "))",
             metadata: metadata)

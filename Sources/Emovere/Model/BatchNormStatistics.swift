@@ -5,8 +5,10 @@ import EmovereNN
 public enum BatchNormStatistics {
     /// Sets `model`'s running statistics to the mean of its batch statistics over the faces of `images` (resized to
     /// the model's input), unaugmented, in dataset order, `batchSize` at a time (a last partial batch left out).
+    /// Returns the number of faces used.
+    @discardableResult
     public static func recompute(_ model: Model, preprocessing: Preprocessing, on images: FaceDataset,
-                                 batchSize: Int = 32, progress: ProgressSinkFactory? = nil) throws(TrainingError) {
+                                 batchSize: Int = 32, progress: ProgressSinkFactory? = nil) throws(TrainingError) -> Int {
         guard batchSize > 1, images.count >= batchSize else {
             throw .notEnoughStatisticsData(count: images.count, batchSize: max(batchSize, 2))
         }
@@ -20,5 +22,6 @@ public enum BatchNormStatistics {
             reporter?.update(completed: (index + 1) * batchSize, metrics: [])
         }
         reporter?.finish(metrics: [])
+        return batchCount * batchSize
     }
 }

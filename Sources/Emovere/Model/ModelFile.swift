@@ -66,18 +66,29 @@ public enum ModelFile {
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: error.description)
         }
-        try checkFinite(model, path: path)
+        try checkWeights(model, path: path)
         return (model, card)
     }
 
     /// Throws ``ModelError/invalidModelFile(path:reason:)`` naming the first tensor of `model` (weights and
-    /// batch-norm statistics) that holds NaN or infinity: model files, checkpoints and imports are checked alike.
-    public static func checkFinite(_ model: Model, path: String) throws(ModelError) {
+    /// batch-norm statistics) that holds NaN or infinity, or a batch norm's `moving_variance` that is not above
+    /// `-epsilon` (its square root would be NaN in every prediction): model files, checkpoints and imports are checked
+    /// alike.
+    public static func checkWeights(_ model: Model, path: String) throws(ModelError) {
+        var epsilons: [ObjectIdentifier: Float] = [:]
+        for case let norm as BatchNorm in model.network.nestedLayers {
+            if let variance = norm.runningVariance { epsilons[ObjectIdentifier(variance)] = norm.epsilon }
+        }
         for named in model.parameters {
             let value = named.parameter.value
             if let index = (0..<value.count).first(where: { !value[$0].isFinite }) {
                 throw ModelError.invalidModelFile(
                     path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected finite weights")
+            }
+            if let epsilon = epsilons[ObjectIdentifier(named.parameter)],
+               let index = (0..<value.count).first(where: { value[$0] + epsilon <= 0 }) {
+                throw ModelError.invalidModelFile(
+                    path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected a variance above -\(epsilon) (the batch norm's epsilon)")
             }
         }
     }

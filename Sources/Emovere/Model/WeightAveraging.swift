@@ -6,7 +6,7 @@ import Foundation
 /// as stochastic weight averaging does with the last epochs of a run: every parameter, batch-norm
 /// running statistics included, becomes the mean of its values in the snapshots.
 public enum WeightAveraging {
-    /// The mean of the snapshots at `paths` (at least one), all of one architecture, with the card of
+    /// The mean of the snapshots at `paths` (at least one), all of one architecture and preprocessing, with the card of
     /// the first one (or, for a checkpoint, a card made from its recipe). The card's validation metrics
     /// and evaluation are dropped (they described one snapshot) and a note names the averaged files.
     public static func average(_ paths: [String]) throws -> (model: Model, card: ModelCard) {
@@ -22,6 +22,11 @@ public enum WeightAveraging {
                 throw ModelError.invalidModelFile(
                     path: path, reason: "expected the architecture of \(firstPath), \(card.architecture), found \(otherCard.architecture)")
             }
+            // Weights learnt on faces cropped or scaled otherwise do not average into one model.
+            guard otherCard.preprocessing == card.preprocessing else {
+                throw ModelError.invalidModelFile(
+                    path: path, reason: "expected the preprocessing of \(firstPath), \(card.preprocessing), found \(otherCard.preprocessing)")
+            }
             for (name, entry) in other.stateDictionary() {
                 guard var sum = sums[name] else { throw ModelError.unexpectedParameter(name: name) }
                 for index in sum.indices { sum[index] += Double(entry.values[index]) }
@@ -36,8 +41,10 @@ public enum WeightAveraging {
         }
         try model.load(averaged)
         // What described the first snapshot alone goes: its figures, fitted temperatures, notes, and how it was
-        // trained (no recipe reproduces an average). The architecture, preprocessing, labels and chosen views stay.
+        // trained or imported (no recipe reproduces an average). The architecture, preprocessing, labels and chosen
+        // views stay.
         card.metrics = [:]
+        card.origin = nil
         card.evaluation = nil
         card.robustness = nil
         card.temperatures = nil

@@ -53,17 +53,27 @@ enum Checkpoint {
     static func model(in file: SafeTensorsFile, path: String) throws -> (Model, TrainingRecipe)? {
         guard let json = file.metadata[metadataKey] else { return nil }
         try ModelFile.verifyChecksum(file, path: path)
+        let header: Header
+        let model: Model
         do {
-            let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
-            let model = try Model(architecture: header.recipe.architecture)
-            try model.load(modelState(file))
-            try ModelFile.checkFinite(model, path: path)
-            return (model, header.recipe)
-        } catch let error as ModelError {
-            throw error
+            header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
+            model = try Model(architecture: header.recipe.architecture)
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: "not a valid training checkpoint: \(error)")
         }
+        try load(model, from: file, path: path)
+        return (model, header.recipe)
+    }
+
+    /// Loads the checkpoint's model tensors (`model.<name>`) into `model` and checks them; a problem names `path`.
+    private static func load(_ model: Model, from file: SafeTensorsFile, path: String) throws {
+        do {
+            try model.load(modelState(file))
+        } catch {
+            throw ModelError.invalidModelFile(
+                path: path, reason: "training checkpoint: \(error) (its model tensors are stored as model.<name>)")
+        }
+        try ModelFile.checkWeights(model, path: path)
     }
 
     private static func modelState(_ file: SafeTensorsFile) -> [String: (shape: [Int], values: [Float])] {
@@ -107,13 +117,17 @@ enum Checkpoint {
             throw TrainingError.checkpointMismatch(
                 path: path, reason: "the checkpoint was made on other training or validation images than these (another --data or --validation-fraction)")
         }
-        try model.load(modelState(file))
-        try ModelFile.checkFinite(model, path: path)
+        try load(model, from: file, path: path)
         for slot in optimizer.namedSlots {
-            let array = try file.tensor(named: "optimizer." + slot.name)
+            let array: NamedArray
+            do {
+                array = try file.tensor(named: "optimizer." + slot.name)
+            } catch {
+                throw ModelError.invalidModelFile(path: path, reason: "training checkpoint: \(error)")
+            }
             guard array.values.count == slot.tensor.count else {
-                throw ModelError.parameterShapeMismatch(name: "optimizer." + slot.name, expected: slot.tensor.shape,
-                                                        received: array.shape)
+                throw ModelError.invalidModelFile(
+                    path: path, reason: "training checkpoint: optimizer state optimizer.\(slot.name) has shape \(array.shape); expected \(slot.tensor.shape)")
             }
             if let index = array.values.firstIndex(where: { !$0.isFinite }) {
                 throw ModelError.invalidModelFile(
