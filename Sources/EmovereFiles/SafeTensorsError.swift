@@ -43,7 +43,7 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .fileTooShort(source, byteCount):
             return "\(source): not a safetensors file: expected at least 8 bytes (header length), found \(byteCount)"
         case let .headerLengthExceedsFile(source, headerLength, availableBytes):
-            return "\(source): header length \(headerLength) exceeds the \(availableBytes) bytes that follow the 8-byte prefix"
+            return "\(source): not a safetensors file, or a truncated one: its first 8 bytes give a header length of \(headerLength), but only \(availableBytes) bytes follow them"
         case let .invalidHeader(source, reason):
             return "\(source): invalid safetensors header: \(reason)"
         case let .missingField(source, tensor, field):

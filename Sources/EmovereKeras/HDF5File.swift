@@ -56,7 +56,7 @@ final class HDF5File {
         guard type >= 0 else { throw unreadable(object) }
         defer { H5Tclose(type) }
         guard H5Tget_class(type) == H5T_STRING else {
-            throw .unreadable(path: path, object: object, reason: "expected a string attribute, found HDF5 type class \(H5Tget_class(type).rawValue)")
+            throw .unreadable(path: path, object: object, reason: "expected a string attribute, found \(Self.describe(H5Tget_class(type)))")
         }
         let count = try elementCount(ofSpace: H5Aget_space(attribute), object: object)
         if H5Tis_variable_str(type) > 0 {
@@ -77,6 +77,23 @@ final class HDF5File {
         }
     }
 
+    /// An HDF5 type class in words, for messages (`integers`, `strings`, ...).
+    static func describe(_ typeClass: H5T_class_t) -> String {
+        switch typeClass {
+        case H5T_INTEGER: "integers"
+        case H5T_FLOAT: "floating-point values"
+        case H5T_STRING: "strings"
+        case H5T_COMPOUND: "compound records"
+        case H5T_ENUM: "enumerated values"
+        case H5T_ARRAY: "fixed-size arrays"
+        case H5T_VLEN: "variable-length sequences"
+        case H5T_REFERENCE: "object references"
+        case H5T_OPAQUE: "opaque bytes"
+        case H5T_BITFIELD: "bit fields"
+        default: "HDF5 type class \(typeClass.rawValue)"
+        }
+    }
+
     /// The floating-point dataset at `datasetPath` converted to `Float`, with its shape (row-major).
     func floats(dataset datasetPath: String) throws(KerasImportError) -> (shape: [Int], values: [Float]) {
         let object = "dataset '\(datasetPath)'"
@@ -87,7 +104,7 @@ final class HDF5File {
         guard type >= 0 else { throw unreadable(object) }
         defer { H5Tclose(type) }
         guard H5Tget_class(type) == H5T_FLOAT else {
-            throw .unreadable(path: path, object: object, reason: "expected floating-point values, found HDF5 type class \(H5Tget_class(type).rawValue)")
+            throw .unreadable(path: path, object: object, reason: "expected floating-point values, found \(Self.describe(H5Tget_class(type)))")
         }
         let space = H5Dget_space(dataset)
         let rank = Int(H5Sget_simple_extent_ndims(space))

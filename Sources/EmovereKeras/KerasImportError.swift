@@ -26,7 +26,7 @@ public enum KerasImportError: Error, CustomStringConvertible, Equatable {
         case let .notHDF5(path):
             "\(path): not an HDF5 file (no HDF5 signature); expected a Keras model saved with model.save(...h5/.hdf5)"
         case let .unreadable(path, object, reason):
-            "\(path): cannot read \(object): \(reason.isEmpty ? "HDF5 reported an error" : reason) (damaged or truncated file?)"
+            "\(path): cannot read \(object): \(reason.isEmpty ? "HDF5 reported an error (damaged or truncated file?)" : reason)"
         case let .notKerasModel(path, reason):
             "\(path): not a Keras model file: \(reason)"
         case let .invalidModelConfig(path, reason):

@@ -173,6 +173,9 @@ private func makeTemporaryDirectory() throws -> String {
         #expect(throws: SafeTensorsError.headerLengthExceedsFile(source: "f", headerLength: .max, availableBytes: 0)) {
             try SafeTensorsFile(bytes: huge, source: "f")
         }
+        // A JPEG given as a model reads as a huge header length: the message says what the file is not.
+        #expect(SafeTensorsError.headerLengthExceedsFile(source: "photo.jpg", headerLength: 100, availableBytes: 2).description
+                == "photo.jpg: not a safetensors file, or a truncated one: its first 8 bytes give a header length of 100, but only 2 bytes follow them")
     }
 
     @Test func headerThatIsNotJSON() {

@@ -91,6 +91,10 @@ struct KerasImporterTests {
         let duplicate = fixture.path("duplicate_weight.hdf5")
         let duplicateError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: duplicate) }
         #expect(duplicateError.description.contains("lists two weights named 'kernel'"), "\(duplicateError)")
+        let integer = fixture.path("integer_weight.hdf5")
+        let integerError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: integer) }
+        #expect(integerError.description.contains("expected floating-point values, found integers")
+                && !integerError.description.contains("damaged"), "\(integerError)")
         let huge = fixture.path("huge_input.hdf5")
         let hugeError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: huge) }
         #expect(hugeError.description.contains(huge) && hugeError.description.contains("input size 100000x100000"),

@@ -240,6 +240,14 @@ def main():
         extra = f"{layer}_2/kernel:0"
         weights[layer].create_dataset(extra, data=np.zeros_like(weights[layer][first][()]))
         weights[layer].attrs["weight_names"] = [n.encode("utf8") for n in names + [extra]]
+    # A kernel stored as integers (a converter that lost the dtype).
+    write_model(os.path.join(out, "integer_weight.hdf5"), model)
+    with h5py.File(os.path.join(out, "integer_weight.hdf5"), "r+") as f:
+        kernels = []
+        f["model_weights"].visititems(lambda name, item: kernels.append(name) if name.endswith("kernel:0") else None)
+        values = f["model_weights"][kernels[0]][()]
+        del f["model_weights"][kernels[0]]
+        f["model_weights"].create_dataset(kernels[0], data=np.round(values * 100).astype(np.int32))
     huge = build(seed=7)
     huge.layers[0]["config"]["batch_input_shape"] = [None, 100000, 100000, 1]
     write_model(os.path.join(out, "huge_input.hdf5"), huge)

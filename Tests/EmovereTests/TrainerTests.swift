@@ -168,6 +168,9 @@ struct TrainerTests {
         let first = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
         first.epochLimit = 1
         try first.run()
+        // Loaded as a model file (info, export, analyze --model), it is named for what it is.
+        let notAModel = try #require(throws: ModelError.self) { try ModelFile.load(first.checkpointPath) }
+        #expect(notAModel.description.contains("a training checkpoint, not a model file"), "\(notAModel)")
         var file = try SafeTensorsFile(contentsOf: first.checkpointPath)
         let name = try #require(file.tensors.keys.sorted().first { $0.hasPrefix("model.") })
         file.tensors[name] = nil
