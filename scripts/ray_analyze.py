@@ -28,7 +28,8 @@ PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 def photo_paths(inputs, files_from):
-    """The photos named by inputs (files, or folders searched recursively) and by files_from, in order."""
+    """The photos named by inputs (files, or folders searched recursively) and by files_from, in order, as absolute
+    paths (a worker on another node of the cluster runs in another folder)."""
     paths = []
     for item in inputs:
         if os.path.isdir(item):
@@ -40,13 +41,14 @@ def photo_paths(inputs, files_from):
         else:
             sys.exit(f"error: no such file or folder: {item}")
     if files_from:
-        with open(files_from, encoding="utf-8") as listing:
+        with open(files_from, encoding="utf-8-sig") as listing:
             paths.extend(line.strip() for line in listing if line.strip())
-    return paths
+    return [os.path.abspath(path) for path in paths]
 
 
 def finished_paths(out):
-    """Paths that already have a line in OUT/results-*.jsonl; a partial last line (a crash mid-write) is cut off."""
+    """Paths that already have a line without an error in OUT/results-*.jsonl (a failed photo is tried again, as
+    `emovere analyze --resume` does); a partial last line (a crash mid-write) is cut off."""
     done = set()
     for name in sorted(glob.glob(os.path.join(out, "results-*.jsonl"))):
         with open(name, "rb") as results:
@@ -57,8 +59,10 @@ def finished_paths(out):
             data = data[: data.rfind(b"\n") + 1]
         for number, line in enumerate(data.splitlines(), start=1):
             try:
-                done.add(json.loads(line)["path"])
-            except (ValueError, KeyError):
+                entry = json.loads(line)
+                if "error" not in entry:
+                    done.add(entry["path"])
+            except (ValueError, KeyError, TypeError):
                 sys.exit(f"error: {name}:{number}: expected a JSON line of emovere analyze with a \"path\"")
     return done
 
@@ -107,8 +111,12 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32, help="photos per batch (default 32)")
     parser.add_argument("--emovere", default=".build/release/emovere", help="the emovere executable")
     parser.add_argument("--address", default=None, help="Ray cluster address (default: a local cluster)")
-    arguments, extra = parser.parse_known_args()
-    extra = [item for item in extra if item != "--"]
+    # Everything after -- goes to emovere unread (parse_known_args would take its values for photos).
+    argv = sys.argv[1:]
+    extra = argv[argv.index("--") + 1:] if "--" in argv else []
+    arguments, unknown = parser.parse_known_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if unknown:
+        parser.error(f"unknown options {' '.join(unknown)}: put emovere's own options after --")
     if arguments.workers < 1 or arguments.batch_size < 1:
         parser.error("--workers and --batch-size must be at least 1")
     if not os.access(arguments.emovere, os.X_OK):
@@ -123,10 +131,16 @@ def main():
     if not todo:
         return
 
+    command = [os.path.abspath(arguments.emovere), "analyze", "--files-from", "-", "--output", "-"] + extra
+    # A worker that cannot start (a bad option after --, a missing model) would be restarted by Ray without end:
+    # start one here first, with no photos, and stop on its error.
+    check = subprocess.run(command, input="", capture_output=True, text=True)
+    if check.returncode != 0:
+        sys.exit(f"error: the emovere worker ({' '.join(command)}) cannot start: {check.stderr.strip()}")
+
     import ray  # imported late so that --help and argument errors work without Ray installed
 
     ray.init(address=arguments.address, include_dashboard=False, log_to_driver=False)
-    command = [os.path.abspath(arguments.emovere), "analyze", "--files-from", "-", "--output", "-"] + extra
     dataset = ray.data.from_items([{"path": path} for path in todo], override_num_blocks=max(1, len(todo) // arguments.batch_size))
     # Ray Data restarts a pool's dead actors and retries their batches by default (max_restarts and
     # max_task_retries -1).

@@ -5,17 +5,29 @@
 # and two serve replicas behind HAProxy, each restarted under load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The browser test of the web page needs Chromium and Selenium; the Keras import tests need h5py and NumPy; the
-# load-balancing test needs HAProxy and PyYAML (for the Kubernetes manifests).
-scripts/setup.sh chromium chromium-driver python3-selenium python3-h5py python3-numpy python3-pip haproxy python3-yaml
+# The detector tests need OpenCV's cascades and the video tests ffmpeg; the browser test of the web page needs
+# Chromium (Debian's; Ubuntu has it only as a snap, and the test is then skipped) and Selenium; the Keras import tests
+# need h5py and NumPy; the load-balancing test needs HAProxy and PyYAML (for the Kubernetes manifests).
+scripts/setup.sh opencv-data ffmpeg '?chromium' '?chromium-driver' python3-selenium python3-h5py python3-numpy \
+    python3-pip haproxy python3-yaml
+# Installs Python packages for the user of interpreter $1. pip 23.0.1 and later refuse that for a distribution's
+# Python (Debian 12, Ubuntu 24.04) without --break-system-packages, which older pip (Ubuntu 22.04) does not know.
+pip_install() {
+    local python=$1 flags=(--user --quiet)
+    shift
+    "$python" -m pip install --help | grep -q -- --break-system-packages && flags+=(--break-system-packages)
+    "$python" -m pip install "${flags[@]}" "$@"
+}
 # The ONNX tests run models in ONNX Runtime, and the YuNet twin tests run OpenCV's FaceDetectorYN
 # (neither packaged by Debian in a recent enough version).
 python3 -c "import onnxruntime, numpy, cv2; cv2.FaceDetectorYN" 2>/dev/null \
-    || python3 -m pip install --user --break-system-packages --quiet onnxruntime numpy "opencv-python-headless<5"
-python3 -c "import yaml" 2>/dev/null || python3 -m pip install --user --break-system-packages --quiet pyyaml
+    || pip_install python3 onnxruntime numpy "opencv-python-headless<5"
+# The Keras fixtures are written by Debian's /usr/bin/python3. When NumPy 2 came from PyPI for it (above, when it is
+# the python3 on PATH), Debian's h5py, built for NumPy 1, cannot load: h5py then comes from PyPI too.
+/usr/bin/python3 -c "import h5py, numpy" 2>/dev/null || pip_install /usr/bin/python3 h5py numpy
+python3 -c "import yaml" 2>/dev/null || pip_install python3 pyyaml
 # The scale-out test starts a local Ray cluster (Ray Data from PyPI; orchestration only).
-python3 -c "import ray.data" 2>/dev/null \
-    || python3 -m pip install --user --break-system-packages --quiet "ray[data]==2.60.0"
+python3 -c "import ray.data" 2>/dev/null || pip_install python3 "ray[data]==2.60.0"
 python3 scripts/check_imports.py  # every import declared in Package.swift
 swift build --build-tests
 swift test --skip-build "$@"

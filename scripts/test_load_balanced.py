@@ -101,6 +101,8 @@ def check_deploy_files():
     with open(os.path.join(ROOT, "deploy", "Containerfile")) as recipe:
         text = recipe.read()
     assert "--static-swift-stdlib" in text and "HEALTHCHECK" in text, "Containerfile builds a static binary"
+    # An installed emovere looks for its models in ../share/emovere beside bin/ (AnalyzeTests checks that layout).
+    assert "/out/bin/" in text and "/out/share/emovere/" in text, "Containerfile installs bin/ and share/emovere/"
 
 
 def main():
@@ -122,7 +124,12 @@ def main():
     proxy = subprocess.Popen(["haproxy", "-f", haproxy_config(front, [r.port for r in replicas], folder)],
                              stdout=log, stderr=log)
     try:
+        started = time.time() + 120
         while not healthy(front):
+            if proxy.poll() is not None:
+                raise SystemExit(f"haproxy exited with status {proxy.returncode}; see {folder}/replicas.log")
+            if time.time() > started:
+                raise SystemExit(f"haproxy on port {front} was not healthy after 120 s; see {folder}/replicas.log")
             time.sleep(0.2)
         photo = open(SAMPLE, "rb").read()
         statuses, lock = [], threading.Lock()

@@ -13,7 +13,8 @@ enum BundledModel {
                        folder: String = "models", remedy: String = "pass --model or set \(environmentVariable)")
         throws -> String {
         if let environment, let path = ProcessInfo.processInfo.environment[environment] { return path }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // The running file itself (argv[0] may be a bare name found on PATH, relative to no folder).
+        let executable = (Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])).resolvingSymlinksInPath()
         let candidates = [
             FileManager.default.currentDirectoryPath + "/\(folder)/" + fileName,
             executable.deletingLastPathComponent().appendingPathComponent("../../../\(folder)/" + fileName).standardized.path,

@@ -18,7 +18,7 @@ struct Evaluate: ParsableCommand {
     @Option(help: "FER2013 data: fer2013.csv or a folder with class folders.")
     var data: String
 
-    @Option(help: "Split: training, publictest (test) or privatetest.")
+    @Option(help: "Split: training, publictest (test) or privatetest, in any case.")
     var split: Split = .publicTest
 
     @Option(help: "Test-time augmentation (default: the model card's, else none).")
@@ -32,8 +32,16 @@ struct Evaluate: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "Classify through a face detector: each image is upscaled 4x, the face detected and cropped as in a photo "
-            + "(yunet or haar; the detector options below apply).", valueName: "detector"))
+            + "(the detector options below apply).", valueName: "yunet|haar"), transform: Evaluate.detector(through:))
     var throughDetector: DetectorKind?
+
+    /// `--through-detector`'s value: a detector that finds faces (`none` would classify the image as it is).
+    static func detector(through text: String) throws -> DetectorKind {
+        guard let kind = DetectorKind(rawValue: text), kind != .none else {
+            throw ValidationError("--through-detector needs a detector, yunet or haar, received '\(text)'; to classify the images as they are, leave it out")
+        }
+        return kind
+    }
 
     @OptionGroup(title: "Detector options (with --through-detector)") var detection: FaceDetectorOptions
 
@@ -104,9 +112,6 @@ struct Evaluate: ParsableCommand {
         }
         if fitTemperature && (corruptions || throughDetector != nil) {
             throw ValidationError("--fit-temperature cannot be combined with --corruptions or --through-detector")
-        }
-        if throughDetector == DetectorKind.none {
-            throw ValidationError("--through-detector needs a detector (yunet or haar); without one, leave it out")
         }
         try detection.checkApplicable(to: throughDetector, chosenBy: "--through-detector")
         if record && arithmetic.precision != .float32 {

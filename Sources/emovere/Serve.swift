@@ -30,7 +30,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var arithmetic: PrecisionOptions
 
     @Option(help: "Analyses run in parallel (recognizers in the pool; default: the number of cores, at most 256).")
-    var maxConcurrent = ServerConfiguration.defaultConcurrentAnalyses
+    var maxConcurrent: Int?
 
     @Option(help: "Requests that may wait for a free recognizer before the server answers 503.")
     var maxWaiting = 32
@@ -60,7 +60,8 @@ struct Serve: AsyncParsableCommand {
 
     var configuration: ServerConfiguration {
         var configuration = ServerConfiguration(
-            host: host, port: port, maximumConcurrentAnalyses: maxConcurrent, maximumWaitingAnalyses: maxWaiting,
+            host: host, port: port, maximumConcurrentAnalyses: maxConcurrent ?? ServerConfiguration.defaultConcurrentAnalyses,
+            maximumWaitingAnalyses: maxWaiting,
             maximumBodyBytes: maxBodyBytes, maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
             streamIdleSeconds: streamIdleTimeout, unreadySeconds: unreadySeconds, drainSeconds: drainSeconds,
             maximumFacesPerImage: maxFaces)
@@ -80,7 +81,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let server = try EmovereServer.load(recognizers: detection.makeRecognizers(count: maxConcurrent, precision: arithmetic.precision),
+        let server = try EmovereServer.load(recognizers: detection.makeRecognizers(count: configuration.maximumConcurrentAnalyses, precision: arithmetic.precision),
                                             configuration: configuration)
         do {
             try await server.run()

@@ -216,6 +216,26 @@ struct AnalyzeTests {
         #expect(haar.status == 0, "\(haar)")
     }
 
+    /// An installed layout (deploy/Containerfile's: bin/emovere with the server resources beside it, the models in
+    /// share/emovere/) finds the bundled model and YuNet from any folder, the executable named by its bare name on
+    /// PATH (the container's entry point; argv[0] then names no folder).
+    @Test func installedLayoutFindsTheBundledFiles() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.root + "/models/default.safetensors"),
+                     "the bundled default model is committed")
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let manager = FileManager.default
+        try manager.createDirectory(atPath: scratch.path + "/bin", withIntermediateDirectories: true)
+        try manager.createDirectory(atPath: scratch.path + "/share/emovere", withIntermediateDirectories: true)
+        try manager.copyItem(at: try #require(CommandRunner.executable), to: URL(fileURLWithPath: scratch.path + "/bin/emovere"))
+        for name in ["default.safetensors", YuNetDetector.bundledFileName] {
+            try manager.copyItem(atPath: Self.root + "/models/" + name, toPath: scratch.path + "/share/emovere/" + name)
+        }
+        let script = "cd / && PATH=\"$1/bin:$PATH\" exec emovere analyze \"$2\" --tta none"
+        let result = try CommandRunner.run(["-c", script, "sh", scratch.path, Self.sample], executable: "/bin/sh")
+        #expect(result.status == 0 && result.standardOutput.contains("astronaut.jpg (512x512): 1 face"), "\(result)")
+    }
+
     /// A photo whose name starts with a dash (a `*.jpg` glob can produce one) is not taken for options: the command
     /// says to put `--` before it, and with `--` it is analysed.
     @Test func pathStartingWithADashNeedsTheSeparator() throws {
