@@ -87,7 +87,9 @@ public final class Conv2d: Layer {
         let batch = input.shape[0]
         precondition(!((appliesReLU || averagesOutput || hasFrozenWeights) && mode.isTraining),
                      "a fused or frozen convolution is inference-only")
-        canGoBackward = mode.allowsBackward && !averagesOutput
+        // A fused ReLU's mask is not kept: a fused convolution answers forward passes only (explanations use the
+        // unfused network).
+        canGoBackward = mode.allowsBackward && !averagesOutput && !appliesReLU
         if averagesOutput {
             let output = Tensor.reusing(output, shape: [batch, 1, 1, filters])
             self.output = output

@@ -46,6 +46,9 @@ public final class DepthwiseConv2d: Layer {
         geometry.map { $0.outputPixels * $0.taps * $0.channels } ?? 0
     }
 
+    /// Whether the last forward pass allows a backward pass (training or differentiable inference, no fused ReLU).
+    private var canGoBackward = false
+
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {
         guard let g = geometry, let kernel else { preconditionFailure("DepthwiseConv2d used before build") }
         let output = Tensor.reusing(output, shape: [input.shape[0], g.outputHeight, g.outputWidth, g.channels])
@@ -54,11 +57,15 @@ public final class DepthwiseConv2d: Layer {
                                      geometry: g, output: output)
         self.input = input
         self.output = output
+        // A fused ReLU's mask is not kept: a fused convolution answers forward passes only.
+        canGoBackward = mode.allowsBackward && !appliesReLU
         return output
     }
 
     public func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
-        guard let g = geometry, let kernel, let input else { preconditionFailure("DepthwiseConv2d backward before forward") }
+        guard let g = geometry, let kernel, let input, canGoBackward else {
+            preconditionFailure("DepthwiseConv2d backward without a forward pass that allows it")
+        }
         let partials = Tensor.reusing(partials, shape: [Parallel.chunks(input.shape[0]).count, g.taps * g.channels])
         self.partials = partials
         if needsInputGradient { inputGradient = Tensor.reusing(inputGradient, shape: input.shape) }

@@ -4,7 +4,7 @@ import EmovereTensor
 
 /// The result of comparing a layer's backward pass with central finite differences.
 public struct GradientCheckResult: CustomStringConvertible {
-    /// Worst relative error over the checked input elements.
+    /// Worst relative error over the checked input elements (infinity where a value was NaN).
     public var inputError: Float
     /// Worst relative error over the checked parameter elements, by parameter name.
     public var parameterErrors: [String: Float]
@@ -67,7 +67,9 @@ public func gradientCheck(
             let minus = loss()
             tensor[index] = original
             let numeric = Float((plus - minus) / (2 * Double(step)))
-            let error = abs(analytic[index] - numeric) / max(1e-2, abs(analytic[index]) + abs(numeric))
+            let relative = abs(analytic[index] - numeric) / max(1e-2, abs(analytic[index]) + abs(numeric))
+            // NaN (a gradient or loss gone NaN) is the worst error, not one `max` would skip.
+            let error = relative.isNaN ? .infinity : relative
             worst = max(worst, error)
             checked += 1
             if error > 2e-2 { mismatched += 1 }
@@ -130,7 +132,8 @@ public func directionalGradientCheck(
         let minus = loss()
         move(by: step)
         let numeric = (plus - minus) / (2 * Double(step))
-        errors.append(Float(abs(analytic - numeric) / max(1e-6, abs(analytic) + abs(numeric))))
+        let error = Float(abs(analytic - numeric) / max(1e-6, abs(analytic) + abs(numeric)))
+        errors.append(error.isNaN ? .infinity : error)
     }
     return errors.sorted()[errors.count / 2]
 }

@@ -75,6 +75,35 @@ enum CommandRunner {
     }
 
     /// Starts `emovere arguments...` without waiting, its output discarded: for tests that stop it midway.
+    /// Starts `emovere serve` with `arguments` on a port the system picks (`--port 0`) and returns the process and
+    /// that port, read from its `listening on` line (within 300 s: debug builds start slowly on a busy machine).
+    static func startServer(_ arguments: [String]) throws -> (process: Process, port: Int) {
+        let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-serve-\(UUID().uuidString).log")
+        try Data().write(to: log)
+        defer { try? FileManager.default.removeItem(at: log) }  // the open handle keeps the file while it runs
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve"] + arguments + ["--port", "0"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
+        try process.run()
+        for _ in 0..<3000 {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.contains("listening on http://") }),
+               let port = line.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) {
+                return (process, port)
+            }
+            guard process.isRunning else { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        if process.isRunning { process.terminate() }
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        throw Failure(description: "emovere serve printed no port within 300 s: \(text.suffix(2000))")
+    }
+
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
     static func start(_ arguments: [String]) throws -> Process {
         let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
         let process = Process()

@@ -59,10 +59,8 @@ struct ServeCommandTests {
     @Test(arguments: ["yunet", "none"])
     func serverNamesItsDetectorAndMatchesAnalyze(detector: String) throws {
         let model = try AnalyzeTests.model.get()
-        let port = 20_000 + Int.random(in: 0..<20_000)
-        let server = try CommandRunner.start([
-            "serve", "--port", "\(port)", "--max-concurrent", "1", "--detector", detector, "--tta", "none",
-            "--model", model,
+        let (server, port) = try CommandRunner.startServer([
+            "--max-concurrent", "1", "--detector", detector, "--tta", "none", "--model", model,
         ] + AnalyzeTests.cascadeOption(for: ["--detector", detector]))
         defer {
             server.terminate()
@@ -97,9 +95,8 @@ struct ServeCommandTests {
     /// deadline has passed, instead of waiting for the clients forever.
     @Test func stopSignalClosesStuckConnectionsAfterTheDrainDeadline() throws {
         let model = try AnalyzeTests.model.get()
-        let port = 20_000 + Int.random(in: 0..<20_000)
-        let server = try CommandRunner.start([
-            "serve", "--port", "\(port)", "--max-concurrent", "1", "--tta", "none", "--drain-seconds", "1",
+        let (server, port) = try CommandRunner.startServer([
+            "--max-concurrent", "1", "--tta", "none", "--drain-seconds", "1",
             "--request-timeout", "3600", "--stream-idle-timeout", "3600", "--model", model,
         ])
         defer { if server.isRunning { server.terminate() } }
@@ -126,9 +123,8 @@ struct ServeCommandTests {
     /// (a load balancer takes the replica out before it stops listening), then the server exits 0.
     @Test func stopSignalFirstMarksTheServerUnready() throws {
         let model = try AnalyzeTests.model.get()
-        let port = 20_000 + Int.random(in: 0..<20_000)
-        let server = try CommandRunner.start([
-            "serve", "--port", "\(port)", "--max-concurrent", "1", "--tta", "none", "--unready-seconds", "8",
+        let (server, port) = try CommandRunner.startServer([
+            "--max-concurrent", "1", "--tta", "none", "--unready-seconds", "30",
             "--drain-seconds", "1", "--model", model,
         ])
         defer { if server.isRunning { server.terminate() } }
@@ -138,6 +134,7 @@ struct ServeCommandTests {
 
         server.terminate()
         var health = try Self.request(base.appendingPathComponent("healthz"))
+        // The unready period (30 s) outlasts this polling and the request after it on a busy machine.
         for _ in 0..<80 where health.status == 200 {
             Thread.sleep(forTimeInterval: 0.1)
             health = try Self.request(base.appendingPathComponent("healthz"))

@@ -67,7 +67,11 @@ struct FrameMailboxTests {
             finished.signal()
         }
         producer.start()
-        usleep(50_000)  // most likely the producer is waiting by now; either order gives the same outcome
+        // The first frame is in before closing (on a busy machine the thread may start late); whether the second
+        // put is already waiting or comes after the close, it is refused.
+        let deadline = Date().addingTimeInterval(600)
+        while accepted.withValue({ $0.isEmpty }), Date() < deadline { usleep(1_000) }
+        usleep(20_000)
         mailbox.close()
         #expect(finished.wait(timeout: .now() + 600) == .success, "the producer was never released")
         #expect(accepted.withValue { $0 } == [true, false])

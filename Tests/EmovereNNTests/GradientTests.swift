@@ -47,8 +47,39 @@ struct GradientTests {
     @Test(arguments: 0..<cases.count)
     func backwardMatchesFiniteDifferences(caseIndex: Int) throws {
         let (name, make, shape) = Self.cases[caseIndex]
-        let result = try gradientCheck(make(), inputShape: shape, batch: 3)
+        let layer = make()
+        let result = try gradientCheck(layer, inputShape: shape, batch: 3)
         #expect(result.worst < 2e-2, "\(name): \(result)")
+        // Every trainable parameter was compared, and some elements of each.
+        let trainable = layer.namedParameters.filter { $0.parameter.isTrainable }.map(\.name)
+        #expect(Set(result.parameterErrors.keys) == Set(trainable) && result.checked > 0, "\(name): \(result)")
+    }
+
+    /// A layer whose backward pass is wrong: a constant factor, or NaN in one element (which `max` alone would skip).
+    final class Miscounted: Layer {
+        let dense = Dense(units: 3)
+        let damage: (Tensor) -> Void
+        init(damage: @escaping (Tensor) -> Void) { self.damage = damage }
+        func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
+            try dense.build(inputShape: inputShape, random: &random)
+        }
+        func forward(_ input: Tensor, mode: ForwardMode) -> Tensor { dense.forward(input, mode: mode) }
+        func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
+            let gradient = dense.backward(outputGradient, needsInputGradient: needsInputGradient)
+            if let gradient { damage(gradient) }
+            return gradient
+        }
+        var namedParameters: [NamedParameter] { dense.namedParameters }
+    }
+
+    /// The checks themselves fail on a wrong backward pass: halved everywhere, or NaN in one input element.
+    @Test func checksCatchWrongGradients() throws {
+        let halved = try gradientCheck(Miscounted { for index in 0..<$0.count { $0[index] *= 0.5 } }, inputShape: [6])
+        #expect(halved.inputError > 0.2, "\(halved)")
+        let poisoned = try gradientCheck(Miscounted { $0[1] = .nan }, inputShape: [6])
+        #expect(poisoned.inputError == .infinity && !(poisoned.worst < 2e-2), "\(poisoned)")
+        let directional = try directionalGradientCheck(Miscounted { $0[0] = .nan }, inputShape: [6], directions: 3)
+        #expect(!(directional < 1e-2), "\(directional)")
     }
 
     /// Both outputs of a two-headed graph carry gradient back through the shared trunk.

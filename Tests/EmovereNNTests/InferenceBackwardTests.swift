@@ -21,9 +21,12 @@ struct InferenceBackwardTests {
         func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
             let shape = try wrapped.build(inputShape: inputShape, random: &random)
             let norms = ((wrapped as? Sequential)?.nestedLayers ?? [wrapped]).compactMap { $0 as? BatchNorm }
+            precondition(!norms.isEmpty, "WithRunningStatistics wraps no batch norm: it would test the default statistics")
             for (index, norm) in norms.enumerated() {
                 guard let mean = norm.runningMean?.value, let variance = norm.runningVariance?.value,
-                      let gamma = norm.gamma?.value, let beta = norm.beta?.value else { continue }
+                      let gamma = norm.gamma?.value, let beta = norm.beta?.value else {
+                    preconditionFailure("a built batch norm has its parameters")
+                }
                 let stream = seed &+ 10 &* UInt64(index)
                 let means = randomValues(mean.count, seed: stream, in: -0.5...0.5)
                 let variances = randomValues(variance.count, seed: stream &+ 1, in: 0.2...2)

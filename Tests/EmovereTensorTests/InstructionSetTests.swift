@@ -25,8 +25,15 @@ struct InstructionSetTests {
         let expected: InstructionSet = flags.contains("avx512f") ? .avx512
             : flags.isSuperset(of: ["avx2", "fma"]) ? .avx2 : .portable
         #expect(InstructionSet.available.last == expected)
-        if ProcessInfo.processInfo.environment["EMOVERE_MAX_ISA"] == nil {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["EMOVERE_MAX_ISA"] == nil {
             #expect(InstructionSet.detected == expected)
+            // The bfloat16 paths: a wrong detection bit would turn their tests into skips with the run still green.
+            #expect(Precision.isBFloat16Supported == flags.isSuperset(of: ["avx512f", "avx512_bf16"]), "\(flags.sorted())")
+            // AMX needs the kernel's permission too (a container may refuse it), so only: used implies listed.
+            if Precision.isMatrixTilesSupported {
+                #expect(flags.isSuperset(of: ["amx_tile", "amx_bf16"]), "\(flags.sorted())")
+            }
         }
         #endif
     }
