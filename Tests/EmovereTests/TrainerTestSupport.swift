@@ -67,6 +67,16 @@ enum TrainerFixtures {
         return trainer
     }
 
+    /// A run of `recipe` in `directory` stopped after its first epoch (its checkpoint written), as an interruption
+    /// leaves it.
+    @discardableResult
+    static func interruptedRun(recipe: TrainingRecipe, directory: String) throws -> Trainer {
+        let trainer = try trainer(recipe: recipe, directory: directory)
+        trainer.epochLimit = 1
+        try trainer.run()
+        return trainer
+    }
+
     /// The best models of runs of `epochs` epochs, one per seed, each trained in `directory/seed-<seed>`.
     static func trainedModels(seeds: [UInt64], epochs: Int, in directory: TrainerScratchDirectory) throws -> [String] {
         try seeds.map { seed in

@@ -103,9 +103,7 @@ struct TrainerTests {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
         let recipe = TrainerFixtures.recipe(epochs: 3)
-        let first = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
-        first.epochLimit = 1
-        try first.run()
+        let first = try TrainerFixtures.interruptedRun(recipe: recipe, directory: directory.path)
 
         let training = TrainerFixtures.patternDataset(count: 64, seed: 5)
         let validation = TrainerFixtures.patternDataset(count: 24, seed: 6)
@@ -138,9 +136,7 @@ struct TrainerTests {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
         let recipe = TrainerFixtures.recipe(epochs: 2)
-        let first = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
-        first.epochLimit = 1
-        try first.run()
+        let first = try TrainerFixtures.interruptedRun(recipe: recipe, directory: directory.path)
         var file = try SafeTensorsFile(contentsOf: first.checkpointPath)
         let name = try #require(file.tensors.keys.sorted().first { $0.hasPrefix(prefix) })
         let tensor = try #require(file.tensors[name])
@@ -165,9 +161,7 @@ struct TrainerTests {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
         let recipe = TrainerFixtures.recipe(epochs: 2)
-        let first = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
-        first.epochLimit = 1
-        try first.run()
+        let first = try TrainerFixtures.interruptedRun(recipe: recipe, directory: directory.path)
         // Loaded as a model file (info, export, analyze --model), it is named for what it is.
         let notAModel = try #require(throws: ModelError.self) { try ModelFile.load(first.checkpointPath) }
         #expect(notAModel.description.contains("a training checkpoint, not a model file"), "\(notAModel)")
