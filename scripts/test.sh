@@ -15,7 +15,10 @@ scripts/setup.sh opencv-data ffmpeg '?chromium' '?chromium-driver' python3-selen
 pip_install() {
     local python=$1 flags=(--user --quiet)
     shift
-    "$python" -m pip install --help | grep -q -- --break-system-packages && flags+=(--break-system-packages)
+    # grep reads all of the help (with -q it would stop early, and pipefail would see pip's SIGPIPE).
+    if "$python" -m pip install --help | grep -- --break-system-packages >/dev/null; then
+        flags+=(--break-system-packages)
+    fi
     "$python" -m pip install "${flags[@]}" "$@"
 }
 # The ONNX tests run models in ONNX Runtime, and the YuNet twin tests run OpenCV's FaceDetectorYN
