@@ -5,7 +5,8 @@ Python only orchestrates: Ray Data splits the photo paths into batches and hands
 each actor keeps one long-lived `emovere analyze --files-from - --output -` process (the model is loaded once
 per worker, not per batch) and returns one JSON line per photo. The driver appends the lines to
 OUT/results-<run>.jsonl as batches finish, so a crash loses at most the batches in flight, and a new run over
-the same OUT skips every photo that already has a line there (resume).
+the same OUT skips every photo that already has a line there without an error (resume; a photo that failed is tried
+again, and its new line follows the old: the last line for a path counts).
 
   python3 scripts/ray_analyze.py PHOTO_OR_FOLDER... --out OUT [--files-from LIST] [--workers 2]
       [--batch-size 32] [--emovere .build/release/emovere] [--address auto] [-- EXTRA EMOVERE OPTIONS]
@@ -13,7 +14,7 @@ the same OUT skips every photo that already has a line there (resume).
 Runs on a local Ray cluster by default (started for the run); `--address auto` joins a running one (`ray start`,
 `ray up`, KubeRay). Every node needs the emovere binary and the model at the same paths. Actors that die
 (a crashed node or process) are restarted by Ray and their batches retried (Ray Data's default for actor pools);
-the output holds each photo exactly once.
+a run's output holds each photo exactly once.
 """
 
 import argparse
@@ -61,7 +62,7 @@ def finished_paths(out):
             try:
                 entry = json.loads(line)
                 if "error" not in entry:
-                    done.add(entry["path"])
+                    done.add(os.path.abspath(entry["path"]))  # lines of earlier versions may hold relative paths
             except (ValueError, KeyError, TypeError):
                 sys.exit(f"error: {name}:{number}: expected a JSON line of emovere analyze with a \"path\"")
     return done

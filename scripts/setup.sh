@@ -25,7 +25,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 "${sudo[@]+"${sudo[@]}"}" apt-get update -qq
 for package in "${missing_optional[@]+"${missing_optional[@]}"}"; do
-    if apt-cache show "$package" >/dev/null 2>&1; then
+    # A package with an installation candidate (a virtual or snap-transitional name has none, or "(none)").
+    candidate=$(apt-cache policy "$package" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then
         missing+=("$package")
     else
         echo "note: $package is not packaged here; the tests that need it are skipped"

@@ -6,7 +6,7 @@ import SwiftProtobuf
 ///
 /// The graph takes the preprocessed faces `input` `[N, S, S, 1]` (NHWC float32, pixels already mapped
 /// by `x * scale + offset`, as Emovere feeds its models) and returns `probabilities` `[N, classes]`
-/// (softmax included, of the logits divided by the card's single-view temperature where it has one). The labels, preprocessing and the whole model card are in the model's
+/// (softmax included, of the logits divided by the card's temperature where the card uses a single view). The labels, preprocessing and the whole model card are in the model's
 /// `metadata_props` (see `MetadataKey`). The layer tree is walked generically, so any architecture
 /// made of the layers listed in `ONNXExportError.unsupportedLayer` exports.
 public enum ONNXExporter {
@@ -33,8 +33,8 @@ public enum ONNXExporter {
         case offset = "preprocessing_offset"
         /// The fraction of the face box added on each side before cropping (boxes without landmarks).
         case faceMargin = "preprocessing_face_margin"
-        /// The temperature the graph divides the logits by before the softmax (the card's, fitted for a single view;
-        /// 1 without one).
+        /// The temperature the graph divides the logits by before the softmax: the card's for a single view when the
+        /// card's test-time augmentation is `none`, else 1 (a temperature for several views applies to their average).
         case temperature
         /// The views the card averages (`none`, `flip`, `flip-crop`, `ten-crop`); the graph computes one view, and a
         /// caller averages the views' probabilities as Emovere does.

@@ -12,7 +12,8 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find faces in photos and recognise their emotions.",
         discussion: """
-            Folders are searched for .jpg, .jpeg and .png files. Exit status 1 if any file could not be read \
+            Folders are searched for .jpg, .jpeg and .png files (links to files are followed, links to folders are \
+            not, so a link loop cannot trap the search). Exit status 1 if any file could not be read \
             (or its annotated copy could not be written), or if the photos and folders given hold no photo (an \
             empty --files-from list is nothing to do: status 0).
 
@@ -96,17 +97,19 @@ struct Analyze: ParsableCommand {
         // Each photo's copy is named from the whole list, so shards and resumed runs name it as one run would.
         let annotations = try target.map { try $0.outputPaths(for: expanded) }
         if let annotations { try Self.checkCopiesKeepInputs(annotations, inputs: expanded) }
-        try target?.createFolder()
-        let log = try output.map { try ResultLog(path: $0, resume: resume) }
-        let chosen = expanded.indices.filter { index in
-            (shard?.contains(expanded[index]) ?? true) && !(log?.finished.contains(expanded[index]) ?? false)
-        }
-        let files = chosen.map { expanded[$0] }
-        let outputs = annotations.map { all in chosen.map { all[$0] } }
-        let workers = max(1, min(files.count, 2))
+        let inShard = expanded.indices.filter { shard?.contains(expanded[$0]) ?? true }
+        let workers = max(1, min(inShard.count, 2))
         let recognizers = try detection.makeRecognizers(count: workers, precision: arithmetic.precision)
         let model = try detection.model ?? BundledModel.locate()
-        try log?.checkProvenance(model: model, detector: recognizers[0].detector.description)
+        // Opened once the model and detector are known: a results file of another analysis is refused untouched.
+        let log = try output.map {
+            try ResultLog(path: $0, resume: resume,
+                          provenance: .init(model: model, detector: recognizers[0].detector.description))
+        }
+        try target?.createFolder()
+        let chosen = inShard.filter { !(log?.finished.contains(expanded[$0]) ?? false) }
+        let files = chosen.map { expanded[$0] }
+        let outputs = annotations.map { all in chosen.map { all[$0] } }
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)
         // Without --output the results are printed at the end, in input order; with it each line is appended as
         // soon as its photo is done and nothing is kept.

@@ -31,7 +31,11 @@ enum AnnotationTarget: Equatable {
                                       + "--annotate names the output folder")
             }
             if !exists, AnnotatedPhoto.format(ofOutput: output) != nil {
-                throw ValidationError("--annotate \(output) names a photo file, but \(inputs.count == 1 ? "the input \(inputs[0]) is not an existing photo" : "there are \(inputs.count) inputs"); "
+                var inputIsFolder: ObjCBool = false
+                let inputs = inputs.count != 1 ? "there are \(inputs.count) inputs"
+                    : manager.fileExists(atPath: inputs[0], isDirectory: &inputIsFolder) && inputIsFolder.boolValue
+                    ? "the input \(inputs[0]) is a folder" : "the input \(inputs[0]) is not an existing photo"
+                throw ValidationError("--annotate \(output) names a photo file, but \(inputs); "
                                       + "with several photos or a folder, --annotate names the output folder")
             }
             self = .folder(output)

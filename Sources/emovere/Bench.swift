@@ -82,6 +82,9 @@ struct Bench: ParsableCommand {
         if rounds < 1 {
             throw ValidationError("--rounds is the number of measuring rounds: expected 1 or more, received \(rounds)")
         }
+        if detector && (keras || trainingOnly) {
+            throw ValidationError("--detector measures the face detectors; \(keras ? "--keras" : "--training-only") measures a model: run them apart")
+        }
         if detector && rounds > 1 {
             throw ValidationError("--rounds repeats the model measurements; --detector measures once (run it again instead)")
         }

@@ -11,20 +11,37 @@ final class ResultLog: Sendable {
     struct Entry: Decodable {
         var path: String
         var error: String?
+        /// A video's summary: a video that broke off has one beside its error (what was analysed).
+        var summary: Present?
         var model: String?
         var detector: DetectorDescription?
     }
 
+    /// A JSON value whose content does not matter here, only that it is there.
+    struct Present: Decodable {
+        init(from decoder: any Decoder) throws {}
+    }
+
+    /// What produced the lines of `analyze`: a resume with another model file or detector is refused.
+    struct Provenance {
+        var model: String
+        var detector: DetectorDescription
+    }
+
     /// The lines the file held when it was opened, in order.
     let entries: [Entry]
-    /// The inputs whose line the file already held without an error (a failed one is tried again on resume).
+    /// The inputs done: whose line the file already held without an error, or with what was analysed of a video
+    /// that broke off (a photo or video that failed is tried again on resume, and its new line follows the old).
     let finished: Set<String>
     private let handle: FileHandle
     private let path: String
     /// One append at a time.
     private let appending = Mutex(())
 
-    init(path: String, resume: Bool) throws {
+    /// Opens `path` for appending; an existing file only with `resume`, once every complete line has been read as a
+    /// result (and, given `provenance`, written by the same model file and detector): only then is a partial last
+    /// line cut off, so a file that is refused is left as it was.
+    init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
         self.path = path
         var entries: [Entry] = []
         if FileManager.default.fileExists(atPath: path) {
@@ -37,6 +54,7 @@ final class ResultLog: Sendable {
                 guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else {
                     throw CommandFailure("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output); the file was left as it was")
                 }
+                if let provenance { try Self.check(entry, line: number + 1, of: path, against: provenance) }
                 entries.append(entry)
             }
             if complete < bytes.count {
@@ -50,7 +68,7 @@ final class ResultLog: Sendable {
             }
         }
         self.entries = entries
-        finished = Set(entries.filter { $0.error == nil }.map(\.path))
+        finished = Set(entries.filter { $0.error == nil || $0.summary != nil }.map(\.path))
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard descriptor >= 0 else {
             throw CommandFailure("cannot open \(path) for appending: \(String(cString: strerror(errno)))")
@@ -58,16 +76,14 @@ final class ResultLog: Sendable {
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
-    /// Throws when a line of the file was written with another model file or detector than `model` and `detector`:
+    /// Throws when `entry` (line `line` of `path`) was written with another model file or detector than `provenance`:
     /// one file of results would mix two analyses.
-    func checkProvenance(model: String, detector: DetectorDescription) throws {
-        for (number, entry) in entries.enumerated() {
-            if let recorded = entry.model, OutputPaths.canonical(recorded) != OutputPaths.canonical(model) {
-                throw CommandFailure("\(path):\(number + 1): written with the model \(recorded), this run uses \(model); resume with the same --model or choose another --output")
-            }
-            if let recorded = entry.detector, recorded != detector {
-                throw CommandFailure("\(path):\(number + 1): written with the detector \(recorded), this run uses \(detector); resume with the same detector options or choose another --output")
-            }
+    private static func check(_ entry: Entry, line: Int, of path: String, against provenance: Provenance) throws {
+        if let recorded = entry.model, OutputPaths.canonical(recorded) != OutputPaths.canonical(provenance.model) {
+            throw CommandFailure("\(path):\(line): written with the model \(recorded), this run uses \(provenance.model); resume with the same --model or choose another --output (the file was left as it was)")
+        }
+        if let recorded = entry.detector, recorded != provenance.detector {
+            throw CommandFailure("\(path):\(line): written with the detector \(recorded), this run uses \(provenance.detector); resume with the same detector options or choose another --output (the file was left as it was)")
         }
     }
 

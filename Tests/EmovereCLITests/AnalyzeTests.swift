@@ -470,9 +470,16 @@ struct AnalyzeTests {
         let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines[0].contains(#""error""#) && lines[1].contains(#""faces":[{"#), "\(lines)")
 
+        // Another detector's run is refused, and the file left as it was (its partial last line too).
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: results))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"path\":\"/half".utf8))
+        try handle.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: results))
         let other = try Self.analyze([Self.sample, "--output", results, "--tta", "none", "--resume", "--detector", "haar"])
         #expect(other.status != 0 && other.standardError.contains("r.jsonl:1: written with the detector yunet")
                 && other.standardError.contains("this run uses haar"), "\(other)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: results)) == before)
     }
 
     @Test func annotateRejectsUnusableOutputs() throws {

@@ -74,7 +74,6 @@ enum CommandRunner {
                       standardError: try String(contentsOf: errorURL, encoding: .utf8))
     }
 
-    /// Starts `emovere arguments...` without waiting, its output discarded: for tests that stop it midway.
     /// Starts `emovere serve` with `arguments` on a port the system picks (`--port 0`) and returns the process and
     /// that port, read from its `listening on` line (within 300 s: debug builds start slowly on a busy machine).
     static func startServer(_ arguments: [String]) throws -> (process: Process, port: Int) {
@@ -104,6 +103,7 @@ enum CommandRunner {
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
+    /// Starts `emovere arguments...` without waiting, its output discarded: for tests that stop it midway.
     static func start(_ arguments: [String]) throws -> Process {
         let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
         let process = Process()

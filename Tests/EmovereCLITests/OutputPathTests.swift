@@ -35,6 +35,7 @@ struct OutputPathTests {
         (["bench", "--onnx-model", "/nonexistent/model.onnx"], "--onnx-model: cannot read /nonexistent/model.onnx"),
         (["bench", "--onnx-model", "/tmp"], "--onnx-model: cannot read /tmp: expected a regular file, found a folder"),
         (["bench", "--inference-batches", "1", "1"], "--inference-batches lists a batch size twice (1 1)"),
+        (["bench", "--detector", "--keras"], "--detector measures the face detectors; --keras measures a model"),
         (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
         // average: an input overwritten, counted twice, or a model written without its extension.
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),

@@ -57,25 +57,28 @@ import Testing
         #expect(foldedDifference <= Self.tolerance, "folded: max abs difference \(foldedDifference)")
     }
 
-    /// A card with a single-view temperature exports a graph that applies it (the probabilities Emovere shows);
-    /// the temperature of other views is left to the caller that averages them, and the metadata says both.
-    @Test func cardTemperatureIsApplied() throws {
+    /// A single-view card's temperature is in the exported graph (the probabilities Emovere shows); a card that
+    /// averages several views applies its temperature to the average, so its graph has none; the metadata says which.
+    @Test(arguments: [(nil, 0.2), (TestTimeAugmentation.flip, 1)] as [(TestTimeAugmentation?, Float)])
+    func cardTemperatureIsApplied(views: TestTimeAugmentation?, applied: Float) throws {
         let architecture = Architecture(name: "mini-xception", inputSize: 48)
         let model = try Model(architecture: architecture, seed: 5)
         var card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 48),
                              parameterCount: model.parameterCount)
-        card.temperatures = [.none: 0.2, .tenCrop: 0.5]
-        card.testTimeAugmentation = .flip
+        card.temperatures = [.none: 0.2, .flip: 0.5]
+        card.testTimeAugmentation = views
         let input = TestModels.randomInput(count: 8, shape: [48, 48, 1], seed: 23)
         let plain = model.probabilities(input).values
-        let expected = Calibration.scaled(plain, classes: 7, temperature: 0.2)
-        #expect(TestModels.maximumDifference(plain, expected) > 1e-2, "the temperature changes the probabilities")
+        let expected = Calibration.scaled(plain, classes: 7, temperature: applied)
+        if applied != 1 {
+            #expect(TestModels.maximumDifference(plain, expected) > 1e-2, "the temperature changes the probabilities")
+        }
         let bytes = try ONNXExporter.export(model, card: card)
         let difference = try compare(onnx: bytes, input: input, expected: expected, classes: 7)
         #expect(difference <= Self.tolerance, "max abs difference \(difference)")
         let metadata = Dictionary(uniqueKeysWithValues: try Onnx_ModelProto(serializedBytes: bytes).metadataProps
             .map { ($0.key, $0.value) })
-        #expect(metadata["temperature"] == "0.2" && metadata["test_time_augmentation"] == "flip"
+        #expect(metadata["temperature"] == "\(applied)" && metadata["test_time_augmentation"] == (views ?? .none).rawValue
                 && metadata["preprocessing_face_margin"] == "0.0", "\(metadata)")
     }
 

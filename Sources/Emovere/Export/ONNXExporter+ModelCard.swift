@@ -5,8 +5,8 @@ import Foundation
 
 extension ONNXExporter {
     /// The serialized ONNX model (`ModelProto` bytes) of `model`, with `card` in its metadata: input the
-    /// preprocessed faces `[N, S, S, 1]`, output the probabilities `[N, classes]` of one view, as Emovere shows
-    /// them (with the card's single-view temperature, where it has one).
+    /// preprocessed faces `[N, S, S, 1]`, output the probabilities `[N, classes]` of one view (with the card's
+    /// temperature when the card's test-time augmentation is a single view: the probabilities Emovere shows).
     /// - Throws: ``ONNXExportError/cardMismatch(field:model:card:)`` when the card describes another model, or any
     ///   error of exporting its network.
     public static func export(_ model: any Classifier, card: ModelCard) throws(ONNXExportError) -> [UInt8] {
@@ -28,12 +28,14 @@ extension ONNXExporter {
             throw .encodingFailed(reason: "model card: \(error)")
         }
         let size = model.architecture.inputSize
-        let temperature = card.temperature(for: .none)
+        // Emovere applies a temperature after averaging a card's views: only a single-view card's goes in the graph.
+        let views = card.testTimeAugmentation ?? .none
+        let temperature = views == .none ? card.temperature(for: .none) : 1
         let metadata: [MetadataKey: String] = [
             .labels: labelsJSON, .inputSize: "\(size)", .inputLayout: "NHWC",
             .scale: "\(card.preprocessing.scale)", .offset: "\(card.preprocessing.offset)",
             .faceMargin: "\(card.preprocessing.faceMargin)", .temperature: "\(temperature)",
-            .testTimeAugmentation: (card.testTimeAugmentation ?? .none).rawValue, .modelCard: cardJSON,
+            .testTimeAugmentation: views.rawValue, .modelCard: cardJSON,
         ]
         return try export(
             network: model.network, inputShape: [size, size, 1], temperature: temperature, name: model.architecture.name,

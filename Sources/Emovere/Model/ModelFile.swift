@@ -118,7 +118,7 @@ public enum ModelFile {
         guard let json = file.metadata[cardKey] else {
             if file.metadata[Checkpoint.metadataKey] != nil {
                 throw ModelError.invalidModelFile(
-                    path: path, reason: "a training checkpoint, not a model file: its run's best.safetensors is one, or make one from it with emovere average \(path) --out MODEL.safetensors")
+                    path: path, reason: "a training checkpoint, not a model file: its run's best.safetensors is one, or make one from it with emovere average \(path) --statistics-data DATA --out MODEL.safetensors")
             }
             throw ModelError.invalidModelFile(
                 path: path, reason: "expected an Emovere model card under metadata key '\(cardKey)', found keys \(file.metadata.keys.sorted()); is this an Emovere model file?")
