@@ -148,8 +148,9 @@ struct Analyze: ParsableCommand {
         }
         let failed = failures.withValue { $0 }
         if let output {
-            let failures = failed > 0 ? ", \(failed) could not be analysed" : ""
-            FileHandle.standardError.write(Data("\(files.count - failed) photos analysed\(failures), appended to \(output)\n".utf8))
+            // A failure is an unreadable photo, or an annotated copy that could not be written (reported above).
+            let failures = failed > 0 ? ", \(failed) failed" : ""
+            FileHandle.standardError.write(Data("\(files.count - failed) photos done\(failures), appended to \(output)\n".utf8))
         }
         if failed > 0 { throw ExitCode.failure }
     }

@@ -28,8 +28,6 @@ final class ResultLog: Sendable {
         var detector: DetectorDescription
     }
 
-    /// The lines the file held when it was opened, in order.
-    let entries: [Entry]
     /// The inputs done: whose line the file already held without an error, or with what was analysed of a video
     /// that broke off (a photo or video that failed is tried again on resume, and its new line follows the old).
     let finished: Set<String>
@@ -67,7 +65,6 @@ final class ResultLog: Sendable {
                 }
             }
         }
-        self.entries = entries
         finished = Set(entries.filter { $0.error == nil || $0.summary != nil }.map(\.path))
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         guard descriptor >= 0 else {
