@@ -168,13 +168,3 @@ func systemRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count:
 func systemWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     write(descriptor, buffer, count)
 }
-
-/// Ignores SIGPIPE for the whole process, once, so that writing to an encoder that died returns `EPIPE`
-/// (reported as an error) instead of killing the program.
-enum BrokenPipeSignal {
-    private static let ignored: Void = {
-        signal(SIGPIPE, SIG_IGN)
-    }()
-
-    static func ignore() { _ = ignored }
-}

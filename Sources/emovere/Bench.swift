@@ -113,7 +113,6 @@ struct Bench: ParsableCommand {
         let benchmark = Benchmark(architecture: architecture, seconds: seconds, precision: precision)
         let batches = trainingOnly ? [] : inferenceBatches
         let exported = !noOnnx && !trainingOnly && onnxModel == nil ? try exportBenchmarkedNetwork(architecture) : nil
-        defer { if let exported { try? FileManager.default.removeItem(atPath: exported) } }  // a temporary file
         let peak = ArithmeticPeak.measure()
         print(peak)
         var measured = BenchmarkRounds()
@@ -125,7 +124,8 @@ struct Bench: ParsableCommand {
             let kerasRate = keras ? KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
                                                     threads: Parallel.workerCount).run() : nil
             let onnxRates = noOnnx || trainingOnly ? nil
-                : OnnxRuntimeComparison(modelPath: onnxModel ?? exported!, architecture: architecture.name,
+                : OnnxRuntimeComparison(model: onnxModel.map { .file($0) } ?? .bytes(exported ?? []),
+                                        architecture: architecture.name,
                                         inputSize: inputSize, batches: batches,
                                         seconds: seconds, threads: Parallel.workerCount).run()
             // Emovere's figures: the training one first (when measured), then one per inference batch.
@@ -154,14 +154,12 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// The network the inference figures measure (seed 1, batch norms folded), exported to a temporary ONNX file, so
-    /// ONNX Runtime runs the same weights.
-    private func exportBenchmarkedNetwork(_ architecture: Architecture) throws -> String {
+    /// The network the inference figures measure (seed 1, batch norms folded) as ONNX bytes, so ONNX Runtime runs
+    /// the same weights.
+    private func exportBenchmarkedNetwork(_ architecture: Architecture) throws -> [UInt8] {
         let network = try Model(architecture: architecture, seed: 1).inferenceModel()
         let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: architecture.inputSize),
                              parameterCount: network.parameterCount)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-bench-\(UUID().uuidString).onnx").path
-        try AtomicFile.write(try ONNXExporter.export(network, card: card), to: path)
-        return path
+        return try ONNXExporter.export(network, card: card)
     }
 }

@@ -3,7 +3,14 @@ import Foundation
 /// Times ONNX Runtime (through python3 and the `onnxruntime` package, when installed) on the reference
 /// model in the same benchmark run, so Emovere's figures can be read as ratios measured side by side.
 struct OnnxRuntimeComparison {
-    let modelPath: String
+    /// The ONNX model: a file, or the bytes of one (given to python3 on its standard input, so no temporary file is
+    /// left behind when `bench` is interrupted).
+    enum Source {
+        case file(String)
+        case bytes([UInt8])
+    }
+
+    let model: Source
     /// The benchmarked network's architecture name (a model whose card names another is measured with a warning).
     let architecture: String
     let inputSize: Int
@@ -23,8 +30,10 @@ struct OnnxRuntimeComparison {
                 print("ONNX Runtime comparison skipped: python3 cannot import onnxruntime/numpy (%s)" % e); sys.exit(0)
             path, size, seconds, threads, architecture = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
             so = ort.SessionOptions(); so.intra_op_num_threads = threads
+            source = sys.stdin.buffer.read() if path == "-" else path
+            if path == "-": path = "the exported network"
             try:
-                s = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+                s = ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
             except Exception as e:
                 print("ONNX Runtime comparison skipped: %s: ONNX Runtime cannot load it (%s)" % (path, str(e).splitlines()[0] if str(e) else type(e).__name__)); sys.exit(0)
             given = s.get_inputs()[0]
@@ -46,9 +55,13 @@ struct OnnxRuntimeComparison {
                 wall = time.perf_counter() - t; cpu = time.process_time() - c
                 print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
             """
-        let rates = PythonComparison.run(script, arguments: [modelPath, String(inputSize), String(seconds), String(threads),
+        let (argument, input): (String, [UInt8]?) = switch model {
+        case let .file(path): (path, nil)
+        case let .bytes(bytes): ("-", bytes)
+        }
+        let rates = PythonComparison.run(script, arguments: [argument, String(inputSize), String(seconds), String(threads),
                                                              architecture] + batches.map(String.init),
-                                         comparison: "ONNX Runtime")
+                                         comparison: "ONNX Runtime", input: input)
             .compactMap(PythonComparison.imagesPerSecond(in:))
         return rates.count == batches.count ? rates : nil
     }

@@ -79,6 +79,21 @@ struct CommandLineTests {
         }
     }
 
+    /// `bench --onnx-model` with a model of another input shape says so in one line instead of a Python traceback per
+    /// round, and the figures print without the peer.
+    @Test func benchSaysWhyOnnxRuntimeCannotMeasureAModel() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let onnx = scratch.path + "/tiny.onnx"
+        let exported = try CommandRunner.run(["export", AnalyzeTests.root + "/models/tiny.safetensors", "--onnx", onnx])
+        try #require(exported.status == 0, "\(exported)")
+        let result = try CommandRunner.run(["bench", "--model", "tiny-cnn", "--input-size", "12", "--seconds", "0.05",
+                                            "--training-batch", "0", "--inference-batches", "1", "--onnx-model", onnx])
+        #expect(result.status == 0 && result.standardOutput.contains("ONNX Runtime comparison skipped: \(onnx) takes input")
+                && result.standardOutput.contains("the benchmark feeds [N, 12, 12, 1]")
+                && !result.output.contains("Traceback"), "\(result)")
+    }
+
     /// `bench --rounds` measures Emovere then ONNX Runtime (installed by scripts/test.sh) in each round and ends with
     /// the medians: each figure's rate, ONNX Runtime's and the median ratio with every round's; zero rounds, and rounds
     /// of the detector measurement, are refused.
