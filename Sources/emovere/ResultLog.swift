@@ -24,8 +24,16 @@ final class ResultLog: Sendable {
 
     /// What produced the lines of `analyze`: a resume with another model file or detector is refused.
     struct Provenance {
-        var model: String
-        var detector: DetectorDescription
+        let model: String
+        let detector: DetectorDescription
+        /// `model` resolved (`OutputPaths.canonical`), once.
+        let canonicalModel: String
+
+        init(model: String, detector: DetectorDescription) {
+            self.model = model
+            self.detector = detector
+            canonicalModel = OutputPaths.canonical(model)
+        }
     }
 
     /// The inputs done: whose line the file already held without an error, or with what was analysed of a video
@@ -76,7 +84,9 @@ final class ResultLog: Sendable {
     /// Throws when `entry` (line `line` of `path`) was written with another model file or detector than `provenance`:
     /// one file of results would mix two analyses.
     private static func check(_ entry: Entry, line: Int, of path: String, against provenance: Provenance) throws {
-        if let recorded = entry.model, OutputPaths.canonical(recorded) != OutputPaths.canonical(provenance.model) {
+        // Resolving a path costs system calls: only a line naming the model otherwise is resolved (once per line).
+        if let recorded = entry.model, recorded != provenance.model,
+           OutputPaths.canonical(recorded) != provenance.canonicalModel {
             throw CommandFailure("\(path):\(line): written with the model \(recorded), this run uses \(provenance.model); resume with the same --model or choose another --output (the file was left as it was)")
         }
         if let recorded = entry.detector, recorded != provenance.detector {
