@@ -4,6 +4,10 @@ import EmovereCore
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif
 
 /// Random training-time distortions of a square gray image, applied as one affine warp with

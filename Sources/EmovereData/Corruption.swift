@@ -5,6 +5,10 @@ import EmovereVision
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif
 
 /// A way a real camera degrades a face, at five severities, as ImageNet-C does for ImageNet: the

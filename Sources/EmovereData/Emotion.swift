@@ -27,13 +27,13 @@ public enum Emotion: Int, CaseIterable, Sendable, Codable, CustomStringConvertib
         self = match
     }
 
-    /// `values` (one per class, in `Emotion` order) keyed by class name: the JSON form of probabilities
-    /// shared by `analyze`, `video`, `live` and `serve`.
     /// The emotion with the highest probability in `probabilities` (in `Emotion` order; the first on ties).
     public static func mostProbable(_ probabilities: [Float]) -> Emotion {
         Emotion(rawValue: probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0) ?? .neutral
     }
 
+    /// `values` (one per class, in `Emotion` order) keyed by class name: the JSON form of probabilities
+    /// shared by `analyze`, `video`, `live` and `serve`.
     public static func byName<Value>(_ values: [Value]) -> [String: Value] {
         Dictionary(zip(allCases.map(\.name), values), uniquingKeysWith: { first, _ in first })
     }

@@ -4,6 +4,10 @@ import EmovereCore
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif
 
 /// Reads the original `fer2013.csv` (header `emotion,pixels,Usage`; each `pixels` field holds

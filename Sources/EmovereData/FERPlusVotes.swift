@@ -3,8 +3,9 @@ import Foundation
 
 /// FER+ crowd votes (Barsoum et al. 2016) for FER2013 images: ten annotators per image over neutral, happiness,
 /// surprise, sadness, anger, disgust, fear, contempt, unknown and not-a-face, read from a CSV with a `file` column
-/// (a path whose last component is the image's file name, e.g. `train/angry/Training_10118481.png`) and one
+/// (a path ending in the image's class folder and file name, e.g. `train/angry/Training_10118481.png`) and one
 /// column per vote (`neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF`; others ignored).
+/// Images are matched by class folder and file name: FER2013 has file names in two class folders.
 public struct FERPlusVotes: Sendable {
     /// The vote columns, in the order of `Votes.counts`.
     public static let columns = ["neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
@@ -30,12 +31,16 @@ public struct FERPlusVotes: Sendable {
         public var isNotAFace: Bool { 2 * counts[9] > counts.reduce(0, +) }
     }
 
-    /// Votes by image file name.
-    public private(set) var byFileName: [String: Votes]
+    /// Votes by class folder and file name (`angry/Training_10118481.png`, the folder in lower case), the form of
+    /// `FaceDataset.sources`.
+    public private(set) var byImage: [String: Votes]
+    /// The file the votes were read from.
+    public let path: String
 
-    /// Reads `path`; a missing column, a short row or a vote that is not an integer from 0 to `maximumVotes` is an
-    /// error naming the line.
+    /// Reads `path`; a missing column, a short row, a vote that is not an integer from 0 to `maximumVotes`, a file
+    /// without a class folder or an image listed twice is an error naming the line.
     public init(contentsOf path: String) throws(DataError) {
+        self.path = path
         let text: String
         do {
             // A byte-order mark (as spreadsheet programs write) is not part of the first column's name.
@@ -52,7 +57,8 @@ public struct FERPlusVotes: Sendable {
             throw .csvHeader(path: path, expected: wanted.joined(separator: ","), found: header.joined(separator: ","))
         }
         let indices = positions.compactMap { $0 }
-        byFileName = [:]
+        byImage = [:]
+        var lineOfImage: [String: Int] = [:]
         var number = 1
         while let line = lines.next() {
             number += 1
@@ -70,13 +76,29 @@ public struct FERPlusVotes: Sendable {
                 }
                 counts.append(count)
             }
-            let name = fields[indices[0]].split(separator: "/").last.map(String.init) ?? ""
-            byFileName[name] = Votes(counts: counts)
+            let components = fields[indices[0]].split(separator: "/")
+            guard components.count >= 2 else {
+                throw .malformed(LoadIssue(location: "\(path):\(number)", reason:
+                    "file is '\(fields[indices[0]])', expected a path ending in a class folder and a file name (angry/Training_1.png)"))
+            }
+            let image = components.suffix(2).joined(separator: "/").lowercasedFirstComponent()
+            if let earlier = lineOfImage.updateValue(number, forKey: image) {
+                throw .malformed(LoadIssue(location: "\(path):\(number)", reason: "\(image) is also on line \(earlier)"))
+            }
+            byImage[image] = Votes(counts: counts)
         }
     }
 
-    /// The votes of `dataset`'s images (nil where an image has none), matched by file name.
+    /// The votes of `dataset`'s images (nil where an image has none), matched by class folder and file name.
     public func votes(for dataset: FaceDataset) -> [Votes?] {
-        dataset.sources.map { byFileName[$0] }
+        dataset.sources.map { byImage[$0] }
+    }
+}
+
+extension String {
+    /// `class/name` with the class folder in lower case (image folders are matched case-insensitively).
+    fileprivate func lowercasedFirstComponent() -> String {
+        guard let slash = firstIndex(of: "/") else { return self }
+        return self[..<slash].lowercased() + self[slash...]
     }
 }

@@ -10,8 +10,9 @@ public struct FaceDataset: Sendable, Equatable {
     public private(set) var pixels: [UInt8]
     /// One `Emotion.rawValue` (0...6) per image.
     public private(set) var labels: [Int]
-    /// The file name each image was read from (e.g. `Training_10118481.png`), used to join extra annotations such
-    /// as FER+ votes; empty when the images did not come from files.
+    /// The class folder and file name each image was read from (e.g. `angry/Training_10118481.png`; FER2013 repeats
+    /// a few file names in two class folders), used to join extra annotations such as FER+ votes; empty when the
+    /// images did not come from files.
     public private(set) var sources: [String]
 
     /// Creates a dataset; `pixels.count` must be `labels.count * imageSize * imageSize`, every

@@ -48,7 +48,7 @@ public struct ImageFolderLoader: Sendable {
         }
         let folder = try splitFolder(root: root, split: split)
         var issues: [LoadIssue] = []
-        var files: [(path: String, label: Int)] = []
+        var files: [(path: String, label: Int, source: String)] = []
         for name in try Self.subdirectories(of: folder) {
             let classFolder = Self.join(folder, name)
             guard let emotion = Emotion(name: name) else {
@@ -61,13 +61,17 @@ public struct ImageFolderLoader: Sendable {
             for file in try Self.contents(of: classFolder) where !file.hasPrefix(".") {
                 let fileExtension = file.split(separator: ".").last.map { $0.lowercased() } ?? ""
                 if file.contains("."), Self.imageExtensions.contains(fileExtension) {
-                    files.append((Self.join(classFolder, file), emotion.rawValue))
+                    files.append((Self.join(classFolder, file), emotion.rawValue, emotion.name + "/" + file))
                 }
             }
         }
         files.sort { $0.path < $1.path }
         guard !files.isEmpty else {
-            throw .noImages(path: folder, split: split, reason: "no .png, .jpg or .jpeg file in any class folder")
+            let unknown = issues.map { String($0.location.split(separator: "/").last ?? "") }
+            throw .noImages(path: folder, split: split, reason: unknown.isEmpty
+                ? "no .png, .jpg or .jpeg file in any class folder"
+                : "no class folder with an emotion's name (found \(unknown.joined(separator: ", ")); expected "
+                    + Emotion.allCases.map(\.name).joined(separator: ", ") + ")")
         }
 
         let perImage = imageSize * imageSize
@@ -119,7 +123,7 @@ public struct ImageFolderLoader: Sendable {
                 }
             }
             labels.append(files[index].label)
-            sources.append(String(files[index].path.split(separator: "/").last ?? ""))
+            sources.append(files[index].source)
             kept += 1
         }
         pixels.removeLast(pixels.count - kept * perImage)
@@ -129,6 +133,9 @@ public struct ImageFolderLoader: Sendable {
         let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels, sources: sources)
         var notes: [String] = []
         if folder == root { notes.append("\(root) holds class folders directly: read as the \(split.usage) split") }
+        let counts = labels.reduce(into: [Int](repeating: 0, count: Emotion.allCases.count)) { $0[$1] += 1 }
+        let missing = Emotion.allCases.filter { counts[$0.rawValue] == 0 }.map(\.name)
+        if !missing.isEmpty { notes.append("no \(missing.joined(separator: ", ")) images (class folders missing or empty)") }
         return (dataset, LoadReport(source: folder, loaded: kept, skipped: issues, notes: notes,
                                     readsEverySplit: folder == root))
     }

@@ -32,7 +32,8 @@ public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
+    /// The source and summary, e.g. "data/train: loaded 28709 images", then a line per note.
     public var description: String {
-        ([summary] + notes.map { "note: \($0)" }).joined(separator: "\n")
+        (["\(source): \(summary)"] + notes.map { "note: \($0)" }).joined(separator: "\n")
     }
 }

@@ -17,11 +17,12 @@ public enum Split: String, Sendable, CaseIterable, Codable, CustomStringConverti
     }
 
     /// Folder names this split may have in an image-folder layout, in order of preference
-    /// (matched case-insensitively).
+    /// (matched case-insensitively). PublicTest takes `val/` before `test/`: FER2013's image folders are `train/` and
+    /// `test/`, but in a `train/ val/ test/` layout `test/` is the held-out test set.
     public var folderNames: [String] {
         switch self {
         case .training: ["train", "training"]
-        case .publicTest: ["test", "publictest", "public_test", "val", "validation"]
+        case .publicTest: ["publictest", "public_test", "val", "validation", "test"]
         case .privateTest: ["privatetest", "private_test", "private"]
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereCore
 import EmovereData
 import EmovereNN
 import EmovereReport
@@ -115,7 +116,7 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: what the teachers answer for: the clean face, once before training (default), or each augmented batch as the student sees it, single view (resampled to each teacher's input size).")
     var teacherInput: Distillation.Input?
 
-    @Option(help: "The convolutions' arithmetic in training steps: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the forward products, input gradients and weight gradients of layers wide enough to gain; faster on AMD CPUs with AVX512_BF16 and Intel CPUs with AMX tiles, elsewhere float32 runs; validation stays float32). Default: the recipe's (float32).")
+    @Option(help: "The convolutions' arithmetic in training steps: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the forward products, input gradients and weight gradients of layers wide enough to gain; faster on AMD CPUs with AVX512_BF16 and Intel CPUs with AMX tiles, elsewhere float32 runs; validation stays float32). Default: the recipe's (float32 for all but consistent-patient, which trains in bfloat16).")
     var precision: Precision?
 
     @Flag(help: "Continue the run whose checkpoint is in --out.")
@@ -153,12 +154,24 @@ struct Train: ParsableCommand {
             throw ValidationError("--teacher-tta applies to --teacher-input clean; with augmented input each teacher sees the student's single view")
         }
         do {
-            try effectiveRecipe().validate()
+            let recipe = try effectiveRecipe()
+            try recipe.validate()
+            // The files a recipe names itself (a built-in soup's snapshots, a recipe file's teachers) are opened only
+            // after the data is loaded: a missing one is told now, with the setting that names it.
+            let named = recipe.startingWeights.map { ("its starting weights", $0) }
+                + (recipe.distillation?.teachers ?? []).map { ("its teachers", $0) }
+                + [recipe.softLabels.map { ("its soft labels", $0.file) }].compactMap { $0 }
+            for (setting, path) in named where !FileManager.default.fileExists(atPath: path) {
+                throw ValidationError("the recipe \(self.recipe) names \(path) among \(setting), and there is no such file (paths are relative to the current folder, \(FileManager.default.currentDirectoryPath))")
+            }
         } catch let error as TrainingError {
-            guard case let .invalidSetting(setting, _, _) = error, let option = Self.option(setting: setting) else {
+            switch error {
+            case let .invalidSetting(setting, _, _), let .settingUnused(setting, _, _):
+                guard let option = Self.option(setting: setting) else { throw error }
+                throw ValidationError("\(error) (\(option) sets it)")
+            default:
                 throw error
             }
-            throw ValidationError("\(error) (\(option) sets it)")
         }
     }
 
@@ -183,7 +196,10 @@ struct Train: ParsableCommand {
         case .softLabelWeight: "--soft-label-weight"
         case .teacherWeight: "--teacher-weight"
         case .teacherTemperature: "--teacher-temperature"
-        case .plateauFactor, .minimumLearningRate, .warmupFraction: nil
+        case .plateauFactor, .minimumLearningRate, .warmupFraction, .horizontalFlipProbability, .maximumRotationDegrees,
+             .maximumShiftFraction, .zoom, .cropPadding, .erasingProbability, .erasingArea, .erasingValue, .border,
+             .corruptionProbability, .corruptionKinds, .corruptionSeverity, .beta1, .beta2, .epsilon, .momentum,
+             .preprocessing: nil
         }
     }
 
@@ -219,11 +235,11 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let recipe = try effectiveRecipe()
-        if let caveat = recipe.caveat { FileHandle.standardError.write(Data("warning: \(caveat)\n".utf8)) }
+        if let caveat = recipe.caveat { StandardError.write("warning: \(caveat)\n") }
         if resume { try Trainer.verifyResumable(directory: out, recipe: recipe) }
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)
-        print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(Int($0 * 100))% of Training" } ?? "PublicTest"))")
+        print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(String(format: "%g", $0 * 100))% of Training" } ?? "PublicTest"))")
         recipe.precision?.noteFallback()
         let trainer = try Trainer(recipe: recipe, training: training, validation: validation, directory: out)
         trainer.trainingCommand = CommandLine.arguments.joined(separator: " ")

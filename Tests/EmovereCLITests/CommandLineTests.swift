@@ -149,6 +149,22 @@ struct CommandLineTests {
         #expect(result.standardError.contains("/nonexistent/fer"), "\(result)")
     }
 
+    /// A recipe's own files (the soup's snapshots, relative to the current folder) are checked before any data is
+    /// read, and a lone --plateau-patience for a cosine recipe is refused rather than dropped.
+    @Test func trainChecksTheRecipesFilesAndOptionsFirst() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let soup = try CommandRunner.run(["train", "--data", "/nonexistent/fer", "--out", scratch.path + "/out",
+                                          "--recipe", "soup"], in: scratch.path)
+        #expect(soup.status != 0 && soup.standardError.contains("the recipe soup names models/")
+                && soup.standardError.contains("no such file"), "\(soup)")
+        let patience = try CommandRunner.run(["train", "--data", "/nonexistent/fer", "--out", scratch.path + "/out",
+                                              "--recipe", "tiny", "--plateau-patience", "4"])
+        #expect(patience.status != 0 && patience.standardError.contains(
+            "plateauPatience is given, but the learning-rate schedule is cosine, which does not use it (give the plateau schedule with it) (--plateau-patience sets it)"),
+                "\(patience)")
+    }
+
     @Test func evaluateWithMissingModelNamesThePath() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

@@ -20,32 +20,36 @@ struct FERPlusVotesTests {
         ])
         defer { directory.remove() }
         let votes = try FERPlusVotes(contentsOf: path)
-        let angry = try #require(votes.byFileName["Training_1.png"])
+        let angry = try #require(votes.byImage["angry/Training_1.png"])
         // angry 7, sad 1, neutral 2 of 10 emotion votes; order angry, disgust, fear, happy, sad, surprise, neutral.
         #expect(angry.distribution == [0.7, 0, 0, 0, 0.1, 0, 0.2])
         #expect(!angry.isNotAFace)
-        let nonFace = try #require(votes.byFileName["Training_2.png"])
+        let nonFace = try #require(votes.byImage["happy/Training_2.png"])
         #expect(nonFace.distribution == nil && nonFace.isNotAFace)
-        #expect(votes.byFileName["PublicTest_3.png"]?.isNotAFace == false)
-        let dataset = FaceDataset(imageSize: 1, pixels: [0, 0], labels: [0, 3], sources: ["Training_2.png", "missing.png"])
+        #expect(votes.byImage["sad/PublicTest_3.png"]?.isNotAFace == false)
+        let dataset = FaceDataset(imageSize: 1, pixels: [0, 0], labels: [0, 3], sources: ["happy/Training_2.png", "angry/Training_2.png"])
         #expect(votes.votes(for: dataset) == [nonFace, nil])
     }
 
     @Test func aByteOrderMarkBeforeTheHeaderIsSkipped() throws {
-        let (path, directory) = try Self.write(["\u{FEFF}" + Self.header, "dir/Training_1.png,train,7,1,2,0,0,0,0,0,0,0,0"])
+        let (path, directory) = try Self.write(["\u{FEFF}" + Self.header, "Train/Angry/Training_1.png,train,7,1,2,0,0,0,0,0,0,0,0"])
         defer { directory.remove() }
         let votes = try FERPlusVotes(contentsOf: path)
-        #expect(votes.byFileName["Training_1.png"]?.counts == [1, 2, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(votes.byImage["angry/Training_1.png"]?.counts == [1, 2, 0, 0, 0, 0, 0, 0, 0, 0])
     }
 
     @Test func malformedFilesNameTheLineAndWhatWasExpected() throws {
         let cases: [([String], String)] = [
             (["file,neutral", "a.png,1"], "ferplus.csv:1: unexpected CSV header: expected \"file,neutral,happiness"),
-            ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1"], "ferplus.csv:2: expected 13 fields, found 12"),
-            ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1,1", "b.png,train,1,1,x,1,1,1,1,1,1,1,1"],
+            ([Self.header, "s/a.png,train,1,1,1,1,1,1,1,1,1,1"], "ferplus.csv:2: expected 13 fields, found 12"),
+            ([Self.header, "s/a.png,train,1,1,1,1,1,1,1,1,1,1,1", "s/b.png,train,1,1,x,1,1,1,1,1,1,1,1"],
              "ferplus.csv:3: happiness is 'x', expected a vote count"),
-            ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1,9223372036854775807"],
+            ([Self.header, "s/a.png,train,1,1,1,1,1,1,1,1,1,1,9223372036854775807"],
              "ferplus.csv:2: NF is '9223372036854775807', expected a vote count from 0 to 10000"),
+            ([Self.header, "a.png,train,1,1,1,1,1,1,1,1,1,1,1"],
+             "ferplus.csv:2: file is 'a.png', expected a path ending in a class folder and a file name"),
+            ([Self.header, "train/sad/a.png,train,1,1,1,1,1,1,1,1,1,1,1", "x/Sad/a.png,train,1,1,1,1,1,1,1,1,1,1,1"],
+             "ferplus.csv:3: sad/a.png is also on line 2"),
         ]
         for (lines, message) in cases {
             let (path, directory) = try Self.write(lines)

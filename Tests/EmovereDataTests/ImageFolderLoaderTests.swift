@@ -37,6 +37,25 @@ struct ImageFolderLoaderTests {
         #expect(report.skipped.contains { $0.location.hasSuffix("train/happy/Training_4.png") && $0.reason.contains("corrupt") })
         #expect(report.skipped.contains { $0.location.hasSuffix("train/unknownclass") && $0.reason.contains("unknown class") })
         #expect(dataset.classCounts == [2, 0, 0, 1, 0, 0, 0])
+        // Sources name the class folder too: FER2013 has file names in two class folders (joined to FER+ votes).
+        #expect(dataset.sources == ["angry/Training_1.png", "angry/Training_2.jpg", "happy/Training_3.png"])
+        #expect(report.notes == ["no disgust, fear, sad, surprise, neutral images (class folders missing or empty)"])
+        #expect(report.description.hasPrefix("\(folder.path)/train: loaded 3 images"), "\(report)")
+    }
+
+    /// In a train/ val/ test/ layout PublicTest (validation, model selection) is val/, not the held-out test/; a
+    /// split whose class folders all have other names says so.
+    @Test func validationComesFromValBeforeTest() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try folder.write(try Self.face(1).pngData(), to: "val/sad/a.png")
+        try folder.write(try Self.face(2).pngData(), to: "test/happy/b.png")
+        try folder.write(try Self.face(3).pngData(), to: "train/Anger/c.png")
+        let (validation, report) = try ImageFolderLoader().load(root: folder.path, split: .publicTest)
+        #expect(validation.labels == [Emotion.sad.rawValue] && report.source == folder.path + "/val")
+        let error = try #require(throws: DataError.self) { try ImageFolderLoader().load(root: folder.path, split: .training) }
+        #expect(error.description.contains("no class folder with an emotion's name (found Anger; expected angry, disgust"),
+                "\(error)")
     }
 
     @Test func loadingIsDeterministic() throws {

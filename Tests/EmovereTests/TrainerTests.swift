@@ -97,6 +97,27 @@ struct TrainerTests {
                 "\(error)")
     }
 
+    /// A run that stopped early and is extended goes on with its patience counted afresh (it stopped again after one
+    /// epoch), and a run cannot be cut below the epochs it has done (its recipe.json would record the shorter run).
+    @Test func extendingARunThatStoppedEarlyCountsPatienceAfresh() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        var recipe = TrainerFixtures.recipe(epochs: 40)
+        recipe.earlyStoppingPatience = 2
+        let stopped = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
+        try #require(stopped.stoppedEarly && stopped.completedEpochs < 40, "\(stopped.completedEpochs) epochs")
+        recipe.epochs = 60
+        let extended = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
+        #expect(extended.completedEpochs >= stopped.completedEpochs + 2,
+                "stopped after \(stopped.completedEpochs), extended to \(extended.completedEpochs)")
+        recipe.epochs = extended.completedEpochs - 1
+        let cut = try #require(throws: TrainingError.self) {
+            try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
+        }
+        #expect(cut.description.contains("the run has done \(extended.completedEpochs) epochs, more than the \(recipe.epochs) asked for"),
+                "\(cut)")
+    }
+
     /// A run resumed on other images (another --data, or a validation split drawn otherwise) is refused; a checkpoint
     /// written before the data's checksum was kept still resumes.
     @Test func resumeRejectsOtherData() throws {
@@ -243,14 +264,14 @@ struct TrainerStartingPointTests {
     /// others agree with their labels.
     static func votedDataset(in directory: TrainerScratchDirectory) throws -> (FaceDataset, String) {
         let plain = TrainerFixtures.patternDataset(count: 48, seed: 5)
-        let names = (0..<plain.count).map { "Training_\($0).png" }
+        let names = plain.labels.indices.map { "\(Emotion(rawValue: plain.labels[$0])!.name)/Training_\($0).png" }
         let dataset = FaceDataset(imageSize: plain.imageSize, pixels: plain.pixels, labels: plain.labels, sources: names)
         var lines = ["file,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"]
         for (index, label) in plain.labels.enumerated() {
             // FER+ columns for angry (0), disgust (1), fear (2): anger, disgust, fear.
             var votes = [0, 0, 0, 0, label == 0 ? 8 : 0, label == 1 ? 8 : 0, label == 2 ? 8 : 0, 0, 2, 0]
             if index == 0 { votes = [0, 0, 0, 0, 0, 0, 0, 0, 1, 9] }
-            lines.append("train/x/\(names[index])," + votes.map(String.init).joined(separator: ","))
+            lines.append("train/\(names[index])," + votes.map(String.init).joined(separator: ","))
         }
         let path = directory.appending("ferplus.csv")
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
@@ -363,6 +384,23 @@ struct TrainerStartingPointTests {
                                       classCount: 7, cache: cache)
         }
         #expect(grown.description.contains("differ from those recorded in"), "\(grown)")
+        // A cache that cannot be read is an error, not answers computed afresh from the teachers there now; with the
+        // cache deleted, the checksums kept beside it still catch a teacher replaced at its path.
+        let damagedCache = directory.appending("damaged-teacher-probabilities.safetensors")
+        try Data("damaged".utf8).write(to: URL(fileURLWithPath: damagedCache))
+        let damaged = try #require(throws: TrainingError.self) {
+            try Teacher.distributions(distillation, for: validation, classCount: 7, cache: damagedCache)
+        }
+        #expect(damaged.description.contains("cached answers cannot be read"), "\(damaged)")
+        let recordedCache = directory.appending("recorded-teacher-probabilities.safetensors")
+        let record = directory.appending("recorded-teacher-checksums.txt")
+        _ = try Teacher.distributions(distillation, for: validation, classCount: 7, cache: recordedCache, record: record)
+        try FileManager.default.removeItem(atPath: recordedCache)
+        let replaced = try #require(throws: TrainingError.self) {
+            try Teacher.distributions(Distillation(teachers: [wrong]), for: validation, classCount: 7,
+                                      cache: recordedCache, record: record)
+        }
+        #expect(replaced.description.contains("differ from those recorded in"), "\(replaced)")
 
         var recipe = TrainerFixtures.recipe(epochs: 1)
         recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
@@ -381,7 +419,9 @@ struct TrainerStartingPointTests {
         var fresh = TrainerFixtures.recipe(epochs: 1)
         fresh.distillation = Distillation(teachers: [teacher.bestModelPath])
         #expect(try TrainerFixtures.trainer(recipe: fresh, directory: leftover).run().completedEpochs == 1)
-        #expect(!FileManager.default.fileExists(atPath: leftover + "/teacher-checksums.txt"))
+        // The record now holds this run's teacher (clean input keeps one too, for resumes whose cache is deleted).
+        #expect(try String(contentsOfFile: leftover + "/teacher-checksums.txt", encoding: .utf8)
+                == ModelFile.weightsDigest(atPath: teacher.bestModelPath) + "\n")
     }
 
     /// Teachers that answer each batch (`.augmented` input) mix their mean answer for exactly the batch given into

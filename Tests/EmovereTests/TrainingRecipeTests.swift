@@ -144,6 +144,16 @@ struct TrainingRecipeTests {
             ("rate", { $0.learningRate = -1 }, "the recipe's learningRate: expected a positive number, received -1.0"),
             ("teacher", { $0.distillation = Distillation(teachers: ["t.safetensors"], temperature: 0) },
              "the recipe's teacherTemperature: expected a positive number, received 0.0"),
+            // A shift of 1e38 trapped in the warp (Float to Int); the augmentation, optimizer and preprocessing too.
+            ("shift", { $0.augmentation.maximumShiftFraction = 1e38 },
+             "the recipe's maximumShiftFraction: expected a fraction of the size, 0...1, received 1e+38"),
+            ("flip", { $0.augmentation.horizontalFlipProbability = 3 },
+             "the recipe's horizontalFlipProbability: expected a probability, 0...1, received 3.0"),
+            ("zoom", { $0.augmentation.minimumZoom = 2 }, "the recipe's zoom: expected 0 < minimumZoom <= maximumZoom <= 10"),
+            ("severity", { $0.augmentation.corruptions = .init(probability: 0.5, kinds: [.blur], maximumSeverity: 9) },
+             "the recipe's corruptionSeverity: expected 0...5, the benchmark's scale, received 9.0"),
+            ("beta", { $0.optimizer = .adam(beta1: 1) }, "the recipe's beta1: expected 0 or more and below 1, received 1.0"),
+            ("scale", { $0.preprocessing.scale = 0 }, "the recipe's preprocessing: expected a finite non-zero scale"),
         ]
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-recipe-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -166,8 +176,8 @@ struct TrainingRecipeTests {
         }
     }
 
-    /// The schedule options: a kind builds that schedule; a lone patience or warm-up changes only a base schedule of
-    /// its kind.
+    /// The schedule options: a kind builds that schedule; a lone patience or warm-up changes a base schedule of its
+    /// kind, and one the schedule does not use is refused (it was dropped silently).
     @Test func scheduleOverridesFollowTheBaseSchedule() throws {
         let cosineBase = try #require(TrainingRecipe.builtIn("tiny"))  // cosine, 2 warm-up epochs
         var warmup = RecipeOverrides()
@@ -175,13 +185,15 @@ struct TrainingRecipeTests {
         #expect(try cosineBase.applying(warmup).schedule == .cosine(warmupEpochs: 5, minimum: 0))
         var patience = RecipeOverrides()
         patience.plateauPatience = 4
-        #expect(try cosineBase.applying(patience).schedule == cosineBase.schedule)
+        let unused = try #require(throws: TrainingError.self) { try cosineBase.applying(patience) }
+        #expect(unused.description == "plateauPatience is given, but the learning-rate schedule is cosine, which does not use it (give the plateau schedule with it)")
         patience.schedule = .plateau
         #expect(try cosineBase.applying(patience).schedule == .reduceOnPlateau(factor: 0.1, patience: 4, minimum: 1e-6))
         var constant = RecipeOverrides()
         constant.schedule = .constant
         constant.warmupEpochs = 5
-        #expect(try cosineBase.applying(constant).schedule == .constant)
+        let error = try #require(throws: TrainingError.self) { try cosineBase.applying(constant) }
+        #expect(error.description.contains("warmupEpochs is given, but the learning-rate schedule is constant"), "\(error)")
     }
 
     /// Initial weights bring their model's architecture unless the size or family is given.

@@ -10,9 +10,6 @@ import Foundation
 /// for the clean one. Costs one inference pass per teacher and step; a teacher of another input size reads the batch
 /// resampled to it.
 final class BatchTeachers {
-    /// The file in a run's directory that records the teachers' checksums for later resumes.
-    static let recordFileName = "teacher-checksums.txt"
-
     private let models: [InferenceModel]
     private let weight: Float
     private let temperature: Float
@@ -37,7 +34,7 @@ final class BatchTeachers {
                 throw TrainingError.teacherInputMismatch(path: teacher.path, expected: preprocessing, found: found)
             }
         }
-        if let record { try Self.check(teachers, against: record, paths: distillation.teachers) }
+        if let record { try Teacher.check(teachers, against: record, paths: distillation.teachers) }
         models = teachers.map(\.model)
         resampled = Array(repeating: nil, count: teachers.count)
         weight = distillation.weight
@@ -70,14 +67,5 @@ final class BatchTeachers {
         resampled[index] = buffer
         FloatImageResampling.resample(input.pointer, count: batch, size: size, to: teacherSize, into: buffer.pointer)
         return buffer
-    }
-
-    /// Writes the teachers' checksums to `record`, or compares them with those it holds.
-    private static func check(_ teachers: [Teacher.Loaded], against record: String, paths: [String]) throws {
-        let checksums = teachers.map(\.tensorsSHA256).joined(separator: "\n") + "\n"
-        guard FileManager.default.fileExists(atPath: record) else { return try AtomicFile.write(checksums, to: record) }
-        guard String(decoding: try FileContents.bytes(atPath: record), as: UTF8.self) == checksums else {
-            throw TrainingError.teacherChanged(path: paths.joined(separator: ", "), record: record)
-        }
     }
 }

@@ -92,7 +92,16 @@ enum Checkpoint {
             throw TrainingError.checkpointMismatch(path: path, reason: "not an Emovere checkpoint (no '\(metadataKey)' metadata)")
         }
         try ModelFile.verifyChecksum(file, path: path)
-        let header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
+        let header: Header
+        do {
+            header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
+        } catch {
+            throw TrainingError.checkpointMismatch(path: path, reason: "its '\(metadataKey)' metadata cannot be read: \(error)")
+        }
+        guard recipe.epochs >= header.state.completedEpochs else {
+            throw TrainingError.checkpointMismatch(
+                path: path, reason: "the run has done \(header.state.completedEpochs) epochs, more than the \(recipe.epochs) asked for; give --epochs \(header.state.completedEpochs) or more")
+        }
         var expected = header.recipe
         expected.epochs = recipe.epochs  // extending a run is allowed
         guard expected == recipe else {
@@ -137,7 +146,11 @@ enum Checkpoint {
         }
         optimizer.step = header.state.optimizerStep
         state = header.state
-        if state.completedEpochs < recipe.epochs && header.recipe.epochs != recipe.epochs { state.stoppedEarly = false }
+        // An extended run that had stopped early goes on, with its patience counted afresh.
+        if state.completedEpochs < recipe.epochs && header.recipe.epochs != recipe.epochs && state.stoppedEarly {
+            state.stoppedEarly = false
+            state.epochsSinceImprovement = 0
+        }
     }
 
     /// The settings in which `new` differs from the checkpoint's `old` recipe, e.g. `batchSize 32 -> 8`, by their

@@ -7,8 +7,9 @@ import EmovereTensor
 /// Precedence: every given setting wins over the base recipe. `initialWeights` replace the base's starting weights
 /// (averaged ones included) and also take the architecture and preprocessing of the first file unless `family` or
 /// `inputSize` is given. A `schedule` kind builds that schedule
-/// with `plateauPatience` (default 8) or `warmupEpochs` (default 3); without a kind, `plateauPatience` changes only a
-/// plateau base schedule and `warmupEpochs` only a cosine one.
+/// with `plateauPatience` (default 8) or `warmupEpochs` (default 3); without a kind, `plateauPatience` changes a
+/// plateau base schedule and `warmupEpochs` a cosine one, and either given for a schedule that does not use it is an
+/// error.
 public struct RecipeOverrides: Sendable {
     /// The closed set of learning-rate schedules the overrides can pick.
     public enum Schedule: String, Sendable, CaseIterable {
@@ -84,6 +85,18 @@ extension TrainingRecipe {
             result.schedule = .constant
         default:
             break
+        }
+        let kind: RecipeOverrides.Schedule = switch result.schedule {
+        case .reduceOnPlateau: .plateau
+        case .cosine: .cosine
+        case .oneCycle: .oneCycle
+        case .constant: .constant
+        }
+        if overrides.plateauPatience != nil && kind != .plateau {
+            throw TrainingError.settingUnused(.plateauPatience, schedule: kind.rawValue, needs: RecipeOverrides.Schedule.plateau.rawValue)
+        }
+        if overrides.warmupEpochs != nil && kind != .cosine {
+            throw TrainingError.settingUnused(.warmupEpochs, schedule: kind.rawValue, needs: RecipeOverrides.Schedule.cosine.rawValue)
         }
         if let labelSmoothing = overrides.labelSmoothing { result.labelSmoothing = labelSmoothing }
         if let balancesClasses = overrides.balancesClasses { result.balancesClasses = balancesClasses }

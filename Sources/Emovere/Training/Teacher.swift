@@ -1,10 +1,13 @@
+import EmovereCore
 import EmovereData
 import EmovereFiles
 import EmovereNN
 import EmovereTensor
+import Foundation
 
 /// Knowledge distillation's targets (`TrainingRecipe.distillation`) with `.clean` input: the teachers' class
-/// probabilities for each training image, computed once on the clean image (resized to each teacher's input) with the
+/// probabilities for each training image, computed once on the clean image (as loaded for the student, at its input
+/// size, then resized to each teacher's input: a 48-pixel teacher of a 64-pixel student reads it resampled twice) with the
 /// distillation's test-time augmentation (by default each teacher card's) and averaged over the teachers. The student
 /// learns to give them for every augmented and corrupted view of the image. (`BatchTeachers` answers for each view.)
 enum Teacher {
@@ -35,14 +38,28 @@ enum Teacher {
     /// The file in a run's directory that caches the teachers' answers for the clean training images.
     static let cacheFileName = "teacher-probabilities.safetensors"
 
+    /// The file in a run's directory that records the teachers' checksums for later resumes.
+    static let recordFileName = "teacher-checksums.txt"
+
+    /// Writes the teachers' checksums to `record`, or compares them with those it holds.
+    static func check(_ teachers: [Teacher.Loaded], against record: String, paths: [String]) throws {
+        let checksums = teachers.map(\.tensorsSHA256).joined(separator: "\n") + "\n"
+        guard FileManager.default.fileExists(atPath: record) else { return try AtomicFile.write(checksums, to: record) }
+        guard String(decoding: try FileContents.bytes(atPath: record), as: UTF8.self) == checksums else {
+            throw TrainingError.teacherChanged(path: paths.joined(separator: ", "), record: record)
+        }
+    }
+
     /// Per image of `training`, the teachers' mean `classCount` probabilities at the distillation temperature: read
     /// from `cache` when it holds them, else computed and written there. The cache records the teachers' tensors (by
     /// checksum), views, temperature, image count and the images themselves (a checksum of their pixels, in order); a
     /// cache that disagrees means a teacher or the training images changed since the run began, which is an error
-    /// rather than targets silently paired with other images.
+    /// rather than targets silently paired with other images. `record` keeps the teachers' checksums apart from the
+    /// cache, so a resume whose cache was deleted still checks them; a cache that cannot be read is an error.
     static func distributions(_ distillation: Distillation, for training: FaceDataset, classCount: Int, cache: String?,
-                              progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
+                              record: String? = nil, progress: ProgressSinkFactory? = nil) throws -> [[Float]] {
         let teachers = try loaded(distillation, classCount: classCount)
+        if let record { try check(teachers, against: record, paths: distillation.teachers) }
         let paths = distillation.teachers.joined(separator: ", ")
         // One teacher's settings read as they did before ensembles, so its caches stay valid.
         let settings = ["teacherTensorsSHA256": teachers.map(\.tensorsSHA256).joined(separator: ","),
@@ -50,7 +67,13 @@ enum Teacher {
         let views = teachers.map { distillation.testTimeAugmentation ?? $0.card.testTimeAugmentation ?? .none }
         let viewNames = views.map(\.rawValue).joined(separator: ",")
         let images = SHA256.hexDigest(of: training.pixels)
-        if let cache, let stored = try? SafeTensorsFile(contentsOf: cache) {
+        if let cache, FileManager.default.fileExists(atPath: cache) {
+            let stored: SafeTensorsFile
+            do {
+                stored = try SafeTensorsFile(contentsOf: cache)
+            } catch {
+                throw TrainingError.teacherCacheUnreadable(record: cache, reason: "\(error)")
+            }
             guard stored.metadata["imagesSHA256"] == images else {
                 throw TrainingError.teacherAnswersForOtherImages(record: cache)
             }

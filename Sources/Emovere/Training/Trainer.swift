@@ -9,8 +9,9 @@ import Foundation
 ///
 /// Files in `directory`: `checkpoint.safetensors` (weights, optimizer state, progress), `best.safetensors`
 /// (+ `.card.json`, the best validation epoch's model), `log.csv`, `recipe.json`, and with distillation
-/// `teacher-probabilities.safetensors` (the teachers' answers for the clean images, computed once) or
-/// `teacher-checksums.txt` (the teachers that answer each augmented batch, checked on resume). Progress goes to `progress`, and
+/// `teacher-checksums.txt` (the teachers' checksums, checked on resume) and, for clean input,
+/// `teacher-probabilities.safetensors` (the teachers' answers for the clean images, computed once). Progress goes to
+/// `progress`, and
 /// `epochFinished` may add files of its own (the `emovere` tool plots `curves.svg`).
 public final class Trainer {
     public let recipe: TrainingRecipe
@@ -122,7 +123,7 @@ public final class Trainer {
         } else {
             // A run without a checkpoint starts over: teachers' answers or records left by a start that never
             // finished an epoch belong to that start, not this one.
-            for file in [Teacher.cacheFileName, BatchTeachers.recordFileName].map({ directory + "/" + $0 })
+            for file in [Teacher.cacheFileName, Teacher.recordFileName].map({ directory + "/" + $0 })
                 where FileManager.default.fileExists(atPath: file) {
                 try FileManager.default.removeItem(atPath: file)
             }
@@ -137,12 +138,13 @@ public final class Trainer {
             case .clean:
                 teacherDistributions = try Teacher.distributions(
                     distillation, for: training, classCount: model.architecture.classCount,
-                    cache: directory + "/" + Teacher.cacheFileName, progress: progress)
+                    cache: directory + "/" + Teacher.cacheFileName, record: directory + "/" + Teacher.recordFileName,
+                    progress: progress)
                 log("\(teachers): probabilities for \(training.count) clean training images make \(distillation.weight) of each target")
             case .augmented:
                 batchTeachers = try BatchTeachers(distillation, preprocessing: recipe.preprocessing,
                                                   classCount: model.architecture.classCount,
-                                                  record: directory + "/" + BatchTeachers.recordFileName,
+                                                  record: directory + "/" + Teacher.recordFileName,
                                                   precision: (recipe.precision ?? .float32).supported)
                 log("\(teachers): probabilities for each augmented batch make \(distillation.weight) of each target")
             }
@@ -317,6 +319,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case notEnoughData(count: Int, batchSize: Int)
     case invalidInputSize(reason: String)
     case invalidSetting(TrainingRecipe.Setting, expected: String, received: String)
+    case settingUnused(TrainingRecipe.Setting, schedule: String, needs: String)
     case notEnoughStatisticsData(count: Int, batchSize: Int)
     case emptyValidation
     case diverged(epoch: Int, step: Int)
@@ -327,6 +330,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case teacherMismatch(path: String, expectedClasses: Int, found: Int)
     case teacherChanged(path: String, record: String)
     case teacherAnswersForOtherImages(record: String)
+    case teacherCacheUnreadable(record: String, reason: String)
     case teacherInputMismatch(path: String, expected: Preprocessing, found: Preprocessing)
     case invalidDistillation(reason: String)
 
@@ -340,8 +344,10 @@ public enum TrainingError: Error, CustomStringConvertible {
             "the recipe's input size: \(reason)"
         case let .invalidSetting(setting, expected, received):
             "the recipe's \(setting.rawValue): expected \(expected), received \(received)"
+        case let .settingUnused(setting, schedule, needs):
+            "\(setting.rawValue) is given, but the learning-rate schedule is \(schedule), which does not use it (give the \(needs) schedule with it)"
         case .emptyValidation:
-            "validation set is empty; expected PublicTest images or a --validation-fraction above 0"
+            "validation set is empty; expected PublicTest images or a --validation-fraction that leaves each class at least one image (each class's share is rounded)"
         case let .diverged(epoch, step):
             "loss became NaN or infinite at epoch \(epoch), step \(step); try a lower learning rate"
         case let .checkpointMismatch(path, reason):
@@ -356,6 +362,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "\(path): the teacher's weights, views or temperature differ from those recorded in \(record) when the run began; restore the teachers the run began with or start a new run"
         case let .teacherAnswersForOtherImages(record):
             "\(record): the teachers' cached answers are for other training images than this run's (another --data, --seed or --validation-fraction); resume with the run's own settings or start a new run in another --out"
+        case let .teacherCacheUnreadable(record, reason):
+            "\(record): the teachers' cached answers cannot be read (\(reason)); delete the file to have them computed again from the teachers as they are now"
         case let .teacherInputMismatch(path, expected, found):
             "\(path): a teacher that answers for the augmented batch must scale pixels as the student does (\(expected)), but it reads \(found); use --teacher-input clean"
         case let .invalidDistillation(reason):

@@ -162,6 +162,9 @@ extension TrainingRecipe {
         case epochs, batchSize, learningRate, weightDecay, labelSmoothing, mixupAlpha, earlyStoppingPatience
         case validationHoldOut, plateauFactor, plateauPatience, minimumLearningRate, warmupEpochs, warmupFraction
         case softLabelWeight, teacherWeight, teacherTemperature
+        case horizontalFlipProbability, maximumRotationDegrees, maximumShiftFraction, zoom, cropPadding
+        case erasingProbability, erasingArea, erasingValue, border, corruptionProbability, corruptionKinds
+        case corruptionSeverity, beta1, beta2, epsilon, momentum, preprocessing
     }
 
     /// The most epochs a recipe may ask for (a year of the default model's epochs on two cores).
@@ -170,10 +173,14 @@ extension TrainingRecipe {
     /// The largest training batch.
     public static let maximumBatchSize = 65_536
 
+    /// The most pixels pad-and-crop may pad each side by.
+    public static let maximumCropPadding = 64
+
     /// Throws `TrainingError.invalidInputSize` unless the architecture and the preprocessing agree on one input size
     /// a model file may declare (`ModelCard.inputSizeProblem`), and `TrainingError.invalidSetting` naming the first
-    /// other setting out of its range: every number must be finite and within what training can use. Checked before any data is loaded, for built-in
-    /// recipes, recipe files and cards alike.
+    /// other setting out of its range (augmentation, optimizer and preprocessing included): every number must be
+    /// finite and within what training can use. Checked before any data is loaded, for built-in recipes, recipe files
+    /// and cards alike.
     public func validate() throws(TrainingError) {
         if let problem = ModelCard.inputSizeProblem(architecture: architecture.inputSize,
                                                     preprocessing: preprocessing.inputSize) {
@@ -205,6 +212,20 @@ extension TrainingRecipe {
         case let .oneCycle(warmupFraction):
             try Self.check(.warmupFraction, warmupFraction, expected: "above 0 and below 1") { $0 > 0 && $0 < 1 }
         }
+        try augmentation.validate()
+        switch optimizer {
+        case let .adam(beta1, beta2, epsilon):
+            try Self.check(.beta1, beta1, expected: "0 or more and below 1") { $0 >= 0 && $0 < 1 }
+            try Self.check(.beta2, beta2, expected: "0 or more and below 1") { $0 >= 0 && $0 < 1 }
+            try Self.check(.epsilon, epsilon, expected: "a positive number") { $0 > 0 }
+        case let .sgd(momentum, _):
+            try Self.check(.momentum, momentum, expected: "0 or more and below 1") { $0 >= 0 && $0 < 1 }
+        }
+        guard preprocessing.scale.isFinite, preprocessing.scale != 0, preprocessing.offset.isFinite,
+              (0...1).contains(preprocessing.faceMargin) else {
+            throw .invalidSetting(.preprocessing, expected: "a finite non-zero scale, a finite offset and a faceMargin of 0...1",
+                                  received: "\(preprocessing)")
+        }
         if let softLabels {
             try Self.check(.softLabelWeight, softLabels.weight, expected: "between 0 and 1") { (0...1).contains($0) }
         }
@@ -214,13 +235,13 @@ extension TrainingRecipe {
         }
     }
 
-    private static func check(_ setting: Setting, _ value: Int, within range: ClosedRange<Int>) throws(TrainingError) {
+    static func check(_ setting: Setting, _ value: Int, within range: ClosedRange<Int>) throws(TrainingError) {
         guard !range.contains(value) else { return }
         throw .invalidSetting(setting, expected: "\(range.lowerBound) to \(range.upperBound)", received: "\(value)")
     }
 
     /// Throws unless `value` is finite and passes `isValid`.
-    private static func check(_ setting: Setting, _ value: Float, expected: String,
+    static func check(_ setting: Setting, _ value: Float, expected: String,
                               _ isValid: (Float) -> Bool) throws(TrainingError) {
         guard !(value.isFinite && isValid(value)) else { return }
         throw .invalidSetting(setting, expected: expected, received: "\(value)")
@@ -266,4 +287,45 @@ public enum LearningRateSchedule: Sendable, Codable, Equatable {
     case cosine(warmupEpochs: Int, minimum: Float)
     /// One-cycle: linear rise from base/25 to the base rate over `warmupFraction` of the steps, then cosine to ~0.
     case oneCycle(warmupFraction: Float)
+}
+
+extension Augmentation {
+    /// Throws `TrainingError.invalidSetting` naming the first setting out of its range (a shift of 1e38 pixels
+    /// would trap in the warp).
+    func validate() throws(TrainingError) {
+        typealias Recipe = TrainingRecipe
+        try Recipe.check(.horizontalFlipProbability, horizontalFlipProbability, expected: "a probability, 0...1") {
+            (0...1).contains($0)
+        }
+        try Recipe.check(.maximumRotationDegrees, maximumRotationDegrees, expected: "0...180 degrees") { (0...180).contains($0) }
+        try Recipe.check(.maximumShiftFraction, maximumShiftFraction, expected: "a fraction of the size, 0...1") {
+            (0...1).contains($0)
+        }
+        guard minimumZoom.isFinite, maximumZoom.isFinite, minimumZoom > 0, minimumZoom <= maximumZoom, maximumZoom <= 10 else {
+            throw .invalidSetting(.zoom, expected: "0 < minimumZoom <= maximumZoom <= 10",
+                                  received: "minimumZoom \(minimumZoom), maximumZoom \(maximumZoom)")
+        }
+        try Recipe.check(.cropPadding, cropPadding, within: 0...Recipe.maximumCropPadding)
+        try Recipe.check(.erasingProbability, erasingProbability, expected: "a probability, 0...1") { (0...1).contains($0) }
+        guard minimumErasingArea.isFinite, maximumErasingArea.isFinite, minimumErasingArea >= 0,
+              minimumErasingArea <= maximumErasingArea, maximumErasingArea <= 1 else {
+            throw .invalidSetting(.erasingArea, expected: "0 <= minimumErasingArea <= maximumErasingArea <= 1",
+                                  received: "minimumErasingArea \(minimumErasingArea), maximumErasingArea \(maximumErasingArea)")
+        }
+        try Recipe.check(.erasingValue, erasingValue, expected: "a pixel value, 0...255") { (0...255).contains($0) }
+        if case let .constant(value) = border {
+            try Recipe.check(.border, value, expected: "a pixel value, 0...255") { (0...255).contains($0) }
+        }
+        if let corruptions {
+            try Recipe.check(.corruptionProbability, corruptions.probability, expected: "a probability, 0...1") {
+                (0...1).contains($0)
+            }
+            try Recipe.check(.corruptionSeverity, corruptions.maximumSeverity, expected: "0...5, the benchmark's scale") {
+                (0...5).contains($0)
+            }
+            if corruptions.kinds.isEmpty {
+                throw .invalidSetting(.corruptionKinds, expected: "at least one corruption", received: "none")
+            }
+        }
+    }
 }
