@@ -5,11 +5,13 @@ import NIOHTTP1
 /// byte (before Hummingbird decides between HTTP and a WebSocket upgrade):
 ///
 /// - a connection beyond ``ConnectionRegistry/limit`` is answered 503 (`Retry-After: 1`) and closed;
-/// - a request must arrive whole (request line, headers and body) within `requestTimeout` of the connection opening
-///   or of the previous response: a connection that never delivered a request in time gets 408 and is closed, an
-///   idle keep-alive connection is closed silently, a stalled body is cut; the deadline restarts once a response is
-///   written to the channel (for a request answered before its body arrived, once the body has arrived), so a
-///   client that never reads its answer is also cut then (the close discards what was not sent);
+/// - a request must arrive whole (request line, headers and body) within `requestTimeout` of the connection opening,
+///   of the previous response or of its own first byte: a connection that never delivered a request in time gets 408
+///   and is closed, an idle keep-alive connection is closed silently, a stalled body is cut. The deadline restarts
+///   when a request begins on an idle connection, when a response is queued (for a request answered before its body
+///   arrived, once the body has arrived), when it passes while a response's bytes have left the outgoing buffer
+///   since it last passed, and when the response has been sent whole; so a client that stops reading its answer is
+///   cut a timeout later (the close discards what was not sent), and one that reads slowly gets the whole answer;
 /// - a request with `Expect: 100-continue` gets `100 Continue` when its route starts reading the body (the route
 ///   sends a ``ContinueEvent``, see ``ContinuingRequestBody``);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
@@ -37,6 +39,13 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private var responsesWritten = 0
     /// The request being read expects `100 Continue` before it sends its body, and has not had it.
     private var continueExpected = false
+    /// Responses queued whose last byte has not been sent.
+    private var responsesSending = 0
+    /// The bytes waiting to be sent when the deadline last passed during a response (nil: none was being sent).
+    private var bufferedAtDeadline: Int?
+
+    /// No request is being read or answered: the connection waits for the next one.
+    private var isIdle: Bool { requestsInProgress == 0 && !readingRequest && !closing && !upgraded }
 
     /// Asks the guard to answer `100 Continue` to the request being read, when it expects that (HTTP/1.1,
     /// `Expect: 100-continue`) and has not had it.
@@ -79,6 +88,8 @@ final class ConnectionGuard: ChannelDuplexHandler {
         guard !closing else { return }
         switch unwrapInboundIn(data) {
         case let .head(head):
+            // A request on an idle keep-alive connection has the whole timeout, not what is left of the idle window.
+            if isIdle { armDeadline(context: context) }
             readingRequest = true
             requestsInProgress += 1
             continueExpected = head.version == .http1_1
@@ -102,13 +113,23 @@ final class ConnectionGuard: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if !upgraded, case .end = unwrapOutboundIn(data) {
-            requestsInProgress = max(0, requestsInProgress - 1)
-            responsesWritten += 1
-            if requestsInProgress == 0, !readingRequest, !closing { armDeadline(context: context) }
+        guard !upgraded, case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        requestsInProgress = max(0, requestsInProgress - 1)
+        responsesWritten += 1
+        responsesSending += 1
+        if isIdle { armDeadline(context: context) }
+        let sent = promise ?? context.eventLoop.makePromise()
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        sent.futureResult.whenComplete { _ in
+            let (handler, context) = loopBound.value
+            handler.responsesSending -= 1
+            handler.bufferedAtDeadline = nil
+            // The whole answer has left: the idle window starts now rather than when it was queued.
+            if handler.isIdle, context.channel.isActive { handler.armDeadline(context: context) }
         }
-        context.write(data, promise: promise)
+        context.write(data, promise: sent)
     }
+
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard event is ContinueEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
@@ -133,7 +154,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
         guard !readingRequest else { return close(context: context) }
         let failure: ServerError = switch error as? HTTPParserError {
         case .headerOverflow?: .headersTooLarge
-        case .invalidMethod?: .notImplemented("unknown HTTP method: this server answers GET, HEAD and POST")
+        case .invalidMethod?: .notImplemented("unknown HTTP method: this server answers GET, HEAD and POST over plain HTTP (not TLS)")
         case let parserError?: .malformedRequest("malformed HTTP/1.1 request (\(parserError))")
         case nil: .malformedRequest("malformed HTTP/1.1 request (\(error))")
         }
@@ -157,6 +178,14 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private func deadlinePassed(context: ChannelHandlerContext) {
         deadline = nil
         guard !closing, !upgraded else { return }
+        // A client reading a large answer slowly has bytes leaving the buffer between deadlines: it gets another
+        // window; one that stopped reading does not. (Without the option, as on a channel that lacks it, it is cut.)
+        if responsesSending > 0, isIdle,
+           let buffered = try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes),
+           buffered < bufferedAtDeadline ?? .max {
+            bufferedAtDeadline = buffered
+            return armDeadline(context: context)
+        }
         if requestsInProgress == 0, responsesWritten == 0 {
             respondAndClose(context: context,
                             error: .requestTimeout(seconds: Int(requestTimeout.nanoseconds / 1_000_000_000)))

@@ -108,7 +108,8 @@ public struct EmovereServer: Sendable {
         let session = StreamSession(pool: pool, metrics: metrics,
                                     limits: configuration.imageLimits,
                                     maximumFaces: configuration.maximumFacesPerImage,
-                                    maximumMessageBytes: configuration.maximumBodyBytes,
+                                    maximumMessageBytes: configuration.maximumFrameBytes,
+                                    streams: StreamPlaces(limit: configuration.maximumStreams),
                                     idleTimeout: .seconds(configuration.streamIdleSeconds), logger: logger)
         webSocketRouter.ws("/v1/stream") { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)
@@ -116,7 +117,7 @@ public struct EmovereServer: Sendable {
         let logger = logger
         let requestTimeout = TimeAmount.seconds(Int64(configuration.requestTimeoutSeconds))
         // RFC 6455: text frames must be UTF-8; a client that stops answering pings is dropped.
-        let webSocket = WebSocketServerConfiguration(maxFrameSize: configuration.maximumBodyBytes,
+        let webSocket = WebSocketServerConfiguration(maxFrameSize: configuration.maximumFrameBytes,
                                                      autoPing: .enabled(timePeriod: .seconds(30)),
                                                      closeTimeout: .seconds(5), validateUTF8: true)
         let webSocketResponder = webSocketRouter.buildResponder()
@@ -243,19 +244,32 @@ public struct EmovereServer: Sendable {
     /// The bytes of `body`, copied once out of NIO's buffers into an array of the `declared` length, each chunk
     /// taken from `budget` as it arrives and added to `held` (which the caller gives back when done with the bytes).
     /// - Throws: ``ServerError/bodyTooLarge(received:limit:)`` past `limit` bytes,
-    ///   ``ServerError/uploadsOverloaded(limit:)`` when `budget` is spent, or the body's read error.
+    ///   ``ServerError/uploadsOverloaded(limit:)`` when `budget` is spent, ``ServerError/malformedRequest(_:)`` when
+    ///   the body breaks off or ends short of its declared length.
     static func bytes(of body: RequestBody, upTo limit: Int, declared: Int?, budget: BodyBudget,
                       held: inout Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         // Reserved, not touched: its pages become memory only as the chunks, each taken from the budget, fill them.
         bytes.reserveCapacity(min(declared ?? 0, limit))
-        for try await part in body {
-            guard bytes.count + part.readableBytes <= limit else {
-                throw ServerError.bodyTooLarge(received: nil, limit: limit)
+        do {
+            for try await part in body {
+                guard bytes.count + part.readableBytes <= limit else {
+                    throw ServerError.bodyTooLarge(received: nil, limit: limit)
+                }
+                try budget.take(part.readableBytes)
+                held += part.readableBytes
+                bytes += part.readableBytesView
             }
-            try budget.take(part.readableBytes)
-            held += part.readableBytes
-            bytes += part.readableBytesView
+        } catch let error as ServerError {
+            throw error
+        } catch {
+            // The client went away mid-upload: its fault (400, logged at debug), not the server's (500).
+            throw ServerError.malformedRequest("the request body broke off after \(bytes.count) bytes (\(error))")
+        }
+        // A connection cut for stalling ends the body early as if complete.
+        if let declared, bytes.count < declared {
+            throw ServerError.malformedRequest(
+                "the request body ended after \(bytes.count) of the \(declared) bytes its Content-Length declares")
         }
         return bytes
     }

@@ -49,8 +49,10 @@ enum ImageUpload: Equatable, Sendable {
     /// Where the file part of the multipart form `body` lies, and a name for it in messages.
     private static func file(in body: [UInt8], boundary: String) throws(ServerError) -> (range: Range<Int>, source: String) {
         let parts = try MultipartForm.parts(of: body, boundary: boundary)
-        guard let file = parts.first(where: { $0.fileName != nil })
-            ?? parts.first(where: { $0.name.map(Self.fileFieldNames.contains) ?? false }) else {
+        // A form's unused file input arrives as an empty part with `filename=""`: the first part holding bytes wins.
+        let named = parts.filter { $0.fileName != nil || ($0.name.map(Self.fileFieldNames.contains) ?? false) }
+        guard let file = named.first(where: { $0.fileName != nil && !$0.body.isEmpty })
+            ?? named.first(where: { !$0.body.isEmpty }) ?? named.first else {
             let names = parts.compactMap(\.name)
             throw .malformedRequest("multipart form has no file: expected a part with a filename or named "
                 + "'file', received \(names.isEmpty ? "no named parts" : "parts " + names.joined(separator: ", "))")

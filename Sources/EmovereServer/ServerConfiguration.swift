@@ -11,8 +11,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maximumConcurrentAnalyses: Int
     /// How many requests may wait for a free recognizer; beyond that the server answers 503 at once.
     public var maximumWaitingAnalyses: Int
-    /// The largest accepted request body (and WebSocket frame), in bytes; larger ones get 413.
+    /// The largest accepted request body, in bytes; larger ones get 413.
     public var maximumBodyBytes: Int
+    /// The largest accepted WebSocket frame (a camera frame on `/v1/stream`), in bytes; a larger one closes the stream.
+    /// Each stream may hold about three (one arriving, one waiting, one analysed).
+    public var maximumFrameBytes: Int
+    /// The most WebSocket streams open at once; another is closed as it opens (code 1013, try again later).
+    public var maximumStreams: Int
     /// The largest accepted image, in pixels (`width * height`, read from the header before decoding); larger
     /// ones get 413.
     public var maximumPixels: Int
@@ -55,7 +60,9 @@ public struct ServerConfiguration: Sendable, Equatable {
                 streamIdleSeconds: Int = 60,
                 unreadySeconds: Int = 0,
                 drainSeconds: Int = 10,
-                maximumFacesPerImage: Int = 64) {
+                maximumFacesPerImage: Int = 64,
+                maximumFrameBytes: Int = 2 * 1024 * 1024,
+                maximumStreams: Int = 32) {
         self.host = host
         self.port = port
         self.maximumConcurrentAnalyses = maximumConcurrentAnalyses
@@ -69,6 +76,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.unreadySeconds = unreadySeconds
         self.drainSeconds = drainSeconds
         self.maximumFacesPerImage = maximumFacesPerImage
+        self.maximumFrameBytes = maximumFrameBytes
+        self.maximumStreams = maximumStreams
     }
 
     /// The limits every image and frame is decoded under.
@@ -88,6 +97,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         try Self.check("drain-seconds", drainSeconds, in: 0...3600)
         try Self.check("max-faces", maximumFacesPerImage, in: 1...10_000)
         try Self.check("max-body-bytes", maximumBodyBytes, in: 1024...(1 << 31))
+        try Self.check("max-frame-bytes", maximumFrameBytes, in: 1024...(1 << 31))
+        try Self.check("max-streams", maximumStreams, in: 1...100_000)
         try Self.check("max-pixels", maximumPixels, in: ImageLimits.settableRange)
         try Self.check("max-decoded-pixels", maximumDecodedPixels, in: ImageLimits.settableRange)
         guard !host.isEmpty else { throw .invalidSetting(name: "host", expected: "a host name or address", received: "''") }

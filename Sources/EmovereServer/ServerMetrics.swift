@@ -28,7 +28,7 @@ public final class ServerMetrics: Sendable {
     }
     private static var streamFrames: MetricNameDescriptor {
         .init(namespace: "emovere", subsystem: "stream", metricName: "frames", unitName: "total",
-              helpText: "WebSocket frames received, by outcome (analysed, or dropped because a newer frame came).")
+              helpText: "WebSocket frames received, by outcome (analysed, failed, or dropped because a newer frame came).")
     }
     private static var streamConnections: MetricNameDescriptor {
         .init(namespace: "emovere", subsystem: "stream", metricName: "connections", unitName: "",
@@ -50,6 +50,7 @@ public final class ServerMetrics: Sendable {
     private let faces: Counter
     private let streamFramesAnalysed: Counter
     private let streamFramesDropped: Counter
+    private let streamFramesFailed: Counter
     private let streamConnections: Gauge
     private let analysesRunning: Gauge
     private let analysesWaiting: Gauge
@@ -60,6 +61,7 @@ public final class ServerMetrics: Sendable {
         faces = registry.makeCounter(descriptor: Self.faces, labels: [])
         streamFramesAnalysed = registry.makeCounter(descriptor: Self.streamFrames, labels: [("outcome", "analysed")])
         streamFramesDropped = registry.makeCounter(descriptor: Self.streamFrames, labels: [("outcome", "dropped")])
+        streamFramesFailed = registry.makeCounter(descriptor: Self.streamFrames, labels: [("outcome", "failed")])
         streamConnections = registry.makeGauge(descriptor: Self.streamConnections, labels: [])
         analysesRunning = registry.makeGauge(descriptor: Self.analysesRunning, labels: [])
         analysesWaiting = registry.makeGauge(descriptor: Self.analysesWaiting, labels: [])
@@ -81,8 +83,8 @@ public final class ServerMetrics: Sendable {
     }
 
     /// Counts one analysed stream frame and the `dropped` stale frames skipped before it.
-    func recordStreamFrame(dropped: Int) {
-        streamFramesAnalysed.increment()
+    func recordStreamFrame(dropped: Int, failed: Bool = false) {
+        (failed ? streamFramesFailed : streamFramesAnalysed).increment()
         if dropped > 0 { streamFramesDropped.increment(by: Int64(dropped)) }
     }
 
@@ -111,8 +113,10 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         let start = ContinuousClock.now
         do {
             let response = try await next(request, context)
+            let duration = ContinuousClock.now - start
             metrics.recordRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
-                                  status: response.status.code, duration: ContinuousClock.now - start)
+                                  status: response.status.code, duration: duration)
+            context.logger.debug("\(request.method) \(request.uri.path): \(response.status.code) in \(duration)")
             return response
         } catch {
             let status = (error as? any HTTPResponseError)?.status ?? .internalServerError

@@ -35,8 +35,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Requests that may wait for a free recognizer before the server answers 503.")
     var maxWaiting = 32
 
-    @Option(help: "Largest request body and WebSocket frame, in bytes.")
+    @Option(help: "Largest request body, in bytes.")
     var maxBodyBytes = 10 * 1024 * 1024
+
+    @Option(help: "Largest WebSocket frame (a camera frame on /v1/stream), in bytes; a stream holds about three at once.")
+    var maxFrameBytes = 2 * 1024 * 1024
+
+    @Option(help: "Most WebSocket streams open at once; another is closed as it opens (code 1013, try again later).")
+    var maxStreams = 32
 
     @OptionGroup var imageLimits: ImageLimitOptions
 
@@ -64,7 +70,7 @@ struct Serve: AsyncParsableCommand {
             maximumWaitingAnalyses: maxWaiting,
             maximumBodyBytes: maxBodyBytes, maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
             streamIdleSeconds: streamIdleTimeout, unreadySeconds: unreadySeconds, drainSeconds: drainSeconds,
-            maximumFacesPerImage: maxFaces)
+            maximumFacesPerImage: maxFaces, maximumFrameBytes: maxFrameBytes, maximumStreams: maxStreams)
         if let maxPixels = imageLimits.maxPixels { configuration.maximumPixels = maxPixels }
         if let maxDecodedPixels = imageLimits.maxDecodedPixels { configuration.maximumDecodedPixels = maxDecodedPixels }
         return configuration

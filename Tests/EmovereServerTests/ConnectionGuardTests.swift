@@ -126,6 +126,17 @@ struct ConnectionGuardTests {
             let stalled = try RawConnection(port: port)
             stalled.send("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nabc")
             #expect(stalled.receive().closed)
+            // The body cut short is the client's fault (400), not an image to decode (it was read as one, 422).
+            var counted = ""
+            for _ in 0..<100 where !counted.contains("POST") {
+                let metrics = try RawConnection(port: port)
+                metrics.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                counted = metrics.receive().bytes.text.split(separator: "\n")
+                    .filter { $0.hasPrefix("emovere_http_requests_total") && $0.contains("/v1/analyze") }
+                    .joined(separator: "\n")
+                if !counted.contains("POST") { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            #expect(counted.contains("status=\"400\"") && !counted.contains("status=\"422\""), "\(counted)")
         }
     }
 
@@ -157,6 +168,23 @@ struct ConnectionGuardTests {
                 #expect(after.bytes.isEmpty && after.closed, "\(after.bytes.text)")
                 return
             }
+        }
+    }
+
+    /// A request on a keep-alive connection has the whole timeout from its first byte, not what is left of the idle
+    /// window: a POST begun 4 s into a 6 s window, its body sent 3 s later, was cut without an answer.
+    @Test func theNextRequestOnAKeptAliveConnectionHasTheWholeTimeout() async throws {
+        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, requestTimeoutSeconds: 6)
+        try await Self.withServer(configuration) { port in
+            let connection = try RawConnection(port: port)
+            connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(Self.status(connection.receive { $0.text.hasSuffix("}") }.bytes) == 200)
+            Thread.sleep(forTimeInterval: 4)
+            connection.send("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1\r\n\r\n")
+            Thread.sleep(forTimeInterval: 3)
+            connection.send("x")
+            let answer = connection.receive { $0.text.hasSuffix("}") }
+            #expect(Self.status(answer.bytes) == 422, "\(answer.bytes.text)")
         }
     }
 

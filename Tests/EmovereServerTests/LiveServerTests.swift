@@ -90,7 +90,12 @@ struct LiveServerTests {
                     replies.append(reply)
                     accounted += 1 + reply.dropped
                 }
+                // A text message, then a frame that is no image: each answered with an error, the stream kept.
                 try await outbound.write(.text("hello"))
+                if case let .text(text)? = try await messages.next() {
+                    replies.append(try JSONDecoder().decode(StreamReply.self, from: Data(text.utf8)))
+                }
+                try await outbound.write(.binary(ByteBuffer(bytes: [1, 2, 3])))
                 if case let .text(text)? = try await messages.next() {
                     replies.append(try JSONDecoder().decode(StreamReply.self, from: Data(text.utf8)))
                 }
@@ -111,11 +116,57 @@ struct LiveServerTests {
                 #expect(faces.first?.track == 1, "the same face keeps track 1")
                 #expect(faces.first.map { abs($0.probabilities.values.reduce(0, +) - 1) < 1e-3 } == true)
             }
-            #expect(all.last?.error?.message.contains("expected a binary message") == true)
+            #expect(all.dropLast().last?.error?.message.contains("expected a binary message") == true)
+            #expect(all.last?.error != nil && all.last?.frame == 6, "\(String(describing: all.last))")
             let (_, metrics) = try await Self.get("/metrics", port: port)
             let text = String(decoding: metrics, as: UTF8.self)
             #expect(text.contains("emovere_stream_frames_total{outcome=\"analysed\"} \(frames.count)"), "\(text)")
             #expect(text.contains("emovere_stream_frames_total{outcome=\"dropped\"} \(5 - frames.count)"))
+            #expect(text.contains("emovere_stream_frames_total{outcome=\"failed\"} 1"), "\(text)")
+        }
+    }
+}
+
+extension LiveServerTests {
+    /// Streams beyond `maximumStreams` are closed as they open (1013, try again later): each may hold a few frames of
+    /// up to `maximumFrameBytes`, and connections alone (512 by default) let frames add up to gigabytes.
+    @Test func streamsBeyondTheLimitAreClosedAsTheyOpen() async throws {
+        var configuration = ServerFixture.patientConfiguration
+        configuration.maximumStreams = 1
+        try await ServerFixture.server(configuration).application().test(.live) { client in
+            let port = try #require(client.port)
+            let logger = {
+                var logger = Logger(label: "stream-test")
+                logger.logLevel = .critical
+                return logger
+            }()
+            let url = "ws://127.0.0.1:\(port)/v1/stream"
+            let second = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+                // The first stream holds the one place while a second one opens.
+                var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                try await outbound.write(.binary(ByteBuffer(bytes: ServerFixture.sampleJPEG)))
+                _ = try await messages.next()
+                let refused = try await WebSocketClient.connect(url: url, logger: logger) { inbound, _, _ in
+                    for try await _ in inbound {}  // until the server closes it
+                }
+                #expect(refused?.closeCode == .unknown(1013))
+                #expect(refused?.reason?.contains("too many streams (1)") == true, "\(String(describing: refused?.reason))")
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            #expect(second?.closeCode == .normalClosure)
+            // With the first closed, its place is free again (once its session has ended on the server).
+            var answered = false
+            for _ in 0..<50 where !answered {
+                let frame = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+                    var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    try await outbound.write(.binary(ByteBuffer(bytes: ServerFixture.sampleJPEG)))
+                    _ = try await messages.next()
+                    try await outbound.close(.normalClosure, reason: nil)
+                }
+                answered = frame?.closeCode == .normalClosure
+                if !answered { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(answered, "the place of a closed stream is given back")
         }
     }
 }

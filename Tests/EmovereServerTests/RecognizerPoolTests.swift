@@ -103,6 +103,25 @@ struct UploadParsingTests {
         #expect(Array(parts[1].body) == Array("\r\n--X".utf8))
     }
 
+    /// The boundary search (linear time: the client picks the boundary) against a naive twin, on strings of two
+    /// letters, where partial matches abound.
+    @Test func boundarySearchMatchesANaiveSearch() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next(_ bound: Int) -> Int {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(bound))
+        }
+        for _ in 0..<2000 {
+            let needle = (0..<next(6) + 1).map { _ in UInt8(97 + next(2)) }
+            let haystack = (0..<next(40)).map { _ in UInt8(97 + next(2)) }
+            let start = next(haystack.count + 1)
+            let last = haystack.count - needle.count
+            let naive = start <= last ? (start...last).first { haystack[$0..<$0 + needle.count].elementsEqual(needle) } : nil
+            #expect(MultipartForm.find(needle, in: haystack, from: start) == naive,
+                    "\(String(decoding: needle, as: UTF8.self)) in \(String(decoding: haystack, as: UTF8.self)) from \(start)")
+        }
+    }
+
     @Test func uploadKinds() throws {
         #expect(try ImageUpload(contentType: "image/JPEG") == .image)
         #expect(try ImageUpload(contentType: "image/png") == .image)

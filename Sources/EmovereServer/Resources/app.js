@@ -19,7 +19,7 @@ const grabber = document.createElement("canvas");
 
 let labels = EMOTIONS.slice();
 let socket = null, stream = null, running = false, inFlight = false;
-let lastSent = 0, sentAt = 0, replies = [], lastReply = null, droppedTotal = 0;
+let lastSent = 0, sentAt = 0, replies = [], lastReply = null, droppedTotal = 0, errorReplies = 0, photoRequests = 0;
 const history = [];
 
 fetch("/v1/models").then((r) => r.ok ? r.json() : null).then((card) => {
@@ -42,6 +42,12 @@ cameraButton.addEventListener("click", () => (running ? stop() : start()));
 
 async function start() {
   cameraButton.disabled = true;
+  if (!window.isSecureContext || !navigator.mediaDevices) {
+    // Browsers give the camera only to pages served over HTTPS or from this machine (localhost).
+    showStatus("camera unavailable: the browser allows it only over HTTPS or on localhost; open this page at http://127.0.0.1 on the server's machine, or serve it behind a TLS proxy", true);
+    cameraButton.disabled = false;
+    return;
+  }
   try {
     stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
   } catch (error) {
@@ -53,12 +59,18 @@ async function start() {
   await video.play().catch(() => {});
   $("stage-hint").hidden = true;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  socket = new WebSocket(`${scheme}//${location.host}/v1/stream`);
-  socket.binaryType = "arraybuffer";
-  socket.onopen = () => { running = true; cameraButton.textContent = "Stop camera"; cameraButton.disabled = false; tick(); };
-  socket.onmessage = (event) => onReply(JSON.parse(event.data));
-  socket.onerror = () => showStatus("stream connection error", true);
-  socket.onclose = () => { if (running) { showStatus("stream closed by the server", true); stop(); } };
+  const opened = new WebSocket(`${scheme}//${location.host}/v1/stream`);
+  socket = opened;
+  opened.binaryType = "arraybuffer";
+  opened.onopen = () => { running = true; errorReplies = 0; cameraButton.textContent = "Stop camera"; cameraButton.disabled = false; tick(); };
+  opened.onmessage = (event) => onReply(JSON.parse(event.data));
+  opened.onerror = () => showStatus("stream connection error", true);
+  // Closed by the server, or never opened (server full, proxy without WebSocket support): the camera is let go.
+  opened.onclose = (event) => {
+    if (socket !== opened) return;
+    showStatus(`stream closed${event.reason ? ": " + event.reason : " by the server"}`, true);
+    stop();
+  };
 }
 
 function stop() {
@@ -108,7 +120,9 @@ function onReply(reply) {
   }
   const fps = replies.length > 1 ? (replies.length - 1) / ((replies[replies.length - 1] - replies[0]) / 1000) : 0;
   stats.textContent = `${fps.toFixed(1)} frames/s · round trip ${Math.round(now - sentAt)} ms · analysis ${reply.milliseconds ?? "-"} ms · dropped ${droppedTotal}`;
-  setTimeout(tick, 0);
+  // After error replies (an overloaded server) the next frame waits, longer after each: 0.25 s doubling to 8 s.
+  errorReplies = reply.error ? errorReplies + 1 : 0;
+  setTimeout(tick, errorReplies ? Math.min(8000, 125 * 2 ** errorReplies) : 0);
 }
 
 function describe(reply) {
@@ -238,13 +252,19 @@ dropZone.addEventListener("drop", (event) => {
 fileInput.addEventListener("change", () => { if (fileInput.files[0]) analyzePhoto(fileInput.files[0]); });
 
 async function analyzePhoto(file) {
+  const request = ++photoRequests;  // a later photo's answer replaces this one's; an earlier one is ignored
   photoStatus.classList.remove("error");
   photoStatus.textContent = `analysing ${file.name}…`;
   try {
-    const response = await fetch("/v1/analyze", { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file });
+    // A form: the server reads the file's type from its bytes when the browser knows none for its name.
+    const form = new FormData();
+    form.append("file", file, file.name);
+    const response = await fetch("/v1/analyze", { method: "POST", body: form });
     const result = await response.json();
+    if (request !== photoRequests) return;
     if (!response.ok) throw new Error(result.error ? result.error.message : `HTTP ${response.status}`);
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+    if (request !== photoRequests) return;
     photo.width = result.width;
     photo.height = result.height;
     const context = photo.getContext("2d");
@@ -255,6 +275,7 @@ async function analyzePhoto(file) {
       : "no face found";
     photoStatus.dataset.faces = String(result.faces.length);
   } catch (error) {
+    if (request !== photoRequests) return;
     photoStatus.classList.add("error");
     photoStatus.textContent = `${file.name}: ${error.message}`;
   }
