@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// The platforms without Accelerate, where OpenBLAS does the matrix products.
+let nonApple: [Platform] = [.linux, .android, .windows, .openbsd, .wasi]
+
 let package = Package(
     name: "emovere",
     platforms: [.macOS(.v15)],
@@ -21,10 +24,15 @@ let package = Package(
     ],
     targets: [
         // MARK: - System libraries
+        // OpenBLAS off Apple platforms; there `Gemm` uses Accelerate.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "pkg-config"])]),
-        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
-        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
-        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev", "pkg-config"])]),
+        .systemLibrary(
+            name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev", "pkg-config"]), .brew(["jpeg-turbo", "pkg-config"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev", "pkg-config"]), .brew(["libpng", "pkg-config"])]),
+        .systemLibrary(
+            name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev", "pkg-config"]), .brew(["hdf5", "pkg-config"])]),
 
         // MARK: - Public API
         // What Swift cannot express per CPU: the hot kernels compiled once per instruction set (portable, AVX2,
@@ -33,7 +41,10 @@ let package = Package(
         // Small utilities every module shares, with no BLAS: seeded random numbers, the worker pool, the one file
         // reader and the one atomic writer.
         .target(name: "EmovereCore", dependencies: ["CEmovereCPU"]),
-        .target(name: "EmovereTensor", dependencies: ["CBLAS", "CEmovereCPU", "EmovereCore"]),
+        .target(
+            name: "EmovereTensor",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: nonApple)), "CEmovereCPU", "EmovereCore"],
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS]))]),
         .target(name: "EmovereNN", dependencies: ["EmovereCore", "EmovereTensor"]),
         // File formats apart from layers: safetensors, SHA-256 checksums, generic JSON (model cards, Keras configs).
         .target(name: "EmovereFiles", dependencies: ["EmovereCore"]),

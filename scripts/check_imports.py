@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-SYSTEM = {"Foundation", "FoundationEssentials", "FoundationNetworking", "Glibc", "Musl", "Darwin", "Dispatch",
+SYSTEM = {"Foundation", "FoundationEssentials", "FoundationNetworking", "Glibc", "Musl", "Darwin", "Accelerate", "Dispatch",
           "Synchronization", "Testing", "XCTest"}
 IMPORT = re.compile(r"^(?:@testable\s+|@_implementationOnly\s+|(?:public|package|internal)\s+)?import\s+(\w+)",
                     re.MULTILINE)

@@ -42,6 +42,16 @@ DECLARE_VARIANTS(portable)
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+
+/* A `hw.optional` flag of the kernel (0 when it does not know the name). */
+static int apple_flag(const char *name) {
+    int value = 0;
+    size_t size = sizeof value;
+    return sysctlbyname(name, &value, &size, NULL, 0) == 0 && value;
+}
+#endif
 
 DECLARE_VARIANTS(avx2)
 DECLARE_VARIANTS(avx512)
@@ -63,7 +73,13 @@ emovere_isa emovere_detect_isa(void) {
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return EMOVERE_ISA_PORTABLE;
     int has_avx2 = (ebx >> 5) & 1, has_avx512f = (ebx >> 16) & 1;
     if (!has_avx2) return EMOVERE_ISA_PORTABLE;
-    if (has_avx512f && (xcr0 & 0xE6) == 0xE6) return EMOVERE_ISA_AVX512; /* opmask, ZMM upper halves, ZMM16-31 */
+#if defined(__APPLE__)
+    /* macOS turns the AVX-512 state on lazily, at a thread's first AVX-512 instruction: XCR0 shows it off until then. */
+    int saves_avx512 = apple_flag("hw.optional.avx512f");
+#else
+    int saves_avx512 = (xcr0 & 0xE6) == 0xE6; /* opmask, ZMM upper halves, ZMM16-31 */
+#endif
+    if (has_avx512f && saves_avx512) return EMOVERE_ISA_AVX512;
     return EMOVERE_ISA_AVX2;
 }
 

@@ -2,6 +2,8 @@
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// The one way Emovere writes a file so that a crash or a full disk never leaves a half-written file under its
@@ -116,6 +118,8 @@ public enum AtomicFile {
     private static func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
         #if canImport(Glibc)
         Glibc.write(descriptor, bytes, count)
+        #elseif canImport(Musl)
+        Musl.write(descriptor, bytes, count)
         #else
         Darwin.write(descriptor, bytes, count)
         #endif

@@ -48,4 +48,8 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif

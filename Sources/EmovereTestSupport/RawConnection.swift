@@ -3,6 +3,8 @@ import Foundation
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#elseif canImport(Musl)
+import Musl
 #endif
 
 /// A blocking TCP connection to a loopback port for byte-exact requests (malformed HTTP, silent clients, raw
@@ -21,6 +23,11 @@ public final class RawConnection: @unchecked Sendable {
         guard descriptor >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
         var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        #if canImport(Darwin)
+        // A send to a peer that closed raises SIGPIPE unless the socket says otherwise (Linux: MSG_NOSIGNAL).
+        var noSignal: Int32 = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_NOSIGPIPE, &noSignal, socklen_t(MemoryLayout<Int32>.size))
+        #endif
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -42,8 +49,10 @@ public final class RawConnection: @unchecked Sendable {
     public func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
-            #if os(Linux)
+            #if canImport(Glibc)
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            #elseif canImport(Musl)
+            let sent = bytes[offset...].withUnsafeBytes { Musl.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             #else
             let sent = bytes[offset...].withUnsafeBytes { Darwin.send(descriptor, $0.baseAddress, $0.count, 0) }
             #endif

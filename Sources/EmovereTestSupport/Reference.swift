@@ -14,6 +14,10 @@ import EmovereTensor
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif
 
 /// Plainly written reference implementations of every kernel family, for comparison in tests.

@@ -17,7 +17,8 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
     case noVideoStream(path: String)
     /// ffprobe reported a video stream without a usable size or frame rate.
     case invalidStreamProperties(path: String, expected: String, found: String)
-    /// The decoder stopped in the middle of a frame or failed after `framesRead` complete frames.
+    /// The decoder stopped in the middle of a frame or failed after `framesRead` complete frames; `details` holds the
+    /// reason on its first line, then ffmpeg's last messages.
     case brokenStream(path: String, framesRead: Int, details: String)
     /// The encoder failed; the partial output was removed.
     case encodingFailed(path: String, framesWritten: Int, details: String)
@@ -47,8 +48,10 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .invalidStreamProperties(path, expected, found):
             return "\(path): expected \(expected), found \(found)"
         case let .brokenStream(path, framesRead, details):
+            // `details`: emovere's own reason on its first line, then what ffmpeg said.
+            let reason = details.prefix { $0 != "\n" }
             return "\(path): the video stream broke off after \(framesRead) complete frame\(framesRead == 1 ? "" : "s")"
-                + "\(Self.tail(details))"
+                + (reason.isEmpty ? "" : " (\(reason))") + Self.tail(String(details.dropFirst(reason.count)))
         case let .encodingFailed(path, framesWritten, details):
             return "\(path): encoding failed after \(framesWritten) frame\(framesWritten == 1 ? "" : "s"); "
                 + "no output was written\(Self.tail(details))"

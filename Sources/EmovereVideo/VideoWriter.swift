@@ -228,7 +228,7 @@ public final class VideoWriter {
                 try FileManager.default.removeItem(atPath: temporaryPath)
             } catch {
                 // Reported rather than thrown: this runs on paths that already throw a more useful error.
-                FileHandle.standardError.write(Data("warning: could not remove the partial video \(temporaryPath): \(error)\n".utf8))
+                StandardError.write("warning: could not remove the partial video \(temporaryPath): \(error)\n")
             }
         }
     }

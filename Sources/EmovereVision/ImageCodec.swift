@@ -5,6 +5,10 @@ import CTurboJPEG
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif
 
 /// Decoding and encoding of JPEG (libjpeg-turbo's TurboJPEG API) and PNG (libpng's simplified API).

@@ -90,7 +90,7 @@ struct Analyze: ParsableCommand {
             guard !paths.isEmpty else {
                 // An empty list is nothing to do (a scheduled job with no new photos), not a failure.
                 let list = filesFrom == "-" ? "standard input" : filesFrom ?? ""
-                return FileHandle.standardError.write(Data("no photos listed in \(list): nothing to analyse\n".utf8))
+                return StandardError.write("no photos listed in \(list): nothing to analyse\n")
             }
             throw CommandFailure("no photos to analyse in \(paths.joined(separator: ", ")): expected .jpg, .jpeg or .png files")
         }
@@ -150,7 +150,7 @@ struct Analyze: ParsableCommand {
         if let output {
             // A failure is an unreadable photo, or an annotated copy that could not be written (reported above).
             let failures = failed > 0 ? ", \(failed) failed" : ""
-            FileHandle.standardError.write(Data("\(files.count - failed) photos done\(failures), appended to \(output)\n".utf8))
+            StandardError.write("\(files.count - failed) photos done\(failures), appended to \(output)\n")
         }
         if failed > 0 { throw ExitCode.failure }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereCore
 import EmovereData
 import Foundation
 
@@ -14,7 +15,7 @@ enum CommandSupport {
     static func loadWithReport(path: String, split: Split, strict: Bool, imageSize: Int) throws
         -> (dataset: FaceDataset, report: LoadReport) {
         let (dataset, report) = try FER2013.load(path: path, split: split, strict: strict, imageSize: imageSize)
-        FileHandle.standardError.write(Data((report.description + "\n").utf8))
+        StandardError.write(report.description + "\n")
         return (dataset, report)
     }
 

@@ -179,7 +179,7 @@ struct Evaluate: ParsableCommand {
                     card.temperatures = temperatures
                 }
             }
-            FileHandle.standardError.write(Data("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
+            StandardError.write("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n")
         }
     }
 
@@ -203,9 +203,9 @@ struct Evaluate: ParsableCommand {
                 """)
         }
         let fit = try evaluator.fittedTemperature(on: heldOut)
-        FileHandle.standardError.write(Data(String(
+        StandardError.write(String(
             format: "temperature %.3f fitted on %d held-out Training images: expected calibration error %.2f %% -> %.2f %%\n",
-            fit.temperature, fit.imageCount, 100 * fit.errorBefore, 100 * fit.errorAfter).utf8))
+            fit.temperature, fit.imageCount, 100 * fit.errorBefore, 100 * fit.errorAfter))
         return fit.temperature
     }
 
@@ -226,7 +226,7 @@ struct Evaluate: ParsableCommand {
                 card.record(robustness: report, split: split.usage, testTimeAugmentation: evaluator.testTimeAugmentation,
                             imageCount: dataset.count, notes: note)
             }
-            FileHandle.standardError.write(Data("recorded the corruption report in \(model) and \(ModelFile.cardPath(for: model))\n".utf8))
+            StandardError.write("recorded the corruption report in \(model) and \(ModelFile.cardPath(for: model))\n")
         }
     }
 }

@@ -3,14 +3,17 @@ import EmovereCore
 import Foundation
 
 /// Ctrl-C (SIGINT), SIGTERM and SIGHUP (a closed terminal) as a flag the frame loop checks, so outputs can be
-/// finished or removed cleanly. A second signal exits at once (status 130), first killing the processes and deleting
-/// the temporary files registered with `removeOnForcedExit`, so no half-written output is left behind.
+/// finished or removed cleanly; the first signal also runs the actions registered with `whenRequested` (stopping an
+/// input that stalled, so the loop sees the flag at all). A second signal exits at once (status 130), first killing
+/// the processes and deleting the temporary files registered with `removeOnForcedExit`, so no half-written output is
+/// left behind.
 final class Interruption: Sendable {
     /// What a forced exit cleans up, by registration.
     private struct State {
         var isRequested = false
         var nextToken = 0
         var cleanups: [Int: (files: [String], processes: [Int32])] = [:]
+        var actions: [Int: @Sendable () -> Void] = [:]
     }
 
     private let state: Locked<State>
@@ -26,11 +29,11 @@ final class Interruption: Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                let forced = state.withValue { value -> [(files: [String], processes: [Int32])]? in
+                let (forced, actions) = state.withValue { value in
                     defer { value.isRequested = true }
-                    return value.isRequested ? Array(value.cleanups.values) : nil
+                    return value.isRequested ? (Array(value.cleanups.values), []) : (nil, Array(value.actions.values))
                 }
-                guard let forced else { return }
+                guard let forced else { return actions.forEach { $0() } }
                 for cleanup in forced {
                     for process in cleanup.processes { kill(process, SIGKILL) }
                     for file in cleanup.files { unlink(file) }
@@ -54,8 +57,23 @@ final class Interruption: Sendable {
         }
     }
 
+    /// Registers `action` to run at the first signal (at once when one has come), e.g. closing a frame mailbox and
+    /// killing a decoder whose input stalled; returns the token that `release(_:)` takes.
+    func whenRequested(_ action: @escaping @Sendable () -> Void) -> Int {
+        let (token, requested) = state.withValue { value in
+            value.nextToken += 1
+            value.actions[value.nextToken] = action
+            return (value.nextToken, value.isRequested)
+        }
+        if requested { action() }
+        return token
+    }
+
     /// Forgets the registration `token`.
     func release(_ token: Int) {
-        _ = state.withValue { $0.cleanups.removeValue(forKey: token) }
+        state.withValue { value in
+            value.cleanups.removeValue(forKey: token)
+            value.actions.removeValue(forKey: token)
+        }
     }
 }

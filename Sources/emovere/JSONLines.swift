@@ -12,7 +12,21 @@ final class JSONLines {
         String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    func write(_ text: String) throws {
-        try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+    /// Writes `text`; a reader that went away (`| head`, with SIGPIPE ignored) is
+    /// `VideoCommandError.standardOutputClosed`.
+    func write(_ text: String) throws(VideoCommandError) {
+        try Self.writeToStandardOutput(text)
+    }
+
+    /// Writes `text` to standard output, throwing `VideoCommandError.standardOutputClosed` with the system's reason
+    /// (Foundation's own error names none) when that fails.
+    static func writeToStandardOutput(_ text: String) throws(VideoCommandError) {
+        do {
+            try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+        } catch {
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            let reason = underlying.map { String(cString: strerror(Int32($0.code))) } ?? "\(error)"
+            throw .standardOutputClosed(reason: reason)
+        }
     }
 }

@@ -59,6 +59,12 @@ struct Live: ParsableCommand {
                                           inputName: "an input (the video or a model)")
         }
         if maxFrames < 0 { throw ValidationError("--max-frames: expected 0 or more, found \(maxFrames)") }
+        let device = camera ?? VideoSource.defaultCamera
+        if input == nil, device.hasPrefix("/dev/"), !FileManager.default.fileExists(atPath: device) {
+            let cameras = ((try? FileManager.default.contentsOfDirectory(atPath: "/dev")) ?? [])
+                .filter { $0.hasPrefix("video") }.sorted().map { "/dev/" + $0 }
+            throw ValidationError("no camera at \(device) (\(cameras.isEmpty ? "this machine has no /dev/video device" : "cameras here: " + cameras.joined(separator: ", "))); give --camera DEVICE, or --input FILE")
+        }
     }
 
     private func parseSize(_ text: String) -> (width: Int, height: Int)? {
@@ -81,14 +87,18 @@ struct Live: ParsableCommand {
         let info = reader.info
         let tracker = try recognition.makeTracker()
         let interruption = Interruption.install()
+        // A reader of standard output that goes away (`| head`) ends the run as Ctrl-C does: the recording is kept.
+        BrokenPipeSignal.ignore()
         let writer = try out.map { path in
             try VideoWriter(path: path, width: info.width, height: info.height, frameRate: info.frameRateText,
                             settings: .init(wallClockTimestamps: live), tools: tools)
         }
-        let forcedExit = interruption.removeOnForcedExit(files: [writer?.temporaryPath].compactMap { $0 },
-                                                         processes: [writer?.encoderProcessIdentifier].compactMap { $0 })
+        let decoder = reader.decoderProcessIdentifier
+        let forcedExit = interruption.removeOnForcedExit(
+            files: [writer?.temporaryPath].compactMap { $0 },
+            processes: [writer?.encoderProcessIdentifier].compactMap { $0 } + [decoder])
         defer { interruption.release(forcedExit) }
-        FileHandle.standardError.write(Data("live: \(source.name) \(info.width)x\(info.height) at \(ProgressBar.formatRate(info.frameRate)) frames/s\(live ? ", skipping frames that arrive while busy" : "")\n".utf8))
+        StandardError.write("live: \(source.name) \(info.width)x\(info.height) at \(ProgressBar.formatRate(info.frameRate)) frames/s\(live ? ", skipping frames that arrive while busy" : "")\n")
 
         // Every frame read is put, so a delivery's number counts the frames read (its index is one less).
         let mailbox = FrameMailbox<RGBImage, VideoError>(policy: live ? .newest : .every)
@@ -109,6 +119,12 @@ struct Live: ParsableCommand {
         }
         pump.name = "emovere.live-reader"
         pump.start()
+        // A camera or file that stops delivering would hold the loop in `next()`: the first signal ends the wait.
+        let stopper = interruption.whenRequested {
+            mailbox.close()
+            kill(decoder, SIGKILL)
+        }
+        defer { interruption.release(stopper) }
 
         let status = LiveStatus()
         let annotator = AnnotationRenderer()
@@ -134,7 +150,12 @@ struct Live: ParsableCommand {
                 let latency = Stopwatch.seconds(ContinuousClock.now - delivery.arrival) * 1000
                 let line = try JSONLines.encode(FrameRecord(frame: index, time: time, faces: faces,
                                                             latencyMilliseconds: latency)) + "\n"
-                try FileHandle.standardOutput.write(contentsOf: Data(line.utf8))
+                do throws(VideoCommandError) {
+                    try JSONLines.writeToStandardOutput(line)
+                } catch {
+                    StandardError.write("live: \(error): stopping\n")
+                    break
+                }
                 if let writer {
                     annotator.annotate(&frame, trackedFaces: faces)
                     try writer.write(frame)
@@ -151,7 +172,8 @@ struct Live: ParsableCommand {
         mailbox.close()
         status.finish(dropped: mailbox.dropped)
         try writer?.finish()
-        if let out { FileHandle.standardError.write(Data("  wrote \(out)\n".utf8)) }
-        if let inputFailure { throw inputFailure }
+        if let out { StandardError.write("  wrote \(out)\n") }
+        // An input stopped by Ctrl-C (its decoder killed) did not break off.
+        if let inputFailure, !interruption.isRequested { throw inputFailure }
     }
 }

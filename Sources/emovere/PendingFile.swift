@@ -55,12 +55,12 @@ final class PendingFile {
         if !closed {
             closed = true
             do { try handle.close() } catch {
-                FileHandle.standardError.write(Data("warning: closing \(temporaryPath): \(error)\n".utf8))
+                StandardError.write("warning: closing \(temporaryPath): \(error)\n")
             }
         }
         guard FileManager.default.fileExists(atPath: temporaryPath) else { return }
         do { try FileManager.default.removeItem(atPath: temporaryPath) } catch {
-            FileHandle.standardError.write(Data("warning: could not remove \(temporaryPath): \(error)\n".utf8))
+            StandardError.write("warning: could not remove \(temporaryPath): \(error)\n")
         }
     }
 }

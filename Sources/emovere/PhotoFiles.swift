@@ -34,9 +34,9 @@ enum PhotoFiles {
                         files.append(child)
                     } else if child.contains("\u{FFFD}") {
                         // The listing decoded a name that is not UTF-8 with replacement characters: no such path.
-                        FileHandle.standardError.write(Data("warning: skipping \(child): its name is not valid UTF-8, which emovere cannot open; rename the file\n".utf8))
+                        StandardError.write("warning: skipping \(child): its name is not valid UTF-8, which emovere cannot open; rename the file\n")
                     } else {
-                        FileHandle.standardError.write(Data("warning: skipping \(child): not a regular file\n".utf8))
+                        StandardError.write("warning: skipping \(child): not a regular file\n")
                     }
                 }
             } else {

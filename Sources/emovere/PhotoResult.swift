@@ -1,4 +1,5 @@
 import Emovere
+import EmovereCore
 import EmovereFiles
 import EmovereNN
 import EmovereVision
@@ -56,7 +57,7 @@ struct PhotoResult: Codable {
     }
 
     private static func report(_ error: Error, for path: String) {
-        FileHandle.standardError.write(Data("error: \(naming(path, in: "\(error)"))\n".utf8))
+        StandardError.write("error: \(naming(path, in: "\(error)"))\n")
     }
 
     /// `message` prefixed with `path`, unless it names the file already (read and decode errors do).

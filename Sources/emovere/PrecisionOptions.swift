@@ -1,4 +1,5 @@
 import ArgumentParser
+import EmovereCore
 import EmovereTensor
 import Foundation
 
@@ -11,6 +12,6 @@ struct PrecisionOptions: ParsableArguments {
 extension Precision: ExpressibleByArgument {
     /// Prints `fallbackNote` on standard error when float32 runs instead of this precision.
     func noteFallback() {
-        if !isSupported { FileHandle.standardError.write(Data((Self.fallbackNote + "\n").utf8)) }
+        if !isSupported { StandardError.write(Self.fallbackNote + "\n") }
     }
 }

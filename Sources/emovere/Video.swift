@@ -89,8 +89,12 @@ struct Video: ParsableCommand {
 
     func run() throws {
         let interruption = Interruption.install()
+        // A reader of the JSON that goes away (`| head`) is an error the run handles (outputs removed), not a
+        // SIGPIPE that kills it and leaves hidden partial files behind.
+        BrokenPipeSignal.ignore()
+        let tools = try FFmpegTools.locate()  // once: without ffmpeg, one error rather than one line per video
         guard inputs.count > 1 || output != nil else {
-            let summary = try analyse(inputs[0], out: out, csv: csv, plot: plot, interruption: interruption)
+            let summary = try analyse(inputs[0], out: out, csv: csv, plot: plot, tools: tools, interruption: interruption)
             if summary.brokenOff != nil { throw ExitCode(1) }
             return
         }
@@ -104,14 +108,14 @@ struct Video: ParsableCommand {
             }
             do {
                 let summary = try analyse(input, out: target(out, ".annotated.mp4"), csv: target(csv, ".csv"),
-                                          plot: target(plot, ".svg"), interruption: interruption)
+                                          plot: target(plot, ".svg"), tools: tools, interruption: interruption)
                 if summary.brokenOff != nil { failures += 1 }
                 try log?.append(VideoLine(path: input, summary: summary.record, error: summary.brokenOff))
             } catch let exit as ExitCode {
                 throw exit  // Ctrl-C: stop here; --resume continues with this video
             } catch {
                 failures += 1
-                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                StandardError.write("error: \(error)\n")
                 try log?.append(VideoLine(path: input, summary: nil, error: "\(error)"))
             }
         }
@@ -120,9 +124,8 @@ struct Video: ParsableCommand {
 
     /// Analyses the video `input`, writes the outputs asked for and prints its summary.
     /// - Returns: the summary (`brokenOff` set when the video ended early: the outputs hold what was analysed).
-    func analyse(_ input: String, out: String?, csv: String?, plot: String?,
+    func analyse(_ input: String, out: String?, csv: String?, plot: String?, tools: FFmpegTools,
                  interruption: Interruption) throws -> RunSummary {
-        let tools = try FFmpegTools.locate()
         let reader = try VideoReader(source: .file(input), tools: tools)
         let info = reader.info
         let tracker = try recognition.makeTracker()
@@ -140,10 +143,14 @@ struct Video: ParsableCommand {
             writer?.cancel()
             for output in outputs { output.discard() }
         }
+        let decoder = reader.decoderProcessIdentifier
         let forcedExit = interruption.removeOnForcedExit(
             files: [writer?.temporaryPath].compactMap { $0 } + outputs.map(\.temporaryPath),
-            processes: [writer?.encoderProcessIdentifier].compactMap { $0 })
+            processes: [writer?.encoderProcessIdentifier].compactMap { $0 } + [decoder])
         defer { interruption.release(forcedExit) }
+        // An input that stalled (a network file, a FIFO) would hold the read: the first signal ends it.
+        let stopper = interruption.whenRequested { kill(decoder, SIGKILL) }
+        defer { interruption.release(stopper) }
 
         let json = json ? JSONLines() : nil
         // A stream that breaks off after some frames (a truncated or damaged file) keeps what was analysed, and the
@@ -164,6 +171,7 @@ struct Video: ParsableCommand {
                 do {
                     guard try reader.read(into: &frame) else { break }
                 } catch {
+                    if interruption.isRequested { throw VideoCommandError.interrupted }  // its decoder was killed
                     guard index > 0 else { throw error }
                     brokenOff = error
                     break
@@ -183,6 +191,7 @@ struct Video: ParsableCommand {
                 index += 1
                 progress.update(completed: index)
             }
+            if interruption.isRequested { throw VideoCommandError.interrupted }
             progress.finish()
             let seconds = stopwatch.elapsedSeconds
             // A stream that broke off lasted as long as the frames read from it.
@@ -200,21 +209,25 @@ struct Video: ParsableCommand {
             if let json {
                 try json.write("\n],\n\"tracks\":" + JSONLines.encode(summary.trackRecords) + ",\n\"summary\":"
                                + JSONLines.encode(summary.record) + "}\n")
-                FileHandle.standardError.write(Data((summary.text(input: input) + "\n").utf8))
+                StandardError.write(summary.text(input: input) + "\n")
             } else {
                 print(summary.text(input: input))
             }
             var written = [out, csv, plot].compactMap { $0 }
             if !written.isEmpty {
                 written = written.map { "  wrote \($0)" }
-                (json == nil ? print(written.joined(separator: "\n")) : FileHandle.standardError.write(Data((written.joined(separator: "\n") + "\n").utf8)))
+                (json == nil ? print(written.joined(separator: "\n")) : StandardError.write(written.joined(separator: "\n") + "\n"))
             }
             return summary
         } catch {
             abandonOutputs()
             if case VideoCommandError.interrupted = error {
-                FileHandle.standardError.write(Data("\ninterrupted: partial outputs removed\n".utf8))
+                StandardError.write("\ninterrupted: partial outputs removed\n")
                 throw ExitCode(130)
+            }
+            if case VideoCommandError.standardOutputClosed = error {
+                StandardError.write("\n\(error): partial outputs removed\n")
+                throw ExitCode(141)  // as a process ended by SIGPIPE reports itself
             }
             throw error
         }

@@ -305,5 +305,9 @@ struct VideoCommandTests {
         #expect(badEvery.status != 0 && badEvery.standardError.contains("--every"), "\(badEvery)")
         let missingCamera = try CommandRunner.run(["live", "--camera", fixture.folder + "/video9"] + fixture.recognition)
         #expect(missingCamera.status != 0 && missingCamera.standardError.contains("video9"), "\(missingCamera)")
+        // A device path that does not exist is told before ffprobe runs, with the cameras there are.
+        let noDevice = try CommandRunner.run(["live", "--camera", "/dev/video-emovere-missing"] + fixture.recognition)
+        #expect(noDevice.status != 0 && noDevice.standardError.contains("no camera at /dev/video-emovere-missing ("),
+                "\(noDevice)")
     }
 }

@@ -81,6 +81,22 @@ struct DirectConvolutionTests {
         }
     }
 
+    /// An empty batch (an evaluation of an empty split, an imported graph's valid window larger than its input) has no
+    /// output pixel: nothing is split among the workers (the tile count divided by zero).
+    @Test func anEmptyBatchIsNoWork() {
+        let g = ConvolutionGeometry(inputHeight: 5, inputWidth: 6, channels: 4, kernelSize: 3, stride: 1, padding: .same)
+        let kernel = Tensor(shape: [3, 3, 4, 8], values: randomValues(g.taps * 4 * 8, seed: 2))
+        for instructionSet in InstructionSet.available {
+            let output = Tensor(shape: [0, 5, 6, 8], values: [])
+            let scratchCount = Convolution.directScratchCount(g, batch: 0)
+            Convolution.directForward(input: Tensor(shape: [0, 5, 6, 4], values: []),
+                                      kernel: PackedKernel(kernel, instructionSet: instructionSet), bias: nil,
+                                      geometry: g, relu: false, output: output,
+                                      scratch: scratchCount > 0 ? garbageTensor([scratchCount]) : nil)
+            #expect(output.count == 0, "\(instructionSet)")
+        }
+    }
+
     /// The bfloat16 kernels (AVX512_BF16, and AMX tiles where the CPU has them) against the reference convolution of
     /// the input and weights rounded to bfloat16 by `Reference.bfloat16Bits`: the products are exact, so only the order
     /// of the sums differs. Every case whose window runs (`KW * C`) have an even length; the others are refused.

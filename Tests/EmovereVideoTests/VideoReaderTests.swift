@@ -154,6 +154,33 @@ struct VideoReaderTests {
         #expect(error.description.contains("broke off after \(count)"), "\(error)")
     }
 
+    /// Matroska stores no frame count, and ffmpeg ends a truncated copy quietly with status 0: a video-only file whose
+    /// frames stop far short of the duration in its header broke off (it read as complete).
+    @Test func truncatedMatroskaIsABrokenStreamByItsDuration() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let whole = try videos.movingFace(name: "whole.mp4")
+        let matroska = videos.path("whole.mkv")
+        // A key frame every 5 frames, so the first half of the file still decodes.
+        try TestVideos.ffmpeg(["-i", whole, "-an", "-c:v", "libx264", "-preset", "ultrafast", "-g", "5", matroska])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: matroska))
+        let truncated = videos.path("truncated.mkv")
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+
+        let complete = try VideoReader(source: .file(matroska))
+        #expect(complete.info.frameCountIsEstimate && !complete.info.hasAudio)
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        var whole45 = 0
+        while try complete.read(into: &frame) { whole45 += 1 }
+        #expect(whole45 == 45)
+        let reader = try VideoReader(source: .file(truncated))
+        var count = 0
+        let error = try #require(throws: VideoError.self) {
+            while try reader.read(into: &frame) { count += 1 }
+        }
+        #expect(error.description.contains("broke off after \(count) complete frames (its duration"), "\(error)")
+    }
+
     @Test func missingToolsSayHowToInstall() {
         let error = #expect(throws: VideoError.self) { try FFmpegTools.locate(environment: ["PATH": "/nonexistent"]) }
         #expect(error == .toolNotFound(name: "ffmpeg", searched: ["/nonexistent"]))

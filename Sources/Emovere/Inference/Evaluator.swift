@@ -98,4 +98,8 @@ public struct Evaluator {
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif

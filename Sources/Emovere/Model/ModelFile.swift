@@ -104,7 +104,7 @@ public enum ModelFile {
     /// file written before checksums existed loads with a warning.
     static func verifyChecksum(_ file: SafeTensorsFile, path: String) throws {
         guard let stored = file.metadata[checksumKey] else {
-            FileHandle.standardError.write(Data("warning: \(path) has no checksum (written by an older emovere): loaded without an integrity check\n".utf8))
+            StandardError.write("warning: \(path) has no checksum (written by an older emovere): loaded without an integrity check\n")
             return
         }
         let computed = try checksum(of: file)

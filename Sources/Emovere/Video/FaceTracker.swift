@@ -9,8 +9,9 @@ import EmovereVision
 /// 2. Centre-distance fallback for what is left: the distance between the centres, divided by the larger side of
 ///    the track's box, at most ``Settings/maximumCentreDistance``, closest first. This keeps fast-moving faces
 ///    (no overlap between consecutive detections) on their track.
-/// 3. Unmatched boxes start new tracks, numbered 1, 2, 3, ... in order of appearance; a track not matched for more
-///    than ``Settings/maximumMissedFrames`` frames is forgotten, and a face reappearing after that gets a new number.
+/// 3. Unmatched boxes start new tracks, numbered 1, 2, 3, ... in order of appearance; a track not matched in more
+///    than ``Settings/maximumMissedFrames`` updates in a row is forgotten, and a face reappearing after that gets a
+///    new number. Updates count, not frame numbers: frames a live source dropped were never looked at.
 ///
 /// The tracker is a value type: copy it to branch, and use one copy from one thread at a time.
 public struct FaceTracker: Sendable {
@@ -20,7 +21,7 @@ public struct FaceTracker: Sendable {
         public var minimumOverlap: Double
         /// The largest centre distance, as a fraction of the track box's larger side, for the fallback pass.
         public var maximumCentreDistance: Double
-        /// How many frames a track survives without a matching detection.
+        /// How many updates (frames looked at) in a row a track survives without a matching detection.
         public var maximumMissedFrames: Int
 
         /// Creates settings; the defaults suit 10-60 frames/s video.
@@ -41,6 +42,8 @@ public struct FaceTracker: Sendable {
         public var lastSeenFrame: Int
         /// The frame where the track started.
         public let firstFrame: Int
+        /// The update of the last match (updates counted from 1).
+        var lastSeenUpdate: Int
     }
 
     /// The settings in use.
@@ -48,6 +51,7 @@ public struct FaceTracker: Sendable {
     /// Tracks alive after the last update, oldest first.
     public private(set) var tracks: [Track] = []
     private var nextIdentifier = 1
+    private var updates = 0
 
     /// A tracker with no tracks yet.
     public init(settings: Settings = Settings()) {
@@ -57,7 +61,8 @@ public struct FaceTracker: Sendable {
     /// Matches the boxes detected in `frame` to the live tracks and returns, for each box in order, its track's
     /// identifier. Frames must be passed in increasing order (they need not be consecutive).
     public mutating func update(detections: [Rect], frame: Int) -> [Int] {
-        tracks.removeAll { frame - $0.lastSeenFrame > settings.maximumMissedFrames }
+        updates += 1
+        tracks.removeAll { updates - $0.lastSeenUpdate > settings.maximumMissedFrames }
         var trackForDetection = [Int?](repeating: nil, count: detections.count)
         var trackTaken = [Bool](repeating: false, count: tracks.count)
 
@@ -98,9 +103,11 @@ public struct FaceTracker: Sendable {
             if let trackIndex = trackForDetection[detectionIndex] {
                 tracks[trackIndex].box = box
                 tracks[trackIndex].lastSeenFrame = frame
+                tracks[trackIndex].lastSeenUpdate = updates
                 identifiers.append(tracks[trackIndex].identifier)
             } else {
-                tracks.append(Track(identifier: nextIdentifier, box: box, lastSeenFrame: frame, firstFrame: frame))
+                tracks.append(Track(identifier: nextIdentifier, box: box, lastSeenFrame: frame, firstFrame: frame,
+                                    lastSeenUpdate: updates))
                 identifiers.append(nextIdentifier)
                 nextIdentifier += 1
             }

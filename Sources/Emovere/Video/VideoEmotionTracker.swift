@@ -47,7 +47,7 @@ public final class VideoEmotionTracker {
         public var smoothing: Float
         /// Follow faces between full detections with a local search (false: reuse the last boxes as they are).
         public var followBetweenDetections: Bool
-        /// Track matching settings.
+        /// Track matching settings (a track's memory is raised to at least two detection intervals).
         public var tracking: FaceTracker.Settings
 
         /// Creates settings; by default every frame is searched and nothing is smoothed.
@@ -84,7 +84,11 @@ public final class VideoEmotionTracker {
         }
         self.recognizer = recognizer
         self.settings = settings
-        self.tracker = FaceTracker(settings: settings.tracking)
+        // A face the detector misses once is followed by no box until the next detection: its track must outlive two
+        // detection intervals (with --every 15, the default memory of 10 frames dropped it at every miss).
+        var tracking = settings.tracking
+        tracking.maximumMissedFrames = max(tracking.maximumMissedFrames, 2 * settings.detectionInterval)
+        self.tracker = FaceTracker(settings: tracking)
         self.smoother = ProbabilitySmoother(alpha: settings.smoothing)
     }
 

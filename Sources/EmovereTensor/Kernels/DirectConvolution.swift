@@ -103,6 +103,7 @@ extension Convolution {
                      "a \(kernel.precision) kernel does not support \(geometry)")
         precondition(!kernel.hasPairedPanels || (geometry.kernelWidth * geometry.channels) % 2 == 0,
                      "a kernel packed in row pairs needs window runs of even length, not \(geometry)")
+        if batch * geometry.outputPixels == 0 { return } // no output pixel (an empty batch): nothing to split
         let framed = geometry.framed
         if let framed, let scratch { frame(input, geometry: geometry, framed: framed, into: scratch.pointer) }
         let source = framed != nil ? scratch!.pointer : input.pointer

@@ -4,6 +4,8 @@ import EmovereCore
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+#elseif canImport(Musl)
+import Musl
 #endif
 
 // Elementwise and reduction kernels on flat float buffers. Matrices are row-major [rows, columns];

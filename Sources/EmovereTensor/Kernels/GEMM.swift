@@ -1,8 +1,17 @@
 // The one seam to the BLAS library: every matrix product in Emovere goes through `Gemm.multiply`.
 // Shapes (row-major): C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C[m, n],
 // op(A) = A or Aᵀ (A stored [k, m] when transposed), op(B) likewise.
-// An Accelerate path for macOS/iOS is one `#if canImport(Accelerate)` in this file.
+// OpenBLAS on Linux, Accelerate on Apple platforms (Package.swift links one or the other).
+#if canImport(Accelerate)
+import Accelerate
+
+/// The integer type of the BLAS interface (Accelerate's classic CBLAS: 32 bits).
+private typealias BlasInteger = Int32
+#else
 import CBLAS
+
+private typealias BlasInteger = blasint
+#endif
 import EmovereCore
 import Foundation
 
@@ -11,19 +20,30 @@ public enum Gemm {
     /// Makes the BLAS library single-threaded: Emovere parallelises over the batch itself, and
     /// OpenBLAS's own threads are slower on these models' skinny shapes (measured with `emovere bench`).
     /// Idempotent; call before the first multiply.
+    /// (Accelerate has no such switch; its threads follow `VECLIB_MAXIMUM_THREADS`.)
     public static func configureThreads() {
+        #if !canImport(Accelerate)
         openblas_set_num_threads(1)
+        #endif
     }
 
     /// A short description of the BLAS library and the kernel it selected, for benchmarks.
     public static var libraryDescription: String {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
         let config = openblas_get_config().map { String(cString: $0) } ?? "OpenBLAS"
         return "\(config) (core \(coreName))"
+        #endif
     }
 
-    /// The name of the kernel family OpenBLAS chose for this CPU (e.g. `Haswell`, `SkylakeX`).
+    /// The name of the kernel family OpenBLAS chose for this CPU (e.g. `Haswell`, `SkylakeX`; `Accelerate` there).
     public static var coreName: String {
-        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        return openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        #endif
     }
 
     /// `C[m, n] = alpha * op(A) * op(B) + beta * C` with leading dimensions given by the stored layouts.
@@ -47,6 +67,7 @@ public enum Gemm {
         let ldb = transposeB ? k : n
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-            blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(n))
+            BlasInteger(m), BlasInteger(n), BlasInteger(k), alpha, a, BlasInteger(lda), b, BlasInteger(ldb), beta, c,
+            BlasInteger(n))
     }
 }

@@ -67,4 +67,8 @@ public enum Loss {
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif

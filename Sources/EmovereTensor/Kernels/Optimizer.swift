@@ -53,4 +53,8 @@ public enum OptimizerKernels {
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
+
+#elseif canImport(Musl)
+
+import Musl
 #endif
