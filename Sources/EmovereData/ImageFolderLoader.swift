@@ -37,6 +37,11 @@ public struct ImageFolderLoader: Sendable {
                 return Self.join(root, match)
             }
         }
+        // In a train/ val/ test/ layout val/ is PublicTest (above) and test/ the held-out test, PrivateTest.
+        if split == .privateTest, entries.contains(where: { ["val", "validation"].contains($0.lowercased()) }),
+           let test = entries.first(where: { $0.lowercased() == "test" }) {
+            return Self.join(root, test)
+        }
         if entries.contains(where: { Emotion(name: $0) != nil }) { return root }
         throw .splitFolderMissing(root: root, split: split, expected: split.folderNames, found: entries)
     }
@@ -49,6 +54,7 @@ public struct ImageFolderLoader: Sendable {
         let folder = try splitFolder(root: root, split: split)
         var issues: [LoadIssue] = []
         var files: [(path: String, label: Int, source: String)] = []
+        var classFolders = 0
         for name in try Self.subdirectories(of: folder) {
             let classFolder = Self.join(folder, name)
             guard let emotion = Emotion(name: name) else {
@@ -58,6 +64,7 @@ public struct ImageFolderLoader: Sendable {
                 issues.append(issue)
                 continue
             }
+            classFolders += 1
             for file in try Self.contents(of: classFolder) where !file.hasPrefix(".") {
                 let fileExtension = file.split(separator: ".").last.map { $0.lowercased() } ?? ""
                 if file.contains("."), Self.imageExtensions.contains(fileExtension) {
@@ -68,7 +75,7 @@ public struct ImageFolderLoader: Sendable {
         files.sort { $0.path < $1.path }
         guard !files.isEmpty else {
             let unknown = issues.map { String($0.location.split(separator: "/").last ?? "") }
-            throw .noImages(path: folder, split: split, reason: unknown.isEmpty
+            throw .noImages(path: folder, split: split, reason: unknown.isEmpty || classFolders > 0
                 ? "no .png, .jpg or .jpeg file in any class folder"
                 : "no class folder with an emotion's name (found \(unknown.joined(separator: ", ")); expected "
                     + Emotion.allCases.map(\.name).joined(separator: ", ") + ")")

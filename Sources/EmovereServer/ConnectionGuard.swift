@@ -6,12 +6,14 @@ import NIOHTTP1
 ///
 /// - a connection beyond ``ConnectionRegistry/limit`` is answered 503 (`Retry-After: 1`) and closed;
 /// - a request must arrive whole (request line, headers and body) within `requestTimeout` of the connection opening,
-///   of the previous response or of its own first byte: a connection that never delivered a request in time gets 408
+///   of the previous response or of its own headers: a connection that never delivered a request in time gets 408
 ///   and is closed, an idle keep-alive connection is closed silently, a stalled body is cut. The deadline restarts
-///   when a request begins on an idle connection, when a response is queued (for a request answered before its body
-///   arrived, once the body has arrived), when it passes while a response's bytes have left the outgoing buffer
-///   since it last passed, and when the response has been sent whole; so a client that stops reading its answer is
-///   cut a timeout later (the close discards what was not sent), and one that reads slowly gets the whole answer;
+///   when a request's headers arrive on an idle connection, when a response is queued (for a request answered before
+///   its body arrived, once the body has arrived), when it passes while a response is leaving the outgoing buffer at
+///   ``minimumDrainBytesPerSecond`` or faster, and when the response has been sent whole; so a client that stops
+///   reading its answer, or reads it slower than that, is cut within two timeouts (the close discards what was not
+///   sent), and one that reads slowly gets the whole answer. (A pipelined request's answer that waits behind an unread
+///   one is not bounded this way: only the connection limit bounds it.)
 /// - a request with `Expect: 100-continue` gets `100 Continue` when its route starts reading the body (the route
 ///   sends a ``ContinueEvent``, see ``ContinuingRequestBody``);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
@@ -43,6 +45,9 @@ final class ConnectionGuard: ChannelDuplexHandler {
     private var responsesSending = 0
     /// The bytes waiting to be sent when the deadline last passed during a response (nil: none was being sent).
     private var bufferedAtDeadline: Int?
+    /// The slowest a client may read a response being sent and keep its connection: a request timeout's worth of
+    /// this many bytes must leave the buffer between two deadlines.
+    static let minimumDrainBytesPerSecond = 1024
 
     /// No request is being read or answered: the connection waits for the next one.
     private var isIdle: Bool { requestsInProgress == 0 && !readingRequest && !closing && !upgraded }
@@ -179,10 +184,12 @@ final class ConnectionGuard: ChannelDuplexHandler {
         deadline = nil
         guard !closing, !upgraded else { return }
         // A client reading a large answer slowly has bytes leaving the buffer between deadlines: it gets another
-        // window; one that stopped reading does not. (Without the option, as on a channel that lacks it, it is cut.)
+        // window; one that stopped reading, or reads slower than the minimum, does not. (A channel without the option
+        // cannot tell: the client is cut.)
+        let seconds = Int(requestTimeout.nanoseconds / 1_000_000_000)
         if responsesSending > 0, isIdle,
            let buffered = try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes),
-           buffered < bufferedAtDeadline ?? .max {
+           buffered <= (bufferedAtDeadline ?? .max) - Self.minimumDrainBytesPerSecond * max(1, seconds) {
             bufferedAtDeadline = buffered
             return armDeadline(context: context)
         }

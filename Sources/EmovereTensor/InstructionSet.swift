@@ -3,7 +3,8 @@ import Foundation
 
 /// The vector instruction sets the hot kernels are compiled for (C target `CEmovereCPU`, one source compiled once
 /// per set). The package is built for the compiler's baseline CPU; the kernels pick the widest set the CPU runs
-/// when the process starts (`detected`), so one binary runs everywhere and uses AVX-512 where it exists.
+/// when the process starts (`detected`), so one binary runs everywhere and uses AVX-512 where it exists. A kernel
+/// given a set the CPU lacks stops at its first instruction (SIGILL): callers pass `detected` or one of `available`.
 public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
     /// 128-bit vectors: SSE2 on x86-64, NEON on arm64.
     case portable

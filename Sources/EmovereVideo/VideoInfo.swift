@@ -19,6 +19,8 @@ public struct VideoInfo: Sendable, Equatable, Codable {
     public var duration: Double?
     /// Whether the input has at least one audio stream.
     public var hasAudio: Bool
+    /// Whether the video stream is the input's only stream (no audio, subtitles or data).
+    public var isVideoOnly: Bool
     /// The video codec's short name, e.g. `h264`.
     public var codec: String
     /// The probed stream's index in the input (ffprobe's `index`), the stream `VideoReader` decodes; nil: the first
@@ -37,6 +39,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         self.frameCountIsEstimate = frameCountIsEstimate
         self.duration = duration
         self.hasAudio = hasAudio
+        self.isVideoOnly = !hasAudio
         self.codec = codec
         self.streamIndex = streamIndex
     }
@@ -105,6 +108,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
             self.frameCountIsEstimate = true
         }
         self.hasAudio = streams.contains { $0.codecType == "audio" }
+        self.isVideoOnly = streams.count == 1
         self.codec = video.codecName ?? "unknown"
         self.streamIndex = video.index
     }

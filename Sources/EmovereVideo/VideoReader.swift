@@ -125,10 +125,10 @@ public final class VideoReader {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "expected \(expected) frames\n" + messages)
         }
-        // Without a frame count (MKV, WebM, MPEG-TS) ffmpeg ends a truncated file quietly, with status 0: a video-only
-        // file whose frames stop more than a second and a tenth short of its duration broke off. (With audio, the
-        // container's duration may be the audio's.)
-        if let estimate = info.frameCount, info.frameCountIsEstimate, !info.hasAudio,
+        // Without a frame count (MKV, WebM, MPEG-TS) ffmpeg ends a truncated file quietly, with status 0: a file of one
+        // video stream whose frames stop more than a second and more than a tenth short of its duration broke off.
+        // (With other streams, the container's duration may be theirs.)
+        if let estimate = info.frameCount, info.frameCountIsEstimate, info.isVideoOnly,
            Double(framesRead) < 0.9 * Double(estimate), Double(estimate - framesRead) > info.frameRate {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "its duration (\(info.duration.map { String(format: "%.2f s", $0) } ?? "?")) holds about \(estimate) frames")
@@ -142,9 +142,10 @@ public final class VideoReader {
         return try read(into: &frame) ? frame : nil
     }
 
-    /// The decoder's process identifier: killing it (from another thread, on Ctrl-C) ends a read that waits on a
-    /// stalled input.
-    public var decoderProcessIdentifier: Int32 { decoder.process.processIdentifier }
+    /// Kills the decoder if it still runs (from another thread, on Ctrl-C): a read waiting on a stalled input ends.
+    public func interrupt() {
+        decoder.interrupt()
+    }
 
     /// Stops decoding (ffmpeg is terminated if it is still running); later reads return false.
     public func close() {

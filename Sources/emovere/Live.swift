@@ -93,10 +93,8 @@ struct Live: ParsableCommand {
             try VideoWriter(path: path, width: info.width, height: info.height, frameRate: info.frameRateText,
                             settings: .init(wallClockTimestamps: live), tools: tools)
         }
-        let decoder = reader.decoderProcessIdentifier
-        let forcedExit = interruption.removeOnForcedExit(
-            files: [writer?.temporaryPath].compactMap { $0 },
-            processes: [writer?.encoderProcessIdentifier].compactMap { $0 } + [decoder])
+        let forcedExit = interruption.removeOnForcedExit(files: [writer?.temporaryPath].compactMap { $0 },
+                                                         processes: [writer?.encoderProcessIdentifier].compactMap { $0 })
         defer { interruption.release(forcedExit) }
         StandardError.write("live: \(source.name) \(info.width)x\(info.height) at \(ProgressBar.formatRate(info.frameRate)) frames/s\(live ? ", skipping frames that arrive while busy" : "")\n")
 
@@ -120,11 +118,11 @@ struct Live: ParsableCommand {
         pump.name = "emovere.live-reader"
         pump.start()
         // A camera or file that stops delivering would hold the loop in `next()`: the first signal ends the wait.
+        let decoder = UnsafeSendable(reader)  // `interrupt` only kills a running process, from any thread
         let stopper = interruption.whenRequested {
             mailbox.close()
-            kill(decoder, SIGKILL)
+            decoder.value.interrupt()
         }
-        defer { interruption.release(stopper) }
 
         let status = LiveStatus()
         let annotator = AnnotationRenderer()
@@ -165,10 +163,12 @@ struct Live: ParsableCommand {
                 if maxFrames > 0 && processed >= maxFrames { break }
             }
         } catch {
+            interruption.release(stopper)
             mailbox.close()
             writer?.cancel()
             throw error
         }
+        interruption.release(stopper)
         mailbox.close()
         status.finish(dropped: mailbox.dropped)
         try writer?.finish()

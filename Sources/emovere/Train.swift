@@ -16,7 +16,7 @@ struct Train: ParsableCommand {
             every epoch. Re-run with --resume to continue an interrupted run.
             """)
 
-    @Option(help: "FER2013 data: fer2013.csv or a folder with train/ and test/ class folders.")
+    @Option(help: "FER2013 data: fer2013.csv or a folder with train/ and test/ class folders (or train/, val/ and test/: val/ validates).")
     var data: String
 
     @Option(help: """

@@ -143,19 +143,20 @@ struct Video: ParsableCommand {
             writer?.cancel()
             for output in outputs { output.discard() }
         }
-        let decoder = reader.decoderProcessIdentifier
         let forcedExit = interruption.removeOnForcedExit(
             files: [writer?.temporaryPath].compactMap { $0 } + outputs.map(\.temporaryPath),
-            processes: [writer?.encoderProcessIdentifier].compactMap { $0 } + [decoder])
+            processes: [writer?.encoderProcessIdentifier].compactMap { $0 })
         defer { interruption.release(forcedExit) }
         // An input that stalled (a network file, a FIFO) would hold the read: the first signal ends it.
-        let stopper = interruption.whenRequested { kill(decoder, SIGKILL) }
+        let decoder = UnsafeSendable(reader)  // `interrupt` only kills a running process, from any thread
+        let stopper = interruption.whenRequested { decoder.value.interrupt() }
         defer { interruption.release(stopper) }
 
         let json = json ? JSONLines() : nil
         // A stream that breaks off after some frames (a truncated or damaged file) keeps what was analysed, and the
         // command exits 1 (`run`).
         var brokenOff: VideoError?
+        var committed = false  // the outputs are in place (only the summary was left to write)
         do {
             try csvFile?.write(TimelineCSV.header + "\n")
             try json?.write("{\"video\":" + JSONLines.encode(VideoDescription(path: input, info: info)) + ",\n\"frames\":[\n")
@@ -203,6 +204,7 @@ struct Video: ParsableCommand {
             }
             try writer?.finish()
             for output in outputs { try output.commit() }
+            committed = true
             let summary = RunSummary(frames: index, duration: duration, frameRate: info.frameRate, faces: faceCount,
                                      framesWithFaces: framesWithFaces, seconds: seconds, summaries: tracker.summaries,
                                      brokenOff: brokenOff.map { "\($0)" })
@@ -226,7 +228,7 @@ struct Video: ParsableCommand {
                 throw ExitCode(130)
             }
             if case VideoCommandError.standardOutputClosed = error {
-                StandardError.write("\n\(error): partial outputs removed\n")
+                StandardError.write("\n\(error): \(committed ? "outputs kept" : "partial outputs removed")\n")
                 throw ExitCode(141)  // as a process ended by SIGPIPE reports itself
             }
             throw error

@@ -53,6 +53,8 @@ struct ImageFolderLoaderTests {
         try folder.write(try Self.face(3).pngData(), to: "train/Anger/c.png")
         let (validation, report) = try ImageFolderLoader().load(root: folder.path, split: .publicTest)
         #expect(validation.labels == [Emotion.sad.rawValue] && report.source == folder.path + "/val")
+        let (heldOut, _) = try ImageFolderLoader().load(root: folder.path, split: .privateTest)
+        #expect(heldOut.labels == [Emotion.happy.rawValue])
         let error = try #require(throws: DataError.self) { try ImageFolderLoader().load(root: folder.path, split: .training) }
         #expect(error.description.contains("no class folder with an emotion's name (found Anger; expected angry, disgust"),
                 "\(error)")

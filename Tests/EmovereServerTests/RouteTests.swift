@@ -101,6 +101,20 @@ struct RouteTests {
         }
     }
 
+    /// A form whose first file input was left empty (browsers send `filename=""` and no bytes) still gives the photo
+    /// of the second (the empty part was taken and answered 400).
+    @Test func anEmptyFilePartDoesNotHideThePhoto() async throws {
+        let boundary = "XyZ"
+        let empty = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"unused\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n".utf8)
+        try await ServerFixture.server().application().test(.router) { client in
+            let response = try await client.execute(
+                uri: "/v1/analyze", method: .post,
+                headers: [.contentType: "multipart/form-data; boundary=\(boundary)"],
+                body: ByteBuffer(bytes: empty + Self.multipartBody(boundary: boundary)))
+            #expect(response.status == .ok, "\(String(buffer: response.body))")
+        }
+    }
+
     @Test func annotateReturnsThePhotoAsPNG() async throws {
         try await ServerFixture.server().application().test(.router) { client in
             let response = try await client.execute(uri: "/v1/analyze?annotate=1", method: .post,

@@ -124,7 +124,7 @@ enum Checkpoint {
         let (file, header) = try resumable(path, recipe: recipe)
         if let recorded = header.data, recorded != data {
             throw TrainingError.checkpointMismatch(
-                path: path, reason: "the checkpoint was made on other training or validation images than these (another --data or --validation-fraction)")
+                path: path, reason: "the checkpoint was made on other training or validation images than these (another --data or --validation-fraction, or a folder layout whose validation folder is now val/ rather than test/)")
         }
         try load(model, from: file, path: path)
         for slot in optimizer.namedSlots {

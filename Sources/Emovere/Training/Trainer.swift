@@ -105,7 +105,7 @@ public final class Trainer {
     public static func checkpointPath(in directory: String) -> String { directory + "/checkpoint.safetensors" }
 
     /// Checks, before the data is loaded, that `recipe` can continue the run in `directory`: its checkpoint is an
-    /// Emovere checkpoint, intact, and made with `recipe` (the epoch count may differ).
+    /// Emovere checkpoint, intact, and made with `recipe` (the epoch count may differ, at least the epochs done).
     public static func verifyResumable(directory: String, recipe: TrainingRecipe) throws {
         try Checkpoint.verify(at: checkpointPath(in: directory), recipe: recipe)
     }
@@ -355,7 +355,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case let .initialWeightsMismatch(path, expected, found):
             "\(path): the initial weights are a \(found) model, but the recipe trains a \(expected); choose a model of the same architecture and input size"
         case let .softLabelsNeedFileNames(file):
-            "soft labels from \(file) are matched by image file name: train from the image-folder layout (train/<class>/*.png), not from fer2013.csv"
+            "soft labels from \(file) are matched by class folder and file name: train from the image-folder layout (train/<class>/*.png), not from fer2013.csv"
         case let .teacherMismatch(path, expectedClasses, found):
             "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
         case let .teacherChanged(path, record):
