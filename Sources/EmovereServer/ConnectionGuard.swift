@@ -16,6 +16,8 @@ import NIOHTTP1
 ///   one is not bounded this way: only the connection limit bounds it.)
 /// - a request with `Expect: 100-continue` gets `100 Continue` when its route starts reading the body (the route
 ///   sends a ``ContinueEvent``, see ``ContinuingRequestBody``);
+/// - a client that closes its side while its request waits or is analysed has the connection closed (the request
+///   then is not analysed);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
 ///   connection is closed (without a second answer when the request was already answered).
 ///
@@ -107,12 +109,23 @@ final class ConnectionGuard: ChannelDuplexHandler {
             if requestsInProgress == 0 { armDeadline(context: context) } else { cancelDeadline() }
         }
         context.fireChannelRead(data)
+        if case .end = unwrapInboundIn(data), requestsInProgress > 0 {
+            // Hummingbird reads no more until it has answered: one read asked for here lets a client's close be seen
+            // (the channel turns inactive) while its request waits, so it is not analysed for nobody.
+            context.read()
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case HTTPServerUpgradeEvents.upgradeComplete = event {
             upgraded = true
             cancelDeadline()
+        }
+        if case ChannelEvent.inputClosed = event, !upgraded, !closing, !readingRequest, requestsInProgress > 0 {
+            // The client closed its side while its request waits or is analysed: taken, as nginx takes it, for a
+            // client that left. The connection closes, so the request is not analysed for nobody (a client that only
+            // half-closes after its request gets no answer).
+            close(context: context)
         }
         context.fireUserInboundEventTriggered(event)
     }

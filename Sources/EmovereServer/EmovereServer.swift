@@ -170,12 +170,12 @@ public struct EmovereServer: Sendable {
 
     /// The HTTP routes (everything but the WebSocket upgrade); HEAD is answered wherever GET is, and another method
     /// on a served path gets 405.
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         var allowed: [String: [HTTPRequest.Method]] = [:]
         func on(_ path: String, _ method: HTTPRequest.Method,
-                _ respond: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
+                _ respond: @escaping @Sendable (Request, ServerRequestContext) async throws -> Response) {
             allowed[path, default: []].append(method)
             router.on(RouterPath(path), method: method, use: respond)
         }
@@ -210,7 +210,7 @@ public struct EmovereServer: Sendable {
 
     /// `POST /v1/analyze`: faces and emotions of the uploaded image as JSON, or the annotated PNG with
     /// `?annotate=1`.
-    func analyze(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func analyze(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let upload = try ImageUpload(contentType: request.headers[.contentType])
         let annotate = try Self.flag(named: "annotate", in: request)
         let limit = configuration.maximumBodyBytes
@@ -226,7 +226,7 @@ public struct EmovereServer: Sendable {
                                         held: &heldBytes)
         let (bytes, source) = try upload.imageBytes(from: consume body)
         let limits = configuration.imageLimits
-        let analysis = try await pool.withRecognizer { recognizer in
+        let analysis = try await pool.withRecognizer(isWanted: { !context.clientIsGone }) { recognizer in
             try Analysis.run(bytes: bytes, source: source, limits: limits, maximumFaces: configuration.maximumFacesPerImage,
                              annotate: annotate, with: recognizer)
         }

@@ -66,14 +66,18 @@ public final class RecognizerPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `body` with a recognizer of its own on a Dispatch thread and returns its result.
+    /// Runs `body` with a recognizer of its own on a Dispatch thread and returns its result, unless `isWanted` says
+    /// otherwise once the recognizer is free (the client went away while its request waited).
     /// - Throws: ``ServerError/overloaded(running:waiting:)`` when every recognizer is busy and the waiting list
-    ///   is full, `CancellationError` when the task is cancelled while waiting, or what `body` throws.
+    ///   is full, `CancellationError` when the task is cancelled while waiting,
+    ///   ``ServerError/clientClosedRequest`` when the work is no longer wanted, or what `body` throws.
     public func withRecognizer<Value: Sendable>(
+        isWanted: () -> Bool = { true },
         _ body: @escaping @Sendable (EmotionRecognizer) throws -> Value
     ) async throws -> Value {
         let index = try await acquire()
         defer { release(index) }
+        guard isWanted() else { throw ServerError.clientClosedRequest }
         let recognizer = UnsafeSendable(recognizers[index])  // the pool hands this recognizer to this work item alone
         return try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global(qos: .userInitiated).async {

@@ -29,6 +29,9 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     case uploadsOverloaded(limit: Int)
     /// 503: the server already holds its maximum number of open connections.
     case tooManyConnections(limit: Int)
+    /// 499 (as nginx counts it): the client closed its connection while its request waited for a recognizer, so it
+    /// was not analysed. Nobody receives the answer; metrics and logs see it.
+    case clientClosedRequest
     /// 408: the request did not arrive whole (line, headers and body) within the request timeout.
     case requestTimeout(seconds: Int)
     /// 431: the request line or headers are longer than the HTTP decoder accepts.
@@ -55,6 +58,7 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .overloaded, .uploadsOverloaded, .tooManyConnections: .serviceUnavailable
         case .requestTimeout: .requestTimeout
         case .headersTooLarge: .requestHeaderFieldsTooLarge
+        case .clientClosedRequest: .init(code: 499, reasonPhrase: "Client Closed Request")
         case .missingResource, .invalidSetting, .invalidConfiguration: .internalServerError
         }
     }
@@ -88,6 +92,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "request timeout: the request line, headers and body must arrive within \(seconds) s (--request-timeout)"
         case .headersTooLarge:
             return "request headers too large: the request line and headers must fit in 80 KiB"
+        case .clientClosedRequest:
+            return "the client closed its connection while the request waited for a recognizer: not analysed"
         case let .missingResource(name, reason):
             return "resource \(name) of the EmovereServer bundle (emovere_EmovereServer.resources beside the executable): \(reason)"
         case let .invalidSetting(name, expected, received):
