@@ -138,18 +138,18 @@ final class Subprocess {
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
-    /// Stops the process at once and waits for it. Only for work whose output is no longer wanted (a reader closed
-    /// early, an abandoned encoding): SIGKILL, because ffmpeg answers SIGTERM by flushing what it holds, which took
-    /// seconds and blocked on a pipe nobody reads.
     /// Kills the process if it still runs, without waiting (from any thread: a signal handler's action).
     func interrupt() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
     }
 
+    /// Stops the process at once and waits for it. Only for work whose output is no longer wanted (a reader closed
+    /// early, an abandoned encoding): SIGKILL, because ffmpeg answers SIGTERM by flushing what it holds, which took
+    /// seconds and blocked on a pipe nobody reads.
     func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
+        interrupt()
         process.waitUntilExit()
     }
 
