@@ -52,7 +52,7 @@ struct Evaluate: ParsableCommand {
     var corruptions = false
 
     @Option(parsing: .upToNextOption, help: "With --corruptions: the severities to run (1-5; default all). Severity 3 alone gives a quick estimate.")
-    var severities: [Int] = Array(Corruption.severities)
+    var severities: [Int] = []
 
     @Option(help: ArgumentHelp(
         "Write a reliability diagram (accuracy against confidence in 15 bins, with the expected calibration error) as SVG.",
@@ -84,6 +84,15 @@ struct Evaluate: ParsableCommand {
         if adoptTta && (!record || tta == nil) {
             throw ValidationError("--adopt-tta needs --record and an explicit --tta")
         }
+        if adoptTta && split != .publicTest {
+            throw ValidationError("--adopt-tta chooses the card's view on the validation split (publictest); PrivateTest stays the untouched test, received --split \(split.usage)")
+        }
+        if reliabilityDiagram != nil && (corruptions || throughDetector != nil) {
+            throw ValidationError("--reliability-diagram draws the plain evaluation's bins; it cannot be combined with --corruptions or --through-detector")
+        }
+        if fitTemperature && split == .training {
+            throw ValidationError("--fit-temperature fits on held-out Training images: evaluate another split (publictest)")
+        }
         if !note.isEmpty && !record { throw ValidationError("--note needs --record") }
         if note.contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
             throw ValidationError("--note needs some text, received an empty note")
@@ -104,10 +113,10 @@ struct Evaluate: ParsableCommand {
         if let severity = severities.first(where: { !Corruption.severities.contains($0) }) {
             throw ValidationError("--severities must be between 1 and 5, received \(severity)")
         }
-        if Set(severities) != Set(Corruption.severities) && !corruptions {
+        if !severities.isEmpty && !corruptions {
             throw ValidationError("--severities needs --corruptions")
         }
-        if Set(severities) != Set(Corruption.severities) && record {
+        if !severities.isEmpty && Set(severities) != Set(Corruption.severities) && record {
             throw ValidationError("--record stores the whole benchmark, severities 1-5, in the card: leave out --severities")
         }
         if fitTemperature && (corruptions || throughDetector != nil) {
@@ -129,8 +138,9 @@ struct Evaluate: ParsableCommand {
                                   temperature: card.temperature(for: tta))
         if corruptions { return try runCorruptionBenchmark(evaluator, weights: weights) }
         if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
-        let dataset = try CommandSupport.load(path: data, split: split, strict: strict,
-                                              imageSize: card.preprocessing.inputSize)
+        let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
+                                                                  imageSize: card.preprocessing.inputSize)
+        try Self.checkRecordable(loaded, record: record, data: data, split: split)
         if let throughDetector {
             var recognizerCard = card
             recognizerCard.testTimeAugmentation = tta == .none ? nil : tta
@@ -183,35 +193,63 @@ struct Evaluate: ParsableCommand {
         }
     }
 
+    /// Refuses `--record` of figures measured on data that has no split of its own: they would be stored under a
+    /// split's name (PublicTest accuracy measured on Training images).
+    private static func checkRecordable(_ report: LoadReport, record: Bool, data: String, split: Split) throws {
+        guard record, report.readsEverySplit else { return }
+        throw CommandFailure("--record: \(data) has no \(split.usage) split of its own (\(report.source) is read whole for every split); the card keeps figures by split, so give data with train/ and test/ folders or a Usage column")
+    }
+
     /// The temperature that minimises the negative log-likelihood on the Training images the model's recipe held out
     /// (never on the split being evaluated), printed with the calibration error before and after.
     private func fittedTemperature(_ evaluator: Evaluator, card: ModelCard) throws -> Float {
-        let (training, report) = try CommandSupport.loadWithReport(path: data, split: .training, strict: strict,
-                                                                   imageSize: card.preprocessing.inputSize)
-        guard !report.readsEverySplit else {
-            throw CommandFailure("--fit-temperature: \(data) has no Training split of its own (\(report.source) is read whole for every split), so the held-out images would be among those evaluated; give data with train/ and test/ folders or a Usage column")
+        guard let recipe = card.recipe else {
+            throw CommandFailure("--fit-temperature: \(model) has no training recipe in its card (an imported or averaged model), so which Training images it never saw is unknown")
         }
-        if let starting = card.recipe?.startingWeights, !starting.isEmpty {
-            throw CommandFailure("--fit-temperature: \(model) started from \(starting.joined(separator: ", ")), which may have trained on the Training images its recipe holds out; fit the temperature of a model trained from scratch with --validation-fraction")
+        if !recipe.startingWeights.isEmpty {
+            throw CommandFailure("--fit-temperature: \(model) started from \(recipe.startingWeights.joined(separator: ", ")), which may have trained on the Training images its recipe holds out; fit the temperature of a model trained from scratch with --validation-fraction")
         }
-        // Images the model was trained on make it look more (or less) confident than on new faces: on the bundled
-        // default model a temperature fitted on them raised PublicTest's calibration error from 3.6 % to 11.6 %.
-        guard let (_, heldOut) = card.recipe?.holdingOut(from: training) else {
+        guard recipe.validationHoldOut != nil else {
             throw CommandFailure("""
                 --fit-temperature: \(model) was trained on all of Training, so no Training image is held out to fit a \
                 temperature on (fitting on images the model saw misleads it); train with --validation-fraction
                 """)
         }
+        let (training, report) = try CommandSupport.loadWithReport(path: data, split: .training, strict: strict,
+                                                                   imageSize: card.preprocessing.inputSize)
+        guard !report.readsEverySplit else {
+            throw CommandFailure("--fit-temperature: \(data) has no Training split of its own (\(report.source) is read whole for every split), so the held-out images would be among those evaluated; give data with train/ and test/ folders or a Usage column")
+        }
+        // Images the model was trained on make it look more (or less) confident than on new faces: on `robust` with
+        // ten-crop a temperature fitted on them raised PublicTest's calibration error from 3.6 % to 11.6 % (README).
+        guard let (_, heldOut) = recipe.holdingOut(from: training) else {
+            throw CommandFailure("""
+                --fit-temperature: \(model) was trained on all of Training, so no Training image is held out to fit a \
+                temperature on (fitting on images the model saw misleads it); train with --validation-fraction
+                """)
+        }
+        guard heldOut.count >= Self.minimumHeldOutImages else {
+            throw CommandFailure("--fit-temperature: the recipe holds out \(heldOut.count) of the \(training.count) Training images of \(data) (each class's share rounded); a temperature needs at least \(Self.minimumHeldOutImages)")
+        }
         let fit = try evaluator.fittedTemperature(on: heldOut)
+        if let bound = fit.boundReached {
+            throw CommandFailure(String(format: "--fit-temperature: the best temperature on the %d held-out images lies at the search's bound (%g), outside 0.1-10: the held-out images cannot calibrate this model", fit.imageCount, bound))
+        }
         StandardError.write(String(
             format: "temperature %.3f fitted on %d held-out Training images: expected calibration error %.2f %% -> %.2f %%\n",
             fit.temperature, fit.imageCount, 100 * fit.errorBefore, 100 * fit.errorAfter))
         return fit.temperature
     }
 
+    /// The fewest held-out images `--fit-temperature` fits on.
+    static let minimumHeldOutImages = 10
+
     private func runCorruptionBenchmark(_ evaluator: Evaluator, weights: String?) throws {
-        let dataset = try CommandSupport.load(path: data, split: split, strict: strict, imageSize: Corruption.referenceSize)
-        let benchmark = CorruptionBenchmark(evaluator: evaluator, severities: Array(Set(severities)).sorted())
+        let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
+                                                                  imageSize: Corruption.referenceSize)
+        try Self.checkRecordable(loaded, record: record, data: data, split: split)
+        let chosen = severities.isEmpty ? Array(Corruption.severities) : Array(Set(severities)).sorted()
+        let benchmark = CorruptionBenchmark(evaluator: evaluator, severities: chosen)
         let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count
         let progress = ProgressBar(total: evaluations * dataset.count, label: "corruptions")
         let report = try benchmark.run(dataset) { done, _ in progress.update(completed: done * dataset.count) }

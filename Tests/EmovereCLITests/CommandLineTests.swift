@@ -373,6 +373,23 @@ struct CommandLineTests {
         let partialRecord = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions",
                                                    "--severities", "3", "--record"])
         #expect(partialRecord.status == 64 && partialRecord.standardError.contains("leave out --severities"), "\(partialRecord)")
+        // Figures of data without splits are not stored under a split's name; options that would be dropped are refused.
+        let wholeFolderRecord = try CommandRunner.run(["evaluate", "--model", model, "--data", data + "/test", "--record"])
+        #expect(wholeFolderRecord.status != 0
+                && wholeFolderRecord.standardError.contains("--record: \(data)/test has no PublicTest split of its own"),
+                "\(wholeFolderRecord)")
+        let diagramWithBenchmark = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions",
+                                                          "--reliability-diagram", scratch.path + "/dropped.svg"])
+        #expect(diagramWithBenchmark.status == 64
+                && diagramWithBenchmark.standardError.contains("cannot be combined with --corruptions"), "\(diagramWithBenchmark)")
+        let everySeverity = try CommandRunner.run(["evaluate", "--model", model, "--data", data,
+                                                   "--severities", "1", "2", "3", "4", "5"])
+        #expect(everySeverity.status == 64 && everySeverity.standardError.contains("--severities needs --corruptions"),
+                "\(everySeverity)")
+        let adoptOnTest = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "privatetest",
+                                                 "--tta", "flip", "--record", "--adopt-tta"])
+        #expect(adoptOnTest.status == 64 && adoptOnTest.standardError.contains("PrivateTest stays the untouched test"),
+                "\(adoptOnTest)")
         let badSeverity = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions", "--severities", "6"])
         #expect(badSeverity.status != 0 && badSeverity.standardError.contains("--severities must be between 1 and 5"), "\(badSeverity)")
         let noteAlone = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--note", "x"])

@@ -31,7 +31,7 @@ public enum Calibration {
         for (row, label) in labels.enumerated() {
             let values = probabilities[(row * classes)..<((row + 1) * classes)]
             let best = values.indices.max { values[$0] < values[$1] }!  // classes > 0
-            let top = Double(values[best])
+            let top = values[best].isNaN ? 0 : min(max(Double(values[best]), 0), 1)  // NaN (a broken model) counts as 0
             let bin = min(max(Int((top * Double(count)).rounded(.up)) - 1, 0), count - 1)
             total[bin] += 1
             confidence[bin] += top
@@ -92,15 +92,18 @@ public enum Calibration {
         return labels.isEmpty ? 0 : total / Double(labels.count)
     }
 
-    /// The temperature in `0.1...10` that minimises the negative log-likelihood of `labels` (golden-section search
-    /// on the logarithm of the temperature; the likelihood is unimodal in it).
+    /// The range `fitTemperature` searches.
+    public static let temperatureRange: (low: Float, high: Float) = (0.1, 10)
+
+    /// The temperature in `temperatureRange` that minimises the negative log-likelihood of `labels` (golden-section
+    /// search on the logarithm of the temperature; the likelihood is unimodal in it).
     public static func fitTemperature(probabilities: [Float], labels: [Int], classes: Int) -> Float {
         func loss(_ logTemperature: Double) -> Double {
             negativeLogLikelihood(probabilities: probabilities, labels: labels, classes: classes,
                                   temperature: Float(exp(logTemperature)))
         }
         let ratio = (5.0.squareRoot() - 1) / 2
-        var low = log(0.1), high = log(10.0)
+        var low = log(Double(temperatureRange.low)), high = log(Double(temperatureRange.high))
         var left = high - ratio * (high - low), right = low + ratio * (high - low)
         var leftLoss = loss(left), rightLoss = loss(right)
         while high - low > 1e-4 {
@@ -128,6 +131,15 @@ public struct TemperatureFit: Sendable {
     public var errorBefore: Double
     public var errorAfter: Double
     public var imageCount: Int
+
+    /// The search bound (0.1 or 10) the fit ended at, nil when it lies inside: the likelihood fell all the way to
+    /// it, so the temperature is no minimum (held-out images all right, or too few to tell).
+    public var boundReached: Float? {
+        let (low, high) = Calibration.temperatureRange
+        if temperature < low * 1.001 { return low }
+        if temperature > high / 1.001 { return high }
+        return nil
+    }
 }
 
 extension Evaluator {
