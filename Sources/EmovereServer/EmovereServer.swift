@@ -31,7 +31,11 @@ public struct EmovereServer: Sendable {
     private let resources: StaticResources
     private let cardJSON: [UInt8]
     private let readiness = Readiness()
-    private let bodyBudget: BodyBudget
+    /// The bytes of request bodies held at once: one full body for each analysis that may run or wait
+    /// (`(capacity + waiting) * maximumBodyBytes`), so uploads the recognizers could not take anyway cannot add up to
+    /// `maximumConnections` bodies in memory. Bytes count as they arrive, so a slow upload holds only what it has sent
+    /// (an upload without a declared length grows its array by doubling, so it may briefly use up to twice that).
+    private let bodyBudget: Allowance
 
     /// A server analysing with `pool`.
     /// - Throws: ``ServerError/invalidSetting(name:expected:received:)`` for an out-of-range setting,
@@ -43,7 +47,7 @@ public struct EmovereServer: Sendable {
         self.pool = pool
         self.metrics = ServerMetrics()
         self.logger = logger
-        self.bodyBudget = BodyBudget(limit: (pool.capacity + pool.maximumWaiting) * configuration.maximumBodyBytes)
+        self.bodyBudget = Allowance(limit: (pool.capacity + pool.maximumWaiting) * configuration.maximumBodyBytes)
         self.resources = try StaticResources.load()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -109,7 +113,7 @@ public struct EmovereServer: Sendable {
                                     limits: configuration.imageLimits,
                                     maximumFaces: configuration.maximumFacesPerImage,
                                     maximumMessageBytes: configuration.maximumFrameBytes,
-                                    streams: StreamPlaces(limit: configuration.maximumStreams),
+                                    streams: Allowance(limit: configuration.maximumStreams),
                                     idleTimeout: .seconds(configuration.streamIdleSeconds), logger: logger)
         webSocketRouter.ws("/v1/stream") { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)
@@ -246,7 +250,7 @@ public struct EmovereServer: Sendable {
     /// - Throws: ``ServerError/bodyTooLarge(received:limit:)`` past `limit` bytes,
     ///   ``ServerError/uploadsOverloaded(limit:)`` when `budget` is spent, ``ServerError/malformedRequest(_:)`` when
     ///   the body breaks off or ends short of its declared length.
-    static func bytes(of body: RequestBody, upTo limit: Int, declared: Int?, budget: BodyBudget,
+    static func bytes(of body: RequestBody, upTo limit: Int, declared: Int?, budget: Allowance,
                       held: inout Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
         // Reserved, not touched: its pages become memory only as the chunks, each taken from the budget, fill them.
@@ -256,7 +260,7 @@ public struct EmovereServer: Sendable {
                 guard bytes.count + part.readableBytes <= limit else {
                     throw ServerError.bodyTooLarge(received: nil, limit: limit)
                 }
-                try budget.take(part.readableBytes)
+                guard budget.take(part.readableBytes) else { throw ServerError.uploadsOverloaded(limit: budget.limit) }
                 held += part.readableBytes
                 bytes += part.readableBytesView
             }

@@ -94,11 +94,11 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The Prometheus text exposition of every metric, with the pool's current occupancy and the upload bytes held.
-    func exposition(pool: RecognizerPool, uploads: BodyBudget) -> String {
+    func exposition(pool: RecognizerPool, uploads: Allowance) -> String {
         let occupancy = pool.occupancy
         analysesRunning.set(Double(occupancy.running))
         analysesWaiting.set(Double(occupancy.waiting))
-        uploadBytesHeld.set(Double(uploads.heldBytes))
+        uploadBytesHeld.set(Double(uploads.held))
         return registry.emitToString()
     }
 }

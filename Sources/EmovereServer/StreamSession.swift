@@ -4,7 +4,6 @@ import EmovereVision
 import Foundation
 import HummingbirdWebSocket
 import Logging
-import Synchronization
 
 /// One `GET /v1/stream` WebSocket connection: the client sends JPEG (or PNG) frames as binary messages and gets one
 /// JSON text message per analysed frame. Only the newest waiting frame is analysed; frames that arrive while one is
@@ -42,19 +41,19 @@ struct StreamSession {
     let maximumFaces: Int
     let maximumMessageBytes: Int
     /// The streams open at once, and their limit.
-    let streams: StreamPlaces
+    let streams: Allowance
     /// How long the client may send nothing before the server closes the stream.
     let idleTimeout: Duration
     let logger: Logger
 
     /// Serves the connection until the client closes it or sends no message for `idleTimeout`.
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
-        guard streams.enter() else {
+        guard streams.take(1) else {
             // Each stream may hold a few frames: the count, not only the connections, bounds their memory.
             logger.debug("stream refused: \(streams.limit) streams open")
             return try await outbound.close(.unknown(1013), reason: "too many streams (\(streams.limit)); try again later")
         }
-        defer { streams.leave() }
+        defer { streams.give(1) }
         metrics.recordStreamConnection(1)
         logger.debug("stream connection opened")
         defer {
@@ -156,31 +155,5 @@ struct Tracking {
             smoothed.probabilities = smoother.smooth(track: identifier, probabilities: face.probabilities)
             return (identifier, smoothed)
         }
-    }
-}
-
-/// The WebSocket streams open at once, against their limit.
-final class StreamPlaces: Sendable {
-    let limit: Int
-    private let open = Atomic<Int>(0)
-
-    init(limit: Int) {
-        self.limit = limit
-    }
-
-    /// Takes a place, or returns false (taking none) when all `limit` are taken.
-    func enter() -> Bool {
-        var current = open.load(ordering: .relaxed)
-        while current < limit {
-            let (exchanged, original) = open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
-            if exchanged { return true }
-            current = original
-        }
-        return false
-    }
-
-    /// Gives back a place taken by `enter()`.
-    func leave() {
-        open.subtract(1, ordering: .relaxed)
     }
 }
