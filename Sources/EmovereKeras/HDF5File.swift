@@ -94,8 +94,10 @@ final class HDF5File {
         }
     }
 
-    /// The floating-point dataset at `datasetPath` converted to `Float`, with its shape (row-major).
-    func floats(dataset datasetPath: String) throws(KerasImportError) -> (shape: [Int], values: [Float]) {
+    /// The values of the floating-point dataset at `datasetPath` converted to `Float` (row-major). `checkShape` sees
+    /// its shape before any value is read or allocated (a weight of a hostile file may claim 2^28 values).
+    func floats(dataset datasetPath: String, checkShape: ([Int]) throws(KerasImportError) -> Void)
+        throws(KerasImportError) -> [Float] {
         let object = "dataset '\(datasetPath)'"
         let dataset = H5Dopen2(file, datasetPath, chdf5_default_properties())
         guard dataset >= 0 else { throw unreadable(object) }
@@ -116,10 +118,11 @@ final class HDF5File {
         let dimensionsRead = H5Sget_simple_extent_dims(space, &dimensions, nil)
         let count = try elementCount(ofSpace: space, object: object)
         guard dimensionsRead == rank else { throw unreadable(object) }
+        try checkShape(dimensions.map { Int($0) })
         var values = [Float](repeating: 0, count: count)
         guard H5Dread(dataset, chdf5_native_float(), chdf5_all_elements(), chdf5_all_elements(),
                       chdf5_default_properties(), &values) >= 0 else { throw unreadable(object) }
-        return (dimensions.map { Int($0) }, values)
+        return values
     }
 
     /// The number of elements of dataspace `space` (closed here), checked against `maximumElements`.

@@ -54,10 +54,12 @@ public enum KerasImporter {
                 guard let weightPath = weights[named.name] else {
                     throw .missingWeight(path: path, layer: kerasName, variable: named.name, available: weights.keys.sorted())
                 }
-                let (shape, values) = try file.floats(dataset: weightPath)
                 let value = named.parameter.value
-                guard shape == value.shape else {
-                    throw .weightShapeMismatch(path: path, layer: kerasName, variable: named.name, expected: value.shape, received: shape)
+                let values = try file.floats(dataset: weightPath) { shape throws(KerasImportError) in
+                    guard shape == value.shape else {
+                        throw .weightShapeMismatch(path: path, layer: kerasName, variable: named.name,
+                                                   expected: value.shape, received: shape)
+                    }
                 }
                 _ = value.buffer.update(fromContentsOf: values)
                 loaded.insert(ObjectIdentifier(named.parameter))

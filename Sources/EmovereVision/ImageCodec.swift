@@ -16,6 +16,9 @@ import Musl
 /// Every function reports failures as `VisionError` values; nothing traps on malformed input.
 /// Image dimensions are checked against `ImageLimits` from the header, before pixels are allocated.
 public enum ImageCodec {
+    /// The longest side a JPEG file can have (libjpeg's `JPEG_MAX_DIMENSION`), in pixels.
+    public static let maximumJPEGSide = 65_500
+
     /// The pixel layout requested from a decoder.
     public enum PixelLayout: Int, Sendable {
         /// One byte per pixel, luma.

@@ -3,6 +3,7 @@ import Dispatch
 import Emovere
 import EmovereCore
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import EmovereReport
 import EmovereVision
@@ -94,20 +95,22 @@ struct Analyze: ParsableCommand {
             }
             throw CommandFailure("no photos to analyse in \(paths.joined(separator: ", ")): expected .jpg, .jpeg or .png files")
         }
-        // Each photo's copy is named from the whole list, so shards and resumed runs name it as one run would.
-        let annotations = try target.map { try $0.outputPaths(for: expanded) }
-        if let annotations { try Self.checkCopiesKeepInputs(annotations, inputs: expanded) }
         let inShard = expanded.indices.filter { shard?.contains(expanded[$0]) ?? true }
         let workers = max(1, min(inShard.count, 2))
         let recognizers = try detection.makeRecognizers(count: workers, precision: arithmetic.precision)
-        let model = try detection.model ?? BundledModel.locate()
-        // Opened once the model and detector are known: a results file of another analysis is refused untouched.
-        let log = try output.map {
-            try ResultLog(path: $0, resume: resume,
-                          provenance: .init(model: model, detector: recognizers[0].detector.description))
+        let model = try detection.modelPath()
+        // Read before anything is written: a results file of another analysis is refused untouched.
+        let previous = try output.map {
+            try ResultLog.Contents(path: $0, resume: resume,
+                                   provenance: .init(model: model, detector: recognizers[0].detector.description))
         }
+        // Each photo's copy is named from the whole list, so shards and resumed runs name it as one run would, and
+        // no photo takes the name of a copy the resumed file's lines name.
+        let annotations = target.map { $0.outputPaths(for: expanded, reserved: previous?.annotations ?? [:]) }
+        if let annotations { try Self.checkCopiesKeepInputs(annotations, inputs: expanded) }
         try target?.createFolder()
-        let chosen = inShard.filter { !(log?.finished.contains(expanded[$0]) ?? false) }
+        let log = try previous.map(ResultLog.init(continuing:))
+        let chosen = inShard.filter { !(previous?.isFinished(expanded[$0]) ?? false) }
         let files = chosen.map { expanded[$0] }
         let outputs = annotations.map { all in chosen.map { all[$0] } }
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)
@@ -136,12 +139,11 @@ struct Analyze: ParsableCommand {
         }
         progress.withValue { $0?.finish() }
         if let error = writeError.withValue({ $0 }) { throw error }
+        try log?.finish()
         if log == nil {
             let all = results.withValue { $0.compactMap { $0 } }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(all), as: UTF8.self))
+                print(String(decoding: try JSONEncoder.sortedKeys(pretty: true).encode(all), as: UTF8.self))
             } else {
                 for result in all where result.isAnalysed { print(result.table) }
             }
@@ -150,7 +152,8 @@ struct Analyze: ParsableCommand {
         if let output {
             // A failure is an unreadable photo, or an annotated copy that could not be written (reported above).
             let failures = failed > 0 ? ", \(failed) failed" : ""
-            StandardError.write("\(files.count - failed) photos done\(failures), appended to \(output)\n")
+            let count = files.count - failed
+            StandardError.write("\(count) photo\(count == 1 ? "" : "s") done\(failures), appended to \(output)\n")
         }
         if failed > 0 { throw ExitCode.failure }
     }
@@ -173,12 +176,14 @@ extension Analyze {
     /// as `scripts/ray_analyze.py` keep one such process per worker.
     func runWorker() throws {
         let recognizer = try detection.makeRecognizers(count: 1, precision: arithmetic.precision)[0]
-        let model = try detection.model ?? BundledModel.locate()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let model = try detection.modelPath()
+        let encoder = JSONEncoder.sortedKeys()
         while let line = readLine() {
-            guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
-            var result = PhotoResult.analyze(path: line, with: recognizer, limits: limits)
+            // Every line is answered, a blank one too: a driver waits for one answer per line it sends.
+            var result = line.trimmingCharacters(in: .whitespaces).isEmpty
+                ? PhotoResult(path: line, detector: recognizer.detector.description, faces: [],
+                              error: "expected a photo path, received an empty line")
+                : PhotoResult.analyze(path: line, with: recognizer, limits: limits)
             result.model = model
             FileHandle.standardOutput.write(Data(try encoder.encode(result) + [10]))
         }

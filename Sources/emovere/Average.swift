@@ -28,6 +28,9 @@ struct Average: ParsableCommand {
         if snapshots.count < (statisticsData == nil ? 2 : 1) {
             throw ValidationError("expected at least two snapshots to average (or one with --statistics-data), received \(snapshots.count)")
         }
+        if let statisticsData, !FileManager.default.fileExists(atPath: statisticsData) {
+            throw ValidationError("--statistics-data \(statisticsData): no such file or folder; expected fer2013.csv or FER2013's image folders")
+        }
         var seen: Set<String> = []
         for snapshot in snapshots where !seen.insert(OutputPaths.canonical(snapshot)).inserted {
             throw ValidationError("\(snapshot) is given twice: each snapshot counts once in the mean")

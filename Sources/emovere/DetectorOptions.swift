@@ -139,8 +139,13 @@ struct DetectorOptions: ParsableArguments {
         try makeRecognizers(count: 1) { $0 }[0]
     }
 
+    /// The model file: `--model`, or the bundled model.
+    func modelPath() throws -> String {
+        try model ?? BundledModel.locate()
+    }
+
     private func makeRecognizers(count: Int, network: (Model) throws -> any Classifier) throws -> [EmotionRecognizer] {
-        let modelPath = try model ?? BundledModel.locate()
+        let modelPath = try modelPath()
         let detectors = try face.makeDetectors(detector, count: count)
         return try detectors.map { detector in
             let (loaded, loadedCard) = try ModelFile.load(modelPath)

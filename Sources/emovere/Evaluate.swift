@@ -2,6 +2,7 @@ import ArgumentParser
 import Emovere
 import EmovereCore
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import EmovereReport
 import EmovereTensor
@@ -254,9 +255,7 @@ struct Evaluate: ParsableCommand {
         let progress = ProgressBar(total: evaluations * dataset.count, label: "corruptions")
         let report = try benchmark.run(dataset) { done, _ in progress.update(completed: done * dataset.count) }
         progress.finish()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let json = String(decoding: try encoder.encode(report), as: UTF8.self)
+        let json = String(decoding: try JSONEncoder.sortedKeys(pretty: true).encode(report), as: UTF8.self)
         print(self.json ? json : "\(split.usage), test-time augmentation \(evaluator.testTimeAugmentation.rawValue):\n" + report.table())
         if let output { try AtomicFile.write(json + "\n", to: output) }
         if record {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Emovere
 import EmovereData
+import EmovereFiles
 import EmovereVision
 import Foundation
 
@@ -36,7 +37,8 @@ struct Explain: ParsableCommand {
 
     @Option(help: ArgumentHelp(
         "The network layer (index in the model's top level) whose feature maps Grad-CAM weighs; an invalid "
-            + "index lists the valid ones (default: the last one before the class scores, 3x3 in mini-Xception).",
+            + "index lists the valid ones (default: the deepest one before the class scores, e.g. 3x3x512 in the default "
+            + "wide-xception).",
         valueName: "INDEX"))
     var layer: Int?
 
@@ -61,18 +63,27 @@ struct Explain: ParsableCommand {
     }
 
     func run() throws {
-        try Self.createFolder(of: output)
-        if let guided { try Self.createFolder(of: guided) }
         let recognizer = try detection.makeTrainableRecognizer()
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
         let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits())
-        let faces = try explainer.explain(analysis, emotion: emotion)
-        guard !faces.isEmpty else {
-            throw CommandFailure("no face found in \(photo); try a lower --score-threshold, another --detector, "
-                                 + "or --detector none for a photo that is a face crop")
+        guard !analysis.faces.isEmpty else {
+            let remedy = switch detection.detector {
+            case .yunet: "try a lower --score-threshold or a larger --detection-size, --detector haar, "
+            case .haar: "try a lower --min-neighbors or --scale-factor, --detector yunet, "
+            case .none: ""
+            }
+            throw CommandFailure("no face found in \(photo); \(remedy)or --detector none for a photo that is a face crop")
         }
-
         let renderer = ExplanationRenderer()
+        if let guided, AnnotatedPhoto.format(ofOutput: guided) == .jpeg {
+            // Checked before the explanations are computed: a JPEG side is at most 65,500 pixels.
+            let height = renderer.panelHeight(faceCount: analysis.faces.count)
+            guard height <= ImageCodec.maximumJPEGSide else {
+                throw CommandFailure("--guided \(guided): the panel of \(analysis.faces.count) faces would be \(height) pixels high, over JPEG's limit of \(ImageCodec.maximumJPEGSide); name a .png file")
+            }
+        }
+        let faces = try explainer.explain(analysis, emotion: emotion)
+
         try AnnotatedPhoto.write(renderer.overlaid(analysis.image, faces: faces), to: output)
         if let guided { try AnnotatedPhoto.write(renderer.panel(faces: faces), to: guided) }
         // Reported in the stored photo's pixels, as `analyze` reports them (the drawing is on the decoded image).
@@ -81,9 +92,7 @@ struct Explain: ParsableCommand {
             path: photo, width: analysis.width, height: analysis.height, layer: explainer.gradCAM.layer.description,
             detector: recognizer.detector.description, faces: records, output: output, guided: guided)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(String(decoding: try JSONEncoder.sortedKeys(pretty: true).encode(report), as: UTF8.self))
         } else {
             print(report.table)
         }
@@ -114,11 +123,6 @@ struct Explain: ParsableCommand {
         return "\((name as NSString).deletingPathExtension).explained.\(suffix)"
     }
 
-    /// Creates the folder `output` is to be written in.
-    static func createFolder(of output: String) throws {
-        let folder = (output as NSString).deletingLastPathComponent
-        if !folder.isEmpty { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
-    }
 }
 
 extension Emotion: ExpressibleByArgument {

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Emovere
-import EmovereCore
 import EmovereNN
 import EmovereONNX
 import Foundation
@@ -31,12 +30,7 @@ struct Export: ParsableCommand {
     func run() throws {
         let (trainable, card) = try ModelFile.load(model)
         let network: any Classifier = keepBatchNorms ? trainable : try trainable.inferenceModel()
-        let bytes = try ONNXExporter.export(network, card: card)
-        do {
-            try AtomicFile.write(bytes, to: onnx)
-        } catch {
-            throw CommandFailure(error.description)
-        }
-        print("wrote \(onnx): \(network.architecture), opset \(ONNXExporter.opsetVersion), \(bytes.count) bytes")
+        let size = try ONNXExporter.write(network, card: card, to: onnx)
+        print("wrote \(onnx): \(network.architecture), opset \(ONNXExporter.opsetVersion), \(size) bytes")
     }
 }

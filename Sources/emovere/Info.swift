@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereFiles
 import Foundation
 
 struct Info: ParsableCommand {
@@ -25,9 +26,7 @@ struct Info: ParsableCommand {
         }
         guard let model else { return }
         let (network, card) = try ModelFile.load(model)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(card), as: UTF8.self))
+        print(String(decoding: try JSONEncoder.sortedKeys(pretty: true).encode(card), as: UTF8.self))
         print("loaded: \(network.architecture), \(network.parameterCount) parameters, \(network.multiplyAddsPerFace) multiply-adds per face")
     }
 }

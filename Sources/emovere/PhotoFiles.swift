@@ -26,12 +26,14 @@ enum PhotoFiles {
                 throw CommandFailure("no such file or folder: \(path)")
             }
             if isDirectory.boolValue {
-                let children = try FileManager.default.subpathsOfDirectory(atPath: path)
+                // Listed through its resolved path: the search does not enter a link to a folder, even a named one.
+                let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+                let children = try FileManager.default.subpathsOfDirectory(atPath: resolved)
                     .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
                 for child in children.map({ (path as NSString).appendingPathComponent($0) }) {
                     if let copies, isAnnotatedCopy(child), OutputPaths.canonical(child).hasPrefix(copies) { continue }
-                    if isRegularFile(child) {
-                        files.append(child)
+                    if isRegularFile(child) || isBrokenLink(child) {
+                        files.append(child)  // a broken link is kept: its analysis reports it, and the run fails
                     } else if child.contains("\u{FFFD}") {
                         // The listing decoded a name that is not UTF-8 with replacement characters: no such path.
                         StandardError.write("warning: skipping \(child): its name is not valid UTF-8, which emovere cannot open; rename the file\n")
@@ -55,23 +57,37 @@ enum PhotoFiles {
         return name.hasSuffix(".annotated.png") || name.hasSuffix(".annotated.jpg")
     }
 
-    /// The paths listed in `file` (`-`: standard input), one per line; blank lines and a leading byte-order mark are
-    /// skipped.
+    /// The paths listed in `file` (`-`: standard input; a pipe such as `<(find ...)` is read to its end), one per
+    /// line; blank lines and a leading byte-order mark are skipped.
     static func listed(in file: String) throws -> [String] {
         let data: Data
         if file == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            do {
-                data = Data(try FileContents.bytes(atPath: file))
-            } catch {
-                throw CommandFailure("--files-from \(file): \(error.reason)")
+            var status = stat()
+            if stat(file, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO {
+                guard let pipe = FileHandle(forReadingAtPath: file) else {
+                    throw CommandFailure("--files-from \(file): cannot open the pipe: \(String(cString: strerror(errno)))")
+                }
+                data = pipe.readDataToEndOfFile()
+            } else {
+                do {
+                    data = Data(try FileContents.bytes(atPath: file))
+                } catch {
+                    throw CommandFailure("--files-from \(file): \(error.reason)")
+                }
             }
         }
         var text = String(decoding: data, as: UTF8.self)
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark some editors write
         return text.split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+
+    /// Whether `path` is a symbolic link to nothing.
+    static func isBrokenLink(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && (status.st_mode & S_IFMT) == S_IFLNK && stat(path, &status) != 0
     }
 
     /// Whether `path` (after following symbolic links) is a regular file.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import EmovereCore
+import EmovereFiles
 import EmovereVision
 import Foundation
 import Synchronization
@@ -15,6 +17,8 @@ final class ResultLog: Sendable {
         var summary: Present?
         var model: String?
         var detector: DetectorDescription?
+        /// A photo's annotated copy.
+        var annotation: String?
     }
 
     /// A JSON value whose content does not matter here, only that it is there.
@@ -36,54 +40,157 @@ final class ResultLog: Sendable {
         }
     }
 
-    /// The inputs done: whose line the file already held without an error, or with what was analysed of a video
-    /// that broke off (a photo or video that failed is tried again on resume, and its new line follows the old).
-    let finished: Set<String>
-    private let handle: FileHandle
-    private let path: String
-    /// One append at a time.
-    private let appending = Mutex(())
+    /// What an existing results file holds, read and checked without changing it.
+    struct Contents {
+        let path: String
+        /// The inputs done, resolved (`OutputPaths.canonical`): whose line the file already held without an error,
+        /// or with what was analysed of a video that broke off (a photo or video that failed is tried again on
+        /// resume, and its new line follows the old).
+        let finished: Set<String>
+        /// The annotated copies the file's lines name, by their photo (resolved): a resumed run gives no other
+        /// photo their names.
+        let annotations: [String: String]
+        /// Where the partial last line of a run that stopped starts, to be cut off; nil without one.
+        let partialLineStart: Int?
 
-    /// Opens `path` for appending; an existing file only with `resume`, once every complete line has been read as a
-    /// result (and, given `provenance`, written by the same model file and detector): only then is a partial last
-    /// line cut off, so a file that is refused is left as it was.
-    init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
-        self.path = path
-        var entries: [Entry] = []
-        if FileManager.default.fileExists(atPath: path) {
+        /// The file at `path` when it exists, which only `resume` may continue: every complete line is read as a
+        /// result (and, given `provenance`, as a line of `analyze` written by the same model file and detector), so
+        /// a file of something else is refused untouched.
+        init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
+            self.path = path
+            guard FileManager.default.fileExists(atPath: path) else {
+                (finished, annotations, partialLineStart) = ([], [:], nil)
+                return
+            }
             guard resume else {
                 throw CommandFailure("\(path) already exists; pass --resume to continue it or choose another --output")
             }
-            let bytes = try ImageFile.bytes(atPath: path)
+            let entries: [Entry]
+            (entries, partialLineStart) = try Self.read(path, provenance: provenance)
+            finished = Set(entries.filter { $0.error == nil || $0.summary != nil }.map { OutputPaths.canonical($0.path) })
+            annotations = Dictionary(entries.compactMap { entry in
+                entry.annotation.map { (OutputPaths.canonical(entry.path), $0) }
+            }, uniquingKeysWith: { _, last in last })
+        }
+
+        /// Whether the file held a finished line for `input` (however its path is spelt).
+        func isFinished(_ input: String) -> Bool {
+            !finished.isEmpty && finished.contains(OutputPaths.canonical(input))
+        }
+
+        /// The complete lines of the results file `path`, each checked, and where a partial last line (the start of
+        /// a line this command writes) starts.
+        private static func read(_ path: String, provenance: Provenance?) throws -> ([Entry], partialLine: Int?) {
+            let bytes: [UInt8]
+            do {
+                bytes = try FileContents.bytes(atPath: path)
+            } catch {
+                throw CommandFailure("--output: \(error); expected the results file of an earlier run to resume")
+            }
+            let expected = provenance == nil ? "a line of emovere analyze or video --output"
+                : "a line of emovere analyze --output (with \"path\", \"model\" and \"detector\")"
+            func refusal(_ line: Int, _ found: String) -> CommandFailure {
+                CommandFailure("\(path):\(line): expected \(expected), found \(found); the file was left as it was")
+            }
             let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
+            var entries: [Entry] = []
             for (number, line) in bytes[..<complete].split(separator: 10).enumerated() {
-                guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line)) else {
-                    throw CommandFailure("\(path):\(number + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output); the file was left as it was")
+                let entry: Entry
+                do {
+                    entry = try JSONDecoder().decode(Entry.self, from: Data(line))
+                } catch {
+                    throw refusal(number + 1, ResultLog.describe(error))
                 }
-                if let provenance { try Self.check(entry, line: number + 1, of: path, against: provenance) }
+                if let provenance {
+                    guard entry.model != nil, entry.detector != nil else {
+                        throw refusal(number + 1, "a line without \(entry.model == nil ? "\"model\"" : "\"detector\"")")
+                    }
+                    try ResultLog.check(entry, line: number + 1, of: path, against: provenance)
+                }
                 entries.append(entry)
             }
-            if complete < bytes.count {
-                // Only the start of a line this command writes is cut off, never the end of some other file.
-                guard bytes[complete] == UInt8(ascii: "{") else {
-                    throw CommandFailure("\(path):\(entries.count + 1): expected a JSON object with a \"path\" (a line of emovere analyze or video --output); the file was left as it was")
-                }
-                guard truncate(path, off_t(complete)) == 0 else {
-                    throw CommandFailure("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
-                }
+            guard complete < bytes.count else { return (entries, nil) }
+            // Only the start of a line this command writes is cut off, never the end of some other file: each line
+            // is written with its line break in one write, so a whole JSON value without one came from elsewhere.
+            let startsLikeALine = bytes[complete] == UInt8(ascii: "{")
+            guard startsLikeALine, !isWholeJSON(bytes[complete...]) else {
+                throw refusal(entries.count + 1, startsLikeALine
+                    ? "a whole JSON object without its line break (not the partial line of a run that stopped)"
+                    : "text that is not JSON")
+            }
+            return (entries, complete)
+        }
+
+        /// Whether `bytes` parse as one JSON value.
+        private static func isWholeJSON(_ bytes: ArraySlice<UInt8>) -> Bool {
+            do {
+                _ = try JSONSerialization.jsonObject(with: Data(bytes))
+                return true
+            } catch {
+                return false  // what is asked: a parse error is the answer, not a failure
             }
         }
-        finished = Set(entries.filter { $0.error == nil || $0.summary != nil }.map(\.path))
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    }
+
+    /// The inputs the file held when it was opened.
+    let contents: Contents
+    private let handle: FileHandle
+    private var path: String { contents.path }
+    /// One append at a time.
+    private let appending = Mutex(())
+
+    /// Opens `path` for appending (`Contents` checks an existing file first; only then is a partial last line cut off).
+    convenience init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
+        try self.init(continuing: Contents(path: path, resume: resume, provenance: provenance))
+    }
+
+    /// Opens the file `contents` was read from for appending, cutting off its partial last line and creating
+    /// missing folders above it.
+    init(continuing contents: Contents) throws {
+        self.contents = contents
+        let path = contents.path
+        if let start = contents.partialLineStart, truncate(path, off_t(start)) != 0 {
+            throw CommandFailure("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !folder.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw CommandFailure("cannot create the folder \(folder) for \(path): \(error.localizedDescription)")
+            }
+        }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw CommandFailure("cannot open \(path) for appending: \(String(cString: strerror(errno)))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
+    /// Whether the file already held a finished line for `input` (however its path is spelt).
+    func isFinished(_ input: String) -> Bool {
+        contents.isFinished(input)
+    }
+
+    /// What a line's decoding error found, in a few words.
+    fileprivate static func describe(_ error: any Error) -> String {
+        guard let decodingError = error as? DecodingError else { return "\(error)" }
+        switch decodingError {
+        case let .keyNotFound(key, _):
+            return "no \"\(key.stringValue)\""
+        case let .typeMismatch(type, context), let .valueNotFound(type, context):
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return field.isEmpty ? "something other than a JSON object" : "\"\(field)\" not a \(type)"
+        case .dataCorrupted:
+            return "text that is not JSON"
+        @unknown default:
+            return "\(decodingError)"
+        }
+    }
+
     /// Throws when `entry` (line `line` of `path`) was written with another model file or detector than `provenance`:
     /// one file of results would mix two analyses.
-    private static func check(_ entry: Entry, line: Int, of path: String, against provenance: Provenance) throws {
+    fileprivate static func check(_ entry: Entry, line: Int, of path: String, against provenance: Provenance) throws {
         // Resolving a path costs system calls: only a line naming the model otherwise is resolved (once per line).
         if let recorded = entry.model, recorded != provenance.model,
            OutputPaths.canonical(recorded) != provenance.canonicalModel {
@@ -96,14 +203,23 @@ final class ResultLog: Sendable {
 
     /// Appends `result` (a photo's or a video's record, with its `path`) as one line.
     func append(_ result: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let line = Array(try encoder.encode(result)) + [10]
+        let line = Array(try JSONEncoder.sortedKeys().encode(result)) + [10]
         try appending.withLock { _ in
             do {
                 try handle.write(contentsOf: line)
             } catch {
                 throw CommandFailure("cannot append to \(path): \(error)")
+            }
+        }
+    }
+
+    /// Flushes the lines appended to the disk (`fsync`): a run that reports them done has them kept.
+    func finish() throws {
+        try appending.withLock { _ in
+            do {
+                try handle.synchronize()
+            } catch {
+                throw CommandFailure("cannot save \(path) to disk: \(error)")
             }
         }
     }

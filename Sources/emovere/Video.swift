@@ -101,7 +101,7 @@ struct Video: ParsableCommand {
         let log = try output.map { try ResultLog(path: $0, resume: resume) }
         let single = inputs.count == 1
         var failures = 0
-        for input in inputs where !(log?.finished.contains(input) ?? false) {
+        for input in inputs where !(log?.isFinished(input) ?? false) {
             let name = Self.baseName(input)
             func target(_ option: String?, _ suffix: String) -> String? {
                 option.map { single ? $0 : ($0 as NSString).appendingPathComponent(name + suffix) }
@@ -119,6 +119,7 @@ struct Video: ParsableCommand {
                 try log?.append(VideoLine(path: input, summary: nil, error: "\(error)"))
             }
         }
+        try log?.finish()
         if failures > 0 { throw ExitCode(1) }
     }
 

@@ -456,7 +456,8 @@ struct AnalyzeTests {
         let notes = scratch.path + "/notes.txt"
         try Data("line one\nline two".utf8).write(to: URL(fileURLWithPath: notes))
         let refused = try Self.analyze([Self.sample, "--output", notes, "--resume"])
-        #expect(refused.status != 0 && refused.standardError.contains("notes.txt:1: expected a JSON object"), "\(refused)")
+        #expect(refused.status != 0 && refused.standardError.contains("notes.txt:1: expected a line of emovere analyze")
+                && refused.standardError.contains("found text that is not JSON"), "\(refused)")
         #expect(try String(contentsOfFile: notes, encoding: .utf8) == "line one\nline two")
 
         let photo = scratch.path + "/photo.jpg", results = scratch.path + "/r.jsonl"
@@ -466,7 +467,7 @@ struct AnalyzeTests {
         #expect(broken.status == 1 && broken.standardError.contains("0 photos done, 1 failed, appended to"), "\(broken)")
         try bytes.write(to: URL(fileURLWithPath: photo))
         let retried = try Self.analyze([photo, "--output", results, "--tta", "none", "--resume"])
-        #expect(retried.status == 0 && retried.standardError.contains("1 photos done, appended"), "\(retried)")
+        #expect(retried.status == 0 && retried.standardError.contains("1 photo done, appended"), "\(retried)")
         let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines[0].contains(#""error""#) && lines[1].contains(#""faces":[{"#), "\(lines)")
 
@@ -480,6 +481,78 @@ struct AnalyzeTests {
         #expect(other.status != 0 && other.standardError.contains("r.jsonl:1: written with the detector yunet")
                 && other.standardError.contains("this run uses haar"), "\(other)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: results)) == before)
+    }
+
+    /// `--resume` continues only a file of analyze's lines: a whole JSON object without its line break (what
+    /// `json.dump` writes) is not a partial line to cut off, and a list of paths without a model and detector is not
+    /// a file of results; both are left as they were.
+    @Test func resumeLeavesOtherJSONUntouched() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let cases = [("saved.json", #"{"precious": "data, no line break"}"#, "a whole JSON object without its line break"),
+                     ("manifest.jsonl", #"{"path": "a.jpg", "label": "happy"}"# + "\n", #"a line without "model""#)]
+        for (name, content, found) in cases {
+            let file = scratch.path + "/" + name
+            try Data(content.utf8).write(to: URL(fileURLWithPath: file))
+            let refused = try Self.analyze([Self.sample, "--output", file, "--resume", "--tta", "none"])
+            #expect(refused.status != 0 && refused.standardError.contains("\(name):1: expected a line of emovere analyze")
+                    && refused.standardError.contains(found), "\(refused)")
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == content)
+        }
+    }
+
+    /// A resumed run knows its photos however their paths are spelt, and a photo added to the collection never takes
+    /// the name of a copy an earlier line names (by position it would: `b/x.jpg`'s copy was `x.annotated.jpg`, and the
+    /// new `a/x.jpg` sorts first). The results file's missing folders are made.
+    @Test func resumedRunsKnowTheirPhotosAndCopies() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let collection = scratch.path + "/collection", results = scratch.path + "/new/folder/r.jsonl"
+        let copies = scratch.path + "/copies"
+        try FileManager.default.createDirectory(atPath: collection + "/b", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: collection + "/b/x.jpg")
+        let first = try Self.analyze([collection, "--output", results, "--annotate", copies, "--tta", "none"])
+        try #require(first.status == 0, "\(first)")
+        try FileManager.default.createDirectory(atPath: collection + "/a", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: collection + "/a/x.jpg")
+        let second = try Self.analyze([scratch.path + "/./collection/", "--output", results, "--annotate", copies,
+                                       "--tta", "none", "--resume"])
+        #expect(second.status == 0 && second.standardError.contains("1 photo done, appended"), "\(second)")
+        let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2, "b/x.jpg is not analysed again: \(lines)")
+        #expect(lines.last?.contains("/a/x.jpg") == true
+                && lines.last?.contains(#""annotation":"\#(copies)/x-2.annotated.jpg""#) == true, "\(lines)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: copies).sorted()
+                == ["x-2.annotated.jpg", "x.annotated.jpg"])
+    }
+
+    /// Inputs as a shell gives them: a link to a folder, a list from process substitution (a pipe), a folder with a
+    /// broken link (reported, exit status 1); the worker mode answers a blank line too (a driver waits for each).
+    @Test func inputsAsAShellGivesThem() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let folder = scratch.path + "/photos", link = scratch.path + "/linked"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/a.jpg")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: folder)
+        let linked = try Self.analyze([link, "--tta", "none"])
+        #expect(linked.status == 0 && linked.standardOutput.contains("linked/a.jpg (512x512): 1 face"), "\(linked)")
+
+        try FileManager.default.createSymbolicLink(atPath: folder + "/gone.jpg", withDestinationPath: scratch.path + "/nowhere.jpg")
+        let broken = try Self.analyze([folder, "--tta", "none"])
+        #expect(broken.status == 1 && broken.standardError.contains("gone.jpg")
+                && broken.standardOutput.contains("a.jpg (512x512): 1 face"), "\(broken)")
+
+        let emovere = try #require(CommandRunner.executable).path, model = try Self.model.get()
+        let piped = try CommandRunner.run(["-c", """
+            "$0" analyze --files-from <(echo "$1") --model "$2" --tta none --json &&
+            printf '\\n%s\\n' "$1" | "$0" analyze --files-from - --output - --model "$2" --tta none
+            """, emovere, Self.sample, model], executable: "/bin/bash")
+        #expect(piped.status == 0, "\(piped)")
+        let answers = piped.standardOutput.split(separator: "\n").filter { $0.hasPrefix("{\"") }
+        #expect(piped.standardOutput.contains("\"path\" : \"\(Self.sample)\""), "the listed photo: \(piped)")
+        #expect(answers.count == 2 && answers[0].contains("received an empty line")
+                && answers[1].contains(#""faces":[{"#), "\(piped)")
     }
 
     @Test func annotateRejectsUnusableOutputs() throws {

@@ -127,6 +127,13 @@ struct ExplainTests {
         let noFace = try Self.explain([faceless, "--out", output])
         #expect(noFace.status == 1 && noFace.standardError.contains("no face found in \(faceless)"), "\(noFace)")
         #expect(!FileManager.default.fileExists(atPath: output), "nothing is written without a face")
+        // Nor are folders made for outputs never written, and the advice fits the detector.
+        let nested = try Self.explain([faceless, "--out", scratch.path + "/left/out.png", "--guided",
+                                       scratch.path + "/behind/panel.png", "--detector", "haar"])
+        #expect(nested.status == 1 && nested.standardError.contains("--min-neighbors")
+                && !nested.standardError.contains("--score-threshold"), "\(nested)")
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/left")
+                && !FileManager.default.fileExists(atPath: scratch.path + "/behind"))
 
         let halves = try Self.explain([AnalyzeTests.sample, "--out", output, "--precision", "bfloat16"])
         #expect(halves.status != 0 && halves.standardError.contains("Unknown option '--precision'"), "\(halves)")

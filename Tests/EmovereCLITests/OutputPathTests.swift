@@ -41,6 +41,8 @@ struct OutputPathTests {
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),
         (["average", model, model, "--out", "/tmp/m.safetensors"], "\(model) is given twice"),
         (["average", model, "/tmp/b.safetensors", "--out", "/tmp/m.txt"], "expected a model file name ending in .safetensors"),
+        (["average", model, "--statistics-data", "/nonexistent/fer2013", "--out", "/tmp/m.safetensors"],
+         "--statistics-data /nonexistent/fer2013: no such file or folder"),
         (["import-keras", "/tmp/a.h5", "--out", "/tmp/a.h5"], "expected a model file name ending in .safetensors"),
         (["import-keras", "/tmp/a.safetensors", "--out", "/tmp/a.safetensors"], "is the Keras file"),
         // live: a rate or size no camera delivers, capture settings for a file, an unwritable container.

@@ -117,6 +117,17 @@ struct GradCAMTests {
         #expect(tiny.layer == FeatureMapLayer(index: 7, kind: "Pool2d", outputShape: [12, 12, 16]))
     }
 
+    /// A ReLU fused into the batch norm or residual module before it is named so: the layer before outputs after the
+    /// ReLU, and the ReLU repeats that output.
+    @Test func fusedReLUsAreNamedAsTheirOutputIs() throws {
+        let miniXception = try GradCAM(model: try Model(architecture: Architecture(name: "mini-xception", inputSize: 48)))
+        let kinds = miniXception.featureMapLayers.map(\.kind)
+        #expect(Array(kinds.prefix(3)) == ["Conv2d", "BatchNorm+ReLU", "ReLU, the output of layer 1"], "\(kinds)")
+        let wide = try GradCAM(model: try Model(architecture: Architecture(name: "wide-xception", inputSize: 48)))
+        #expect(wide.layer.index == 11 && wide.layer.kind == "ReLU, the output of layer 10", "\(wide.layer)")
+        #expect(wide.featureMapLayers.first { $0.index == 10 }?.kind == "Residual+ReLU", "\(wide.featureMapLayers)")
+    }
+
     @Test func invalidRequestsThrowDescriptiveErrors() throws {
         let model = try Model(architecture: Architecture(name: "mini-xception", inputSize: 48))
         let notAMap = #expect(throws: ExplanationError.self) { try GradCAM(model: model, layerIndex: 11) }

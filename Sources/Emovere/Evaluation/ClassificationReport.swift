@@ -1,5 +1,6 @@
 import EmovereCore
 import EmovereData
+import EmovereFiles
 import Foundation
 
 /// The result of an evaluation run: overall and per-class scores plus the confusion matrix,
@@ -83,10 +84,8 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
     ///
     /// - Throws: `EvaluationError.codingFailed` when a score is not finite.
     public func jsonData() throws(EvaluationError) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         do {
-            return try encoder.encode(self)
+            return try JSONEncoder.sortedKeys(pretty: true).encode(self)
         } catch {
             throw .codingFailed(operation: "JSON encoding", reason: String(describing: error))
         }

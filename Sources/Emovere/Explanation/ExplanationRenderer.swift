@@ -35,16 +35,27 @@ public struct ExplanationRenderer: Sendable {
     /// Column titles of `panel(faces:)`.
     public static let panelColumns = ["face", "Grad-CAM", "guided backprop", "guided Grad-CAM"]
 
+    /// The height in pixels of `panel(faces:)` for `faceCount` faces.
+    public func panelHeight(faceCount: Int) -> Int {
+        RGBImage.labelSize("Ag", scale: titleScale, font: annotation.font).height + gap + faceCount * (tileSize + gap)
+            + gap
+    }
+
+    /// The space between the panel's pictures, in pixels.
+    private var gap: Int { max(tileSize / 24, 2) }
+
+    /// The scale of the panel's titles.
+    private var titleScale: Int { max(tileSize / 96, 1) }
+
     /// One row per face, `tileSize` pixels high: the face as the model saw it, its Grad-CAM heat map over it,
     /// guided backpropagation and guided Grad-CAM (gray 128 is zero; three standard deviations reach black or
     /// white), under a row of column titles; each row is labelled with the face's number and explained emotion.
     public func panel(faces: [FaceExplanation]) -> RGBImage {
-        let gap = max(tileSize / 24, 2)
-        let scale = max(tileSize / 96, 1)
+        let (gap, scale) = (self.gap, self.titleScale)
         let title = RGBImage.labelSize("Ag", scale: scale, font: annotation.font).height
         let columns = Self.panelColumns.count
         var panel = RGBImage(width: columns * tileSize + (columns + 1) * gap,
-                             height: title + gap + faces.count * (tileSize + gap) + gap, red: 24, green: 24, blue: 24)
+                             height: panelHeight(faceCount: faces.count), red: 24, green: 24, blue: 24)
         for (column, name) in Self.panelColumns.enumerated() {
             panel.drawText(name, x: gap + column * (tileSize + gap), y: gap, color: .white, scale: scale,
                            font: annotation.font)

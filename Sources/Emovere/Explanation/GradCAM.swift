@@ -41,7 +41,7 @@ public final class GradCAM {
         }
         guard let output = shapes.last, output.count == 1, output[0] > 0 else { throw .notAClassifier(outputShape: shapes.last ?? []) }
         let layers = zip(network.layers, shapes).enumerated().compactMap { index, pair -> FeatureMapLayer? in
-            pair.1.count == 3 ? FeatureMapLayer(index: index, kind: String(describing: type(of: pair.0)),
+            pair.1.count == 3 ? FeatureMapLayer(index: index, kind: Self.kind(of: pair.0, at: index),
                                                 outputShape: pair.1) : nil
         }
         guard let fallback = Self.defaultLayer(among: layers, classCount: output[0]) else { throw .noFeatureMapLayer }
@@ -57,6 +57,18 @@ public final class GradCAM {
         featureMapLayers = layers
         layer = chosen
         classCount = output[0]
+    }
+
+    /// The type of `layer` (at top-level position `index`) as its output is: a batch norm or residual block that a
+    /// following ReLU was fused into outputs after that ReLU (`BatchNorm+ReLU`), and the fused ReLU repeats the
+    /// output of the layer before it.
+    static func kind(of layer: any Layer, at index: Int) -> String {
+        switch layer {
+        case let norm as BatchNorm where norm.appliesReLU: "BatchNorm+ReLU"
+        case let block as Residual where block.rectifier != nil: "Residual+ReLU"
+        case let relu as ReLU where relu.isFused: "ReLU, the output of layer \(index - 1)"
+        default: String(describing: type(of: layer))
+        }
     }
 
     /// Explains the trainable `model` (batch norms as layers of their own) at its top-level layer `layerIndex`.

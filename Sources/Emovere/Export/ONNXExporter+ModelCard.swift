@@ -1,4 +1,5 @@
 import EmovereCore
+import EmovereFiles
 import EmovereNN
 import EmovereONNX
 import Foundation
@@ -17,8 +18,7 @@ extension ONNXExporter {
             throw .cardMismatch(field: "preprocessing.inputSize", model: "\(model.architecture.inputSize)",
                                 card: "\(card.preprocessing.inputSize)")
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = JSONEncoder.sortedKeys()
         let cardJSON: String
         let labelsJSON: String
         do {
@@ -44,8 +44,11 @@ extension ONNXExporter {
             metadata: metadata)
     }
 
-    /// Writes the ONNX model of `model` to `path` atomically.
-    public static func write(_ model: any Classifier, card: ModelCard, to path: String) throws {
-        try AtomicFile.write(try export(model, card: card), to: path)
+    /// Writes the ONNX model of `model` to `path` atomically; returns its size in bytes.
+    @discardableResult
+    public static func write(_ model: any Classifier, card: ModelCard, to path: String) throws -> Int {
+        let bytes = try export(model, card: card)
+        try AtomicFile.write(bytes, to: path)
+        return bytes.count
     }
 }

@@ -24,11 +24,11 @@ public enum ModelFile {
         for (name, entry) in model.stateDictionary() {
             file.tensors[name] = try NamedArray(shape: entry.shape, values: entry.values)
         }
-        file.metadata[cardKey] = String(decoding: try encoder.encode(card), as: UTF8.self)
+        file.metadata[cardKey] = String(decoding: try JSONEncoder.sortedKeys().encode(card), as: UTF8.self)
         file.metadata["format"] = "pt"
         file.metadata[checksumKey] = try checksum(of: file)
         try file.write(to: path)
-        try AtomicFile.write(Array(try prettyEncoder.encode(card)) + [10], to: cardPath(for: path))
+        try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(card)) + [10], to: cardPath(for: path))
     }
 
     /// The path of the JSON card written beside a model file.
@@ -141,18 +141,6 @@ public enum ModelFile {
             throw ModelError.invalidModelFile(path: path, reason: "model card: \(problem)")
         }
         return card
-    }
-
-    static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-
-    static var prettyEncoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return encoder
     }
 }
 

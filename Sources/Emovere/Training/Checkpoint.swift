@@ -43,7 +43,7 @@ enum Checkpoint {
             file.tensors["optimizer." + slot.name] = try NamedArray(shape: slot.tensor.shape, values: slot.tensor.values)
         }
         let header = Header(recipe: recipe, state: state, data: data)
-        file.metadata[metadataKey] = String(decoding: try ModelFile.encoder.encode(header), as: UTF8.self)
+        file.metadata[metadataKey] = String(decoding: try JSONEncoder.sortedKeys().encode(header), as: UTF8.self)
         file.metadata[ModelFile.checksumKey] = try ModelFile.checksum(of: file)
         try file.write(to: path)
     }
@@ -157,7 +157,7 @@ enum Checkpoint {
     /// dotted names in the recipe's JSON (`recipeFile`, the run's own recipe, restores them all).
     private static func describeDifference(_ old: TrainingRecipe, _ new: TrainingRecipe, recipeFile: String) -> String {
         func object(_ recipe: TrainingRecipe) -> Any? {
-            (try? ModelFile.encoder.encode(recipe)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
+            (try? JSONEncoder.sortedKeys().encode(recipe)).flatMap { try? JSONSerialization.jsonObject(with: $0) }
         }
         func text(_ value: Any?) -> String {
             guard let value else { return "(none)" }

@@ -1,5 +1,6 @@
 import EmovereCore
 import EmovereData
+import EmovereFiles
 import EmovereNN
 import EmovereTensor
 import Foundation
@@ -129,7 +130,7 @@ public final class Trainer {
             }
         }
         // Written again on a resume, so a run extended with --epochs records its new length.
-        try AtomicFile.write(Array(try ModelFile.prettyEncoder.encode(recipe)), to: directory + "/recipe.json")
+        try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(recipe)), to: directory + "/recipe.json")
         if let distillation = recipe.distillation, teacherDistributions.isEmpty, batchTeachers == nil,
            state.completedEpochs < recipe.epochs {
             let teachers = distillation.teachers.count == 1 ? "teacher \(distillation.teachers[0])"
