@@ -70,18 +70,35 @@ public struct DetectorDescription: Sendable, Codable, Equatable {
     public var scoreThreshold: Float?
     /// The model or cascade file's name (without its folder); nil for `none`.
     public var file: String?
+    /// YuNet: the longest side, in pixels, photos are scaled down to for detection.
+    public var detectionSize: Int?
+    /// Haar: the scale step between search windows, the neighbours a face needs, and the smallest face side in
+    /// pixels (nil: no limit).
+    public var scaleFactor: Double?
+    public var minimumNeighbors: Int?
+    public var minimumFaceSize: Int?
 
-    public init(kind: DetectorKind, scoreThreshold: Float? = nil, file: String? = nil) {
+    public init(kind: DetectorKind, scoreThreshold: Float? = nil, file: String? = nil, detectionSize: Int? = nil,
+                scaleFactor: Double? = nil, minimumNeighbors: Int? = nil, minimumFaceSize: Int? = nil) {
         self.kind = kind
         self.scoreThreshold = scoreThreshold
         self.file = file
+        self.detectionSize = detectionSize
+        self.scaleFactor = scaleFactor
+        self.minimumNeighbors = minimumNeighbors
+        self.minimumFaceSize = minimumFaceSize
     }
 }
 
 extension DetectorDescription: CustomStringConvertible {
-    /// The kind, then the file and score threshold where there are: `yunet (face.onnx, score threshold 0.6)`.
+    /// The kind, then the file and settings where there are: `yunet (face.onnx, score threshold 0.6, detection size
+    /// 640)`.
     public var description: String {
-        let details = [file, scoreThreshold.map { "score threshold \($0)" }].compactMap { $0 }
+        let details = [
+            file, scoreThreshold.map { "score threshold \($0)" }, detectionSize.map { "detection size \($0)" },
+            scaleFactor.map { "scale factor \($0)" }, minimumNeighbors.map { "minimum neighbours \($0)" },
+            minimumFaceSize.map { "minimum face \($0) px" },
+        ].compactMap { $0 }
         return details.isEmpty ? kind.rawValue : "\(kind.rawValue) (\(details.joined(separator: ", ")))"
     }
 }
@@ -129,7 +146,10 @@ public struct HaarDetector: FaceDetecting {
         self.file = file
     }
 
-    public var description: DetectorDescription { DetectorDescription(kind: .haar, file: file) }
+    public var description: DetectorDescription {
+        DetectorDescription(kind: .haar, file: file, scaleFactor: parameters.scaleFactor,
+                            minimumNeighbors: parameters.minimumNeighbors, minimumFaceSize: parameters.minimumSize?.width)
+    }
 
     public func detect(in image: RGBImage) -> [DetectedFace] {
         detector.detect(in: image.grayscale(), parameters: parameters).map { DetectedFace(box: $0) }

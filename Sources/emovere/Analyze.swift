@@ -102,7 +102,7 @@ struct Analyze: ParsableCommand {
         // Read before anything is written: a results file of another analysis is refused untouched.
         let previous = try output.map {
             try ResultLog.Contents(path: $0, resume: resume,
-                                   provenance: .init(model: model, detector: recognizers[0].detector.description))
+                                   provenance: .init(PhotoResult(path: "", recognizer: recognizers[0]), model: model))
         }
         // Each photo's copy is named from the whole list, so shards and resumed runs name it as one run would, and
         // no photo takes the name of a copy the resumed file's lines name.
@@ -181,8 +181,7 @@ extension Analyze {
         while let line = readLine() {
             // Every line is answered, a blank one too: a driver waits for one answer per line it sends.
             var result = line.trimmingCharacters(in: .whitespaces).isEmpty
-                ? PhotoResult(path: line, detector: recognizer.detector.description, faces: [],
-                              error: "expected a photo path, received an empty line")
+                ? PhotoResult(path: line, recognizer: recognizer, error: "expected a photo path, received an empty line")
                 : PhotoResult.analyze(path: line, with: recognizer, limits: limits)
             result.model = model
             FileHandle.standardOutput.write(Data(try encoder.encode(result) + [10]))

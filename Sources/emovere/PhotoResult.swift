@@ -2,10 +2,11 @@ import Emovere
 import EmovereCore
 import EmovereFiles
 import EmovereNN
+import EmovereTensor
 import EmovereVision
 import Foundation
 
-/// The outcome for one photo: its faces, or the error that stopped it.
+/// The outcome for one photo: its faces, or the error that stopped it, and what analysed it.
 struct PhotoResult: Codable {
     var path: String
     var width: Int?
@@ -19,31 +20,49 @@ struct PhotoResult: Codable {
     /// The photo file's size in bytes and the SHA-256 of its content, when it could be read.
     var bytes: Int?
     var sha256: String?
-    /// The model file that classified the faces.
+    /// The model file that classified the faces, the test-time augmentation of its probabilities and the arithmetic
+    /// of its convolutions.
     var model: String?
+    var tta: TestTimeAugmentation?
+    var precision: Precision?
+
+    /// The result for the photo at `path` before (or without) its analysis by `recognizer`: no faces, and `error`
+    /// when there is one.
+    init(path: String, recognizer: EmotionRecognizer, error: String? = nil) {
+        self.path = path
+        detector = recognizer.detector.description
+        faces = []
+        self.error = error
+        tta = recognizer.card.testTimeAugmentation ?? TestTimeAugmentation.none
+        precision = (recognizer.model as? InferenceModel)?.precision
+    }
 
     /// Detects and classifies the faces of the photo at `path` (`EmotionRecognizer.analyzePhoto`, as the server
     /// does); with `annotation`, also writes a copy with the faces drawn on it to that path.
     static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
                         limits: ImageLimits = .standard) -> PhotoResult {
-        let detector = recognizer.detector.description
-        let photo: PhotoAnalysis
+        var result = PhotoResult(path: path, recognizer: recognizer)
         let content: [UInt8]
         do {
             content = try ImageFile.bytes(atPath: path)
         } catch {
             report(error, for: path)
-            return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)")
+            result.error = "\(error)"
+            return result
         }
-        let size = content.count, hash = SHA256.hexDigest(of: content)
+        result.bytes = content.count
+        result.sha256 = SHA256.hexDigest(of: content)
+        let photo: PhotoAnalysis
         do {
             photo = try recognizer.analyzePhoto(content, source: path, limits: limits)
         } catch {
             report(error, for: path)
-            return PhotoResult(path: path, detector: detector, faces: [], error: "\(error)", bytes: size, sha256: hash)
+            result.error = "\(error)"
+            return result
         }
-        var result = PhotoResult(path: path, width: photo.width, height: photo.height, detector: detector,
-                                 faces: photo.faces.map { FaceRecord($0) }, bytes: size, sha256: hash)
+        result.width = photo.width
+        result.height = photo.height
+        result.faces = photo.faces.map { FaceRecord($0) }
         if let annotation {
             do {
                 try AnnotatedPhoto.write(AnnotationRenderer().annotated(photo.image, faces: photo.facesInImage), to: annotation)

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Emovere
 import EmovereCore
 import EmovereFiles
+import EmovereTensor
 import EmovereVision
 import Foundation
 import Synchronization
@@ -17,6 +19,9 @@ final class ResultLog: Sendable {
         var summary: Present?
         var model: String?
         var detector: DetectorDescription?
+        /// Absent in lines written before they were recorded (2026-12-06).
+        var tta: TestTimeAugmentation?
+        var precision: Precision?
         /// A photo's annotated copy.
         var annotation: String?
     }
@@ -26,16 +31,22 @@ final class ResultLog: Sendable {
         init(from decoder: any Decoder) throws {}
     }
 
-    /// What produced the lines of `analyze`: a resume with another model file or detector is refused.
+    /// What produced the lines of `analyze`: a resume with another model file, detector (or detector setting),
+    /// test-time augmentation or precision is refused.
     struct Provenance {
         let model: String
         let detector: DetectorDescription
+        let tta: TestTimeAugmentation?
+        let precision: Precision?
         /// `model` resolved (`OutputPaths.canonical`), once.
         let canonicalModel: String
 
-        init(model: String, detector: DetectorDescription) {
+        /// The provenance of `result`'s line (its detector, test-time augmentation and precision) with `model`.
+        init(_ result: PhotoResult, model: String) {
             self.model = model
-            self.detector = detector
+            detector = result.detector
+            tta = result.tta
+            precision = result.precision
             canonicalModel = OutputPaths.canonical(model)
         }
     }
@@ -198,6 +209,12 @@ final class ResultLog: Sendable {
         }
         if let recorded = entry.detector, recorded != provenance.detector {
             throw CommandFailure("\(path):\(line): written with the detector \(recorded), this run uses \(provenance.detector); resume with the same detector options or choose another --output (the file was left as it was)")
+        }
+        if let recorded = entry.tta, recorded != provenance.tta {
+            throw CommandFailure("\(path):\(line): written with --tta \(recorded.rawValue), this run uses \(provenance.tta?.rawValue ?? "none"); resume with the same --tta or choose another --output (the file was left as it was)")
+        }
+        if let recorded = entry.precision, recorded != provenance.precision {
+            throw CommandFailure("\(path):\(line): written in \(recorded) arithmetic, this run uses \(provenance.precision.map { "\($0)" } ?? "another"); resume with the same --precision or choose another --output (the file was left as it was)")
         }
     }
 

@@ -480,6 +480,13 @@ struct AnalyzeTests {
         let other = try Self.analyze([Self.sample, "--output", results, "--tta", "none", "--resume", "--detector", "haar"])
         #expect(other.status != 0 && other.standardError.contains("r.jsonl:1: written with the detector yunet")
                 && other.standardError.contains("this run uses haar"), "\(other)")
+        // So are another detector setting and another test-time augmentation.
+        let smaller = try Self.analyze([Self.sample, "--output", results, "--tta", "none", "--resume", "--detection-size", "320"])
+        #expect(smaller.status != 0 && smaller.standardError.contains("detection size 640")
+                && smaller.standardError.contains("detection size 320"), "\(smaller)")
+        let flipped = try Self.analyze([Self.sample, "--output", results, "--tta", "flip", "--resume"])
+        #expect(flipped.status != 0 && flipped.standardError.contains("written with --tta none, this run uses flip"),
+                "\(flipped)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: results)) == before)
     }
 

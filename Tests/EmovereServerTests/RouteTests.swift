@@ -153,7 +153,10 @@ struct RouteTests {
                                                     headers: [.contentType: "image/jpeg"], body: ByteBuffer(bytes: blank))
             #expect(response.status == .ok)
             let result = try Self.decode(AnalysisResponse.self, response.body)
-            #expect(result == AnalysisResponse(width: 320, height: 240, detector: DetectorDescription(kind: .haar), faces: []))
+            let haar = FaceDetector.DetectionParameters.faceClassification
+            let detector = DetectorDescription(kind: .haar, scaleFactor: haar.scaleFactor,
+                                               minimumNeighbors: haar.minimumNeighbors)
+            #expect(result == AnalysisResponse(width: 320, height: 240, detector: detector, faces: []))
         }
     }
 

@@ -122,7 +122,7 @@ public final class YuNetDetector: FaceDetecting {
 
     public var description: DetectorDescription {
         DetectorDescription(kind: .yunet, scoreThreshold: settings.scoreThreshold,
-                            file: (network.source as NSString).lastPathComponent)
+                            file: (network.source as NSString).lastPathComponent, detectionSize: settings.workingSize)
     }
 
     /// Faces in `image`, scaled down to `Settings.workingSize` first when larger.
