@@ -53,16 +53,19 @@ enum AnnotationTarget: Equatable {
 
     /// The output path for each of `files`, in order. In a folder each photo becomes `<name>.annotated.png` (or
     /// `.jpg` for JPEG inputs); photos with the same name get `-2`, `-3`, ... before `.annotated`. `reserved` holds
-    /// the copies an earlier run of a resumed results file wrote, by their photo (resolved, `OutputPaths.canonical`):
-    /// each of those photos keeps its copy, and no other photo gets its name.
+    /// the copies an earlier run of a resumed results file wrote, by their photo (`OutputPaths.normalized` from the
+    /// current folder): each of those photos keeps its copy, and no other photo gets its name.
     func outputPaths(for files: [String], reserved: [String: String] = [:]) -> [String] {
         switch self {
         case let .file(path):
             return files.map { _ in path }
         case let .folder(folder):
             var used = Set(reserved.values.map { ($0 as NSString).lastPathComponent })
+            let directory = FileManager.default.currentDirectoryPath
             return files.map { file in
-                if !reserved.isEmpty, let recorded = reserved[OutputPaths.canonical(file)] { return recorded }
+                if !reserved.isEmpty, let recorded = reserved[OutputPaths.normalized(file, in: directory)] {
+                    return recorded
+                }
                 let name = (file as NSString).lastPathComponent
                 let stem = (name as NSString).deletingPathExtension
                 let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"

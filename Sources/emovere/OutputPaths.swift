@@ -12,6 +12,21 @@ enum OutputPaths {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
+    /// `path` made absolute (from `directory`) with `.`, `..` and repeated slashes taken out, without touching the
+    /// file system: links are not resolved, so two links to one photo stay two photos. A key of a path however it
+    /// is spelt (`photos/a.jpg`, `./photos//a.jpg`), cheap enough for every line of a large results file.
+    static func normalized(_ path: String, in directory: String) -> String {
+        var parts: [Substring] = []
+        for component in ((path.hasPrefix("/") ? "" : directory + "/") + path).split(separator: "/") {
+            switch component {
+            case ".": continue
+            case "..": if !parts.isEmpty { parts.removeLast() }
+            default: parts.append(component)
+            }
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
     /// Throws when one of the given `outputs` (option, path; nil: not given) is empty, is one of `inputs` (described
     /// to the user as `inputName`), names the same file as an earlier output, lies below a file instead of a folder,
     /// or, unless `foldersAllowed`, is an existing folder. Missing folders above an output are fine: the writers

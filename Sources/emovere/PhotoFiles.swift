@@ -66,10 +66,15 @@ enum PhotoFiles {
         } else {
             var status = stat()
             if stat(file, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO {
-                guard let pipe = FileHandle(forReadingAtPath: file) else {
+                let descriptor = open(file, O_RDONLY | O_CLOEXEC)
+                guard descriptor >= 0 else {
                     throw CommandFailure("--files-from \(file): cannot open the pipe: \(String(cString: strerror(errno)))")
                 }
-                data = pipe.readDataToEndOfFile()
+                do {
+                    data = try FileHandle(fileDescriptor: descriptor, closeOnDealloc: true).readToEnd() ?? Data()
+                } catch {
+                    throw CommandFailure("--files-from \(file): cannot read the pipe: \(error.localizedDescription)")
+                }
             } else {
                 do {
                     data = Data(try FileContents.bytes(atPath: file))

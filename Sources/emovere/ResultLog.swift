@@ -54,19 +54,21 @@ final class ResultLog: Sendable {
     /// What an existing results file holds, read and checked without changing it.
     struct Contents {
         let path: String
-        /// The inputs done, resolved (`OutputPaths.canonical`): whose line the file already held without an error,
+        /// The inputs done, by `OutputPaths.normalized` path: whose line the file already held without an error,
         /// or with what was analysed of a video that broke off (a photo or video that failed is tried again on
         /// resume, and its new line follows the old).
         let finished: Set<String>
-        /// The annotated copies the file's lines name, by their photo (resolved): a resumed run gives no other
+        /// The annotated copies the file's lines name, by their photo (normalized): a resumed run gives no other
         /// photo their names.
         let annotations: [String: String]
+        /// The folder relative paths are normalized from (the current one).
+        private let directory = FileManager.default.currentDirectoryPath
         /// Where the partial last line of a run that stopped starts, to be cut off; nil without one.
         let partialLineStart: Int?
 
         /// The file at `path` when it exists, which only `resume` may continue: every complete line is read as a
-        /// result (and, given `provenance`, as a line of `analyze` written by the same model file and detector), so
-        /// a file of something else is refused untouched.
+        /// result (and, given `provenance`, as a line of `analyze` written with the same model file, detector and
+        /// settings), so a file of something else is refused untouched.
         init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
             self.path = path
             guard FileManager.default.fileExists(atPath: path) else {
@@ -78,15 +80,18 @@ final class ResultLog: Sendable {
             }
             let entries: [Entry]
             (entries, partialLineStart) = try Self.read(path, provenance: provenance)
-            finished = Set(entries.filter { $0.error == nil || $0.summary != nil }.map { OutputPaths.canonical($0.path) })
+            let directory = self.directory
+            finished = Set(entries.filter { $0.error == nil || $0.summary != nil }.map {
+                OutputPaths.normalized($0.path, in: directory)
+            })
             annotations = Dictionary(entries.compactMap { entry in
-                entry.annotation.map { (OutputPaths.canonical(entry.path), $0) }
+                entry.annotation.map { (OutputPaths.normalized(entry.path, in: directory), $0) }
             }, uniquingKeysWith: { _, last in last })
         }
 
         /// Whether the file held a finished line for `input` (however its path is spelt).
         func isFinished(_ input: String) -> Bool {
-            !finished.isEmpty && finished.contains(OutputPaths.canonical(input))
+            !finished.isEmpty && finished.contains(OutputPaths.normalized(input, in: directory))
         }
 
         /// The complete lines of the results file `path`, each checked, and where a partial last line (the start of
@@ -105,7 +110,8 @@ final class ResultLog: Sendable {
             }
             let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
             var entries: [Entry] = []
-            for (number, line) in bytes[..<complete].split(separator: 10).enumerated() {
+            let lines = bytes[..<complete].split(separator: 10, omittingEmptySubsequences: false)
+            for (number, line) in lines.enumerated() where !line.isEmpty {
                 let entry: Entry
                 do {
                     entry = try JSONDecoder().decode(Entry.self, from: Data(line))
@@ -192,30 +198,39 @@ final class ResultLog: Sendable {
         case let .typeMismatch(type, context), let .valueNotFound(type, context):
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             return field.isEmpty ? "something other than a JSON object" : "\"\(field)\" not a \(type)"
-        case .dataCorrupted:
-            return "text that is not JSON"
+        case let .dataCorrupted(context):
+            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return field.isEmpty ? "text that is not JSON" : "\"\(field)\" with a value this version does not know"
         @unknown default:
             return "\(decodingError)"
         }
     }
 
-    /// Throws when `entry` (line `line` of `path`) was written with another model file or detector than `provenance`:
-    /// one file of results would mix two analyses.
+    /// Throws when `entry` (line `line` of `path`) was written with another model file, detector, detector setting,
+    /// test-time augmentation or precision than `provenance`: one file of results would mix two analyses.
     fileprivate static func check(_ entry: Entry, line: Int, of path: String, against provenance: Provenance) throws {
         // Resolving a path costs system calls: only a line naming the model otherwise is resolved (once per line).
         if let recorded = entry.model, recorded != provenance.model,
            OutputPaths.canonical(recorded) != provenance.canonicalModel {
             throw CommandFailure("\(path):\(line): written with the model \(recorded), this run uses \(provenance.model); resume with the same --model or choose another --output (the file was left as it was)")
         }
-        if let recorded = entry.detector, recorded != provenance.detector {
+        if let recorded = entry.detector, !isSameDetector(recorded, provenance.detector) {
             throw CommandFailure("\(path):\(line): written with the detector \(recorded), this run uses \(provenance.detector); resume with the same detector options or choose another --output (the file was left as it was)")
         }
         if let recorded = entry.tta, recorded != provenance.tta {
             throw CommandFailure("\(path):\(line): written with --tta \(recorded.rawValue), this run uses \(provenance.tta?.rawValue ?? "none"); resume with the same --tta or choose another --output (the file was left as it was)")
         }
         if let recorded = entry.precision, recorded != provenance.precision {
-            throw CommandFailure("\(path):\(line): written in \(recorded) arithmetic, this run uses \(provenance.precision.map { "\($0)" } ?? "another"); resume with the same --precision or choose another --output (the file was left as it was)")
+            throw CommandFailure("\(path):\(line): written in \(recorded) arithmetic, this run computes in \(provenance.precision.map { "\($0)" } ?? "another") (--precision, or the float32 a CPU without bfloat16 falls back to); resume with the same --precision on a CPU like the first run's, or choose another --output (the file was left as it was)")
         }
+    }
+
+    /// Whether the detector `recorded` in a line is `current`. Lines written before the detector's settings were
+    /// recorded (2026-12-06) carry only its kind, file and score threshold, and are compared on those.
+    private static func isSameDetector(_ recorded: DetectorDescription, _ current: DetectorDescription) -> Bool {
+        guard recorded.detectionSize == nil && recorded.scaleFactor == nil else { return recorded == current }
+        return recorded.kind == current.kind && recorded.file == current.file
+            && recorded.scoreThreshold == current.scoreThreshold
     }
 
     /// Appends `result` (a photo's or a video's record, with its `path`) as one line.

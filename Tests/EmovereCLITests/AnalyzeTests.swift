@@ -508,6 +508,36 @@ struct AnalyzeTests {
         }
     }
 
+    /// Lines written before a run's settings were recorded (no `tta`, `precision` or detection size) are continued;
+    /// a line is numbered as the file counts it, blank lines included, and a value this version does not know is
+    /// named.
+    @Test func resumeContinuesLinesOfEarlierVersions() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let results = scratch.path + "/r.jsonl", second = scratch.path + "/b.jpg"
+        try #require(try Self.analyze([Self.sample, "--output", results, "--tta", "none"]).status == 0)
+        let written = try String(contentsOfFile: results, encoding: .utf8)
+        var line = try #require(try JSONSerialization.jsonObject(with: Data(written.utf8)) as? [String: Any])
+        #expect(line["tta"] as? String == "none" && (line["detector"] as? [String: Any])?["detectionSize"] as? Int == 640)
+        line["tta"] = nil
+        line["precision"] = nil
+        var detector = try #require(line["detector"] as? [String: Any])
+        detector["detectionSize"] = nil
+        line["detector"] = detector
+        let older = String(decoding: try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]), as: UTF8.self)
+        try Data((older + "\n").utf8).write(to: URL(fileURLWithPath: results))
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: second)
+        let resumed = try Self.analyze([Self.sample, second, "--output", results, "--tta", "none", "--resume"])
+        #expect(resumed.status == 0 && resumed.standardError.contains("1 photo done"), "\(resumed)")
+
+        let unknown = older.replacingOccurrences(of: #""path":"#, with: #""tta":"tenfold","path":"#)
+        let numbered = scratch.path + "/numbered.jsonl"
+        try Data((older + "\n\n" + unknown + "\n").utf8).write(to: URL(fileURLWithPath: numbered))
+        let refused = try Self.analyze([Self.sample, "--output", numbered, "--tta", "none", "--resume"])
+        #expect(refused.status != 0 && refused.standardError.contains(#"numbered.jsonl:3: expected"#)
+                && refused.standardError.contains(#""tta" with a value this version does not know"#), "\(refused)")
+    }
+
     /// A resumed run knows its photos however their paths are spelt, and a photo added to the collection never takes
     /// the name of a copy an earlier line names (by position it would: `b/x.jpg`'s copy was `x.annotated.jpg`, and the
     /// new `a/x.jpg` sorts first). The results file's missing folders are made.
