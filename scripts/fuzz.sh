@@ -4,7 +4,8 @@
 #      multipart bodies, WebSocket frames) with CASES cases per input kind instead of a few thousand;
 #   2. libFuzzer, coverage-guided, on the image decoders, the cascade reader and the model-file loader for SECONDS
 #      each, when this toolchain supports -sanitize=fuzzer (Swift on Linux does). Crashes are left in
-#      $OUT (default: a scratch folder that is printed) as crash-* files, replayable with the same harness.
+#      $OUT (default: fuzz-findings/ in the repository, ignored by git) as crash-* files (the inputs that crashed,
+#      to replay through the loaders); the harness's build and corpora live in a scratch folder removed on exit.
 # Usage: scripts/fuzz.sh [CASES] [SECONDS]
 set -euo pipefail
 cases="${1:-100000}"
@@ -16,7 +17,8 @@ echo "== seeded mutation fuzz tests, $cases cases each"
 EMOVERE_FUZZ_CASES="$cases" swift test --filter 'FuzzTests'
 
 scratch="$(mktemp -d)"
-out="${OUT:-$scratch/findings}"
+trap 'rm -rf "$scratch"' EXIT
+out="${OUT:-$repository/fuzz-findings}"
 mkdir -p "$out"
 if ! echo 'func probe() {}' > "$scratch/probe.swift" || ! swiftc -sanitize=fuzzer -parse-as-library -emit-object \
     -o "$scratch/probe.o" "$scratch/probe.swift" >/dev/null 2>&1; then

@@ -11,10 +11,12 @@ again, and its new line follows the old: the last line for a path counts).
   python3 scripts/ray_analyze.py PHOTO_OR_FOLDER... --out OUT [--files-from LIST] [--workers 2]
       [--batch-size 32] [--emovere .build/release/emovere] [--address auto] [-- EXTRA EMOVERE OPTIONS]
 
-Runs on a local Ray cluster by default (started for the run); `--address auto` joins a running one (`ray start`,
-`ray up`, KubeRay). Every node needs the emovere binary and the model at the same paths. Actors that die
-(a crashed node or process) are restarted by Ray and their batches retried (Ray Data's default for actor pools);
-a run's output holds each photo exactly once.
+Without --address, Ray's own default: the cluster named by RAY_ADDRESS or started on this machine with `ray start`
+(as in a KubeRay job), else a new local one for the run; `--address local` always starts a new one, `--address auto`
+joins a running one (`ray start`, `ray up`, KubeRay). Every node needs the emovere binary and the model at the same
+paths. A worker process that dies is restarted and its photo tried once more (a photo that kills it twice gets an
+`error` line); actors that die (a crashed node) are restarted by Ray and their batches retried (Ray Data's default
+for actor pools); a run's output holds each photo exactly once.
 """
 
 import argparse
@@ -28,9 +30,24 @@ import time
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
+def sendable(path):
+    """Whether path can be sent to a worker: one line of UTF-8 (emovere skips names that are not UTF-8, and a line
+    break would split the path into two requests)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        print(f"warning: skipping {path!r}: its name is not valid UTF-8, which emovere cannot open; rename the file",
+              file=sys.stderr)
+        return False
+    if "\n" in path or "\r" in path:
+        print(f"warning: skipping {path!r}: its name holds a line break", file=sys.stderr)
+        return False
+    return True
+
+
 def photo_paths(inputs, files_from):
     """The photos named by inputs (files, or folders searched recursively) and by files_from, in order, as absolute
-    paths (a worker on another node of the cluster runs in another folder)."""
+    paths (a worker on another node of the cluster runs in another folder); names that cannot be sent are skipped."""
     paths = []
     for item in inputs:
         if os.path.isdir(item):
@@ -44,7 +61,7 @@ def photo_paths(inputs, files_from):
     if files_from:
         with open(files_from, encoding="utf-8-sig") as listing:
             paths.extend(line.strip() for line in listing if line.strip())
-    return [os.path.abspath(path) for path in paths]
+    return [os.path.abspath(path) for path in paths if sendable(path)]
 
 
 def finished_paths(out):
@@ -84,22 +101,44 @@ class EmovereWorker:
             with open(os.path.join(pid_folder, f"{self.process.pid}.pid"), "w", encoding="utf-8") as marker:
                 marker.write(str(os.getpid()))
 
+    def ask(self, path):
+        """The worker's whole answer line for path, or None when the worker died (or answered out of step)."""
+        try:
+            self.process.stdin.write(path + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except BrokenPipeError:  # the worker died before reading the path
+            return None
+        if not line.endswith("\n"):  # nothing, or half a line: the worker died while writing
+            return None
+        try:
+            answered = json.loads(line).get("path")
+        except ValueError:
+            answered = None
+        return line.rstrip("\n") if answered == path else None
+
+    def restart(self, path):
+        """Ends the worker process (dead, or out of step) and starts a new one."""
+        self.process.kill()
+        code = self.process.wait()
+        print(f"emovere worker exited with status {code} while analysing {path}; restarting", file=sys.stderr,
+              flush=True)
+        self.start()
+
     def __call__(self, batch):
         paths = list(batch["path"])
         lines = []
         for path in paths:
-            try:
-                self.process.stdin.write(path + "\n")
-                self.process.stdin.flush()
-                line = self.process.stdout.readline()
-            except BrokenPipeError:  # the worker died before reading the path
-                line = ""
-            if not line:
-                code = self.process.wait()
-                # The worker died: end this actor's process so that Ray restarts the actor and retries the batch.
-                print(f"emovere worker exited with status {code} while analysing {path}; restarting", file=sys.stderr)
-                os._exit(1)
-            lines.append(line.rstrip("\n"))
+            line = self.ask(path)
+            if line is None:
+                self.restart(path)
+                line = self.ask(path)
+            if line is None:
+                # The photo stopped two workers: it gets an error line instead of stopping the run at every retry.
+                self.restart(path)
+                line = json.dumps({"path": path, "error": "the emovere worker died twice while analysing this photo"},
+                                  sort_keys=True)
+            lines.append(line)
         return {"path": paths, "line": lines}
 
 
@@ -111,7 +150,9 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="emovere worker actors (default 2)")
     parser.add_argument("--batch-size", type=int, default=32, help="photos per batch (default 32)")
     parser.add_argument("--emovere", default=".build/release/emovere", help="the emovere executable")
-    parser.add_argument("--address", default=None, help="Ray cluster address (default: a local cluster)")
+    parser.add_argument("--address", default=None,
+                        help="Ray cluster address: auto, local (a new local cluster) or host:port (default: Ray's: "
+                             "RAY_ADDRESS, or a cluster started on this machine, else a new local one)")
     # Everything after -- goes to emovere unread (parse_known_args would take its values for photos).
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -154,6 +195,7 @@ def main():
         for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
             results_file.write("".join(line + "\n" for line in batch["line"]))
             results_file.flush()
+            os.fsync(results_file.fileno())  # a batch reported written is on disk
             written += len(batch["line"])
             rate = written / max(time.time() - start, 1e-9)
             print(f"{written}/{len(todo)} photos, {rate:.1f} photos/s, eta {(len(todo) - written) / max(rate, 1e-9):.0f} s",

@@ -7,6 +7,7 @@ Needs only the Python standard library (and opencv-python-headless for the many-
 The figures in the README's reliability section come from this script.
 """
 import argparse
+import atexit
 import http.client
 import os
 import signal
@@ -28,6 +29,7 @@ class Server:
         self.process = subprocess.Popen(
             [binary, "serve", "--port", str(port)] + extra,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        atexit.register(self.kill)  # whatever ends the probe (a failed start, an exception), no server is left
         threading.Thread(target=self.process.stderr.read, daemon=True).start()
         self.peak_kib = 0
         self.running = True
@@ -39,6 +41,11 @@ class Server:
             if time.time() > deadline:
                 raise SystemExit("the server did not start within 300 s")
             time.sleep(0.2)
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def sample_memory(self):
         while self.running and self.process.poll() is None:

@@ -10,10 +10,24 @@ for package in "$@"; do
     if [[ $package == \?* ]]; then optional+=("${package#\?}"); else packages+=("$package"); fi
 done
 installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]; }
+# A package with an installation candidate in apt's lists (a virtual or snap-transitional name has none, or "(none)").
+installable() {
+    local candidate
+    candidate=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2}')
+    [ -n "$candidate" ] && [ "$candidate" != "(none)" ]
+}
+note_unpackaged() { echo "note: $1 is not packaged here; the tests that need it are skipped"; }
 missing=()
 for package in "${packages[@]}"; do installed "$package" || missing+=("$package"); done
+# An optional package the lists already say is not packaged here (Ubuntu's chromium) needs no sudo and no update;
+# with no lists yet (a fresh container) it is looked up again after the update.
+have_lists=false
+compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null && have_lists=true
 missing_optional=()
-for package in "${optional[@]+"${optional[@]}"}"; do installed "$package" || missing_optional+=("$package"); done
+for package in "${optional[@]+"${optional[@]}"}"; do
+    installed "$package" && continue
+    if $have_lists && ! installable "$package"; then note_unpackaged "$package"; else missing_optional+=("$package"); fi
+done
 [ ${#missing[@]} -gt 0 ] || [ ${#missing_optional[@]} -gt 0 ] || exit 0
 sudo=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -23,16 +37,12 @@ if [ "$(id -u)" -ne 0 ]; then
     }
     sudo=(sudo)
 fi
-"${sudo[@]+"${sudo[@]}"}" apt-get update -qq
+# A freshly booted machine's automatic upgrades may hold apt's lock for a while: wait for it rather than fail.
+apt=(apt-get -o DPkg::Lock::Timeout=600)
+"${sudo[@]+"${sudo[@]}"}" "${apt[@]}" update -qq
 for package in "${missing_optional[@]+"${missing_optional[@]}"}"; do
-    # A package with an installation candidate (a virtual or snap-transitional name has none, or "(none)").
-    candidate=$(apt-cache policy "$package" 2>/dev/null | awk '/Candidate:/ {print $2}')
-    if [ -n "$candidate" ] && [ "$candidate" != "(none)" ]; then
-        missing+=("$package")
-    else
-        echo "note: $package is not packaged here; the tests that need it are skipped"
-    fi
+    if installable "$package"; then missing+=("$package"); else note_unpackaged "$package"; fi
 done
 [ ${#missing[@]} -gt 0 ] || exit 0
 echo "installing: ${missing[*]}"
-"${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+"${sudo[@]+"${sudo[@]}"}" env DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "${missing[@]}"

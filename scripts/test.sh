@@ -10,14 +10,18 @@ cd "$(dirname "$0")/.."
 # need h5py and NumPy; the load-balancing test needs HAProxy and PyYAML (for the Kubernetes manifests).
 scripts/setup.sh opencv-data ffmpeg '?chromium' '?chromium-driver' python3-selenium python3-h5py python3-numpy \
     python3-pip haproxy python3-yaml
-# Installs Python packages for the user of interpreter $1. pip 23.0.1 and later refuse that for a distribution's
-# Python (Debian 12, Ubuntu 24.04) without --break-system-packages, which older pip (Ubuntu 22.04) does not know.
+# Installs Python packages for interpreter $1: into its virtual environment when it runs in one, else for the user.
+# pip 23.0.1 and later refuse the latter for a distribution's Python (Debian 12, Ubuntu 24.04) without
+# --break-system-packages, which older pip (Ubuntu 22.04) does not know.
 pip_install() {
-    local python=$1 flags=(--user --quiet)
+    local python=$1 flags=(--quiet)
     shift
-    # grep reads all of the help (with -q it would stop early, and pipefail would see pip's SIGPIPE).
-    if "$python" -m pip install --help | grep -- --break-system-packages >/dev/null; then
-        flags+=(--break-system-packages)
+    if "$python" -c 'import sys; sys.exit(sys.prefix != sys.base_prefix)'; then
+        flags+=(--user)
+        # grep reads all of the help (with -q it would stop early, and pipefail would see pip's SIGPIPE).
+        if "$python" -m pip install --help | grep -- --break-system-packages >/dev/null; then
+            flags+=(--break-system-packages)
+        fi
     fi
     "$python" -m pip install "${flags[@]}" "$@"
 }
@@ -33,14 +37,17 @@ python3 -c "import yaml" 2>/dev/null || pip_install python3 pyyaml
 python3 -c "import ray.data" 2>/dev/null || pip_install python3 "ray[data]==2.60.0"
 python3 scripts/check_imports.py  # every import declared in Package.swift
 swift build --build-tests
+# Each step has a time limit far beyond its need on a busy 2-core machine (about 10, 7, 3 and 2 minutes there), so
+# a hang fails the run by name instead of using up CI's time.
+limit() { local minutes=$1; shift; timeout -k 60 "${minutes}m" "$@"; }
 if [ "$#" -gt 0 ]; then
     swift test --skip-build "$@"
 else
     # The in-process server tests run after the others. Synchronous tests (the command-line ones wait minutes for
     # their child processes) each hold one of Swift concurrency's threads, one per core; beside them a server in the
     # test process waited 20-90 s for a thread, past its own timeouts (2 cores, 2026-12-06).
-    swift test --skip-build --skip EmovereServerTests
-    swift test --skip-build --filter EmovereServerTests
-    python3 scripts/test_ray_analyze.py --emovere .build/debug/emovere --photos 200
-    python3 scripts/test_load_balanced.py --emovere .build/debug/emovere
+    limit 45 swift test --skip-build --skip EmovereServerTests
+    limit 30 swift test --skip-build --filter EmovereServerTests
+    limit 25 python3 scripts/test_ray_analyze.py --emovere .build/debug/emovere --photos 200
+    limit 20 python3 scripts/test_load_balanced.py --emovere .build/debug/emovere
 fi

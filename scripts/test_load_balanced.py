@@ -41,6 +41,8 @@ class Replica:
         deadline = time.time() + 600
         while not healthy(self.port):
             if self.process.poll() is not None or time.time() > deadline:
+                self.process.kill()  # a replica that did not start is not left behind
+                self.process.wait()
                 raise SystemExit(f"replica on port {self.port} did not start")
             time.sleep(0.2)
 
@@ -118,12 +120,13 @@ def main():
     folder = tempfile.mkdtemp(prefix="emovere-lb-")
     log = open(os.path.join(folder, "replicas.log"), "w")
     replicas = [Replica(arguments.emovere, free_port(), log) for _ in range(2)]
-    for replica in replicas:
-        replica.start()
-    front = free_port()
-    proxy = subprocess.Popen(["haproxy", "-f", haproxy_config(front, [r.port for r in replicas], folder)],
-                             stdout=log, stderr=log)
-    try:
+    proxy = None
+    try:  # from the first replica on: whatever fails, no process is left running
+        for replica in replicas:
+            replica.start()
+        front = free_port()
+        proxy = subprocess.Popen(["haproxy", "-f", haproxy_config(front, [r.port for r in replicas], folder)],
+                                 stdout=log, stderr=log)
         started = time.time() + 120
         while not healthy(front):
             if proxy.poll() is not None:
@@ -159,8 +162,9 @@ def main():
         for thread in threads:
             thread.join()
     finally:
-        proxy.terminate()
-        proxy.wait()
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait()
         for replica in replicas:
             if replica.process and replica.process.poll() is None:
                 replica.process.terminate()

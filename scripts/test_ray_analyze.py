@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Scale-out test: scripts/ray_analyze.py on a local Ray cluster with 2 workers equals one emovere analyze run.
 
-Makes a few hundred photos (the repository's sample, copied), kills one emovere worker midway (Ray restarts the
-actor and retries its batch), then checks that the output holds the same lines as a single
+Makes a few hundred photos (the repository's sample, copied), kills one emovere worker midway (the actor starts a new
+one and asks it again), then checks that the output holds the same lines as a single
 `emovere analyze --output` process, line for line (order aside), nothing lost or duplicated. A second run over
 the same output folder finds nothing left to do (resume).
 
@@ -33,14 +33,24 @@ def lines_in(pattern):
 
 
 def check_worker_death():
-    """A worker that died before the actor writes its next path (a broken pipe, not an empty read) also ends the actor
-    with status 1 and a note, so that Ray restarts it; a traceback would fail the whole run instead."""
-    probe = ("import sys, time; sys.path.insert(0, sys.argv[1]); import ray_analyze; "
-             "worker = ray_analyze.EmovereWorker(['sh', '-c', 'exit 3']); time.sleep(0.5); "
-             "worker({'path': ['a.jpg', 'b.jpg', 'c.jpg']})")
-    run = subprocess.run([sys.executable, "-c", probe, os.path.join(ROOT, "scripts")], capture_output=True, text=True,
-                         timeout=60)
-    assert run.returncode == 1 and "status 3" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    """A worker that dies (before reading a path: a broken pipe; or while writing its answer: half a line) or answers
+    out of step is restarted and asked once more; a photo that stops two workers gets an error line, so a photo that
+    crashes emovere cannot stop the run at every retry, and a traceback would fail the whole run."""
+    workers = {
+        "dead": "exit 3",
+        "half a line": 'read p; printf \'{"pa\'; exit 3',
+        "out of step": 'while read p; do echo \'{"path": "other.jpg"}\'; done',
+    }
+    for name, script in workers.items():
+        probe = ("import json, sys, time; sys.path.insert(0, sys.argv[1]); import ray_analyze; "
+                 "worker = ray_analyze.EmovereWorker(['sh', '-c', sys.argv[2]]); time.sleep(0.5); "
+                 "print(json.dumps(worker({'path': ['a.jpg', 'b.jpg']})['line']))")
+        run = subprocess.run([sys.executable, "-c", probe, os.path.join(ROOT, "scripts"), script], capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 0 and "restarting" in run.stderr and "Traceback" not in run.stderr, (name, run.stderr)
+        lines = [json.loads(line) for line in json.loads(run.stdout)]
+        assert [line["path"] for line in lines] == ["a.jpg", "b.jpg"], (name, lines)
+        assert all("died twice" in line["error"] for line in lines), (name, lines)
 
 
 def main():
@@ -52,6 +62,7 @@ def main():
     check_worker_death()
     options = ["--model", os.path.join(ROOT, "models/mini-xception-48.safetensors"), "--tta", "none"]
     scratch = tempfile.mkdtemp(prefix="emovere-ray-")
+    driver = None
     try:
         photos = os.path.join(scratch, "photos")
         os.makedirs(photos)
@@ -61,14 +72,17 @@ def main():
 
         single = os.path.join(scratch, "single.jsonl")
         subprocess.run([arguments.emovere, "analyze", photos, "--output", single] + options, check=True,
-                       stderr=subprocess.DEVNULL)
+                       stderr=subprocess.DEVNULL, timeout=1200)
 
         out = os.path.join(scratch, "ray")
         pids = os.path.join(scratch, "pids")
         os.makedirs(pids)
-        environment = dict(os.environ, EMOVERE_RAY_PIDS=pids)
+        # A cluster of its own: not one named by RAY_ADDRESS or started on this machine with `ray start`.
+        environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+        environment["EMOVERE_RAY_PIDS"] = pids
         command = [sys.executable, os.path.join(ROOT, "scripts/ray_analyze.py"), photos, "--out", out,
-                   "--workers", "2", "--batch-size", "16", "--emovere", arguments.emovere, "--"] + options
+                   "--workers", "2", "--batch-size", "16", "--emovere", arguments.emovere, "--address", "local",
+                   "--"] + options
         driver = subprocess.Popen(command, env=environment)
 
         killed = []
@@ -84,7 +98,7 @@ def main():
                     return
                 time.sleep(0.2)
 
-        killer = threading.Thread(target=kill_one_worker)
+        killer = threading.Thread(target=kill_one_worker, daemon=True)
         killer.start()
         status = driver.wait(timeout=1200)
         killer.join()
@@ -100,10 +114,17 @@ def main():
         assert len(paths) == len(set(paths)), f"{len(paths) - len(set(paths))} photos written twice"
         assert got == expected, "Ray results differ from the single process's"
 
-        again = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)
+        again = subprocess.run(command, env=environment, capture_output=True, text=True, check=True, timeout=600)
         assert "0 to analyse" in again.stderr, again.stderr
         print(f"ok: {arguments.photos} photos on 2 Ray workers with one killed (pid {killed[0]}) equal one emovere run")
     finally:
+        if driver is not None and driver.poll() is None:  # a failed check or a timeout: no cluster is left running
+            driver.send_signal(signal.SIGINT)  # Ray shuts its local cluster down as the driver exits
+            try:
+                driver.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                driver.kill()
+                driver.wait()
         shutil.rmtree(scratch, ignore_errors=True)
 
 
