@@ -9,7 +9,7 @@ the same OUT skips every photo that already has a line there without an error (r
 again, and its new line follows the old: the last line for a path counts).
 
   python3 scripts/ray_analyze.py PHOTO_OR_FOLDER... --out OUT [--files-from LIST] [--workers 2]
-      [--batch-size 32] [--emovere .build/release/emovere] [--address auto] [-- EXTRA EMOVERE OPTIONS]
+      [--batch-size 32] [--emovere .build/release/emovere] [--address auto|local|HOST:PORT] [-- EXTRA EMOVERE OPTIONS]
 
 Without --address, Ray's own default: the cluster named by RAY_ADDRESS or started on this machine with `ray start`
 (as in a KubeRay job), else a new local one for the run; `--address local` always starts a new one, `--address auto`

@@ -47,7 +47,7 @@ struct Analyze: ParsableCommand {
     var annotate: String?
 
     @Option(help: ArgumentHelp(
-        "Append one JSON line per photo to this file as each finishes (JSON Lines; memory stays flat however many photos).",
+        "Write one JSON line per photo to this file as each finishes (JSON Lines; memory stays flat however many photos; an existing file only with --resume).",
         valueName: "results.jsonl"))
     var output: String?
 

@@ -16,11 +16,15 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Model file (.safetensors).")
     var model: String
 
-    @Option(help: "FER2013 data: fer2013.csv or a folder with class folders.")
+    @Option(help: "FER2013 data: fer2013.csv or a folder with train/ and test/ class folders (or train/, val/ and test/: val/ is PublicTest, test/ PrivateTest).")
     var data: String
 
-    @Option(help: "Split: training, publictest (test) or privatetest, in any case.")
-    var split: Split = .publicTest
+    @Option(name: .customLong("split"),
+            help: "Split: training, publictest (test) or privatetest, in any case (default: publictest).")
+    var chosenSplit: Split?
+
+    /// The split evaluated: `--split`, or PublicTest.
+    var split: Split { chosenSplit ?? .publicTest }
 
     @Option(help: "Test-time augmentation (default: the model card's, else none).")
     var tta: TestTimeAugmentation?

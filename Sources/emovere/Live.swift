@@ -30,7 +30,7 @@ struct Live: ParsableCommand {
     @Option(help: "Camera frame size, e.g. 640x480 (default: the camera's).")
     var size: String?
 
-    @Option(help: "Camera frame rate (default: the camera's).")
+    @Option(help: "Camera frame rate (default: the camera's on Linux, 30 on macOS).")
     var fps: Double?
 
     @Option(help: "Write the annotated stream here (H.264 in .mp4, .mov, .m4v, .mkv, .avi or .ts).")

@@ -56,10 +56,10 @@ struct Train: ParsableCommand {
     @Option(help: "Learning-rate schedule: plateau, cosine, one-cycle or constant.")
     var schedule: RecipeOverrides.Schedule?
 
-    @Option(help: "Plateau schedule: epochs without improvement before the rate is divided by 10 (default 8).")
+    @Option(help: "Plateau schedule: epochs without improvement before the rate is divided by 10 (default: the recipe's; 8 when --schedule plateau is given).")
     var plateauPatience: Int?
 
-    @Option(help: "Warm-up epochs for the cosine schedule (default 3).")
+    @Option(help: "Warm-up epochs for the cosine schedule (default: the recipe's; 3 when --schedule cosine is given).")
     var warmupEpochs: Int?
 
     @Option(help: "Label smoothing (0 disables).")
@@ -100,7 +100,7 @@ struct Train: ParsableCommand {
     var softLabelWeight: Float?
 
     @Option(help: ArgumentHelp(
-        "A trained model whose predictions for each training image (computed once, on the clean face) are mixed into the training targets (knowledge distillation). Repeat it for an ensemble: the teachers' mean is mixed in.",
+        "A trained model whose predictions for each training image (the clean face, computed once, or each augmented batch with --teacher-input augmented) are mixed into the training targets (knowledge distillation). Repeat it for an ensemble: the teachers' mean is mixed in.",
         valueName: "model.safetensors"))
     var teacher: [String] = []
 

@@ -15,10 +15,11 @@ struct Video: ParsableCommand {
         discussion: """
             Decodes IN with ffmpeg (any format it reads), detects faces (every frame, or every N with --every), \
             follows them with stable track numbers and classifies each face on every frame. Writes an annotated \
-            H.264 MP4 (--out, audio copied), a CSV timeline with one row per frame per face (--csv), an SVG plot \
-            of each track's probabilities (--plot) and prints a summary (or JSON with --json). Needs ffmpeg \
-            (apt-get install ffmpeg). Outputs are written to hidden temporary files and renamed when complete; \
-            on an error or Ctrl-C they are removed. With several videos, --out, --csv and --plot name folders \
+            H.264 video (--out: .mp4, .mov, .m4v, .mkv, .avi or .ts; audio copied), a CSV timeline with one row per \
+            frame per face (--csv), an SVG plot of each track's probabilities (--plot) and prints a summary (or JSON \
+            with --json). Needs ffmpeg (apt-get install ffmpeg). Outputs are written to hidden temporary files and \
+            renamed when complete; on a failure before the first frame or Ctrl-C they are removed, and a video that \
+            breaks off part-way keeps what was analysed (exit status 1). With several videos, --out, --csv and --plot name folders \
             (<name>.annotated.mp4, <name>.csv, <name>.svg), --output appends one JSON summary line per video as \
             each finishes, and --resume skips the videos already there.
             """)
@@ -38,7 +39,7 @@ struct Video: ParsableCommand {
     @Option(help: "Write the emotion-over-time plot here (SVG; a folder with several videos).")
     var plot: String?
 
-    @Option(help: "Append one JSON line per video (path, summary or error) to this file as each finishes.")
+    @Option(help: "Write one JSON line per video (path, summary or error) to this file as each finishes (an existing file only with --resume).")
     var output: String?
 
     @Flag(help: "With --output: skip the videos whose line the file already holds without an error (continue a stopped run; failed ones are tried again).")
