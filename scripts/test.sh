@@ -39,7 +39,13 @@ python3 scripts/check_imports.py  # every import declared in Package.swift
 swift build --build-tests
 # Each step has a time limit far beyond its need on a busy 2-core machine (about 10, 7, 3 and 2 minutes there), so
 # a hang fails the run by name instead of using up CI's time.
-limit() { local minutes=$1; shift; timeout -k 60 "${minutes}m" "$@"; }
+limit() {
+    local minutes=$1 status=0
+    shift
+    timeout -k 60 "${minutes}m" "$@" || status=$?
+    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then echo "timed out after $minutes minutes: $*" >&2; fi
+    return "$status"
+}
 if [ "$#" -gt 0 ]; then
     swift test --skip-build "$@"
 else
