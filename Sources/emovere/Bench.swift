@@ -14,22 +14,26 @@ struct Bench: ParsableCommand {
         abstract: "Measure training and inference speed (images/s, and the share of the CPU's measured multiply-add peak) on synthetic data; build with -c release.")
 
     @Option(help: "Architecture to measure.")
-    var model = Architecture.Family.miniXception
+    var model = Self.standard.model
 
     @Option(help: "Input size in pixels, 8-512.")
-    var inputSize = 48
+    var inputSize = Self.standard.inputSize
 
     @Option(help: "The convolutions' arithmetic, inference and training: float32, or bfloat16 (bfloat16 multiplications, single-precision sums; in training the forward products, input gradients and weight gradients; needs AVX512_BF16, else float32 runs).")
-    var precision = Precision.float32
+    var precision = Self.standard.precision
 
     @Option(help: "Seconds to run each measurement.")
     var seconds = 5.0
 
     @Option(help: "Training batch size (0 skips the training measurement).")
-    var trainingBatch = 32
+    var trainingBatch = Self.standard.trainingBatch
 
     @Option(parsing: .upToNextOption, help: "Inference batch sizes.")
-    var inferenceBatches: [Int] = [1, 256]
+    var inferenceBatches: [Int] = Self.standard.inferenceBatches
+
+    /// The model measurement's defaults (options `--detector` and `--training-only` refuse when changed).
+    static let standard = (model: Architecture.Family.miniXception, inputSize: 48, precision: Precision.float32,
+                           trainingBatch: 32, inferenceBatches: [1, 256])
 
     @Flag(help: "Measure training only (for profiling).")
     var trainingOnly = false
@@ -94,7 +98,26 @@ struct Bench: ParsableCommand {
         if keras && trainingBatch <= 0 {
             throw ValidationError("--keras compares training: it needs --training-batch above 0, received \(trainingBatch)")
         }
+        if let batch = ([trainingBatch] + inferenceBatches).first(where: { $0 > Self.maximumBatch }) {
+            throw ValidationError("batch sizes are at most \(Self.maximumBatch) (memory grows with them), received \(batch)")
+        }
+        // Options of the model measurements that --detector or --training-only would leave unused.
+        let defaults = Self.standard
+        if detector, let unused = [("--precision", precision != defaults.precision), ("--model", model != defaults.model),
+                                   ("--input-size", inputSize != defaults.inputSize),
+                                   ("--training-batch", trainingBatch != defaults.trainingBatch),
+                                   ("--inference-batches", inferenceBatches != defaults.inferenceBatches),
+                                   ("--no-onnx", noOnnx)].first(where: \.1) {
+            throw ValidationError("\(unused.0) applies to the model measurements; --detector measures the face detectors (float32, against OpenCV)")
+        }
+        if trainingOnly, let unused = [("--inference-batches", inferenceBatches != defaults.inferenceBatches),
+                                       ("--layers", layers)].first(where: \.1) {
+            throw ValidationError("\(unused.0) times inference, which --training-only skips")
+        }
     }
+
+    /// The largest batch measured: 65,536 faces of 48x48 are 600 MB of float32 input alone.
+    static let maximumBatch = 65_536
 
     func run() throws {
         print(SystemDescription.current)
@@ -128,11 +151,16 @@ struct Bench: ParsableCommand {
                                         architecture: architecture.name,
                                         inputSize: inputSize, batches: batches,
                                         seconds: seconds, threads: Parallel.workerCount).run()
-            // Emovere's figures: the training one first (when measured), then one per inference batch.
-            let peers: [(name: String, rate: Double)?] = (trainingBatch > 0 ? [kerasRate.map { ("Keras fit", $0) }] : [])
-                + batches.indices.map { index in onnxRates.map { ("ONNX Runtime", $0[index]) } }
+            // Emovere's figures: the training one first (when measured), then one per inference batch. The peers run
+            // float32.
+            let peers: [(name: String, rate: Double)?] = (trainingBatch > 0 ? [kerasRate.map { ("Keras fit (float32)", $0) }] : [])
+                + batches.indices.map { index in onnxRates.map { ("ONNX Runtime (float32)", $0[index]) } }
             for (result, peer) in zip(results, peers) {
                 measured.record(name: result.name, rate: result.imagesPerSecond, peer: peer)
+                if let peer {
+                    print(String(format: "ratio %@ / %@: %.2f", result.name as NSString, peer.name as NSString,
+                                 result.imagesPerSecond / peer.rate))
+                }
             }
         }
         if rounds > 1 {

@@ -44,14 +44,14 @@ struct KerasComparison {
             labels = np.eye(7, dtype=np.float32)[rng.integers(0, 7, batch * 16)]
             model.fit(images[:batch * 2], labels[:batch * 2], batch_size=batch, epochs=1, verbose=0)  # compile and warm up
             n = 0; t = time.perf_counter(); c = time.process_time()
-            while time.perf_counter() - t < seconds:
+            while n == 0 or time.perf_counter() - t < seconds:
                 model.fit(images, labels, batch_size=batch, epochs=1, verbose=0, shuffle=False); n += len(images)
             wall = time.perf_counter() - t; cpu = time.process_time() - c
             label = "keras %s (tensorflow %s) fit, batch %d, no augmentation" % (keras.__version__, tf.__version__, batch)
             print("%-40s %10.0f images/s  (%.0f per CPU-second)" % (label, n / wall, n / max(cpu, 1e-9)))
             """
         return PythonComparison.run(script, arguments: [String(inputSize), String(batchSize), String(seconds), String(threads)],
-                                    comparison: "Keras")
+                                    comparison: "Keras", timeLimit: 600 + 3 * seconds)
             .lazy.compactMap(PythonComparison.imagesPerSecond(in:)).first
     }
 }

@@ -42,15 +42,17 @@ struct OnnxRuntimeComparison {
             try:
                 card = json.loads(s.get_modelmeta().custom_metadata_map.get("model_card", "{}"))
                 name = card.get("architecture", {}).get("name")
-            except ValueError:
+            except (ValueError, AttributeError):
                 name = None
-            if name is not None and name != architecture:
+            if name is None:
+                print("warning: %s has no model card: the benchmark cannot tell whether it is the %s it measures (its weights differ: the ratios compare like for like only for the same network)" % (path, architecture))
+            elif name != architecture:
                 print("warning: %s is a %s, the benchmark measures %s: the ratios compare different networks" % (path, name, architecture))
             for batch in map(int, sys.argv[6:]):
                 x = np.random.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
                 s.run(None, {given.name: x})
                 n = 0; t = time.perf_counter(); c = time.process_time()
-                while time.perf_counter() - t < seconds:
+                while n == 0 or time.perf_counter() - t < seconds:
                     s.run(None, {given.name: x}); n += batch
                 wall = time.perf_counter() - t; cpu = time.process_time() - c
                 print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
@@ -61,7 +63,8 @@ struct OnnxRuntimeComparison {
         }
         let rates = PythonComparison.run(script, arguments: [argument, String(inputSize), String(seconds), String(threads),
                                                              architecture] + batches.map(String.init),
-                                         comparison: "ONNX Runtime", input: input)
+                                         comparison: "ONNX Runtime", input: input,
+                                         timeLimit: 300 + 3 * seconds * Double(batches.count))
             .compactMap(PythonComparison.imagesPerSecond(in:))
         return rates.count == batches.count ? rates : nil
     }

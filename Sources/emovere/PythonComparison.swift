@@ -5,9 +5,12 @@ import Foundation
 /// Emovere's.
 enum PythonComparison {
     /// Runs `script` with `arguments` (and `input` on its standard input) and prints its output; returns the lines it
-    /// printed (none when python3 cannot start, which is said as the `comparison` skipped).
+    /// printed. When python3 cannot start, the script fails (its own message is on standard error) or runs past
+    /// `timeLimit` seconds (then it is stopped), a line says so as the `comparison` skipped or failed, and the figures
+    /// it did not print are missing.
     @discardableResult
-    static func run(_ script: String, arguments: [String], comparison: String, input: [UInt8]? = nil) -> [String] {
+    static func run(_ script: String, arguments: [String], comparison: String, input: [UInt8]? = nil,
+                    timeLimit: Double) -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script] + arguments
@@ -32,10 +35,28 @@ enum PythonComparison {
                 try? writer.close()
             }
         }
+        // A hung import or run (a broken TensorFlow install) must not hang bench: the script is stopped at its limit.
+        let timedOut = Locked(false)
+        let running = UnsafeSendable(process)
+        let watchdog = DispatchWorkItem {
+            guard running.value.isRunning else { return }
+            timedOut.withValue { $0 = true }
+            running.value.terminate()
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: watchdog)
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        watchdog.cancel()
         let text = String(decoding: data, as: UTF8.self)
         print(text, terminator: "")
+        if timedOut.withValue({ $0 }) {
+            print("\(comparison) comparison failed: python3 still ran after \(Int(timeLimit)) s and was stopped")
+        } else if process.terminationReason == .exit && process.terminationStatus == 127 {
+            print("\(comparison) comparison skipped: cannot start python3 (not found on PATH)")
+        } else if process.terminationStatus != 0 {
+            let how = process.terminationReason == .exit ? "exited with status" : "was killed by signal"
+            print("\(comparison) comparison failed: python3 \(how) \(process.terminationStatus) (its message is on standard error); the figures it did not print are missing")
+        }
         return text.split(separator: "\n").map(String.init)
     }
 

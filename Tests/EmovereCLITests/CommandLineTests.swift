@@ -94,6 +94,16 @@ struct CommandLineTests {
                 && !result.output.contains("Traceback"), "\(result)")
     }
 
+    /// A comparison that cannot run says so on standard output, where its figures would be: without python3 (`env`
+    /// finds none and exits 127; it was read as a script that printed nothing).
+    @Test func benchSaysWhenPythonIsMissing() throws {
+        let result = try CommandRunner.run(["bench", "--model", "tiny-cnn", "--input-size", "12", "--seconds", "0.05",
+                                            "--training-batch", "0", "--inference-batches", "1"],
+                                           environment: ["PATH": "/nonexistent"])
+        #expect(result.status == 0 && result.standardOutput.contains(
+            "ONNX Runtime comparison skipped: cannot start python3 (not found on PATH)"), "\(result)")
+    }
+
     /// `bench --rounds` measures Emovere then ONNX Runtime (installed by scripts/test.sh) in each round and ends with
     /// the medians: each figure's rate, ONNX Runtime's and the median ratio with every round's; zero rounds, and rounds
     /// of the detector measurement, are refused.
@@ -105,9 +115,12 @@ struct CommandLineTests {
         #expect(lines.contains("round 2 of 2"), "\(result)")
         let summary = lines.drop { $0 != "medians of 2 rounds:" }.dropFirst()
         #expect(summary.count == 1 && summary.first.map {
-            $0.hasPrefix("tiny-cnn 12x12 inference, batch 1") && $0.contains("median of 2; ONNX Runtime ")
+            $0.hasPrefix("tiny-cnn 12x12 inference, batch 1") && $0.contains("median of 2; ONNX Runtime (float32) ")
                 && $0.contains("(rounds: ")
         } == true, "\(result)")
+        // Each round prints its ratio, as a single-round run does.
+        #expect(lines.filter { $0.hasPrefix("ratio tiny-cnn 12x12 inference, batch 1 / ONNX Runtime (float32): ") }.count
+                == 2, "\(result)")
         // Sizes and durations that measure nothing are refused before anything runs.
         for (arguments, message) in [(["--input-size", "100000"], "--input-size must be 8-512 pixels, received 100000"),
                                      (["--seconds", "0"], "--seconds must be a positive number of seconds, received 0.0"),

@@ -36,6 +36,9 @@ struct OutputPathTests {
         (["bench", "--onnx-model", "/tmp"], "--onnx-model: cannot read /tmp: expected a regular file, found a folder"),
         (["bench", "--inference-batches", "1", "1"], "--inference-batches lists a batch size twice (1 1)"),
         (["bench", "--detector", "--keras"], "--detector measures the face detectors; --keras measures a model"),
+        (["bench", "--detector", "--precision", "bfloat16"], "--precision applies to the model measurements"),
+        (["bench", "--training-only", "--layers"], "--layers times inference, which --training-only skips"),
+        (["bench", "--inference-batches", "1", "100000"], "batch sizes are at most 65536"),
         (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
         // average: an input overwritten, counted twice, or a model written without its extension.
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),
