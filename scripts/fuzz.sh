@@ -4,7 +4,7 @@
 #      multipart bodies, WebSocket frames) with CASES cases per input kind instead of a few thousand;
 #   2. libFuzzer, coverage-guided, on the image decoders, the cascade reader and the model-file loader for SECONDS
 #      each, when this toolchain supports -sanitize=fuzzer (Swift on Linux does). Crashes are left in
-#      $OUT (default: fuzz-findings/ in the repository, ignored by git) as crash-* files (the inputs that crashed,
+#      $OUT (default: fuzz-findings/ in the repository, ignored by git) as <target>-crash-* files (the inputs that crashed,
 #      to replay through the loaders); the harness's build and corpora live in a scratch folder removed on exit.
 # Usage: scripts/fuzz.sh [CASES] [SECONDS]
 set -euo pipefail

@@ -59,9 +59,10 @@ def photo_paths(inputs, files_from):
         else:
             sys.exit(f"error: no such file or folder: {item}")
     if files_from:
-        with open(files_from, encoding="utf-8-sig") as listing:
+        # Lines that are not UTF-8 are read (as surrogate escapes) and skipped by sendable() with a warning.
+        with open(files_from, encoding="utf-8-sig", errors="surrogateescape") as listing:
             paths.extend(line.strip() for line in listing if line.strip())
-    return [os.path.abspath(path) for path in paths if sendable(path)]
+    return [path for path in map(os.path.abspath, paths) if sendable(path)]
 
 
 def finished_paths(out):
@@ -112,9 +113,10 @@ class EmovereWorker:
         if not line.endswith("\n"):  # nothing, or half a line: the worker died while writing
             return None
         try:
-            answered = json.loads(line).get("path")
+            answer = json.loads(line)
         except ValueError:
-            answered = None
+            answer = None
+        answered = answer.get("path") if isinstance(answer, dict) else None
         return line.rstrip("\n") if answered == path else None
 
     def restart(self, path):

@@ -37,9 +37,17 @@ if [ "$(id -u)" -ne 0 ]; then
     }
     sudo=(sudo)
 fi
-# A freshly booted machine's automatic upgrades may hold apt's lock for a while: wait for it rather than fail.
+# A freshly booted machine's automatic upgrades may hold apt's locks for a while: wait for them rather than fail
+# (install waits for dpkg's lock by itself; update does not wait for the lists' lock, so it is tried again).
 apt=(apt-get -o DPkg::Lock::Timeout=600)
-"${sudo[@]+"${sudo[@]}"}" "${apt[@]}" update -qq
+tries=0
+until output=$("${sudo[@]+"${sudo[@]}"}" "${apt[@]}" update -qq 2>&1); do
+    tries=$((tries + 1))
+    if [[ $output != *"Could not get lock"* ]] || [ "$tries" -ge 60 ]; then echo "$output" >&2; exit 1; fi
+    echo "waiting for apt's lock (another apt is running), try $tries of 60" >&2
+    sleep 10
+done
+[ -z "$output" ] || echo "$output"
 for package in "${missing_optional[@]+"${missing_optional[@]}"}"; do
     if installable "$package"; then missing+=("$package"); else note_unpackaged "$package"; fi
 done

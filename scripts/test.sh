@@ -39,11 +39,19 @@ python3 scripts/check_imports.py  # every import declared in Package.swift
 swift build --build-tests
 # Each step has a time limit far beyond its need on a busy 2-core machine (about 10, 7, 3 and 2 minutes there), so
 # a hang fails the run by name instead of using up CI's time.
+# timeout runs the step in a process group of its own, which a Ctrl-C at the terminal does not reach: an interrupt or
+# termination of this script is passed on to it (as SIGTERM: a background job ignores SIGINT), and the script stops.
 limit() {
-    local minutes=$1 status=0
+    local minutes=$1 status=0 started=$SECONDS pid
     shift
-    timeout -k 60 "${minutes}m" "$@" || status=$?
-    if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then echo "timed out after $minutes minutes: $*" >&2; fi
+    timeout -k 60 "${minutes}m" "$@" &
+    pid=$!
+    trap 'kill -TERM "$pid" 2>/dev/null || true; wait "$pid" || true; echo "interrupted: $*" >&2; exit 130' INT TERM
+    wait "$pid" || status=$?
+    trap - INT TERM
+    if [ "$status" -eq 124 ] || { [ "$status" -eq 137 ] && [ $((SECONDS - started)) -ge $((minutes * 60)) ]; }; then
+        echo "timed out after $minutes minutes: $*" >&2
+    fi
     return "$status"
 }
 if [ "$#" -gt 0 ]; then

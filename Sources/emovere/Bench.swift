@@ -98,8 +98,8 @@ struct Bench: ParsableCommand {
         if keras && trainingBatch <= 0 {
             throw ValidationError("--keras compares training: it needs --training-batch above 0, received \(trainingBatch)")
         }
-        if let batch = ([trainingBatch] + inferenceBatches).first(where: { $0 > Self.maximumBatch }) {
-            throw ValidationError("batch sizes are at most \(Self.maximumBatch) (memory grows with them), received \(batch)")
+        if let batch = ([trainingBatch] + inferenceBatches).first(where: { $0 * inputSize * inputSize > Self.maximumBatchPixels }) {
+            throw ValidationError("a batch is at most \(Self.maximumBatchPixels) pixels (65,536 faces of 48x48, 600 MB of input; memory grows with it), received \(batch) faces of \(inputSize)x\(inputSize)")
         }
         // Options of the model measurements that --detector or --training-only would leave unused.
         let defaults = Self.standard
@@ -116,8 +116,8 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// The largest batch measured: 65,536 faces of 48x48 are 600 MB of float32 input alone.
-    static let maximumBatch = 65_536
+    /// The most pixels a measured batch holds: 65,536 faces of 48x48, 600 MB of float32 input alone.
+    static let maximumBatchPixels = 65_536 * 48 * 48
 
     func run() throws {
         print(SystemDescription.current)
@@ -151,10 +151,11 @@ struct Bench: ParsableCommand {
                                         architecture: architecture.name,
                                         inputSize: inputSize, batches: batches,
                                         seconds: seconds, threads: Parallel.workerCount).run()
-            // Emovere's figures: the training one first (when measured), then one per inference batch. The peers run
-            // float32.
+            // Emovere's figures: the training one first (when measured), then one per inference batch. Keras and ONNX
+            // Runtime on the exported network run float32.
+            let onnxName = onnxModel == nil ? "ONNX Runtime (float32)" : "ONNX Runtime"  // a given file runs its own types
             let peers: [(name: String, rate: Double)?] = (trainingBatch > 0 ? [kerasRate.map { ("Keras fit (float32)", $0) }] : [])
-                + batches.indices.map { index in onnxRates.map { ("ONNX Runtime (float32)", $0[index]) } }
+                + batches.indices.map { index in onnxRates.map { (onnxName, $0[index]) } }
             for (result, peer) in zip(results, peers) {
                 measured.record(name: result.name, rate: result.imagesPerSecond, peer: peer)
                 if let peer {

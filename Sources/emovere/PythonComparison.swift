@@ -42,6 +42,10 @@ enum PythonComparison {
             guard running.value.isRunning else { return }
             timedOut.withValue { $0 = true }
             running.value.terminate()
+            // A script that ignores SIGTERM is killed 10 s later.
+            DispatchQueue.global().asyncAfter(deadline: .now() + 10) {
+                if running.value.isRunning { kill(running.value.processIdentifier, SIGKILL) }
+            }
         }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeLimit, execute: watchdog)
         let data = output.fileHandleForReading.readDataToEndOfFile()
@@ -49,7 +53,7 @@ enum PythonComparison {
         watchdog.cancel()
         let text = String(decoding: data, as: UTF8.self)
         print(text, terminator: "")
-        if timedOut.withValue({ $0 }) {
+        if timedOut.withValue({ $0 }) && process.terminationReason == .uncaughtSignal {
             print("\(comparison) comparison failed: python3 still ran after \(Int(timeLimit)) s and was stopped")
         } else if process.terminationReason == .exit && process.terminationStatus == 127 {
             print("\(comparison) comparison skipped: cannot start python3 (not found on PATH)")

@@ -38,7 +38,8 @@ struct OutputPathTests {
         (["bench", "--detector", "--keras"], "--detector measures the face detectors; --keras measures a model"),
         (["bench", "--detector", "--precision", "bfloat16"], "--precision applies to the model measurements"),
         (["bench", "--training-only", "--layers"], "--layers times inference, which --training-only skips"),
-        (["bench", "--inference-batches", "1", "100000"], "batch sizes are at most 65536"),
+        (["bench", "--inference-batches", "1", "100000"], "a batch is at most 150994944 pixels"),
+        (["bench", "--input-size", "512", "--inference-batches", "1024"], "received 1024 faces of 512x512"),
         (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
         // average: an input overwritten, counted twice, or a model written without its extension.
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),
