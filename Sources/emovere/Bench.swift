@@ -98,7 +98,9 @@ struct Bench: ParsableCommand {
         if keras && trainingBatch <= 0 {
             throw ValidationError("--keras compares training: it needs --training-batch above 0, received \(trainingBatch)")
         }
-        if let batch = ([trainingBatch] + inferenceBatches).first(where: { $0 * inputSize * inputSize > Self.maximumBatchPixels }) {
+        // Compared by division: a batch of Int.max faces must be refused, not overflow.
+        let largestBatch = Self.maximumBatchPixels / (inputSize * inputSize)
+        if let batch = ([trainingBatch] + inferenceBatches).first(where: { $0 > largestBatch }) {
             throw ValidationError("a batch is at most \(Self.maximumBatchPixels) pixels (65,536 faces of 48x48, 600 MB of input; memory grows with it), received \(batch) faces of \(inputSize)x\(inputSize)")
         }
         // Options of the model measurements that --detector or --training-only would leave unused.

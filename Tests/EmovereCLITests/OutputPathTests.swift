@@ -40,6 +40,7 @@ struct OutputPathTests {
         (["bench", "--training-only", "--layers"], "--layers times inference, which --training-only skips"),
         (["bench", "--inference-batches", "1", "100000"], "a batch is at most 150994944 pixels"),
         (["bench", "--input-size", "512", "--inference-batches", "1024"], "received 1024 faces of 512x512"),
+        (["bench", "--training-batch", "9223372036854775807"], "received 9223372036854775807 faces of 48x48"),
         (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
         // average: an input overwritten, counted twice, or a model written without its extension.
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),
