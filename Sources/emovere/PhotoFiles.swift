@@ -61,26 +61,23 @@ enum PhotoFiles {
     /// line; blank lines and a leading byte-order mark are skipped.
     static func listed(in file: String) throws -> [String] {
         let data: Data
-        if file == "-" {
-            data = FileHandle.standardInput.readDataToEndOfFile()
+        var status = stat()
+        if file == "-" || (stat(file, &status) == 0 && (status.st_mode & S_IFMT) == S_IFIFO) {
+            // A stream (standard input, a pipe) is read to its end through one throwing reader.
+            let descriptor = file == "-" ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                throw CommandFailure("--files-from \(file): cannot open it: \(String(cString: strerror(errno)))")
+            }
+            do {
+                data = try FileHandle(fileDescriptor: descriptor, closeOnDealloc: true).readToEnd() ?? Data()
+            } catch {
+                throw CommandFailure("--files-from \(file): cannot read it: \(error.localizedDescription)")
+            }
         } else {
-            var status = stat()
-            if stat(file, &status) == 0, (status.st_mode & S_IFMT) == S_IFIFO {
-                let descriptor = open(file, O_RDONLY | O_CLOEXEC)
-                guard descriptor >= 0 else {
-                    throw CommandFailure("--files-from \(file): cannot open the pipe: \(String(cString: strerror(errno)))")
-                }
-                do {
-                    data = try FileHandle(fileDescriptor: descriptor, closeOnDealloc: true).readToEnd() ?? Data()
-                } catch {
-                    throw CommandFailure("--files-from \(file): cannot read the pipe: \(error.localizedDescription)")
-                }
-            } else {
-                do {
-                    data = Data(try FileContents.bytes(atPath: file))
-                } catch {
-                    throw CommandFailure("--files-from \(file): \(error.reason)")
-                }
+            do {
+                data = Data(try FileContents.bytes(atPath: file))
+            } catch {
+                throw CommandFailure("--files-from \(file): \(error.reason)")
             }
         }
         var text = String(decoding: data, as: UTF8.self)
