@@ -8,7 +8,8 @@ import Musl
 
 /// The one way Emovere writes a file so that a crash or a full disk never leaves a half-written file under its
 /// final name: the bytes go to a temporary file in the same folder, which is flushed with `fsync` and renamed over
-/// the target, and the folder is synced; readers see the old file or the complete new one. Model files,
+/// the target, and the folder is synced; readers see the old file or the complete new one. A target that is a symbolic
+/// link is written through: the file it names is replaced and the link stays (as the shell's `>` does). Model files,
 /// checkpoints, cards, reports, plots and annotated photos are written with `write`; writers that stream into a
 /// temporary file of their own (the `video` command's CSV and plot) finish with `commit`.
 public enum AtomicFile {
@@ -62,7 +63,7 @@ public enum AtomicFile {
     /// ending in `suffix` (e.g. `.mp4` for a tool that picks its format from the extension). Creates `path`'s folder,
     /// and the folders above it, when missing, as `mkdir -p` does.
     public static func temporaryPath(for path: String, tag: String, suffix: String = "") throws(WriteError) -> String {
-        let (directory, fileName) = split(path)
+        let (directory, fileName) = split(try destination(of: path))
         guard !fileName.isEmpty else {
             throw WriteError(path: path, operation: "naming", reason: "expected a file path, found a directory path")
         }
@@ -79,8 +80,9 @@ public enum AtomicFile {
             defer { _ = close(descriptor) }
             guard fsync(descriptor) == 0 else { throw failure(path, "fsync of \(temporaryPath)") }
         }
-        guard rename(temporaryPath, path) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
-        let directory = split(path).directory
+        let target = try destination(of: path)
+        guard rename(temporaryPath, target) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
+        let directory = split(target).directory
         let descriptor = open(directory, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure(path, "opening folder \(directory) to sync") }
         defer { _ = close(descriptor) }
@@ -88,6 +90,23 @@ public enum AtomicFile {
         if fsync(descriptor) != 0, errno != EINVAL, errno != ENOTSUP {
             throw failure(path, "fsync of folder \(directory)")
         }
+    }
+
+    /// The file a write to `path` replaces: `path`, or where its chain of symbolic links ends (a link to a missing file
+    /// names the file to create). A rename over the link itself would replace it with a plain file.
+    static func destination(of path: String) throws(WriteError) -> String {
+        var current = path
+        for _ in 0..<40 {
+            var status = stat()
+            guard lstat(current, &status) == 0, status.st_mode & S_IFMT == S_IFLNK else { return current }
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = readlink(current, &target, target.count - 1)
+            guard count > 0 else { throw failure(path, "reading the symbolic link \(current)") }
+            let name = String(decoding: target[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let folder = split(current).directory
+            current = name.hasPrefix("/") || !current.contains("/") ? name : folder + "/" + name
+        }
+        throw WriteError(path: path, operation: "following symbolic links", reason: "more than 40 links in a chain (a loop?)")
     }
 
     /// Creates `directory` and every missing folder above it; an existing folder costs one `stat`.

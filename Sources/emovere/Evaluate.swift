@@ -102,6 +102,11 @@ struct Evaluate: ParsableCommand {
         if note.contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
             throw ValidationError("--note needs some text, received an empty note")
         }
+        let topics = ModelCard.recordedNoteTopics
+        if let reserved = note.first(where: { text in topics.contains { text.hasPrefix("\($0):") } }) {
+            let prefixes = topics.map { "\"\($0):\"" }.joined(separator: " or ")
+            throw ValidationError("--note may not start with \(prefixes) (--record writes and replaces those notes), received \"\(reserved)\"")
+        }
         try OutputPaths.checkDistinct([("--output", output), ("--reliability-diagram", reliabilityDiagram)],
                                       inputs: [model, ModelFile.cardPath(for: model), data],
                                       inputName: "the model, its card or the data")

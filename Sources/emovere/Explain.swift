@@ -42,6 +42,9 @@ struct Explain: ParsableCommand {
         valueName: "INDEX"))
     var layer: Int?
 
+    @Option(help: "Most faces explained (the largest); the rest are counted as skippedFaces. Each face costs a backward pass and a row of the --guided panel.")
+    var maxFaces = 64
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -53,6 +56,9 @@ struct Explain: ParsableCommand {
     var output: String { out ?? Self.defaultOutput(for: photo) }
 
     func validate() throws {
+        guard (1...10_000).contains(maxFaces) else {
+            throw ValidationError("--max-faces must be 1-10000, received \(maxFaces)")
+        }
         for (option, path) in [("--out", output), ("--guided", guided)] {
             if let path {
                 try OutputPaths.checkFileName(path, option: option, kind: "an image file", extensions: ["png", "jpg", "jpeg"])
@@ -65,7 +71,7 @@ struct Explain: ParsableCommand {
     func run() throws {
         let recognizer = try detection.makeTrainableRecognizer()
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
-        let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits())
+        let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits(), maximumFaces: maxFaces)
         guard !analysis.faces.isEmpty else {
             let remedy = switch detection.detector {
             case .yunet: "try a lower --score-threshold or a larger --detection-size, --detector haar, "
@@ -90,7 +96,8 @@ struct Explain: ParsableCommand {
         let records = zip(analysis.faces, faces).map { FaceRecord($0, explained: $1.emotion) }
         let report = ExplainReport(
             path: photo, width: analysis.width, height: analysis.height, layer: explainer.gradCAM.layer.description,
-            detector: recognizer.detector.description, faces: records, output: output, guided: guided)
+            detector: recognizer.detector.description, faces: records, skippedFaces: analysis.skippedFaces, output: output,
+            guided: guided)
         if json {
             print(String(decoding: try JSONEncoder.sortedKeys(pretty: true).encode(report), as: UTF8.self))
         } else {
@@ -107,10 +114,12 @@ struct Explain: ParsableCommand {
         }
     }
 
-    /// The photo analysed on the one photo-analysis path of `analyze` and the server.
-    static func analyze(_ photo: String, with recognizer: EmotionRecognizer, limits: ImageLimits) throws -> PhotoAnalysis {
+    /// The photo analysed on the one photo-analysis path of `analyze` and the server: at most `maximumFaces`, the largest.
+    static func analyze(_ photo: String, with recognizer: EmotionRecognizer, limits: ImageLimits,
+                        maximumFaces: Int) throws -> PhotoAnalysis {
         do {
-            return try recognizer.analyzePhoto(try ImageFile.bytes(atPath: photo), source: photo, limits: limits)
+            return try recognizer.analyzePhoto(try ImageFile.bytes(atPath: photo), source: photo, limits: limits,
+                                               maximumFaces: maximumFaces)
         } catch {
             throw CommandFailure(PhotoResult.naming(photo, in: "\(error)"))
         }

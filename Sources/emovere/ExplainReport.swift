@@ -11,13 +11,16 @@ struct ExplainReport: Codable {
     /// The detector that found the faces.
     var detector: DetectorDescription
     var faces: [FaceRecord]
+    /// Faces found but not explained: smaller than the `--max-faces` largest.
+    var skippedFaces: Int
     /// The photo with heat maps.
     var output: String
     /// The panel of guided backpropagation and guided Grad-CAM, when asked for.
     var guided: String?
 
     var table: String {
-        var lines = ["\(path) (\(width)x\(height)): \(faces.count) face\(faces.count == 1 ? "" : "s"), Grad-CAM at layer \(layer)"]
+        let skipped = skippedFaces > 0 ? " (\(skippedFaces) smaller not explained: --max-faces)" : ""
+        var lines = ["\(path) (\(width)x\(height)): \(faces.count) face\(faces.count == 1 ? "" : "s")\(skipped), Grad-CAM at layer \(layer)"]
         for (index, face) in faces.enumerated() {
             lines.append(face.line(number: index + 1) + ", explained: \(face.explained ?? face.emotion)")
         }

@@ -355,7 +355,7 @@ struct CommandLineTests {
         let robustness = try JSONDecoder().decode(CorruptionReport.self, from: Data(corruptions.standardOutput.utf8))
         #expect(robustness.entries.count == Corruption.allCases.count * Corruption.severities.count)
         #expect(robustness.count == 21 && (0...1).contains(robustness.cleanAccuracy) && robustness.testTimeAugmentation == .flip)
-        #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8).contains("publicTestMeanCorruptionAccuracy"))
+        #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8).contains("\"publicTestMeanCorruptionAccuracyFlip\""))
         let unfit = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--fit-temperature"])
         #expect(unfit.status != 0 && unfit.standardError.contains("no Training image is held out"), "\(unfit)")
         let heldOutRun = scratch.path + "/held-out"

@@ -81,6 +81,33 @@ struct ExplainTests {
         #expect((report["layer"] as? String)?.hasPrefix("7 (") == true, "\(json)")
     }
 
+    /// A crowd costs a backward pass and a panel row per face: `--max-faces` explains the largest and counts the rest.
+    @Test func facesBeyondMaxFacesAreCountedNotExplained() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        // The astronaut's head at four sizes on a photo of coffee.
+        let photo = AnalyzeTests.root + "/Tests/EmovereVisionTests/Fixtures/composite_gray.png"
+        let all = try Self.report(Self.explain([photo, "--out", scratch.path + "/all.png", "--json"]))
+        let found = try #require(all["faces"] as? [[String: Any]])
+        try #require(found.count >= 3, "\(all)")
+        #expect(all["skippedFaces"] as? Int == 0)
+        let area = { (face: [String: Any]) in
+            let box = face["box"] as? [String: Int]
+            return (box?["width"] ?? 0) * (box?["height"] ?? 0)
+        }
+        let largest = found.map(area).sorted(by: >).prefix(2)
+
+        let capped = try Self.explain([photo, "--out", scratch.path + "/two.png", "--max-faces", "2", "--json"])
+        let report = try Self.report(capped)
+        let kept = try #require(report["faces"] as? [[String: Any]])
+        #expect(kept.count == 2 && report["skippedFaces"] as? Int == found.count - 2, "\(capped)")
+        #expect(kept.map(area).sorted(by: >) == Array(largest))
+        let table = try Self.explain([photo, "--out", scratch.path + "/two.png", "--max-faces", "2"])
+        #expect(table.standardOutput.contains(": 2 faces (\(found.count - 2) smaller not explained: --max-faces)"), "\(table)")
+        let refused = try Self.explain([photo, "--max-faces", "0"])
+        #expect(refused.status != 0 && refused.standardError.contains("--max-faces must be 1-10000, received 0"), "\(refused)")
+    }
+
     /// `explain` decodes on the photo path of `analyze` and the server: under `--max-decoded-pixels` the heat map is
     /// drawn on the reduced image while the report keeps the stored size and `analyze`'s box; `--max-pixels` refuses.
     @Test func imageLimitsAreAnalyzesOwn() throws {

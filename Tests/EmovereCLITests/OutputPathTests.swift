@@ -42,6 +42,8 @@ struct OutputPathTests {
         (["bench", "--input-size", "512", "--inference-batches", "1024"], "received 1024 faces of 512x512"),
         (["bench", "--training-batch", "9223372036854775807"], "received 9223372036854775807 faces of 48x48"),
         (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", " "], "--note needs some text"),
+        (["evaluate", "--model", model, "--data", "/tmp", "--record", "--note", "robustness: mine"],
+         "--note may not start with \"evaluation:\" or \"robustness:\""),
         // average: an input overwritten, counted twice, or a model written without its extension.
         (["average", model, "/tmp/b.safetensors", "--out", model], "--out \(model) is one of the snapshots"),
         (["average", model, model, "--out", "/tmp/m.safetensors"], "\(model) is given twice"),

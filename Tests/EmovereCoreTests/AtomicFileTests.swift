@@ -49,6 +49,35 @@ struct AtomicFileTests {
         #expect(throws: AtomicFile.WriteError.self) { try AtomicFile.write("x", to: folder + "/") }
     }
 
+    @Test func writesThroughSymbolicLinks() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let files = FileManager.default
+        try files.createDirectory(atPath: folder + "/versions", withIntermediateDirectories: true)
+        try AtomicFile.write("old", to: folder + "/versions/v3.json")
+        // A relative link to a link, as `ln -s versions/v3.json current.json` leaves it.
+        try files.createSymbolicLink(atPath: folder + "/current.json", withDestinationPath: "versions/v3.json")
+        try files.createSymbolicLink(atPath: folder + "/latest.json", withDestinationPath: folder + "/current.json")
+        try AtomicFile.write("new", to: folder + "/latest.json")
+        #expect(try files.destinationOfSymbolicLink(atPath: folder + "/latest.json") == folder + "/current.json")
+        #expect(try files.destinationOfSymbolicLink(atPath: folder + "/current.json") == "versions/v3.json")
+        #expect(try FileContents.bytes(atPath: folder + "/versions/v3.json") == Array("new".utf8))
+        #expect(try files.contentsOfDirectory(atPath: folder + "/versions") == ["v3.json"])
+        // A link to a missing file names the file to create.
+        try files.createSymbolicLink(atPath: folder + "/next.json", withDestinationPath: "versions/v4.json")
+        try AtomicFile.write("fresh", to: folder + "/next.json")
+        #expect(try FileContents.bytes(atPath: folder + "/versions/v4.json") == Array("fresh".utf8))
+        #expect(try files.destinationOfSymbolicLink(atPath: folder + "/next.json") == "versions/v4.json")
+    }
+
+    @Test func refusesALoopOfLinks() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createSymbolicLink(atPath: folder + "/a", withDestinationPath: "b")
+        try FileManager.default.createSymbolicLink(atPath: folder + "/b", withDestinationPath: "a")
+        let error = try #require(throws: AtomicFile.WriteError.self) { try AtomicFile.write("x", to: folder + "/a") }
+        #expect(error.operation == "following symbolic links", "\(error)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder + "/a") == "b")
+    }
+
     @Test func splitsPaths() {
         #expect(AtomicFile.split("model.safetensors") == (".", "model.safetensors"))
         #expect(AtomicFile.split("/m.safetensors") == ("/", "m.safetensors"))

@@ -13,12 +13,7 @@ extension ModelCard {
         stored.model = nil
         evaluation = stored
         let prefix = Self.metricPrefix(split)
-        let suffix = switch testTimeAugmentation {
-        case .none: ""
-        case .flip: "Flip"
-        case .tenCrop: "TenCrop"
-        case .flipCrop: "FlipCrop"
-        }
+        let suffix = Self.metricSuffix(testTimeAugmentation)
         metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
         metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
         replaceNote("evaluation", with: "the report is \(split), test-time augmentation \(testTimeAugmentation.rawValue), \(imageCount) images",
@@ -26,12 +21,13 @@ extension ModelCard {
     }
 
     /// Stores the corruption benchmark's `report` made on `imageCount` images of `split` with `testTimeAugmentation`:
-    /// the report, the metric `<split>MeanCorruptionAccuracy`, a note on what it was made on (replacing the previous
+    /// the report, the metric `<split>MeanCorruptionAccuracy<TTA>` (e.g. `publicTestMeanCorruptionAccuracyFlip`), a note on what it was made on (replacing the previous
     /// one) and each of `notes` not already present.
     public mutating func record(robustness report: CorruptionReport, split: String,
                                 testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = []) {
         robustness = report
-        metrics["\(Self.metricPrefix(split))MeanCorruptionAccuracy"] = report.meanAccuracy
+        metrics["\(Self.metricPrefix(split))MeanCorruptionAccuracy\(Self.metricSuffix(testTimeAugmentation))"] =
+            report.meanAccuracy
         replaceNote("robustness", with: "the corruption benchmark on \(split), test-time augmentation "
                         + "\(testTimeAugmentation.rawValue), \(imageCount) images", adding: notes)
     }
@@ -40,6 +36,19 @@ extension ModelCard {
     private static func metricPrefix(_ split: String) -> String {
         split.prefix(1).lowercased() + split.dropFirst()
     }
+
+    /// The metrics' name for a test-time augmentation: none for a single view, `Flip`, `TenCrop`, `FlipCrop`.
+    private static func metricSuffix(_ testTimeAugmentation: TestTimeAugmentation) -> String {
+        switch testTimeAugmentation {
+        case .none: ""
+        case .flip: "Flip"
+        case .tenCrop: "TenCrop"
+        case .flipCrop: "FlipCrop"
+        }
+    }
+
+    /// The topics of the notes `record` writes and replaces: a note of the user's may not start with one.
+    public static let recordedNoteTopics = ["evaluation", "robustness"]
 
     private mutating func replaceNote(_ topic: String, with text: String, adding extra: [String]) {
         notes.removeAll { $0.hasPrefix("\(topic):") }
