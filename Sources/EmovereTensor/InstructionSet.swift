@@ -3,8 +3,9 @@ import Foundation
 
 /// The vector instruction sets the hot kernels are compiled for (C target `CEmovereCPU`, one source compiled once
 /// per set). The package is built for the compiler's baseline CPU; the kernels pick the widest set the CPU runs
-/// when the process starts (`detected`), so one binary runs everywhere and uses AVX-512 where it exists. A kernel
-/// given a set the CPU lacks stops at its first instruction (SIGILL): callers pass `detected` or one of `available`.
+/// when the process starts (`detected`), so one binary runs everywhere and uses AVX-512 where it exists. Callers pass
+/// `detected` or one of `available`: a kernel given a set the CPU lacks stops the process with a message naming it
+/// (a precondition where the set is handed to the C kernels) instead of at its first instruction.
 public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStringConvertible {
     /// 128-bit vectors: SSE2 on x86-64, NEON on arm64.
     case portable
@@ -35,10 +36,10 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
     }
 
     /// Floats per vector: 4, 8 or 16.
-    public var lanes: Int { Int(emovere_isa_lanes(cValue)) }
+    public var lanes: Int { Int(emovere_isa_lanes(uncheckedCValue)) }
 
     /// Filters in a wide direct-convolution block (`emovere_conv_wide`): 64 for AVX-512, `2 * lanes` otherwise.
-    public var wideFilters: Int { Int(emovere_isa_wide_vectors(cValue)) * lanes }
+    public var wideFilters: Int { Int(emovere_isa_wide_vectors(uncheckedCValue)) * lanes }
 
     /// The set whose one-vector (narrow) kernels take a block of at most `filters` filters: AVX2's when they fill at
     /// most half an AVX-512 vector (a 256-bit operation does as many useful multiply-adds per cycle without the empty
@@ -73,7 +74,15 @@ public enum InstructionSet: Int, CaseIterable, Comparable, Sendable, CustomStrin
 
     public static func < (lhs: InstructionSet, rhs: InstructionSet) -> Bool { lhs.rawValue < rhs.rawValue }
 
-    var cValue: emovere_isa { emovere_isa(rawValue: numericCast(rawValue)) }
+    /// The set as the C kernels name it, for running them: it must be one this CPU runs.
+    var cValue: emovere_isa {
+        precondition(self <= Self.supported,
+                     "the \(self) kernels need \(summary); this CPU runs \(Self.available.map(\.description).joined(separator: ", "))")
+        return uncheckedCValue
+    }
+
+    /// The set as the C kernels name it, for their sizes (any set, on any CPU).
+    private var uncheckedCValue: emovere_isa { emovere_isa(rawValue: numericCast(rawValue)) }
 
     private static var baselineName: String {
         #if arch(x86_64)

@@ -46,4 +46,17 @@ struct InstructionSetTests {
         #expect(InstructionSet.avx2.narrow(forFilters: 4) == .avx2)
         #expect(InstructionSet.portable.narrow(forFilters: 2) == .portable)
     }
+
+    /// A set this CPU lacks, given to a kernel, stops the process with a message naming it, not with the CPU's illegal
+    /// instruction at the kernel's first vector operation (both end in SIGILL on x86-64: the message tells them apart).
+    @Test(.enabled(if: InstructionSet.available.count < InstructionSet.allCases.count, "this CPU runs every set"))
+    func aSetTheCPULacksIsRefusedByName() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let missing = InstructionSet.allCases.last!
+            let input = Tensor(shape: [1, 2, 2, 8], repeating: -1)
+            Elementwise.relu(input, into: Tensor(shape: [1, 2, 2, 8], repeating: 0), instructionSet: missing)
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("the avx512 kernels need avx512 (512-bit vectors, AVX-512F); this CPU runs portable"), "\(message)")
+    }
 }
