@@ -238,6 +238,13 @@ struct Evaluate: ParsableCommand {
                 temperature on (fitting on images the model saw misleads it); train with --validation-fraction
                 """)
         }
+        if let recorded = card.heldOutDigest {
+            guard heldOut.contentDigest == recorded else {
+                throw CommandFailure("--fit-temperature: the Training images \(data) holds out under the recipe are not those the model's run held out (their digest differs from the card's heldOutDigest), so some may be images it trained on; give the data it was trained on")
+            }
+        } else {
+            StandardError.write("warning: \(model)'s card records no digest of its held-out images (trained by an earlier version), so whether \(data) is the data it was trained on is not checked\n")
+        }
         guard heldOut.count >= Self.minimumHeldOutImages else {
             throw CommandFailure("--fit-temperature: the recipe holds out \(heldOut.count) of the \(training.count) Training images of \(data) (each class's share rounded); a temperature needs at least \(Self.minimumHeldOutImages)")
         }

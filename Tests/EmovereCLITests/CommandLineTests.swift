@@ -379,6 +379,13 @@ struct CommandLineTests {
                                              "--tta", "flip"])
         #expect(flipped.status == 0 && !flipped.standardOutput.contains("temperature:"), "\(flipped)")
         #expect(try String(contentsOfFile: scratch.path + "/reliability.svg", encoding: .utf8).contains("expected calibration error"))
+        // Other data holds out other images, some of which the model may have trained on.
+        let otherData = scratch.path + "/other-data"
+        try Self.writeDataset(to: otherData, trainingPerClass: 11)
+        let otherHeldOut = try CommandRunner.run(["evaluate", "--model", heldOutModel, "--data", otherData, "--split", "test",
+                                                  "--fit-temperature"])
+        #expect(otherHeldOut.status != 0
+                && otherHeldOut.standardError.contains("are not those the model's run held out"), "\(otherHeldOut)")
         // A folder of class folders is every split at once: the held-out images would be among those evaluated.
         let oneFolder = try CommandRunner.run(["evaluate", "--model", heldOutModel, "--data", data + "/test",
                                                "--fit-temperature"])

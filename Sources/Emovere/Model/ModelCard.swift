@@ -26,6 +26,10 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var recipe: TrainingRecipe?
     /// Where a model that Emovere did not train came from; nil for a model Emovere trained.
     public var origin: ModelOrigin?
+    /// `FaceDataset.contentDigest` of the Training images the run held out (`TrainingRecipe.validationHoldOut`), which
+    /// `emovere evaluate --fit-temperature` compares with the held-out part of the data it is given; nil without a
+    /// hold-out (or for a card written before it was kept).
+    public var heldOutDigest: String?
     /// The exact command that trained the model.
     public var trainingCommand: String?
     public var trainingSeconds: Double?

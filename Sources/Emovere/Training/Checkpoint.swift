@@ -22,13 +22,7 @@ enum Checkpoint {
     /// on other data (another --data, or a validation fraction split otherwise) is refused by it.
     static func dataChecksum(training: FaceDataset, validation: FaceDataset) -> String {
         var hash = SHA256()
-        for dataset in [training, validation] {
-            for header in [dataset.imageSize, dataset.count] {
-                withUnsafeBytes(of: Int64(header).littleEndian) { hash.update($0) }
-            }
-            dataset.labels.map(UInt8.init).withUnsafeBytes { hash.update($0) }
-            dataset.pixels.withUnsafeBytes { hash.update($0) }
-        }
+        for dataset in [training, validation] { dataset.hashContent(into: &hash) }
         return hash.finalizeHex()
     }
 

@@ -34,6 +34,8 @@ public final class Trainer {
     public private(set) var state: TrainingState
 
     private let classWeights: [Float]
+    /// `validation.contentDigest` when the recipe holds the validation images out of Training, for the card.
+    private let heldOutDigest: String?
 
     /// Per training image, the distribution its soft label mixes in (empty without soft labels).
     private let voteDistributions: [[Float]?]
@@ -57,6 +59,7 @@ public final class Trainer {
         self.recipe = recipe
         self.training = training
         self.validation = validation
+        heldOutDigest = recipe.validationHoldOut == nil ? nil : validation.contentDigest
         self.directory = directory
         model = try Self.initialModel(recipe)
         model.network.setTrainingPrecision((recipe.precision ?? .float32).supported)
@@ -278,6 +281,7 @@ public final class Trainer {
         card.metrics = ["validationAccuracy": record.validationAccuracy, "validationLoss": record.validationLoss,
                         "epoch": Double(record.epoch)]
         card.trainingSeconds = state.elapsedSeconds
+        card.heldOutDigest = heldOutDigest
         try ModelFile.save(model, card: card, to: bestModelPath)
     }
 
