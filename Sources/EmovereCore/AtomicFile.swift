@@ -93,8 +93,13 @@ public enum AtomicFile {
     }
 
     /// The file a write to `path` replaces: `path`, or where its chain of symbolic links ends (a link to a missing file
-    /// names the file to create). A rename over the link itself would replace it with a plain file.
+    /// names the file to create). A rename over the link itself would replace it with a plain file, and a rename over
+    /// a device, pipe or socket (`/dev/null`, `/dev/stdout`) would replace it for every program: those are refused.
     static func destination(of path: String) throws(WriteError) -> String {
+        var status = stat()
+        if stat(path, &status) == 0, let kind = specialKind(status.st_mode) {
+            throw WriteError(path: path, operation: "replacing it", reason: "it is \(kind), not a regular file; name a file to write (emovere writes its outputs whole, through a temporary file renamed over the target)")
+        }
         var current = path
         for _ in 0..<40 {
             var status = stat()
@@ -107,6 +112,16 @@ public enum AtomicFile {
             current = name.hasPrefix("/") || !current.contains("/") ? name : folder + "/" + name
         }
         throw WriteError(path: path, operation: "following symbolic links", reason: "more than 40 links in a chain (a loop?)")
+    }
+
+    /// What a file of `mode` is when it is neither a regular file nor a folder ("a device", "a named pipe", ...), or nil.
+    private static func specialKind(_ mode: mode_t) -> String? {
+        switch mode & S_IFMT {
+        case S_IFCHR, S_IFBLK: "a device"
+        case S_IFIFO: "a named pipe"
+        case S_IFSOCK: "a socket"
+        default: nil
+        }
     }
 
     /// Creates `directory` and every missing folder above it; an existing folder costs one `stat`.

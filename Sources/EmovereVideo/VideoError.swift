@@ -48,13 +48,13 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .invalidStreamProperties(path, expected, found):
             return "\(path): expected \(expected), found \(found)"
         case let .brokenStream(path, framesRead, details):
-            // `details`: emovere's own reason on its first line, then what ffmpeg said.
-            let reason = details.prefix { $0 != "\n" }
+            let (reason, said) = Self.split(details)
             return "\(path): the video stream broke off after \(framesRead) complete frame\(framesRead == 1 ? "" : "s")"
-                + (reason.isEmpty ? "" : " (\(reason))") + Self.tail(String(details.dropFirst(reason.count)))
+                + reason + said
         case let .encodingFailed(path, framesWritten, details):
-            return "\(path): encoding failed after \(framesWritten) frame\(framesWritten == 1 ? "" : "s"); "
-                + "no output was written\(Self.tail(details))"
+            let (reason, said) = Self.split(details)
+            return "\(path): encoding failed after \(framesWritten) frame\(framesWritten == 1 ? "" : "s")\(reason); "
+                + "no output was written\(said)"
         case let .frameSizeMismatch(expectedWidth, expectedHeight, foundWidth, foundHeight):
             return "expected a \(expectedWidth)x\(expectedHeight) frame, found \(foundWidth)x\(foundHeight)"
         case let .invalidArgument(name, expected, found):
@@ -64,6 +64,13 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .cancelled(path):
             return "\(path): cancelled; the partial output was removed"
         }
+    }
+
+    /// `details` as the decoder and encoder write them, emovere's own reason on the first line and then what ffmpeg
+    /// said: `" (reason)"` and `tail` of the rest, so emovere's words never appear under "ffmpeg said".
+    private static func split(_ details: String) -> (reason: String, said: String) {
+        let reason = details.prefix { $0 != "\n" }
+        return (reason.isEmpty ? "" : " (\(reason))", tail(String(details.dropFirst(reason.count))))
     }
 
     /// `"; ffmpeg said: ..."` with the captured stderr lines, or nothing when there were none.

@@ -54,8 +54,11 @@ public struct VideoInfo: Sendable, Equatable, Codable {
     public static func probe(_ source: VideoSource, tools: FFmpegTools) throws(VideoError) -> VideoInfo {
         if case .file(let path) = source {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 throw .missingInput(path: path)
+            }
+            if isDirectory.boolValue {
+                throw .invalidArgument(name: path, expected: "a video file", found: "a folder")
             }
         }
         let arguments = ["-hide_banner", "-v", "error", "-print_format", "json", "-show_streams", "-show_format"]

@@ -25,10 +25,12 @@ struct EmovereCommand: AsyncParsableCommand {
                     + "encoding can be; emovere cannot open such names: rename the file (e.g. convmv -f latin1 -t utf8)"))
         }
         let arguments = Array(CommandLine.arguments.dropFirst())
-        if let path = dashedPath(in: arguments) {
+        if let (path, option) = dashedPath(in: arguments) {
+            // An option's value cannot follow `--` (everything after it is an argument).
+            let advice = option.map { "write it as ./\(path) (\($0) ./\(path))" } ?? "put -- before it (emovere "
+                + "\(arguments.first.flatMap { $0.hasPrefix("-") ? nil : $0 } ?? "analyze") -- \(path)) or write it as ./\(path)"
             Self.exit(withError: ValidationError(
-                "'\(path)' is a file whose name starts with a dash, which would be read as options: put -- before it "
-                    + "(emovere \(arguments.first.flatMap { $0.hasPrefix("-") ? nil : $0 } ?? "analyze") -- \(path)) or write it as ./\(path)"))
+                "'\(path)' is a file whose name starts with a dash, which would be read as options: \(advice)"))
         }
         await main(arguments)
     }
@@ -44,11 +46,16 @@ struct EmovereCommand: AsyncParsableCommand {
     }
 
     /// The first argument before any `--` that starts with a single dash and names an existing file, e.g. a
-    /// `-photo.jpg` from a `*.jpg` glob, which the parser would otherwise take for a cluster of short flags.
-    static func dashedPath(in arguments: [String]) -> String? {
-        for argument in arguments.prefix(while: { $0 != "--" })
+    /// `-photo.jpg` from a `*.jpg` glob, which the parser would otherwise take for a cluster of short flags; and the
+    /// `--name` before it, whose value it may be (nil when none).
+    static func dashedPath(in arguments: [String]) -> (path: String, option: String?)? {
+        let options = arguments.prefix(while: { $0 != "--" })
+        for (index, argument) in zip(options.indices, options)
         where argument.hasPrefix("-") && !argument.hasPrefix("--") && argument.count > 2 {
-            if FileManager.default.fileExists(atPath: argument) { return argument }
+            guard FileManager.default.fileExists(atPath: argument) else { continue }
+            // After `--name` (no `=value`), the path is that option's value.
+            let previous = index > options.startIndex ? options[index - 1] : nil
+            return (argument, previous.flatMap { $0.hasPrefix("--") && !$0.contains("=") ? $0 : nil })
         }
         return nil
     }

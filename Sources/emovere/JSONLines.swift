@@ -15,15 +15,16 @@ final class JSONLines {
         try Self.writeToStandardOutput(text)
     }
 
-    /// Writes `text` to standard output, throwing `VideoCommandError.standardOutputClosed` with the system's reason
-    /// (Foundation's own error names none) when that fails.
+    /// Writes `text` to standard output, throwing `VideoCommandError.standardOutputClosed` when its reader went away
+    /// (EPIPE) and `.standardOutputFailed` otherwise (a full disk), with the system's reason (Foundation's own error
+    /// names none).
     static func writeToStandardOutput(_ text: String) throws(VideoCommandError) {
         do {
             try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
         } catch {
-            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-            let reason = underlying.map { String(cString: strerror(Int32($0.code))) } ?? "\(error)"
-            throw .standardOutputClosed(reason: reason)
+            let code = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code
+            let reason = PendingFile.reason(error)
+            throw code == Int(EPIPE) ? .standardOutputClosed(reason: reason) : .standardOutputFailed(reason: reason)
         }
     }
 }

@@ -130,6 +130,7 @@ struct Live: ParsableCommand {
         // An input that breaks off (a camera unplugged, a damaged file) keeps the recording of what was analysed and
         // the summary, then fails the command.
         var inputFailure: VideoError?
+        var outputFailed = false
         do {
             while true {
                 let next: FrameMailbox<RGBImage, VideoError>.Delivery?
@@ -152,6 +153,7 @@ struct Live: ParsableCommand {
                     try JSONLines.writeToStandardOutput(line)
                 } catch {
                     StandardError.write("live: \(error): stopping\n")
+                    if case .standardOutputFailed = error { outputFailed = true }
                     break
                 }
                 if let writer {
@@ -171,9 +173,14 @@ struct Live: ParsableCommand {
         interruption.release(stopper)
         mailbox.close()
         status.finish(dropped: mailbox.dropped)
+        if processed == 0, let inputFailure, !interruption.isRequested {
+            writer?.cancel()  // nothing to keep: the input's failure is the news, not the empty recording's
+            throw inputFailure
+        }
         try writer?.finish()
         if let out { StandardError.write("  wrote \(out)\n") }
         // An input stopped by Ctrl-C (its decoder killed) did not break off.
         if let inputFailure, !interruption.isRequested { throw inputFailure }
+        if outputFailed { throw ExitCode(1) }  // the recording is kept; the lines a reader counted on are not all there
     }
 }

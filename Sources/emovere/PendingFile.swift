@@ -32,15 +32,29 @@ final class PendingFile {
 
     private func flush() throws {
         guard !buffer.isEmpty else { return }
-        try handle.write(contentsOf: buffer)
+        do {
+            try handle.write(contentsOf: buffer)
+        } catch {
+            throw CommandFailure("\(path): writing \(temporaryPath) failed: \(Self.reason(error))")
+        }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// The system's reason inside a Foundation file error ("No space left on device"), else the error itself.
+    static func reason(_ error: any Error) -> String {
+        let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+        return underlying.map { String(cString: strerror(Int32($0.code))) } ?? "\(error)"
     }
 
     /// Writes what is buffered, syncs and closes the file and renames it to `path` (`AtomicFile.commit`).
     func commit() throws {
         try flush()
-        try handle.synchronize()
-        try handle.close()
+        do {
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            throw CommandFailure("\(path): writing \(temporaryPath) failed: \(Self.reason(error))")
+        }
         closed = true
         do {
             try AtomicFile.commit(temporaryPath: temporaryPath, to: path)

@@ -74,6 +74,23 @@ struct Video: ParsableCommand {
             }
             seen[name] = input
         }
+        // Each video's outputs in the folders (a rerun of `video *.mp4 --out .` would overwrite talk.annotated.mp4).
+        let perVideo = inputs.flatMap { input in
+            let targets = targets(for: input)
+            return [("--out", targets.out), ("--csv", targets.csv), ("--plot", targets.plot)]
+        }
+        try OutputPaths.checkDistinct(perVideo, inputs: inputs + recognition.detection.inputFiles,
+                                      inputName: "one of the inputs (a video or a model)")
+    }
+
+    /// The outputs of video `input`: the options as given for one video, else its files in their folders
+    /// (`<name>.annotated.mp4`, `<name>.csv`, `<name>.svg`).
+    func targets(for input: String) -> (out: String?, csv: String?, plot: String?) {
+        let name = Self.baseName(input)
+        func target(_ option: String?, _ suffix: String) -> String? {
+            option.map { inputs.count == 1 ? $0 : ($0 as NSString).appendingPathComponent(name + suffix) }
+        }
+        return (target(out, ".annotated.mp4"), target(csv, ".csv"), target(plot, ".svg"))
     }
 
     /// The file name of `path` without its extension, which names a video's outputs in the output folders.
@@ -100,16 +117,12 @@ struct Video: ParsableCommand {
             return
         }
         let log = try output.map { try ResultLog(path: $0, resume: resume) }
-        let single = inputs.count == 1
         var failures = 0
         for input in inputs where !(log?.isFinished(input) ?? false) {
-            let name = Self.baseName(input)
-            func target(_ option: String?, _ suffix: String) -> String? {
-                option.map { single ? $0 : ($0 as NSString).appendingPathComponent(name + suffix) }
-            }
+            let targets = targets(for: input)
             do {
-                let summary = try analyse(input, out: target(out, ".annotated.mp4"), csv: target(csv, ".csv"),
-                                          plot: target(plot, ".svg"), tools: tools, interruption: interruption)
+                let summary = try analyse(input, out: targets.out, csv: targets.csv, plot: targets.plot, tools: tools,
+                                          interruption: interruption)
                 if summary.brokenOff != nil { failures += 1 }
                 try log?.append(VideoLine(path: input, summary: summary.record, error: summary.brokenOff))
             } catch let exit as ExitCode {

@@ -249,6 +249,10 @@ struct AnalyzeTests {
         let analysed = try CommandRunner.run(["analyze", "--model", model, "--tta", "none",
                                               "--", "-face.jpg"], in: scratch.path)
         #expect(analysed.status == 0 && analysed.standardOutput.contains("-face.jpg (512x512): 1 face"), "\(analysed)")
+        // An option's value cannot follow `--`: the advice is the ./ spelling.
+        let asValue = try CommandRunner.run(["analyze", "--files-from", "-face.jpg", "--model", model], in: scratch.path)
+        #expect(asValue.status == 64 && asValue.standardError.contains("write it as ./-face.jpg (--files-from ./-face.jpg)")
+                && !asValue.standardError.contains("put -- before it"), "\(asValue)")
     }
 
     /// A path whose bytes are not UTF-8 (here Latin-1 `café.jpg`) is refused up front with the reason, not reported

@@ -131,6 +131,19 @@ struct VideoCommandTests {
         #expect(summary["frames"] as? Int == Self.frameCount && (summary["framesPerSecond"] as? Double ?? 0) > 0)
     }
 
+    /// A full disk behind standard output is a failure to write (exit 1), not a reader that went away (141).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full here"))
+    func fullStandardOutputIsAWriteFailure() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let binary = try #require(CommandRunner.executable).path
+        let command = ([binary, "video", fixture.video, "--json"] + fixture.recognition)
+            .map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ") + " > /dev/full"
+        let result = try CommandRunner.run(["-c", command], executable: "/bin/sh")
+        #expect(result.status == 1 && result.standardError.contains("cannot write standard output: No space left on device"),
+                "\(result)")
+    }
+
     @Test func missingInputIsNamedAndNothingIsWritten() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
@@ -265,6 +278,23 @@ struct VideoCommandTests {
                                            "--plot", fixture.folder + "/t.csv"] + fixture.recognition)
         #expect(twice.status == 64 && twice.standardError.contains("both name"), "\(twice)")
         #expect(try fixture.outputs().isEmpty)
+        // With several videos, one's annotated copy in the folder is another input (a rerun over `*.mp4`).
+        let copy = fixture.folder + "/moving.annotated.mp4"
+        try FileManager.default.copyItem(atPath: fixture.video, toPath: copy)
+        let rerun = try CommandRunner.run(["video", fixture.video, copy, "--out", fixture.folder] + fixture.recognition)
+        #expect(rerun.status == 64 && rerun.standardError.contains("--out \(copy) is one of the inputs"), "\(rerun)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before)
+        // A device or pipe is not replaced by a file (as root, `--csv /dev/null` was): refused before any frame.
+        let pipe = fixture.folder + "/pipe.csv"
+        try #require(mkfifo(pipe, 0o644) == 0)
+        let toPipe = try CommandRunner.run(["video", fixture.video, "--csv", pipe] + fixture.recognition)
+        #expect(toPipe.status == 1 && toPipe.standardError.contains("it is a named pipe, not a regular file"), "\(toPipe)")
+        var status = stat()
+        #expect(lstat(pipe, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
+        // A folder given as the video is called one.
+        let folder = try CommandRunner.run(["video", fixture.folder] + fixture.recognition)
+        #expect(folder.status == 1 && folder.standardError.contains("\(fixture.folder): expected a video file, found a folder"),
+                "\(folder)")
     }
 
     @Test func liveReadsAFileInRealTime() throws {

@@ -78,6 +78,22 @@ struct AtomicFileTests {
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: folder + "/a") == "b")
     }
 
+    /// A device, pipe or socket is not replaced by a file (as root a rename over `/dev/null` replaced it for every
+    /// program), nor is a link to one (`/dev/stdout`).
+    @Test func refusesToReplaceAPipe() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let pipe = folder + "/pipe"
+        try #require(mkfifo(pipe, 0o644) == 0)
+        try FileManager.default.createSymbolicLink(atPath: folder + "/link", withDestinationPath: "pipe")
+        for target in [pipe, folder + "/link"] {
+            let error = try #require(throws: AtomicFile.WriteError.self) { try AtomicFile.write("x", to: target) }
+            #expect(error.path == target && error.reason.hasPrefix("it is a named pipe, not a regular file"), "\(error)")
+        }
+        var status = stat()
+        #expect(lstat(pipe, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == ["link", "pipe"])
+    }
+
     @Test func splitsPaths() {
         #expect(AtomicFile.split("model.safetensors") == (".", "model.safetensors"))
         #expect(AtomicFile.split("/m.safetensors") == ("/", "m.safetensors"))
