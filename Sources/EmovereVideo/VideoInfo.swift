@@ -21,6 +21,9 @@ public struct VideoInfo: Sendable, Equatable, Codable {
     public var hasAudio: Bool
     /// Whether the video stream is the input's only stream (no audio, subtitles or data).
     public var isVideoOnly: Bool
+    /// Whether `duration` is the video stream's own (its duration, or Matroska's `DURATION` tag) or the input has no
+    /// other stream, rather than the container's, which may be a longer audio track's.
+    public var durationIsTheVideoStreams: Bool
     /// The video codec's short name, e.g. `h264`.
     public var codec: String
     /// The probed stream's index in the input (ffprobe's `index`), the stream `VideoReader` decodes; nil: the first
@@ -40,6 +43,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         self.duration = duration
         self.hasAudio = hasAudio
         self.isVideoOnly = !hasAudio
+        durationIsTheVideoStreams = duration != nil
         self.codec = codec
         self.streamIndex = streamIndex
     }
@@ -99,7 +103,8 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         self.height = quarterTurn ? width : height
         self.frameRate = rate
         self.frameRateText = rateText
-        self.duration = (video.duration ?? report.format?.duration).flatMap(Double.init).flatMap { $0 > 0 ? $0 : nil }
+        let streamDuration = video.duration.flatMap(Double.init) ?? video.taggedDuration
+        self.duration = (streamDuration ?? report.format?.duration.flatMap(Double.init)).flatMap { $0 > 0 ? $0 : nil }
         if let frames = video.frameCount.flatMap(Int.init), frames > 0 {
             self.frameCount = frames
             self.frameCountIsEstimate = false
@@ -112,6 +117,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         }
         self.hasAudio = streams.contains { $0.codecType == "audio" }
         self.isVideoOnly = streams.count == 1
+        durationIsTheVideoStreams = duration != nil && (streamDuration != nil || isVideoOnly)
         self.codec = video.codecName ?? "unknown"
         self.streamIndex = video.index
     }
@@ -153,6 +159,14 @@ struct ProbeReport: Decodable {
             case index, codecType = "codec_type", codecName = "codec_name", width, height
             case realFrameRate = "r_frame_rate", averageFrameRate = "avg_frame_rate", duration
             case frameCount = "nb_frames", tags, sideData = "side_data_list", disposition
+        }
+
+        /// Matroska's per-stream `DURATION` tag (`"00:00:20.020000000"`) in seconds, nil when absent or malformed.
+        var taggedDuration: Double? {
+            guard let text = tags?.first(where: { $0.key.uppercased().hasPrefix("DURATION") })?.value else { return nil }
+            let parts = text.split(separator: ":").map { Double($0) }
+            guard parts.count == 3, let hours = parts[0], let minutes = parts[1], let seconds = parts[2] else { return nil }
+            return hours * 3600 + minutes * 60 + seconds
         }
 
         /// The display rotation in degrees (side data, or the older `rotate` tag), 0 when none.

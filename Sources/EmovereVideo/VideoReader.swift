@@ -125,10 +125,10 @@ public final class VideoReader {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "expected \(expected) frames\n" + messages)
         }
-        // Without a frame count (MKV, WebM, MPEG-TS) ffmpeg ends a truncated file quietly, with status 0: a file of one
-        // video stream whose frames stop more than a second and more than a tenth short of its duration broke off.
-        // (With other streams, the container's duration may be theirs.)
-        if let estimate = info.frameCount, info.frameCountIsEstimate, info.isVideoOnly,
+        // Without a frame count (MKV, WebM, MPEG-TS) ffmpeg ends a truncated file quietly, with status 0: a video stream
+        // whose frames stop more than a second and more than a tenth short of its own duration broke off. (The
+        // container's duration may be another stream's: only the stream's, or that of a file of one stream, counts.)
+        if let estimate = info.frameCount, info.frameCountIsEstimate, info.durationIsTheVideoStreams,
            Double(framesRead) < 0.9 * Double(estimate), Double(estimate - framesRead) > info.frameRate {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "its duration (\(info.duration.map { String(format: "%.2f s", $0) } ?? "?")) holds about \(estimate) frames")

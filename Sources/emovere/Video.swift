@@ -15,7 +15,7 @@ struct Video: ParsableCommand {
         discussion: """
             Decodes IN with ffmpeg (any format it reads), detects faces (every frame, or every N with --every), \
             follows them with stable track numbers and classifies each face on every frame. Writes an annotated \
-            H.264 video (--out: .mp4, .mov, .m4v, .mkv, .avi or .ts; audio copied), a CSV timeline with one row per \
+            H.264 video (--out: .mp4, .mov, .m4v, .mkv, .avi or .ts; the first audio track as AAC), a CSV timeline with one row per \
             frame per face (--csv), an SVG plot of each track's probabilities (--plot) and prints a summary (or JSON \
             with --json). Needs ffmpeg (apt-get install ffmpeg). Outputs are written to hidden temporary files and \
             renamed when complete; on a failure before the first frame or Ctrl-C they are removed, and a video that \

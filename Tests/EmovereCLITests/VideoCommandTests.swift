@@ -197,6 +197,23 @@ struct VideoCommandTests {
                                                + String(format: "%.2f s", Double(frames) / 15)), "\(result)")
     }
 
+    /// A Matroska file with a sound track, cut in half: no frame count, and the container's duration could be the
+    /// sound's, but the video stream's own DURATION tag tells that it broke off.
+    @Test func truncatedMatroskaWithSoundBrokeOff() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let whole = fixture.folder + "/whole.mkv"
+        try Fixture.ffmpeg(["-i", fixture.video, "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-map", "0:v", "-map",
+                            "1:a", "-c:v", "copy", "-c:a", "pcm_s16le", "-t", "3", whole])
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: whole))
+        let cut = fixture.folder + "/cut.mkv"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
+        let result = try CommandRunner.run(["video", cut] + fixture.recognition)
+        #expect(result.status == 1 && result.standardOutput.contains("broke off"), "\(result)")
+        let intact = try CommandRunner.run(["video", whole] + fixture.recognition)
+        #expect(intact.status == 0 && intact.standardOutput.contains("whole.mkv: \(Self.frameCount) frames"), "\(intact)")
+    }
+
     /// `live` on an input that breaks off keeps its recording of what was analysed and fails.
     @Test func liveKeepsItsRecordingWhenTheInputBreaksOff() throws {
         let fixture = try Fixture()

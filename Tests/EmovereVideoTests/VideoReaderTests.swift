@@ -18,6 +18,23 @@ struct VideoReaderTests {
         #expect(info.frameByteCount == 320 * 240 * 3)
     }
 
+    /// In Matroska the video stream's duration is its DURATION tag; the container's may be a longer sound track's.
+    @Test func theVideoStreamsOwnDurationCounts() throws {
+        let json = """
+            {"streams": [
+              {"index": 0, "codec_type": "video", "codec_name": "h264", "width": 320, "height": 240,
+               "r_frame_rate": "15/1", "avg_frame_rate": "15/1", "tags": {"DURATION": "00:00:01.000000000"}},
+              {"index": 1, "codec_type": "audio", "codec_name": "aac", "tags": {"DURATION": "00:00:03.008000000"}}],
+             "format": {"duration": "3.008"}}
+            """
+        let info = try VideoInfo(report: JSONDecoder().decode(ProbeReport.self, from: Data(json.utf8)), source: "a.mkv")
+        #expect(info.duration == 1 && info.frameCount == 15 && info.frameCountIsEstimate && info.durationIsTheVideoStreams)
+        let untagged = json.replacingOccurrences(of: #""tags": {"DURATION": "00:00:01.000000000"}"#, with: #""tags": {}"#)
+        let fallback = try VideoInfo(report: JSONDecoder().decode(ProbeReport.self, from: Data(untagged.utf8)),
+                                     source: "b.mkv")
+        #expect(fallback.duration == 3.008 && !fallback.durationIsTheVideoStreams)
+    }
+
     /// A cover picture stored as a video stream before the film is skipped by the probe, and the reader decodes the
     /// stream the probe chose, not the input's first video stream.
     @Test func theProbedStreamIsTheOneDecoded() throws {
