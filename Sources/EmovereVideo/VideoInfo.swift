@@ -2,7 +2,8 @@ import Foundation
 
 /// What ffprobe says about a video: the first video stream's size and timing, and whether there is audio.
 public struct VideoInfo: Sendable, Equatable, Codable {
-    /// Frame width in pixels, after the display rotation (ffmpeg rotates frames upright when decoding).
+    /// Frame width in pixels, after the display rotation (ffmpeg rotates frames upright when decoding) and, for
+    /// non-square pixels, stretched by the sample aspect ratio (as players show it).
     public var width: Int
     /// Frame height in pixels, after the display rotation.
     public var height: Int
@@ -97,10 +98,14 @@ public struct VideoInfo: Sendable, Equatable, Codable {
             throw .invalidStreamProperties(path: source, expected: "a positive frame rate",
                                            found: rates.isEmpty ? "none" : rates.joined(separator: ", "))
         }
+        // Non-square pixels (anamorphic video, e.g. DV or DVD) are shown stretched by the sample aspect ratio: frames
+        // are decoded at that display width (the reader scales to it), so faces keep their shape.
+        let pixelAspect = video.sampleAspectRatio.flatMap { Self.rational($0.replacingOccurrences(of: ":", with: "/")) }
+        let displayWidth = (pixelAspect ?? 0) > 0 ? max(1, Int((Double(width) * pixelAspect!).rounded())) : width
         let rotation = video.rotation
         let quarterTurn = abs(rotation) % 180 == 90
-        self.width = quarterTurn ? height : width
-        self.height = quarterTurn ? width : height
+        self.width = quarterTurn ? height : displayWidth
+        self.height = quarterTurn ? displayWidth : height
         self.frameRate = rate
         self.frameRateText = rateText
         let streamDuration = video.duration.flatMap(Double.init) ?? video.taggedDuration
@@ -151,6 +156,8 @@ struct ProbeReport: Decodable {
         var averageFrameRate: String?
         var duration: String?
         var frameCount: String?
+        /// The shape of a pixel, e.g. `"1:1"`, `"2:1"`; `"0:1"` or absent when unknown (square is assumed).
+        var sampleAspectRatio: String?
         var tags: [String: String]?
         var sideData: [SideData]?
         var disposition: Disposition?
@@ -158,7 +165,8 @@ struct ProbeReport: Decodable {
         enum CodingKeys: String, CodingKey {
             case index, codecType = "codec_type", codecName = "codec_name", width, height
             case realFrameRate = "r_frame_rate", averageFrameRate = "avg_frame_rate", duration
-            case frameCount = "nb_frames", tags, sideData = "side_data_list", disposition
+            case frameCount = "nb_frames", sampleAspectRatio = "sample_aspect_ratio", tags
+            case sideData = "side_data_list", disposition
         }
 
         /// Matroska's per-stream `DURATION` tag (`"00:00:20.020000000"`) in seconds, nil when absent or malformed.

@@ -35,6 +35,19 @@ struct VideoReaderTests {
         #expect(fallback.duration == 3.008 && !fallback.durationIsTheVideoStreams)
     }
 
+    /// Non-square pixels are decoded at the width players show (faces keep their shape); a quarter turn swaps sides.
+    @Test func anamorphicVideoIsDecodedAtItsDisplayWidth() throws {
+        for (aspect, rotation, expected) in [("2:1", 0, (640, 240)), ("1:1", 0, (320, 240)), ("0:1", 0, (320, 240)),
+                                             ("4:3", 90, (240, 427))] {
+            let json = """
+                {"streams": [{"codec_type": "video", "width": 320, "height": 240, "r_frame_rate": "15/1",
+                  "sample_aspect_ratio": "\(aspect)", "tags": {"rotate": "\(rotation)"}}]}
+                """
+            let info = try VideoInfo(report: JSONDecoder().decode(ProbeReport.self, from: Data(json.utf8)), source: "a")
+            #expect((info.width, info.height) == expected, "\(aspect), \(rotation)")
+        }
+    }
+
     /// A cover picture stored as a video stream before the film is skipped by the probe, and the reader decodes the
     /// stream the probe chose, not the input's first video stream.
     @Test func theProbedStreamIsTheOneDecoded() throws {
