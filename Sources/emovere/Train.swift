@@ -166,6 +166,9 @@ struct Train: ParsableCommand {
             }
         } catch let error as TrainingError {
             switch error {
+            case let .invalidSetting(.earlyStoppingPatience, _, received) where earlyStopping != nil:
+                // The option's 0 means never (the recipe's nil), which the recipe's range does not show.
+                throw ValidationError("--early-stopping must be 0 (never stop early) or 1 to \(TrainingRecipe.maximumEpochs), received \(received)")
             case let .invalidSetting(setting, _, _), let .settingUnused(setting, _, _):
                 guard let option = Self.option(setting: setting) else { throw error }
                 throw ValidationError("\(error) (\(option) sets it)")
@@ -199,7 +202,7 @@ struct Train: ParsableCommand {
         case .plateauFactor, .minimumLearningRate, .warmupFraction, .horizontalFlipProbability, .maximumRotationDegrees,
              .maximumShiftFraction, .zoom, .cropPadding, .erasingProbability, .erasingArea, .erasingValue, .border,
              .corruptionProbability, .corruptionKinds, .corruptionSeverity, .beta1, .beta2, .epsilon, .momentum,
-             .preprocessing: nil
+             .preprocessing, .architectureName, .classCount: nil
         }
     }
 

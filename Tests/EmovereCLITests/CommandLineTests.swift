@@ -284,6 +284,20 @@ struct CommandLineTests {
     }
 
     /// Train, evaluate, inspect, refuse to overwrite, resume: the whole workflow on a tiny dataset.
+    /// Weights broken by an epoch's last update (its loss still finite) are caught at validation, not written into
+    /// the card and the checkpoint as NaN (the JSON encoder refused them with an error about `validationLoss`).
+    @Test func divergenceInTheLastUpdateIsNamed() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try Self.writeDataset(to: scratch.path + "/data")
+        let result = try CommandRunner.run([
+            "train", "--data", scratch.path + "/data", "--out", scratch.path + "/run", "--model", "tiny-cnn",
+            "--input-size", "48", "--augmentation", "none", "--epochs", "1", "--batch-size", "70",
+            "--optimizer", "sgd", "--learning-rate", "1e12"])
+        #expect(result.status == 1 && result.standardError.contains(
+            "the validation loss became NaN or infinite after epoch 1"), "\(result)")
+    }
+
     @Test func trainEvaluateInfoAndResume() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

@@ -154,6 +154,11 @@ struct TrainingRecipeTests {
              "the recipe's corruptionSeverity: expected 0...5, the benchmark's scale, received 9.0"),
             ("beta", { $0.optimizer = .adam(beta1: 1) }, "the recipe's beta1: expected 0 or more and below 1, received 1.0"),
             ("scale", { $0.preprocessing.scale = 0 }, "the recipe's preprocessing: expected a finite non-zero scale"),
+            // A class count of 0 trapped in the dense layer, 10^9 aborted allocating, 3 failed after an epoch.
+            ("classes", { $0.architecture.classCount = 0 },
+             "the recipe's architecture.classCount: expected 7 (the emotions, in FER2013's order), received 0"),
+            ("family", { $0.architecture.name = "resnet" },
+             "the recipe's architecture.name: expected one of mini-xception, wide-xception, tiny-cnn, received 'resnet'"),
         ]
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-recipe-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -127,6 +127,46 @@ struct ImageCodecTests {
         #expect(throws: VisionError.self) { try GrayImage(decoding: encoded, source: "bomb.png") }
     }
 
+    /// 16-bit samples are reduced to their stored 8-bit values (as OpenCV reads them), not gamma-encoded as if they
+    /// were linear light: a 16-bit 32896 (128 * 257) is 128, not 186.
+    @Test func sixteenBitPNGKeepsItsValues() throws {
+        let samples: [UInt16] = [0, 32896, 65535, 257 * 200]
+        let png = Self.sixteenBitGrayPNG(width: 2, height: 2, samples: samples)
+        #expect(try GrayImage(decoding: png, source: "16-bit.png").pixels == [0, 128, 255, 200])
+        #expect(try RGBImage(decoding: png, source: "16-bit.png").pixels == [0, 0, 0, 128, 128, 128, 255, 255, 255, 200, 200, 200])
+    }
+
+    /// A 16-bit grayscale PNG written by hand (Emovere writes 8-bit ones): IHDR, one IDAT of stored (uncompressed)
+    /// deflate blocks, IEND.
+    static func sixteenBitGrayPNG(width: Int, height: Int, samples: [UInt16]) -> [UInt8] {
+        func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
+        func crc32(_ bytes: [UInt8]) -> UInt32 {
+            var crc: UInt32 = 0xFFFF_FFFF
+            for byte in bytes {
+                crc ^= UInt32(byte)
+                for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+            }
+            return ~crc
+        }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            return bigEndian(UInt32(data.count)) + body + bigEndian(crc32(body))
+        }
+        var raw: [UInt8] = []  // each row: filter type 0, then big-endian samples
+        for row in 0..<height {
+            raw.append(0)
+            for sample in samples[(row * width)..<((row + 1) * width)] { raw += [UInt8(sample >> 8), UInt8(sample & 0xFF)] }
+        }
+        var a: UInt32 = 1, b: UInt32 = 0
+        for byte in raw { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        let length = UInt16(raw.count)
+        let zlib: [UInt8] = [0x78, 0x01, 0x01, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF),
+                             UInt8(~length >> 8)] + raw + bigEndian(b << 16 | a)
+        let header = bigEndian(UInt32(width)) + bigEndian(UInt32(height)) + [16, 0, 0, 0, 0]
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib)
+            + chunk("IEND", [])
+    }
+
     @Test func missingFileIsUnreadable() {
         do {
             _ = try GrayImage(contentsOf: "/nonexistent/emovere/face.png")

@@ -200,6 +200,8 @@ public final class Trainer {
                                               batchSize: recipe.batchSize, progress: self.progress)
         }
         let evaluation = try Evaluator(model: model, preprocessing: recipe.preprocessing).evaluate(validation)
+        // The last step's update can break the weights after its own loss was finite.
+        guard evaluation.loss.isFinite else { throw TrainingError.divergedInValidation(epoch: epoch) }
         return EpochRecord(
             epoch: epoch, learningRate: state.learningRate, trainingLoss: lossSum / Double(max(seen, 1)),
             trainingAccuracy: Double(correct) / Double(max(seen, 1)), validationLoss: evaluation.loss,
@@ -328,6 +330,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     case notEnoughStatisticsData(count: Int, batchSize: Int)
     case emptyValidation
     case diverged(epoch: Int, step: Int)
+    /// The validation loss after `epoch` was NaN or infinite: the epoch's last updates broke the weights.
+    case divergedInValidation(epoch: Int)
     case checkpointMismatch(path: String, reason: String)
     case unknownRecipe(name: String, builtIn: [String])
     case initialWeightsMismatch(path: String, expected: Architecture, found: Architecture)
@@ -355,6 +359,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             "validation set is empty; expected PublicTest images or a --validation-fraction that leaves each class at least one image (each class's share is rounded)"
         case let .diverged(epoch, step):
             "loss became NaN or infinite at epoch \(epoch), step \(step); try a lower learning rate"
+        case let .divergedInValidation(epoch):
+            "the validation loss became NaN or infinite after epoch \(epoch) (its last updates broke the weights); try a lower learning rate"
         case let .checkpointMismatch(path, reason):
             "\(path): \(reason); use a new --out directory or the original settings"
         case let .initialWeightsMismatch(path, expected, found):

@@ -165,6 +165,7 @@ extension TrainingRecipe {
         case horizontalFlipProbability, maximumRotationDegrees, maximumShiftFraction, zoom, cropPadding
         case erasingProbability, erasingArea, erasingValue, border, corruptionProbability, corruptionKinds
         case corruptionSeverity, beta1, beta2, epsilon, momentum, preprocessing
+        case architectureName = "architecture.name", classCount = "architecture.classCount"
     }
 
     /// The most epochs a recipe may ask for (a year of the default model's epochs on two cores).
@@ -182,6 +183,14 @@ extension TrainingRecipe {
     /// finite and within what training can use. Checked before any data is loaded, for built-in recipes, recipe files
     /// and cards alike.
     public func validate() throws(TrainingError) {
+        guard Architecture.knownNames.contains(architecture.name) else {
+            throw .invalidSetting(.architectureName, expected: "one of \(Architecture.knownNames.joined(separator: ", "))",
+                                  received: "'\(architecture.name)'")
+        }
+        guard architecture.classCount == Emotion.count else {
+            throw .invalidSetting(.classCount, expected: "\(Emotion.count) (the emotions, in FER2013's order)",
+                                  received: "\(architecture.classCount)")
+        }
         if let problem = ModelCard.inputSizeProblem(architecture: architecture.inputSize,
                                                     preprocessing: preprocessing.inputSize) {
             throw .invalidInputSize(reason: problem)
