@@ -191,19 +191,7 @@ final class ResultLog: Sendable {
 
     /// What a line's decoding error found, in a few words.
     fileprivate static func describe(_ error: any Error) -> String {
-        guard let decodingError = error as? DecodingError else { return "\(error)" }
-        switch decodingError {
-        case let .keyNotFound(key, _):
-            return "no \"\(key.stringValue)\""
-        case let .typeMismatch(type, context), let .valueNotFound(type, context):
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return field.isEmpty ? "something other than a JSON object" : "\"\(field)\" not a \(type)"
-        case let .dataCorrupted(context):
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return field.isEmpty ? "text that is not JSON" : "\"\(field)\" with a value this version does not know"
-        @unknown default:
-            return "\(decodingError)"
-        }
+        DecodingProblem.describe(error, unfitValue: "a value this version does not know")
     }
 
     /// Throws when `entry` (line `line` of `path`) was written with another model file, detector, detector setting,

@@ -181,6 +181,29 @@ struct TrainingRecipeTests {
         }
     }
 
+    /// A recipe file that cannot be decoded says what was found: a missing field by name, a number that does not fit
+    /// its field (Foundation on Linux calls that "not valid JSON" and names no field), text that is not JSON.
+    @Test func undecodableRecipeFilesSayWhatWasFound() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-recipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tiny = try #require(TrainingRecipe.builtIn("tiny"))
+        var fields = try #require(JSONSerialization.jsonObject(with: JSONEncoder().encode(tiny)) as? [String: Any])
+        fields["epochs"] = 1.5
+        let fraction = try JSONSerialization.data(withJSONObject: fields)
+        fields["epochs"] = 10
+        fields["architecture"] = nil
+        let missing = try JSONSerialization.data(withJSONObject: fields)
+        for (name, data, found) in [("fraction", fraction, "found a number that does not fit its field"),
+                                    ("missing", missing, #"found no "architecture""#),
+                                    ("cut", Data(#"{"epochs": "#.utf8), "found text that is not JSON")] {
+            let path = folder.appendingPathComponent(name + ".json").path
+            try data.write(to: URL(fileURLWithPath: path))
+            let error = try #require(throws: ModelError.self) { try TrainingRecipe.load(path) }
+            #expect(error.description.contains("\(path)") && error.description.contains(found), "\(error)")
+        }
+    }
+
     /// The schedule options: a kind builds that schedule; a lone patience or warm-up changes a base schedule of its
     /// kind, and one the schedule does not use is refused (it was dropped silently).
     @Test func scheduleOverridesFollowTheBaseSchedule() throws {

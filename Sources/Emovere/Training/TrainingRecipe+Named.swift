@@ -206,7 +206,9 @@ extension TrainingRecipe {
         do {
             return try JSONDecoder().decode(TrainingRecipe.self, from: data)
         } catch {
-            throw ModelError.invalidModelFile(path: path, reason: "expected a training recipe in JSON: \(error)")
+            let problem = DecodingProblem.describe(error, unfitValue: "a value that does not fit it (e.g. an unknown name)",
+                                                   text: data)
+            throw ModelError.invalidModelFile(path: path, reason: "expected a training recipe in JSON, found \(problem)")
         }
     }
 }
