@@ -130,8 +130,10 @@ struct Train: ParsableCommand {
         if FileManager.default.fileExists(atPath: checkpoint) && !resume {
             throw ValidationError("\(out) already holds a checkpoint; pass --resume to continue it or choose another --out")
         }
-        if resume && !FileManager.default.fileExists(atPath: checkpoint) {
-            throw ValidationError("--resume: no checkpoint at \(checkpoint)")
+        // A run stopped in its first epoch left its recipe but no checkpoint: --resume starts it again (run()).
+        if resume && !FileManager.default.fileExists(atPath: checkpoint)
+            && !FileManager.default.fileExists(atPath: Trainer.recipePath(in: out)) {
+            throw ValidationError("--resume: no checkpoint at \(checkpoint), and no run was started in \(out)")
         }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && !isDirectory.boolValue {
@@ -239,7 +241,11 @@ struct Train: ParsableCommand {
     func run() throws {
         let recipe = try effectiveRecipe()
         if let caveat = recipe.caveat { StandardError.write("warning: \(caveat)\n") }
-        if resume { try Trainer.verifyResumable(directory: out, recipe: recipe) }
+        if resume && FileManager.default.fileExists(atPath: Trainer.checkpointPath(in: out)) {
+            try Trainer.verifyResumable(directory: out, recipe: recipe)
+        } else if resume {
+            StandardError.write("note: the run in \(out) stopped before its first epoch ended (no checkpoint): starting it from the beginning\n")
+        }
         let (training, validation) = try CommandSupport.loadTrainingData(
             path: data, recipe: recipe, strict: strict)
         print("training on \(training.count) images, validating on \(validation.count) (\(recipe.validationHoldOut.map { "\(String(format: "%g", $0 * 100))% of Training" } ?? "PublicTest"))")

@@ -298,6 +298,24 @@ struct CommandLineTests {
             "the validation loss became NaN or infinite after epoch 1"), "\(result)")
     }
 
+    /// "Run the same command with --resume" works for a run stopped in its first epoch (its recipe written, no
+    /// checkpoint yet): it starts again; a folder where no run started is refused.
+    @Test func resumeOfARunStoppedInItsFirstEpochStartsIt() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try Self.writeDataset(to: scratch.path + "/data")
+        let arguments = ["train", "--data", scratch.path + "/data", "--model", "tiny-cnn", "--input-size", "48",
+                         "--augmentation", "none", "--epochs", "1", "--batch-size", "8", "--resume", "--out"]
+        let empty = try CommandRunner.run(arguments + [scratch.path + "/empty"])
+        #expect(empty.status == 64 && empty.standardError.contains("no run was started in \(scratch.path)/empty"), "\(empty)")
+        try FileManager.default.createDirectory(atPath: scratch.path + "/run", withIntermediateDirectories: true)
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: scratch.path + "/run/recipe.json"))
+        let restarted = try CommandRunner.run(arguments + [scratch.path + "/run"])
+        #expect(restarted.status == 0 && restarted.standardError.contains("stopped before its first epoch ended"),
+                "\(restarted)")
+        #expect(FileManager.default.fileExists(atPath: scratch.path + "/run/best.safetensors"))
+    }
+
     @Test func trainEvaluateInfoAndResume() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

@@ -108,6 +108,9 @@ public final class Trainer {
     /// The checkpoint file of a run in `directory`.
     public static func checkpointPath(in directory: String) -> String { directory + "/checkpoint.safetensors" }
 
+    /// Where a run in `directory` records its recipe, when it starts.
+    public static func recipePath(in directory: String) -> String { directory + "/recipe.json" }
+
     /// Checks, before the data is loaded, that `recipe` can continue the run in `directory`: its checkpoint is an
     /// Emovere checkpoint, intact, and made with `recipe` (the epoch count may differ, at least the epochs done).
     public static func verifyResumable(directory: String, recipe: TrainingRecipe) throws {
@@ -133,7 +136,7 @@ public final class Trainer {
             }
         }
         // Written again on a resume, so a run extended with --epochs records its new length.
-        try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(recipe)), to: directory + "/recipe.json")
+        try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(recipe)), to: Self.recipePath(in: directory))
         if let distillation = recipe.distillation, teacherDistributions.isEmpty, batchTeachers == nil,
            state.completedEpochs < recipe.epochs {
             let teachers = distillation.teachers.count == 1 ? "teacher \(distillation.teachers[0])"
