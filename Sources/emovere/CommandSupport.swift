@@ -36,6 +36,15 @@ enum CommandSupport {
         guard !report.readsEverySplit else {
             throw CommandFailure("\(path) has no PublicTest split of its own (\(report.source) is read whole for every split): validating on the training images would choose the model on them; give --validation-fraction (e.g. 0.1), or data with train/ and test/ folders or a Usage column")
         }
-        return (training, try load(path: path, split: .publicTest, strict: strict, imageSize: size))
+        do {
+            return (training, try load(path: path, split: .publicTest, strict: strict, imageSize: size))
+        } catch let error as DataError {
+            switch error {
+            case .splitFolderMissing(_, .publicTest, _, _), .noImages(_, .publicTest, _):
+                throw CommandFailure("\(error); to validate on part of Training instead, give --validation-fraction (e.g. 0.1)")
+            default:
+                throw error
+            }
+        }
     }
 }

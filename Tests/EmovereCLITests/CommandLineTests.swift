@@ -298,6 +298,18 @@ struct CommandLineTests {
             "the validation loss became NaN or infinite after epoch 1"), "\(result)")
     }
 
+    /// Data without a PublicTest split is refused with the way to validate on part of Training.
+    @Test func dataWithoutPublicTestPointsToTheValidationFraction() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        try Self.writeDataset(to: scratch.path + "/data")
+        try FileManager.default.removeItem(atPath: scratch.path + "/data/test")
+        let result = try CommandRunner.run(["train", "--data", scratch.path + "/data", "--out", scratch.path + "/run",
+                                            "--model", "tiny-cnn", "--input-size", "48", "--epochs", "1"])
+        #expect(result.status == 1 && result.standardError.contains("no folder for the PublicTest split")
+                && result.standardError.contains("give --validation-fraction (e.g. 0.1)"), "\(result)")
+    }
+
     /// "Run the same command with --resume" works for a run stopped in its first epoch (its recipe written, no
     /// checkpoint yet): it starts again; a folder where no run started is refused.
     @Test func resumeOfARunStoppedInItsFirstEpochStartsIt() throws {
