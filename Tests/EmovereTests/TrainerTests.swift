@@ -254,6 +254,16 @@ struct TrainerTests {
                         directory: "/nonexistent")
         }
         #expect(error.description.contains("validation"))
+        // A class count below the data's labels (neutral is 6) failed after a whole epoch, in the confusion matrix.
+        let plain = TrainerFixtures.patternDataset(count: 16, seed: 1)
+        let withNeutral = FaceDataset(imageSize: plain.imageSize, pixels: plain.pixels, labels: plain.labels.map { $0 == 2 ? 2 : 6 })
+        var threeClasses = recipe
+        threeClasses.architecture.classCount = 3
+        let uncovered = try #require(throws: TrainingError.self) {
+            try Trainer(recipe: threeClasses, training: withNeutral, validation: plain, directory: "/nonexistent")
+        }
+        #expect(uncovered.description.contains("architecture.classCount: expected a class for every label of the data (neutral is class 6), received 3"),
+                "\(uncovered)")
     }
 }
 
@@ -291,6 +301,31 @@ struct TrainerStartingPointTests {
         #expect(trainer.softLabelSummary?.contains("47 of 47 training images have votes") == true, "\(trainer.softLabelSummary ?? "")")
         let state = try trainer.run()
         #expect(state.bestValidationAccuracy > 0.6, "\(state.history.map(\.validationAccuracy))")
+        let validation = TrainerFixtures.patternDataset(count: 24, seed: 6)
+        let original = try String(contentsOfFile: votes, encoding: .utf8)
+        let rows = original.split(separator: "\n").dropFirst()
+        let header = String(original.split(separator: "\n")[0])
+        func rewritten(_ text: String) throws -> Error {
+            try (text + "\n").write(toFile: votes, atomically: true, encoding: .utf8)
+            return try #require(throws: TrainingError.self) {
+                try Trainer(recipe: recipe, training: training, validation: validation, directory: directory.appending("x"))
+            }
+        }
+        // Votes for other images than these, and votes that leave nothing to train on, are named.
+        let otherImages = ([header] + rows.map { $0.replacingOccurrences(of: "Training_", with: "PublicTest_") })
+            .joined(separator: "\n")
+        #expect("\(try rewritten(otherImages))".contains("none of the 48 training images has votes"))
+        let noFaces = ([header] + rows.map { $0.split(separator: ",")[0] + ",0,0,0,0,0,0,0,0,0,10" }).joined(separator: "\n")
+        #expect("\(try rewritten(noFaces))".contains("votes every one of the 48 training images not a face"))
+        // Changed votes do not continue a run trained on the old ones.
+        try original.replacingOccurrences(of: ".png,0,", with: ".png,2,")  // two neutral votes more for each image
+            .write(toFile: votes, atomically: true, encoding: .utf8)
+        var longer = recipe
+        longer.epochs = 5
+        let resumed = try Trainer(recipe: longer, training: training, validation: validation, directory: directory.path)
+        resumed.log = { _ in }
+        let mismatch = try #require(throws: TrainingError.self) { try resumed.run() }
+        #expect(mismatch.description.contains("other soft-label votes"), "\(mismatch)")
         // Without file names there is nothing to match the votes to.
         let error = try #require(throws: TrainingError.self) {
             try Trainer(recipe: recipe, training: TrainerFixtures.patternDataset(count: 48, seed: 5),

@@ -18,11 +18,19 @@ enum Checkpoint {
         var data: String?
     }
 
-    /// A SHA-256 checksum of `training` and `validation`: their image size, labels and pixels, in order. A resume
-    /// on other data (another --data, or a validation fraction split otherwise) is refused by it.
-    static func dataChecksum(training: FaceDataset, validation: FaceDataset) -> String {
+    /// A SHA-256 checksum of `training` and `validation` (their image size, labels and pixels, in order) and of the
+    /// soft-label distributions mixed into the training targets (none without soft labels: the checksum of such a run
+    /// is what it always was). A resume on other data (another --data, a validation fraction split otherwise, changed
+    /// votes) is refused by it.
+    static func dataChecksum(training: FaceDataset, validation: FaceDataset, votes: [[Float]?] = []) -> String {
         var hash = SHA256()
         for dataset in [training, validation] { dataset.hashContent(into: &hash) }
+        for distribution in votes {
+            // A marker per image, so an image without votes differs from one with an empty distribution.
+            var marker: UInt8 = distribution == nil ? 0 : 1
+            withUnsafeBytes(of: &marker) { hash.update($0) }
+            distribution?.map(\.bitPattern.littleEndian).withUnsafeBytes { hash.update($0) }
+        }
         return hash.finalizeHex()
     }
 
@@ -118,7 +126,7 @@ enum Checkpoint {
         let (file, header) = try resumable(path, recipe: recipe)
         if let recorded = header.data, recorded != data {
             throw TrainingError.checkpointMismatch(
-                path: path, reason: "the checkpoint was made on other training or validation images than these (another --data or --validation-fraction, or a folder layout whose validation folder is now val/ rather than test/)")
+                path: path, reason: "the checkpoint was made on other training or validation images than these, or other soft-label votes (another --data, --validation-fraction or --soft-labels file, or a folder layout whose validation folder is now val/ rather than test/)")
         }
         try load(model, from: file, path: path)
         for slot in optimizer.namedSlots {

@@ -56,6 +56,12 @@ public final class Trainer {
             throw TrainingError.notEnoughData(count: training.count, batchSize: recipe.batchSize)
         }
         guard validation.count > 0 else { throw TrainingError.emptyValidation }
+        let classes = recipe.architecture.classCount
+        if let label = (training.labels + validation.labels).first(where: { $0 >= classes }) {
+            throw TrainingError.invalidSetting(
+                .classCount, expected: "a class for every label of the data (\(Emotion(rawValue: label)?.name ?? "\(label)") is class \(label))",
+                received: "\(classes)")
+        }
         self.recipe = recipe
         self.training = training
         self.validation = validation
@@ -78,6 +84,10 @@ public final class Trainer {
         guard !training.sources.isEmpty else { throw TrainingError.softLabelsNeedFileNames(file: softLabels.file) }
         let votes = try FERPlusVotes(contentsOf: softLabels.file).votes(for: training)
         let kept = training.labels.indices.filter { !(softLabels.dropsNonFaces && votes[$0]?.isNotAFace == true) }
+        guard !kept.isEmpty else { throw TrainingError.softLabelsDropEverything(file: softLabels.file, images: training.count) }
+        guard kept.contains(where: { votes[$0]?.distribution != nil }) else {
+            throw TrainingError.softLabelsMatchNothing(file: softLabels.file, images: training.count)
+        }
         return (training.subset(kept), kept.map { votes[$0]?.distribution })
     }
 
@@ -122,7 +132,7 @@ public final class Trainer {
     @discardableResult
     public func run() throws -> TrainingState {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let data = Checkpoint.dataChecksum(training: training, validation: validation)
+        let data = Checkpoint.dataChecksum(training: training, validation: validation, votes: voteDistributions)
         if FileManager.default.fileExists(atPath: checkpointPath) {
             try Checkpoint.restore(from: checkpointPath, recipe: recipe, data: data, model: model, optimizer: optimizer,
                                    state: &state)
@@ -339,6 +349,10 @@ public enum TrainingError: Error, CustomStringConvertible {
     case unknownRecipe(name: String, builtIn: [String])
     case initialWeightsMismatch(path: String, expected: Architecture, found: Architecture)
     case softLabelsNeedFileNames(file: String)
+    /// No training image has votes for the seven classes in the soft-label file (another dataset's file?).
+    case softLabelsMatchNothing(file: String, images: Int)
+    /// Every training image was voted not a face in the soft-label file: nothing is left to train on.
+    case softLabelsDropEverything(file: String, images: Int)
     case teacherMismatch(path: String, expectedClasses: Int, found: Int)
     case teacherChanged(path: String, record: String)
     case teacherAnswersForOtherImages(record: String)
@@ -370,6 +384,10 @@ public enum TrainingError: Error, CustomStringConvertible {
             "\(path): the initial weights are a \(found) model, but the recipe trains a \(expected); choose a model of the same architecture and input size"
         case let .softLabelsNeedFileNames(file):
             "soft labels from \(file) are matched by class folder and file name: train from the image-folder layout (train/<class>/*.png), not from fer2013.csv"
+        case let .softLabelsMatchNothing(file, images):
+            "none of the \(images) training images has votes for the seven emotions in \(file) (its rows name images by class folder and file name, e.g. angry/Training_10118481.png): expected the FER+ votes of this data"
+        case let .softLabelsDropEverything(file, images):
+            "\(file) votes every one of the \(images) training images not a face: none is left to train on"
         case let .teacherMismatch(path, expectedClasses, found):
             "\(path): the teacher predicts \(found) classes, the student \(expectedClasses); choose a teacher with the same labels"
         case let .teacherChanged(path, record):
