@@ -65,6 +65,12 @@ public struct VideoInfo: Sendable, Equatable, Codable {
             if isDirectory.boolValue {
                 throw .invalidArgument(name: path, expected: "a video file", found: "a folder")
             }
+            // A pipe would be read twice, by the probe and by the decoder, and the probe waits for a writer.
+            var status = stat()
+            if stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFIFO || status.st_mode & S_IFMT == S_IFSOCK {
+                throw .invalidArgument(name: path, expected: "a video file",
+                                       found: "a pipe, which emovere cannot read twice (to probe it, then to decode it); save the video to a file first")
+            }
         }
         let arguments = ["-hide_banner", "-v", "error", "-print_format", "json", "-show_streams", "-show_format"]
             + source.inputArguments(realTime: false)

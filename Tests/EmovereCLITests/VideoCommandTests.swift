@@ -308,6 +308,9 @@ struct VideoCommandTests {
         #expect(toPipe.status == 1 && toPipe.standardError.contains("it is a named pipe, not a regular file"), "\(toPipe)")
         var status = stat()
         #expect(lstat(pipe, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
+        // A pipe given as the video is refused at once (the probe waited for a writer, and a second Ctrl-C left it).
+        let fromPipe = try CommandRunner.run(["video", pipe] + fixture.recognition)
+        #expect(fromPipe.status == 1 && fromPipe.standardError.contains("expected a video file, found a pipe"), "\(fromPipe)")
         // A folder given as the video is called one.
         let folder = try CommandRunner.run(["video", fixture.folder] + fixture.recognition)
         #expect(folder.status == 1 && folder.standardError.contains("\(fixture.folder): expected a video file, found a folder"),
