@@ -95,13 +95,13 @@ public enum AtomicFile {
     /// The file a write to `path` replaces: `path`, or where its chain of symbolic links ends (a link to a missing file
     /// names the file to create). A rename over the link itself would replace it with a plain file, and a rename over
     /// a device, pipe or socket (`/dev/null`, `/dev/stdout`) would replace it for every program: those are refused.
-    static func destination(of path: String) throws(WriteError) -> String {
-        var status = stat()
-        if stat(path, &status) == 0, let kind = specialKind(status.st_mode) {
-            throw WriteError(path: path, operation: "replacing it", reason: "it is \(kind), not a regular file; name a file to write (emovere writes its outputs whole, through a temporary file renamed over the target)")
-        }
+    public static func destination(of path: String) throws(WriteError) -> String {
+        try checkReplaceable(path)
         var current = path
         for _ in 0..<40 {
+            if namesDescriptor(current) {
+                throw WriteError(path: path, operation: "replacing it", reason: "it names an open file descriptor (standard output or a shell redirection), not a file; name a file to write (emovere writes its outputs whole, through a temporary file renamed over the target)")
+            }
             var status = stat()
             guard lstat(current, &status) == 0, status.st_mode & S_IFMT == S_IFLNK else { return current }
             var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -112,6 +112,22 @@ public enum AtomicFile {
             current = name.hasPrefix("/") || !current.contains("/") ? name : folder + "/" + name
         }
         throw WriteError(path: path, operation: "following symbolic links", reason: "more than 40 links in a chain (a loop?)")
+    }
+
+    /// Throws when `path` exists (after following links) and is a device, pipe or socket: a file written there is not
+    /// a file to replace (`/dev/null`, a FIFO). Commands call it in `validate()`, before any work; the writer again.
+    public static func checkReplaceable(_ path: String) throws(WriteError) {
+        var status = stat()
+        if stat(path, &status) == 0, let kind = specialKind(status.st_mode) {
+            throw WriteError(path: path, operation: "replacing it", reason: "it is \(kind), not a regular file; name a file to write (emovere writes its outputs whole, through a temporary file renamed over the target)")
+        }
+    }
+
+    /// Whether `path` names a file descriptor (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`): its link leads to
+    /// whatever the descriptor holds, e.g. the file a shell's `>>` appends to, which a rename would replace.
+    private static func namesDescriptor(_ path: String) -> Bool {
+        ["/dev/stdin", "/dev/stdout", "/dev/stderr"].contains(path) || path.hasPrefix("/dev/fd/")
+            || (path.hasPrefix("/proc/") && path.contains("/fd/"))
     }
 
     /// What a file of `mode` is when it is neither a regular file nor a folder ("a device", "a named pipe", ...), or nil.

@@ -106,16 +106,19 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         }
         // Non-square pixels (anamorphic video, e.g. DV or DVD) are shown stretched by the sample aspect ratio: frames
         // are decoded at that display width (the reader scales to it), so faces keep their shape.
+        // A ratio beyond 1:4-4:1 (no format uses one; a damaged header can claim 65535:1) is taken as square.
         let pixelAspect = video.sampleAspectRatio.flatMap { Self.rational($0.replacingOccurrences(of: ":", with: "/")) }
-        let displayWidth = (pixelAspect ?? 0) > 0 ? max(1, Int((Double(width) * pixelAspect!).rounded())) : width
+            .flatMap { (0.25...4).contains($0) ? $0 : nil }
+        let displayWidth = pixelAspect.map { max(1, Int((Double(width) * $0).rounded())) } ?? width
         let rotation = video.rotation
         let quarterTurn = abs(rotation) % 180 == 90
         self.width = quarterTurn ? height : displayWidth
         self.height = quarterTurn ? displayWidth : height
         self.frameRate = rate
         self.frameRateText = rateText
-        let streamDuration = video.duration.flatMap(Double.init) ?? video.taggedDuration
-        self.duration = (streamDuration ?? report.format?.duration.flatMap(Double.init)).flatMap { $0 > 0 ? $0 : nil }
+        let positive = { (value: Double?) in value.flatMap { $0 > 0 ? $0 : nil } }
+        let streamDuration = positive(video.duration.flatMap(Double.init)) ?? positive(video.taggedDuration)
+        self.duration = streamDuration ?? positive(report.format?.duration.flatMap(Double.init))
         if let frames = video.frameCount.flatMap(Int.init), frames > 0 {
             self.frameCount = frames
             self.frameCountIsEstimate = false

@@ -149,7 +149,7 @@ public enum ImageCodec {
             throw .corrupt(source: source, reason: pngMessage(&image))
         }
         try limits.check(width: Int(image.width), height: Int(image.height), source: source)
-        // 16-bit samples are stored values like 8-bit ones (as OpenCV reads them: the high byte, rounded), not linear
+        // 16-bit samples are stored values like 8-bit ones (rounded to 8 bits; OpenCV keeps the high byte), not linear
         // light that libpng would otherwise gamma-encode on the way to 8 bits (a mid-gray 32896 read as 186, not 128).
         image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
         // libpng converts colour to gray in linear light; decode colour as RGB and apply the

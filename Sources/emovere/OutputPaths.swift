@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereCore
 import EmovereVideo
 import Foundation
 
@@ -29,7 +30,8 @@ enum OutputPaths {
 
     /// Throws when one of the given `outputs` (option, path; nil: not given) is empty, is one of `inputs` (described
     /// to the user as `inputName`), names the same file as an earlier output, lies below a file instead of a folder,
-    /// or, unless `foldersAllowed`, is an existing folder. Missing folders above an output are fine: the writers
+    /// is a device, pipe or file descriptor (`AtomicFile.destination(of:)`), or, unless `foldersAllowed`, is an existing
+    /// folder. Missing folders above an output are fine: the writers
     /// create them.
     static func checkDistinct(_ outputs: [(option: String, path: String?)], inputs: [String] = [],
                               inputName: String = "one of the inputs", foldersAllowed: Bool = false) throws {
@@ -39,6 +41,11 @@ enum OutputPaths {
             guard !output.path.isEmpty else { throw ValidationError("\(output.option) needs a file path, received ''") }
             if !foldersAllowed { try checkNotFolder(output.path, option: output.option) }
             try checkFoldersAbove(output.path, option: output.option)
+            do {
+                _ = try AtomicFile.destination(of: output.path)  // a device, pipe or descriptor is refused now, not at the end
+            } catch {
+                throw ValidationError("\(output.option) \(output.path): \(error.reason)")
+            }
             let target = canonical(output.path)
             if inputPaths.contains(target) {
                 throw ValidationError("\(output.option) \(output.path) is \(inputName): choose another output path")

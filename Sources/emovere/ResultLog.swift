@@ -116,7 +116,7 @@ final class ResultLog: Sendable {
                 do {
                     entry = try JSONDecoder().decode(Entry.self, from: Data(line))
                 } catch {
-                    throw refusal(number + 1, ResultLog.describe(error))
+                    throw refusal(number + 1, ResultLog.describe(error, text: Data(line)))
                 }
                 if let provenance {
                     guard entry.model != nil, entry.detector != nil else {
@@ -190,8 +190,8 @@ final class ResultLog: Sendable {
     }
 
     /// What a line's decoding error found, in a few words.
-    fileprivate static func describe(_ error: any Error) -> String {
-        DecodingProblem.describe(error, unfitValue: "a value this version does not know")
+    fileprivate static func describe(_ error: any Error, text: Data) -> String {
+        DecodingProblem.describe(error, unfitValue: "a value this version does not know", text: text)
     }
 
     /// Throws when `entry` (line `line` of `path`) was written with another model file, detector, detector setting,

@@ -130,10 +130,17 @@ struct Train: ParsableCommand {
         if FileManager.default.fileExists(atPath: checkpoint) && !resume {
             throw ValidationError("\(out) already holds a checkpoint; pass --resume to continue it or choose another --out")
         }
-        // A run stopped in its first epoch left its recipe but no checkpoint: --resume starts it again (run()).
-        if resume && !FileManager.default.fileExists(atPath: checkpoint)
-            && !FileManager.default.fileExists(atPath: Trainer.recipePath(in: out)) {
-            throw ValidationError("--resume: no checkpoint at \(checkpoint), and no run was started in \(out)")
+        // A run stopped in its first epoch left its recipe but no checkpoint, log or best model: --resume starts it
+        // again (run()). One with finished epochs whose checkpoint is gone is not overwritten.
+        if resume && !FileManager.default.fileExists(atPath: checkpoint) {
+            let files = (recipe: Trainer.recipePath(in: out), log: Trainer.logPath(in: out),
+                         best: Trainer.bestModelPath(in: out))
+            guard FileManager.default.fileExists(atPath: files.recipe) else {
+                throw ValidationError("--resume: no checkpoint at \(checkpoint), and no run was started in \(out)")
+            }
+            if let finished = [files.log, files.best].first(where: { FileManager.default.fileExists(atPath: $0) }) {
+                throw ValidationError("--resume: no checkpoint at \(checkpoint), but the run finished epochs (\(finished) is there): its checkpoint was removed, so it cannot continue; start a new run in another --out")
+            }
         }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) && !isDirectory.boolValue {

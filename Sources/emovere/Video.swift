@@ -58,7 +58,6 @@ struct Video: ParsableCommand {
             if let out { try OutputPaths.checkVideoFile(out, option: "--out") }
             return
         }
-        try OutputPaths.checkDistinct([("--output", output)], inputs: inputs + recognition.detection.inputFiles)
         if json { throw ValidationError("--json prints one video; with \(inputs.count) videos use --output") }
         for (name, folder) in outputs {
             var isDirectory: ObjCBool = false
@@ -75,7 +74,7 @@ struct Video: ParsableCommand {
             seen[name] = input
         }
         // Each video's outputs in the folders (a rerun of `video *.mp4 --out .` would overwrite talk.annotated.mp4).
-        let perVideo = inputs.flatMap { input in
+        let perVideo = [("--output", output)] + inputs.flatMap { input in
             let targets = targets(for: input)
             return [("--out", targets.out), ("--csv", targets.csv), ("--plot", targets.plot)]
         }

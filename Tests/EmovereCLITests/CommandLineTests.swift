@@ -326,6 +326,10 @@ struct CommandLineTests {
         #expect(restarted.status == 0 && restarted.standardError.contains("stopped before its first epoch ended"),
                 "\(restarted)")
         #expect(FileManager.default.fileExists(atPath: scratch.path + "/run/best.safetensors"))
+        // Finished epochs without their checkpoint are not started over (the best model would be overwritten).
+        try FileManager.default.removeItem(atPath: scratch.path + "/run/checkpoint.safetensors")
+        let orphaned = try CommandRunner.run(arguments + [scratch.path + "/run"])
+        #expect(orphaned.status == 64 && orphaned.standardError.contains("but the run finished epochs"), "\(orphaned)")
     }
 
     @Test func trainEvaluateInfoAndResume() throws {

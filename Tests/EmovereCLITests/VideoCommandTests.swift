@@ -301,11 +301,26 @@ struct VideoCommandTests {
         let rerun = try CommandRunner.run(["video", fixture.video, copy, "--out", fixture.folder] + fixture.recognition)
         #expect(rerun.status == 64 && rerun.standardError.contains("--out \(copy) is one of the inputs"), "\(rerun)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before)
-        // A device or pipe is not replaced by a file (as root, `--csv /dev/null` was): refused before any frame.
+        let logOverCSV = try CommandRunner.run(["video", fixture.video, copy, "--csv", fixture.folder, "--output",
+                                                fixture.folder + "/moving.csv"] + fixture.recognition)
+        #expect(logOverCSV.status == 64 && logOverCSV.standardError.contains("both name"), "\(logOverCSV)")
+        // A device or pipe is not replaced by a file (as root, `--csv /dev/null` was): refused before anything runs.
         let pipe = fixture.folder + "/pipe.csv"
         try #require(mkfifo(pipe, 0o644) == 0)
         let toPipe = try CommandRunner.run(["video", fixture.video, "--csv", pipe] + fixture.recognition)
-        #expect(toPipe.status == 1 && toPipe.standardError.contains("it is a named pipe, not a regular file"), "\(toPipe)")
+        #expect(toPipe.status == 64 && toPipe.standardError.contains("--csv \(pipe): it is a named pipe, not a regular file"),
+                "\(toPipe)")
+        // Nor is the file behind a descriptor (`>> log` appending through /dev/stdout would be replaced whole).
+        let appended = fixture.folder + "/appended.log"
+        try Data("earlier lines\n".utf8).write(to: URL(fileURLWithPath: appended))
+        let binary = try #require(CommandRunner.executable).path
+        let command = ([binary, "video", fixture.video, "--csv", "/dev/stdout"] + fixture.recognition)
+            .map { "'" + $0 + "'" }.joined(separator: " ") + " >> '\(appended)'"
+        let toStandardOutput = try CommandRunner.run(["-c", command], executable: "/bin/sh")
+        #expect(toStandardOutput.status == 64 && toStandardOutput.standardError.contains("names an open file descriptor"),
+                "\(toStandardOutput)")
+        #expect(try String(contentsOfFile: appended, encoding: .utf8) == "earlier lines\n")
+        try FileManager.default.removeItem(atPath: appended)
         var status = stat()
         #expect(lstat(pipe, &status) == 0 && status.st_mode & S_IFMT == S_IFIFO)
         // A pipe given as the video is refused at once (the probe waited for a writer, and a second Ctrl-C left it).

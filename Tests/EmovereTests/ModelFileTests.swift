@@ -57,6 +57,23 @@ struct ModelFileTests {
         #expect(try JSONDecoder().decode(ModelCard.self, from: json) == card)
     }
 
+    /// A model file that is a symbolic link (`current.safetensors` -> a run's best) is rewritten through it, with the
+    /// card beside the file it names: `evaluate --record` left a new card beside the link and the real one stale.
+    @Test func saveThroughALinkKeepsTheCardBesideTheFile() throws {
+        let (model, card, path, directory) = try Self.savedModel()
+        defer { directory.remove() }
+        let link = directory.appending("current.safetensors")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "model.safetensors")
+        var edited = card
+        edited.notes = ["recorded through the link"]
+        try ModelFile.save(model, card: edited, to: link)
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: link) == "model.safetensors")
+        #expect(!FileManager.default.fileExists(atPath: ModelFile.cardPath(for: link)))
+        let json = try Data(contentsOf: URL(fileURLWithPath: ModelFile.cardPath(for: path)))
+        #expect(try JSONDecoder().decode(ModelCard.self, from: json).notes == ["recorded through the link"])
+        #expect(try ModelFile.load(path).1.notes == ["recorded through the link"])
+    }
+
     /// Cards whose numbers are out of range or disagree with the network are refused when loaded, naming the
     /// file and the field (they used to crash `analyze`, `serve` and `info` or silently change the results).
     /// Damage done to a card, and the field the error must name.

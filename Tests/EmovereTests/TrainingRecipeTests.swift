@@ -157,6 +157,8 @@ struct TrainingRecipeTests {
             // A class count of 0 trapped in the dense layer, 10^9 aborted allocating, 3 failed after an epoch.
             ("classes", { $0.architecture.classCount = 0 },
              "the recipe's architecture.classCount: expected 2 to 7, received 0"),
+            ("votes", { $0.architecture.classCount = 3; $0.softLabels = SoftLabels(file: "ferplus.csv", weight: 0.5) },
+             "the recipe's architecture.classCount: expected 7 with soft labels (FER+ votes cover the seven emotions), received 3"),
             ("family", { $0.architecture.name = "resnet" },
              "the recipe's architecture.name: expected one of mini-xception, wide-xception, tiny-cnn, received 'resnet'"),
         ]

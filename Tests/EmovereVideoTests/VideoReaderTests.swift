@@ -33,12 +33,17 @@ struct VideoReaderTests {
         let fallback = try VideoInfo(report: JSONDecoder().decode(ProbeReport.self, from: Data(untagged.utf8)),
                                      source: "b.mkv")
         #expect(fallback.duration == 3.008 && !fallback.durationIsTheVideoStreams)
+        // A zero stream duration is no duration: the container's is used.
+        let zero = json.replacingOccurrences(of: "00:00:01.000000000", with: "00:00:00.000000000")
+        let zeroInfo = try VideoInfo(report: JSONDecoder().decode(ProbeReport.self, from: Data(zero.utf8)), source: "c.mkv")
+        #expect(zeroInfo.duration == 3.008 && !zeroInfo.durationIsTheVideoStreams)
     }
 
     /// Non-square pixels are decoded at the width players show (faces keep their shape); a quarter turn swaps sides.
     @Test func anamorphicVideoIsDecodedAtItsDisplayWidth() throws {
+        // A damaged header's 65535:1 would make frames 21 million pixels wide: taken as square.
         for (aspect, rotation, expected) in [("2:1", 0, (640, 240)), ("1:1", 0, (320, 240)), ("0:1", 0, (320, 240)),
-                                             ("4:3", 90, (240, 427))] {
+                                             ("4:3", 90, (240, 427)), ("65535:1", 0, (320, 240))] {
             let json = """
                 {"streams": [{"codec_type": "video", "width": 320, "height": 240, "r_frame_rate": "15/1",
                   "sample_aspect_ratio": "\(aspect)", "tags": {"rotate": "\(rotation)"}}]}

@@ -27,8 +27,10 @@ public enum ModelFile {
         file.metadata[cardKey] = String(decoding: try JSONEncoder.sortedKeys().encode(card), as: UTF8.self)
         file.metadata["format"] = "pt"
         file.metadata[checksumKey] = try checksum(of: file)
-        try file.write(to: path)
-        try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(card)) + [10], to: cardPath(for: path))
+        // Through a symbolic link, the card goes beside the file the link names (whose card it is).
+        let target = try AtomicFile.destination(of: path)
+        try file.write(to: target)
+        try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(card)) + [10], to: cardPath(for: target))
     }
 
     /// The path of the JSON card written beside a model file.

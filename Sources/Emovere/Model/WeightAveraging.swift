@@ -48,6 +48,7 @@ public enum WeightAveraging {
         card.evaluation = nil
         card.robustness = nil
         card.temperatures = nil
+        card.heldOutDigest = nil
         card.recipe = nil
         card.trainingCommand = nil
         card.trainingSeconds = nil

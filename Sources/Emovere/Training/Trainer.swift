@@ -112,8 +112,14 @@ public final class Trainer {
     }
 
     public var checkpointPath: String { Self.checkpointPath(in: directory) }
-    public var bestModelPath: String { directory + "/best.safetensors" }
-    public var logPath: String { directory + "/log.csv" }
+    public var bestModelPath: String { Self.bestModelPath(in: directory) }
+    public var logPath: String { Self.logPath(in: directory) }
+
+    /// Where a run in `directory` keeps the model of its best validation epoch.
+    public static func bestModelPath(in directory: String) -> String { directory + "/best.safetensors" }
+
+    /// Where a run in `directory` logs its epochs.
+    public static func logPath(in directory: String) -> String { directory + "/log.csv" }
 
     /// The checkpoint file of a run in `directory`.
     public static func checkpointPath(in directory: String) -> String { directory + "/checkpoint.safetensors" }

@@ -234,6 +234,10 @@ extension TrainingRecipe {
                                   received: "\(preprocessing)")
         }
         if let softLabels {
+            guard architecture.classCount == Emotion.count else {
+                throw .invalidSetting(.classCount, expected: "\(Emotion.count) with soft labels (FER+ votes cover the seven emotions)",
+                                      received: "\(architecture.classCount)")
+            }
             try Self.check(.softLabelWeight, softLabels.weight, expected: "between 0 and 1") { (0...1).contains($0) }
         }
         if let distillation {
