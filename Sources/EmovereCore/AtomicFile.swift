@@ -94,7 +94,9 @@ public enum AtomicFile {
 
     /// The file a write to `path` replaces: `path`, or where its chain of symbolic links ends (a link to a missing file
     /// names the file to create). A rename over the link itself would replace it with a plain file, and a rename over
-    /// a device, pipe or socket (`/dev/null`, `/dev/stdout`) would replace it for every program: those are refused.
+    /// a device, pipe or socket (`/dev/null`) would replace it for every program, and one over the file behind a
+    /// descriptor (`/dev/stdout` redirected with `>>`) would replace that file whole: those are refused. Commands call
+    /// it in `validate()` (`OutputPaths.checkDistinct`), so such a name is refused before any work.
     public static func destination(of path: String) throws(WriteError) -> String {
         try checkReplaceable(path)
         var current = path
@@ -115,8 +117,8 @@ public enum AtomicFile {
     }
 
     /// Throws when `path` exists (after following links) and is a device, pipe or socket: a file written there is not
-    /// a file to replace (`/dev/null`, a FIFO). Commands call it in `validate()`, before any work; the writer again.
-    public static func checkReplaceable(_ path: String) throws(WriteError) {
+    /// a file to replace (`/dev/null`, a FIFO). Part of `destination(of:)`, which commands call in `validate()`.
+    private static func checkReplaceable(_ path: String) throws(WriteError) {
         var status = stat()
         if stat(path, &status) == 0, let kind = specialKind(status.st_mode) {
             throw WriteError(path: path, operation: "replacing it", reason: "it is \(kind), not a regular file; name a file to write (emovere writes its outputs whole, through a temporary file renamed over the target)")
