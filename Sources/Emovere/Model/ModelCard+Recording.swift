@@ -16,7 +16,7 @@ extension ModelCard {
         let suffix = Self.metricSuffix(testTimeAugmentation)
         metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
         metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
-        replaceNote("evaluation", with: "the report is \(split), test-time augmentation \(testTimeAugmentation.rawValue), \(imageCount) images",
+        replaceNote(.evaluation, with: "the report is \(split), test-time augmentation \(testTimeAugmentation.rawValue), \(imageCount) images",
                     adding: notes)
     }
 
@@ -28,7 +28,7 @@ extension ModelCard {
         robustness = report
         metrics["\(Self.metricPrefix(split))MeanCorruptionAccuracy\(Self.metricSuffix(testTimeAugmentation))"] =
             report.meanAccuracy
-        replaceNote("robustness", with: "the corruption benchmark on \(split), test-time augmentation "
+        replaceNote(.robustness, with: "the corruption benchmark on \(split), test-time augmentation "
                         + "\(testTimeAugmentation.rawValue), \(imageCount) images", adding: notes)
     }
 
@@ -47,12 +47,17 @@ extension ModelCard {
         }
     }
 
-    /// The topics of the notes `record` writes and replaces: a note of the user's may not start with one.
-    public static let recordedNoteTopics = ["evaluation", "robustness"]
+    /// The topics of the notes `record` writes and replaces (`<topic>: ...`).
+    private enum NoteTopic: String, CaseIterable {
+        case evaluation, robustness
+    }
 
-    private mutating func replaceNote(_ topic: String, with text: String, adding extra: [String]) {
-        notes.removeAll { $0.hasPrefix("\(topic):") }
-        notes.append("\(topic): \(text)")
+    /// The topics of the notes `record` writes and replaces: a note of the user's may not start with one.
+    public static var recordedNoteTopics: [String] { NoteTopic.allCases.map(\.rawValue) }
+
+    private mutating func replaceNote(_ topic: NoteTopic, with text: String, adding extra: [String]) {
+        notes.removeAll { $0.hasPrefix("\(topic.rawValue):") }
+        notes.append("\(topic.rawValue): \(text)")
         notes += extra.filter { !notes.contains($0) }
     }
 }
