@@ -59,6 +59,11 @@ struct Evaluate: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "With --corruptions: the severities to run (1-5; default all). Severity 3 alone gives a quick estimate.")
     var severities: [Int] = []
 
+    @Option(name: .customLong("corruption"), help: ArgumentHelp(
+        "With --corruptions: run only this corruption (repeat for more; default all). With --through-detector each "
+            + "corrupted image is upscaled, detected and cropped as in a photo.", valueName: "name"))
+    var chosenCorruptions: [Corruption] = []
+
     @Option(help: ArgumentHelp(
         "Write a reliability diagram (accuracy against confidence in 15 bins, with the expected calibration error) as SVG.",
         valueName: "file.svg"))
@@ -117,8 +122,8 @@ struct Evaluate: ParsableCommand {
         if throughDetector != nil && (record || json || output != nil) {
             throw ValidationError("--through-detector prints a comparison only; it cannot be combined with --record, --json or --output")
         }
-        if corruptions && (throughDetector != nil || adoptTta) {
-            throw ValidationError("--corruptions cannot be combined with --through-detector or --adopt-tta")
+        if corruptions && adoptTta {
+            throw ValidationError("--corruptions cannot be combined with --adopt-tta")
         }
         if let severity = severities.first(where: { !Corruption.severities.contains($0) }) {
             throw ValidationError("--severities must be between 1 and 5, received \(severity)")
@@ -126,8 +131,14 @@ struct Evaluate: ParsableCommand {
         if !severities.isEmpty && !corruptions {
             throw ValidationError("--severities needs --corruptions")
         }
+        if !chosenCorruptions.isEmpty && !corruptions {
+            throw ValidationError("--corruption needs --corruptions")
+        }
         if !severities.isEmpty && Set(severities) != Set(Corruption.severities) && record {
             throw ValidationError("--record stores the whole benchmark, severities 1-5, in the card: leave out --severities")
+        }
+        if !chosenCorruptions.isEmpty && Set(chosenCorruptions) != Set(Corruption.allCases) && record {
+            throw ValidationError("--record stores the whole benchmark, every corruption, in the card: leave out --corruption")
         }
         if fitTemperature && (corruptions || throughDetector != nil) {
             throw ValidationError("--fit-temperature cannot be combined with --corruptions or --through-detector")
@@ -146,23 +157,22 @@ struct Evaluate: ParsableCommand {
         let tta = self.tta ?? card.testTimeAugmentation ?? .none
         var evaluator = Evaluator(model: network, preprocessing: card.preprocessing, testTimeAugmentation: tta,
                                   temperature: card.temperature(for: tta))
+        if corruptions, let throughDetector {
+            return try runCorruptionsThroughDetector(throughDetector, evaluator: evaluator, network: network, card: card)
+        }
         if corruptions { return try runCorruptionBenchmark(evaluator, weights: weights) }
         if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                                   imageSize: card.preprocessing.inputSize)
         try Self.checkRecordable(loaded, record: record, data: data, split: split)
         if let throughDetector {
-            var recognizerCard = card
-            recognizerCard.testTimeAugmentation = tta == .none ? nil : tta
-            let recognizer = EmotionRecognizer(model: network, card: recognizerCard,
-                                               detector: try detection.makeDetectors(throughDetector, count: 1)[0])
+            let recognizer = try recognizer(throughDetector, network: network, card: card, tta: tta)
             let progress = ProgressBar(total: dataset.count, label: "evaluate through \(throughDetector.rawValue)")
-            let result = try DetectionEvaluation.evaluate(dataset, with: recognizer) { progress.update(completed: $0) }
+            let line = try compareThroughDetector(dataset, recognizer: recognizer, evaluator: evaluator) {
+                progress.update(completed: $0)
+            }
             progress.finish()
-            let direct = try evaluator.evaluate(dataset)
-            print(String(format: "%@ (%@, TTA %@): direct %.2f %%, through %@ %.2f %% (%+.2f points); no face found in %d of %d",
-                         split.usage, model, tta.rawValue, 100 * direct.accuracy, throughDetector.rawValue,
-                         100 * result.accuracy, 100 * (result.accuracy - direct.accuracy), result.missed, dataset.count))
+            print("\(split.usage) (\(model), TTA \(tta.rawValue)): \(line)")
             return
         }
         let progress = ProgressBar(total: dataset.count, label: "evaluate")
@@ -261,12 +271,58 @@ struct Evaluate: ParsableCommand {
     /// The fewest held-out images `--fit-temperature` fits on.
     static let minimumHeldOutImages = 10
 
+    /// The recognizer `--through-detector` classifies with: the model with `tta` and the chosen detector.
+    private func recognizer(_ kind: DetectorKind, network: any Classifier, card: ModelCard,
+                            tta: TestTimeAugmentation) throws -> EmotionRecognizer {
+        var recognizerCard = card
+        recognizerCard.testTimeAugmentation = tta == .none ? nil : tta
+        return EmotionRecognizer(model: network, card: recognizerCard,
+                                 detector: try detection.makeDetectors(kind, count: 1)[0])
+    }
+
+    /// `dataset` classified directly and through `recognizer`'s detector, as one line of text.
+    private func compareThroughDetector(_ dataset: FaceDataset, recognizer: EmotionRecognizer, evaluator: Evaluator,
+                                        progress: ((Int) -> Void)? = nil) throws -> String {
+        let result = try DetectionEvaluation.evaluate(dataset, with: recognizer, progress: progress)
+        let direct = try evaluator.evaluate(dataset.resized(to: evaluator.preprocessing.inputSize))
+        return String(format: "direct %.2f %%, through %@ %.2f %% (%+.2f points); no face found in %d of %d",
+                      100 * direct.accuracy, recognizer.detector.description.kind.rawValue, 100 * result.accuracy,
+                      100 * (result.accuracy - direct.accuracy), result.missed, dataset.count)
+    }
+
+    /// The corruption benchmark's images (its seeds, the chosen corruptions and severities) classified directly and
+    /// through a detector, one line each: what detection and framing gain or lose on degraded faces.
+    private func runCorruptionsThroughDetector(_ kind: DetectorKind, evaluator: Evaluator, network: any Classifier,
+                                               card: ModelCard) throws {
+        let (dataset, _) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
+                                                             imageSize: Corruption.referenceSize)
+        let recognizer = try recognizer(kind, network: network, card: card, tta: evaluator.testTimeAugmentation)
+        let chosenSeverities = severities.isEmpty ? Array(Corruption.severities) : Array(Set(severities)).sorted()
+        let kinds = chosenCorruptions.isEmpty ? Corruption.allCases : Corruption.allCases.filter(chosenCorruptions.contains)
+        let runs = [(Corruption, Int)?.none] + kinds.flatMap { kind in chosenSeverities.map { Optional((kind, $0)) } }
+        var lines = ["\(split.usage) (\(model), TTA \(evaluator.testTimeAugmentation.rawValue)), through \(kind.rawValue):"]
+        let progress = ProgressBar(total: runs.count * dataset.count, label: "corruptions through \(kind.rawValue)")
+        for (index, run) in runs.enumerated() {
+            let images = run.map { corruption, severity in
+                dataset.corrupted(by: corruption, severity: Float(severity),
+                                  seed: CorruptionBenchmark.seed(of: corruption, severity: severity))
+            } ?? dataset
+            let line = try compareThroughDetector(images, recognizer: recognizer, evaluator: evaluator) {
+                progress.update(completed: index * dataset.count + $0)
+            }
+            lines.append("  \(run.map { "\($0.0.rawValue) \($0.1)" } ?? "clean"): \(line)")
+        }
+        progress.finish()
+        print(lines.joined(separator: "\n"))
+    }
+
     private func runCorruptionBenchmark(_ evaluator: Evaluator, weights: String?) throws {
         let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                                   imageSize: Corruption.referenceSize)
         try Self.checkRecordable(loaded, record: record, data: data, split: split)
         let chosen = severities.isEmpty ? Array(Corruption.severities) : Array(Set(severities)).sorted()
-        let benchmark = CorruptionBenchmark(evaluator: evaluator, severities: chosen)
+        let kinds = chosenCorruptions.isEmpty ? Corruption.allCases : Corruption.allCases.filter(chosenCorruptions.contains)
+        let benchmark = CorruptionBenchmark(evaluator: evaluator, corruptions: kinds, severities: chosen)
         let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count
         let progress = ProgressBar(total: evaluations * dataset.count, label: "corruptions")
         let report = try benchmark.run(dataset) { done, _ in progress.update(completed: done * dataset.count) }
@@ -285,6 +341,8 @@ struct Evaluate: ParsableCommand {
 }
 
 extension TestTimeAugmentation: ExpressibleByArgument {}
+
+extension Corruption: ExpressibleByArgument {}
 
 extension Split: ExpressibleByArgument {
     public static var allValueStrings: [String] { argumentNames }
