@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "EmovereFilesTests", dependencies: ["EmovereCore", "EmovereFiles"]),
         .testTarget(name: "EmovereTensorTests", dependencies: ["EmovereCore", "EmovereTensor", "EmovereTestSupport"]),
         .testTarget(name: "EmovereNNTests", dependencies: ["EmovereCore", "EmovereNN", "EmovereTensor", "EmovereTestSupport"]),
-        .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "EmovereVisionTests", dependencies: ["EmovereCore", "EmovereVision", "EmovereTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "EmovereDataTests", dependencies: ["EmovereCore", "EmovereData", "EmovereTensor", "EmovereTestSupport", "EmovereVision"]),
         .testTarget(

@@ -1,3 +1,4 @@
+import EmovereVision
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -39,53 +40,12 @@ struct AffineWarp {
             b = -b
             e = Float(size - 1) - e
         }
-        let last = size - 1
-        let outside: Float
-        let replicate: Bool
+        let outside: Float?
         switch border {
-        case .replicate:
-            replicate = true
-            outside = 0
-        case let .constant(value):
-            replicate = false
-            outside = value
+        case .replicate: outside = nil
+        case let .constant(value): outside = value
         }
-        @inline(__always) func fetch(_ x: Int, _ y: Int) -> Float {
-            if x >= 0 && x <= last && y >= 0 && y <= last { return source[y &* size &+ x] }
-            if !replicate { return outside }
-            return source[min(max(y, 0), last) &* size &+ min(max(x, 0), last)]
-        }
-        for y in 0..<size {
-            let row = destination + (y &* size)
-            let fy = Float(y)
-            for x in 0..<size {
-                let fx = Float(x)
-                let sourceX = a * fx + b * fy + e
-                let sourceY = c * fx + d * fy + f
-                let floorX = sourceX.rounded(.down), floorY = sourceY.rounded(.down)
-                let weightX = sourceX - floorX, weightY = sourceY - floorY
-                // Far outside (also guards the Int conversion against huge values).
-                if !(floorX > -2 && floorX < Float(size) + 1 && floorY > -2 && floorY < Float(size) + 1) {
-                    row[x] = replicate
-                        ? source[Int(min(max(sourceY, 0), Float(last)).rounded()) &* size
-                                 &+ Int(min(max(sourceX, 0), Float(last)).rounded())]
-                        : outside
-                    continue
-                }
-                let x0 = Int(floorX), y0 = Int(floorY)
-                let top: Float, bottom: Float
-                if x0 >= 0 && x0 < last && y0 >= 0 && y0 < last {
-                    let pointer = source + (y0 &* size &+ x0)
-                    top = pointer[0] + (pointer[1] - pointer[0]) * weightX
-                    bottom = pointer[size] + (pointer[size &+ 1] - pointer[size]) * weightX
-                } else {
-                    let topLeft = fetch(x0, y0), topRight = fetch(x0 &+ 1, y0)
-                    let bottomLeft = fetch(x0, y0 &+ 1), bottomRight = fetch(x0 &+ 1, y0 &+ 1)
-                    top = topLeft + (topRight - topLeft) * weightX
-                    bottom = bottomLeft + (bottomRight - bottomLeft) * weightX
-                }
-                row[x] = top + (bottom - top) * weightY
-            }
-        }
+        AffineSampler(a: a, b: b, e: e, c: c, d: d, f: f, outside: outside)
+            .sample(source, width: size, height: size, into: destination, width: size, height: size)
     }
 }

@@ -441,6 +441,29 @@ struct CommandLineTests {
         let partialRecord = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions",
                                                    "--severities", "3", "--record"])
         #expect(partialRecord.status == 64 && partialRecord.standardError.contains("leave out --severities"), "\(partialRecord)")
+        let partialKinds = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruptions",
+                                                  "--corruption", "rotation", "--record"])
+        #expect(partialKinds.status == 64 && partialKinds.standardError.contains("leave out --corruption"), "\(partialKinds)")
+        let kindAlone = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--corruption", "blur"])
+        #expect(kindAlone.status == 64 && kindAlone.standardError.contains("--corruption needs --corruptions"), "\(kindAlone)")
+        // Chosen corruptions run in the benchmark's order and with its seeds, alone or through a detector.
+        let chosen = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--corruptions",
+                                            "--corruption", "rotation", "--corruption", "blur", "--severities", "5", "--json"])
+        try #require(chosen.status == 0, "\(chosen)")
+        let chosenReport = try JSONDecoder().decode(CorruptionReport.self, from: Data(chosen.standardOutput.utf8))
+        #expect(chosenReport.entries.map(\.corruption) == [.blur, .rotation] && chosenReport.entries.allSatisfy { $0.severity == 5 })
+        let rotation = robustness.entries.first { $0.corruption == .rotation && $0.severity == 5 }
+        #expect(chosenReport.entries.last?.accuracy == rotation?.accuracy)
+        let throughDetector = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test",
+                                                     "--corruptions", "--corruption", "rotation", "--severities", "2", "5",
+                                                     "--through-detector", "yunet"])
+        try #require(throughDetector.status == 0, "\(throughDetector)")
+        let lines = throughDetector.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4 && lines[0].hasSuffix("through yunet:") && lines[1].hasPrefix("  clean: direct ")
+                && lines[2].hasPrefix("  rotation 2: direct ") && lines[3].hasPrefix("  rotation 5: direct ")
+                && lines[3].contains(" of 21"), "\(throughDetector)")
+        let rotationDirect = String(format: "direct %.2f %%", 100 * (rotation?.accuracy ?? -1))
+        #expect(lines[3].contains(rotationDirect), "\(rotationDirect) in \(lines[3])")
         // Figures of data without splits are not stored under a split's name; options that would be dropped are refused.
         let wholeFolderRecord = try CommandRunner.run(["evaluate", "--model", model, "--data", data + "/test", "--record"])
         #expect(wholeFolderRecord.status != 0

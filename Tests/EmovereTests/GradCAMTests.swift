@@ -165,7 +165,8 @@ struct GradCAMTests {
         let image = GrayImage(width: 80, height: 60, pixels: (0..<(80 * 60)).map { UInt8($0 % 251) })
         let explanations = try FaceExplainer(recognizer: recognizer).explain(image)
         try #require(explanations.count == 1)
-        #expect(recognizer.region(for: DetectedFace(box: explanations[0].face.box)) == Rect(x: -20, y: -15, width: 120, height: 90))
-        #expect(explanations[0].region == Rect(x: 0, y: 0, width: 80, height: 60))
+        #expect(recognizer.region(for: DetectedFace(box: explanations[0].face.box))
+                == ImageRegion(rect: Rect(x: -20, y: -15, width: 120, height: 90)))
+        #expect(explanations[0].region == ImageRegion(rect: Rect(x: 0, y: 0, width: 80, height: 60)))
     }
 }

@@ -125,6 +125,23 @@ struct DrawingTests {
         #expect(image[0, 0] == (100, 0, 200))
     }
 
+    /// An image drawn over a turned region follows its turn: a red-over-blue picture (red on its first row) drawn
+    /// over a 10x6 region turned a quarter clockwise lies on its side, red on the right (where the region's top
+    /// went), blue on the left, nothing outside the 6x10 box; unturned it is stretched over the rectangle as
+    /// `drawImage(_:x:y:)` draws it, and half opacity blends.
+    @Test func imageOverATurnedRegion() {
+        let picture = RGBImage(width: 1, height: 2, pixels: [255, 0, 0, 0, 0, 255])
+        var turned = Self.canvas()
+        let region = ImageRegion(rect: Rect(x: 5, y: 5, width: 10, height: 6), angle: .pi / 2)
+        turned.drawImage(picture, over: region, opacity: 1)
+        #expect(Self.painted(turned) == Self.pixels(in: Rect(x: 7, y: 3, width: 6, height: 10), width: 20, height: 16))
+        #expect(turned[12, 8] == (255, 0, 0) && turned[7, 8] == (0, 0, 255))
+        var unturned = Self.canvas(), reference = Self.canvas()
+        unturned.drawImage(picture, over: ImageRegion(rect: Rect(x: 2, y: 3, width: 4, height: 6)), opacity: 0.5)
+        reference.drawImage(picture.resized(width: 4, height: 6), x: 2, y: 3, opacity: 0.5)
+        #expect(unturned == reference && unturned[3, 4] == (133, 10, 15))
+    }
+
     // MARK: - Text
 
     @Test func builtInFontCoversPrintableASCII() throws {

@@ -17,15 +17,16 @@ public struct ExplanationRenderer: Sendable {
     }
 
     /// A copy of `photo` with each face's Grad-CAM heat map (jet colours: blue ignored, red decisive) blended over
-    /// the region the model saw, then the annotations of `AnnotationRenderer` (box, top emotion, probability
+    /// the region the model saw (turned with it), then the annotations of `AnnotationRenderer` (box, top emotion, probability
     /// bars). A face explained for another emotion than its top one says so on its label (`happy 91%, Grad-CAM:
     /// sad`), placed as every label is.
     public func overlaid(_ photo: RGBImage, faces: [FaceExplanation]) -> RGBImage {
         var output = photo
         for face in faces {
+            let rect = face.region.rect
             let map = Self.grayImage(face.gradCAM, side: face.input.width) { $0 }
-                .resized(width: face.region.width, height: face.region.height).heatMap()
-            output.drawImage(map, x: face.region.x, y: face.region.y, opacity: heatMapOpacity)
+                .resized(width: max(rect.width, 0), height: max(rect.height, 0)).heatMap()
+            output.drawImage(map, over: face.region, opacity: heatMapOpacity)
         }
         annotation.annotate(&output, faces: faces.map(\.face),
                             notes: faces.map { $0.emotion == $0.face.emotion ? nil : "Grad-CAM: \($0.emotion.name)" })

@@ -8,8 +8,8 @@ public struct FaceExplanation: Sendable {
     /// The face box and its probabilities, as `EmotionRecognizer.analyze(_:)` reports them.
     public var face: FaceEmotion
     /// The part of the photo the model saw (the box widened by the model's face margin, clamped to the photo; a
-    /// landmark crop may reach past the photo's edges).
-    public var region: Rect
+    /// landmark crop, turned upright with the eye line, may reach past the photo's edges).
+    public var region: ImageRegion
     /// The explained emotion.
     public var emotion: Emotion
     /// The face as the model saw it, `S x S` (before preprocessing).

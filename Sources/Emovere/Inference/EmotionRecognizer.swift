@@ -114,33 +114,33 @@ public final class EmotionRecognizer {
     }
 
     /// The part of the image the model sees for `face` (not clamped: outside pixels repeat the edge): with
-    /// landmarks, the square that frames them like the training faces; without, the box widened by the card's face
-    /// margin.
-    public func region(for face: DetectedFace) -> Rect {
+    /// landmarks, the square that frames them like the training faces, turned upright with the eye line; without,
+    /// the box widened by the card's face margin.
+    public func region(for face: DetectedFace) -> ImageRegion {
         if let landmarks = face.landmarks { return framing.crop(for: landmarks) }
-        return face.box.expanded(byFraction: Double(card.preprocessing.faceMargin))
+        return ImageRegion(rect: face.box.expanded(byFraction: Double(card.preprocessing.faceMargin)))
     }
 
     /// The part of `image` the model sees for the face `box`: the box widened by the card's face margin, clamped
     /// to the image.
     public func region(for box: Rect, in image: GrayImage) -> Rect {
-        region(for: DetectedFace(box: box)).clamped(toWidth: image.width, height: image.height)
+        region(for: DetectedFace(box: box)).rect.clamped(toWidth: image.width, height: image.height)
     }
 
-    /// The face as the model sees it: `region(for:)` resized to the model's input size `S x S`. A landmark crop
-    /// reaching past the image keeps its framing (the edges repeat); a box crop is clamped to the image.
+    /// The face as the model sees it: `region(for:)` resampled upright to the model's input size `S x S`. A
+    /// landmark crop reaching past the image keeps its framing (the edges repeat); a box crop is clamped to the
+    /// image.
     public func faceImage(for face: DetectedFace, in image: GrayImage) -> GrayImage {
         let size = card.preprocessing.inputSize
-        let region = sampledRegion(for: face, in: image)
-        let crop = face.landmarks == nil ? image.cropped(to: region) : image.croppedExtendingEdges(to: region)
-        return crop.resized(width: size, height: size)
+        return image.sampled(sampledRegion(for: face, in: image), width: size, height: size)
     }
 
-    /// The rectangle of `image` that `faceImage(for:in:)` resizes: `region(for:)`, clamped to the image for a box
+    /// The region of `image` that `faceImage(for:in:)` resamples: `region(for:)`, clamped to the image for a box
     /// crop; a landmark crop keeps its framing past the image's edges.
-    public func sampledRegion(for face: DetectedFace, in image: GrayImage) -> Rect {
+    public func sampledRegion(for face: DetectedFace, in image: GrayImage) -> ImageRegion {
         let region = region(for: face)
-        return face.landmarks == nil ? region.clamped(toWidth: image.width, height: image.height) : region
+        guard face.landmarks == nil else { return region }
+        return ImageRegion(rect: region.rect.clamped(toWidth: image.width, height: image.height))
     }
 
     /// The face at `box` as the model sees it: `region(for:in:)` resized to the model's input size `S x S`.

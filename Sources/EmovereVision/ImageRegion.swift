@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A rectangle of an image turned about its centre: the part of a photo a model sees of a face whose eyes are not
+/// level, so that the face reaches the model upright.
+public struct ImageRegion: Sendable, Equatable {
+    /// The rectangle before turning, in image pixels.
+    public var rect: Rect
+    /// Radians from the image's x axis to the region's, towards the image's y axis (clockwise as displayed).
+    public var angle: Float
+
+    public init(rect: Rect, angle: Float = 0) {
+        self.rect = rect
+        self.angle = angle
+    }
+
+    /// The centre of `rect`, about which the region turns.
+    public var centre: ImagePoint {
+        ImagePoint(x: Float(rect.x) + Float(rect.width) / 2, y: Float(rect.y) + Float(rect.height) / 2)
+    }
+
+    /// The image point at `(across, down)` in the region, both fractions of its sides (0...1 from the turned
+    /// top-left corner).
+    public func point(across: Float, down: Float) -> ImagePoint {
+        let (cosine, sine) = (cosf(angle), sinf(angle))
+        let u = (across - 0.5) * Float(rect.width), v = (down - 0.5) * Float(rect.height)
+        let centre = centre
+        return ImagePoint(x: centre.x + u * cosine - v * sine, y: centre.y + u * sine + v * cosine)
+    }
+
+    /// The smallest rectangle of whole pixels that holds the turned region.
+    public var boundingBox: Rect {
+        guard angle != 0 else { return rect }
+        let corners = [(0, 0), (1, 0), (0, 1), (1, 1)].map { point(across: Float($0.0), down: Float($0.1)) }
+        // Corners within a thousandth of a pixel of a pixel edge count as on it (a quarter turn's sine and cosine are
+        // not exactly 1 and 0 in Float).
+        let tolerance: Float = 1e-3
+        let left = (corners.map(\.x).min()! + tolerance).rounded(.down)
+        let right = (corners.map(\.x).max()! - tolerance).rounded(.up)
+        let top = (corners.map(\.y).min()! + tolerance).rounded(.down)
+        let bottom = (corners.map(\.y).max()! - tolerance).rounded(.up)
+        return Rect(x: Int(left), y: Int(top), width: Int(right - left), height: Int(bottom - top))
+    }
+}
+
+extension GrayImage {
+    /// `region` resampled to `width` x `height`, upright: pixels past the image's edges repeat the edge. An
+    /// unturned region is cropped and resized (area averaging when shrinking); a turned one is first brought to at
+    /// most the output's scale the same way, then sampled bilinearly along the region's axes.
+    public func sampled(_ region: ImageRegion, width outputWidth: Int, height outputHeight: Int) -> GrayImage {
+        let rect = region.rect
+        guard region.angle != 0, !rect.isEmpty, width > 0, height > 0, outputWidth > 0, outputHeight > 0 else {
+            return croppedExtendingEdges(to: rect).resized(width: outputWidth, height: outputHeight)
+        }
+        // The turned region's bounding box with a pixel to spare for the bilinear taps, shrunk (never enlarged) to
+        // the output's scale so that large faces are averaged, not aliased.
+        let bounds = region.boundingBox
+        let source = Rect(x: bounds.x - 1, y: bounds.y - 1, width: bounds.width + 2, height: bounds.height + 2)
+        let scale = min(1, max(Float(outputWidth) / Float(rect.width), Float(outputHeight) / Float(rect.height)))
+        let scaledWidth = max(1, Int((Float(source.width) * scale).rounded()))
+        let scaledHeight = max(1, Int((Float(source.height) * scale).rounded()))
+        let intermediate = croppedExtendingEdges(to: source).resized(width: scaledWidth, height: scaledHeight)
+        let scaleX = Float(scaledWidth) / Float(source.width), scaleY = Float(scaledHeight) / Float(source.height)
+        // Output pixel (u, v), centre (u + 0.5, v + 0.5), lies at `region.point(across:down:)`; the intermediate
+        // samples image point p at index (p - source origin) * scale - 0.5.
+        let (cosine, sine) = (cosf(region.angle), sinf(region.angle))
+        let stepAcross = Float(rect.width) / Float(outputWidth), stepDown = Float(rect.height) / Float(outputHeight)
+        let first = region.point(across: 0.5 / Float(outputWidth), down: 0.5 / Float(outputHeight))
+        let sampler = AffineSampler(
+            a: stepAcross * cosine * scaleX, b: -stepDown * sine * scaleX,
+            e: (first.x - Float(source.x)) * scaleX - 0.5,
+            c: stepAcross * sine * scaleY, d: stepDown * cosine * scaleY,
+            f: (first.y - Float(source.y)) * scaleY - 0.5)
+        let values = intermediate.pixels.map(Float.init)
+        var output = [Float](repeating: 0, count: outputWidth * outputHeight)
+        values.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { result in
+                sampler.sample(input.baseAddress!, width: scaledWidth, height: scaledHeight,
+                               into: result.baseAddress!, width: outputWidth, height: outputHeight)
+            }
+        }
+        return GrayImage(width: outputWidth, height: outputHeight,
+                         pixels: output.map { UInt8(min(max($0, 0), 255).rounded()) })
+    }
+}
