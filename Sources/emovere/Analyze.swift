@@ -102,7 +102,7 @@ struct Analyze: ParsableCommand {
         // Read before anything is written: a results file of another analysis is refused untouched.
         let previous = try output.map {
             try ResultLog.Contents(path: $0, resume: resume,
-                                   provenance: .init(PhotoResult(path: "", recognizer: recognizers[0]), model: model))
+                                   provenance: .init(recognizers[0], model: model, command: .analyze))
         }
         // Each photo's copy is named from the whole list, so shards and resumed runs name it as one run would, and
         // no photo takes the name of a copy the resumed file's lines name.

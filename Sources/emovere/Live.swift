@@ -85,7 +85,7 @@ struct Live: ParsableCommand {
         let live = source.isLive || realtime
         let reader = try VideoReader(source: source, realTime: realtime, tools: tools)
         let info = reader.info
-        let tracker = try recognition.makeTracker()
+        let tracker = try recognition.makeTracker(try recognition.makeRecognizer())
         let interruption = Interruption.install()
         // A reader of standard output that goes away (`| head`) ends the run as Ctrl-C does: the recording is kept.
         BrokenPipeSignal.ignore()

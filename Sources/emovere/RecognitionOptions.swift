@@ -20,10 +20,13 @@ struct RecognitionOptions: ParsableArguments {
         }
     }
 
-    /// The recognizer and tracker these options describe.
-    func makeTracker() throws -> VideoEmotionTracker {
-        let recognizer = try detection.makeRecognizers(count: 1, precision: arithmetic.precision)[0]
-        return try VideoEmotionTracker(recognizer: recognizer,
-                                       settings: .init(detectionInterval: every, smoothing: smoothing))
+    /// The recognizer these options describe.
+    func makeRecognizer() throws -> EmotionRecognizer {
+        try detection.makeRecognizers(count: 1, precision: arithmetic.precision)[0]
+    }
+
+    /// A tracker of `recognizer` (from `makeRecognizer()`) with these options' settings.
+    func makeTracker(_ recognizer: EmotionRecognizer) throws -> VideoEmotionTracker {
+        try VideoEmotionTracker(recognizer: recognizer, settings: .init(detectionInterval: every, smoothing: smoothing))
     }
 }

@@ -31,9 +31,13 @@ final class ResultLog: Sendable {
         init(from decoder: any Decoder) throws {}
     }
 
-    /// What produced the lines of `analyze`: a resume with another model file, detector (or detector setting),
-    /// test-time augmentation or precision is refused.
-    struct Provenance {
+    /// What produced the lines of `analyze` or `video`: a resume with another model file, detector (or detector
+    /// setting), test-time augmentation or precision is refused.
+    struct Provenance: Encodable {
+        /// The command whose lines these are.
+        enum Command: String { case analyze, video }
+
+        let command: Command
         let model: String
         let detector: DetectorDescription
         let tta: TestTimeAugmentation?
@@ -41,14 +45,20 @@ final class ResultLog: Sendable {
         /// `model` resolved (`OutputPaths.canonical`), once.
         let canonicalModel: String
 
-        /// The provenance of `result`'s line (its detector, test-time augmentation and precision) with `model`.
-        init(_ result: PhotoResult, model: String) {
+        /// The provenance of the lines `recognizer` (loaded from `model`) produces: the detector, test-time
+        /// augmentation and precision its photo results record.
+        init(_ recognizer: EmotionRecognizer, model: String, command: Command) {
+            let result = PhotoResult(path: "", recognizer: recognizer)
+            self.command = command
             self.model = model
             detector = result.detector
             tta = result.tta
             precision = result.precision
             canonicalModel = OutputPaths.canonical(model)
         }
+
+        /// A line's fields: the four a resume compares (the resolved model is not written).
+        private enum CodingKeys: String, CodingKey { case model, detector, tta, precision }
     }
 
     /// What an existing results file holds, read and checked without changing it.
@@ -67,7 +77,7 @@ final class ResultLog: Sendable {
         let partialLineStart: Int?
 
         /// The file at `path` when it exists, which only `resume` may continue: every complete line is read as a
-        /// result (and, given `provenance`, as a line of `analyze` written with the same model file, detector and
+        /// result (and, given `provenance`, as a line of its command written with the same model file, detector and
         /// settings), so a file of something else is refused untouched.
         init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
             self.path = path
@@ -104,12 +114,18 @@ final class ResultLog: Sendable {
                 throw CommandFailure("--output: \(error); expected the results file of an earlier run to resume")
             }
             let expected = provenance == nil ? "a line of emovere analyze or video --output"
-                : "a line of emovere analyze --output (with \"path\", \"model\" and \"detector\")"
+                : "a line of emovere \(provenance!.command.rawValue) --output (with \"path\", \"model\" and \"detector\")"
             func refusal(_ line: Int, _ found: String) -> CommandFailure {
                 CommandFailure("\(path):\(line): expected \(expected), found \(found); the file was left as it was")
             }
             let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
             var entries: [Entry] = []
+            var unrecorded = 0
+            defer {
+                if unrecorded > 0 {
+                    StandardError.write("warning: \(unrecorded) lines of \(path) record no model or detector (written by an earlier version): whether they used this run's is not checked\n")
+                }
+            }
             let lines = bytes[..<complete].split(separator: 10, omittingEmptySubsequences: false)
             for (number, line) in lines.enumerated() where !line.isEmpty {
                 let entry: Entry
@@ -119,10 +135,14 @@ final class ResultLog: Sendable {
                     throw refusal(number + 1, ResultLog.describe(error, text: Data(line)))
                 }
                 if let provenance {
-                    guard entry.model != nil, entry.detector != nil else {
-                        throw refusal(number + 1, "a line without \(entry.model == nil ? "\"model\"" : "\"detector\"")")
+                    if entry.model == nil && entry.detector == nil && provenance.command == .video {
+                        unrecorded += 1  // a video line written before they were recorded (2026-12-06)
+                    } else {
+                        guard entry.model != nil, entry.detector != nil else {
+                            throw refusal(number + 1, "a line without \(entry.model == nil ? "\"model\"" : "\"detector\"")")
+                        }
+                        try ResultLog.check(entry, line: number + 1, of: path, against: provenance)
                     }
-                    try ResultLog.check(entry, line: number + 1, of: path, against: provenance)
                 }
                 entries.append(entry)
             }

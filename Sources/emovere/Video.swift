@@ -97,11 +97,22 @@ struct Video: ParsableCommand {
         ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
-    /// The result line `--output` appends for one video.
+    /// The result line `--output` appends for one video, with what analysed it (checked by `--resume`).
     struct VideoLine: Encodable {
         var path: String
         var summary: RunSummary.Record?
         var error: String?
+        var provenance: ResultLog.Provenance
+
+        func encode(to encoder: any Encoder) throws {
+            try provenance.encode(to: encoder)
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(path, forKey: .path)
+            try container.encodeIfPresent(summary, forKey: .summary)
+            try container.encodeIfPresent(error, forKey: .error)
+        }
+
+        private enum CodingKeys: String, CodingKey { case path, summary, error }
     }
 
     func run() throws {
@@ -110,26 +121,30 @@ struct Video: ParsableCommand {
         // SIGPIPE that kills it and leaves hidden partial files behind.
         BrokenPipeSignal.ignore()
         let tools = try FFmpegTools.locate()  // once: without ffmpeg, one error rather than one line per video
+        let recognizer = try recognition.makeRecognizer()
         guard inputs.count > 1 || output != nil else {
-            let summary = try analyse(inputs[0], out: out, csv: csv, plot: plot, tools: tools, interruption: interruption)
+            let summary = try analyse(inputs[0], out: out, csv: csv, plot: plot, recognizer: recognizer, tools: tools,
+                                      interruption: interruption)
             if summary.brokenOff != nil { throw ExitCode(1) }
             return
         }
-        let log = try output.map { try ResultLog(path: $0, resume: resume) }
+        let provenance = ResultLog.Provenance(recognizer, model: try recognition.detection.modelPath(), command: .video)
+        let log = try output.map { try ResultLog(path: $0, resume: resume, provenance: provenance) }
         var failures = 0
         for input in inputs where !(log?.isFinished(input) ?? false) {
             let targets = targets(for: input)
             do {
-                let summary = try analyse(input, out: targets.out, csv: targets.csv, plot: targets.plot, tools: tools,
-                                          interruption: interruption)
+                let summary = try analyse(input, out: targets.out, csv: targets.csv, plot: targets.plot,
+                                          recognizer: recognizer, tools: tools, interruption: interruption)
                 if summary.brokenOff != nil { failures += 1 }
-                try log?.append(VideoLine(path: input, summary: summary.record, error: summary.brokenOff))
+                try log?.append(VideoLine(path: input, summary: summary.record, error: summary.brokenOff,
+                                          provenance: provenance))
             } catch let exit as ExitCode {
                 throw exit  // Ctrl-C: stop here; --resume continues with this video
             } catch {
                 failures += 1
                 StandardError.write("error: \(error)\n")
-                try log?.append(VideoLine(path: input, summary: nil, error: "\(error)"))
+                try log?.append(VideoLine(path: input, summary: nil, error: "\(error)", provenance: provenance))
             }
         }
         try log?.finish()
@@ -138,11 +153,11 @@ struct Video: ParsableCommand {
 
     /// Analyses the video `input`, writes the outputs asked for and prints its summary.
     /// - Returns: the summary (`brokenOff` set when the video ended early: the outputs hold what was analysed).
-    func analyse(_ input: String, out: String?, csv: String?, plot: String?, tools: FFmpegTools,
-                 interruption: Interruption) throws -> RunSummary {
+    func analyse(_ input: String, out: String?, csv: String?, plot: String?, recognizer: EmotionRecognizer,
+                 tools: FFmpegTools, interruption: Interruption) throws -> RunSummary {
         let reader = try VideoReader(source: .file(input), tools: tools)
         let info = reader.info
-        let tracker = try recognition.makeTracker()
+        let tracker = try recognition.makeTracker(recognizer)
 
         var outputs: [PendingFile] = []
         let writer = try out.map { path in

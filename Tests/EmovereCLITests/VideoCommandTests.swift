@@ -281,6 +281,28 @@ struct VideoCommandTests {
         let resumed = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         #expect(resumed.count == 4 && resumed[3].contains(#""path":"\#(notes)""#) && resumed[3].contains(#""error""#),
                 "\(resumed)")
+        // Each line names what analysed it, and a resume with other settings is refused, the file untouched.
+        #expect(resumed.allSatisfy { $0.contains(#""model":""#) && $0.contains(#""tta":"flip""#) }, "\(resumed)")
+        let otherViews = try CommandRunner.run(arguments + ["--resume", "--tta", "none"])
+        #expect(otherViews.status == 1 && otherViews.standardError.contains("written with --tta flip, this run uses none"),
+                "\(otherViews)")
+        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n") == resumed)
+    }
+
+    /// Lines written before video lines named their model (2026-12-06) are continued, with a warning.
+    @Test func resumeContinuesLinesWithoutAModel() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let log = fixture.folder + "/videos.jsonl"
+        let old = #"{"path":"\#(fixture.video)","summary":{"frames":1}}"# + "\n"
+        try Data(old.utf8).write(to: URL(fileURLWithPath: log))
+        let second = fixture.folder + "/second.mp4"
+        try FileManager.default.copyItem(atPath: fixture.video, toPath: second)
+        let resumed = try CommandRunner.run(["video", fixture.video, second, "--output", log, "--resume"] + fixture.recognition)
+        #expect(resumed.status == 0 && resumed.standardError.contains("warning: 1 lines of \(log) record no model"),
+                "\(resumed)")
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2 && lines[1].contains("second.mp4"), "\(lines)")
     }
 
     /// Outputs that would overwrite the input, or each other, are refused before anything runs.
