@@ -84,26 +84,32 @@ public struct ImageFolderLoader: Sendable {
         let perImage = imageSize * imageSize
         var pixels = [UInt8](repeating: 0, count: files.count * perImage)
         var failures = [String?](repeating: nil, count: files.count)
+        // The size of each image that is not square (stretched to the square), else nil.
+        var stretched = [(width: Int, height: Int)?](repeating: nil, count: files.count)
         let paths = files.map(\.path)
         let size = imageSize, limits = limits
         pixels.withUnsafeMutableBufferPointer { pixelBuffer in
             failures.withUnsafeMutableBufferPointer { failureBuffer in
-                let output = UnsafeSendable(pixelBuffer.baseAddress!) // count > 0
-                let failed = UnsafeSendable(failureBuffer.baseAddress!)
-                let chunkSize = 64
-                let chunks = (paths.count + chunkSize - 1) / chunkSize
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                    for index in chunk * chunkSize..<min((chunk + 1) * chunkSize, paths.count) {
-                        do throws(VisionError) {
-                            var image = try GrayImage(contentsOf: paths[index], limits: limits)
-                            if image.width != size || image.height != size {
-                                image = image.resized(width: size, height: size)
+                stretched.withUnsafeMutableBufferPointer { stretchedBuffer in
+                    let output = UnsafeSendable(pixelBuffer.baseAddress!) // count > 0
+                    let failed = UnsafeSendable(failureBuffer.baseAddress!)
+                    let notSquare = UnsafeSendable(stretchedBuffer.baseAddress!)
+                    let chunkSize = 64
+                    let chunks = (paths.count + chunkSize - 1) / chunkSize
+                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                        for index in chunk * chunkSize..<min((chunk + 1) * chunkSize, paths.count) {
+                            do throws(VisionError) {
+                                var image = try GrayImage(contentsOf: paths[index], limits: limits)
+                                if image.width != image.height { notSquare.value[index] = (image.width, image.height) }
+                                if image.width != size || image.height != size {
+                                    image = image.resized(width: size, height: size)
+                                }
+                                image.pixels.withUnsafeBufferPointer { source in
+                                    (output.value + index * perImage).update(from: source.baseAddress!, count: perImage)
+                                }
+                            } catch {
+                                failed.value[index] = error.description
                             }
-                            image.pixels.withUnsafeBufferPointer { source in
-                                (output.value + index * perImage).update(from: source.baseAddress!, count: perImage)
-                            }
-                        } catch {
-                            failed.value[index] = error.description
                         }
                     }
                 }
@@ -143,6 +149,10 @@ public struct ImageFolderLoader: Sendable {
         let counts = labels.reduce(into: [Int](repeating: 0, count: Emotion.allCases.count)) { $0[$1] += 1 }
         let missing = Emotion.allCases.filter { counts[$0.rawValue] == 0 }.map(\.name)
         if !missing.isEmpty { notes.append("no \(missing.joined(separator: ", ")) images (class folders missing or empty)") }
+        let notSquare = files.indices.filter { stretched[$0] != nil && failures[$0] == nil }
+        if let first = notSquare.first, let shape = stretched[first] {
+            notes.append("\(notSquare.count) of \(kept) images are not square (first: \(files[first].path), \(shape.width)x\(shape.height)) and were stretched to \(imageSize)x\(imageSize); crop them to squares around the faces to keep their proportions")
+        }
         return (dataset, LoadReport(source: folder, loaded: kept, skipped: issues, notes: notes,
                                     readsEverySplit: folder == root))
     }

@@ -23,6 +23,19 @@ struct ImageFolderLoaderTests {
         return (folder, first, third)
     }
 
+    /// Images that are not square are stretched to the square, and the report says how many and names the first.
+    @Test func stretchedImagesAreNoted() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try folder.write(try Self.face(1).pngData(), to: "test/happy/a.png")
+        try folder.write(try GrayImage(width: 60, height: 40).pngData(), to: "test/happy/b.png")
+        try folder.write(try GrayImage(width: 30, height: 50).pngData(), to: "test/sad/c.png")
+        let (dataset, report) = try ImageFolderLoader().load(root: folder.path, split: .publicTest)
+        #expect(dataset.count == 3)
+        #expect(report.notes.contains("2 of 3 images are not square (first: \(folder.path)/test/happy/b.png, 60x40) and were stretched to 48x48; crop them to squares around the faces to keep their proportions"),
+                "\(report.notes)")
+    }
+
     @Test func loadsDecodableImagesAndReportsTheRest() throws {
         let (folder, first, third) = try Self.makeTree()
         defer { folder.remove() }
