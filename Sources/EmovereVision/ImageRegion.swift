@@ -50,41 +50,48 @@ public struct ImageRegion: Sendable, Equatable {
 
 extension GrayImage {
     /// `region` resampled to `width` x `height`, upright: pixels past the image's edges repeat the edge. An
-    /// unturned region is cropped and resized (area averaging when shrinking); a turned one is first brought to at
-    /// most the output's scale the same way, then sampled bilinearly along the region's axes.
-    public func sampled(_ region: ImageRegion, width outputWidth: Int, height outputHeight: Int) -> GrayImage {
+    /// unturned region is cropped and resized (area averaging when shrinking, as `resized` does). A turned one is
+    /// sampled bilinearly along the region's axes at `supersampling` times the output's resolution, from the region's
+    /// surroundings first brought to at most that scale by area averaging, then area-averaged down: a single bilinear
+    /// pass at the output's resolution blurs a 48-pixel face (FER2013 PublicTest through YuNet, levelled: 68.9 %
+    /// against 69.6 % with 4x supersampling and 69.7 % unlevelled; README, Face detection).
+    public func sampled(_ region: ImageRegion, width outputWidth: Int, height outputHeight: Int,
+                        supersampling: Int = 4) -> GrayImage {
         let rect = region.rect
         guard region.angle != 0, !rect.isEmpty, width > 0, height > 0, outputWidth > 0, outputHeight > 0 else {
             return croppedExtendingEdges(to: rect).resized(width: outputWidth, height: outputHeight)
         }
+        let factor = max(supersampling, 1)
+        let (sampledWidth, sampledHeight) = (outputWidth * factor, outputHeight * factor)
         // The turned region's bounding box with a pixel to spare for the bilinear taps, shrunk (never enlarged) to
-        // the output's scale so that large faces are averaged, not aliased.
+        // the sampling's scale so that large faces are averaged, not aliased.
         let bounds = region.boundingBox
         let source = Rect(x: bounds.x - 1, y: bounds.y - 1, width: bounds.width + 2, height: bounds.height + 2)
-        let scale = min(1, max(Float(outputWidth) / Float(rect.width), Float(outputHeight) / Float(rect.height)))
+        let scale = min(1, max(Float(sampledWidth) / Float(rect.width), Float(sampledHeight) / Float(rect.height)))
         let scaledWidth = max(1, Int((Float(source.width) * scale).rounded()))
         let scaledHeight = max(1, Int((Float(source.height) * scale).rounded()))
         let intermediate = croppedExtendingEdges(to: source).resized(width: scaledWidth, height: scaledHeight)
         let scaleX = Float(scaledWidth) / Float(source.width), scaleY = Float(scaledHeight) / Float(source.height)
-        // Output pixel (u, v), centre (u + 0.5, v + 0.5), lies at `region.point(across:down:)`; the intermediate
-        // samples image point p at index (p - source origin) * scale - 0.5.
+        // Sample (u, v), centre (u + 0.5, v + 0.5), lies at `region.point(across:down:)`; the intermediate holds
+        // image point p at index (p - source origin) * scale - 0.5.
         let (cosine, sine) = (cosf(region.angle), sinf(region.angle))
-        let stepAcross = Float(rect.width) / Float(outputWidth), stepDown = Float(rect.height) / Float(outputHeight)
-        let first = region.point(across: 0.5 / Float(outputWidth), down: 0.5 / Float(outputHeight))
+        let stepAcross = Float(rect.width) / Float(sampledWidth), stepDown = Float(rect.height) / Float(sampledHeight)
+        let first = region.point(across: 0.5 / Float(sampledWidth), down: 0.5 / Float(sampledHeight))
         let sampler = AffineSampler(
             a: stepAcross * cosine * scaleX, b: -stepDown * sine * scaleX,
             e: (first.x - Float(source.x)) * scaleX - 0.5,
             c: stepAcross * sine * scaleY, d: stepDown * cosine * scaleY,
             f: (first.y - Float(source.y)) * scaleY - 0.5)
         let values = intermediate.pixels.map(Float.init)
-        var output = [Float](repeating: 0, count: outputWidth * outputHeight)
+        var samples = [Float](repeating: 0, count: sampledWidth * sampledHeight)
         values.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { result in
+            samples.withUnsafeMutableBufferPointer { result in
                 sampler.sample(input.baseAddress!, width: scaledWidth, height: scaledHeight,
-                               into: result.baseAddress!, width: outputWidth, height: outputHeight)
+                               into: result.baseAddress!, width: sampledWidth, height: sampledHeight)
             }
         }
-        return GrayImage(width: outputWidth, height: outputHeight,
-                         pixels: output.map { UInt8(min(max($0, 0), 255).rounded()) })
+        let upright = GrayImage(width: sampledWidth, height: sampledHeight,
+                                pixels: samples.map { UInt8(min(max($0, 0), 255).rounded()) })
+        return upright.resized(width: outputWidth, height: outputHeight)
     }
 }

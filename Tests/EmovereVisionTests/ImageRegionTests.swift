@@ -47,6 +47,32 @@ struct ImageRegionTests {
         }
     }
 
+    /// Supersampling keeps the detail that one bilinear pass at the output's resolution blurs when a face is
+    /// shrunk (a 160-px face to 40 px, as a photo's face to the model's input): levelled, a pattern of 6-7 output
+    /// pixels' periods turned by 0.3 rad is closer to the upright crop with the default 4x than with 1x.
+    @Test func supersamplingKeepsFineDetail() {
+        func fine(_ x: Double, _ y: Double) -> Double { 128 + 60 * sin(x / 4) + 50 * cos(y * 0.9 / 4) }
+        let centre = (x: 160.0, y: 160.0), angle = 0.3
+        func image(turnedBy angle: Double) -> GrayImage {
+            var pixels = [UInt8]()
+            for y in 0..<320 {
+                for x in 0..<320 {
+                    let dx = Double(x) + 0.5 - centre.x, dy = Double(y) + 0.5 - centre.y
+                    pixels.append(UInt8(fine(centre.x + dx * cos(angle) + dy * sin(angle),
+                                             centre.y - dx * sin(angle) + dy * cos(angle)).rounded()))
+                }
+            }
+            return GrayImage(width: 320, height: 320, pixels: pixels)
+        }
+        let rect = Rect(x: 80, y: 80, width: 160, height: 160)
+        let expected = image(turnedBy: 0).sampled(ImageRegion(rect: rect), width: 40, height: 40)
+        let turned = image(turnedBy: angle)
+        let region = ImageRegion(rect: rect, angle: Float(angle))
+        let supersampled = Self.meanAbsoluteDifference(turned.sampled(region, width: 40, height: 40), expected)
+        let single = Self.meanAbsoluteDifference(turned.sampled(region, width: 40, height: 40, supersampling: 1), expected)
+        #expect(supersampled < 0.8 * single, "4x: \(supersampled), 1x: \(single)")
+    }
+
     /// An unturned region is the crop (edges repeated) resized; its bounding box is itself.
     @Test func anUnturnedRegionIsTheResizedCrop() {
         let image = Self.image(width: 50, height: 40, about: (25, 20))
