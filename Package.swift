@@ -66,7 +66,8 @@ let package = Package(
         .target(
             name: "EmovereServer",
             dependencies: [
-                "CEmovereCPU", "Emovere", "EmovereCore", "EmovereData", "EmovereNN", "EmovereTensor", "EmovereVision",
+                "CEmovereCPU", "Emovere", "EmovereCore", "EmovereData", "EmovereFiles", "EmovereNN", "EmovereTensor",
+                "EmovereVision",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -1,5 +1,6 @@
 import CEmovereCPU
 import Emovere
+import EmovereFiles
 import EmovereVision
 import Foundation
 import Hummingbird
@@ -49,10 +50,8 @@ public struct EmovereServer: Sendable {
         self.logger = logger
         self.bodyBudget = Allowance(limit: (pool.capacity + pool.maximumWaiting) * configuration.maximumBodyBytes)
         self.resources = try StaticResources.load()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
-            self.cardJSON = Array(try encoder.encode(ModelsResponse(card: pool.card, detector: pool.detector)))
+            self.cardJSON = Array(try JSONEncoder.sortedKeys(pretty: true).encode(ModelsResponse(card: pool.card, detector: pool.detector)))
         } catch {
             throw .invalidConfiguration("the model card cannot be encoded as JSON: \(error)")
         }
@@ -240,9 +239,7 @@ public struct EmovereServer: Sendable {
         }
         let json = AnalysisResponse(width: analysis.width, height: analysis.height, detector: pool.detector,
                                     faces: analysis.faces.map { FaceRecord($0) }, skippedFaces: analysis.skippedFaces)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return Self.response(Array(try encoder.encode(json)), contentType: "application/json; charset=utf-8")
+        return Self.response(Array(try JSONEncoder.sortedKeys().encode(json)), contentType: "application/json; charset=utf-8")
     }
 
     /// The bytes of `body`, copied once out of NIO's buffers into an array of the `declared` length, each chunk

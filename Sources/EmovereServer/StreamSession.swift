@@ -1,5 +1,6 @@
 import Emovere
 import EmovereCore
+import EmovereFiles
 import EmovereVision
 import Foundation
 import HummingbirdWebSocket
@@ -132,9 +133,7 @@ struct StreamSession {
     }
 
     private func send(_ reply: some Encodable, to outbound: WebSocketOutboundWriter) async throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        try await outbound.write(.text(String(decoding: try encoder.encode(reply), as: UTF8.self)))
+        try await outbound.write(.text(String(decoding: try JSONEncoder.sortedKeys().encode(reply), as: UTF8.self)))
     }
 }
 

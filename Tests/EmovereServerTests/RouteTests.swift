@@ -171,6 +171,10 @@ struct RouteTests {
             #expect(card.labels == Self.labels)
             #expect(card.detector.kind == .haar, "the detector is named beside the card")
             #expect(card.formatVersion == 1 && card.parameterCount > 0)
+            // Paths read as written, as in every other JSON Emovere writes (the bundled card's training command
+            // names its data folder).
+            let text = String(buffer: response.body)
+            #expect(!text.contains(#"\/"#) && text.contains("shared/data"), "\(text.prefix(400))")
         }
     }
 
