@@ -19,6 +19,9 @@ public struct ImageRegion: Sendable, Equatable {
         self.angle = angle
     }
 
+    /// Whether the region is turned: a non-zero angle (one that is not a number, or infinite, counts as none).
+    public var isTurned: Bool { angle != 0 && angle.isFinite }
+
     /// The centre of `rect`, about which the region turns.
     public var centre: ImagePoint {
         ImagePoint(x: Float(rect.x) + Float(rect.width) / 2, y: Float(rect.y) + Float(rect.height) / 2)
@@ -27,15 +30,15 @@ public struct ImageRegion: Sendable, Equatable {
     /// The image point at `(across, down)` in the region, both fractions of its sides (0...1 from the turned
     /// top-left corner).
     public func point(across: Float, down: Float) -> ImagePoint {
-        let (cosine, sine) = (cosf(angle), sinf(angle))
+        let (cosine, sine) = isTurned ? (cosf(angle), sinf(angle)) : (1, 0)
         let u = (across - 0.5) * Float(rect.width), v = (down - 0.5) * Float(rect.height)
         let centre = centre
         return ImagePoint(x: centre.x + u * cosine - v * sine, y: centre.y + u * sine + v * cosine)
     }
 
-    /// The smallest rectangle of whole pixels that holds the turned region.
+    /// The smallest rectangle of whole pixels that holds the turned region (to a thousandth of a pixel).
     public var boundingBox: Rect {
-        guard angle != 0 else { return rect }
+        guard isTurned else { return rect }
         let corners = [(0, 0), (1, 0), (0, 1), (1, 1)].map { point(across: Float($0.0), down: Float($0.1)) }
         // Corners within a thousandth of a pixel of a pixel edge count as on it (a quarter turn's sine and cosine are
         // not exactly 1 and 0 in Float).
@@ -58,7 +61,7 @@ extension GrayImage {
     public func sampled(_ region: ImageRegion, width outputWidth: Int, height outputHeight: Int,
                         supersampling: Int = 4) -> GrayImage {
         let rect = region.rect
-        guard region.angle != 0, !rect.isEmpty, width > 0, height > 0, outputWidth > 0, outputHeight > 0 else {
+        guard region.isTurned, !rect.isEmpty, width > 0, height > 0, outputWidth > 0, outputHeight > 0 else {
             return croppedExtendingEdges(to: rect).resized(width: outputWidth, height: outputHeight)
         }
         let factor = max(supersampling, 1)

@@ -53,15 +53,15 @@ struct Evaluate: ParsableCommand {
     @Flag(help: ArgumentHelp(
         "Run the corruption benchmark: accuracy under \(Corruption.allCases.count) camera corruptions (blur, low resolution, "
             + "noise, JPEG, exposure, contrast, gamma, occlusion, rotation, framing) at severities 1-5, with fixed seeds; "
-            + "with --record it is stored in the card."))
+            + "with --record it is stored in the card; with --through-detector each corrupted image is upscaled, detected "
+            + "and cropped as in a photo."))
     var corruptions = false
 
     @Option(parsing: .upToNextOption, help: "With --corruptions: the severities to run (1-5; default all). Severity 3 alone gives a quick estimate.")
     var severities: [Int] = []
 
     @Option(name: .customLong("corruption"), help: ArgumentHelp(
-        "With --corruptions: run only this corruption (repeat for more; default all). With --through-detector each "
-            + "corrupted image is upscaled, detected and cropped as in a photo.", valueName: "name"))
+        "With --corruptions: run only this corruption (repeat for more; default all).", valueName: "name"))
     var chosenCorruptions: [Corruption] = []
 
     @Option(help: ArgumentHelp(

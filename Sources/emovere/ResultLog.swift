@@ -11,10 +11,13 @@ import Synchronization
 /// that stops leaves at most one partial last line, which `resume` cuts off before appending (once every complete
 /// line has been read as a result: a file of something else is refused untouched).
 final class ResultLog: Sendable {
-    /// One complete line of the file: the input it answers, and what produced it (`analyze` lines only).
+    /// One complete line of the file: the input it answers, and what produced it (lines of `analyze`, and of
+    /// `video` since 2026-12-06).
     struct Entry: Decodable {
         var path: String
         var error: String?
+        /// A photo's faces: every line of `analyze` has them, no line of `video`.
+        var faces: Present?
         /// A video's summary: a video that broke off has one beside its error (what was analysed).
         var summary: Present?
         var model: String?
@@ -121,11 +124,6 @@ final class ResultLog: Sendable {
             let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
             var entries: [Entry] = []
             var unrecorded = 0
-            defer {
-                if unrecorded > 0 {
-                    StandardError.write("warning: \(unrecorded) lines of \(path) record no model or detector (written by an earlier version): whether they used this run's is not checked\n")
-                }
-            }
             let lines = bytes[..<complete].split(separator: 10, omittingEmptySubsequences: false)
             for (number, line) in lines.enumerated() where !line.isEmpty {
                 let entry: Entry
@@ -135,16 +133,24 @@ final class ResultLog: Sendable {
                     throw refusal(number + 1, ResultLog.describe(error, text: Data(line)))
                 }
                 if let provenance {
-                    if entry.model == nil && entry.detector == nil && provenance.command == .video {
+                    if entry.model == nil && entry.detector == nil && entry.faces == nil && provenance.command == .video {
                         unrecorded += 1  // a video line written before they were recorded (2026-12-06)
                     } else {
                         guard entry.model != nil, entry.detector != nil else {
                             throw refusal(number + 1, "a line without \(entry.model == nil ? "\"model\"" : "\"detector\"")")
                         }
+                        // A photo's line in a video's results, or the reverse: the same model and settings would pass.
+                        guard (entry.faces != nil) == (provenance.command == .analyze) else {
+                            throw refusal(number + 1, entry.faces != nil ? "a photo's line of analyze (with \"faces\")"
+                                                                         : "a line without \"faces\" (a line of video?)")
+                        }
                         try ResultLog.check(entry, line: number + 1, of: path, against: provenance)
                     }
                 }
                 entries.append(entry)
+            }
+            if unrecorded > 0 {
+                StandardError.write("warning: \(unrecorded) \(unrecorded == 1 ? "line" : "lines") of \(path) \(unrecorded == 1 ? "records" : "record") no model or detector (written by an earlier version): whether \(unrecorded == 1 ? "it" : "they") used this run's is not checked\n")
             }
             guard complete < bytes.count else { return (entries, nil) }
             // Only the start of a line this command writes is cut off, never the end of some other file: each line

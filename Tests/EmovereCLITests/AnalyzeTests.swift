@@ -495,13 +495,15 @@ struct AnalyzeTests {
     }
 
     /// `--resume` continues only a file of analyze's lines: a whole JSON object without its line break (what
-    /// `json.dump` writes) is not a partial line to cut off, and a list of paths without a model and detector is not
-    /// a file of results; both are left as they were.
+    /// `json.dump` writes) is not a partial line to cut off, a list of paths without a model and detector is not
+    /// a file of results, and video's results are not photos'; each is left as it was.
     @Test func resumeLeavesOtherJSONUntouched() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }
         let cases = [("saved.json", #"{"precious": "data, no line break"}"#, "a whole JSON object without its line break"),
-                     ("manifest.jsonl", #"{"path": "a.jpg", "label": "happy"}"# + "\n", #"a line without "model""#)]
+                     ("manifest.jsonl", #"{"path": "a.jpg", "label": "happy"}"# + "\n", #"a line without "model""#),
+                     ("videos.jsonl", #"{"path":"a.mp4","model":"m.safetensors","detector":{"kind":"yunet"},"summary":{}}"#
+                        + "\n", #"a line without "faces" (a line of video?)"#)]
         for (name, content, found) in cases {
             let file = scratch.path + "/" + name
             try Data(content.utf8).write(to: URL(fileURLWithPath: file))

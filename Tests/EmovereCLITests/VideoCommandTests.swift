@@ -299,7 +299,7 @@ struct VideoCommandTests {
         let second = fixture.folder + "/second.mp4"
         try FileManager.default.copyItem(atPath: fixture.video, toPath: second)
         let resumed = try CommandRunner.run(["video", fixture.video, second, "--output", log, "--resume"] + fixture.recognition)
-        #expect(resumed.status == 0 && resumed.standardError.contains("warning: 1 lines of \(log) record no model"),
+        #expect(resumed.status == 0 && resumed.standardError.contains("warning: 1 line of \(log) records no model"),
                 "\(resumed)")
         let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2 && lines[1].contains("second.mp4"), "\(lines)")

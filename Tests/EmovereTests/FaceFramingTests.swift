@@ -28,6 +28,20 @@ struct FaceFramingTests {
         #expect(region.rect == Rect(x: 24, y: 30, width: 53, height: 53), "\(region.rect)")
     }
 
+    /// Landmarks that are not numbers, or far beyond any photo, frame an empty crop instead of trapping on the
+    /// conversion to whole pixels; a region turned by an angle that is not a number samples as an unturned one.
+    @Test func brokenLandmarksFrameNothing() {
+        for broken in [Float.nan, .infinity, 1e12] {
+            let landmarks = Self.upright.mapped { ImagePoint(x: $0.x == 40 ? broken : $0.x, y: $0.y) }
+            #expect(FaceFraming.fer2013.crop(for: landmarks).rect.isEmpty, "\(broken)")
+        }
+        let image = GrayImage(width: 20, height: 20, pixels: (0..<400).map { UInt8($0 % 256) })
+        let rect = Rect(x: 2, y: 3, width: 10, height: 10)
+        #expect(image.sampled(ImageRegion(rect: rect, angle: .nan), width: 5, height: 5)
+                == image.sampled(ImageRegion(rect: rect), width: 5, height: 5))
+        #expect(ImageRegion(rect: rect, angle: .infinity).boundingBox == rect)
+    }
+
     /// A tilted head is framed as if upright: the same square about the same point of the face, turned with the
     /// eye line (either way, and upside down); without levelling the crop keeps the image's axes.
     @Test(arguments: [Float(0.4), -0.6, 3.0])

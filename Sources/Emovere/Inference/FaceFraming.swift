@@ -52,13 +52,23 @@ public struct FaceFraming: Sendable, Equatable {
         // The features' centre sits at (centreX, centreY) of the turned crop, so the crop's centre is offset from it
         // along the crop's own axes.
         let features = midpoint(eyes, mouth)
-        let (cosine, sine) = (cosf(angle), sinf(angle))
-        let offsetAcross = (0.5 - centreX) * side, offsetDown = (0.5 - centreY) * side
-        let centre = ImagePoint(x: features.x + offsetAcross * cosine - offsetDown * sine,
-                                y: features.y + offsetAcross * sine + offsetDown * cosine)
+        // Landmarks that are not numbers, or far beyond any photo, frame nothing (an empty crop, not a trap).
+        let limit: Float = 0x1p30
+        guard [features.x, features.y, side, angle].allSatisfy({ $0.isFinite && abs($0) < limit }) else {
+            return ImageRegion(rect: Rect(x: 0, y: 0, width: 0, height: 0))
+        }
+        // The corner's offset from the features' centre, along the crop's own axes (unturned: -centreX * side).
+        let corner: (x: Float, y: Float)
+        if angle == 0 {
+            corner = (features.x - centreX * side, features.y - centreY * side)
+        } else {
+            let (cosine, sine) = (cosf(angle), sinf(angle))
+            let offsetAcross = (0.5 - centreX) * side, offsetDown = (0.5 - centreY) * side
+            corner = (features.x + offsetAcross * cosine - offsetDown * sine - side / 2,
+                      features.y + offsetAcross * sine + offsetDown * cosine - side / 2)
+        }
         let rounded = Int(side.rounded())
-        let rect = Rect(x: Int((centre.x - side / 2).rounded()), y: Int((centre.y - side / 2).rounded()),
-                        width: rounded, height: rounded)
+        let rect = Rect(x: Int(corner.x.rounded()), y: Int(corner.y.rounded()), width: rounded, height: rounded)
         return ImageRegion(rect: rect, angle: angle)
     }
 

@@ -36,7 +36,7 @@ extension RGBImage {
     /// pixel of `image`.
     public mutating func drawImage(_ image: RGBImage, over region: ImageRegion, opacity: Double = 1) {
         let rect = region.rect
-        guard region.angle != 0 else {
+        guard region.isTurned else {
             let fitted = image.width == rect.width && image.height == rect.height
                 ? image : image.resized(width: max(rect.width, 0), height: max(rect.height, 0))
             return drawImage(fitted, x: rect.x, y: rect.y, opacity: opacity)
