@@ -87,10 +87,15 @@ extension GrayImage {
         guard width > 0, height > 0, !rect.isEmpty else { return GrayImage(width: 0, height: 0, pixels: []) }
         var output = [UInt8]()
         output.reserveCapacity(rect.area)
-        let columns = (rect.x..<rect.maxX).map { min(max($0, 0), width - 1) }
+        // Each row: the columns left of the image repeat its first pixel, those right of it its last, and the span
+        // inside is copied whole.
+        let left = min(max(-rect.x, 0), rect.width), right = min(max(rect.maxX - width, 0), rect.width - left)
+        let inside = rect.width - left - right, first = max(rect.x, 0)
         for row in rect.y..<rect.maxY {
             let start = min(max(row, 0), height - 1) * width
-            for column in columns { output.append(pixels[start + column]) }
+            if left > 0 { output.append(contentsOf: repeatElement(pixels[start], count: left)) }
+            if inside > 0 { output.append(contentsOf: pixels[(start + first)..<(start + first + inside)]) }
+            if right > 0 { output.append(contentsOf: repeatElement(pixels[start + width - 1], count: right)) }
         }
         return GrayImage(width: rect.width, height: rect.height, pixels: output)
     }

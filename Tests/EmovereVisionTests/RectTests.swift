@@ -2,6 +2,26 @@ import Testing
 import EmovereVision
 
 struct RectTests {
+    /// Crops that reach past the image, on any side or wholly outside it, against a pixel-by-pixel twin that
+    /// clamps each coordinate to the image.
+    @Test func croppingExtendingEdgesMatchesItsReference() {
+        let image = GrayImage(width: 7, height: 5, pixels: (0..<35).map { UInt8($0 * 7) })
+        for x in [-12, -3, 0, 2, 6, 7, 10] {
+            for width in [1, 3, 9, 30] {
+                for (y, height) in [(-4, 3), (1, 2), (3, 6), (6, 2)] {
+                    let rect = Rect(x: x, y: y, width: width, height: height)
+                    var expected = [UInt8]()
+                    for row in y..<(y + height) {
+                        for column in x..<(x + width) {
+                            expected.append(image[min(max(column, 0), 6), min(max(row, 0), 4)])
+                        }
+                    }
+                    #expect(image.croppedExtendingEdges(to: rect).pixels == expected, "\(rect)")
+                }
+            }
+        }
+    }
+
     @Test func clampingKeepsTheInsidePart() {
         #expect(Rect(x: -5, y: 3, width: 20, height: 10).clamped(toWidth: 10, height: 8) == Rect(x: 0, y: 3, width: 10, height: 5))
         #expect(Rect(x: 20, y: 20, width: 5, height: 5).clamped(toWidth: 10, height: 10).isEmpty)
