@@ -271,6 +271,16 @@ struct Evaluate: ParsableCommand {
     /// The fewest held-out images `--fit-temperature` fits on.
     static let minimumHeldOutImages = 10
 
+    /// The corruptions `--corruptions` runs: those `--corruption` names (in the benchmark's order), else all.
+    private var benchmarkCorruptions: [Corruption] {
+        chosenCorruptions.isEmpty ? Corruption.allCases : Corruption.allCases.filter(chosenCorruptions.contains)
+    }
+
+    /// The severities `--corruptions` runs: those `--severities` names (once each, in order), else 1-5.
+    private var benchmarkSeverities: [Int] {
+        severities.isEmpty ? Array(Corruption.severities) : Array(Set(severities)).sorted()
+    }
+
     /// The recognizer `--through-detector` classifies with: the model with `tta` and the chosen detector.
     private func recognizer(_ kind: DetectorKind, network: any Classifier, card: ModelCard,
                             tta: TestTimeAugmentation) throws -> EmotionRecognizer {
@@ -297,9 +307,9 @@ struct Evaluate: ParsableCommand {
         let (dataset, _) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                              imageSize: Corruption.referenceSize)
         let recognizer = try recognizer(kind, network: network, card: card, tta: evaluator.testTimeAugmentation)
-        let chosenSeverities = severities.isEmpty ? Array(Corruption.severities) : Array(Set(severities)).sorted()
-        let kinds = chosenCorruptions.isEmpty ? Corruption.allCases : Corruption.allCases.filter(chosenCorruptions.contains)
-        let runs = [(Corruption, Int)?.none] + kinds.flatMap { kind in chosenSeverities.map { Optional((kind, $0)) } }
+        let chosenSeverities = benchmarkSeverities
+        let runs = [(Corruption, Int)?.none]
+            + benchmarkCorruptions.flatMap { kind in chosenSeverities.map { Optional((kind, $0)) } }
         var lines = ["\(split.usage) (\(model), TTA \(evaluator.testTimeAugmentation.rawValue)), through \(kind.rawValue):"]
         let progress = ProgressBar(total: runs.count * dataset.count, label: "corruptions through \(kind.rawValue)")
         for (index, run) in runs.enumerated() {
@@ -320,9 +330,8 @@ struct Evaluate: ParsableCommand {
         let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                                   imageSize: Corruption.referenceSize)
         try Self.checkRecordable(loaded, record: record, data: data, split: split)
-        let chosen = severities.isEmpty ? Array(Corruption.severities) : Array(Set(severities)).sorted()
-        let kinds = chosenCorruptions.isEmpty ? Corruption.allCases : Corruption.allCases.filter(chosenCorruptions.contains)
-        let benchmark = CorruptionBenchmark(evaluator: evaluator, corruptions: kinds, severities: chosen)
+        let benchmark = CorruptionBenchmark(evaluator: evaluator, corruptions: benchmarkCorruptions,
+                                            severities: benchmarkSeverities)
         let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count
         let progress = ProgressBar(total: evaluations * dataset.count, label: "corruptions")
         let report = try benchmark.run(dataset) { done, _ in progress.update(completed: done * dataset.count) }
