@@ -19,7 +19,8 @@ import NIOHTTP1
 /// - a client that closes its side while its request waits or is analysed has the connection closed (the request
 ///   then is not analysed);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
-///   connection is closed (without a second answer when the request was already answered).
+///   connection is closed (without a second answer when the request was already answered); a WebSocket upgrade its
+///   route refused gets the route's reason (a ``RefusalEvent``: 403 for another site's page).
 ///
 /// After a WebSocket upgrade the guard passes the bytes through, adds a ``MaskedFrameCheck`` behind the frame decoder,
 /// and the connection stays counted until it closes.
@@ -53,6 +54,15 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
     /// No request is being read or answered: the connection waits for the next one.
     private var isIdle: Bool { requestsInProgress == 0 && !readingRequest && !closing && !upgraded }
+
+    /// The answer a refused WebSocket upgrade gets, sent by the upgrade's route before it refuses: the upgrade
+    /// handler then reports only that no route took the upgrade.
+    struct RefusalEvent: Sendable {
+        let error: ServerError
+    }
+
+    /// Why the route refused the connection's WebSocket upgrade, once it has.
+    private var upgradeRefusal: ServerError?
 
     /// Asks the guard to answer `100 Continue` to the request being read, when it expects that (HTTP/1.1,
     /// `Expect: 100-continue`) and has not had it.
@@ -150,6 +160,11 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if let refusal = event as? RefusalEvent {
+            upgradeRefusal = refusal.error
+            promise?.succeed(())
+            return
+        }
         guard event is ContinueEvent else { return context.triggerUserOutboundEvent(event, promise: promise) }
         guard continueExpected, readingRequest, !closing else {
             promise?.succeed(())
@@ -170,6 +185,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
         }
         // A request answered before its body arrived gets no second answer.
         guard !readingRequest else { return close(context: context) }
+        if let upgradeRefusal { return respondAndClose(context: context, error: upgradeRefusal) }
         let failure: ServerError = switch error as? HTTPParserError {
         case .headerOverflow?: .headersTooLarge
         case .invalidMethod?: .notImplemented("unknown HTTP method: this server answers GET, HEAD and POST over plain HTTP (not TLS)")

@@ -106,7 +106,7 @@ public struct EmovereServer: Sendable {
     /// The application, its connections recorded in `connections`.
     func application(connections: ConnectionRegistry,
                      onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
-        let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+        let webSocketRouter = Router(context: StreamRequestContext.self)
         webSocketRouter.add(middleware: MetricsMiddleware(metrics: metrics))
         let session = StreamSession(pool: pool, metrics: metrics,
                                     limits: configuration.imageLimits,
@@ -114,7 +114,16 @@ public struct EmovereServer: Sendable {
                                     maximumMessageBytes: configuration.maximumFrameBytes,
                                     streams: Allowance(limit: configuration.maximumStreams),
                                     idleTimeout: .seconds(configuration.streamIdleSeconds), logger: logger)
-        webSocketRouter.ws("/v1/stream") { inbound, outbound, _ in
+        let crossOrigin = configuration.crossOrigin
+        webSocketRouter.ws("/v1/stream", shouldUpgrade: { request, context in
+            // Browsers let any page open a WebSocket anywhere: the server checks the page's origin itself (RFC 6455
+            // 10.2: 403 for an origin it does not accept).
+            let origin = request.headers[.origin]
+            guard crossOrigin.decision(origin: origin, host: request.head.authority) != .refused else {
+                return await context.refuseUpgrade(.originNotAllowed(origin: origin ?? ""))
+            }
+            return .upgrade([:])
+        }) { inbound, outbound, _ in
             try await session.run(inbound: inbound, outbound: outbound)
         }
         let logger = logger
@@ -171,16 +180,13 @@ public struct EmovereServer: Sendable {
         emovere_map_large_allocations(1 << 20) == 1
     }
 
-    /// The HTTP routes (everything but the WebSocket upgrade); HEAD is answered wherever GET is, and another method
-    /// on a served path gets 405.
+    /// The HTTP routes (everything but the WebSocket upgrade); HEAD is answered wherever GET is, another method on a
+    /// served path gets 405, and the cross-origin policy applies to every request.
     func router() -> Router<ServerRequestContext> {
-        let router = Router(context: ServerRequestContext.self)
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
-        var allowed: [String: [HTTPRequest.Method]] = [:]
-        func on(_ path: String, _ method: HTTPRequest.Method,
-                _ respond: @escaping @Sendable (Request, ServerRequestContext) async throws -> Response) {
-            allowed[path, default: []].append(method)
-            router.on(RouterPath(path), method: method, use: respond)
+        typealias Responder = @Sendable (Request, ServerRequestContext) async throws -> Response
+        var routes: [(path: String, method: HTTPRequest.Method, respond: Responder)] = []
+        func on(_ path: String, _ method: HTTPRequest.Method, _ respond: @escaping Responder) {
+            routes.append((path, method, respond))
         }
         on("/v1/analyze", .post) { request, context in try await analyze(request, context: context) }
         func getAndHead(_ path: String, _ respond: @escaping @Sendable () throws -> Response) {
@@ -206,6 +212,12 @@ public struct EmovereServer: Sendable {
         for (path, file) in resources.files {
             getAndHead(path) { Self.response(file.bytes, contentType: file.contentType) }
         }
+        let allowed = Dictionary(grouping: routes, by: \.path).mapValues { $0.map(\.method) }
+        let router = Router(context: ServerRequestContext.self)
+        // Outermost: a refused page's request goes no further, and an allowed one's errors get its headers too.
+        router.add(middleware: CrossOriginMiddleware(policy: configuration.crossOrigin, allowed: allowed))
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.respond) }
         // Added after the routes, it wraps none of them: it sees only the requests that no route took.
         router.add(middleware: AllowedMethodsMiddleware(allowed: allowed))
         return router

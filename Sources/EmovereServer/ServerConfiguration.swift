@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var drainSeconds: Int
     /// The most faces classified in one image or frame (the largest detections); the rest are reported as skipped.
     public var maximumFacesPerImage: Int
+    /// Which other sites' pages may call the server from a browser (none by default: only the server's own page).
+    public var crossOrigin = CrossOriginPolicy()
 
     /// The most analyses `validate()` accepts in parallel.
     public static let concurrentAnalysesLimit = 256
@@ -101,6 +103,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         try Self.check("max-streams", maximumStreams, in: 1...100_000)
         try Self.check("max-pixels", maximumPixels, in: ImageLimits.settableRange)
         try Self.check("max-decoded-pixels", maximumDecodedPixels, in: ImageLimits.settableRange)
+        if let (entry, reason) = crossOrigin.invalidEntry {
+            throw .invalidSetting(name: "allow-origin",
+                                  expected: "an origin such as https://app.example.com (scheme, host, optional port) or *",
+                                  received: "'\(entry)': \(reason)")
+        }
         guard !host.isEmpty else { throw .invalidSetting(name: "host", expected: "a host name or address", received: "''") }
     }
 

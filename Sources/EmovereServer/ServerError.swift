@@ -19,6 +19,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedMediaType(received: String?, accepted: [String])
     /// 422: the body has a supported media type but does not decode as an image.
     case undecodableImage(String)
+    /// 403: a page of another site (its `Origin`) called the server, and ``CrossOriginPolicy`` does not allow it.
+    case originNotAllowed(origin: String)
     /// 426: a plain HTTP request reached the WebSocket route.
     case upgradeRequired(path: String)
     /// 501: the route needs a feature this build lacks.
@@ -54,6 +56,7 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupportedMediaType: .unsupportedMediaType
         case .undecodableImage: .unprocessableContent
         case .upgradeRequired: .upgradeRequired
+        case .originNotAllowed: .forbidden
         case .notImplemented: .notImplemented
         case .overloaded, .uploadsOverloaded, .tooManyConnections: .serviceUnavailable
         case .requestTimeout: .requestTimeout
@@ -78,6 +81,8 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unsupported content type: expected \(accepted.joined(separator: ", ")), received \(received.map { "'\($0)'" } ?? "none")"
         case let .undecodableImage(reason):
             return "cannot decode the image: \(reason)"
+        case let .originNotAllowed(origin):
+            return "origin \(origin) is not allowed: a page of another site may call this server from a browser only when the server is started with --allow-origin \(origin) (or --allow-origin '*' for any page)"
         case let .upgradeRequired(path):
             return "\(path) is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)"
         case let .notImplemented(message):

@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
             loaded once; --max-concurrent analyses run in parallel, --max-waiting requests may wait, and any \
             more are answered 503. Every connection is bounded (--request-timeout, --max-connections, \
             --stream-idle-timeout); a malformed request gets 400 (431, 501) and the connection is closed; HEAD is \
-            answered wherever GET is. SIGINT or SIGTERM makes GET /healthz answer 503 for --unready-seconds while \
+            answered wherever GET is. Another site's web page is answered 403 unless --allow-origin names it (CORS). SIGINT or SIGTERM makes GET /healthz answer 503 for --unready-seconds while \
             requests are still served (so a load balancer takes the replica out first), then stops listening, lets the \
             requests in flight finish for up to --drain-seconds, closes what is left and exits 0. \
             LOG_LEVEL=debug logs every request.
@@ -64,6 +64,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds to let requests in flight finish once the server has stopped listening, before closing every connection.")
     var drainSeconds = 10
 
+    @Option(name: .customLong("allow-origin"), help: ArgumentHelp(
+        "A web page origin besides the server's own that may call the API and open streams from a browser (CORS), e.g. https://app.example.com; repeatable; * allows any page. Other sites' pages get 403.",
+        valueName: "origin"))
+    var allowedOrigins: [String] = []
+
     var configuration: ServerConfiguration {
         var configuration = ServerConfiguration(
             host: host, port: port, maximumConcurrentAnalyses: maxConcurrent ?? ServerConfiguration.defaultConcurrentAnalyses,
@@ -71,6 +76,7 @@ struct Serve: AsyncParsableCommand {
             maximumBodyBytes: maxBodyBytes, maximumConnections: maxConnections, requestTimeoutSeconds: requestTimeout,
             streamIdleSeconds: streamIdleTimeout, unreadySeconds: unreadySeconds, drainSeconds: drainSeconds,
             maximumFacesPerImage: maxFaces, maximumFrameBytes: maxFrameBytes, maximumStreams: maxStreams)
+        configuration.crossOrigin = CrossOriginPolicy(allowedOrigins: allowedOrigins)
         if let maxPixels = imageLimits.maxPixels { configuration.maximumPixels = maxPixels }
         if let maxDecodedPixels = imageLimits.maxDecodedPixels { configuration.maximumDecodedPixels = maxDecodedPixels }
         return configuration

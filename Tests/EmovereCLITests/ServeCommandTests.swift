@@ -49,7 +49,8 @@ struct ServeCommandTests {
     /// Settings out of range are refused with the setting's name before the server loads a model or listens
     /// (`--max-concurrent 100000` once took 4.4 GB and never listened).
     @Test(arguments: [["--max-concurrent", "100000"], ["--max-pixels", "0"], ["--max-decoded-pixels", "0"],
-                      ["--port", "70000"], ["--drain-seconds", "100000"]])
+                      ["--port", "70000"], ["--drain-seconds", "100000"],
+                      ["--allow-origin", "https://app.example.com", "--allow-origin", "app.example.com/"]])
     func settingsOutOfRangeAreRefused(arguments: [String]) throws {
         let result = try CommandRunner.run(["serve"] + arguments, limitSeconds: 300)
         #expect(result.status != 0, "\(result)")

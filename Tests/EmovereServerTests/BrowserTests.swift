@@ -8,7 +8,9 @@ import Testing
 
 /// The web page in a real browser: headless Chromium (Debian's chromium, chromium-driver and python3-selenium,
 /// which `scripts/test.sh` installs) with a fake camera playing a video made from the sample photo. The page must
-/// draw a face box with an emotion label, and show the result of the photo upload; a screenshot is kept.
+/// draw a face box with an emotion label, and show the result of the photo upload; a screenshot is kept. The server
+/// allows one other origin, itself under the name `localhost`: a page from there reads the API and opens the stream
+/// of `127.0.0.1` (CORS), while the page of `127.0.0.1`, not allowed there, can do neither with `localhost`.
 struct BrowserTests {
     static let chromium = "/usr/bin/chromium"
     static let driver = "/usr/bin/chromedriver"
@@ -31,7 +33,11 @@ struct BrowserTests {
         try Y4MWriter.write(try RGBImage(decoding: ServerFixture.sampleJPEG), frames: 10, framesPerSecond: 10, to: video)
 
         let (ports, portReceived) = AsyncStream.makeStream(of: Int.self)
-        let application = try ServerFixture.server().application { port in portReceived.yield(port) }
+        var configuration = ServerFixture.patientConfiguration
+        configuration.port = try Self.freePort()
+        let otherOrigin = "http://localhost:\(configuration.port)"
+        configuration.crossOrigin = CrossOriginPolicy(allowedOrigins: [otherOrigin])
+        let application = try ServerFixture.server(configuration).application { port in portReceived.yield(port) }
         let services = ServiceGroup(configuration: .init(services: [application], logger: ServerFixture.logger))
         let serving = Task {
             defer { portReceived.finish() }  // a server that fails to start ends the wait for its port
@@ -49,7 +55,8 @@ struct BrowserTests {
         do {
             output = try await Self.run(Self.python, [Self.script, "--url", "http://127.0.0.1:\(port)/", "--video", video,
                                                  "--photo", ServerFixture.samplePath, "--screenshot", screenshot,
-                                                 "--chromium", Self.chromium, "--driver", Self.driver])
+                                                 "--chromium", Self.chromium, "--driver", Self.driver,
+                                                 "--other-origin", otherOrigin + "/"])
         } catch {
             await services.triggerGracefulShutdown()
             throw error
@@ -59,12 +66,19 @@ struct BrowserTests {
         print("browser test screenshot: \(screenshot)")
         print("browser test result: \(output.standardOutput)")
         try #require(output.status == 0, "browser check failed: \(output.standardOutput)\n\(output.standardError)")
+        struct CrossOriginCalls: Decodable, Equatable {
+            var models: String
+            var analyze: String
+            var stream: Bool
+        }
         struct Outcome: Decodable {
             var faces: Int
             var emotion: String
             var overlayPixels: Int
             var photoFaces: Int
             var framesAnalysed: Int
+            var fromPage: CrossOriginCalls
+            var fromOtherPage: CrossOriginCalls
         }
         let line = output.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
         let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
@@ -74,6 +88,29 @@ struct BrowserTests {
         #expect(outcome.photoFaces == 1)
         #expect(outcome.framesAnalysed >= 2)
         #expect(FileManager.default.fileExists(atPath: screenshot))
+        #expect(outcome.fromPage == CrossOriginCalls(models: "blocked", analyze: "blocked", stream: false))
+        #expect(outcome.fromOtherPage.models == "200")
+        #expect(outcome.fromOtherPage.analyze.hasPrefix("422 ") && outcome.fromOtherPage.analyze.contains("unsupported image format"),
+                "\(outcome.fromOtherPage)")
+        #expect(outcome.fromOtherPage.stream)
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago (the server's allowed origin must name its port up front).
+    static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(descriptor >= 0, "socket: \(String(cString: strerror(errno)))")
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        try #require(bound, "bind: \(String(cString: strerror(errno)))")
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Runs `executable` with `arguments` and returns its exit status and output.

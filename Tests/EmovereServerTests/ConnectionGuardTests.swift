@@ -39,12 +39,15 @@ struct ConnectionGuardTests {
         return configuration
     }()
 
-    /// A raw connection that asked to upgrade to the `/v1/stream` WebSocket, and the status code of the answer.
-    static func openStream(port: Int) throws -> (connection: RawConnection, status: Int?) {
+    /// A raw connection that asked to upgrade to the `/v1/stream` WebSocket with `headers` (each line ending in
+    /// CRLF), and the status code and bytes of the answer (its head at least).
+    static func openStream(port: Int, headers: String = "Host: x\r\n") throws
+        -> (connection: RawConnection, status: Int?, answer: [UInt8]) {
         let connection = try RawConnection(port: port)
-        connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        connection.send("GET /v1/stream HTTP/1.1\r\n\(headers)Upgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        return (connection, status(connection.receive { $0.text.contains("\r\n\r\n") }.bytes))
+        let answer = connection.receive { $0.text.contains("\r\n\r\n") }.bytes
+        return (connection, status(answer), answer)
     }
 
     /// The status code of the next close frame the server sends on `connection` (nil when none came), and the bytes
@@ -324,7 +327,7 @@ struct ConnectionGuardTests {
         var configuration = Self.patientConfiguration
         configuration.streamIdleSeconds = 1
         try await Self.withServer(configuration) { port in
-            let (connection, status) = try Self.openStream(port: port)
+            let (connection, status, _) = try Self.openStream(port: port)
             #expect(status == 101)
             let end = connection.receive { $0.contains(0x88) }
             #expect(end.bytes.contains(0x88), "no close frame: \(end.bytes.prefix(16))")
@@ -334,7 +337,7 @@ struct ConnectionGuardTests {
     /// A text frame that is not UTF-8 closes the stream (RFC 6455 §8.1), with status 1007.
     @Test func invalidUTF8TextFrameClosesTheStream() async throws {
         try await Self.withServer(Self.patientConfiguration) { port in
-            let (connection, status) = try Self.openStream(port: port)
+            let (connection, status, _) = try Self.openStream(port: port)
             #expect(status == 101)
             // A masked text frame (mask 0) holding 0xFF 0xFE, never valid UTF-8.
             connection.send([0x81, 0x82, 0, 0, 0, 0, 0xFF, 0xFE])
@@ -347,7 +350,7 @@ struct ConnectionGuardTests {
     /// streaming test sends them.)
     @Test func unmaskedFrameClosesTheStream() async throws {
         try await Self.withServer(Self.patientConfiguration) { port in
-            let (connection, status) = try Self.openStream(port: port)
+            let (connection, status, _) = try Self.openStream(port: port)
             #expect(status == 101)
             // An unmasked text frame "hi".
             connection.send([0x81, 0x02, 0x68, 0x69])

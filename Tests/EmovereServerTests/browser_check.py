@@ -2,8 +2,10 @@
 """Opens the Emovere web page in headless Chromium with a fake camera and checks that a face is drawn.
 
 Run by BrowserTests.swift with Debian's python3 (python3-selenium, chromium, chromium-driver):
-  browser_check.py --url URL --video FILE.y4m --photo FILE.jpg --screenshot OUT.png [--timeout 40]
+  browser_check.py --url URL --video FILE.y4m --photo FILE.jpg --screenshot OUT.png [--other-origin URL]
 Prints one JSON line with what the page showed; exits 1 (with the browser log) when it showed no face in time.
+With --other-origin (the same server under another name, which the server allows as an origin), it also reports
+what a page of each origin can do with the other one's API and stream.
 """
 import argparse
 import json
@@ -26,6 +28,28 @@ for (let index = 3; index < data.length; index += 4) if (data[index] > 0) painte
 return painted;
 """
 
+# Run as a page of one origin against `target` (the server under another name): what the page can read of the API
+# and whether the stream opens. A browser hides an answer without CORS headers ("blocked").
+CROSS_ORIGIN_CALLS = """
+const [target, done] = [arguments[0], arguments[arguments.length - 1]];
+const opens = (url) => new Promise((resolve) => {
+    const socket = new WebSocket(url);
+    socket.onopen = () => { socket.close(); resolve(true); };
+    socket.onerror = () => resolve(false);
+});
+(async () => {
+    const result = {};
+    try { result.models = String((await fetch(target + 'v1/models')).status); } catch (error) { result.models = 'blocked'; }
+    try {
+        const answer = await fetch(target + 'v1/analyze', {method: 'POST', headers: {'Content-Type': 'image/jpeg'},
+                                                          body: 'not an image'});
+        result.analyze = answer.status + ' ' + (await answer.json()).error.message;
+    } catch (error) { result.analyze = 'blocked'; }
+    result.stream = await opens(target.replace(/^http/, 'ws') + 'v1/stream');
+    done(result);
+})();
+"""
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -35,6 +59,7 @@ def main():
     parser.add_argument("--screenshot", required=True)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--driver", default="/usr/bin/chromedriver")
+    parser.add_argument("--other-origin")
     # Generous: the point is that the page works, not its speed, and the suite runs on busy 2-core machines.
     parser.add_argument("--timeout", type=float, default=300)
     arguments = parser.parse_args()
@@ -87,6 +112,10 @@ def main():
         result["photoStatus"] = driver.find_element(By.ID, "photo-status").text
         driver.save_screenshot(arguments.screenshot)
         result["screenshot"] = arguments.screenshot
+        if arguments.other_origin:
+            result["fromPage"] = driver.execute_async_script(CROSS_ORIGIN_CALLS, arguments.other_origin)
+            driver.get(arguments.other_origin)
+            result["fromOtherPage"] = driver.execute_async_script(CROSS_ORIGIN_CALLS, arguments.url)
         if "error" in result:
             result["browserLog"] = [entry.get("message") for entry in driver.get_log("browser")][-20:]
     finally:
