@@ -67,15 +67,16 @@ public final class RecognizerPool: @unchecked Sendable {
     }
 
     /// Runs `body` with a recognizer of its own on a Dispatch thread and returns its result, unless `isWanted` says
-    /// otherwise once the recognizer is free (the client went away while its request waited).
+    /// otherwise (the client went away): checked every ``wantedCheckInterval`` while the request waits, so a gone
+    /// client's waiting place is given up at once rather than when a recognizer frees up, and again once it has one.
     /// - Throws: ``ServerError/overloaded(running:waiting:)`` when every recognizer is busy and the waiting list
     ///   is full, `CancellationError` when the task is cancelled while waiting,
     ///   ``ServerError/clientClosedRequest`` when the work is no longer wanted, or what `body` throws.
     public func withRecognizer<Value: Sendable>(
-        isWanted: () -> Bool = { true },
+        isWanted: @escaping @Sendable () -> Bool = { true },
         _ body: @escaping @Sendable (EmotionRecognizer) throws -> Value
     ) async throws -> Value {
-        let index = try await acquire()
+        let index = try await acquire(whileWanted: isWanted)
         defer { release(index) }
         guard isWanted() else { throw ServerError.clientClosedRequest }
         let recognizer = UnsafeSendable(recognizers[index])  // the pool hands this recognizer to this work item alone
@@ -86,7 +87,31 @@ public final class RecognizerPool: @unchecked Sendable {
         }
     }
 
-    private func acquire() async throws -> Int {
+    /// How often a waiting request checks that it is still wanted.
+    static var wantedCheckInterval: Duration { .milliseconds(250) }
+
+    /// A recognizer's index: an idle one at once, else one waited for while `isWanted` holds.
+    private func acquire(whileWanted isWanted: @escaping @Sendable () -> Bool) async throws -> Int {
+        if let index = state.withLock({ $0.idle.popLast() }) { return index }
+        return try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask { try await self.waitForRecognizer() }
+            group.addTask {
+                while isWanted() { try await Task.sleep(for: Self.wantedCheckInterval) }
+                return nil  // no longer wanted
+            }
+            let first = await group.nextResult()
+            group.cancelAll()
+            // The other task ends too; a recognizer it got all the same goes back.
+            while let other = await group.nextResult() {
+                if case let .success(index?) = other { release(index) }
+            }
+            guard let index = try first?.get() else { throw ServerError.clientClosedRequest }
+            return index
+        }
+    }
+
+    /// A recognizer's index, waited for in the list (refused when the list is full, left when the task is cancelled).
+    private func waitForRecognizer() async throws -> Int {
         if let index = state.withLock({ $0.idle.popLast() }) { return index }
         let id = state.withLock { state -> UInt64 in
             state.nextWaiterID += 1

@@ -4,6 +4,7 @@ import Emovere
 import EmovereTensor
 import EmovereVision
 import Foundation
+import Synchronization
 import Testing
 
 /// The pool's admission: run at once, wait in a bounded list, refuse beyond it, leave on cancellation.
@@ -45,6 +46,37 @@ struct RecognizerPoolTests {
         gate.signal()
         try await first.value
         #expect(try await pool.withRecognizer { _ in 7 } == 7)
+    }
+
+    /// A waiting request whose client left gives up its place within a check interval, not when a recognizer frees
+    /// up: under overload, gone clients' requests once held the waiting list and live ones were refused 503.
+    @Test func unwantedWaiterLeavesTheListBeforeARecognizerIsFree() async throws {
+        let pool = try ServerFixture.server(recognizers: 1, waiting: 1).pool
+        let gate = DispatchSemaphore(value: 0)
+        let first = Task { try await pool.withRecognizer { _ in gate.wait() } }
+        try await Self.waitUntil { pool.occupancy.running == 1 }
+        let wanted = Atomic(true)
+        let analysed = Atomic(false)
+        let gone = Task {
+            try await pool.withRecognizer(isWanted: { wanted.load(ordering: .relaxed) }) { _ in
+                analysed.store(true, ordering: .relaxed)
+            }
+        }
+        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        wanted.store(false, ordering: .relaxed)
+        defer { gate.signal() }  // a failed wait below must not leave the first analysis blocked
+        try await Self.waitUntil { pool.occupancy.waiting == 0 }
+        await #expect(throws: ServerError.clientClosedRequest) { try await gone.value }
+        #expect(pool.occupancy == (1, 0))
+        // Its place is free for a live request while the recognizer is still busy.
+        let live = Task { try await pool.withRecognizer { _ in 5 } }
+        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        gate.signal()
+        try await first.value
+        #expect(try await live.value == 5)
+        let wasAnalysed = analysed.load(ordering: .relaxed)
+        #expect(!wasAnalysed)
+        #expect(pool.occupancy == (0, 0))
     }
 
     /// The default pool size is the number of cores, at most the 256 that validation accepts (a machine with more
