@@ -15,7 +15,7 @@ Without --address, Ray's own default: the cluster named by RAY_ADDRESS or starte
 (as in a KubeRay job), else a new local one for the run; `--address local` always starts a new one, `--address auto`
 joins a running one (`ray start`, `ray up`, KubeRay). Every node needs the emovere binary and the model at the same
 paths. A worker process that dies is restarted and its photo tried once more (a photo that kills it twice gets an
-`error` line); actors that die (a crashed node) are restarted by Ray and their batches retried (Ray Data's default
+`error` line), and the driver prints why: the worker's exit status and the end of its standard error; actors that die (a crashed node) are restarted by Ray and their batches retried (Ray Data's default
 for actor pools); a run's output holds each photo exactly once.
 """
 
@@ -25,6 +25,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -89,14 +90,24 @@ def finished_paths(out):
 class EmovereWorker:
     """One Ray actor: a long-lived emovere worker process fed batches of paths."""
 
+    # The end of a dead worker's standard error that its notice quotes, in bytes.
+    STDERR_TAIL = 2000
+
     def __init__(self, command):
         self.command = command
         self.process = None
+        self.stderr = None
+        self.notes = []
         self.start()
 
     def start(self):
-        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                        bufsize=1)
+        # The worker's standard error goes to a file of its own (an actor's output does not reach the driver), read
+        # back when the worker dies.
+        if self.stderr is not None:
+            self.stderr.close()
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=self.stderr, text=True, bufsize=1)
         pid_folder = os.environ.get("EMOVERE_RAY_PIDS")
         if pid_folder:  # lets the fault test find and kill a worker
             with open(os.path.join(pid_folder, f"{self.process.pid}.pid"), "w", encoding="utf-8") as marker:
@@ -120,17 +131,23 @@ class EmovereWorker:
         return line.rstrip("\n") if answered == path else None
 
     def restart(self, path):
-        """Ends the worker process (dead, or out of step) and starts a new one."""
+        """Ends the worker process (dead, or out of step), notes why with the end of its standard error, and starts a
+        new one."""
         self.process.kill()
         code = self.process.wait()
-        print(f"emovere worker exited with status {code} while analysing {path}; restarting", file=sys.stderr,
-              flush=True)
+        self.stderr.seek(max(0, self.stderr.seek(0, os.SEEK_END) - self.STDERR_TAIL))
+        tail = self.stderr.read().decode("utf-8", "replace").strip()
+        note = f"emovere worker exited with status {code} while analysing {path}; restarting"
+        self.notes.append(note + (f"; its standard error ended: {tail}" if tail else ""))
+        print(note, file=sys.stderr, flush=True)
         self.start()
 
     def __call__(self, batch):
+        """The answer lines for the batch's paths, and beside each the notices of the workers its photo stopped."""
         paths = list(batch["path"])
-        lines = []
+        lines, notes = [], []
         for path in paths:
+            self.notes = []
             line = self.ask(path)
             if line is None:
                 self.restart(path)
@@ -141,7 +158,8 @@ class EmovereWorker:
                 line = json.dumps({"path": path, "error": "the emovere worker died twice while analysing this photo"},
                                   sort_keys=True)
             lines.append(line)
-        return {"path": paths, "line": lines}
+            notes.append("\n".join(self.notes))
+        return {"path": paths, "line": lines, "note": notes}
 
 
 def main():
@@ -195,6 +213,9 @@ def main():
     written, start = 0, time.time()
     with open(output, "a", encoding="utf-8") as results_file:
         for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+            for note in batch["note"]:
+                if note:
+                    print(note, file=sys.stderr, flush=True)
             results_file.write("".join(line + "\n" for line in batch["line"]))
             results_file.flush()
             os.fsync(results_file.fileno())  # a batch reported written is on disk

@@ -37,20 +37,25 @@ def check_worker_death():
     out of step is restarted and asked once more; a photo that stops two workers gets an error line, so a photo that
     crashes emovere cannot stop the run at every retry, and a traceback would fail the whole run."""
     workers = {
-        "dead": "exit 3",
+        "dead": "echo 'Fatal error: out of luck' >&2; exit 3",
         "an answer without its line end": 'read p; printf \'{"path": "%s"}\' "$p"; exit 3',
         "out of step": 'while read p; do echo \'{"path": "other.jpg"}\'; done',
     }
     for name, script in workers.items():
         probe = ("import json, sys, time; sys.path.insert(0, sys.argv[1]); import ray_analyze; "
                  "worker = ray_analyze.EmovereWorker(['sh', '-c', sys.argv[2]]); time.sleep(0.5); "
-                 "print(json.dumps(worker({'path': ['a.jpg', 'b.jpg']})['line']))")
+                 "print(json.dumps(worker({'path': ['a.jpg', 'b.jpg']})))")
         run = subprocess.run([sys.executable, "-c", probe, os.path.join(ROOT, "scripts"), script], capture_output=True,
                              text=True, timeout=60)
         assert run.returncode == 0 and "restarting" in run.stderr and "Traceback" not in run.stderr, (name, run.stderr)
-        lines = [json.loads(line) for line in json.loads(run.stdout)]
+        answer = json.loads(run.stdout)
+        lines = [json.loads(line) for line in answer["line"]]
         assert [line["path"] for line in lines] == ["a.jpg", "b.jpg"], (name, lines)
         assert all("died twice" in line.get("error", "") for line in lines), (name, lines)
+        # Each photo's notice names the exit status twice (two workers), and the worker's last words when it had any.
+        assert all(note.count("exited with status") == 2 for note in answer["note"]), (name, answer["note"])
+        if "Fatal error" in script:
+            assert all("its standard error ended: Fatal error: out of luck" in note for note in answer["note"]), answer
 
 
 def main():
@@ -83,7 +88,8 @@ def main():
         command = [sys.executable, os.path.join(ROOT, "scripts/ray_analyze.py"), photos, "--out", out,
                    "--workers", "2", "--batch-size", "16", "--emovere", arguments.emovere, "--address", "local",
                    "--"] + options
-        driver = subprocess.Popen(command, env=environment)
+        driver_log = open(os.path.join(scratch, "driver.log"), "w+", encoding="utf-8")
+        driver = subprocess.Popen(command, env=environment, stderr=driver_log)
 
         killed = []
 
@@ -102,8 +108,13 @@ def main():
         killer.start()
         status = driver.wait(timeout=1200)
         killer.join()
+        driver_log.seek(0)
+        printed = driver_log.read()
+        sys.stderr.write(printed)
         assert status == 0, f"ray_analyze.py exited with {status}"
         assert killed, "no worker was killed: the run ended before 32 results"
+        # The actor's notice reaches the driver: the killed worker's status (SIGKILL), not only Ray's logs.
+        assert "emovere worker exited with status -9 while analysing" in printed, printed[-2000:]
         started = glob.glob(os.path.join(pids, "*.pid"))
         assert len(started) >= 3, f"expected a replacement worker after the kill, saw {len(started)} worker processes"
 
