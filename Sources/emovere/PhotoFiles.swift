@@ -26,11 +26,7 @@ enum PhotoFiles {
                 throw CommandFailure("no such file or folder: \(path)")
             }
             if isDirectory.boolValue {
-                // Listed through its resolved path: the search does not enter a link to a folder, even a named one.
-                let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-                let children = try FileManager.default.subpathsOfDirectory(atPath: resolved)
-                    .filter { extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-                for child in children.map({ (path as NSString).appendingPathComponent($0) }) {
+                for child in try photoSubpaths(of: path).map({ (path as NSString).appendingPathComponent($0) }) {
                     if let copies, isAnnotatedCopy(child), OutputPaths.canonical(child).hasPrefix(copies) { continue }
                     if isRegularFile(child) || isBrokenLink(child) {
                         files.append(child)  // a broken link is kept: its analysis reports it, and the run fails
@@ -49,6 +45,36 @@ enum PhotoFiles {
             }
         }
         return files
+    }
+
+    /// The paths, relative to `folder` and sorted, of the photo files (by extension) in it and its subfolders.
+    /// Links to folders are followed, as `find -L` does, each folder entered once: a link back to a folder above, or a
+    /// second link to one already listed, adds nothing.
+    static func photoSubpaths(of folder: String) throws -> [String] {
+        var found: [String] = []
+        var entered: Set<String> = []
+        func walk(_ relative: String) throws {
+            let absolute = relative.isEmpty ? folder : (folder as NSString).appendingPathComponent(relative)
+            guard entered.insert(OutputPaths.canonical(absolute)).inserted else { return }
+            let names: [String]
+            do {
+                names = try FileManager.default.contentsOfDirectory(atPath: absolute)
+            } catch {
+                throw CommandFailure("cannot list the folder \(absolute): \(error.localizedDescription)")
+            }
+            for name in names {
+                let child = relative.isEmpty ? name : (relative as NSString).appendingPathComponent(name)
+                var isDirectory: ObjCBool = false  // through links: a link to a folder is a folder
+                if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(child),
+                                                  isDirectory: &isDirectory), isDirectory.boolValue {
+                    try walk(child)
+                } else if extensions.contains((name as NSString).pathExtension.lowercased()) {
+                    found.append(child)
+                }
+            }
+        }
+        try walk("")
+        return found.sorted()
     }
 
     /// Whether `path`'s name is one `AnnotationTarget` gives an annotated copy (`<name>.annotated.png` or `.jpg`).

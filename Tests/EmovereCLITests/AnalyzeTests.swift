@@ -581,6 +581,16 @@ struct AnalyzeTests {
         let linked = try Self.analyze([link, "--tta", "none"])
         #expect(linked.status == 0 && linked.standardOutput.contains("linked/a.jpg (512x512): 1 face"), "\(linked)")
 
+        // Inside a folder, a link to another folder is followed (a collection gathered with links); a link back to a
+        // folder above is entered once, not without end.
+        let gathered = scratch.path + "/gathered"
+        try FileManager.default.createDirectory(atPath: gathered, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: gathered + "/2024", withDestinationPath: folder)
+        try FileManager.default.createSymbolicLink(atPath: gathered + "/loop", withDestinationPath: gathered)
+        let followed = try Self.analyze([gathered, "--tta", "none"])
+        #expect(followed.status == 0 && followed.standardOutput.contains("gathered/2024/a.jpg (512x512): 1 face")
+                && followed.standardOutput.components(separatedBy: "1 face").count == 2, "\(followed)")
+
         try FileManager.default.createSymbolicLink(atPath: folder + "/gone.jpg", withDestinationPath: scratch.path + "/nowhere.jpg")
         let broken = try Self.analyze([folder, "--tta", "none"])
         #expect(broken.status == 1 && broken.standardError.contains("gone.jpg")
