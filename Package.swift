@@ -115,7 +115,9 @@ let package = Package(
         .testTarget(
             name: "EmovereKerasTests", dependencies: ["EmovereKeras", "Emovere", "EmovereNN", "EmovereTensor"],
             exclude: ["make_keras_fixture.py"]),
-        .testTarget(name: "EmovereVideoTests", dependencies: ["EmovereVideo", "Emovere", "EmovereData", "EmovereReport", "EmovereVision"]),
+        .testTarget(
+            name: "EmovereVideoTests",
+            dependencies: ["EmovereVideo", "Emovere", "EmovereData", "EmovereReport", "EmovereTestSupport", "EmovereVision"]),
         .testTarget(
             name: "EmovereServerTests",
             dependencies: [

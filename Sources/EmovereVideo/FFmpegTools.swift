@@ -138,10 +138,12 @@ final class Subprocess {
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
-    /// Kills the process if it still runs, without waiting (from any thread: a signal handler's action).
-    func interrupt() {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
+    /// Kills the process if it still runs, without waiting (from any thread: a signal handler's action); returns
+    /// whether it did.
+    @discardableResult
+    func interrupt() -> Bool {
+        guard process.isRunning else { return false }
+        return kill(process.processIdentifier, SIGKILL) == 0
     }
 
     /// Stops the process at once and waits for it. Only for work whose output is no longer wanted (a reader closed
@@ -154,14 +156,45 @@ final class Subprocess {
     }
 
     /// Runs `executable arguments...` to completion and returns its exit status, standard output and the tail
-    /// of its standard error.
-    static func run(executable: String, arguments: [String]) throws(VideoError)
-        -> (status: Int32, output: Data, errors: String) {
+    /// of its standard error; with `timeoutSeconds`, a process still running then is killed and `timedOut` is true.
+    static func run(executable: String, arguments: [String], timeoutSeconds: Double? = nil) throws(VideoError)
+        -> (status: Int32, output: Data, errors: String, timedOut: Bool) {
         let outputPipe = Pipe()
         let subprocess = try Subprocess(executable: executable, arguments: arguments, output: outputPipe)
+        let watchdog = timeoutSeconds.map { subprocess.killAfter(seconds: $0) }
         let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
         let status = subprocess.wait()
-        return (status, output, subprocess.errorTail.text())
+        watchdog?.cancel()
+        return (status, output, subprocess.errorTail.text(), watchdog?.fired ?? false)
+    }
+
+    /// Kills the process unless the returned watchdog is cancelled within `seconds`.
+    func killAfter(seconds: Double) -> Watchdog {
+        let watchdog = Watchdog()
+        let item = DispatchWorkItem { [self] in
+            watchdog.state.withLock { state in
+                guard !state.cancelled else { return }
+                state.fired = interrupt()
+            }
+        }
+        watchdog.item = item
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+        return watchdog
+    }
+
+    /// A pending kill of a subprocess (``killAfter(seconds:)``).
+    final class Watchdog: @unchecked Sendable {
+        fileprivate let state = Mutex((cancelled: false, fired: false))
+        fileprivate var item: DispatchWorkItem?
+
+        /// Stops the kill if it has not happened.
+        func cancel() {
+            state.withLock { $0.cancelled = true }
+            item?.cancel()
+        }
+
+        /// Whether the process was killed.
+        var fired: Bool { state.withLock { $0.fired } }
     }
 }
 

@@ -20,6 +20,8 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The decoder stopped in the middle of a frame or failed after `framesRead` complete frames; `details` holds the
     /// reason on its first line, then ffmpeg's last messages.
     case brokenStream(path: String, framesRead: Int, details: String)
+    /// A stream gave no answer to the probe (`framesRead` nil), or no next frame, for `seconds` (its timeout).
+    case stalled(path: String, seconds: Double, framesRead: Int?)
     /// The encoder failed; the partial output was removed.
     case encodingFailed(path: String, framesWritten: Int, details: String)
     /// A frame of the wrong size was passed to a writer.
@@ -51,6 +53,12 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
             let (reason, said) = Self.split(details)
             return "\(path): the video stream broke off after \(framesRead) complete frame\(framesRead == 1 ? "" : "s")"
                 + reason + said
+        case let .stalled(path, seconds, framesRead):
+            let timeout = String(format: "%g s", seconds)
+            guard let framesRead else {
+                return "\(path): no answer within \(timeout) (the stream's timeout): is the address right and the stream on?"
+            }
+            return "\(path): no frame for \(timeout) (the stream's timeout) after \(framesRead) frame\(framesRead == 1 ? "" : "s"): the stream stalled"
         case let .encodingFailed(path, framesWritten, details):
             let (reason, said) = Self.split(details)
             return "\(path): encoding failed after \(framesWritten) frame\(framesWritten == 1 ? "" : "s")\(reason); "

@@ -74,9 +74,13 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         }
         let arguments = ["-hide_banner", "-v", "error", "-print_format", "json", "-show_streams", "-show_format"]
             + source.inputArguments(realTime: false)
-        let result = try Subprocess.run(executable: tools.ffprobe, arguments: arguments)
+        let result = try Subprocess.run(executable: tools.ffprobe, arguments: arguments,
+                                        timeoutSeconds: source.stallTimeoutSeconds)
+        if result.timedOut, let seconds = source.stallTimeoutSeconds {
+            throw .stalled(path: source.name, seconds: seconds, framesRead: nil)
+        }
         guard result.status == 0 else {
-            throw .unreadableInput(path: source.name, details: result.errors)
+            throw .unreadableInput(path: source.name, details: source.hidingPassword(in: result.errors))
         }
         let report: ProbeReport
         do {

@@ -22,7 +22,9 @@ import Darwin
 ///
 /// Streaming: only one frame is held at a time (plus the pipe's buffer), whatever the video's length, and
 /// ``read(into:)`` fills the caller's frame in place, so a loop that reuses one `RGBImage` allocates nothing per
-/// frame. Frames come at a constant rate (`info.frameRate`): the timestamp of frame `n` is `n / frameRate`.
+/// frame. Frames of a file or camera come at a constant rate (`info.frameRate`): the timestamp of frame `n` is
+/// `n / frameRate`. A stream's frames come as it sends them (no frame repeated or dropped to keep a rate), and a
+/// stream that sends no frame for its timeout fails the read.
 ///
 /// A reader is used from one thread at a time. ``close()`` (or deinitialization) stops ffmpeg.
 public final class VideoReader {
@@ -61,9 +63,10 @@ public final class VideoReader {
         let arguments = ["-nostdin", "-hide_banner", "-loglevel", "error"] + source.inputArguments(realTime: realTime)
             + ["-map", info.streamIndex.map { "0:\($0)" } ?? "0:v:0", "-an", "-sn", "-dn",
                // Scaling to the probed size is a no-op for ordinary files and guards against size changes mid-stream.
-               "-vf", "scale=\(info.width):\(info.height)",
-               "-r", info.frameRateText,
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+               "-vf", "scale=\(info.width):\(info.height)"]
+            // A stream's announced rate can be a clock's (90000): the raw output then passes its frames through.
+            + (source.stallTimeoutSeconds == nil ? ["-r", info.frameRateText] : [])
+            + ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         decoder = try Subprocess(executable: tools.ffmpeg, arguments: arguments, output: pipe)
         output = pipe.fileHandleForReading
         Self.enlargePipe(output.fileDescriptor, to: min(max(info.frameByteCount, 1 << 16), 1 << 20))
@@ -84,6 +87,9 @@ public final class VideoReader {
             frame = RGBImage(width: info.width, height: info.height)
         }
         let descriptor = output.fileDescriptor
+        // A stream that stalls would hold the read for ever: the decoder is killed when no whole frame came in time.
+        let watchdog = source.stallTimeoutSeconds.map { decoder.killAfter(seconds: $0) }
+        defer { watchdog?.cancel() }
         var filled = 0
         var failure: Int32 = 0
         frame.pixels.withUnsafeMutableBytes { bytes in
@@ -106,7 +112,10 @@ public final class VideoReader {
         }
         finished = true
         let status = decoder.wait()
-        let messages = decoder.errorTail.text()
+        if let watchdog, watchdog.fired, let seconds = source.stallTimeoutSeconds {
+            throw .stalled(path: source.name, seconds: seconds, framesRead: framesRead)
+        }
+        let messages = source.hidingPassword(in: decoder.errorTail.text())
         if failure != 0 {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "reading the decoder's pipe failed: \(String(cString: strerror(failure)))\n" + messages)

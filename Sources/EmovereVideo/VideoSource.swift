@@ -1,11 +1,18 @@
-/// Where frames come from: a file (anything ffmpeg reads) or a capture device (Video4Linux2 on Linux, AVFoundation on
-/// macOS).
+/// Where frames come from: a file (anything ffmpeg reads), a capture device (Video4Linux2 on Linux, AVFoundation on
+/// macOS) or a network stream (an IP camera).
 public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
     /// A video file.
     case file(String)
     /// A capture device (`/dev/video0` on Linux, an AVFoundation device index or name such as `0` on macOS), with an
     /// optional requested size and rate.
     case camera(device: String, width: Int? = nil, height: Int? = nil, frameRate: Double? = nil)
+    /// A network stream, e.g. an IP camera's `rtsp://user:password@camera/stream` (RTSP over TCP), or `http(s)`,
+    /// `rtmp(s)`, `srt`, `udp` or `tcp`. Live: frames are read as they come, at the stream's own timing. A probe or
+    /// read that gets no answer, or no frame, for `timeoutSeconds` fails instead of waiting for ever.
+    case stream(url: String, timeoutSeconds: Double = 10)
+
+    /// The URL schemes a ``stream(url:timeoutSeconds:)`` may use.
+    public static let streamSchemes = ["rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp"]
 
     /// The camera a live run reads when none is named: `/dev/video0`, or AVFoundation's first video device on macOS.
     public static var defaultCamera: String {
@@ -26,20 +33,59 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
     static let defaultCaptureRate: Double? = nil
     #endif
 
-    /// The path or device, for messages.
+    /// The path, device or URL (its password hidden), for messages.
     public var name: String {
         switch self {
         case .file(let path): path
         case .camera(let device, _, _, _): device
+        case .stream(let url, _): Self.hidingPassword(in: url)
         }
     }
 
     public var description: String { name }
 
-    /// Whether the source is live (a camera): it has no end and no known length.
+    /// Whether the source is live (a camera or a stream): it has no known length and comes at its own pace.
     public var isLive: Bool {
-        if case .camera = self { return true }
-        return false
+        if case .file = self { return false }
+        return true
+    }
+
+    /// The longest a probe of the source, or the wait for its next frame, may take: a stream's timeout, nil for files
+    /// and cameras (which end or fail on their own).
+    public var stallTimeoutSeconds: Double? {
+        if case let .stream(_, timeoutSeconds) = self { return timeoutSeconds }
+        return nil
+    }
+
+    /// Why `url` cannot be a stream's (nil when it can): it must start with one of ``streamSchemes`` and `://`.
+    public static func problem(withStreamURL url: String) -> String? {
+        guard let range = url.range(of: "://"), !url[range.upperBound...].isEmpty else {
+            return "expected a URL such as rtsp://camera/stream"
+        }
+        let scheme = url[..<range.lowerBound].lowercased()
+        return streamSchemes.contains(scheme)
+            ? nil : "expected a URL of \(streamSchemes.joined(separator: ", ")), found the scheme '\(scheme)'"
+    }
+
+    /// `url` with the password of its user information replaced by `***` (messages and logs must not show it).
+    static func hidingPassword(in url: String) -> String {
+        guard let userInformation = userInformation(of: url) else { return url }
+        return url.replacingOccurrences(of: userInformation.whole, with: userInformation.hidden)
+    }
+
+    /// `text` (ffmpeg's messages) with a stream's password hidden wherever its URL's user information appears.
+    func hidingPassword(in text: String) -> String {
+        guard case let .stream(url, _) = self, let userInformation = Self.userInformation(of: url) else { return text }
+        return text.replacingOccurrences(of: userInformation.whole, with: userInformation.hidden)
+    }
+
+    /// The `user:password@` of `url`, and the same with the password as `***`; nil without a password.
+    private static func userInformation(of url: String) -> (whole: String, hidden: String)? {
+        guard let schemeEnd = url.range(of: "://") else { return nil }
+        let authorityEnd = url[schemeEnd.upperBound...].firstIndex(where: { "/?#".contains($0) }) ?? url.endIndex
+        let authority = url[schemeEnd.upperBound..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return nil }
+        return (String(authority[...at]), String(authority[...colon]) + "***@")
     }
 
     /// The ffmpeg/ffprobe input options, ending with `-i INPUT`. `realTime` reads a file at its native frame
@@ -54,6 +100,13 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
             if let frameRate = frameRate ?? Self.defaultCaptureRate { arguments += ["-framerate", String(frameRate)] }
             if let width, let height { arguments += ["-video_size", "\(width)x\(height)"] }
             return arguments + ["-i", device]
+        case let .stream(url, _):
+            // RTSP over TCP: whole frames through NAT and firewalls, where UDP loses packets (smeared frames) or
+            // never arrives. Stalls are bounded by the reader's own timer, the same for every protocol and version.
+            // One second of the stream tells its format (ffmpeg's default of five delays a live start by the probe's
+            // five and the decoder's five).
+            let scheme = url.prefix { $0 != ":" }.lowercased()
+            return (scheme.hasPrefix("rtsp") ? ["-rtsp_transport", "tcp"] : []) + ["-analyzeduration", "1000000", "-i", url]
         }
     }
 }

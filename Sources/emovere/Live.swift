@@ -9,12 +9,13 @@ import Foundation
 
 struct Live: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Recognise emotions live from a camera (V4L2 on Linux, AVFoundation on macOS) or from a file played at its real pace.",
+        abstract: "Recognise emotions live from a camera (V4L2 on Linux, AVFoundation on macOS), a network stream (an IP camera's RTSP) or a file played at its real pace.",
         discussion: """
             Prints one JSON line per processed frame on standard output (frame, time, latency, faces with track, \
             box, emotion and probabilities) and a status line with frames/s and latency on standard error. \
-            With a camera or --realtime, frames that arrive while the previous one is still being processed are \
-            skipped (counted as dropped), so the results stay current. Stop with Ctrl-C; --out is then finished \
+            With a camera, a stream or --realtime, frames that arrive while the previous one is still being processed are \
+            skipped (counted as dropped), so the results stay current. A stream that gives no answer or no frame for \
+            --stream-timeout seconds ends the run with an error (exit 1, the recording kept). Stop with Ctrl-C; --out is then finished \
             and kept.
             """)
 
@@ -23,6 +24,12 @@ struct Live: ParsableCommand {
 
     @Option(help: "Read this video file instead of a camera.")
     var input: String?
+
+    @Option(help: ArgumentHelp("Read this network stream instead of a camera: an IP camera's rtsp://user:password@host/path (over TCP), or http(s), rtmp(s), srt, udp or tcp.", valueName: "url"))
+    var stream: String?
+
+    @Option(help: "Seconds a --stream may take to answer, and to send each next frame, before the run fails.")
+    var streamTimeout: Double = 10
 
     @Flag(help: "Deliver --input frames at the file's frame rate, as a camera would.")
     var realtime = false
@@ -42,16 +49,24 @@ struct Live: ParsableCommand {
     @OptionGroup var recognition: RecognitionOptions
 
     func validate() throws {
-        if input != nil && camera != nil { throw ValidationError("use either --camera or --input, not both") }
-        if realtime && input == nil { throw ValidationError("--realtime applies to --input files; a camera is always live") }
+        let sources = [("--camera", camera), ("--input", input), ("--stream", stream)].filter { $0.1 != nil }.map(\.0)
+        if sources.count > 1 { throw ValidationError("use one of --camera, --input and --stream, not \(sources.joined(separator: " and "))") }
+        if realtime && input == nil { throw ValidationError("--realtime applies to --input files; a camera or stream is always live") }
+        if let stream, let problem = VideoSource.problem(withStreamURL: stream) {
+            throw ValidationError("--stream \(VideoSource.stream(url: stream).name): \(problem)")
+        }
+        if !(streamTimeout > 0 && streamTimeout <= 3600) {
+            throw ValidationError("--stream-timeout: expected seconds above 0 and at most 3600, found \(streamTimeout)")
+        }
+        if stream == nil && streamTimeout != 10 { throw ValidationError("--stream-timeout applies to a --stream") }
         if let size, parseSize(size) == nil {
             throw ValidationError("--size: expected WIDTHxHEIGHT such as 640x480, each side 1-8192 pixels, found \(size)")
         }
         if let fps, !(fps > 0 && fps <= 1000) {
             throw ValidationError("--fps: expected a rate above 0 and at most 1000 frames per second, found \(fps)")
         }
-        if input != nil && (fps != nil || size != nil) {
-            throw ValidationError("--fps and --size set a camera's capture; an --input file plays at its own rate and size")
+        if (input != nil || stream != nil) && (fps != nil || size != nil) {
+            throw ValidationError("--fps and --size set a camera's capture; an --input file or a --stream plays at its own rate and size")
         }
         if let out {
             try OutputPaths.checkVideoFile(out, option: "--out")
@@ -60,10 +75,10 @@ struct Live: ParsableCommand {
         }
         if maxFrames < 0 { throw ValidationError("--max-frames: expected 0 or more, found \(maxFrames)") }
         let device = camera ?? VideoSource.defaultCamera
-        if input == nil, device.hasPrefix("/dev/"), !FileManager.default.fileExists(atPath: device) {
+        if input == nil, stream == nil, device.hasPrefix("/dev/"), !FileManager.default.fileExists(atPath: device) {
             let cameras = ((try? FileManager.default.contentsOfDirectory(atPath: "/dev")) ?? [])
                 .filter { $0.hasPrefix("video") }.sorted().map { "/dev/" + $0 }
-            throw ValidationError("no camera at \(device) (\(cameras.isEmpty ? "this machine has no /dev/video device" : "cameras here: " + cameras.joined(separator: ", "))); give --camera DEVICE, or --input FILE")
+            throw ValidationError("no camera at \(device) (\(cameras.isEmpty ? "this machine has no /dev/video device" : "cameras here: " + cameras.joined(separator: ", "))); give --camera DEVICE, --stream URL or --input FILE")
         }
     }
 
@@ -78,6 +93,8 @@ struct Live: ParsableCommand {
         let source: VideoSource
         if let input {
             source = .file(input)
+        } else if let stream {
+            source = .stream(url: stream, timeoutSeconds: streamTimeout)
         } else {
             let requested = size.flatMap(parseSize)
             source = .camera(device: camera ?? VideoSource.defaultCamera, width: requested?.width, height: requested?.height, frameRate: fps)

@@ -1,3 +1,4 @@
+import EmovereTestSupport
 import Foundation
 import Testing
 
@@ -121,5 +122,17 @@ struct DetectorOptionTests {
         let lines = live.standardOutput.split(separator: "\n")
         #expect(lines.count == 3, "\(live)")
         #expect(lines.allSatisfy { !$0.contains("landmarks") }, "Haar gives no landmarks")
+
+        // The same video as a network stream (MPEG-TS over HTTP, as a camera or a relay serves it).
+        let transport = fixture.folder + "/moving.ts"
+        try VideoCommandTests.Fixture.ffmpeg(["-i", fixture.video, "-c", "copy", "-f", "mpegts", transport])
+        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: transport))))
+        defer { server.stop() }
+        let streamed = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(server.port)/moving.ts",
+                                              "--max-frames", "2", "--detector", "haar",
+                                              "--cascade", VideoCommandTests.cascade] + fixture.recognition)
+        try #require(streamed.status == 0, "\(streamed)")
+        #expect(streamed.standardError.contains("live: http://127.0.0.1:\(server.port)/moving.ts 320x240"), "\(streamed)")
+        #expect(streamed.standardOutput.split(separator: "\n").count == 2, "\(streamed)")
     }
 }

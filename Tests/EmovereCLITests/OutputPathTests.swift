@@ -55,8 +55,15 @@ struct OutputPathTests {
         // live: a rate or size no camera delivers, capture settings for a file, an unwritable container.
         (["live", "--model", model, "--fps", "inf"], "at most 1000 frames per second"),
         (["live", "--model", model, "--size", "99999x99999"], "each side 1-8192 pixels"),
-        (["live", "--model", model, "--input", "/tmp/in.mp4", "--fps", "30"], "an --input file plays at its own rate"),
+        (["live", "--model", model, "--input", "/tmp/in.mp4", "--fps", "30"], "an --input file or a --stream plays at its own rate"),
         (["live", "--model", model, "--input", "/tmp/in.mp4", "--out", "/tmp/live.txt"], "expected a video file name"),
+        // live --stream: a URL of no stream protocol, two sources, a timeout without a stream or out of range.
+        (["live", "--model", model, "--stream", "ftp://camera/1"], "found the scheme 'ftp'"),
+        (["live", "--model", model, "--stream", "rtsp://camera/1", "--input", "/tmp/in.mp4"],
+         "use one of --camera, --input and --stream, not --input and --stream"),
+        (["live", "--model", model, "--stream-timeout", "5"], "--stream-timeout applies to a --stream"),
+        (["live", "--model", model, "--stream", "rtsp://camera/1", "--stream-timeout", "0"], "expected seconds above 0"),
+        (["live", "--model", model, "--stream", "rtsp://camera/1", "--fps", "30"], "a --stream plays at its own rate"),
     ] as [([String], String)])
     func refusedBeforeAnyWork(arguments: [String], message: String) throws {
         let result = try CommandRunner.run(arguments)

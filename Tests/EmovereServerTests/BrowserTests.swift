@@ -1,5 +1,6 @@
 import Dispatch
 import EmovereServer
+import EmovereTestSupport
 import EmovereVision
 import Foundation
 import ServiceLifecycle
@@ -34,7 +35,7 @@ struct BrowserTests {
 
         let (ports, portReceived) = AsyncStream.makeStream(of: Int.self)
         var configuration = ServerFixture.patientConfiguration
-        configuration.port = try Self.freePort()
+        configuration.port = try LoopbackStreamServer.freePort()  // the allowed origin names it
         let otherOrigin = "http://localhost:\(configuration.port)"
         configuration.crossOrigin = CrossOriginPolicy(allowedOrigins: [otherOrigin])
         let application = try ServerFixture.server(configuration).application { port in portReceived.yield(port) }
@@ -93,24 +94,6 @@ struct BrowserTests {
         #expect(outcome.fromOtherPage.analyze.hasPrefix("422 ") && outcome.fromOtherPage.analyze.contains("unsupported image format"),
                 "\(outcome.fromOtherPage)")
         #expect(outcome.fromOtherPage.stream)
-    }
-
-    /// A TCP port on 127.0.0.1 that was free a moment ago (the server's allowed origin must name its port up front).
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(descriptor >= 0, "socket: \(String(cString: strerror(errno)))")
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        try #require(bound, "bind: \(String(cString: strerror(errno)))")
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Runs `executable` with `arguments` and returns its exit status and output.

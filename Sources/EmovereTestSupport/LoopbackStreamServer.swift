@@ -1,0 +1,122 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A TCP listener on a free loopback port that serves one byte stream over HTTP to every connection, for tests of
+/// network streams: each client gets `200 OK` and `body`, then the connection is closed, or with `stallsAfterBody`
+/// kept open and silent (a camera that stopped sending). With `accepts` false no connection is ever answered (they
+/// wait in the backlog, as with a host that does not respond).
+public final class LoopbackStreamServer: @unchecked Sendable {
+    public struct Failure: Error, CustomStringConvertible { public var description: String }
+
+    /// The port it listens on.
+    public let port: Int
+    private let listener: Int32
+    private let held = NSLock()
+    private var connections: [Int32] = []
+    private var stopped = false
+
+    public init(body: [UInt8] = [], stallsAfterBody: Bool = false, accepts: Bool = true) throws {
+        (listener, port) = try Self.openListener()
+        guard accepts else { return }
+        let thread = Thread { [self] in
+            while true {
+                let connection = accept(listener, nil, nil)
+                guard connection >= 0 else { return }  // the listener was closed
+                guard keep(connection) else { return }
+                Self.receiveRequestHead(connection)
+                Self.send(Array("HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n".utf8) + body, to: connection)
+                if !stallsAfterBody { shutdown(connection, Int32(SHUT_RDWR)) }
+            }
+        }
+        thread.name = "emovere.test-stream-server"
+        thread.start()
+    }
+
+    deinit { stop() }
+
+    /// Closes the listener and every connection.
+    public func stop() {
+        held.lock()
+        defer { held.unlock() }
+        guard !stopped else { return }
+        stopped = true
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+        for connection in connections { close(connection) }
+    }
+
+    /// A free loopback port: one that was free a moment ago, its listener closed.
+    public static func freePort() throws -> Int {
+        let (descriptor, port) = try openListener()
+        close(descriptor)
+        return port
+    }
+
+    /// Records `connection` to close at `stop()`; false (and closed) once stopped.
+    private func keep(_ connection: Int32) -> Bool {
+        held.lock()
+        defer { held.unlock() }
+        guard !stopped else {
+            close(connection)
+            return false
+        }
+        connections.append(connection)
+        return true
+    }
+
+    private static func openListener() throws -> (descriptor: Int32, port: Int) {
+        #if os(Linux)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard descriptor >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && listen(descriptor, 16) == 0
+                    && getsockname(descriptor, $0, &length) == 0
+            }
+        }
+        guard listening else {
+            close(descriptor)
+            throw Failure(description: "listening on a loopback port failed: errno \(errno)")
+        }
+        return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// Reads until the end of the request's head (or the connection's end).
+    private static func receiveRequestHead(_ connection: Int32) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !received.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
+            let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return }
+            received += buffer[0..<count]
+        }
+    }
+
+    private static func send(_ bytes: [UInt8], to connection: Int32) {
+        var offset = 0
+        while offset < bytes.count {
+            #if canImport(Glibc)
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            #elseif canImport(Musl)
+            let sent = bytes[offset...].withUnsafeBytes { Musl.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            #else
+            let sent = bytes[offset...].withUnsafeBytes { Darwin.send(connection, $0.baseAddress, $0.count, 0) }
+            #endif
+            if sent <= 0 { return }
+            offset += sent
+        }
+    }
+}

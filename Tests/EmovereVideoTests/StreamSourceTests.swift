@@ -1,0 +1,104 @@
+@testable import EmovereVideo
+import EmovereTestSupport
+import EmovereVision
+import Foundation
+import Testing
+
+/// Network streams (IP cameras): read as they come from a loopback HTTP server, and bounded: a stream that never
+/// answers, or stops sending frames, fails within its timeout instead of holding the reader for ever.
+@Suite(.enabled(if: FFmpegTools.isAvailable, TestVideos.ffmpegMissing))
+struct StreamSourceTests {
+    /// A `seconds`-long, 10 frames/s MPEG-TS clip of the sample photo.
+    static func clip(seconds: Int, in videos: TestVideos) throws -> [UInt8] {
+        let path = videos.path("clip.ts")
+        try TestVideos.ffmpeg(["-loop", "1", "-i", TestVideos.samplePhoto, "-t", "\(seconds)", "-r", "10", "-vf", "scale=160:160",
+                               "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mpegts", path])
+        return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    @Test func everyFrameOfAStreamIsReadAsItComes() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let server = try LoopbackStreamServer(body: try Self.clip(seconds: 3, in: videos))
+        defer { server.stop() }
+        // A timeout no busy machine reaches: this test is about reading, not stalling.
+        let reader = try VideoReader(source: .stream(url: "http://127.0.0.1:\(server.port)/clip.ts", timeoutSeconds: 120))
+        #expect(reader.info.width == 160 && reader.info.height == 160 && reader.info.frameCount == nil)
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        while try reader.read(into: &frame) {}
+        #expect(reader.framesRead == 30)
+    }
+
+    @Test func aStreamThatStopsSendingFailsWithinItsTimeout() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        // The clip, then silence on an open connection (a camera that stopped sending).
+        let server = try LoopbackStreamServer(body: try Self.clip(seconds: 8, in: videos), stallsAfterBody: true)
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)/clip.ts"
+        let reader = try VideoReader(source: .stream(url: url, timeoutSeconds: 5))
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        let error = #expect(throws: VideoError.self) { while try reader.read(into: &frame) {} }
+        guard case let .stalled(path, seconds, framesRead?) = error else {
+            Issue.record("expected a stall after some frames, received \(String(describing: error))")
+            return
+        }
+        // Most of the 80 frames come through; the decoder holds the last few (its threads and the unfinished last
+        // packet) while it waits for more.
+        #expect(path == url && seconds == 5 && framesRead > 40 && framesRead < 80, "\(framesRead) frames")
+        #expect(error?.description.contains("no frame for 5 s") == true, "\(String(describing: error))")
+    }
+
+    @Test func aStreamThatNeverAnswersFailsTheProbeWithinItsTimeout() throws {
+        let server = try LoopbackStreamServer(accepts: false)
+        defer { server.stop() }
+        let started = ContinuousClock.now
+        let error = #expect(throws: VideoError.self) {
+            _ = try VideoReader(source: .stream(url: "http://camera:secret@127.0.0.1:\(server.port)/live", timeoutSeconds: 2))
+        }
+        #expect(error == .stalled(path: "http://camera:***@127.0.0.1:\(server.port)/live", seconds: 2, framesRead: nil))
+        #expect(ContinuousClock.now - started < .seconds(60))
+    }
+}
+
+/// A stream's ffmpeg options and how its URL is checked and shown (no ffmpeg needed).
+struct StreamURLTests {
+    @Test func rtspIsReadOverTCPAndOtherStreamsAsTheyAre() {
+        #expect(VideoSource.stream(url: "rtsp://cam/1").inputArguments(realTime: false)
+            == ["-rtsp_transport", "tcp", "-analyzeduration", "1000000", "-i", "rtsp://cam/1"])
+        #expect(VideoSource.stream(url: "http://cam/1.ts").inputArguments(realTime: true)
+            == ["-analyzeduration", "1000000", "-i", "http://cam/1.ts"])
+        #expect(VideoSource.stream(url: "rtsp://cam/1").isLive && VideoSource.stream(url: "rtsp://cam/1").stallTimeoutSeconds == 10)
+        #expect(VideoSource.file("a.mp4").stallTimeoutSeconds == nil)
+    }
+
+    @Test(arguments: [("rtsp://cam/1", nil), ("RTSPS://cam/1", nil), ("srt://127.0.0.1:9000", nil),
+                      ("ftp://x/y", "found the scheme 'ftp'"), ("camera.local/stream", "expected a URL"),
+                      ("rtsp://", "expected a URL"), ("file:///dev/zero", "found the scheme 'file'")])
+    func streamURLs(url: String, problem: String?) {
+        let found = VideoSource.problem(withStreamURL: url)
+        if let problem {
+            #expect(found?.contains(problem) == true, "\(String(describing: found))")
+        } else {
+            #expect(found == nil)
+        }
+    }
+
+    @Test(arguments: [("rtsp://admin:hunter2@10.0.0.5:554/stream1", "rtsp://admin:***@10.0.0.5:554/stream1"),
+                      ("rtsp://admin@10.0.0.5/s", "rtsp://admin@10.0.0.5/s"), ("http://cam/a:b@c", "http://cam/a:b@c"),
+                      ("rtsp://a:p@ss@cam/s", "rtsp://a:***@cam/s")])
+    func passwordsAreHiddenInMessages(url: String, shown: String) {
+        #expect(VideoSource.stream(url: url).name == shown)
+    }
+
+    /// ffmpeg names the URL in its messages: the password is hidden there too.
+    @Test(.enabled(if: FFmpegTools.isAvailable, TestVideos.ffmpegMissing))
+    func passwordsAreHiddenInFFmpegsMessages() throws {
+        let port = try LoopbackStreamServer.freePort()  // nothing listens: refused
+        let url = "rtsp://admin:hunter2@127.0.0.1:\(port)/stream1"
+        let error = #expect(throws: VideoError.self) { _ = try VideoReader(source: .stream(url: url, timeoutSeconds: 60)) }
+        let message = error?.description ?? ""
+        #expect(message.contains("admin:***@127.0.0.1") && message.contains("refused") && !message.contains("hunter2"),
+                "\(message)")
+    }
+}
