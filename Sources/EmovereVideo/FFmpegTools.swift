@@ -168,29 +168,28 @@ final class Subprocess {
         return (status, output, subprocess.errorTail.text(), watchdog?.fired ?? false)
     }
 
-    /// Kills the process unless the returned watchdog is cancelled within `seconds`.
+    /// Kills the process unless the returned watchdog is cancelled within `seconds`. The timer holds the watchdog and
+    /// the process weakly: a reader arms one per frame, and a cancelled timer lingers in the queue until its deadline.
     func killAfter(seconds: Double) -> Watchdog {
         let watchdog = Watchdog()
-        let item = DispatchWorkItem { [self] in
+        let timer = DispatchWorkItem { [weak self, weak watchdog] in
+            guard let self, let watchdog else { return }
             watchdog.state.withLock { state in
                 guard !state.cancelled else { return }
                 state.fired = interrupt()
             }
         }
-        watchdog.item = item
-        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: timer)
         return watchdog
     }
 
     /// A pending kill of a subprocess (``killAfter(seconds:)``).
-    final class Watchdog: @unchecked Sendable {
+    final class Watchdog: Sendable {
         fileprivate let state = Mutex((cancelled: false, fired: false))
-        fileprivate var item: DispatchWorkItem?
 
         /// Stops the kill if it has not happened.
         func cancel() {
             state.withLock { $0.cancelled = true }
-            item?.cancel()
         }
 
         /// Whether the process was killed.

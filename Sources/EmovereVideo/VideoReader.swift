@@ -64,8 +64,9 @@ public final class VideoReader {
             + ["-map", info.streamIndex.map { "0:\($0)" } ?? "0:v:0", "-an", "-sn", "-dn",
                // Scaling to the probed size is a no-op for ordinary files and guards against size changes mid-stream.
                "-vf", "scale=\(info.width):\(info.height)"]
-            // A stream's announced rate can be a clock's (90000): the raw output then passes its frames through.
-            + (source.stallTimeoutSeconds == nil ? ["-r", info.frameRateText] : [])
+            // A stream's announced rate can be a clock's (90000): its frames pass through as they come instead.
+            // (`-vsync` rather than its successor `-fps_mode`, which ffmpeg 4 lacks.)
+            + (source.stallTimeoutSeconds == nil ? ["-r", info.frameRateText] : ["-vsync", "passthrough"])
             + ["-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
         decoder = try Subprocess(executable: tools.ffmpeg, arguments: arguments, output: pipe)
         output = pipe.fileHandleForReading

@@ -28,8 +28,11 @@ struct Live: ParsableCommand {
     @Option(help: ArgumentHelp("Read this network stream instead of a camera: an IP camera's rtsp://user:password@host/path (over TCP), or http(s), rtmp(s), srt, udp or tcp.", valueName: "url"))
     var stream: String?
 
-    @Option(help: "Seconds a --stream may take to answer, and to send each next frame, before the run fails.")
-    var streamTimeout: Double = 10
+    @Option(help: "Seconds a --stream may take to answer, and to send each next frame, before the run fails (or, with --reconnect, opens it again; default 10).")
+    var streamTimeout: Double?
+
+    @Flag(help: "When the --stream breaks off, stalls or ends, open it again (after 1 s, doubling to 30 s) instead of ending the run; stop with Ctrl-C or --max-frames.")
+    var reconnect = false
 
     @Flag(help: "Deliver --input frames at the file's frame rate, as a camera would.")
     var realtime = false
@@ -55,10 +58,11 @@ struct Live: ParsableCommand {
         if let stream, let problem = VideoSource.problem(withStreamURL: stream) {
             throw ValidationError("--stream \(VideoSource.stream(url: stream).name): \(problem)")
         }
-        if !(streamTimeout > 0 && streamTimeout <= 3600) {
+        if let streamTimeout, !(streamTimeout > 0 && streamTimeout <= 3600) {
             throw ValidationError("--stream-timeout: expected seconds above 0 and at most 3600, found \(streamTimeout)")
         }
-        if stream == nil && streamTimeout != 10 { throw ValidationError("--stream-timeout applies to a --stream") }
+        if stream == nil && streamTimeout != nil { throw ValidationError("--stream-timeout applies to a --stream") }
+        if stream == nil && reconnect { throw ValidationError("--reconnect applies to a --stream") }
         if let size, parseSize(size) == nil {
             throw ValidationError("--size: expected WIDTHxHEIGHT such as 640x480, each side 1-8192 pixels, found \(size)")
         }
@@ -94,7 +98,7 @@ struct Live: ParsableCommand {
         if let input {
             source = .file(input)
         } else if let stream {
-            source = .stream(url: stream, timeoutSeconds: streamTimeout)
+            source = streamTimeout.map { .stream(url: stream, timeoutSeconds: $0) } ?? .stream(url: stream)
         } else {
             let requested = size.flatMap(parseSize)
             source = .camera(device: camera ?? VideoSource.defaultCamera, width: requested?.width, height: requested?.height, frameRate: fps)
@@ -106,40 +110,30 @@ struct Live: ParsableCommand {
         let interruption = Interruption.install()
         // A reader of standard output that goes away (`| head`) ends the run as Ctrl-C does: the recording is kept.
         BrokenPipeSignal.ignore()
+        let isStream = if case .stream = source { true } else { false }
+        // A stream's announced rate can be a clock's (90000): its recording is then timed at a nominal 30 frames/s.
+        let recordingRate = isStream && !(1...120).contains(info.frameRate) ? "30" : info.frameRateText
         let writer = try out.map { path in
-            try VideoWriter(path: path, width: info.width, height: info.height, frameRate: info.frameRateText,
+            try VideoWriter(path: path, width: info.width, height: info.height, frameRate: recordingRate,
                             settings: .init(wallClockTimestamps: live), tools: tools)
         }
         let forcedExit = interruption.removeOnForcedExit(files: [writer?.temporaryPath].compactMap { $0 },
                                                          processes: [writer?.encoderProcessIdentifier].compactMap { $0 })
         defer { interruption.release(forcedExit) }
-        StandardError.write("live: \(source.name) \(info.width)x\(info.height) at \(ProgressBar.formatRate(info.frameRate)) frames/s\(live ? ", skipping frames that arrive while busy" : "")\n")
+        let pace = isStream ? ", frames as they come" : " at \(ProgressBar.formatRate(info.frameRate)) frames/s"
+        StandardError.write("live: \(source.name) \(info.width)x\(info.height)\(pace)\(live ? ", skipping frames that arrive while busy" : "")\n")
 
         // Every frame read is put, so a delivery's number counts the frames read (its index is one less).
         let mailbox = FrameMailbox<RGBImage, VideoError>(policy: live ? .newest : .every)
-        let pump = Thread { [mailbox, reader = UnsafeSendable(reader)] in
-            var failure: VideoError?
-            while !mailbox.isClosed {
-                var frame = RGBImage(width: info.width, height: info.height)
-                do throws(VideoError) {
-                    guard try reader.value.read(into: &frame) else { break }
-                } catch {
-                    failure = error
-                    break
-                }
-                mailbox.put(frame)
-            }
-            reader.value.close()
-            mailbox.finish(failure: failure)
-        }
-        pump.name = "emovere.live-reader"
-        pump.start()
+        let input = LiveInput(reader: reader, tools: tools, mailbox: mailbox, reconnects: reconnect)
+        input.start()
         // A camera or file that stops delivering would hold the loop in `next()`: the first signal ends the wait.
-        let decoder = UnsafeSendable(reader)  // `interrupt` only kills a running process, from any thread
         let stopper = interruption.whenRequested {
             mailbox.close()
-            decoder.value.interrupt()
+            input.interrupt()
         }
+        // A stream's frames come at its own pace, with gaps when it reconnects: their time is the clock's.
+        var firstArrival: ContinuousClock.Instant?
 
         let status = LiveStatus()
         let annotator = AnnotationRenderer()
@@ -162,7 +156,14 @@ struct Live: ParsableCommand {
                 var frame = delivery.frame
                 let index = delivery.number - 1
                 let faces = tracker.process(frame, index: index)
-                let time = Double(index) / info.frameRate
+                let time: Double
+                if isStream {
+                    let start = firstArrival ?? delivery.arrival
+                    firstArrival = start
+                    time = Stopwatch.seconds(delivery.arrival - start)
+                } else {
+                    time = Double(index) / info.frameRate
+                }
                 let latency = Stopwatch.seconds(ContinuousClock.now - delivery.arrival) * 1000
                 let line = try JSONLines.encode(FrameRecord(frame: index, time: time, faces: faces,
                                                             latencyMilliseconds: latency)) + "\n"
@@ -190,6 +191,7 @@ struct Live: ParsableCommand {
         interruption.release(stopper)
         mailbox.close()
         status.finish(dropped: mailbox.dropped)
+        if input.reconnectionCount > 0 { StandardError.write("  the stream was opened again \(input.reconnectionCount) time\(input.reconnectionCount == 1 ? "" : "s")\n") }
         if processed == 0, let inputFailure, !interruption.isRequested {
             writer?.cancel()  // nothing to keep: the input's failure is the news, not the empty recording's
             throw inputFailure

@@ -1,0 +1,94 @@
+import EmovereCore
+import EmovereVideo
+import EmovereVision
+import Foundation
+
+/// The reading side of `live`: a thread that reads frames into a mailbox until the input ends, breaks off or the
+/// mailbox is closed. With `reconnects` (a stream), a break, a stall or an end opens the stream again after a pause
+/// (1 s, doubling to ``longestPause``) instead of ending the run; the frames keep the first opening's size.
+final class LiveInput: @unchecked Sendable {
+    /// The longest pause between two attempts to reopen a stream, in seconds.
+    static let longestPause = 30.0
+
+    private let source: VideoSource
+    private let info: VideoInfo
+    private let tools: FFmpegTools
+    private let mailbox: FrameMailbox<RGBImage, VideoError>
+    private let reconnects: Bool
+    /// The reader in use (replaced on each reconnection), so `interrupt` reaches the decoder running now.
+    private let reader: Locked<UnsafeSendable<VideoReader>>
+    /// How many times the stream was opened again.
+    private let reconnections = Locked(0)
+
+    init(reader: VideoReader, tools: FFmpegTools, mailbox: FrameMailbox<RGBImage, VideoError>, reconnects: Bool) {
+        source = reader.source
+        info = reader.info
+        self.tools = tools
+        self.mailbox = mailbox
+        self.reconnects = reconnects
+        self.reader = Locked(UnsafeSendable(reader))
+    }
+
+    /// How many times the stream was opened again so far.
+    var reconnectionCount: Int { reconnections.withValue { $0 } }
+
+    /// Starts the reading thread.
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "emovere.live-reader"
+        thread.start()
+    }
+
+    /// Kills the decoder running now (from any thread): a read waiting on a stalled input ends.
+    func interrupt() {
+        reader.withValue { $0.value.interrupt() }
+    }
+
+    private func run() {
+        var failure: VideoError?
+        var pause = 1.0
+        while !mailbox.isClosed {
+            let current = reader.withValue { $0.value }
+            var frame = RGBImage(width: info.width, height: info.height)
+            let ended: Bool
+            do throws(VideoError) {
+                ended = try !current.read(into: &frame)
+            } catch {
+                failure = error
+                ended = true
+            }
+            if !ended {
+                pause = 1
+                mailbox.put(frame)
+                continue
+            }
+            current.close()
+            guard reconnects, !mailbox.isClosed else { break }
+            StandardError.write("live: \(failure.map { "\($0)" } ?? "\(source.name): the stream ended"); opening it again in \(String(format: "%g", pause)) s\n")
+            failure = nil
+            guard waitUnlessClosed(seconds: pause) else { break }
+            pause = min(pause * 2, Self.longestPause)
+            do throws(VideoError) {
+                // Scaled to the first opening's size: the recording and the tracks go on at one size.
+                let reopened = try VideoReader(source: source, info: info, tools: tools)
+                reader.withValue { $0 = UnsafeSendable(reopened) }
+                reconnections.withValue { $0 += 1 }
+            } catch {
+                failure = error
+                break  // ffmpeg cannot be started at all: nothing a pause mends
+            }
+        }
+        reader.withValue { $0.value.close() }
+        mailbox.finish(failure: failure)
+    }
+
+    /// Waits `seconds`, or less when the mailbox closes (Ctrl-C); returns whether it is still open.
+    private func waitUnlessClosed(seconds: Double) -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if mailbox.isClosed { return false }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return !mailbox.isClosed
+    }
+}
