@@ -1,11 +1,15 @@
 import Foundation
 
 /// Which web pages may call the server from a browser. A request whose `Origin` header names a web page (a browser's
-/// fetch, form post or WebSocket) is served when the origin is the server's own (its scheme-less `host:port` is the
-/// request's `Host`), or is one of `allowedOrigins` (`*`: any). Any other is refused with 403, so a page on another
-/// site cannot make the server analyse images or open streams for it; an allowed one gets the CORS headers that let
-/// the browser read the answer. Requests without `Origin`, or with one that is no web page's (curl, scripts, WebSocket
-/// libraries), are not pages' and are served.
+/// fetch, form post or WebSocket) is served when the page is the server's own, or its origin is one of
+/// `allowedOrigins` (`*`: any). Any other is refused with 403, so a page on another site cannot make the server analyse
+/// images or open streams for it; an allowed one gets the CORS headers that let the browser read the answer. Requests
+/// without `Origin`, or with one that is no web page's (curl, scripts, WebSocket libraries), are not pages' and are
+/// served.
+///
+/// The server's own page is one whose origin names the host and port of the request's `Host`, when that host is an
+/// IP address or `localhost`: a domain name could be a DNS-rebinding attacker's (their page's name turned to point at
+/// this machine, `Origin` and `Host` then agree), so a page reached by a domain name needs `--allow-origin`.
 public struct CrossOriginPolicy: Sendable, Equatable {
     /// The origins allowed besides the server's own, each `scheme://host[:port]` as a browser sends it
     /// (`https://app.example.com`, `http://localhost:3000`), or `*` for any.
@@ -19,24 +23,11 @@ public struct CrossOriginPolicy: Sendable, Equatable {
     /// Whether any origin is allowed (`*` among `allowedOrigins`).
     public var allowsAnyOrigin: Bool { allowedOrigins.contains("*") }
 
-    /// The problem with the first entry of `allowedOrigins` that is neither `*` nor an origin (`http` or `https`, a
-    /// host, an optional port; no path, query or trailing slash), or nil when all are.
+    /// The first entry of `allowedOrigins` that is neither `*` nor an origin (`http` or `https`, a host, an optional
+    /// numeric port; no path, query, user or trailing slash), with why; nil when all are.
     public var invalidEntry: (entry: String, reason: String)? {
         for entry in allowedOrigins where entry != "*" {
-            if let reason = Self.problem(withOrigin: entry) { return (entry, reason) }
-        }
-        return nil
-    }
-
-    private static func problem(withOrigin origin: String) -> String? {
-        let lowered = origin.lowercased()
-        guard let scheme = ["http://", "https://"].first(where: lowered.hasPrefix) else {
-            return "it does not start with http:// or https://"
-        }
-        let authority = lowered.dropFirst(scheme.count)
-        if authority.isEmpty { return "it names no host" }
-        if let bad = authority.first(where: { "/?#@ \t".contains($0) }) {
-            return bad == "/" ? "an origin has no path (not even a trailing slash)" : "it holds '\(bad)'"
+            if case let .failure(problem) = Self.normalized(entry) { return (entry, problem.reason) }
         }
         return nil
     }
@@ -45,11 +36,25 @@ public struct CrossOriginPolicy: Sendable, Equatable {
     /// (its `Host` header).
     public func decision(origin: String?, host: String?) -> Decision {
         guard let origin, Self.isWebPage(origin) else { return .notCrossOrigin }
-        if let host, Self.isSameOrigin(origin, host: host) { return .notCrossOrigin }
+        let page = try? Self.normalized(origin).get()
+        if let page, let host, Self.cannotBeRebound(host), page == Self.origin(scheme: page, host: host) {
+            return .notCrossOrigin
+        }
         if allowsAnyOrigin { return .allowed(allowOriginHeader: "*") }
-        let lowered = origin.lowercased()
-        if allowedOrigins.contains(where: { $0.lowercased() == lowered }) { return .allowed(allowOriginHeader: origin) }
+        if let page, allowedOrigins.contains(where: { (try? Self.normalized($0).get()) == page }) {
+            return .allowed(allowOriginHeader: origin)
+        }
         return .refused
+    }
+
+    /// What the server does with a request.
+    public enum Decision: Sendable, Equatable {
+        /// No `Origin`, no web page's, or the server's own: served as it is.
+        case notCrossOrigin
+        /// Another site's page that the policy allows: served with `Access-Control-Allow-Origin` set to the value.
+        case allowed(allowOriginHeader: String)
+        /// Another site's page that the policy does not allow: answered 403.
+        case refused
     }
 
     /// Whether `origin` is a web page's, as browsers send it: `http` or `https`, or `null` (a local file, a sandboxed
@@ -60,34 +65,52 @@ public struct CrossOriginPolicy: Sendable, Equatable {
         return lowered == "null" || lowered.hasPrefix("http://") || lowered.hasPrefix("https://")
     }
 
-    /// What the server does with a request.
-    public enum Decision: Sendable, Equatable {
-        /// No `Origin`, or the server's own: served as it is.
-        case notCrossOrigin
-        /// Another site's page that the policy allows: served with `Access-Control-Allow-Origin` set to the value.
-        case allowed(allowOriginHeader: String)
-        /// Another site's page that the policy does not allow: answered 403.
-        case refused
+    /// Why an origin is not one.
+    struct Problem: Error { let reason: String }
+
+    /// `origin` as `scheme://host:port`, in lower case with the scheme's default port written out, so two spellings
+    /// of one origin compare equal.
+    static func normalized(_ origin: String) -> Result<String, Problem> {
+        let lowered = origin.lowercased()
+        guard let scheme = ["http", "https"].first(where: { lowered.hasPrefix($0 + "://") }) else {
+            return .failure(Problem(reason: "it does not start with http:// or https://"))
+        }
+        let authority = String(lowered.dropFirst(scheme.count + 3))
+        if authority.contains("/") { return .failure(Problem(reason: "an origin has no path (not even a trailing slash)")) }
+        if let bad = authority.first(where: { "?#@ \t".contains($0) }) {
+            return .failure(Problem(reason: "it holds '\(bad)'"))
+        }
+        guard let (name, port) = hostAndPort(authority, scheme: scheme) else {
+            return .failure(Problem(reason: "expected a host and an optional numeric port after \(scheme)://"))
+        }
+        return .success("\(scheme)://\(name):\(port)")
     }
 
-    /// Whether `origin` (`scheme://host[:port]`) names the server that `host` (a `Host` header, `host[:port]`) does;
-    /// a port left out of either is the scheme's default (80 or 443).
-    static func isSameOrigin(_ origin: String, host: String) -> Bool {
-        let lowered = origin.lowercased()
-        let defaultPort: String
-        if lowered.hasPrefix("http://") {
-            defaultPort = "80"
-        } else if lowered.hasPrefix("https://") {
-            defaultPort = "443"
-        } else {
-            return false  // "null" (a file or sandboxed page) or another scheme: never this server
-        }
-        func withPort(_ authority: Substring) -> String {
-            // An IPv6 literal keeps its colons inside brackets: a port follows the closing one.
-            let portStart = authority.lastIndex(of: "]").map { authority[$0...] } ?? authority[...]
-            return portStart.contains(":") ? String(authority) : authority + ":" + defaultPort
-        }
-        let originAuthority = lowered.drop { $0 != "/" }.dropFirst(2)
-        return withPort(originAuthority) == withPort(Substring(host.lowercased()))
+    /// The origin a page of `page`'s scheme at `host` (a `Host` header) has, normalized; nil for a malformed host.
+    private static func origin(scheme page: String, host: String) -> String? {
+        let scheme = page.hasPrefix("https://") ? "https" : "http"
+        guard let (name, port) = hostAndPort(host.lowercased(), scheme: scheme) else { return nil }
+        return "\(scheme)://\(name):\(port)"
+    }
+
+    /// The host name and port of `authority` (`host[:port]`, an IPv6 address in brackets), the port the scheme's
+    /// default when absent; nil without a host or with a port that is not a number in 1-65535.
+    private static func hostAndPort(_ authority: String, scheme: String) -> (name: String, port: Int)? {
+        let afterBracket = authority.lastIndex(of: "]").map { authority.index(after: $0) } ?? authority.startIndex
+        let colon = authority[afterBracket...].lastIndex(of: ":")
+        let name = String(authority[..<(colon ?? authority.endIndex)])
+        let port = if let colon { Int(authority[authority.index(after: colon)...]) } else { scheme == "https" ? 443 : 80 }
+        guard !name.isEmpty, let port, (1...65535).contains(port) else { return nil }
+        return (name, port)
+    }
+
+    /// Whether the host of `host` (a `Host` header) is an IP address or `localhost`, names no DNS lookup can turn to
+    /// another machine.
+    static func cannotBeRebound(_ host: String) -> Bool {
+        guard let (name, _) = hostAndPort(host.lowercased(), scheme: "http") else { return false }
+        if name.hasPrefix("[") && name.hasSuffix("]") { return true }  // an IPv6 literal
+        if name == "localhost" || name.hasSuffix(".localhost") { return true }  // loopback by RFC 6761
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
     }
 }

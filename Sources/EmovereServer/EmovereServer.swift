@@ -120,7 +120,8 @@ public struct EmovereServer: Sendable {
             // 10.2: 403 for an origin it does not accept).
             let origin = request.headers[.origin]
             guard crossOrigin.decision(origin: origin, host: request.head.authority) != .refused else {
-                return await context.refuseUpgrade(.originNotAllowed(origin: origin ?? ""))
+                // Thrown, so the stream's metrics count the 403 the connection's guard answers.
+                throw await context.refuseUpgrade(.originNotAllowed(origin: origin ?? ""))
             }
             return .upgrade([:])
         }) { inbound, outbound, _ in
@@ -214,9 +215,11 @@ public struct EmovereServer: Sendable {
         }
         let allowed = Dictionary(grouping: routes, by: \.path).mapValues { $0.map(\.method) }
         let router = Router(context: ServerRequestContext.self)
-        // Outermost: a refused page's request goes no further, and an allowed one's errors get its headers too.
-        router.add(middleware: CrossOriginMiddleware(policy: configuration.crossOrigin, allowed: allowed))
+        // Metrics see every answer (refusals and preflights included); an allowed page's answers, errors with their
+        // messages included, get its headers.
         router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: CrossOriginMiddleware(policy: configuration.crossOrigin, allowed: allowed))
+        router.add(middleware: ErrorMessageMiddleware())
         for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.respond) }
         // Added after the routes, it wraps none of them: it sees only the requests that no route took.
         router.add(middleware: AllowedMethodsMiddleware(allowed: allowed))

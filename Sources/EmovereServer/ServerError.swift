@@ -81,8 +81,10 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
             return "unsupported content type: expected \(accepted.joined(separator: ", ")), received \(received.map { "'\($0)'" } ?? "none")"
         case let .undecodableImage(reason):
             return "cannot decode the image: \(reason)"
+        case let .originNotAllowed(origin) where origin.lowercased() == "null":
+            return "origin null (a local file or sandboxed page) is not allowed: such pages may call this server from a browser only when it is started with --allow-origin '*' (any page)"
         case let .originNotAllowed(origin):
-            return "origin \(origin) is not allowed: a page of another site may call this server from a browser only when the server is started with --allow-origin \(origin) (or --allow-origin '*' for any page)"
+            return "origin \(origin) is not allowed: a page of another site, or one reached by a domain name, may call this server from a browser only when it is started with --allow-origin \(origin) (or --allow-origin '*' for any page)"
         case let .upgradeRequired(path):
             return "\(path) is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket)"
         case let .notImplemented(message):

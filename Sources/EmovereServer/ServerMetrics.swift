@@ -127,12 +127,6 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             } else {
                 context.logger.debug("\(request.method) \(request.uri.path): \(status.code) \(error)")
             }
-            if let plain = error as? HTTPError, plain.body == nil {
-                let message = status == .notFound
-                    ? "no route for \(request.method) \(request.uri.path); see /v1/openapi.json"
-                    : "\(status.code) \(status.reasonPhrase) for \(request.method) \(request.uri.path)"
-                throw HTTPError(plain.status, headers: plain.headers, message: message)
-            }
             throw error
         }
     }

@@ -16,11 +16,15 @@ struct StreamRequestContext: RequestContext, WebSocketRequestContext {
         channel = source.channel
     }
 
-    /// Refuses the upgrade with `error`: the connection's guard answers it (instead of the 400 a refused upgrade
-    /// otherwise gets) and closes the connection.
-    func refuseUpgrade(_ error: ServerError) async -> RouterShouldUpgrade {
+    /// Hands `error` to the connection's guard, which answers it (instead of the 400 a refused upgrade otherwise
+    /// gets) and closes the connection, and returns it for the route to throw (refusing the upgrade).
+    func refuseUpgrade(_ error: ServerError) async -> ServerError {
         // Outbound events pass the guard before the upgrade handler reports the refusal inbound.
-        try? await channel.triggerUserOutboundEvent(ConnectionGuard.RefusalEvent(error: error)).get()
-        return .dontUpgrade
+        do {
+            try await channel.triggerUserOutboundEvent(ConnectionGuard.RefusalEvent(error: error)).get()
+        } catch {
+            logger.debug("the refusal of a stream could not reach its connection, closed already: \(error)")
+        }
+        return error
     }
 }

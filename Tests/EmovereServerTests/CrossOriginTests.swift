@@ -16,22 +16,26 @@ struct CrossOriginTests {
         return try ServerFixture.server(configuration)
     }
 
+    /// A page is the server's own when its origin names the `Host` it called, by an IP address or `localhost`.
     @Test(arguments: [
-        ("http://127.0.0.1:8080", "127.0.0.1:8080", true), ("http://example.com", "example.com:80", true),
-        ("https://Example.com", "example.com", true), ("https://example.com:443", "example.com", true),
+        ("http://127.0.0.1:8080", "127.0.0.1:8080", true), ("http://localhost", "localhost:80", true),
+        ("https://LOCALHOST", "localhost", true), ("https://127.0.0.1:443", "127.0.0.1", true),
         ("http://[::1]:8080", "[::1]:8080", true), ("http://[::1]", "[::1]:80", true),
-        ("http://127.0.0.1:8081", "127.0.0.1:8080", false), ("https://example.com", "example.com:80", false),
-        ("http://evil.com", "example.com", false), ("null", "example.com", false),
-        ("http://example.com.evil.com", "example.com", false),
+        ("http://cam.localhost:9", "cam.localhost:9", true), ("http://10.0.0.5:8080", "10.0.0.5:8080", true),
+        ("http://127.0.0.1:8081", "127.0.0.1:8080", false), ("https://127.0.0.1", "127.0.0.1:80", false),
+        ("http://evil.com", "127.0.0.1", false), ("null", "127.0.0.1", false),
+        // DNS rebinding: a page whose name was turned to point at this machine agrees with its own Host.
+        ("http://evil.example:8080", "evil.example:8080", false), ("http://1.2.3.4.evil.example", "1.2.3.4.evil.example", false),
     ])
-    func sameOriginIsTheHostWithItsSchemesPort(origin: String, host: String, same: Bool) {
-        #expect(CrossOriginPolicy.isSameOrigin(origin, host: host) == same)
+    func ownPageIsTheHostByAddressOrLocalhost(origin: String, host: String, own: Bool) {
+        #expect((CrossOriginPolicy().decision(origin: origin, host: host) == .notCrossOrigin) == own)
     }
 
     @Test func decisions() {
         let none = CrossOriginPolicy()
         #expect(none.decision(origin: nil, host: "x") == .notCrossOrigin)
-        #expect(none.decision(origin: "http://x", host: "x") == .notCrossOrigin)
+        #expect(none.decision(origin: "http://127.0.0.1:9", host: "127.0.0.1:9") == .notCrossOrigin)
+        #expect(none.decision(origin: "http://x", host: "x") == .refused)  // a domain name: rebinding could fake it
         #expect(none.decision(origin: Self.app, host: "x") == .refused)
         #expect(none.decision(origin: Self.app, host: nil) == .refused)
         #expect(none.decision(origin: "null", host: "x") == .refused)
@@ -39,6 +43,10 @@ struct CrossOriginTests {
         #expect(none.decision(origin: "ws://127.0.0.1", host: "127.0.0.1:8080") == .notCrossOrigin)
         let some = CrossOriginPolicy(allowedOrigins: ["http://localhost:3000", Self.app])
         #expect(some.decision(origin: "https://APP.example.com", host: "x") == .allowed(allowOriginHeader: "https://APP.example.com"))
+        // Spellings of one origin match: the default port written out or left out.
+        #expect(some.decision(origin: "https://app.example.com:443", host: "x") != .refused)
+        #expect(CrossOriginPolicy(allowedOrigins: ["https://app.example.com:443"]).decision(origin: Self.app, host: "x") != .refused)
+        #expect(some.decision(origin: "https://app.example.com:8443", host: "x") == .refused)
         #expect(some.decision(origin: "http://localhost:3001", host: "x") == .refused)
         #expect(some.decision(origin: "null", host: "x") == .refused)
         let any = CrossOriginPolicy(allowedOrigins: ["*"])
@@ -47,8 +55,9 @@ struct CrossOriginTests {
 
     @Test(arguments: [
         ("app.example.com", "http:// or https://"), ("https://app.example.com/", "no path"),
-        ("https://app.example.com/v1", "no path"), ("https://", "no host"), ("https://a b", "holds ' '"),
-        ("ftp://x", "http:// or https://"),
+        ("https://app.example.com/v1", "no path"), ("https://", "expected a host"), ("https://a b", "holds ' '"),
+        ("ftp://x", "http:// or https://"), ("http://:8080", "expected a host"), ("http://h:abc", "numeric port"),
+        ("http://h:70000", "numeric port"), ("https://user@app.example.com", "holds '@'"),
     ])
     func anEntryThatIsNotAnOriginIsASettingError(entry: String, reason: String) throws {
         var configuration = ServerConfiguration()
@@ -60,7 +69,7 @@ struct CrossOriginTests {
         }
         #expect(name == "allow-origin")
         #expect(received.contains("'\(entry)'") && received.contains(reason), "\(received)")
-        configuration.crossOrigin = CrossOriginPolicy(allowedOrigins: ["*", "http://[::1]:8080", Self.app])
+        configuration.crossOrigin = CrossOriginPolicy(allowedOrigins: ["*", "http://[::1]:8080", Self.app, "HTTP://Cam.Local:8443"])
         try configuration.validate()
     }
 
@@ -77,6 +86,9 @@ struct CrossOriginTests {
                 #expect(message.contains("origin \(Self.app) is not allowed") && message.contains("--allow-origin \(Self.app)"),
                         "\(message)")
             }
+            // The refusals are counted like any answer.
+            let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            #expect(metrics.contains(#"status="403""#), "\(metrics.prefix(1500))")
         }
     }
 
