@@ -20,12 +20,13 @@ for actor pools); a run's output holds each photo exactly once.
 """
 
 import argparse
+import collections
 import glob
 import json
 import os
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -90,24 +91,26 @@ def finished_paths(out):
 class EmovereWorker:
     """One Ray actor: a long-lived emovere worker process fed batches of paths."""
 
-    # The end of a dead worker's standard error that its notice quotes, in bytes.
+    # The end of a dead worker's standard error that its notice quotes, in characters.
     STDERR_TAIL = 2000
 
     def __init__(self, command):
         self.command = command
         self.process = None
-        self.stderr = None
+        self.stderr_lines = None
+        self.stderr_reader = None
         self.notes = []
         self.start()
 
     def start(self):
-        # The worker's standard error goes to a file of its own (an actor's output does not reach the driver), read
-        # back when the worker dies.
-        if self.stderr is not None:
-            self.stderr.close()
-        self.stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=self.stderr, text=True, bufsize=1)
+                                        stderr=subprocess.PIPE, text=True, bufsize=1, errors="replace")
+        # The worker's standard error passes on to the actor's (Ray's logs), its last lines kept for the notice
+        # should the worker die (an actor's own output does not reach the driver).
+        self.stderr_lines = collections.deque(maxlen=50)
+        self.stderr_reader = threading.Thread(target=self.pass_on, args=(self.process.stderr, self.stderr_lines),
+                                              daemon=True)
+        self.stderr_reader.start()
         pid_folder = os.environ.get("EMOVERE_RAY_PIDS")
         if pid_folder:  # lets the fault test find and kill a worker
             with open(os.path.join(pid_folder, f"{self.process.pid}.pid"), "w", encoding="utf-8") as marker:
@@ -130,13 +133,19 @@ class EmovereWorker:
         answered = answer.get("path") if isinstance(answer, dict) else None
         return line.rstrip("\n") if answered == path else None
 
+    @staticmethod
+    def pass_on(stream, lines):
+        for line in stream:
+            sys.stderr.write(line)
+            lines.append(line)
+
     def restart(self, path):
         """Ends the worker process (dead, or out of step), notes why with the end of its standard error, and starts a
         new one."""
         self.process.kill()
         code = self.process.wait()
-        self.stderr.seek(max(0, self.stderr.seek(0, os.SEEK_END) - self.STDERR_TAIL))
-        tail = self.stderr.read().decode("utf-8", "replace").strip()
+        self.stderr_reader.join(timeout=10)  # the pipe ends with the process (unless a child of it holds it)
+        tail = "".join(self.stderr_lines)[-self.STDERR_TAIL:].strip()
         note = f"emovere worker exited with status {code} while analysing {path}; restarting"
         self.notes.append(note + (f"; its standard error ended: {tail}" if tail else ""))
         print(note, file=sys.stderr, flush=True)

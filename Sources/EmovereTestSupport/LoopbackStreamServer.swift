@@ -23,11 +23,13 @@ public final class LoopbackStreamServer: @unchecked Sendable {
 
     public init(body: [UInt8] = [], stallsAfterBody: Bool = false, accepts: Bool = true) throws {
         (listener, port) = try Self.openListener()
+        self.accepts = accepts
         guard accepts else { return }
         let thread = Thread { [self] in
+            defer { closeEverything() }  // the thread closes what it uses: no descriptor is closed under it
             while true {
                 let connection = accept(listener, nil, nil)
-                guard connection >= 0 else { return }  // the listener was closed
+                guard connection >= 0 else { return }  // the listener was shut down
                 guard keep(connection) else { return }
                 Self.receiveRequestHead(connection)
                 Self.send(Array("HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n".utf8) + body, to: connection)
@@ -40,15 +42,25 @@ public final class LoopbackStreamServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    /// Closes the listener and every connection.
+    private let accepts: Bool
+
+    /// Ends the listener and every connection (shut down here, closed by the serving thread as it ends).
     public func stop() {
         held.lock()
         defer { held.unlock() }
         guard !stopped else { return }
         stopped = true
         shutdown(listener, Int32(SHUT_RDWR))
+        for connection in connections { shutdown(connection, Int32(SHUT_RDWR)) }
+        if !accepts { close(listener) }  // no thread: nothing else uses it
+    }
+
+    private func closeEverything() {
+        held.lock()
+        defer { held.unlock() }
         close(listener)
         for connection in connections { close(connection) }
+        connections = []
     }
 
     /// A free loopback port: one that was free a moment ago, its listener closed.

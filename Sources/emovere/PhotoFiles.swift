@@ -30,9 +30,6 @@ enum PhotoFiles {
                     if let copies, isAnnotatedCopy(child), OutputPaths.canonical(child).hasPrefix(copies) { continue }
                     if isRegularFile(child) || isBrokenLink(child) {
                         files.append(child)  // a broken link is kept: its analysis reports it, and the run fails
-                    } else if child.contains("\u{FFFD}") {
-                        // The listing decoded a name that is not UTF-8 with replacement characters: no such path.
-                        StandardError.write("warning: skipping \(child): its name is not valid UTF-8, which emovere cannot open; rename the file\n")
                     } else {
                         StandardError.write("warning: skipping \(child): not a regular file\n")
                     }
@@ -58,7 +55,8 @@ enum PhotoFiles {
             guard entered.insert(OutputPaths.canonical(absolute)).inserted else { return }
             let names: [String]
             do {
-                names = try FileManager.default.contentsOfDirectory(atPath: absolute)
+                // Sorted: when two links reach one folder, the same one names its photos on every run and machine.
+                names = try FileManager.default.contentsOfDirectory(atPath: absolute).sorted()
             } catch {
                 throw CommandFailure("cannot list the folder \(absolute): \(error.localizedDescription)")
             }
@@ -68,6 +66,12 @@ enum PhotoFiles {
                 if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(child),
                                                   isDirectory: &isDirectory), isDirectory.boolValue {
                     try walk(child)
+                } else if name.contains("\u{FFFD}"),
+                          extensions.contains((name as NSString).pathExtension.lowercased())
+                            || (name as NSString).pathExtension.isEmpty {
+                    // The listing decoded a name that is not UTF-8 with replacement characters: no such path, so a
+                    // photo's or a folder's (which cannot be told apart) is named.
+                    StandardError.write("warning: skipping \((folder as NSString).appendingPathComponent(child)): its name is not valid UTF-8, which emovere cannot open; rename it\n")
                 } else if extensions.contains((name as NSString).pathExtension.lowercased()) {
                     found.append(child)
                 }

@@ -54,6 +54,7 @@ struct RecognizerPoolTests {
         let pool = try ServerFixture.server(recognizers: 1, waiting: 1).pool
         let gate = DispatchSemaphore(value: 0)
         let first = Task { try await pool.withRecognizer { _ in gate.wait() } }
+        defer { gate.signal() }  // a failed wait below must not leave the first analysis blocked
         try await Self.waitUntil { pool.occupancy.running == 1 }
         let wanted = Atomic(true)
         let analysed = Atomic(false)
@@ -64,7 +65,6 @@ struct RecognizerPoolTests {
         }
         try await Self.waitUntil { pool.occupancy.waiting == 1 }
         wanted.store(false, ordering: .relaxed)
-        defer { gate.signal() }  // a failed wait below must not leave the first analysis blocked
         try await Self.waitUntil { pool.occupancy.waiting == 0 }
         await #expect(throws: ServerError.clientClosedRequest) { try await gone.value }
         #expect(pool.occupancy == (1, 0))
