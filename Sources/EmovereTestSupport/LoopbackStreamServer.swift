@@ -12,8 +12,6 @@ import Musl
 /// kept open and silent (a camera that stopped sending). With `accepts` false no connection is ever answered (they
 /// wait in the backlog, as with a host that does not respond).
 public final class LoopbackStreamServer: @unchecked Sendable {
-    public struct Failure: Error, CustomStringConvertible { public var description: String }
-
     /// The port it listens on.
     public let port: Int
     private let listener: Int32
@@ -32,7 +30,7 @@ public final class LoopbackStreamServer: @unchecked Sendable {
                 guard connection >= 0 else { return }  // the listener was shut down
                 guard keep(connection) else { return }
                 Self.receiveRequestHead(connection)
-                Self.send(Array("HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n".utf8) + body, to: connection)
+                RawConnection.send(Array("HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n".utf8) + body, on: connection)
                 if !stallsAfterBody { shutdown(connection, Int32(SHUT_RDWR)) }
             }
         }
@@ -88,7 +86,7 @@ public final class LoopbackStreamServer: @unchecked Sendable {
         #else
         let descriptor = socket(AF_INET, SOCK_STREAM, 0)
         #endif
-        guard descriptor >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        guard descriptor >= 0 else { throw RawConnection.Failure(description: "socket() failed: errno \(errno)") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -101,7 +99,7 @@ public final class LoopbackStreamServer: @unchecked Sendable {
         }
         guard listening else {
             close(descriptor)
-            throw Failure(description: "listening on a loopback port failed: errno \(errno)")
+            throw RawConnection.Failure(description: "listening on a loopback port failed: errno \(errno)")
         }
         return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
@@ -114,21 +112,6 @@ public final class LoopbackStreamServer: @unchecked Sendable {
             let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
             if count <= 0 { return }
             received += buffer[0..<count]
-        }
-    }
-
-    private static func send(_ bytes: [UInt8], to connection: Int32) {
-        var offset = 0
-        while offset < bytes.count {
-            #if canImport(Glibc)
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            #elseif canImport(Musl)
-            let sent = bytes[offset...].withUnsafeBytes { Musl.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            #else
-            let sent = bytes[offset...].withUnsafeBytes { Darwin.send(connection, $0.baseAddress, $0.count, 0) }
-            #endif
-            if sent <= 0 { return }
-            offset += sent
         }
     }
 }

@@ -47,6 +47,11 @@ public final class RawConnection: @unchecked Sendable {
 
     /// Sends every byte of `bytes` (a peer that already closed is not an error: the test reads what it answered).
     public func send(_ bytes: [UInt8]) {
+        Self.send(bytes, on: descriptor)
+    }
+
+    /// Sends every byte of `bytes` on the socket `descriptor`, stopping quietly when the peer has closed (no SIGPIPE).
+    static func send(_ bytes: [UInt8], on descriptor: Int32) {
         var offset = 0
         while offset < bytes.count {
             #if canImport(Glibc)
