@@ -94,13 +94,21 @@ public struct CrossOriginPolicy: Sendable, Equatable {
     }
 
     /// The host name and port of `authority` (`host[:port]`, an IPv6 address in brackets), the port the scheme's
-    /// default when absent; nil without a host or with a port that is not a number in 1-65535.
+    /// default when absent; nil without a host, with a colon in a host outside brackets, or with a port that is not
+    /// ASCII digits making 1-65535.
     private static func hostAndPort(_ authority: String, scheme: String) -> (name: String, port: Int)? {
         let afterBracket = authority.lastIndex(of: "]").map { authority.index(after: $0) } ?? authority.startIndex
-        let colon = authority[afterBracket...].lastIndex(of: ":")
+        let colon = authority[afterBracket...].firstIndex(of: ":")
         let name = String(authority[..<(colon ?? authority.endIndex)])
-        let port = if let colon { Int(authority[authority.index(after: colon)...]) } else { scheme == "https" ? 443 : 80 }
-        guard !name.isEmpty, let port, (1...65535).contains(port) else { return nil }
+        let digits = colon.map { authority[authority.index(after: $0)...] }
+        let port = if let digits {
+            digits.allSatisfy { $0.isASCII && $0.isNumber } ? Int(digits) : nil
+        } else {
+            scheme == "https" ? 443 : 80
+        }
+        let bracketed = name.hasPrefix("[") && name.hasSuffix("]") && name.count > 2
+        guard !name.isEmpty, bracketed || !name.contains(where: { "[]:".contains($0) }),
+              let port, (1...65535).contains(port) else { return nil }
         return (name, port)
     }
 
@@ -111,6 +119,6 @@ public struct CrossOriginPolicy: Sendable, Equatable {
         if name.hasPrefix("[") && name.hasSuffix("]") { return true }  // an IPv6 literal
         if name == "localhost" || name.hasSuffix(".localhost") { return true }  // loopback by RFC 6761
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+        return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }
     }
 }

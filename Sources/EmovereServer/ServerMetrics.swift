@@ -103,8 +103,7 @@ public final class ServerMetrics: Sendable {
     }
 }
 
-/// Records every request's route, status and latency in ``ServerMetrics``, logs server errors once, and gives the
-/// router's own bodiless errors (404 for an unknown path) a JSON message.
+/// Records every request's route, status and latency in ``ServerMetrics`` and logs server errors once.
 struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
 

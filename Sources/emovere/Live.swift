@@ -15,7 +15,8 @@ struct Live: ParsableCommand {
             box, emotion and probabilities) and a status line with frames/s and latency on standard error. \
             With a camera, a stream or --realtime, frames that arrive while the previous one is still being processed are \
             skipped (counted as dropped), so the results stay current. A stream that gives no answer or no frame for \
-            --stream-timeout seconds ends the run with an error (exit 1, the recording kept). Stop with Ctrl-C; --out is then finished \
+            --stream-timeout seconds ends the run with an error (exit 1, the recording kept), or once it has opened, \
+            with --reconnect, is opened again. Stop with Ctrl-C; --out is then finished \
             and kept.
             """)
 
@@ -31,7 +32,7 @@ struct Live: ParsableCommand {
     @Option(help: "Seconds a --stream may take to answer, and to send each next frame, before the run fails (or, with --reconnect, opens it again; default 10).")
     var streamTimeout: Double?
 
-    @Flag(help: "When the --stream breaks off, stalls or ends, open it again (after 1 s, doubling to 30 s) instead of ending the run; stop with Ctrl-C or --max-frames.")
+    @Flag(help: "When the --stream breaks off, stalls or ends after its first opening, open it again (after 1 s, doubling to 30 s while it stays down) instead of ending the run; stop with Ctrl-C or --max-frames.")
     var reconnect = false
 
     @Flag(help: "Deliver --input frames at the file's frame rate, as a camera would.")

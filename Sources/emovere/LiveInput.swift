@@ -4,8 +4,9 @@ import EmovereVision
 import Foundation
 
 /// The reading side of `live`: a thread that reads frames into a mailbox until the input ends, breaks off or the
-/// mailbox is closed. With `reconnects` (a stream), a break, a stall or an end opens the stream again after a pause
-/// (1 s, doubling to ``longestPause``) instead of ending the run; the frames keep the first opening's size.
+/// mailbox is closed. With `reconnects` (a stream), a break, a stall or an end after the first opening opens the stream
+/// again after a pause (1 s, doubling to ``longestPause`` while it stays down) instead of ending the run; the frames
+/// keep the first opening's size.
 final class LiveInput: @unchecked Sendable {
     /// The longest pause between two attempts to reopen a stream, in seconds.
     static let longestPause = 30.0
@@ -17,7 +18,7 @@ final class LiveInput: @unchecked Sendable {
     private let reconnects: Bool
     /// The reader in use (replaced on each reconnection), so `interrupt` reaches the decoder running now.
     private let reader: Locked<UnsafeSendable<VideoReader>>
-    /// How many times the stream was opened again.
+    /// How many times the stream was opened again and delivered a frame.
     private let reconnections = Locked(0)
 
     init(reader: VideoReader, tools: FFmpegTools, mailbox: FrameMailbox<RGBImage, VideoError>, reconnects: Bool) {
@@ -29,7 +30,7 @@ final class LiveInput: @unchecked Sendable {
         self.reader = Locked(UnsafeSendable(reader))
     }
 
-    /// How many times the stream was opened again so far.
+    /// How many times the stream was opened again and delivered a frame, so far.
     var reconnectionCount: Int { reconnections.withValue { $0 } }
 
     /// Starts the reading thread.
@@ -47,6 +48,10 @@ final class LiveInput: @unchecked Sendable {
     private func run() {
         var failure: VideoError?
         var pause = 1.0
+        var reopened = false  // the reader is a reopening that has not delivered a frame yet
+        // A reopening may find the stream's video under another stream number: it maps the first video stream.
+        var reopeningInfo = info
+        reopeningInfo.streamIndex = nil
         while !mailbox.isClosed {
             let current = reader.withValue { $0.value }
             var frame = RGBImage(width: info.width, height: info.height)
@@ -58,27 +63,31 @@ final class LiveInput: @unchecked Sendable {
                 ended = true
             }
             if !ended {
+                if reopened { reconnections.withValue { $0 += 1 } }  // counted once it delivers
+                reopened = false
                 pause = 1
                 mailbox.put(frame)
                 continue
             }
             current.close()
             guard reconnects, !mailbox.isClosed else { break }
-            StandardError.write("live: \(failure.map { "\($0)" } ?? "\(source.name): the stream ended"); opening it again in \(String(format: "%g", pause)) s\n")
+            StandardError.write("live: \(failure.map { "\($0)" } ?? "\(source.name): the stream ended")\n"
+                                + "live: opening \(source.name) again in \(String(format: "%g", pause)) s\n")
             failure = nil
             guard waitUnlessClosed(seconds: pause) else { break }
             pause = min(pause * 2, Self.longestPause)
             do throws(VideoError) {
                 // Scaled to the first opening's size: the recording and the tracks go on at one size.
-                let reopened = try VideoReader(source: source, info: info, tools: tools)
-                reader.withValue { $0 = UnsafeSendable(reopened) }
-                reconnections.withValue { $0 += 1 }
+                let next = try VideoReader(source: source, info: reopeningInfo, tools: tools)
+                reader.withValue { $0 = UnsafeSendable(next) }
+                reopened = true
             } catch {
                 failure = error
                 break  // ffmpeg cannot be started at all: nothing a pause mends
             }
         }
-        reader.withValue { $0.value.close() }
+        let last = reader.withValue { $0.value }
+        last.close()  // again when it already was: harmless; outside the lock `interrupt` takes
         mailbox.finish(failure: failure)
     }
 

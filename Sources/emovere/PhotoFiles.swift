@@ -66,7 +66,8 @@ enum PhotoFiles {
                 if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(child),
                                                   isDirectory: &isDirectory), isDirectory.boolValue {
                     try walk(child)
-                } else if name.contains("\u{FFFD}"),
+                } else if name.contains("\u{FFFD}"), !FileManager.default.fileExists(
+                              atPath: (folder as NSString).appendingPathComponent(child)),
                           extensions.contains((name as NSString).pathExtension.lowercased())
                             || (name as NSString).pathExtension.isEmpty {
                     // The listing decoded a name that is not UTF-8 with replacement characters: no such path, so a

@@ -136,19 +136,19 @@ struct DetectorOptionTests {
                 "\(streamed)")
         #expect(streamed.standardOutput.split(separator: "\n").count == 2, "\(streamed)")
 
-        // With --reconnect the stream's end opens it again: the run goes on past one showing of the clip, and the
-        // frames' times keep growing across the reconnections.
+        // With --reconnect the stream's end opens it again: the run goes on past one showing of the clip (45 frames),
+        // and the frames' times keep growing across the reconnections.
         let reconnected = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(server.port)/moving.ts",
-                                                 "--reconnect", "--max-frames", "40", "--detector", "none"]
+                                                 "--reconnect", "--max-frames", "50", "--detector", "none"]
                                                 + fixture.recognition)
         try #require(reconnected.status == 0, "\(reconnected)")
-        #expect(reconnected.standardError.contains("the stream ended; opening it again in 1 s")
+        #expect(reconnected.standardError.contains("moving.ts: the stream ended\nlive: opening http://127.0.0.1:\(server.port)/moving.ts again in 1 s")
                 && reconnected.standardError.contains("the stream was opened again"), "\(reconnected)")
         let records = reconnected.standardOutput.split(separator: "\n")
         let times = records.compactMap { line in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["time"] as? Double
         }
-        #expect(records.count == 40 && times.count == 40, "\(reconnected)")
+        #expect(records.count == 50 && times.count == 50, "\(reconnected)")
         #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 } && (times.last ?? 0) > 1, "\(times)")
     }
 }

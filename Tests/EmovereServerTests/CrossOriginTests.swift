@@ -58,6 +58,7 @@ struct CrossOriginTests {
         ("https://app.example.com/v1", "no path"), ("https://", "expected a host"), ("https://a b", "holds ' '"),
         ("ftp://x", "http:// or https://"), ("http://:8080", "expected a host"), ("http://h:abc", "numeric port"),
         ("http://h:70000", "numeric port"), ("https://user@app.example.com", "holds '@'"),
+        ("http://::1:8080", "expected a host"), ("http://[::1", "expected a host"), ("http://h:+80", "numeric port"),
     ])
     func anEntryThatIsNotAnOriginIsASettingError(entry: String, reason: String) throws {
         var configuration = ServerConfiguration()
