@@ -258,7 +258,7 @@ struct ConnectionGuardTests {
         let release = DispatchSemaphore(value: 0)
         Task { try await server.pool.withRecognizer { _ in release.wait() } }
         defer { release.signal() }
-        try await RecognizerPoolTests.waitUntil { server.pool.occupancy.running == 1 }
+        try await RecognizerPoolTests.waitUntil("an analysis runs") { server.pool.occupancy.running == 1 }
         try await Self.withServer(server) { port in
             let upload = try RawConnection(port: port)
             upload.send("POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"

@@ -9,10 +9,16 @@ import Testing
 
 /// The pool's admission: run at once, wait in a bounded list, refuse beyond it, leave on cancellation.
 struct RecognizerPoolTests {
-    static func waitUntil(_ condition: @escaping () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+    struct ConditionNeverHeld: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Waits until `condition` holds; after two minutes, generous so that a busy 2-core machine whose two Swift
+    /// concurrency threads are taken by other tests' set-up never fails a test (10 s once did), throws naming `what`.
+    static func waitUntil(_ what: String, _ condition: @escaping () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(120)
         while !condition() {
-            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            guard ContinuousClock.now < deadline else { throw ConditionNeverHeld(description: "never held: \(what)") }
             try await Task.sleep(for: .milliseconds(2))
         }
     }
@@ -21,9 +27,9 @@ struct RecognizerPoolTests {
         let pool = try ServerFixture.server(recognizers: 1, waiting: 1).pool
         let gate = DispatchSemaphore(value: 0)
         let first = Task { try await pool.withRecognizer { _ in gate.wait(); return 1 } }
-        try await Self.waitUntil { pool.occupancy.running == 1 }
+        try await Self.waitUntil("the first analysis runs") { pool.occupancy.running == 1 }
         let second = Task { try await pool.withRecognizer { _ in 2 } }
-        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        try await Self.waitUntil("a request waits") { pool.occupancy.waiting == 1 }
         await #expect(throws: ServerError.overloaded(running: 1, waiting: 1)) {
             try await pool.withRecognizer { _ in 3 }
         }
@@ -37,9 +43,9 @@ struct RecognizerPoolTests {
         let pool = try ServerFixture.server(recognizers: 1, waiting: 4).pool
         let gate = DispatchSemaphore(value: 0)
         let first = Task { try await pool.withRecognizer { _ in gate.wait() } }
-        try await Self.waitUntil { pool.occupancy.running == 1 }
+        try await Self.waitUntil("the first analysis runs") { pool.occupancy.running == 1 }
         let waiter = Task { try await pool.withRecognizer { _ in 0 } }
-        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        try await Self.waitUntil("a request waits") { pool.occupancy.waiting == 1 }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
         #expect(pool.occupancy.waiting == 0)
@@ -55,7 +61,7 @@ struct RecognizerPoolTests {
         let gate = DispatchSemaphore(value: 0)
         let first = Task { try await pool.withRecognizer { _ in gate.wait() } }
         defer { gate.signal() }  // a failed wait below must not leave the first analysis blocked
-        try await Self.waitUntil { pool.occupancy.running == 1 }
+        try await Self.waitUntil("the first analysis runs") { pool.occupancy.running == 1 }
         let wanted = Atomic(true)
         let analysed = Atomic(false)
         let gone = Task {
@@ -63,14 +69,14 @@ struct RecognizerPoolTests {
                 analysed.store(true, ordering: .relaxed)
             }
         }
-        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        try await Self.waitUntil("a request waits") { pool.occupancy.waiting == 1 }
         wanted.store(false, ordering: .relaxed)
-        try await Self.waitUntil { pool.occupancy.waiting == 0 }
+        try await Self.waitUntil("the unwanted request leaves the list") { pool.occupancy.waiting == 0 }
         await #expect(throws: ServerError.clientClosedRequest) { try await gone.value }
         #expect(pool.occupancy == (1, 0))
         // Its place is free for a live request while the recognizer is still busy.
         let live = Task { try await pool.withRecognizer { _ in 5 } }
-        try await Self.waitUntil { pool.occupancy.waiting == 1 }
+        try await Self.waitUntil("a request waits") { pool.occupancy.waiting == 1 }
         gate.signal()
         try await first.value
         #expect(try await live.value == 5)
@@ -93,8 +99,8 @@ struct RecognizerPoolTests {
         both.enter()
         both.enter()
         // Each body waits for the other to start: this only finishes if both run at the same time.
-        async let first: Bool = pool.withRecognizer { _ in both.leave(); return both.wait(timeout: .now() + 10) == .success }
-        async let second: Bool = pool.withRecognizer { _ in both.leave(); return both.wait(timeout: .now() + 10) == .success }
+        async let first: Bool = pool.withRecognizer { _ in both.leave(); return both.wait(timeout: .now() + 120) == .success }
+        async let second: Bool = pool.withRecognizer { _ in both.leave(); return both.wait(timeout: .now() + 120) == .success }
         let (firstRanAlongside, secondRanAlongside) = try await (first, second)
         #expect(firstRanAlongside && secondRanAlongside)
     }
