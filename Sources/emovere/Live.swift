@@ -15,9 +15,8 @@ struct Live: ParsableCommand {
             box, emotion and probabilities) and a status line with frames/s and latency on standard error. \
             With a camera, a stream or --realtime, frames that arrive while the previous one is still being processed are \
             skipped (counted as dropped), so the results stay current. A stream that gives no answer or no frame for \
-            --stream-timeout seconds ends the run with an error (exit 1, the recording kept), or once it has opened, \
-            with --reconnect, is opened again. Stop with Ctrl-C; --out is then finished \
-            and kept.
+            --stream-timeout seconds ends the run with an error (exit 1, the recording kept), or with --reconnect is \
+            opened again, also when it is down at start. Stop with Ctrl-C; --out is then finished and kept.
             """)
 
     @Option(help: "Camera: a V4L2 device on Linux (default /dev/video0), an AVFoundation device index or name on macOS (default 0); used when --input is not given.")
@@ -32,7 +31,7 @@ struct Live: ParsableCommand {
     @Option(help: "Seconds a --stream may take to answer, and to send each next frame, before the run fails (or, with --reconnect, opens it again; default 10).")
     var streamTimeout: Double?
 
-    @Flag(help: "When the --stream breaks off, stalls or ends after its first opening, open it again (after 1 s, doubling to 30 s while it stays down) instead of ending the run; stop with Ctrl-C or --max-frames.")
+    @Flag(help: "When the --stream is down at start, breaks off, stalls or ends, open it again (after 1 s, doubling to 30 s while it stays down) instead of ending the run; stop with Ctrl-C or --max-frames.")
     var reconnect = false
 
     @Flag(help: "Deliver --input frames at the file's frame rate, as a camera would.")
@@ -105,10 +104,14 @@ struct Live: ParsableCommand {
             source = .camera(device: camera ?? VideoSource.defaultCamera, width: requested?.width, height: requested?.height, frameRate: fps)
         }
         let live = source.isLive || realtime
-        let reader = try VideoReader(source: source, realTime: realtime, tools: tools)
-        let info = reader.info
         let tracker = try recognition.makeTracker(try recognition.makeRecognizer())
         let interruption = Interruption.install()
+        guard let reader = try LiveInput.open(source, realTime: realtime, tools: tools, retrying: reconnect,
+                                              isStopped: { interruption.isRequested }) else {
+            StandardError.write("live: stopped before \(source.name) opened\n")
+            throw ExitCode(130)
+        }
+        let info = reader.info
         // A reader of standard output that goes away (`| head`) ends the run as Ctrl-C does: the recording is kept.
         BrokenPipeSignal.ignore()
         let isStream = if case .stream = source { true } else { false }

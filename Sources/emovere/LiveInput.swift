@@ -4,9 +4,9 @@ import EmovereVision
 import Foundation
 
 /// The reading side of `live`: a thread that reads frames into a mailbox until the input ends, breaks off or the
-/// mailbox is closed. With `reconnects` (a stream), a break, a stall or an end after the first opening opens the stream
-/// again after a pause (1 s, doubling to ``longestPause`` while it stays down) instead of ending the run; the frames
-/// keep the first opening's size.
+/// mailbox is closed. With `reconnects` (a stream), a break, a stall or an end opens the stream again after a pause
+/// (1 s, doubling to ``longestPause`` while it stays down) instead of ending the run; the frames keep the first
+/// opening's size. ``open(_:realTime:tools:retrying:isStopped:)`` makes the first opening, retried the same way.
 final class LiveInput: @unchecked Sendable {
     /// The longest pause between two attempts to reopen a stream, in seconds.
     static let longestPause = 30.0
@@ -45,6 +45,33 @@ final class LiveInput: @unchecked Sendable {
         reader.withValue { $0.value.interrupt() }
     }
 
+    /// Opens `source`. With `retrying` (a stream with `--reconnect`), a stream that is down at start (refused,
+    /// failing, not answering) is tried again after the pauses a reconnection takes, until it opens or `isStopped`.
+    /// - Returns: the reader, or nil when `isStopped` before the stream opened.
+    /// - Throws: ``VideoError`` when the source cannot be opened (at once, or without `retrying`), or opens without a
+    ///   usable video (nothing a pause mends).
+    static func open(_ source: VideoSource, realTime: Bool, tools: FFmpegTools, retrying: Bool,
+                     isStopped: () -> Bool) throws(VideoError) -> VideoReader? {
+        var pause = 1.0
+        while !isStopped() {
+            do throws(VideoError) {
+                return try VideoReader(source: source, realTime: realTime, tools: tools)
+            } catch {
+                guard retrying, error.isTransient else { throw error }
+                announceRetry(of: source, after: error, in: pause)
+                guard wait(seconds: pause, unless: isStopped) else { break }
+                pause = min(pause * 2, longestPause)
+            }
+        }
+        return nil
+    }
+
+    /// Says on standard error why `source` is opened again and when.
+    private static func announceRetry(of source: VideoSource, after failure: VideoError?, in pause: Double) {
+        StandardError.write("live: \(failure.map { "\($0)" } ?? "\(source.name): the stream ended")\n"
+                            + "live: opening \(source.name) again in \(String(format: "%g", pause)) s\n")
+    }
+
     private func run() {
         var failure: VideoError?
         var pause = 1.0
@@ -71,10 +98,9 @@ final class LiveInput: @unchecked Sendable {
             }
             current.close()
             guard reconnects, !mailbox.isClosed else { break }
-            StandardError.write("live: \(failure.map { "\($0)" } ?? "\(source.name): the stream ended")\n"
-                                + "live: opening \(source.name) again in \(String(format: "%g", pause)) s\n")
+            Self.announceRetry(of: source, after: failure, in: pause)
             failure = nil
-            guard waitUnlessClosed(seconds: pause) else { break }
+            guard Self.wait(seconds: pause, unless: { mailbox.isClosed }) else { break }
             pause = min(pause * 2, Self.longestPause)
             do throws(VideoError) {
                 // Scaled to the first opening's size: the recording and the tracks go on at one size.
@@ -91,13 +117,24 @@ final class LiveInput: @unchecked Sendable {
         mailbox.finish(failure: failure)
     }
 
-    /// Waits `seconds`, or less when the mailbox closes (Ctrl-C); returns whether it is still open.
-    private func waitUnlessClosed(seconds: Double) -> Bool {
+    /// Waits `seconds`, or less when `isStopped` (Ctrl-C); returns whether it is still going on.
+    private static func wait(seconds: Double, unless isStopped: () -> Bool) -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
-            if mailbox.isClosed { return false }
+            if isStopped() { return false }
             Thread.sleep(forTimeInterval: 0.05)
         }
-        return !mailbox.isClosed
+        return !isStopped()
+    }
+}
+
+private extension VideoError {
+    /// Whether opening a stream again later may succeed: it refused, failed or did not answer, rather than opening
+    /// without a usable video or ffmpeg not starting at all.
+    var isTransient: Bool {
+        switch self {
+        case .unreadableInput, .brokenStream, .stalled: true
+        default: false
+        }
     }
 }

@@ -126,7 +126,8 @@ struct DetectorOptionTests {
         // The same video as a network stream (MPEG-TS over HTTP, as a camera or a relay serves it).
         let transport = fixture.folder + "/moving.ts"
         try VideoCommandTests.Fixture.ffmpeg(["-i", fixture.video, "-c", "copy", "-f", "mpegts", transport])
-        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: transport))))
+        let clip = Array(try Data(contentsOf: URL(fileURLWithPath: transport)))
+        let server = try LoopbackStreamServer(body: clip)
         defer { server.stop() }
         let streamed = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(server.port)/moving.ts",
                                               "--max-frames", "2", "--detector", "haar",
@@ -150,5 +151,21 @@ struct DetectorOptionTests {
         }
         #expect(records.count == 50 && times.count == 50, "\(reconnected)")
         #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 } && (times.last ?? 0) > 1, "\(times)")
+
+        // A stream down at start (a camera still starting answers 503) fails without --reconnect and is tried again
+        // with it, after 1 s, then 2 s, until it opens.
+        let starting = try LoopbackStreamServer(body: clip, unavailableAnswers: 2)
+        defer { starting.stop() }
+        let url = "http://127.0.0.1:\(starting.port)/moving.ts"
+        let refused = try CommandRunner.run(["live", "--stream", url, "--max-frames", "2", "--detector", "none"]
+                                            + fixture.recognition)
+        #expect(refused.status == 1 && refused.standardError.contains("Server Error"), "\(refused)")
+        let retried = try CommandRunner.run(["live", "--stream", url, "--reconnect", "--max-frames", "2",
+                                             "--detector", "none"] + fixture.recognition)
+        try #require(retried.status == 0, "\(retried)")
+        #expect(retried.standardError.contains("live: opening \(url) again in 1 s")
+                && !retried.standardError.contains("live: opening \(url) again in 2 s")
+                && !retried.standardError.contains("the stream was opened again"), "\(retried)")
+        #expect(retried.standardOutput.split(separator: "\n").count == 2, "\(retried)")
     }
 }
