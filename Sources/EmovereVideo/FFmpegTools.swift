@@ -169,7 +169,7 @@ final class Subprocess {
     }
 
     /// Kills the process unless the returned watchdog is cancelled within `seconds`. The timer holds the watchdog and
-    /// the process weakly: a reader arms one per frame, and a cancelled timer lingers in the queue until its deadline.
+    /// the process weakly: a cancelled timer lingers in the queue until its deadline.
     func killAfter(seconds: Double) -> Watchdog {
         let watchdog = Watchdog()
         let timer = DispatchWorkItem { [weak self, weak watchdog] in

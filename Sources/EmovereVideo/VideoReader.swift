@@ -88,14 +88,18 @@ public final class VideoReader {
             frame = RGBImage(width: info.width, height: info.height)
         }
         let descriptor = output.fileDescriptor
-        // A stream that stalls would hold the read for ever: the decoder is killed when no whole frame came in time.
-        let watchdog = source.stallTimeoutSeconds.map { decoder.killAfter(seconds: $0) }
-        defer { watchdog?.cancel() }
+        // A stream that stalls would hold the read for ever: without a whole frame in time, the decoder is killed.
+        let deadline = source.stallTimeoutSeconds.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }
+        var stalled = false
         var filled = 0
         var failure: Int32 = 0
         frame.pixels.withUnsafeMutableBytes { bytes in
             guard let base = bytes.baseAddress else { return }
             while filled < bytes.count {
+                if let deadline, !Self.waitUntilReadable(descriptor, deadline: deadline) {
+                    stalled = true
+                    return
+                }
                 let count = systemRead(descriptor, base + filled, bytes.count - filled)
                 if count > 0 {
                     filled += count
@@ -112,10 +116,11 @@ public final class VideoReader {
             return true
         }
         finished = true
-        let status = decoder.wait()
-        if let watchdog, watchdog.fired, let seconds = source.stallTimeoutSeconds {
+        if stalled, let seconds = source.stallTimeoutSeconds {
+            decoder.stop()
             throw .stalled(path: source.name, seconds: seconds, framesRead: framesRead)
         }
+        let status = decoder.wait()
         let messages = source.hidingPassword(in: decoder.errorTail.text())
         if failure != 0 {
             throw .brokenStream(path: source.name, framesRead: framesRead,
@@ -161,6 +166,20 @@ public final class VideoReader {
     public func close() {
         finished = true
         decoder.stop()
+    }
+
+    /// Waits until `descriptor` has data or its end to read; false when `deadline` passes first.
+    private static func waitUntilReadable(_ descriptor: Int32, deadline: ContinuousClock.Instant) -> Bool {
+        while true {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { return false }
+            let (seconds, attoseconds) = left.components
+            let milliseconds = Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, Int64(Int32.max)))
+            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&request, 1, milliseconds)
+            if ready > 0 { return true }  // data, the writer's end (POLLHUP) or an error: the read says which
+            if ready < 0 && errno != EINTR { return true }
+        }
     }
 
     /// Asks Linux for a pipe buffer of `size` bytes, so ffmpeg can write about a frame ahead while we work.
