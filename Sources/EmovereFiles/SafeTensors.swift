@@ -148,9 +148,13 @@ public struct SafeTensorsFile: Equatable, Sendable {
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: header)
         for (_, array) in entries {
+            #if _endian(little)
+            array.values.withUnsafeBytes { bytes.append(contentsOf: $0) }  // the file's byte order already
+            #else
             for value in array.values {
                 withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
             }
+            #endif
         }
         return bytes
     }

@@ -34,7 +34,15 @@ public final class Parameter: @unchecked Sendable {
     /// U(-limit, limit) with limit = sqrt(6 / (fanIn + fanOut)).
     public static func glorotUniform(count: Int, fanIn: Int, fanOut: Int, random: inout SplitMix64) -> [Float] {
         let limit = (6 / Float(max(fanIn + fanOut, 1))).squareRoot()
-        return (0..<count).map { _ in random.nextFloat(in: -limit...limit) }
+        var values = [Float](repeating: 0, count: count)
+        values.withUnsafeMutableBufferPointer { values in
+            var index = 0  // a plain loop: every model built, also for loading a file, draws these (debug builds too)
+            while index < values.count {
+                values[index] = random.nextFloat(in: -limit...limit)
+                index += 1
+            }
+        }
+        return values
     }
 }
 

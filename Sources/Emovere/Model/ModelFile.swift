@@ -82,15 +82,21 @@ public enum ModelFile {
             if let variance = norm.runningVariance { epsilons[ObjectIdentifier(variance)] = norm.epsilon }
         }
         for named in model.parameters {
-            let value = named.parameter.value
-            if let index = (0..<value.count).first(where: { !value[$0].isFinite }) {
+            // Plain loops over the buffer: every load checks every weight, debug builds (the tests') included.
+            let value = named.parameter.value.buffer
+            var index = 0
+            while index < value.count && value[index].isFinite { index += 1 }
+            if index < value.count {
                 throw ModelError.invalidModelFile(
                     path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected finite weights")
             }
-            if let epsilon = epsilons[ObjectIdentifier(named.parameter)],
-               let index = (0..<value.count).first(where: { value[$0] + epsilon <= 0 }) {
-                throw ModelError.invalidModelFile(
-                    path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected a variance above -\(epsilon) (the batch norm's epsilon)")
+            if let epsilon = epsilons[ObjectIdentifier(named.parameter)] {
+                index = 0
+                while index < value.count && value[index] + epsilon > 0 { index += 1 }
+                if index < value.count {
+                    throw ModelError.invalidModelFile(
+                        path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected a variance above -\(epsilon) (the batch norm's epsilon)")
+                }
             }
         }
     }
