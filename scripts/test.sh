@@ -36,7 +36,9 @@ python3 -c "import yaml" 2>/dev/null || pip_install python3 pyyaml
 # The scale-out test starts a local Ray cluster (Ray Data from PyPI; orchestration only).
 python3 -c "import ray.data" 2>/dev/null || pip_install python3 "ray[data]==2.60.0"
 python3 scripts/check_imports.py  # every import declared in Package.swift
+started=$SECONDS
 swift build --build-tests
+echo "took $((SECONDS - started)) s: swift build --build-tests" >&2
 # Each step has a time limit far beyond its need on a busy 2-core machine (about 10, 7, 3 and 2 minutes there), so
 # a hang fails the run by name instead of using up CI's time.
 # timeout runs the step in a process group of its own, which a Ctrl-C at the terminal does not reach: an interrupt or
@@ -52,6 +54,8 @@ limit() {
     if [ "$status" -eq 124 ] || { [ "$status" -eq 137 ] && [ $((SECONDS - started)) -ge $((minutes * 60)) ]; }; then
         echo "timed out after $minutes minutes: $*" >&2
     fi
+    # Each step's time, so a run's log shows where CI's 20 minutes go.
+    echo "took $((SECONDS - started)) s (exit $status): $*" >&2
     return "$status"
 }
 if [ "$#" -gt 0 ]; then

@@ -156,11 +156,15 @@ final class Subprocess {
     }
 
     /// Runs `executable arguments...` to completion and returns its exit status, standard output and the tail
-    /// of its standard error; with `timeoutSeconds`, a process still running then is killed and `timedOut` is true.
-    static func run(executable: String, arguments: [String], timeoutSeconds: Double? = nil) throws(VideoError)
+    /// of its standard error; with `timeoutSeconds`, a process still running then is killed and `timedOut` is true;
+    /// `cancellation` kills it too.
+    static func run(executable: String, arguments: [String], timeoutSeconds: Double? = nil,
+                    cancellation: VideoCancellation? = nil) throws(VideoError)
         -> (status: Int32, output: Data, errors: String, timedOut: Bool) {
         let outputPipe = Pipe()
         let subprocess = try Subprocess(executable: executable, arguments: arguments, output: outputPipe)
+        let registration = cancellation?.register(subprocess)
+        defer { registration.map { cancellation?.release($0) } }
         let watchdog = timeoutSeconds.map { subprocess.killAfter(seconds: $0) }
         let output = outputPipe.fileHandleForReading.readDataToEndOfFile()
         let status = subprocess.wait()

@@ -52,11 +52,12 @@ public struct VideoInfo: Sendable, Equatable, Codable {
     /// The bytes of one `rgb24` frame.
     public var frameByteCount: Int { width * height * 3 }
 
-    /// Probes `source` with ffprobe (`-show_streams -show_format`, JSON output).
+    /// Probes `source` with ffprobe (`-show_streams -show_format`, JSON output); `cancellation` stops it.
     /// - Throws: ``VideoError/missingInput(path:)`` for a missing file, ``VideoError/unreadableInput(path:details:)``
     ///   with ffprobe's message when it cannot read it, ``VideoError/noVideoStream(path:)`` for a file without
     ///   video and ``VideoError/invalidStreamProperties(path:expected:found:)`` for a stream without size or rate.
-    public static func probe(_ source: VideoSource, tools: FFmpegTools) throws(VideoError) -> VideoInfo {
+    public static func probe(_ source: VideoSource, tools: FFmpegTools, cancellation: VideoCancellation? = nil)
+        throws(VideoError) -> VideoInfo {
         if case .file(let path) = source {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -75,7 +76,7 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         let arguments = ["-hide_banner", "-v", "error", "-print_format", "json", "-show_streams", "-show_format"]
             + source.inputArguments(realTime: false)
         let result = try Subprocess.run(executable: tools.ffprobe, arguments: arguments,
-                                        timeoutSeconds: source.stallTimeoutSeconds)
+                                        timeoutSeconds: source.stallTimeoutSeconds, cancellation: cancellation)
         if result.timedOut, let seconds = source.stallTimeoutSeconds {
             throw .stalled(path: source.name, seconds: seconds, framesRead: nil)
         }

@@ -45,10 +45,12 @@ public final class VideoReader {
     ///   - source: A file or a capture device.
     ///   - realTime: Deliver frames no faster than the video's frame rate (ffmpeg's `-re`), as a camera would.
     ///   - tools: The ffmpeg executables (default: found on `PATH`).
+    ///   - cancellation: Stops the probe from another thread (Ctrl-C while a stream does not answer).
     /// - Throws: ``VideoError`` when ffmpeg is missing, the input cannot be read or has no video.
-    public convenience init(source: VideoSource, realTime: Bool = false, tools: FFmpegTools? = nil) throws(VideoError) {
+    public convenience init(source: VideoSource, realTime: Bool = false, tools: FFmpegTools? = nil,
+                            cancellation: VideoCancellation? = nil) throws(VideoError) {
         let tools = try FFmpegTools.resolve(tools)
-        let info = try VideoInfo.probe(source, tools: tools)
+        let info = try VideoInfo.probe(source, tools: tools, cancellation: cancellation)
         try self.init(source: source, info: info, realTime: realTime, tools: tools)
     }
 

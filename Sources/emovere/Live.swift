@@ -107,7 +107,7 @@ struct Live: ParsableCommand {
         let tracker = try recognition.makeTracker(try recognition.makeRecognizer())
         let interruption = Interruption.install()
         guard let reader = try LiveInput.open(source, realTime: realtime, tools: tools, retrying: reconnect,
-                                              isStopped: { interruption.isRequested }) else {
+                                              interruption: interruption) else {
             StandardError.write("live: stopped before \(source.name) opened\n")
             throw ExitCode(130)
         }

@@ -6,7 +6,7 @@ import Foundation
 /// The reading side of `live`: a thread that reads frames into a mailbox until the input ends, breaks off or the
 /// mailbox is closed. With `reconnects` (a stream), a break, a stall or an end opens the stream again after a pause
 /// (1 s, doubling to ``longestPause`` while it stays down) instead of ending the run; the frames keep the first
-/// opening's size. ``open(_:realTime:tools:retrying:isStopped:)`` makes the first opening, retried the same way.
+/// opening's size. ``open(_:realTime:tools:retrying:interruption:)`` makes the first opening, retried the same way.
 final class LiveInput: @unchecked Sendable {
     /// The longest pause between two attempts to reopen a stream, in seconds.
     static let longestPause = 30.0
@@ -46,17 +46,23 @@ final class LiveInput: @unchecked Sendable {
     }
 
     /// Opens `source`. With `retrying` (a stream with `--reconnect`), a stream that is down at start (refused,
-    /// failing, not answering) is tried again after the pauses a reconnection takes, until it opens or `isStopped`.
-    /// - Returns: the reader, or nil when `isStopped` before the stream opened.
+    /// failing, not answering) is tried again after the pauses a reconnection takes, until it opens or
+    /// `interruption` comes, which also stops a probe under way.
+    /// - Returns: the reader, or nil when interrupted before the stream opened.
     /// - Throws: ``VideoError`` when the source cannot be opened (at once, or without `retrying`), or opens without a
     ///   usable video (nothing a pause mends).
     static func open(_ source: VideoSource, realTime: Bool, tools: FFmpegTools, retrying: Bool,
-                     isStopped: () -> Bool) throws(VideoError) -> VideoReader? {
+                     interruption: Interruption) throws(VideoError) -> VideoReader? {
+        let cancellation = VideoCancellation()
+        let stopper = interruption.whenRequested { cancellation.cancel() }
+        defer { interruption.release(stopper) }
+        let isStopped = { cancellation.isCancelled }
         var pause = 1.0
         while !isStopped() {
             do throws(VideoError) {
-                return try VideoReader(source: source, realTime: realTime, tools: tools)
+                return try VideoReader(source: source, realTime: realTime, tools: tools, cancellation: cancellation)
             } catch {
+                if isStopped() { break }
                 guard retrying, error.isTransient else { throw error }
                 announceRetry(of: source, after: error, in: pause)
                 guard wait(seconds: pause, unless: isStopped) else { break }

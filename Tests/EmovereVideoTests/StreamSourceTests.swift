@@ -50,6 +50,26 @@ struct StreamSourceTests {
         #expect(error?.description.contains("no frame for 10 s") == true, "\(String(describing: error))")
     }
 
+    /// Ctrl-C while a stream does not answer: the cancellation stops the probe at once, not at the stream's timeout.
+    @Test func aCancelledProbeEndsBeforeItsTimeout() throws {
+        let server = try LoopbackStreamServer(accepts: false)
+        defer { server.stop() }
+        let cancellation = VideoCancellation()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { cancellation.cancel() }
+        let started = ContinuousClock.now
+        #expect(throws: VideoError.self) {
+            _ = try VideoReader(source: .stream(url: "http://127.0.0.1:\(server.port)/live", timeoutSeconds: 600),
+                                cancellation: cancellation)
+        }
+        #expect(cancellation.isCancelled && ContinuousClock.now - started < .seconds(300))
+        // Once cancelled, a later probe under it stops as it starts.
+        #expect(throws: VideoError.self) {
+            _ = try VideoReader(source: .stream(url: "http://127.0.0.1:\(server.port)/live", timeoutSeconds: 600),
+                                cancellation: cancellation)
+        }
+        #expect(ContinuousClock.now - started < .seconds(300))
+    }
+
     @Test func aStreamThatNeverAnswersFailsTheProbeWithinItsTimeout() throws {
         let server = try LoopbackStreamServer(accepts: false)
         defer { server.stop() }
