@@ -3,7 +3,6 @@ import EmovereVision
 import EmovereTestSupport
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Testing
 
 /// Every connection is bounded: malformed requests are answered and closed, slow or silent clients are cut, the
@@ -19,15 +18,7 @@ struct ConnectionGuardTests {
 
     /// Runs `body` with the port of `server`, live; returns once the server has stopped.
     static func withServer(_ server: EmovereServer, _ body: @escaping @Sendable (Int) throws -> Void) async throws {
-        let (ports, listening) = AsyncStream.makeStream(of: Int.self)
-        let application = server.application { listening.yield($0) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await application.run() }
-            var iterator = ports.makeAsyncIterator()
-            let port = try #require(await iterator.next())
-            try await RawConnection.onThread { try body(port) }
-            group.cancelAll()
-        }
+        try await server.whileRunning { port in try await RawConnection.onThread { try body(port) } }
     }
 
     /// A server for the tests that are not about timeouts: `ServerFixture.patientConfiguration` (timeouts no busy
@@ -376,7 +367,7 @@ struct ConnectionGuardTests {
         for (budget, faces, skipped) in [(64, 2, 0), (1, 1, 1)] {
             let server = try ServerFixture.server(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1,
                                                                       maximumFacesPerImage: budget))
-            try await server.application().test(.router) { client in
+            try await server.withClient { client in
                 try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "image/png"],
                                          body: ByteBuffer(bytes: png)) { response in
                     #expect(response.status == .ok)

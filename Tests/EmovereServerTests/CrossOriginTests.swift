@@ -2,7 +2,6 @@
 import EmovereTestSupport
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Testing
 
 /// Pages of other sites: refused with 403 unless `--allow-origin` names them; an allowed one gets CORS headers on
@@ -75,7 +74,7 @@ struct CrossOriginTests {
     }
 
     @Test func anotherSitesPageIsRefusedWithAnswerNamingTheOption() async throws {
-        try await Self.server(allowing: []).application().test(.router) { client in
+        try await Self.server(allowing: []).withClient { client in
             for (method, body) in [(HTTPRequest.Method.post, ServerFixture.sampleJPEG), (.get, []), (.options, [])] {
                 let response = try await client.execute(
                     uri: method == .get ? "/v1/models" : "/v1/analyze", method: method,
@@ -94,7 +93,7 @@ struct CrossOriginTests {
     }
 
     @Test func anAllowedPageGetsItsPreflightAndHeadersOnEveryAnswer() async throws {
-        try await Self.server(allowing: [Self.app]).application().test(.router) { client in
+        try await Self.server(allowing: [Self.app]).withClient { client in
             let preflight = try await client.execute(
                 uri: "/v1/analyze", method: .options,
                 headers: [.origin: Self.app, .accessControlRequestMethod: "POST", .accessControlRequestHeaders: "content-type"])
@@ -129,7 +128,7 @@ struct CrossOriginTests {
     }
 
     @Test func anyOriginAndNoOrigin() async throws {
-        try await Self.server(allowing: ["*"]).application().test(.router) { client in
+        try await Self.server(allowing: ["*"]).withClient { client in
             let response = try await client.execute(uri: "/v1/models", method: .get, headers: [.origin: "null"])
             #expect(response.status == .ok)
             #expect(response.headers[.accessControlAllowOrigin] == "*")

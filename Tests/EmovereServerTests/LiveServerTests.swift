@@ -3,23 +3,20 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import EmovereTestSupport
 import Hummingbird
-import HummingbirdTesting
-import HummingbirdWSClient
-import Logging
-import Synchronization
 import Testing
 
 /// The running server over loopback sockets: HTTP and the WebSocket stream.
 struct LiveServerTests {
-    struct StreamReply: Decodable {
-        struct Face: Decodable {
+    struct StreamReply: Decodable, Sendable {
+        struct Face: Decodable, Sendable {
             var track: Int
             var emotion: String
             var confidence: Float
             var probabilities: [String: Float]
         }
-        struct Failure: Decodable { var message: String }
+        struct Failure: Decodable, Sendable { var message: String }
         var frame: Int?
         var dropped: Int
         var width: Int?
@@ -31,8 +28,8 @@ struct LiveServerTests {
     /// A real HTTP client over loopback, with a generous timeout: the live test client reads with a fixed 20 s
     /// timeout, which a debug-build analysis can exceed on a busy 2-core machine.
     @Test func analyzeOverLoopback() async throws {
-        try await ServerFixture.server().application().test(.live) { client in
-            let port = try #require(client.port)
+        try await ServerFixture.server().withClient { client in
+            let port = client.port
             var request = URLRequest(url: try #require(URL(string: "http://127.0.0.1:\(port)/v1/analyze")),
                                      timeoutInterval: 600)
             request.httpMethod = "POST"
@@ -73,35 +70,25 @@ struct LiveServerTests {
     /// Five frames sent back to back: the server analyses the first and the newest, dropping those that arrived
     /// while it was busy, and every reply counts what it dropped. A text message gets an error reply.
     @Test func streamAnswersFramesAndDropsStaleOnes() async throws {
-        let server = try ServerFixture.server()
-        try await server.application().test(.live) { client in
-            let port = try #require(client.port)
-            let replies = Replies()
-            var logger = Logger(label: "stream-test")
-            logger.logLevel = .warning
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/v1/stream", logger: logger) {
-                inbound, outbound, _ in
-                for _ in 0..<5 { try await outbound.write(.binary(ByteBuffer(bytes: ServerFixture.sampleJPEG))) }
-                var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+        try await ServerFixture.server().whileRunning { port in
+            let all = try await RawConnection.onThread { () -> [StreamReply] in
+                let stream = try LoopbackWebSocket(port: port)
+                let decode = { (text: String) in try JSONDecoder().decode(StreamReply.self, from: Data(text.utf8)) }
+                for _ in 0..<5 { stream.send(binary: ServerFixture.sampleJPEG) }
+                var replies: [StreamReply] = []
                 var accounted = 0
-                while accounted < 5, let message = try await messages.next() {
-                    guard case let .text(text) = message else { continue }
-                    let reply = try JSONDecoder().decode(StreamReply.self, from: Data(text.utf8))
-                    replies.append(reply)
-                    accounted += 1 + reply.dropped
+                while accounted < 5, let text = try stream.nextText() {
+                    replies.append(try decode(text))
+                    accounted += 1 + replies[replies.count - 1].dropped
                 }
                 // A text message, then a frame that is no image: each answered with an error, the stream kept.
-                try await outbound.write(.text("hello"))
-                if case let .text(text)? = try await messages.next() {
-                    replies.append(try JSONDecoder().decode(StreamReply.self, from: Data(text.utf8)))
-                }
-                try await outbound.write(.binary(ByteBuffer(bytes: [1, 2, 3])))
-                if case let .text(text)? = try await messages.next() {
-                    replies.append(try JSONDecoder().decode(StreamReply.self, from: Data(text.utf8)))
-                }
-                try await outbound.close(.normalClosure, reason: nil)
+                stream.send(text: "hello")
+                if let text = try stream.nextText() { replies.append(try decode(text)) }
+                stream.send(binary: [1, 2, 3])
+                if let text = try stream.nextText() { replies.append(try decode(text)) }
+                stream.close()
+                return replies
             }
-            let all = replies.values
             let frames = all.filter { $0.error == nil }
             try #require(!frames.isEmpty)
             #expect(frames.count < 5, "stale frames should be dropped, got \(frames.count) replies")
@@ -133,48 +120,32 @@ extension LiveServerTests {
     @Test func streamsBeyondTheLimitAreClosedAsTheyOpen() async throws {
         var configuration = ServerFixture.patientConfiguration
         configuration.maximumStreams = 1
-        try await ServerFixture.server(configuration).application().test(.live) { client in
-            let port = try #require(client.port)
-            let logger = {
-                var logger = Logger(label: "stream-test")
-                logger.logLevel = .critical
-                return logger
-            }()
-            let url = "ws://127.0.0.1:\(port)/v1/stream"
-            let second = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+        try await ServerFixture.server(configuration).whileRunning { port in
+            let (refused, second, answered) = try await RawConnection.onThread {
                 // The first stream holds the one place while a second one opens.
-                var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-                try await outbound.write(.binary(ByteBuffer(bytes: ServerFixture.sampleJPEG)))
-                _ = try await messages.next()
-                let refused = try await WebSocketClient.connect(url: url, logger: logger) { inbound, _, _ in
-                    for try await _ in inbound {}  // until the server closes it
+                let first = try LoopbackWebSocket(port: port)
+                first.send(binary: ServerFixture.sampleJPEG)
+                _ = try first.nextText()
+                let refused = try LoopbackWebSocket(port: port).closing()
+                first.close()
+                let second = try first.closing()
+                // With the first closed, its place is free again (once its session has ended on the server).
+                var answered = false
+                for _ in 0..<50 where !answered {
+                    let stream = try LoopbackWebSocket(port: port)
+                    stream.send(binary: ServerFixture.sampleJPEG)
+                    if try stream.nextText() != nil {
+                        stream.close()
+                        answered = try stream.closing()?.code == 1000
+                    }
+                    if !answered { Thread.sleep(forTimeInterval: 0.1) }
                 }
-                #expect(refused?.closeCode == .unknown(1013))
-                #expect(refused?.reason?.contains("too many streams (1)") == true, "\(String(describing: refused?.reason))")
-                try await outbound.close(.normalClosure, reason: nil)
+                return (refused, second, answered)
             }
-            #expect(second?.closeCode == .normalClosure)
-            // With the first closed, its place is free again (once its session has ended on the server).
-            var answered = false
-            for _ in 0..<50 where !answered {
-                let frame = try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
-                    var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-                    try await outbound.write(.binary(ByteBuffer(bytes: ServerFixture.sampleJPEG)))
-                    _ = try await messages.next()
-                    try await outbound.close(.normalClosure, reason: nil)
-                }
-                answered = frame?.closeCode == .normalClosure
-                if !answered { try await Task.sleep(for: .milliseconds(100)) }
-            }
+            #expect(refused?.code == 1013)
+            #expect(refused?.reason.contains("too many streams (1)") == true, "\(String(describing: refused?.reason))")
+            #expect(second?.code == 1000)
             #expect(answered, "the place of a closed stream is given back")
         }
     }
-}
-
-/// Replies collected by a WebSocket handler.
-final class Replies: Sendable {
-    private let stored = Mutex<[LiveServerTests.StreamReply]>([])
-
-    func append(_ reply: LiveServerTests.StreamReply) { stored.withLock { $0.append(reply) } }
-    var values: [LiveServerTests.StreamReply] { stored.withLock { $0 } }
 }

@@ -2,7 +2,6 @@ import EmovereServer
 import EmovereVision
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Testing
 
 /// Every route and every error status through Hummingbird's router test mode (no socket).
@@ -32,7 +31,7 @@ struct RouteTests {
     }
 
     @Test func analyzeJPEGBody() async throws {
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/analyze", method: .post,
                                                     headers: [.contentType: "image/jpeg"],
                                                     body: ByteBuffer(bytes: ServerFixture.sampleJPEG))
@@ -47,11 +46,11 @@ struct RouteTests {
     @Test func reducedDecodeReportsTheStoredPixels() async throws {
         var configuration = ServerFixture.patientConfiguration
         configuration.maximumDecodedPixels = 100_000
-        let full = try await ServerFixture.server().application().test(.router) { client in
+        let full = try await ServerFixture.server().withClient { client in
             try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "image/jpeg"],
                                      body: ByteBuffer(bytes: ServerFixture.sampleJPEG)).body
         }
-        try await ServerFixture.server(configuration).application().test(.router) { client in
+        try await ServerFixture.server(configuration).withClient { client in
             let response = try await client.execute(uri: "/v1/analyze", method: .post,
                                                     headers: [.contentType: "image/jpeg"],
                                                     body: ByteBuffer(bytes: ServerFixture.sampleJPEG))
@@ -69,7 +68,7 @@ struct RouteTests {
 
     @Test func analyzePNGBody() async throws {
         let png = try RGBImage(decoding: ServerFixture.sampleJPEG).pngData()
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/analyze", method: .post,
                                                     headers: [.contentType: "image/png"], body: ByteBuffer(bytes: png))
             #expect(response.status == .ok)
@@ -91,7 +90,7 @@ struct RouteTests {
 
     @Test func analyzeMultipartForm() async throws {
         let boundary = "------------------------d74496d66958873e"
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(
                 uri: "/v1/analyze", method: .post,
                 headers: [.contentType: "multipart/form-data; boundary=\(boundary)"],
@@ -106,7 +105,7 @@ struct RouteTests {
     @Test func anEmptyFilePartDoesNotHideThePhoto() async throws {
         let boundary = "XyZ"
         let empty = Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"unused\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n".utf8)
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(
                 uri: "/v1/analyze", method: .post,
                 headers: [.contentType: "multipart/form-data; boundary=\(boundary)"],
@@ -116,7 +115,7 @@ struct RouteTests {
     }
 
     @Test func annotateReturnsThePhotoAsPNG() async throws {
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/analyze?annotate=1", method: .post,
                                                     headers: [.contentType: "image/jpeg"],
                                                     body: ByteBuffer(bytes: ServerFixture.sampleJPEG))
@@ -137,7 +136,7 @@ struct RouteTests {
             + "AwMCBAMFBQQEAAABfQECAwAEEQUSITFBBhNRYQcicRQygZGhCCNCscEVUtHwJDNicoIJChYXGBkaJSYnKCkqNDU2Nzg5OkNERUZH"
             + "SElKU1RVVldYWVpjZGVmZ2hpanN0dXZ3eHl6g4SFhoeIiYqSk5SVlpeYmZqio6Slpqeoqaqys7S1tre4ubrCw8TFxsfIycrS09TV"
             + "1tfY2drh4uPk5ebn6Onq8fLz9PX29/j5+v/aAA4EQwBNAFkASwAAPwD+kCvh+v5j6/v4r9uK/wBNiv8AZor+Aev/2Q=="))
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/analyze", method: .post,
                                                     headers: [.contentType: "image/jpeg"], body: ByteBuffer(bytes: cmyk))
             #expect(response.status == .ok, "\(String(buffer: response.body))")
@@ -148,7 +147,7 @@ struct RouteTests {
 
     @Test func photoWithoutFacesGivesAnEmptyList() async throws {
         let blank = try RGBImage(width: 320, height: 240, red: 90, green: 120, blue: 150).jpegData()
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/analyze", method: .post,
                                                     headers: [.contentType: "image/jpeg"], body: ByteBuffer(bytes: blank))
             #expect(response.status == .ok)
@@ -161,7 +160,7 @@ struct RouteTests {
     }
 
     @Test func modelsReturnsTheCard() async throws {
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/models", method: .get)
             #expect(response.status == .ok)
             struct Card: Decodable {
@@ -179,7 +178,7 @@ struct RouteTests {
     }
 
     @Test func healthReportsCapacity() async throws {
-        try await ServerFixture.server(recognizers: 3, waiting: 5).application().test(.router) { client in
+        try await ServerFixture.server(recognizers: 3, waiting: 5).withClient { client in
             let response = try await client.execute(uri: "/healthz", method: .get)
             #expect(response.status == .ok)
             #expect(String(buffer: response.body) == #"{"capacity":3,"running":0,"status":"ok","waiting":0}"#)
@@ -187,7 +186,7 @@ struct RouteTests {
     }
 
     @Test func openAPIDescribesEveryRoute() async throws {
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/openapi.json", method: .get)
             #expect(response.status == .ok)
             let document = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
@@ -198,7 +197,7 @@ struct RouteTests {
     }
 
     @Test func webPageAndItsFiles() async throws {
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let page = try await client.execute(uri: "/", method: .get)
             #expect(page.status == .ok)
             #expect(page.headers[.contentType] == "text/html; charset=utf-8")
@@ -215,7 +214,7 @@ struct RouteTests {
     }
 
     @Test func metricsCountRequestsFacesAndLatency() async throws {
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             _ = try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "image/jpeg"],
                                          body: ByteBuffer(bytes: ServerFixture.sampleJPEG))
             _ = try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "text/plain"],
@@ -242,7 +241,7 @@ struct RouteTests {
                             body: [UInt8] = ServerFixture.sampleJPEG,
                             server: EmovereServer? = nil) async throws {
         let server = try server ?? ServerFixture.server()
-        try await server.application().test(.router) { client in
+        try await server.withClient { client in
             var headers = HTTPFields()
             if let contentType { headers[.contentType] = contentType }
             let response = try await client.execute(uri: uri, method: method, headers: headers,
@@ -322,7 +321,7 @@ struct RouteTests {
     @Test(arguments: [("/v1/analyze", HTTPRequest.Method.get, "POST"), ("/healthz", .post, "GET, HEAD"),
                       ("/v1/models", .delete, "GET, HEAD")])
     func wrongMethodIs405WithAllow(path: String, method: HTTPRequest.Method, allow: String) async throws {
-        try await ServerFixture.server().application().test(.router) { client in
+        try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: path, method: method)
             #expect(response.status == .methodNotAllowed)
             #expect(response.headers[.allow] == allow)
@@ -337,7 +336,7 @@ struct RouteTests {
         let release = DispatchSemaphore(value: 0)
         let holder = Task { try await server.pool.withRecognizer { _ in release.wait() } }
         while server.pool.occupancy.running == 0 { try await Task.sleep(for: .milliseconds(5)) }
-        try await server.application().test(.router) { client in
+        try await server.withClient { client in
             let response = try await client.execute(uri: "/v1/analyze", method: .post,
                                                     headers: [.contentType: "image/jpeg"],
                                                     body: ByteBuffer(bytes: ServerFixture.sampleJPEG))

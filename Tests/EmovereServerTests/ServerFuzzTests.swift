@@ -24,18 +24,6 @@ struct ServerFuzzTests {
         }
     }
 
-    /// A masked binary WebSocket frame holding `payload`.
-    static func binaryFrame(_ payload: [UInt8]) -> [UInt8] {
-        let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
-        var frame: [UInt8] = [0x82]
-        if payload.count < 126 {
-            frame.append(0x80 | UInt8(payload.count))
-        } else {
-            frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-        }
-        return frame + mask + payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
-    }
-
     /// Mutated frames on upgraded streams: every stream ends closed by the server (a bad frame closes it at once,
     /// a frame cut short leaves it idle until the 1 s stream timeout), none is left hanging, and the server still
     /// answers afterwards.
@@ -49,7 +37,7 @@ struct ServerFuzzTests {
         let cases = max(Self.cases / 4, 50)
         try await ConnectionGuardTests.withServer(configuration) { port in
             let jpeg = Array(ServerFixture.sampleJPEG.prefix(300))
-            let valid = Self.binaryFrame(jpeg) + Self.binaryFrame([1, 2, 3]) + [0x88, 0x80, 0, 0, 0, 0]
+            let valid = LoopbackWebSocket.frame(opcode: 2, jpeg) + LoopbackWebSocket.frame(opcode: 2, [1, 2, 3]) + [0x88, 0x80, 0, 0, 0, 0]
             var mutator = Mutator(seed: 7)
             var streams: [RawConnection] = []
             for _ in 0..<cases {
