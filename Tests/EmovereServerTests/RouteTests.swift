@@ -4,7 +4,7 @@ import Foundation
 import Hummingbird
 import Testing
 
-/// Every route and every error status through Hummingbird's router test mode (no socket).
+/// Every route and every error status, through a loopback client (`LoopbackClient`).
 struct RouteTests {
     static let labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
