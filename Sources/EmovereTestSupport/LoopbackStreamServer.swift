@@ -9,9 +9,9 @@ import Musl
 
 /// A TCP listener on a free loopback port that serves one byte stream over HTTP to every connection, for tests of
 /// network streams: each client gets `200 OK` and `body`, then the connection is closed, or with `stallsAfterBody`
-/// kept open and silent (a camera that stopped sending). The first `unavailableAnswers` connections are answered
-/// `503 Service Unavailable` (a camera still starting). With `accepts` false no connection is ever answered (they
-/// wait in the backlog, as with a host that does not respond).
+/// kept open and silent (a camera that stopped sending). The first connections get the statuses of `firstAnswers`
+/// instead, one each, with no body (`503 Service Unavailable`: a camera still starting). With `accepts` false no
+/// connection is ever answered (they wait in the backlog, as with a host that does not respond).
 public final class LoopbackStreamServer: @unchecked Sendable {
     /// The port it listens on.
     public let port: Int
@@ -20,22 +20,21 @@ public final class LoopbackStreamServer: @unchecked Sendable {
     private var connections: [Int32] = []
     private var stopped = false
 
-    public init(body: [UInt8] = [], stallsAfterBody: Bool = false, unavailableAnswers: Int = 0,
+    public init(body: [UInt8] = [], stallsAfterBody: Bool = false, firstAnswers: [String] = [],
                 accepts: Bool = true) throws {
         (listener, port) = try Self.openListener()
         self.accepts = accepts
         guard accepts else { return }
         let thread = Thread { [self] in
             defer { closeEverything() }  // the thread closes what it uses: no descriptor is closed under it
-            var unavailable = unavailableAnswers
+            var statuses = firstAnswers[...]
             while true {
                 let connection = accept(listener, nil, nil)
                 guard connection >= 0 else { return }  // the listener was shut down
                 guard keep(connection) else { return }
                 Self.receiveRequestHead(connection)
-                if unavailable > 0 {
-                    unavailable -= 1
-                    RawConnection.send(Array("HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".utf8), on: connection)
+                if let status = statuses.popFirst() {
+                    RawConnection.send(Array("HTTP/1.0 \(status)\r\nContent-Length: 0\r\n\r\n".utf8), on: connection)
                     shutdown(connection, Int32(SHUT_RDWR))
                     continue
                 }

@@ -135,12 +135,16 @@ final class LiveInput: @unchecked Sendable {
 }
 
 private extension VideoError {
-    /// Whether opening a stream again later may succeed: it refused, failed or did not answer, rather than opening
-    /// without a usable video or ffmpeg not starting at all.
+    /// Whether opening a stream again later may succeed: it refused, failed or did not answer, rather than refusing
+    /// this client or path (an HTTP or RTSP 4xx: a wrong password or path), sending no video (invalid data, an
+    /// unknown protocol), opening without a usable video, or ffmpeg not starting at all.
     var isTransient: Bool {
         switch self {
-        case .unreadableInput, .brokenStream, .stalled: true
-        default: false
+        case let .unreadableInput(_, details):
+            let permanent = ["Server returned 4", "failed: 4", "Invalid data found", "Protocol not found"]
+            return !permanent.contains { details.contains($0) }
+        case .brokenStream, .stalled: return true
+        default: return false
         }
     }
 }

@@ -153,19 +153,30 @@ struct DetectorOptionTests {
         #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 } && (times.last ?? 0) > 1, "\(times)")
 
         // A stream down at start (a camera still starting answers 503) fails without --reconnect and is tried again
-        // with it, after 1 s, then 2 s, until it opens.
-        let starting = try LoopbackStreamServer(body: clip, unavailableAnswers: 2)
+        // with it, after 1 s, then 2 s, until it opens; a wrong path (404) fails at once, --reconnect or not.
+        let unavailable = ["503 Service Unavailable", "503 Service Unavailable"]
+        let starting = try LoopbackStreamServer(body: clip, firstAnswers: unavailable)
         defer { starting.stop() }
-        let url = "http://127.0.0.1:\(starting.port)/moving.ts"
-        let refused = try CommandRunner.run(["live", "--stream", url, "--max-frames", "2", "--detector", "none"]
-                                            + fixture.recognition)
+        let refused = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(starting.port)/moving.ts",
+                                             "--max-frames", "2", "--detector", "none"] + fixture.recognition)
         #expect(refused.status == 1 && refused.standardError.contains("Server Error"), "\(refused)")
+        let restarting = try LoopbackStreamServer(body: clip, firstAnswers: unavailable)
+        defer { restarting.stop() }
+        let url = "http://127.0.0.1:\(restarting.port)/moving.ts"
         let retried = try CommandRunner.run(["live", "--stream", url, "--reconnect", "--max-frames", "2",
                                              "--detector", "none"] + fixture.recognition)
         try #require(retried.status == 0, "\(retried)")
         #expect(retried.standardError.contains("live: opening \(url) again in 1 s")
-                && !retried.standardError.contains("live: opening \(url) again in 2 s")
+                && retried.standardError.contains("live: opening \(url) again in 2 s")
+                && !retried.standardError.contains("again in 4 s")
                 && !retried.standardError.contains("the stream was opened again"), "\(retried)")
         #expect(retried.standardOutput.split(separator: "\n").count == 2, "\(retried)")
+        let missing = try LoopbackStreamServer(body: clip, firstAnswers: ["404 Not Found"])
+        defer { missing.stop() }
+        let wrongPath = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(missing.port)/moved.ts",
+                                               "--reconnect", "--max-frames", "2", "--detector", "none"]
+                                              + fixture.recognition)
+        #expect(wrongPath.status == 1 && wrongPath.standardError.contains("404")
+                && !wrongPath.standardError.contains("again in"), "\(wrongPath)")
     }
 }

@@ -365,8 +365,9 @@ struct ConnectionGuardTests {
         }
         let png = try canvas.pngData()
         for (budget, faces, skipped) in [(64, 2, 0), (1, 1, 1)] {
-            let server = try ServerFixture.server(ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1,
-                                                                      maximumFacesPerImage: budget))
+            var configuration = Self.patientConfiguration
+            configuration.maximumFacesPerImage = budget
+            let server = try ServerFixture.server(configuration)
             try await server.withClient { client in
                 try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "image/png"],
                                          body: ByteBuffer(bytes: png)) { response in

@@ -32,10 +32,14 @@ struct LoopbackClient: Sendable {
         if body != nil || method == .post || method == .put { head += "Content-Length: \(bytes.count)\r\n" }
         let request = Array((head + "\r\n").utf8) + bytes
         let port = port
-        let answer = try await RawConnection.onThread {
+        let (answer, closed) = try await RawConnection.onThread {
             let connection = try RawConnection(port: port)
             connection.send(request)
-            return connection.receive().bytes
+            return connection.receive()
+        }
+        guard closed else {
+            throw MalformedResponse(description: "\(method) \(uri): the answer did not end within the read timeout "
+                                    + "(\(answer.count) bytes came)")
         }
         return try Self.parse(answer, method: method)
     }
@@ -83,13 +87,17 @@ struct LoopbackClient: Sendable {
         var data: [UInt8] = []
         var position = 0
         while true {
+            let digits = Set("0123456789abcdefABCDEF")
             guard let lineEnd = bytes[position...].indices.first(where: { bytes[$0...].starts(with: [13, 10]) }),
-                  let size = Int(String(decoding: bytes[position..<lineEnd], as: UTF8.self).prefix { $0 != ";" }, radix: 16) else {
+                  case let text = String(decoding: bytes[position..<lineEnd], as: UTF8.self).prefix(while: { $0 != ";" }),
+                  !text.isEmpty, text.allSatisfy(digits.contains), let size = Int(text, radix: 16) else {
                 throw MalformedResponse(description: "a chunk size at byte \(position)")
             }
             let start = lineEnd + 2
             if size == 0 { return data }
-            guard start + size + 2 <= bytes.count else { throw MalformedResponse(description: "a chunk cut short") }
+            guard start + size + 2 <= bytes.count, bytes[start + size] == 13, bytes[start + size + 1] == 10 else {
+                throw MalformedResponse(description: "a chunk of \(size) bytes cut short or not ended by CRLF")
+            }
             data += bytes[start..<start + size]
             position = start + size + 2
         }
@@ -103,7 +111,10 @@ extension EmovereServer {
         let (ports, listening) = AsyncStream.makeStream(of: Int.self)
         let application = application { listening.yield($0) }
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await application.run() }
+            group.addTask {
+                defer { listening.finish() }  // a server that fails to start ends the wait for its port
+                try await application.run()
+            }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())
             let value = try await body(port)

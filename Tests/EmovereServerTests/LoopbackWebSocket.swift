@@ -59,8 +59,11 @@ final class LoopbackWebSocket {
             case 8:
                 let code = payload.count >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : nil
                 return .close(code: code, reason: Array(payload.dropFirst(2)).text)
-            case 9, 10:
-                continue  // ping, pong: the server sends none today
+            case 9:
+                connection.send(Self.frame(opcode: 10, payload))  // the server pings every 30 s, and closes unanswered
+                continue
+            case 10:
+                continue
             case 0:
                 fragments += payload
             default:
@@ -99,7 +102,10 @@ final class LoopbackWebSocket {
         while true {
             if let frame = try Self.parseFrame(&buffered) { return frame }
             let read = connection.receive { !$0.isEmpty }
-            if read.bytes.isEmpty { return nil }
+            if read.bytes.isEmpty {
+                guard read.closed else { throw Failure(description: "no frame within the read timeout") }
+                return nil
+            }
             buffered += read.bytes
         }
     }

@@ -281,12 +281,16 @@ struct RouteTests {
     }
 
     @Test func bodyOverTheLimitIs413() async throws {
-        let server = try ServerFixture.server(ServerConfiguration(port: 0, maximumBodyBytes: 4096))
+        var configuration = ServerFixture.patientConfiguration
+        configuration.maximumBodyBytes = 4096
+        let server = try ServerFixture.server(configuration)
         try await Self.expectError(.contentTooLarge, containing: "the limit is 4096 bytes", server: server)
     }
 
     @Test func imageOverThePixelLimitIs413() async throws {
-        let server = try ServerFixture.server(ServerConfiguration(port: 0, maximumPixels: 100_000))
+        var configuration = ServerFixture.patientConfiguration
+        configuration.maximumPixels = 100_000
+        let server = try ServerFixture.server(configuration)
         try await Self.expectError(.contentTooLarge, containing: "512x512 = 262144 pixels, the limit is 100000",
                                    server: server)
     }
