@@ -41,14 +41,6 @@ struct ConnectionGuardTests {
         return (connection, status(answer), answer)
     }
 
-    /// The status code of the next close frame the server sends on `connection` (nil when none came), and the bytes
-    /// received.
-    static func closeCode(_ connection: RawConnection) -> (code: Int?, bytes: [UInt8]) {
-        let end = connection.receive { $0.count >= 4 && $0.contains(0x88) }
-        let close = Array(end.bytes.drop { $0 != 0x88 })
-        return (close.count >= 4 ? Int(close[2]) << 8 | Int(close[3]) : nil, end.bytes)
-    }
-
     /// The status line's code, or nil when the bytes do not start with one.
     static func status(_ bytes: [UInt8]) -> Int? {
         let line = bytes.text.prefix { $0 != "\r" }
@@ -318,22 +310,19 @@ struct ConnectionGuardTests {
         var configuration = Self.patientConfiguration
         configuration.streamIdleSeconds = 1
         try await Self.withServer(configuration) { port in
-            let (connection, status, _) = try Self.openStream(port: port)
-            #expect(status == 101)
-            let end = connection.receive { $0.contains(0x88) }
-            #expect(end.bytes.contains(0x88), "no close frame: \(end.bytes.prefix(16))")
+            let closing = try LoopbackWebSocket(port: port).closing()
+            #expect(closing != nil, "no close frame")
         }
     }
 
     /// A text frame that is not UTF-8 closes the stream (RFC 6455 §8.1), with status 1007.
     @Test func invalidUTF8TextFrameClosesTheStream() async throws {
         try await Self.withServer(Self.patientConfiguration) { port in
-            let (connection, status, _) = try Self.openStream(port: port)
-            #expect(status == 101)
-            // A masked text frame (mask 0) holding 0xFF 0xFE, never valid UTF-8.
-            connection.send([0x81, 0x82, 0, 0, 0, 0, 0xFF, 0xFE])
-            let (code, bytes) = Self.closeCode(connection)
-            #expect(code == 1007, "\(bytes)")
+            let stream = try LoopbackWebSocket(port: port)
+            // A masked text frame holding 0xFF 0xFE, never valid UTF-8.
+            stream.send(raw: LoopbackWebSocket.frame(opcode: 1, [0xFF, 0xFE]))
+            let closing = try stream.closing()
+            #expect(closing?.code == 1007, "\(String(describing: closing))")
         }
     }
 
@@ -341,12 +330,11 @@ struct ConnectionGuardTests {
     /// streaming test sends them.)
     @Test func unmaskedFrameClosesTheStream() async throws {
         try await Self.withServer(Self.patientConfiguration) { port in
-            let (connection, status, _) = try Self.openStream(port: port)
-            #expect(status == 101)
+            let stream = try LoopbackWebSocket(port: port)
             // An unmasked text frame "hi".
-            connection.send([0x81, 0x02, 0x68, 0x69])
-            let (code, bytes) = Self.closeCode(connection)
-            #expect(code == 1002, "\(bytes)")
+            stream.send(raw: [0x81, 0x02, 0x68, 0x69])
+            let closing = try stream.closing()
+            #expect(closing?.code == 1002, "\(String(describing: closing))")
         }
     }
 

@@ -44,6 +44,9 @@ final class LoopbackWebSocket {
 
     func send(binary: [UInt8]) { connection.send(Self.frame(opcode: 2, binary)) }
 
+    /// Sends `bytes` as they are (a malformed frame).
+    func send(raw bytes: [UInt8]) { connection.send(bytes) }
+
     func send(text: String) { connection.send(Self.frame(opcode: 1, Array(text.utf8))) }
 
     /// Starts the closing handshake with `code`.
