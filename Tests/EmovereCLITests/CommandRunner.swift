@@ -103,14 +103,20 @@ enum CommandRunner {
 
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    /// Starts `emovere arguments...` without waiting, its output discarded: for tests that stop it midway.
-    static func start(_ arguments: [String]) throws -> Process {
+    /// Starts `emovere arguments...` without waiting, its output discarded (standard error written to `errorLog`
+    /// when given): for tests that stop it midway.
+    static func start(_ arguments: [String], errorLog: String? = nil) throws -> Process {
         let binary = try #require(executable, "the emovere executable is not built; run `swift build` first")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let errorLog {
+            FileManager.default.createFile(atPath: errorLog, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorLog))
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         return process
     }

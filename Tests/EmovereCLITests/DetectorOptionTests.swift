@@ -179,4 +179,28 @@ struct DetectorOptionTests {
         #expect(wrongPath.status == 1 && wrongPath.standardError.contains("404")
                 && !wrongPath.standardError.contains("again in"), "\(wrongPath)")
     }
+
+    /// Ctrl-C while `live --reconnect` waits for a stream that stays down ends the run with status 130.
+    @Test func ctrlCWhileAStreamIsDownStopsTheRetries() throws {
+        let server = try LoopbackStreamServer(firstAnswers: Array(repeating: "503 Service Unavailable", count: 1000))
+        defer { server.stop() }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-live-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let url = "http://127.0.0.1:\(server.port)/down.ts"
+        let process = try CommandRunner.start(["live", "--stream", url, "--reconnect", "--detector", "none",
+                                               "--model", OutputPathTests.model], errorLog: log)
+        // Waits (without a tight limit) for the first retry's notice: the run is then in its retry loop.
+        var waited = 0
+        while process.isRunning, waited < 6000,
+              !((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("again in") {
+            usleep(50_000)
+            waited += 1
+        }
+        try #require(process.isRunning, "live ended before it could be interrupted")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let messages = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(process.terminationStatus == 130, "\(messages)")
+        #expect(messages.contains("live: stopped before \(url) opened"), "\(messages)")
+    }
 }
