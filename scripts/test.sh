@@ -39,8 +39,8 @@ python3 scripts/check_imports.py  # every import declared in Package.swift
 started=$SECONDS
 swift build --build-tests
 echo "took $((SECONDS - started)) s: swift build --build-tests" >&2
-# Each step has a time limit far beyond its need on a busy 2-core machine (about 10, 7, 3 and 2 minutes there), so
-# a hang fails the run by name instead of using up CI's time.
+# Each step has a time limit far beyond its need on a busy 2-core machine (about 6, 1, 2 and 1 minutes there, after a
+# build of 8), so a hang fails the run by name instead of using up CI's time.
 # timeout runs the step in a process group of its own, which a Ctrl-C at the terminal does not reach: an interrupt or
 # termination of this script is passed on to it (as SIGTERM: a background job ignores SIGINT), and the script stops.
 limit() {
