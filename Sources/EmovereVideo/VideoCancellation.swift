@@ -8,7 +8,7 @@ public final class VideoCancellation: Sendable {
     private struct State {
         var isCancelled = false
         var nextToken = 0
-        var stops: [Int: @Sendable () -> Void] = [:]
+        var running: [Int: WeakSubprocess] = [:]
     }
 
     private let state = Mutex(State())
@@ -20,19 +20,18 @@ public final class VideoCancellation: Sendable {
 
     /// Kills the processes running under this cancellation (from any thread).
     public func cancel() {
-        let stops = state.withLock { state in
+        let running = state.withLock { state in
             state.isCancelled = true
-            return Array(state.stops.values)
+            return Array(state.running.values)
         }
-        for stop in stops { stop() }
+        for process in running { process.interrupt() }
     }
 
     /// Kills `subprocess` at ``cancel()`` (at once when it has come) until the returned token is released.
     func register(_ subprocess: Subprocess) -> Int {
-        let process = WeakSubprocess(subprocess)
         let (token, cancelled) = state.withLock { state in
             state.nextToken += 1
-            state.stops[state.nextToken] = { process.interrupt() }
+            state.running[state.nextToken] = WeakSubprocess(subprocess)
             return (state.nextToken, state.isCancelled)
         }
         if cancelled { subprocess.interrupt() }
@@ -41,7 +40,7 @@ public final class VideoCancellation: Sendable {
 
     /// Forgets the registration `token`.
     func release(_ token: Int) {
-        _ = state.withLock { $0.stops.removeValue(forKey: token) }
+        _ = state.withLock { $0.running.removeValue(forKey: token) }
     }
 }
 
