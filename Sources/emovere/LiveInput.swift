@@ -66,11 +66,14 @@ final class LiveInput: @unchecked Sendable {
                 guard retrying, error.isTransient else { throw error }
                 announceRetry(of: source, after: error, in: pause)
                 guard wait(seconds: pause, unless: isStopped) else { break }
-                pause = min(pause * 2, longestPause)
+                pause = longer(pause)
             }
         }
         return nil
     }
+
+    /// The pause before the next attempt while a stream stays down: twice `pause`, at most ``longestPause``.
+    private static func longer(_ pause: Double) -> Double { min(pause * 2, longestPause) }
 
     /// Says on standard error why `source` is opened again and when.
     private static func announceRetry(of source: VideoSource, after failure: VideoError?, in pause: Double) {
@@ -107,7 +110,7 @@ final class LiveInput: @unchecked Sendable {
             Self.announceRetry(of: source, after: failure, in: pause)
             failure = nil
             guard Self.wait(seconds: pause, unless: { mailbox.isClosed }) else { break }
-            pause = min(pause * 2, Self.longestPause)
+            pause = Self.longer(pause)
             do throws(VideoError) {
                 // Scaled to the first opening's size: the recording and the tracks go on at one size.
                 let next = try VideoReader(source: source, info: reopeningInfo, tools: tools)
