@@ -174,6 +174,24 @@ struct ConnectionGuardTests {
         }
     }
 
+    /// Requests sent back to back on one connection (HTTP/1.1 pipelining) are each answered, in the order sent,
+    /// an analysis among them.
+    @Test func pipelinedRequestsAreAnsweredInOrder() async throws {
+        let image = ServerFixture.sampleJPEG
+        try await Self.withServer(Self.patientConfiguration) { port in
+            let connection = try RawConnection(port: port)
+            connection.send(Array(("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+                + "Content-Length: \(image.count)\r\n\r\n").utf8) + image
+                + Array("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            let answers = connection.receive { $0.text.components(separatedBy: "HTTP/1.1 ").count == 4
+                && $0.text.hasSuffix("}") }.bytes.text
+            let statuses = answers.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "200", "404"], "\(answers)")
+            #expect(answers.contains(#""emotion""#) && answers.contains("no route for GET"), "\(answers)")
+        }
+    }
+
     @Test func connectionsBeyondTheCapGet503() async throws {
         let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, maximumConnections: 2,
                                                 requestTimeoutSeconds: 600)
@@ -266,7 +284,7 @@ struct ConnectionGuardTests {
                 let line = metrics.receive().bytes.text.split(separator: "\n").first { $0.hasPrefix("emovere_uploads_held_bytes ") }
                 return line.flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) }
             }
-            let upload = "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+            let upload = "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
             let first = try RawConnection(port: port)
             first.send(upload + "Content-Length: 1000\r\n\r\n" + String(repeating: "x", count: 800))
             let deadline = Date().addingTimeInterval(60)
