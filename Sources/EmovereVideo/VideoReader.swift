@@ -136,6 +136,11 @@ public final class VideoReader {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "ffmpeg exited with status \(status)\n" + messages)
         }
+        // A download that failed (ffmpeg's read timeout, a reset connection) ends ffmpeg with status 0 and a message
+        // that names the URL.
+        if case .remoteFile = source, messages.contains(source.name + ":") {
+            throw .brokenStream(path: source.name, framesRead: framesRead, details: messages)
+        }
         // ffmpeg conceals damaged data and exits 0; a stream far shorter than announced, with errors, is broken.
         if let expected = info.frameCount, !info.frameCountIsEstimate, framesRead < expected - 1,
            !messages.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

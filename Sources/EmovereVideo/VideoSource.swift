@@ -1,8 +1,11 @@
-/// Where frames come from: a file (anything ffmpeg reads), a capture device (Video4Linux2 on Linux, AVFoundation on
-/// macOS) or a network stream (an IP camera).
+/// Where frames come from: a file (anything ffmpeg reads), one on a web or FTP server, a capture device (Video4Linux2
+/// on Linux, AVFoundation on macOS) or a network stream (an IP camera).
 public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
     /// A video file.
     case file(String)
+    /// A video file on a server (`http`, `https` or `ftp`), read as ffmpeg downloads it. A file, not live: its frames
+    /// come at a constant rate, as a local file's. A connection that sends nothing for `timeoutSeconds` fails.
+    case remoteFile(url: String, timeoutSeconds: Double = 30)
     /// A capture device (`/dev/video0` on Linux, an AVFoundation device index or name such as `0` on macOS), with an
     /// optional requested size and rate.
     case camera(device: String, width: Int? = nil, height: Int? = nil, frameRate: Double? = nil)
@@ -13,6 +16,23 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL schemes a ``stream(url:timeoutSeconds:)`` may use.
     public static let streamSchemes = ["rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp"]
+
+    /// The URL schemes a ``remoteFile(url:timeoutSeconds:)`` may use.
+    public static let remoteFileSchemes = ["http", "https", "ftp"]
+
+    /// `input` as a source to read a recording from: a ``remoteFile(url:timeoutSeconds:)`` for an `http`, `https` or
+    /// `ftp` URL, else a ``file(_:)``.
+    public static func recording(_ input: String) -> VideoSource {
+        remoteFileSchemes.contains(scheme(of: input) ?? "") ? .remoteFile(url: input) : .file(input)
+    }
+
+    /// The scheme of `input` in lower case when it has the form `scheme://...`, else nil (a path).
+    public static func scheme(of input: String) -> String? {
+        guard let range = input.range(of: "://"), !input[..<range.lowerBound].isEmpty,
+              input[..<range.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) })
+        else { return nil }
+        return input[..<range.lowerBound].lowercased()
+    }
 
     /// The camera a live run reads when none is named: `/dev/video0`, or AVFoundation's first video device on macOS.
     public static var defaultCamera: String {
@@ -38,7 +58,15 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .file(let path): path
         case .camera(let device, _, _, _): device
-        case .stream(let url, _): Self.hidingPassword(in: url)
+        case .stream(let url, _), .remoteFile(let url, _): Self.hidingPassword(in: url)
+        }
+    }
+
+    /// The URL of a stream or remote file, nil for files and cameras.
+    var url: String? {
+        switch self {
+        case .stream(let url, _), .remoteFile(let url, _): url
+        case .file, .camera: nil
         }
     }
 
@@ -46,8 +74,10 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
 
     /// Whether the source is live (a camera or a stream): it has no known length and comes at its own pace.
     public var isLive: Bool {
-        if case .file = self { return false }
-        return true
+        switch self {
+        case .file, .remoteFile: false
+        case .camera, .stream: true
+        }
     }
 
     /// The longest a probe of the source, or the wait for its next frame, may take: a stream's timeout, nil for files
@@ -75,7 +105,7 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
 
     /// `text` (ffmpeg's messages) with a stream's password hidden wherever its URL's user information appears.
     func hidingPassword(in text: String) -> String {
-        guard case let .stream(url, _) = self, let userInformation = Self.userInformation(of: url) else { return text }
+        guard let url, let userInformation = Self.userInformation(of: url) else { return text }
         return text.replacingOccurrences(of: userInformation.whole, with: userInformation.hidden)
     }
 
@@ -95,6 +125,9 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
         case .file(let path):
             // `file:` keeps names with a colon or a leading dash from being read as protocols or options.
             return (realTime ? ["-re"] : []) + ["-i", "file:" + path]
+        case let .remoteFile(url, timeoutSeconds):
+            // ffmpeg's own read timeout (microseconds) bounds a stalled download, as a file's reader has no timer.
+            return (realTime ? ["-re"] : []) + ["-rw_timeout", String(Int(timeoutSeconds * 1_000_000)), "-i", url]
         case let .camera(device, width, height, frameRate):
             var arguments = ["-f", Self.captureFormat]
             if let frameRate = frameRate ?? Self.defaultCaptureRate { arguments += ["-framerate", String(frameRate)] }

@@ -20,7 +20,7 @@ import Darwin
 ///
 /// ```swift
 /// let writer = try VideoWriter(path: "annotated.mp4", width: 640, height: 480, frameRate: "30",
-///                              audioSource: "input.mp4")
+///                              audioSource: .file("input.mp4"))
 /// for frame in frames { try writer.write(frame) }
 /// try writer.finish()
 /// ```
@@ -65,6 +65,8 @@ public final class VideoWriter {
     /// The encoder's process id (ffmpeg), for a caller that must stop it on a forced exit.
     public var encoderProcessIdentifier: Int32 { encoder.process.processIdentifier }
     private let input: FileHandle
+    /// Where the audio comes from (its URL's password is hidden in ffmpeg's messages).
+    private let audioSource: VideoSource?
     private var state = State.open
 
     private enum State { case open, finished, failed }
@@ -78,13 +80,14 @@ public final class VideoWriter {
     ///   - path: The destination; its extension chooses the container (`containerExtensions`). An existing
     ///     file there is replaced only when encoding succeeds.
     ///   - frameRate: A number or fraction as ffmpeg reads it (`"30"`, `"30000/1001"`).
-    ///   - audioSource: A file whose first audio stream, if any, is added to the output (AAC).
+    ///   - audioSource: A recording (a file or a remote file) whose first audio stream, if any, is added to the
+    ///     output (AAC).
     ///   - settings: Encoder settings.
     ///   - tools: The ffmpeg executables (default: found on `PATH`).
     /// - Throws: ``VideoError/invalidArgument(name:expected:found:)`` for an empty size, a bad rate or extension,
     ///   ``VideoError/outputFailed(path:reason:)`` when the destination folder does not exist, or a
     ///   ``VideoError/toolNotFound(name:searched:)``.
-    public init(path: String, width: Int, height: Int, frameRate: String, audioSource: String? = nil,
+    public init(path: String, width: Int, height: Int, frameRate: String, audioSource: VideoSource? = nil,
                 settings: Settings = Settings(), tools: FFmpegTools? = nil) throws(VideoError) {
         guard width > 0, height > 0 else {
             throw .invalidArgument(name: "frame size", expected: "a positive width and height", found: "\(width)x\(height)")
@@ -114,6 +117,7 @@ public final class VideoWriter {
         self.width = width
         self.height = height
         self.temporaryPath = temporaryPath
+        self.audioSource = audioSource
 
         var arguments = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y",
                          "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", "\(width)x\(height)",
@@ -122,8 +126,8 @@ public final class VideoWriter {
         if let audioSource {
             // The video decides the length: a shorter audio track is padded with silence (`-shortest` alone ends the
             // output with the audio and stops reading frames), a longer one cut.
-            arguments += ["-i", "file:" + audioSource, "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-af", "apad",
-                          "-shortest"]
+            arguments += audioSource.inputArguments(realTime: false)
+                + ["-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-af", "apad", "-shortest"]
         } else {
             arguments += ["-map", "0:v:0"]
         }
@@ -179,9 +183,15 @@ public final class VideoWriter {
             let reason = String(cString: strerror(failure))
             abandon()
             throw .encodingFailed(path: path, framesWritten: framesWritten,
-                                  details: "ffmpeg stopped reading frames (\(reason))\n" + encoder.errorTail.text())
+                                  details: "ffmpeg stopped reading frames (\(reason))\n" + encoderMessages())
         }
         framesWritten += 1
+    }
+
+    /// The end of ffmpeg's messages, a remote audio source's password hidden.
+    private func encoderMessages() -> String {
+        let messages = encoder.errorTail.text()
+        return audioSource?.hidingPassword(in: messages) ?? messages
     }
 
     /// Closes the stream, waits for ffmpeg and moves the finished file to ``path``.
@@ -198,7 +208,7 @@ public final class VideoWriter {
             throw .encodingFailed(path: path, framesWritten: framesWritten, details: "closing ffmpeg's input failed: \(error)")
         }
         let status = encoder.wait()
-        let messages = encoder.errorTail.text()
+        let messages = encoderMessages()
         guard status == 0, framesWritten > 0 else {
             abandon()
             throw .encodingFailed(path: path, framesWritten: framesWritten,

@@ -13,7 +13,7 @@ struct Video: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Track faces through a video and recognise their emotions frame by frame.",
         discussion: """
-            Decodes IN with ffmpeg (any format it reads), detects faces (every frame, or every N with --every), \
+            Decodes IN with ffmpeg (any format it reads, from a file or an http, https or ftp URL), detects faces (every frame, or every N with --every), \
             follows them with stable track numbers and classifies each face on every frame. Writes an annotated \
             H.264 video (--out: .mp4, .mov, .m4v, .mkv, .avi or .ts; the first audio track as AAC), a CSV timeline with one row per \
             frame per face (--csv), an SVG plot of each track's probabilities (--plot) and prints a summary (or JSON \
@@ -24,7 +24,7 @@ struct Video: ParsableCommand {
             each finishes, and --resume skips the videos already there.
             """)
 
-    @Argument(help: "The video files.")
+    @Argument(help: "The video files (paths, or http, https or ftp URLs).")
     var inputs: [String]
 
     @Option(help: "Write the annotated video here (H.264 in .mp4, .mov, .m4v, .mkv, .avi or .ts; a folder with several videos).")
@@ -50,6 +50,12 @@ struct Video: ParsableCommand {
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("expected at least one video file") }
         if resume && output == nil { throw ValidationError("--resume needs --output") }
+        for input in inputs {
+            guard let scheme = VideoSource.scheme(of: input), !VideoSource.remoteFileSchemes.contains(scheme) else { continue }
+            throw ValidationError("\(VideoSource.stream(url: input).name): expected a video file or an "
+                + "\(VideoSource.remoteFileSchemes.joined(separator: ", ")) URL, found the scheme '\(scheme)'"
+                + (VideoSource.streamSchemes.contains(scheme) ? " (a live stream: emovere live --stream URL)" : ""))
+        }
         let outputs = [("--out", out), ("--csv", csv), ("--plot", plot)].compactMap { name, path in path.map { (name, $0) } }
         guard inputs.count > 1 else {
             try OutputPaths.checkDistinct([("--out", out), ("--csv", csv), ("--plot", plot), ("--output", output)],
@@ -92,9 +98,18 @@ struct Video: ParsableCommand {
         return (target(out, ".annotated.mp4"), target(csv, ".csv"), target(plot, ".svg"))
     }
 
-    /// The file name of `path` without its extension, which names a video's outputs in the output folders.
-    static func baseName(_ path: String) -> String {
-        ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+    /// The file name of `input` without its extension, which names a video's outputs in the output folders: for a
+    /// URL, the last part of its path (without query), else its host.
+    static func baseName(_ input: String) -> String {
+        var path = input
+        if let schemeEnd = input.range(of: "://"), VideoSource.scheme(of: input) != nil {
+            let address = input[schemeEnd.upperBound...].prefix { !"?#".contains($0) }
+            let authority = address.prefix { $0 != "/" }
+            let host = authority.split(separator: "@").last.map(String.init) ?? ""
+            let resource = address.dropFirst(authority.count).split(separator: "/").last.map(String.init)
+            path = resource ?? host
+        }
+        return ((path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
     /// The result line `--output` appends for one video, with what analysed it (checked by `--resume`).
@@ -131,38 +146,40 @@ struct Video: ParsableCommand {
         let provenance = ResultLog.Provenance(recognizer, model: try recognition.detection.modelPath(), command: .video)
         let log = try output.map { try ResultLog(path: $0, resume: resume, provenance: provenance) }
         var failures = 0
-        for input in inputs where !(log?.isFinished(input) ?? false) {
+        for input in inputs where !(log?.isFinished(VideoSource.recording(input).name) ?? false) {
             let targets = targets(for: input)
             do {
                 let summary = try analyse(input, out: targets.out, csv: targets.csv, plot: targets.plot,
                                           recognizer: recognizer, tools: tools, interruption: interruption)
                 if summary.brokenOff != nil { failures += 1 }
-                try log?.append(VideoLine(path: input, summary: summary.record, error: summary.brokenOff,
-                                          provenance: provenance))
+                try log?.append(VideoLine(path: VideoSource.recording(input).name, summary: summary.record,
+                                          error: summary.brokenOff, provenance: provenance))
             } catch let exit as ExitCode {
                 throw exit  // Ctrl-C: stop here; --resume continues with this video
             } catch {
                 failures += 1
                 StandardError.write("error: \(error)\n")
-                try log?.append(VideoLine(path: input, summary: nil, error: "\(error)", provenance: provenance))
+                try log?.append(VideoLine(path: VideoSource.recording(input).name, summary: nil, error: "\(error)",
+                                          provenance: provenance))
             }
         }
         try log?.finish()
         if failures > 0 { throw ExitCode(1) }
     }
 
-    /// Analyses the video `input`, writes the outputs asked for and prints its summary.
+    /// Analyses the video `input` (a path or URL), writes the outputs asked for and prints its summary.
     /// - Returns: the summary (`brokenOff` set when the video ended early: the outputs hold what was analysed).
     func analyse(_ input: String, out: String?, csv: String?, plot: String?, recognizer: EmotionRecognizer,
                  tools: FFmpegTools, interruption: Interruption) throws -> RunSummary {
-        let reader = try VideoReader(source: .file(input), tools: tools)
+        let source = VideoSource.recording(input)
+        let reader = try VideoReader(source: source, tools: tools)
         let info = reader.info
         let tracker = try recognition.makeTracker(recognizer)
 
         var outputs: [PendingFile] = []
         let writer = try out.map { path in
             try VideoWriter(path: path, width: info.width, height: info.height, frameRate: info.frameRateText,
-                            audioSource: info.hasAudio ? input : nil, tools: tools)
+                            audioSource: info.hasAudio ? source : nil, tools: tools)
         }
         let csvFile = try csv.map { path in try PendingFile(path: path) }
         if let csvFile { outputs.append(csvFile) }
@@ -188,7 +205,7 @@ struct Video: ParsableCommand {
         var committed = false  // the outputs are in place (only the summary was left to write)
         do {
             try csvFile?.write(TimelineCSV.header + "\n")
-            try json?.write("{\"video\":" + JSONLines.encode(VideoDescription(path: input, info: info)) + ",\n\"frames\":[\n")
+            try json?.write("{\"video\":" + JSONLines.encode(VideoDescription(path: source.name, info: info)) + ",\n\"frames\":[\n")
             var timeline = EmotionTimeline(frameRate: info.frameRate)
             let progress = ProgressBar(total: info.frameCount ?? 0, label: "video", unit: "frame")
             let stopwatch = Stopwatch()
@@ -229,7 +246,7 @@ struct Video: ParsableCommand {
                 : Double(index) / info.frameRate
             if let plotFile {
                 try plotFile.write(TimelinePlot.svg(timeline: timeline, summaries: tracker.summaries, duration: duration,
-                                                    title: (input as NSString).lastPathComponent))
+                                                    title: (source.name as NSString).lastPathComponent))
             }
             try writer?.finish()
             for output in outputs { try output.commit() }
@@ -240,9 +257,9 @@ struct Video: ParsableCommand {
             if let json {
                 try json.write("\n],\n\"tracks\":" + JSONLines.encode(summary.trackRecords) + ",\n\"summary\":"
                                + JSONLines.encode(summary.record) + "}\n")
-                StandardError.write(summary.text(input: input) + "\n")
+                StandardError.write(summary.text(input: source.name) + "\n")
             } else {
-                print(summary.text(input: input))
+                print(summary.text(input: source.name))
             }
             var written = [out, csv, plot].compactMap { $0 }
             if !written.isEmpty {

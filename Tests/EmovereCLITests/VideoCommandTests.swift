@@ -1,5 +1,6 @@
 import Emovere
 import EmovereNN
+import EmovereTestSupport
 import EmovereVideo
 import Foundation
 import Testing
@@ -153,6 +154,46 @@ struct VideoCommandTests {
         #expect(result.status != 0)
         #expect(result.standardError.contains(missing) && result.standardError.contains("no such file"), "\(result)")
         #expect(try fixture.outputs().isEmpty)
+    }
+
+    /// A video on a web server is read as ffmpeg downloads it: the same timeline as the file's, the URL's password
+    /// hidden in what is printed and logged, the outputs in a folder named by the last part of its path. A URL that
+    /// answers 404 is an error naming it; a stream's scheme is refused with the advice to use `live`.
+    @Test func videoReadsAURL() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let web = fixture.folder + "/web.mp4"  // as served on the web: the index first, readable without seeking
+        try Fixture.ffmpeg(["-i", fixture.video, "-c", "copy", "-movflags", "+faststart", web])
+        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: web))))
+        defer { server.stop() }
+        let options = ["--detector", "none"] + fixture.recognition
+        let local = fixture.folder + "/local.csv"
+        let fromFile = try CommandRunner.run(["video", web, "--csv", local] + options)
+        try #require(fromFile.status == 0, "\(fromFile)")
+
+        let url = "http://viewer:secret@127.0.0.1:\(server.port)/clips/talk.mp4?token=1"
+        let folder = fixture.folder + "/outputs"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let log = fixture.folder + "/log.jsonl"
+        let fromURL = try CommandRunner.run(["video", url, web, "--csv", folder, "--output", log] + options)
+        try #require(fromURL.status == 0, "\(fromURL)")
+        #expect(try String(contentsOfFile: folder + "/talk.csv", encoding: .utf8)
+                == String(contentsOfFile: local, encoding: .utf8))
+        let hidden = "http://viewer:***@127.0.0.1:\(server.port)/clips/talk.mp4?token=1"
+        #expect(fromURL.standardOutput.contains(hidden + ": \(Self.frameCount) frames"), "\(fromURL)")
+        let logged = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(logged.contains("viewer:***@127.0.0.1"), "\(logged)")
+        #expect(!(fromURL.standardOutput + fromURL.standardError + logged).contains("secret"))
+
+        let missing = try LoopbackStreamServer(firstAnswers: ["404 Not Found"])
+        defer { missing.stop() }
+        let gone = "http://127.0.0.1:\(missing.port)/gone.mp4"
+        let notFound = try CommandRunner.run(["video", gone] + options)
+        #expect(notFound.status == 1 && notFound.standardError.contains(gone)
+                && notFound.standardError.contains("404"), "\(notFound)")
+        let stream = try CommandRunner.run(["video", "rtsp://camera/stream"] + options)
+        #expect(stream.status == 64 && stream.standardError.contains("found the scheme 'rtsp'")
+                && stream.standardError.contains("live --stream"), "\(stream)")
     }
 
     @Test func textFileNamedMP4IsRejected() throws {

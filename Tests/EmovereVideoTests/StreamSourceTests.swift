@@ -50,6 +50,24 @@ struct StreamSourceTests {
         #expect(error?.description.contains("no frame for 10 s") == true, "\(String(describing: error))")
     }
 
+    /// A remote file whose server stops sending part-way (the connection left open) breaks off with ffmpeg's read
+    /// timeout, after the frames that came, instead of holding the reader for ever.
+    @Test func aRemoteFileThatStopsSendingBreaksOff() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let clip = try Self.clip(seconds: 8, in: videos)
+        let server = try LoopbackStreamServer(body: Array(clip.prefix(clip.count / 2)), stallsAfterBody: true)
+        defer { server.stop() }
+        let started = ContinuousClock.now
+        let reader = try VideoReader(source: .remoteFile(url: "http://127.0.0.1:\(server.port)/clip.ts",
+                                                         timeoutSeconds: 3))
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        let error = #expect(throws: VideoError.self) { while try reader.read(into: &frame) {} }
+        #expect(reader.framesRead > 10 && reader.framesRead < 80, "\(reader.framesRead) frames")
+        #expect(error?.description.contains("127.0.0.1") == true, "\(String(describing: error))")
+        #expect(ContinuousClock.now - started < .seconds(100))
+    }
+
     /// Ctrl-C while a stream does not answer: the cancellation stops the probe at once, not at the stream's timeout.
     @Test func aCancelledProbeEndsBeforeItsTimeout() throws {
         let server = try LoopbackStreamServer(accepts: false)
@@ -91,6 +109,20 @@ struct StreamURLTests {
             == ["-analyzeduration", "1000000", "-i", "http://cam/1.ts"])
         #expect(VideoSource.stream(url: "rtsp://cam/1").isLive && VideoSource.stream(url: "rtsp://cam/1").stallTimeoutSeconds == 10)
         #expect(VideoSource.file("a.mp4").stallTimeoutSeconds == nil)
+    }
+
+    /// An http, https or ftp URL given where a recording is read is a remote file (not live, ffmpeg's read timeout
+    /// bounding a stall); anything else, `weird://` paths too, a file.
+    @Test func recordingsAreFilesOrRemoteFiles() {
+        #expect(VideoSource.recording("HTTPS://host/clip.mp4") == .remoteFile(url: "HTTPS://host/clip.mp4"))
+        #expect(VideoSource.recording("ftp://host/clip.mp4") == .remoteFile(url: "ftp://host/clip.mp4"))
+        for path in ["clip.mp4", "clips/http://x.mp4", "rtsp://cam/1", "://x", "/tmp/a:b.mp4"] {
+            #expect(VideoSource.recording(path) == .file(path), "\(path)")
+        }
+        #expect(VideoSource.scheme(of: "RTSP://cam/1") == "rtsp" && VideoSource.scheme(of: "clips/http://x") == nil)
+        let remote = VideoSource.remoteFile(url: "http://u:pw@host/a.mp4", timeoutSeconds: 2.5)
+        #expect(!remote.isLive && remote.stallTimeoutSeconds == nil && remote.name == "http://u:***@host/a.mp4")
+        #expect(remote.inputArguments(realTime: false) == ["-rw_timeout", "2500000", "-i", "http://u:pw@host/a.mp4"])
     }
 
     @Test(arguments: [("rtsp://cam/1", nil), ("RTSPS://cam/1", nil), ("srt://127.0.0.1:9000", nil),

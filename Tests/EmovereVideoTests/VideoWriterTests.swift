@@ -1,3 +1,4 @@
+import EmovereTestSupport
 import EmovereVideo
 import EmovereVision
 import Foundation
@@ -53,7 +54,7 @@ struct VideoWriterTests {
         let reader = try VideoReader(source: .file(source))
         let path = videos.path("with-audio.mp4")
         let writer = try VideoWriter(path: path, width: reader.info.width, height: reader.info.height,
-                                     frameRate: reader.info.frameRateText, audioSource: source)
+                                     frameRate: reader.info.frameRateText, audioSource: .file(source))
         var frame = RGBImage(width: 0, height: 0, pixels: [])
         while try reader.read(into: &frame) { try writer.write(frame) }
         try writer.finish()
@@ -62,12 +63,33 @@ struct VideoWriterTests {
         #expect(info.frameCount == 45)
     }
 
+    /// A video on a web server is decoded and gives its sound as ffmpeg downloads it (each its own download).
+    @Test func remoteFileGivesFramesAndSound() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let source = try videos.movingFace(name: "source.mp4", audio: true)
+        let web = videos.path("web.mp4")  // as served on the web: the index first, readable without seeking
+        try TestVideos.ffmpeg(["-i", source, "-c", "copy", "-movflags", "+faststart", web])
+        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: web))))
+        defer { server.stop() }
+        let remote = VideoSource.remoteFile(url: "http://127.0.0.1:\(server.port)/web.mp4")
+        let reader = try VideoReader(source: remote)
+        let path = videos.path("with-audio.mp4")
+        let writer = try VideoWriter(path: path, width: reader.info.width, height: reader.info.height,
+                                     frameRate: reader.info.frameRateText, audioSource: remote)
+        var frame = RGBImage(width: 0, height: 0, pixels: [])
+        while try reader.read(into: &frame) { try writer.write(frame) }
+        try writer.finish()
+        let info = try VideoInfo.probe(.file(path), tools: FFmpegTools.locate())
+        #expect(info.hasAudio && info.frameCount == 45 && reader.framesRead == 45)
+    }
+
     @Test func sourceWithoutAudioGivesVideoOnly() throws {
         let videos = try TestVideos()
         defer { videos.remove() }
         let source = try videos.movingFace(name: "silent.mp4")
         let path = videos.path("out.mp4")
-        let writer = try VideoWriter(path: path, width: 32, height: 32, frameRate: "15", audioSource: source)
+        let writer = try VideoWriter(path: path, width: 32, height: 32, frameRate: "15", audioSource: .file(source))
         for index in 0..<5 { try writer.write(Self.frame(index, width: 32, height: 32)) }
         try writer.finish()
         let info = try VideoInfo.probe(.file(path), tools: FFmpegTools.locate())
