@@ -22,6 +22,10 @@ import NIOHTTP1
 ///   connection is closed (without a second answer when the request was already answered); a WebSocket upgrade its
 ///   route refused gets the route's reason (a ``RefusalEvent``: 403 for another site's page).
 ///
+/// With `allowsAnyOrigin` (the server's ``CrossOriginPolicy`` allows every site) its own answers carry
+/// `Access-Control-Allow-Origin: *`, so another site's page can read a 503's status and `Retry-After`. (For a list of
+/// sites it cannot: it answers before a request's `Origin` is known.)
+///
 /// After a WebSocket upgrade the guard passes the bytes through, adds a ``MaskedFrameCheck`` behind the frame decoder,
 /// and the connection stays counted until it closes.
 final class ConnectionGuard: ChannelDuplexHandler {
@@ -32,6 +36,7 @@ final class ConnectionGuard: ChannelDuplexHandler {
 
     private let connections: ConnectionRegistry
     private let requestTimeout: TimeAmount
+    private let allowsAnyOrigin: Bool
     private var deadline: Scheduled<Void>?
     private var started = false
     private var closing = false
@@ -68,9 +73,10 @@ final class ConnectionGuard: ChannelDuplexHandler {
     /// `Expect: 100-continue`) and has not had it.
     struct ContinueEvent: Sendable {}
 
-    init(connections: ConnectionRegistry, requestTimeout: TimeAmount) {
+    init(connections: ConnectionRegistry, requestTimeout: TimeAmount, allowsAnyOrigin: Bool = false) {
         self.connections = connections
         self.requestTimeout = requestTimeout
+        self.allowsAnyOrigin = allowsAnyOrigin
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -245,6 +251,10 @@ final class ConnectionGuard: ChannelDuplexHandler {
         var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"),
                                    ("Content-Length", String(body.count)), ("Connection", "close")])
         if error.status == .serviceUnavailable { headers.add(name: "Retry-After", value: "1") }
+        if allowsAnyOrigin {
+            headers.add(name: "Access-Control-Allow-Origin", value: "*")
+            headers.add(name: "Access-Control-Expose-Headers", value: CrossOriginPolicy.exposedHeaders)
+        }
         let head = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: Int(error.status.code)),
                                     headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)

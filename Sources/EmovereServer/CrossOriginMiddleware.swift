@@ -20,7 +20,7 @@ struct CrossOriginMiddleware<Context: RequestContext>: RouterMiddleware {
         case .refused: throw ServerError.originNotAllowed(origin: origin ?? "")
         case let .allowed(value): allowOrigin = value
         }
-        var headers: HTTPFields = [.accessControlAllowOrigin: allowOrigin]
+        var headers: HTTPFields = [.accessControlAllowOrigin: allowOrigin, .accessControlExposeHeaders: CrossOriginPolicy.exposedHeaders]
         if allowOrigin != "*" { headers[.vary] = "Origin" }
         let path = request.uri.path
         if request.method == .options, request.headers[.accessControlRequestMethod] != nil,

@@ -23,6 +23,10 @@ public struct CrossOriginPolicy: Sendable, Equatable {
     /// Whether any origin is allowed (`*` among `allowedOrigins`).
     public var allowsAnyOrigin: Bool { allowedOrigins.contains("*") }
 
+    /// The headers beyond the CORS-safelisted ones that an allowed page may read (`Access-Control-Expose-Headers`):
+    /// a 503's pause before a retry.
+    static let exposedHeaders = "Retry-After"
+
     /// The first entry of `allowedOrigins` that is neither `*` nor an origin (`http` or `https`, a host, an optional
     /// numeric port; no path, query, user or trailing slash), with why; nil when all are.
     public var invalidEntry: (entry: String, reason: String)? {

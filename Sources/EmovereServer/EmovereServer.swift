@@ -141,7 +141,8 @@ public struct EmovereServer: Sendable {
                 return GuardedChannel(inner: HTTP1WebSocketUpgradeChannel(responder: responder,
                                                                           webSocketResponder: webSocketResponder,
                                                                           configuration: .init(ws: webSocket)),
-                                      connections: connections, requestTimeout: requestTimeout)
+                                      connections: connections, requestTimeout: requestTimeout,
+                                      allowsAnyOrigin: configuration.crossOrigin.allowsAnyOrigin)
             },
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "emovere"),

@@ -192,9 +192,13 @@ struct ConnectionGuardTests {
         }
     }
 
-    @Test func connectionsBeyondTheCapGet503() async throws {
-        let configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, maximumConnections: 2,
+    /// With any site's pages allowed (`--allow-origin '*'`), the refusal carries the CORS headers that let such a page
+    /// read it; otherwise it carries none (the guard cannot know the page's origin).
+    @Test(arguments: [[], ["*"]])
+    func connectionsBeyondTheCapGet503(allowedOrigins: [String]) async throws {
+        var configuration = ServerConfiguration(port: 0, maximumConcurrentAnalyses: 1, maximumConnections: 2,
                                                 requestTimeoutSeconds: 600)
+        configuration.crossOrigin = CrossOriginPolicy(allowedOrigins: allowedOrigins)
         try await Self.withServer(configuration) { port in
             // Two connections admitted (each answered once, then held open)...
             let held = try (0..<2).map { _ in try RawConnection(port: port) }
@@ -206,6 +210,9 @@ struct ConnectionGuardTests {
             let refused = try RawConnection(port: port).receive()
             #expect(Self.status(refused.bytes) == 503 && refused.closed)
             #expect(refused.bytes.text.contains("Retry-After: 1"))
+            let corsHeaders = "Access-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: Retry-After\r\n"
+            #expect(refused.bytes.text.contains(corsHeaders) == !allowedOrigins.isEmpty, "\(refused.bytes.text)")
+            #expect(refused.bytes.text.contains("Access-Control") == !allowedOrigins.isEmpty)
         }
     }
 

@@ -118,6 +118,7 @@ struct CrossOriginTests {
                                                       headers: [.origin: Self.app, .contentType: "text/plain"])
                 #expect(failed.status == status)
                 #expect(failed.headers[.accessControlAllowOrigin] == Self.app)
+                #expect(failed.headers[.accessControlExposeHeaders] == "Retry-After")
                 #expect(failed.headers[.contentType] == "application/json; charset=utf-8")
             }
             // A plain OPTIONS (no preflight) on a served path is still a method the path does not answer.
