@@ -28,9 +28,7 @@ public final class LoopbackStreamServer: @unchecked Sendable {
         let thread = Thread { [self] in
             defer { closeEverything() }  // the thread closes what it uses: no descriptor is closed under it
             var statuses = firstAnswers[...]
-            while true {
-                let connection = accept(listener, nil, nil)
-                guard connection >= 0 else { return }  // the listener was shut down
+            while let connection = nextConnection() {
                 guard keep(connection) else { return }
                 Self.receiveRequestHead(connection)
                 if let status = statuses.popFirst() {
@@ -74,6 +72,24 @@ public final class LoopbackStreamServer: @unchecked Sendable {
         let (descriptor, port) = try openListener()
         close(descriptor)
         return port
+    }
+
+    /// The next connection, or nil once stopped or the listener fails. The listener is polled every 0.1 s for
+    /// `stop()`: on Darwin its `shutdown` does not wake a blocked `accept`.
+    private func nextConnection() -> Int32? {
+        while true {
+            var request = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&request, 1, 100)
+            held.lock()
+            let ended = stopped
+            held.unlock()
+            if ended { return nil }
+            if ready < 0 && errno != EINTR { return nil }
+            guard ready > 0 else { continue }
+            let connection = accept(listener, nil, nil)
+            if connection >= 0 { return connection }
+            if errno != EINTR && errno != EAGAIN && errno != ECONNABORTED { return nil }
+        }
     }
 
     /// Records `connection` to close at `stop()`; false (and closed) once stopped.
