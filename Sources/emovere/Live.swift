@@ -22,7 +22,7 @@ struct Live: ParsableCommand {
     @Option(help: "Camera: a V4L2 device on Linux (default /dev/video0), an AVFoundation device index or name on macOS (default 0); used when --input is not given.")
     var camera: String?
 
-    @Option(help: "Read this video file instead of a camera.")
+    @Option(help: "Read this video file (a path, or an http, https or ftp URL) instead of a camera.")
     var input: String?
 
     @Option(help: ArgumentHelp("Read this network stream instead of a camera: an IP camera's rtsp://user:password@host/path (over TCP), or http(s), rtmp(s), srt, udp or tcp.", valueName: "url"))
@@ -96,7 +96,7 @@ struct Live: ParsableCommand {
         let tools = try FFmpegTools.locate()
         let source: VideoSource
         if let input {
-            source = .file(input)
+            source = .recording(input)
         } else if let stream {
             source = streamTimeout.map { .stream(url: stream, timeoutSeconds: $0) } ?? .stream(url: stream)
         } else {

@@ -185,6 +185,10 @@ struct VideoCommandTests {
         #expect(logged.contains("viewer:***@127.0.0.1"), "\(logged)")
         #expect(!(fromURL.standardOutput + fromURL.standardError + logged).contains("secret"))
 
+        let played = try CommandRunner.run(["live", "--input", url, "--max-frames", "2"] + options)
+        #expect(played.status == 0 && played.standardOutput.split(separator: "\n").count == 2, "\(played)")
+        #expect(!(played.standardOutput + played.standardError).contains("secret"), "\(played)")
+
         let missing = try LoopbackStreamServer(firstAnswers: ["404 Not Found"])
         defer { missing.stop() }
         let gone = "http://127.0.0.1:\(missing.port)/gone.mp4"
