@@ -23,8 +23,9 @@ import NIOHTTP1
 ///   route refused gets the route's reason (a ``RefusalEvent``: 403 for another site's page).
 ///
 /// With `allowsAnyOrigin` (the server's ``CrossOriginPolicy`` allows every site) its own answers carry
-/// `Access-Control-Allow-Origin: *`, so another site's page can read a 503's status and `Retry-After`. (For a list of
-/// sites it cannot: it answers before a request's `Origin` is known.)
+/// `Access-Control-Allow-Origin: *`, so another site's page can read a 503's status and `Retry-After` (when the request
+/// needs no preflight, or its preflight's answer is cached: a preflight refused 503 fails as CORS does). For a list of
+/// sites it cannot: it answers before a request's `Origin` is known.
 ///
 /// After a WebSocket upgrade the guard passes the bytes through, adds a ``MaskedFrameCheck`` behind the frame decoder,
 /// and the connection stays counted until it closes.

@@ -8,8 +8,9 @@ import Musl
 #endif
 
 /// A TCP listener on a free loopback port that serves one byte stream over HTTP to every connection, for tests of
-/// network streams: each client gets `200 OK` and `body`, then the connection is closed, or with `stallsAfterBody`
-/// kept open and silent (a camera that stopped sending). The first connections get the statuses of `firstAnswers`
+/// network streams: each client gets `200 OK` and `body` (without a length), then the connection is closed, or with
+/// `stallsAfterBody` kept open and silent (a camera that stopped sending). Connections are served one at a time, each
+/// body sent whole before the next is accepted (two clients reading at once need bodies that fit the sockets' buffers). The first connections get the statuses of `firstAnswers`
 /// instead, one each, with no body (`503 Service Unavailable`: a camera still starting). With `accepts` false no
 /// connection is ever answered (they wait in the backlog, as with a host that does not respond).
 public final class LoopbackStreamServer: @unchecked Sendable {
@@ -62,6 +63,7 @@ public final class LoopbackStreamServer: @unchecked Sendable {
     private func closeEverything() {
         held.lock()
         defer { held.unlock() }
+        stopped = true  // a later `stop()` must not shut down the numbers closed here (another socket may get them)
         close(listener)
         for connection in connections { close(connection) }
         connections = []
@@ -80,14 +82,19 @@ public final class LoopbackStreamServer: @unchecked Sendable {
         while true {
             var request = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
             let ready = poll(&request, 1, 100)
+            let pollError = errno
             held.lock()
             let ended = stopped
             held.unlock()
             if ended { return nil }
-            if ready < 0 && errno != EINTR { return nil }
+            if ready < 0 && pollError != EINTR { return nil }
             guard ready > 0 else { continue }
             let connection = accept(listener, nil, nil)
-            if connection >= 0 { return connection }
+            if connection >= 0 {
+                // Darwin's accepted sockets inherit the listener's O_NONBLOCK; the serving thread blocks on them.
+                _ = fcntl(connection, F_SETFL, fcntl(connection, F_GETFL) & ~O_NONBLOCK)
+                return connection
+            }
             if errno != EINTR && errno != EAGAIN && errno != ECONNABORTED { return nil }
         }
     }
@@ -125,6 +132,8 @@ public final class LoopbackStreamServer: @unchecked Sendable {
             close(descriptor)
             throw RawConnection.Failure(description: "listening on a loopback port failed: errno \(errno)")
         }
+        // Not blocking: a connection aborted between `poll` and `accept` must not hold the serving thread in `accept`.
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
         return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
 

@@ -136,9 +136,7 @@ public final class VideoReader {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "ffmpeg exited with status \(status)\n" + messages)
         }
-        // A download that failed (ffmpeg's read timeout, a reset connection) ends ffmpeg with status 0. (The end of a
-        // server's answer without a length is reported as an input/output error, also when it was whole.)
-        if case .remoteFile = source, ["timed out", "reset by peer"].contains(where: messages.contains) {
+        if source.downloadFailed(messages: messages) {
             throw .brokenStream(path: source.name, framesRead: framesRead, details: messages)
         }
         // ffmpeg conceals damaged data and exits 0; a stream far shorter than announced, with errors, is broken.

@@ -127,7 +127,8 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
             return (realTime ? ["-re"] : []) + ["-i", "file:" + path]
         case let .remoteFile(url, timeoutSeconds):
             // ffmpeg's own read timeout (microseconds) bounds a stalled download, as a file's reader has no timer.
-            return (realTime ? ["-re"] : []) + ["-rw_timeout", String(Int(timeoutSeconds * 1_000_000)), "-i", url]
+            return (realTime ? ["-re"] : []) + ["-rw_timeout", String(Int(timeoutSeconds * 1_000_000)),
+                                                "-i", Self.lowercasingScheme(of: url)]
         case let .camera(device, width, height, frameRate):
             var arguments = ["-f", Self.captureFormat]
             if let frameRate = frameRate ?? Self.defaultCaptureRate { arguments += ["-framerate", String(frameRate)] }
@@ -139,7 +140,25 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
             // One second of the stream tells its format (ffmpeg's default of five delays a live start by the probe's
             // five and the decoder's five).
             let scheme = url.prefix { $0 != ":" }.lowercased()
-            return (scheme.hasPrefix("rtsp") ? ["-rtsp_transport", "tcp"] : []) + ["-analyzeduration", "1000000", "-i", url]
+            return (scheme.hasPrefix("rtsp") ? ["-rtsp_transport", "tcp"] : [])
+                + ["-analyzeduration", "1000000", "-i", Self.lowercasingScheme(of: url)]
         }
+    }
+
+    /// `url` with its scheme in lower case: ffmpeg finds protocols by their exact lower-case names (`HTTPS://` is
+    /// "Protocol not found"), while URL schemes are case-insensitive.
+    static func lowercasingScheme(of url: String) -> String {
+        guard let scheme = scheme(of: url) else { return url }
+        return scheme + url.dropFirst(scheme.count)
+    }
+
+    /// Whether ffmpeg's `messages` about a remote file say its download failed part-way: a read that timed out, a
+    /// connection reset, or an answer shorter than the length the server announced. ffmpeg exits 0 after each.
+    /// (The end of an answer without a length is reported as an input/output error, also when it was whole; its
+    /// "should be" is then 2^64 - 1.)
+    func downloadFailed(messages: String) -> Bool {
+        guard case .remoteFile = self else { return false }
+        if ["timed out", "reset by peer"].contains(where: messages.contains) { return true }
+        return messages.contains("Stream ends prematurely") && !messages.contains("should be 18446744073709551615")
     }
 }

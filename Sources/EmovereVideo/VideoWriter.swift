@@ -57,6 +57,9 @@ public final class VideoWriter {
     public let height: Int
     /// Frames written so far.
     public private(set) var framesWritten = 0
+    /// Set by ``finish()`` when the download of a remote `audioSource` failed part-way: the video is whole, its sound
+    /// silent from there on (ffmpeg's messages, the password hidden). nil otherwise.
+    public private(set) var soundProblem: String?
 
     /// The hidden file ffmpeg writes into until ``finish()`` renames it.
     public let temporaryPath: String
@@ -220,6 +223,7 @@ public final class VideoWriter {
             abandon()
             throw .outputFailed(path: path, reason: "could not move the finished video from \(temporaryPath): \(error.reason)")
         }
+        if audioSource?.downloadFailed(messages: messages) == true { soundProblem = messages }
         state = .finished
     }
 

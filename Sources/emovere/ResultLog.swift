@@ -3,6 +3,7 @@ import Emovere
 import EmovereCore
 import EmovereFiles
 import EmovereTensor
+import EmovereVideo
 import EmovereVision
 import Foundation
 import Synchronization
@@ -94,7 +95,9 @@ final class ResultLog: Sendable {
             let entries: [Entry]
             (entries, partialLineStart) = try Self.read(path, provenance: provenance)
             let directory = self.directory
-            finished = Set(entries.filter { $0.error == nil || $0.summary != nil }.map {
+            // A video that broke off keeps its line (its summary), unless read from a URL: a failed download is
+            // tried again.
+            finished = Set(entries.filter { $0.error == nil || $0.summary != nil && VideoSource.scheme(of: $0.path) == nil }.map {
                 OutputPaths.normalized($0.path, in: directory)
             })
             annotations = Dictionary(entries.compactMap { entry in

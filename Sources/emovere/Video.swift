@@ -75,7 +75,8 @@ struct Video: ParsableCommand {
         for input in inputs {
             let name = Self.baseName(input)
             if let other = seen[name], !outputs.isEmpty {
-                throw ValidationError("\(other) and \(input) would write the same \(name).* outputs: rename one")
+                throw ValidationError("\(VideoSource.recording(other).name) and \(VideoSource.recording(input).name) "
+                    + "would write the same \(name).* outputs: rename one")
             }
             seen[name] = input
         }
@@ -98,18 +99,24 @@ struct Video: ParsableCommand {
         return (target(out, ".annotated.mp4"), target(csv, ".csv"), target(plot, ".svg"))
     }
 
-    /// The file name of `input` without its extension, which names a video's outputs in the output folders: for a
-    /// URL, the last part of its path (without query), else its host.
+    /// The file name of `input` without its extension, which names a video's outputs in the output folders.
     static func baseName(_ input: String) -> String {
-        var path = input
-        if let schemeEnd = input.range(of: "://"), VideoSource.scheme(of: input) != nil {
-            let address = input[schemeEnd.upperBound...].prefix { !"?#".contains($0) }
-            let authority = address.prefix { $0 != "/" }
-            let host = authority.split(separator: "@").last.map(String.init) ?? ""
-            let resource = address.dropFirst(authority.count).split(separator: "/").last.map(String.init)
-            path = resource ?? host
+        let (name, isHost) = lastPart(of: input)
+        return isHost ? name : (name as NSString).deletingPathExtension
+    }
+
+    /// The last part of `input`'s path: a file's name, a URL's (without its query), or a URL's host (without user
+    /// information and port) when its path is empty.
+    static func lastPart(of input: String) -> (name: String, isHost: Bool) {
+        guard VideoSource.scheme(of: input) != nil, let schemeEnd = input.range(of: "://") else {
+            return ((input as NSString).lastPathComponent, false)
         }
-        return ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let address = input[schemeEnd.upperBound...].prefix { !"?#".contains($0) }
+        let authority = address.prefix { $0 != "/" }
+        if let resource = address.dropFirst(authority.count).split(separator: "/").last { return (String(resource), false) }
+        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+        let name = host.hasPrefix("[") ? host.dropFirst().prefix { $0 != "]" } : host.prefix { $0 != ":" }
+        return (name.isEmpty ? "video" : String(name), true)
     }
 
     /// The result line `--output` appends for one video, with what analysed it (checked by `--resume`).
@@ -172,7 +179,20 @@ struct Video: ParsableCommand {
     func analyse(_ input: String, out: String?, csv: String?, plot: String?, recognizer: EmotionRecognizer,
                  tools: FFmpegTools, interruption: Interruption) throws -> RunSummary {
         let source = VideoSource.recording(input)
-        let reader = try VideoReader(source: source, tools: tools)
+        // Ctrl-C while the probe waits on a slow server stops it at once.
+        let cancellation = VideoCancellation()
+        let prober = interruption.whenRequested { cancellation.cancel() }
+        defer { interruption.release(prober) }
+        let reader: VideoReader
+        do {
+            reader = try VideoReader(source: source, tools: tools, cancellation: cancellation)
+        } catch {
+            if interruption.isRequested {
+                StandardError.write("\ninterrupted\n")
+                throw ExitCode(130)
+            }
+            throw error
+        }
         let info = reader.info
         let tracker = try recognition.makeTracker(recognizer)
 
@@ -246,9 +266,13 @@ struct Video: ParsableCommand {
                 : Double(index) / info.frameRate
             if let plotFile {
                 try plotFile.write(TimelinePlot.svg(timeline: timeline, summaries: tracker.summaries, duration: duration,
-                                                    title: (source.name as NSString).lastPathComponent))
+                                                    title: Self.lastPart(of: input).name))
             }
             try writer?.finish()
+            if let writer, let problem = writer.soundProblem {
+                StandardError.write("warning: the sound of \(source.name) broke off; the rest of it is silent in "
+                                    + "\(writer.path): \(problem)\n")
+            }
             for output in outputs { try output.commit() }
             committed = true
             let summary = RunSummary(frames: index, duration: duration, frameRate: info.frameRate, faces: faceCount,

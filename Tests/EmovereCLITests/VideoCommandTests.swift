@@ -185,7 +185,18 @@ struct VideoCommandTests {
         #expect(logged.contains("viewer:***@127.0.0.1"), "\(logged)")
         #expect(!(fromURL.standardOutput + fromURL.standardError + logged).contains("secret"))
 
-        let played = try CommandRunner.run(["live", "--input", url, "--max-frames", "2"] + options)
+        // A URL's video that broke off (a failed download) is analysed again by --resume; the file's line stays.
+        var lines = logged.split(separator: "\n").map(String.init)
+        let urlLine = try #require(lines.firstIndex { $0.contains("talk.mp4") })
+        lines[urlLine] = String(lines[urlLine].dropLast()) + #","error":"the download broke off"}"#
+        try (lines.joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        let resumed = try CommandRunner.run(["video", url, web, "--csv", folder, "--output", log, "--resume"] + options)
+        try #require(resumed.status == 0, "\(resumed)")
+        let relogged = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(relogged.count == 3 && relogged[2].contains("talk.mp4") && !relogged[2].contains("error"), "\(relogged)")
+
+        // A scheme in capitals is one (ffmpeg knows protocols in lower case only).
+        let played = try CommandRunner.run(["live", "--input", "HTTP" + url.dropFirst(4), "--max-frames", "2"] + options)
         #expect(played.status == 0 && played.standardOutput.split(separator: "\n").count == 2, "\(played)")
         #expect(!(played.standardOutput + played.standardError).contains("secret"), "\(played)")
 
@@ -195,6 +206,15 @@ struct VideoCommandTests {
         let notFound = try CommandRunner.run(["video", gone] + options)
         #expect(notFound.status == 1 && notFound.standardError.contains(gone)
                 && notFound.standardError.contains("404"), "\(notFound)")
+        // Outputs named alike are refused before any download, the URLs' passwords hidden; hosts keep their dots.
+        for (inputs, name) in [(["http://u:secret@127.0.0.1:1/a/web.mp4", web], "web"),
+                               (["http://u:secret@", "http://u:secret@?x"], "video"),
+                               (["http://10.0.0.5:8080/", "https://u:secret@10.0.0.5/"], "10.0.0.5")] {
+            let clash = try CommandRunner.run(["video"] + inputs + ["--csv", folder] + options)
+            #expect(clash.status == 64 && clash.standardError.contains("would write the same \(name).* outputs")
+                    && clash.standardError.contains("u:***@")
+                    && !clash.standardError.contains("secret"), "\(clash)")
+        }
         let stream = try CommandRunner.run(["video", "rtsp://camera/stream"] + options)
         #expect(stream.status == 64 && stream.standardError.contains("found the scheme 'rtsp'")
                 && stream.standardError.contains("live --stream"), "\(stream)")

@@ -84,6 +84,27 @@ struct VideoWriterTests {
         #expect(info.hasAudio && info.frameCount == 45 && reader.framesRead == 45)
     }
 
+    /// A remote sound source whose download stalls part-way: the video is finished whole and the writer says the
+    /// sound broke off.
+    @Test func aStalledSoundDownloadIsReported() throws {
+        let videos = try TestVideos()
+        defer { videos.remove() }
+        let source = try videos.movingFace(name: "source.mp4", width: 32, height: 32, audio: true)
+        let transport = videos.path("source.ts")
+        try TestVideos.ffmpeg(["-i", source, "-c", "copy", "-f", "mpegts", transport])
+        let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: transport)))
+        let server = try LoopbackStreamServer(body: Array(bytes.prefix(bytes.count / 3)), stallsAfterBody: true)
+        defer { server.stop() }
+        let path = videos.path("out.mp4")
+        let writer = try VideoWriter(path: path, width: 32, height: 32, frameRate: "15",
+                                     audioSource: .remoteFile(url: "http://127.0.0.1:\(server.port)/a.ts", timeoutSeconds: 3))
+        for index in 0..<45 { try writer.write(Self.frame(index, width: 32, height: 32)) }
+        try writer.finish()
+        #expect(writer.soundProblem?.contains("timed out") == true, "\(String(describing: writer.soundProblem))")
+        let info = try VideoInfo.probe(.file(path), tools: FFmpegTools.locate())
+        #expect(info.hasAudio && info.frameCount == 45)
+    }
+
     @Test func sourceWithoutAudioGivesVideoOnly() throws {
         let videos = try TestVideos()
         defer { videos.remove() }
