@@ -10,8 +10,9 @@ import Musl
 /// A TCP listener on a free loopback port that serves one byte stream over HTTP to every connection, for tests of
 /// network streams: each client gets `200 OK` and `body` (without a length), then the connection is closed, or with
 /// `stallsAfterBody` kept open and silent (a camera that stopped sending). Connections are served one at a time, each
-/// body sent whole before the next is accepted (two clients reading at once need bodies that fit the sockets' buffers). The first connections get the statuses of `firstAnswers`
-/// instead, one each, with no body (`503 Service Unavailable`: a camera still starting). With `accepts` false no
+/// body sent whole before the next is accepted (two clients reading at once need bodies that fit the sockets'
+/// buffers). The first connections get the statuses of `firstAnswers` instead, one each, with no body
+/// (`503 Service Unavailable`: a camera still starting). With `accepts` false no
 /// connection is ever answered (they wait in the backlog, as with a host that does not respond).
 public final class LoopbackStreamServer: @unchecked Sendable {
     /// The port it listens on.
