@@ -153,21 +153,22 @@ struct Video: ParsableCommand {
         let provenance = ResultLog.Provenance(recognizer, model: try recognition.detection.modelPath(), command: .video)
         let log = try output.map { try ResultLog(path: $0, resume: resume, provenance: provenance) }
         var failures = 0
-        for input in inputs where !(log?.isFinished(VideoSource.recording(input).name) ?? false) {
+        for input in inputs {
+            let name = VideoSource.recording(input).name  // a URL's password hidden
+            if log?.isFinished(name) == true { continue }
             let targets = targets(for: input)
             do {
                 let summary = try analyse(input, out: targets.out, csv: targets.csv, plot: targets.plot,
                                           recognizer: recognizer, tools: tools, interruption: interruption)
                 if summary.brokenOff != nil { failures += 1 }
-                try log?.append(VideoLine(path: VideoSource.recording(input).name, summary: summary.record,
-                                          error: summary.brokenOff, provenance: provenance))
+                try log?.append(VideoLine(path: name, summary: summary.record, error: summary.brokenOff,
+                                          provenance: provenance))
             } catch let exit as ExitCode {
                 throw exit  // Ctrl-C: stop here; --resume continues with this video
             } catch {
                 failures += 1
                 StandardError.write("error: \(error)\n")
-                try log?.append(VideoLine(path: VideoSource.recording(input).name, summary: nil, error: "\(error)",
-                                          provenance: provenance))
+                try log?.append(VideoLine(path: name, summary: nil, error: "\(error)", provenance: provenance))
             }
         }
         try log?.finish()

@@ -314,6 +314,39 @@ struct VideoCommandTests {
         #expect(left.isEmpty, "\(left)")
     }
 
+    /// Ctrl-C while the probe of a URL waits on a server that never answers ends the command with status 130 at
+    /// once, not after the download's 30 s timeout.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/pgrep"), "no pgrep here"))
+    func ctrlCStopsTheProbeOfASilentURL() throws {
+        let server = try LoopbackStreamServer(accepts: false)
+        defer { server.stop() }
+        let process = try CommandRunner.start(["video", "http://127.0.0.1:\(server.port)/silent.mp4", "--detector",
+                                               "none", "--model", OutputPathTests.model])
+        // Wait (without a tight limit) until ffprobe runs: the command is then in the probe.
+        var waited = 0
+        while process.isRunning, waited < 6000, try !Self.hasChild(process.processIdentifier, named: "ffprobe") {
+            usleep(50_000)
+            waited += 1
+        }
+        try #require(process.isRunning, "the command ended before it could be signalled")
+        let signalled = ContinuousClock.now
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        #expect(ContinuousClock.now - signalled < .seconds(20))
+    }
+
+    /// Whether process `parent` has a child process named `name` (pgrep).
+    static func hasChild(_ parent: Int32, named name: String) throws -> Bool {
+        let pgrep = Process()
+        pgrep.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+        pgrep.arguments = ["-P", String(parent), "-x", name]
+        pgrep.standardOutput = FileHandle.nullDevice
+        try pgrep.run()
+        pgrep.waitUntilExit()
+        return pgrep.terminationStatus == 0
+    }
+
     /// Several videos: outputs go to folders under each video's name, `--output` gets one line per video (a summary
     /// or an error), and `--resume` skips the videos done and tries the failed ones again.
     @Test func manyVideosWriteOneLineEachAndResume() throws {
