@@ -13,6 +13,11 @@ public final class Parameter: @unchecked Sendable {
         case state
     }
 
+    /// The largest magnitude a value read from a file may have (model files, checkpoints, imports and ONNX graphs are
+    /// checked): no trained network's (the bundled models' largest is under 16); such values overflow float32 sums
+    /// into NaN predictions, so a file holding one is damaged.
+    public static let largestStoredValue: Float = 1e6
+
     /// The role of the parameter.
     public let role: Role
     /// The current value.

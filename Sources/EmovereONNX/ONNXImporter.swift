@@ -106,6 +106,7 @@ public enum ONNXImporter {
 
     /// The graph of serialized ONNX `bytes`; `source` names them in errors.
     public static func graph(bytes: [UInt8], source: String) throws(ONNXImportError) -> ONNXGraph {
+        guard !bytes.isEmpty else { throw .unreadableFile(path: source, reason: "an empty file, not an ONNX model") }
         let model: Onnx_ModelProto
         do {
             model = try Onnx_ModelProto(serializedBytes: bytes)
@@ -242,8 +243,9 @@ private struct GraphReader {
             throw unsupported(node, "W", expected: "a constant kernel", received: "a computed value")
         }
         let shape = kernel.shape
-        guard shape.count == 4, shape[2] == shape[3] else {
-            throw unsupported(node, "W", expected: "a square [F, C/group, K, K] kernel", received: "\(shape)")
+        guard shape.count == 4, shape[2] == shape[3], shape.allSatisfy({ $0 >= 1 }) else {
+            throw unsupported(node, "W", expected: "a square [F, C/group, K, K] kernel, each side at least 1",
+                              received: "\(shape)")
         }
         let (filters, kernelSize) = (shape[0], shape[2])
         let (stride, padding) = try window(node, kernelSize: kernelSize)
@@ -284,8 +286,9 @@ private struct GraphReader {
 
     private mutating func maxPool(_ node: Onnx_NodeProto, name: String, output: String) throws(ONNXImportError) {
         let input = try value(node, 0, layout: .image)
-        guard let kernel = ints(node, "kernel_shape"), kernel.count == 2, kernel[0] == kernel[1] else {
-            throw unsupported(node, "kernel_shape", expected: "a square window", received: "\(ints(node, "kernel_shape") ?? [])")
+        guard let kernel = ints(node, "kernel_shape"), kernel.count == 2, kernel[0] == kernel[1], kernel[0] >= 1 else {
+            throw unsupported(node, "kernel_shape", expected: "a square window of at least 1 pixel",
+                              received: "\(ints(node, "kernel_shape") ?? [])")
         }
         if let ceil = int(node, "ceil_mode"), ceil != 0 {
             throw unsupported(node, "ceil_mode", expected: "0", received: "\(ceil)")
@@ -415,6 +418,11 @@ private struct GraphReader {
                                         + "values for shape \(shape)")
             }
             values = tensor.floatData
+        }
+        // A flipped byte can make a weight NaN or huge, which the detector would turn into no face, silently.
+        if let index = values.firstIndex(where: { !(abs($0) <= Parameter.largestStoredValue) }) {
+            throw .invalidModel(path: source, reason: "tensor '\(tensor.name)' holds \(values[index]) at index \(index); "
+                                    + "expected finite weights of at most \(Parameter.largestStoredValue) in magnitude")
         }
         return (shape, values)
     }

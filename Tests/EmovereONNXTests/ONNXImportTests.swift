@@ -178,6 +178,44 @@ struct ONNXImportTests {
         #expect(throws: ONNXImportError.self) { try ONNXImporter.graph(bytes: linear, source: "l.onnx") }
     }
 
+    /// Damage a fuzzer made to YuNet's file: a window or kernel of no pixels (a 0x0 pool crashed the process), and
+    /// weights that are NaN or beyond any trained network's (the detector then found no face, silently).
+    @Test func emptyWindowsAndDamagedWeightsAreRefused() throws {
+        let emptyPool = try Self.model(channels: 2) { b in
+            b.addNode("MaxPool", name: "pool", inputs: ["x"], attributes: [.init("kernel_shape", ints: [0, 0])])
+        }
+        let emptyKernel = try Self.model(channels: 2) { b in
+            let w = b.addInitializer("w", shape: [2, 2, 0, 0], values: [])
+            return b.addNode("Conv", name: "conv", inputs: ["x", w], attributes: [.init("pads", ints: [1, 1, 1, 1])])
+        }
+        for (bytes, attribute) in [(emptyPool, "kernel_shape"), (emptyKernel, "W")] {
+            #expect {
+                try ONNXImporter.graph(bytes: bytes, source: "e.onnx")
+            } throws: { error in
+                guard case let .unsupportedAttribute(_, _, _, found, _, _)? = error as? ONNXImportError else { return false }
+                return found == attribute
+            }
+        }
+        for damaged in [Float.nan, 3e38, -Float.infinity] {
+            let bytes = try Self.model(channels: 2) { b in
+                var values = Self.weights(8, seed: 7)
+                values[5] = damaged
+                let w = b.addInitializer("w", shape: [4, 2, 1, 1], values: values)
+                return b.addNode("Conv", name: "conv", inputs: ["x", w], attributes: [.init("kernel_shape", ints: [1, 1])])
+            }
+            #expect {
+                try ONNXImporter.graph(bytes: bytes, source: "w.onnx")
+            } throws: { error in
+                "\(error)".contains("tensor 'w' holds \(damaged) at index 5")
+            }
+        }
+        #expect {
+            try ONNXImporter.graph(bytes: [], source: "empty.onnx")
+        } throws: { error in
+            "\(error)".contains("empty.onnx") && "\(error)".contains("an empty file")
+        }
+    }
+
     @Test func bytesThatAreNotOnnxAreAnErrorNamingTheFile() throws {
         #expect {
             try ONNXImporter.graph(bytes: Array("hello, not a model".utf8), source: "notes.onnx")

@@ -78,7 +78,8 @@ struct ModelFileTests {
     /// file and the field (they used to crash `analyze`, `serve` and `info` or silently change the results).
     /// Damage done to a card, and the field the error must name.
     enum CardDamage: CaseIterable {
-        case preprocessingSize, hugeInput, noClasses, hugeMargin, negativeMargin, zeroScale, negativeTemperature, unknownName
+        case preprocessingSize, hugeInput, noClasses, hugeMargin, negativeMargin, zeroScale, hugeScale, hugeOffset
+        case negativeTemperature, unknownName
 
         var field: String {
             switch self {
@@ -86,7 +87,7 @@ struct ModelFileTests {
             case .hugeInput: "architecture.inputSize"
             case .noClasses: "architecture.classCount"
             case .hugeMargin, .negativeMargin: "faceMargin"
-            case .zeroScale: "scale"
+            case .zeroScale, .hugeScale, .hugeOffset: "scale"
             case .negativeTemperature: "temperatures[ten-crop]"
             case .unknownName: "unknown architecture"
             }
@@ -100,6 +101,8 @@ struct ModelFileTests {
             case .hugeMargin: card.preprocessing.faceMargin = 1e30
             case .negativeMargin: card.preprocessing.faceMargin = -5
             case .zeroScale: card.preprocessing.scale = 0
+            case .hugeScale: card.preprocessing.scale = 3e38  // every input infinite: NaN probabilities
+            case .hugeOffset: card.preprocessing.offset = -1e20
             case .negativeTemperature: card.temperatures = [.tenCrop: -1]
             case .unknownName: card.architecture.name = "resnet"
             }
@@ -142,19 +145,21 @@ struct ModelFileTests {
         #expect(throws: Never.self) { try ModelFile.load(path) }
     }
 
-    @Test func nonFiniteWeightsAreRefused() throws {
+    /// NaN, and finite weights beyond any trained network's (3e38 made every probability NaN, with exit status 0).
+    @Test(arguments: [Float.nan, 3e38, -2e6])
+    func damagedWeightsAreRefused(damaged: Float) throws {
         let (_, _, path, directory) = try Self.savedModel()
         defer { directory.remove() }
         var file = try SafeTensorsFile(contentsOf: path)
         let name = try #require(file.tensors.keys.sorted().first)
         let tensor = try #require(file.tensors[name])
         var values = tensor.values
-        values[values.count / 2] = .nan
+        values[values.count / 2] = damaged
         file.tensors[name] = try NamedArray(shape: tensor.shape, values: values)
         try Self.writeSigned(file, to: path)
         let error = try #require(throws: ModelError.self) { try ModelFile.load(path) }
         #expect(error.description.contains(path) && error.description.contains(name)
-                && error.description.contains("expected finite weights"), "\(error)")
+                && error.description.contains("expected finite weights of at most"), "\(error)")
     }
 
     /// A batch norm's moving variance at or below minus its epsilon (a Keras file can hold one) would make every

@@ -160,6 +160,7 @@ public final class YuNetDetector: FaceDetecting {
             scale = Float(image.width) / Float(width)
         }
         let scaleY = Float(image.height) / Float(working.height)
+        // A face whose box rounds or clips to nothing (outside the photo, or a damaged network's) is no face.
         return candidates(in: working).map { candidate in
             let x = candidate.x * scale, y = candidate.y * scaleY
             let box = Rect(x: Int(x.rounded()), y: Int(y.rounded()),
@@ -168,7 +169,7 @@ public final class YuNetDetector: FaceDetecting {
             return DetectedFace(
                 box: box.clamped(toWidth: image.width, height: image.height), score: candidate.score,
                 landmarks: candidate.landmarks.mapped { ImagePoint(x: $0.x * scale, y: $0.y * scaleY) })
-        }
+        }.filter { !$0.box.isEmpty }
     }
 
     /// One decoded face at the network's input size, before clipping (OpenCV's row of 15 floats).

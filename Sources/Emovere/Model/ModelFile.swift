@@ -73,10 +73,11 @@ public enum ModelFile {
     }
 
     /// Throws ``ModelError/invalidModelFile(path:reason:)`` naming the first tensor of `model` (weights and
-    /// batch-norm statistics) that holds NaN or infinity, or a batch norm's `moving_variance` that is not above
-    /// `-epsilon` (its square root would be NaN in every prediction): model files, checkpoints and imports are checked
-    /// alike.
+    /// batch-norm statistics) that holds NaN, infinity or a value beyond `Parameter.largestStoredValue`, or a batch
+    /// norm's `moving_variance` that is not above `-epsilon` (its square root would be NaN in every prediction): model
+    /// files, checkpoints and imports are checked alike.
     public static func checkWeights(_ model: Model, path: String) throws(ModelError) {
+        let largestWeight = Parameter.largestStoredValue
         var epsilons: [ObjectIdentifier: Float] = [:]
         for case let norm as BatchNorm in model.network.nestedLayers {
             if let variance = norm.runningVariance { epsilons[ObjectIdentifier(variance)] = norm.epsilon }
@@ -85,10 +86,10 @@ public enum ModelFile {
             // Plain loops over the buffer: every load checks every weight, debug builds (the tests') included.
             let value = named.parameter.value.buffer
             var index = 0
-            while index < value.count && value[index].isFinite { index += 1 }
+            while index < value.count && abs(value[index]) <= largestWeight { index += 1 }  // false for NaN too
             if index < value.count {
                 throw ModelError.invalidModelFile(
-                    path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected finite weights")
+                    path: path, reason: "tensor \(named.name) holds \(value[index]) at index \(index); expected finite weights of at most \(largestWeight) in magnitude")
             }
             if let epsilon = epsilons[ObjectIdentifier(named.parameter)] {
                 index = 0
