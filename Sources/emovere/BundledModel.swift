@@ -1,4 +1,7 @@
 import ArgumentParser
+import Emovere
+import EmovereCore
+import EmovereFiles
 import Foundation
 
 /// Finds bundled files (the default model, the YuNet detector): `$EMOVERE_MODEL` for the model, `./models/`, or
@@ -7,6 +10,23 @@ enum BundledModel {
     static let fileName = "default.safetensors"
     /// The environment variable that names the model file instead.
     static let environmentVariable = "EMOVERE_MODEL"
+
+    /// The bundled YuNet detector's path, its bytes checked against the digest it was bundled with (`remedy` as in
+    /// ``locate(fileName:environment:folder:remedy:)``).
+    static func yunet(remedy: String) throws -> String {
+        let path = try locate(fileName: YuNetDetector.bundledFileName, environment: nil, remedy: remedy)
+        let bytes: [UInt8]
+        do {
+            bytes = try FileContents.bytes(atPath: path)
+        } catch {
+            throw CommandFailure("\(path): \(error.reason)")
+        }
+        let digest = SHA256.hexDigest(of: bytes)
+        guard digest == YuNetDetector.bundledDigest else {
+            throw CommandFailure("\(path): SHA-256 \(digest), expected the bundled detector's \(YuNetDetector.bundledDigest) (the file is damaged or was replaced); restore it from the package, or name a detector of your own with --yunet-model")
+        }
+        return path
+    }
 
     /// `remedy` ends the error when nothing is found: what the user can pass instead.
     static func locate(fileName: String = fileName, environment: String? = environmentVariable,

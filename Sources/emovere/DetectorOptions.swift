@@ -87,9 +87,7 @@ struct FaceDetectorOptions: ParsableArguments {
                                     file: (cascadePath as NSString).lastPathComponent)
             return (0..<count).map { _ in haar }
         case .yunet:
-            let path = try yunetModel ?? BundledModel.locate(
-                fileName: YuNetDetector.bundledFileName, environment: nil,
-                remedy: "pass --yunet-model, or choose --detector haar")
+            let path = try yunetModel ?? BundledModel.yunet(remedy: "pass --yunet-model, or choose --detector haar")
             let standard = YuNetDetector.Settings.standard
             let settings = try YuNetDetector.Settings(scoreThreshold: scoreThreshold ?? standard.scoreThreshold,
                                                       workingSize: detectionSize ?? standard.workingSize)

@@ -86,6 +86,25 @@ struct DetectorOptionTests {
         #expect(result.status != 0 && result.standardError.contains(path), "\(result)")
     }
 
+    /// The bundled detector (found in `./models/`) is checked against its digest: one flipped byte in a weight still
+    /// imports and finds wrong faces. A file named with `--yunet-model` is used as it is.
+    @Test func aDamagedBundledDetectorIsRefused() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        try FileManager.default.createDirectory(atPath: scratch.path + "/models", withIntermediateDirectories: true)
+        let bundled = VideoCommandTests.repository.appendingPathComponent("models/face_detection_yunet_2026may.onnx").path
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: bundled)))
+        bytes[bytes.count / 2] ^= 0x01
+        let damaged = scratch.path + "/models/face_detection_yunet_2026may.onnx"
+        try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+        let arguments = ["analyze", AnalyzeTests.sample, "--model", OutputPathTests.model]
+        let refused = try CommandRunner.run(arguments, in: scratch.path)
+        #expect(refused.status == 1 && refused.standardError.contains("models/face_detection_yunet_2026may.onnx: SHA-256")
+                && refused.standardError.contains("damaged or was replaced"), "\(refused)")
+        let named = try CommandRunner.run(arguments + ["--yunet-model", damaged], in: scratch.path)
+        #expect(named.status == 0, "\(named)")
+    }
+
     @Test(arguments: ["yunet", "none"])
     func explainUsesTheChosenDetector(detector: String) throws {
         let scratch = try CommandLineTests.Scratch()

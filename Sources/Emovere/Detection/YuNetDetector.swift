@@ -77,6 +77,9 @@ public final class YuNetDetector: FaceDetecting {
 
     /// The file name of the bundled model (in `models/`).
     public static let bundledFileName = "face_detection_yunet_2026may.onnx"
+    /// The SHA-256 of the bundled model (the OpenCV Zoo's file, unchanged): ONNX files carry no checksum of their own,
+    /// and a flipped byte in a weight can leave a graph that imports and finds wrong faces.
+    public static let bundledDigest = "ebafce4e3c118d6554634be5c27ab333b4c047a9a8c3faf1d7cf93101c22f0f0"
     /// The strides of YuNet's three heads.
     static let strides = [8, 16, 32]
 
