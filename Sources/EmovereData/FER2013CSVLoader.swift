@@ -15,8 +15,9 @@ import Musl
 ///
 /// Also accepts files without a `Usage` column (every row is then loaded), extra columns,
 /// fields wrapped in quotes or whitespace, CRLF line endings, and a file without a header
-/// (columns then positional: emotion, pixels, Usage). Malformed rows are skipped and listed in
-/// the `LoadReport` with their line number, or, when `strict`, the first one is thrown.
+/// (columns then positional: emotion, pixels, Usage). Every row must have as many fields as the header (or, without
+/// one, the first row): a row with a Usage the header lacks would otherwise be loaded into every split. Malformed rows
+/// are skipped and listed in the `LoadReport` with their line number, or, when `strict`, the first one is thrown.
 /// Rows whose `Usage` names another split are passed over without validating their pixels.
 /// The file is scanned as bytes, without creating strings per row or per pixel.
 public struct FER2013CSVLoader: Sendable {
@@ -60,7 +61,10 @@ public struct FER2013CSVLoader: Sendable {
         var emotion = 0
         var pixels = 1
         var usage: Int? = 2
+        /// The fields of every row: the header's (or the first row's).
         var count = 3
+        /// Whether a header named the columns.
+        var named = true
     }
 
     private static let comma = UInt8(ascii: ","), newline = UInt8(ascii: "\n"), carriageReturn = UInt8(ascii: "\r")
@@ -106,6 +110,10 @@ public struct FER2013CSVLoader: Sendable {
 
         // Skip a UTF-8 byte-order mark.
         if end >= 3, base[0] == 0xEF, base[1] == 0xBB, base[2] == 0xBF { position = 3 }
+        if memchr(base, Int32(Self.newline), end) == nil, memchr(base, Int32(Self.carriageReturn), end) != nil {
+            throw .unreadable(path: name, reason: "its lines end in a carriage return alone (classic Mac OS); expected "
+                                  + "line feeds (LF) or CRLF")
+        }
 
         while position < end {
             lineNumber += 1
@@ -144,7 +152,7 @@ public struct FER2013CSVLoader: Sendable {
                     continue
                 }
                 // No header: positional columns, Usage present only if the first row has a third field.
-                columns = Columns(emotion: 0, pixels: 1, usage: fields.count >= 3 ? 2 : nil, count: fields.count >= 3 ? 3 : 2)
+                columns = Columns(emotion: 0, pixels: 1, usage: fields.count >= 3 ? 2 : nil, count: fields.count, named: false)
                 notes.append("\(name) has no header line: columns read as emotion,pixels\(columns.usage == nil ? "" : ",Usage")")
             }
 
@@ -156,8 +164,8 @@ public struct FER2013CSVLoader: Sendable {
                 issues.append(issue)
             }
 
-            guard fields.count >= columns.count else {
-                try problem("expected \(columns.count) columns (\(columns.usage == nil ? "emotion,pixels" : "emotion,pixels,Usage")), found \(fields.count)")
+            guard fields.count == columns.count else {
+                try problem("expected \(columns.count) fields, as the \(columns.named ? "header has" : "first row has (no header)"), found \(fields.count)")
                 continue
             }
             if let usageColumn = columns.usage {
@@ -218,8 +226,11 @@ public struct FER2013CSVLoader: Sendable {
         guard let emotion = names.firstIndex(of: "emotion"), let pixels = names.firstIndex(of: "pixels") else {
             throw .csvHeader(path: name, expected: "emotion,pixels,Usage", found: Self.text(base, line, limit: 120))
         }
-        let usage = names.firstIndex(of: "usage")
-        return Columns(emotion: emotion, pixels: pixels, usage: usage, count: max(emotion, pixels, usage ?? 0) + 1)
+        if let twice = ["emotion", "pixels", "usage"].first(where: { column in names.filter { $0 == column }.count > 1 }) {
+            throw .csvHeader(path: name, expected: "emotion,pixels,Usage, each once (the column '\(twice)' is there twice)",
+                             found: Self.text(base, line, limit: 120))
+        }
+        return Columns(emotion: emotion, pixels: pixels, usage: names.firstIndex(of: "usage"), count: fields.count)
     }
 
     /// Parses `count` space-separated values 0-255 into `destination`; returns why it failed, or nil.
@@ -237,21 +248,22 @@ public struct FER2013CSVLoader: Sendable {
             let tokenStart = index
             var value = 0
             var digits = 0
+            let negative = base[index] == UInt8(ascii: "-")
+            if negative { index &+= 1 }
             while index < end {
                 let digit = base[index] &- zero
                 if digit > 9 { break }
-                value = value &* 10 &+ Int(digit)
+                value = min(value &* 10 &+ Int(digit), 1_000)  // capped: leading zeros pass, overflow cannot happen
                 digits &+= 1
-                if digits > 4 { break }
                 index &+= 1
             }
-            if digits == 0 || digits > 4 || (index < end && base[index] != space && base[index] != tab) {
+            if digits == 0 || (index < end && base[index] != space && base[index] != tab) {
                 var tokenEnd = tokenStart
                 while tokenEnd < end, base[tokenEnd] != space, base[tokenEnd] != tab { tokenEnd += 1 }
                 return "non-numeric pixel value '\(text(base, tokenStart..<tokenEnd))' (pixel \(found + 1))"
             }
-            if value > 255 {
-                return "pixel \(found + 1) is \(value), expected 0-255"
+            if negative || value > 255 {
+                return "pixel \(found + 1) is \(text(base, tokenStart..<index)), expected 0-255"
             }
             if found < count { destination[found] = UInt8(truncatingIfNeeded: value) }
             found &+= 1

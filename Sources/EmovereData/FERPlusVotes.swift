@@ -50,11 +50,12 @@ public struct FERPlusVotes: Sendable {
             throw .unreadable(path: path, reason: error.reason)
         }
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).makeIterator()
-        let header = (lines.next() ?? "").split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let header = Self.fields(of: lines.next() ?? "").map(String.init)
         let wanted = ["file"] + Self.columns
         let positions = wanted.map { header.firstIndex(of: $0) }
         guard positions.allSatisfy({ $0 != nil }) else {
-            throw .csvHeader(path: path, expected: wanted.joined(separator: ","), found: header.joined(separator: ","))
+            throw .csvHeader(path: path, expected: wanted.joined(separator: ","),
+                             found: Self.clipped(header.joined(separator: ","), limit: 120))
         }
         let indices = positions.compactMap { $0 }
         byImage = [:]
@@ -63,7 +64,7 @@ public struct FERPlusVotes: Sendable {
         while let line = lines.next() {
             number += 1
             if line.isEmpty { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            let fields = Self.fields(of: line)
             guard fields.count == header.count else {
                 throw .malformed(LoadIssue(location: "\(path):\(number)",
                                            reason: "expected \(header.count) fields, found \(fields.count)"))
@@ -72,14 +73,14 @@ public struct FERPlusVotes: Sendable {
             for (column, index) in zip(Self.columns, indices.dropFirst()) {
                 guard let count = Int(fields[index]), (0...Self.maximumVotes).contains(count) else {
                     throw .malformed(LoadIssue(location: "\(path):\(number)", reason:
-                        "\(column) is '\(fields[index])', expected a vote count from 0 to \(Self.maximumVotes)"))
+                        "\(column) is '\(Self.clipped(fields[index]))', expected a vote count from 0 to \(Self.maximumVotes)"))
                 }
                 counts.append(count)
             }
             let components = fields[indices[0]].split(separator: "/")
             guard components.count >= 2 else {
                 throw .malformed(LoadIssue(location: "\(path):\(number)", reason:
-                    "file is '\(fields[indices[0]])', expected a path ending in a class folder and a file name (angry/Training_1.png)"))
+                    "file is '\(Self.clipped(fields[indices[0]]))', expected a path ending in a class folder and a file name (angry/Training_1.png)"))
             }
             let image = components.suffix(2).joined(separator: "/").lowercasedFirstComponent()
             if let earlier = lineOfImage.updateValue(number, forKey: image) {
@@ -87,6 +88,22 @@ public struct FERPlusVotes: Sendable {
             }
             byImage[image] = Votes(counts: counts)
         }
+    }
+
+    /// The comma-separated fields of `line`, each without surrounding whitespace and double quotes (as spreadsheet
+    /// programs write them).
+    private static func fields(of line: Substring) -> [Substring] {
+        let isPadding: (Character) -> Bool = { $0 == " " || $0 == "\"" }
+        return line.split(separator: ",", omittingEmptySubsequences: false).map { field in
+            guard let first = field.firstIndex(where: { !isPadding($0) }),
+                  let last = field.lastIndex(where: { !isPadding($0) }) else { return field[field.endIndex...] }
+            return field[first...last]
+        }
+    }
+
+    /// `text` cut to `limit` characters for a message (a 10 MB field was echoed whole).
+    private static func clipped(_ text: some StringProtocol, limit: Int = 40) -> String {
+        text.count > limit ? text.prefix(limit) + "..." : String(text)
     }
 
     /// The votes of `dataset`'s images (nil where an image has none), matched by class folder and file name.

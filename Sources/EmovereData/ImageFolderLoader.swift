@@ -9,7 +9,8 @@ import Foundation
 /// Files are sorted by path, decoded to gray in parallel (results placed by index, so the order
 /// is deterministic), and resized to `imageSize` x `imageSize` when their size differs.
 /// Undecodable files and unknown class folders are skipped and reported, or thrown when `strict`.
-/// Other files (README, hidden files, non-image extensions) are ignored.
+/// Other entries of a class folder (files with other extensions, subfolders) are ignored and counted in a note; hidden
+/// files are ignored.
 public struct ImageFolderLoader: Sendable {
     /// The side length of the dataset images (48 for FER2013).
     public var imageSize: Int
@@ -55,6 +56,7 @@ public struct ImageFolderLoader: Sendable {
         var issues: [LoadIssue] = []
         var files: [(path: String, label: Int, source: String)] = []
         var classFolders = 0
+        var ignored: [String] = []  // entries of class folders that are not images of a known extension
         for name in try Self.subdirectories(of: folder) {
             let classFolder = Self.join(folder, name)
             guard let emotion = Emotion(name: name) else {
@@ -69,6 +71,8 @@ public struct ImageFolderLoader: Sendable {
                 let fileExtension = file.split(separator: ".").last.map { $0.lowercased() } ?? ""
                 if file.contains("."), Self.imageExtensions.contains(fileExtension) {
                     files.append((Self.join(classFolder, file), emotion.rawValue, emotion.name + "/" + file))
+                } else {
+                    ignored.append(Self.join(classFolder, file))
                 }
             }
         }
@@ -149,6 +153,9 @@ public struct ImageFolderLoader: Sendable {
         let counts = labels.reduce(into: [Int](repeating: 0, count: Emotion.allCases.count)) { $0[$1] += 1 }
         let missing = Emotion.allCases.filter { counts[$0.rawValue] == 0 }.map(\.name)
         if !missing.isEmpty { notes.append("no \(missing.joined(separator: ", ")) images (class folders missing or empty)") }
+        if let first = ignored.min() {
+            notes.append("ignored \(ignored.count) entr\(ignored.count == 1 ? "y" : "ies") of class folders that \(ignored.count == 1 ? "is" : "are") not a .png, .jpg or .jpeg file (first: \(first))")
+        }
         let notSquare = files.indices.filter { stretched[$0] != nil && failures[$0] == nil }
         if let first = notSquare.first, let shape = stretched[first] {
             notes.append("\(notSquare.count) of \(kept) images are not square (first: \(files[first].path), \(shape.width)x\(shape.height)) and were stretched to \(imageSize)x\(imageSize); crop them to squares around the faces to keep their proportions")

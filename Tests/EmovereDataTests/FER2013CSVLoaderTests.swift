@@ -36,7 +36,7 @@ struct FER2013CSVLoaderTests {
         #expect(reasons[1].contains("'7'") && reasons[1].contains("0-6"))
         #expect(reasons[2].contains("non-numeric") && reasons[2].contains("x1"))
         #expect(reasons[3] == "pixel 1 is 256, expected 0-255")
-        #expect(reasons[4].contains("expected 3 columns") && reasons[4].contains("found 2"))
+        #expect(reasons[4] == "expected 3 fields, as the header has, found 2")
         #expect(reasons[5].contains("truncated"))
         #expect(report.summary == "loaded 2 images, skipped 6 malformed (first: fer2013.csv:3: expected 16 pixels, found 15)")
     }
@@ -68,6 +68,40 @@ struct FER2013CSVLoaderTests {
         let text = "3,\(Self.values(0)),Training\n4,\(Self.values(1)),PublicTest\n"
         let (dataset, _) = try loader.load(bytes: Array(text.utf8), name: "plain.csv", split: .training)
         #expect(dataset.labels == [3])
+    }
+
+    /// A Usage field on rows the header (or a headerless first row) has no column for: those rows are malformed, not
+    /// loaded into every split (all of a file's splits were once evaluated as PublicTest).
+    @Test func rowsWithMoreFieldsThanTheHeaderAreMalformed() throws {
+        for (header, reason) in [("emotion,pixels\n", "as the header has"), ("", "as the first row has (no header)")] {
+            let text = header + "3,\(Self.values(9))\n4,\(Self.values(0)),Training\n5,\(Self.values(1)),PublicTest\n"
+            let (dataset, report) = try loader.load(bytes: Array(text.utf8), name: "mixed.csv", split: .publicTest)
+            #expect(dataset.labels == [3])
+            #expect(report.skipped.count == 2 && report.skipped[0].reason == "expected 2 fields, \(reason), found 3",
+                    "\(report.skipped)")
+        }
+    }
+
+    /// Messages that said the wrong thing: a header naming a column twice (the first was used), a value beyond 0-255
+    /// called non-numeric, a file of CR-only lines called empty of PublicTest rows.
+    @Test func duplicateColumnsRangesAndLineEndingsAreNamed() throws {
+        let twice = "emotion,pixels,Usage,emotion\n3,\(Self.values(0)),Training,4\n"
+        #expect {
+            try loader.load(bytes: Array(twice.utf8), name: "twice.csv", split: .training)
+        } throws: { error in "\(error)".contains("the column 'emotion' is there twice") }
+        for (value, shown) in [("99999", "99999"), ("-1", "-1"), ("1000000000", "1000000000")] {
+            let text = "emotion,pixels,Usage\n3,\(value) \(Self.values(0, count: 15)),Training\n"
+            let (_, report) = try loader.load(bytes: Array((text + "4,\(Self.values(1)),Training\n").utf8),
+                                              name: "range.csv", split: .training)
+            #expect(report.skipped.first?.reason == "pixel 1 is \(shown), expected 0-255", "\(report.skipped)")
+        }
+        let padded = "emotion,pixels,Usage\n3,000012 \(Self.values(0, count: 15)),Training\n"
+        let (dataset, _) = try loader.load(bytes: Array(padded.utf8), name: "zeros.csv", split: .training)
+        #expect(dataset.pixels.first == 12)
+        let classic = "emotion,pixels,Usage\r3,\(Self.values(0)),Training\r"
+        #expect {
+            try loader.load(bytes: Array(classic.utf8), name: "mac.csv", split: .training)
+        } throws: { error in "\(error)".contains("carriage return alone") }
     }
 
     @Test func wrongHeaderNamesExpectedAndFound() {

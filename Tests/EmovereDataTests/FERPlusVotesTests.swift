@@ -38,6 +38,15 @@ struct FERPlusVotesTests {
         #expect(votes.byImage["angry/Training_1.png"]?.counts == [1, 2, 0, 0, 0, 0, 0, 0, 0, 0])
     }
 
+    /// Fields in double quotes (as spreadsheet programs write them) are read without the quotes.
+    @Test func quotedFieldsAreRead() throws {
+        let quoted = Self.header.split(separator: ",").map { "\"\($0)\"" }.joined(separator: ",")
+        let (path, directory) = try Self.write([quoted, "\"train/angry/Training_1.png\", train,7, 1,2,0,0,0,0,0,0,0,0"])
+        defer { directory.remove() }
+        let votes = try FERPlusVotes(contentsOf: path)
+        #expect(votes.byImage["angry/Training_1.png"]?.counts == [1, 2, 0, 0, 0, 0, 0, 0, 0, 0])
+    }
+
     @Test func malformedFilesNameTheLineAndWhatWasExpected() throws {
         let cases: [([String], String)] = [
             (["file,neutral", "a.png,1"], "ferplus.csv:1: unexpected CSV header: expected \"file,neutral,happiness"),
@@ -50,6 +59,9 @@ struct FERPlusVotesTests {
              "ferplus.csv:2: file is 'a.png', expected a path ending in a class folder and a file name"),
             ([Self.header, "train/sad/a.png,train,1,1,1,1,1,1,1,1,1,1,1", "x/Sad/a.png,train,1,1,1,1,1,1,1,1,1,1,1"],
              "ferplus.csv:3: sad/a.png is also on line 2"),
+            // A long field is cut in the message (a 10 MB one was printed whole).
+            ([Self.header, "s/a.png,train,1,1,1,1,1,1,1,1,1,1," + String(repeating: "9", count: 100_000)],
+             "ferplus.csv:2: NF is '\(String(repeating: "9", count: 40))...', expected a vote count"),
         ]
         for (lines, message) in cases {
             let (path, directory) = try Self.write(lines)

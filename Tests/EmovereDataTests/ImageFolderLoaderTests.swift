@@ -24,6 +24,22 @@ struct ImageFolderLoaderTests {
     }
 
     /// Images that are not square are stretched to the square, and the report says how many and names the first.
+    /// Entries of class folders that are not read (other formats, files without an extension, subfolders) are counted
+    /// in a note naming the first: they were ignored without a word, `--strict` or not.
+    @Test func ignoredEntriesAreNoted() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try folder.write(try Self.face(1).pngData(), to: "test/happy/a.png")
+        try folder.write(try Self.face(2).pngData(), to: "test/happy/b.webp")
+        try folder.write(try Self.face(3).pngData(), to: "test/happy/more/c.png")
+        try folder.write(try Self.face(4).pngData(), to: "test/sad/noextension")
+        try folder.write([0], to: "test/sad/.DS_Store")
+        let (dataset, report) = try ImageFolderLoader(strict: true).load(root: folder.path, split: .publicTest)
+        #expect(dataset.count == 1)
+        #expect(report.notes.contains("ignored 3 entries of class folders that are not a .png, .jpg or .jpeg file (first: \(folder.path)/test/happy/b.webp)"),
+                "\(report.notes)")
+    }
+
     @Test func stretchedImagesAreNoted() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
@@ -52,7 +68,8 @@ struct ImageFolderLoaderTests {
         #expect(dataset.classCounts == [2, 0, 0, 1, 0, 0, 0])
         // Sources name the class folder too: FER2013 has file names in two class folders (joined to FER+ votes).
         #expect(dataset.sources == ["angry/Training_1.png", "angry/Training_2.jpg", "happy/Training_3.png"])
-        #expect(report.notes == ["no disgust, fear, sad, surprise, neutral images (class folders missing or empty)"])
+        #expect(report.notes == ["no disgust, fear, sad, surprise, neutral images (class folders missing or empty)",
+                                 "ignored 1 entry of class folders that is not a .png, .jpg or .jpeg file (first: \(folder.path)/train/happy/notes.txt)"])
         #expect(report.description.hasPrefix("\(folder.path)/train: loaded 3 images"), "\(report)")
     }
 
