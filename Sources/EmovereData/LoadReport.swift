@@ -32,8 +32,17 @@ public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
         return text
     }
 
-    /// The source and summary, e.g. "data/train: loaded 28709 images", then a line per note.
+    /// How many skipped inputs ``description`` names, the first included.
+    public static let listedIssues = 10
+
+    /// The source and summary, e.g. "data/train: loaded 28709 images", a line for each further skipped input (up to
+    /// ``listedIssues`` in all, then their count), then a line per note.
     public var description: String {
-        (["\(source): \(summary)"] + notes.map { "note: \($0)" }).joined(separator: "\n")
+        var lines = ["\(source): \(summary)"]
+        lines += skipped.dropFirst().prefix(Self.listedIssues - 1).map { "skipped: \($0)" }
+        if skipped.count > Self.listedIssues {
+            lines.append("skipped: \(skipped.count - Self.listedIssues) more (--strict stops at the first)")
+        }
+        return (lines + notes.map { "note: \($0)" }).joined(separator: "\n")
     }
 }

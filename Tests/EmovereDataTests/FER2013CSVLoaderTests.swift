@@ -39,6 +39,12 @@ struct FER2013CSVLoaderTests {
         #expect(reasons[4] == "expected 3 fields, as the header has, found 2")
         #expect(reasons[5].contains("truncated"))
         #expect(report.summary == "loaded 2 images, skipped 6 malformed (first: fer2013.csv:3: expected 16 pixels, found 15)")
+        // Every skipped row is named (the first in the summary), up to ten.
+        #expect(report.description.split(separator: "\n").filter { $0.hasPrefix("skipped: fer2013.csv:") }.count == 5,
+                "\(report)")
+        var many = report
+        many.skipped = Array(repeating: report.skipped[0], count: 25)
+        #expect(many.description.contains("skipped: 15 more (--strict stops at the first)"), "\(many)")
     }
 
     @Test func otherSplitsAreSelectedByUsage() throws {
