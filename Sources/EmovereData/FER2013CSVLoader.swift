@@ -152,7 +152,12 @@ public struct FER2013CSVLoader: Sendable {
                     continue
                 }
                 // No header: positional columns, Usage present only if the first row has a third field.
-                columns = Columns(emotion: 0, pixels: 1, usage: fields.count >= 3 ? 2 : nil, count: fields.count, named: false)
+                let count = Self.significantCount(base, fields)
+                guard count >= 2 else {
+                    throw .csvHeader(path: name, expected: "emotion,pixels,Usage (or, without a header, rows of emotion,pixels[,Usage])",
+                                     found: Self.text(base, lineStart..<contentEnd, limit: 120))
+                }
+                columns = Columns(emotion: 0, pixels: 1, usage: count >= 3 ? 2 : nil, count: count, named: false)
                 notes.append("\(name) has no header line: columns read as emotion,pixels\(columns.usage == nil ? "" : ",Usage")")
             }
 
@@ -164,7 +169,7 @@ public struct FER2013CSVLoader: Sendable {
                 issues.append(issue)
             }
 
-            guard fields.count == columns.count else {
+            guard Self.significantCount(base, fields) == columns.count || fields.count == columns.count else {
                 try problem("expected \(columns.count) fields, as the \(columns.named ? "header has" : "first row has (no header)"), found \(fields.count)")
                 continue
             }
@@ -211,6 +216,14 @@ public struct FER2013CSVLoader: Sendable {
         return (dataset, report)
     }
 
+    /// The number of `fields` up to the last that is not empty: a trailing comma (some exports end every line, or only
+    /// the header, with one) adds no column.
+    private static func significantCount(_ base: UnsafePointer<UInt8>, _ fields: [Range<Int>]) -> Int {
+        var count = fields.count
+        while count > 0, trimmed(base, fields[count - 1]).isEmpty { count -= 1 }
+        return count
+    }
+
     private static func fileName(_ path: String) -> String {
         path.split(separator: "/").last.map(String.init) ?? path
     }
@@ -230,7 +243,8 @@ public struct FER2013CSVLoader: Sendable {
             throw .csvHeader(path: name, expected: "emotion,pixels,Usage, each once (the column '\(twice)' is there twice)",
                              found: Self.text(base, line, limit: 120))
         }
-        return Columns(emotion: emotion, pixels: pixels, usage: names.firstIndex(of: "usage"), count: fields.count)
+        return Columns(emotion: emotion, pixels: pixels, usage: names.firstIndex(of: "usage"),
+                       count: Self.significantCount(base, fields))
     }
 
     /// Parses `count` space-separated values 0-255 into `destination`; returns why it failed, or nil.

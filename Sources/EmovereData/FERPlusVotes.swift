@@ -90,7 +90,7 @@ public struct FERPlusVotes: Sendable {
         }
     }
 
-    /// The comma-separated fields of `line`, each without surrounding whitespace and double quotes (as spreadsheet
+    /// The comma-separated fields of `line`, each without surrounding spaces and double quotes (as spreadsheet
     /// programs write them).
     private static func fields(of line: Substring) -> [Substring] {
         let isPadding: (Character) -> Bool = { $0 == " " || $0 == "\"" }

@@ -128,7 +128,7 @@ struct Bench: ParsableCommand {
                 fileName: "astronaut.jpg", environment: nil, folder: "samples",
                 remedy: "run bench from the package's folder, where samples/ is"))
             try DetectorBench(sample: sample,
-                              yunetPath: try BundledModel.yunet(remedy: "run bench from the package's folder, where models/ is"),
+                              yunetPath: try BundledModel.yunet(remedy: "run bench from the package's folder, where models/ is").path,
                               cascadePath: HaarCascade.locate(), seconds: seconds, layers: layers).run()
             return
         }

@@ -11,9 +11,9 @@ enum BundledModel {
     /// The environment variable that names the model file instead.
     static let environmentVariable = "EMOVERE_MODEL"
 
-    /// The bundled YuNet detector's path, its bytes checked against the digest it was bundled with (`remedy` as in
+    /// The bundled YuNet detector's path and bytes, checked against the digest it was bundled with (`remedy` as in
     /// ``locate(fileName:environment:folder:remedy:)``).
-    static func yunet(remedy: String) throws -> String {
+    static func yunet(remedy: String) throws -> (path: String, bytes: [UInt8]) {
         let path = try locate(fileName: YuNetDetector.bundledFileName, environment: nil, remedy: remedy)
         let bytes: [UInt8]
         do {
@@ -25,7 +25,7 @@ enum BundledModel {
         guard digest == YuNetDetector.bundledDigest else {
             throw CommandFailure("\(path): SHA-256 \(digest), expected the bundled detector's \(YuNetDetector.bundledDigest) (the file is damaged or was replaced); restore it from the package, or name a detector of your own with --yunet-model")
         }
-        return path
+        return (path, bytes)
     }
 
     /// `remedy` ends the error when nothing is found: what the user can pass instead.

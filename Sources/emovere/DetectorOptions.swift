@@ -87,11 +87,16 @@ struct FaceDetectorOptions: ParsableArguments {
                                     file: (cascadePath as NSString).lastPathComponent)
             return (0..<count).map { _ in haar }
         case .yunet:
-            let path = try yunetModel ?? BundledModel.yunet(remedy: "pass --yunet-model, or choose --detector haar")
             let standard = YuNetDetector.Settings.standard
             let settings = try YuNetDetector.Settings(scoreThreshold: scoreThreshold ?? standard.scoreThreshold,
                                                       workingSize: detectionSize ?? standard.workingSize)
-            let network = try ONNXImporter.graph(contentsOf: path)
+            let network: ONNXGraph
+            if let yunetModel {
+                network = try ONNXImporter.graph(contentsOf: yunetModel)
+            } else {
+                let bundled = try BundledModel.yunet(remedy: "pass --yunet-model, or choose --detector haar")
+                network = try ONNXImporter.graph(bytes: bundled.bytes, source: bundled.path)
+            }
             return try (0..<count).map { _ in try YuNetDetector(network: network, settings: settings) }
         }
     }

@@ -88,6 +88,20 @@ struct FER2013CSVLoaderTests {
         }
     }
 
+    /// A trailing comma, on every line or on the header alone, adds no column; a headerless first row of one field
+    /// is no FER2013 row (it crashed the loader when rows were sized by it).
+    @Test func trailingCommasAddNoColumnAndOneFieldIsNoRow() throws {
+        for text in ["emotion,pixels,Usage,\n3,\(Self.values(0)),Training,\n",
+                     "emotion,pixels,Usage,\n3,\(Self.values(0)),Training\n",
+                     "emotion,pixels,Usage\n3,\(Self.values(0)),Training,\n"] {
+            let (dataset, report) = try loader.load(bytes: Array(text.utf8), name: "commas.csv", split: .training)
+            #expect(dataset.labels == [3] && report.skipped.isEmpty, "\(report)")
+        }
+        #expect {
+            try loader.load(bytes: Array("3\n4\n".utf8), name: "labels.csv", split: .training)
+        } throws: { error in "\(error)".contains("labels.csv:1: unexpected CSV header") }
+    }
+
     /// Messages that said the wrong thing: a header naming a column twice (the first was used), a value beyond 0-255
     /// called non-numeric, a file of CR-only lines called empty of PublicTest rows.
     @Test func duplicateColumnsRangesAndLineEndingsAreNamed() throws {

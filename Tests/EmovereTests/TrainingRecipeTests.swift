@@ -153,7 +153,8 @@ struct TrainingRecipeTests {
             ("severity", { $0.augmentation.corruptions = .init(probability: 0.5, kinds: [.blur], maximumSeverity: 9) },
              "the recipe's corruptionSeverity: expected 0...5, the benchmark's scale, received 9.0"),
             ("beta", { $0.optimizer = .adam(beta1: 1) }, "the recipe's beta1: expected 0 or more and below 1, received 1.0"),
-            ("scale", { $0.preprocessing.scale = 0 }, "the recipe's preprocessing: expected a finite non-zero scale"),
+            ("scale", { $0.preprocessing.scale = 0 }, "the recipe's preprocessing: expected a non-zero scale of at most 10"),
+            ("scale", { $0.preprocessing.scale = 20 }, "the recipe's preprocessing: expected a non-zero scale of at most 10"),
             // A class count of 0 trapped in the dense layer, 10^9 aborted allocating, 3 failed after an epoch.
             ("classes", { $0.architecture.classCount = 0 },
              "the recipe's architecture.classCount: expected 2 to 7, received 0"),

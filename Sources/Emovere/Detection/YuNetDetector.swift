@@ -210,6 +210,10 @@ public final class YuNetDetector: FaceDetecting {
                     func point(_ n: Int) -> ImagePoint {
                         ImagePoint(x: (kps[cell * 10 + 2 * n] + c) * step, y: (kps[cell * 10 + 2 * n + 1] + r) * step)
                     }
+                    // A damaged network's cell (an infinite or absurd box or landmark) is no face; pixel coordinates
+                    // become integers below, which traps on infinity.
+                    let values = [centreX, centreY, width, height] + (0..<5).flatMap { [point($0).x, point($0).y] }
+                    guard values.allSatisfy({ abs($0) < 1e6 }) else { continue }
                     found.append(Candidate(
                         x: centreX - width / 2, y: centreY - height / 2, width: width, height: height,
                         landmarks: FaceLandmarks(rightEye: point(0), leftEye: point(1), noseTip: point(2),

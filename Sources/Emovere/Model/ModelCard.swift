@@ -86,13 +86,7 @@ extension ModelCard {
         if architecture.classCount != labels.count {
             return "architecture.classCount is \(architecture.classCount); expected \(labels.count), one per label"
         }
-        // A pixel's 0-255 becomes the network's input: larger factors (3e38 scales every input to infinity) are damage.
-        if !(preprocessing.scale != 0 && abs(preprocessing.scale) <= 10) || !(abs(preprocessing.offset) <= 1000) {
-            return "preprocessing scale \(preprocessing.scale) and offset \(preprocessing.offset); expected a non-zero scale of at most 10 and an offset of at most 1000 in magnitude"
-        }
-        if !(0...1).contains(preprocessing.faceMargin) {
-            return "preprocessing.faceMargin is \(preprocessing.faceMargin); expected a fraction of the face box, 0...1"
-        }
+        if let problem = preprocessing.problem { return problem }
         for (views, temperature) in temperatures ?? [:] where !(0.01...100).contains(temperature) {
             return "temperatures[\(views.rawValue)] is \(temperature); expected 0.01...100"
         }

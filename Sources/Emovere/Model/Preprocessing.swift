@@ -32,4 +32,18 @@ public struct Preprocessing: Sendable, Codable, Equatable, CustomStringConvertib
     public var description: String {
         "\(inputSize)x\(inputSize) gray, x * \(scale) + \(offset)"
     }
+
+    /// What makes the scale, offset or face margin unusable, or nil (model cards and training recipes are checked
+    /// alike). A pixel's 0-255 becomes the network's input: a zero scale loses it, and large factors are damage (a card
+    /// scale of 3e38 made every input infinite and every probability NaN).
+    public var problem: String? {
+        if !(scale != 0 && abs(scale) <= 10) || !(abs(offset) <= 1000) {
+            return "preprocessing scale \(scale) and offset \(offset); expected a non-zero scale of at most 10 and an "
+                + "offset of at most 1000 in magnitude"
+        }
+        if !(0...1).contains(faceMargin) {
+            return "preprocessing.faceMargin is \(faceMargin); expected a fraction of the face box, 0...1"
+        }
+        return nil
+    }
 }

@@ -228,10 +228,9 @@ extension TrainingRecipe {
         case let .sgd(momentum, _):
             try Self.check(.momentum, momentum, expected: "0 or more and below 1") { $0 >= 0 && $0 < 1 }
         }
-        guard preprocessing.scale.isFinite, preprocessing.scale != 0, preprocessing.offset.isFinite,
-              (0...1).contains(preprocessing.faceMargin) else {
-            throw .invalidSetting(.preprocessing, expected: "a finite non-zero scale, a finite offset and a faceMargin of 0...1",
-                                  received: "\(preprocessing)")
+        guard preprocessing.problem == nil else {
+            throw .invalidSetting(.preprocessing, expected: "a non-zero scale of at most 10, an offset of at most 1000 in "
+                                      + "magnitude and a faceMargin of 0...1", received: "\(preprocessing)")
         }
         if let softLabels {
             guard architecture.classCount == Emotion.count else {
