@@ -13,7 +13,8 @@ import Musl
 /// body sent whole before the next is accepted (two clients reading at once need bodies that fit the sockets'
 /// buffers). The first connections get the statuses of `firstAnswers` instead, one each, with no body
 /// (`503 Service Unavailable`: a camera still starting). With `accepts` false no
-/// connection is ever answered (they wait in the backlog, as with a host that does not respond).
+/// connection is ever answered (they wait in the backlog, as with a host that does not respond). `requestHeads` holds
+/// the head of every request received, in order.
 public final class LoopbackStreamServer: @unchecked Sendable {
     /// The port it listens on.
     public let port: Int
@@ -21,9 +22,17 @@ public final class LoopbackStreamServer: @unchecked Sendable {
     private let held = NSLock()
     private var connections: [Int32] = []
     private var stopped = false
+    private var heads: [String] = []
 
-    public init(body: [UInt8] = [], stallsAfterBody: Bool = false, firstAnswers: [String] = [],
-                accepts: Bool = true) throws {
+    /// The head (request line and header lines) of each request received so far.
+    public var requestHeads: [String] {
+        held.lock()
+        defer { held.unlock() }
+        return heads
+    }
+
+    public init(body: [UInt8] = [], contentType: String = "video/mp2t", stallsAfterBody: Bool = false,
+                firstAnswers: [String] = [], accepts: Bool = true) throws {
         (listener, port) = try Self.openListener()
         self.accepts = accepts
         guard accepts else { return }
@@ -32,13 +41,17 @@ public final class LoopbackStreamServer: @unchecked Sendable {
             var statuses = firstAnswers[...]
             while let connection = nextConnection() {
                 guard keep(connection) else { return }
-                Self.receiveRequestHead(connection)
+                let head = Self.receiveRequestHead(connection)
+                held.lock()
+                heads.append(head)
+                held.unlock()
                 if let status = statuses.popFirst() {
                     RawConnection.send(Array("HTTP/1.0 \(status)\r\nContent-Length: 0\r\n\r\n".utf8), on: connection)
                     shutdown(connection, Int32(SHUT_RDWR))
                     continue
                 }
-                RawConnection.send(Array("HTTP/1.0 200 OK\r\nContent-Type: video/mp2t\r\n\r\n".utf8) + body, on: connection)
+                RawConnection.send(Array("HTTP/1.0 200 OK\r\nContent-Type: \(contentType)\r\n\r\n".utf8) + body,
+                                   on: connection)
                 if !stallsAfterBody { shutdown(connection, Int32(SHUT_RDWR)) }
             }
         }
@@ -138,14 +151,15 @@ public final class LoopbackStreamServer: @unchecked Sendable {
         return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    /// Reads until the end of the request's head (or the connection's end).
-    private static func receiveRequestHead(_ connection: Int32) {
+    /// Reads until the end of the request's head (or the connection's end), and returns it.
+    private static func receiveRequestHead(_ connection: Int32) -> String {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !received.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
             let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { return }
+            if count <= 0 { break }
             received += buffer[0..<count]
         }
+        return String(decoding: received, as: UTF8.self)
     }
 }

@@ -1,3 +1,5 @@
+import EmovereCore
+
 /// Where frames come from: a file (anything ffmpeg reads), one on a web or FTP server, a capture device (Video4Linux2
 /// on Linux, AVFoundation on macOS) or a network stream (an IP camera).
 public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
@@ -27,12 +29,7 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The scheme of `input` in lower case when it has the form `scheme://...`, else nil (a path).
-    public static func scheme(of input: String) -> String? {
-        guard let range = input.range(of: "://"), !input[..<range.lowerBound].isEmpty,
-              input[..<range.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) })
-        else { return nil }
-        return input[..<range.lowerBound].lowercased()
-    }
+    public static func scheme(of input: String) -> String? { RemoteAddress.scheme(of: input) }
 
     /// The camera a live run reads when none is named: `/dev/video0`, or AVFoundation's first video device on macOS.
     public static var defaultCamera: String {
@@ -58,7 +55,7 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .file(let path): path
         case .camera(let device, _, _, _): device
-        case .stream(let url, _), .remoteFile(let url, _): Self.hidingPassword(in: url)
+        case .stream(let url, _), .remoteFile(let url, _): RemoteAddress.hidingPassword(in: url)
         }
     }
 
@@ -97,25 +94,10 @@ public enum VideoSource: Sendable, Equatable, CustomStringConvertible {
             ? nil : "expected a URL of \(streamSchemes.joined(separator: ", ")), found the scheme '\(scheme)'"
     }
 
-    /// `url` with the password of its user information replaced by `***` (messages and logs must not show it).
-    static func hidingPassword(in url: String) -> String {
-        guard let userInformation = userInformation(of: url) else { return url }
-        return url.replacingOccurrences(of: userInformation.whole, with: userInformation.hidden)
-    }
-
     /// `text` (ffmpeg's messages) with a stream's password hidden wherever its URL's user information appears.
     func hidingPassword(in text: String) -> String {
-        guard let url, let userInformation = Self.userInformation(of: url) else { return text }
-        return text.replacingOccurrences(of: userInformation.whole, with: userInformation.hidden)
-    }
-
-    /// The `user:password@` of `url`, and the same with the password as `***`; nil without a password.
-    private static func userInformation(of url: String) -> (whole: String, hidden: String)? {
-        guard let schemeEnd = url.range(of: "://") else { return nil }
-        let authorityEnd = url[schemeEnd.upperBound...].firstIndex(where: { "/?#".contains($0) }) ?? url.endIndex
-        let authority = url[schemeEnd.upperBound..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return nil }
-        return (String(authority[...at]), String(authority[...colon]) + "***@")
+        guard let url else { return text }
+        return RemoteAddress.hidingPassword(of: url, in: text)
     }
 
     /// The ffmpeg/ffprobe input options, ending with `-i INPUT`. `realTime` reads a file at its native frame

@@ -18,6 +18,10 @@ struct Analyze: ParsableCommand {
             (or its annotated copy could not be written), or if the photos and folders given hold no photo (an \
             empty --files-from list is nothing to do: status 0).
 
+            An http or https URL names a photo on a web server: it is downloaded into memory (nothing is saved), \
+            up to 256 MiB, and fails when the server sends nothing for 30 s. A password in the URL \
+            (https://user:password@host/photo.jpg) is sent as basic authentication and shown as *** everywhere.
+
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
             OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \
             folder that receives <name>.annotated.png (or .jpg, after the input's format) for every photo.
@@ -27,7 +31,7 @@ struct Analyze: ParsableCommand {
             rather than guess. File names must be valid UTF-8.
             """)
 
-    @Argument(help: "Photos or folders of photos.")
+    @Argument(help: "Photos, folders of photos, or http(s) URLs of photos.")
     var paths: [String] = []
 
     @Flag(help: "Print JSON (one object per image) instead of a table.")

@@ -15,8 +15,10 @@ enum OutputPaths {
 
     /// `path` made absolute (from `directory`) with `.`, `..` and repeated slashes taken out, without touching the
     /// file system: links are not resolved, so two links to one photo stay two photos. A key of a path however it
-    /// is spelt (`photos/a.jpg`, `./photos//a.jpg`), cheap enough for every line of a large results file.
+    /// is spelt (`photos/a.jpg`, `./photos//a.jpg`), cheap enough for every line of a large results file. A URL is
+    /// kept as spelt, its password hidden, as result lines record it.
     static func normalized(_ path: String, in directory: String) -> String {
+        if RemoteAddress.scheme(of: path) != nil { return RemoteAddress.hidingPassword(in: path) }
         var parts: [Substring] = []
         for component in ((path.hasPrefix("/") ? "" : directory + "/") + path).split(separator: "/") {
             switch component {

@@ -8,7 +8,7 @@ enum PhotoFiles {
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
     /// The photos `paths` name (from the command line) and `listed` name (from a list file), folders expanded in
-    /// sorted order and files kept as given. A named path that does not exist, or is not a regular file, is an
+    /// sorted order and files and `http(s)` URLs kept as given. A named path that does not exist, or is not a regular file, is an
     /// error before any work; a listed one is kept, so its analysis reports it and the others go on. A folder's
     /// files inside `annotations` named as annotated copies (`*.annotated.png`, `*.annotated.jpg`) are skipped: a
     /// second run must not analyse the first one's copies.
@@ -19,9 +19,13 @@ enum PhotoFiles {
         for (path, isListed) in paths.map({ ($0, false) }) + listed.map({ ($0, true) }) {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                if isListed {
+                if isListed || PhotoDownload.isURL(path) {
                     files.append(path)
                     continue
+                }
+                if let scheme = RemoteAddress.scheme(of: path) {
+                    throw CommandFailure("\(RemoteAddress.hidingPassword(in: path)): expected a photo's path or an "
+                                         + "\(PhotoDownload.schemes.joined(separator: " or ")) URL, found the scheme '\(scheme)'")
                 }
                 throw CommandFailure("no such file or folder: \(path)")
             }

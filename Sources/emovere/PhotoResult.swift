@@ -37,14 +37,16 @@ struct PhotoResult: Codable {
         precision = (recognizer.model as? InferenceModel)?.precision
     }
 
-    /// Detects and classifies the faces of the photo at `path` (`EmotionRecognizer.analyzePhoto`, as the server
-    /// does); with `annotation`, also writes a copy with the faces drawn on it to that path.
-    static func analyze(path: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
+    /// Detects and classifies the faces of the photo at `path`, a file's path or an `http(s)` URL
+    /// (`EmotionRecognizer.analyzePhoto`, as the server does); with `annotation`, also writes a copy with the faces
+    /// drawn on it to that path. A URL's password is hidden in the result and in messages.
+    static func analyze(path input: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
                         limits: ImageLimits = .standard) -> PhotoResult {
+        let path = RemoteAddress.hidingPassword(in: input)
         var result = PhotoResult(path: path, recognizer: recognizer)
         let content: [UInt8]
         do {
-            content = try ImageFile.bytes(atPath: path)
+            content = PhotoDownload.isURL(input) ? try PhotoDownload.bytes(from: input) : try ImageFile.bytes(atPath: input)
         } catch {
             report(error, for: path)
             result.error = "\(error)"

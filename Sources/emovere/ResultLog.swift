@@ -97,7 +97,7 @@ final class ResultLog: Sendable {
             let directory = self.directory
             // A video that broke off keeps its line (its summary), unless read from a URL: a failed download is
             // tried again.
-            let finishedEntries = entries.filter { $0.error == nil || $0.summary != nil && VideoSource.scheme(of: $0.path) == nil }
+            let finishedEntries = entries.filter { $0.error == nil || $0.summary != nil && RemoteAddress.scheme(of: $0.path) == nil }
             finished = Set(finishedEntries.map { OutputPaths.normalized($0.path, in: directory) })
             annotations = Dictionary(entries.compactMap { entry in
                 entry.annotation.map { (OutputPaths.normalized(entry.path, in: directory), $0) }

@@ -105,18 +105,10 @@ struct Video: ParsableCommand {
         return isHost ? name : (name as NSString).deletingPathExtension
     }
 
-    /// The last part of `input`'s path: a file's name, a URL's (without its query), or a URL's host (without user
-    /// information and port) when its path is empty.
+    /// The last part of `input`'s path: a file's name, a URL's (without its query), or a URL's host when its path
+    /// is empty (`RemoteAddress.lastPart`).
     static func lastPart(of input: String) -> (name: String, isHost: Bool) {
-        guard VideoSource.scheme(of: input) != nil, let schemeEnd = input.range(of: "://") else {
-            return ((input as NSString).lastPathComponent, false)
-        }
-        let address = input[schemeEnd.upperBound...].prefix { !"?#".contains($0) }
-        let authority = address.prefix { $0 != "/" }
-        if let resource = address.dropFirst(authority.count).split(separator: "/").last { return (String(resource), false) }
-        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
-        let name = host.hasPrefix("[") ? host.dropFirst().prefix { $0 != "]" } : host.prefix { $0 != ":" }
-        return (name.isEmpty ? "video" : String(name), true)
+        RemoteAddress.lastPart(of: input, fallback: "video")
     }
 
     /// The result line `--output` appends for one video, with what analysed it (checked by `--resume`).

@@ -1,0 +1,55 @@
+/// Inputs given as URLs (`https://host/photo.jpg`, `rtsp://user:password@camera/stream`) rather than paths: their
+/// scheme, their name for output files, and their spelling for messages with the password hidden.
+public enum RemoteAddress {
+    /// The scheme of `input` in lower case when it has the form `scheme://...`, else nil (a path).
+    public static func scheme(of input: String) -> String? {
+        guard let range = input.range(of: "://"), !input[..<range.lowerBound].isEmpty,
+              input[..<range.lowerBound].allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) })
+        else { return nil }
+        return input[..<range.lowerBound].lowercased()
+    }
+
+    /// `url` with the password of its user information replaced by `***` (messages and logs must not show it); a
+    /// path, or a URL without a password, as it is.
+    public static func hidingPassword(in url: String) -> String {
+        guard let userInformation = userInformation(of: url) else { return url }
+        return url.replacing(userInformation.whole, with: userInformation.hidden)
+    }
+
+    /// `text` (a tool's messages) with the password of `url` hidden wherever its user information appears.
+    public static func hidingPassword(of url: String, in text: String) -> String {
+        guard let userInformation = userInformation(of: url) else { return text }
+        return text.replacing(userInformation.whole, with: userInformation.hidden)
+    }
+
+    /// The user name and password of `url` (`scheme://user:password@host/...`), nil without a password.
+    public static func credentials(of url: String) -> (user: String, password: String)? {
+        guard let whole = userInformation(of: url)?.whole.dropLast(), let colon = whole.firstIndex(of: ":") else {
+            return nil
+        }
+        return (String(whole[..<colon]), String(whole[whole.index(after: colon)...]))
+    }
+
+    /// The `user:password@` of `url`, and the same with the password as `***`; nil without a password.
+    private static func userInformation(of url: String) -> (whole: String, hidden: String)? {
+        guard scheme(of: url) != nil, let schemeEnd = url.range(of: "://") else { return nil }
+        let authorityEnd = url[schemeEnd.upperBound...].firstIndex(where: { "/?#".contains($0) }) ?? url.endIndex
+        let authority = url[schemeEnd.upperBound..<authorityEnd]
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return nil }
+        return (String(authority[...at]), String(authority[...colon]) + "***@")
+    }
+
+    /// The last part of `input`'s path: a file's name, a URL's (without its query), or a URL's host (without user
+    /// information and port) when its path is empty; `fallback` for a URL without either.
+    public static func lastPart(of input: String, fallback: String) -> (name: String, isHost: Bool) {
+        guard scheme(of: input) != nil, let schemeEnd = input.range(of: "://") else {
+            return (String(input.split(separator: "/").last ?? Substring(input)), false)
+        }
+        let address = input[schemeEnd.upperBound...].prefix { !"?#".contains($0) }
+        let authority = address.prefix { $0 != "/" }
+        if let resource = address.dropFirst(authority.count).split(separator: "/").last { return (String(resource), false) }
+        let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
+        let name = host.hasPrefix("[") ? host.dropFirst().prefix { $0 != "]" } : host.prefix { $0 != ":" }
+        return (name.isEmpty ? fallback : String(name), true)
+    }
+}

@@ -1,0 +1,77 @@
+import EmovereTestSupport
+import Foundation
+import Testing
+
+/// `emovere analyze URL`: photos downloaded from a loopback web server, against the same photo read from its file.
+@Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
+struct AnalyzeURLTests {
+    /// The JSON line of `path` in the results file at `log`.
+    static func line(of path: String, in log: String) throws -> [String: Any]? {
+        try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .first { $0["path"] as? String == path }
+    }
+
+    @Test func photoFromAURLGivesTheFileAnswerWithoutShowingThePassword() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))),
+                                              contentType: "image/jpeg")
+        defer { server.stop() }
+        let url = "http://viewer:secret@127.0.0.1:\(server.port)/photos/astronaut.jpg?size=large"
+        let shown = "http://viewer:***@127.0.0.1:\(server.port)/photos/astronaut.jpg?size=large"
+        let copies = scratch.path + "/copies", log = scratch.path + "/log.jsonl"
+        let result = try AnalyzeTests.analyze([AnalyzeTests.sample, url, "--tta", "none", "--annotate", copies,
+                                               "--output", log])
+        try #require(result.status == 0, "\(result)")
+        #expect(!(result.standardOutput + result.standardError).contains("secret"), "\(result)")
+        let fromFile = try #require(try Self.line(of: AnalyzeTests.sample, in: log))
+        let written = try String(contentsOfFile: log, encoding: .utf8)
+        let fromURL = try #require(try Self.line(of: shown, in: log), "\(written)")
+        #expect(fromURL["sha256"] as? String == fromFile["sha256"] as? String && fromURL["bytes"] as? Int == fromFile["bytes"] as? Int)
+        let faces = try #require(fromURL["faces"] as? [[String: Any]])
+        let fileFaces = try #require(fromFile["faces"] as? [[String: Any]])
+        #expect(faces.count == 1, "\(fromURL)")
+        #expect(try JSONSerialization.data(withJSONObject: faces, options: .sortedKeys)
+                == JSONSerialization.data(withJSONObject: fileFaces, options: .sortedKeys), "\(fromURL)")
+        // The copy is named by the URL's path, after the file's copy (the same name) took the plain one.
+        #expect(FileManager.default.fileExists(atPath: copies + "/astronaut.annotated.jpg"))
+        #expect(fromURL["annotation"] as? String == copies + "/astronaut-2.annotated.jpg", "\(fromURL)")
+        #expect(!written.contains("secret"))
+
+        // The password went as basic authentication, not in the request line.
+        let heads = server.requestHeads
+        try #require(heads.count == 1, "\(heads)")
+        #expect(heads[0].hasPrefix("GET /photos/astronaut.jpg?size=large HTTP/1.1\r\n"), "\(heads[0])")
+        #expect(heads[0].contains("Authorization: Basic dmlld2VyOnNlY3JldA==\r\n"), "\(heads[0])")
+
+        // A resumed run knows the URL's line (recorded with the password hidden) and downloads nothing again.
+        let resumed = try AnalyzeTests.analyze([AnalyzeTests.sample, url, "--tta", "none", "--output", log, "--resume"])
+        #expect(resumed.status == 0 && resumed.standardError.contains("0 photos done"), "\(resumed)")
+        #expect(server.requestHeads.count == 1)
+    }
+
+    @Test func failedDownloadsAreReportedByURL() throws {
+        let missing = try LoopbackStreamServer(firstAnswers: ["404 Not Found"])
+        defer { missing.stop() }
+        let page = try LoopbackStreamServer(body: Array("<!DOCTYPE html><p>a photo's page</p>".utf8),
+                                            contentType: "text/html; charset=utf-8")
+        defer { page.stop() }
+        let closed = try LoopbackStreamServer.freePort()
+        let urls = ["http://127.0.0.1:\(missing.port)/gone.jpg", "HTTP://127.0.0.1:\(page.port)/photo",
+                    "http://u:secret@127.0.0.1:\(closed)/a.jpg"]
+        let result = try AnalyzeTests.analyze(urls + ["--json"])
+        #expect(result.status == 1, "\(result)")
+        let photos = try AnalyzeTests.photos(result)
+        let errors = photos.compactMap { $0["error"] as? String }
+        try #require(errors.count == 3, "\(result)")
+        #expect(errors[0] == "cannot download \(urls[0]): the server answered HTTP 404 (Not Found)", "\(errors)")
+        #expect(errors[1].hasPrefix("cannot download \(urls[1]): the server sent text/html"), "\(errors)")
+        #expect(errors[2] == "cannot download http://u:***@127.0.0.1:\(closed)/a.jpg: the connection was refused",
+                "\(errors)")
+        #expect(!(result.standardOutput + result.standardError).contains("secret"), "\(result)")
+
+        let ftp = try AnalyzeTests.analyze(["ftp://u:secret@127.0.0.1/a.jpg"])
+        #expect(ftp.status != 0 && ftp.standardError.contains("ftp://u:***@127.0.0.1/a.jpg: expected a photo's path or an http or https URL, found the scheme 'ftp'"), "\(ftp)")
+    }
+}
