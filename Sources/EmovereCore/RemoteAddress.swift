@@ -22,14 +22,6 @@ public enum RemoteAddress {
         return text.replacing(userInformation.whole, with: userInformation.hidden)
     }
 
-    /// The user name and password of `url` (`scheme://user:password@host/...`), nil without a password.
-    public static func credentials(of url: String) -> (user: String, password: String)? {
-        guard let whole = userInformation(of: url)?.whole.dropLast(), let colon = whole.firstIndex(of: ":") else {
-            return nil
-        }
-        return (String(whole[..<colon]), String(whole[whole.index(after: colon)...]))
-    }
-
     /// The `user:password@` of `url`, and the same with the password as `***`; nil without a password.
     private static func userInformation(of url: String) -> (whole: String, hidden: String)? {
         guard scheme(of: url) != nil, let schemeEnd = url.range(of: "://") else { return nil }
