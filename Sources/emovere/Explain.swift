@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereCore
 import EmovereData
 import EmovereFiles
 import EmovereVision
@@ -19,7 +20,7 @@ struct Explain: ParsableCommand {
             holds no face.
             """)
 
-    @Argument(help: "The photo (.jpg, .jpeg or .png).")
+    @Argument(help: "The photo (.jpg, .jpeg or .png), or its http(s) URL (downloaded as analyze downloads one).")
     var photo: String
 
     @Option(help: ArgumentHelp(
@@ -72,13 +73,14 @@ struct Explain: ParsableCommand {
         let recognizer = try detection.makeTrainableRecognizer()
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
         let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits(), maximumFaces: maxFaces)
+        let shown = RemoteAddress.hidingPassword(in: photo)
         guard !analysis.faces.isEmpty else {
             let remedy = switch detection.detector {
             case .yunet: "try a lower --score-threshold or a larger --detection-size, --detector haar, "
             case .haar: "try a lower --min-neighbors or --scale-factor, --detector yunet, "
             case .none: ""
             }
-            throw CommandFailure("no face found in \(photo); \(remedy)or --detector none for a photo that is a face crop")
+            throw CommandFailure("no face found in \(shown); \(remedy)or --detector none for a photo that is a face crop")
         }
         let renderer = ExplanationRenderer()
         if let guided, AnnotatedPhoto.format(ofOutput: guided) == .jpeg {
@@ -95,7 +97,7 @@ struct Explain: ParsableCommand {
         // Reported in the stored photo's pixels, as `analyze` reports them (the drawing is on the decoded image).
         let records = zip(analysis.faces, faces).map { FaceRecord($0, explained: $1.emotion) }
         let report = ExplainReport(
-            path: photo, width: analysis.width, height: analysis.height, layer: explainer.gradCAM.layer.description,
+            path: shown, width: analysis.width, height: analysis.height, layer: explainer.gradCAM.layer.description,
             detector: recognizer.detector.description, faces: records, skippedFaces: analysis.skippedFaces, output: output,
             guided: guided)
         if json {
@@ -117,19 +119,21 @@ struct Explain: ParsableCommand {
     /// The photo analysed on the one photo-analysis path of `analyze` and the server: at most `maximumFaces`, the largest.
     static func analyze(_ photo: String, with recognizer: EmotionRecognizer, limits: ImageLimits,
                         maximumFaces: Int) throws -> PhotoAnalysis {
+        let shown = RemoteAddress.hidingPassword(in: photo)
         do {
-            return try recognizer.analyzePhoto(try ImageFile.bytes(atPath: photo), source: photo, limits: limits,
+            return try recognizer.analyzePhoto(try PhotoFiles.contents(of: photo), source: shown, limits: limits,
                                                maximumFaces: maximumFaces)
         } catch {
-            throw CommandFailure(PhotoResult.naming(photo, in: "\(error)"))
+            throw CommandFailure(PhotoResult.naming(shown, in: "\(error)"))
         }
     }
 
-    /// `<name>.explained.png` (`.jpg` for a JPEG photo) in the current folder.
+    /// `<name>.explained.png` (`.jpg` for a JPEG photo) in the current folder; a URL's photo is named by the last
+    /// part of its path, or its host.
     static func defaultOutput(for photo: String) -> String {
-        let name = (photo as NSString).lastPathComponent
+        let (name, isHost) = RemoteAddress.lastPart(of: photo, fallback: "photo")
         let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
-        return "\((name as NSString).deletingPathExtension).explained.\(suffix)"
+        return "\(isHost ? name : (name as NSString).deletingPathExtension).explained.\(suffix)"
     }
 
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmovereCore
+import EmovereVision
 import Foundation
 
 /// Expands folders into the photo files they hold (sorted), keeping files as given. Only regular files are read:
@@ -119,6 +120,12 @@ enum PhotoFiles {
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark some editors write
         return text.split(whereSeparator: \.isNewline).map(String.init)
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+
+    /// The content of the photo `input` names: downloaded for an `http(s)` URL (`PhotoDownload`), else read from the
+    /// file.
+    static func contents(of input: String) throws -> [UInt8] {
+        PhotoDownload.isURL(input) ? try PhotoDownload.bytes(from: input) : try ImageFile.bytes(atPath: input)
     }
 
     /// Whether `path` is a symbolic link to nothing.

@@ -46,7 +46,7 @@ struct PhotoResult: Codable {
         var result = PhotoResult(path: path, recognizer: recognizer)
         let content: [UInt8]
         do {
-            content = PhotoDownload.isURL(input) ? try PhotoDownload.bytes(from: input) : try ImageFile.bytes(atPath: input)
+            content = try PhotoFiles.contents(of: input)
         } catch {
             report(error, for: path)
             result.error = "\(error)"

@@ -51,6 +51,25 @@ struct AnalyzeURLTests {
         #expect(server.requestHeads.count == 1)
     }
 
+    /// `explain` reads a URL as `analyze` does, and names its default output by the URL's path.
+    @Test func explainReadsAURL() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))),
+                                              contentType: "image/jpeg")
+        defer { server.stop() }
+        let url = "http://viewer:secret@127.0.0.1:\(server.port)/photos/astronaut.jpg?size=large"
+        let modelPath = try AnalyzeTests.model.get()
+        let result = try CommandRunner.run(["explain", url, "--json", "--model", modelPath], in: scratch.path)
+        try #require(result.status == 0, "\(result)")
+        #expect(!(result.standardOutput + result.standardError).contains("secret"), "\(result)")
+        let report = try ExplainTests.report(result)
+        #expect(report["path"] as? String == "http://viewer:***@127.0.0.1:\(server.port)/photos/astronaut.jpg?size=large")
+        #expect(report["output"] as? String == "astronaut.explained.jpg", "\(report)")
+        #expect((report["faces"] as? [[String: Any]])?.count == 1, "\(report)")
+        #expect(FileManager.default.fileExists(atPath: scratch.path + "/astronaut.explained.jpg"))
+    }
+
     @Test func failedDownloadsAreReportedByURL() throws {
         let missing = try LoopbackStreamServer(firstAnswers: ["404 Not Found"])
         defer { missing.stop() }
