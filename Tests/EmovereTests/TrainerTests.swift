@@ -315,6 +315,16 @@ struct TrainerStartingPointTests {
         let otherImages = ([header] + rows.map { $0.replacingOccurrences(of: "Training_", with: "PublicTest_") })
             .joined(separator: "\n")
         #expect("\(try rewritten(otherImages))".contains("none of the 48 training images has votes"))
+        // Images without votes are named, the first three.
+        let someMissing = ([header] + rows.enumerated().filter { ![1, 2, 3, 5].contains($0.offset) }.map { String($0.element) })
+            .joined(separator: "\n")
+        try (someMissing + "\n").write(toFile: votes, atomically: true, encoding: .utf8)
+        let partial = try Trainer(recipe: recipe, training: training, validation: validation,
+                                  directory: directory.appending("partial"))
+        let names = training.sources
+        #expect(partial.softLabelSummary?.contains(
+            "43 of 47 training images have votes (none for \(names[1]), \(names[2]), \(names[3]) and 1 more: ") == true,
+                "\(partial.softLabelSummary ?? "")")
         let noFaces = ([header] + rows.map { $0.split(separator: ",")[0] + ",0,0,0,0,0,0,0,0,0,10" }).joined(separator: "\n")
         #expect("\(try rewritten(noFaces))".contains("votes every one of the 48 training images not a face"))
         // Changed votes do not continue a run trained on the old ones.

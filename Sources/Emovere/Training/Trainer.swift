@@ -91,11 +91,16 @@ public final class Trainer {
         return (training.subset(kept), kept.map { votes[$0]?.distribution })
     }
 
-    /// A line on what the soft labels changed, for the log; nil without soft labels.
+    /// A line on what the soft labels changed, for the log, naming the first images without votes; nil without soft
+    /// labels.
     public var softLabelSummary: String? {
         guard let softLabels = recipe.softLabels else { return nil }
-        let matched = voteDistributions.filter { $0 != nil }.count
-        return "soft labels from \(softLabels.file) (weight \(softLabels.weight)): \(matched) of \(training.count) training images have votes"
+        let unmatched = voteDistributions.indices.filter { voteDistributions[$0] == nil }
+        let named = unmatched.prefix(3).map { training.sources[$0] }.joined(separator: ", ")
+            + (unmatched.count > 3 ? " and \(unmatched.count - 3) more" : "")
+        return "soft labels from \(softLabels.file) (weight \(softLabels.weight)): "
+            + "\(training.count - unmatched.count) of \(training.count) training images have votes"
+            + (unmatched.isEmpty ? "" : " (none for \(named): their labels alone are their targets)")
             + (softLabels.dropsNonFaces ? "; images voted not a face were left out" : "")
     }
 
