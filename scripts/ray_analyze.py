@@ -44,15 +44,28 @@ def sendable(path):
     if "\n" in path or "\r" in path:
         print(f"warning: skipping {path!r}: its name holds a line break", file=sys.stderr)
         return False
+    if is_url(path) and "@" in path:
+        # Ray records what its tasks receive; emovere's answer would also name the URL with its password hidden.
+        print(f"warning: skipping a URL with an @ (user information): Ray's task records would hold its password; "
+              f"analyse it with emovere analyze ({path.split('://')[0]}://{path.rsplit('@', 1)[-1]})", file=sys.stderr)
+        return False
     return True
 
 
+def is_url(path):
+    """Whether path is an http(s) URL, which emovere downloads (kept as given, not made absolute)."""
+    return path.lower().startswith(("http://", "https://"))
+
+
 def photo_paths(inputs, files_from):
-    """The photos named by inputs (files, or folders searched recursively) and by files_from, in order, as absolute
-    paths (a worker on another node of the cluster runs in another folder); names that cannot be sent are skipped."""
+    """The photos named by inputs (files, folders searched recursively, or http(s) URLs) and by files_from, in order,
+    files as absolute paths (a worker on another node of the cluster runs in another folder); names that cannot be
+    sent are skipped."""
     paths = []
     for item in inputs:
-        if os.path.isdir(item):
+        if is_url(item):
+            paths.append(item)
+        elif os.path.isdir(item):
             found = [os.path.join(root, name) for root, _, names in os.walk(item) for name in names
                      if name.lower().endswith(PHOTO_EXTENSIONS)]
             paths.extend(sorted(found))
@@ -64,7 +77,8 @@ def photo_paths(inputs, files_from):
         # Lines that are not UTF-8 are read (as surrogate escapes) and skipped by sendable() with a warning.
         with open(files_from, encoding="utf-8-sig", errors="surrogateescape") as listing:
             paths.extend(line.strip() for line in listing if line.strip())
-    return [path for path in map(os.path.abspath, paths) if sendable(path)]
+    absolute = (path if is_url(path) else os.path.abspath(path) for path in paths)
+    return [path for path in absolute if sendable(path)]
 
 
 def finished_paths(out):
@@ -82,7 +96,8 @@ def finished_paths(out):
             try:
                 entry = json.loads(line)
                 if "error" not in entry:
-                    done.add(os.path.abspath(entry["path"]))  # lines of earlier versions may hold relative paths
+                    path = entry["path"]  # lines of earlier versions may hold relative paths
+                    done.add(path if is_url(path) else os.path.abspath(path))
             except (ValueError, KeyError, TypeError):
                 sys.exit(f"error: {name}:{number}: expected a JSON line of emovere analyze with a \"path\"")
     return done

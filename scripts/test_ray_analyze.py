@@ -10,7 +10,9 @@ the same output folder finds nothing left to do (resume).
 """
 
 import argparse
+import functools
 import glob
+import http.server
 import json
 import os
 import shutil
@@ -58,6 +60,13 @@ def check_worker_death():
             assert all("its standard error ended: Fatal error: out of luck" in note for note in answer["note"]), answer
 
 
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the test's photos without a log line per request."""
+
+    def log_message(self, format, *args):
+        pass
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--emovere", default=os.path.join(ROOT, ".build/debug/emovere"))
@@ -75,9 +84,20 @@ def main():
         for index in range(arguments.photos):
             shutil.copy(sample, os.path.join(photos, f"photo-{index:04d}.jpg"))
 
+        # Two photos from a web server too, named by URL in a list (a third, with a password, is left out by the driver).
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=photos))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        urls, listed = os.path.join(scratch, "urls.txt"), os.path.join(scratch, "listed.txt")
+        with open(urls, "w", encoding="utf-8") as plain:
+            plain.write(f"{base}/photo-0000.jpg?copy=1\n{base}/photo-0001.jpg?copy=2\n")
+        with open(listed, "w", encoding="utf-8") as secret:
+            secret.write(f"{base}/photo-0000.jpg?copy=1\n{base}/photo-0001.jpg?copy=2\n"
+                         f"http://u:secret@127.0.0.1:{server.server_address[1]}/photo-0002.jpg\n")
+
         single = os.path.join(scratch, "single.jsonl")
-        subprocess.run([arguments.emovere, "analyze", photos, "--output", single] + options, check=True,
-                       stderr=subprocess.DEVNULL, timeout=1200)
+        subprocess.run([arguments.emovere, "analyze", photos, "--files-from", urls, "--output", single] + options,
+                       check=True, stderr=subprocess.DEVNULL, timeout=1200)
 
         out = os.path.join(scratch, "ray")
         pids = os.path.join(scratch, "pids")
@@ -85,8 +105,8 @@ def main():
         # A cluster of its own: not one named by RAY_ADDRESS or started on this machine with `ray start`.
         environment = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
         environment["EMOVERE_RAY_PIDS"] = pids
-        command = [sys.executable, os.path.join(ROOT, "scripts/ray_analyze.py"), photos, "--out", out,
-                   "--workers", "2", "--batch-size", "16", "--emovere", arguments.emovere, "--address", "local",
+        command = [sys.executable, os.path.join(ROOT, "scripts/ray_analyze.py"), photos, "--files-from", listed,
+                   "--out", out, "--workers", "2", "--batch-size", "16", "--emovere", arguments.emovere, "--address", "local",
                    "--"] + options
         driver_log = open(os.path.join(scratch, "driver.log"), "w+", encoding="utf-8")
         driver = subprocess.Popen(command, env=environment, stderr=driver_log)
@@ -120,14 +140,16 @@ def main():
 
         expected = sorted(lines_in(single))
         got = sorted(lines_in(os.path.join(out, "results-*.jsonl")))
-        assert len(expected) == arguments.photos, f"single run wrote {len(expected)} lines"
+        assert len(expected) == arguments.photos + 2, f"single run wrote {len(expected)} lines"
+        assert "skipping a URL with an @" in printed and "secret" not in printed, printed[-2000:]
         paths = [json.loads(line)["path"] for line in got]
         assert len(paths) == len(set(paths)), f"{len(paths) - len(set(paths))} photos written twice"
         assert got == expected, "Ray results differ from the single process's"
 
         again = subprocess.run(command, env=environment, capture_output=True, text=True, check=True, timeout=600)
         assert "0 to analyse" in again.stderr, again.stderr
-        print(f"ok: {arguments.photos} photos on 2 Ray workers with one killed (pid {killed[0]}) equal one emovere run")
+        print(f"ok: {arguments.photos} photos and 2 URLs on 2 Ray workers with one killed (pid {killed[0]}) equal one "
+              "emovere run")
     finally:
         if driver is not None and driver.poll() is None:  # a failed check or a timeout: no cluster is left running
             driver.send_signal(signal.SIGINT)  # Ray shuts its local cluster down as the driver exits

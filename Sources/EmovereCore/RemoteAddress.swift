@@ -22,24 +22,36 @@ public enum RemoteAddress {
         return text.replacing(userInformation.whole, with: userInformation.hidden)
     }
 
-    /// The `user:password@` of `url`, and the same with the password as `***`; nil without a password.
+    /// The `user:password@` of `url`, and the same with the password as `***`; nil without a password. A password
+    /// holding an unencoded `/`, `?` or `#` (which ends a URL's authority) is found too: an `@` after them ends the
+    /// user information unless a port (digits) follows the first colon.
     private static func userInformation(of url: String) -> (whole: String, hidden: String)? {
         guard scheme(of: url) != nil, let schemeEnd = url.range(of: "://") else { return nil }
-        let authorityEnd = url[schemeEnd.upperBound...].firstIndex(where: { "/?#".contains($0) }) ?? url.endIndex
-        let authority = url[schemeEnd.upperBound..<authorityEnd]
-        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return nil }
-        return (String(authority[...at]), String(authority[...colon]) + "***@")
+        let rest = url[schemeEnd.upperBound...]
+        let ends: (Character) -> Bool = { "/?#".contains($0) }
+        let authority = rest.prefix { !ends($0) }
+        var at = authority.lastIndex(of: "@")
+        if at == nil, let later = rest.lastIndex(of: "@"), let colon = rest[..<later].firstIndex(of: ":"),
+           !rest[..<colon].contains(where: ends) {
+            let port = rest[rest.index(after: colon)...].prefix { !ends($0) }
+            if port.isEmpty || !port.allSatisfy(\.isNumber) { at = later }
+        }
+        guard let at, let colon = rest[..<at].firstIndex(of: ":") else { return nil }
+        return (String(rest[...at]), String(rest[...colon]) + "***@")
     }
 
     /// The last part of `input`'s path: a file's name, a URL's (without its query), or a URL's host (without user
-    /// information and port) when its path is empty; `fallback` for a URL without either.
+    /// information and port) when its path is empty; `fallback` for a URL without either. A URL's part names output
+    /// files: one that starts with a dot (`..`, `.jpg`) gives `fallback`, and a long one is cut to 100 characters.
     public static func lastPart(of input: String, fallback: String) -> (name: String, isHost: Bool) {
         guard scheme(of: input) != nil, let schemeEnd = input.range(of: "://") else {
             return (String(input.split(separator: "/").last ?? Substring(input)), false)
         }
         let address = input[schemeEnd.upperBound...].prefix { !"?#".contains($0) }
         let authority = address.prefix { $0 != "/" }
-        if let resource = address.dropFirst(authority.count).split(separator: "/").last { return (String(resource), false) }
+        if let resource = address.dropFirst(authority.count).split(separator: "/").last {
+            return (resource.hasPrefix(".") ? fallback : String(resource.prefix(100)), false)
+        }
         let host = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
         let name = host.hasPrefix("[") ? host.dropFirst().prefix { $0 != "]" } : host.prefix { $0 != ":" }
         return (name.isEmpty ? fallback : String(name), true)

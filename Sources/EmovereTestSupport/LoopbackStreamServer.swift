@@ -8,11 +8,12 @@ import Musl
 #endif
 
 /// A TCP listener on a free loopback port that serves one byte stream over HTTP to every connection, for tests of
-/// network streams: each client gets `200 OK` and `body` (without a length), then the connection is closed, or with
+/// network streams: each client gets `200 OK`, `headers` and `body` (without a length unless `headers` give one),
+/// then the connection is closed, or with
 /// `stallsAfterBody` kept open and silent (a camera that stopped sending). Connections are served one at a time, each
 /// body sent whole before the next is accepted (two clients reading at once need bodies that fit the sockets'
 /// buffers). The first connections get the statuses of `firstAnswers` instead, one each, with no body
-/// (`503 Service Unavailable`: a camera still starting). With `accepts` false no
+/// (`503 Service Unavailable`: a camera still starting; `302 Found\r\nLocation: URL`, a redirect). With `accepts` false no
 /// connection is ever answered (they wait in the backlog, as with a host that does not respond). `requestHeads` holds
 /// the head of every request received, in order.
 public final class LoopbackStreamServer: @unchecked Sendable {
@@ -31,7 +32,7 @@ public final class LoopbackStreamServer: @unchecked Sendable {
         return heads
     }
 
-    public init(body: [UInt8] = [], contentType: String = "video/mp2t", stallsAfterBody: Bool = false,
+    public init(body: [UInt8] = [], headers: [String] = ["Content-Type: video/mp2t"], stallsAfterBody: Bool = false,
                 firstAnswers: [String] = [], accepts: Bool = true) throws {
         (listener, port) = try Self.openListener()
         self.accepts = accepts
@@ -41,17 +42,17 @@ public final class LoopbackStreamServer: @unchecked Sendable {
             var statuses = firstAnswers[...]
             while let connection = nextConnection() {
                 guard keep(connection) else { return }
-                let head = Self.receiveRequestHead(connection)
+                let request = Self.receiveRequestHead(connection)
                 held.lock()
-                heads.append(head)
+                heads.append(request)
                 held.unlock()
                 if let status = statuses.popFirst() {
                     RawConnection.send(Array("HTTP/1.0 \(status)\r\nContent-Length: 0\r\n\r\n".utf8), on: connection)
                     shutdown(connection, Int32(SHUT_RDWR))
                     continue
                 }
-                RawConnection.send(Array("HTTP/1.0 200 OK\r\nContent-Type: \(contentType)\r\n\r\n".utf8) + body,
-                                   on: connection)
+                let answer = (["HTTP/1.0 200 OK"] + headers).joined(separator: "\r\n") + "\r\n\r\n"
+                RawConnection.send(Array(answer.utf8) + body, on: connection)
                 if !stallsAfterBody { shutdown(connection, Int32(SHUT_RDWR)) }
             }
         }

@@ -19,7 +19,7 @@ struct Analyze: ParsableCommand {
             empty --files-from list is nothing to do: status 0).
 
             An http or https URL names a photo on a web server: it is downloaded into memory (nothing is saved), \
-            up to 256 MiB, and fails when the server sends nothing for 30 s. A password in the URL \
+            up to 256 MiB, and fails when the server sends nothing for 30 s or takes 300 s in all. A password in the URL \
             (https://user:password@host/photo.jpg) is sent as basic authentication and shown as *** everywhere.
 
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
@@ -125,10 +125,11 @@ struct Analyze: ParsableCommand {
         let done = Locked(0)
         let shared = UnsafeSendable(recognizers)
         let writeError = Locked<Error?>(nil)
+        let downloader = PhotoDownloader()
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: files.count, by: workers) {
                 if writeError.withValue({ $0 != nil }) { return }
-                var result = PhotoResult.analyze(path: files[index], with: shared.value[worker],
+                var result = PhotoResult.analyze(path: files[index], with: shared.value[worker], downloader: downloader,
                                                  annotation: outputs?[index], limits: limits)
                 result.model = model
                 if result.error != nil { failures.withValue { $0 += 1 } }
@@ -182,11 +183,12 @@ extension Analyze {
         let recognizer = try detection.makeRecognizers(count: 1, precision: arithmetic.precision)[0]
         let model = try detection.modelPath()
         let encoder = JSONEncoder.sortedKeys()
+        let downloader = PhotoDownloader()
         while let line = readLine() {
             // Every line is answered, a blank one too: a driver waits for one answer per line it sends.
             var result = line.trimmingCharacters(in: .whitespaces).isEmpty
                 ? PhotoResult(path: line, recognizer: recognizer, error: "expected a photo path, received an empty line")
-                : PhotoResult.analyze(path: line, with: recognizer, limits: limits)
+                : PhotoResult.analyze(path: line, with: recognizer, downloader: downloader, limits: limits)
             result.model = model
             FileHandle.standardOutput.write(Data(try encoder.encode(result) + [10]))
         }

@@ -13,7 +13,7 @@ enum AnnotationTarget: Equatable {
         try OutputPaths.checkDistinct([("--annotate", output)], foldersAllowed: true)
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
-        let singlePhoto = inputs.count == 1 && (PhotoDownload.isURL(inputs[0])
+        let singlePhoto = inputs.count == 1 && (PhotoDownloader.isURL(inputs[0])
             || manager.fileExists(atPath: inputs[0], isDirectory: &isDirectory) && !isDirectory.boolValue)
         if singlePhoto {
             guard AnnotatedPhoto.format(ofOutput: output) != nil else {
@@ -35,7 +35,8 @@ enum AnnotationTarget: Equatable {
                 var inputIsFolder: ObjCBool = false
                 let inputs = inputs.count != 1 ? "there are \(inputs.count) inputs"
                     : manager.fileExists(atPath: inputs[0], isDirectory: &inputIsFolder) && inputIsFolder.boolValue
-                    ? "the input \(inputs[0]) is a folder" : "the input \(inputs[0]) is not an existing photo"
+                    ? "the input \(inputs[0]) is a folder"
+                    : "the input \(RemoteAddress.hidingPassword(in: inputs[0])) is not an existing photo"
                 throw ValidationError("--annotate \(output) names a photo file, but \(inputs); "
                                       + "with several photos or a folder, --annotate names the output folder")
             }

@@ -121,7 +121,8 @@ struct Explain: ParsableCommand {
                         maximumFaces: Int) throws -> PhotoAnalysis {
         let shown = RemoteAddress.hidingPassword(in: photo)
         do {
-            return try recognizer.analyzePhoto(try PhotoFiles.contents(of: photo), source: shown, limits: limits,
+            let content = try PhotoFiles.contents(of: photo, downloader: PhotoDownloader())
+            return try recognizer.analyzePhoto(content, source: shown, limits: limits,
                                                maximumFaces: maximumFaces)
         } catch {
             throw CommandFailure(PhotoResult.naming(shown, in: "\(error)"))

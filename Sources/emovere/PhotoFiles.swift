@@ -20,14 +20,11 @@ enum PhotoFiles {
         for (path, isListed) in paths.map({ ($0, false) }) + listed.map({ ($0, true) }) {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                if isListed || PhotoDownload.isURL(path) {
+                if isListed || PhotoDownloader.isURL(path) {
                     files.append(path)
                     continue
                 }
-                if let scheme = RemoteAddress.scheme(of: path) {
-                    throw CommandFailure("\(RemoteAddress.hidingPassword(in: path)): expected a photo's path or an "
-                                         + "\(PhotoDownload.schemes.joined(separator: " or ")) URL, found the scheme '\(scheme)'")
-                }
+                if let problem = unreadableScheme(of: path) { throw CommandFailure(problem) }
                 throw CommandFailure("no such file or folder: \(path)")
             }
             if isDirectory.boolValue {
@@ -122,10 +119,19 @@ enum PhotoFiles {
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }
 
-    /// The content of the photo `input` names: downloaded for an `http(s)` URL (`PhotoDownload`), else read from the
-    /// file.
-    static func contents(of input: String) throws -> [UInt8] {
-        PhotoDownload.isURL(input) ? try PhotoDownload.bytes(from: input) : try ImageFile.bytes(atPath: input)
+    /// The content of the photo `input` names: downloaded by `downloader` for an `http(s)` URL, else read from the
+    /// file. Another scheme (`ftp://`, `file://`) is refused, its password hidden.
+    static func contents(of input: String, downloader: PhotoDownloader) throws -> [UInt8] {
+        if PhotoDownloader.isURL(input) { return try downloader.bytes(from: input) }
+        if let problem = unreadableScheme(of: input) { throw CommandFailure(problem) }
+        return try ImageFile.bytes(atPath: input)
+    }
+
+    /// Why `input`, a URL whose scheme photos are not read with, names no photo; nil for paths and `http(s)` URLs.
+    static func unreadableScheme(of input: String) -> String? {
+        guard let scheme = RemoteAddress.scheme(of: input), !PhotoDownloader.schemes.contains(scheme) else { return nil }
+        return "\(RemoteAddress.hidingPassword(in: input)): expected a photo's path or an "
+            + "\(PhotoDownloader.schemes.joined(separator: " or ")) URL, found the scheme '\(scheme)'"
     }
 
     /// Whether `path` is a symbolic link to nothing.

@@ -37,16 +37,16 @@ struct PhotoResult: Codable {
         precision = (recognizer.model as? InferenceModel)?.precision
     }
 
-    /// Detects and classifies the faces of the photo at `path`, a file's path or an `http(s)` URL
-    /// (`EmotionRecognizer.analyzePhoto`, as the server does); with `annotation`, also writes a copy with the faces
-    /// drawn on it to that path. A URL's password is hidden in the result and in messages.
-    static func analyze(path input: String, with recognizer: EmotionRecognizer, annotation: String? = nil,
-                        limits: ImageLimits = .standard) -> PhotoResult {
+    /// Detects and classifies the faces of the photo at `path`, a file's path or an `http(s)` URL `downloader`
+    /// fetches (`EmotionRecognizer.analyzePhoto`, as the server does); with `annotation`, also writes a copy with the
+    /// faces drawn on it to that path. A URL's password is hidden in the result and in messages.
+    static func analyze(path input: String, with recognizer: EmotionRecognizer, downloader: PhotoDownloader,
+                        annotation: String? = nil, limits: ImageLimits = .standard) -> PhotoResult {
         let path = RemoteAddress.hidingPassword(in: input)
         var result = PhotoResult(path: path, recognizer: recognizer)
         let content: [UInt8]
         do {
-            content = try PhotoFiles.contents(of: input)
+            content = try PhotoFiles.contents(of: input, downloader: downloader)
         } catch {
             report(error, for: path)
             result.error = "\(error)"
