@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # Chromium (Debian's; Ubuntu has it only as a snap, and the test is then skipped) and Selenium; the Keras import tests
 # need h5py and NumPy; the load-balancing test needs HAProxy and PyYAML (for the Kubernetes manifests).
 scripts/setup.sh opencv-data ffmpeg '?chromium' '?chromium-driver' python3-selenium python3-h5py python3-numpy \
-    python3-pip haproxy python3-yaml
+    python3-pip haproxy python3-yaml curl
 # Installs Python packages for interpreter $1: into its virtual environment when it runs in one, else for the user.
 # pip 23.0.1 and later refuse the latter for a distribution's Python (Debian 12, Ubuntu 24.04) without
 # --break-system-packages, which older pip (Ubuntu 22.04) does not know.

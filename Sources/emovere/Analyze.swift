@@ -18,9 +18,10 @@ struct Analyze: ParsableCommand {
             (or its annotated copy could not be written), or if the photos and folders given hold no photo (an \
             empty --files-from list is nothing to do: status 0).
 
-            An http or https URL names a photo on a web server: it is downloaded into memory (nothing is saved), \
-            up to 256 MiB, and fails when the server sends nothing for 30 s or takes 300 s in all. A password in the URL \
-            (https://user:password@host/photo.jpg) is sent as basic authentication and shown as *** everywhere.
+            An http or https URL names a photo on a web server: curl downloads it into memory (nothing is saved), \
+            up to 256 MiB, and it fails when the server answers with an error status or a web page, sends nothing \
+            for 30 s or takes 300 s in all. A password in the URL (https://user:password@host/photo.jpg) is sent \
+            as basic authentication and shown as *** everywhere.
 
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
             OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \

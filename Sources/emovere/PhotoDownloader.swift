@@ -1,14 +1,20 @@
-import Dispatch
 import EmovereCore
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
-/// Downloads photos named by `http` or `https` URLs into memory (nothing is saved), through one URLSession for the
-/// whole run, from any thread.
-final class PhotoDownloader: Sendable {
-    /// The URL schemes a photo may be downloaded with.
+/// Downloads photos named by `http` or `https` URLs into memory (nothing is saved) with the `curl` tool, from any
+/// thread. curl (not Foundation's URLSession, whose Linux version spins a core while it waits, buffers an endless
+/// answer without bound, hangs on a 401 challenge and cannot reach IPv6 hosts) reads the URL from its standard input,
+/// so a password is never on a command line, and its output is read here a piece at a time up to `maximumBytes`.
+struct PhotoDownloader: Sendable {
+    /// The URL schemes a photo may be downloaded with (and redirected to).
     static let schemes = ["http", "https"]
 
     /// The most bytes one photo may have (a 100-megapixel photo, the default `--max-pixels`, in JPEG or a
@@ -26,204 +32,95 @@ final class PhotoDownloader: Sendable {
     static func isURL(_ input: String) -> Bool { schemes.contains(RemoteAddress.scheme(of: input) ?? "") }
 
     /// A download fails when the server sends nothing for this long, or takes ten times as long in all.
-    let timeoutSeconds: Double
-    private let router = Router()
-    /// Made by the first download: a run without URLs starts no session.
-    private let session = Locked<URLSession?>(nil)
-
-    init(timeoutSeconds: Double = 30) {
-        self.timeoutSeconds = timeoutSeconds
-    }
-
-    deinit {
-        session.withValue { $0?.finishTasksAndInvalidate() }
-    }
+    var timeoutSeconds = 30
 
     /// The bytes of the photo at `url`. A password in the URL is sent as HTTP basic authentication, and after a
-    /// redirect only to the same scheme, host and port. Fails when the server answers with a status other than 2xx or
-    /// with text (a web page: the photo's page rather than the photo), announces or sends more than `maximumBytes`,
-    /// sends nothing for `timeoutSeconds`, or takes more than ten times that in all.
+    /// redirect only to the same scheme, host and port (curl's rule); redirects stay on `http` and `https`. Fails when
+    /// the server answers with a status of 400 or more, or with text (a web page: the photo's page rather than the
+    /// photo), announces or sends more than `maximumBytes`, sends nothing for `timeoutSeconds`, or takes more than ten
+    /// times that in all.
     func bytes(from url: String) throws(Failure) -> [UInt8] {
         let shown = RemoteAddress.hidingPassword(in: url)
-        guard var components = URLComponents(string: url), let host = components.host, !host.isEmpty else {
-            throw Failure(url: shown, reason: "expected a URL such as https://example.com/photo.jpg, with @ / ? # in a "
-                                              + "user name or password percent-encoded (%40 %2F %3F %23)")
+        func failure(_ reason: String) -> Failure { Failure(url: shown, reason: RemoteAddress.hidingPassword(of: url, in: reason)) }
+        guard let curl = Self.locateCurl() else {
+            throw failure("photos from URLs need the curl tool, which is not on PATH (apt install curl)")
         }
-        components.scheme = components.scheme?.lowercased()
-        var authorization: String?
-        if let user = components.user {
-            authorization = "Basic " + Data("\(user):\(components.password ?? "")".utf8).base64EncodedString()
-            components.user = nil
-            components.password = nil
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: curl)
+        // -q first: no ~/.curlrc. The URL alone comes through standard input (--config -).
+        process.arguments = ["-q", "--silent", "--show-error", "--fail", "--globoff", "--location", "--max-redirs", "10",
+                             "--proto", "=http,https", "--proto-redir", "=http,https", "--compressed",
+                             "--connect-timeout", "\(timeoutSeconds)", "--speed-limit", "1", "--speed-time", "\(timeoutSeconds)",
+                             "--max-time", "\(timeoutSeconds * 10)", "--max-filesize", "\(Self.maximumBytes)",
+                             "--user-agent", "emovere", "--write-out", "%{stderr}\n\(Self.answerMarker) %{http_code} %{content_type}\n",
+                             "--config", "-"]
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw failure("cannot start \(curl): \(error.localizedDescription)")
         }
-        guard let address = components.url else {
-            throw Failure(url: shown, reason: "expected a URL such as https://example.com/photo.jpg")
+        let escaped = url.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+            .replacing("\n", with: "\\n").replacing("\r", with: "\\r")
+        do {
+            try input.fileHandleForWriting.write(contentsOf: Data("url = \"\(escaped)\"\n".utf8))
+            try input.fileHandleForWriting.close()
+        } catch {
+            process.waitUntilExit()
+            throw failure("cannot pass the URL to curl: \(error.localizedDescription)")
         }
-        var request = URLRequest(url: address, timeoutInterval: timeoutSeconds)
-        if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
-        let receiver = Receiver(origin: Origin(address))
-        let task = router.start(request, for: receiver, in: openSession())
-        let limit = timeoutSeconds * 10
-        // The overall limit: URLSession's resource timeout is not enforced everywhere (swift-corelibs-foundation).
-        if receiver.finished.wait(timeout: .now() + limit) == .timedOut {
-            receiver.fail(receiver.hasBytes ? "the download took more than \(Int(limit)) s (timed out)"
-                                            : "no answer in \(Int(limit)) s (timed out)")
-            task.cancel()
+        var bytes: [UInt8] = []
+        var tooLarge = false
+        while true {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }  // the end: curl exited or closed its output
+            guard bytes.count + chunk.count <= Self.maximumBytes else {
+                tooLarge = true
+                kill(process.processIdentifier, SIGKILL)
+                break
+            }
+            bytes += chunk
         }
-        router.forget(task)
-        switch receiver.outcome.withValue({ $0 }) {
-        case .success(let bytes): return bytes
-        case .failure(let reason): throw Failure(url: shown, reason: reason.text)
+        process.waitUntilExit()
+        // curl writes a line or two here (its error and the answer line): the pipe never fills before it exits.
+        let messages = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if tooLarge { throw failure("the server sent more than the \(Self.maximumBytes) bytes a photo may have") }
+        let answer = messages.split(separator: "\n").last { $0.hasPrefix(Self.answerMarker + " ") }?
+            .split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).dropFirst()
+        let status = answer?.first.flatMap { Int($0) } ?? 0
+        let type = answer?.dropFirst().first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw failure(Self.reason(status: process.terminationStatus, answer: status, messages: messages))
+        }
+        if type.hasPrefix("text/") {
+            throw failure("the server sent \(type) (a web page or a message), expected a JPEG or PNG photo")
+        }
+        return bytes
+    }
+
+    /// Starts the line `--write-out` adds to curl's standard error: the last answer's status and content type.
+    private static let answerMarker = "emovere-answer"
+
+    /// Why curl exited with `status`: the HTTP status of a refused answer, or curl's own message.
+    private static func reason(status: Int32, answer: Int, messages: String) -> String {
+        let message = messages.split(separator: "\n").last { $0.hasPrefix("curl: ") }
+            .map { line in String(line.drop { $0 != " " }.dropFirst().drop { $0 != " " }.dropFirst()) }  // "curl: (N) "
+        return switch status {
+        case 22: "the server answered HTTP \(answer)"
+        case 63: "the server announces more than the \(maximumBytes) bytes a photo may have"
+        case 6: "no such host (\(message ?? "curl exit status 6"))"
+        case 7: "could not connect (\(message ?? "curl exit status 7"))"
+        case 28: "timed out (\(message ?? "curl exit status 28"))"
+        default: message ?? "curl exited with status \(status)"
         }
     }
 
-    private func openSession() -> URLSession {
-        session.withValue { session in
-            if let session { return session }
-            let configuration = URLSessionConfiguration.ephemeral
-            configuration.timeoutIntervalForRequest = timeoutSeconds
-            configuration.timeoutIntervalForResource = timeoutSeconds * 10
-            let opened = URLSession(configuration: configuration, delegate: router, delegateQueue: nil)
-            session = opened
-            return opened
-        }
-    }
-
-    /// Where a request goes: the scheme, host and port its credentials are for.
-    private struct Origin: Equatable {
-        var scheme: String?, host: String?, port: Int?
-
-        init(_ url: URL) {
-            scheme = url.scheme?.lowercased()
-            host = url.host?.lowercased()
-            port = url.port ?? (scheme == "https" ? 443 : 80)
-        }
-    }
-
-    /// The session's delegate: hands each task's events to its receiver.
-    private final class Router: NSObject, URLSessionDataDelegate, Sendable {
-        private let receivers = Locked<[Int: Receiver]>([:])
-
-        func start(_ request: URLRequest, for receiver: Receiver, in session: URLSession) -> URLSessionDataTask {
-            let task = session.dataTask(with: request)
-            receivers.withValue { $0[task.taskIdentifier] = receiver }
-            task.resume()
-            return task
-        }
-
-        func forget(_ task: URLSessionTask) {
-            _ = receivers.withValue { $0.removeValue(forKey: task.taskIdentifier) }
-        }
-
-        private func receiver(of task: URLSessionTask) -> Receiver? {
-            receivers.withValue { $0[task.taskIdentifier] }
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-            guard let receiver = receiver(of: dataTask), let reason = receiver.problem(with: response) else {
-                return completionHandler(.allow)
-            }
-            receiver.fail(reason)
-            completionHandler(.cancel)
-            dataTask.cancel()  // swift-corelibs-foundation ignores the disposition and goes on downloading
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-            guard let receiver = receiver(of: dataTask), !receiver.append(data) else { return }
-            receiver.fail("the server sent more than the \(PhotoDownloader.maximumBytes) bytes a photo may have")
-            dataTask.cancel()
-        }
-
-        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
-            var next = request
-            // Credentials go only where they were given: not to another host or port, nor from https to http.
-            if let receiver = receiver(of: task), request.url.map(Origin.init) != receiver.origin {
-                next.setValue(nil, forHTTPHeaderField: "Authorization")
-            }
-            completionHandler(next)
-        }
-
-        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: Error?) {
-            guard let receiver = receiver(of: task) else { return }
-            if let error { receiver.fail(Self.reason(for: error)) }
-            receiver.finished.signal()
-        }
-
-        private static func reason(for error: Error) -> String {
-            guard let error = error as? URLError else { return error.localizedDescription }
-            return switch error.code {
-            case .timedOut: "the server sent nothing for too long (timed out)"
-            case .cannotFindHost, .dnsLookupFailed: "no such host"
-            case .cannotConnectToHost: "the connection was refused"
-            case .networkConnectionLost: "the connection was lost before the photo's end"
-            case .notConnectedToInternet: "no network"
-            case .httpTooManyRedirects: "too many redirects"
-            case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate,
-                 .serverCertificateNotYetValid, .serverCertificateHasUnknownRoot:
-                "the secure connection failed (URL error \(error.code.rawValue))"
-            default: "URL error \(error.code.rawValue)"
-            }
-        }
-    }
-
-    /// One download's state: its bytes, or why it failed.
-    private final class Receiver: Sendable {
-        let origin: Origin
-        let finished = DispatchSemaphore(value: 0)
-        let outcome = Locked<Result<[UInt8], Reason>>(.success([]))
-
-        /// A failure's text, as an `Error` for `Result`.
-        struct Reason: Error { var text: String }
-
-        init(origin: Origin) { self.origin = origin }
-
-        /// Whether any byte of the photo arrived.
-        var hasBytes: Bool {
-            outcome.withValue { if case let .success(bytes) = $0 { !bytes.isEmpty } else { false } }
-        }
-
-        /// Why `response` is not a photo's (nil when it may be one); room is made for the length it announces.
-        func problem(with response: URLResponse) -> String? {
-            if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-                return "the server answered HTTP \(http.statusCode) (\(HTTPURLResponse.localizedString(forStatusCode: http.statusCode)))"
-            }
-            if let type = response.mimeType?.lowercased(), type.hasPrefix("text/") {
-                return "the server sent \(type) (a web page or a message), expected a JPEG or PNG photo"
-            }
-            let length = response.expectedContentLength
-            if length > PhotoDownloader.maximumBytes {
-                return "the server announces \(length) bytes, more than the \(PhotoDownloader.maximumBytes) a photo may have"
-            }
-            if length > 0 {
-                outcome.withValue { outcome in
-                    guard case var .success(bytes) = outcome else { return }
-                    outcome = .success([])
-                    bytes.reserveCapacity(Int(length))
-                    outcome = .success(bytes)
-                }
-            }
-            return nil
-        }
-
-        /// Adds `data` to the photo; false when that would pass `maximumBytes`.
-        func append(_ data: Data) -> Bool {
-            outcome.withValue { outcome -> Bool in
-                guard case var .success(bytes) = outcome else { return true }  // failed already: dropped
-                guard bytes.count + data.count <= PhotoDownloader.maximumBytes else { return false }
-                outcome = .success([])  // the array is moved out and back, not copied
-                bytes += data
-                outcome = .success(bytes)
-                return true
-            }
-        }
-
-        /// Records the first failure (a cancelled task's own error comes after the reason it was cancelled for).
-        func fail(_ reason: String) {
-            outcome.withValue { outcome in
-                if case .success = outcome { outcome = .failure(Reason(text: reason)) }
-            }
-        }
+    /// The `curl` executable on `PATH`, nil when there is none.
+    private static func locateCurl() -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/curl" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }

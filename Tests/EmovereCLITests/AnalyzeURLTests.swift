@@ -84,9 +84,9 @@ struct AnalyzeURLTests {
         let photos = try AnalyzeTests.photos(result)
         let errors = photos.compactMap { $0["error"] as? String }
         try #require(errors.count == 3, "\(result)")
-        #expect(errors[0] == "cannot download \(urls[0]): the server answered HTTP 404 (Not Found)", "\(errors)")
+        #expect(errors[0] == "cannot download \(urls[0]): the server answered HTTP 404", "\(errors)")
         #expect(errors[1].hasPrefix("cannot download \(urls[1]): the server sent text/html"), "\(errors)")
-        #expect(errors[2] == "cannot download http://u:***@127.0.0.1:\(closed)/a.jpg: the connection was refused",
+        #expect(errors[2].hasPrefix("cannot download http://u:***@127.0.0.1:\(closed)/a.jpg: could not connect ("),
                 "\(errors)")
         #expect(!(result.standardOutput + result.standardError).contains("secret"), "\(result)")
 
@@ -112,7 +112,7 @@ struct AnalyzeURLTests {
         let url = "http://127.0.0.1:\(huge.port)/huge.jpg"
         let result = try AnalyzeTests.analyze([url, "--json"])
         let errors = try AnalyzeTests.photos(result).compactMap { $0["error"] as? String }
-        #expect(result.status == 1 && errors == ["cannot download \(url): the server announces 1073741824 bytes, more than the 268435456 a photo may have"], "\(result)")
+        #expect(result.status == 1 && errors == ["cannot download \(url): the server announces more than the 268435456 bytes a photo may have"], "\(result)")
     }
 
     /// Credentials follow a redirect to the same scheme, host and port only.
