@@ -44,10 +44,15 @@ def sendable(path):
     if "\n" in path or "\r" in path:
         print(f"warning: skipping {path!r}: its name holds a line break", file=sys.stderr)
         return False
-    if is_url(path) and "@" in path:
+    address = path.split("?", 1)[0].split("#", 1)[0]
+    if is_url(path) and "@" in address:
         # Ray records what its tasks receive; emovere's answer would also name the URL with its password hidden.
-        print(f"warning: skipping a URL with an @ (user information): Ray's task records would hold its password; "
-              f"analyse it with emovere analyze ({path.split('://')[0]}://{path.rsplit('@', 1)[-1]})", file=sys.stderr)
+        scheme, rest = path.split("://", 1)
+        last_at = address.rfind("@") - len(scheme) - 3  # in rest: the end of the user information
+        shown = f"{scheme}://***@{rest[last_at + 1:]}"
+        print(f"warning: skipping {shown}: a URL with user information (an @ before its query) is not sent to Ray "
+              "workers, as Ray's task records would hold its password; analyse it with emovere analyze",
+              file=sys.stderr)
         return False
     return True
 

@@ -21,7 +21,8 @@ struct Analyze: ParsableCommand {
             An http or https URL names a photo on a web server: curl downloads it into memory (nothing is saved), \
             up to 256 MiB, and it fails when the server answers with an error status or a web page, sends nothing \
             for 30 s or takes 300 s in all. A password in the URL (https://user:password@host/photo.jpg) is sent \
-            as basic authentication and shown as *** everywhere.
+            as basic authentication and shown as *** everywhere. - reads one photo from standard input \
+            (convert photo.heic jpg:- | emovere analyze -).
 
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
             OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \
@@ -32,7 +33,7 @@ struct Analyze: ParsableCommand {
             rather than guess. File names must be valid UTF-8.
             """)
 
-    @Argument(help: "Photos, folders of photos, or http(s) URLs of photos.")
+    @Argument(help: "Photos, folders of photos, http(s) URLs of photos, or - for one photo on standard input.")
     var paths: [String] = []
 
     @Flag(help: "Print JSON (one object per image) instead of a table.")
@@ -70,6 +71,14 @@ struct Analyze: ParsableCommand {
     func validate() throws {
         if paths.isEmpty && filesFrom == nil { throw ValidationError("expected photos or folders, or --files-from") }
         if resume && output == nil { throw ValidationError("--resume needs --output") }
+        let standardInputs = paths.filter { $0 == PhotoFiles.standardInput }.count
+        if standardInputs > 1 { throw ValidationError("- (standard input) holds one photo: name it once") }
+        if standardInputs == 1 && filesFrom == "-" {
+            throw ValidationError("- (a photo on standard input) and --files-from - (a list on standard input) cannot both read it")
+        }
+        if standardInputs == 1 && resume {
+            throw ValidationError("- (a photo on standard input) cannot go with --resume: another photo on standard input would be skipped as done")
+        }
         if output != nil && json { throw ValidationError("--output writes JSON lines; leave out --json") }
         if output == "-" && (filesFrom != "-" || !paths.isEmpty || resume || annotate != nil || shard != nil) {
             throw ValidationError("--output - (the worker mode) reads paths from --files-from - alone, without --resume, --annotate or --shard")

@@ -13,7 +13,7 @@ enum AnnotationTarget: Equatable {
         try OutputPaths.checkDistinct([("--annotate", output)], foldersAllowed: true)
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
-        let singlePhoto = inputs.count == 1 && (PhotoDownloader.isURL(inputs[0])
+        let singlePhoto = inputs.count == 1 && (PhotoDownloader.isURL(inputs[0]) || inputs[0] == PhotoFiles.standardInput
             || manager.fileExists(atPath: inputs[0], isDirectory: &isDirectory) && !isDirectory.boolValue)
         if singlePhoto {
             guard AnnotatedPhoto.format(ofOutput: output) != nil else {
@@ -54,7 +54,8 @@ enum AnnotationTarget: Equatable {
     }
 
     /// The output path for each of `files`, in order. In a folder each photo becomes `<name>.annotated.png` (or
-    /// `.jpg` for JPEG inputs; a URL's photo is named by the last part of its path, or its host); photos with the same name get `-2`, `-3`, ... before `.annotated`. `reserved` holds
+    /// `.jpg` for JPEG inputs; a URL's photo is named by the last part of its path, or its host, standard input's
+    /// `stdin`); photos with the same name get `-2`, `-3`, ... before `.annotated`. `reserved` holds
     /// the copies an earlier run of a resumed results file wrote, by their photo (`OutputPaths.normalized` from the
     /// current folder): each of those photos keeps its copy, and no other photo gets its name.
     func outputPaths(for files: [String], reserved: [String: String] = [:]) -> [String] {
@@ -68,7 +69,7 @@ enum AnnotationTarget: Equatable {
                 if !reserved.isEmpty, let recorded = reserved[OutputPaths.normalized(file, in: directory)] {
                     return recorded
                 }
-                let (name, isHost) = RemoteAddress.lastPart(of: file, fallback: "photo")
+                let (name, isHost) = PhotoFiles.outputName(of: file)
                 let stem = isHost ? name : (name as NSString).deletingPathExtension
                 let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
                 var candidate = "\(stem).annotated.\(suffix)"

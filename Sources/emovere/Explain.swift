@@ -20,7 +20,7 @@ struct Explain: ParsableCommand {
             holds no face.
             """)
 
-    @Argument(help: "The photo (.jpg, .jpeg or .png), or its http(s) URL (downloaded as analyze downloads one).")
+    @Argument(help: "The photo (.jpg, .jpeg or .png), its http(s) URL (downloaded as analyze downloads one), or - for standard input.")
     var photo: String
 
     @Option(help: ArgumentHelp(
@@ -130,9 +130,9 @@ struct Explain: ParsableCommand {
     }
 
     /// `<name>.explained.png` (`.jpg` for a JPEG photo) in the current folder; a URL's photo is named by the last
-    /// part of its path, or its host.
+    /// part of its path, or its host, standard input's `stdin`.
     static func defaultOutput(for photo: String) -> String {
-        let (name, isHost) = RemoteAddress.lastPart(of: photo, fallback: "photo")
+        let (name, isHost) = PhotoFiles.outputName(of: photo)
         let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
         return "\(isHost ? name : (name as NSString).deletingPathExtension).explained.\(suffix)"
     }

@@ -8,8 +8,11 @@ import Foundation
 enum PhotoFiles {
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
+    /// The input that names the photo on standard input (`curl ... | emovere analyze -`).
+    static let standardInput = "-"
+
     /// The photos `paths` name (from the command line) and `listed` name (from a list file), folders expanded in
-    /// sorted order and files and `http(s)` URLs kept as given. A named path that does not exist, or is not a regular file, is an
+    /// sorted order and files, `http(s)` URLs and `-` (standard input) kept as given. A named path that does not exist, or is not a regular file, is an
     /// error before any work; a listed one is kept, so its analysis reports it and the others go on. A folder's
     /// files inside `annotations` named as annotated copies (`*.annotated.png`, `*.annotated.jpg`) are skipped: a
     /// second run must not analyse the first one's copies.
@@ -18,6 +21,10 @@ enum PhotoFiles {
         let copies = annotations.map { OutputPaths.canonical($0) + "/" }
         var files: [String] = []
         for (path, isListed) in paths.map({ ($0, false) }) + listed.map({ ($0, true) }) {
+            if path == standardInput && !isListed {
+                files.append(path)
+                continue
+            }
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
                 if isListed || PhotoDownloader.isURL(path) {
@@ -119,12 +126,32 @@ enum PhotoFiles {
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }
 
-    /// The content of the photo `input` names: downloaded by `downloader` for an `http(s)` URL, else read from the
-    /// file. Another scheme (`ftp://`, `file://`) is refused, its password hidden.
+    /// The content of the photo `input` names: downloaded by `downloader` for an `http(s)` URL, standard input read to
+    /// its end for `-`, else read from the file. Another scheme (`ftp://`, `file://`) is refused, its password hidden.
     static func contents(of input: String, downloader: PhotoDownloader) throws -> [UInt8] {
         if PhotoDownloader.isURL(input) { return try downloader.bytes(from: input) }
+        if input == standardInput { return try standardInputContents() }
         if let problem = unreadableScheme(of: input) { throw CommandFailure(problem) }
         return try ImageFile.bytes(atPath: input)
+    }
+
+    /// The bytes on standard input, at most `PhotoDownloader.maximumBytes` (one photo).
+    private static func standardInputContents() throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        while true {
+            let chunk = FileHandle.standardInput.availableData
+            if chunk.isEmpty { return bytes }
+            guard bytes.count + chunk.count <= PhotoDownloader.maximumBytes else {
+                throw CommandFailure("standard input holds more than \(PhotoDownloader.maximumBytes) bytes; expected one JPEG or PNG photo")
+            }
+            bytes += chunk
+        }
+    }
+
+    /// What names the outputs of the photo `input` (`AnnotationTarget`, `explain`): a file's name, a URL's last part
+    /// or host (`RemoteAddress.lastPart`), `stdin` for standard input; `isHost` when it has no extension to drop.
+    static func outputName(of input: String) -> (name: String, isHost: Bool) {
+        input == standardInput ? ("stdin", true) : RemoteAddress.lastPart(of: input, fallback: "photo")
     }
 
     /// Why `input`, a URL whose scheme photos are not read with, names no photo; nil for paths and `http(s)` URLs.

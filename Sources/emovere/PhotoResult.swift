@@ -56,7 +56,8 @@ struct PhotoResult: Codable {
         result.sha256 = SHA256.hexDigest(of: content)
         let photo: PhotoAnalysis
         do {
-            photo = try recognizer.analyzePhoto(content, source: path, limits: limits)
+            photo = try recognizer.analyzePhoto(content, source: input == PhotoFiles.standardInput ? "standard input" : path,
+                                                limits: limits)
         } catch {
             report(error, for: path)
             result.error = "\(error)"

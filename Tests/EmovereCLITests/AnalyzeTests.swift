@@ -44,10 +44,12 @@ struct AnalyzeTests {
         var description: String { "training the fallback model failed: \(message)" }
     }
 
-    /// Runs `emovere analyze` with the model (and the test cascade where Haar is chosen).
-    static func analyze(_ arguments: [String]) throws -> CommandRunner.Result {
+    /// Runs `emovere analyze` with the model (and the test cascade where Haar is chosen), `environment` added to this
+    /// process's.
+    static func analyze(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandRunner.Result {
         let modelPath = try model.get()
-        return try CommandRunner.run(["analyze"] + arguments + ["--model", modelPath] + cascadeOption(for: arguments))
+        return try CommandRunner.run(["analyze"] + arguments + ["--model", modelPath] + cascadeOption(for: arguments),
+                                     environment: environment)
     }
 
     /// `--cascade` with the test cascade when `arguments` choose Haar: the option is refused with another detector.

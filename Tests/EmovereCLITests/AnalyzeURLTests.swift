@@ -2,7 +2,8 @@ import EmovereTestSupport
 import Foundation
 import Testing
 
-/// `emovere analyze URL`: photos downloaded from a loopback web server, against the same photo read from its file.
+/// `emovere analyze URL` and `analyze -`: photos downloaded from a loopback web server or read from standard input,
+/// against the same photo read from its file.
 @Suite(.serialized, .enabled(if: CommandRunner.executable != nil, "the emovere executable is not built"))
 struct AnalyzeURLTests {
     /// The JSON line of `path` in the results file at `log`.
@@ -51,6 +52,35 @@ struct AnalyzeURLTests {
         #expect(server.requestHeads.count == 1)
     }
 
+    /// `-` reads one photo from standard input, named `stdin` in output folders; named twice or beside a list on
+    /// standard input it is refused.
+    @Test func photoOnStandardInputGivesTheFileAnswer() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let modelPath = try AnalyzeTests.model.get()
+        let options = ["--json", "--tta", "none", "--model", modelPath]
+        let fromFile = try AnalyzeTests.photos(try AnalyzeTests.analyze([AnalyzeTests.sample, "--json", "--tta", "none"]))
+        let copies = scratch.path + "/copies"
+        let result = try CommandRunner.run(["analyze", "-", AnalyzeTests.sample, "--annotate", copies] + options,
+                                           input: AnalyzeTests.sample)
+        try #require(result.status == 0, "\(result)")
+        let photos = try AnalyzeTests.photos(result)
+        try #require(photos.count == 2 && fromFile.count == 1, "\(result)")
+        #expect(photos[0]["path"] as? String == "-" && photos[0]["sha256"] as? String == fromFile[0]["sha256"] as? String)
+        #expect(try JSONSerialization.data(withJSONObject: photos[0]["faces"] ?? [], options: .sortedKeys)
+                == JSONSerialization.data(withJSONObject: fromFile[0]["faces"] ?? [], options: .sortedKeys), "\(result)")
+        #expect(photos[0]["annotation"] as? String == copies + "/stdin.annotated.png", "\(photos[0])")
+
+        let text = scratch.path + "/note.txt"
+        try "not a photo".write(toFile: text, atomically: true, encoding: .utf8)
+        let notAPhoto = try CommandRunner.run(["analyze", "-"] + options, input: text)
+        #expect(notAPhoto.status == 1 && notAPhoto.standardError.contains("standard input"), "\(notAPhoto)")
+        for arguments in [["-", "-"], ["-", "--files-from", "-"]] {
+            let refused = try CommandRunner.run(["analyze"] + arguments + options, input: AnalyzeTests.sample)
+            #expect(refused.status == 64 && refused.standardError.contains("standard input"), "\(refused)")
+        }
+    }
+
     /// `explain` reads a URL as `analyze` does, and names its default output by the URL's path.
     @Test func explainReadsAURL() throws {
         let scratch = try CommandLineTests.Scratch()
@@ -84,7 +114,7 @@ struct AnalyzeURLTests {
         let photos = try AnalyzeTests.photos(result)
         let errors = photos.compactMap { $0["error"] as? String }
         try #require(errors.count == 3, "\(result)")
-        #expect(errors[0] == "cannot download \(urls[0]): the server answered HTTP 404", "\(errors)")
+        #expect(errors[0] == "cannot download \(urls[0]): the server answered HTTP 404, expected 200", "\(errors)")
         #expect(errors[1].hasPrefix("cannot download \(urls[1]): the server sent text/html"), "\(errors)")
         #expect(errors[2].hasPrefix("cannot download http://u:***@127.0.0.1:\(closed)/a.jpg: could not connect ("),
                 "\(errors)")
@@ -112,7 +142,49 @@ struct AnalyzeURLTests {
         let url = "http://127.0.0.1:\(huge.port)/huge.jpg"
         let result = try AnalyzeTests.analyze([url, "--json"])
         let errors = try AnalyzeTests.photos(result).compactMap { $0["error"] as? String }
-        #expect(result.status == 1 && errors == ["cannot download \(url): the server announces more than the 268435456 bytes a photo may have"], "\(result)")
+        #expect(result.status == 1 && errors == ["cannot download \(url): the server announces or sends more than the 268435456 bytes a photo may have"], "\(result)")
+    }
+
+    /// A URL reaches curl as data: a quote with a combining mark (one Swift character) cannot end it, and a control
+    /// character (a line break that would start another curl option) is refused.
+    @Test func urlsCannotAddOptionsToCurl() throws {
+        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))),
+                                              headers: ["Content-Type: image/jpeg"])
+        defer { server.stop() }
+        let quoted = "http://127.0.0.1:\(server.port)/a\"\u{301}b\\c.jpg\"upload-file"
+        let result = try AnalyzeTests.analyze([quoted, "--json", "--tta", "none"])
+        #expect(result.status == 0, "\(result)")
+        let heads = server.requestHeads
+        // curl percent-encodes the combining mark; the rest arrives as given.
+        #expect(heads.count == 1 && heads[0].hasPrefix("GET /a\"")
+                && heads[0].contains("b\\c.jpg\"upload-file HTTP/1.1\r\n"), "\(heads)")
+        let broken = "http://127.0.0.1:\(server.port)/a.jpg\r\nupload-file /etc/hostname"
+        let refused = try AnalyzeTests.analyze([broken, "--json"])
+        let errors = try AnalyzeTests.photos(refused).compactMap { $0["error"] as? String }
+        #expect(refused.status == 1 && errors.count == 1
+                && errors[0].hasSuffix("expected a URL without control characters, found U+000D (percent-encode it)"), "\(refused)")
+        #expect(server.requestHeads.count == 1)
+    }
+
+    /// Without curl, or with one that fails before downloading, the reason is named (and emovere is not ended by the
+    /// pipe curl left unread).
+    @Test func missingOrBrokenCurlIsNamed() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let url = "http://127.0.0.1:1/a.jpg"
+        let missing = try AnalyzeTests.analyze([url, "--json"], environment: ["PATH": scratch.path])
+        let missingErrors = try AnalyzeTests.photos(missing).compactMap { $0["error"] as? String }
+        #expect(missing.status == 1 && missingErrors.first?.contains("need the curl tool, which is not on PATH") == true,
+                "\(missing)")
+        let fake = scratch.path + "/curl"
+        try "#!/bin/sh\necho 'curl: option --compressed: the installed libcurl version does not support this' >&2\nexit 2\n"
+            .write(toFile: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
+        let broken = try AnalyzeTests.analyze([url, "--json"], environment: ["PATH": scratch.path])
+        let brokenErrors = try AnalyzeTests.photos(broken).compactMap { $0["error"] as? String }
+        #expect(broken.status == 1 && brokenErrors.first?.hasSuffix(
+            "curl failed with exit status 2 (curl: option --compressed: the installed libcurl version does not support this)") == true,
+                "\(broken)")
     }
 
     /// Credentials follow a redirect to the same scheme, host and port only.

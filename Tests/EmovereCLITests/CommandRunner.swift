@@ -34,10 +34,10 @@ enum CommandRunner {
     /// Runs `emovere arguments...` (or `executable arguments...`) to completion (in `directory`, by default the
     /// test's). Output goes through files, so a chatty command can never block on a full pipe. A command still
     /// running after `limitSeconds` (far beyond any test's need, even on a busy machine) is killed and recorded as
-    /// a hang, so a regression fails the suite instead of stalling it.
+    /// a hang, so a regression fails the suite instead of stalling it. Standard input is the file `input` when given.
     static func run(_ arguments: [String], environment: [String: String] = [:],
                     in directory: String? = nil, executable program: String? = nil,
-                    limitSeconds: Int = 1800) throws -> Result {
+                    input: String? = nil, limitSeconds: Int = 1800) throws -> Result {
         let binary = try program.map { URL(fileURLWithPath: $0) }
             ?? #require(executable, "the emovere executable is not built; run `swift build` first")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-cli-\(UUID().uuidString)")
@@ -58,6 +58,7 @@ enum CommandRunner {
         }
         process.standardOutput = outputHandle
         process.standardError = errorHandle
+        if let input { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input)) }
         let exited = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in exited.signal() }
         try process.run()
