@@ -156,7 +156,8 @@ public struct EmovereServer: Sendable {
 
     /// Serves until SIGINT or SIGTERM; then `GET /healthz` answers 503 for `configuration.unreadySeconds` while
     /// requests are still served, the server stops listening, lets the requests in flight finish for up to
-    /// `configuration.drainSeconds`, closes every connection left and returns.
+    /// `configuration.drainSeconds`, closes every connection left and returns. Throws ``ListeningFailure`` when the
+    /// address cannot be listened on.
     public func run() async throws {
         logger.info("model \(pool.card.architecture) (\(pool.precision)), \(pool.capacity) recognizers, up to \(configuration.maximumWaitingAnalyses) waiting requests, \(configuration.maximumConnections) connections, bodies up to \(configuration.maximumBodyBytes) bytes, images up to \(configuration.maximumPixels) pixels (JPEGs decoded at up to \(configuration.maximumDecodedPixels))")
         Self.mapLargeAllocations()
@@ -171,7 +172,11 @@ public struct EmovereServer: Sendable {
         }
         let group = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                               logger: logger)
-        try await ServiceGroup(configuration: group).run()
+        do {
+            try await ServiceGroup(configuration: group).run()
+        } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+            throw ListeningFailure(host: configuration.host, port: configuration.port, code: error.errnoCode)
+        }
     }
 
     /// Makes buffers of 1 MB or more (decoded images) go back to the system when freed instead of staying in the

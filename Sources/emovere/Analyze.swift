@@ -13,8 +13,8 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find faces in photos and recognise their emotions.",
         discussion: """
-            Folders are searched for .jpg, .jpeg and .png files (links to files are followed, links to folders \
-            inside them are not, so a link loop cannot trap the search; a link to a folder named here is searched). Exit status 1 if any file could not be read \
+            Folders are searched for .jpg, .jpeg and .png files (links to files and folders are followed, each \
+            folder once, so a link loop cannot trap the search). Exit status 1 if any file could not be read \
             (or its annotated copy could not be written), or if the photos and folders given hold no photo (an \
             empty --files-from list is nothing to do: status 0).
 

@@ -93,7 +93,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("--rounds repeats the model measurements; --detector measures once (run it again instead)")
         }
         if keras && model != .miniXception {
-            throw ValidationError("--keras compares Arriaga's mini-Xception: it needs --model mini-xception, received --model \(model)")
+            throw ValidationError("--keras compares Arriaga's mini-Xception: it needs --model mini-xception, received --model \(model.rawValue)")
         }
         if keras && trainingBatch <= 0 {
             throw ValidationError("--keras compares training: it needs --training-batch above 0, received \(trainingBatch)")
@@ -123,6 +123,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         print(SystemDescription.current)
+        #if DEBUG
+        StandardError.write("warning: this is a debug build, several times slower than a release one: its figures are not the product's (swift build -c release)\n")
+        #endif
         if detector {
             let sample = try RGBImage(contentsOf: try BundledModel.locate(
                 fileName: "astronaut.jpg", environment: nil, folder: "samples",

@@ -123,7 +123,8 @@ struct DetectorOptions: ParsableArguments {
 
     /// The files these options name (model, YuNet model, cascade): inputs no output may overwrite.
     var inputFiles: [String] {
-        [model, face.yunetModel, face.cascade].compactMap { $0 }
+        // The model used, the bundled one or $EMOVERE_MODEL's when none is named (a missing one is reported later).
+        [model ?? (try? BundledModel.locate()), face.yunetModel, face.cascade].compactMap { $0 }
     }
 
     /// `count` recognizers (one per worker thread), each with its own detector and an `InferenceModel` copy in

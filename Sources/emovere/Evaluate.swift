@@ -90,6 +90,9 @@ struct Evaluate: ParsableCommand {
     @Option(help: "With --record: a note for the card (e.g. what an experiment showed); repeat for more.")
     var note: [String] = []
 
+    @Flag(help: "With --record: replace figures the card holds from another number of images of the split (refused otherwise, so a subset's figures never silently replace the whole split's).")
+    var replaceFigures = false
+
     func validate() throws {
         if adoptTta && (!record || tta == nil) {
             throw ValidationError("--adopt-tta needs --record and an explicit --tta")
@@ -104,6 +107,7 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--fit-temperature fits on held-out Training images: evaluate another split (publictest)")
         }
         if !note.isEmpty && !record { throw ValidationError("--note needs --record") }
+        if replaceFigures && !record { throw ValidationError("--replace-figures needs --record") }
         if note.contains(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }) {
             throw ValidationError("--note needs some text, received an empty note")
         }
@@ -160,11 +164,15 @@ struct Evaluate: ParsableCommand {
         if corruptions, let throughDetector {
             return try runCorruptionsThroughDetector(throughDetector, evaluator: evaluator, network: network, card: card)
         }
-        if corruptions { return try runCorruptionBenchmark(evaluator, weights: weights) }
+        if corruptions { return try runCorruptionBenchmark(evaluator, card: card, weights: weights) }
         if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                                   imageSize: card.preprocessing.inputSize)
         try Self.checkRecordable(loaded, record: record, data: data, split: split)
+        if record && !replaceFigures, let recorded = card.recordedImageCount(evaluationOf: split.usage),
+           recorded != dataset.count {
+            throw CommandFailure("--record: \(model)'s card holds figures from \(recorded) images of \(split.usage), this data has \(dataset.count); evaluate the same images, or add --replace-figures to replace them")
+        }
         if let throughDetector {
             let recognizer = try recognizer(throughDetector, network: network, card: card, tta: tta)
             let progress = ProgressBar(total: dataset.count, label: "evaluate through \(throughDetector.rawValue)")
@@ -326,10 +334,13 @@ struct Evaluate: ParsableCommand {
         print(lines.joined(separator: "\n"))
     }
 
-    private func runCorruptionBenchmark(_ evaluator: Evaluator, weights: String?) throws {
+    private func runCorruptionBenchmark(_ evaluator: Evaluator, card: ModelCard, weights: String?) throws {
         let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                                   imageSize: Corruption.referenceSize)
         try Self.checkRecordable(loaded, record: record, data: data, split: split)
+        if record && !replaceFigures, let recorded = card.robustness?.count, recorded != dataset.count {
+            throw CommandFailure("--record: \(model)'s card holds a corruption benchmark of \(recorded) images, this data has \(dataset.count); benchmark the same images, or add --replace-figures to replace it")
+        }
         let benchmark = CorruptionBenchmark(evaluator: evaluator, corruptions: benchmarkCorruptions,
                                             severities: benchmarkSeverities)
         let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count

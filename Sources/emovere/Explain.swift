@@ -112,7 +112,7 @@ struct Explain: ParsableCommand {
         do {
             return try FaceExplainer(recognizer: recognizer, layerIndex: layer)
         } catch {
-            throw layer == nil ? error : CommandFailure("--layer: \(error)")
+            throw layer == nil ? error : ValidationError("--layer: \(error)")  // a usage error: exit status 64
         }
     }
 

@@ -29,15 +29,15 @@ final class LiveStatus {
         if let lastPrint, now - lastPrint < interval { return }
         lastPrint = now
         let rate = recent.count > 1 ? Double(recent.count - 1) / Stopwatch.seconds(now - recent[0]) : 0
-        let line = String(format: "live: %d frames  %@ frames/s  latency %.0f ms  dropped %d  faces %d",
-                          frames, ProgressBar.formatRate(rate), latencyMilliseconds, dropped, faces)
+        let line = String(format: "live: %@  %@ frames/s  latency %.0f ms  dropped %d  faces %d",
+                          frames.counting("frame"), ProgressBar.formatRate(rate), latencyMilliseconds, dropped, faces)
         output.write(output.isTerminal ? "\r" + line + "   " : line + "\n")
     }
 
     func finish(dropped: Int) {
         let seconds = Stopwatch.seconds(ContinuousClock.now - start)
-        let line = String(format: "live: %d frames in %.1f s (%@ frames/s), latency mean %.0f ms, max %.0f ms, dropped %d",
-                          frames, seconds, ProgressBar.formatRate(seconds > 0 ? Double(frames) / seconds : 0),
+        let line = String(format: "live: %@ in %.1f s (%@ frames/s), latency mean %.0f ms, max %.0f ms, dropped %d",
+                          frames.counting("frame"), seconds, ProgressBar.formatRate(seconds > 0 ? Double(frames) / seconds : 0),
                           frames > 0 ? latencySum / Double(frames) : 0, latencyMaximum, dropped)
         output.write((output.isTerminal ? "\r" : "") + line + "\n")
     }

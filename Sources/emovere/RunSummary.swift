@@ -52,16 +52,18 @@ struct RunSummary {
     }
 
     func text(input: String) -> String {
-        var lines = [String(format: "%@: %d frames, %.2f s; %d face%@ in %d frame%@, %d track%@", input, frames, duration,
-                            faces, faces == 1 ? "" : "s", framesWithFaces, framesWithFaces == 1 ? "" : "s",
-                            summaries.count, summaries.count == 1 ? "" : "s")]
+        var lines = [String(format: "%@: %@, %.2f s; %@ in %@, %@", input, frames.counting("frame"), duration,
+                            faces.counting("face"), framesWithFaces.counting("frame"), summaries.count.counting("track"))]
         for track in trackRecords {
-            lines.append(String(format: "  track %d: %.2f-%.2f s, %d frames, dominant %@ (mean %.2f, top in %.0f%% of frames)",
-                                track.track, track.firstTime, track.lastTime, track.frames, track.dominantEmotion,
-                                track.meanProbabilities[track.dominantEmotion] ?? 0, track.dominantShare * 100))
+            lines.append(String(format: "  track %d: %.2f-%.2f s, %@, dominant %@ (mean %.2f, top in %.0f%% of frames)",
+                                track.track, track.firstTime, track.lastTime, track.frames.counting("frame"),
+                                track.dominantEmotion, track.meanProbabilities[track.dominantEmotion] ?? 0,
+                                track.dominantShare * 100))
         }
-        lines.append(String(format: "processed %d frames in %.2f s: %.1f frames/s", frames, seconds, framesPerSecond))
-        if let brokenOff { lines.append("stopped after frame \(frames - 1), before the end of the video: \(brokenOff)") }
+        lines.append(String(format: "processed %@ in %.2f s: %.1f frames/s", frames.counting("frame"), seconds, framesPerSecond))
+        if let brokenOff {
+            lines.append("stopped after frame \(frames - 1) (numbered from 0), before the end of the video: \(brokenOff)")
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -97,6 +97,8 @@ struct Serve: AsyncParsableCommand {
                                             configuration: configuration)
         do {
             try await server.run()
+        } catch let error as ListeningFailure {
+            throw CommandFailure(error.description)
         } catch {
             throw CommandFailure("cannot serve on \(host):\(port): \(error)")
         }

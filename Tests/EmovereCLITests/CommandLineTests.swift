@@ -404,6 +404,22 @@ struct CommandLineTests {
         #expect(robustness.entries.count == Corruption.allCases.count * Corruption.severities.count)
         #expect(robustness.count == 21 && (0...1).contains(robustness.cleanAccuracy) && robustness.testTimeAugmentation == .flip)
         #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8).contains("\"publicTestMeanCorruptionAccuracyFlip\""))
+        // Figures of fewer images (a subset) do not replace the whole split's unless asked to.
+        let subset = scratch.path + "/subset"
+        try Self.writeDataset(to: subset, trainingPerClass: 1, testPerClass: 1)
+        let cardBefore = try String(contentsOfFile: out + "/best.card.json", encoding: .utf8)
+        for extra in [[String](), ["--corruptions"]] {
+            let refused = try CommandRunner.run(["evaluate", "--model", model, "--data", subset, "--split", "test",
+                                                 "--record"] + extra)
+            #expect(refused.status == 1 && refused.standardError.contains("from 21 images") == extra.isEmpty
+                    && refused.standardError.contains("this data has 7; ")
+                    && refused.standardError.contains("--replace-figures"), "\(refused)")
+        }
+        #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8) == cardBefore)
+        let replaced = try CommandRunner.run(["evaluate", "--model", model, "--data", subset, "--split", "test", "--record",
+                                              "--replace-figures"])
+        #expect(try replaced.status == 0 && ModelFile.load(model).1.recordedImageCount(evaluationOf: "PublicTest") == 7,
+                "\(replaced)")
         let unfit = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--fit-temperature"])
         #expect(unfit.status != 0 && unfit.standardError.contains("no Training image is held out"), "\(unfit)")
         let heldOutRun = scratch.path + "/held-out"

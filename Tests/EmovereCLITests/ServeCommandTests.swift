@@ -57,6 +57,17 @@ struct ServeCommandTests {
         #expect(result.standardError.contains("Error: \(arguments[0]) must be "), "\(result)")
     }
 
+    /// A port another program listens on is named as such, with the remedy (not NIO's bind error).
+    @Test func portInUseIsNamed() throws {
+        let other = try LoopbackStreamServer(accepts: false)  // listens, never answers
+        defer { other.stop() }
+        let result = try CommandRunner.run(["serve", "--port", "\(other.port)", "--detector", "none",
+                                            "--model", OutputPathTests.model], limitSeconds: 300)
+        #expect(result.status == 1 && result.standardError.contains(
+            "Error: cannot listen on 127.0.0.1:\(other.port): the port is in use (another program, or another emovere serve, listens on it): choose another --port"),
+                "\(result)")
+    }
+
     @Test(arguments: ["yunet", "none"])
     func serverNamesItsDetectorAndMatchesAnalyze(detector: String) throws {
         let model = try AnalyzeTests.model.get()

@@ -49,7 +49,7 @@ public final class GradCAM {
         guard let chosen = layers.first(where: { $0.index == index }) else {
             let reason = network.layers.indices.contains(index)
                 ? "outputs \(shapes[index]), not a feature map [height, width, channels]"
-                : "does not exist (the network has layers 0...\(network.layers.count - 1))"
+                : "does not exist (the network's layers are 0...\(network.layers.count - 1), not all of them feature maps)"
             throw .invalidLayer(index: index, reason: reason, choices: layers)
         }
         self.network = network

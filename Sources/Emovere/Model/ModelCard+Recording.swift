@@ -32,6 +32,12 @@ extension ModelCard {
                         + "\(testTimeAugmentation.rawValue), \(imageCount) images", adding: notes)
     }
 
+    /// How many images of `split` the recorded evaluation was made on; nil when the card holds none of that split.
+    public func recordedImageCount(evaluationOf split: String) -> Int? {
+        guard let evaluation, evaluation.split == split else { return nil }
+        return evaluation.confusionMatrix.joined().reduce(0, +)
+    }
+
     /// `PublicTest` -> `publicTest`.
     private static func metricPrefix(_ split: String) -> String {
         split.prefix(1).lowercased() + split.dropFirst()
