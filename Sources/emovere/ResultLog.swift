@@ -194,8 +194,11 @@ final class ResultLog: Sendable {
     init(continuing contents: Contents) throws {
         self.contents = contents
         let path = contents.path
-        if let start = contents.partialLineStart, truncate(path, off_t(start)) != 0 {
-            throw CommandFailure("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
+        if let start = contents.partialLineStart {
+            guard truncate(path, off_t(start)) == 0 else {
+                throw CommandFailure("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
+            }
+            StandardError.write("note: \(path): cut off its unfinished last line (a run stopped while writing it); its input is analysed again\n")
         }
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {

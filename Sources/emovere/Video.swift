@@ -145,9 +145,13 @@ struct Video: ParsableCommand {
         let provenance = ResultLog.Provenance(recognizer, model: try recognition.detection.modelPath(), command: .video)
         let log = try output.map { try ResultLog(path: $0, resume: resume, provenance: provenance) }
         var failures = 0
+        var skipped = 0
         for input in inputs {
             let name = VideoSource.recording(input).name  // a URL's password hidden
-            if log?.isFinished(name) == true { continue }
+            if log?.isFinished(name) == true {
+                skipped += 1
+                continue
+            }
             let targets = targets(for: input)
             do {
                 let summary = try analyse(input, out: targets.out, csv: targets.csv, plot: targets.plot,
@@ -164,6 +168,9 @@ struct Video: ParsableCommand {
             }
         }
         try log?.finish()
+        if let output, skipped > 0 {
+            StandardError.write("\(skipped.counting("video")) already in \(output) skipped (--resume)\n")
+        }
         if failures > 0 { throw ExitCode(1) }
     }
 

@@ -296,6 +296,7 @@ struct AnalyzeTests {
         try ["c", "d", "e", "a"].map { folder + "/\($0).jpg" }.joined(separator: "\n").write(toFile: list, atomically: true, encoding: .utf8)
         let second = try Self.analyze(["--files-from", list, folder + "/b.jpg", "--output", parts, "--resume", "--tta", "none"])
         try #require(second.status == 0, "\(second)")
+        #expect(second.standardError.contains("note: \(parts): cut off its unfinished last line"), "\(second)")
         func lines(_ path: String) throws -> [String] {
             try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init).sorted()
         }

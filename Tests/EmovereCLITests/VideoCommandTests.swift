@@ -375,7 +375,8 @@ struct VideoCommandTests {
 
         // The videos done are skipped; the one that failed is tried again (and fails again, with a line of its own).
         let again = try CommandRunner.run(arguments + ["--resume"])
-        #expect(again.status == 1 && again.standardError.contains("notes.mp4"), "\(again)")
+        #expect(again.status == 1 && again.standardError.contains("notes.mp4")
+                && again.standardError.contains("2 videos already in \(log) skipped (--resume)"), "\(again)")
         let resumed = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         #expect(resumed.count == 4 && resumed[3].contains(#""path":"\#(notes)""#) && resumed[3].contains(#""error""#),
                 "\(resumed)")
