@@ -13,13 +13,23 @@ struct AnalyzeURLTests {
             .first { $0["path"] as? String == path }
     }
 
+    /// A loopback web server answering each request with the sample photo, after the statuses of `firstAnswers`.
+    static func photoServer(firstAnswers: [String] = []) throws -> LoopbackStreamServer {
+        try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))),
+                                 headers: ["Content-Type: image/jpeg"], firstAnswers: firstAnswers)
+    }
+
+    /// The sample's URL on the server at `port`, with a password and a query.
+    static func passwordURL(port: Int) -> String {
+        "http://viewer:secret@127.0.0.1:\(port)/photos/astronaut.jpg?size=large"
+    }
+
     @Test func photoFromAURLGivesTheFileAnswerWithoutShowingThePassword() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }
-        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))),
-                                              headers: ["Content-Type: image/jpeg"])
+        let server = try Self.photoServer()
         defer { server.stop() }
-        let url = "http://viewer:secret@127.0.0.1:\(server.port)/photos/astronaut.jpg?size=large"
+        let url = Self.passwordURL(port: server.port)
         let shown = "http://viewer:***@127.0.0.1:\(server.port)/photos/astronaut.jpg?size=large"
         let copies = scratch.path + "/copies", log = scratch.path + "/log.jsonl"
         let result = try AnalyzeTests.analyze([AnalyzeTests.sample, url, "--tta", "none", "--annotate", copies,
@@ -85,10 +95,9 @@ struct AnalyzeURLTests {
     @Test func explainReadsAURL() throws {
         let scratch = try CommandLineTests.Scratch()
         defer { scratch.remove() }
-        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))),
-                                              headers: ["Content-Type: image/jpeg"])
+        let server = try Self.photoServer()
         defer { server.stop() }
-        let url = "http://viewer:secret@127.0.0.1:\(server.port)/photos/astronaut.jpg?size=large"
+        let url = Self.passwordURL(port: server.port)
         let modelPath = try AnalyzeTests.model.get()
         let result = try CommandRunner.run(["explain", url, "--json", "--model", modelPath], in: scratch.path)
         try #require(result.status == 0, "\(result)")
@@ -148,8 +157,7 @@ struct AnalyzeURLTests {
     /// A URL reaches curl as data: a quote with a combining mark (one Swift character) cannot end it, and a control
     /// character (a line break that would start another curl option) is refused.
     @Test func urlsCannotAddOptionsToCurl() throws {
-        let server = try LoopbackStreamServer(body: Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample))),
-                                              headers: ["Content-Type: image/jpeg"])
+        let server = try Self.photoServer()
         defer { server.stop() }
         let quoted = "http://127.0.0.1:\(server.port)/a\"\u{301}b\\c.jpg\"upload-file"
         let result = try AnalyzeTests.analyze([quoted, "--json", "--tta", "none"])
@@ -189,13 +197,11 @@ struct AnalyzeURLTests {
 
     /// Credentials follow a redirect to the same scheme, host and port only.
     @Test func credentialsStayWithTheirOrigin() throws {
-        let photo = Array(try Data(contentsOf: URL(fileURLWithPath: AnalyzeTests.sample)))
-        let other = try LoopbackStreamServer(body: photo, headers: ["Content-Type: image/jpeg"])
+        let other = try Self.photoServer()
         defer { other.stop() }
         let elsewhere = try LoopbackStreamServer(firstAnswers: ["302 Found\r\nLocation: http://127.0.0.1:\(other.port)/b.jpg"])
         defer { elsewhere.stop() }
-        let here = try LoopbackStreamServer(body: photo, headers: ["Content-Type: image/jpeg"],
-                                            firstAnswers: ["302 Found\r\nLocation: /photos/b.jpg"])
+        let here = try Self.photoServer(firstAnswers: ["302 Found\r\nLocation: /photos/b.jpg"])
         defer { here.stop() }
         let result = try AnalyzeTests.analyze(["http://u:secret@127.0.0.1:\(elsewhere.port)/a.jpg",
                                                "http://u:secret@127.0.0.1:\(here.port)/a.jpg", "--json", "--tta", "none"])
