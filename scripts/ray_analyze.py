@@ -44,15 +44,13 @@ def sendable(path):
     if "\n" in path or "\r" in path:
         print(f"warning: skipping {path!r}: its name holds a line break", file=sys.stderr)
         return False
-    address = path.split("?", 1)[0].split("#", 1)[0]
-    if is_url(path) and "@" in address:
-        # Ray records what its tasks receive; emovere's answer would also name the URL with its password hidden.
+    if is_url(path) and "@" in path:
+        # Ray records what its tasks receive, and a password may hold an unencoded ? or # (emovere still hides it):
+        # any @ may end user information. The URL is shown from its last @ on.
         scheme, rest = path.split("://", 1)
-        last_at = address.rfind("@") - len(scheme) - 3  # in rest: the end of the user information
-        shown = f"{scheme}://***@{rest[last_at + 1:]}"
-        print(f"warning: skipping {shown}: a URL with user information (an @ before its query) is not sent to Ray "
-              "workers, as Ray's task records would hold its password; analyse it with emovere analyze",
-              file=sys.stderr)
+        print(f"warning: skipping {scheme}://***@{rest.rsplit('@', 1)[1]}: a URL with an @ (user information, perhaps "
+              "a password) is not sent to Ray workers, as Ray's task records would hold it; analyse it with "
+              "emovere analyze", file=sys.stderr)
         return False
     return True
 

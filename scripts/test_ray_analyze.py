@@ -141,7 +141,7 @@ def main():
         expected = sorted(lines_in(single))
         got = sorted(lines_in(os.path.join(out, "results-*.jsonl")))
         assert len(expected) == arguments.photos + 2, f"single run wrote {len(expected)} lines"
-        assert "a URL with user information" in printed and "secret" not in printed, printed[-2000:]
+        assert "a URL with an @ (user information" in printed and "secret" not in printed, printed[-2000:]
         paths = [json.loads(line)["path"] for line in got]
         assert len(paths) == len(set(paths)), f"{len(paths) - len(set(paths))} photos written twice"
         assert got == expected, "Ray results differ from the single process's"

@@ -15,11 +15,11 @@ public struct ListeningFailure: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         let reason = switch code {
-        case EADDRINUSE: "the port is in use (another program, or another emovere serve, listens on it): choose another --port"
-        case EACCES: "ports below 1024 need root: choose a port of 1024 or more"
-        case EADDRNOTAVAIL: "this machine has no such address: give one of its own, 127.0.0.1 or 0.0.0.0"
+        case EADDRINUSE: "the port is in use (another program, or another emovere serve, listens on it): choose another port"
+        case EACCES where port < 1024: "ports below 1024 need root here: choose a port of 1024 or more"
+        case EADDRNOTAVAIL: "this machine has no such address: give one of its own (127.0.0.1, ::1, 0.0.0.0 or ::)"
         default: String(cString: strerror(code))
         }
-        return "cannot listen on \(host):\(port): \(reason)"
+        return "cannot listen on \(host.contains(":") ? "[\(host)]" : host):\(port): \(reason)"
     }
 }

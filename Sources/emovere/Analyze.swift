@@ -19,10 +19,10 @@ struct Analyze: ParsableCommand {
             empty --files-from list is nothing to do: status 0).
 
             An http or https URL names a photo on a web server: curl downloads it into memory (nothing is saved), \
-            up to 256 MiB, and it fails when the server answers with an error status or a web page, sends nothing \
-            for 30 s or takes 300 s in all. A password in the URL (https://user:password@host/photo.jpg) is sent \
-            as basic authentication and shown as *** everywhere. - reads one photo from standard input \
-            (convert photo.heic jpg:- | emovere analyze -).
+            up to 256 MiB, and it fails when the server answers with an error status or a web page, sends under \
+            one byte a second for 30 s or takes 300 s in all. A password in the URL (https://user:password@host/photo.jpg) is sent \
+            as basic authentication and shown as *** everywhere. - reads one photo (up to 256 MiB) from standard \
+            input (convert photo.heic jpg:- | emovere analyze -); in a --files-from list, - is a file of that name.
 
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
             OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \
@@ -79,6 +79,10 @@ struct Analyze: ParsableCommand {
         if standardInputs == 1 && resume {
             throw ValidationError("- (a photo on standard input) cannot go with --resume: another photo on standard input would be skipped as done")
         }
+        if standardInputs == 1 && shard != nil {
+            throw ValidationError("- (a photo on standard input) cannot go with --shard: one shard alone would analyse it")
+        }
+        if standardInputs == 1 { try PhotoFiles.checkStandardInputIsPiped() }
         if output != nil && json { throw ValidationError("--output writes JSON lines; leave out --json") }
         if output == "-" && (filesFrom != "-" || !paths.isEmpty || resume || annotate != nil || shard != nil) {
             throw ValidationError("--output - (the worker mode) reads paths from --files-from - alone, without --resume, --annotate or --shard")
@@ -194,13 +198,19 @@ extension Analyze {
         let model = try detection.modelPath()
         let encoder = JSONEncoder.sortedKeys()
         let downloader = PhotoDownloader()
-        while let line = readLine() {
+        while let request = readLine() {
+            let line = PhotoFiles.listedPath(request)  // a `-` here is a file of that name
             // Every line is answered, a blank one too: a driver waits for one answer per line it sends.
             var result = line.trimmingCharacters(in: .whitespaces).isEmpty
                 ? PhotoResult(path: line, recognizer: recognizer, error: "expected a photo path, received an empty line")
                 : PhotoResult.analyze(path: line, with: recognizer, downloader: downloader, limits: limits)
             result.model = model
-            FileHandle.standardOutput.write(Data(try encoder.encode(result) + [10]))
+            let answer = String(decoding: try encoder.encode(result) + [10], as: UTF8.self)
+            do {
+                try JSONLines.writeToStandardOutput(answer)
+            } catch VideoCommandError.standardOutputClosed {
+                return  // the driver went away: nobody is left to answer
+            }
         }
     }
 }

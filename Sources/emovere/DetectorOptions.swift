@@ -121,10 +121,10 @@ struct DetectorOptions: ParsableArguments {
         try face.checkApplicable(to: detector, chosenBy: "--detector")
     }
 
-    /// The files these options name (model, YuNet model, cascade): inputs no output may overwrite.
+    /// The files these options name or use (the model, named or the default, YuNet model, cascade): inputs no
+    /// output may overwrite. A missing default model is reported when the model is loaded.
     var inputFiles: [String] {
-        // The model used, the bundled one or $EMOVERE_MODEL's when none is named (a missing one is reported later).
-        [model ?? (try? BundledModel.locate()), face.yunetModel, face.cascade].compactMap { $0 }
+        [try? modelPath(), face.yunetModel, face.cascade].compactMap { $0 }
     }
 
     /// `count` recognizers (one per worker thread), each with its own detector and an `InferenceModel` copy in

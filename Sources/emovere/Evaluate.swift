@@ -165,14 +165,11 @@ struct Evaluate: ParsableCommand {
             return try runCorruptionsThroughDetector(throughDetector, evaluator: evaluator, network: network, card: card)
         }
         if corruptions { return try runCorruptionBenchmark(evaluator, card: card, weights: weights) }
-        if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                                   imageSize: card.preprocessing.inputSize)
         try Self.checkRecordable(loaded, record: record, data: data, split: split)
-        if record && !replaceFigures, let recorded = card.recordedImageCount(evaluationOf: split.usage),
-           recorded != dataset.count {
-            throw CommandFailure("--record: \(model)'s card holds figures from \(recorded) images of \(split.usage), this data has \(dataset.count); evaluate the same images, or add --replace-figures to replace them")
-        }
+        try checkSameImages(card: card, figures: .evaluation, count: dataset.count)
+        if fitTemperature { evaluator.temperature = try fittedTemperature(evaluator, card: card) }
         if let throughDetector {
             let recognizer = try recognizer(throughDetector, network: network, card: card, tta: tta)
             let progress = ProgressBar(total: dataset.count, label: "evaluate through \(throughDetector.rawValue)")
@@ -209,7 +206,7 @@ struct Evaluate: ParsableCommand {
         if record {
             try ModelFile.editCard(at: model, weights: weights) { card in
                 card.record(evaluation: report, split: split.usage, testTimeAugmentation: tta, imageCount: dataset.count,
-                            notes: note)
+                            notes: note, replacingOtherImages: replaceFigures)
                 if adoptTta { card.testTimeAugmentation = tta == .none ? nil : tta }
                 if fitTemperature {
                     var temperatures = card.temperatures ?? [:]
@@ -219,6 +216,15 @@ struct Evaluate: ParsableCommand {
             }
             StandardError.write("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n")
         }
+    }
+
+    /// Refuses `--record` (unless `--replace-figures`) of `figures` measured on `count` images when the card holds
+    /// figures of another number of images of the split: a subset's would replace the whole split's.
+    private func checkSameImages(card: ModelCard, figures: ModelCard.RecordedFigures, count: Int) throws {
+        guard record, !replaceFigures,
+              let recorded = card.recordedImageCount(of: figures, split: split.usage), recorded != count else { return }
+        let kind = figures == .evaluation ? "figures" : "a corruption benchmark"
+        throw CommandFailure("--record: \(model)'s card holds \(kind) of \(recorded) images of \(split.usage), this data has \(count); measure the same images, or add --replace-figures to replace them")
     }
 
     /// Refuses `--record` of figures measured on data that has no split of its own: they would be stored under a
@@ -338,9 +344,7 @@ struct Evaluate: ParsableCommand {
         let (dataset, loaded) = try CommandSupport.loadWithReport(path: data, split: split, strict: strict,
                                                                   imageSize: Corruption.referenceSize)
         try Self.checkRecordable(loaded, record: record, data: data, split: split)
-        if record && !replaceFigures, let recorded = card.robustness?.count, recorded != dataset.count {
-            throw CommandFailure("--record: \(model)'s card holds a corruption benchmark of \(recorded) images, this data has \(dataset.count); benchmark the same images, or add --replace-figures to replace it")
-        }
+        try checkSameImages(card: card, figures: .robustness, count: dataset.count)
         let benchmark = CorruptionBenchmark(evaluator: evaluator, corruptions: benchmarkCorruptions,
                                             severities: benchmarkSeverities)
         let evaluations = 1 + benchmark.corruptions.count * benchmark.severities.count
@@ -353,7 +357,7 @@ struct Evaluate: ParsableCommand {
         if record {
             try ModelFile.editCard(at: model, weights: weights) { card in
                 card.record(robustness: report, split: split.usage, testTimeAugmentation: evaluator.testTimeAugmentation,
-                            imageCount: dataset.count, notes: note)
+                            imageCount: dataset.count, notes: note, replacingOtherImages: replaceFigures)
             }
             StandardError.write("recorded the corruption report in \(model) and \(ModelFile.cardPath(for: model))\n")
         }

@@ -57,6 +57,7 @@ struct Explain: ParsableCommand {
     var output: String { out ?? Self.defaultOutput(for: photo) }
 
     func validate() throws {
+        if photo == PhotoFiles.standardInput { try PhotoFiles.checkStandardInputIsPiped() }
         guard (1...10_000).contains(maxFaces) else {
             throw ValidationError("--max-faces must be 1-10000, received \(maxFaces)")
         }
@@ -73,7 +74,7 @@ struct Explain: ParsableCommand {
         let recognizer = try detection.makeTrainableRecognizer()
         let explainer = try Self.makeExplainer(recognizer: recognizer, layer: layer)
         let analysis = try Self.analyze(photo, with: recognizer, limits: imageLimits.limits(), maximumFaces: maxFaces)
-        let shown = RemoteAddress.hidingPassword(in: photo)
+        let shown = PhotoFiles.shownName(of: photo)
         guard !analysis.faces.isEmpty else {
             let remedy = switch detection.detector {
             case .yunet: "try a lower --score-threshold or a larger --detection-size, --detector haar, "
@@ -119,7 +120,7 @@ struct Explain: ParsableCommand {
     /// The photo analysed on the one photo-analysis path of `analyze` and the server: at most `maximumFaces`, the largest.
     static func analyze(_ photo: String, with recognizer: EmotionRecognizer, limits: ImageLimits,
                         maximumFaces: Int) throws -> PhotoAnalysis {
-        let shown = RemoteAddress.hidingPassword(in: photo)
+        let shown = PhotoFiles.shownName(of: photo)
         do {
             let content = try PhotoFiles.contents(of: photo, downloader: PhotoDownloader())
             return try recognizer.analyzePhoto(content, source: shown, limits: limits,

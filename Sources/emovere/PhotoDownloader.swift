@@ -31,7 +31,7 @@ struct PhotoDownloader: Sendable {
     /// Whether `input` is a URL a photo is downloaded from rather than a path.
     static func isURL(_ input: String) -> Bool { schemes.contains(RemoteAddress.scheme(of: input) ?? "") }
 
-    /// A download fails when the server sends nothing for this long, or takes ten times as long in all.
+    /// A download fails when the server sends under one byte a second for this long, or takes ten times as long in all.
     var timeoutSeconds = 30
 
     /// The bytes of the photo at `url`. A password in the URL is sent as HTTP basic authentication, and after a
@@ -81,22 +81,12 @@ struct PhotoDownloader: Sendable {
             try input.fileHandleForWriting.write(contentsOf: Data("url = \"\(String(escaped))\"\n".utf8))
             try input.fileHandleForWriting.close()
         }
-        var bytes: [UInt8] = []
-        var tooLarge = false
-        while true {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }  // the end: curl exited or closed its output
-            guard bytes.count + chunk.count <= Self.maximumBytes else {
-                tooLarge = true
-                kill(process.processIdentifier, SIGKILL)
-                break
-            }
-            bytes += chunk
-        }
+        let read = output.fileHandleForReading.readToEnd(limit: Self.maximumBytes)
+        if read == nil { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         // curl writes a line or two here (its error and the answer line): the pipe never fills before it exits.
         let messages = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if tooLarge { throw failure("the server sent more than the \(Self.maximumBytes) bytes a photo may have") }
+        guard let bytes = read else { throw failure("the server sent more than the \(Self.maximumBytes) bytes a photo may have") }
         let answer = messages.split(separator: "\n").last { $0.hasPrefix(Self.answerMarker + " ") }?
             .split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).dropFirst()
         let status = answer?.first.flatMap { Int($0) } ?? 0
@@ -137,7 +127,7 @@ struct PhotoDownloader: Sendable {
         case 35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 83, 90, 91: "the secure connection failed (\(message))"
         case 47: "more than 10 redirects (\(message))"
         case 18, 52, 55, 56: "the connection broke (\(message))"
-        case 1: "a redirect to a scheme other than http or https (\(message))"
+        case 1: "a protocol curl does not take: a redirect to a scheme other than http or https, or https with a curl built without TLS (\(message))"
         default: "curl failed with exit status \(status) (\(message))"
         }
     }

@@ -8,8 +8,24 @@ import Foundation
 enum PhotoFiles {
     static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
-    /// The input that names the photo on standard input (`curl ... | emovere analyze -`).
+    /// The input that names the photo on standard input (`curl ... | emovere analyze -`), on the command line only.
     static let standardInput = "-"
+
+    /// `line`, a path from a list or a worker's request, as a path: a `-` there is a file of that name (`./-`), not
+    /// standard input.
+    static func listedPath(_ line: String) -> String { line == standardInput ? "./-" : line }
+
+    /// How messages name the photo `input`: `standard input` for `-`, a URL with its password hidden, a path as given.
+    static func shownName(of input: String) -> String {
+        input == standardInput ? "standard input" : RemoteAddress.hidingPassword(in: input)
+    }
+
+    /// Throws when standard input is a terminal: `-` would wait for a photo typed at it.
+    static func checkStandardInputIsPiped() throws {
+        if isatty(STDIN_FILENO) == 1 {
+            throw ValidationError("- reads a photo from standard input, which is a terminal here: pipe or redirect one (emovere analyze - < photo.jpg)")
+        }
+    }
 
     /// The photos `paths` name (from the command line) and `listed` name (from a list file), folders expanded in
     /// sorted order and files, `http(s)` URLs and `-` (standard input) kept as given. A named path that does not exist, or is not a regular file, is an
@@ -21,7 +37,7 @@ enum PhotoFiles {
         let copies = annotations.map { OutputPaths.canonical($0) + "/" }
         var files: [String] = []
         for (path, isListed) in paths.map({ ($0, false) }) + listed.map({ ($0, true) }) {
-            if path == standardInput && !isListed {
+            if path == standardInput {  // a list's `-` is `./-` (`listed(in:)`)
                 files.append(path)
                 continue
             }
@@ -122,7 +138,7 @@ enum PhotoFiles {
         }
         var text = String(decoding: data, as: UTF8.self)
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark some editors write
-        return text.split(whereSeparator: \.isNewline).map(String.init)
+        return text.split(whereSeparator: \.isNewline).map { listedPath(String($0)) }
             .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
     }
 
@@ -137,15 +153,10 @@ enum PhotoFiles {
 
     /// The bytes on standard input, at most `PhotoDownloader.maximumBytes` (one photo).
     private static func standardInputContents() throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        while true {
-            let chunk = FileHandle.standardInput.availableData
-            if chunk.isEmpty { return bytes }
-            guard bytes.count + chunk.count <= PhotoDownloader.maximumBytes else {
-                throw CommandFailure("standard input holds more than \(PhotoDownloader.maximumBytes) bytes; expected one JPEG or PNG photo")
-            }
-            bytes += chunk
+        guard let bytes = FileHandle.standardInput.readToEnd(limit: PhotoDownloader.maximumBytes) else {
+            throw CommandFailure("standard input holds more than \(PhotoDownloader.maximumBytes) bytes; expected one JPEG or PNG photo")
         }
+        return bytes
     }
 
     /// What names the outputs of the photo `input` (`AnnotationTarget`, `explain`): a file's name, a URL's last part

@@ -43,12 +43,13 @@ struct PhotoResult: Codable {
     static func analyze(path input: String, with recognizer: EmotionRecognizer, downloader: PhotoDownloader,
                         annotation: String? = nil, limits: ImageLimits = .standard) -> PhotoResult {
         let path = RemoteAddress.hidingPassword(in: input)
+        let shown = PhotoFiles.shownName(of: input)  // `standard input` for `-` in messages
         var result = PhotoResult(path: path, recognizer: recognizer)
         let content: [UInt8]
         do {
             content = try PhotoFiles.contents(of: input, downloader: downloader)
         } catch {
-            report(error, for: path)
+            report(error, for: shown)
             result.error = "\(error)"
             return result
         }
@@ -56,10 +57,9 @@ struct PhotoResult: Codable {
         result.sha256 = SHA256.hexDigest(of: content)
         let photo: PhotoAnalysis
         do {
-            photo = try recognizer.analyzePhoto(content, source: input == PhotoFiles.standardInput ? "standard input" : path,
-                                                limits: limits)
+            photo = try recognizer.analyzePhoto(content, source: shown, limits: limits)
         } catch {
-            report(error, for: path)
+            report(error, for: shown)
             result.error = "\(error)"
             return result
         }

@@ -198,7 +198,7 @@ final class ResultLog: Sendable {
             guard truncate(path, off_t(start)) == 0 else {
                 throw CommandFailure("\(path): cannot cut off the unfinished last line: \(String(cString: strerror(errno)))")
             }
-            StandardError.write("note: \(path): cut off its unfinished last line (a run stopped while writing it); its input is analysed again\n")
+            StandardError.write("note: \(path): cut off its unfinished last line (a run stopped while writing it); its input, if in this run, is analysed again\n")
         }
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {

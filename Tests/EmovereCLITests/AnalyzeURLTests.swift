@@ -85,10 +85,21 @@ struct AnalyzeURLTests {
         try "not a photo".write(toFile: text, atomically: true, encoding: .utf8)
         let notAPhoto = try CommandRunner.run(["analyze", "-"] + options, input: text)
         #expect(notAPhoto.status == 1 && notAPhoto.standardError.contains("standard input"), "\(notAPhoto)")
-        for arguments in [["-", "-"], ["-", "--files-from", "-"]] {
+        for arguments in [["-", "-"], ["-", "--files-from", "-"], ["-", "--shard", "1/2"]] {
             let refused = try CommandRunner.run(["analyze"] + arguments + options, input: AnalyzeTests.sample)
             #expect(refused.status == 64 && refused.standardError.contains("standard input"), "\(refused)")
         }
+        // In a list, - is a file of that name, not standard input.
+        let list = scratch.path + "/list.txt"
+        try "-\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let listed = try CommandRunner.run(["analyze", "--files-from", list] + options, input: AnalyzeTests.sample)
+        let listedPath = try AnalyzeTests.photos(listed).first?["path"] as? String
+        #expect(listed.status == 1 && listedPath == "./-", "\(listed)")
+        // explain reads it too.
+        let explained = try CommandRunner.run(["explain", "-", "--json", "--model", modelPath, "--out",
+                                               scratch.path + "/explained.png"], input: AnalyzeTests.sample)
+        let explainedPath = try ExplainTests.report(explained)["path"] as? String
+        #expect(explained.status == 0 && explainedPath == "standard input", "\(explained)")
     }
 
     /// `explain` reads a URL as `analyze` does, and names its default output by the URL's path.
@@ -188,7 +199,9 @@ struct AnalyzeURLTests {
         try "#!/bin/sh\necho 'curl: option --compressed: the installed libcurl version does not support this' >&2\nexit 2\n"
             .write(toFile: fake, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
-        let broken = try AnalyzeTests.analyze([url, "--json"], environment: ["PATH": scratch.path])
+        // Longer than a pipe's buffer: writing it to the curl that exited fails (SIGPIPE, ignored).
+        let long = "http://127.0.0.1:1/" + String(repeating: "a", count: 100_000) + ".jpg"
+        let broken = try AnalyzeTests.analyze([long, "--json"], environment: ["PATH": scratch.path])
         let brokenErrors = try AnalyzeTests.photos(broken).compactMap { $0["error"] as? String }
         #expect(broken.status == 1 && brokenErrors.first?.hasSuffix(
             "curl failed with exit status 2 (curl: option --compressed: the installed libcurl version does not support this)") == true,

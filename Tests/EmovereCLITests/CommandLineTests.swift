@@ -411,15 +411,18 @@ struct CommandLineTests {
         for extra in [[String](), ["--corruptions"]] {
             let refused = try CommandRunner.run(["evaluate", "--model", model, "--data", subset, "--split", "test",
                                                  "--record"] + extra)
-            #expect(refused.status == 1 && refused.standardError.contains("from 21 images") == extra.isEmpty
+            let kind = extra.isEmpty ? "figures" : "a corruption benchmark"
+            #expect(refused.status == 1 && refused.standardError.contains("holds \(kind) of 21 images of PublicTest")
                     && refused.standardError.contains("this data has 7; ")
                     && refused.standardError.contains("--replace-figures"), "\(refused)")
         }
         #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8) == cardBefore)
         let replaced = try CommandRunner.run(["evaluate", "--model", model, "--data", subset, "--split", "test", "--record",
-                                              "--replace-figures"])
-        #expect(try replaced.status == 0 && ModelFile.load(model).1.recordedImageCount(evaluationOf: "PublicTest") == 7,
-                "\(replaced)")
+                                              "--tta", "none", "--replace-figures"])
+        let replacedCard = try ModelFile.load(model).1
+        #expect(replaced.status == 0 && replacedCard.recordedImageCount(of: .evaluation, split: "PublicTest") == 7
+                && replacedCard.metrics["publicTestAccuracyFlip"] == nil && replacedCard.metrics["publicTestAccuracy"] != nil,
+                "\(replaced)\n\(replacedCard.metrics)")
         let unfit = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--fit-temperature"])
         #expect(unfit.status != 0 && unfit.standardError.contains("no Training image is held out"), "\(unfit)")
         let heldOutRun = scratch.path + "/held-out"

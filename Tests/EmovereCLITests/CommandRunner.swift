@@ -58,7 +58,10 @@ enum CommandRunner {
         }
         process.standardOutput = outputHandle
         process.standardError = errorHandle
-        if let input { process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input)) }
+        // Never the test runner's own standard input: a command reading it would wait for the limit.
+        let inputHandle = try input.map { try FileHandle(forReadingFrom: URL(fileURLWithPath: $0)) }
+        defer { try? inputHandle?.close() }
+        process.standardInput = inputHandle ?? FileHandle.nullDevice
         let exited = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in exited.signal() }
         try process.run()

@@ -64,7 +64,7 @@ struct ServeCommandTests {
         let result = try CommandRunner.run(["serve", "--port", "\(other.port)", "--detector", "none",
                                             "--model", OutputPathTests.model], limitSeconds: 300)
         #expect(result.status == 1 && result.standardError.contains(
-            "Error: cannot listen on 127.0.0.1:\(other.port): the port is in use (another program, or another emovere serve, listens on it): choose another --port"),
+            "Error: cannot listen on 127.0.0.1:\(other.port): the port is in use (another program, or another emovere serve, listens on it): choose another port"),
                 "\(result)")
     }
 

@@ -5,15 +5,21 @@ import EmovereNN
 extension ModelCard {
     /// Stores the evaluation `report` made on `imageCount` images of `split` (e.g. `PublicTest`) with
     /// `testTimeAugmentation`: the report itself, the metrics `<split>Accuracy<TTA>` and `<split>MacroF1<TTA>`
-    /// (e.g. `publicTestAccuracy`, `publicTestMacroF1TenCrop`), a note on what it was made on (replacing the previous
-    /// one) and each of `notes` not already present.
+    /// (e.g. `publicTestAccuracy`, `publicTestMacroF1TenCrop`), the image count `<split>ImageCount`, a note on what it
+    /// was made on (replacing the previous one) and each of `notes` not already present. `replacingOtherImages` first
+    /// drops the split's metrics of every test-time augmentation (measured on other images).
     public mutating func record(evaluation report: ClassificationReport, split: String,
-                                testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = []) {
+                                testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = [],
+                                replacingOtherImages: Bool = false) {
         var stored = report
         stored.model = nil
         evaluation = stored
         let prefix = Self.metricPrefix(split)
         let suffix = Self.metricSuffix(testTimeAugmentation)
+        if replacingOtherImages {
+            metrics = metrics.filter { !$0.key.hasPrefix("\(prefix)Accuracy") && !$0.key.hasPrefix("\(prefix)MacroF1") }
+        }
+        metrics[Self.countKey(.evaluation, split: split)] = Double(imageCount)
         metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
         metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
         replaceNote(.evaluation, with: "the report is \(split), test-time augmentation \(testTimeAugmentation.rawValue), \(imageCount) images",
@@ -21,21 +27,47 @@ extension ModelCard {
     }
 
     /// Stores the corruption benchmark's `report` made on `imageCount` images of `split` with `testTimeAugmentation`:
-    /// the report, the metric `<split>MeanCorruptionAccuracy<TTA>` (e.g. `publicTestMeanCorruptionAccuracyFlip`), a note on what it was made on (replacing the previous
-    /// one) and each of `notes` not already present.
+    /// the report, the metric `<split>MeanCorruptionAccuracy<TTA>` (e.g. `publicTestMeanCorruptionAccuracyFlip`), the
+    /// image count `<split>CorruptionImageCount`, a note on what it was made on (replacing the previous one) and each
+    /// of `notes` not already present. `replacingOtherImages` first drops the split's corruption means of every
+    /// test-time augmentation.
     public mutating func record(robustness report: CorruptionReport, split: String,
-                                testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = []) {
+                                testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = [],
+                                replacingOtherImages: Bool = false) {
         robustness = report
+        let prefix = Self.metricPrefix(split)
+        if replacingOtherImages { metrics = metrics.filter { !$0.key.hasPrefix("\(prefix)MeanCorruptionAccuracy") } }
+        metrics[Self.countKey(.robustness, split: split)] = Double(imageCount)
         metrics["\(Self.metricPrefix(split))MeanCorruptionAccuracy\(Self.metricSuffix(testTimeAugmentation))"] =
             report.meanAccuracy
         replaceNote(.robustness, with: "the corruption benchmark on \(split), test-time augmentation "
                         + "\(testTimeAugmentation.rawValue), \(imageCount) images", adding: notes)
     }
 
-    /// How many images of `split` the recorded evaluation was made on; nil when the card holds none of that split.
-    public func recordedImageCount(evaluationOf split: String) -> Int? {
-        guard let evaluation, evaluation.split == split else { return nil }
-        return evaluation.confusionMatrix.joined().reduce(0, +)
+    /// Figures `record` stores: an evaluation's or a corruption benchmark's.
+    public enum RecordedFigures: Sendable {
+        case evaluation, robustness
+    }
+
+    /// How many images of `split` the card's `figures` were measured on; nil when it holds none of that split.
+    public func recordedImageCount(of figures: RecordedFigures, split: String) -> Int? {
+        if let count = metrics[Self.countKey(figures, split: split)] { return Int(count) }
+        // Cards recorded before the counts were stored: the last report, when it is of this split.
+        switch figures {
+        case .evaluation:
+            guard let evaluation, evaluation.split == split else { return nil }
+            return evaluation.confusionMatrix.joined().reduce(0, +)
+        case .robustness:
+            guard let robustness, notes.contains(where: { $0.hasPrefix("robustness: the corruption benchmark on \(split),") })
+            else { return nil }
+            return robustness.count
+        }
+    }
+
+    /// The metric holding the image count of `figures` of `split` (`publicTestImageCount`,
+    /// `publicTestCorruptionImageCount`).
+    private static func countKey(_ figures: RecordedFigures, split: String) -> String {
+        metricPrefix(split) + (figures == .evaluation ? "ImageCount" : "CorruptionImageCount")
     }
 
     /// `PublicTest` -> `publicTest`.
