@@ -20,9 +20,10 @@ struct Analyze: ParsableCommand {
 
             An http or https URL names a photo on a web server: curl downloads it into memory (nothing is saved), \
             up to 256 MiB, and it fails when the server answers with an error status or a web page, sends under \
-            one byte a second for 30 s or takes 300 s in all. A password in the URL (https://user:password@host/photo.jpg) is sent \
-            as basic authentication and shown as *** everywhere. - reads one photo (up to 256 MiB) from standard \
-            input (convert photo.heic jpg:- | emovere analyze -); in a --files-from list, - is a file of that name.
+            one byte a second for 30 s or takes 300 s in all. A password in the URL \
+            (https://user:password@host/photo.jpg) is sent as basic authentication and shown as *** everywhere. \
+            - reads one photo (up to 256 MiB) from standard input (convert photo.heic jpg:- | emovere analyze -); \
+            in a --files-from list, - is a file of that name.
 
             --annotate draws each face's box, top emotion and probability bars on the photo. With one photo, \
             OUT is the output file (PNG or JPEG, by its extension); with several photos or a folder, OUT is a \

@@ -98,7 +98,7 @@ struct Explain: ParsableCommand {
         // Reported in the stored photo's pixels, as `analyze` reports them (the drawing is on the decoded image).
         let records = zip(analysis.faces, faces).map { FaceRecord($0, explained: $1.emotion) }
         let report = ExplainReport(
-            path: shown, width: analysis.width, height: analysis.height, layer: explainer.gradCAM.layer.description,
+            path: RemoteAddress.hidingPassword(in: photo), width: analysis.width, height: analysis.height, layer: explainer.gradCAM.layer.description,
             detector: recognizer.detector.description, faces: records, skippedFaces: analysis.skippedFaces, output: output,
             guided: guided)
         if json {

@@ -28,8 +28,9 @@ enum PhotoFiles {
     }
 
     /// The photos `paths` name (from the command line) and `listed` name (from a list file), folders expanded in
-    /// sorted order and files, `http(s)` URLs and `-` (standard input) kept as given. A named path that does not exist, or is not a regular file, is an
-    /// error before any work; a listed one is kept, so its analysis reports it and the others go on. A folder's
+    /// sorted order and files, `http(s)` URLs and `-` (standard input) kept as given. A named path that does not
+    /// exist, or is not a regular file, is an error before any work; a listed one is kept, so its analysis reports
+    /// it and the others go on. A folder's
     /// files inside `annotations` named as annotated copies (`*.annotated.png`, `*.annotated.jpg`) are skipped: a
     /// second run must not analyse the first one's copies.
     static func expand(_ paths: [String], listed: [String] = [], skippingCopiesIn annotations: String? = nil) throws

@@ -99,7 +99,7 @@ struct AnalyzeURLTests {
         let explained = try CommandRunner.run(["explain", "-", "--json", "--model", modelPath, "--out",
                                                scratch.path + "/explained.png"], input: AnalyzeTests.sample)
         let explainedPath = try ExplainTests.report(explained)["path"] as? String
-        #expect(explained.status == 0 && explainedPath == "standard input", "\(explained)")
+        #expect(explained.status == 0 && explainedPath == "-", "\(explained)")
     }
 
     /// `explain` reads a URL as `analyze` does, and names its default output by the URL's path.
