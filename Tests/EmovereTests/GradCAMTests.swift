@@ -134,7 +134,7 @@ struct GradCAMTests {
         #expect(notAMap?.description.contains("layer 11 outputs [7], not a feature map") == true)
         #expect(notAMap?.description.contains("8 (Residual, 6x6x64)") == true)
         let missing = #expect(throws: ExplanationError.self) { try GradCAM(model: model, layerIndex: -1) }
-        #expect(missing?.description.contains("does not exist (the network has layers 0...11)") == true)
+        #expect(missing?.description.contains("does not exist (the network's layers are 0...11, not all of them feature maps)") == true)
         let gradCAM = try GradCAM(model: model)
         #expect(throws: ExplanationError.invalidInputShape(expected: [48, 48, 1], received: [1, 24, 24, 1])) {
             try gradCAM.explain(Tensor(shape: [1, 24, 24, 1]))
