@@ -9,8 +9,8 @@ public enum RemoteAddress {
         return input[..<range.lowerBound].lowercased()
     }
 
-    /// `url` with the password of its user information replaced by `***` (messages and logs must not show it); a
-    /// path, or a URL without a password, as it is.
+    /// `url` with the password of its user information replaced by `***` (messages and logs must not show it), or a
+    /// user alone (often a token: `https://TOKEN@host/`); a path, or a URL without user information, as it is.
     public static func hidingPassword(in url: String) -> String {
         guard let userInformation = userInformation(of: url) else { return url }
         return url.replacing(userInformation.whole, with: userInformation.hidden)
@@ -22,7 +22,8 @@ public enum RemoteAddress {
         return text.replacing(userInformation.whole, with: userInformation.hidden)
     }
 
-    /// The `user:password@` of `url`, and the same with the password as `***`; nil without a password. A password
+    /// The `user:password@` of `url`, and the same with the password as `***` (a user alone, `user@`, all `***@`);
+    /// nil without user information. A password
     /// holding an unencoded `/`, `?` or `#` (which ends a URL's authority) is found too: an `@` after them ends the
     /// user information unless a port (digits) follows the first colon.
     private static func userInformation(of url: String) -> (whole: String, hidden: String)? {
@@ -36,7 +37,8 @@ public enum RemoteAddress {
             let port = rest[rest.index(after: colon)...].prefix { !ends($0) }
             if port.isEmpty || !port.allSatisfy(\.isNumber) { at = later }
         }
-        guard let at, let colon = rest[..<at].firstIndex(of: ":") else { return nil }
+        guard let at else { return nil }
+        guard let colon = rest[..<at].firstIndex(of: ":") else { return (String(rest[...at]), "***@") }
         return (String(rest[...at]), String(rest[...colon]) + "***@")
     }
 

@@ -223,7 +223,7 @@ public struct EmovereServer: Sendable {
         let router = Router(context: ServerRequestContext.self)
         // Metrics see every answer (refusals and preflights included); an allowed page's answers, errors with their
         // messages included, get its headers.
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.add(middleware: MetricsMiddleware(metrics: metrics, servedPaths: Set(allowed.keys)))
         router.add(middleware: CrossOriginMiddleware(policy: configuration.crossOrigin, allowed: allowed))
         router.add(middleware: ErrorMessageMiddleware())
         for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.respond) }

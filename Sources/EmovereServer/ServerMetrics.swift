@@ -103,9 +103,17 @@ public final class ServerMetrics: Sendable {
     }
 }
 
-/// Records every request's route, status and latency in ``ServerMetrics`` and logs server errors once.
+/// Records every request's route, status and latency in ``ServerMetrics`` and logs server errors once. A request for
+/// a served path is counted under the path, whether a route took it or not (a 405, a preflight); any other under
+/// Hummingbird's `NotFound`, so the label's values stay few.
 struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
+    /// The paths served, with any method.
+    var servedPaths: Set<String> = []
+
+    private func route(of request: Request, context: Context) -> String {
+        servedPaths.contains(request.uri.path) ? request.uri.path : context.endpointPath ?? "NotFound"
+    }
 
     func handle(_ request: Request, context: Context,
                 next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -113,13 +121,13 @@ struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             let response = try await next(request, context)
             let duration = ContinuousClock.now - start
-            metrics.recordRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
+            metrics.recordRequest(route: route(of: request, context: context), method: request.method.rawValue,
                                   status: response.status.code, duration: duration)
             context.logger.debug("\(request.method) \(request.uri.path): \(response.status.code) in \(duration)")
             return response
         } catch {
             let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
-            metrics.recordRequest(route: context.endpointPath ?? "unmatched", method: request.method.rawValue,
+            metrics.recordRequest(route: route(of: request, context: context), method: request.method.rawValue,
                                   status: status.code, duration: ContinuousClock.now - start)
             if status.code >= 500, status != .serviceUnavailable, status != .notImplemented {
                 context.logger.error("\(request.method) \(request.uri.path) failed: \(error)")

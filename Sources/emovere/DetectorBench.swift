@@ -6,7 +6,7 @@ import Foundation
 
 /// `bench --detector`: milliseconds per image of Emovere's YuNet and Haar detectors at 640x480 and 1280x720, and of
 /// OpenCV's `FaceDetectorYN` and Haar `detectMultiScale` on the same pixels in the same run (python3 with
-/// opencv-python-headless, as many threads as Emovere's workers).
+/// opencv-python-headless, as many threads as Emovere's workers), then the ratios of each pair's rates.
 struct DetectorBench {
     let sample: RGBImage
     let yunetPath: String
@@ -46,12 +46,16 @@ struct DetectorBench {
             print("haar skipped (Emovere and OpenCV): no haarcascade_frontalface_default.xml in \(HaarCascade.standardSearchPaths.joined(separator: ", ")) (apt-get install opencv-data)")
         }
         var scenes: [String: Data] = [:]
+        // Emovere's milliseconds per image by the OpenCV figure they pair with ("yunet 640x480": the network at
+        // full size, as FaceDetectorYN runs it).
+        var emovere: [String: Double] = [:]
         for (width, height) in Self.sizes {
             let image = Self.scene(sample, width: width, height: height)
             scenes["\(width)x\(height).rgb"] = Data(image.pixels)
             let network = milliseconds { yunet.candidates(in: image).count }
             print(String(format: "emovere yunet %dx%d (network at full size)      %8.2f ms/image  (%d face%@)",
                          width, height, network.milliseconds, network.faces, network.faces == 1 ? "" : "s"))
+            emovere["yunet \(width)x\(height)"] = network.milliseconds
             let scaled = milliseconds { yunet.detect(in: image).count }
             print(String(format: "emovere yunet %dx%d (detect: scaled to <= %d)   %8.2f ms/image  (%d face%@)",
                          width, height, yunet.settings.workingSize, scaled.milliseconds, scaled.faces,
@@ -60,6 +64,7 @@ struct DetectorBench {
                 let found = milliseconds { haar.detect(in: image).count }
                 print(String(format: "emovere haar %dx%d (scale 1.3, 5 neighbours)   %8.2f ms/image  (%d face%@)",
                              width, height, found.milliseconds, found.faces, found.faces == 1 ? "" : "s"))
+                emovere["haar \(width)x\(height)"] = found.milliseconds
             }
         }
         if layers {
@@ -73,8 +78,12 @@ struct DetectorBench {
                              timing.name as NSString))
             }
         }
-        OpenCVComparison(yunetPath: yunetPath, cascadePath: cascadePath, scenes: scenes, seconds: seconds,
-                         threads: Parallel.workerCount).run()
+        let lines = OpenCVComparison(yunetPath: yunetPath, cascadePath: cascadePath, scenes: scenes, seconds: seconds,
+                                     threads: Parallel.workerCount).run()
+        for (pair, openCV) in OpenCVComparison.milliseconds(in: lines) {
+            guard let ours = emovere[pair] else { continue }
+            print(String(format: "ratio emovere / opencv %@ (images/s, above 1 is faster): %.2f", pair as NSString, openCV / ours))
+        }
     }
 }
 
@@ -86,7 +95,9 @@ struct OpenCVComparison {
     let seconds: Double
     let threads: Int
 
-    func run() {
+    /// Runs the script and returns the lines it printed.
+    @discardableResult
+    func run() -> [String] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }  // cleanup only
         do {
@@ -94,7 +105,7 @@ struct OpenCVComparison {
             for (name, data) in scenes { try data.write(to: folder.appendingPathComponent(name)) }
         } catch {
             print("OpenCV comparison skipped: cannot write the scenes (\(error))")
-            return
+            return []
         }
         let script = """
             import sys, time, glob, os
@@ -104,6 +115,8 @@ struct OpenCVComparison {
                 print("OpenCV comparison skipped: python3 cannot import cv2/numpy (%s)" % e); sys.exit(0)
             folder, yunet, cascade, seconds, threads = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
             cv2.setNumThreads(threads)
+            def counted(faces):
+                return "%d face%s" % (faces, "" if faces == 1 else "s")
             def timed(body):
                 faces = body(); n = 0; t = time.perf_counter()
                 while n == 0 or time.perf_counter() - t < seconds:
@@ -118,13 +131,24 @@ struct OpenCVComparison {
                     found = detector.detect(bgr)[1]
                     return 0 if found is None else len(found)
                 ms, faces = timed(detect)
-                print("opencv %s yunet %dx%d (FaceDetectorYN)             %8.2f ms/image  (%d faces)" % (cv2.__version__, width, height, ms, faces))
+                print("opencv %s yunet %dx%d (FaceDetectorYN)             %8.2f ms/image  (%s)" % (cv2.__version__, width, height, ms, counted(faces)))
                 if classifier is not None:
                     # From the colour image, as Emovere's Haar detector is timed: the gray conversion counts on both sides.
                     ms, faces = timed(lambda: len(classifier.detectMultiScale(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), 1.3, 5)))
-                    print("opencv %s haar %dx%d (cvtColor, detectMultiScale 1.3, 5) %8.2f ms/image  (%d faces)" % (cv2.__version__, width, height, ms, faces))
+                    print("opencv %s haar %dx%d (cvtColor, detectMultiScale 1.3, 5) %8.2f ms/image  (%s)" % (cv2.__version__, width, height, ms, counted(faces)))
             """
-        PythonComparison.run(script, arguments: [folder.path, yunetPath, cascadePath ?? "", String(seconds), String(threads)],
-                             comparison: "OpenCV", timeLimit: 300 + 3 * seconds * Double(4 * scenes.count))
+        return PythonComparison.run(script, arguments: [folder.path, yunetPath, cascadePath ?? "", String(seconds), String(threads)],
+                                    comparison: "OpenCV", timeLimit: 300 + 3 * seconds * Double(4 * scenes.count))
+    }
+
+    /// The milliseconds per image of each result line (`opencv 4.10.0 yunet 640x480 (...) 12.34 ms/image ...`),
+    /// keyed by detector and size ("yunet 640x480"), in the order printed.
+    static func milliseconds(in lines: [String]) -> [(pair: String, milliseconds: Double)] {
+        lines.compactMap { line in
+            let words = line.split(separator: " ")
+            guard words.count > 4, words[0] == "opencv", let unit = words.firstIndex(of: "ms/image"), unit > 4,
+                  let milliseconds = Double(words[unit - 1]) else { return nil }
+            return ("\(words[2]) \(words[3])", milliseconds)
+        }
     }
 }

@@ -121,10 +121,13 @@ struct DetectorOptions: ParsableArguments {
         try face.checkApplicable(to: detector, chosenBy: "--detector")
     }
 
-    /// The files these options name or use (the model, named or the default, YuNet model, cascade): inputs no
-    /// output may overwrite. A missing default model is reported when the model is loaded.
+    /// The files these options name or use (the model, the YuNet model and the cascade, named or the defaults): inputs
+    /// no output may overwrite. A missing default file is reported when it is loaded.
     var inputFiles: [String] {
-        [try? modelPath(), face.yunetModel, face.cascade].compactMap { $0 }
+        let yunet = face.yunetModel ?? (detector == .yunet
+            ? try? BundledModel.locate(fileName: YuNetDetector.bundledFileName, environment: nil) : nil)
+        let cascade = face.cascade ?? (detector == .haar ? HaarCascade.locate() : nil)
+        return [try? modelPath(), yunet, cascade].compactMap { $0 }
     }
 
     /// `count` recognizers (one per worker thread), each with its own detector and an `InferenceModel` copy in

@@ -136,6 +136,22 @@ struct CommandLineTests {
         #expect(detector.status != 0 && detector.standardError.contains("--detector measures once"), "\(detector)")
     }
 
+    /// `bench --detector` times Emovere's detectors and OpenCV's (installed by scripts/test.sh) on the same scenes and
+    /// ends with one ratio per pair: YuNet's network at full size against `FaceDetectorYN`, and Haar where OpenCV's
+    /// cascade is installed.
+    @Test func benchDetectorPrintsRatiosToOpenCV() throws {
+        let result = try CommandRunner.run(["bench", "--detector", "--seconds", "0.01"])
+        #expect(result.status == 0, "\(result)")
+        let lines = result.standardOutput.split(separator: "\n")
+        let haar = HaarCascade.locate() != nil
+        for size in ["640x480", "1280x720"] {
+            for pair in ["yunet \(size)"] + (haar ? ["haar \(size)"] : []) {
+                let ratio = lines.first { $0.hasPrefix("ratio emovere / opencv \(pair) (images/s, above 1 is faster): ") }
+                #expect(ratio.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 > 0 } == true, "\(pair): \(result)")
+            }
+        }
+    }
+
     /// `info --system` names the kernels chosen for this CPU (one of the sets it runs) and the BLAS library.
     @Test func infoSystemNamesTheChosenKernels() throws {
         let result = try CommandRunner.run(["info", "--system"])

@@ -6,6 +6,7 @@ import Testing
 struct OutputPathTests {
     static let model = AnalyzeTests.root + "/models/tiny.safetensors"
     static let photo = AnalyzeTests.sample
+    static let yunet = AnalyzeTests.root + "/models/face_detection_yunet_2026may.onnx"
 
     @Test(arguments: [
         // export: its own model destroyed by ONNX bytes.
@@ -15,6 +16,8 @@ struct OutputPathTests {
         (["analyze", "--model", model, photo, "--output", "/tmp/o.png", "--annotate", "/tmp/o.png"],
          "--annotate and --output both name /tmp/o.png"),
         (["analyze", "--model", model, photo, "--output", photo], "--output \(photo) is one of the inputs"),
+        // The bundled detector is an input too, named or not.
+        (["analyze", "--model", model, photo, "--output", yunet], "--output \(yunet) is one of the inputs"),
         // video: the summary lines and the timeline in one file.
         (["video", "--model", model, "/tmp/in.mp4", "--output", "/tmp/v.csv", "--csv", "/tmp/v.csv"],
          "--output and --csv both name /tmp/v.csv"),

@@ -219,6 +219,9 @@ struct RouteTests {
                                          body: ByteBuffer(bytes: ServerFixture.sampleJPEG))
             _ = try await client.execute(uri: "/v1/analyze", method: .post, headers: [.contentType: "text/plain"],
                                          body: ByteBuffer(string: "hello"))
+            // A served path's other methods count under the path, any other path under "NotFound".
+            _ = try await client.execute(uri: "/healthz", method: .delete)
+            _ = try await client.execute(uri: "/no-such-page", method: .get)
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
@@ -227,6 +230,8 @@ struct RouteTests {
             #expect(text.contains(#"emovere_http_requests_total{route="/v1/analyze",method="POST",status="415"} 1"#))
             #expect(text.contains(#"emovere_http_request_duration_seconds_count{route="/v1/analyze",method="POST"} 2"#))
             #expect(text.contains(#"emovere_http_request_duration_seconds_bucket{route="/v1/analyze",method="POST",le="+Inf"} 2"#))
+            #expect(text.contains(#"emovere_http_requests_total{route="/healthz",method="DELETE",status="405"} 1"#), "\(text)")
+            #expect(text.contains(#"emovere_http_requests_total{route="NotFound",method="GET",status="404"} 1"#), "\(text)")
             #expect(text.contains("emovere_faces_analysed_total 1"))
             #expect(text.contains("emovere_analyses_running 0"))
             #expect(text.contains("emovere_uploads_held_bytes 0"), "every upload's bytes are given back once answered")

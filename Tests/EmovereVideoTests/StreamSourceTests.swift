@@ -160,7 +160,7 @@ struct StreamURLTests {
     }
 
     @Test(arguments: [("rtsp://admin:hunter2@10.0.0.5:554/stream1", "rtsp://admin:***@10.0.0.5:554/stream1"),
-                      ("rtsp://admin@10.0.0.5/s", "rtsp://admin@10.0.0.5/s"), ("http://cam/a:b@c", "http://cam/a:b@c"),
+                      ("rtsp://admin@10.0.0.5/s", "rtsp://***@10.0.0.5/s"), ("http://cam/a:b@c", "http://cam/a:b@c"),
                       ("rtsp://a:p@ss@cam/s", "rtsp://a:***@cam/s")])
     func passwordsAreHiddenInMessages(url: String, shown: String) {
         #expect(VideoSource.stream(url: url).name == shown)
