@@ -14,25 +14,52 @@ struct EmovereCommand: AsyncParsableCommand {
         ])
 
     /// Checks the environment every command depends on, then parses and runs the command (`serve` asynchronously,
-    /// the others synchronously).
+    /// the others synchronously). Messages go out with their control characters escaped (a file name cannot drive the
+    /// terminal); a refusal made before parsing prints no usage, which would be the top level's, not the command's.
     static func main() async {
         if case let .failure(problem) = Parallel.workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]) {
-            Self.exit(withError: ValidationError(problem.description))
+            refuse(problem.description)
         }
         if let (position, shown) = argumentNotInUTF8() {
-            Self.exit(withError: ValidationError(
-                "argument \(position) ('\(shown)', \u{FFFD} for the bytes) is not valid UTF-8, as a file name in another "
-                    + "encoding can be; emovere cannot open such names: rename the file (e.g. convmv -f latin1 -t utf8)"))
+            refuse("argument \(position) ('\(shown)', \u{FFFD} for the bytes) is not valid UTF-8, as a file name in another "
+                + "encoding can be; emovere cannot open such names: rename the file (e.g. convmv -f latin1 -t utf8)")
         }
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let (path, option) = dashedPath(in: arguments) {
             // An option's value cannot follow `--` (everything after it is an argument).
             let advice = option.map { "write it as ./\(path) (\($0) ./\(path))" } ?? "put -- before it (emovere "
                 + "\(arguments.first.flatMap { $0.hasPrefix("-") ? nil : $0 } ?? "analyze") -- \(path)) or write it as ./\(path)"
-            Self.exit(withError: ValidationError(
-                "'\(path)' is a file whose name starts with a dash, which would be read as options: \(advice)"))
+            refuse("'\(path)' is a file whose name starts with a dash, which would be read as options: \(advice)")
         }
-        await main(arguments)
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            finish(error)
+        }
+    }
+
+    /// Exits 64 (a usage error) with `message` on standard error.
+    static func refuse(_ message: String) -> Never {
+        StandardError.write("Error: \(message)\n")
+        Foundation.exit(ExitCode.validationFailure.rawValue)
+    }
+
+    /// Exits as the argument parser does for `error` (help and the version on standard output, status 0; an error
+    /// with its usage on standard error), the text's control characters escaped.
+    static func finish(_ error: any Error) -> Never {
+        let text = fullMessage(for: error)
+        let code = exitCode(for: error)
+        if code == .success {
+            print(text.escapingControlCharacters())
+        } else if !text.isEmpty {
+            StandardError.write(text + "\n")
+        }
+        Foundation.exit(code.rawValue)
     }
 
     /// The position (1 = the first after the program) and repaired text of the first argument whose bytes are not

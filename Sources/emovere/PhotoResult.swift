@@ -93,9 +93,11 @@ struct PhotoResult: Codable {
     /// The photo's lines in `analyze`'s text output. Errors are not repeated here: each was reported on standard
     /// error as it happened.
     var table: String {
-        var lines = ["\(path) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
+        // A file name's control characters, a line break included, are escaped: one line per photo and face.
+        let shown = path.escapingControlCharacters(keepingLineBreaks: false)
+        var lines = ["\(shown) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
         for (index, face) in faces.enumerated() { lines.append(face.line(number: index + 1)) }
-        if let annotation { lines.append("  annotated: \(annotation)") }
+        if let annotation { lines.append("  annotated: \(annotation.escapingControlCharacters(keepingLineBreaks: false))") }
         return lines.joined(separator: "\n")
     }
 }

@@ -276,6 +276,23 @@ struct AnalyzeTests {
         #expect(listed.standardError.contains("its name is not valid UTF-8"), "\(listed)")
     }
 
+    /// Control characters in a file name (an escape sequence, a line break) are printed escaped, in the table and in
+    /// messages, so a name cannot drive the terminal or add a line; the JSON keeps the name as it is.
+    @Test func controlCharactersInNamesArePrintedEscaped() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let name = scratch.path + "/a\u{1B}[31mred\nline.jpg"
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: name)
+        let shown = scratch.path + "/a\\u{1B}[31mred\\u{A}line.jpg"
+        let table = try Self.analyze([name, "--tta", "none"])
+        #expect(table.status == 0 && table.standardOutput.hasPrefix("\(shown) (512x512): 1 face\n"), "\(table)")
+        let json = try Self.analyze([name, "--tta", "none", "--json"])
+        #expect(try Self.photos(json).first?["path"] as? String == name, "\(json)")
+        let missing = try Self.analyze([scratch.path + "/gone\u{1B}[2J.jpg"])
+        #expect(missing.status != 0 && missing.standardError.contains("gone\\u{1B}[2J.jpg")
+                && !missing.standardError.contains("\u{1B}"), "\(missing)")
+    }
+
     /// `--output` appends one JSON line per photo; shards split the photos between runs, `--resume` skips the photos
     /// already written and cuts off a partial last line; together they give the lines of one whole run.
     @Test func shardedResumableRunsGiveTheLinesOfOneRun() throws {

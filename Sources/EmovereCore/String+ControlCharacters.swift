@@ -1,0 +1,20 @@
+extension String {
+    /// The text with its control characters (C0, DEL, C1; newline and tab too unless `keepingLineBreaks`) written as
+    /// `\u{1B}`, so a file name printed to a terminal cannot move its cursor, recolour it or hide the rest of a line.
+    public func escapingControlCharacters(keepingLineBreaks: Bool = true) -> String {
+        let isEscaped = { (scalar: Unicode.Scalar) in
+            (scalar.value < 0x20 && !(keepingLineBreaks && (scalar == "\n" || scalar == "\t")))
+                || (0x7F...0x9F).contains(scalar.value)
+        }
+        guard unicodeScalars.contains(where: isEscaped) else { return self }
+        var escaped = ""
+        for scalar in unicodeScalars {
+            if isEscaped(scalar) {
+                escaped += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+}
