@@ -1,3 +1,5 @@
+import EmovereCore
+
 /// What a loader read: how many images, and which inputs it skipped and why.
 public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
     /// The file or folder that was read.
@@ -25,7 +27,7 @@ public struct LoadReport: Sendable, Equatable, CustomStringConvertible {
     /// One line, e.g. "loaded 28709 images, skipped 3 malformed (first: fer2013.csv:17: expected 2304
     /// pixels, found 2303)".
     public var summary: String {
-        var text = "loaded \(loaded) image\(loaded == 1 ? "" : "s")"
+        var text = "loaded \(loaded.counting("image"))"
         if let first = skipped.first {
             text += ", skipped \(skipped.count) malformed (first: \(first))"
         }

@@ -1,3 +1,4 @@
+import EmovereCore
 import Foundation
 
 /// Why reading or writing a video failed.
@@ -51,17 +52,17 @@ public enum VideoError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path): expected \(expected), found \(found)"
         case let .brokenStream(path, framesRead, details):
             let (reason, said) = Self.split(details)
-            return "\(path): the video stream broke off after \(framesRead) complete frame\(framesRead == 1 ? "" : "s")"
+            return "\(path): the video stream broke off after \(framesRead.counting("complete frame"))"
                 + reason + said
         case let .stalled(path, seconds, framesRead):
             let timeout = String(format: "%g s", seconds)
             guard let framesRead else {
                 return "\(path): no answer within \(timeout) (the stream's timeout): is the address right and the stream on?"
             }
-            return "\(path): no frame for \(timeout) (the stream's timeout) after \(framesRead) frame\(framesRead == 1 ? "" : "s"): the stream stalled"
+            return "\(path): no frame for \(timeout) (the stream's timeout) after \(framesRead.counting("frame")): the stream stalled"
         case let .encodingFailed(path, framesWritten, details):
             let (reason, said) = Self.split(details)
-            return "\(path): encoding failed after \(framesWritten) frame\(framesWritten == 1 ? "" : "s")\(reason); "
+            return "\(path): encoding failed after \(framesWritten.counting("frame"))\(reason); "
                 + "no output was written\(said)"
         case let .frameSizeMismatch(expectedWidth, expectedHeight, foundWidth, foundHeight):
             return "expected a \(expectedWidth)x\(expectedHeight) frame, found \(foundWidth)x\(foundHeight)"

@@ -173,7 +173,7 @@ struct Analyze: ParsableCommand {
             // A failure is an unreadable photo, or an annotated copy that could not be written (reported above).
             let failures = failed > 0 ? ", \(failed) failed" : ""
             let count = files.count - failed
-            StandardError.write("\(count) photo\(count == 1 ? "" : "s") done\(failures), appended to \(output)\n")
+            StandardError.write("\(count.counting("photo")) done\(failures), appended to \(output)\n")
         }
         if failed > 0 { throw ExitCode.failure }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereCore
 import EmovereReport
 import Foundation
 

@@ -178,7 +178,7 @@ struct Bench: ParsableCommand {
         let timings = try benchmark.layerTimings(batchSize: batch)
         let total = timings.reduce(0) { $0 + $1.microseconds }
         let workers = min(Parallel.workerCount, batch)
-        let passing = "\(workers) worker\(workers > 1 ? "s" : "") passing faces one at a time, as the batch runs"
+        let passing = "\(workers.counting("worker")) passing faces one at a time, as the batch runs"
         let mode = batch > 1 ? " (\(passing))" : ""
         print("layers, batch \(batch)\(mode): \(String(format: "%.1f", total)) µs per pass")
         for timing in timings {

@@ -53,17 +53,16 @@ struct DetectorBench {
             let image = Self.scene(sample, width: width, height: height)
             scenes["\(width)x\(height).rgb"] = Data(image.pixels)
             let network = milliseconds { yunet.candidates(in: image).count }
-            print(String(format: "emovere yunet %dx%d (network at full size)      %8.2f ms/image  (%d face%@)",
-                         width, height, network.milliseconds, network.faces, network.faces == 1 ? "" : "s"))
+            print(String(format: "emovere yunet %dx%d (network at full size)      %8.2f ms/image  (%@)",
+                         width, height, network.milliseconds, network.faces.counting("face") as NSString))
             emovere["yunet \(width)x\(height)"] = network.milliseconds
             let scaled = milliseconds { yunet.detect(in: image).count }
-            print(String(format: "emovere yunet %dx%d (detect: scaled to <= %d)   %8.2f ms/image  (%d face%@)",
-                         width, height, yunet.settings.workingSize, scaled.milliseconds, scaled.faces,
-                         scaled.faces == 1 ? "" : "s"))
+            print(String(format: "emovere yunet %dx%d (detect: scaled to <= %d)   %8.2f ms/image  (%@)",
+                         width, height, yunet.settings.workingSize, scaled.milliseconds, scaled.faces.counting("face") as NSString))
             if let haar {
                 let found = milliseconds { haar.detect(in: image).count }
-                print(String(format: "emovere haar %dx%d (scale 1.3, 5 neighbours)   %8.2f ms/image  (%d face%@)",
-                             width, height, found.milliseconds, found.faces, found.faces == 1 ? "" : "s"))
+                print(String(format: "emovere haar %dx%d (scale 1.3, 5 neighbours)   %8.2f ms/image  (%@)",
+                             width, height, found.milliseconds, found.faces.counting("face") as NSString))
                 emovere["haar \(width)x\(height)"] = found.milliseconds
             }
         }

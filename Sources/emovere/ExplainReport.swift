@@ -1,4 +1,5 @@
 import Emovere
+import EmovereCore
 import EmovereVision
 
 /// What `emovere explain` found and wrote.
@@ -20,7 +21,7 @@ struct ExplainReport: Codable {
 
     var table: String {
         let skipped = skippedFaces > 0 ? " (\(skippedFaces) smaller not explained: --max-faces)" : ""
-        var lines = ["\(path) (\(width)x\(height)): \(faces.count) face\(faces.count == 1 ? "" : "s")\(skipped), Grad-CAM at layer \(layer)"]
+        var lines = ["\(path) (\(width)x\(height)): \(faces.count.counting("face"))\(skipped), Grad-CAM at layer \(layer)"]
         for (index, face) in faces.enumerated() {
             lines.append(face.line(number: index + 1) + ", explained: \(face.explained ?? face.emotion)")
         }

@@ -195,7 +195,7 @@ struct Live: ParsableCommand {
         interruption.release(stopper)
         mailbox.close()
         status.finish(dropped: mailbox.dropped)
-        if input.reconnectionCount > 0 { StandardError.write("  the stream was opened again \(input.reconnectionCount) time\(input.reconnectionCount == 1 ? "" : "s")\n") }
+        if input.reconnectionCount > 0 { StandardError.write("  the stream was opened again \(input.reconnectionCount.counting("time"))\n") }
         if processed == 0, let inputFailure, !interruption.isRequested {
             writer?.cancel()  // nothing to keep: the input's failure is the news, not the empty recording's
             throw inputFailure

@@ -95,7 +95,7 @@ struct PhotoResult: Codable {
     var table: String {
         // A file name's control characters, a line break included, are escaped: one line per photo and face.
         let shown = path.escapingControlCharacters(keepingLineBreaks: false)
-        var lines = ["\(shown) (\(width ?? 0)x\(height ?? 0)): \(faces.count) face\(faces.count == 1 ? "" : "s")"]
+        var lines = ["\(shown) (\(width ?? 0)x\(height ?? 0)): \(faces.count.counting("face"))"]
         for (index, face) in faces.enumerated() { lines.append(face.line(number: index + 1)) }
         if let annotation { lines.append("  annotated: \(annotation.escapingControlCharacters(keepingLineBreaks: false))") }
         return lines.joined(separator: "\n")

@@ -1,4 +1,5 @@
 import Emovere
+import EmovereCore
 import EmovereData
 import Foundation
 
