@@ -27,6 +27,6 @@ struct ExplainReport: Codable {
         }
         lines.append("  heat maps: \(output)")
         if let guided { lines.append("  guided panel: \(guided)") }
-        return lines.joined(separator: "\n")
+        return lines.joined(separator: "\n").escapingControlCharacters()  // file names cannot drive the terminal
     }
 }

@@ -283,12 +283,13 @@ struct Video: ParsableCommand {
                                + JSONLines.encode(summary.record) + "}\n")
                 StandardError.write(summary.text(input: source.name) + "\n")
             } else {
-                print(summary.text(input: source.name))
+                print(summary.text(input: source.name).escapingControlCharacters())  // as StandardError does
             }
             var written = [out, csv, plot].compactMap { $0 }
             if !written.isEmpty {
                 written = written.map { "  wrote \($0)" }
-                (json == nil ? print(written.joined(separator: "\n")) : StandardError.write(written.joined(separator: "\n") + "\n"))
+                let text = written.joined(separator: "\n")
+                (json == nil ? print(text.escapingControlCharacters()) : StandardError.write(text + "\n"))
             }
             return summary
         } catch {
