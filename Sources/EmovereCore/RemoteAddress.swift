@@ -13,20 +13,23 @@ public enum RemoteAddress {
     /// user alone (often a token: `https://TOKEN@host/`); a path, or a URL without user information, as it is.
     public static func hidingPassword(in url: String) -> String {
         guard let userInformation = userInformation(of: url) else { return url }
-        return url.replacing(userInformation.whole, with: userInformation.hidden)
+        return url.replacingCharacters(in: userInformation.range, with: userInformation.hidden)
     }
 
-    /// `text` (a tool's messages) with the password of `url` hidden wherever its user information appears.
+    /// `text` (a tool's messages) with the password of `url` hidden wherever its user information appears (a user
+    /// alone only after `://`: a short name could be part of a path).
     public static func hidingPassword(of url: String, in text: String) -> String {
         guard let userInformation = userInformation(of: url) else { return text }
-        return text.replacing(userInformation.whole, with: userInformation.hidden)
+        let whole = String(url[userInformation.range])
+        return whole.contains(":") ? text.replacing(whole, with: userInformation.hidden)
+            : text.replacing("://" + whole, with: "://" + userInformation.hidden)
     }
 
-    /// The `user:password@` of `url`, and the same with the password as `***` (a user alone, `user@`, all `***@`);
-    /// nil without user information. A password
+    /// Where `url`'s `user:password@` is, and it with the password as `***` (a user alone, `user@`, all `***@`);
+    /// nil without user information (or an empty one, `@`). A password
     /// holding an unencoded `/`, `?` or `#` (which ends a URL's authority) is found too: an `@` after them ends the
     /// user information unless a port (digits) follows the first colon.
-    private static func userInformation(of url: String) -> (whole: String, hidden: String)? {
+    private static func userInformation(of url: String) -> (range: Range<String.Index>, hidden: String)? {
         guard scheme(of: url) != nil, let schemeEnd = url.range(of: "://") else { return nil }
         let rest = url[schemeEnd.upperBound...]
         let ends: (Character) -> Bool = { "/?#".contains($0) }
@@ -37,9 +40,10 @@ public enum RemoteAddress {
             let port = rest[rest.index(after: colon)...].prefix { !ends($0) }
             if port.isEmpty || !port.allSatisfy(\.isNumber) { at = later }
         }
-        guard let at else { return nil }
-        guard let colon = rest[..<at].firstIndex(of: ":") else { return (String(rest[...at]), "***@") }
-        return (String(rest[...at]), String(rest[...colon]) + "***@")
+        guard let at, at > rest.startIndex else { return nil }
+        let range = rest.startIndex..<rest.index(after: at)
+        guard let colon = rest[..<at].firstIndex(of: ":") else { return (range, "***@") }
+        return (range, String(rest[...colon]) + "***@")
     }
 
     /// The last part of `input`'s path: a file's name, a URL's (without its query), or a URL's host (without user

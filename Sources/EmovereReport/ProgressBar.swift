@@ -203,9 +203,14 @@ public final class ProgressBar: ProgressSink {
         }
     }
 
+    /// How long a running job goes before its rate and ETA are shown: the first units can be far faster than the
+    /// rest (photos that fail to decode, skipped work).
+    public static let rateWarmUp: Duration = .seconds(1)
+
     private func line(elapsed: Duration) -> String {
         ProgressBar.render(label: label, completed: completed, total: total, unit: unit,
-                           elapsed: elapsed, metrics: metrics, barWidth: barWidth)
+                           elapsed: elapsed, metrics: metrics, barWidth: barWidth,
+                           showsRate: isFinished || elapsed >= Self.rateWarmUp)
     }
 
     /// The line, padded with spaces to cover a longer previous line on the terminal.
@@ -224,7 +229,7 @@ public final class ProgressBar: ProgressSink {
     /// - The bar has `barWidth` characters: `=` for each full `1/barWidth` of progress, then `>`
     ///   while unfinished, then spaces; it is omitted when `barWidth` is 0.
     /// - The percentage is rounded down; `completed` is padded to the width of `total`.
-    /// - The rate is `completed / elapsed` (see `formatRate`), `-` before any time has passed.
+    /// - The rate is `completed / elapsed` (see `formatRate`), `-` before any time has passed or unless `showsRate`.
     /// - The ETA is `(total - completed) / rate` (see `formatClock`), `--:--` while unknown and
     ///   `00:00` once `completed >= total`.
     /// - Metrics follow as `name value` pairs (see `formatMetric`).
@@ -237,11 +242,12 @@ public final class ProgressBar: ProgressSink {
         unit: String,
         elapsed: Duration,
         metrics: [(String, Double)] = [],
-        barWidth: Int = 30
+        barWidth: Int = 30,
+        showsRate: Bool = true
     ) -> String {
         let done = max(0, completed)
         let seconds = Stopwatch.seconds(elapsed)
-        let rate: Double? = seconds > 0 ? Double(done) / seconds : nil
+        let rate: Double? = showsRate && seconds > 0 ? Double(done) / seconds : nil
         let metricsText = metrics.map { "\($0.0) \(formatMetric($0.1))" }.joined(separator: " ")
         guard isKnown(total: total, completed: done) else {
             return ([label, "\(done) \(unit)", "\(formatRate(rate)) \(unit)/s", "elapsed \(formatClock(seconds: seconds))",

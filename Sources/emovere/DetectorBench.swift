@@ -130,11 +130,11 @@ struct OpenCVComparison {
                     found = detector.detect(bgr)[1]
                     return 0 if found is None else len(found)
                 ms, faces = timed(detect)
-                print("opencv %s yunet %dx%d (FaceDetectorYN)             %8.2f ms/image  (%s)" % (cv2.__version__, width, height, ms, counted(faces)))
+                print("opencv %s yunet %dx%d (FaceDetectorYN)             %8.3f ms/image  (%s)" % (cv2.__version__, width, height, ms, counted(faces)))
                 if classifier is not None:
                     # From the colour image, as Emovere's Haar detector is timed: the gray conversion counts on both sides.
                     ms, faces = timed(lambda: len(classifier.detectMultiScale(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), 1.3, 5)))
-                    print("opencv %s haar %dx%d (cvtColor, detectMultiScale 1.3, 5) %8.2f ms/image  (%s)" % (cv2.__version__, width, height, ms, counted(faces)))
+                    print("opencv %s haar %dx%d (cvtColor, detectMultiScale 1.3, 5) %8.3f ms/image  (%s)" % (cv2.__version__, width, height, ms, counted(faces)))
             """
         return PythonComparison.run(script, arguments: [folder.path, yunetPath, cascadePath ?? "", String(seconds), String(threads)],
                                     comparison: "OpenCV", timeLimit: 300 + 3 * seconds * Double(4 * scenes.count))

@@ -32,7 +32,7 @@ struct EmovereCommand: AsyncParsableCommand {
             refuse("'\(path)' is a file whose name starts with a dash, which would be read as options: \(advice)")
         }
         do {
-            var command = try parseAsRoot(arguments)
+            var command = try await asyncParseAsRoot(arguments)
             if var asynchronous = command as? AsyncParsableCommand {
                 try await asynchronous.run()
             } else {
@@ -55,7 +55,7 @@ struct EmovereCommand: AsyncParsableCommand {
         let text = fullMessage(for: error)
         let code = exitCode(for: error)
         if code == .success {
-            print(text.escapingControlCharacters())
+            if !text.isEmpty { print(text.escapingControlCharacters()) }
         } else if !text.isEmpty {
             StandardError.write(text + "\n")
         }

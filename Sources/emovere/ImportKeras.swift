@@ -1,5 +1,6 @@
 import ArgumentParser
 import Emovere
+import EmovereCore
 import EmovereKeras
 
 struct ImportKeras: ParsableCommand {
@@ -27,8 +28,8 @@ struct ImportKeras: ParsableCommand {
     func run() throws {
         let (model, card) = try KerasImporter.importModel(from: file)
         try ModelFile.save(model, card: card, to: out)
-        print("imported \(file): \(model.architecture), \(model.parameterCount) parameters, preprocessing \(card.preprocessing)")
+        print("imported \(file.escapingControlCharacters(keepingLineBreaks: false)): \(model.architecture), \(model.parameterCount) parameters, preprocessing \(card.preprocessing)")
         for note in card.notes { print("  \(note)") }
-        print("wrote \(out) and \(ModelFile.cardPath(for: out))")
+        print("wrote \(out.escapingControlCharacters(keepingLineBreaks: false)) and \(ModelFile.cardPath(for: out).escapingControlCharacters(keepingLineBreaks: false))")
     }
 }

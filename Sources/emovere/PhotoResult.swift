@@ -79,7 +79,8 @@ struct PhotoResult: Codable {
     }
 
     private static func report(_ error: Error, for path: String) {
-        StandardError.write("error: \(naming(path, in: "\(error)"))\n")
+        // One line per failed photo: a line break in its name is escaped too.
+        StandardError.write("error: \(naming(path, in: "\(error)").escapingControlCharacters(keepingLineBreaks: false))\n")
     }
 
     /// `message` prefixed with `path`, unless it names the file already (read and decode errors do).

@@ -278,18 +278,18 @@ struct Video: ParsableCommand {
             let summary = RunSummary(frames: index, duration: duration, frameRate: info.frameRate, faces: faceCount,
                                      framesWithFaces: framesWithFaces, seconds: seconds, summaries: tracker.summaries,
                                      brokenOff: brokenOff.map { "\($0)" })
+            let shownName = source.name.escapingControlCharacters(keepingLineBreaks: false)  // the summary's first line
             if let json {
                 try json.write("\n],\n\"tracks\":" + JSONLines.encode(summary.trackRecords) + ",\n\"summary\":"
                                + JSONLines.encode(summary.record) + "}\n")
-                StandardError.write(summary.text(input: source.name) + "\n")
+                StandardError.write(summary.text(input: shownName) + "\n")
             } else {
-                print(summary.text(input: source.name).escapingControlCharacters())  // as StandardError does
+                print(summary.text(input: shownName))
             }
             var written = [out, csv, plot].compactMap { $0 }
             if !written.isEmpty {
-                written = written.map { "  wrote \($0)" }
-                let text = written.joined(separator: "\n")
-                (json == nil ? print(text.escapingControlCharacters()) : StandardError.write(text + "\n"))
+                written = written.map { "  wrote \($0.escapingControlCharacters(keepingLineBreaks: false))" }
+                (json == nil ? print(written.joined(separator: "\n")) : StandardError.write(written.joined(separator: "\n") + "\n"))
             }
             return summary
         } catch {

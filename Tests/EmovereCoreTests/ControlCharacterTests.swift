@@ -8,5 +8,6 @@ struct ControlCharacterTests {
         #expect("line\nnext\tcell\r".escapingControlCharacters() == "line\nnext\tcell\\u{D}")
         #expect("line\nnext\tcell".escapingControlCharacters(keepingLineBreaks: false) == "line\\u{A}next\\u{9}cell")
         #expect("café 😀 é".escapingControlCharacters() == "café 😀 é")
+        #expect("invoice\u{202E}gpj.exe".escapingControlCharacters() == "invoice\\u{202E}gpj.exe")
     }
 }

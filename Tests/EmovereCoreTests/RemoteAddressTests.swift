@@ -20,6 +20,10 @@ struct RemoteAddressTests {
         ("http://u:?x@h/a.jpg", "http://u:***@h/a.jpg"),
         // A user alone may be a token: hidden whole.
         ("https://ghp_token@h/a.jpg", "https://***@h/a.jpg"),
+        // Only the user information is replaced, not the same text in the path; an empty one is no user.
+        ("https://me@h/me@2x.jpg", "https://***@h/me@2x.jpg"),
+        ("https://u:p@h/u@2x.jpg", "https://u:***@h/u@2x.jpg"),
+        ("https://@h/a@b.jpg", "https://@h/a@b.jpg"),
         // No user information: as given (a port, an @ in the query).
         ("http://h:8080/find?mail=a@b.org", "http://h:8080/find?mail=a@b.org"),
         ("http://h/find?mail=a:b@c", "http://h/find?mail=a:b@c"),

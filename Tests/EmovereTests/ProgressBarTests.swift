@@ -52,7 +52,8 @@ private final class Harness {
         }
         bar.finish()
         #expect(harness.writes.count == 4, "\(harness.writes)")  // at 0.1 s, 10.1 s and 20.1 s, then the final line
-        #expect(harness.writes[0] == "video  1 img  10.0 img/s  elapsed 00:00\n")
+        #expect(harness.writes[0] == "video  1 img  - img/s  elapsed 00:00\n")  // no rate in the first second
+        #expect(harness.writes[1] == "video  101 img  10.0 img/s  elapsed 00:10\n")
         #expect(harness.writes[3] == "video  250 img  10.0 img/s  elapsed 00:25\n")
     }
 
@@ -179,7 +180,10 @@ private final class Harness {
         bar.finish()
         #expect(harness.writes.count == 10)  // 10 %, 20 %, ... 90 %, then the final line
         #expect(harness.writes.allSatisfy { !$0.contains("\r") && $0.hasSuffix("\n") })
-        #expect(harness.writes[0] == "train  [=>        ]   10%   20/200 img  100 img/s  elapsed 00:00  eta 00:02  loss 1.900\n")
+        // Before a second has passed the rate and ETA are not shown (the first units may be far faster than the rest).
+        #expect(harness.writes[0] == "train  [=>        ]   10%   20/200 img  - img/s  elapsed 00:00  eta --:--  loss 1.900\n")
+        #expect(harness.writes[3] == "train  [====>     ]   40%   80/200 img  - img/s  elapsed 00:01  eta --:--  loss 1.600\n")
+        #expect(harness.writes[4] == "train  [=====>    ]   50%  100/200 img  100 img/s  elapsed 00:01  eta 00:01  loss 1.500\n")
         #expect(harness.writes[8].contains(" 90% "))
         #expect(harness.writes[9] == "train  [==========]  100%  200/200 img  100 img/s  elapsed 00:02  eta 00:00  loss 1.000\n")
     }
