@@ -19,4 +19,8 @@ extension String {
         }
         return escaped
     }
+
+    /// The text for a place in one line of output (a file name in a table): every control character escaped, line
+    /// breaks and tabs too.
+    public var escapedForOneLine: String { escapingControlCharacters(keepingLineBreaks: false) }
 }

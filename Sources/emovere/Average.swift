@@ -50,6 +50,6 @@ struct Average: ParsableCommand {
             card.notes.append("batch-norm statistics: recomputed on \(used) of the \(training.count) clean Training faces (whole batches of 32)")
         }
         try ModelFile.save(model, card: card, to: out)
-        print("averaged \(snapshots.count.counting("snapshot")) of \(model.architecture) into \(out.escapingControlCharacters(keepingLineBreaks: false))")
+        print("averaged \(snapshots.count.counting("snapshot")) of \(model.architecture) into \(out.escapedForOneLine)")
     }
 }

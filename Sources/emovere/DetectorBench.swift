@@ -95,7 +95,6 @@ struct OpenCVComparison {
     let threads: Int
 
     /// Runs the script and returns the lines it printed.
-    @discardableResult
     func run() -> [String] {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emovere-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }  // cleanup only

@@ -177,7 +177,7 @@ struct Evaluate: ParsableCommand {
                 progress.update(completed: $0)
             }
             progress.finish()
-            print("\(split.usage) (\(model.escapingControlCharacters(keepingLineBreaks: false)), TTA \(tta.rawValue)): \(line)")
+            print("\(split.usage) (\(model.escapedForOneLine), TTA \(tta.rawValue)): \(line)")
             return
         }
         let progress = ProgressBar(total: dataset.count, label: "evaluate")

@@ -22,13 +22,12 @@ struct ExplainReport: Codable {
     var table: String {
         let skipped = skippedFaces > 0 ? " (\(skippedFaces) smaller not explained: --max-faces)" : ""
         // File names' control characters, line breaks included, are escaped: the lines stay as they are laid out.
-        let shown = { (name: String) in name.escapingControlCharacters(keepingLineBreaks: false) }
-        var lines = ["\(shown(path)) (\(width)x\(height)): \(faces.count.counting("face"))\(skipped), Grad-CAM at layer \(layer)"]
+        var lines = ["\(path.escapedForOneLine) (\(width)x\(height)): \(faces.count.counting("face"))\(skipped), Grad-CAM at layer \(layer)"]
         for (index, face) in faces.enumerated() {
             lines.append(face.line(number: index + 1) + ", explained: \(face.explained ?? face.emotion)")
         }
-        lines.append("  heat maps: \(shown(output))")
-        if let guided { lines.append("  guided panel: \(shown(guided))") }
+        lines.append("  heat maps: \(output.escapedForOneLine)")
+        if let guided { lines.append("  guided panel: \(guided.escapedForOneLine)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -32,6 +32,6 @@ struct Export: ParsableCommand {
         let (trainable, card) = try ModelFile.load(model)
         let network: any Classifier = keepBatchNorms ? trainable : try trainable.inferenceModel()
         let size = try ONNXExporter.write(network, card: card, to: onnx)
-        print("wrote \(onnx.escapingControlCharacters(keepingLineBreaks: false)): \(network.architecture), opset \(ONNXExporter.opsetVersion), \(size) bytes")
+        print("wrote \(onnx.escapedForOneLine): \(network.architecture), opset \(ONNXExporter.opsetVersion), \(size) bytes")
     }
 }

@@ -28,8 +28,8 @@ struct ImportKeras: ParsableCommand {
     func run() throws {
         let (model, card) = try KerasImporter.importModel(from: file)
         try ModelFile.save(model, card: card, to: out)
-        print("imported \(file.escapingControlCharacters(keepingLineBreaks: false)): \(model.architecture), \(model.parameterCount) parameters, preprocessing \(card.preprocessing)")
+        print("imported \(file.escapedForOneLine): \(model.architecture), \(model.parameterCount) parameters, preprocessing \(card.preprocessing)")
         for note in card.notes { print("  \(note)") }
-        print("wrote \(out.escapingControlCharacters(keepingLineBreaks: false)) and \(ModelFile.cardPath(for: out).escapingControlCharacters(keepingLineBreaks: false))")
+        print("wrote \(out.escapedForOneLine) and \(ModelFile.cardPath(for: out).escapedForOneLine)")
     }
 }

@@ -80,7 +80,7 @@ struct PhotoResult: Codable {
 
     private static func report(_ error: Error, for path: String) {
         // One line per failed photo: a line break in its name is escaped too.
-        StandardError.write("error: \(naming(path, in: "\(error)").escapingControlCharacters(keepingLineBreaks: false))\n")
+        StandardError.write("error: \(naming(path, in: "\(error)").escapedForOneLine)\n")
     }
 
     /// `message` prefixed with `path`, unless it names the file already (read and decode errors do).
@@ -95,10 +95,9 @@ struct PhotoResult: Codable {
     /// error as it happened.
     var table: String {
         // A file name's control characters, a line break included, are escaped: one line per photo and face.
-        let shown = path.escapingControlCharacters(keepingLineBreaks: false)
-        var lines = ["\(shown) (\(width ?? 0)x\(height ?? 0)): \(faces.count.counting("face"))"]
+        var lines = ["\(path.escapedForOneLine) (\(width ?? 0)x\(height ?? 0)): \(faces.count.counting("face"))"]
         for (index, face) in faces.enumerated() { lines.append(face.line(number: index + 1)) }
-        if let annotation { lines.append("  annotated: \(annotation.escapingControlCharacters(keepingLineBreaks: false))") }
+        if let annotation { lines.append("  annotated: \(annotation.escapedForOneLine)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -278,7 +278,7 @@ struct Video: ParsableCommand {
             let summary = RunSummary(frames: index, duration: duration, frameRate: info.frameRate, faces: faceCount,
                                      framesWithFaces: framesWithFaces, seconds: seconds, summaries: tracker.summaries,
                                      brokenOff: brokenOff.map { "\($0)" })
-            let shownName = source.name.escapingControlCharacters(keepingLineBreaks: false)  // the summary's first line
+            let shownName = source.name.escapedForOneLine  // the summary's first line
             if let json {
                 try json.write("\n],\n\"tracks\":" + JSONLines.encode(summary.trackRecords) + ",\n\"summary\":"
                                + JSONLines.encode(summary.record) + "}\n")
@@ -288,7 +288,7 @@ struct Video: ParsableCommand {
             }
             var written = [out, csv, plot].compactMap { $0 }
             if !written.isEmpty {
-                written = written.map { "  wrote \($0.escapingControlCharacters(keepingLineBreaks: false))" }
+                written = written.map { "  wrote \($0.escapedForOneLine)" }
                 (json == nil ? print(written.joined(separator: "\n")) : StandardError.write(written.joined(separator: "\n") + "\n"))
             }
             return summary
