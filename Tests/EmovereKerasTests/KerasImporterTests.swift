@@ -81,7 +81,8 @@ struct KerasImporterTests {
         #expect(reason.contains("save_weights"), "\(reason)")
     }
 
-    /// A NaN weight, or an input size no face crop has, is refused by name at import (as a model file is on load).
+    /// A NaN weight, a weight listed twice, integer or wrongly shaped kernels (the shape read before the values), or
+    /// an input size no face crop has, is refused by name at import (as a model file is on load).
     @Test func damagedWeightsAndImpossibleInputSizesAreRefused() throws {
         let fixture = try KerasFixture()
         defer { fixture.remove() }
@@ -96,6 +97,15 @@ struct KerasImporterTests {
         let integerError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: integer) }
         #expect(integerError.description.contains("expected floating-point values, found integers")
                 && !integerError.description.contains("damaged"), "\(integerError)")
+        let reshaped = fixture.path("wrong_shape.hdf5")
+        let shapeError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: reshaped) }
+        guard case let .weightShapeMismatch(path, _, variable, expected, received) = shapeError else {
+            Issue.record("expected a shape mismatch, received \(shapeError)")
+            return
+        }
+        #expect(path == reshaped && variable == "kernel" && received.count == 4 && received.dropLast() == expected.dropLast()
+                && received.last == expected.last.map { $0 + 1 }, "\(shapeError)")
+        #expect(shapeError.description.contains("has shape \(received), expected \(expected)"), "\(shapeError)")
         let huge = fixture.path("huge_input.hdf5")
         let hugeError = try #require(throws: KerasImportError.self) { try KerasImporter.importModel(from: huge) }
         #expect(hugeError.description.contains(huge) && hugeError.description.contains("input size 100000x100000"),

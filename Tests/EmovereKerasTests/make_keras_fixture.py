@@ -248,6 +248,14 @@ def main():
         values = f["model_weights"][kernels[0]][()]
         del f["model_weights"][kernels[0]]
         f["model_weights"].create_dataset(kernels[0], data=np.round(values * 100).astype(np.int32))
+    # A kernel of another shape than the architecture gives it (one filter more): refused before it is read.
+    write_model(os.path.join(out, "wrong_shape.hdf5"), model)
+    with h5py.File(os.path.join(out, "wrong_shape.hdf5"), "r+") as f:
+        kernels = []
+        f["model_weights"].visititems(lambda name, item: kernels.append(name) if name.endswith("kernel:0") else None)
+        values = f["model_weights"][kernels[0]][()]
+        del f["model_weights"][kernels[0]]
+        f["model_weights"].create_dataset(kernels[0], data=np.concatenate([values, values[..., :1]], axis=-1))
     huge = build(seed=7)
     huge.layers[0]["config"]["batch_input_shape"] = [None, 100000, 100000, 1]
     write_model(os.path.join(out, "huge_input.hdf5"), huge)
