@@ -211,6 +211,17 @@ def forward(b, image):
     return values["predictions"]
 
 
+def write_with_first_kernel(path, b, replace):
+    """Writes the model with its first kernel's dataset replaced by `replace(values)` (any dtype or shape)."""
+    write_model(path, b)
+    with h5py.File(path, "r+") as f:
+        kernels = []
+        f["model_weights"].visititems(lambda name, item: kernels.append(name) if name.endswith("kernel:0") else None)
+        values = f["model_weights"][kernels[0]][()]
+        del f["model_weights"][kernels[0]]
+        f["model_weights"].create_dataset(kernels[0], data=replace(values))
+
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -241,21 +252,11 @@ def main():
         weights[layer].create_dataset(extra, data=np.zeros_like(weights[layer][first][()]))
         weights[layer].attrs["weight_names"] = [n.encode("utf8") for n in names + [extra]]
     # A kernel stored as integers (a converter that lost the dtype).
-    write_model(os.path.join(out, "integer_weight.hdf5"), model)
-    with h5py.File(os.path.join(out, "integer_weight.hdf5"), "r+") as f:
-        kernels = []
-        f["model_weights"].visititems(lambda name, item: kernels.append(name) if name.endswith("kernel:0") else None)
-        values = f["model_weights"][kernels[0]][()]
-        del f["model_weights"][kernels[0]]
-        f["model_weights"].create_dataset(kernels[0], data=np.round(values * 100).astype(np.int32))
+    write_with_first_kernel(os.path.join(out, "integer_weight.hdf5"), model,
+                            lambda values: np.round(values * 100).astype(np.int32))
     # A kernel of another shape than the architecture gives it (one filter more): refused before it is read.
-    write_model(os.path.join(out, "wrong_shape.hdf5"), model)
-    with h5py.File(os.path.join(out, "wrong_shape.hdf5"), "r+") as f:
-        kernels = []
-        f["model_weights"].visititems(lambda name, item: kernels.append(name) if name.endswith("kernel:0") else None)
-        values = f["model_weights"][kernels[0]][()]
-        del f["model_weights"][kernels[0]]
-        f["model_weights"].create_dataset(kernels[0], data=np.concatenate([values, values[..., :1]], axis=-1))
+    write_with_first_kernel(os.path.join(out, "wrong_shape.hdf5"), model,
+                            lambda values: np.concatenate([values, values[..., :1]], axis=-1))
     huge = build(seed=7)
     huge.layers[0]["config"]["batch_input_shape"] = [None, 100000, 100000, 1]
     write_model(os.path.join(out, "huge_input.hdf5"), huge)
