@@ -13,7 +13,8 @@ struct Train: ParsableCommand {
         discussion: """
             Validates every epoch on PublicTest (or on --validation-fraction of Training), writes \
             log.csv, best.safetensors (+ .card.json) and an atomic checkpoint.safetensors to --out after \
-            every epoch. Re-run with --resume to continue an interrupted run.
+            every epoch (with --average-final-epochs N, also the last N epochs' weights in final-epochs/ and \
+            averaged.safetensors at the end). Re-run with --resume to continue an interrupted run.
             """)
 
     @Option(help: "FER2013 data: fer2013.csv or a folder with train/ and test/ class folders (or train/, val/ and test/: val/ validates).")
@@ -119,6 +120,9 @@ struct Train: ParsableCommand {
     @Option(help: "The convolutions' arithmetic in training steps: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the forward products, input gradients and weight gradients of layers wide enough to gain; faster on AMD CPUs with AVX512_BF16 and Intel CPUs with AMX tiles, elsewhere float32 runs; validation stays float32). Default: the recipe's (float32 for all but consistent-patient, which trains in bfloat16).")
     var precision: Precision?
 
+    @Option(help: "Also write averaged.safetensors at the end: the mean of the weights of the run's last N epochs, batch-norm statistics re-estimated on the clean training faces, validated (0: none; default: the recipe's).")
+    var averageFinalEpochs: Int?
+
     @Flag(help: "Continue the run whose checkpoint is in --out.")
     var resume = false
 
@@ -178,6 +182,8 @@ struct Train: ParsableCommand {
             case let .invalidSetting(.earlyStoppingPatience, _, received) where earlyStopping != nil:
                 // The option's 0 means never (the recipe's nil), which the recipe's range does not show.
                 throw ValidationError("--early-stopping must be 0 (never stop early) or 1 to \(TrainingRecipe.maximumEpochs), received \(received)")
+            case let .invalidSetting(.averagedFinalEpochs, expected, received) where averageFinalEpochs != nil:
+                throw ValidationError("--average-final-epochs must be 0 (no average) or \(expected) (the run's epochs), received \(received)")
             case let .invalidSetting(setting, _, _), let .settingUnused(setting, _, _):
                 guard let option = Self.option(setting: setting) else { throw error }
                 throw ValidationError("\(error) (\(option) sets it)")
@@ -208,6 +214,7 @@ struct Train: ParsableCommand {
         case .softLabelWeight: "--soft-label-weight"
         case .teacherWeight: "--teacher-weight"
         case .teacherTemperature: "--teacher-temperature"
+        case .averagedFinalEpochs: "--average-final-epochs"
         case .plateauFactor, .minimumLearningRate, .warmupFraction, .horizontalFlipProbability, .maximumRotationDegrees,
              .maximumShiftFraction, .zoom, .cropPadding, .erasingProbability, .erasingArea, .erasingValue, .border,
              .corruptionProbability, .corruptionKinds, .corruptionSeverity, .beta1, .beta2, .epsilon, .momentum,
@@ -242,6 +249,7 @@ struct Train: ParsableCommand {
         result.initialWeights = initialWeights.isEmpty ? nil : initialWeights
         result.recomputesBatchNormStatistics = recomputeStatistics
         result.precision = precision
+        result.averagedFinalEpochs = averageFinalEpochs
         return result
     }
 

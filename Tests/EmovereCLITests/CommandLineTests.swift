@@ -235,6 +235,9 @@ struct CommandLineTests {
         (["--batch-size", "1"], "batchSize: expected 2 to 65536, received 1 (--batch-size"),
         (["--label-smoothing", "1"], "labelSmoothing: expected 0 or more and below 1, received 1.0"),
         (["--validation-fraction", "1.5"], "validationHoldOut: expected above 0 and below 1, received 1.5"),
+        (["--epochs", "5", "--average-final-epochs", "6"],
+         "--average-final-epochs must be 0 (no average) or 1 to 5 (the run's epochs), received 6"),
+        (["--average-final-epochs=-1"], "--average-final-epochs must be 0 (no average) or 1 to 100 (the run's epochs), received -1"),
     ] as [([String], String)])
     func trainRefusesSettingsOutOfRange(options: [String], message: String) throws {
         let scratch = try Scratch()

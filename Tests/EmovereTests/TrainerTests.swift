@@ -588,6 +588,54 @@ struct TrainerStartingPointTests {
                 == TrainerFixtures.bits(of: recomputing.model).filter { !$0.key.contains("moving") })
         #expect(statistics(soup.model) != statistics(recomputing.model))
     }
+
+    /// With `averagedFinalEpochs`, a run keeps the models of its last epochs (across an interruption) and ends with
+    /// their mean: each weight the mean of the epochs' weights, statistics re-estimated, validated, its card the
+    /// recipe's. Resuming the finished run writes it again only when it is missing.
+    @Test func averagedFinalEpochsEndTheRunWithTheirMean() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        var recipe = TrainerFixtures.recipe(epochs: 4)
+        recipe.averagedFinalEpochs = 2
+        let interrupted = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+        interrupted.epochLimit = 3
+        try interrupted.run()
+        let averagedPath = Trainer.averagedModelPath(in: directory.path)
+        #expect(!FileManager.default.fileExists(atPath: averagedPath))
+
+        let resumed = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+        var messages: [String] = []
+        resumed.log = { messages.append($0) }
+        try resumed.run()
+        let kept = try FileManager.default.contentsOfDirectory(atPath: directory.appending("final-epochs")).sorted()
+        #expect(kept == ["003.card.json", "003.safetensors", "004.card.json", "004.safetensors"])
+        let epochs = try [3, 4].map { try ModelFile.load(directory.appending("final-epochs/00\($0).safetensors")).model }
+        let (averaged, card) = try ModelFile.load(averagedPath)
+        let weights = TrainerFixtures.bits(of: averaged).filter { !$0.key.contains("moving") }
+        #expect(!weights.isEmpty && weights != TrainerFixtures.bits(of: resumed.model).filter { !$0.key.contains("moving") })
+        let third = epochs[0].stateDictionary(), fourth = epochs[1].stateDictionary()
+        for (name, entry) in averaged.stateDictionary() where !name.contains("moving") {
+            let mean = zip(third[name]!.values, fourth[name]!.values).map { Float((Double($0) + Double($1)) / 2) }
+            #expect(entry.values == mean, "\(name)")
+        }
+        let again = try ModelFile.load(averagedPath).model
+        try BatchNormStatistics.recompute(again, preprocessing: recipe.preprocessing, on: resumed.training,
+                                          batchSize: recipe.batchSize)
+        #expect(TrainerFixtures.bits(of: again) == TrainerFixtures.bits(of: averaged))
+        let evaluation = try Evaluator(model: averaged, preprocessing: recipe.preprocessing).evaluate(resumed.validation)
+        #expect(card.recipe == recipe && card.metrics["validationAccuracy"] == evaluation.accuracy)
+        #expect(card.notes.first == "weights: the mean of epochs 3-4's models", "\(card.notes)")
+        #expect(messages.last?.hasPrefix("averaged epochs 3-4") == true, "\(messages)")
+
+        var quiet: [String] = []
+        let finished = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
+        finished.log = { quiet.append($0) }
+        try finished.run()
+        #expect(!quiet.contains { $0.hasPrefix("averaged") }, "\(quiet)")
+        try FileManager.default.removeItem(atPath: averagedPath)
+        try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
+        #expect(TrainerFixtures.bits(of: try ModelFile.load(averagedPath).model) == TrainerFixtures.bits(of: averaged))
+    }
 }
 
 /// A `ProgressSink` for tests: what the work reported, in order.

@@ -33,6 +33,7 @@ struct TrainingRecipeTests {
         #expect(try TrainingRecipe.load(path) == recipe)
         // The training precision is written only when set, so recipes from before it read unchanged.
         #expect(!String(decoding: try JSONEncoder().encode(recipe), as: UTF8.self).contains("precision"))
+        #expect(!String(decoding: try JSONEncoder().encode(recipe), as: UTF8.self).contains("averagedFinalEpochs"))
         var halves = recipe
         halves.precision = .bfloat16
         try JSONEncoder().encode(halves).write(to: URL(fileURLWithPath: path))
@@ -76,6 +77,15 @@ struct TrainingRecipeTests {
         #expect(try base.applying(halves).precision == .bfloat16)
         halves.precision = .float32
         #expect(try base.applying(halves).precision == nil)
+
+        // The option's 0 writes no average.
+        var averaged = RecipeOverrides()
+        averaged.averagedFinalEpochs = 10
+        #expect(try base.applying(averaged).averagedFinalEpochs == 10)
+        averaged.averagedFinalEpochs = 0
+        var withAverage = base
+        withAverage.averagedFinalEpochs = 5
+        #expect(try withAverage.applying(averaged).averagedFinalEpochs == nil)
 
         // A new input size rebuilds the architecture and its preprocessing.
         var size = RecipeOverrides()
@@ -140,6 +150,9 @@ struct TrainingRecipeTests {
             // nil never stops; 0 stopped after the first epoch.
             ("stopping", { $0.earlyStoppingPatience = 0 }, "the recipe's earlyStoppingPatience: expected 1 to 100000, received 0"),
             ("epochs", { $0.epochs = Int.max }, "the recipe's epochs: expected 1 to 100000"),
+            // The average of the last epochs needs at least one and at most the run's (tiny's 120).
+            ("average", { $0.averagedFinalEpochs = 0 }, "the recipe's averagedFinalEpochs: expected 1 to 120, received 0"),
+            ("average", { $0.averagedFinalEpochs = 121 }, "the recipe's averagedFinalEpochs: expected 1 to 120, received 121"),
             ("decay", { $0.weightDecay = -1 }, "the recipe's weightDecay: expected 0 or more, received -1.0"),
             ("rate", { $0.learningRate = -1 }, "the recipe's learningRate: expected a positive number, received -1.0"),
             ("teacher", { $0.distillation = Distillation(teachers: ["t.safetensors"], temperature: 0) },

@@ -48,6 +48,8 @@ public struct RecipeOverrides: Sendable {
     public var initialWeights: [String]?
     public var recomputesBatchNormStatistics: Bool?
     public var precision: Precision?
+    /// The last epochs whose mean `averaged.safetensors` is; 0 writes no average.
+    public var averagedFinalEpochs: Int?
 
     public init() {}
 }
@@ -108,6 +110,7 @@ extension TrainingRecipe {
         if let distillation = overrides.distillation { result.distillation = distillation }
         if let recomputes = overrides.recomputesBatchNormStatistics { result.recomputesBatchNormStatistics = recomputes }
         if let precision = overrides.precision { result.precision = precision == .float32 ? nil : precision }
+        if let averaged = overrides.averagedFinalEpochs { result.averagedFinalEpochs = averaged == 0 ? nil : averaged }
         if let initialWeights = overrides.initialWeights, let first = initialWeights.first {
             result.initialWeights = first
             result.averagedWeights = initialWeights.count > 1 ? Array(initialWeights.dropFirst()) : nil

@@ -11,9 +11,10 @@ import Foundation
 /// Files in `directory`: `checkpoint.safetensors` (weights, optimizer state, progress), `best.safetensors`
 /// (+ `.card.json`, the best validation epoch's model), `log.csv`, `recipe.json`, and with distillation
 /// `teacher-checksums.txt` (the teachers' checksums, checked on resume) and, for clean input,
-/// `teacher-probabilities.safetensors` (the teachers' answers for the clean images, computed once). Progress goes to
-/// `progress`, and
-/// `epochFinished` may add files of its own (the `emovere` tool plots `curves.svg`).
+/// `teacher-probabilities.safetensors` (the teachers' answers for the clean images, computed once), and with
+/// `averagedFinalEpochs` N the models of the last N epochs done (`final-epochs/NNN.safetensors`) and, when the run
+/// ends, their mean (`averaged.safetensors`). Progress goes to `progress`, and `epochFinished` may add files of its own
+/// (the `emovere` tool plots `curves.svg`).
 public final class Trainer {
     public let recipe: TrainingRecipe
     public let model: Model
@@ -129,6 +130,16 @@ public final class Trainer {
     /// The checkpoint file of a run in `directory`.
     public static func checkpointPath(in directory: String) -> String { directory + "/checkpoint.safetensors" }
 
+    /// Where a run in `directory` writes the mean of its last epochs (`TrainingRecipe.averagedFinalEpochs`).
+    public static func averagedModelPath(in directory: String) -> String { directory + "/averaged.safetensors" }
+
+    /// Where a run in `directory` keeps the model after `epoch` while it is among the last epochs to average.
+    static func finalEpochPath(in directory: String, epoch: Int) -> String {
+        directory + "/" + finalEpochsFolder + "/" + String(format: "%03d", epoch) + ".safetensors"
+    }
+
+    private static let finalEpochsFolder = "final-epochs"
+
     /// Where a run in `directory` records its recipe, when it starts.
     public static func recipePath(in directory: String) -> String { directory + "/recipe.json" }
 
@@ -186,6 +197,7 @@ public final class Trainer {
             let record = try trainEpoch(epoch, batches: sampler.batches(epoch: epoch, batchSize: recipe.batchSize,
                                                                         dropLast: true), stepsPerEpoch: stepsPerEpoch)
             try finishEpoch(record)
+            if let window = recipe.averagedFinalEpochs { try keepFinalEpoch(record, window: window) }
             try Checkpoint.save(to: checkpointPath, recipe: recipe, data: data, model: model, optimizer: optimizer,
                                 state: state)
             try AtomicFile.write(
@@ -193,7 +205,42 @@ public final class Trainer {
             try epochFinished?(state)
             epochsThisRun += 1
         }
+        let ended = state.completedEpochs == recipe.epochs || state.stoppedEarly
+        if let window = recipe.averagedFinalEpochs, ended,
+           epochsThisRun > 0 || !FileManager.default.fileExists(atPath: Self.averagedModelPath(in: directory)) {
+            try saveAverage(window: window)
+        }
         return state
+    }
+
+    /// Saves the model after `record`'s epoch among the final epochs, and removes those that fell out of the last
+    /// `window`. Written before the epoch's checkpoint: a run stopped in between redoes the epoch and writes it again.
+    private func keepFinalEpoch(_ record: EpochRecord, window: Int) throws {
+        let folder = directory + "/" + Self.finalEpochsFolder
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try ModelFile.save(model, card: card(for: record), to: Self.finalEpochPath(in: directory, epoch: record.epoch))
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+            // NNN.safetensors and its NNN.card.json.
+            guard let epoch = Int(name.prefix { $0 != "." }), epoch <= record.epoch - window else { continue }
+            try FileManager.default.removeItem(atPath: folder + "/" + name)
+        }
+    }
+
+    /// Writes `averaged.safetensors`: the mean of the models of the last `window` epochs done (fewer when the run
+    /// stopped early before that many), batch-norm statistics re-estimated on the clean training faces, validated.
+    private func saveAverage(window: Int) throws {
+        let epochs = max(1, state.completedEpochs - window + 1)...state.completedEpochs
+        let averaged = try WeightAveraging.average(epochs.map { Self.finalEpochPath(in: directory, epoch: $0) }).model
+        let used = try BatchNormStatistics.recompute(averaged, preprocessing: recipe.preprocessing, on: training,
+                                                     batchSize: recipe.batchSize, progress: progress)
+        let evaluation = try Evaluator(model: averaged, preprocessing: recipe.preprocessing).evaluate(validation)
+        var card = card(metrics: ["validationAccuracy": evaluation.accuracy, "validationLoss": evaluation.loss])
+        card.notes = ["weights: the mean of epochs \(epochs.lowerBound)-\(epochs.upperBound)'s models",
+                      "batch-norm statistics: recomputed on \(used) of the \(training.count) clean training faces (whole batches of \(recipe.batchSize))"]
+        let path = Self.averagedModelPath(in: directory)
+        try ModelFile.save(averaged, card: card, to: path)
+        log(String(format: "averaged epochs %d-%d  val_loss %.4f  val_acc %.4f, saved %@", epochs.lowerBound,
+                   epochs.upperBound, evaluation.loss, evaluation.accuracy, path))
     }
 
     private func trainEpoch(_ epoch: Int, batches: [ArraySlice<Int>], stepsPerEpoch: Int) throws -> EpochRecord {
@@ -302,13 +349,23 @@ public final class Trainer {
     }
 
     private func saveBest(_ record: EpochRecord) throws {
+        try ModelFile.save(model, card: card(for: record), to: bestModelPath)
+    }
+
+    /// The card of the model after `record`'s epoch.
+    private func card(for record: EpochRecord) -> ModelCard {
+        card(metrics: ["validationAccuracy": record.validationAccuracy, "validationLoss": record.validationLoss,
+                       "epoch": Double(record.epoch)])
+    }
+
+    /// A card of this run's: the recipe, `metrics`, the training time so far.
+    private func card(metrics: [String: Double]) -> ModelCard {
         var card = ModelCard(architecture: recipe.architecture, preprocessing: recipe.preprocessing,
                              parameterCount: model.parameterCount, recipe: recipe, trainingCommand: trainingCommand)
-        card.metrics = ["validationAccuracy": record.validationAccuracy, "validationLoss": record.validationLoss,
-                        "epoch": Double(record.epoch)]
+        card.metrics = metrics
         card.trainingSeconds = state.elapsedSeconds
         card.heldOutDigest = heldOutDigest
-        try ModelFile.save(model, card: card, to: bestModelPath)
+        return card
     }
 
     /// Each row's target: the (smoothed) label, mixed with the image's crowd votes and then with the teacher's

@@ -42,6 +42,11 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
     /// answer each augmented batch (nil: float32). bfloat16 runs where the CPU has AVX512_BF16 (else float32, with a
     /// note); validation and teachers of clean input always run float32.
     public var precision: Precision?
+    /// Besides the best epoch's model, the run writes `averaged.safetensors`: the mean of the weights after each of its
+    /// last this-many epochs (stochastic weight averaging over the end of the schedule, as `emovere average` makes
+    /// from the epochs' checkpoints), batch-norm statistics re-estimated on the clean training faces, then validated
+    /// (nil: no average).
+    public var averagedFinalEpochs: Int?
 
     public init(
         architecture: Architecture = Architecture(name: "mini-xception"), preprocessing: Preprocessing? = nil,
@@ -51,7 +56,7 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         augmentation: Augmentation = .standard, earlyStoppingPatience: Int? = 50, validationHoldOut: Double? = nil,
         seed: UInt64 = 1, initialWeights: String? = nil, averagedWeights: [String]? = nil,
         recomputesBatchNormStatistics: Bool? = nil, softLabels: SoftLabels? = nil, distillation: Distillation? = nil,
-        precision: Precision? = nil
+        precision: Precision? = nil, averagedFinalEpochs: Int? = nil
     ) {
         self.architecture = architecture
         self.preprocessing = preprocessing ?? .symmetric(inputSize: architecture.inputSize)
@@ -74,6 +79,7 @@ public struct TrainingRecipe: Sendable, Codable, Equatable {
         self.softLabels = softLabels
         self.distillation = distillation
         self.precision = precision
+        self.averagedFinalEpochs = averagedFinalEpochs
     }
 }
 
@@ -161,7 +167,7 @@ extension TrainingRecipe {
     public enum Setting: String, Sendable, CaseIterable {
         case epochs, batchSize, learningRate, weightDecay, labelSmoothing, mixupAlpha, earlyStoppingPatience
         case validationHoldOut, plateauFactor, plateauPatience, minimumLearningRate, warmupEpochs, warmupFraction
-        case softLabelWeight, teacherWeight, teacherTemperature
+        case softLabelWeight, teacherWeight, teacherTemperature, averagedFinalEpochs
         case horizontalFlipProbability, maximumRotationDegrees, maximumShiftFraction, zoom, cropPadding
         case erasingProbability, erasingArea, erasingValue, border, corruptionProbability, corruptionKinds
         case corruptionSeverity, beta1, beta2, epsilon, momentum, preprocessing
@@ -201,6 +207,9 @@ extension TrainingRecipe {
         try Self.check(.mixupAlpha, mixupAlpha, expected: "0 (off) or more") { $0 >= 0 }
         if let earlyStoppingPatience {
             try Self.check(.earlyStoppingPatience, earlyStoppingPatience, within: 1...Self.maximumEpochs)
+        }
+        if let averagedFinalEpochs {
+            try Self.check(.averagedFinalEpochs, averagedFinalEpochs, within: 1...epochs)
         }
         if let validationHoldOut {
             try Self.check(.validationHoldOut, Float(validationHoldOut), expected: "above 0 and below 1") {
