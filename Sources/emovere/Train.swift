@@ -120,7 +120,9 @@ struct Train: ParsableCommand {
     @Option(help: "The convolutions' arithmetic in training steps: float32, or bfloat16 (bfloat16 multiplications with single-precision sums in the forward products, input gradients and weight gradients of layers wide enough to gain; faster on AMD CPUs with AVX512_BF16 and Intel CPUs with AMX tiles, elsewhere float32 runs; validation stays float32). Default: the recipe's (float32 for all but consistent-patient, which trains in bfloat16).")
     var precision: Precision?
 
-    @Option(help: "Also write averaged.safetensors at the end: the mean of the weights of the run's last N epochs, batch-norm statistics re-estimated on the clean training faces, validated (0: none; default: the recipe's).")
+    @Option(help: ArgumentHelp(
+        "Also write averaged.safetensors at the end: the mean of the weights of the run's last N epochs, batch-norm statistics re-estimated on the clean training faces, validated (0: none; default: the recipe's).",
+        valueName: "N"))
     var averageFinalEpochs: Int?
 
     @Flag(help: "Continue the run whose checkpoint is in --out.")
