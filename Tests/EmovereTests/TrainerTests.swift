@@ -635,6 +635,21 @@ struct TrainerStartingPointTests {
         try FileManager.default.removeItem(atPath: averagedPath)
         try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
         #expect(TrainerFixtures.bits(of: try ModelFile.load(averagedPath).model) == TrainerFixtures.bits(of: averaged))
+
+        // Extended, the run's earlier mean goes as soon as it goes on (even if stopped before its new end) ...
+        var longer = recipe
+        longer.epochs = 5
+        let stopped = try TrainerFixtures.trainer(recipe: longer, directory: directory.path)
+        stopped.epochLimit = 0
+        try stopped.run()
+        #expect(!FileManager.default.fileExists(atPath: averagedPath))
+        try TrainerFixtures.trainer(recipe: longer, directory: directory.path).run()
+        #expect(try ModelFile.load(averagedPath).card.notes.first == "weights: the mean of epochs 4-5's models")
+        // ... and a new run in the folder (its checkpoint removed) starts without the old run's epochs and mean.
+        try FileManager.default.removeItem(atPath: Trainer.checkpointPath(in: directory.path))
+        try TrainerFixtures.trainer(recipe: TrainerFixtures.recipe(epochs: 1), directory: directory.path).run()
+        #expect(!FileManager.default.fileExists(atPath: averagedPath))
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("final-epochs")))
     }
 }
 

@@ -1,4 +1,5 @@
 import Emovere
+import EmovereCore
 import EmovereData
 import EmovereNN
 import Foundation
@@ -93,5 +94,29 @@ struct WeightAveragingTests {
             try BatchNormStatistics.recompute(model, preprocessing: .symmetric(inputSize: 12), on: faces)
         }
         #expect(error.description.contains("needs at least one batch of 32 faces, found 3"), "\(error)")
+    }
+
+    /// Statistics come from batches that mix a class-sorted dataset (as image folders load): on 32 dark faces then 32
+    /// bright ones, batches of 8 give the first batch norm nearly the variance of one batch of all 64 (in file order
+    /// each batch would hold one kind and miss the difference between them).
+    @Test func statisticsBatchesMixASortedDataset() throws {
+        var random = SplitMix64(seed: 9)
+        let pixels = (0..<64 * 144).map { index in
+            UInt8((index < 32 * 144 ? 40 : 200) + random.nextFloat(in: -20...20))
+        }
+        let faces = FaceDataset(imageSize: 12, pixels: pixels, labels: (0..<64).map { $0 < 32 ? 0 : 1 })
+        func firstVariance(batchSize: Int) throws -> [Float] {
+            let model = try Model(architecture: ModelFileTests.architecture, seed: 1)
+            try BatchNormStatistics.recompute(model, preprocessing: .symmetric(inputSize: 12), on: faces,
+                                              batchSize: batchSize)
+            let variances = model.stateDictionary().filter { $0.key.hasSuffix("moving_variance") }.values
+            return try #require(variances.first { $0.shape == [8] }).values
+        }
+        let whole = try firstVariance(batchSize: 64)
+        let mixed = try firstVariance(batchSize: 8)
+        #expect(whole.allSatisfy { $0 > 0 })
+        for (channel, variance) in mixed.enumerated() {
+            #expect(variance > 0.5 * whole[channel], "channel \(channel): \(variance) against \(whole[channel])")
+        }
     }
 }

@@ -81,7 +81,7 @@ public struct InputBatch {
     }
 
     /// Writes images `indices` of `dataset` into `input` without randomness, as `view`.
-    public func fill(_ input: Tensor, from dataset: FaceDataset, indices: Range<Int>, view: View) {
+    public func fill(_ input: Tensor, from dataset: FaceDataset, indices: some Sequence<Int>, view: View) {
         let size = preprocessing.inputSize
         precondition(dataset.imageSize == size, "dataset images are \(dataset.imageSize)px, model input \(size)px")
         let pixels = size * size

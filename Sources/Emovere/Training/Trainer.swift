@@ -140,6 +140,12 @@ public final class Trainer {
 
     private static let finalEpochsFolder = "final-epochs"
 
+    /// The averaged model and its card.
+    private var averagedFiles: [String] {
+        let path = Self.averagedModelPath(in: directory)
+        return [path, ModelFile.cardPath(for: path)]
+    }
+
     /// Where a run in `directory` records its recipe, when it starts.
     public static func recipePath(in directory: String) -> String { directory + "/recipe.json" }
 
@@ -161,9 +167,16 @@ public final class Trainer {
             log("resumed from \(checkpointPath) after epoch \(state.completedEpochs)")
         } else {
             // A run without a checkpoint starts over: teachers' answers or records left by a start that never
-            // finished an epoch belong to that start, not this one.
-            for file in [Teacher.cacheFileName, Teacher.recordFileName].map({ directory + "/" + $0 })
-                where FileManager.default.fileExists(atPath: file) {
+            // finished an epoch belong to that start, not this one, and the last epochs' models and their mean
+            // belong to an earlier run.
+            for file in [Teacher.cacheFileName, Teacher.recordFileName, Self.finalEpochsFolder].map({ directory + "/" + $0 })
+                + averagedFiles where FileManager.default.fileExists(atPath: file) {
+                try FileManager.default.removeItem(atPath: file)
+            }
+        }
+        // An extended run's earlier mean describes its earlier end: gone before training goes on.
+        if state.completedEpochs < recipe.epochs && !state.stoppedEarly {
+            for file in averagedFiles where FileManager.default.fileExists(atPath: file) {
                 try FileManager.default.removeItem(atPath: file)
             }
         }
@@ -207,7 +220,7 @@ public final class Trainer {
         }
         let ended = state.completedEpochs == recipe.epochs || state.stoppedEarly
         if let window = recipe.averagedFinalEpochs, ended,
-           epochsThisRun > 0 || !FileManager.default.fileExists(atPath: Self.averagedModelPath(in: directory)) {
+           !FileManager.default.fileExists(atPath: Self.averagedModelPath(in: directory)) {
             try saveAverage(window: window)
         }
         return state
@@ -235,12 +248,13 @@ public final class Trainer {
                                                      batchSize: recipe.batchSize, progress: progress)
         let evaluation = try Evaluator(model: averaged, preprocessing: recipe.preprocessing).evaluate(validation)
         var card = card(metrics: ["validationAccuracy": evaluation.accuracy, "validationLoss": evaluation.loss])
-        card.notes = ["weights: the mean of epochs \(epochs.lowerBound)-\(epochs.upperBound)'s models",
+        let named = epochs.count == 1 ? "epoch \(epochs.lowerBound)" : "epochs \(epochs.lowerBound)-\(epochs.upperBound)"
+        card.notes = ["weights: the mean of \(named)'s models",
                       "batch-norm statistics: recomputed on \(used) of the \(training.count) clean training faces (whole batches of \(recipe.batchSize))"]
         let path = Self.averagedModelPath(in: directory)
         try ModelFile.save(averaged, card: card, to: path)
-        log(String(format: "averaged epochs %d-%d  val_loss %.4f  val_acc %.4f, saved %@", epochs.lowerBound,
-                   epochs.upperBound, evaluation.loss, evaluation.accuracy, path))
+        log(String(format: "averaged %@  val_loss %.4f  val_acc %.4f, saved %@", named, evaluation.loss,
+                   evaluation.accuracy, path))
     }
 
     private func trainEpoch(_ epoch: Int, batches: [ArraySlice<Int>], stepsPerEpoch: Int) throws -> EpochRecord {
