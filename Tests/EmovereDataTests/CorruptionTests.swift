@@ -1,6 +1,7 @@
 import EmovereCore
 import EmovereData
 import EmovereTensor
+import Foundation
 import Testing
 
 struct CorruptionTests {
@@ -101,5 +102,54 @@ struct CorruptionTests {
         #expect(plain.0 == Self.image.map { Float(UInt8($0)) })
         #expect(skipped.0 == plain.0 && skipped.1 == plain.1)
         #expect(blurred.0 != plain.0 && blurred.1 == plain.1)
+    }
+
+    /// The geometric corruptions' geometry, read back through linear ramps (bilinear sampling reproduces a ramp
+    /// exactly, so each output pixel tells which source point it sampled): at severity 3 `tighter-crop` samples the
+    /// source at `c + (p - c) / 1.25` (the face 1.25 times larger), `looser-crop` at `c + (p - c) / 0.8`,
+    /// `rotation` at the point turned 15 degrees one way or the other about the centre, and `off-centre` at
+    /// `p - shift` with a shift of 6 pixels in one direction.
+    @Test(arguments: [1, 2, 3] as [UInt64])
+    func geometricCorruptionsMoveThePixelsAsDocumented(seed: UInt64) throws {
+        let centre = Float(Self.size - 1) / 2
+        func sourcePoints(_ corruption: Corruption) -> [(x: Float, y: Float)] {
+            let rampX: [Float] = (0..<Self.size * Self.size).map { Float(50 + 3 * ($0 % Self.size)) }
+            let rampY: [Float] = (0..<Self.size * Self.size).map { Float(50 + 3 * ($0 / Self.size)) }
+            let x = Self.corrupt(corruption, severity: 3, seed: seed, image: rampX)
+            let y = Self.corrupt(corruption, severity: 3, seed: seed, image: rampY)
+            return zip(x, y).map { (($0 - 50) / 3, ($1 - 50) / 3) }
+        }
+        /// Output pixels whose source point lies well inside the image (no border involved).
+        func interior(_ points: [(x: Float, y: Float)]) -> [(x: Float, y: Float, source: (x: Float, y: Float))] {
+            points.indices.compactMap { index in
+                let point = points[index]
+                guard point.x > 1, point.x < Float(Self.size) - 2, point.y > 1, point.y < Float(Self.size) - 2 else { return nil }
+                return (Float(index % Self.size), Float(index / Self.size), point)
+            }
+        }
+        for (corruption, zoom) in [(Corruption.tighterCrop, Float(1.25)), (.looserCrop, 0.8)] {
+            let pixels = interior(sourcePoints(corruption))
+            #expect(pixels.count > 300)
+            for pixel in pixels {
+                #expect(abs(pixel.source.x - (centre + (pixel.x - centre) / zoom)) < 1e-2
+                        && abs(pixel.source.y - (centre + (pixel.y - centre) / zoom)) < 1e-2,
+                        "\(corruption) at (\(pixel.x), \(pixel.y)) sampled \(pixel.source)")
+            }
+        }
+        func radius(_ x: Float, _ y: Float) -> Float { hypotf(x - centre, y - centre) }
+        let turned = interior(sourcePoints(.rotation)).filter { radius($0.x, $0.y) > 5 }
+        let angles = turned.map { pixel in
+            let output = atan2f(pixel.y - centre, pixel.x - centre)
+            let source = atan2f(pixel.source.y - centre, pixel.source.x - centre)
+            return remainderf(source - output, 2 * .pi) * 180 / .pi
+        }
+        let sense: Float = try #require(angles.first) > 0 ? 1 : -1
+        #expect(turned.count > 300 && angles.allSatisfy { abs($0 - sense * 15) < 0.2 }, "\(angles.prefix(5))")
+        #expect(turned.allSatisfy { abs(radius($0.source.x, $0.source.y) - radius($0.x, $0.y)) < 1e-2 })
+        let shifted = interior(sourcePoints(.offCentre))
+        let first = try #require(shifted.first)
+        let shift = (first.x - first.source.x, first.y - first.source.y)
+        #expect(abs(hypotf(shift.0, shift.1) - 6) < 1e-3, "\(shift)")
+        #expect(shifted.allSatisfy { abs($0.x - $0.source.x - shift.0) < 1e-2 && abs($0.y - $0.source.y - shift.1) < 1e-2 })
     }
 }
