@@ -140,12 +140,6 @@ public final class Trainer {
 
     private static let finalEpochsFolder = "final-epochs"
 
-    /// The averaged model and its card.
-    private var averagedFiles: [String] {
-        let path = Self.averagedModelPath(in: directory)
-        return [path, ModelFile.cardPath(for: path)]
-    }
-
     /// Where a run in `directory` records its recipe, when it starts.
     public static func recipePath(in directory: String) -> String { directory + "/recipe.json" }
 
@@ -161,24 +155,23 @@ public final class Trainer {
     public func run() throws -> TrainingState {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let data = Checkpoint.dataChecksum(training: training, validation: validation, votes: voteDistributions)
+        var stale: [String] = []
         if FileManager.default.fileExists(atPath: checkpointPath) {
             try Checkpoint.restore(from: checkpointPath, recipe: recipe, data: data, model: model, optimizer: optimizer,
                                    state: &state)
             log("resumed from \(checkpointPath) after epoch \(state.completedEpochs)")
         } else {
             // A run without a checkpoint starts over: teachers' answers or records left by a start that never
-            // finished an epoch belong to that start, not this one, and the last epochs' models and their mean
-            // belong to an earlier run.
-            for file in [Teacher.cacheFileName, Teacher.recordFileName, Self.finalEpochsFolder].map({ directory + "/" + $0 })
-                + averagedFiles where FileManager.default.fileExists(atPath: file) {
-                try FileManager.default.removeItem(atPath: file)
-            }
+            // finished an epoch belong to that start, not this one, and the last epochs' models belong to an earlier
+            // run.
+            stale = [Teacher.cacheFileName, Teacher.recordFileName, Self.finalEpochsFolder].map { directory + "/" + $0 }
         }
-        // An extended run's earlier mean describes its earlier end: gone before training goes on.
+        // The mean of a run's last epochs describes its end: gone before training goes on (a new run, an extended one).
         if state.completedEpochs < recipe.epochs && !state.stoppedEarly {
-            for file in averagedFiles where FileManager.default.fileExists(atPath: file) {
-                try FileManager.default.removeItem(atPath: file)
-            }
+            stale += [Self.averagedModelPath(in: directory), ModelFile.cardPath(for: Self.averagedModelPath(in: directory))]
+        }
+        for file in stale where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.removeItem(atPath: file)
         }
         // Written again on a resume, so a run extended with --epochs records its new length.
         try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(recipe)), to: Self.recipePath(in: directory))
