@@ -9,13 +9,15 @@ import NIOHTTP1
 ///   of the previous response or of its own headers: a connection that never delivered a request in time gets 408
 ///   and is closed, an idle keep-alive connection is closed silently, a stalled body is cut. The deadline restarts
 ///   when a request's headers arrive on an idle connection, when a response is queued (for a request answered before
-///   its body arrived, once the body has arrived), when it passes while a response is leaving the outgoing buffer at
+///   its body arrived, once the body has arrived; for a pipelined request read behind it, which then has a whole
+///   timeout to arrive now that its reading resumes), when it passes while a response is leaving the outgoing buffer at
 ///   ``minimumDrainBytesPerSecond`` or faster, and when the response has been sent whole; so a client that stops
 ///   reading its answer, or reads it slower than that, is cut within two timeouts (the close discards what was not
 ///   sent), and one that reads slowly gets the whole answer. (A pipelined request's answer that waits behind an unread
 ///   one is not bounded this way: only the connection limit bounds it.)
 /// - a request with `Expect: 100-continue` gets `100 Continue` when its route starts reading the body (the route
-///   sends a ``ContinueEvent``, see ``ContinuingRequestBody``);
+///   sends a ``ContinueEvent``, see ``ContinuingRequestBody``); one answered before that (413, 415, 503) gets
+///   `Connection: close` and the connection closes after the answer, as its client sends no body;
 /// - a client that closes its side while its request waits or is analysed has the connection closed (the request
 ///   then is not analysed);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
@@ -148,17 +150,32 @@ final class ConnectionGuard: ChannelDuplexHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard !upgraded, case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        guard !upgraded else { return context.write(data, promise: promise) }
+        // A request answered before it was asked for the body it announced with `Expect: 100-continue` (413, 415,
+        // 503) never gets that body: its client cannot reuse the connection, which closes after the answer.
+        let answeredUnasked = readingRequest && continueExpected
+        switch unwrapOutboundIn(data) {
+        case var .head(head) where answeredUnasked:
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            return context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .head, .body:
+            return context.write(data, promise: promise)
+        case .end:
+            break
+        }
         requestsInProgress = max(0, requestsInProgress - 1)
         responsesWritten += 1
         responsesSending += 1
-        if isIdle { armDeadline(context: context) }
+        // A pipelined request whose head arrived while this one was answered (the deadline stopped at this one's
+        // end) must now arrive whole in time, or a client could stall its body forever.
+        if isIdle || (readingRequest && deadline == nil) { armDeadline(context: context) }
         let sent = promise ?? context.eventLoop.makePromise()
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         sent.futureResult.whenComplete { _ in
             let (handler, context) = loopBound.value
             handler.responsesSending -= 1
             handler.bufferedAtDeadline = nil
+            if answeredUnasked, !handler.closing { return handler.close(context: context) }
             // The whole answer has left: the idle window starts now rather than when it was queued.
             if handler.isIdle, context.channel.isActive { handler.armDeadline(context: context) }
         }

@@ -113,7 +113,8 @@ public struct EmovereServer: Sendable {
                                     maximumFaces: configuration.maximumFacesPerImage,
                                     maximumMessageBytes: configuration.maximumFrameBytes,
                                     streams: Allowance(limit: configuration.maximumStreams),
-                                    idleTimeout: .seconds(configuration.streamIdleSeconds), logger: logger)
+                                    idleTimeout: .seconds(configuration.streamIdleSeconds),
+                                    writeTimeout: .seconds(configuration.requestTimeoutSeconds), logger: logger)
         let crossOrigin = configuration.crossOrigin
         webSocketRouter.ws("/v1/stream", shouldUpgrade: { request, context in
             // Browsers let any page open a WebSocket anywhere: the server checks the page's origin itself (RFC 6455
@@ -124,8 +125,8 @@ public struct EmovereServer: Sendable {
                 throw await context.refuseUpgrade(.originNotAllowed(origin: origin ?? ""))
             }
             return .upgrade([:])
-        }) { inbound, outbound, _ in
-            try await session.run(inbound: inbound, outbound: outbound)
+        }) { inbound, outbound, context in
+            try await session.run(inbound: inbound, outbound: outbound, channel: context.requestContext.channel)
         }
         let logger = logger
         let requestTimeout = TimeAmount.seconds(Int64(configuration.requestTimeoutSeconds))

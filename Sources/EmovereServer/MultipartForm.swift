@@ -8,8 +8,13 @@ struct MultipartPart: Sendable, Equatable {
 
 /// A minimal `multipart/form-data` reader: enough for browsers' and curl's file uploads (`-F file=@photo.jpg`).
 enum MultipartForm {
+    /// The most parts a form may have: an upload is one file and perhaps a few fields, and a body of empty parts
+    /// (11 bytes each) would otherwise cost about 170 MB of part records per 10 MB.
+    static let maximumParts = 64
+
     /// The parts of `body` delimited by `boundary`.
-    /// - Throws: ``ServerError/malformedRequest(_:)`` when the body does not follow the multipart syntax.
+    /// - Throws: ``ServerError/malformedRequest(_:)`` when the body does not follow the multipart syntax or has more
+    ///   than ``maximumParts`` parts.
     static func parts(of body: [UInt8], boundary: String) throws(ServerError) -> [MultipartPart] {
         guard !boundary.isEmpty, boundary.utf8.count <= 200 else {
             throw .malformedRequest("multipart/form-data needs a boundary parameter of 1 to 200 characters, received '\(boundary)'")
@@ -27,6 +32,9 @@ enum MultipartForm {
                 throw .malformedRequest("multipart boundary not followed by CRLF at byte \(position)")
             }
             position += 2
+            guard parts.count < maximumParts else {
+                throw .malformedRequest("multipart form has more than \(maximumParts) parts; expected one file and at most a few fields")
+            }
             guard let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: position) else {
                 throw .malformedRequest("multipart part at byte \(position) has no blank line after its headers")
             }

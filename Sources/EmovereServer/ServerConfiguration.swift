@@ -27,7 +27,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The most connections open at once (HTTP and WebSocket); more are answered 503 and closed.
     public var maximumConnections: Int
     /// Seconds a request has to arrive whole (request line, headers, body) after the connection opens or the
-    /// previous response ends; slower connections are closed (408 when no request arrived at all).
+    /// previous response ends; slower connections are closed (408 when no request arrived at all). Also how long a
+    /// WebSocket stream's reply may wait for the client to read before its connection is cut.
     public var requestTimeoutSeconds: Int
     /// Seconds a WebSocket stream may stay without a message from the client before the server closes it.
     public var streamIdleSeconds: Int

@@ -4,6 +4,7 @@ import EmovereFiles
 import EmovereVision
 import Foundation
 import HummingbirdWebSocket
+import NIOCore
 import Logging
 
 /// One `GET /v1/stream` WebSocket connection: the client sends JPEG (or PNG) frames as binary messages and gets one
@@ -45,10 +46,75 @@ struct StreamSession {
     let streams: Allowance
     /// How long the client may send nothing before the server closes the stream.
     let idleTimeout: Duration
+    /// How long a reply may wait for the client to read before the connection is cut.
+    let writeTimeout: Duration
     let logger: Logger
 
-    /// Serves the connection until the client closes it or sends no message for `idleTimeout`.
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+    /// How long a client has to answer (or read) the close frame of an idle stream before the connection is cut.
+    static let closeGrace = Duration.seconds(5)
+
+    /// What the stream's watchdog does next.
+    enum WatchdogStep: Equatable {
+        /// Nothing is due before this instant.
+        case wait(until: ContinuousClock.Instant)
+        /// The client sent nothing for the idle timeout: send a close frame, and cut the connection after
+        /// ``closeGrace``.
+        case closeIdle
+        /// A reply has waited the write timeout for the client to read: cut the connection (a close frame could not
+        /// leave either).
+        case cutUnreadConnection
+    }
+
+    /// The watchdog's step at `now`, the client's last message at `lastMessage`, and replies waiting to be sent since
+    /// `sendingSince` (nil: none).
+    static func watchdogStep(now: ContinuousClock.Instant, lastMessage: ContinuousClock.Instant,
+                             sendingSince: ContinuousClock.Instant?, idleTimeout: Duration,
+                             writeTimeout: Duration) -> WatchdogStep {
+        if let sendingSince, now - sendingSince >= writeTimeout { return .cutUnreadConnection }
+        let idleDeadline = lastMessage + idleTimeout
+        if now >= idleDeadline { return .closeIdle }
+        // Awake at least once a write timeout: a reply may start waiting at any moment.
+        return .wait(until: min((sendingSince ?? now) + writeTimeout, idleDeadline))
+    }
+
+    /// Sends the replies as JSON text messages, and knows since when replies have waited to be sent.
+    struct Replies: Sendable {
+        /// Replies being sent: how many, and since when at least one has been.
+        private struct Sending {
+            var count = 0
+            var since: ContinuousClock.Instant?
+        }
+
+        let outbound: WebSocketOutboundWriter
+        private let sending = Locked(Sending())
+
+        init(outbound: WebSocketOutboundWriter) {
+            self.outbound = outbound
+        }
+
+        /// Since when replies have been waiting to be sent without a pause (nil: none is).
+        var sendingSince: ContinuousClock.Instant? { sending.withValue { $0.since } }
+
+        func send(_ reply: some Encodable) async throws {
+            let text = String(decoding: try JSONEncoder.sortedKeys().encode(reply), as: UTF8.self)
+            sending.withValue {
+                if $0.count == 0 { $0.since = .now }
+                $0.count += 1
+            }
+            defer {
+                sending.withValue {
+                    $0.count -= 1
+                    if $0.count == 0 { $0.since = nil }
+                }
+            }
+            try await outbound.write(.text(text))
+        }
+    }
+
+    /// Serves the connection until the client closes it, sends no message for `idleTimeout` (a close frame, and
+    /// `channel` closed ``closeGrace`` later unless the client closed first) or leaves a reply unread for
+    /// `writeTimeout` (`channel` closed).
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel) async throws {
         guard streams.take(1) else {
             // Each stream may hold a few frames: the count, not only the connections, bounds their memory.
             logger.debug("stream refused: \(streams.limit) streams open")
@@ -63,16 +129,34 @@ struct StreamSession {
         }
         let mailbox = FrameMailbox<[UInt8], Never>(policy: .newest)
         let lastMessage = Locked(ContinuousClock.now)  // of any kind: the idle watchdog's clock
+        let replies = Replies(outbound: outbound)
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let watchdog = Task { [idleTimeout] in
+        let watchdog = Task { [idleTimeout, writeTimeout, logger] in
             while true {
-                let deadline = lastMessage.withValue { $0 } + idleTimeout
-                if ContinuousClock.now >= deadline {
+                let step = Self.watchdogStep(now: .now, lastMessage: lastMessage.withValue { $0 },
+                                             sendingSince: replies.sendingSince, idleTimeout: idleTimeout,
+                                             writeTimeout: writeTimeout)
+                switch step {
+                case let .wait(until: deadline):
+                    do { try await Task.sleep(until: deadline) } catch { return }  // cancelled: the stream has ended
+                case .closeIdle:
                     logger.debug("stream closed: no message for \(idleTimeout)")
-                    try await outbound.close(.goingAway, reason: "no message for \(idleTimeout)")
-                    return
+                    // The close frame may wait on a client that reads nothing, and a client may never answer it.
+                    let closing = Task {
+                        do {
+                            try await outbound.close(.goingAway, reason: "no message for \(idleTimeout)")
+                        } catch {
+                            logger.debug("stream close frame not sent: \(error)")
+                        }
+                    }
+                    do { try await Task.sleep(for: Self.closeGrace) } catch { return }  // the stream ended in time
+                    closing.cancel()
+                    logger.debug("stream cut: its close frame unanswered for \(Self.closeGrace)")
+                    return channel.close(promise: nil)
+                case .cutUnreadConnection:
+                    logger.debug("stream cut: a reply waited \(writeTimeout) for the client to read")
+                    return channel.close(promise: nil)
                 }
-                try await Task.sleep(until: deadline)
             }
         }
         defer { watchdog.cancel() }
@@ -87,9 +171,8 @@ struct StreamSession {
                         signal.yield()
                     case .text:
                         lastMessage.withValue { $0 = .now }
-                        try await send(ErrorReply(frame: nil, dropped: 0, error: .init(
-                            message: "expected a binary message holding a JPEG or PNG frame, received a text message")),
-                            to: outbound)
+                        try await replies.send(ErrorReply(frame: nil, dropped: 0, error: .init(
+                            message: "expected a binary message holding a JPEG or PNG frame, received a text message")))
                     }
                 }
             }
@@ -97,7 +180,7 @@ struct StreamSession {
                 var tracking = Tracking()
                 for await _ in signals {
                     guard let frame = mailbox.take() else { continue }
-                    try await analyze(frame, tracking: &tracking, outbound: outbound)
+                    try await analyze(frame, tracking: &tracking, replies: replies)
                 }
             }
             try await group.waitForAll()
@@ -105,7 +188,7 @@ struct StreamSession {
     }
 
     private func analyze(_ frame: FrameMailbox<[UInt8], Never>.Delivery, tracking: inout Tracking,
-                         outbound: WebSocketOutboundWriter) async throws {
+                         replies: Replies) async throws {
         let limits = limits
         let stopwatch = Stopwatch()
         let analysis: Analysis
@@ -116,8 +199,8 @@ struct StreamSession {
             }
         } catch let error as ServerError {
             metrics.recordStreamFrame(dropped: frame.dropped, failed: true)
-            try await send(ErrorReply(frame: frame.number, dropped: frame.dropped, error: .init(message: error.description)),
-                           to: outbound)
+            try await replies.send(ErrorReply(frame: frame.number, dropped: frame.dropped,
+                                              error: .init(message: error.description)))
             return
         }
         metrics.recordStreamFrame(dropped: frame.dropped)
@@ -127,13 +210,9 @@ struct StreamSession {
                        landmarks: face.landmarks)
         }
         let milliseconds = stopwatch.elapsedSeconds * 1000
-        try await send(Reply(frame: frame.number, dropped: frame.dropped, width: analysis.width, height: analysis.height,
-                             milliseconds: (milliseconds * 10).rounded() / 10, skippedFaces: analysis.skippedFaces,
-                             faces: faces), to: outbound)
-    }
-
-    private func send(_ reply: some Encodable, to outbound: WebSocketOutboundWriter) async throws {
-        try await outbound.write(.text(String(decoding: try JSONEncoder.sortedKeys().encode(reply), as: UTF8.self)))
+        try await replies.send(Reply(frame: frame.number, dropped: frame.dropped, width: analysis.width,
+                                     height: analysis.height, milliseconds: (milliseconds * 10).rounded() / 10,
+                                     skippedFaces: analysis.skippedFaces, faces: faces))
     }
 }
 

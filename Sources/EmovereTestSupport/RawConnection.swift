@@ -14,7 +14,8 @@ public final class RawConnection: @unchecked Sendable {
 
     private let descriptor: Int32
 
-    public init(port: Int, readTimeoutSeconds: Int = 120) throws {
+    /// `receiveBufferBytes` shrinks the socket's receive buffer (for a client that reads nothing to fill up soon).
+    public init(port: Int, readTimeoutSeconds: Int = 120, receiveBufferBytes: Int32? = nil) throws {
         #if os(Linux)
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -23,6 +24,9 @@ public final class RawConnection: @unchecked Sendable {
         guard descriptor >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
         var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if var receiveBufferBytes {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &receiveBufferBytes, socklen_t(MemoryLayout<Int32>.size))
+        }
         #if canImport(Darwin)
         // A send to a peer that closed raises SIGPIPE unless the socket says otherwise (Linux: MSG_NOSIGNAL).
         var noSignal: Int32 = 1

@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most connections open at once (HTTP and WebSocket); more are answered 503 and closed.")
     var maxConnections = 512
 
-    @Option(help: "Seconds a request (line, headers and body) has to arrive, counted from the connection's start or its previous response; also the keep-alive idle limit.")
+    @Option(help: "Seconds a request (line, headers and body) has to arrive, counted from the connection's start or its previous response; also the keep-alive idle limit, and how long a WebSocket stream's reply may wait for the client to read.")
     var requestTimeout = 30
 
     @Option(help: "Seconds a WebSocket stream may go without a message before the server closes it.")

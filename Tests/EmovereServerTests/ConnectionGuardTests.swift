@@ -41,6 +41,14 @@ struct ConnectionGuardTests {
         return (connection, status(answer), answer)
     }
 
+    /// The value of the metric `name` (a line `name value`, without labels) in the server's `/metrics`; nil when absent.
+    static func metric(_ name: String, port: Int) throws -> Int? {
+        let metrics = try RawConnection(port: port)
+        metrics.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let line = metrics.receive().bytes.text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) }
+    }
+
     /// The status line's code, or nil when the bytes do not start with one.
     static func status(_ bytes: [UInt8]) -> Int? {
         let line = bytes.text.prefix { $0 != "\r" }
@@ -285,12 +293,7 @@ struct ConnectionGuardTests {
         configuration.maximumWaitingAnalyses = 0
         configuration.maximumBodyBytes = 1024
         try await Self.withServer(configuration) { port in
-            func heldBytes() throws -> Int? {
-                let metrics = try RawConnection(port: port)
-                metrics.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                let line = metrics.receive().bytes.text.split(separator: "\n").first { $0.hasPrefix("emovere_uploads_held_bytes ") }
-                return line.flatMap { Double($0.split(separator: " ")[1]) }.map { Int($0) }
-            }
+            func heldBytes() throws -> Int? { try Self.metric("emovere_uploads_held_bytes", port: port) }
             let upload = "POST /v1/analyze HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
             let first = try RawConnection(port: port)
             first.send(upload + "Content-Length: 1000\r\n\r\n" + String(repeating: "x", count: 800))
@@ -330,13 +333,57 @@ struct ConnectionGuardTests {
         }
     }
 
-    /// A WebSocket stream without messages is closed by the server (a close frame, then the end of the connection).
+    /// A WebSocket stream without messages is closed by the server: a close frame, then the end of the connection,
+    /// the client answering nothing.
     @Test func idleStreamIsClosed() async throws {
         var configuration = Self.patientConfiguration
         configuration.streamIdleSeconds = 1
         try await Self.withServer(configuration) { port in
-            let closing = try LoopbackWebSocket(port: port).closing()
+            let stream = try LoopbackWebSocket(port: port)
+            let closing = try stream.closing()
             #expect(closing != nil, "no close frame")
+            #expect(try stream.receive() == nil, "a frame after the close frame")
+        }
+    }
+
+    /// A stream client that sends messages and reads none of the replies is cut once a reply has waited
+    /// `--request-timeout` (3 s here) to be sent: the replies once waited for it for good, holding the connection and
+    /// the stream's frames. Here 100,000 one-letter text messages ask for about 12 MB of error replies, more than the
+    /// sockets buffer (the client's receive buffer is small); the stream must end with most replies unsent.
+    @Test func aStreamClientThatReadsNothingIsCut() async throws {
+        var configuration = Self.patientConfiguration
+        configuration.requestTimeoutSeconds = 3
+        try await Self.withServer(configuration) { port in
+            let connection = try RawConnection(port: port, receiveBufferBytes: 4096)
+            connection.send("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            var received = connection.receive { $0.text.contains("\r\n\r\n") }.bytes
+            #expect(Self.status(received) == 101, "\(received.text.prefix(300))")
+            let separator = Array("\r\n\r\n".utf8)
+            received.removeFirst((received.indices.first { received[$0...].starts(with: separator) } ?? 0) + 4)
+            let messages = 100_000
+            connection.send(Array(repeatElement(LoopbackWebSocket.frame(opcode: 1, [0x78]), count: messages).joined()))
+            // Reading nothing until the server has opened the stream and let it go: within a minute (without the
+            // write timeout it held the stream past two minutes; the pings, unanswered, could not leave either).
+            func streamsOpen() throws -> Int? { try Self.metric("emovere_stream_connections", port: port) }
+            let deadline = Date().addingTimeInterval(60)
+            while try streamsOpen() != 1 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+            while try streamsOpen() != 0 && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+            #expect(try streamsOpen() == 0, "the stream still open a minute after its replies stopped leaving")
+            var replies = 0
+            var closed = false
+            while replies < messages {
+                let read = connection.receive { !$0.isEmpty }
+                received += read.bytes
+                while let frame = try LoopbackWebSocket.parseFrame(&received) {
+                    if frame.opcode == 1 { replies += 1 }
+                }
+                if read.bytes.isEmpty {
+                    closed = read.closed
+                    break
+                }
+            }
+            #expect(closed && replies < messages, "\(replies) of \(messages) replies, closed: \(closed)")
         }
     }
 

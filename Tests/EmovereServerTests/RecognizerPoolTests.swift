@@ -141,6 +141,18 @@ struct UploadParsingTests {
         #expect(Array(parts[1].body) == Array("\r\n--X".utf8))
     }
 
+    /// A form of many empty parts is refused at the limit (a 10 MB body of them once made about a million records).
+    @Test func multipartFormsHaveAtMost64Parts() throws {
+        func form(parts: Int) -> [UInt8] {
+            Array(("--b" + String(repeating: "\r\n\r\n\r\n\r\n--b", count: parts) + "--\r\n").utf8)
+        }
+        #expect(try MultipartForm.parts(of: form(parts: 64), boundary: "b").count == 64)
+        #expect(throws: ServerError.malformedRequest(
+            "multipart form has more than 64 parts; expected one file and at most a few fields")) {
+            try MultipartForm.parts(of: form(parts: 65), boundary: "b")
+        }
+    }
+
     /// The boundary search (linear time: the client picks the boundary) against a naive twin, on strings of two
     /// letters, where partial matches abound.
     @Test func boundarySearchMatchesANaiveSearch() {
