@@ -69,10 +69,12 @@ public struct ImageFolderLoader: Sendable {
             classFolders += 1
             for file in try Self.contents(of: classFolder) where !file.hasPrefix(".") {
                 let fileExtension = file.split(separator: ".").last.map { $0.lowercased() } ?? ""
-                if file.contains("."), Self.imageExtensions.contains(fileExtension) {
-                    files.append((Self.join(classFolder, file), emotion.rawValue, emotion.name + "/" + file))
+                let path = Self.join(classFolder, file)
+                // A subfolder is ignored, even one named like an image (`old.jpg`).
+                if file.contains("."), Self.imageExtensions.contains(fileExtension), !Self.isFolder(path) {
+                    files.append((path, emotion.rawValue, emotion.name + "/" + file))
                 } else {
-                    ignored.append(Self.join(classFolder, file))
+                    ignored.append(path)
                 }
             }
         }
@@ -184,11 +186,12 @@ public struct ImageFolderLoader: Sendable {
     }
 
     static func subdirectories(of folder: String) throws(DataError) -> [String] {
-        try contents(of: folder).filter { name in
-            var isDirectory: ObjCBool = false
-            return !name.hasPrefix(".")
-                && FileManager.default.fileExists(atPath: join(folder, name), isDirectory: &isDirectory)
-                && isDirectory.boolValue
-        }
+        try contents(of: folder).filter { name in !name.hasPrefix(".") && isFolder(join(folder, name)) }
+    }
+
+    /// Whether `path` is a folder (or a link to one).
+    static func isFolder(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 }

@@ -136,16 +136,16 @@ struct Train: ParsableCommand {
         if FileManager.default.fileExists(atPath: checkpoint) && !resume {
             throw ValidationError("\(out) already holds a checkpoint; pass --resume to continue it or choose another --out")
         }
-        // A run stopped in its first epoch left its recipe but no checkpoint, log or best model: --resume starts it
-        // again (run()). One with finished epochs whose checkpoint is gone is not overwritten.
+        // A run stopped in its first epoch left its recipe but no checkpoint or log (perhaps a best model, written
+        // before the first checkpoint): --resume starts it again (run()). One with finished epochs (a log, written
+        // after each epoch's checkpoint) whose checkpoint is gone is not overwritten.
         if resume && !FileManager.default.fileExists(atPath: checkpoint) {
-            let files = (recipe: Trainer.recipePath(in: out), log: Trainer.logPath(in: out),
-                         best: Trainer.bestModelPath(in: out))
-            guard FileManager.default.fileExists(atPath: files.recipe) else {
+            guard FileManager.default.fileExists(atPath: Trainer.recipePath(in: out)) else {
                 throw ValidationError("--resume: no checkpoint at \(checkpoint), and no run was started in \(out)")
             }
-            if let finished = [files.log, files.best].first(where: { FileManager.default.fileExists(atPath: $0) }) {
-                throw ValidationError("--resume: no checkpoint at \(checkpoint), but the run finished epochs (\(finished) is there): its checkpoint was removed, so it cannot continue; start a new run in another --out")
+            let log = Trainer.logPath(in: out)
+            if FileManager.default.fileExists(atPath: log) {
+                throw ValidationError("--resume: no checkpoint at \(checkpoint), but the run finished epochs (\(log) is there): its checkpoint was removed, so it cannot continue; start a new run in another --out")
             }
         }
         var isDirectory: ObjCBool = false
@@ -155,7 +155,9 @@ struct Train: ParsableCommand {
         try OutputPaths.checkFoldersAbove(out, option: "--out")
         try CommandSupport.validateInputSize(inputSize)
         if softLabelWeight != nil && softLabels == nil { throw ValidationError("--soft-label-weight needs --soft-labels") }
-        for (option, path) in teacher.map({ ("--teacher", $0) }) + initialWeights.map({ ("--initial-weights", $0) })
+        // A resumed run takes its weights from its checkpoint: its starting files may be gone.
+        let startingFiles = resume && FileManager.default.fileExists(atPath: checkpoint) ? [] : initialWeights
+        for (option, path) in teacher.map({ ("--teacher", $0) }) + startingFiles.map({ ("--initial-weights", $0) })
             + [("--soft-labels", softLabels)] {
             if let path, !FileManager.default.fileExists(atPath: path) {
                 throw ValidationError("\(option): no file at \(path)")

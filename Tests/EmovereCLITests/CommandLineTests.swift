@@ -330,7 +330,8 @@ struct CommandLineTests {
     }
 
     /// "Run the same command with --resume" works for a run stopped in its first epoch (its recipe written, no
-    /// checkpoint yet): it starts again; a folder where no run started is refused.
+    /// checkpoint yet; perhaps its best model, written just before the first checkpoint): it starts again; a folder
+    /// where no run started is refused.
     @Test func resumeOfARunStoppedInItsFirstEpochStartsIt() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }
@@ -341,10 +342,11 @@ struct CommandLineTests {
         #expect(empty.status == 64 && empty.standardError.contains("no run was started in \(scratch.path)/empty"), "\(empty)")
         try FileManager.default.createDirectory(atPath: scratch.path + "/run", withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: URL(fileURLWithPath: scratch.path + "/run/recipe.json"))
+        try Data("stopped".utf8).write(to: URL(fileURLWithPath: scratch.path + "/run/best.safetensors"))
         let restarted = try CommandRunner.run(arguments + [scratch.path + "/run"])
         #expect(restarted.status == 0 && restarted.standardError.contains("stopped before its first epoch ended"),
                 "\(restarted)")
-        #expect(FileManager.default.fileExists(atPath: scratch.path + "/run/best.safetensors"))
+        #expect(try ModelFile.load(scratch.path + "/run/best.safetensors").card.architecture.inputSize == 48)
         // Finished epochs without their checkpoint are not started over (the best model would be overwritten).
         try FileManager.default.removeItem(atPath: scratch.path + "/run/checkpoint.safetensors")
         let orphaned = try CommandRunner.run(arguments + [scratch.path + "/run"])

@@ -25,18 +25,20 @@ struct ImageFolderLoaderTests {
 
     /// Images that are not square are stretched to the square, and the report says how many and names the first.
     /// Entries of class folders that are not read (other formats, files without an extension, subfolders) are counted
-    /// in a note naming the first: they were ignored without a word, `--strict` or not.
+    /// in a note naming the first: they were ignored without a word, `--strict` or not. A subfolder named like an image
+    /// is a subfolder (it was read as an undecodable image, fatal with `--strict`).
     @Test func ignoredEntriesAreNoted() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         try folder.write(try Self.face(1).pngData(), to: "test/happy/a.png")
         try folder.write(try Self.face(2).pngData(), to: "test/happy/b.webp")
         try folder.write(try Self.face(3).pngData(), to: "test/happy/more/c.png")
+        try folder.write(try Self.face(3).pngData(), to: "test/happy/old.jpg/d.png")
         try folder.write(try Self.face(4).pngData(), to: "test/sad/noextension")
         try folder.write([0], to: "test/sad/.DS_Store")
         let (dataset, report) = try ImageFolderLoader(strict: true).load(root: folder.path, split: .publicTest)
         #expect(dataset.count == 1)
-        #expect(report.notes.contains("ignored 3 entries of class folders that are not a .png, .jpg or .jpeg file (first: \(folder.path)/test/happy/b.webp)"),
+        #expect(report.notes.contains("ignored 4 entries of class folders that are not a .png, .jpg or .jpeg file (first: \(folder.path)/test/happy/b.webp)"),
                 "\(report.notes)")
     }
 

@@ -632,6 +632,16 @@ struct TrainerStartingPointTests {
         finished.log = { quiet.append($0) }
         try finished.run()
         #expect(!quiet.contains { $0.hasPrefix("averaged") }, "\(quiet)")
+        // A run stopped between its last checkpoint and its log, or between its mean and the mean's card, finishes
+        // both when resumed.
+        let log = Trainer.logPath(in: directory.path)
+        let rows = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 5)
+        try (rows.dropLast().joined(separator: "\n") + "\n").write(toFile: log, atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: ModelFile.cardPath(for: averagedPath))
+        try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
+        #expect(try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n") == rows)
+        #expect(FileManager.default.fileExists(atPath: ModelFile.cardPath(for: averagedPath)))
         try FileManager.default.removeItem(atPath: averagedPath)
         try TrainerFixtures.trainer(recipe: recipe, directory: directory.path).run()
         #expect(TrainerFixtures.bits(of: try ModelFile.load(averagedPath).model) == TrainerFixtures.bits(of: averaged))

@@ -78,11 +78,22 @@ enum Teacher {
                 throw TrainingError.teacherAnswersForOtherImages(record: cache)
             }
             guard stored.metadata.filter({ !["testTimeAugmentation", "imagesSHA256"].contains($0.key) }) == settings,
-                  distillation.testTimeAugmentation == nil || stored.metadata["testTimeAugmentation"] == viewNames,
-                  let probabilities = try? stored.tensor(named: "probabilities"),
-                  probabilities.shape == [training.count, classCount]
+                  distillation.testTimeAugmentation == nil || stored.metadata["testTimeAugmentation"] == viewNames
             else {
                 throw TrainingError.teacherChanged(path: paths, record: cache)
+            }
+            let probabilities: NamedArray
+            do {
+                probabilities = try stored.tensor(named: "probabilities")
+            } catch {
+                throw TrainingError.teacherCacheUnreadable(record: cache, reason: "\(error)")
+            }
+            guard probabilities.shape == [training.count, classCount] else {
+                throw TrainingError.teacherCacheUnreadable(
+                    record: cache, reason: "expected probabilities of shape [\(training.count), \(classCount)], found \(probabilities.shape)")
+            }
+            guard probabilities.values.allSatisfy({ $0.isFinite && $0 >= 0 && $0 <= 1 }) else {
+                throw TrainingError.teacherCacheUnreadable(record: cache, reason: "a probability outside 0...1")
             }
             return rows(probabilities.values, classCount: classCount)
         }

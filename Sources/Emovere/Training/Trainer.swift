@@ -68,7 +68,9 @@ public final class Trainer {
         self.validation = validation
         heldOutDigest = recipe.validationHoldOut == nil ? nil : validation.contentDigest
         self.directory = directory
-        model = try Self.initialModel(recipe)
+        // A run that resumes takes every weight from its checkpoint: its starting files need not be there any more.
+        model = FileManager.default.fileExists(atPath: Self.checkpointPath(in: directory))
+            ? try Model(architecture: recipe.architecture, seed: recipe.seed) : try Self.initialModel(recipe)
         model.network.setTrainingPrecision((recipe.precision ?? .float32).supported)
         optimizer = Optimizer(rule: recipe.optimizer, weightDecay: recipe.weightDecay, parameters: model.parameters)
         state = TrainingState(learningRate: recipe.learningRate)
@@ -203,31 +205,47 @@ public final class Trainer {
             let record = try trainEpoch(epoch, batches: sampler.batches(epoch: epoch, batchSize: recipe.batchSize,
                                                                         dropLast: true), stepsPerEpoch: stepsPerEpoch)
             try finishEpoch(record)
-            if let window = recipe.averagedFinalEpochs { try keepFinalEpoch(record, window: window) }
+            if recipe.averagedFinalEpochs != nil { try keepFinalEpoch(record) }
             try Checkpoint.save(to: checkpointPath, recipe: recipe, data: data, model: model, optimizer: optimizer,
                                 state: state)
-            try AtomicFile.write(
-                ([EpochRecord.csvHeader] + state.history.map(\.csvLine)).joined(separator: "\n") + "\n", to: logPath)
-            try epochFinished?(state)
+            if let window = recipe.averagedFinalEpochs { try removeEpochs(before: record.epoch - window + 1) }
+            try writeLog()
             epochsThisRun += 1
         }
+        // A run stopped after its last epoch's checkpoint but before its log: the log and curves get that epoch now.
+        if epochsThisRun == 0 && !state.history.isEmpty { try writeLog() }
         let ended = state.completedEpochs == recipe.epochs || state.stoppedEarly
+        // The mean and its card are written one after the other: a run stopped in between writes both again.
+        let averaged = Self.averagedModelPath(in: directory)
         if let window = recipe.averagedFinalEpochs, ended,
-           !FileManager.default.fileExists(atPath: Self.averagedModelPath(in: directory)) {
+           ![averaged, ModelFile.cardPath(for: averaged)].allSatisfy(FileManager.default.fileExists(atPath:)) {
             try saveAverage(window: window)
         }
         return state
     }
 
-    /// Saves the model after `record`'s epoch among the final epochs, and removes those that fell out of the last
-    /// `window`. Written before the epoch's checkpoint: a run stopped in between redoes the epoch and writes it again.
-    private func keepFinalEpoch(_ record: EpochRecord, window: Int) throws {
+    /// Rewrites `log.csv` from the history, then calls `epochFinished`.
+    private func writeLog() throws {
+        try AtomicFile.write(
+            ([EpochRecord.csvHeader] + state.history.map(\.csvLine)).joined(separator: "\n") + "\n", to: logPath)
+        try epochFinished?(state)
+    }
+
+    /// Saves the model after `record`'s epoch among the final epochs. Written before the epoch's checkpoint: a run
+    /// stopped in between redoes the epoch and writes it again.
+    private func keepFinalEpoch(_ record: EpochRecord) throws {
         let folder = directory + "/" + Self.finalEpochsFolder
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try ModelFile.save(model, card: card(for: record), to: Self.finalEpochPath(in: directory, epoch: record.epoch))
+    }
+
+    /// Removes the final epochs' models before `firstKept`, fallen out of the window. Done after the epoch's
+    /// checkpoint, so a run stopped in between (and resumed with fewer epochs) still has every model its mean needs.
+    private func removeEpochs(before firstKept: Int) throws {
+        let folder = directory + "/" + Self.finalEpochsFolder
         for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
             // NNN.safetensors and its NNN.card.json.
-            guard let epoch = Int(name.prefix { $0 != "." }), epoch <= record.epoch - window else { continue }
+            guard let epoch = Int(name.prefix { $0 != "." }), epoch < firstKept else { continue }
             try FileManager.default.removeItem(atPath: folder + "/" + name)
         }
     }
