@@ -31,4 +31,20 @@ final class Allowance: Sendable {
     func give(_ count: Int) {
         taken.subtract(count, ordering: .relaxed)
     }
+
+    /// Units taken for as long as the hold lives: given back when the last reference to it goes (a response body
+    /// that captures it, whether it was sent whole or dropped with its connection).
+    final class Hold: Sendable {
+        private let allowance: Allowance
+        let count: Int
+
+        /// Takes `count` units of `allowance`; nil (holding nothing) when that would pass its limit.
+        init?(_ count: Int, of allowance: Allowance) {
+            guard allowance.take(count) else { return nil }
+            self.allowance = allowance
+            self.count = count
+        }
+
+        deinit { allowance.give(count) }
+    }
 }

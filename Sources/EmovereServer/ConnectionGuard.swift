@@ -18,6 +18,8 @@ import NIOHTTP1
 /// - a request with `Expect: 100-continue` gets `100 Continue` when its route starts reading the body (the route
 ///   sends a ``ContinueEvent``, see ``ContinuingRequestBody``); one answered before that (413, 415, 503) gets
 ///   `Connection: close` and the connection closes after the answer, as its client sends no body;
+/// - a response whose body is held against a budget (an annotated picture, ``KeepUntilAnsweredEvent``) keeps its
+///   hold until the response has been sent whole or the connection has closed;
 /// - a client that closes its side while its request waits or is analysed has the connection closed (the request
 ///   then is not analysed);
 /// - a request the HTTP parser rejects gets 400 (431 for oversized headers, 501 for an unknown method) and the
@@ -76,6 +78,15 @@ final class ConnectionGuard: ChannelDuplexHandler {
     /// `Expect: 100-continue`) and has not had it.
     struct ContinueEvent: Sendable {}
 
+    /// Asks the guard to keep `hold` (the budget bytes of a response's body) until the next response has been sent
+    /// whole, or the connection has closed.
+    struct KeepUntilAnsweredEvent: Sendable {
+        let hold: Allowance.Hold
+    }
+
+    /// The holds kept until the next response has been sent.
+    private var keptUntilAnswered: [Allowance.Hold] = []
+
     init(connections: ConnectionRegistry, requestTimeout: TimeAmount, allowsAnyOrigin: Bool = false) {
         self.connections = connections
         self.requestTimeout = requestTimeout
@@ -91,8 +102,14 @@ final class ConnectionGuard: ChannelDuplexHandler {
         context.fireChannelActive()
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        keptUntilAnswered = []  // their responses will not be sent
+        context.fireChannelInactive()
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         cancelDeadline()
+        keptUntilAnswered = []
     }
 
     private func start(context: ChannelHandlerContext) {
@@ -171,7 +188,10 @@ final class ConnectionGuard: ChannelDuplexHandler {
         if isIdle || (readingRequest && deadline == nil) { armDeadline(context: context) }
         let sent = promise ?? context.eventLoop.makePromise()
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let kept = keptUntilAnswered
+        keptUntilAnswered = []
         sent.futureResult.whenComplete { _ in
+            withExtendedLifetime(kept) {}  // sent, or the connection closed: the holds go
             let (handler, context) = loopBound.value
             handler.responsesSending -= 1
             handler.bufferedAtDeadline = nil
@@ -186,6 +206,11 @@ final class ConnectionGuard: ChannelDuplexHandler {
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         if let refusal = event as? RefusalEvent {
             upgradeRefusal = refusal.error
+            promise?.succeed(())
+            return
+        }
+        if let keep = event as? KeepUntilAnsweredEvent {
+            keptUntilAnswered.append(keep.hold)
             promise?.succeed(())
             return
         }

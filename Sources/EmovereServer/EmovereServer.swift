@@ -48,7 +48,10 @@ public struct EmovereServer: Sendable {
         self.pool = pool
         self.metrics = ServerMetrics()
         self.logger = logger
-        self.bodyBudget = Allowance(limit: (pool.capacity + pool.maximumWaiting) * configuration.maximumBodyBytes)
+        // A full body for each analysis that may run or wait (all of memory, for a pool that lets any number wait).
+        let places = pool.capacity.addingReportingOverflow(pool.maximumWaiting)
+        let budget = places.partialValue.multipliedReportingOverflow(by: configuration.maximumBodyBytes)
+        self.bodyBudget = Allowance(limit: places.overflow || budget.overflow ? .max : budget.partialValue)
         self.resources = try StaticResources.load()
         do {
             self.cardJSON = Array(try JSONEncoder.sortedKeys(pretty: true).encode(ModelsResponse(card: pool.card, detector: pool.detector)))
@@ -256,8 +259,10 @@ public struct EmovereServer: Sendable {
                              annotate: annotate, with: recognizer)
         }
         metrics.recordFaces(analysis.faces.count)
+        bodyBudget.give(heldBytes)  // the upload is analysed: its bytes are done with
+        heldBytes = 0
         if annotate, let png = analysis.annotatedPNG {
-            return Self.response(png, contentType: "image/png")
+            return try await annotatedResponse(png, context: context)
         }
         let json = AnalysisResponse(width: analysis.width, height: analysis.height, detector: pool.detector,
                                     faces: analysis.faces.map { FaceRecord($0) }, skippedFaces: analysis.skippedFaces)
@@ -306,6 +311,21 @@ public struct EmovereServer: Sendable {
         case "0", "false", "no": return false
         default: throw .malformedRequest("query parameter \(name) must be 1 or 0 (true or false), received '\(value)'")
         }
+    }
+
+    /// The annotated picture, `png`, as the response, held against the uploads' budget until the connection has sent
+    /// it (it can be many times its upload, and a client reading slowly would otherwise keep it in memory uncounted).
+    /// - Throws: ``ServerError/annotationTooLarge(bytes:limit:)`` when it is larger than the whole budget,
+    ///   ``ServerError/uploadsOverloaded(limit:)`` when the budget has no room for it now.
+    private func annotatedResponse(_ png: [UInt8], context: ServerRequestContext) async throws(ServerError) -> Response {
+        guard png.count <= bodyBudget.limit else {
+            throw .annotationTooLarge(bytes: png.count, limit: bodyBudget.limit)
+        }
+        guard let hold = Allowance.Hold(png.count, of: bodyBudget) else {
+            throw .uploadsOverloaded(limit: bodyBudget.limit)
+        }
+        await context.keepUntilAnswered(hold)
+        return Self.response(png, contentType: "image/png")
     }
 
     static func response(_ bytes: [UInt8], contentType: String, status: HTTPResponse.Status = .ok) -> Response {

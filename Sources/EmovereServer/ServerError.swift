@@ -27,8 +27,11 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
     case notImplemented(String)
     /// 503: every recognizer is busy and the waiting list is full.
     case overloaded(running: Int, waiting: Int)
-    /// 503: the request bodies being received and analysed already fill the server's budget of `limit` bytes.
+    /// 503: the request bodies being received and analysed, and the annotated pictures being sent, already fill the
+    /// server's budget of `limit` bytes.
     case uploadsOverloaded(limit: Int)
+    /// 413: the annotated PNG of an image is larger than all the bytes the server holds for uploads and answers.
+    case annotationTooLarge(bytes: Int, limit: Int)
     /// 503: the server already holds its maximum number of open connections.
     case tooManyConnections(limit: Int)
     /// 499 (as nginx counts it): the client closed its connection while its request waited for a recognizer, so it
@@ -52,7 +55,7 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .malformedRequest: .badRequest
         case .methodNotAllowed: .methodNotAllowed
-        case .bodyTooLarge, .imageTooLarge: .contentTooLarge
+        case .bodyTooLarge, .imageTooLarge, .annotationTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .undecodableImage: .unprocessableContent
         case .upgradeRequired: .upgradeRequired
@@ -92,7 +95,9 @@ public enum ServerError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .overloaded(running, waiting):
             return "server overloaded: \(running) analyses running and \(waiting) waiting; retry shortly"
         case let .uploadsOverloaded(limit):
-            return "server overloaded: the uploads it holds already fill its \(limit) bytes for request bodies (a full body for each analysis that may run or wait); retry shortly"
+            return "server overloaded: the uploads and annotated pictures it holds already fill its \(limit) bytes for them (a full body for each analysis that may run or wait); retry shortly"
+        case let .annotationTooLarge(bytes, limit):
+            return "annotated picture too large: its PNG is \(bytes) bytes, more than the \(limit) bytes the server holds for uploads and annotated pictures (--max-body-bytes for each analysis that may run or wait); send a smaller image, or leave out annotate"
         case let .tooManyConnections(limit):
             return "too many connections: the server holds at most \(limit) (--max-connections); retry shortly"
         case let .requestTimeout(seconds):

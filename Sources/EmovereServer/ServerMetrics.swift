@@ -44,7 +44,7 @@ public final class ServerMetrics: Sendable {
     }
     private static var uploadBytes: MetricNameDescriptor {
         .init(namespace: "emovere", subsystem: "uploads", metricName: "held", unitName: "bytes",
-              helpText: "Bytes of request bodies held now (being received or analysed).")
+              helpText: "Bytes of request bodies (being received or analysed) and annotated pictures (being sent) held now.")
     }
 
     private let faces: Counter

@@ -18,4 +18,15 @@ struct ServerRequestContext: RequestContext {
 
     /// Whether the client has closed the connection since its request arrived.
     var clientIsGone: Bool { wasConnected && !channel.isActive }
+
+    /// Hands `hold` to the connection's guard, which keeps it until the response the route is about to return has
+    /// been sent whole, or the connection has closed.
+    func keepUntilAnswered(_ hold: Allowance.Hold) async {
+        do {
+            try await channel.triggerUserOutboundEvent(ConnectionGuard.KeepUntilAnsweredEvent(hold: hold)).get()
+        } catch {
+            // Then nothing keeps it: given back as the response is returned.
+            logger.debug("the connection took no hold (closed already, or no guard in its pipeline): \(error)")
+        }
+    }
 }

@@ -304,7 +304,7 @@ struct ConnectionGuardTests {
             let second = try RawConnection(port: port)
             second.send(upload + "Content-Length: 300\r\nConnection: close\r\n\r\n" + String(repeating: "y", count: 300))
             let refused = second.receive().bytes
-            #expect(Self.status(refused) == 503 && refused.text.contains("fill its 1024 bytes for request bodies"),
+            #expect(Self.status(refused) == 503 && refused.text.contains("fill its 1024 bytes for them"),
                     "\(refused.text.prefix(300))")
 
             first.send(String(repeating: "x", count: 200))
@@ -315,6 +315,56 @@ struct ConnectionGuardTests {
             third.send(upload + "Content-Length: 300\r\nConnection: close\r\n\r\n" + String(repeating: "y", count: 300))
             let taken = third.receive().bytes
             #expect(Self.status(taken) == 422, "\(taken.text.prefix(300))")
+        }
+    }
+
+    /// An annotated picture is held against the same budget as the uploads until it has been sent: a client that
+    /// reads none of a 12 MB PNG (of 2,000 x 2,000 pixels of noise; more than the sockets buffer) keeps its bytes
+    /// counted, and they are given back once it has read them (the server once held such pictures uncounted for as
+    /// long as their clients took). One larger than the whole budget is refused, 413.
+    @Test func annotatedPicturesAreHeldAgainstTheBudgetUntilSent() async throws {
+        var noise = RGBImage(width: 2000, height: 2000, red: 0, green: 0, blue: 0)
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        for index in noise.pixels.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            noise.pixels[index] = UInt8(truncatingIfNeeded: state >> 56)
+        }
+        let jpeg = try noise.jpegData(quality: 90)
+        let request = Array(("POST /v1/analyze?annotate=1 HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+            + "Content-Length: \(jpeg.count)\r\nConnection: close\r\n\r\n").utf8) + jpeg
+        var configuration = Self.patientConfiguration
+        configuration.maximumWaitingAnalyses = 0
+        configuration.maximumBodyBytes = 16 << 20
+        try await Self.withServer(configuration) { port in
+            func heldBytes() throws -> Int? { try Self.metric("emovere_uploads_held_bytes", port: port) }
+            let reader = try RawConnection(port: port, receiveBufferBytes: 4096)
+            reader.send(request)
+            var received = reader.receive { $0.text.contains("\r\n\r\n") }.bytes
+            #expect(Self.status(received) == 200, "\(received.text.prefix(300))")
+            let head = received.text.components(separatedBy: "\r\n\r\n")[0]
+            let length = try #require(head.lowercased().split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) })
+            #expect(length > 11_000_000)
+            let held = try heldBytes()
+            #expect(held == length, "held \(held.map(String.init) ?? "nothing") of the picture's \(length) bytes")
+            while received.count < head.utf8.count + 4 + length {
+                let read = reader.receive { !$0.isEmpty }
+                if read.bytes.isEmpty { break }
+                received += read.bytes
+            }
+            #expect(received.count == head.utf8.count + 4 + length)
+            let deadline = Date().addingTimeInterval(60)
+            while try heldBytes() != 0, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+            #expect(try heldBytes() == 0)
+        }
+        // A budget of one upload (under the picture's size) refuses the picture.
+        configuration.maximumBodyBytes = jpeg.count
+        try await Self.withServer(configuration) { port in
+            let connection = try RawConnection(port: port)
+            connection.send(request)
+            let answer = connection.receive().bytes
+            #expect(Self.status(answer) == 413 && answer.text.contains("annotated picture too large"),
+                    "\(answer.text.prefix(300))")
         }
     }
 

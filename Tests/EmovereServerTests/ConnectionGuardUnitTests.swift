@@ -51,6 +51,30 @@ struct ConnectionGuardUnitTests {
         #expect(!channel.isActive)
     }
 
+    /// A hold handed to the guard lasts until the next response has been sent whole, or until the connection closes
+    /// without it.
+    @Test func aHoldLastsUntilTheResponseIsSent() throws {
+        let budget = Allowance(limit: 100)
+        for sendsResponse in [true, false] {
+            let channel = try Self.guardedChannel()
+            try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .POST,
+                                                                                 uri: "/v1/analyze?annotate=1")))
+            try channel.writeInbound(HTTPServerRequestPart.end(nil))
+            try channel.pipeline.triggerUserOutboundEvent(
+                ConnectionGuard.KeepUntilAnsweredEvent(hold: try #require(Allowance.Hold(60, of: budget)))).wait()
+            #expect(budget.held == 60)
+            if sendsResponse {
+                try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok)))
+                #expect(budget.held == 60)
+                try channel.writeOutbound(HTTPServerResponsePart.end(nil))
+                _ = try? channel.finish()
+            } else {
+                try channel.close().wait()
+            }
+            #expect(budget.held == 0, sendsResponse ? "after the response" : "after the close")
+        }
+    }
+
     /// A pipelined request whose body stalls is cut a request timeout after the request before it was answered
     /// (its deadline once stopped with that request's end and never started again); while that answer is pending
     /// (NIO then reads no more of the connection) it waits.
