@@ -177,6 +177,34 @@ public enum AtomicFile {
         #endif
     }
 
+    /// Removes the temporary files in `directory` that writers killed mid-write left behind: names as `temporaryPath`
+    /// makes them with the tags Emovere uses (`.NAME.tmp-PID-HEX`, `.NAME.partial-PID-HEX[SUFFIX]`) whose process is
+    /// gone. Returns their names; a missing folder holds none.
+    public static func removeAbandonedTemporaryFiles(in directory: String) throws(WriteError) -> [String] {
+        guard let folder = opendir(directory) else {
+            if errno == ENOENT { return [] }
+            throw failure(directory, "listing the folder")
+        }
+        var names: [String] = []
+        while let entry = readdir(folder) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            names.append(name)
+        }
+        closedir(folder)
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count >= 3 else { continue }
+            let head = parts.dropLast(2).joined(separator: "-"), random = parts[parts.count - 1].prefix { $0 != "." }
+            guard head.hasSuffix(".tmp") || head.hasSuffix(".partial"), !random.isEmpty,
+                  random.allSatisfy(\.isHexDigit), let pid = pid_t(parts[parts.count - 2]), pid > 0,
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            guard unlink(directory + "/" + name) == 0 else { throw failure(directory + "/" + name, "removing") }
+            removed.append(name)
+        }
+        return removed
+    }
+
     private static func failure(_ path: String, _ operation: String) -> WriteError {
         let code = errno
         return WriteError(path: path, operation: operation, reason: "\(String(cString: strerror(code))) (errno \(code))")

@@ -21,6 +21,18 @@ struct AtomicFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["report.json"])
     }
 
+    /// Temporary files of writers that were killed are removed; a live writer's, and other hidden files, stay.
+    @Test func abandonedTemporaryFilesAreRemoved() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // Beyond Linux's largest process id (4,194,304): no such process.
+        let gone = [".checkpoint.safetensors.tmp-999999999-1f2e", ".clip.mp4.partial-999999999-ab.mp4"]
+        let kept = [".log.csv.tmp-\(getpid())-9c", ".notes-999999999-1", ".x.tmp-999999999-zz", "log.csv"]
+        for name in gone + kept { try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        #expect(try AtomicFile.removeAbandonedTemporaryFiles(in: folder).sorted() == gone.sorted())
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).sorted() == kept.sorted())
+        #expect(try AtomicFile.removeAbandonedTemporaryFiles(in: folder + "/missing") == [])
+    }
+
     @Test func commitsAStreamedTemporaryFile() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/frames.csv"

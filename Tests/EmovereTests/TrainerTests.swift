@@ -603,10 +603,15 @@ struct TrainerStartingPointTests {
         let averagedPath = Trainer.averagedModelPath(in: directory.path)
         #expect(!FileManager.default.fileExists(atPath: averagedPath))
 
+        // A checkpoint half written when the run was killed (by a process that is gone) is removed on resume.
+        let halfWritten = directory.appending(".checkpoint.safetensors.tmp-999999999-5e")
+        try Data("half".utf8).write(to: URL(fileURLWithPath: halfWritten))
         let resumed = try TrainerFixtures.trainer(recipe: recipe, directory: directory.path)
         var messages: [String] = []
         resumed.log = { messages.append($0) }
         try resumed.run()
+        #expect(!FileManager.default.fileExists(atPath: halfWritten))
+        #expect(messages.contains { $0.hasPrefix("removed ") && $0.contains("left half written") }, "\(messages)")
         let kept = try FileManager.default.contentsOfDirectory(atPath: directory.appending("final-epochs")).sorted()
         #expect(kept == ["003.card.json", "003.safetensors", "004.card.json", "004.safetensors"])
         let epochs = try [3, 4].map { try ModelFile.load(directory.appending("final-epochs/00\($0).safetensors")).model }

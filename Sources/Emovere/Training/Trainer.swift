@@ -175,6 +175,13 @@ public final class Trainer {
         for file in stale where FileManager.default.fileExists(atPath: file) {
             try FileManager.default.removeItem(atPath: file)
         }
+        // A run killed while writing (a checkpoint, the size of the model and its optimizer state) left the file half
+        // written under a temporary name.
+        for folder in [directory, directory + "/" + Self.finalEpochsFolder] {
+            for name in try AtomicFile.removeAbandonedTemporaryFiles(in: folder) {
+                log("removed \(folder)/\(name), a file left half written by an interrupted run")
+            }
+        }
         // Written again on a resume, so a run extended with --epochs records its new length.
         try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(recipe)), to: Self.recipePath(in: directory))
         if let distillation = recipe.distillation, teacherDistributions.isEmpty, batchTeachers == nil,
