@@ -92,6 +92,9 @@ public enum ONNXImporter {
     /// The operators Emovere translates.
     public static let supportedOperators = ["Conv", "Relu", "MaxPool", "Resize", "Add", "Sigmoid", "Transpose", "Reshape"]
 
+    /// The largest factor a `Resize` may enlarge by (detectors' feature pyramids use 2).
+    public static let maximumUpsampling = 16
+
     /// The graph of the ONNX file at `path`.
     /// - Throws: ``ONNXImportError`` naming the file, and the node and operator where one is not supported.
     public static func graph(contentsOf path: String) throws(ONNXImportError) -> ONNXGraph {
@@ -318,8 +321,9 @@ private struct GraphReader {
         }
         let factor = scales.values[2]
         guard scales.values[0] == 1, scales.values[1] == 1, scales.values[3] == factor, factor >= 1,
-              factor == factor.rounded() else {
-            throw unsupported(node, "scales", expected: "[1, 1, k, k] with a whole k", received: "\(scales.values)")
+              factor <= Float(ONNXImporter.maximumUpsampling), factor == factor.rounded() else {
+            throw unsupported(node, "scales", expected: "[1, 1, k, k] with a whole k from 1 to \(ONNXImporter.maximumUpsampling)",
+                              received: "\(scales.values)")
         }
         append(.upsample(name: name, factor: Int(factor), input: input.source), output: output, layout: .image,
                channels: input.channels)
@@ -402,7 +406,15 @@ private struct GraphReader {
             throw unsupported(node, "tensor \(tensor.name)", expected: "float32", received: "data type \(tensor.dataType)")
         }
         let shape = tensor.dims.map { Int($0) }
-        let count = shape.reduce(1, *)
+        // Dimensions from the file: checked before any arithmetic on them can overflow.
+        let count = shape.reduce(Optional(1)) { product, dimension in
+            guard let product, dimension >= 0 else { return nil }
+            let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
+            return overflow || result > Int.max / 4 ? nil : result
+        }
+        guard let count else {
+            throw .invalidModel(path: source, reason: "tensor '\(tensor.name)' has dimensions \(shape), expected sizes of 0 or more whose product fits in memory")
+        }
         let values: [Float]
         if !tensor.rawData.isEmpty {
             guard tensor.rawData.count == count * 4 else {

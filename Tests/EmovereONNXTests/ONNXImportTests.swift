@@ -216,6 +216,40 @@ struct ONNXImportTests {
         }
     }
 
+    /// Sizes from a hostile file: dimensions whose product overflows or that are negative (they trapped), and a Resize
+    /// enlarging a million times (the first detection asked for 10^15 values), are refused naming the tensor or node.
+    @Test func impossibleSizesAreRefused() throws {
+        for dimensions: [Int64] in [[4_294_967_296, 4_294_967_296], [1 << 31, 1 << 31], [-1, 4]] {
+            let valid = try Self.model(channels: 2) { b in
+                let w = b.addInitializer("w", shape: [2, 2, 1, 1], values: [1, 0, 0, 1])
+                return b.addNode("Conv", name: "conv", inputs: ["x", w], attributes: [.init("kernel_shape", ints: [1, 1])])
+            }
+            var model = try Onnx_ModelProto(serializedBytes: valid)
+            let index = try #require(model.graph.initializer.firstIndex { $0.name == "w" })
+            model.graph.initializer[index].dims = dimensions
+            let bytes: [UInt8] = try model.serializedBytes()
+            #expect {
+                try ONNXImporter.graph(bytes: bytes, source: "h.onnx")
+            } throws: { error in
+                "\(error)".contains("h.onnx") && "\(error)".contains("tensor 'w' has dimensions")
+            }
+        }
+        for factor: Float in [17, 1e6] {
+            let bytes = try Self.model(channels: 2) { b in
+                let scales = b.addInitializer("scales", shape: [4], values: [1, 1, factor, factor])
+                return b.addNode("Resize", name: "up", inputs: ["x", "", scales], attributes: [
+                    .init("mode", string: "nearest"), .init("coordinate_transformation_mode", string: "asymmetric"),
+                    .init("nearest_mode", string: "floor")])
+            }
+            #expect {
+                try ONNXImporter.graph(bytes: bytes, source: "r.onnx")
+            } throws: { error in
+                guard case let .unsupportedAttribute(_, node, _, attribute, _, _)? = error as? ONNXImportError else { return false }
+                return node == "up" && attribute == "scales"
+            }
+        }
+    }
+
     @Test func bytesThatAreNotOnnxAreAnErrorNamingTheFile() throws {
         #expect {
             try ONNXImporter.graph(bytes: Array("hello, not a model".utf8), source: "notes.onnx")

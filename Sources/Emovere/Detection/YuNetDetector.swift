@@ -112,15 +112,40 @@ public final class YuNetDetector: FaceDetecting {
         if let missing = required.first(where: { indices[$0] == nil }) {
             throw .notYuNet(path: network.source, reason: "no output '\(missing)' (outputs: \(network.outputNames.joined(separator: ", ")))")
         }
-        // The smallest input proves the graph builds; every larger multiple of 32 then builds too.
-        do {
-            _ = try network.instantiate(height: 32, width: 32)
-        } catch {
-            throw .notYuNet(path: network.source, reason: "the network does not build for a 32x32 input: \(error)")
+        // The smallest input, and a larger one of another shape, prove the graph builds with YuNet's maps (the
+        // decoding reads each output as that many cells of that many values); the multiples of 32 between and beyond
+        // then do too, unless branches of other geometries happen to meet at these two sizes only.
+        for (height, width) in [(32, 32), (64, 96)] {
+            let graph: Graph
+            do {
+                graph = try network.instantiate(height: height, width: width)
+            } catch {
+                throw .notYuNet(path: network.source, reason: "the network does not build for a \(width)x\(height) input: \(error)")
+            }
+            try Self.checkOutputs(of: graph, indices: indices, height: height, width: width, source: network.source)
         }
         self.network = network
         self.settings = settings ?? .standard
         outputIndices = indices
+    }
+
+    /// The values per cell of each output head.
+    private static let headChannels = [("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)]
+
+    /// Checks that each output of `graph`, built for `width x height`, holds its head's values for every cell of its
+    /// stride's map.
+    private static func checkOutputs(of graph: Graph, indices: [String: Int], height: Int, width: Int,
+                                     source: String) throws(YuNetError) {
+        for (head, channels) in headChannels {
+            for stride in strides {
+                let name = "\(head)_\(stride)"
+                let values = graph.outputShapes[indices[name] ?? 0].reduce(1, *)
+                let expected = (height / stride) * (width / stride) * channels
+                guard values == expected else {
+                    throw .notYuNet(path: source, reason: "output '\(name)' holds \(values) values for a \(width)x\(height) input, expected \(expected) (\(channels) for each cell of its \(width / stride)x\(height / stride) map)")
+                }
+            }
+        }
     }
 
     public var description: DetectorDescription {
@@ -235,10 +260,14 @@ public final class YuNetDetector: FaceDetecting {
         let shape = [1, paddedHeight, paddedWidth, 3]
         if graph == nil || input?.shape != shape {
             do {
-                graph = try network.instantiate(height: paddedHeight, width: paddedWidth)
+                let built = try network.instantiate(height: paddedHeight, width: paddedWidth)
+                try Self.checkOutputs(of: built, indices: outputIndices, height: paddedHeight, width: paddedWidth,
+                                      source: network.source)
+                graph = built
             } catch {
-                // `init` built the graph at 32x32, and a larger multiple of 32 shrinks no map below that.
-                preconditionFailure("YuNet graph for \(paddedWidth)x\(paddedHeight) failed after building at 32x32: \(error)")
+                // `init` built and checked the graph at two sizes: only a graph whose branches' geometries meet at
+                // those sizes alone gets here, and its outputs could not be decoded.
+                preconditionFailure("YuNet graph \(network.source) for \(paddedWidth)x\(paddedHeight), after building at 32x32 and 96x64: \(error)")
             }
             input = Tensor(shape: shape)
         }

@@ -59,6 +59,7 @@ enum Checkpoint {
         let model: Model
         do {
             header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
+            try header.recipe.validate()  // before a network is built from its architecture
             model = try Model(architecture: header.recipe.architecture)
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: "not a valid training checkpoint: \(error)")
