@@ -23,14 +23,18 @@ public enum FileContents {
     }
 
     /// The bytes of the regular file at `path` (symbolic links followed). A folder, named pipe, device or socket is
-    /// refused without reading: a pipe opens without blocking and is never waited on.
-    public static func bytes(atPath path: String) throws(ReadError) -> [UInt8] {
+    /// refused without reading: a pipe opens without blocking and is never waited on. A file of more than
+    /// `maximumBytes` is refused before it is read (a sparse or mislabelled file would take all memory).
+    public static func bytes(atPath path: String, maximumBytes: Int = .max) throws(ReadError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw ReadError(path: path, reason: systemMessage(errno)) }
         defer { _ = close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { throw ReadError(path: path, reason: systemMessage(errno)) }
         try checkRegular(status, path: path)
+        guard Int(status.st_size) <= maximumBytes else {
+            throw ReadError(path: path, reason: "it holds \(status.st_size) bytes, more than the \(maximumBytes) expected at most")
+        }
         // The size is a first guess: what a growing file adds is read in chunks beyond it, to its end.
         var bytes = [UInt8](repeating: 0, count: max(Int(status.st_size), 0))
         var chunk: [UInt8] = []
@@ -50,6 +54,9 @@ public enum FileContents {
             }
             if count == 0 { break }
             total += count
+            guard total <= maximumBytes else {
+                throw ReadError(path: path, reason: "it grew past the \(maximumBytes) bytes expected at most")
+            }
         }
         bytes.removeSubrange(total...)
         return bytes

@@ -114,7 +114,8 @@ public enum ImageCodec {
         var failure: String?
         var pixels = [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
             let status = tjDecompress2(handle, base, UInt(bytes.count), output.baseAddress, width,
-                                       width * Int32(channels), height, format, TJFLAG_STOPONWARNING)
+                                       width * Int32(channels), height, format,
+                                       TJFLAG_STOPONWARNING | EMOVERE_TJFLAG_LIMITSCANS)
             if status != 0 {
                 // With TJFLAG_STOPONWARNING a libjpeg warning (e.g. "Premature end of JPEG file" for a
                 // truncated scan) also fails; the pixels would be partly grey, so it counts as corruption.

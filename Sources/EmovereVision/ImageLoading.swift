@@ -2,10 +2,14 @@ import EmovereCore
 
 /// Reading image files whole, with errors that name the path.
 public enum ImageFile {
-    /// The bytes of the regular file at `path` (`FileContents`).
+    /// The most bytes one photo may have, from a file, a download or standard input (256 MiB: a 100-megapixel photo,
+    /// the default `--max-pixels`, in JPEG or a photographic PNG).
+    public static let maximumBytes = 256 << 20
+
+    /// The bytes of the regular file at `path` (`FileContents`), at most `maximumBytes`.
     public static func bytes(atPath path: String) throws(VisionError) -> [UInt8] {
         do {
-            return try FileContents.bytes(atPath: path)
+            return try FileContents.bytes(atPath: path, maximumBytes: maximumBytes)
         } catch {
             throw .unreadable(path: path, reason: error.reason)
         }

@@ -84,8 +84,12 @@ struct Explain: ParsableCommand {
             throw CommandFailure("no face found in \(shown); \(remedy)or --detector none for a photo that is a face crop")
         }
         let renderer = ExplanationRenderer()
+        // Checked before the explanations are computed: a JPEG side is at most 65,500 pixels.
+        let side = max(analysis.image.width, analysis.image.height)
+        if AnnotatedPhoto.format(ofOutput: output) == .jpeg, side > ImageCodec.maximumJPEGSide {
+            throw CommandFailure("--out \(output): the photo is \(analysis.image.width)x\(analysis.image.height) pixels, over JPEG's limit of \(ImageCodec.maximumJPEGSide) pixels a side; name a .png file")
+        }
         if let guided, AnnotatedPhoto.format(ofOutput: guided) == .jpeg {
-            // Checked before the explanations are computed: a JPEG side is at most 65,500 pixels.
             let height = renderer.panelHeight(faceCount: analysis.faces.count)
             guard height <= ImageCodec.maximumJPEGSide else {
                 throw CommandFailure("--guided \(guided): the panel of \(analysis.faces.count) faces would be \(height) pixels high, over JPEG's limit of \(ImageCodec.maximumJPEGSide); name a .png file")

@@ -1,4 +1,5 @@
 import EmovereCore
+import EmovereVision
 import Foundation
 
 #if canImport(Glibc)
@@ -17,9 +18,8 @@ struct PhotoDownloader: Sendable {
     /// The URL schemes a photo may be downloaded with (and redirected to).
     static let schemes = ["http", "https"]
 
-    /// The most bytes one photo may have (a 100-megapixel photo, the default `--max-pixels`, in JPEG or a
-    /// photographic PNG).
-    static let maximumBytes = 256 << 20
+    /// The most bytes one photo may have.
+    static let maximumBytes = ImageFile.maximumBytes
 
     /// Why a photo could not be downloaded: its URL (password hidden) and the reason.
     struct Failure: Error, CustomStringConvertible {
@@ -81,12 +81,14 @@ struct PhotoDownloader: Sendable {
             try input.fileHandleForWriting.write(contentsOf: Data("url = \"\(String(escaped))\"\n".utf8))
             try input.fileHandleForWriting.close()
         }
-        let read = output.fileHandleForReading.readToEnd(limit: Self.maximumBytes)
-        if read == nil { kill(process.processIdentifier, SIGKILL) }
+        let read = Result { try output.fileHandleForReading.readToEnd(limit: Self.maximumBytes, name: "curl's output") }
+        if (try? read.get()) == nil { kill(process.processIdentifier, SIGKILL) }  // too much, or unreadable
         process.waitUntilExit()
         // curl writes a line or two here (its error and the answer line): the pipe never fills before it exits.
         let messages = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard let bytes = read else { throw failure("the server sent more than the \(Self.maximumBytes) bytes a photo may have") }
+        let received: [UInt8]?
+        do { received = try read.get() } catch { throw failure("\(error)") }
+        guard let bytes = received else { throw failure("the server sent more than the \(Self.maximumBytes) bytes a photo may have") }
         let answer = messages.split(separator: "\n").last { $0.hasPrefix(Self.answerMarker + " ") }?
             .split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false).dropFirst()
         let status = answer?.first.flatMap { Int($0) } ?? 0

@@ -154,7 +154,8 @@ enum PhotoFiles {
 
     /// The bytes on standard input, at most `PhotoDownloader.maximumBytes` (one photo).
     private static func standardInputContents() throws -> [UInt8] {
-        guard let bytes = FileHandle.standardInput.readToEnd(limit: PhotoDownloader.maximumBytes) else {
+        guard let bytes = try FileHandle.standardInput.readToEnd(limit: PhotoDownloader.maximumBytes,
+                                                                 name: "standard input") else {
             throw CommandFailure("standard input holds more than \(PhotoDownloader.maximumBytes) bytes; expected one JPEG or PNG photo")
         }
         return bytes

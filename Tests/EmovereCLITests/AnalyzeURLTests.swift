@@ -85,6 +85,11 @@ struct AnalyzeURLTests {
         try "not a photo".write(toFile: text, atomically: true, encoding: .utf8)
         let notAPhoto = try CommandRunner.run(["analyze", "-"] + options, input: text)
         #expect(notAPhoto.status == 1 && notAPhoto.standardError.contains("standard input"), "\(notAPhoto)")
+        // Standard input that cannot be read (a folder) is an error for that photo; it stopped the process.
+        let folder = try CommandRunner.run(["analyze", "-", AnalyzeTests.sample] + options, input: scratch.path)
+        let folderPhotos = try AnalyzeTests.photos(folder)
+        #expect(folder.status == 1 && folder.standardError.contains("cannot read standard input: Is a directory")
+                && folderPhotos.count == 2, "\(folder)")
         for arguments in [["-", "-"], ["-", "--files-from", "-"], ["-", "--shard", "1/2"]] {
             let refused = try CommandRunner.run(["analyze"] + arguments + options, input: AnalyzeTests.sample)
             #expect(refused.status == 64 && refused.standardError.contains("standard input"), "\(refused)")

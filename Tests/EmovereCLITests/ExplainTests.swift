@@ -171,6 +171,14 @@ struct ExplainTests {
         let emotion = try Self.explain([AnalyzeTests.sample, "--out", output, "--emotion", "bored"])
         #expect(emotion.status != 0 && emotion.standardError.contains("bored"), "\(emotion)")
 
+        // A photo wider than a JPEG may be is refused before its explanation is computed (it failed after).
+        let wide = scratch.path + "/wide.png"
+        try Data(try GrayImage(width: 66_000, height: 8, pixels: [UInt8](repeating: 90, count: 66_000 * 8)).pngData())
+            .write(to: URL(fileURLWithPath: wide))
+        let tooWide = try Self.explain([wide, "--out", scratch.path + "/wide.jpg", "--detector", "none"])
+        #expect(tooWide.status == 1 && tooWide.standardError.contains("over JPEG's limit of 65500 pixels a side"),
+                "\(tooWide)")
+
         let format = try Self.explain([AnalyzeTests.sample, "--out", scratch.path + "/out.gif"])
         #expect(format.status != 0 && format.standardError.contains("expected an image file name ending in .png, .jpg or .jpeg"), "\(format)")
 

@@ -24,6 +24,19 @@ struct FileContentsTests {
     }
 
     /// A named pipe with no writer would block a plain open or read forever; it is refused at once.
+    /// A file larger than the reader's limit is refused before it is read: a sparse 300 MB "photo" took all memory.
+    @Test func refusesAFileOverTheLimitUnread() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let sparse = folder + "/huge.jpg"
+        #expect(FileManager.default.createFile(atPath: sparse, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: sparse))
+        try handle.truncate(atOffset: 300 << 20)
+        try handle.close()
+        #expect(throws: FileContents.ReadError(path: sparse, reason: "it holds 314572800 bytes, more than the 268435456 expected at most")) {
+            try FileContents.bytes(atPath: sparse, maximumBytes: 256 << 20)
+        }
+    }
+
     @Test func refusesFoldersPipesAndDevicesByName() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let pipe = folder + "/pipe"
