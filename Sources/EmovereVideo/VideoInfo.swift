@@ -49,6 +49,13 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         self.streamIndex = streamIndex
     }
 
+    /// The most pixels a side of a frame may have (as a JPEG's).
+    public static let maximumSide = 65_535
+    /// The most pixels a frame may have (as a photo's, by default).
+    public static let maximumFramePixels = 100_000_000
+    /// The highest frame rate decoded (high-speed cameras record 1,000 frames/s; a time base reads 90,000).
+    public static let maximumFrameRate: Double = 1000
+
     /// The bytes of one `rgb24` frame.
     public var frameByteCount: Int { width * height * 3 }
 
@@ -101,13 +108,20 @@ public struct VideoInfo: Sendable, Equatable, Codable {
                                            found: "\(video.width.map(String.init) ?? "no width") x "
                                                + "\(video.height.map(String.init) ?? "no height")")
         }
+        guard width <= Self.maximumSide, height <= Self.maximumSide else {
+            throw .invalidStreamProperties(path: source, expected: "frames of at most \(Self.maximumSide) pixels a side",
+                                           found: "\(width) x \(height)")
+        }
         // The average rate first: for variable-rate recordings (phones) `r_frame_rate` can be a multiple of it, and
-        // decoding at a constant multiple would repeat frames. Both agree for constant-rate video.
+        // decoding at a constant multiple would repeat frames. Both agree for constant-rate video. A rate beyond
+        // `maximumFrameRate` is a time base (`90000/1`), not frames: decoding at it would repeat each frame thousands
+        // of times.
         let rates = [video.averageFrameRate, video.realFrameRate].compactMap { $0 }
-        guard let rateText = rates.first(where: { (Self.rational($0) ?? 0) > 0 }), let rate = Self.rational(rateText)
-        else {
-            throw .invalidStreamProperties(path: source, expected: "a positive frame rate",
-                                           found: rates.isEmpty ? "none" : rates.joined(separator: ", "))
+        let usable = { (text: String) in Self.rational(text).map { $0 > 0 && $0 <= Self.maximumFrameRate } ?? false }
+        guard let rateText = rates.first(where: usable), let rate = Self.rational(rateText) else {
+            throw .invalidStreamProperties(
+                path: source, expected: "a frame rate above 0 and at most \(Int(Self.maximumFrameRate)) frames/s",
+                found: rates.isEmpty ? "none" : rates.joined(separator: ", "))
         }
         // Non-square pixels (anamorphic video, e.g. DV or DVD) are shown stretched by the sample aspect ratio: frames
         // are decoded at that display width (the reader scales to it), so faces keep their shape.
@@ -115,13 +129,20 @@ public struct VideoInfo: Sendable, Equatable, Codable {
         let pixelAspect = video.sampleAspectRatio.flatMap { Self.rational($0.replacingOccurrences(of: ":", with: "/")) }
             .flatMap { (0.25...4).contains($0) ? $0 : nil }
         let displayWidth = pixelAspect.map { max(1, Int((Double(width) * $0).rounded())) } ?? width
+        // A damaged or crafted header can claim any size: each frame would take width x height x 3 bytes.
+        guard displayWidth <= 4 * Self.maximumSide, displayWidth * height <= Self.maximumFramePixels else {
+            throw .invalidStreamProperties(
+                path: source, expected: "frames of at most \(Self.maximumFramePixels / 1_000_000) megapixels and \(Self.maximumSide) pixels a side",
+                found: "\(displayWidth) x \(height)")
+        }
         let rotation = video.rotation
-        let quarterTurn = abs(rotation) % 180 == 90
+        let quarterTurn = rotation % 180 == 90 || rotation % 180 == -90
         self.width = quarterTurn ? height : displayWidth
         self.height = quarterTurn ? displayWidth : height
         self.frameRate = rate
         self.frameRateText = rateText
-        let positive = { (value: Double?) in value.flatMap { $0 > 0 ? $0 : nil } }
+        // A duration of more than a century is a damaged tag (Matroska's can read `inf`), not a length.
+        let positive = { (value: Double?) in value.flatMap { $0 > 0 && $0 < 3e9 ? $0 : nil } }
         let streamDuration = positive(video.duration.flatMap(Double.init)) ?? positive(video.taggedDuration)
         self.duration = streamDuration ?? positive(report.format?.duration.flatMap(Double.init))
         if let frames = video.frameCount.flatMap(Int.init), frames > 0 {
@@ -193,7 +214,8 @@ struct ProbeReport: Decodable {
 
         /// The display rotation in degrees (side data, or the older `rotate` tag), 0 when none.
         var rotation: Int {
-            if let value = sideData?.compactMap(\.rotation).first { return Int(value.rounded()) }
+            // Finite and within a turn or so (a display matrix gives -180...180); anything else is damage.
+            if let value = sideData?.compactMap(\.rotation).first { return abs(value) <= 720 ? Int(value.rounded()) : 0 }
             if let value = tags?["rotate"].flatMap(Int.init) { return value }
             return 0
         }

@@ -153,6 +153,14 @@ public final class VideoReader {
             throw .brokenStream(path: source.name, framesRead: framesRead,
                                 details: "its duration (\(info.duration.map { String(format: "%.2f s", $0) } ?? "?")) holds about \(estimate) frames")
         }
+        // ffmpeg takes a camera's read error (unplugged: "No such device") for the end of its input and exits 0, but a
+        // camera never ends on its own. (A stream may end: a server that closes an HTTP stream it sent whole gets the
+        // same "Stream ends prematurely" as one cut off, so a stream's quiet end stays an end.)
+        if case .camera = source {
+            let reported = !messages.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            throw .brokenStream(path: source.name, framesRead: framesRead,
+                                details: reported ? messages : "the camera stopped sending frames")
+        }
         return false
     }
 

@@ -200,8 +200,14 @@ struct Live: ParsableCommand {
             writer?.cancel()  // nothing to keep: the input's failure is the news, not the empty recording's
             throw inputFailure
         }
-        try writer?.finish()
-        if let out { StandardError.write("  wrote \(out)\n") }
+        if processed == 0 {
+            // Stopped before a frame was analysed (Ctrl-C while the stream was still coming): nothing to record.
+            writer?.cancel()
+            if let out { StandardError.write("  no frame was analysed: \(out) not written\n") }
+        } else {
+            try writer?.finish()
+            if let out { StandardError.write("  wrote \(out)\n") }
+        }
         // An input stopped by Ctrl-C (its decoder killed) did not break off.
         if let inputFailure, !interruption.isRequested { throw inputFailure }
         if outputFailed { throw ExitCode(1) }  // the recording is kept; the lines a reader counted on are not all there

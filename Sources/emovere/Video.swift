@@ -269,6 +269,8 @@ struct Video: ParsableCommand {
                                                     title: Self.lastPart(of: input).name))
             }
             try writer?.finish()
+            // A signal while the recording was finished (its index moved to the front of a long file) still stops.
+            if interruption.isRequested { throw VideoCommandError.interrupted }
             if let writer, let problem = writer.soundProblem {
                 StandardError.write("warning: the sound of \(source.name) broke off; the rest of it is silent in "
                                     + "\(writer.path): \(problem)\n")

@@ -39,6 +39,37 @@ struct VideoReaderTests {
         #expect(zeroInfo.duration == 3.008 && !zeroInfo.durationIsTheVideoStreams)
     }
 
+    /// What a damaged or crafted header claims beyond any video is refused by name or ignored: sizes that overflowed
+    /// or asked gigabytes a frame, a time base taken for a frame rate (each frame repeated thousands of times), an
+    /// infinite duration and the most negative rotation (both trapped).
+    @Test func impossibleHeadersAreRefusedOrIgnored() throws {
+        func info(width: String = "320", height: String = "240", rate: String = "15/1", rotation: String = "0",
+                  duration: String = "3") throws -> VideoInfo {
+            let json = """
+                {"streams": [{"codec_type": "video", "width": \(width), "height": \(height), "r_frame_rate": "\(rate)",
+                  "avg_frame_rate": "0/0", "tags": {"rotate": "\(rotation)"}}], "format": {"duration": "\(duration)"}}
+                """
+            return try VideoInfo(report: JSONDecoder().decode(ProbeReport.self, from: Data(json.utf8)), source: "x.mkv")
+        }
+        for (width, height) in [("4294967296", "4294967296"), ("40000", "30000"), ("65536", "2")] {
+            #expect {
+                try info(width: width, height: height)
+            } throws: { error in
+                guard case let .invalidStreamProperties(path, _, found)? = error as? VideoError else { return false }
+                return path == "x.mkv" && found == "\(width) x \(height)"
+            }
+        }
+        #expect {
+            try info(rate: "90000/1")
+        } throws: { error in
+            "\(error)".contains("at most 1000 frames/s") && "\(error)".contains("90000/1")
+        }
+        let endless = try info(duration: "inf")
+        #expect(endless.duration == nil && endless.frameCount == nil)
+        let turned = try info(rotation: "-9223372036854775808")
+        #expect((turned.width, turned.height) == (320, 240))
+    }
+
     /// Non-square pixels are decoded at the width players show (faces keep their shape); a quarter turn swaps sides.
     @Test func anamorphicVideoIsDecodedAtItsDisplayWidth() throws {
         // A damaged header's 65535:1 would make frames 21 million pixels wide: taken as square.
