@@ -104,7 +104,8 @@ struct Live: ParsableCommand {
             source = .camera(device: camera ?? VideoSource.defaultCamera, width: requested?.width, height: requested?.height, frameRate: fps)
         }
         let live = source.isLive || realtime
-        let tracker = try recognition.makeTracker(try recognition.makeRecognizer())
+        // No summaries: live reports frame by frame, and a camera's run may see new tracks for days.
+        let tracker = try recognition.makeTracker(try recognition.makeRecognizer(), keepsSummaries: false)
         let interruption = Interruption.install()
         guard let reader = try LiveInput.open(source, realTime: realtime, tools: tools, retrying: reconnect,
                                               interruption: interruption) else {
@@ -189,11 +190,15 @@ struct Live: ParsableCommand {
         } catch {
             interruption.release(stopper)
             mailbox.close()
+            input.interrupt()
             writer?.cancel()
             throw error
         }
         interruption.release(stopper)
+        // Done with the input (--max-frames, a closed output): its decoder, in a process group of its own, would
+        // otherwise go on reading a camera or stream after emovere has exited.
         mailbox.close()
+        input.interrupt()
         status.finish(dropped: mailbox.dropped)
         if input.reconnectionCount > 0 { StandardError.write("  the stream was opened again \(input.reconnectionCount.counting("time"))\n") }
         if processed == 0, let inputFailure, !interruption.isRequested {

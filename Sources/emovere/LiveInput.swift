@@ -106,7 +106,8 @@ final class LiveInput: @unchecked Sendable {
                 continue
             }
             current.close()
-            guard reconnects, !mailbox.isClosed else { break }
+            // A refusal (an HTTP or RTSP 4xx on a reopening: a password changed, a path removed) ends it for good.
+            guard reconnects, !mailbox.isClosed, failure?.isTransient ?? true else { break }
             Self.announceRetry(of: source, after: failure, in: pause)
             failure = nil
             guard Self.wait(seconds: pause, unless: { mailbox.isClosed }) else { break }
@@ -142,11 +143,14 @@ private extension VideoError {
     /// this client or path (an HTTP or RTSP 4xx: a wrong password or path), sending no video (invalid data, an
     /// unknown protocol), opening without a usable video, or ffmpeg not starting at all.
     var isTransient: Bool {
+        let permanent = ["Server returned 4", "failed: 4", "Invalid data found", "Protocol not found"]
         switch self {
         case let .unreadableInput(_, details):
-            let permanent = ["Server returned 4", "failed: 4", "Invalid data found", "Protocol not found"]
             return !permanent.contains { details.contains($0) }
-        case .brokenStream, .stalled: return true
+        case let .brokenStream(_, _, details):
+            // A reopening is not probed: a refusal (a password changed, a path removed) shows here.
+            return !permanent.contains { details.contains($0) }
+        case .stalled: return true
         default: return false
         }
     }

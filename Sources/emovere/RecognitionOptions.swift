@@ -25,8 +25,10 @@ struct RecognitionOptions: ParsableArguments {
         try detection.makeRecognizers(count: 1, precision: arithmetic.precision)[0]
     }
 
-    /// A tracker of `recognizer` (from `makeRecognizer()`) with these options' settings.
-    func makeTracker(_ recognizer: EmotionRecognizer) throws -> VideoEmotionTracker {
-        try VideoEmotionTracker(recognizer: recognizer, settings: .init(detectionInterval: every, smoothing: smoothing))
+    /// A tracker of `recognizer` (from `makeRecognizer()`) with these options' settings, keeping a summary of each
+    /// track when `keepsSummaries` (a video's report; not a camera's endless run).
+    func makeTracker(_ recognizer: EmotionRecognizer, keepsSummaries: Bool = true) throws -> VideoEmotionTracker {
+        try VideoEmotionTracker(recognizer: recognizer, settings: .init(detectionInterval: every, smoothing: smoothing,
+                                                                        keepsSummaries: keepsSummaries))
     }
 }

@@ -49,14 +49,17 @@ public final class VideoEmotionTracker {
         public var followBetweenDetections: Bool
         /// Track matching settings (a track's memory is raised to at least two detection intervals).
         public var tracking: FaceTracker.Settings
+        /// Keep `summaries`, one per track ever seen (false for a camera watched for days: they would only grow).
+        public var keepsSummaries: Bool
 
-        /// Creates settings; by default every frame is searched and nothing is smoothed.
+        /// Creates settings; by default every frame is searched, nothing is smoothed and summaries are kept.
         public init(detectionInterval: Int = 1, smoothing: Float = 1, followBetweenDetections: Bool = true,
-                    tracking: FaceTracker.Settings = FaceTracker.Settings()) {
+                    tracking: FaceTracker.Settings = FaceTracker.Settings(), keepsSummaries: Bool = true) {
             self.detectionInterval = detectionInterval
             self.smoothing = smoothing
             self.followBetweenDetections = followBetweenDetections
             self.tracking = tracking
+            self.keepsSummaries = keepsSummaries
         }
     }
 
@@ -64,7 +67,7 @@ public final class VideoEmotionTracker {
     public let recognizer: EmotionRecognizer
     /// The settings in use.
     public let settings: Settings
-    /// Per-track statistics of the frames processed so far, by track number.
+    /// Per-track statistics of the frames processed so far, by track number (empty unless `keepsSummaries`).
     public private(set) var summaries: [Int: TrackSummary] = [:]
 
     private var tracker: FaceTracker
@@ -125,7 +128,9 @@ public final class VideoEmotionTracker {
             let probabilities = smoother.smooth(track: identifier, probabilities: face.probabilities)
             let tracked = TrackedFaceEmotion(track: identifier, box: face.box, probabilities: probabilities,
                                              detected: detected, landmarks: face.landmarks)
-            summaries[identifier, default: TrackSummary(track: identifier, firstFrame: index)].add(tracked, frame: index)
+            if settings.keepsSummaries {
+                summaries[identifier, default: TrackSummary(track: identifier, firstFrame: index)].add(tracked, frame: index)
+            }
             faces.append(tracked)
         }
         smoother.keep(only: Set(tracker.tracks.map(\.identifier)))
