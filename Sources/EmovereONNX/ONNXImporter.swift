@@ -139,6 +139,8 @@ private struct GraphReader {
     var values: [String: (source: GraphSource, layout: ValueLayout, channels: Int)] = [:]
     var consumers: [String: Int] = [:]
     var nodes: [ONNXGraph.NodeSpecification] = []
+    /// The ONNX value each node computes, by node index.
+    var nodeOutputs: [String] = []
     var weights: [String: [Float]] = [:]
     var names: Set<String> = []
 
@@ -186,14 +188,21 @@ private struct GraphReader {
         guard node.output.count == 1, let output = node.output.first else {
             throw unsupported(node, "outputs", expected: "one output", received: "\(node.output.count)")
         }
+        // An attribute the translation does not read would be ignored, changing the result without a word.
+        if let known = Self.knownAttributes[node.opType],
+           let unknown = node.attribute.first(where: { !known.contains($0.name) }) {
+            throw unsupported(node, unknown.name, expected: "only \(known.isEmpty ? "no attributes" : known.sorted().joined(separator: ", "))",
+                              received: "an attribute Emovere does not translate")
+        }
         switch node.opType {
         case "Conv":
             try convolution(node, name: name, output: output)
         case "Relu":
             let input = try value(node, 0, layout: nil)
-            // A ReLU that alone reads a convolution runs in that convolution's output pass.
-            if case let .node(producer) = input.source, consumers[node.input[0]] == 1,
-               let fused = nodes[producer].fusingReLU() {
+            // A ReLU that alone reads a convolution's own output (not a view of it, such as a Transpose, that another
+            // node may read beside it) runs in that convolution's output pass.
+            if case let .node(producer) = input.source, nodeOutputs[producer] == node.input[0],
+               consumers[node.input[0]] == 1, let fused = nodes[producer].fusingReLU() {
                 nodes[producer] = fused
                 values[output] = input
             } else {
@@ -227,6 +236,9 @@ private struct GraphReader {
             values[output] = (input.source, .channelsLast, input.channels)
         case "Reshape":
             let input = try value(node, 0, layout: .channelsLast)
+            if let allowZero = int(node, "allowzero"), allowZero != 0 {
+                throw unsupported(node, "allowzero", expected: "0 (a 0 in the shape copies the input's size)", received: "\(allowZero)")
+            }
             let shape = try int64Constant(node, 1)
             let valid = shape.count == 3 && (shape[0] == 1 || shape[0] == -1 || shape[0] == 0)
                 && shape[1] == -1 && Int(shape[2]) == input.channels
@@ -240,6 +252,16 @@ private struct GraphReader {
         }
     }
 
+    /// The attributes each operator's translation reads or checks (for `Resize`, also those that do not apply to its
+    /// nearest, asymmetric, floor mode).
+    static let knownAttributes: [String: Set<String>] = [
+        "Conv": ["kernel_shape", "strides", "pads", "dilations", "group", "auto_pad"],
+        "MaxPool": ["kernel_shape", "strides", "pads", "ceil_mode", "auto_pad", "dilations", "storage_order"],
+        "Resize": ["mode", "coordinate_transformation_mode", "nearest_mode", "cubic_coeff_a", "exclude_outside",
+                   "extrapolation_value", "antialias", "keep_aspect_ratio_policy"],
+        "Relu": [], "Sigmoid": [], "Add": [], "Transpose": ["perm"], "Reshape": ["allowzero"],
+    ]
+
     private mutating func convolution(_ node: Onnx_NodeProto, name: String, output: String) throws(ONNXImportError) {
         let input = try value(node, 0, layout: .image)
         guard node.input.count >= 2, let kernel = try floatConstant(node, 1) else {
@@ -251,6 +273,9 @@ private struct GraphReader {
                               received: "\(shape)")
         }
         let (filters, kernelSize) = (shape[0], shape[2])
+        if let declared = ints(node, "kernel_shape"), declared != [kernelSize, kernelSize] {
+            throw unsupported(node, "kernel_shape", expected: "the kernel's own [\(kernelSize), \(kernelSize)]", received: "\(declared)")
+        }
         let (stride, padding) = try window(node, kernelSize: kernelSize)
         if let dilations = ints(node, "dilations"), dilations.contains(where: { $0 != 1 }) {
             throw unsupported(node, "dilations", expected: "1", received: "\(dilations)")
@@ -296,6 +321,15 @@ private struct GraphReader {
         if let ceil = int(node, "ceil_mode"), ceil != 0 {
             throw unsupported(node, "ceil_mode", expected: "0", received: "\(ceil)")
         }
+        if let autoPad = string(node, "auto_pad"), autoPad != "NOTSET" {
+            throw unsupported(node, "auto_pad", expected: "NOTSET (explicit pads)", received: autoPad)
+        }
+        if let dilations = ints(node, "dilations"), dilations.contains(where: { $0 != 1 }) {
+            throw unsupported(node, "dilations", expected: "1", received: "\(dilations)")
+        }
+        if let order = int(node, "storage_order"), order != 0 {
+            throw unsupported(node, "storage_order", expected: "0 (no index output)", received: "\(order)")
+        }
         if let pads = ints(node, "pads"), pads.contains(where: { $0 != 0 }) {
             throw unsupported(node, "pads", expected: "no padding", received: "\(pads)")
         }
@@ -334,6 +368,7 @@ private struct GraphReader {
     private mutating func append(_ specification: ONNXGraph.NodeSpecification, output: String, layout: ValueLayout,
                                  channels: Int) {
         nodes.append(specification)
+        nodeOutputs.append(output)
         values[output] = (.node(nodes.count - 1), layout, channels)
     }
 

@@ -110,6 +110,17 @@ struct ONNXImportTests {
             let conv = b.addNode("Conv", name: "conv", inputs: ["x", w], attributes: [.init("kernel_shape", ints: [1, 1])])
             return b.addNode("Relu", name: "relu", inputs: [conv])
         }),
+        // The Relu reads the convolution's output through a Transpose, and the Sigmoid reads it too: fused into the
+        // convolution, the Relu clipped what the Sigmoid saw.
+        ("Relu of a transposed Conv read twice (not fused)", 3, { b in
+            let w = b.addInitializer("w", shape: [4, 3, 1, 1], values: weights(12, seed: 9))
+            let conv = b.addNode("Conv", name: "conv", inputs: ["x", w], attributes: [.init("kernel_shape", ints: [1, 1])])
+            let transposed = b.addNode("Transpose", name: "t", inputs: [conv], attributes: [.init("perm", ints: [0, 2, 3, 1])])
+            let clipped = b.addNode("Relu", name: "relu", inputs: [transposed])
+            let squashed = b.addNode("Sigmoid", name: "sigmoid", inputs: [conv])
+            let other = b.addNode("Transpose", name: "t2", inputs: [squashed], attributes: [.init("perm", ints: [0, 2, 3, 1])])
+            return b.addNode("Add", name: "sum", inputs: [clipped, other])
+        }),
         ("depthwise Conv 3x3 with bias", 4, { b in
             let w = b.addInitializer("w", shape: [4, 1, 3, 3], values: weights(36, seed: 4))
             let bias = b.addInitializer("b", shape: [4], values: weights(4, seed: 5))
@@ -176,6 +187,23 @@ struct ONNXImportTests {
             return b.addNode("Resize", name: "up", inputs: ["x", "", scales], attributes: [.init("mode", string: "linear")])
         }
         #expect(throws: ONNXImportError.self) { try ONNXImporter.graph(bytes: linear, source: "l.onnx") }
+        // Attributes that were ignored: auto_pad SAME_UPPER made a 15x15 pooling of ONNX Runtime's 16x16, and one no
+        // translation reads.
+        let samePool = try Self.model(channels: 2) { b in
+            b.addNode("MaxPool", name: "pool", inputs: ["x"], attributes: [
+                .init("kernel_shape", ints: [3, 3]), .init("strides", ints: [2, 2]), .init("auto_pad", string: "SAME_UPPER")])
+        }
+        let unknown = try Self.model(channels: 2) { b in
+            b.addNode("Relu", name: "relu", inputs: ["x"], attributes: [.init("alpha", ints: [1])])
+        }
+        for (bytes, node, attribute) in [(samePool, "pool", "auto_pad"), (unknown, "relu", "alpha")] {
+            #expect {
+                try ONNXImporter.graph(bytes: bytes, source: "a.onnx")
+            } throws: { error in
+                guard case let .unsupportedAttribute(_, found, _, name, _, _)? = error as? ONNXImportError else { return false }
+                return found == node && name == attribute
+            }
+        }
     }
 
     /// Damage a fuzzer made to YuNet's file: a window or kernel of no pixels (a 0x0 pool crashed the process), and
