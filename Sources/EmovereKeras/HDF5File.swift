@@ -118,7 +118,10 @@ final class HDF5File {
         let dimensionsRead = H5Sget_simple_extent_dims(space, &dimensions, nil)
         let count = try elementCount(ofSpace: space, object: object)
         guard dimensionsRead == rank else { throw unreadable(object) }
-        try checkShape(dimensions.map { Int($0) })
+        // hsize_t is unsigned 64-bit: a size beyond Int (a file can claim one while the element count is 0) is refused.
+        let shape = dimensions.compactMap { Int(exactly: $0) }
+        guard shape.count == rank else { throw unreadable(object) }
+        try checkShape(shape)
         var values = [Float](repeating: 0, count: count)
         guard H5Dread(dataset, chdf5_native_float(), chdf5_all_elements(), chdf5_all_elements(),
                       chdf5_default_properties(), &values) >= 0 else { throw unreadable(object) }

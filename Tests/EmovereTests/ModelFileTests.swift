@@ -59,6 +59,23 @@ struct ModelFileTests {
 
     /// A model file that is a symbolic link (`current.safetensors` -> a run's best) is rewritten through it, with the
     /// card beside the file it names: `evaluate --record` left a new card beside the link and the real one stale.
+    /// A card `load` would refuse is not written: a network of three classes under the seven labels (the file was
+    /// written, and its own loader refused it).
+    @Test func inconsistentCardsAreNotWritten() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
+        let model = try Model(architecture: architecture, seed: 4)
+        let card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12),
+                             parameterCount: model.parameterCount)
+        let path = directory.appending("three.safetensors")
+        #expect(throws: ModelError.invalidModelFile(
+            path: path, reason: "not written: its card is inconsistent (architecture.classCount is 3; expected 7, one per label)")) {
+            try ModelFile.save(model, card: card, to: path)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
     @Test func saveThroughALinkKeepsTheCardBesideTheFile() throws {
         let (model, card, path, directory) = try Self.savedModel()
         defer { directory.remove() }

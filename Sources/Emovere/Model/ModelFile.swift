@@ -17,7 +17,11 @@ public enum ModelFile {
     /// Writes `model` and `card` to `path` atomically, and the card alone to `path` with extension
     /// `.card.json` replacing `.safetensors` (for people and tools that read JSON). The card's
     /// `multiplyAddsPerFace` is set from the model.
+    /// - Throws: ``ModelError/invalidModelFile(path:reason:)`` for a card `load` would refuse (nothing is written).
     public static func save(_ model: Model, card: ModelCard, to path: String) throws {
+        if let problem = card.problem {
+            throw ModelError.invalidModelFile(path: path, reason: "not written: its card is inconsistent (\(problem))")
+        }
         var card = card
         card.multiplyAddsPerFace = model.multiplyAddsPerFace
         var file = SafeTensorsFile()

@@ -137,7 +137,7 @@ enum Checkpoint {
             } catch {
                 throw ModelError.invalidModelFile(path: path, reason: "training checkpoint: \(error)")
             }
-            guard array.values.count == slot.tensor.count else {
+            guard array.shape == slot.tensor.shape else {
                 throw ModelError.invalidModelFile(
                     path: path, reason: "training checkpoint: optimizer state optimizer.\(slot.name) has shape \(array.shape); expected \(slot.tensor.shape)")
             }
