@@ -447,13 +447,19 @@ struct TrainerStartingPointTests {
         }
         #expect(replaced.description.contains("differ from those recorded in"), "\(replaced)")
 
-        var recipe = TrainerFixtures.recipe(epochs: 1)
-        recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
-        recipe.distillation = Distillation(teachers: [teacher.bestModelPath])
         let error = try #require(throws: TrainingError.self) {
-            try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("mismatch")).run()
+            try Teacher.distributions(Distillation(teachers: [teacher.bestModelPath]), for: validation, classCount: 3,
+                                      cache: nil)
         }
         #expect(error.description.contains("the teacher predicts 7 classes, the student 3"), "\(error)")
+        // A student of three classes is refused before it trains (its model file could not hold them).
+        var recipe = TrainerFixtures.recipe(epochs: 1)
+        recipe.architecture = Architecture(name: "tiny-cnn", inputSize: 12, classCount: 3)
+        let threeClasses = try #require(throws: TrainingError.self) {
+            try TrainerFixtures.trainer(recipe: recipe, directory: directory.appending("three"))
+        }
+        #expect(threeClasses.description.contains("expected 7 (a model file holds the seven emotions), received 3"),
+                "\(threeClasses)")
 
         // A run without a checkpoint starts over: answers and records left by an earlier start (here for other
         // images and other teachers) are dropped, neither reused nor in the way.

@@ -63,6 +63,12 @@ public final class Trainer {
                 .classCount, expected: "a class for every label of the data (\(Emotion(rawValue: label)?.name ?? "\(label)") is class \(label))",
                 received: "\(classes)")
         }
+        // The model files the run writes hold the seven emotions: another class count would be found out only at the
+        // first save, after an epoch.
+        guard classes == Emotion.count else {
+            throw TrainingError.invalidSetting(
+                .classCount, expected: "\(Emotion.count) (a model file holds the seven emotions)", received: "\(classes)")
+        }
         self.recipe = recipe
         self.training = training
         self.validation = validation
