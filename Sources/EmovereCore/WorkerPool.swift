@@ -68,6 +68,10 @@ final class WorkerPool: @unchecked Sendable {
             chunkCount.store(chunks, ordering: .releasing)
             unfinished.store(chunks, ordering: .relaxed)
             generation.store(current, ordering: .releasing)
+            // Store then load, as a sleeping worker does the other way round: without a full fence each side may read
+            // the other's old value (a store can wait in the store buffer while a later load goes ahead), the worker
+            // sleeping through this job and nobody waking it.
+            atomicMemoryFence(ordering: .sequentiallyConsistent)
             let sleeping = min(sleepers.load(ordering: .acquiring), threadCount)
             for _ in 0..<sleeping { wakeUp.signal() }
             runChunks(of: current, count: chunks)
@@ -118,7 +122,9 @@ final class WorkerPool: @unchecked Sendable {
                 sched_yield()
                 if spins > Self.spinLimit {
                     sleepers.add(1, ordering: .acquiringAndReleasing)
-                    // Re-check after announcing the sleep, so a job published meanwhile is not missed.
+                    // Re-check after announcing the sleep, so a job published meanwhile is not missed (the fence pairs
+                    // with the publisher's).
+                    atomicMemoryFence(ordering: .sequentiallyConsistent)
                     if generation.load(ordering: .acquiring) == seen { wakeUp.wait() }
                     sleepers.subtract(1, ordering: .acquiringAndReleasing)
                     spins = 0

@@ -79,6 +79,8 @@ final class ResultLog: Sendable {
         private let directory = FileManager.default.currentDirectoryPath
         /// Where the partial last line of a run that stopped starts, to be cut off; nil without one.
         let partialLineStart: Int?
+        /// The file's lock, held from before it was read (nil when there was no file yet).
+        let lock: FileLock?
 
         /// The file at `path` when it exists, which only `resume` may continue: every complete line is read as a
         /// result (and, given `provenance`, as a line of its command written with the same model file, detector and
@@ -86,12 +88,18 @@ final class ResultLog: Sendable {
         init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
             self.path = path
             guard FileManager.default.fileExists(atPath: path) else {
-                (finished, annotations, partialLineStart) = ([], [:], nil)
+                (finished, annotations, partialLineStart, lock) = ([], [:], nil, nil)
                 return
             }
             guard resume else {
                 throw CommandFailure("\(path) already exists; pass --resume to continue it or choose another --output")
             }
+            // Locked before it is read: another run appending meanwhile would have its lines cut off or done twice.
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else {
+                throw CommandFailure("--output: cannot open \(path): \(String(cString: strerror(errno)))")
+            }
+            lock = try FileLock(descriptor: descriptor, path: path)
             let entries: [Entry]
             (entries, partialLineStart) = try Self.read(path, provenance: provenance)
             let directory = self.directory
@@ -177,9 +185,32 @@ final class ResultLog: Sendable {
         }
     }
 
+    /// An exclusive lock (`flock`) on a results file, held until it is released with its descriptor: one run writes
+    /// a results file at a time.
+    final class FileLock: Sendable {
+        private let descriptor: Int32
+
+        /// Locks the file open as `descriptor` (which the lock then owns), or throws naming `path` when another
+        /// process holds its lock.
+        init(descriptor: Int32, path: String) throws {
+            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+                let code = errno
+                close(descriptor)
+                throw CommandFailure(code == EWOULDBLOCK
+                    ? "\(path) is being written by another emovere run (it holds the file's lock); wait for that run to end, or choose another --output"
+                    : "cannot lock \(path): \(String(cString: strerror(code)))")
+            }
+            self.descriptor = descriptor
+        }
+
+        deinit { close(descriptor) }
+    }
+
     /// The inputs the file held when it was opened.
     let contents: Contents
     private let handle: FileHandle
+    /// The file's lock: taken by `contents` before reading it, else on the descriptor appended through.
+    private let lock: FileLock
     private var path: String { contents.path }
     /// One append at a time.
     private let appending = Mutex(())
@@ -213,6 +244,17 @@ final class ResultLog: Sendable {
             throw CommandFailure("cannot open \(path) for appending: \(String(cString: strerror(errno)))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        if let held = contents.lock {
+            lock = held
+        } else {
+            // A new file: locked through a second descriptor of its own (a lock belongs to one open file description),
+            // which a run started at the same moment finds held.
+            let lockDescriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard lockDescriptor >= 0 else {
+                throw CommandFailure("--output: cannot open \(path): \(String(cString: strerror(errno)))")
+            }
+            lock = try FileLock(descriptor: lockDescriptor, path: path)
+        }
     }
 
     /// Whether the file already held a finished line for `input` (however its path is spelt).

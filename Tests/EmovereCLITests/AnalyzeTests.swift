@@ -511,6 +511,14 @@ struct AnalyzeTests {
         let flipped = try Self.analyze([Self.sample, "--output", results, "--tta", "flip", "--resume"])
         #expect(flipped.status != 0 && flipped.standardError.contains("written with --tta none, this run uses flip"),
                 "\(flipped)")
+        // A file another run is writing (here this test holds its lock) is refused before it is read: two runs cut
+        // off each other's lines and analysed photos twice.
+        let locked = open(results, O_RDONLY)
+        try #require(locked >= 0 && flock(locked, LOCK_EX | LOCK_NB) == 0)
+        let concurrent = try Self.analyze([Self.sample, "--output", results, "--tta", "none", "--resume"])
+        close(locked)
+        #expect(concurrent.status != 0 && concurrent.standardError.contains("r.jsonl is being written by another emovere run"),
+                "\(concurrent)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: results)) == before)
     }
 
