@@ -16,7 +16,8 @@ Without --address, Ray's own default: the cluster named by RAY_ADDRESS or starte
 joins a running one (`ray start`, `ray up`, KubeRay). Every node needs the emovere binary and the model at the same
 paths. A worker process that dies is restarted and its photo tried once more (a photo that kills it twice gets an
 `error` line), and the driver prints why: the worker's exit status and the end of its standard error; actors that die (a crashed node) are restarted by Ray and their batches retried (Ray Data's default
-for actor pools); a run's output holds each photo exactly once.
+for actor pools); a run's output holds each photo exactly once. Folders are searched as `emovere analyze` searches
+them (links followed, an unreadable folder an error), and the driver exits 1 when a photo's line holds an error.
 """
 
 import argparse
@@ -69,9 +70,7 @@ def photo_paths(inputs, files_from):
         if is_url(item):
             paths.append(item)
         elif os.path.isdir(item):
-            found = [os.path.join(root, name) for root, _, names in os.walk(item) for name in names
-                     if name.lower().endswith(PHOTO_EXTENSIONS)]
-            paths.extend(sorted(found))
+            paths.extend(sorted(photos_in(item)))
         elif os.path.isfile(item):
             paths.append(item)
         else:
@@ -82,6 +81,22 @@ def photo_paths(inputs, files_from):
             paths.extend(line.strip() for line in listing if line.strip())
     absolute = (path if is_url(path) else os.path.abspath(path) for path in paths)
     return [path for path in absolute if sendable(path)]
+
+
+def photos_in(folder):
+    """The photo files under folder, as `emovere analyze` finds them: links to folders followed (each real folder
+    once, so a link loop ends), and a folder that cannot be read an error, not a silent gap."""
+    def refuse(error):
+        sys.exit(f"error: cannot read {error.filename}: {error.strerror}")
+    seen, found = set(), []
+    for root, folders, names in os.walk(folder, followlinks=True, onerror=refuse):
+        real = os.path.realpath(root)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        found.extend(os.path.join(root, name) for name in names if name.lower().endswith(PHOTO_EXTENSIONS))
+    return found
 
 
 def finished_paths(out):
@@ -237,13 +252,14 @@ def main():
         EmovereWorker, fn_constructor_args=(command,), batch_size=arguments.batch_size, batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=arguments.workers))
     output = os.path.join(arguments.out, f"results-{int(time.time() * 1000)}.jsonl")
-    written, start = 0, time.time()
+    written, failed, start = 0, 0, time.time()
     with open(output, "a", encoding="utf-8") as results_file:
         for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
             for note in batch["note"]:
                 if note:
                     print(note, file=sys.stderr, flush=True)
             results_file.write("".join(line + "\n" for line in batch["line"]))
+            failed += sum(1 for line in batch["line"] if "error" in json.loads(line))
             results_file.flush()
             os.fsync(results_file.fileno())  # a batch reported written is on disk
             written += len(batch["line"])
@@ -251,6 +267,9 @@ def main():
             print(f"{written}/{len(todo)} photos, {rate:.1f} photos/s, eta {(len(todo) - written) / max(rate, 1e-9):.0f} s",
                   file=sys.stderr)
     ray.shutdown()
+    if failed:
+        # As `emovere analyze` does: the lines are written, and a failure is not a success.
+        sys.exit(f"{failed} of {written} photos failed (their lines in {output} say why)")
 
 
 if __name__ == "__main__":
