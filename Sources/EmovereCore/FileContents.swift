@@ -62,6 +62,33 @@ public enum FileContents {
         return bytes
     }
 
+    /// Everything left to read from `descriptor` (standard input, a pipe), a piece at a time, or nil (having read
+    /// `limit` bytes or more) as soon as it holds more than `limit` bytes: memory stays within the limit whatever
+    /// the writer sends. Errors name the input as `name` (Foundation's `availableData` stopped the process on them).
+    public static func bytes(readingToEnd descriptor: Int32, limit: Int, name: String) throws(ReadError) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                switch errno {
+                case EINTR:
+                    continue
+                case EAGAIN:
+                    // A descriptor left non-blocking by whoever opened it: wait until it has bytes.
+                    var readable = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+                    _ = poll(&readable, 1, -1)
+                    continue
+                default:
+                    throw ReadError(path: name, reason: systemMessage(errno))
+                }
+            }
+            if count == 0 { return bytes }  // the end: the writer closed its side
+            guard bytes.count + count <= limit else { return nil }
+            bytes += chunk[0..<count]
+        }
+    }
+
     /// Throws unless `path` is a regular file (symbolic links followed), for readers that open files themselves
     /// (libhdf5): a folder, named pipe, device or socket is refused without opening it.
     public static func checkRegularFile(atPath path: String) throws(ReadError) {
