@@ -20,6 +20,9 @@ struct EmovereCommand: AsyncParsableCommand {
         if case let .failure(problem) = Parallel.workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]) {
             refuse(problem.description)
         }
+        // Every command's BLAS single-threaded, as `bench` measures it: the worker threads parallelise (OpenBLAS's
+        // own threads inside them ran cores x workers threads in analyze and serve).
+        Gemm.configureThreads()
         if let (position, shown) = argumentNotInUTF8() {
             refuse("argument \(position) ('\(shown)', \u{FFFD} for the bytes) is not valid UTF-8, as a file name in another "
                 + "encoding can be; emovere cannot open such names: rename the file (e.g. convmv -f latin1 -t utf8)")
