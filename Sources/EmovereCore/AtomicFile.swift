@@ -82,11 +82,16 @@ public enum AtomicFile {
         }
         let target = try destination(of: path)
         guard rename(temporaryPath, target) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
-        let directory = split(target).directory
+        try synchronizeFolder(of: target)
+    }
+
+    /// Syncs the folder holding `path`, so a file created or renamed there survives a crash under its name. File
+    /// systems that cannot sync a folder (EINVAL, ENOTSUP) are accepted.
+    public static func synchronizeFolder(of path: String) throws(WriteError) {
+        let directory = split(path).directory
         let descriptor = open(directory, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw failure(path, "opening folder \(directory) to sync") }
         defer { _ = close(descriptor) }
-        // File systems that cannot sync a folder (EINVAL, ENOTSUP) are accepted: the rename has happened.
         if fsync(descriptor) != 0, errno != EINVAL, errno != ENOTSUP {
             throw failure(path, "fsync of folder \(directory)")
         }

@@ -247,8 +247,14 @@ final class ResultLog: Sendable {
         if let held = contents.lock {
             lock = held
         } else {
-            // A new file: locked through a second descriptor of its own (a lock belongs to one open file description),
-            // which a run started at the same moment finds held.
+            // A new file: its name synced with its folder (its lines are, each), and locked through a second
+            // descriptor of its own (a lock belongs to one open file description), which a run started at the same
+            // moment finds held.
+            do {
+                try AtomicFile.synchronizeFolder(of: path)
+            } catch {
+                throw CommandFailure("\(error)")
+            }
             let lockDescriptor = open(path, O_RDONLY | O_CLOEXEC)
             guard lockDescriptor >= 0 else {
                 throw CommandFailure("--output: cannot open \(path): \(String(cString: strerror(errno)))")
