@@ -57,13 +57,14 @@ enum AnnotationTarget: Equatable {
     /// `.jpg` for JPEG inputs; a URL's photo is named by the last part of its path, or its host, standard input's
     /// `stdin`); photos with the same name get `-2`, `-3`, ... before `.annotated`. `reserved` holds
     /// the copies an earlier run of a resumed results file wrote, by their photo (`OutputPaths.normalized` from the
-    /// current folder): each of those photos keeps its copy, and no other photo gets its name.
+    /// current folder): each of those photos keeps its copy, and no other photo gets its name. Names are told apart
+    /// regardless of case, so no copy replaces another on a case-insensitive disk (macOS's, exFAT, SMB shares).
     func outputPaths(for files: [String], reserved: [String: String] = [:]) -> [String] {
         switch self {
         case let .file(path):
             return files.map { _ in path }
         case let .folder(folder):
-            var used = Set(reserved.values.map { ($0 as NSString).lastPathComponent })
+            var used = Set(reserved.values.map { ($0 as NSString).lastPathComponent.lowercased() })
             let directory = FileManager.default.currentDirectoryPath
             return files.map { file in
                 if !reserved.isEmpty, let recorded = reserved[OutputPaths.normalized(file, in: directory)] {
@@ -74,7 +75,7 @@ enum AnnotationTarget: Equatable {
                 let suffix = AnnotatedPhoto.format(ofOutput: name) == .jpeg ? "jpg" : "png"
                 var candidate = "\(stem).annotated.\(suffix)"
                 var counter = 2
-                while !used.insert(candidate).inserted {
+                while !used.insert(candidate.lowercased()).inserted {
                     candidate = "\(stem)-\(counter).annotated.\(suffix)"
                     counter += 1
                 }

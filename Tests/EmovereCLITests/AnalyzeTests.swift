@@ -412,6 +412,9 @@ struct AnalyzeTests {
         try FileManager.default.createDirectory(atPath: folder + "/nested", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/a.jpg")
         try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/nested/a.jpg")
+        // A name that differs only in case would replace a.jpg's copy on a case-insensitive disk.
+        try FileManager.default.createDirectory(atPath: folder + "/other", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.sample, toPath: folder + "/other/A.jpg")
         let gray = try GrayImage(contentsOf: Self.sample).pngData()
         try Data(gray).write(to: URL(fileURLWithPath: folder + "/b.png"))
         // An output folder inside the input folder: its files must not be analysed on a second run.
@@ -421,7 +424,8 @@ struct AnalyzeTests {
             let result = try Self.analyze([folder, "--annotate", output])
             try #require(result.status == 0, "\(result)")
             let written = try FileManager.default.contentsOfDirectory(atPath: output).sorted()
-            #expect(written == ["a-2.annotated.jpg", "a.annotated.jpg", "b.annotated.png"], "\(result)")
+            #expect(written == ["A-3.annotated.jpg", "a-2.annotated.jpg", "a.annotated.jpg", "b.annotated.png"],
+                    "\(result)")
         }
         let png = try RGBImage(contentsOf: output + "/b.annotated.png")
         #expect(png.width == 512 && png.height == 512)
