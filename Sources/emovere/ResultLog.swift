@@ -100,16 +100,21 @@ final class ResultLog: Sendable {
                 throw CommandFailure("--output: cannot open \(path): \(String(cString: strerror(errno)))")
             }
             lock = try FileLock(descriptor: descriptor, path: path)
-            let entries: [Entry]
-            (entries, partialLineStart) = try Self.read(path, provenance: provenance)
             let directory = self.directory
-            // A video that broke off keeps its line (its summary), unless read from a URL: a failed download is
-            // tried again.
-            let finishedEntries = entries.filter { $0.error == nil || $0.summary != nil && RemoteAddress.scheme(of: $0.path) == nil }
-            finished = Set(finishedEntries.map { OutputPaths.normalized($0.path, in: directory) })
-            annotations = Dictionary(entries.compactMap { entry in
-                entry.annotation.map { (OutputPaths.normalized(entry.path, in: directory), $0) }
-            }, uniquingKeysWith: { _, last in last })
+            var finished = Set<String>()
+            var annotations: [String: String] = [:]
+            partialLineStart = try Self.forEachLine(of: path, provenance: provenance) { entry in
+                // A video that broke off keeps its line (its summary), unless read from a URL: a failed download is
+                // tried again.
+                if entry.error == nil || entry.summary != nil && RemoteAddress.scheme(of: entry.path) == nil {
+                    finished.insert(OutputPaths.normalized(entry.path, in: directory))
+                }
+                if let annotation = entry.annotation {
+                    annotations[OutputPaths.normalized(entry.path, in: directory)] = annotation  // the last one counts
+                }
+            }
+            self.finished = finished
+            self.annotations = annotations
         }
 
         /// Whether the file held a finished line for `input` (however its path is spelt).
@@ -117,61 +122,92 @@ final class ResultLog: Sendable {
             !finished.isEmpty && finished.contains(OutputPaths.normalized(input, in: directory))
         }
 
-        /// The complete lines of the results file `path`, each checked, and where a partial last line (the start of
-        /// a line this command writes) starts.
-        private static func read(_ path: String, provenance: Provenance?) throws -> ([Entry], partialLine: Int?) {
-            let bytes: [UInt8]
+        /// The longest line a results file may hold (a photo of thousands of faces takes a few megabytes).
+        static let maximumLineBytes = 64 << 20
+
+        /// Reads the results file `path` a megabyte at a time (memory does not grow with the file), checks each
+        /// complete line and hands it to `take`, and returns where a partial last line (the start of a line this
+        /// command writes) starts, or nil.
+        private static func forEachLine(of path: String, provenance: Provenance?,
+                                        _ take: (Entry) -> Void) throws -> Int? {
             do {
-                bytes = try FileContents.bytes(atPath: path)
+                try FileContents.checkRegularFile(atPath: path)
             } catch {
                 throw CommandFailure("--output: \(error); expected the results file of an earlier run to resume")
             }
+            guard let file = FileHandle(forReadingAtPath: path) else {
+                throw CommandFailure("--output: cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            defer { try? file.close() }  // read only: nothing to lose
             let expected = provenance == nil ? "a line of emovere analyze or video --output"
                 : "a line of emovere \(provenance!.command.rawValue) --output (with \"path\", \"model\" and \"detector\")"
             func refusal(_ line: Int, _ found: String) -> CommandFailure {
                 CommandFailure("\(path):\(line): expected \(expected), found \(found); the file was left as it was")
             }
-            let complete = bytes.lastIndex(of: 10).map { $0 + 1 } ?? 0
-            var entries: [Entry] = []
             var unrecorded = 0
-            let lines = bytes[..<complete].split(separator: 10, omittingEmptySubsequences: false)
-            for (number, line) in lines.enumerated() where !line.isEmpty {
+            var number = 0  // complete lines read
+            func check(_ line: ArraySlice<UInt8>) throws {
+                number += 1
+                guard !line.isEmpty else { return }
                 let entry: Entry
                 do {
                     entry = try JSONDecoder().decode(Entry.self, from: Data(line))
                 } catch {
-                    throw refusal(number + 1, ResultLog.describe(error, text: Data(line)))
+                    throw refusal(number, ResultLog.describe(error, text: Data(line)))
                 }
                 if let provenance {
                     if entry.model == nil && entry.detector == nil && entry.faces == nil && provenance.command == .video {
                         unrecorded += 1  // a video line written before they were recorded (2026-12-06)
                     } else {
                         guard entry.model != nil, entry.detector != nil else {
-                            throw refusal(number + 1, "a line without \(entry.model == nil ? "\"model\"" : "\"detector\"")")
+                            throw refusal(number, "a line without \(entry.model == nil ? "\"model\"" : "\"detector\"")")
                         }
                         // A photo's line in a video's results, or the reverse: the same model and settings would pass.
                         guard (entry.faces != nil) == (provenance.command == .analyze) else {
-                            throw refusal(number + 1, entry.faces != nil ? "a photo's line of analyze (with \"faces\")"
-                                                                         : "a line without \"faces\" (a line of video?)")
+                            throw refusal(number, entry.faces != nil ? "a photo's line of analyze (with \"faces\")"
+                                                                    : "a line without \"faces\" (a line of video?)")
                         }
-                        try ResultLog.check(entry, line: number + 1, of: path, against: provenance)
+                        try ResultLog.check(entry, line: number, of: path, against: provenance)
                     }
                 }
-                entries.append(entry)
+                take(entry)
+            }
+            var pending: [UInt8] = []  // what follows the last line break read so far
+            var complete = 0  // the file offset where `pending` starts
+            while true {
+                let chunk: Data
+                do {
+                    guard let read = try file.read(upToCount: 1 << 20), !read.isEmpty else { break }
+                    chunk = read
+                } catch {
+                    throw CommandFailure("--output: cannot read \(path): \(error.localizedDescription)")
+                }
+                pending += chunk
+                guard let lastBreak = pending.lastIndex(of: 10) else {
+                    guard pending.count <= maximumLineBytes else {
+                        throw refusal(number + 1, "a line of more than \(maximumLineBytes) bytes")
+                    }
+                    continue
+                }
+                for line in pending[..<lastBreak].split(separator: 10, omittingEmptySubsequences: false) {
+                    try check(line)
+                }
+                complete += lastBreak + 1
+                pending.removeFirst(lastBreak + 1)
             }
             if unrecorded > 0 {
                 StandardError.write("warning: \(unrecorded) \(unrecorded == 1 ? "line" : "lines") of \(path) \(unrecorded == 1 ? "records" : "record") no model or detector (written by an earlier version): whether \(unrecorded == 1 ? "it" : "they") used this run's is not checked\n")
             }
-            guard complete < bytes.count else { return (entries, nil) }
+            guard !pending.isEmpty else { return nil }
             // Only the start of a line this command writes is cut off, never the end of some other file: each line
             // is written with its line break in one write, so a whole JSON value without one came from elsewhere.
-            let startsLikeALine = bytes[complete] == UInt8(ascii: "{")
-            guard startsLikeALine, !isWholeJSON(bytes[complete...]) else {
-                throw refusal(entries.count + 1, startsLikeALine
+            let startsLikeALine = pending[0] == UInt8(ascii: "{")
+            guard startsLikeALine, !isWholeJSON(pending[...]) else {
+                throw refusal(number + 1, startsLikeALine
                     ? "a whole JSON object without its line break (not the partial line of a run that stopped)"
                     : "text that is not JSON")
             }
-            return (entries, complete)
+            return complete
         }
 
         /// Whether `bytes` parse as one JSON value.

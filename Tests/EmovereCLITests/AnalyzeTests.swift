@@ -526,6 +526,29 @@ struct AnalyzeTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: results)) == before)
     }
 
+    /// A results file larger than the reader's one-megabyte pieces resumes whole: lines split between two reads are
+    /// read as one, and the photo whose line comes last is not analysed again.
+    @Test func resumeReadsALargeFileInPieces() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let results = scratch.path + "/r.jsonl"
+        let first = try Self.analyze([Self.sample, "--output", results, "--tta", "none"])
+        try #require(first.status == 0, "\(first)")
+        let line = try String(contentsOfFile: results, encoding: .utf8).trimmingCharacters(in: .newlines)
+        var record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        var lines: [String] = []
+        for index in 0..<4000 {
+            record["path"] = "/elsewhere/\(index).jpg"
+            lines.append(String(decoding: try JSONSerialization.data(withJSONObject: record), as: UTF8.self))
+        }
+        let text = (lines + [line]).joined(separator: "\n") + "\n"
+        try #require(text.utf8.count > 2 << 20, "\(text.utf8.count) bytes")
+        try text.write(toFile: results, atomically: true, encoding: .utf8)
+        let again = try Self.analyze([Self.sample, "--output", results, "--tta", "none", "--resume"])
+        #expect(again.status == 0 && again.standardError.contains("0 photos done"), "\(again)")
+        #expect(try String(contentsOfFile: results, encoding: .utf8) == text)
+    }
+
     /// `--resume` continues only a file of analyze's lines: a whole JSON object without its line break (what
     /// `json.dump` writes) is not a partial line to cut off, a list of paths without a model and detector is not
     /// a file of results, and video's results are not photos'; each is left as it was.
