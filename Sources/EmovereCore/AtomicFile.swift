@@ -36,17 +36,7 @@ public enum AtomicFile {
             if isOpen { _ = close(descriptor) }
             if !isRenamed { _ = unlink(temporaryPath) }
         }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in
-                systemWrite(descriptor, raw.baseAddress! + written, raw.count - written)
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw failure(path, "write")
-            }
-            written += count
-        }
+        try writeAll(bytes, to: descriptor, path: path)
         guard fsync(descriptor) == 0 else { throw failure(path, "fsync") }
         isOpen = false
         guard close(descriptor) == 0 else { throw failure(path, "close") }
@@ -172,6 +162,22 @@ public enum AtomicFile {
         return (directory.isEmpty ? "/" : directory, String(path[path.index(after: slash)...]))
     }
 
+    /// Writes all of `bytes` to the open `descriptor` (of the file at `path`, for the error), retrying short writes
+    /// and interruptions; a failure may leave part of them written.
+    public static func writeAll(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(WriteError) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                systemWrite(descriptor, raw.baseAddress! + written, raw.count - written)
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure(path, "write")
+            }
+            written += count
+        }
+    }
+
     private static func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
         #if canImport(Glibc)
         Glibc.write(descriptor, bytes, count)
@@ -204,8 +210,11 @@ public enum AtomicFile {
             guard head.hasSuffix(".tmp") || head.hasSuffix(".partial"), !random.isEmpty,
                   random.allSatisfy(\.isHexDigit), let pid = pid_t(parts[parts.count - 2]), pid > 0,
                   kill(pid, 0) != 0, errno == ESRCH else { continue }
-            guard unlink(directory + "/" + name) == 0 else { throw failure(directory + "/" + name, "removing") }
-            removed.append(name)
+            if unlink(directory + "/" + name) == 0 {
+                removed.append(name)
+            } else if errno != ENOENT {  // another process sweeping the same folder may have removed it first
+                throw failure(directory + "/" + name, "removing")
+            }
         }
         return removed
     }

@@ -248,8 +248,8 @@ final class ResultLog: Sendable {
     /// The file's lock: taken by `contents` before reading it, else on the descriptor appended through.
     private let lock: FileLock
     private var path: String { contents.path }
-    /// One append at a time.
-    private let appending = Mutex(())
+    /// One append at a time; holds why an append failed, after which none is tried (the lines stay whole).
+    private let appending = Mutex<String?>(nil)
 
     /// Opens `path` for appending (`Contents` checks an existing file first; only then is a partial last line cut off).
     convenience init(path: String, resume: Bool, provenance: Provenance? = nil) throws {
@@ -337,20 +337,28 @@ final class ResultLog: Sendable {
     }
 
     /// Appends `result` (a photo's or a video's record, with its `path`) as one line.
+    /// A write that fails part-way (a full disk) is cut back off, or failing that left as the partial last line a
+    /// resume cuts off: no line is appended after it, by this run's other workers either.
     func append(_ result: some Encodable) throws {
         let line = Array(try JSONEncoder.sortedKeys().encode(result)) + [10]
-        try appending.withLock { _ in
-            do {
-                try handle.write(contentsOf: line)
+        try appending.withLock { failure in
+            if let failure { throw CommandFailure("cannot append to \(path): an earlier append failed (\(failure))") }
+            let descriptor = handle.fileDescriptor
+            let start = lseek(descriptor, 0, SEEK_END)
+            do throws(AtomicFile.WriteError) {
+                try AtomicFile.writeAll(line, to: descriptor, path: path)
             } catch {
-                throw CommandFailure("cannot append to \(path): \(error)")
+                failure = error.reason
+                if start >= 0 { _ = ftruncate(descriptor, start) }  // failing, the partial line stays last: see above
+                throw CommandFailure("cannot append to \(path): \(error.reason)")
             }
         }
     }
 
     /// Flushes the lines appended to the disk (`fsync`): a run that reports them done has them kept.
     func finish() throws {
-        try appending.withLock { _ in
+        try appending.withLock { failure in
+            if let failure { throw CommandFailure("cannot save \(path): an append failed (\(failure))") }
             do {
                 try handle.synchronize()
             } catch {

@@ -549,6 +549,32 @@ struct AnalyzeTests {
         #expect(try String(contentsOfFile: results, encoding: .utf8) == text)
     }
 
+    /// A line whose write fails part-way (here past the file-size limit, as on a full disk) is cut back off and no
+    /// line follows it: the file keeps whole lines only, the error names the reason, and a resume finishes the rest.
+    @Test func aFailedAppendLeavesWholeLines() throws {
+        let scratch = try CommandLineTests.Scratch()
+        defer { scratch.remove() }
+        let photos = (1...3).map { scratch.path + "/\($0).jpg" }
+        for photo in photos { try FileManager.default.copyItem(atPath: Self.sample, toPath: photo) }
+        let results = scratch.path + "/r.jsonl"
+        let arguments = photos + ["--output", results, "--tta", "none", "--model", try Self.model.get()]
+        let binary = try #require(CommandRunner.executable).path
+        // SIGXFSZ ignored (inherited through exec): a write past the 1536-byte limit fails with EFBIG.
+        let limited = try CommandRunner.run(["-c", #"trap "" XFSZ; ulimit -f 3; exec "$0" "$@""#, binary, "analyze"]
+                                            + arguments, executable: "/bin/sh")
+        #expect(limited.status != 0 && limited.standardError.contains("cannot append to \(results): File too large"),
+                "\(limited)")
+        let kept = try String(contentsOfFile: results, encoding: .utf8)
+        #expect(kept.isEmpty || kept.hasSuffix("\n"), "\(kept.utf8.count) bytes, the last line partial")
+        let resumed = try Self.analyze(arguments + ["--resume"])
+        #expect(resumed.status == 0 && !resumed.standardError.contains("cut off"), "\(resumed)")
+        let paths = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").map { line in
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return try #require(record["path"] as? String)
+        }
+        #expect(paths.sorted() == photos.sorted())
+    }
+
     /// `--resume` continues only a file of analyze's lines: a whole JSON object without its line break (what
     /// `json.dump` writes) is not a partial line to cut off, a list of paths without a model and detector is not
     /// a file of results, and video's results are not photos'; each is left as it was.
