@@ -128,6 +128,7 @@ struct Analyze: ParsableCommand {
         let annotations = target.map { $0.outputPaths(for: expanded, reserved: previous?.annotations ?? [:]) }
         if let annotations { try Self.checkCopiesKeepInputs(annotations, inputs: expanded) }
         try target?.createFolder()
+        try OutputPaths.removeAbandonedTemporaryFiles(besides: [annotate, output].compactMap { $0 })
         let log = try previous.map(ResultLog.init(continuing:))
         let chosen = inShard.filter { !(previous?.isFinished(expanded[$0]) ?? false) }
         let files = chosen.map { expanded[$0] }

@@ -107,6 +107,25 @@ enum OutputPaths {
         }
     }
 
+    /// Removes what runs killed mid-write left beside the outputs `paths` (in the folders they name, or the folders
+    /// they are in): hidden temporary files whose process is gone (`AtomicFile.removeAbandonedTemporaryFiles`), a
+    /// half-written video among them, each named on standard error.
+    static func removeAbandonedTemporaryFiles(besides paths: [String]) throws {
+        var folders: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            let folder = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+                ? path : (path as NSString).deletingLastPathComponent
+            let resolved = folder.isEmpty ? "." : folder
+            if !folders.contains(resolved) { folders.append(resolved) }
+        }
+        for folder in folders {
+            for name in try AtomicFile.removeAbandonedTemporaryFiles(in: folder) {
+                StandardError.write("note: removed \((folder as NSString).appendingPathComponent(name)), a file left half written by an interrupted run\n")
+            }
+        }
+    }
+
     /// Throws unless `path` names a video file `VideoWriter` can write (no extension: MP4).
     static func checkVideoFile(_ path: String, option: String) throws {
         try checkFileName(path, option: option, kind: "a video file", extensions: VideoWriter.containerExtensions,

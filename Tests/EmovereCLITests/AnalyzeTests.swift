@@ -462,9 +462,13 @@ struct AnalyzeTests {
         let kept = lines.filter { !$0.contains("/sub/a.jpg") }
         try (kept.joined(separator: "\n") + "\n").write(toFile: results, atomically: true, encoding: .utf8)
         try FileManager.default.removeItem(atPath: copies + "/a-2.annotated.jpg")
+        // The copy a killed run was writing (its process gone) is removed.
+        let abandoned = copies + "/.a-2.annotated.jpg.tmp-999999999-5e"
+        try #require(FileManager.default.createFile(atPath: abandoned, contents: Data(count: 100)))
         let resumed = try Self.analyze([folder + "/a.jpg", folder + "/sub/a.jpg", "--output", results, "--annotate", copies,
                                         "--tta", "none", "--resume"])
         try #require(resumed.status == 0, "\(resumed)")
+        #expect(resumed.standardError.contains("removed \(abandoned), a file left half written"), "\(resumed)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: copies).sorted() == ["a-2.annotated.jpg", "a.annotated.jpg"])
         let last = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").last.map(String.init) ?? ""
         #expect(last.contains("/sub/a.jpg") && last.contains(#""annotation":"\#(copies)/a-2.annotated.jpg""#), "\(last)")

@@ -73,8 +73,12 @@ struct VideoCommandTests {
         let fixture = try Fixture()
         defer { fixture.remove() }
         let csv = fixture.folder + "/timeline.csv", svg = fixture.folder + "/timeline.svg", out = fixture.folder + "/annotated.mp4"
+        // What a run killed while writing this video left (its process gone) is removed.
+        let abandoned = fixture.folder + "/.annotated.mp4.partial-999999999-ab.mp4"
+        try #require(FileManager.default.createFile(atPath: abandoned, contents: Data(count: 1000)))
         let result = try CommandRunner.run(["video", fixture.video, "--out", out, "--csv", csv, "--plot", svg] + fixture.recognition)
         try #require(result.status == 0, "\(result)")
+        #expect(result.standardError.contains("removed \(abandoned), a file left half written"), "\(result)")
         #expect(result.standardOutput.contains("\(Self.frameCount) frames"), "\(result)")
         #expect(result.standardOutput.contains("frames/s"), "\(result)")
         #expect(result.standardError.contains("frame/s"), "progress bar with a rate expected:\n\(result)")
