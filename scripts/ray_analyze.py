@@ -101,8 +101,9 @@ def photos_in(folder):
 
 def finished_paths(out):
     """Paths that already have a line without an error in OUT/results-*.jsonl (a failed photo is tried again, as
-    `emovere analyze --resume` does); a partial last line (a crash mid-write) is cut off."""
-    done = set()
+    `emovere analyze --resume` does), and where the first line is, with the line (its model and settings; None
+    without lines); a partial last line (a crash mid-write) is cut off."""
+    done, first = set(), None
     for name in sorted(glob.glob(os.path.join(out, "results-*.jsonl"))):
         with open(name, "rb") as results:
             data = results.read()
@@ -113,12 +114,33 @@ def finished_paths(out):
         for number, line in enumerate(data.splitlines(), start=1):
             try:
                 entry = json.loads(line)
+                if first is None:
+                    first = (f"{name}:{number}", entry)
                 if "error" not in entry:
                     path = entry["path"]  # lines of earlier versions may hold relative paths
                     done.add(path if is_url(path) else os.path.abspath(path))
             except (ValueError, KeyError, TypeError):
                 sys.exit(f"error: {name}:{number}: expected a JSON line of emovere analyze with a \"path\"")
-    return done
+    return done, first
+
+
+def provenance_difference(recorded, current):
+    """What differs between the model file, detector, test-time augmentation and precision of a line `recorded`
+    earlier and a line of this run, in words; None when they agree. As `emovere analyze --resume` compares them: a
+    field an earlier version did not write is not compared, and a detector recorded without its settings is compared
+    on its kind, file and score threshold."""
+    model, now = recorded.get("model"), current.get("model")
+    if model is not None and model != now and os.path.realpath(model) != os.path.realpath(now or ""):
+        return f"the model {model}, this run uses {now}"
+    detector, now = recorded.get("detector"), current.get("detector") or {}
+    if detector is not None:
+        keys = None if "detectionSize" in detector or "scaleFactor" in detector else ("kind", "file", "scoreThreshold")
+        if (detector != now) if keys is None else any(detector.get(key) != now.get(key) for key in keys):
+            return f"the detector {json.dumps(detector, sort_keys=True)}, this run uses {json.dumps(now, sort_keys=True)}"
+    for field, option in (("tta", "--tta"), ("precision", "--precision")):
+        if recorded.get(field) is not None and recorded.get(field) != current.get(field):
+            return f"{option} {recorded.get(field)}, this run uses {current.get(field)}"
+    return None
 
 
 class EmovereWorker:
@@ -228,7 +250,7 @@ def main():
 
     os.makedirs(arguments.out, exist_ok=True)
     paths = photo_paths(arguments.inputs, arguments.files_from)
-    done = finished_paths(arguments.out)
+    done, first = finished_paths(arguments.out)
     todo = list(dict.fromkeys(path for path in paths if path not in done))
     print(f"{len(paths)} photos, {len(paths) - len(todo)} already in {arguments.out}, {len(todo)} to analyse",
           file=sys.stderr)
@@ -237,10 +259,16 @@ def main():
 
     command = [os.path.abspath(arguments.emovere), "analyze", "--files-from", "-", "--output", "-"] + extra
     # A worker that cannot start (a bad option after --, a missing model) would be restarted by Ray without end:
-    # start one here first, with no photos, and stop on its error.
-    check = subprocess.run(command, input="", capture_output=True, text=True)
+    # start one here first, with no photo (a blank line, answered with an error line that names the model and
+    # settings), and stop on its error, or when OUT holds lines of another model or settings.
+    check = subprocess.run(command, input="\n", capture_output=True, text=True)
     if check.returncode != 0:
         sys.exit(f"error: the emovere worker ({' '.join(command)}) cannot start: {check.stderr.strip()}")
+    if first is not None:
+        difference = provenance_difference(first[1], json.loads(check.stdout))
+        if difference:
+            sys.exit(f"error: {first[0]}: written with {difference}; resume with the same options after -- "
+                     "or choose another --out (the results were left as they were)")
 
     import ray  # imported late so that --help and argument errors work without Ray installed
 

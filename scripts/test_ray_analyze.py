@@ -148,6 +148,13 @@ def main():
 
         again = subprocess.run(command, env=environment, capture_output=True, text=True, check=True, timeout=600)
         assert "0 to analyse" in again.stderr, again.stderr
+        # A new photo with another --tta: refused before Ray starts, the results left as they were.
+        shutil.copy(sample, os.path.join(photos, "photo-new.jpg"))
+        before = sorted(glob.glob(os.path.join(out, "results-*.jsonl")))
+        other = subprocess.run(command[:-1] + ["flip"], env=environment, capture_output=True, text=True, timeout=600)
+        assert other.returncode != 0 and "written with --tta none, this run uses flip" in other.stderr, other.stderr
+        assert sorted(glob.glob(os.path.join(out, "results-*.jsonl"))) == before
+        assert sorted(lines_in(os.path.join(out, "results-*.jsonl"))) == got
         print(f"ok: {arguments.photos} photos and 2 URLs on 2 Ray workers with one killed (pid {killed[0]}) equal one "
               "emovere run")
     finally:
