@@ -351,7 +351,8 @@ struct Evaluate: ParsableCommand {
         let progress = ProgressBar(total: evaluations * dataset.count, label: "corruptions")
         let report = try benchmark.run(dataset) { done, _ in progress.update(completed: done * dataset.count) }
         progress.finish()
-        let json = String(decoding: try JSONEncoder.sortedKeys(pretty: true).encode(report), as: UTF8.self)
+        let measured = CorruptionOutput(model: model, split: split.usage, report: report)
+        let json = String(decoding: try JSONEncoder.sortedKeys(pretty: true).encode(measured), as: UTF8.self)
         print(self.json ? json : "\(split.usage), test-time augmentation \(evaluator.testTimeAugmentation.rawValue):\n" + report.table())
         if let output { try AtomicFile.write(json + "\n", to: output) }
         if record {
@@ -362,6 +363,22 @@ struct Evaluate: ParsableCommand {
             StandardError.write("recorded the corruption report in \(model) and \(ModelFile.cardPath(for: model))\n")
         }
     }
+}
+
+/// The corruption report as `--json` and `--output` write it, with the model and split it measured.
+private struct CorruptionOutput: Encodable {
+    var model: String
+    var split: String
+    var report: CorruptionReport
+
+    func encode(to encoder: any Encoder) throws {
+        try report.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(model, forKey: .model)
+        try container.encode(split, forKey: .split)
+    }
+
+    private enum CodingKeys: String, CodingKey { case model, split }
 }
 
 extension TestTimeAugmentation: ExpressibleByArgument {}

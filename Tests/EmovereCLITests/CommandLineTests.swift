@@ -424,6 +424,12 @@ struct CommandLineTests {
         let robustness = try JSONDecoder().decode(CorruptionReport.self, from: Data(corruptions.standardOutput.utf8))
         #expect(robustness.entries.count == Corruption.allCases.count * Corruption.severities.count)
         #expect(robustness.count == 21 && (0...1).contains(robustness.cleanAccuracy) && robustness.testTimeAugmentation == .flip)
+        // The JSON names what it measured and carries the table's summary figures.
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(corruptions.standardOutput.utf8)) as? [String: Any])
+        #expect(fields["model"] as? String == model && fields["split"] as? String == Split.publicTest.usage, "\(fields)")
+        #expect(abs((fields["meanAccuracy"] as? Double ?? -1) - robustness.meanAccuracy) < 1e-12
+                && abs((fields["middleSeverityMeanAccuracy"] as? Double ?? -1) - robustness.middleSeverityMeanAccuracy) < 1e-12
+                && (fields["worstAtMiddleSeverity"] as? [String: Any])?["severity"] as? Int == 3, "\(fields)")
         #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8).contains("\"publicTestMeanCorruptionAccuracyFlip\""))
         // Figures of fewer images (a subset) do not replace the whole split's unless asked to.
         let subset = scratch.path + "/subset"
@@ -492,6 +498,7 @@ struct CommandLineTests {
         try #require(chosen.status == 0, "\(chosen)")
         let chosenReport = try JSONDecoder().decode(CorruptionReport.self, from: Data(chosen.standardOutput.utf8))
         #expect(chosenReport.entries.map(\.corruption) == [.blur, .rotation] && chosenReport.entries.allSatisfy { $0.severity == 5 })
+        #expect(!chosen.standardOutput.contains("middleSeverity") && chosen.standardOutput.contains("\"meanAccuracy\""))
         let rotation = robustness.entries.first { $0.corruption == .rotation && $0.severity == 5 }
         #expect(chosenReport.entries.last?.accuracy == rotation?.accuracy)
         let throughDetector = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test",

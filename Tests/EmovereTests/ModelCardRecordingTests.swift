@@ -19,7 +19,7 @@ struct ModelCardRecordingTests {
                              parameterCount: 1)
         card.notes = ["evaluation: an older report", "kept"]
         let report = try Self.report()
-        card.record(evaluation: report, split: "PublicTest", testTimeAugmentation: .flip, imageCount: 22, notes: ["kept", "new"])
+        card.record(evaluation: report, split: "PublicTest", testTimeAugmentation: .flip, imageCount: 22, notes: ["kept", "new", "new"])
         #expect(card.metrics["publicTestAccuracyFlip"] == report.accuracy)
         #expect(card.metrics["publicTestMacroF1Flip"] == report.macroF1)
         #expect(card.evaluation?.model == nil && card.evaluation?.accuracy == report.accuracy)

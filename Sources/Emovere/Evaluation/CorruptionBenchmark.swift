@@ -97,6 +97,29 @@ public struct CorruptionReport: Sendable, Codable, Equatable {
     /// The lowest accuracy at severity 3, and its corruption.
     public var worstAtMiddleSeverity: Entry? { entries.filter { $0.severity == 3 }.min { $0.accuracy < $1.accuracy } }
 
+    /// The summary figures, written after the stored ones (`--json`, `--output`, the card) and not read back: they
+    /// follow from `entries`. The middle severity's are left out of a run without severity 3.
+    private enum SummaryKeys: String, CodingKey {
+        case meanAccuracy, meanCalibrationError, middleSeverityMeanAccuracy, worstAtMiddleSeverity
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var stored = encoder.container(keyedBy: CodingKeys.self)
+        try stored.encode(cleanAccuracy, forKey: .cleanAccuracy)
+        try stored.encode(cleanCalibrationError, forKey: .cleanCalibrationError)
+        try stored.encode(entries, forKey: .entries)
+        try stored.encode(testTimeAugmentation, forKey: .testTimeAugmentation)
+        try stored.encode(temperature, forKey: .temperature)
+        try stored.encode(count, forKey: .count)
+        var summary = encoder.container(keyedBy: SummaryKeys.self)
+        try summary.encode(meanAccuracy, forKey: .meanAccuracy)
+        try summary.encode(meanCalibrationError, forKey: .meanCalibrationError)
+        if let worstAtMiddleSeverity {
+            try summary.encode(middleSeverityMeanAccuracy, forKey: .middleSeverityMeanAccuracy)
+            try summary.encode(worstAtMiddleSeverity, forKey: .worstAtMiddleSeverity)
+        }
+    }
+
     /// The mean accuracy of `corruption` over its severities.
     public func meanAccuracy(of corruption: Corruption) -> Double {
         mean(entries.filter { $0.corruption == corruption }.map(\.accuracy))
@@ -117,7 +140,9 @@ public struct CorruptionReport: Sendable, Codable, Equatable {
                          + String(format: "%7.1f", 100 * meanAccuracy(of: corruption)))
         }
         let middle = severities.contains(3) ? String(format: " (severity 3: %.1f %%)", 100 * middleSeverityMeanAccuracy) : ""
-        let run = severities == Array(Corruption.severities) ? "" : ", severities \(severities.map(String.init).joined(separator: " "))"
+        let allCorruptions = corruptions.count == Corruption.allCases.count
+        let run = (allCorruptions ? "" : " (\(corruptions.map(\.rawValue).joined(separator: ", ")) alone)")
+            + (severities == Array(Corruption.severities) ? "" : ", severities \(severities.map(String.init).joined(separator: " "))")
         lines.append(String(format: "clean %.1f %%, mean under corruption%@ %.1f %%%@",
                             100 * cleanAccuracy, run, 100 * meanAccuracy, middle))
         lines.append(String(format: "expected calibration error: clean %.1f %%, mean under corruption %.1f %% (temperature %.3f)",

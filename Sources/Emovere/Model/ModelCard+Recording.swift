@@ -96,7 +96,7 @@ extension ModelCard {
     private mutating func replaceNote(_ topic: NoteTopic, with text: String, adding extra: [String]) {
         notes.removeAll { $0.hasPrefix("\(topic.rawValue):") }
         notes.append("\(topic.rawValue): \(text)")
-        notes += extra.filter { !notes.contains($0) }
+        for note in extra where !notes.contains(note) { notes.append(note) }  // a note given twice is kept once
     }
 }
 
