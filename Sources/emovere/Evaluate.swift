@@ -117,7 +117,8 @@ struct Evaluate: ParsableCommand {
             throw ValidationError("--note may not start with \(prefixes) (--record writes and replaces those notes), received \"\(reserved)\"")
         }
         try OutputPaths.checkDistinct([("--output", output), ("--reliability-diagram", reliabilityDiagram)],
-                                      inputs: [model, ModelFile.cardPath(for: model), data],
+                                      inputs: [model, ModelFile.cardPath(for: model), data]
+                                        + (record ? [try ModelFile.savedCardPath(for: model)] : []),
                                       inputName: "the model, its card or the data")
         if let reliabilityDiagram {
             try OutputPaths.checkFileName(reliabilityDiagram, option: "--reliability-diagram", kind: "an SVG file",
@@ -214,7 +215,7 @@ struct Evaluate: ParsableCommand {
                     card.temperatures = temperatures
                 }
             }
-            StandardError.write("recorded the report in \(model) and \(ModelFile.cardPath(for: model))\n")
+            StandardError.write("recorded the report in \(model) and \(try ModelFile.savedCardPath(for: model))\n")
         }
     }
 
@@ -360,7 +361,7 @@ struct Evaluate: ParsableCommand {
                 card.record(robustness: report, split: split.usage, testTimeAugmentation: evaluator.testTimeAugmentation,
                             imageCount: dataset.count, notes: note, replacingOtherImages: replaceFigures)
             }
-            StandardError.write("recorded the corruption report in \(model) and \(ModelFile.cardPath(for: model))\n")
+            StandardError.write("recorded the corruption report in \(model) and \(try ModelFile.savedCardPath(for: model))\n")
         }
     }
 }

@@ -30,6 +30,6 @@ struct ImportKeras: ParsableCommand {
         try ModelFile.save(model, card: card, to: out)
         print("imported \(file.escapedForOneLine): \(model.architecture), \(model.parameterCount) parameters, preprocessing \(card.preprocessing)")
         for note in card.notes { print("  \(note)") }
-        print("wrote \(out.escapedForOneLine) and \(ModelFile.cardPath(for: out).escapedForOneLine)")
+        print("wrote \(out.escapedForOneLine) and \(try ModelFile.savedCardPath(for: out).escapedForOneLine)")
     }
 }

@@ -431,6 +431,15 @@ struct CommandLineTests {
                 && abs((fields["middleSeverityMeanAccuracy"] as? Double ?? -1) - robustness.middleSeverityMeanAccuracy) < 1e-12
                 && (fields["worstAtMiddleSeverity"] as? [String: Any])?["severity"] as? Int == 3, "\(fields)")
         #expect(try String(contentsOfFile: out + "/best.card.json", encoding: .utf8).contains("\"publicTestMeanCorruptionAccuracyFlip\""))
+        // Through a symbolic link the card recorded is the one beside the file it names: named, and never an --output.
+        let link = scratch.path + "/link.safetensors"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: model)
+        let overCard = try CommandRunner.run(["evaluate", "--model", link, "--data", data, "--split", "test", "--record",
+                                              "--output", out + "/best.card.json"])
+        #expect(overCard.status == 64 && overCard.standardError.contains("the model, its card or the data"), "\(overCard)")
+        let throughLink = try CommandRunner.run(["evaluate", "--model", link, "--data", data, "--split", "test", "--record"])
+        #expect(throughLink.status == 0 && throughLink.standardError.contains("recorded the report in \(link) and \(out)/best.card.json"),
+                "\(throughLink)")
         // Figures of fewer images (a subset) do not replace the whole split's unless asked to.
         let subset = scratch.path + "/subset"
         try Self.writeDataset(to: subset, trainingPerClass: 1, testPerClass: 1)

@@ -37,6 +37,11 @@ public enum ModelFile {
         try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(card)) + [10], to: cardPath(for: target))
     }
 
+    /// The card file `save` writes for `path`: beside the file a symbolic link at `path` names.
+    public static func savedCardPath(for path: String) throws -> String {
+        cardPath(for: try AtomicFile.destination(of: path))
+    }
+
     /// The path of the JSON card written beside a model file.
     public static func cardPath(for path: String) -> String {
         (path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) : path) + ".card.json"
