@@ -61,8 +61,9 @@ public enum AtomicFile {
         return "\(directory)/.\(fileName).\(tag)-\(getpid())-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))\(suffix)"
     }
 
-    /// Renames the complete file at `temporaryPath` over `path` and syncs the folder. A file its writer has not
-    /// synced itself (another process wrote it) is flushed first when `synchronizingFile` is true.
+    /// Renames the complete file at `temporaryPath` over `path` and syncs the folder; a file replaced keeps its
+    /// permissions (a read-only model file stays read-only). A file its writer has not synced itself (another process
+    /// wrote it) is flushed first when `synchronizingFile` is true.
     public static func commit(temporaryPath: String, to path: String, synchronizingFile: Bool = false) throws(WriteError) {
         if synchronizingFile {
             let descriptor = open(temporaryPath, O_RDONLY | O_CLOEXEC)
@@ -71,6 +72,12 @@ public enum AtomicFile {
             guard fsync(descriptor) == 0 else { throw failure(path, "fsync of \(temporaryPath)") }
         }
         let target = try destination(of: path)
+        var replaced = stat()
+        if stat(target, &replaced) == 0, replaced.st_mode & S_IFMT == S_IFREG {
+            guard chmod(temporaryPath, replaced.st_mode & 0o7777) == 0 else {
+                throw failure(path, "giving \(temporaryPath) the permissions of the file it replaces")
+            }
+        }
         guard rename(temporaryPath, target) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
         try synchronizeFolder(of: target)
     }

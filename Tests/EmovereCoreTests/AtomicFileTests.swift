@@ -21,6 +21,20 @@ struct AtomicFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["report.json"])
     }
 
+    /// A file replaced keeps its permissions; a new one gets the usual 0644 (less the umask).
+    @Test func aReplacedFileKeepsItsPermissions() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/model.safetensors"
+        try AtomicFile.write("first", to: path)
+        func mode() throws -> Int { try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) }
+        #expect(try mode() & 0o600 == 0o600)
+        for permissions in [0o444, 0o640] {
+            try FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: path)
+            try AtomicFile.write("again", to: path)
+            #expect(try mode() == permissions && FileContents.bytes(atPath: path) == Array("again".utf8))
+        }
+    }
+
     /// Temporary files of writers that were killed are removed; a live writer's, and other hidden files, stay.
     @Test func abandonedTemporaryFilesAreRemoved() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
