@@ -193,7 +193,8 @@ struct Evaluate: ParsableCommand {
         report.expectedCalibrationError = Calibration.expectedError(bins)
         report.temperature = evaluator.temperature == 1 ? nil : evaluator.temperature
         if let reliabilityDiagram {
-            let title = "\(URL(fileURLWithPath: model).lastPathComponent), \(split.usage), TTA \(tta.rawValue)"
+            let calibrated = evaluator.temperature == 1 ? "" : String(format: ", temperature %.3f", evaluator.temperature)
+            let title = "\(URL(fileURLWithPath: model).lastPathComponent), \(split.usage), TTA \(tta.rawValue)\(calibrated)"
             try AtomicFile.write(ReliabilityDiagram.svg(bins, title: title), to: reliabilityDiagram)
         }
         if json {

@@ -481,7 +481,8 @@ struct CommandLineTests {
         let flipped = try CommandRunner.run(["evaluate", "--model", heldOutModel, "--data", data, "--split", "test",
                                              "--tta", "flip"])
         #expect(flipped.status == 0 && !flipped.standardOutput.contains("temperature:"), "\(flipped)")
-        #expect(try String(contentsOfFile: scratch.path + "/reliability.svg", encoding: .utf8).contains("expected calibration error"))
+        let diagram = try String(contentsOfFile: scratch.path + "/reliability.svg", encoding: .utf8)
+        #expect(diagram.contains("expected calibration error") && diagram.contains("TTA none, temperature "), "the fitted temperature is in the title")
         // Other data holds out other images, some of which the model may have trained on.
         let otherData = scratch.path + "/other-data"
         try Self.writeDataset(to: otherData, trainingPerClass: 11)
