@@ -405,7 +405,13 @@ struct CommandLineTests {
         let average = try CommandRunner.run(["average", out + "/checkpoint.safetensors", model, "--out", out + "/average.safetensors"])
         try #require(average.status == 0, "\(average)")
         let averaged = try CommandRunner.run(["info", out + "/average.safetensors"])
-        #expect(averaged.standardOutput.contains("the average of 2 snapshots (checkpoint.safetensors, best.safetensors)"), "\(averaged)")
+        #expect(averaged.standardOutput.contains("the average of 2 snapshots (\(out)/checkpoint.safetensors, \(model))")
+                && averaged.standardOutput.contains("the mean of the snapshots' (not re-estimated"), "\(averaged)")
+        #expect(average.standardError.contains("--statistics-data re-estimates them"), "\(average)")
+        // Faces of a folder with no splits would be test faces too.
+        let everySplit = try CommandRunner.run(["average", out + "/checkpoint.safetensors", model, "--statistics-data",
+                                                data + "/test", "--out", out + "/refused.safetensors"])
+        #expect(everySplit.status == 1 && everySplit.standardError.contains("has no Training split of its own"), "\(everySplit)")
         let recomputed = try CommandRunner.run(["average", out + "/checkpoint.safetensors", model, "--statistics-data", data,
                                                 "--out", out + "/recomputed.safetensors"])
         try #require(recomputed.status == 0, "\(recomputed)")

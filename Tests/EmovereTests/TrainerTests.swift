@@ -573,7 +573,13 @@ struct TrainerStartingPointTests {
     @Test func soupStartAndRecomputedStatistics() throws {
         let directory = try TrainerScratchDirectory()
         defer { directory.remove() }
-        let paths = try TrainerFixtures.trainedModels(seeds: [1, 2], epochs: 1, in: directory)
+        // Two snapshots of one network: a model and a model fine-tuned from it.
+        let base = try TrainerFixtures.trainedModels(seeds: [1], epochs: 1, in: directory)[0]
+        var tuning = TrainerFixtures.recipe(epochs: 1, seed: 2)
+        tuning.initialWeights = base
+        let tuned = try TrainerFixtures.trainer(recipe: tuning, directory: directory.appending("seed-2"))
+        try tuned.run()
+        let paths = [base, tuned.bestModelPath]
         var recipe = TrainerFixtures.recipe(epochs: 1, seed: 3)
         recipe.initialWeights = paths[0]
         recipe.averagedWeights = [paths[1]]

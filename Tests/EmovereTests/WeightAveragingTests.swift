@@ -13,8 +13,14 @@ struct WeightAveragingTests {
         let architecture = ModelFileTests.architecture
         var paths: [String] = []
         var states: [[String: (shape: [Int], values: [Float])]] = []
+        // Snapshots of one network: its weights, and twice those weights moved a little (as by fine-tuning).
+        let base = try Model(architecture: architecture, seed: 1).stateDictionary()
         for seed in [1, 2, 3] as [UInt64] {
             let model = try Model(architecture: architecture, seed: seed)
+            var random = SplitMix64(seed: seed)
+            try model.load(base.mapValues { entry in
+                (entry.shape, entry.values.map { seed == 1 ? $0 : $0 + 0.1 * $0 * (Float(random.next() % 1000) / 500 - 1) })
+            })
             var card = ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12),
                                  parameterCount: model.parameterCount, metrics: ["validationAccuracy": 0.5])
             card.notes = ["seed \(seed)"]
@@ -36,13 +42,34 @@ struct WeightAveragingTests {
             }
         }
         #expect(checked == averaged.parameterCount)
-        // The seeds differ, so the mean differs from each of them.
+        // The snapshots differ, so the mean differs from each of them.
         #expect(averaged.stateDictionary().values.map(\.values) != states[0].values.map(\.values))
         // Nothing that described the first snapshot alone is kept: figures, temperatures, notes, its training.
         #expect(card.metrics.isEmpty && card.evaluation == nil && card.robustness == nil && card.temperatures == nil)
         #expect(card.trainingCommand == nil && card.recipe == nil && card.origin == nil)
         #expect(card.notes.count == 1
-                && card.notes[0].contains("average of 3 snapshots (seed-1.safetensors, seed-2.safetensors"), "\(card.notes)")
+                && card.notes[0].contains("average of 3 snapshots (\(paths[0]), \(paths[1])"), "\(card.notes)")
+    }
+
+    /// Networks trained apart (here: two random starts) hold their features in other channels, and their mean is no
+    /// network: refused, naming the file and the similarity.
+    @Test func unrelatedNetworksAreRefused() throws {
+        let directory = try TrainerScratchDirectory()
+        defer { directory.remove() }
+        let architecture = ModelFileTests.architecture
+        var paths: [String] = []
+        for seed in [1, 2] as [UInt64] {
+            let model = try Model(architecture: architecture, seed: seed)
+            let path = directory.appending("start-\(seed).safetensors")
+            try ModelFile.save(model, card: ModelCard(architecture: architecture, preprocessing: .symmetric(inputSize: 12),
+                                                      parameterCount: model.parameterCount), to: path)
+            paths.append(path)
+        }
+        #expect {
+            try WeightAveraging.average(paths)
+        } throws: { error in
+            "\(error)".contains(paths[1]) && "\(error)".contains("found weights unrelated to it (cosine similarity")
+        }
     }
 
     @Test func differentArchitecturesNameTheFile() throws {

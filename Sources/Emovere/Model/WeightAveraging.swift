@@ -16,6 +16,7 @@ public enum WeightAveraging {
         let (model, firstCard) = try load(firstPath)
         var card = firstCard
         var sums = model.stateDictionary().mapValues { $0.values.map(Double.init) }
+        let firstKernels = kernels(of: model)
         for path in paths.dropFirst() {
             let (other, otherCard) = try load(path)
             guard otherCard.architecture == card.architecture else {
@@ -26,6 +27,12 @@ public enum WeightAveraging {
             guard otherCard.preprocessing == card.preprocessing else {
                 throw ModelError.invalidModelFile(
                     path: path, reason: "expected the preprocessing of \(firstPath), \(card.preprocessing), found \(otherCard.preprocessing)")
+            }
+            // Networks trained apart hold their features in other channels: their mean is no network at all.
+            let similarity = cosineSimilarity(firstKernels, kernels(of: other))
+            guard similarity >= minimumSimilarity else {
+                throw ModelError.invalidModelFile(path: path, reason: String(format:
+                    "expected a snapshot of the network of %@ (a checkpoint of its run, or a model fine-tuned from a model it was fine-tuned from), found weights unrelated to it (cosine similarity %.3f, below %.1f): networks trained apart do not average into one", firstPath, similarity, minimumSimilarity))
             }
             for (name, entry) in other.stateDictionary() {
                 guard var sum = sums[name] else { throw ModelError.unexpectedParameter(name: name) }
@@ -52,9 +59,32 @@ public enum WeightAveraging {
         card.recipe = nil
         card.trainingCommand = nil
         card.trainingSeconds = nil
-        let names = paths.map { URL(fileURLWithPath: $0).lastPathComponent }
-        card.notes = ["weights: the average of \(paths.count) snapshots (\(names.joined(separator: ", ")))"]
+        card.notes = ["weights: the average of \(paths.count) snapshots (\(paths.joined(separator: ", ")))"]
         return (model, card)
+    }
+
+    /// The least cosine similarity of the snapshots' kernels to the first one's. Measured on the bundled models:
+    /// snapshots of one network (fine-tuned from one another) 0.98-1.00, networks trained apart below 0.02.
+    public static let minimumSimilarity = 0.5
+
+    /// The convolution and dense kernels of `model` by name (not biases or batch norms, which start alike in every
+    /// network).
+    private static func kernels(of model: Model) -> [String: [Float]] {
+        model.stateDictionary().filter { $0.key.hasSuffix("kernel") }.mapValues(\.values)
+    }
+
+    /// The cosine similarity of two sets of kernels seen as one vector each (0 when one is all zero).
+    private static func cosineSimilarity(_ first: [String: [Float]], _ second: [String: [Float]]) -> Double {
+        var dot = 0.0, firstNorm = 0.0, secondNorm = 0.0
+        for (name, values) in first {
+            guard let others = second[name], others.count == values.count else { continue }
+            for (a, b) in zip(values, others) {
+                dot += Double(a) * Double(b)
+                firstNorm += Double(a) * Double(a)
+                secondNorm += Double(b) * Double(b)
+            }
+        }
+        return firstNorm > 0 && secondNorm > 0 ? dot / (firstNorm * secondNorm).squareRoot() : 0
     }
 
     /// A model file, or a training checkpoint with a card made from its recipe.
