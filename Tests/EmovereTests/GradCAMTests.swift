@@ -152,6 +152,37 @@ struct GradCAMTests {
         #expect(throws: ExplanationError.foldedNetwork) { try FaceExplainer(recognizer: recognizer) }
     }
 
+    /// Fixed boxes as a detector.
+    struct BoxDetector: FaceDetecting {
+        var boxes: [Rect]
+        var description: DetectorDescription { DetectorDescription(kind: .none) }
+        func detect(in image: RGBImage) -> [DetectedFace] { boxes.map { DetectedFace(box: $0) } }
+        func detect(in image: RGBImage, near box: Rect) -> [DetectedFace] { detect(in: image) }
+    }
+
+    /// More faces than one slice (`Model.inferenceSlice`) are explained a slice at a time, each face as it is alone.
+    @Test func manyFacesAreExplainedInSlices() throws {
+        let model = try Model(architecture: Architecture(name: "mini-xception", inputSize: 48), seed: 5)
+        let card = ModelCard(architecture: model.architecture, preprocessing: .symmetric(inputSize: 48),
+                             parameterCount: model.parameterCount)
+        let pixels: [UInt8] = (0..<(100 * 80)).map { (index: Int) -> UInt8 in UInt8((index * 7 + index / 100 * 13) % 251) }
+        let image = GrayImage(width: 100, height: 80, pixels: pixels)
+        let boxes = (0..<20).map { Rect(x: $0 % 5 * 20, y: $0 / 5 * 20, width: 20, height: 20) }
+        try #require(boxes.count > Model.inferenceSlice)
+        func explain(_ boxes: [Rect]) throws -> [FaceExplanation] {
+            let recognizer = EmotionRecognizer(model: model, card: card, detector: BoxDetector(boxes: boxes))
+            return try FaceExplainer(recognizer: recognizer).explain(image)
+        }
+        let all = try explain(boxes)
+        try #require(all.count == boxes.count)
+        for index in [0, Model.inferenceSlice - 1, Model.inferenceSlice, boxes.count - 1] {
+            let alone = try #require(try explain([boxes[index]]).first)
+            #expect(all[index].face.box == boxes[index] && all[index].emotion == alone.emotion)
+            let difference = zip(all[index].gradCAM, alone.gradCAM).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(difference < 1e-4, "face \(index): Grad-CAM differs by \(difference)")
+        }
+    }
+
     /// A box crop widened by the card's face margin past the photo's edge is clamped before it is resized, and the
     /// explanation's region (where the heat map is drawn) is that clamped rectangle, not the unclamped one (which
     /// drew the map zoomed and shifted).

@@ -64,17 +64,25 @@ public final class FaceExplainer {
         let image = color.grayscale()
         let inputs = faces.map { recognizer.faceImage(for: $0.detectedFace, in: image) }
         let targets = faces.map { emotion ?? $0.emotion }
-        let explanation = try gradCAM.explain(recognizer.inputBatch(inputs), targetClasses: targets.map(\.rawValue))
-        let pixels = explanation.gradCAM.count / faces.count
-        return faces.enumerated().map { slot, face in
-            func values(_ tensor: Tensor) -> [Float] {
-                Array(UnsafeBufferPointer(start: tensor.pointer + slot * pixels, count: pixels))
+        var explanations: [FaceExplanation] = []
+        // A slice of faces at a time: the backward pass keeps every layer's activations of its batch (megabytes a
+        // face), so a crowd of faces at once could take gigabytes.
+        for start in stride(from: 0, to: faces.count, by: Model.inferenceSlice) {
+            let slice = start..<min(start + Model.inferenceSlice, faces.count)
+            let explanation = try gradCAM.explain(recognizer.inputBatch(Array(inputs[slice])),
+                                                  targetClasses: targets[slice].map(\.rawValue))
+            let pixels = explanation.gradCAM.count / slice.count
+            for (slot, index) in slice.enumerated() {
+                func values(_ tensor: Tensor) -> [Float] {
+                    Array(UnsafeBufferPointer(start: tensor.pointer + slot * pixels, count: pixels))
+                }
+                explanations.append(FaceExplanation(
+                    face: faces[index], region: recognizer.sampledRegion(for: faces[index].detectedFace, in: image),
+                    emotion: targets[index], input: inputs[index], gradCAM: values(explanation.gradCAM),
+                    guidedBackpropagation: values(explanation.guidedBackpropagation),
+                    guidedGradCAM: values(explanation.guidedGradCAM)))
             }
-            return FaceExplanation(
-                face: face, region: recognizer.sampledRegion(for: face.detectedFace, in: image), emotion: targets[slot],
-                input: inputs[slot], gradCAM: values(explanation.gradCAM),
-                guidedBackpropagation: values(explanation.guidedBackpropagation),
-                guidedGradCAM: values(explanation.guidedGradCAM))
         }
+        return explanations
     }
 }

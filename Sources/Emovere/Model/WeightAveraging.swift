@@ -32,7 +32,7 @@ public enum WeightAveraging {
             let similarity = cosineSimilarity(firstKernels, kernels(of: other))
             guard similarity >= minimumSimilarity else {
                 throw ModelError.invalidModelFile(path: path, reason: String(format:
-                    "expected a snapshot of the network of %@ (a checkpoint of its run, or a model fine-tuned from a model it was fine-tuned from), found weights unrelated to it (cosine similarity %.3f, below %.1f): networks trained apart do not average into one", firstPath, similarity, minimumSimilarity))
+                    "expected a snapshot of the network of %@ (a checkpoint of its run, or a model fine-tuned from the same network), found weights unrelated to it (cosine similarity %.3f, below %.1f): networks trained apart do not average into one", firstPath, similarity, minimumSimilarity))
             }
             for (name, entry) in other.stateDictionary() {
                 guard var sum = sums[name] else { throw ModelError.unexpectedParameter(name: name) }
