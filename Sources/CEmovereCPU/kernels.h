@@ -817,7 +817,8 @@ void VARIANT(emovere_relu_backward)(const float *y, const float *dy, int guided,
     for (; i + LANES <= count; i += LANES) {
         vec g = load(dy + i);
         ivec open = load(y + i) > zero;
-        store(dx + i, (vec)((ivec)(guided ? clamp(g, zero) : g) & open));
+        if (guided) open &= g > zero;  /* as the scalar tail: a NaN or negative gradient gives 0 */
+        store(dx + i, (vec)((ivec)g & open));
     }
     for (; i < count; i++) dx[i] = y[i] > 0 ? (guided && !(dy[i] > 0) ? 0 : dy[i]) : 0;
 }

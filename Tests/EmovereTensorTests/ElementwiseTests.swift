@@ -50,6 +50,17 @@ struct ElementwiseTests {
             let sum = garbageTensor([values.count])
             Elementwise.add(input, input, relu: true, into: sum, instructionSet: instructionSet)
             #expect(sum.values[0].isNaN && sum.values[21].isNaN && sum.values[2] == 4, "\(instructionSet)")
+            // A NaN gradient: the true gradient passes it where the unit is open; the guided one (dy > 0 only) drops
+            // it, in the vector body and the scalar tail alike.
+            let open = Tensor(shape: [values.count], values: Array(repeating: 1, count: values.count))
+            for guided in [false, true] {
+                let gradient = garbageTensor([values.count])
+                Elementwise.reluBackward(output: open, outputGradient: input, guided: guided, into: gradient,
+                                         instructionSet: instructionSet)
+                let got = gradient.values
+                #expect(got[0].isNaN == !guided && got[21].isNaN == !guided && (got[0] == 0) == guided
+                        && (got[21] == 0) == guided, "NaN gradient, guided \(guided), \(instructionSet)")
+            }
         }
     }
 
