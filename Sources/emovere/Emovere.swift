@@ -7,7 +7,7 @@ import Foundation
 struct EmovereCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emovere",
-        abstract: "Facial-expression recognition: train, evaluate and benchmark emotion models.",
+        abstract: "Facial-expression recognition: analyse photos, videos and cameras, explain, serve, train, evaluate, average, export and benchmark emotion models.",
         subcommands: [
             Analyze.self, Explain.self, Train.self, Evaluate.self, Bench.self, Info.self, Average.self, Export.self, ImportKeras.self,
             Serve.self, Video.self, Live.self,
@@ -19,6 +19,9 @@ struct EmovereCommand: AsyncParsableCommand {
     static func main() async {
         if case let .failure(problem) = Parallel.workerSetting(ProcessInfo.processInfo.environment["EMOVERE_THREADS"]) {
             refuse(problem.description)
+        }
+        if let cap = ProcessInfo.processInfo.environment["EMOVERE_MAX_ISA"], InstructionSet(name: cap) == nil {
+            refuse("EMOVERE_MAX_ISA is '\(cap.escapedForOneLine)', expected one of \(InstructionSet.allCases.map(\.description).joined(separator: ", ")) (or leave it unset for the widest this CPU runs)")
         }
         // Every command's BLAS single-threaded, as `bench` measures it: the worker threads parallelise (OpenBLAS's
         // own threads inside them ran cores x workers threads in analyze and serve).

@@ -280,6 +280,12 @@ struct CommandLineTests {
         }
         let two = try CommandRunner.run(["info", "--system"], environment: ["EMOVERE_THREADS": "2"])
         #expect(two.status == 0 && two.standardOutput.contains("workers: 2"), "\(two)")
+        // A cap on the instruction set that names none is refused, not ignored (the widest set ran).
+        let cap = try CommandRunner.run(["info", "--system"], environment: ["EMOVERE_MAX_ISA": "AVX2"])
+        #expect(cap.status != 0 && cap.standardError.contains("EMOVERE_MAX_ISA is 'AVX2', expected one of portable, avx2, avx512"),
+                "\(cap)")
+        let portable = try CommandRunner.run(["info", "--system"], environment: ["EMOVERE_MAX_ISA": "portable"])
+        #expect(portable.status == 0, "\(portable)")
     }
 
     @Test func unknownModelAndInputSizeAreRejected() throws {
