@@ -27,6 +27,16 @@ public enum Emotion: Int, CaseIterable, Sendable, Codable, CustomStringConvertib
         self = match
     }
 
+    /// The class an image folder named `folderName` holds (case-insensitive): its `name`, or the other spelling
+    /// datasets use (FER+'s nouns and the adjectives: anger, disgusted, fearful, happiness, sadness, surprised);
+    /// nil for another name.
+    public init?(folderName: String) {
+        let spellings: [String: Emotion] = ["anger": .angry, "disgusted": .disgust, "fearful": .fear, "happiness": .happy,
+                                            "sadness": .sad, "surprised": .surprise]
+        guard let match = Emotion(name: folderName) ?? spellings[folderName.lowercased()] else { return nil }
+        self = match
+    }
+
     /// The emotion with the highest probability in `probabilities` (in `Emotion` order; the first on ties).
     public static func mostProbable(_ probabilities: [Float]) -> Emotion {
         Emotion(rawValue: probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0) ?? .neutral

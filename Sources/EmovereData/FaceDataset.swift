@@ -94,7 +94,9 @@ public struct FaceDataset: Sendable, Equatable {
 
     /// Splits off a stratified, shuffled hold-out set: from each class, `round(n * holdOutFraction)`
     /// images chosen with `seed` go to `heldOut`; both parts keep the original order.
-    /// The same dataset, fraction and seed always give the same split.
+    /// The same dataset, fraction and seed always give the same split. A chosen image whose pixels equal an image's
+    /// that stays (FER2013's Training split holds about two thousand exact duplicates) is left out of both: a copy of
+    /// a training image, whatever its label, would flatter the model in validation.
     public func split(holdOutFraction: Double, seed: UInt64) -> (remaining: FaceDataset, heldOut: FaceDataset) {
         let fraction = min(max(holdOutFraction, 0), 1)
         var byClass = [[Int]](repeating: [], count: Emotion.count)
@@ -107,7 +109,9 @@ public struct FaceDataset: Sendable, Equatable {
             for index in members.prefix(take) { isHeldOut[index] = true }
         }
         let remaining = (0..<count).filter { !isHeldOut[$0] }
-        let heldOut = (0..<count).filter { isHeldOut[$0] }
+        let image = { (index: Int) in pixels[pixelOffset(of: index)..<pixelOffset(of: index + 1)] }
+        let remainingImages = Set(remaining.map(image))
+        let heldOut = (0..<count).filter { isHeldOut[$0] && !remainingImages.contains(image($0)) }
         return (subset(remaining), subset(heldOut))
     }
 }

@@ -39,11 +39,11 @@ public struct ImageFolderLoader: Sendable {
             }
         }
         // In a train/ val/ test/ layout val/ is PublicTest (above) and test/ the held-out test, PrivateTest.
-        if split == .privateTest, entries.contains(where: { ["val", "validation"].contains($0.lowercased()) }),
+        if split == .privateTest, entries.contains(where: { Split.validationFolderNames.contains($0.lowercased()) }),
            let test = entries.first(where: { $0.lowercased() == "test" }) {
             return Self.join(root, test)
         }
-        if entries.contains(where: { Emotion(name: $0) != nil }) { return root }
+        if entries.contains(where: { Emotion(folderName: $0) != nil }) { return root }
         throw .splitFolderMissing(root: root, split: split, expected: split.folderNames, found: entries)
     }
 
@@ -59,7 +59,7 @@ public struct ImageFolderLoader: Sendable {
         var ignored: [String] = []  // entries of class folders that are not images of a known extension
         for name in try Self.subdirectories(of: folder) {
             let classFolder = Self.join(folder, name)
-            guard let emotion = Emotion(name: name) else {
+            guard let emotion = Emotion(folderName: name) else {
                 let issue = LoadIssue(location: classFolder, reason: "unknown class folder '\(name)', expected one of "
                                       + Emotion.allCases.map(\.name).joined(separator: ", "))
                 if strict { throw .malformed(issue) }

@@ -22,10 +22,14 @@ public enum Split: String, Sendable, CaseIterable, Codable, CustomStringConverti
     public var folderNames: [String] {
         switch self {
         case .training: ["train", "training"]
-        case .publicTest: ["publictest", "public_test", "val", "validation", "test"]
+        case .publicTest: ["publictest", "public_test"] + Self.validationFolderNames + ["test"]
         case .privateTest: ["privatetest", "private_test", "private"]
         }
     }
+
+    /// The names of a validation folder beside `train/` and `test/` (Roboflow's exports name it `valid/`): with one,
+    /// `test/` is the held-out test set, PrivateTest.
+    public static let validationFolderNames = ["val", "valid", "validation"]
 
     public var description: String { usage }
 

@@ -32,7 +32,13 @@ enum CommandSupport {
     {
         let size = recipe.preprocessing.inputSize
         let (training, report) = try loadWithReport(path: path, split: .training, strict: strict, imageSize: size)
-        if let (kept, heldOut) = recipe.holdingOut(from: training) { return (kept, heldOut) }
+        if let (kept, heldOut) = recipe.holdingOut(from: training) {
+            let copies = training.count - kept.count - heldOut.count
+            if copies > 0 {
+                StandardError.write("note: \(copies.counting("image")) chosen for validation left out: each is a copy of an image kept for training\n")
+            }
+            return (kept, heldOut)
+        }
         guard !report.readsEverySplit else {
             throw CommandFailure("\(path) has no PublicTest split of its own (\(report.source) is read whole for every split): validating on the training images would choose the model on them; give --validation-fraction (e.g. 0.1), or data with train/ and test/ folders or a Usage column")
         }

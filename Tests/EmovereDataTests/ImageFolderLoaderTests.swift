@@ -82,14 +82,35 @@ struct ImageFolderLoaderTests {
         defer { folder.remove() }
         try folder.write(try Self.face(1).pngData(), to: "val/sad/a.png")
         try folder.write(try Self.face(2).pngData(), to: "test/happy/b.png")
-        try folder.write(try Self.face(3).pngData(), to: "train/Anger/c.png")
+        try folder.write(try Self.face(3).pngData(), to: "train/Rage/c.png")
         let (validation, report) = try ImageFolderLoader().load(root: folder.path, split: .publicTest)
         #expect(validation.labels == [Emotion.sad.rawValue] && report.source == folder.path + "/val")
         let (heldOut, _) = try ImageFolderLoader().load(root: folder.path, split: .privateTest)
         #expect(heldOut.labels == [Emotion.happy.rawValue])
         let error = try #require(throws: DataError.self) { try ImageFolderLoader().load(root: folder.path, split: .training) }
-        #expect(error.description.contains("no class folder with an emotion's name (found Anger; expected angry, disgust"),
+        #expect(error.description.contains("no class folder with an emotion's name (found Rage; expected angry, disgust"),
                 "\(error)")
+        // Roboflow's exports name the validation folder valid/: it is PublicTest, and test/ the held-out test.
+        let exported = try TemporaryDirectory()
+        defer { exported.remove() }
+        try exported.write(try Self.face(1).pngData(), to: "valid/sad/a.png")
+        try exported.write(try Self.face(2).pngData(), to: "test/happy/b.png")
+        let (valid, validReport) = try ImageFolderLoader().load(root: exported.path, split: .publicTest)
+        #expect(valid.labels == [Emotion.sad.rawValue] && validReport.source == exported.path + "/valid")
+        #expect(try ImageFolderLoader().load(root: exported.path, split: .privateTest).0.labels == [Emotion.happy.rawValue])
+    }
+
+    /// Class folders spelt as other datasets spell them (FER+'s nouns, adjectives) hold their emotion.
+    @Test func otherSpellingsOfClassFolders() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let spellings = ["Anger", "disgusted", "fearful", "happiness", "Sadness", "surprised", "neutral"]
+        for (index, name) in spellings.enumerated() {
+            try folder.write(try Self.face(index + 1).pngData(), to: "train/\(name)/\(index).png")
+        }
+        let (training, _) = try ImageFolderLoader().load(root: folder.path, split: .training)
+        #expect(training.classCounts == [Int](repeating: 1, count: 7))
+        #expect(Emotion(folderName: "contempt") == nil && Emotion(name: "happiness") == nil)
     }
 
     @Test func loadingIsDeterministic() throws {
