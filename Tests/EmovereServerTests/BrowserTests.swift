@@ -80,6 +80,9 @@ struct BrowserTests {
             var framesAnalysed: Int
             var fromPage: CrossOriginCalls
             var fromOtherPage: CrossOriginCalls
+            var fileInputFocusable: Bool
+            var cameraLossStatus: String
+            var cameraButton: String
         }
         let line = output.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
         let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
@@ -87,6 +90,9 @@ struct BrowserTests {
         #expect(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"].contains(outcome.emotion))
         #expect(outcome.overlayPixels > 1000, "the overlay should show the box, label and bars")
         #expect(outcome.photoFaces == 1)
+        #expect(outcome.fileInputFocusable, "the photo input must take the keyboard's focus")
+        #expect(outcome.cameraLossStatus.hasPrefix("camera stopped") && outcome.cameraButton == "Start camera",
+                "\(outcome.cameraLossStatus), \(outcome.cameraButton)")
         #expect(outcome.framesAnalysed >= 2)
         #expect(FileManager.default.fileExists(atPath: screenshot))
         #expect(outcome.fromPage == CrossOriginCalls(models: "blocked", analyze: "blocked", stream: false))

@@ -100,8 +100,9 @@ def main():
         result["stats"] = driver.find_element(By.ID, "stats").text
         result["framesAnalysed"] = int(body.get_attribute("data-frames") or 0)
 
-        # The photo drop zone's file input, made visible so the driver can type a path into it.
-        driver.execute_script("document.getElementById('file-input').hidden = false;")
+        # The photo drop zone's file input takes the keyboard's focus (a hidden one could only be used with a mouse).
+        result["fileInputFocusable"] = driver.execute_script(
+            "const input = document.getElementById('file-input'); input.focus(); return document.activeElement === input;")
         driver.find_element(By.ID, "file-input").send_keys(arguments.photo)
         try:
             WebDriverWait(driver, arguments.timeout, poll_frequency=0.2).until(
@@ -112,6 +113,10 @@ def main():
         result["photoStatus"] = driver.find_element(By.ID, "photo-status").text
         driver.save_screenshot(arguments.screenshot)
         result["screenshot"] = arguments.screenshot
+        # A camera that goes away (unplugged) ends its track: the page stops and says so.
+        driver.execute_script("document.getElementById('video').srcObject.getVideoTracks()[0].dispatchEvent(new Event('ended'));")
+        result["cameraLossStatus"] = driver.find_element(By.ID, "status").text
+        result["cameraButton"] = driver.find_element(By.ID, "camera-button").text
         if arguments.other_origin:
             result["fromPage"] = driver.execute_async_script(CROSS_ORIGIN_CALLS, arguments.other_origin)
             driver.get(arguments.other_origin)

@@ -11,14 +11,17 @@ const MAX_FPS = 12;              // frames sent per second at most
 const FRAME_WIDTH = 640;         // frames are scaled down to this width before sending
 const JPEG_QUALITY = 0.75;
 const CHART_POINTS = 150;        // samples kept in the rolling chart
+const REPLY_TIMEOUT = 15000;     // ms without a reply to a frame before the stream is given up (a dead network)
+const RECONNECTS = 5;            // tries to reopen a stream the server closed (a restart), 1 s doubling to 16 s
 
 const $ = (id) => document.getElementById(id);
 const video = $("video"), overlay = $("overlay"), stats = $("stats"), status = $("status");
-const cameraButton = $("camera-button"), chart = $("chart");
+const cameraButton = $("camera-button"), chart = $("chart"), announcer = $("announcer");
 const grabber = document.createElement("canvas");
 
 let labels = EMOTIONS.slice();
 let socket = null, stream = null, running = false, inFlight = false;
+let tickTimer = 0, replyTimer = 0, reconnectTimer = 0, reconnects = 0;
 let lastSent = 0, sentAt = 0, replies = [], lastReply = null, droppedTotal = 0, errorReplies = 0, photoRequests = 0;
 const history = [];
 
@@ -58,24 +61,67 @@ async function start() {
   video.srcObject = stream;
   await video.play().catch(() => {});
   $("stage-hint").hidden = true;
+  // A camera unplugged, or taken by another application, ends its track: the frozen last frame is not sent on.
+  stream.getVideoTracks().forEach((track) => track.addEventListener("ended", () => {
+    showStatus("camera stopped: unplugged, or taken by another application", true);
+    stop();
+  }));
+  reconnects = 0;
+  connect();
+}
+
+// Opens the stream; one the server closes after it was open (a restart, a full server's 1013) is opened again a few
+// times, the camera kept; one never opened (refused) lets the camera go, saying why it may be.
+function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const opened = new WebSocket(`${scheme}//${location.host}/v1/stream`);
+  let wasOpen = false;
   socket = opened;
   opened.binaryType = "arraybuffer";
-  opened.onopen = () => { running = true; errorReplies = 0; cameraButton.textContent = "Stop camera"; cameraButton.disabled = false; tick(); };
+  opened.onopen = () => {
+    wasOpen = true;
+    running = true;
+    inFlight = false;
+    errorReplies = 0;
+    cameraButton.textContent = "Stop camera";
+    cameraButton.disabled = false;
+    announce("live stream started");
+    schedule(0);
+  };
   opened.onmessage = (event) => onReply(JSON.parse(event.data));
-  opened.onerror = () => showStatus("stream connection error", true);
-  // Closed by the server, or never opened (server full, proxy without WebSocket support): the camera is let go.
   opened.onclose = (event) => {
     if (socket !== opened) return;
-    showStatus(`stream closed${event.reason ? ": " + event.reason : " by the server"}`, true);
+    const reason = event.reason ? `: ${event.reason}` : ` by the server (code ${event.code})`;
+    if (wasOpen && event.code !== 1008 && reconnects < RECONNECTS) {
+      const delay = 1000 * 2 ** reconnects++;
+      running = false;
+      clearTimers();
+      showStatus(`stream closed${reason}; reconnecting in ${delay / 1000} s (try ${reconnects} of ${RECONNECTS})`, true);
+      reconnectTimer = setTimeout(connect, delay);
+      return;
+    }
+    showStatus(wasOpen ? `stream closed${reason}`
+      : "the server refused the live stream: it may be full, or this page's address is not its own (a page reached by a domain name or through a proxy needs the server started with --allow-origin for it)", true);
     stop();
   };
+}
+
+function clearTimers() {
+  clearTimeout(tickTimer);
+  clearTimeout(replyTimer);
+  clearTimeout(reconnectTimer);
+}
+
+// The next frame in `delay` ms; one pending at a time.
+function schedule(delay) {
+  clearTimeout(tickTimer);
+  tickTimer = setTimeout(tick, delay);
 }
 
 function stop() {
   running = false;
   inFlight = false;
+  clearTimers();
   if (socket) { socket.onclose = null; socket.close(); socket = null; }
   if (stream) { stream.getTracks().forEach((track) => track.stop()); stream = null; }
   video.srcObject = null;
@@ -85,11 +131,11 @@ function stop() {
   overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
 }
 
-// Sends the next frame once the previous reply has arrived, at most MAX_FPS per second.
+// Sends the next frame once the previous reply has arrived (`onReply` schedules it), at most MAX_FPS per second.
 function tick() {
-  if (!running) return;
+  if (!running || inFlight) return;
   const wait = 1000 / MAX_FPS - (performance.now() - lastSent);
-  if (inFlight || wait > 0 || !video.videoWidth) { setTimeout(tick, Math.max(wait, 10)); return; }
+  if (wait > 0 || !video.videoWidth) { schedule(Math.max(wait, 10)); return; }
   const scale = Math.min(1, FRAME_WIDTH / video.videoWidth);
   grabber.width = Math.round(video.videoWidth * scale);
   grabber.height = Math.round(video.videoHeight * scale);
@@ -97,19 +143,29 @@ function tick() {
   inFlight = true;
   lastSent = performance.now();
   grabber.toBlob((blob) => {
-    if (!running || !socket || socket.readyState !== WebSocket.OPEN || !blob) { inFlight = false; setTimeout(tick, 50); return; }
+    if (!running || !socket || socket.readyState !== WebSocket.OPEN || !blob) { inFlight = false; schedule(50); return; }
     sentAt = performance.now();
     socket.send(blob);
+    // A network that died without closing (a laptop asleep, a server powered off) answers nothing, ever.
+    clearTimeout(replyTimer);
+    replyTimer = setTimeout(() => {
+      if (!running || !inFlight) return;
+      showStatus(`no reply from the server for ${REPLY_TIMEOUT / 1000} s: the network or the server is down; press Start camera to try again`, true);
+      stop();
+    }, REPLY_TIMEOUT);
   }, "image/jpeg", JPEG_QUALITY);
 }
 
 function onReply(reply) {
   inFlight = false;
+  clearTimeout(replyTimer);
+  reconnects = 0;
   const now = performance.now();
   replies.push(now);
   while (replies.length && now - replies[0] > 2000) replies.shift();
   if (reply.error) {
     showStatus(`frame ${reply.frame ?? "?"}: ${reply.error.message}`, true);
+    overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);  // the boxes of a frame long gone
   } else {
     lastReply = reply;
     droppedTotal += reply.dropped || 0;
@@ -122,7 +178,7 @@ function onReply(reply) {
   stats.textContent = `${fps.toFixed(1)} frames/s · round trip ${Math.round(now - sentAt)} ms · analysis ${reply.milliseconds ?? "-"} ms · dropped ${droppedTotal}`;
   // After error replies (an overloaded server) the next frame waits, longer after each: 0.25 s doubling to 8 s.
   errorReplies = reply.error ? errorReplies + 1 : 0;
-  setTimeout(tick, errorReplies ? Math.min(8000, 125 * 2 ** errorReplies) : 0);
+  schedule(errorReplies ? Math.min(8000, 125 * 2 ** errorReplies) : 0);
 }
 
 function describe(reply) {
@@ -142,6 +198,12 @@ function describe(reply) {
 function showStatus(text, isError) {
   status.textContent = text;
   status.classList.toggle("error", !!isError);
+  if (isError) announce(text);
+}
+
+// Read out by screen readers (the status line changes too often to be a live region).
+function announce(text) {
+  announcer.textContent = text;
 }
 
 // Boxes, labels and one bar per emotion over the video, in the frame's pixel coordinates scaled to the display.
@@ -260,15 +322,21 @@ async function analyzePhoto(file) {
     const form = new FormData();
     form.append("file", file, file.name);
     const response = await fetch("/v1/analyze", { method: "POST", body: form });
-    const result = await response.json();
+    // A proxy's error page (nginx's 413, a 502) is HTML, not the server's JSON.
+    const isJSON = (response.headers.get("content-type") || "").includes("json");
+    const result = isJSON ? await response.json() : null;
     if (request !== photoRequests) return;
-    if (!response.ok) throw new Error(result.error ? result.error.message : `HTTP ${response.status}`);
+    if (!response.ok || !result) {
+      throw new Error(result && result.error ? result.error.message
+        : `HTTP ${response.status}${response.statusText ? " " + response.statusText : ""}${response.status === 413 ? " (the photo is larger than the server or a proxy before it accepts)" : ""}`);
+    }
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
-    if (request !== photoRequests) return;
+    if (request !== photoRequests) { bitmap.close(); return; }
     photo.width = result.width;
     photo.height = result.height;
     const context = photo.getContext("2d");
     context.drawImage(bitmap, 0, 0, result.width, result.height);
+    bitmap.close();  // the decoded photo, tens of megabytes, is not kept until garbage collection
     drawFaces(context, result.faces, 1, Math.max(1, Math.max(result.width, result.height) / 800));
     photoStatus.textContent = result.faces.length
       ? `${result.faces.length} face${result.faces.length === 1 ? "" : "s"}: ` + result.faces.map((face) => `${face.emotion} ${Math.round(face.confidence * 100)}%`).join(", ")
