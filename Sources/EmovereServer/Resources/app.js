@@ -41,7 +41,8 @@ function drawLegend() {
 
 // ---- Live stream ---------------------------------------------------------------------------------------------
 
-cameraButton.addEventListener("click", () => (running ? stop() : start()));
+// The camera held (streaming, or waiting to reconnect): the button stops it.
+cameraButton.addEventListener("click", () => (stream ? stop() : start()));
 
 async function start() {
   cameraButton.disabled = true;
