@@ -99,15 +99,15 @@ public struct FaceDetector: Sendable {
     /// uses more threads than there are active cores.
     public let concurrency: Int
 
-    /// A detector for `cascade`, using `concurrency` threads (default: all active cores).
-    public init(cascade: HaarCascade, concurrency: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    /// A detector for `cascade`, using `concurrency` threads (default: `Parallel.workerCount`, which `EMOVERE_THREADS` sets).
+    public init(cascade: HaarCascade, concurrency: Int = Parallel.workerCount) {
         self.cascade = cascade
         self.concurrency = max(1, concurrency)
     }
 
     /// A detector for the cascade file at `cascadePath`.
     /// - Throws: ``HaarCascadeError`` when the file cannot be loaded.
-    public init(cascadePath: String, concurrency: Int = ProcessInfo.processInfo.activeProcessorCount) throws(HaarCascadeError) {
+    public init(cascadePath: String, concurrency: Int = Parallel.workerCount) throws(HaarCascadeError) {
         self.init(cascade: try HaarCascade(contentsOf: cascadePath), concurrency: concurrency)
     }
 
@@ -115,7 +115,7 @@ public struct FaceDetector: Sendable {
     /// (install it with `apt-get install opencv-data`).
     /// - Throws: ``HaarCascadeError/unreadableFile(path:reason:)`` listing the directories searched when the file is
     ///   not found, or any error from loading it.
-    public static func defaultFrontalFace(concurrency: Int = ProcessInfo.processInfo.activeProcessorCount)
+    public static func defaultFrontalFace(concurrency: Int = Parallel.workerCount)
         throws(HaarCascadeError) -> FaceDetector {
         guard let path = HaarCascade.locate() else {
             throw .unreadableFile(path: HaarCascade.defaultFrontalFaceFileName,

@@ -11,7 +11,7 @@ import Foundation
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure training and inference speed (images/s, and the share of the CPU's measured multiply-add peak) on synthetic data; build with -c release.")
+        abstract: "Measure training and inference speed (images/s, and the share of the CPU's measured multiply-add peak) on synthetic data, side by side with ONNX Runtime and Keras (and the detectors with OpenCV's); build with -c release.")
 
     @Option(help: "Architecture to measure.")
     var model = Self.standard.model
@@ -172,6 +172,8 @@ struct Bench: ParsableCommand {
             print("medians of \(rounds) rounds:")
             for line in measured.summary { print(line) }
         }
+        print(String(format: "peak resident memory of emovere bench (every batch measured): %.0f MB",
+                     Double(SystemDescription.peakResidentBytes()) / 1_048_576))
     }
 
     private func printLayers(_ benchmark: Benchmark, batch: Int) throws {

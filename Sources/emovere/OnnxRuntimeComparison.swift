@@ -56,6 +56,9 @@ struct OnnxRuntimeComparison {
                     s.run(None, {given.name: x}); n += batch
                 wall = time.perf_counter() - t; cpu = time.process_time() - c
                 print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
+            import resource
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
+            print("peak resident memory of the onnxruntime process (python, numpy and onnxruntime included): %.0f MB" % peak)
             """
         let (argument, input): (String, [UInt8]?) = switch model {
         case let .file(path): (path, nil)

@@ -13,7 +13,8 @@ enum PythonComparison {
                     timeLimit: Double) -> [String] {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
+        // Unbuffered: the lines a script printed before a timeout stopped it are kept.
+        process.arguments = ["python3", "-u", "-c", script] + arguments
         let output = Pipe()
         process.standardOutput = output
         let feed = input.map { _ in Pipe() }

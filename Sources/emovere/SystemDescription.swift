@@ -1,9 +1,26 @@
 import EmovereCore
 import EmovereTensor
+import Foundation
 
 /// What `info --system` and `bench` print about the machine: the kernels chosen for its CPU, the BLAS library, the
 /// number of workers and the inference precisions it runs.
 enum SystemDescription {
+    /// The most memory this process has held resident so far (`getrusage`'s maximum resident set size), in bytes.
+    static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        #if canImport(Glibc)
+        let who = __rusage_who_t(RUSAGE_SELF.rawValue)  // an enum in Glibc's headers, an int elsewhere
+        #else
+        let who = RUSAGE_SELF
+        #endif
+        guard getrusage(who, &usage) == 0 else { return 0 }
+        #if canImport(Darwin)
+        return Int(usage.ru_maxrss)  // bytes on macOS
+        #else
+        return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
+        #endif
+    }
+
     /// Configures the BLAS threads first, so the description is what a command then runs with.
     static var current: String {
         Gemm.configureThreads()

@@ -113,7 +113,11 @@ struct CommandLineTests {
         #expect(result.status == 0, "\(result)")
         let lines = result.standardOutput.split(separator: "\n")
         #expect(lines.contains("round 2 of 2"), "\(result)")
-        let summary = lines.drop { $0 != "medians of 2 rounds:" }.dropFirst()
+        let memory = "peak resident memory of "
+        let summary = lines.drop { $0 != "medians of 2 rounds:" }.dropFirst().filter { !$0.hasPrefix(memory) }
+        // Memory beside the speed: Emovere's process once, ONNX Runtime's each round.
+        #expect(lines.filter { $0.hasPrefix(memory + "emovere bench") && $0.hasSuffix(" MB") }.count == 1
+                && lines.filter { $0.hasPrefix(memory + "the onnxruntime process") }.count == 2, "\(result)")
         #expect(summary.count == 1 && summary.first.map {
             $0.hasPrefix("tiny-cnn 12x12 inference, batch 1") && $0.contains("median of 2; ONNX Runtime (float32) ")
                 && $0.contains("(rounds: ")
