@@ -197,8 +197,12 @@ public enum AtomicFile {
 
     /// Removes the temporary files in `directory` that writers killed mid-write left behind: names as `temporaryPath`
     /// makes them with the tags Emovere uses (`.NAME.tmp-PID-HEX`, `.NAME.partial-PID-HEX[SUFFIX]`) whose process is
-    /// gone. Returns their names; a missing folder holds none.
-    public static func removeAbandonedTemporaryFiles(in directory: String) throws(WriteError) -> [String] {
+    /// gone, and with `targets`, only those of files named there (a folder shared with other machines, as shards on
+    /// a network disk share one, holds their writers' files, whose process ids mean nothing here). A file this user
+    /// may not remove (another user's, in a sticky folder such as /tmp) is left. Returns the names removed; a missing
+    /// folder holds none.
+    public static func removeAbandonedTemporaryFiles(in directory: String, targets: Set<String>? = nil)
+        throws(WriteError) -> [String] {
         guard let folder = opendir(directory) else {
             if errno == ENOENT { return [] }
             throw failure(directory, "listing the folder")
@@ -214,12 +218,13 @@ public enum AtomicFile {
             let parts = name.split(separator: "-", omittingEmptySubsequences: false)
             guard parts.count >= 3 else { continue }
             let head = parts.dropLast(2).joined(separator: "-"), random = parts[parts.count - 1].prefix { $0 != "." }
-            guard head.hasSuffix(".tmp") || head.hasSuffix(".partial"), !random.isEmpty,
-                  random.allSatisfy(\.isHexDigit), let pid = pid_t(parts[parts.count - 2]), pid > 0,
-                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            guard let tag = [".tmp", ".partial"].first(where: { head.hasSuffix($0) }), !random.isEmpty,
+                  random.allSatisfy(\.isHexDigit), let pid = pid_t(parts[parts.count - 2]), pid > 0 else { continue }
+            if let targets, !targets.contains(String(head.dropFirst().dropLast(tag.count))) { continue }
+            guard kill(pid, 0) != 0, errno == ESRCH else { continue }
             if unlink(directory + "/" + name) == 0 {
                 removed.append(name)
-            } else if errno != ENOENT {  // another process sweeping the same folder may have removed it first
+            } else if ![ENOENT, EPERM, EACCES].contains(errno) {  // removed first by another sweep; not ours to remove
                 throw failure(directory + "/" + name, "removing")
             }
         }

@@ -31,11 +31,14 @@ public enum Emotion: Int, CaseIterable, Sendable, Codable, CustomStringConvertib
     /// datasets use (FER+'s nouns and the adjectives: anger, disgusted, fearful, happiness, sadness, surprised);
     /// nil for another name.
     public init?(folderName: String) {
-        let spellings: [String: Emotion] = ["anger": .angry, "disgusted": .disgust, "fearful": .fear, "happiness": .happy,
-                                            "sadness": .sad, "surprised": .surprise]
-        guard let match = Emotion(name: folderName) ?? spellings[folderName.lowercased()] else { return nil }
+        guard let match = Emotion(name: folderName) ?? Self.otherFolderNames[folderName.lowercased()] else { return nil }
         self = match
     }
+
+    /// The other spellings of class folders `init(folderName:)` reads, in lower case.
+    public static let otherFolderNames: [String: Emotion] = [
+        "anger": .angry, "disgusted": .disgust, "fearful": .fear, "happiness": .happy, "sadness": .sad, "surprised": .surprise,
+    ]
 
     /// The emotion with the highest probability in `probabilities` (in `Emotion` order; the first on ties).
     public static func mostProbable(_ probabilities: [Float]) -> Emotion {

@@ -29,6 +29,9 @@ public struct ImageFolderLoader: Sendable {
         self.limits = limits
     }
 
+    /// What messages add after the class names: the other spellings `Emotion(folderName:)` reads.
+    static let otherSpellings = " (or " + Emotion.otherFolderNames.keys.sorted().joined(separator: ", ") + ")"
+
     /// The folder of `split` under `root`, matched case-insensitively against `Split.folderNames`.
     /// When `root` itself holds class folders (the split folder was given), `root` is returned.
     public func splitFolder(root: String, split: Split) throws(DataError) -> String {
@@ -61,7 +64,7 @@ public struct ImageFolderLoader: Sendable {
             let classFolder = Self.join(folder, name)
             guard let emotion = Emotion(folderName: name) else {
                 let issue = LoadIssue(location: classFolder, reason: "unknown class folder '\(name)', expected one of "
-                                      + Emotion.allCases.map(\.name).joined(separator: ", "))
+                                      + Emotion.allCases.map(\.name).joined(separator: ", ") + Self.otherSpellings)
                 if strict { throw .malformed(issue) }
                 issues.append(issue)
                 continue
@@ -84,7 +87,7 @@ public struct ImageFolderLoader: Sendable {
             throw .noImages(path: folder, split: split, reason: unknown.isEmpty || classFolders > 0
                 ? "no .png, .jpg or .jpeg file in any class folder"
                 : "no class folder with an emotion's name (found \(unknown.joined(separator: ", ")); expected "
-                    + Emotion.allCases.map(\.name).joined(separator: ", ") + ")")
+                    + Emotion.allCases.map(\.name).joined(separator: ", ") + Self.otherSpellings + ")")
         }
 
         let perImage = imageSize * imageSize

@@ -128,11 +128,11 @@ struct Analyze: ParsableCommand {
         let annotations = target.map { $0.outputPaths(for: expanded, reserved: previous?.annotations ?? [:]) }
         if let annotations { try Self.checkCopiesKeepInputs(annotations, inputs: expanded) }
         try target?.createFolder()
-        try OutputPaths.removeAbandonedTemporaryFiles(besides: [annotate, output].compactMap { $0 })
         let log = try previous.map(ResultLog.init(continuing:))
         let chosen = inShard.filter { !(previous?.isFinished(expanded[$0]) ?? false) }
         let files = chosen.map { expanded[$0] }
         let outputs = annotations.map { all in chosen.map { all[$0] } }
+        try OutputPaths.removeAbandonedTemporaryFiles(of: outputs ?? [])
         let progress = Locked(files.count > 1 ? ProgressBar(total: files.count, label: "analyze", unit: "photo") : nil)
         // Without --output the results are printed at the end, in input order; with it each line is appended as
         // soon as its photo is done and nothing is kept.

@@ -7,7 +7,7 @@ import Foundation
 struct EmovereCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "emovere",
-        abstract: "Facial-expression recognition: analyse photos, videos and cameras, explain, serve, train, evaluate, average, export and benchmark emotion models.",
+        abstract: "Facial-expression recognition: analyse photos, videos and cameras, explain, serve, train, evaluate, average, export, import, describe and benchmark emotion models.",
         subcommands: [
             Analyze.self, Explain.self, Train.self, Evaluate.self, Bench.self, Info.self, Average.self, Export.self, ImportKeras.self,
             Serve.self, Video.self, Live.self,

@@ -266,7 +266,7 @@ struct Evaluate: ParsableCommand {
         }
         if let recorded = card.heldOutDigest {
             guard heldOut.contentDigest == recorded else {
-                throw CommandFailure("--fit-temperature: the Training images \(data) holds out under the recipe are not those the model's run held out (their digest differs from the card's heldOutDigest), so some may be images it trained on; give the data it was trained on (a model trained before 2026-12-07, when copies of kept images were still held out, cannot be fitted: train it again)")
+                throw CommandFailure("--fit-temperature: the Training images \(data) holds out under the recipe are not those the model's run held out (their digest differs from the card's heldOutDigest), so some may be images it trained on; give the data it was trained on (a model trained before copies of kept images were left out of the held-out images, on 2026-12-07, cannot be fitted: train it again)")
             }
         } else {
             StandardError.write("warning: \(model)'s card records no digest of its held-out images (trained by an earlier version), so whether \(data) is the data it was trained on is not checked\n")

@@ -107,20 +107,20 @@ enum OutputPaths {
         }
     }
 
-    /// Removes what runs killed mid-write left beside the outputs `paths` (in the folders they name, or the folders
-    /// they are in): hidden temporary files whose process is gone (`AtomicFile.removeAbandonedTemporaryFiles`), a
-    /// half-written video among them, each named on standard error.
-    static func removeAbandonedTemporaryFiles(besides paths: [String]) throws {
-        var folders: [String] = []
-        for path in paths {
-            var isDirectory: ObjCBool = false
-            let folder = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
-                ? path : (path as NSString).deletingLastPathComponent
+    /// Removes what runs killed mid-write left of the files `outputs` (hidden temporary files whose process is gone,
+    /// `AtomicFile.removeAbandonedTemporaryFiles`, a half-written video among them), each named on standard error. Only
+    /// this run's outputs: a folder other machines write to as well (shards on a network disk) holds their files.
+    static func removeAbandonedTemporaryFiles(of outputs: [String]) throws {
+        var targets: [String: Set<String>] = [:]
+        var folders: [String] = []  // in first-seen order, for the notes
+        for output in outputs {
+            let folder = (output as NSString).deletingLastPathComponent
             let resolved = folder.isEmpty ? "." : folder
-            if !folders.contains(resolved) { folders.append(resolved) }
+            if targets[resolved] == nil { folders.append(resolved) }
+            targets[resolved, default: []].insert((output as NSString).lastPathComponent)
         }
         for folder in folders {
-            for name in try AtomicFile.removeAbandonedTemporaryFiles(in: folder) {
+            for name in try AtomicFile.removeAbandonedTemporaryFiles(in: folder, targets: targets[folder]) {
                 StandardError.write("note: removed \((folder as NSString).appendingPathComponent(name)), a file left half written by an interrupted run\n")
             }
         }

@@ -135,7 +135,10 @@ struct Video: ParsableCommand {
         // SIGPIPE that kills it and leaves hidden partial files behind.
         BrokenPipeSignal.ignore()
         let tools = try FFmpegTools.locate()  // once: without ffmpeg, one error rather than one line per video
-        try OutputPaths.removeAbandonedTemporaryFiles(besides: [out, csv, plot, output].compactMap { $0 })
+        let outputs = inputs.count > 1 || output != nil
+            ? inputs.flatMap { input in let files = targets(for: input); return [files.out, files.csv, files.plot] }
+            : [out, csv, plot]
+        try OutputPaths.removeAbandonedTemporaryFiles(of: outputs.compactMap { $0 })
         let recognizer = try recognition.makeRecognizer()
         guard inputs.count > 1 || output != nil else {
             let summary = try analyse(inputs[0], out: out, csv: csv, plot: plot, recognizer: recognizer, tools: tools,

@@ -47,6 +47,16 @@ struct AtomicFileTests {
         #expect(try AtomicFile.removeAbandonedTemporaryFiles(in: folder + "/missing") == [])
     }
 
+    /// With targets, only the temporary files of those names go: another machine's writer in a shared folder writes
+    /// other names, and its process id means nothing here.
+    @Test func abandonedTemporaryFilesOfChosenTargets() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let mine = ".a.annotated.jpg.tmp-999999999-1f", others = ".b.annotated.jpg.tmp-999999999-2e"
+        for name in [mine, others] { try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        #expect(try AtomicFile.removeAbandonedTemporaryFiles(in: folder, targets: ["a.annotated.jpg", "c.jpg"]) == [mine])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [others])
+    }
+
     @Test func commitsAStreamedTemporaryFile() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/frames.csv"

@@ -13,6 +13,8 @@ const JPEG_QUALITY = 0.75;
 const CHART_POINTS = 150;        // samples kept in the rolling chart
 const REPLY_TIMEOUT = 15000;     // ms without a reply to a frame before the stream is given up (a dead network)
 const RECONNECTS = 5;            // tries to reopen a stream the server closed (a restart), 1 s doubling to 16 s
+const CONNECT_TIMEOUT = 10000;   // ms for the stream to open (a proxy that never completes the upgrade)
+const STEADY_REPLIES = 10;       // replies after which a reopened stream counts as working again
 
 const $ = (id) => document.getElementById(id);
 const video = $("video"), overlay = $("overlay"), stats = $("stats"), status = $("status");
@@ -21,7 +23,7 @@ const grabber = document.createElement("canvas");
 
 let labels = EMOTIONS.slice();
 let socket = null, stream = null, running = false, inFlight = false;
-let tickTimer = 0, replyTimer = 0, reconnectTimer = 0, reconnects = 0;
+let tickTimer = 0, replyTimer = 0, reconnectTimer = 0, connectTimer = 0, reconnects = 0, repliesSinceOpen = 0;
 let lastSent = 0, sentAt = 0, replies = [], lastReply = null, droppedTotal = 0, errorReplies = 0, photoRequests = 0;
 const history = [];
 
@@ -60,10 +62,15 @@ async function start() {
     return;
   }
   video.srcObject = stream;
+  cameraButton.textContent = "Stop camera";  // the camera is held from here on: the button lets it go
+  cameraButton.disabled = false;
+  const held = stream;
   await video.play().catch(() => {});
+  if (stream !== held) return;  // stopped meanwhile
   $("stage-hint").hidden = true;
   // A camera unplugged, or taken by another application, ends its track: the frozen last frame is not sent on.
-  stream.getVideoTracks().forEach((track) => track.addEventListener("ended", () => {
+  held.getVideoTracks().forEach((track) => track.addEventListener("ended", () => {
+    if (stream !== held) return;  // a camera let go before
     showStatus("camera stopped: unplugged, or taken by another application", true);
     stop();
   }));
@@ -76,32 +83,39 @@ async function start() {
 function connect() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const opened = new WebSocket(`${scheme}//${location.host}/v1/stream`);
-  let wasOpen = false;
+  const retrying = reconnects > 0;  // the stream was open before: a failed try is retried, not a refusal
+  let wasOpen = false, timedOut = false;
   socket = opened;
   opened.binaryType = "arraybuffer";
+  connectTimer = setTimeout(() => {
+    if (opened.readyState === WebSocket.CONNECTING) { timedOut = true; opened.close(); }
+  }, CONNECT_TIMEOUT);
   opened.onopen = () => {
+    clearTimeout(connectTimer);
     wasOpen = true;
     running = true;
     inFlight = false;
     errorReplies = 0;
-    cameraButton.textContent = "Stop camera";
-    cameraButton.disabled = false;
+    repliesSinceOpen = 0;
     announce("live stream started");
     schedule(0);
   };
   opened.onmessage = (event) => onReply(JSON.parse(event.data));
   opened.onclose = (event) => {
     if (socket !== opened) return;
+    clearTimeout(connectTimer);
     const reason = event.reason ? `: ${event.reason}` : ` by the server (code ${event.code})`;
-    if (wasOpen && event.code !== 1008 && reconnects < RECONNECTS) {
+    if ((wasOpen || retrying) && event.code !== 1008 && reconnects < RECONNECTS) {
       const delay = 1000 * 2 ** reconnects++;
       running = false;
       clearTimers();
+      overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
       showStatus(`stream closed${reason}; reconnecting in ${delay / 1000} s (try ${reconnects} of ${RECONNECTS})`, true);
       reconnectTimer = setTimeout(connect, delay);
       return;
     }
-    showStatus(wasOpen ? `stream closed${reason}`
+    showStatus(wasOpen || retrying ? `stream closed${reason}`
+      : timedOut ? `the live stream did not open within ${CONNECT_TIMEOUT / 1000} s (a proxy without WebSocket support?)`
       : "the server refused the live stream: it may be full, or this page's address is not its own (a page reached by a domain name or through a proxy needs the server started with --allow-origin for it)", true);
     stop();
   };
@@ -111,6 +125,7 @@ function clearTimers() {
   clearTimeout(tickTimer);
   clearTimeout(replyTimer);
   clearTimeout(reconnectTimer);
+  clearTimeout(connectTimer);
 }
 
 // The next frame in `delay` ms; one pending at a time.
@@ -160,7 +175,8 @@ function tick() {
 function onReply(reply) {
   inFlight = false;
   clearTimeout(replyTimer);
-  reconnects = 0;
+  // A reopened stream that keeps answering has its tries back (one that answers once and closes does not).
+  if (++repliesSinceOpen >= STEADY_REPLIES) reconnects = 0;
   const now = performance.now();
   replies.push(now);
   while (replies.length && now - replies[0] > 2000) replies.shift();
@@ -204,7 +220,7 @@ function showStatus(text, isError) {
 
 // Read out by screen readers (the status line changes too often to be a live region).
 function announce(text) {
-  announcer.textContent = text;
+  if (announcer.textContent !== text) announcer.textContent = text;  // a repeated error is not read out again
 }
 
 // Boxes, labels and one bar per emotion over the video, in the frame's pixel coordinates scaled to the display.
