@@ -267,9 +267,10 @@ def main():
     if first is not None:
         difference = provenance_difference(first[1], json.loads(check.stdout))
         if difference:
-            sys.exit(f"error: {first[0]}: written with {difference}; resume with the same options after -- "
-                     "or choose another --out (the results were left as they were; this machine's worker checks the "
-                     "options: --precision bfloat16 runs float32 on a CPU without AVX512_BF16)")
+            fallback = (" (this machine's worker checks the options: --precision bfloat16 runs float32 on a CPU "
+                        "without AVX512_BF16 or under EMOVERE_MAX_ISA)") if difference.startswith("--precision") else ""
+            sys.exit(f"error: {first[0]}: written with {difference}{fallback}; resume with the same options after -- "
+                     "or choose another --out (the results were left as they were)")
 
     import ray  # imported late so that --help and argument errors work without Ray installed
 

@@ -66,6 +66,15 @@ public enum Parallel {
         }
     }
 
+    /// Calls `body(item)` for each of `count` items on at most `threads` of the workers, item `i` on the `i % threads`th
+    /// (more items than threads even out items of uneven cost without taking more cores than asked).
+    public static func forEach(_ count: Int, threads: Int, _ body: @Sendable (Int) -> Void) {
+        let used = max(1, min(threads, count))
+        forEachChunk(used, maximumChunks: used) { thread, _ in
+            for item in stride(from: thread, to: count, by: used) { body(item) }
+        }
+    }
+
     /// Runs `body` on this thread with denormals flushed to zero, then restores the thread's floating-point state.
     @inline(__always)
     public static func withDenormalsFlushed<Result>(_ body: () throws -> Result) rethrows -> Result {

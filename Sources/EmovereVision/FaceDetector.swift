@@ -94,9 +94,9 @@ public struct FaceDetector: Sendable {
 
     /// The cascade that classifies each window.
     public let cascade: HaarCascade
-    /// How many cores one detection may use (at least 1). 1 runs everything on the calling thread; larger values split
-    /// each pyramid level into `8 * concurrency` row bands run with `DispatchQueue.concurrentPerform`, which never
-    /// uses more threads than there are active cores.
+    /// How many threads one detection may use (at least 1). 1 runs everything on the calling thread; larger values
+    /// split each pyramid level into `8 * concurrency` row bands run on at most `concurrency` of Emovere's workers
+    /// (`Parallel.forEach`; a pool busy with other work runs them on the calling thread).
     public let concurrency: Int
 
     /// A detector for `cascade`, using `concurrency` threads (default: `Parallel.workerCount`, which `EMOVERE_THREADS` sets).
@@ -200,11 +200,7 @@ public struct FaceDetector: Sendable {
                         }
                         shared.value.results[chunk] = hits
                     }
-                    if chunkCount == 1 {
-                        work(0)
-                    } else {
-                        DispatchQueue.concurrentPerform(iterations: chunkCount, execute: work)
-                    }
+                    Parallel.forEach(chunkCount, threads: concurrency, work)
                 }
                 for hits in perChunk { found.append(contentsOf: hits) }
             }

@@ -100,11 +100,7 @@ enum HaarPyramidResize {
                                    columnWeight0: tables.value.1.baseAddress!, columnWeight1: tables.value.2.baseAddress!,
                                    rows: rows)
                     }
-                    if bandCount == 1 {
-                        work(0)
-                    } else {
-                        DispatchQueue.concurrentPerform(iterations: bandCount, execute: work)
-                    }
+                    Parallel.forEach(bandCount, threads: concurrency, work)
                 }
             }
         }

@@ -133,6 +133,7 @@ struct Bench: ParsableCommand {
             try DetectorBench(sample: sample,
                               yunetPath: try BundledModel.yunet(remedy: "run bench from the package's folder, where models/ is").path,
                               cascadePath: HaarCascade.locate(), seconds: seconds, layers: layers).run()
+            printPeakMemory()
             return
         }
         let architecture = Architecture(model, inputSize: inputSize)
@@ -172,7 +173,12 @@ struct Bench: ParsableCommand {
             print("medians of \(rounds) rounds:")
             for line in measured.summary { print(line) }
         }
-        print(String(format: "peak resident memory of emovere bench (every batch measured): %.0f MB",
+        printPeakMemory()
+    }
+
+    /// The most memory this process held, whatever it measured.
+    private func printPeakMemory() {
+        print(String(format: "peak resident memory of emovere bench (everything it measured): %.0f MB",
                      Double(SystemDescription.peakResidentBytes()) / 1_048_576))
     }
 

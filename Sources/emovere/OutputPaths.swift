@@ -114,10 +114,12 @@ enum OutputPaths {
         var targets: [String: Set<String>] = [:]
         var folders: [String] = []  // in first-seen order, for the notes
         for output in outputs {
-            let folder = (output as NSString).deletingLastPathComponent
+            // A writer names its temporary file after where a symbolic link at `output` leads.
+            let file = try AtomicFile.destination(of: output)
+            let folder = (file as NSString).deletingLastPathComponent
             let resolved = folder.isEmpty ? "." : folder
             if targets[resolved] == nil { folders.append(resolved) }
-            targets[resolved, default: []].insert((output as NSString).lastPathComponent)
+            targets[resolved, default: []].insert((file as NSString).lastPathComponent)
         }
         for folder in folders {
             for name in try AtomicFile.removeAbandonedTemporaryFiles(in: folder, targets: targets[folder]) {

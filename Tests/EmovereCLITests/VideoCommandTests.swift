@@ -76,9 +76,15 @@ struct VideoCommandTests {
         // What a run killed while writing this video left (its process gone) is removed.
         let abandoned = fixture.folder + "/.annotated.mp4.partial-999999999-ab.mp4"
         try #require(FileManager.default.createFile(atPath: abandoned, contents: Data(count: 1000)))
+        // Another output's (another machine's, in a shared folder) is not this run's to remove.
+        let others = fixture.folder + "/.other.mp4.partial-999999999-cd.mp4"
+        try #require(FileManager.default.createFile(atPath: others, contents: Data(count: 10)))
+        defer { try? FileManager.default.removeItem(atPath: others) }
         let result = try CommandRunner.run(["video", fixture.video, "--out", out, "--csv", csv, "--plot", svg] + fixture.recognition)
         try #require(result.status == 0, "\(result)")
         #expect(result.standardError.contains("removed \(abandoned), a file left half written"), "\(result)")
+        #expect(FileManager.default.fileExists(atPath: others))
+        try FileManager.default.removeItem(atPath: others)
         #expect(result.standardOutput.contains("\(Self.frameCount) frames"), "\(result)")
         #expect(result.standardOutput.contains("frames/s"), "\(result)")
         #expect(result.standardError.contains("frame/s"), "progress bar with a rate expected:\n\(result)")

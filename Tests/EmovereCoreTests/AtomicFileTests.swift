@@ -51,9 +51,11 @@ struct AtomicFileTests {
     /// other names, and its process id means nothing here.
     @Test func abandonedTemporaryFilesOfChosenTargets() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let mine = ".a.annotated.jpg.tmp-999999999-1f", others = ".b.annotated.jpg.tmp-999999999-2e"
-        for name in [mine, others] { try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/" + name)) }
-        #expect(try AtomicFile.removeAbandonedTemporaryFiles(in: folder, targets: ["a.annotated.jpg", "c.jpg"]) == [mine])
+        let mine = [".a-2.annotated.jpg.tmp-999999999-1f", ".clip-1.mp4.partial-999999999-ab.mp4"]
+        let others = ".b.annotated.jpg.tmp-999999999-2e"
+        for name in mine + [others] { try Data("x".utf8).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        #expect(try AtomicFile.removeAbandonedTemporaryFiles(in: folder, targets: ["a-2.annotated.jpg", "clip-1.mp4"]).sorted()
+                == mine.sorted())
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == [others])
     }
 

@@ -27,6 +27,19 @@ struct WorkerPoolTests {
         #expect(!seen.isEmpty && seen.allSatisfy { $0.hasPrefix("emovere-w") }, "\(seen)")
     }
 
+    /// `Parallel.forEach` calls every item once, on at most the threads asked for.
+    @Test(arguments: [(0, 3), (1, 3), (7, 1), (40, 2), (40, 64)])
+    func forEachCallsEveryItemOnceOnTheThreadsAsked(count: Int, threads: Int) {
+        let calls = Mutex<[Int: Int]>([:])
+        let seenThreads = Mutex<Set<String>>([])
+        Parallel.forEach(count, threads: threads) { item in
+            calls.withLock { $0[item, default: 0] += 1 }
+            seenThreads.withLock { _ = $0.insert(String(describing: pthread_self())) }
+        }
+        #expect(calls.withLock { $0 } == Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, 1) }))
+        #expect(seenThreads.withLock { $0.count } <= max(1, threads), "\(count) items on \(threads) threads")
+    }
+
     /// The calling thread's name as the system keeps it.
     private static func systemNameOfThisThread() -> String {
         #if os(Linux)

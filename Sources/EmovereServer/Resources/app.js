@@ -48,6 +48,7 @@ cameraButton.addEventListener("click", () => (stream ? stop() : start()));
 
 async function start() {
   cameraButton.disabled = true;
+  announcer.textContent = "";  // a new attempt: its messages are read out even when they repeat the last one
   if (!window.isSecureContext || !navigator.mediaDevices) {
     // Browsers give the camera only to pages served over HTTPS or from this machine (localhost).
     showStatus("camera unavailable: the browser allows it only over HTTPS or on localhost; open this page at http://127.0.0.1 on the server's machine, or serve it behind a TLS proxy", true);
@@ -104,7 +105,8 @@ function connect() {
   opened.onclose = (event) => {
     if (socket !== opened) return;
     clearTimeout(connectTimer);
-    const reason = event.reason ? `: ${event.reason}` : ` by the server (code ${event.code})`;
+    const reason = timedOut ? ` (it did not open within ${CONNECT_TIMEOUT / 1000} s)`
+      : event.reason ? `: ${event.reason}` : ` by the server (code ${event.code})`;
     if ((wasOpen || retrying) && event.code !== 1008 && reconnects < RECONNECTS) {
       const delay = 1000 * 2 ** reconnects++;
       running = false;
@@ -114,7 +116,7 @@ function connect() {
       reconnectTimer = setTimeout(connect, delay);
       return;
     }
-    showStatus(wasOpen || retrying ? `stream closed${reason}`
+    showStatus(wasOpen || retrying ? `stream closed${reason}${retrying ? ` after ${reconnects} tries to reopen it` : ""}`
       : timedOut ? `the live stream did not open within ${CONNECT_TIMEOUT / 1000} s (a proxy without WebSocket support?)`
       : "the server refused the live stream: it may be full, or this page's address is not its own (a page reached by a domain name or through a proxy needs the server started with --allow-origin for it)", true);
     stop();
@@ -175,13 +177,14 @@ function tick() {
 function onReply(reply) {
   inFlight = false;
   clearTimeout(replyTimer);
-  // A reopened stream that keeps answering has its tries back (one that answers once and closes does not).
-  if (++repliesSinceOpen >= STEADY_REPLIES) reconnects = 0;
+  // A reopened stream that keeps analysing has its tries back (one that answers a few frames, or only errors, and
+  // closes does not).
+  if (!reply.error && ++repliesSinceOpen >= STEADY_REPLIES) reconnects = 0;
   const now = performance.now();
   replies.push(now);
   while (replies.length && now - replies[0] > 2000) replies.shift();
   if (reply.error) {
-    showStatus(`frame ${reply.frame ?? "?"}: ${reply.error.message}`, true);
+    showStatus(`frame ${reply.frame ?? "?"}: ${reply.error.message}`, true, reply.error.message);
     overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);  // the boxes of a frame long gone
   } else {
     lastReply = reply;
@@ -212,10 +215,11 @@ function describe(reply) {
   document.body.dataset.frames = String(reply.frame);
 }
 
-function showStatus(text, isError) {
+// `spoken` is what a screen reader hears of an error (without a frame number that changes every frame).
+function showStatus(text, isError, spoken = text) {
   status.textContent = text;
   status.classList.toggle("error", !!isError);
-  if (isError) announce(text);
+  if (isError) announce(spoken);
 }
 
 // Read out by screen readers (the status line changes too often to be a live region).
