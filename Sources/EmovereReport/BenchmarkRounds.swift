@@ -1,7 +1,7 @@
 import Foundation
 
-/// The figures of several rounds of one `emovere bench` run, each round measuring Emovere and then a peer (ONNX
-/// Runtime, Keras) in the same window. On a shared or noisy machine both programs' rates move between rounds and
+/// The figures of several rounds of one `emovere bench` run, each round measuring each of Emovere's figures right
+/// beside its peer's (ONNX Runtime, Keras). On a shared or noisy machine both programs' rates move between rounds and
 /// their ratio much less, so the summary gives the median rate and the median of the per-round ratios.
 public struct BenchmarkRounds {
     /// One figure over the rounds: Emovere's images/s in each round and, where a peer ran in every round, its own.

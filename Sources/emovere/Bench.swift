@@ -50,7 +50,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Measure the face detectors instead (YuNet and Haar at 640x480 and 1280x720, against OpenCV).")
     var detector = false
 
-    @Option(help: "Rounds to measure, each Emovere then its peers; more than one also prints medians and median ratios.")
+    @Option(help: "Rounds to measure, each figure beside its peer's (Emovere first in odd rounds, the peer first in even ones); more than one also prints medians and median ratios.")
     var rounds = 1
 
     @Flag(help: "Also time Keras fit on Arriaga's mini-Xception at the training batch size, without augmentation (mini-xception only; needs python3 with tensorflow).")
@@ -144,29 +144,31 @@ struct Bench: ParsableCommand {
         let peak = ArithmeticPeak.measure()
         print(peak)
         var measured = BenchmarkRounds()
+        // Each figure is measured beside its peer's (Emovere's training beside Keras, each inference batch beside ONNX
+        // Runtime's), seconds apart rather than a whole round apart, and in alternating order, so a machine whose speed
+        // drifts (a cloud VM's moves 20-40 % within minutes) moves both sides of a ratio alike.
+        var onnxRuns = !noOnnx && !trainingOnly
+        let onnxName = onnxModel == nil ? "ONNX Runtime (float32)" : "ONNX Runtime"  // a given file runs its own types
         for round in 1...rounds {
             if rounds > 1 { print("round \(round) of \(rounds)") }
-            let results = try benchmark.run(trainingBatch: trainingBatch, inferenceBatches: batches)
-            for line in results { print(line.formatted(peak: peak)) }
-            if layers, round == 1, let batch = inferenceBatches.first { try printLayers(benchmark, batch: batch) }
-            let kerasRate = keras ? KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
-                                                    threads: Parallel.workerCount).run() : nil
-            let onnxRates = noOnnx || trainingOnly ? nil
-                : OnnxRuntimeComparison(model: onnxModel.map { .file($0) } ?? .bytes(exported ?? []),
-                                        architecture: architecture.name,
-                                        inputSize: inputSize, batches: batches,
-                                        seconds: seconds, threads: Parallel.workerCount).run()
-            // Emovere's figures: the training one first (when measured), then one per inference batch. Keras and ONNX
-            // Runtime on the exported network run float32.
-            let onnxName = onnxModel == nil ? "ONNX Runtime (float32)" : "ONNX Runtime"  // a given file runs its own types
-            let peers: [(name: String, rate: Double)?] = (trainingBatch > 0 ? [kerasRate.map { ("Keras fit (float32)", $0) }] : [])
-                + batches.indices.map { index in onnxRates.map { (onnxName, $0[index]) } }
-            for (result, peer) in zip(results, peers) {
-                measured.record(name: result.name, rate: result.imagesPerSecond, peer: peer)
-                if let peer {
-                    print(String(format: "ratio %@ / %@: %.2f", result.name as NSString, peer.name as NSString,
-                                 result.imagesPerSecond / peer.rate))
-                }
+            let peerFirst = round.isMultiple(of: 2)
+            if trainingBatch > 0 {
+                let kerasFit = KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
+                                               threads: Parallel.workerCount)
+                try measure({ try benchmark.training(batchSize: trainingBatch) },
+                            beside: keras ? Peer(name: "Keras fit (float32)", run: kerasFit.run) : nil,
+                            peerFirst: peerFirst, peak: peak, into: &measured)
+            }
+            for (index, batch) in batches.enumerated() {
+                let onnxRuntime = OnnxRuntimeComparison(model: onnxModel.map { .file($0) } ?? .bytes(exported ?? []),
+                                                        architecture: architecture.name, inputSize: inputSize,
+                                                        batch: batch, seconds: seconds, threads: Parallel.workerCount)
+                let ran = try measure({ try benchmark.inference(batchSize: batch) },
+                                      beside: onnxRuns ? Peer(name: onnxName, run: onnxRuntime.run) : nil,
+                                      peerFirst: peerFirst, peak: peak, into: &measured)
+                // A comparison that cannot run (no onnxruntime, a model it cannot load) has said why, once.
+                onnxRuns = onnxRuns && ran
+                if layers, round == 1, index == 0 { try printLayers(benchmark, batch: batch) }
             }
         }
         if rounds > 1 {
@@ -174,6 +176,32 @@ struct Bench: ParsableCommand {
             for line in measured.summary { print(line) }
         }
         printPeakMemory()
+    }
+
+    /// A peer's measurement of one figure: its name in the ratios, and a run that prints its lines and returns its
+    /// images/s (nil when it could not run).
+    private struct Peer {
+        let name: String
+        let run: () -> Double?
+    }
+
+    /// Measures one of Emovere's figures with `emovere` beside `peer`'s, the peer first when `peerFirst`; prints
+    /// Emovere's line and their ratio and records both in `measured`.
+    /// - Returns: whether the peer ran.
+    @discardableResult
+    private func measure(_ emovere: () throws -> Benchmark.Measurement, beside peer: Peer?,
+                         peerFirst: Bool, peak: ArithmeticPeak, into measured: inout BenchmarkRounds) throws -> Bool {
+        let earlyRate = peerFirst ? peer?.run() : nil
+        let result = try emovere()
+        print(result.formatted(peak: peak))
+        let peerRate = peerFirst ? earlyRate : peer?.run()  // python's lines follow Emovere's (it flushes them first)
+        let named = peer.flatMap { peer in peerRate.map { (name: peer.name, rate: $0) } }
+        measured.record(name: result.name, rate: result.imagesPerSecond, peer: named)
+        if let named {
+            print(String(format: "ratio %@ / %@: %.2f", result.name as NSString, named.name as NSString,
+                         result.imagesPerSecond / named.rate))
+        }
+        return peerRate != nil
     }
 
     /// The most memory this process held, whatever it measured.

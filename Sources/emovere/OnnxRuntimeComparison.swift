@@ -14,14 +14,14 @@ struct OnnxRuntimeComparison {
     /// The benchmarked network's architecture name (a model whose card names another is measured with a warning).
     let architecture: String
     let inputSize: Int
-    let batches: [Int]
+    let batch: Int
     let seconds: Double
     /// ONNX Runtime's intra-op threads: the same number of workers as Emovere's.
     let threads: Int
 
-    /// Runs the comparison and prints its lines; returns ONNX Runtime's images/s for each of `batches`, or nil when
-    /// it did not run (the line saying why is printed: no onnxruntime, a file it cannot load, another input shape).
-    func run() -> [Double]? {
+    /// Runs the comparison at `batch` and prints its lines; returns ONNX Runtime's images/s, or nil when it did not
+    /// run (the line saying why is printed: no onnxruntime, a file it cannot load, another input shape).
+    func run() -> Double? {
         let script = """
             import sys, json, time
             try:
@@ -48,14 +48,14 @@ struct OnnxRuntimeComparison {
                 print("warning: %s has no model card: the benchmark cannot tell whether it is the %s it measures (its weights differ: the ratios compare like for like only for the same network)" % (path, architecture))
             elif name != architecture:
                 print("warning: %s is a %s, the benchmark measures %s: the ratios compare different networks" % (path, name, architecture))
-            for batch in map(int, sys.argv[6:]):
-                x = np.random.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
-                s.run(None, {given.name: x})
-                n = 0; t = time.perf_counter(); c = time.process_time()
-                while n == 0 or time.perf_counter() - t < seconds:
-                    s.run(None, {given.name: x}); n += batch
-                wall = time.perf_counter() - t; cpu = time.process_time() - c
-                print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
+            batch = int(sys.argv[6])
+            x = np.random.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
+            s.run(None, {given.name: x})
+            n = 0; t = time.perf_counter(); c = time.process_time()
+            while n == 0 or time.perf_counter() - t < seconds:
+                s.run(None, {given.name: x}); n += batch
+            wall = time.perf_counter() - t; cpu = time.process_time() - c
+            print("%-40s %10.0f images/s  (%.0f per CPU-second)" % ("onnxruntime %s inference, batch %d" % (ort.__version__, batch), n / wall, n / max(cpu, 1e-9)))
             import resource
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)
             print("peak resident memory of the onnxruntime process (python, numpy and onnxruntime included): %.0f MB" % peak)
@@ -64,11 +64,9 @@ struct OnnxRuntimeComparison {
         case let .file(path): (path, nil)
         case let .bytes(bytes): ("-", bytes)
         }
-        let rates = PythonComparison.run(script, arguments: [argument, String(inputSize), String(seconds), String(threads),
-                                                             architecture] + batches.map(String.init),
-                                         comparison: "ONNX Runtime", input: input,
-                                         timeLimit: 300 + 3 * seconds * Double(batches.count))
-            .compactMap(PythonComparison.imagesPerSecond(in:))
-        return rates.count == batches.count ? rates : nil
+        return PythonComparison.run(script, arguments: [argument, String(inputSize), String(seconds), String(threads),
+                                                        architecture, String(batch)],
+                                    comparison: "ONNX Runtime", input: input, timeLimit: 300 + 3 * seconds)
+            .lazy.compactMap(PythonComparison.imagesPerSecond(in:)).first
     }
 }

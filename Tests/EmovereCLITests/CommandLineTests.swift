@@ -104,27 +104,39 @@ struct CommandLineTests {
             "ONNX Runtime comparison skipped: cannot start python3 (not found on PATH)"), "\(result)")
     }
 
-    /// `bench --rounds` measures Emovere then ONNX Runtime (installed by scripts/test.sh) in each round and ends with
-    /// the medians: each figure's rate, ONNX Runtime's and the median ratio with every round's; zero rounds, and rounds
-    /// of the detector measurement, are refused.
+    /// `bench --rounds` measures each figure beside ONNX Runtime's (installed by scripts/test.sh), Emovere first in
+    /// odd rounds and ONNX Runtime first in even ones, and ends with the medians: each figure's rate, ONNX Runtime's
+    /// and the median ratio with every round's; zero rounds, and rounds of the detector measurement, are refused.
     @Test func benchRoundsPrintMediansAndRatios() throws {
         let result = try CommandRunner.run(["bench", "--model", "tiny-cnn", "--input-size", "12", "--seconds", "0.05",
-                                            "--training-batch", "0", "--inference-batches", "1", "--rounds", "2"])
+                                            "--training-batch", "0", "--inference-batches", "1", "2", "--rounds", "2"])
         #expect(result.status == 0, "\(result)")
         let lines = result.standardOutput.split(separator: "\n")
         #expect(lines.contains("round 2 of 2"), "\(result)")
         let memory = "peak resident memory of "
-        let summary = lines.drop { $0 != "medians of 2 rounds:" }.dropFirst().filter { !$0.hasPrefix(memory) }
-        // Memory beside the speed: Emovere's process once, ONNX Runtime's each round.
+        let rounds = lines.prefix { $0 != "medians of 2 rounds:" }
+        let summary = lines.dropFirst(rounds.count + 1).filter { !$0.hasPrefix(memory) }
+        // Memory beside the speed: Emovere's process once, ONNX Runtime's after each of its measurements.
         #expect(lines.filter { $0.hasPrefix(memory + "emovere bench") && $0.hasSuffix(" MB") }.count == 1
-                && lines.filter { $0.hasPrefix(memory + "the onnxruntime process") }.count == 2, "\(result)")
-        #expect(summary.count == 1 && summary.first.map {
-            $0.hasPrefix("tiny-cnn 12x12 inference, batch 1") && $0.contains("median of 2; ONNX Runtime (float32) ")
-                && $0.contains("(rounds: ")
-        } == true, "\(result)")
-        // Each round prints its ratio, as a single-round run does.
-        #expect(lines.filter { $0.hasPrefix("ratio tiny-cnn 12x12 inference, batch 1 / ONNX Runtime (float32): ") }.count
-                == 2, "\(result)")
+                && lines.filter { $0.hasPrefix(memory + "the onnxruntime process") }.count == 4, "\(result)")
+        for batch in [1, 2] {
+            #expect(summary.filter {
+                $0.hasPrefix("tiny-cnn 12x12 inference, batch \(batch) ") && $0.contains("median of 2; ONNX Runtime (float32) ")
+                    && $0.contains("(rounds: ")
+            }.count == 1, "\(result)")
+            // Each round prints its ratio, as a single-round run does.
+            #expect(rounds.filter {
+                $0.hasPrefix("ratio tiny-cnn 12x12 inference, batch \(batch) / ONNX Runtime (float32): ")
+            }.count == 2, "\(result)")
+        }
+        #expect(summary.count == 2, "\(result)")
+        // Side by side, in alternating order: round 1 Emovere then ONNX Runtime at each batch, round 2 the other way.
+        let order = rounds.compactMap { line -> String? in
+            if line.hasPrefix("tiny-cnn 12x12 inference") { return "emovere \(line.contains("batch 1 ") ? 1 : 2)" }
+            return line.hasPrefix("onnxruntime ") && line.contains(" images/s") ? "onnx \(line.contains("batch 1 ") ? 1 : 2)" : nil
+        }
+        #expect(order == ["emovere 1", "onnx 1", "emovere 2", "onnx 2", "onnx 1", "emovere 1", "onnx 2", "emovere 2"],
+                "\(result)")
         // Sizes and durations that measure nothing are refused before anything runs.
         for (arguments, message) in [(["--input-size", "100000"], "--input-size must be 8-512 pixels, received 100000"),
                                      (["--seconds", "0"], "--seconds must be a positive number of seconds, received 0.0"),
