@@ -142,14 +142,16 @@ struct DetectorOptionTests {
         #expect(lines.count == 3, "\(live)")
         #expect(lines.allSatisfy { !$0.contains("landmarks") }, "Haar gives no landmarks")
 
-        // The same video as a network stream (MPEG-TS over HTTP, as a camera or a relay serves it).
+        // The same video as a network stream (MPEG-TS over HTTP, as a camera or a relay serves it). Each run waits up
+        // to 60 s for a frame (the default 10 s includes starting ffprobe and ffmpeg, which a busy 2-core machine
+        // running the suite in parallel can delay past it: a stall then reads as one more reconnection).
         let transport = fixture.folder + "/moving.ts"
         try VideoCommandTests.Fixture.ffmpeg(["-i", fixture.video, "-c", "copy", "-f", "mpegts", transport])
         let clip = Array(try Data(contentsOf: URL(fileURLWithPath: transport)))
         let server = try LoopbackStreamServer(body: clip)
         defer { server.stop() }
         let streamed = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(server.port)/moving.ts",
-                                              "--max-frames", "2", "--detector", "haar",
+                                              "--stream-timeout", "60", "--max-frames", "2", "--detector", "haar",
                                               "--cascade", VideoCommandTests.cascade] + fixture.recognition)
         try #require(streamed.status == 0, "\(streamed)")
         #expect(streamed.standardError.contains("live: http://127.0.0.1:\(server.port)/moving.ts 320x240, frames as they come"),
@@ -159,7 +161,7 @@ struct DetectorOptionTests {
         // With --reconnect the stream's end opens it again: the run goes on past one showing of the clip (45 frames),
         // and the frames' times keep growing across the reconnections.
         let reconnected = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(server.port)/moving.ts",
-                                                 "--reconnect", "--max-frames", "50", "--detector", "none"]
+                                                 "--stream-timeout", "60", "--reconnect", "--max-frames", "50", "--detector", "none"]
                                                 + fixture.recognition)
         try #require(reconnected.status == 0, "\(reconnected)")
         #expect(reconnected.standardError.contains("moving.ts: the stream ended\nlive: opening http://127.0.0.1:\(server.port)/moving.ts again in 1 s")
@@ -177,12 +179,12 @@ struct DetectorOptionTests {
         let starting = try LoopbackStreamServer(body: clip, firstAnswers: unavailable)
         defer { starting.stop() }
         let refused = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(starting.port)/moving.ts",
-                                             "--max-frames", "2", "--detector", "none"] + fixture.recognition)
+                                             "--stream-timeout", "60", "--max-frames", "2", "--detector", "none"] + fixture.recognition)
         #expect(refused.status == 1 && refused.standardError.contains("Server Error"), "\(refused)")
         let restarting = try LoopbackStreamServer(body: clip, firstAnswers: unavailable)
         defer { restarting.stop() }
         let url = "http://127.0.0.1:\(restarting.port)/moving.ts"
-        let retried = try CommandRunner.run(["live", "--stream", url, "--reconnect", "--max-frames", "2",
+        let retried = try CommandRunner.run(["live", "--stream", url, "--stream-timeout", "60", "--reconnect", "--max-frames", "2",
                                              "--detector", "none"] + fixture.recognition)
         try #require(retried.status == 0, "\(retried)")
         #expect(retried.standardError.contains("live: opening \(url) again in 1 s")
@@ -193,7 +195,7 @@ struct DetectorOptionTests {
         let missing = try LoopbackStreamServer(body: clip, firstAnswers: ["404 Not Found"])
         defer { missing.stop() }
         let wrongPath = try CommandRunner.run(["live", "--stream", "http://127.0.0.1:\(missing.port)/moved.ts",
-                                               "--reconnect", "--max-frames", "2", "--detector", "none"]
+                                               "--stream-timeout", "60", "--reconnect", "--max-frames", "2", "--detector", "none"]
                                               + fixture.recognition)
         #expect(wrongPath.status == 1 && wrongPath.standardError.contains("404")
                 && !wrongPath.standardError.contains("again in"), "\(wrongPath)")

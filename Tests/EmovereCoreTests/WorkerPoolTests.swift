@@ -11,12 +11,14 @@ struct WorkerPoolTests {
     func workersAreNamedForTheSystem() {
         let caller = UnsafeSendable(pthread_self())
         let names = Mutex<[String]>([])
-        // The caller runs chunks too: repeat until a worker has taken one (each chunk sleeps a little, so a worker
-        // still waking up finds chunks left even on a busy machine).
-        for _ in 0..<2_000 where names.withLock({ $0.isEmpty }) {
+        // The caller runs chunks too, and all of them while another test's job holds the pool: repeat until a worker
+        // has taken one, for up to a minute (each chunk sleeps a little, so a worker still waking up finds chunks left
+        // even on a busy machine).
+        let deadline = Date().addingTimeInterval(60)
+        while names.withLock({ $0.isEmpty }) && Date() < deadline {
             Parallel.forEachChunk(Parallel.workerCount * 4) { _, _ in
                 guard pthread_equal(pthread_self(), caller.value) == 0 else {
-                    usleep(200)
+                    usleep(1_000)
                     return
                 }
                 let name = Self.systemNameOfThisThread()

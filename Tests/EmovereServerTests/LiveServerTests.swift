@@ -70,9 +70,10 @@ struct LiveServerTests {
     /// while it was busy, and every reply counts what it dropped. A text message gets an error reply.
     @Test func streamAnswersFramesAndDropsStaleOnes() async throws {
         try await ServerFixture.server().whileRunning { port in
-            let all = try await RawConnection.onThread { () -> [StreamReply] in
+            let (all, elapsed) = try await RawConnection.onThread { () -> ([StreamReply], Double) in
                 let stream = try LoopbackWebSocket(port: port)
                 let decode = { (text: String) in try JSONDecoder().decode(StreamReply.self, from: Data(text.utf8)) }
+                let sent = Date()
                 for _ in 0..<5 { stream.send(binary: ServerFixture.sampleJPEG) }
                 var replies: [StreamReply] = []
                 var accounted = 0
@@ -80,13 +81,14 @@ struct LiveServerTests {
                     replies.append(try decode(text))
                     accounted += 1 + replies[replies.count - 1].dropped
                 }
+                let elapsed = Date().timeIntervalSince(sent) * 1000
                 // A text message, then a frame that is no image: each answered with an error, the stream kept.
                 stream.send(text: "hello")
                 if let text = try stream.nextText() { replies.append(try decode(text)) }
                 stream.send(binary: [1, 2, 3])
                 if let text = try stream.nextText() { replies.append(try decode(text)) }
                 stream.close()
-                return replies
+                return (replies, elapsed)
             }
             let frames = all.filter { $0.error == nil }
             try #require(!frames.isEmpty)
@@ -95,8 +97,9 @@ struct LiveServerTests {
             #expect(frames.last?.frame == 5)
             for reply in frames {
                 #expect(reply.width == 512)
-                #expect(reply.milliseconds.map { $0 > 0 && $0 < 60_000 } == true,
-                        "analysis time \(String(describing: reply.milliseconds)) ms")
+                // In milliseconds: within the time the client waited for the replies (however busy the machine).
+                #expect(reply.milliseconds.map { $0 > 0 && $0 <= elapsed } == true,
+                        "analysis time \(String(describing: reply.milliseconds)) ms, replies within \(elapsed) ms")
                 let faces = reply.faces ?? []
                 #expect(faces.count == 1)
                 #expect(faces.first?.track == 1, "the same face keeps track 1")
@@ -130,7 +133,8 @@ extension LiveServerTests {
                 let second = try first.closing()
                 // With the first closed, its place is free again (once its session has ended on the server).
                 var answered = false
-                for _ in 0..<50 where !answered {
+                let deadline = Date().addingTimeInterval(120)  // however long a busy machine takes to end the session
+                while !answered && Date() < deadline {
                     let stream = try LoopbackWebSocket(port: port)
                     stream.send(binary: ServerFixture.sampleJPEG)
                     if try stream.nextText() != nil {

@@ -33,7 +33,8 @@ struct LoopbackClient: Sendable {
         let request = Array((head + "\r\n").utf8) + bytes
         let port = port
         let (answer, closed) = try await RawConnection.onThread {
-            let connection = try RawConnection(port: port)
+            // Up to 10 minutes for the answer: an analysis in a debug build on a busy 2-core machine took 20-90 s.
+            let connection = try RawConnection(port: port, readTimeoutSeconds: 600)
             connection.send(request)
             return connection.receive()
         }

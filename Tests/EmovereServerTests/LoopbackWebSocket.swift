@@ -17,9 +17,10 @@ final class LoopbackWebSocket {
     /// Bytes received and not yet parsed.
     private var buffered: [UInt8]
 
-    /// Opens the stream on `port`; throws unless the server upgrades the connection (101).
+    /// Opens the stream on `port`; throws unless the server upgrades the connection (101). Reads wait up to 10
+    /// minutes: a reply may wait for an analysis, which a debug build on a busy 2-core machine has taken 20-90 s for.
     init(port: Int) throws {
-        let (connection, status, answer) = try ConnectionGuardTests.openStream(port: port)
+        let (connection, status, answer) = try ConnectionGuardTests.openStream(port: port, readTimeoutSeconds: 600)
         guard status == 101 else { throw Failure(description: "upgrade answered \(String(describing: status)): \(answer.text.prefix(300))") }
         self.connection = connection
         let separator = Array("\r\n\r\n".utf8)

@@ -36,8 +36,13 @@ struct StreamSourceTests {
         let server = try LoopbackStreamServer(body: try Self.clip(seconds: 8, in: videos), stallsAfterBody: true)
         defer { server.stop() }
         let url = "http://127.0.0.1:\(server.port)/clip.ts"
-        // 10 s: the first frame's wait includes starting ffmpeg, which a busy 2-core machine may delay for seconds.
-        let reader = try VideoReader(source: .stream(url: url, timeoutSeconds: 10))
+        // 30 s: the probe and the first frame's wait include starting ffprobe and ffmpeg, which a busy 2-core machine
+        // running the suite in parallel may delay for many seconds. Should the stall go unnoticed, the server stops
+        // after three minutes (the read then ends without a stall).
+        let reader = try VideoReader(source: .stream(url: url, timeoutSeconds: 30))
+        let watchdog = DispatchWorkItem { server.stop() }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 180, execute: watchdog)
+        defer { watchdog.cancel() }
         var frame = RGBImage(width: 0, height: 0, pixels: [])
         let error = #expect(throws: VideoError.self) { while try reader.read(into: &frame) {} }
         guard case let .stalled(path, seconds, framesRead?) = error else {
@@ -46,8 +51,8 @@ struct StreamSourceTests {
         }
         // Most of the 80 frames come through; the decoder holds the last few (its threads and the unfinished last
         // packet) while it waits for more.
-        #expect(path == url && seconds == 10 && framesRead > 40 && framesRead < 80, "\(framesRead) frames")
-        #expect(error?.description.contains("no frame for 10 s") == true, "\(String(describing: error))")
+        #expect(path == url && seconds == 30 && framesRead > 40 && framesRead < 80, "\(framesRead) frames")
+        #expect(error?.description.contains("no frame for 30 s") == true, "\(String(describing: error))")
     }
 
     /// A remote file whose server stops sending part-way (the connection left open) breaks off with ffmpeg's read
