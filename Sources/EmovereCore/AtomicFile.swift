@@ -25,8 +25,10 @@ public enum AtomicFile {
         public var description: String { "cannot write \(path): \(operation) failed: \(reason)" }
     }
 
-    /// Writes `bytes` to `path` atomically.
-    public static func write(_ bytes: [UInt8], to path: String) throws(WriteError) {
+    /// Writes `bytes` to `path` atomically. With `replaced`, the identity of the file a caller read from `path`, a file
+    /// there that is no longer that one (another program wrote it meanwhile) is left as it is and the write refused.
+    /// (The check comes right before the rename: a write landing between the two is not seen.)
+    public static func write(_ bytes: [UInt8], to path: String, replacing replaced: FileIdentity? = nil) throws(WriteError) {
         let temporaryPath = try temporaryPath(for: path, tag: "tmp")
         let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(0o644))
         guard descriptor >= 0 else { throw failure(path, "creating temporary file \(temporaryPath)") }
@@ -40,7 +42,7 @@ public enum AtomicFile {
         guard fsync(descriptor) == 0 else { throw failure(path, "fsync") }
         isOpen = false
         guard close(descriptor) == 0 else { throw failure(path, "close") }
-        try commit(temporaryPath: temporaryPath, to: path)
+        try commit(temporaryPath: temporaryPath, to: path, replacing: replaced)
         isRenamed = true
     }
 
@@ -63,8 +65,10 @@ public enum AtomicFile {
 
     /// Renames the complete file at `temporaryPath` over `path` and syncs the folder; a file replaced keeps its
     /// permissions (a read-only model file stays read-only). A file its writer has not synced itself (another process
-    /// wrote it) is flushed first when `synchronizingFile` is true.
-    public static func commit(temporaryPath: String, to path: String, synchronizingFile: Bool = false) throws(WriteError) {
+    /// wrote it) is flushed first when `synchronizingFile` is true. With `replaced`, a file at `path` that is no longer
+    /// the one with that identity is refused (`write(_:to:replacing:)`).
+    public static func commit(temporaryPath: String, to path: String, synchronizingFile: Bool = false,
+                              replacing replaced: FileIdentity? = nil) throws(WriteError) {
         if synchronizingFile {
             let descriptor = open(temporaryPath, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { throw failure(path, "opening \(temporaryPath) to sync") }
@@ -72,11 +76,15 @@ public enum AtomicFile {
             guard fsync(descriptor) == 0 else { throw failure(path, "fsync of \(temporaryPath)") }
         }
         let target = try destination(of: path)
-        var replaced = stat()
-        if stat(target, &replaced) == 0, replaced.st_mode & S_IFMT == S_IFREG {
-            guard chmod(temporaryPath, replaced.st_mode & 0o7777) == 0 else {
+        var current = stat()
+        if stat(target, &current) == 0, current.st_mode & S_IFMT == S_IFREG {
+            guard chmod(temporaryPath, current.st_mode & 0o7777) == 0 else {
                 throw failure(path, "giving \(temporaryPath) the permissions of the file it replaces")
             }
+        }
+        if let replaced, FileIdentity(ofFileAt: target) != replaced {
+            throw WriteError(path: path, operation: "replacing it",
+                             reason: "another program wrote it after it was read; it was left as that program wrote it")
         }
         guard rename(temporaryPath, target) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
         try synchronizeFolder(of: target)

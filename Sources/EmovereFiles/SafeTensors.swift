@@ -163,11 +163,14 @@ public struct SafeTensorsFile: Equatable, Sendable {
     /// directory, which is flushed with `fsync` and then renamed over `path`, so readers see either
     /// the old file or the complete new one.
     ///
+    /// With `replaced`, a file at `path` that is no longer the one read with that identity is refused
+    /// (`AtomicFile.write(_:to:replacing:)`).
+    ///
     /// - Throws: `SafeTensorsError.writeFailed` naming the failing step, or any error of `serialized()`.
-    public func write(to path: String) throws(SafeTensorsError) {
+    public func write(to path: String, replacing replaced: FileIdentity? = nil) throws(SafeTensorsError) {
         let bytes = try serialized()
         do {
-            try AtomicFile.write(bytes, to: path)
+            try AtomicFile.write(bytes, to: path, replacing: replaced)
         } catch {
             throw .writeFailed(path: path, operation: error.operation, reason: error.reason)
         }

@@ -35,6 +35,24 @@ struct AtomicFileTests {
         }
     }
 
+    /// A write that replaces a file read before (`replacing` its identity) refuses a file another program wrote since,
+    /// leaving that file and no temporary; the file read is replaced, as is one still missing when none was read.
+    @Test func aFileWrittenSinceItWasReadIsNotReplaced() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/model.safetensors"
+        try AtomicFile.write("read", to: path)
+        let read = try #require(FileIdentity(ofFileAt: path))
+        #expect(FileIdentity(ofFileAt: path) == read && FileIdentity(ofFileAt: folder + "/none") == nil)
+        try AtomicFile.write("saved meanwhile", to: path)
+        let error = #expect(throws: AtomicFile.WriteError.self) { try AtomicFile.write(Array("stale".utf8), to: path, replacing: read) }
+        #expect(error?.description.contains("another program wrote it after it was read") == true, "\(String(describing: error))")
+        #expect(try FileContents.bytes(atPath: path) == Array("saved meanwhile".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.safetensors"])
+        let current = try #require(FileIdentity(ofFileAt: path))
+        try AtomicFile.write(Array("edited".utf8), to: path, replacing: current)
+        #expect(try FileContents.bytes(atPath: path) == Array("edited".utf8))
+    }
+
     /// Temporary files of writers that were killed are removed; a live writer's, and other hidden files, stay.
     @Test func abandonedTemporaryFilesAreRemoved() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }

@@ -67,5 +67,19 @@ struct ModelCardRecordingTests {
         }
         #expect(error.description.contains("weights changed while it was being measured"), "\(error)")
         #expect(try ModelFile.load(path).card.notes.isEmpty)
+
+        // A new best model saved while the card is being edited (after the weights were checked) is kept, and the
+        // edit refused: the file read before is not written back over it.
+        let current = try ModelFile.weightsDigest(atPath: path)
+        let meanwhile = try #require(throws: (any Error).self) {
+            try ModelFile.editCard(at: path, weights: current) { card in
+                card.notes = ["stale"]
+                try ModelFile.save(try Model(architecture: architecture, seed: 5), card: card, to: path)
+            }
+        }
+        #expect("\(meanwhile)".contains("another program wrote it after it was read"), "\(meanwhile)")
+        #expect(try ModelFile.weightsDigest(atPath: path) != current)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+                == ["model.card.json", "model.safetensors"])
     }
 }

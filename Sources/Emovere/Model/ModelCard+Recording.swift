@@ -1,3 +1,4 @@
+import EmovereCore
 import EmovereFiles
 import EmovereNN
 
@@ -104,9 +105,14 @@ extension ModelFile {
     /// Rewrites the model file at `path` (and its `.card.json`) with its card changed by `edit`; the tensors stay as
     /// they are. With `weights` (a `weightsDigest` taken before the figures being recorded were measured), a file
     /// whose weights have changed since (a training run saving a new best model meanwhile) is refused, so figures
-    /// never land in the card of weights they were not measured on.
+    /// never land in the card of weights they were not measured on; and a file written again while its card is
+    /// edited is refused rather than replaced by the file read before.
     public static func editCard(at path: String, weights: String? = nil, _ edit: (inout ModelCard) throws -> Void) throws {
+        let identity = FileIdentity(ofFileAt: path)
         let file = try SafeTensorsFile(contentsOf: path)
+        guard let identity else {
+            throw ModelError.invalidModelFile(path: path, reason: "it appeared while its card was being edited (another program wrote it); measure it again to record the figures")
+        }
         if let weights, try weightsDigest(of: file) != weights {
             throw ModelError.invalidModelFile(
                 path: path, reason: "its weights changed while it was being measured (another program wrote the file); measure it again to record the figures")
@@ -114,7 +120,7 @@ extension ModelFile {
         let (model, card) = try load(file, path: path)
         var updated = card
         try edit(&updated)
-        try save(model, card: updated, to: path)
+        try save(model, card: updated, to: path, replacing: identity)
     }
 
     /// The SHA-256 of a model file's tensors alone (not its card): the identity of its weights.

@@ -18,7 +18,7 @@ public enum ModelFile {
     /// `.card.json` replacing `.safetensors` (for people and tools that read JSON). The card's
     /// `multiplyAddsPerFace` is set from the model.
     /// - Throws: ``ModelError/invalidModelFile(path:reason:)`` for a card `load` would refuse (nothing is written).
-    public static func save(_ model: Model, card: ModelCard, to path: String) throws {
+    public static func save(_ model: Model, card: ModelCard, to path: String, replacing replaced: FileIdentity? = nil) throws {
         if let problem = card.problem {
             throw ModelError.invalidModelFile(path: path, reason: "not written: its card is inconsistent (\(problem))")
         }
@@ -33,7 +33,7 @@ public enum ModelFile {
         file.metadata[checksumKey] = try checksum(of: file)
         // Through a symbolic link, the card goes beside the file the link names (whose card it is).
         let target = try AtomicFile.destination(of: path)
-        try file.write(to: target)
+        try file.write(to: target, replacing: replaced)
         try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(card)) + [10], to: cardPath(for: target))
     }
 
