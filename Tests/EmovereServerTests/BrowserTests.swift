@@ -9,7 +9,8 @@ import Testing
 
 /// The web page in a real browser: headless Chromium (Debian's chromium, chromium-driver and python3-selenium,
 /// which `scripts/test.sh` installs) with a fake camera playing a video made from the sample photo. The page must
-/// draw a face box with an emotion label, and show the result of the photo upload; a screenshot is kept. The server
+/// draw a face box with an emotion label, reopen a stream the server closed and go on drawing, and show the result of
+/// the photo upload; a screenshot is kept. The server
 /// allows one other origin, itself under the name `localhost`: a page from there reads the API and opens the stream
 /// of `127.0.0.1` (CORS), while the page of `127.0.0.1`, not allowed there, can do neither with `localhost`.
 struct BrowserTests {
@@ -57,7 +58,8 @@ struct BrowserTests {
             output = try await Self.run(Self.python, [Self.script, "--url", "http://127.0.0.1:\(port)/", "--video", video,
                                                  "--photo", ServerFixture.samplePath, "--screenshot", screenshot,
                                                  "--chromium", Self.chromium, "--driver", Self.driver,
-                                                 "--other-origin", otherOrigin + "/"])
+                                                 "--other-origin", otherOrigin + "/",
+                                                 "--frame-limit", String(configuration.maximumFrameBytes)])
         } catch {
             await services.triggerGracefulShutdown()
             throw error
@@ -83,6 +85,7 @@ struct BrowserTests {
             var fileInputFocusable: Bool
             var cameraLossStatus: String
             var cameraButton: String
+            var reconnectStatuses: [String]
         }
         let line = output.standardOutput.split(separator: "\n").last.map(String.init) ?? ""
         let outcome = try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
@@ -94,6 +97,10 @@ struct BrowserTests {
         #expect(outcome.cameraLossStatus.hasPrefix("camera stopped") && outcome.cameraButton == "Start camera",
                 "\(outcome.cameraLossStatus), \(outcome.cameraButton)")
         #expect(outcome.framesAnalysed >= 2)
+        // A stream the server closed (a frame over its limit) is reopened with the camera kept: faces come again.
+        #expect(outcome.reconnectStatuses.first == "stream closed: a frame was larger than the server accepts (its "
+                + "--max-frame-bytes) (code 1009); reconnecting in 1 s (try 1 of 5)"
+                && outcome.reconnectStatuses.last?.hasPrefix("#") == true, "\(outcome.reconnectStatuses)")
         #expect(FileManager.default.fileExists(atPath: screenshot))
         #expect(outcome.fromPage == CrossOriginCalls(models: "blocked", analyze: "blocked", stream: false))
         #expect(outcome.fromOtherPage.models == "200")

@@ -50,6 +50,24 @@ const opens = (url) => new Promise((resolve) => {
 })();
 """
 
+# The server closes the stream (a binary message over its frame limit: 1009) while the page streams: the page must say
+# it reconnects and then show faces again on the reopened stream. Returns the status line's texts from the close on.
+SERVER_CLOSES_THE_STREAM = """
+const [overLimit, seconds, done] = arguments;
+const texts = [];
+new MutationObserver(() => texts.push(status.textContent))
+    .observe(status, {childList: true, characterData: true, subtree: true});
+socket.send(new ArrayBuffer(overLimit));
+const deadline = Date.now() + seconds * 1000;
+(function wait() {
+    const closed = texts.findIndex((text) => text.includes('reconnecting in 1 s (try 1 of'));
+    if ((closed >= 0 && texts.slice(closed).some((text) => text.startsWith('#'))) || Date.now() > deadline) {
+        return done(texts.slice(Math.max(0, closed)).filter((text, index, all) => text !== all[index - 1]).slice(0, 4));
+    }
+    setTimeout(wait, 100);
+})();
+"""
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -60,6 +78,7 @@ def main():
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--driver", default="/usr/bin/chromedriver")
     parser.add_argument("--other-origin")
+    parser.add_argument("--frame-limit", type=int, required=True, help="the server's --max-frame-bytes")
     # Generous: the point is that the page works, not its speed, and the suite runs on busy 2-core machines.
     parser.add_argument("--timeout", type=float, default=300)
     arguments = parser.parse_args()
@@ -99,6 +118,8 @@ def main():
             result.setdefault("error", "fewer than 3 frames analysed within %.0f s" % arguments.timeout)
         result["stats"] = driver.find_element(By.ID, "stats").text
         result["framesAnalysed"] = int(body.get_attribute("data-frames") or 0)
+        result["reconnectStatuses"] = driver.execute_async_script(
+            SERVER_CLOSES_THE_STREAM, arguments.frame_limit + 1, arguments.timeout)
 
         # The photo drop zone's file input takes the keyboard's focus (a hidden one could only be used with a mouse).
         result["fileInputFocusable"] = driver.execute_script(
