@@ -23,6 +23,10 @@ public enum AtomicFile {
         public var reason: String
 
         public var description: String { "cannot write \(path): \(operation) failed: \(reason)" }
+
+        /// The `operation` of a write refused because the file it would replace is no longer the one read
+        /// (`write(_:to:replacing:)`).
+        public static let replacingTheFileRead = "replacing the file read"
     }
 
     /// Writes `bytes` to `path` atomically. With `replaced`, the identity of the file a caller read from `path`, a file
@@ -82,9 +86,15 @@ public enum AtomicFile {
                 throw failure(path, "giving \(temporaryPath) the permissions of the file it replaces")
             }
         }
-        if let replaced, FileIdentity(ofFileAt: target) != replaced {
-            throw WriteError(path: path, operation: "replacing it",
-                             reason: "another program wrote it after it was read; it was left as that program wrote it")
+        if let replaced {
+            switch FileIdentity(ofFileAt: target) {
+            case replaced?:
+                break
+            case let found?:
+                throw WriteError(path: path, operation: WriteError.replacingTheFileRead, reason: "another program wrote it after it was read (expected the file read, \(replaced); found \(found)); it was left as that program wrote it")
+            case nil:
+                throw WriteError(path: path, operation: WriteError.replacingTheFileRead, reason: "it was removed or moved after it was read (expected the file read, \(replaced); found none)")
+            }
         }
         guard rename(temporaryPath, target) == 0 else { throw failure(path, "rename from \(temporaryPath)") }
         try synchronizeFolder(of: target)

@@ -4,16 +4,17 @@ import Foundation
 /// beside its peer's (ONNX Runtime, Keras). On a shared or noisy machine both programs' rates move between rounds and
 /// their ratio much less, so the summary gives the median rate and the median of the per-round ratios.
 public struct BenchmarkRounds {
-    /// One figure over the rounds: Emovere's images/s in each round and, where a peer ran in every round, its own.
+    /// One figure over the rounds: Emovere's images/s in each round and the peer's in the same rounds (nil in a round
+    /// where it did not run: a time-out, a crash).
     public struct Series: Sendable {
         public var name: String
         public var rates: [Double] = []
         public var peer: String?
-        public var peerRates: [Double] = []
+        public var peerRates: [Double?] = []
 
-        /// Emovere's rate over the peer's, round by round (empty unless the peer ran in every round).
+        /// Emovere's rate over the peer's in each round the peer ran.
         public var ratios: [Double] {
-            peerRates.count == rates.count ? zip(rates, peerRates).map { $0 / $1 } : []
+            zip(rates, peerRates).compactMap { rate, peerRate in peerRate.map { rate / $0 } }
         }
     }
 
@@ -21,15 +22,16 @@ public struct BenchmarkRounds {
 
     public init() {}
 
-    /// Records one figure of a round: Emovere's `rate` for `name` (images/s) and, if it ran, the `peer`'s rate in
-    /// the same round.
-    public mutating func record(name: String, rate: Double, peer: (name: String, rate: Double)? = nil) {
+    /// Records one figure of a round: Emovere's `rate` for `name` (images/s) and, where it has one, the `peer`'s rate
+    /// in the same round (nil: it did not run this round).
+    public mutating func record(name: String, rate: Double, peer: (name: String, rate: Double?)? = nil) {
         let index = series.firstIndex { $0.name == name } ?? {
-            series.append(Series(name: name, peer: peer?.name))
+            series.append(Series(name: name))
             return series.count - 1
         }()
+        if let peer { series[index].peer = peer.name }
         series[index].rates.append(rate)
-        if let peer { series[index].peerRates.append(peer.rate) }
+        series[index].peerRates.append(peer?.rate)
     }
 
     /// The middle value of `values` (the mean of the two middle ones for an even count); nil when empty.
@@ -41,16 +43,20 @@ public struct BenchmarkRounds {
     }
 
     /// One line per figure: the median rate, then the peer's median rate and the median of the per-round ratios with
-    /// every round's ratio.
+    /// every round's ratio ("-" for a round the peer did not run, and how many it ran).
     public var summary: [String] {
         series.map { figure in
             let rate = Self.median(figure.rates) ?? 0
             var line = String(format: "%-40@ %10.0f images/s  median of %d", figure.name as NSString, rate,
                               figure.rates.count)
-            if let peer = figure.peer, let peerRate = Self.median(figure.peerRates), let ratio = Self.median(figure.ratios) {
-                let rounds = figure.ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")
-                line += String(format: "; %@ %.0f; ratio %.2f (rounds: %@)", peer as NSString, peerRate, ratio,
-                               rounds as NSString)
+            let peerRates = figure.peerRates.compactMap { $0 }
+            if let peer = figure.peer, let peerRate = Self.median(peerRates), let ratio = Self.median(figure.ratios) {
+                let rounds = zip(figure.rates, figure.peerRates).map { rate, peerRate in
+                    peerRate.map { String(format: "%.2f", rate / $0) } ?? "-"
+                }.joined(separator: " ")
+                let ran = peerRates.count < figure.rates.count ? "; \(peer) ran \(peerRates.count) of them" : ""
+                line += String(format: "; %@ %.0f; ratio %.2f (rounds: %@%@)", peer as NSString, peerRate, ratio,
+                               rounds as NSString, ran as NSString)
             }
             return line
         }

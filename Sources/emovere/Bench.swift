@@ -147,7 +147,9 @@ struct Bench: ParsableCommand {
         // Each figure is measured beside its peer's (Emovere's training beside Keras, each inference batch beside ONNX
         // Runtime's), seconds apart rather than a whole round apart, and in alternating order, so a machine whose speed
         // drifts (a cloud VM's moves 20-40 % within minutes) moves both sides of a ratio alike.
-        var onnxRuns = !noOnnx && !trainingOnly
+        // A peer that cannot run here (no python3, no package, a model it cannot load) said why once: it is not tried
+        // again. One that failed a round (a time-out) is.
+        var onnxRuns = !noOnnx && !trainingOnly, kerasRuns = keras
         let onnxName = onnxModel == nil ? "ONNX Runtime (float32)" : "ONNX Runtime"  // a given file runs its own types
         for round in 1...rounds {
             if rounds > 1 { print("round \(round) of \(rounds)") }
@@ -155,19 +157,21 @@ struct Bench: ParsableCommand {
             if trainingBatch > 0 {
                 let kerasFit = KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
                                                threads: Parallel.workerCount)
-                try measure({ try benchmark.training(batchSize: trainingBatch) },
-                            beside: keras ? Peer(name: "Keras fit (float32)", run: kerasFit.run) : nil,
-                            peerFirst: peerFirst, peak: peak, into: &measured)
+                let outcome = try measure({ try benchmark.training(batchSize: trainingBatch) },
+                                          beside: kerasRuns ? Peer(name: "Keras fit (float32)", run: kerasFit.run) : nil,
+                                          peerFirst: peerFirst, peak: peak, into: &measured)
+                if case .skipped? = outcome { kerasRuns = false }
             }
             for (index, batch) in batches.enumerated() {
                 let onnxRuntime = OnnxRuntimeComparison(model: onnxModel.map { .file($0) } ?? .bytes(exported ?? []),
                                                         architecture: architecture.name, inputSize: inputSize,
                                                         batch: batch, seconds: seconds, threads: Parallel.workerCount)
-                let ran = try measure({ try benchmark.inference(batchSize: batch) },
-                                      beside: onnxRuns ? Peer(name: onnxName, run: onnxRuntime.run) : nil,
-                                      peerFirst: peerFirst, peak: peak, into: &measured)
-                // A comparison that cannot run (no onnxruntime, a model it cannot load) has said why, once.
-                onnxRuns = onnxRuns && ran
+                // ONNX Runtime's share of the peak where it runs the very network measured.
+                let outcome = try measure({ try benchmark.inference(batchSize: batch) },
+                                          beside: onnxRuns ? Peer(name: onnxName, run: onnxRuntime.run,
+                                                                  runsTheSameNetwork: onnxModel == nil) : nil,
+                                          peerFirst: peerFirst, peak: peak, into: &measured)
+                if case .skipped? = outcome { onnxRuns = false }
                 if layers, round == 1, index == 0 { try printLayers(benchmark, batch: batch) }
             }
         }
@@ -178,30 +182,36 @@ struct Bench: ParsableCommand {
         printPeakMemory()
     }
 
-    /// A peer's measurement of one figure: its name in the ratios, and a run that prints its lines and returns its
-    /// images/s (nil when it could not run).
+    /// A peer's measurement of one figure: its name in the ratios, a run that prints its lines and returns its
+    /// images/s (or why there are none), and whether it runs the very network Emovere's figure measures (its share of
+    /// the arithmetic peak then follows from the same multiply-adds per image).
     private struct Peer {
         let name: String
-        let run: () -> Double?
+        let run: () -> PythonComparison.Outcome
+        var runsTheSameNetwork = false
     }
 
     /// Measures one of Emovere's figures with `emovere` beside `peer`'s, the peer first when `peerFirst`; prints
     /// Emovere's line and their ratio and records both in `measured`.
-    /// - Returns: whether the peer ran.
+    /// - Returns: the peer's outcome (nil without a peer).
     @discardableResult
     private func measure(_ emovere: () throws -> Benchmark.Measurement, beside peer: Peer?,
-                         peerFirst: Bool, peak: ArithmeticPeak, into measured: inout BenchmarkRounds) throws -> Bool {
-        let earlyRate = peerFirst ? peer?.run() : nil
+                         peerFirst: Bool, peak: ArithmeticPeak,
+                         into measured: inout BenchmarkRounds) throws -> PythonComparison.Outcome? {
+        let earlyOutcome = peerFirst ? peer?.run() : nil
         let result = try emovere()
         print(result.formatted(peak: peak))
-        let peerRate = peerFirst ? earlyRate : peer?.run()  // python's lines follow Emovere's (it flushes them first)
-        let named = peer.flatMap { peer in peerRate.map { (name: peer.name, rate: $0) } }
-        measured.record(name: result.name, rate: result.imagesPerSecond, peer: named)
-        if let named {
-            print(String(format: "ratio %@ / %@: %.2f", result.name as NSString, named.name as NSString,
-                         result.imagesPerSecond / named.rate))
+        let outcome = peerFirst ? earlyOutcome : peer?.run()  // python's lines follow Emovere's (it flushes them first)
+        measured.record(name: result.name, rate: result.imagesPerSecond, peer: peer.map { ($0.name, outcome?.rate) })
+        if let peer, let peerRate = outcome?.rate {
+            let share = peer.runsTheSameNetwork
+                ? String(format: " (%@ at %.0f %% of the peak)", peer.name as NSString,
+                         peak.percent(of: peerRate * Double(result.multiplyAddsPerImage)))
+                : ""
+            print(String(format: "ratio %@ / %@: %.2f%@", result.name as NSString, peer.name as NSString,
+                         result.imagesPerSecond / peerRate, share as NSString))
         }
-        return peerRate != nil
+        return outcome
     }
 
     /// The most memory this process held, whatever it measured.

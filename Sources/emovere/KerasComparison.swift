@@ -9,8 +9,8 @@ struct KerasComparison {
     let seconds: Double
     let threads: Int
 
-    /// Runs the comparison and prints its line; returns Keras's training images/s, or nil when it did not run.
-    func run() -> Double? {
+    /// Runs the comparison and prints its line; returns Keras's training images/s, or why there are none.
+    func run() -> PythonComparison.Outcome {
         let script = """
             import os, sys, time
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -51,8 +51,9 @@ struct KerasComparison {
             t = time.perf_counter()
             model.fit(images, labels, batch_size=batch, epochs=1, verbose=0, shuffle=False)  # sizes the timed fit
             epochs = 1 + int(seconds / max(time.perf_counter() - t, 1e-9))
-            # One fit call timed from its first batch's end to its last's: fit's own set-up (its data adapter and
-            # callbacks' start) is left out, as Emovere's figure leaves out its trainer's.
+            # One fit call of several epochs, timed from its first batch's end to its last's (the switches between
+            # epochs included): fit's own set-up (its data adapter and callbacks' start) is left out, as Emovere's
+            # figure leaves out its trainer's.
             clock = Clock()
             model.fit(images, labels, batch_size=batch, epochs=max(2, epochs), verbose=0, shuffle=False, callbacks=[clock])
             (t0, c0), (t1, c1) = clock.marks[0], clock.marks[-1]
@@ -60,8 +61,8 @@ struct KerasComparison {
             label = "keras %s (tensorflow %s) fit, batch %d, no augmentation" % (keras.__version__, tf.__version__, batch)
             print("%-40s %10.0f images/s  (%.0f per CPU-second)" % (label, n / wall, n / max(cpu, 1e-9)))
             """
-        return PythonComparison.run(script, arguments: [String(inputSize), String(batchSize), String(seconds), String(threads)],
-                                    comparison: "Keras", timeLimit: 600 + 3 * seconds)
-            .lazy.compactMap(PythonComparison.imagesPerSecond(in:)).first
+        return PythonComparison.Outcome(lines: PythonComparison.run(
+            script, arguments: [String(inputSize), String(batchSize), String(seconds), String(threads)],
+            comparison: "Keras", timeLimit: 600 + 3 * seconds))
     }
 }

@@ -19,9 +19,9 @@ struct OnnxRuntimeComparison {
     /// ONNX Runtime's intra-op threads: the same number of workers as Emovere's.
     let threads: Int
 
-    /// Runs the comparison at `batch` and prints its lines; returns ONNX Runtime's images/s, or nil when it did not
-    /// run (the line saying why is printed: no onnxruntime, a file it cannot load, another input shape).
-    func run() -> Double? {
+    /// Runs the comparison at `batch` and prints its lines; returns ONNX Runtime's images/s, or why there are none
+    /// (the line saying why is printed: no onnxruntime, a file it cannot load, another input shape, a failure).
+    func run() -> PythonComparison.Outcome {
         let script = """
             import sys, json, time
             try:
@@ -50,7 +50,8 @@ struct OnnxRuntimeComparison {
                 print("warning: %s is a %s, the benchmark measures %s: the ratios compare different networks" % (path, name, architecture))
             batch = int(sys.argv[6])
             x = np.random.uniform(-1, 1, (batch, size, size, 1)).astype(np.float32)
-            s.run(None, {given.name: x})
+            t = time.perf_counter()  # warmed up as long as Emovere's side (Benchmark.warmUpSeconds)
+            while time.perf_counter() - t < min(1.0, seconds / 4): s.run(None, {given.name: x})
             n = 0; t = time.perf_counter(); c = time.process_time()
             while n == 0 or time.perf_counter() - t < seconds:
                 s.run(None, {given.name: x}); n += batch
@@ -64,9 +65,8 @@ struct OnnxRuntimeComparison {
         case let .file(path): (path, nil)
         case let .bytes(bytes): ("-", bytes)
         }
-        return PythonComparison.run(script, arguments: [argument, String(inputSize), String(seconds), String(threads),
-                                                        architecture, String(batch)],
-                                    comparison: "ONNX Runtime", input: input, timeLimit: 300 + 3 * seconds)
-            .lazy.compactMap(PythonComparison.imagesPerSecond(in:)).first
+        return PythonComparison.Outcome(lines: PythonComparison.run(
+            script, arguments: [argument, String(inputSize), String(seconds), String(threads), architecture, String(batch)],
+            comparison: "ONNX Runtime", input: input, timeLimit: 300 + 3 * seconds))
     }
 }

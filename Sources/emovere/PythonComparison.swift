@@ -1,13 +1,38 @@
 import EmovereCore
 import Foundation
 
-/// Runs a comparison script of `bench` (ONNX Runtime, OpenCV, Keras) with `python3 -c`, its output following
-/// Emovere's.
+/// Runs a comparison script of `bench` (ONNX Runtime, OpenCV, Keras) with `python3 -c`, its output after the lines
+/// Emovere printed before it.
 enum PythonComparison {
+    /// What one run of a comparison gave.
+    enum Outcome {
+        /// Its images/s.
+        case measured(Double)
+        /// It cannot run here (no python3, a package missing, a model it cannot load): it said why, once, and is not
+        /// tried again.
+        case skipped
+        /// This run failed (a time-out, a crash; its line says so): the next round tries again.
+        case failed
+
+        /// The rate measured; nil when none was.
+        var rate: Double? {
+            if case let .measured(rate) = self { rate } else { nil }
+        }
+
+        /// The outcome of a comparison that printed `lines`.
+        init(lines: [String]) {
+            if let rate = lines.lazy.compactMap(PythonComparison.imagesPerSecond(in:)).first {
+                self = .measured(rate)
+            } else {
+                self = lines.contains { $0.contains(" comparison skipped: ") } ? .skipped : .failed
+            }
+        }
+    }
+
     /// Runs `script` with `arguments` (and `input` on its standard input) and prints its output; returns the lines it
     /// printed. When python3 cannot start, the script fails (its own message is on standard error) or runs past
-    /// `timeLimit` seconds (then it is stopped), a line says so as the `comparison` skipped or failed, and the figures
-    /// it did not print are missing.
+    /// `timeLimit` seconds (then it is stopped), a line says so as the `comparison` skipped or failed, printed and
+    /// returned with the others, and the figures it did not print are missing.
     @discardableResult
     static func run(_ script: String, arguments: [String], comparison: String, input: [UInt8]? = nil,
                     timeLimit: Double) -> [String] {
@@ -19,12 +44,13 @@ enum PythonComparison {
         process.standardOutput = output
         let feed = input.map { _ in Pipe() }
         process.standardInput = feed ?? FileHandle.nullDevice
-        fflush(nil)  // flush every output stream: Emovere's lines first, then python's
+        fflush(nil)  // flush every output stream: the lines printed so far first, then python's
         do {
             try process.run()
         } catch {
-            print("\(comparison) comparison skipped: cannot start python3 (\(error))")
-            return []
+            let line = "\(comparison) comparison skipped: cannot start python3 (\(error))"
+            print(line)
+            return [line]
         }
         if let feed, let input {
             // Written beside the reading below, so neither side waits on a full pipe; a script that stopped early
@@ -54,15 +80,21 @@ enum PythonComparison {
         watchdog.cancel()
         let text = String(decoding: data, as: UTF8.self)
         print(text, terminator: "")
-        if timedOut.withValue({ $0 }) && process.terminationReason == .uncaughtSignal {
-            print("\(comparison) comparison failed: python3 still ran after \(Int(timeLimit)) s and was stopped")
+        var lines = text.split(separator: "\n").map(String.init)
+        let verdict: String? = if timedOut.withValue({ $0 }) && process.terminationReason == .uncaughtSignal {
+            "\(comparison) comparison failed: python3 still ran after \(Int(timeLimit)) s and was stopped"
         } else if process.terminationReason == .exit && process.terminationStatus == 127 {
-            print("\(comparison) comparison skipped: cannot start python3 (not found on PATH)")
+            "\(comparison) comparison skipped: cannot start python3 (not found on PATH)"
         } else if process.terminationStatus != 0 {
-            let how = process.terminationReason == .exit ? "exited with status" : "was killed by signal"
-            print("\(comparison) comparison failed: python3 \(how) \(process.terminationStatus) (its message is on standard error); the figures it did not print are missing")
+            "\(comparison) comparison failed: python3 \(process.terminationReason == .exit ? "exited with status" : "was killed by signal") \(process.terminationStatus) (its message is on standard error); the figures it did not print are missing"
+        } else {
+            nil
         }
-        return text.split(separator: "\n").map(String.init)
+        if let verdict {
+            print(verdict)
+            lines.append(verdict)
+        }
+        return lines
     }
 
     /// The rate of a result line (`... 1234 images/s ...`), nil for other lines.

@@ -36,7 +36,7 @@ struct AtomicFileTests {
     }
 
     /// A write that replaces a file read before (`replacing` its identity) refuses a file another program wrote since,
-    /// leaving that file and no temporary; the file read is replaced, as is one still missing when none was read.
+    /// or one removed since, leaving no temporary; the file read itself is replaced.
     @Test func aFileWrittenSinceItWasReadIsNotReplaced() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = folder + "/model.safetensors"
@@ -48,9 +48,18 @@ struct AtomicFileTests {
         #expect(error?.description.contains("another program wrote it after it was read") == true, "\(String(describing: error))")
         #expect(try FileContents.bytes(atPath: path) == Array("saved meanwhile".utf8))
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["model.safetensors"])
+        #expect(error?.description.contains("expected the file read, inode ") == true, "\(String(describing: error))")
         let current = try #require(FileIdentity(ofFileAt: path))
         try AtomicFile.write(Array("edited".utf8), to: path, replacing: current)
         #expect(try FileContents.bytes(atPath: path) == Array("edited".utf8))
+        let edited = try #require(FileIdentity(ofFileAt: path))
+        try FileManager.default.removeItem(atPath: path)
+        let removed = #expect(throws: AtomicFile.WriteError.self) {
+            try AtomicFile.write(Array("stale".utf8), to: path, replacing: edited)
+        }
+        #expect(removed?.description.contains("it was removed or moved after it was read") == true
+                && !FileManager.default.fileExists(atPath: path), "\(String(describing: removed))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder).isEmpty)
     }
 
     /// Temporary files of writers that were killed are removed; a live writer's, and other hidden files, stay.

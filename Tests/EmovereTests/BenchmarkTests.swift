@@ -34,7 +34,7 @@ struct BenchmarkTests {
         #expect(rounds.series.map(\.name) == ["inference, batch 1", "training, batch 32"])
         let inference = rounds.series[0]
         #expect(BenchmarkRounds.median(inference.rates) == 200)
-        #expect(BenchmarkRounds.median(inference.peerRates) == 200)
+        #expect(BenchmarkRounds.median(inference.peerRates.compactMap { $0 }) == 200)
         #expect(inference.ratios == [0.5, 1.2, 2.0])
         #expect(BenchmarkRounds.median(inference.ratios) == 1.2)  // the ratio of the medians would be 1.0
         #expect(rounds.series[1].ratios.isEmpty)
@@ -45,5 +45,16 @@ struct BenchmarkTests {
         #expect(summary[0].contains("median of 3") && summary[0].contains("ONNX Runtime 200; ratio 1.20 (rounds: 0.50 1.20 2.00)"),
                 "\(summary[0])")
         #expect(!summary[1].contains("ratio"), "\(summary[1])")
+
+        // A round the peer did not run (a time-out) leaves its figures out of the peer's median and the ratios,
+        // and says so; the rounds it ran keep theirs.
+        var gapped = BenchmarkRounds()
+        for (rate, peer) in [(100.0, 200.0), (300.0, nil), (200.0, 100.0)] {
+            gapped.record(name: "inference, batch 64", rate: rate, peer: (name: "ONNX Runtime", rate: peer))
+        }
+        #expect(gapped.series[0].ratios == [0.5, 2.0])
+        #expect(gapped.summary.count == 1 && gapped.summary[0].hasSuffix(
+            " 200 images/s  median of 3; ONNX Runtime 150; ratio 1.25 (rounds: 0.50 - 2.00; ONNX Runtime ran 2 of them)"),
+                "\(gapped.summary)")
     }
 }

@@ -9,7 +9,7 @@ import Foundation
 /// and the Adam update.
 public struct Benchmark {
     public let architecture: Architecture
-    /// Wall-clock seconds per measurement (after one warm-up step).
+    /// Wall-clock seconds per measurement (after `warmUpSeconds` of warm-up).
     public let seconds: Double
     /// The convolutions' arithmetic: the inference network's (`InferenceModel.precision`) and the training steps'
     /// (`TrainingRecipe.precision`).
@@ -82,10 +82,15 @@ public struct Benchmark {
                            precision: precision)
     }
 
-    /// Runs `body` (which returns images processed) once to warm up, then repeatedly for `seconds`;
+    /// Seconds each measurement first runs untimed (at least once): caches, allocations and worker threads warm, as
+    /// `bench`'s ONNX Runtime script warms its session for as long.
+    public var warmUpSeconds: Double { min(1, seconds / 4) }
+
+    /// Runs `body` (which returns images processed) for `warmUpSeconds` to warm up, then repeatedly for `seconds`;
     /// returns images per wall-clock second and per process CPU-second.
     private func measure(_ body: () -> Int) -> (wall: Double, cpu: Double) {
-        _ = body()
+        let warmUp = Stopwatch()
+        repeat { _ = body() } while warmUp.elapsedSeconds < warmUpSeconds
         let stopwatch = Stopwatch()
         var images = 0
         repeat { images += body() } while stopwatch.elapsedSeconds < seconds

@@ -120,7 +120,11 @@ extension ModelFile {
         let (model, card) = try load(file, path: path)
         var updated = card
         try edit(&updated)
-        try save(model, card: updated, to: path, replacing: identity)
+        do {
+            try save(model, card: updated, to: path, replacing: identity)
+        } catch SafeTensorsError.writeFailed(_, AtomicFile.WriteError.replacingTheFileRead, let reason) {
+            throw ModelError.invalidModelFile(path: path, reason: "not recorded: \(reason); measure it again to record the figures")
+        }
     }
 
     /// The SHA-256 of a model file's tensors alone (not its card): the identity of its weights.

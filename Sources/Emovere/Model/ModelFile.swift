@@ -16,8 +16,10 @@ public enum ModelFile {
 
     /// Writes `model` and `card` to `path` atomically, and the card alone to `path` with extension
     /// `.card.json` replacing `.safetensors` (for people and tools that read JSON). The card's
-    /// `multiplyAddsPerFace` is set from the model.
-    /// - Throws: ``ModelError/invalidModelFile(path:reason:)`` for a card `load` would refuse (nothing is written).
+    /// `multiplyAddsPerFace` is set from the model. With `replaced` (the identity of the file read from `path`), a
+    /// file there that another program wrote since is left as it is (`AtomicFile.write(_:to:replacing:)`).
+    /// - Throws: ``ModelError/invalidModelFile(path:reason:)`` for a card `load` would refuse (nothing is written);
+    ///   `SafeTensorsError.writeFailed` when a write fails or the file read was replaced.
     public static func save(_ model: Model, card: ModelCard, to path: String, replacing replaced: FileIdentity? = nil) throws {
         if let problem = card.problem {
             throw ModelError.invalidModelFile(path: path, reason: "not written: its card is inconsistent (\(problem))")
