@@ -17,7 +17,8 @@ public enum AtomicFile {
     public struct WriteError: Error, CustomStringConvertible {
         /// The file being written.
         public var path: String
-        /// The step: creating the temporary file, write, fsync, close, rename, syncing the folder.
+        /// The step: creating the temporary file, write, fsync, close, rename, syncing the folder, or
+        /// `replacingTheFileRead` (the file there is no longer the one read).
         public var operation: String
         /// The system's reason.
         public var reason: String

@@ -50,7 +50,9 @@ public struct BenchmarkRounds {
             var line = String(format: "%-40@ %10.0f images/s  median of %d", figure.name as NSString, rate,
                               figure.rates.count)
             let peerRates = figure.peerRates.compactMap { $0 }
-            if let peer = figure.peer, let peerRate = Self.median(peerRates), let ratio = Self.median(figure.ratios) {
+            if let peer = figure.peer, peerRates.isEmpty {
+                line += "; \(peer) ran in none of them"
+            } else if let peer = figure.peer, let peerRate = Self.median(peerRates), let ratio = Self.median(figure.ratios) {
                 let rounds = zip(figure.rates, figure.peerRates).map { rate, peerRate in
                     peerRate.map { String(format: "%.2f", rate / $0) } ?? "-"
                 }.joined(separator: " ")

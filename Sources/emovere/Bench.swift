@@ -147,9 +147,8 @@ struct Bench: ParsableCommand {
         // Each figure is measured beside its peer's (Emovere's training beside Keras, each inference batch beside ONNX
         // Runtime's), seconds apart rather than a whole round apart, and in alternating order, so a machine whose speed
         // drifts (a cloud VM's moves 20-40 % within minutes) moves both sides of a ratio alike.
-        // A peer that cannot run here (no python3, no package, a model it cannot load) said why once: it is not tried
-        // again. One that failed a round (a time-out) is.
-        var onnxRuns = !noOnnx && !trainingOnly, kerasRuns = keras
+        var onnxTries = PeerTries(name: "ONNX Runtime", active: !noOnnx && !trainingOnly)
+        var kerasTries = PeerTries(name: "Keras", active: keras)
         let onnxName = onnxModel == nil ? "ONNX Runtime (float32)" : "ONNX Runtime"  // a given file runs its own types
         for round in 1...rounds {
             if rounds > 1 { print("round \(round) of \(rounds)") }
@@ -158,9 +157,9 @@ struct Bench: ParsableCommand {
                 let kerasFit = KerasComparison(inputSize: inputSize, batchSize: trainingBatch, seconds: seconds,
                                                threads: Parallel.workerCount)
                 let outcome = try measure({ try benchmark.training(batchSize: trainingBatch) },
-                                          beside: kerasRuns ? Peer(name: "Keras fit (float32)", run: kerasFit.run) : nil,
+                                          beside: kerasTries.active ? Peer(name: "Keras fit (float32)", run: kerasFit.run) : nil,
                                           peerFirst: peerFirst, peak: peak, into: &measured)
-                if case .skipped? = outcome { kerasRuns = false }
+                kerasTries.record(outcome)
             }
             for (index, batch) in batches.enumerated() {
                 let onnxRuntime = OnnxRuntimeComparison(model: onnxModel.map { .file($0) } ?? .bytes(exported ?? []),
@@ -168,10 +167,10 @@ struct Bench: ParsableCommand {
                                                         batch: batch, seconds: seconds, threads: Parallel.workerCount)
                 // ONNX Runtime's share of the peak where it runs the very network measured.
                 let outcome = try measure({ try benchmark.inference(batchSize: batch) },
-                                          beside: onnxRuns ? Peer(name: onnxName, run: onnxRuntime.run,
-                                                                  runsTheSameNetwork: onnxModel == nil) : nil,
+                                          beside: onnxTries.active ? Peer(name: onnxName, run: onnxRuntime.run,
+                                                                          runsTheSameNetwork: onnxModel == nil) : nil,
                                           peerFirst: peerFirst, peak: peak, into: &measured)
-                if case .skipped? = outcome { onnxRuns = false }
+                onnxTries.record(outcome)
                 if layers, round == 1, index == 0 { try printLayers(benchmark, batch: batch) }
             }
         }
@@ -180,6 +179,39 @@ struct Bench: ParsableCommand {
             for line in measured.summary { print(line) }
         }
         printPeakMemory()
+    }
+
+    /// Whether a peer is still measured in this run: not once it cannot run here (it said why), ran past its time
+    /// limit, or failed twice in a row (a peer that fails the same way each time would repeat its failure, or its
+    /// time limit, for every figure of every round); one failure alone is tried again.
+    private struct PeerTries {
+        let name: String
+        private(set) var active: Bool
+        private var failuresInARow = 0
+
+        init(name: String, active: Bool) {
+            self.name = name
+            self.active = active
+        }
+
+        mutating func record(_ outcome: PythonComparison.Outcome?) {
+            switch outcome {
+            case nil:
+                return
+            case .measured?:
+                failuresInARow = 0
+            case .skipped?:
+                active = false
+            case .timedOut?:
+                active = false
+                print("\(name) is not measured again in this run: it ran past its time limit")
+            case .failed?:
+                failuresInARow += 1
+                guard failuresInARow == 2 else { return }
+                active = false
+                print("\(name) is not measured again in this run: it failed twice in a row")
+            }
+        }
     }
 
     /// A peer's measurement of one figure: its name in the ratios, a run that prints its lines and returns its

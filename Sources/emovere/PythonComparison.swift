@@ -8,10 +8,11 @@ enum PythonComparison {
     enum Outcome {
         /// Its images/s.
         case measured(Double)
-        /// It cannot run here (no python3, a package missing, a model it cannot load): it said why, once, and is not
-        /// tried again.
+        /// It cannot run here (no python3, a package missing, a model it cannot load): it said why.
         case skipped
-        /// This run failed (a time-out, a crash; its line says so): the next round tries again.
+        /// It ran past its time limit and was stopped (a hung import or run).
+        case timedOut
+        /// It failed otherwise (a crash, an exception; its line says so).
         case failed
 
         /// The rate measured; nil when none was.
@@ -24,10 +25,15 @@ enum PythonComparison {
             if let rate = lines.lazy.compactMap(PythonComparison.imagesPerSecond(in:)).first {
                 self = .measured(rate)
             } else {
-                self = lines.contains { $0.contains(" comparison skipped: ") } ? .skipped : .failed
+                self = lines.contains { $0.contains(PythonComparison.skippedMarker) } ? .skipped
+                    : lines.contains { $0.contains(PythonComparison.timedOutMarker) } ? .timedOut : .failed
             }
         }
     }
+
+    /// What the line saying a comparison cannot run here holds (the scripts print it too, after their comparison's
+    /// name), and what the line saying one was stopped at its time limit holds.
+    static let skippedMarker = " comparison skipped: ", timedOutMarker = " comparison failed: python3 still ran after "
 
     /// Runs `script` with `arguments` (and `input` on its standard input) and prints its output; returns the lines it
     /// printed. When python3 cannot start, the script fails (its own message is on standard error) or runs past
@@ -48,7 +54,7 @@ enum PythonComparison {
         do {
             try process.run()
         } catch {
-            let line = "\(comparison) comparison skipped: cannot start python3 (\(error))"
+            let line = "\(comparison)\(skippedMarker)cannot start python3 (\(error))"
             print(line)
             return [line]
         }
@@ -82,9 +88,9 @@ enum PythonComparison {
         print(text, terminator: "")
         var lines = text.split(separator: "\n").map(String.init)
         let verdict: String? = if timedOut.withValue({ $0 }) && process.terminationReason == .uncaughtSignal {
-            "\(comparison) comparison failed: python3 still ran after \(Int(timeLimit)) s and was stopped"
+            "\(comparison)\(timedOutMarker)\(Int(timeLimit)) s and was stopped"
         } else if process.terminationReason == .exit && process.terminationStatus == 127 {
-            "\(comparison) comparison skipped: cannot start python3 (not found on PATH)"
+            "\(comparison)\(skippedMarker)cannot start python3 (not found on PATH)"
         } else if process.terminationStatus != 0 {
             "\(comparison) comparison failed: python3 \(process.terminationReason == .exit ? "exited with status" : "was killed by signal") \(process.terminationStatus) (its message is on standard error); the figures it did not print are missing"
         } else {

@@ -2,8 +2,10 @@
 """Opens the Emovere web page in headless Chromium with a fake camera and checks that a face is drawn.
 
 Run by BrowserTests.swift with Debian's python3 (python3-selenium, chromium, chromium-driver):
-  browser_check.py --url URL --video FILE.y4m --photo FILE.jpg --screenshot OUT.png [--other-origin URL]
-Prints one JSON line with what the page showed; exits 1 (with the browser log) when it showed no face in time.
+  browser_check.py --url URL --video FILE.y4m --photo FILE.jpg --screenshot OUT.png --frame-limit BYTES
+                   [--other-origin URL]
+Prints one JSON line with what the page showed; exits 1 (with the browser log) when it showed no face in time or did
+not reopen a stream the server closed (a message over the server's --max-frame-bytes, BYTES).
 With --other-origin (the same server under another name, which the server allows as an origin), it also reports
 what a page of each origin can do with the other one's API and stream.
 """
@@ -118,8 +120,15 @@ def main():
             result.setdefault("error", "fewer than 3 frames analysed within %.0f s" % arguments.timeout)
         result["stats"] = driver.find_element(By.ID, "stats").text
         result["framesAnalysed"] = int(body.get_attribute("data-frames") or 0)
-        result["reconnectStatuses"] = driver.execute_async_script(
-            SERVER_CLOSES_THE_STREAM, arguments.frame_limit + 1, arguments.timeout)
+        # The page gives up 10 s before Selenium's own script timeout, so a page that never reopens reports its texts.
+        try:
+            result["reconnectStatuses"] = driver.execute_async_script(
+                SERVER_CLOSES_THE_STREAM, arguments.frame_limit + 1, max(10, arguments.timeout - 10))
+        except TimeoutException:
+            result["reconnectStatuses"] = []
+        statuses = result["reconnectStatuses"]
+        if not (statuses and "reconnecting in" in statuses[0] and any(text.startswith("#") for text in statuses[1:])):
+            result.setdefault("error", "no face drawn after the server closed the stream")
 
         # The photo drop zone's file input takes the keyboard's focus (a hidden one could only be used with a mouse).
         result["fileInputFocusable"] = driver.execute_script(

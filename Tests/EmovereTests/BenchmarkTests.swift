@@ -56,5 +56,9 @@ struct BenchmarkTests {
         #expect(gapped.summary.count == 1 && gapped.summary[0].hasSuffix(
             " 200 images/s  median of 3; ONNX Runtime 150; ratio 1.25 (rounds: 0.50 - 2.00; ONNX Runtime ran 2 of them)"),
                 "\(gapped.summary)")
+        var unmeasured = BenchmarkRounds()
+        unmeasured.record(name: "inference, batch 1", rate: 100, peer: (name: "ONNX Runtime", rate: nil))
+        #expect(unmeasured.summary.first?.hasSuffix("median of 1; ONNX Runtime ran in none of them") == true,
+                "\(unmeasured.summary)")
     }
 }

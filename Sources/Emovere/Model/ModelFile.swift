@@ -19,7 +19,8 @@ public enum ModelFile {
     /// `multiplyAddsPerFace` is set from the model. With `replaced` (the identity of the file read from `path`), a
     /// file there that another program wrote since is left as it is (`AtomicFile.write(_:to:replacing:)`).
     /// - Throws: ``ModelError/invalidModelFile(path:reason:)`` for a card `load` would refuse (nothing is written);
-    ///   `SafeTensorsError.writeFailed` when a write fails or the file read was replaced.
+    ///   `SafeTensorsError.writeFailed` when the model file's write fails or the file read was replaced;
+    ///   `AtomicFile.WriteError` when the card's `.card.json` cannot be written.
     public static func save(_ model: Model, card: ModelCard, to path: String, replacing replaced: FileIdentity? = nil) throws {
         if let problem = card.problem {
             throw ModelError.invalidModelFile(path: path, reason: "not written: its card is inconsistent (\(problem))")

@@ -15,8 +15,9 @@ const REPLY_TIMEOUT = 15000;     // ms without a reply to a frame before the str
 const RECONNECTS = 5;            // tries to reopen a stream the server closed (a restart), 1 s doubling to 16 s
 const CONNECT_TIMEOUT = 10000;   // ms for the stream to open (a proxy that never completes the upgrade)
 const STEADY_REPLIES = 10;       // replies after which a reopened stream counts as working again
-// What a close without a reason of its own means (RFC 6455 7.4.1); other codes are shown as they are.
+// What a close without a reason of its own means (RFC 6455 7.4.1 and IANA's registry); others are shown as they are.
 const CLOSE_CODES = {
+  1000: "the server ended it (a restart or shutdown)",
   1001: "the server is stopping or restarting",
   1006: "the connection was lost",
   1009: "a frame was larger than the server accepts (its --max-frame-bytes)",
@@ -115,6 +116,7 @@ function connect() {
     clearTimeout(connectTimer);
     const reason = timedOut ? ` (it did not open within ${CONNECT_TIMEOUT / 1000} s)`
       : event.reason ? `: ${event.reason}`
+      : retrying && !wasOpen ? `: it could not be reopened (code ${event.code})`
       : CLOSE_CODES[event.code] ? `: ${CLOSE_CODES[event.code]} (code ${event.code})` : ` (code ${event.code})`;
     if ((wasOpen || retrying) && event.code !== 1008 && reconnects < RECONNECTS) {
       const delay = 1000 * 2 ** reconnects++;
