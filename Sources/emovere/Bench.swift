@@ -165,7 +165,6 @@ struct Bench: ParsableCommand {
                 let onnxRuntime = OnnxRuntimeComparison(model: onnxModel.map { .file($0) } ?? .bytes(exported ?? []),
                                                         architecture: architecture.name, inputSize: inputSize,
                                                         batch: batch, seconds: seconds, threads: Parallel.workerCount)
-                // ONNX Runtime's share of the peak where it runs the very network measured.
                 let outcome = try measure({ try benchmark.inference(batchSize: batch) },
                                           beside: onnxTries.active ? Peer(name: onnxName, run: onnxRuntime.run,
                                                                           runsTheSameNetwork: onnxModel == nil) : nil,

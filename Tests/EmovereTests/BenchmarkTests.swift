@@ -7,7 +7,7 @@ import Testing
 struct BenchmarkTests {
     @Test func measuresTrainingInferenceAndLayers() throws {
         let benchmark = Benchmark(architecture: Architecture(name: "tiny-cnn", inputSize: 12), seconds: 0.05)
-        let results = try benchmark.run(trainingBatch: 4, inferenceBatches: [1, 8])
+        let results = [try benchmark.training(batchSize: 4)] + (try [1, 8].map { try benchmark.inference(batchSize: $0) })
         #expect(results.map(\.name) == ["tiny-cnn 12x12 training, batch 4, augmented", "tiny-cnn 12x12 inference, batch 1",
                                         "tiny-cnn 12x12 inference, batch 8"])
         for result in results {

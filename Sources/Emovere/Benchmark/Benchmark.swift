@@ -39,13 +39,6 @@ public struct Benchmark {
         public var multiplyAddsPerSecond: Double { imagesPerSecond * Double(multiplyAddsPerImage) }
     }
 
-    /// Measures training at `trainingBatch` (skipped when 0) and inference at each of `inferenceBatches`.
-    public func run(trainingBatch: Int, inferenceBatches: [Int]) throws -> [Measurement] {
-        var results = trainingBatch > 0 ? [try training(batchSize: trainingBatch)] : []
-        for batch in inferenceBatches { results.append(try inference(batchSize: batch)) }
-        return results
-    }
-
     /// Training images/s at `batchSize` with the standard augmentation: `Trainer`'s own step on synthetic faces.
     public func training(batchSize: Int) throws -> Measurement {
         let dataset = syntheticDataset(count: batchSize * 8, size: architecture.inputSize)
