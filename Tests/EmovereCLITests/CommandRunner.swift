@@ -116,7 +116,7 @@ enum CommandRunner {
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         if let errorLog {
-            FileManager.default.createFile(atPath: errorLog, contents: nil)
+            try #require(FileManager.default.createFile(atPath: errorLog, contents: nil), "cannot create \(errorLog)")
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorLog))
         } else {
             process.standardError = FileHandle.nullDevice
