@@ -22,10 +22,16 @@ public enum FileContents {
         public var description: String { "cannot read \(path): \(reason)" }
     }
 
+    /// The most bytes a whole file read may hold unless its reader says otherwise (2 GiB: far above any model
+    /// file or FER2013's CSV file, below what would take a machine's memory).
+    public static let largestFileBytes = 1 << 31
+    /// The most bytes of a small document (a cascade, a report, a recipe, a list of photos): 64 MiB.
+    public static let largestDocumentBytes = 64 << 20
+
     /// The bytes of the regular file at `path` (symbolic links followed). A folder, named pipe, device or socket is
     /// refused without reading: a pipe opens without blocking and is never waited on. A file of more than
     /// `maximumBytes` is refused before it is read (a sparse or mislabelled file would take all memory).
-    public static func bytes(atPath path: String, maximumBytes: Int = .max) throws(ReadError) -> [UInt8] {
+    public static func bytes(atPath path: String, maximumBytes: Int = largestFileBytes) throws(ReadError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else { throw ReadError(path: path, reason: systemMessage(errno)) }
         defer { _ = close(descriptor) }

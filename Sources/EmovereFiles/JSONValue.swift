@@ -23,10 +23,25 @@ public indirect enum JSONValue: Decodable, Equatable, CustomStringConvertible, S
             self = .number(value)
         } else if let value = try? container.decode(String.self) {
             self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            let arrayError: any Error
+            do {
+                self = .array(try container.decode([JSONValue].self))
+                return
+            } catch {
+                arrayError = error
+            }
+            do {
+                self = .object(try container.decode([String: JSONValue].self))
+            } catch {
+                // An array with an element that could not be read: that element's error names what is wrong (a
+                // mismatch at this value's own path says only that it is no array).
+                if case let DecodingError.typeMismatch(_, context) = arrayError,
+                   context.codingPath.count <= decoder.codingPath.count {
+                    throw error
+                }
+                throw arrayError
+            }
         }
     }
 

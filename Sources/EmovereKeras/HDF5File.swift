@@ -60,13 +60,18 @@ final class HDF5File {
         }
         let count = try elementCount(ofSpace: H5Aget_space(attribute), object: object)
         if H5Tis_variable_str(type) > 0 {
+            // A pointer per string: the same byte budget as the fixed-length strings below.
+            let pointerBytes = MemoryLayout<UnsafeMutablePointer<CChar>?>.size
+            guard count <= Self.maximumElements / pointerBytes else {
+                throw .unreadable(path: path, object: object, reason: "\(count) strings (at most \(Self.maximumElements / pointerBytes) expected)")
+            }
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
             guard H5Aread(attribute, type, &pointers) >= 0 else { throw unreadable(object) }
             defer { for pointer in pointers { H5free_memory(pointer) } }
             return pointers.map { $0.map { String(cString: $0) } ?? "" }
         }
         let size = H5Tget_size(type)
-        guard size > 0, count * size <= Self.maximumElements else {
+        guard size > 0, count <= Self.maximumElements / size else {
             throw .unreadable(path: path, object: object, reason: "\(count) strings of \(size) bytes")
         }
         var bytes = [UInt8](repeating: 0, count: count * size)

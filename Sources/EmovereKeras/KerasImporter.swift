@@ -23,7 +23,11 @@ public enum KerasImporter {
     /// `importModel(from:)` while holding `HDF5File.library`.
     private static func importHoldingLibrary(from path: String) throws(KerasImportError) -> (model: Model, card: ModelCard) {
         let file = try HDF5File(path: path)
-        guard let json = try file.strings(attribute: "model_config", of: "/")?.first else {
+        let configuration = try file.strings(attribute: "model_config", of: "/")
+        if let configuration, configuration.isEmpty {
+            throw .notKerasModel(path: path, reason: "its model_config attribute is empty; expected the model's JSON")
+        }
+        guard let json = configuration?.first else {
             let weightsOnly = try file.strings(attribute: "layer_names", of: "/") != nil
             throw .notKerasModel(
                 path: path,

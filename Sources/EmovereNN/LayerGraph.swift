@@ -158,9 +158,12 @@ public final class Graph: LayerGraph {
         sums = Array(repeating: nil, count: nodes.count)
     }
 
+    /// The most values one node may produce per example (4 GiB of float32): more is a malformed graph.
+    public static let maximumElementsPerExample = 1 << 30
+
     /// Builds every node; returns the first output's shape (all of them are in `outputShapes`).
-    /// - Throws: ``ModelError/invalidShape(layer:expected:received:)`` when a layer cannot take its input or the
-    ///   values of a sum differ in shape.
+    /// - Throws: ``ModelError/invalidShape(layer:expected:received:)`` when a layer cannot take its input, a node
+    ///   would produce more than `maximumElementsPerExample` values, or the values of a sum differ in shape.
     public func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
         self.inputShape = inputShape
         var shapes: [[Int]] = []
@@ -173,7 +176,18 @@ public final class Graph: LayerGraph {
         for node in nodes {
             switch node.operation {
             case let .layer(layer):
-                shapes.append(try layer.build(inputShape: shape(node.inputs[0]), random: &random))
+                let built = try layer.build(inputShape: shape(node.inputs[0]), random: &random)
+                // An imported graph (ONNX) may enlarge its maps past any memory: refused here, not when allocated.
+                var count = 1
+                for extent in built {
+                    let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+                    guard !overflow, product <= Self.maximumElementsPerExample else {
+                        throw .invalidShape(layer: node.name, expected: "at most \(Self.maximumElementsPerExample) values "
+                                                + "per example for the input \(inputShape)", received: built)
+                    }
+                    count = product
+                }
+                shapes.append(built)
             case .add:
                 let first = shape(node.inputs[0])
                 if let other = node.inputs.map(shape).first(where: { $0 != first }) {

@@ -19,7 +19,13 @@ public final class Upsample2d: Layer {
         guard inputShape.count == 3 else {
             throw .invalidShape(layer: "Upsample2d", expected: "[height, width, channels]", received: inputShape)
         }
-        return [inputShape[0] * factor, inputShape[1] * factor, inputShape[2]]
+        let (height, tallOverflow) = inputShape[0].multipliedReportingOverflow(by: factor)
+        let (width, wideOverflow) = inputShape[1].multipliedReportingOverflow(by: factor)
+        guard !tallOverflow, !wideOverflow else {
+            throw .invalidShape(layer: "Upsample2d", expected: "a map that stays countable when enlarged \(factor) times",
+                                received: inputShape)
+        }
+        return [height, width, inputShape[2]]
     }
 
     public func forward(_ input: Tensor, mode: ForwardMode) -> Tensor {

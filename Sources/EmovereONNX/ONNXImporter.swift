@@ -143,6 +143,7 @@ private struct GraphReader {
     var nodeOutputs: [String] = []
     var weights: [String: [Float]] = [:]
     var names: Set<String> = []
+    var nextSuffix: [String: Int] = [:]
 
     init(source: String, graph: Onnx_GraphProto) {
         self.source = source
@@ -372,13 +373,17 @@ private struct GraphReader {
         values[output] = (.node(nodes.count - 1), layout, channels)
     }
 
+    /// `proposed` (its dots made underscores), or with the first free suffix `_2`, `_3`, ... when taken; each base
+    /// name's next suffix is kept, so a file of many nodes of one name is named in linear time.
     private mutating func uniqueName(_ proposed: String) -> String {
-        var name = proposed.replacingOccurrences(of: ".", with: "_")
-        var counter = 2
+        let base = proposed.replacingOccurrences(of: ".", with: "_")
+        var name = base
+        var counter = nextSuffix[base, default: 2]
         while !names.insert(name).inserted {
-            name = "\(proposed)_\(counter)"
+            name = "\(base)_\(counter)"
             counter += 1
         }
+        nextSuffix[base] = counter
         return name
     }
 
@@ -440,6 +445,7 @@ private struct GraphReader {
         guard tensor.dataType == Int32(Onnx_TensorProto.DataType.float.rawValue) else {
             throw unsupported(node, "tensor \(tensor.name)", expected: "float32", received: "data type \(tensor.dataType)")
         }
+        try checkStoredInside(tensor)
         let shape = tensor.dims.map { Int($0) }
         // Dimensions from the file: checked before any arithmetic on them can overflow.
         let count = shape.reduce(Optional(1)) { product, dimension in
@@ -474,12 +480,25 @@ private struct GraphReader {
         return (shape, values)
     }
 
+    /// Throws for a tensor whose values lie in another file (ONNX external data), which is not read.
+    private func checkStoredInside(_ tensor: Onnx_TensorProto) throws(ONNXImportError) {
+        guard tensor.dataLocation != .external && tensor.externalData.isEmpty else {
+            throw .invalidModel(path: source, reason: "tensor '\(tensor.name)' keeps its values in an external file, "
+                                    + "expected them inside the model file (save it without external data)")
+        }
+    }
+
     private func int64Constant(_ node: Onnx_NodeProto, _ position: Int) throws(ONNXImportError) -> [Int64] {
         guard position < node.input.count, let tensor = initializers[node.input[position]],
               tensor.dataType == Int32(Onnx_TensorProto.DataType.int64.rawValue) else {
             throw unsupported(node, "input \(position)", expected: "a constant int64 tensor", received: "a computed value")
         }
+        try checkStoredInside(tensor)
         if tensor.rawData.isEmpty { return tensor.int64Data }
+        guard tensor.rawData.count % 8 == 0 else {
+            throw .invalidModel(path: source, reason: "tensor '\(tensor.name)' holds \(tensor.rawData.count) bytes, "
+                                    + "expected a multiple of 8 (int64 values)")
+        }
         return tensor.rawData.withUnsafeBytes { raw in
             (0..<(raw.count / 8)).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
         }

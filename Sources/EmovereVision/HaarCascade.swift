@@ -121,7 +121,7 @@ public struct HaarCascade: Sendable {
     public init(contentsOf path: String) throws(HaarCascadeError) {
         let bytes: [UInt8]
         do {
-            bytes = try FileContents.bytes(atPath: path)
+            bytes = try FileContents.bytes(atPath: path, maximumBytes: FileContents.largestDocumentBytes)
         } catch {
             throw .unreadableFile(path: path, reason: error.reason)
         }
@@ -283,7 +283,7 @@ private struct CascadeReader {
                 }
                 let weight = Float(try real(parts[4], path: rectPath))
                 guard x >= 0, y >= 0, w >= 0, h >= 0, x < windowWidth, y < windowHeight,
-                      x + w <= windowWidth, y + h <= windowHeight else {
+                      w <= windowWidth - x, h <= windowHeight - y else {
                     throw .invalidValue(source: source, element: rectPath,
                                         expected: "a rectangle inside the \(windowWidth)x\(windowHeight) window",
                                         received: "x \(x), y \(y), width \(w), height \(h)")
@@ -371,7 +371,7 @@ private struct CascadeReader {
             }
             for child in [left, right] {
                 // Children must point forward (guarantees termination) or at an existing leaf.
-                let valid = child > 0 ? (child > nodeIndex && child < nodeCount) : (-child < leaves.count)
+                let valid = child > 0 ? (child > nodeIndex && child < nodeCount) : (child > -leaves.count)
                 guard valid else {
                     throw .invalidValue(source: source, element: path + "/internalNodes",
                                         expected: "child indices that name a later node (1..<\(nodeCount)) or a leaf (0 to -\(nodeCount))",

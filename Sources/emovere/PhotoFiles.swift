@@ -132,7 +132,7 @@ enum PhotoFiles {
             }
         } else {
             do {
-                data = Data(try FileContents.bytes(atPath: file))
+                data = Data(try FileContents.bytes(atPath: file, maximumBytes: FileContents.largestDocumentBytes))
             } catch {
                 throw CommandFailure("--files-from \(file): \(error.reason)")
             }

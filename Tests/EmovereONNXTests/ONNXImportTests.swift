@@ -278,6 +278,58 @@ struct ONNXImportTests {
         }
     }
 
+    /// Resizes chained past memory (each allowed alone; 15 of them overflowed `Int` and trapped, 5 asked the first
+    /// detection for 10^15 values) are refused when the graph is built for a size, naming the node.
+    @Test func graphsEnlargingPastMemoryAreRefusedWhenBuilt() throws {
+        for count in [5, 15] {
+            let bytes = try Self.model(channels: 1) { b in
+                let scales = b.addInitializer("scales", shape: [4], values: [1, 1, 16, 16])
+                var value = "x"
+                for index in 0..<count {
+                    value = b.addNode("Resize", name: "up\(index)", inputs: [value, "", scales], attributes: [
+                        .init("mode", string: "nearest"), .init("coordinate_transformation_mode", string: "asymmetric"),
+                        .init("nearest_mode", string: "floor")])
+                }
+                return value
+            }
+            let graph = try ONNXImporter.graph(bytes: bytes, source: "big.onnx")
+            #expect(throws: ModelError.invalidShape(
+                layer: "up2", expected: "at most \(Graph.maximumElementsPerExample) values per example for the input [32, 32, 1]",
+                received: [131_072, 131_072, 1])) {
+                try graph.instantiate(height: 32, width: 32)
+            }
+        }
+        var random = SplitMix64(seed: 1)
+        #expect(throws: ModelError.self) { try Upsample2d(factor: 16).build(inputShape: [1 << 60, 1, 1], random: &random) }
+    }
+
+    /// An int64 constant of a length no whole number of values (it was cut silently), and tensors whose values lie in
+    /// another file (read as holding no values), are refused naming the tensor.
+    @Test func constantsOfAWrongLengthOrInAnotherFileAreRefused() throws {
+        let valid = try Self.model(channels: 3) { b in
+            let shape = b.addInt64Initializer("shape", values: [1, -1, 3])
+            let last = b.addNode("Transpose", name: "t", inputs: ["x"], attributes: [.init("perm", ints: [0, 2, 3, 1])])
+            return b.addNode("Reshape", name: "r", inputs: [last, shape])
+        }
+        _ = try ONNXImporter.graph(bytes: valid, source: "valid.onnx")
+        let model = try Onnx_ModelProto(serializedBytes: valid)
+        let index = try #require(model.graph.initializer.firstIndex { $0.name == "shape" })
+        var cut = model
+        cut.graph.initializer[index].int64Data = []
+        cut.graph.initializer[index].rawData = Data(repeating: 0, count: 23)
+        var external = model
+        external.graph.initializer[index].dataLocation = .external
+        for (damaged, expected) in [(cut, "tensor 'shape' holds 23 bytes, expected a multiple of 8"),
+                                    (external, "tensor 'shape' keeps its values in an external file")] {
+            let bytes: [UInt8] = try damaged.serializedBytes()
+            #expect {
+                try ONNXImporter.graph(bytes: bytes, source: "c.onnx")
+            } throws: { error in
+                "\(error)".contains("c.onnx") && "\(error)".contains(expected)
+            }
+        }
+    }
+
     @Test func bytesThatAreNotOnnxAreAnErrorNamingTheFile() throws {
         #expect {
             try ONNXImporter.graph(bytes: Array("hello, not a model".utf8), source: "notes.onnx")

@@ -29,6 +29,24 @@ struct ModelCardRecordingTests {
         #expect(card.notes.filter { $0.hasPrefix("evaluation:") }.count == 1)
     }
 
+    /// Counts in an edited card that are no whole number of images (they trapped `evaluate --record`) count as none.
+    @Test func countsThatAreNoNumberOfImagesCountAsNone() throws {
+        var card = ModelCard(architecture: Architecture(.tinyCNN, inputSize: 12), preprocessing: .symmetric(inputSize: 12),
+                             parameterCount: 1)
+        card.record(evaluation: try Self.report(), split: "PublicTest", testTimeAugmentation: .flip, imageCount: 22)
+        #expect(card.recordedImageCount(of: .evaluation, split: "PublicTest") == 22)
+        for damaged in [1e20, -3, 2.5, .nan, .infinity] {
+            card.metrics["publicTestImageCount"] = damaged
+            #expect(card.recordedImageCount(of: .evaluation, split: "PublicTest") == nil, "\(damaged)")
+        }
+        card.metrics["publicTestImageCount"] = nil
+        #expect(card.recordedImageCount(of: .evaluation, split: "PublicTest") == 22)  // the confusion matrix's sum
+        card.evaluation?.confusionMatrix = [[Int.max, 1]]
+        #expect(card.recordedImageCount(of: .evaluation, split: "PublicTest") == nil)
+        card.evaluation?.confusionMatrix = [[5, -1]]
+        #expect(card.recordedImageCount(of: .evaluation, split: "PublicTest") == nil)
+    }
+
     @Test func editingACardKeepsTheTensors() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("card-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -130,8 +130,11 @@ struct HaarCascadeTests {
                 _ = try HaarFixtures.parse(garbage)
                 Issue.record("expected an error for \(garbage.debugDescription)")
             } catch {
-                if case .malformedXML(_, let line, _) = error { #expect(line >= 1) }
-                #expect(error.description.contains("inline.xml"))
+                guard case let .malformedXML(source, line, _) = error else {
+                    Issue.record("expected malformed XML for \(garbage.debugDescription), found \(error)")
+                    continue
+                }
+                #expect(source == "inline.xml" && line >= 1)
             }
         }
         // A truncated copy of the real cascade.
@@ -159,6 +162,13 @@ struct HaarCascadeTests {
         expectInvalid(HaarFixtures.tinyCascadeXML(internalNodes: "0 -1 0 abc"), mentioning: "finite number")
         expectInvalid(HaarFixtures.tinyCascadeXML(internalNodes: "1 -1 0 0.5 1 -2 0 0.5", leafValues: "1 2 3"),
                       mentioning: "child indices")
+        // Values at Int's ends: the sums and negations checking them overflowed and trapped.
+        expectInvalid(HaarFixtures.tinyCascadeXML(internalNodes: "-9223372036854775808 -1 0 0.5"),
+                      mentioning: "child indices")
+        expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>1 0 9223372036854775807 1 -1.</_></rects></_>"),
+                      mentioning: "inside the 4x4 window")
+        expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>0 2 1 9223372036854775807 -1.</_></rects></_>"),
+                      mentioning: "inside the 4x4 window")
         expectInvalid(HaarFixtures.tinyCascadeXML(leafValues: "1."), mentioning: "2 leaf values")
         expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>3 3 2 2 -1.</_></rects></_>"),
                       mentioning: "inside the 4x4 window")

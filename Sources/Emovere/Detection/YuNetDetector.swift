@@ -112,21 +112,31 @@ public final class YuNetDetector: FaceDetecting {
         if let missing = required.first(where: { indices[$0] == nil }) {
             throw .notYuNet(path: network.source, reason: "no output '\(missing)' (outputs: \(network.outputNames.joined(separator: ", ")))")
         }
-        // The smallest input, and a larger one of another shape, prove the graph builds with YuNet's maps (the
-        // decoding reads each output as that many cells of that many values); the multiples of 32 between and beyond
-        // then do too, unless branches of other geometries happen to meet at these two sizes only.
-        for (height, width) in [(32, 32), (64, 96)] {
-            let graph: Graph
-            do {
-                graph = try network.instantiate(height: height, width: width)
-            } catch {
-                throw .notYuNet(path: network.source, reason: "the network does not build for a \(width)x\(height) input: \(error)")
-            }
-            try Self.checkOutputs(of: graph, indices: indices, height: height, width: width, source: network.source)
+        // Each side's maps depend on that side alone (square kernels and strides), so building every square size
+        // `detect` can pad a photo to (multiples of 32 up to the working size, or up to the neighbourhoods of
+        // `detect(in:near:)`), and one oblong size, proves that the graph builds with YuNet's maps for every size
+        // `detect` meets: the decoding reads each output as that many cells of that many values, and a graph whose
+        // branches meet at some sizes only is refused here.
+        let largest = (max((settings ?? .standard).workingSize, 4 * Self.nearFaceSide) + 31) / 32 * 32
+        for (height, width) in stride(from: 32, through: largest, by: 32).map({ ($0, $0) }) + [(64, 96)] {
+            _ = try Self.checkBuilds(network, height: height, width: width, indices: indices)
         }
         self.network = network
         self.settings = settings ?? .standard
         outputIndices = indices
+    }
+
+    /// Builds `network` for a `width x height` input and checks its outputs.
+    private static func checkBuilds(_ network: ONNXGraph, height: Int, width: Int,
+                                    indices: [String: Int]) throws(YuNetError) -> Graph {
+        let graph: Graph
+        do {
+            graph = try network.instantiate(height: height, width: width)
+        } catch {
+            throw .notYuNet(path: network.source, reason: "the network does not build for a \(width)x\(height) input: \(error)")
+        }
+        try checkOutputs(of: graph, indices: indices, height: height, width: width, source: network.source)
+        return graph
     }
 
     /// The values per cell of each output head.
@@ -158,14 +168,18 @@ public final class YuNetDetector: FaceDetecting {
         detect(in: image, longestSide: settings.workingSize)
     }
 
+    /// The side, in pixels, `detect(in:near:)` scales a face to: its neighbourhood, twice the face, is at most
+    /// twice this.
+    static let nearFaceSide = 80
+
     /// Faces near `box`: YuNet on the box's neighbourhood (grown by half the box on every side), scaled so the face
-    /// is about 80 px, keeping faces from 2/3 to 3/2 of the box's size.
+    /// is about ``nearFaceSide`` px, keeping faces from 2/3 to 3/2 of the box's size.
     public func detect(in image: RGBImage, near box: Rect) -> [DetectedFace] {
         let region = box.expanded(byFraction: 0.5).clamped(toWidth: image.width, height: image.height)
         let side = max(box.width, box.height)
         guard !region.isEmpty, side > 0 else { return [] }
         let longest = max(region.width, region.height)
-        let target = max(32, min(longest, longest * 80 / side))
+        let target = max(32, min(longest, longest * Self.nearFaceSide / side))
         return detect(in: image.cropped(to: region), longestSide: target).compactMap { face in
             let faceSide = max(face.box.width, face.box.height)
             guard faceSide * 3 >= side * 2, faceSide * 2 <= side * 3 else { return nil }
@@ -211,11 +225,12 @@ public final class YuNetDetector: FaceDetecting {
     }
 
     /// What `cv2.FaceDetectorYN` returns for `image` at its own size: decoded, suppressed faces in OpenCV's order
-    /// (by descending score), coordinates unclipped.
+    /// (by descending score), coordinates unclipped. None for an image larger than every size `init` built the
+    /// graph for when the graph does not build with YuNet's maps at its size (never for `detect`'s images).
     public func candidates(in image: RGBImage) -> [Candidate] {
         let paddedWidth = (image.width + 31) / 32 * 32
         let paddedHeight = (image.height + 31) / 32 * 32
-        let outputs = run(image, paddedWidth: paddedWidth, paddedHeight: paddedHeight)
+        guard let outputs = run(image, paddedWidth: paddedWidth, paddedHeight: paddedHeight) else { return [] }
         var found: [Candidate] = []
         for stride in Self.strides {
             let columns = paddedWidth / stride, rows = paddedHeight / stride
@@ -255,20 +270,14 @@ public final class YuNetDetector: FaceDetecting {
         ).map { found[$0] }
     }
 
-    /// The network's outputs for `image` padded to `paddedWidth x paddedHeight`.
-    private func run(_ image: RGBImage, paddedWidth: Int, paddedHeight: Int) -> [Tensor] {
+    /// The network's outputs for `image` padded to `paddedWidth x paddedHeight`; nil when the graph does not build
+    /// with YuNet's maps at that size (beyond the sizes `init` checked).
+    private func run(_ image: RGBImage, paddedWidth: Int, paddedHeight: Int) -> [Tensor]? {
         let shape = [1, paddedHeight, paddedWidth, 3]
         if graph == nil || input?.shape != shape {
-            do {
-                let built = try network.instantiate(height: paddedHeight, width: paddedWidth)
-                try Self.checkOutputs(of: built, indices: outputIndices, height: paddedHeight, width: paddedWidth,
-                                      source: network.source)
-                graph = built
-            } catch {
-                // `init` built and checked the graph at two sizes: only a graph whose branches' geometries meet at
-                // those sizes alone gets here, and its outputs could not be decoded.
-                preconditionFailure("YuNet graph \(network.source) for \(paddedWidth)x\(paddedHeight), after building at 32x32 and 96x64: \(error)")
-            }
+            guard let built = try? Self.checkBuilds(network, height: paddedHeight, width: paddedWidth,
+                                                    indices: outputIndices) else { return nil }
+            graph = built
             input = Tensor(shape: shape)
         }
         guard let graph, let input else { preconditionFailure("YuNet graph missing after instantiation") }

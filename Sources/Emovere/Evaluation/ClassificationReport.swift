@@ -121,7 +121,7 @@ public struct ClassificationReport: Codable, Equatable, Sendable {
     public init(contentsOf path: String) throws(EvaluationError) {
         let data: Data
         do {
-            data = Data(try FileContents.bytes(atPath: path))
+            data = Data(try FileContents.bytes(atPath: path, maximumBytes: FileContents.largestDocumentBytes))
         } catch {
             throw .fileFailed(path: path, operation: "read", reason: error.reason)
         }

@@ -50,14 +50,21 @@ extension ModelCard {
         case evaluation, robustness
     }
 
-    /// How many images of `split` the card's `figures` were measured on; nil when it holds none of that split.
+    /// How many images of `split` the card's `figures` were measured on; nil when it holds none of that split (or
+    /// a count that is no whole number of images: an edited card's).
     public func recordedImageCount(of figures: RecordedFigures, split: String) -> Int? {
-        if let count = metrics[Self.countKey(figures, split: split)] { return Int(count) }
+        if let count = metrics[Self.countKey(figures, split: split)] { return Int(exactly: count).flatMap { $0 >= 0 ? $0 : nil } }
         // Cards recorded before the counts were stored: the last report, when it is of this split.
         switch figures {
         case .evaluation:
             guard let evaluation, evaluation.split == split else { return nil }
-            return evaluation.confusionMatrix.joined().reduce(0, +)
+            var total = 0
+            for count in evaluation.confusionMatrix.joined() {
+                let (sum, overflow) = total.addingReportingOverflow(count)
+                guard count >= 0, !overflow else { return nil }
+                total = sum
+            }
+            return total
         case .robustness:
             guard let robustness, notes.contains(where: { $0.hasPrefix("robustness: the corruption benchmark on \(split),") })
             else { return nil }

@@ -45,7 +45,7 @@ enum Teacher {
     static func check(_ teachers: [Teacher.Loaded], against record: String, paths: [String]) throws {
         let checksums = teachers.map(\.tensorsSHA256).joined(separator: "\n") + "\n"
         guard FileManager.default.fileExists(atPath: record) else { return try AtomicFile.write(checksums, to: record) }
-        guard String(decoding: try FileContents.bytes(atPath: record), as: UTF8.self) == checksums else {
+        guard String(decoding: try FileContents.bytes(atPath: record, maximumBytes: FileContents.largestDocumentBytes), as: UTF8.self) == checksums else {
             throw TrainingError.teacherChanged(path: paths.joined(separator: ", "), record: record)
         }
     }

@@ -199,7 +199,7 @@ extension TrainingRecipe {
     private static func recipe(inJSON path: String) throws -> TrainingRecipe {
         let data: Data
         do {
-            data = Data(try FileContents.bytes(atPath: path))
+            data = Data(try FileContents.bytes(atPath: path, maximumBytes: FileContents.largestDocumentBytes))
         } catch {
             throw ModelError.invalidModelFile(path: path, reason: error.reason)
         }
