@@ -99,7 +99,7 @@ final class ResultLog: Sendable {
             guard descriptor >= 0 else {
                 throw CommandFailure("--output: cannot open \(path): \(String(cString: strerror(errno)))")
             }
-            lock = try FileLock(descriptor: descriptor, path: path)
+            lock = try FileLock(descriptor: descriptor, path: path, remedy: "choose another --output")
             let directory = self.directory
             var finished = Set<String>()
             var annotations: [String: String] = [:]
@@ -221,27 +221,6 @@ final class ResultLog: Sendable {
         }
     }
 
-    /// An exclusive lock (`flock`) on a results file, held until it is released with its descriptor: one run writes
-    /// a results file at a time.
-    final class FileLock: Sendable {
-        private let descriptor: Int32
-
-        /// Locks the file open as `descriptor` (which the lock then owns), or throws naming `path` when another
-        /// process holds its lock.
-        init(descriptor: Int32, path: String) throws {
-            guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-                let code = errno
-                close(descriptor)
-                throw CommandFailure(code == EWOULDBLOCK
-                    ? "\(path) is being written by another emovere run (it holds the file's lock); wait for that run to end, or choose another --output"
-                    : "cannot lock \(path): \(String(cString: strerror(code)))")
-            }
-            self.descriptor = descriptor
-        }
-
-        deinit { close(descriptor) }
-    }
-
     /// The inputs the file held when it was opened.
     let contents: Contents
     private let handle: FileHandle
@@ -295,7 +274,7 @@ final class ResultLog: Sendable {
             guard lockDescriptor >= 0 else {
                 throw CommandFailure("--output: cannot open \(path): \(String(cString: strerror(errno)))")
             }
-            lock = try FileLock(descriptor: lockDescriptor, path: path)
+            lock = try FileLock(descriptor: lockDescriptor, path: path, remedy: "choose another --output")
         }
     }
 

@@ -131,10 +131,21 @@ struct Train: ParsableCommand {
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
 
+    /// Whether the run continues from a checkpoint in `out` (not one stopped in its first epoch, which starts again).
+    private var resumesCheckpoint: Bool {
+        resume && FileManager.default.fileExists(atPath: Trainer.checkpointPath(in: out))
+    }
+
     func validate() throws {
         let checkpoint = Trainer.checkpointPath(in: out)
         if FileManager.default.fileExists(atPath: checkpoint) && !resume {
             throw ValidationError("\(out) already holds a checkpoint; pass --resume to continue it or choose another --out")
+        }
+        // A finished run whose checkpoint was removed (to save space) keeps its log, best model and average: a new
+        // run there would replace them.
+        if !resume, let kept = [Trainer.logPath(in: out), Trainer.averagedModelPath(in: out)]
+            .first(where: FileManager.default.fileExists(atPath:)) {
+            throw ValidationError("\(out) holds the results of an earlier run (\(kept)); choose another --out")
         }
         // A run stopped in its first epoch left its recipe but no checkpoint or log (perhaps a best model, written
         // before the first checkpoint): --resume starts it again (run()). One with finished epochs (a log, written
@@ -156,7 +167,7 @@ struct Train: ParsableCommand {
         try CommandSupport.validateInputSize(inputSize)
         if softLabelWeight != nil && softLabels == nil { throw ValidationError("--soft-label-weight needs --soft-labels") }
         // A resumed run takes its weights from its checkpoint: its starting files may be gone.
-        let startingFiles = resume && FileManager.default.fileExists(atPath: checkpoint) ? [] : initialWeights
+        let startingFiles = resumesCheckpoint ? [] : initialWeights
         for (option, path) in teacher.map({ ("--teacher", $0) }) + startingFiles.map({ ("--initial-weights", $0) })
             + [("--soft-labels", softLabels)] {
             if let path, !FileManager.default.fileExists(atPath: path) {
@@ -175,7 +186,7 @@ struct Train: ParsableCommand {
             try recipe.validate()
             // The files a recipe names itself (a built-in soup's snapshots, a recipe file's teachers) are opened only
             // after the data is loaded: a missing one is told now, with the setting that names it.
-            let named = recipe.startingWeights.map { ("its starting weights", $0) }
+            let named = (resumesCheckpoint ? [] : recipe.startingWeights.map { ("its starting weights", $0) })
                 + (recipe.distillation?.teachers ?? []).map { ("its teachers", $0) }
                 + [recipe.softLabels.map { ("its soft labels", $0.file) }].compactMap { $0 }
             for (setting, path) in named where !FileManager.default.fileExists(atPath: path) {
@@ -199,7 +210,13 @@ struct Train: ParsableCommand {
 
     /// The recipe the run trains with: `--recipe` with the options' settings over it.
     private func effectiveRecipe() throws -> TrainingRecipe {
-        try TrainingRecipe.load(recipe).applying(overrides)
+        var overrides = overrides
+        if resumesCheckpoint && overrides.initialWeights != nil {
+            // The checkpoint records what the starting files held.
+            let recorded = try Trainer.checkpointRecipe(in: out)
+            overrides.startingModel = (recorded.architecture, recorded.preprocessing)
+        }
+        return try TrainingRecipe.load(recipe).applying(overrides)
     }
 
     /// The option that sets a recipe's `setting`, where one does.
@@ -260,8 +277,16 @@ struct Train: ParsableCommand {
     func run() throws {
         let recipe = try effectiveRecipe()
         if let caveat = recipe.caveat { StandardError.write("warning: \(caveat)\n") }
-        if resume && FileManager.default.fileExists(atPath: Trainer.checkpointPath(in: out)) {
+        // Held until the process ends: a second run in the same folder would overwrite this one's checkpoint.
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let lock = try FileLock(folder: out, remedy: "choose another --out")
+        defer { withExtendedLifetime(lock) {} }
+        if resumesCheckpoint {
             try Trainer.verifyResumable(directory: out, recipe: recipe)
+            let recorded = try Trainer.checkpointRecipe(in: out)
+            if recorded.epochs != recipe.epochs, recipe.schedule.isLaidOutOverEpochs {
+                StandardError.write("warning: --epochs \(recipe.epochs) stretches the learning-rate schedule laid out over the run's \(recorded.epochs) epochs: the rate rises again from where the last epoch left it, without a warm-up\n")
+            }
         } else if resume {
             StandardError.write("note: the run in \(out) stopped before its first epoch ended (no checkpoint): starting it from the beginning\n")
         }

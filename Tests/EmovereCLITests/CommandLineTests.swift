@@ -644,6 +644,47 @@ struct CommandLineTests {
         #expect(try logWithoutTimings(killed).count == epochs + 1)
     }
 
+    /// A run started from a model file resumes when that file is gone (its checkpoint holds every weight and records
+    /// the architecture); a longer cosine run is told its schedule stretches; a new run is refused in a folder holding
+    /// a finished run's results (its checkpoint removed) and in a folder another run holds.
+    @Test func resumingNeedsNoStartingFileAndRunsDoNotShareAFolder() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let data = scratch.path + "/data"
+        try Self.writeDataset(to: data)
+        let common = ["train", "--data", data, "--batch-size", "8", "--augmentation", "none", "--schedule", "cosine",
+                      "--warmup-epochs", "0"]
+        let first = try CommandRunner.run(common + ["--out", scratch.path + "/first", "--model", "tiny-cnn",
+                                                    "--input-size", "48", "--epochs", "1"])
+        try #require(first.status == 0, "\(first)")
+        let start = scratch.path + "/start.safetensors"
+        try FileManager.default.copyItem(atPath: scratch.path + "/first/best.safetensors", toPath: start)
+        try FileManager.default.copyItem(atPath: scratch.path + "/first/best.card.json", toPath: scratch.path + "/start.card.json")
+        let run = scratch.path + "/run"
+        let started = try CommandRunner.run(common + ["--out", run, "--initial-weights", start, "--epochs", "1"])
+        try #require(started.status == 0, "\(started)")
+        try FileManager.default.removeItem(atPath: start)
+        let resumed = try CommandRunner.run(common + ["--out", run, "--initial-weights", start, "--epochs", "2", "--resume"])
+        #expect(resumed.status == 0 && resumed.output.contains("resumed from") && resumed.standardError.contains(
+            "--epochs 2 stretches the learning-rate schedule laid out over the run's 1 epochs"), "\(resumed)")
+        #expect(try ModelFile.load(run + "/best.safetensors").card.architecture.name == "tiny-cnn")
+
+        try FileManager.default.removeItem(atPath: run + "/checkpoint.safetensors")
+        let over = try CommandRunner.run(common + ["--out", run, "--model", "tiny-cnn", "--epochs", "1"])
+        #expect(over.status == 64 && over.standardError.contains("\(run) holds the results of an earlier run (\(run)/log.csv)"),
+                "\(over)")
+
+        let held = scratch.path + "/held"
+        try FileManager.default.createDirectory(atPath: held, withIntermediateDirectories: true)
+        let descriptor = open(held, O_RDONLY | O_DIRECTORY)
+        try #require(descriptor >= 0 && flock(descriptor, LOCK_EX | LOCK_NB) == 0)
+        defer { close(descriptor) }
+        let beside = try CommandRunner.run(common + ["--out", held, "--model", "tiny-cnn", "--input-size", "48", "--epochs", "1"])
+        #expect(beside.status == 1 && beside.standardError.contains("\(held) is being written by another emovere run"),
+                "\(beside)")
+        #expect(!FileManager.default.fileExists(atPath: held + "/recipe.json"))
+    }
+
     @Test func resumeWithoutCheckpointFails() throws {
         let scratch = try Scratch()
         defer { scratch.remove() }

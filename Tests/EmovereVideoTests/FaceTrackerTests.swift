@@ -94,6 +94,19 @@ struct EmotionTimelineTests {
         #expect(zip(points, points.dropFirst()).allSatisfy { $0.time < $1.time })
     }
 
+    /// Tracks too short to fill the bins alone (faces turning away, a crowd): the width still follows the video's
+    /// length, so each takes a bin or two, not one per frame (a long video's timeline grew by a bin per face-frame).
+    @Test func manyShortTracksTakeAFewBinsEach() {
+        var timeline = EmotionTimeline(frameRate: 10, capacity: 16)
+        for frame in 0..<10_000 {
+            timeline.add(track: frame / 10, time: Double(frame) / 10, probabilities: [1, 0, 0, 0, 0, 0, 0])
+        }
+        let points = timeline.tracks.map { timeline.points(track: $0) }
+        #expect(points.count == 1000)
+        #expect(points.allSatisfy { $0.count <= 2 }, "\(points.map(\.count).max() ?? 0) points in a track")
+        #expect(points.joined().map(\.frames).reduce(0, +) == 10_000)
+    }
+
     @Test func gapsSplitTheLines() {
         var timeline = EmotionTimeline(frameRate: 10)
         let probabilities: [Float] = [0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1]

@@ -90,17 +90,7 @@ enum Checkpoint {
     /// Reads the checkpoint at `path` and checks that `recipe` can continue it: an Emovere checkpoint, its checksum
     /// right, made with `recipe` (its epoch count aside: a run may be extended). Returns the file and its header.
     private static func resumable(_ path: String, recipe: TrainingRecipe) throws -> (SafeTensorsFile, Header) {
-        let file = try SafeTensorsFile(contentsOf: path)
-        guard let json = file.metadata[metadataKey] else {
-            throw TrainingError.checkpointMismatch(path: path, reason: "not an Emovere checkpoint (no '\(metadataKey)' metadata)")
-        }
-        try ModelFile.verifyChecksum(file, path: path)
-        let header: Header
-        do {
-            header = try JSONDecoder().decode(Header.self, from: Data(json.utf8))
-        } catch {
-            throw TrainingError.checkpointMismatch(path: path, reason: "its '\(metadataKey)' metadata cannot be read: \(error)")
-        }
+        let (file, header) = try read(path)
         guard recipe.epochs >= header.state.completedEpochs else {
             throw TrainingError.checkpointMismatch(
                 path: path, reason: "the run has done \(header.state.completedEpochs) epochs, more than the \(recipe.epochs) asked for; give --epochs \(header.state.completedEpochs) or more")
@@ -113,6 +103,25 @@ enum Checkpoint {
                     .deletingLastPathComponent().appendingPathComponent("recipe.json").path))
         }
         return (file, header)
+    }
+
+    /// The checkpoint at `path` and its header: an Emovere checkpoint with its checksum right.
+    private static func read(_ path: String) throws -> (SafeTensorsFile, Header) {
+        let file = try SafeTensorsFile(contentsOf: path)
+        guard let json = file.metadata[metadataKey] else {
+            throw TrainingError.checkpointMismatch(path: path, reason: "not an Emovere checkpoint (no '\(metadataKey)' metadata)")
+        }
+        try ModelFile.verifyChecksum(file, path: path)
+        do {
+            return (file, try JSONDecoder().decode(Header.self, from: Data(json.utf8)))
+        } catch {
+            throw TrainingError.checkpointMismatch(path: path, reason: "its '\(metadataKey)' metadata cannot be read: \(error)")
+        }
+    }
+
+    /// The recipe the checkpoint at `path` was made with (its epoch count the run's length when it was saved).
+    static func recipe(at path: String) throws -> TrainingRecipe {
+        try read(path).1.recipe
     }
 
     /// Checks that `recipe` can continue the checkpoint at `path` (see `resumable`), without loading it.

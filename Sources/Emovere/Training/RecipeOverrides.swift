@@ -50,6 +50,9 @@ public struct RecipeOverrides: Sendable {
     public var precision: Precision?
     /// The last epochs whose mean `averaged.safetensors` is; 0 writes no average.
     public var averagedFinalEpochs: Int?
+    /// The architecture and preprocessing of `initialWeights` when already known (a resumed run's checkpoint records
+    /// them): the files, which may be gone, are then not read.
+    public var startingModel: (architecture: Architecture, preprocessing: Preprocessing)?
 
     public init() {}
 }
@@ -115,9 +118,10 @@ extension TrainingRecipe {
             result.initialWeights = first
             result.averagedWeights = initialWeights.count > 1 ? Array(initialWeights.dropFirst()) : nil
             if overrides.family == nil && overrides.inputSize == nil {
-                let card = try ModelFile.load(first).card
-                result.architecture = card.architecture
-                result.preprocessing = card.preprocessing
+                (result.architecture, result.preprocessing) = try overrides.startingModel ?? {
+                    let card = try ModelFile.load(first).card
+                    return (card.architecture, card.preprocessing)
+                }()
             }
         }
         return result

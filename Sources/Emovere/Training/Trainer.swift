@@ -157,6 +157,11 @@ public final class Trainer {
         try Checkpoint.verify(at: checkpointPath(in: directory), recipe: recipe)
     }
 
+    /// The recipe of the checkpoint in `directory` (checked to be an intact Emovere checkpoint).
+    public static func checkpointRecipe(in directory: String) throws -> TrainingRecipe {
+        try Checkpoint.recipe(at: checkpointPath(in: directory))
+    }
+
     /// Trains until `recipe.epochs`, early stopping or `epochLimit`, resuming from the checkpoint in
     /// `directory` when one exists. Returns the final state.
     @discardableResult
@@ -191,7 +196,7 @@ public final class Trainer {
         // Written again on a resume, so a run extended with --epochs records its new length.
         try AtomicFile.write(Array(try JSONEncoder.sortedKeys(pretty: true).encode(recipe)), to: Self.recipePath(in: directory))
         if let distillation = recipe.distillation, teacherDistributions.isEmpty, batchTeachers == nil,
-           state.completedEpochs < recipe.epochs {
+           state.completedEpochs < recipe.epochs && !state.stoppedEarly {
             let teachers = distillation.teachers.count == 1 ? "teacher \(distillation.teachers[0])"
                 : "teachers \(distillation.teachers.joined(separator: ", ")) (mean)"
             switch distillation.input {

@@ -306,6 +306,14 @@ public enum LearningRateSchedule: Sendable, Codable, Equatable {
     case cosine(warmupEpochs: Int, minimum: Float)
     /// One-cycle: linear rise from base/25 to the base rate over `warmupFraction` of the steps, then cosine to ~0.
     case oneCycle(warmupFraction: Float)
+
+    /// Whether the rate at an epoch depends on the run's length (cosine, one-cycle): extending a run changes it.
+    public var isLaidOutOverEpochs: Bool {
+        switch self {
+        case .cosine, .oneCycle: true
+        case .constant, .reduceOnPlateau: false
+        }
+    }
 }
 
 extension Augmentation {

@@ -2,10 +2,11 @@ import EmovereData
 
 /// Each track's emotion probabilities over time, kept in bounded memory for plotting.
 ///
-/// Frames are averaged into time bins of a common width. While every track has at most `capacity` bins the width
-/// stays one frame; when a track would need more, the width doubles and neighbouring bins merge, so memory stays
-/// at most `capacity` points per track however long the video is, and a plot always has between `capacity / 2`
-/// and `capacity` points across a track's span.
+/// Frames are averaged into time bins of a common width. While the video so far spans at most `capacity` bins the
+/// width stays one frame; when it would need more, the width doubles and neighbouring bins merge. So each track
+/// has at most `capacity` points however long the video is (a track present throughout between `capacity / 2`
+/// and `capacity`), and memory grows with the faces seen at once and the number of tracks, not with the frames:
+/// many short tracks (faces turning away, a crowd) take a few bins each.
 public struct EmotionTimeline: Sendable {
     /// One bin: the mean over the frames it holds.
     public struct Point: Sendable, Equatable {
@@ -41,7 +42,11 @@ public struct EmotionTimeline: Sendable {
 
     /// Adds a track's probabilities at `time` seconds (times in increasing order per track).
     public mutating func add(track: Int, time: Double, probabilities: [Float]) {
-        let index = Int((time / binWidth + 1e-6).rounded(.down))
+        var index = Int((time / binWidth + 1e-6).rounded(.down))
+        while index >= capacity {
+            coarsen()
+            index = Int((time / binWidth + 1e-6).rounded(.down))
+        }
         var trackBins = bins[track, default: []]
         if var last = trackBins.last, last.index == index {
             last.timeSum += time
@@ -54,7 +59,6 @@ public struct EmotionTimeline: Sendable {
             trackBins.append(Bin(index: index, timeSum: time, sums: sums, frames: 1))
         }
         bins[track] = trackBins
-        if trackBins.count > capacity { coarsen() }
     }
 
     /// The points of `track`, oldest first.
