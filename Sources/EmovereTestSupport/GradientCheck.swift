@@ -58,7 +58,11 @@ public func gradientCheck(
     var mismatched = 0
     func numericError(of tensor: Tensor, analytic: [Float]) -> Float {
         var worst: Float = 0
-        let stride = max(1, tensor.count / samples)
+        // A step sharing no factor with the element count visits every remainder modulo each trailing dimension's
+        // product (every channel, every filter) as the samples allow: a step that was a multiple of the channels
+        // checked one channel only.
+        var stride = max(1, tensor.count / samples)
+        while greatestCommonDivisor(stride, tensor.count) != 1 { stride += 1 }
         for index in Swift.stride(from: 0, to: tensor.count, by: stride) {
             let original = tensor[index]
             tensor[index] = original + step
@@ -84,6 +88,10 @@ public func gradientCheck(
     result.checked = checked
     result.mismatched = mismatched
     return result
+}
+
+private func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
+    b == 0 ? a : greatestCommonDivisor(b, a % b)
 }
 
 /// Compares the directional derivative of `Σ forward(x) ⊙ r` along random directions over the input

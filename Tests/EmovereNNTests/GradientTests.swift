@@ -59,7 +59,12 @@ struct GradientTests {
     final class Miscounted: Layer {
         let dense = Dense(units: 3)
         let damage: (Tensor) -> Void
-        init(damage: @escaping (Tensor) -> Void) { self.damage = damage }
+        /// Applied to the kernel's gradient after each backward pass.
+        let kernelDamage: (Tensor) -> Void
+        init(damage: @escaping (Tensor) -> Void = { _ in }, kernelDamage: @escaping (Tensor) -> Void = { _ in }) {
+            self.damage = damage
+            self.kernelDamage = kernelDamage
+        }
         func build(inputShape: [Int], random: inout SplitMix64) throws(ModelError) -> [Int] {
             try dense.build(inputShape: inputShape, random: &random)
         }
@@ -67,18 +72,27 @@ struct GradientTests {
         func backward(_ outputGradient: Tensor, needsInputGradient: Bool) -> Tensor? {
             let gradient = dense.backward(outputGradient, needsInputGradient: needsInputGradient)
             if let gradient { damage(gradient) }
+            if let kernel = dense.kernel { kernelDamage(kernel.gradient) }
             return gradient
         }
         var namedParameters: [NamedParameter] { dense.namedParameters }
     }
 
-    /// The checks themselves fail on a wrong backward pass: halved everywhere, or NaN in one input element.
+    /// The checks themselves fail on a wrong backward pass: halved everywhere, NaN in one input element, a
+    /// parameter's gradient halved, or one channel's gradient wrong (every channel is sampled).
     @Test func checksCatchWrongGradients() throws {
-        let halved = try gradientCheck(Miscounted { for index in 0..<$0.count { $0[index] *= 0.5 } }, inputShape: [6])
+        let halved = try gradientCheck(Miscounted(damage: { for index in 0..<$0.count { $0[index] *= 0.5 } }), inputShape: [6])
         #expect(halved.inputError > 0.2, "\(halved)")
-        let poisoned = try gradientCheck(Miscounted { $0[1] = .nan }, inputShape: [6])
+        let kernel = try gradientCheck(Miscounted(kernelDamage: { for index in 0..<$0.count { $0[index] *= 0.5 } }),
+                                       inputShape: [6])
+        #expect(kernel.inputError < 2e-2 && (kernel.parameterErrors["kernel"] ?? 0) > 0.2, "\(kernel)")
+        // [batch 3, 40 values, 8 channels]: 960 elements, 40 samples; a step of 24 (a multiple of 8) saw channel 0 only.
+        let oneChannel = try gradientCheck(Miscounted(damage: { for index in stride(from: 5, to: $0.count, by: 8) { $0[index] *= 0.5 } }),
+                                           inputShape: [40, 8], batch: 3)
+        #expect(oneChannel.inputError > 0.2, "\(oneChannel)")
+        let poisoned = try gradientCheck(Miscounted(damage: { $0[1] = .nan }), inputShape: [6])
         #expect(poisoned.inputError == .infinity && !(poisoned.worst < 2e-2), "\(poisoned)")
-        let directional = try directionalGradientCheck(Miscounted { $0[0] = .nan }, inputShape: [6], directions: 3)
+        let directional = try directionalGradientCheck(Miscounted(damage: { $0[0] = .nan }), inputShape: [6], directions: 3)
         #expect(!(directional < 1e-2), "\(directional)")
     }
 
@@ -128,6 +142,22 @@ struct GradientTests {
         let result = try gradientCheck(Dropout(rate: 0.4), inputShape: [10], batch: 3,
                                        mode: ForwardMode(isTraining: true, seed: 7))
         #expect(result.worst < 2e-2, "\(result)")
+        // And it drops: about the rate's share of elements are zero, the rest scaled by 1 / (1 - rate); inference
+        // passes the input through (an identity "dropout" passed the gradient check alone).
+        let dropout = Dropout(rate: 0.4)
+        var random = SplitMix64(seed: 3)
+        _ = try dropout.build(inputShape: [1000], random: &random)
+        let input = Tensor(shape: [2, 1000], values: (0..<2000).map { _ in random.nextFloat(in: 0.5...1.5) })
+        let output = dropout.forward(input, mode: ForwardMode(isTraining: true, seed: 11)).values
+        let dropped = output.filter { $0 == 0 }.count
+        #expect((700...900).contains(dropped), "\(dropped) of 2000 dropped at rate 0.4")
+        var unscaled = 0
+        for (kept, original) in zip(output, input.values) where kept != 0 {
+            let expected: Float = original / 0.6
+            if abs(kept - expected) > 1e-5 * expected { unscaled += 1 }
+        }
+        #expect(unscaled == 0, "\(unscaled) kept elements not scaled by 1 / 0.6")
+        #expect(dropout.forward(input, mode: .inference).values == input.values)
     }
 
     /// The whole network, ReLU and max-pool kinks included: nearly every element must agree.

@@ -142,8 +142,10 @@ struct VideoReaderTests {
                 let pixel = frame[x, row]
                 return abs(Int(pixel.red) - 0x50) + abs(Int(pixel.green) - 0x60) + abs(Int(pixel.blue) - 0x70) > 60
             }
-            if count == 0 { firstTopLeftPhotoColumn = edge }
-            if count == 30, let first = firstTopLeftPhotoColumn, let edge {
+            if count == 0 { firstTopLeftPhotoColumn = try #require(edge, "no photo edge in the first frame") }
+            if count == 30 {
+                let first = try #require(firstTopLeftPhotoColumn)
+                let edge = try #require(edge, "no photo edge in frame 30")
                 #expect(abs(edge - first - 60) <= 2, "edge moved from \(first) to \(edge) in 30 frames")
             }
             count += 1

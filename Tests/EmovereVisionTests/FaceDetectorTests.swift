@@ -186,11 +186,9 @@ struct FaceDetectorTests {
         #expect(throws: FaceDetectorError.self) {
             try FaceDetector.DetectionParameters(minimumSize: FaceDetector.WindowSize(width: -1, height: 10))
         }
-        do {
-            _ = try FaceDetector.DetectionParameters(scaleFactor: 0.5)
-        } catch {
-            #expect(error.description.contains("scaleFactor") && error.description.contains("0.5"))
-        }
+        let error = #expect(throws: FaceDetectorError.self) { try FaceDetector.DetectionParameters(scaleFactor: 0.5) }
+        #expect(error?.description.contains("scaleFactor") == true && error?.description.contains("0.5") == true,
+                "\(String(describing: error))")
         #expect(FaceDetector.DetectionParameters.faceClassification.scaleFactor == 1.3)
         #expect(FaceDetector.DetectionParameters.faceClassification.minimumNeighbors == 5)
     }
