@@ -69,6 +69,18 @@ struct InferenceBackwardTests {
         #expect(closeness(inputGradient, expected) <= 1)
     }
 
+    /// A batch norm with its ReLU fused, under running statistics, element by element (the whole-network check
+    /// below is a median over directions, which a wrong gradient of one small parameter can slip under).
+    @Test func fusedBatchNormReLUInferenceBackwardMatchesFiniteDifferences() throws {
+        let layer = Sequential { BatchNorm(); ReLU() }
+        layer.fuseActivations()
+        #expect((layer.layers[0] as? BatchNorm)?.appliesReLU == true)
+        let result = try gradientCheck(WithRunningStatistics(layer), inputShape: [3, 3, 5], batch: 3,
+                                       mode: .differentiableInference)
+        // ReLU's kink: a step may straddle it for an odd element, never for most.
+        #expect(result.mismatchFraction < 0.05 && result.parameterErrors.keys.count >= 2, "\(result)")
+    }
+
     /// mini-Xception in inference mode, batch norms with their ReLUs fused: the backward pass explanations use.
     @Test func miniXceptionInferenceBackwardMatchesFiniteDifferences() throws {
         let network = MiniXception.network()
