@@ -163,14 +163,23 @@ public enum AtomicFile {
         }
     }
 
-    /// Creates `directory` and every missing folder above it; an existing folder costs one `stat`.
+    /// Creates the folder at `path` and every missing folder above it, each one synced into the folder holding it (a
+    /// folder created just before a crash could vanish with the files written into it).
+    public static func createFolder(atPath path: String) throws(WriteError) {
+        try createFolders(path, for: path)
+    }
+
+    /// Creates `directory` and every missing folder above it, each synced into its parent; an existing folder costs
+    /// one `stat`.
     private static func createFolders(_ directory: String, for path: String) throws(WriteError) {
         var status = stat()
         if stat(directory, &status) != 0 {
             var prefix = directory.hasPrefix("/") ? "/" : ""
             for component in directory.split(separator: "/") {
                 prefix += component + "/"
-                if mkdir(prefix, mode_t(0o755)) != 0 && errno != EEXIST {
+                if mkdir(prefix, mode_t(0o755)) == 0 {
+                    try synchronizeFolder(of: String(prefix.dropLast()))
+                } else if errno != EEXIST {
                     throw failure(path, "creating folder \(prefix)")
                 }
             }

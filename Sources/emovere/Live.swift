@@ -189,16 +189,14 @@ struct Live: ParsableCommand {
             }
         } catch {
             interruption.release(stopper)
-            mailbox.close()
-            input.interrupt()
+            input.stop()
             writer?.cancel()
             throw error
         }
         interruption.release(stopper)
         // Done with the input (--max-frames, a closed output): its decoder, in a process group of its own, would
         // otherwise go on reading a camera or stream after emovere has exited.
-        mailbox.close()
-        input.interrupt()
+        input.stop()
         status.finish(dropped: mailbox.dropped)
         if input.reconnectionCount > 0 { StandardError.write("  the stream was opened again \(input.reconnectionCount.counting("time"))\n") }
         if processed == 0, let inputFailure, !interruption.isRequested {
@@ -211,6 +209,7 @@ struct Live: ParsableCommand {
             if let out { StandardError.write("  no frame was analysed: \(out) not written\n") }
         } else {
             try writer?.finish()
+            interruption.release(forcedExit)  // its encoder is reaped: a forced exit must not kill the next owner of its number
             if let out { StandardError.write("  wrote \(out)\n") }
         }
         // An input stopped by Ctrl-C (its decoder killed) did not break off.

@@ -20,6 +20,8 @@ final class LiveInput: @unchecked Sendable {
     private let reader: Locked<UnsafeSendable<VideoReader>>
     /// How many times the stream was opened again and delivered a frame.
     private let reconnections = Locked(0)
+    /// Signalled when the reading thread has closed its last reader.
+    private let stopped = DispatchSemaphore(value: 0)
 
     init(reader: VideoReader, tools: FFmpegTools, mailbox: FrameMailbox<RGBImage, VideoError>, reconnects: Bool) {
         source = reader.source
@@ -43,6 +45,16 @@ final class LiveInput: @unchecked Sendable {
     /// Kills the decoder running now (from any thread): a read waiting on a stalled input ends.
     func interrupt() {
         reader.withValue { $0.value.interrupt() }
+    }
+
+    /// Closes the mailbox and kills the decoder, then waits (at most `seconds`) until the reading thread has closed
+    /// its last reader: a decoder it was starting meanwhile, in a process group of its own, would otherwise outlive
+    /// emovere, reading a camera or a stream. Returns whether the thread stopped in time.
+    @discardableResult
+    func stop(waitingAtMost seconds: Double = 5) -> Bool {
+        mailbox.close()
+        interrupt()
+        return stopped.wait(timeout: .now() + seconds) == .success
     }
 
     /// Opens `source`. With `retrying` (a stream with `--reconnect`), a stream that is down at start (refused,
@@ -117,6 +129,7 @@ final class LiveInput: @unchecked Sendable {
                 let next = try VideoReader(source: source, info: reopeningInfo, tools: tools)
                 reader.withValue { $0 = UnsafeSendable(next) }
                 reopened = true
+                if mailbox.isClosed { next.interrupt() }  // stopped while it opened: `interrupt` reached the last one
             } catch {
                 failure = error
                 break  // ffmpeg cannot be started at all: nothing a pause mends
@@ -125,6 +138,7 @@ final class LiveInput: @unchecked Sendable {
         let last = reader.withValue { $0.value }
         last.close()  // again when it already was: harmless; outside the lock `interrupt` takes
         mailbox.finish(failure: failure)
+        stopped.signal()
     }
 
     /// Waits `seconds`, or less when `isStopped` (Ctrl-C); returns whether it is still going on.

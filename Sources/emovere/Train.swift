@@ -278,7 +278,7 @@ struct Train: ParsableCommand {
         let recipe = try effectiveRecipe()
         if let caveat = recipe.caveat { StandardError.write("warning: \(caveat)\n") }
         // Held until the process ends: a second run in the same folder would overwrite this one's checkpoint.
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try AtomicFile.createFolder(atPath: out)
         let lock = try FileLock(folder: out, remedy: "choose another --out")
         defer { withExtendedLifetime(lock) {} }
         if resumesCheckpoint {

@@ -273,14 +273,17 @@ struct Video: ParsableCommand {
                                                     title: Self.lastPart(of: input).name))
             }
             try writer?.finish()
-            // A signal while the recording was finished (its index moved to the front of a long file) still stops.
-            if interruption.isRequested { throw VideoCommandError.interrupted }
+            // The recording is in place, so the other outputs follow it: a signal that came while it was finished
+            // (its index moved to the front of a long file) stops a run of several videos before the next one
+            // (`analyse` checks first), not this one, whose outputs are whole. Its encoder is reaped: a forced exit
+            // must not kill the process that takes its number next.
+            for output in outputs { try output.commit() }
+            committed = true
+            interruption.release(forcedExit)
             if let writer, let problem = writer.soundProblem {
                 StandardError.write("warning: the sound of \(source.name) broke off; the rest of it is silent in "
                                     + "\(writer.path): \(problem)\n")
             }
-            for output in outputs { try output.commit() }
-            committed = true
             let summary = RunSummary(frames: index, duration: duration, frameRate: info.frameRate, faces: faceCount,
                                      framesWithFaces: framesWithFaces, seconds: seconds, summaries: tracker.summaries,
                                      brokenOff: brokenOff.map { "\($0)" })

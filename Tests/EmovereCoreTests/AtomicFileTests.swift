@@ -104,6 +104,18 @@ struct AtomicFileTests {
         #expect(try FileContents.bytes(atPath: path) == Array("{}".utf8))
     }
 
+    /// A run's folder (training's --out) made with the folders above it; a file in its place is named.
+    @Test func foldersAreCreatedAlone() throws {
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try AtomicFile.createFolder(atPath: folder + "/runs/first")
+        try AtomicFile.createFolder(atPath: folder + "/runs/first")  // an existing folder is no error
+        var isFolder: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: folder + "/runs/first", isDirectory: &isFolder) && isFolder.boolValue)
+        try AtomicFile.write("x", to: folder + "/runs/file")
+        let error = try #require(throws: AtomicFile.WriteError.self) { try AtomicFile.createFolder(atPath: folder + "/runs/file") }
+        #expect(error.description.contains("a file of that name exists"), "\(error)")
+    }
+
     @Test func failuresNameThePathAndTheStep() throws {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         try AtomicFile.write("a file, not a folder", to: folder + "/file.txt")

@@ -166,7 +166,7 @@ public final class Trainer {
     /// `directory` when one exists. Returns the final state.
     @discardableResult
     public func run() throws -> TrainingState {
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try AtomicFile.createFolder(atPath: directory)
         let data = Checkpoint.dataChecksum(training: training, validation: validation, votes: voteDistributions)
         var stale: [String] = []
         if FileManager.default.fileExists(atPath: checkpointPath) {
@@ -253,7 +253,7 @@ public final class Trainer {
     /// stopped in between redoes the epoch and writes it again.
     private func keepFinalEpoch(_ record: EpochRecord) throws {
         let folder = directory + "/" + Self.finalEpochsFolder
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try AtomicFile.createFolder(atPath: folder)
         try ModelFile.save(model, card: card(for: record), to: Self.finalEpochPath(in: directory, epoch: record.epoch))
     }
 
