@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product emovere
-.build/release/emovere analyze samples/astronaut.jpg "$@"
+# The bundled default model, not one EMOVERE_MODEL names (--model in the arguments still chooses another).
+env -u EMOVERE_MODEL .build/release/emovere analyze samples/astronaut.jpg "$@"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerates the OpenCV reference boxes used by Tests/EmovereVisionTests/HaarCascadeTests.swift.
+"""Regenerates the OpenCV reference boxes (Fixtures/opencv_boxes.json) that Tests/EmovereVisionTests/FaceDetectorTests.swift
+and Tests/EmovereONNXTests/TestModels.swift read.
 
 Developer tool only (Emovere itself never runs Python). Requires opencv-python-headless 4.x:
 
@@ -7,7 +8,7 @@ Developer tool only (Emovere itself never runs Python). Requires opencv-python-h
 
 What it does:
 1. Builds the grayscale fixture images in Tests/EmovereVisionTests/Fixtures/ from the public-domain / CC0 photos of
-   /work/shared/data/photos (or --photos DIR): cv2.imread (colour) -> cv2.cvtColor(BGR2GRAY) -> optional
+   ../shared/data/photos beside the checkout (or --photos DIR): cv2.imread (colour) -> cv2.cvtColor(BGR2GRAY) -> optional
    INTER_AREA downscale -> cv2.imwrite(PNG). Lossless grayscale PNG means Emovere and OpenCV see identical pixels.
    Pass --keep-images to reuse the committed fixture PNGs instead of rebuilding them.
 2. Runs CascadeClassifier.detectMultiScale on exactly those fixture files (re-read with IMREAD_GRAYSCALE) for
@@ -68,7 +69,7 @@ def build_composite(astronaut, coffee):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", default="/work/shared/data/photos")
+    parser.add_argument("--photos", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "photos"))
     parser.add_argument("--keep-images", action="store_true")
     args = parser.parse_args()
 

@@ -4,6 +4,12 @@
 # distribution has it (chromium: Debian has it, Ubuntu only as a snap, which containers cannot run).
 set -euo pipefail
 command -v swift >/dev/null || { echo "swift not found: install Swift 6 from https://swift.org/install" >&2; exit 1; }
+# Package.swift needs tools version 6.0: an older toolchain would fail later, in the build, with less to go on.
+swift_version=$(swift --version 2>/dev/null | sed -n 's/.*Swift version \([0-9][0-9]*\)\..*/\1/p' | head -n 1)
+if [ -z "$swift_version" ] || [ "$swift_version" -lt 6 ]; then
+    echo "Swift 6 or later is needed, found: $(swift --version 2>&1 | head -n 1); install it from https://swift.org/install" >&2
+    exit 1
+fi
 packages=(pkg-config libopenblas-dev libturbojpeg0-dev libpng-dev libhdf5-dev)
 optional=()
 for package in "$@"; do

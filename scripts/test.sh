@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The detector tests need OpenCV's cascades and the video tests ffmpeg; the browser test of the web page needs
 # Chromium (Debian's; Ubuntu has it only as a snap, and the test is then skipped) and Selenium; the Keras import tests
-# need h5py and NumPy; the load-balancing test needs HAProxy and PyYAML (for the Kubernetes manifests).
+# need h5py and NumPy; the load-balancing test needs HAProxy and PyYAML (for the Kubernetes manifests); a video test
+# finds ffprobe among emovere's children with pgrep (procps).
 scripts/setup.sh opencv-data ffmpeg '?chromium' '?chromium-driver' python3-selenium python3-h5py python3-numpy \
-    python3-pip haproxy python3-yaml curl
+    python3-pip haproxy python3-yaml curl procps
 # Installs Python packages for interpreter $1: into its virtual environment when it runs in one, else for the user.
 # pip 23.0.1 and later refuse the latter for a distribution's Python (Debian 12, Ubuntu 24.04) without
 # --break-system-packages, which older pip (Ubuntu 22.04) does not know.
@@ -39,8 +40,8 @@ python3 scripts/check_imports.py  # every import declared in Package.swift
 started=$SECONDS
 swift build --build-tests
 echo "took $((SECONDS - started)) s: swift build --build-tests" >&2
-# Each step has a time limit far beyond its need on a busy 2-core machine (about 6, 1, 2 and 1 minutes there, after a
-# build of 8), so a hang fails the run by name instead of using up CI's time.
+# Each step has a time limit far beyond its need on a busy 2-core machine (README.md gives the last measured times),
+# so a hang fails the run by name instead of using up CI's time.
 # timeout runs the step in a process group of its own, which a Ctrl-C at the terminal does not reach: an interrupt or
 # termination of this script is passed on to it (as SIGTERM: a background job ignores SIGINT), and the script stops.
 limit() {

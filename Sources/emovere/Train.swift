@@ -108,7 +108,7 @@ struct Train: ParsableCommand {
     @Option(help: "With --teacher: the teachers' share of each target, 0-1 (default 0.5).")
     var teacherWeight: Float?
 
-    @Option(help: "With --teacher: divides each teacher's logits before its softmax, above 1 flattens them (default 1).")
+    @Option(help: "With --teacher: the temperature T of each teacher's answer, p^(1/T) renormalised over the mean of its views (softmax(logits / T) for a single view); above 1 flattens it (default 1; the teacher card's own fitted temperatures are not applied).")
     var teacherTemperature: Float?
 
     @Option(help: "With --teacher: the views each teacher averages for clean input (default: its card's test-time augmentation).")

@@ -65,6 +65,10 @@ struct GEMMTests {
         let c = Tensor(shape: [3, 4], repeating: 5)
         Gemm.multiply(a.pointer, b.pointer, into: c.pointer, m: 3, n: 4, k: 0)
         #expect(c.values == [Float](repeating: 0, count: 12))
+        // With beta the product is beta * C (the empty product adds nothing).
+        let kept = Tensor(shape: [3, 4], repeating: 5)
+        Gemm.multiply(a.pointer, b.pointer, into: kept.pointer, m: 3, n: 4, k: 0, beta: 0.5)
+        #expect(kept.values == [Float](repeating: 2.5, count: 12))
     }
 
     @Test func libraryIsDescribed() {

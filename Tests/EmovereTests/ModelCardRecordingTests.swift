@@ -18,21 +18,47 @@ struct ModelCardRecordingTests {
         var card = ModelCard(architecture: Architecture(.tinyCNN, inputSize: 12), preprocessing: .symmetric(inputSize: 12),
                              parameterCount: 1)
         card.notes = ["evaluation: an older report", "kept"]
+        card.testTimeAugmentation = .flip
         let report = try Self.report()
         card.record(evaluation: report, split: "PublicTest", testTimeAugmentation: .flip, imageCount: 22, notes: ["kept", "new", "new"])
         #expect(card.metrics["publicTestAccuracyFlip"] == report.accuracy)
         #expect(card.metrics["publicTestMacroF1Flip"] == report.macroF1)
         #expect(card.evaluation?.model == nil && card.evaluation?.accuracy == report.accuracy)
         #expect(card.notes == ["kept", "evaluation: the report is PublicTest, test-time augmentation flip, 22 images", "new"])
-        card.record(evaluation: report, split: "PublicTest", testTimeAugmentation: .none, imageCount: 22)
-        #expect(card.metrics["publicTestAccuracy"] == report.accuracy)
-        #expect(card.notes.filter { $0.hasPrefix("evaluation:") }.count == 1)
+        // Another view set's figures: its metrics, not the report of the card's views (whose calibration it quotes).
+        var single = report
+        single.accuracy = 0.25
+        card.record(evaluation: single, split: "PublicTest", testTimeAugmentation: .none, imageCount: 22, notes: ["other"])
+        #expect(card.metrics["publicTestAccuracy"] == 0.25 && card.evaluation?.accuracy == report.accuracy)
+        #expect(card.notes == ["kept", "evaluation: the report is PublicTest, test-time augmentation flip, 22 images", "new", "other"])
+    }
+
+    /// The card's corruption table is single view: another view set's benchmark stores only its mean.
+    @Test func onlyASingleViewCorruptionTableIsStored() throws {
+        var card = ModelCard(architecture: Architecture(.tinyCNN, inputSize: 12), preprocessing: .symmetric(inputSize: 12),
+                             parameterCount: 1)
+        func report(_ accuracy: Double, _ views: TestTimeAugmentation) throws -> CorruptionReport {
+            try JSONDecoder().decode(CorruptionReport.self, from: Data("""
+                {"cleanAccuracy": 0.7, "cleanCalibrationError": 0.02, "testTimeAugmentation": "\(views.rawValue)",
+                 "temperature": 1, "count": 22,
+                 "entries": [{"corruption": "blur", "severity": 3, "accuracy": \(accuracy), "expectedCalibrationError": 0.05}]}
+                """.utf8))
+        }
+        let table = try report(0.5, .none)
+        card.record(robustness: table, split: "PublicTest", testTimeAugmentation: .none, imageCount: 22)
+        let flipped = try report(0.6, .flip)
+        card.record(robustness: flipped, split: "PublicTest", testTimeAugmentation: .flip, imageCount: 22)
+        #expect(card.robustness == table)
+        #expect(card.metrics["publicTestMeanCorruptionAccuracy"] == table.meanAccuracy)
+        #expect(card.metrics["publicTestMeanCorruptionAccuracyFlip"] == flipped.meanAccuracy)
+        #expect(card.notes.filter { $0.hasPrefix("robustness:") } == ["robustness: the corruption benchmark on PublicTest, test-time augmentation none, 22 images"])
     }
 
     /// Counts in an edited card that are no whole number of images (they trapped `evaluate --record`) count as none.
     @Test func countsThatAreNoNumberOfImagesCountAsNone() throws {
         var card = ModelCard(architecture: Architecture(.tinyCNN, inputSize: 12), preprocessing: .symmetric(inputSize: 12),
                              parameterCount: 1)
+        card.testTimeAugmentation = .flip
         card.record(evaluation: try Self.report(), split: "PublicTest", testTimeAugmentation: .flip, imageCount: 22)
         #expect(card.recordedImageCount(of: .evaluation, split: "PublicTest") == 22)
         for damaged in [1e20, -3, 2.5, .nan, .infinity] {

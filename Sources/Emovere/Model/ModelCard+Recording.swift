@@ -5,16 +5,15 @@ import EmovereNN
 /// What `emovere evaluate --record` stores in a model card.
 extension ModelCard {
     /// Stores the evaluation `report` made on `imageCount` images of `split` (e.g. `PublicTest`) with
-    /// `testTimeAugmentation`: the report itself, the metrics `<split>Accuracy<TTA>` and `<split>MacroF1<TTA>`
-    /// (e.g. `publicTestAccuracy`, `publicTestMacroF1TenCrop`), the image count `<split>ImageCount`, a note on what it
-    /// was made on (replacing the previous one) and each of `notes` not already present. `replacingOtherImages` first
-    /// drops the split's metrics of every test-time augmentation (measured on other images).
+    /// `testTimeAugmentation`: the metrics `<split>Accuracy<TTA>` and `<split>MacroF1<TTA>` (e.g.
+    /// `publicTestAccuracy`, `publicTestMacroF1TenCrop`), the image count `<split>ImageCount`, each of `notes` not
+    /// already present, and, when `testTimeAugmentation` is the card's own, the report itself with a note on what it
+    /// was made on (replacing the previous one): another view set's figures leave the report of the card's views,
+    /// whose calibration error the card quotes. `replacingOtherImages` first drops the split's metrics of every
+    /// test-time augmentation (measured on other images).
     public mutating func record(evaluation report: ClassificationReport, split: String,
                                 testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = [],
                                 replacingOtherImages: Bool = false) {
-        var stored = report
-        stored.model = nil
-        evaluation = stored
         let prefix = Self.metricPrefix(split)
         let suffix = Self.metricSuffix(testTimeAugmentation)
         if replacingOtherImages {
@@ -23,24 +22,30 @@ extension ModelCard {
         metrics[Self.countKey(.evaluation, split: split)] = Double(imageCount)
         metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
         metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
+        guard testTimeAugmentation == self.testTimeAugmentation ?? .none else { return add(notes) }
+        var stored = report
+        stored.model = nil
+        evaluation = stored
         replaceNote(.evaluation, with: "the report is \(split), test-time augmentation \(testTimeAugmentation.rawValue), \(imageCount) images",
                     adding: notes)
     }
 
     /// Stores the corruption benchmark's `report` made on `imageCount` images of `split` with `testTimeAugmentation`:
-    /// the report, the metric `<split>MeanCorruptionAccuracy<TTA>` (e.g. `publicTestMeanCorruptionAccuracyFlip`), the
-    /// image count `<split>CorruptionImageCount`, a note on what it was made on (replacing the previous one) and each
-    /// of `notes` not already present. `replacingOtherImages` first drops the split's corruption means of every
+    /// the metric `<split>MeanCorruptionAccuracy<TTA>` (e.g. `publicTestMeanCorruptionAccuracyFlip`), the image count
+    /// `<split>CorruptionImageCount`, each of `notes` not already present, and, for a single view, the table itself
+    /// with a note on what it was made on (replacing the previous one): the card's table is single view for every
+    /// model, so tables compare across cards. `replacingOtherImages` first drops the split's corruption means of every
     /// test-time augmentation.
     public mutating func record(robustness report: CorruptionReport, split: String,
                                 testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = [],
                                 replacingOtherImages: Bool = false) {
-        robustness = report
         let prefix = Self.metricPrefix(split)
         if replacingOtherImages { metrics = metrics.filter { !$0.key.hasPrefix("\(prefix)MeanCorruptionAccuracy") } }
         metrics[Self.countKey(.robustness, split: split)] = Double(imageCount)
         metrics["\(Self.metricPrefix(split))MeanCorruptionAccuracy\(Self.metricSuffix(testTimeAugmentation))"] =
             report.meanAccuracy
+        guard testTimeAugmentation == .none else { return add(notes) }
+        robustness = report
         replaceNote(.robustness, with: "the corruption benchmark on \(split), test-time augmentation "
                         + "\(testTimeAugmentation.rawValue), \(imageCount) images", adding: notes)
     }
@@ -104,7 +109,12 @@ extension ModelCard {
     private mutating func replaceNote(_ topic: NoteTopic, with text: String, adding extra: [String]) {
         notes.removeAll { $0.hasPrefix("\(topic.rawValue):") }
         notes.append("\(topic.rawValue): \(text)")
-        for note in extra where !notes.contains(note) { notes.append(note) }  // a note given twice is kept once
+        add(extra)
+    }
+
+    /// Appends each of `extra` not already present (a note given twice is kept once).
+    private mutating func add(_ extra: [String]) {
+        for note in extra where !notes.contains(note) { notes.append(note) }
     }
 }
 

@@ -180,13 +180,16 @@ public enum DepthwiseConvolution {
         // and the kernel gradient accumulates in registers along each row.
         let isSame3x3 = g.kernelHeight == 3 && g.kernelWidth == 3 && g.stride == 1 && g.padTop == 1 && g.padLeft == 1
             && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth && g.channels % 8 == 0
-        var rotated = [Float](repeating: 0, count: isSame3x3 ? kernelSize : 0)
+        // Allocated here and freed after the workers are done: a pointer taken out of an array's closure may outlive
+        // the array's storage (an optimised build may free it after its last use).
+        let rotated = UnsafeMutablePointer<Float>.allocate(capacity: isSame3x3 ? kernelSize : 0)
+        defer { rotated.deallocate() }
         if isSame3x3 {
             for tap in 0..<9 {
                 for channel in 0..<g.channels { rotated[(8 - tap) * g.channels + channel] = kernel[tap * g.channels + channel] }
             }
         }
-        let rotatedKernel = UnsafeSendable(rotated.withUnsafeMutableBufferPointer { $0.baseAddress ?? w.value })
+        let rotatedKernel = UnsafeSendable(rotated)
         Parallel.forEachChunk(batch, minimumChunk: g.minimumImagesPerChunk) { chunk, images in
             let dw = parts.value + (chunk &* kernelSize)
             dw.update(repeating: 0, count: kernelSize)

@@ -18,14 +18,18 @@ import Foundation
 /// Single-precision general matrix multiply behind one small seam.
 public enum Gemm {
     /// Makes the BLAS library single-threaded: Emovere parallelises over the batch itself, and
-    /// OpenBLAS's own threads are slower on these models' skinny shapes (measured with `emovere bench`).
-    /// Idempotent; call before the first multiply.
+    /// OpenBLAS's own threads are slower on these models' skinny shapes (measured with `emovere bench`); run
+    /// from each worker, OpenBLAS's threads multiplied by the workers'. Idempotent; the first multiply calls it
+    /// too, so programs using the library get it without asking.
     /// (Accelerate has no such switch; its threads follow `VECLIB_MAXIMUM_THREADS`.)
     public static func configureThreads() {
         #if !canImport(Accelerate)
         openblas_set_num_threads(1)
         #endif
     }
+
+    /// Set once, by the first multiply.
+    private static let singleThreaded: Void = configureThreads()
 
     /// A short description of the BLAS library and the kernel it selected, for benchmarks.
     public static var libraryDescription: String {
@@ -60,9 +64,14 @@ public enum Gemm {
     ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
-            if beta == 0 { c.update(repeating: 0, count: m * n) }
+            if beta == 0 {
+                c.update(repeating: 0, count: m * n)
+            } else if beta != 1 {
+                for index in 0..<(m * n) { c[index] *= beta }
+            }
             return
         }
+        _ = singleThreaded
         let lda = transposeA ? m : k
         let ldb = transposeB ? k : n
         cblas_sgemm(

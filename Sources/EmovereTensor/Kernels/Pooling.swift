@@ -7,9 +7,12 @@ import EmovereCore
 /// Pooling kernels (forward and backward).
 public enum Pooling {
     /// Max pooling; when given, `indices` `[N, OH, OW, C]` records each maximum's offset inside its
-    /// image for `maxBackward` (inference passes nil).
+    /// image for `maxBackward` (inference passes nil), as a float: exact for images of up to 2^24 values (a face
+    /// network's maps hold a few thousand; training sizes are capped far below).
     public static func maxForward(input: Tensor, geometry g: ConvolutionGeometry, output: Tensor, indices: Tensor?,
                                   instructionSet: InstructionSet = .detected) {
+        precondition(indices == nil || g.inputSize <= 1 << 24,
+                     "max pooling records offsets as floats, exact up to 2^24 values per image; found \(g.inputSize)")
         let batch = input.shape[0]
         let c = g.channels
         let isa = instructionSet.cValue
