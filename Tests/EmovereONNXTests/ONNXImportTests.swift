@@ -82,9 +82,14 @@ struct ONNXImportTests {
     static func model(channels: Int, build: (inout GraphBuilder) -> String) throws -> [UInt8] {
         var builder = GraphBuilder()
         let output = build(&builder)
-        var graph = builder.graph
+        return try serialized(builder.graph, channels: channels, outputs: [output])
+    }
+
+    /// `graph` as a model file: the input `x` `[1, channels, h, w]`, and `outputs`.
+    static func serialized(_ graph: Onnx_GraphProto, channels: Int, outputs: [String]) throws -> [UInt8] {
+        var graph = graph
         graph.input = [GraphBuilder.valueInfo("x", dimensions: [.fixed(1), .fixed(channels), .symbolic("h"), .symbolic("w")])]
-        graph.output = [GraphBuilder.valueInfo(output, dimensions: [])]
+        graph.output = outputs.map { GraphBuilder.valueInfo($0, dimensions: []) }
         var model = Onnx_ModelProto()
         model.irVersion = 7
         var opset = Onnx_OperatorSetIdProto()

@@ -34,16 +34,8 @@ struct YuNetGraphCheckTests {
                 }
             }
         }
-        var graph = builder.graph
-        graph.input = [GraphBuilder.valueInfo("x", dimensions: [.fixed(1), .fixed(3), .symbolic("h"), .symbolic("w")])]
-        graph.output = outputs.map { GraphBuilder.valueInfo($0, dimensions: []) }
-        var model = Onnx_ModelProto()
-        model.irVersion = 7
-        var opset = Onnx_OperatorSetIdProto()
-        opset.version = 13
-        model.opsetImport = [opset]
-        model.graph = graph
-        return try ONNXImporter.graph(bytes: try model.serializedBytes(), source: "shaped.onnx")
+        let bytes = try ONNXImportTests.serialized(builder.graph, channels: 3, outputs: outputs)
+        return try ONNXImporter.graph(bytes: bytes, source: "shaped.onnx")
     }
 
     @Test func aGraphWithYuNetsMapsDetects() throws {

@@ -165,13 +165,11 @@ struct HaarCascadeTests {
         // Values at Int's ends: the sums and negations checking them overflowed and trapped.
         expectInvalid(HaarFixtures.tinyCascadeXML(internalNodes: "-9223372036854775808 -1 0 0.5"),
                       mentioning: "child indices")
-        expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>1 0 9223372036854775807 1 -1.</_></rects></_>"),
-                      mentioning: "inside the 4x4 window")
-        expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>0 2 1 9223372036854775807 -1.</_></rects></_>"),
-                      mentioning: "inside the 4x4 window")
+        for rectangle in ["1 0 9223372036854775807 1 -1.", "0 2 1 9223372036854775807 -1.", "3 3 2 2 -1."] {
+            expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>\(rectangle)</_></rects></_>"),
+                          mentioning: "inside the 4x4 window")
+        }
         expectInvalid(HaarFixtures.tinyCascadeXML(leafValues: "1."), mentioning: "2 leaf values")
-        expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>3 3 2 2 -1.</_></rects></_>"),
-                      mentioning: "inside the 4x4 window")
         expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>0 0 2 -1.</_></rects></_>"),
                       mentioning: "x y width height weight")
         expectInvalid(HaarFixtures.tinyCascadeXML(features: "<_><rects><_>0 0 2 2 -1.</_></rects><tilted>1</tilted></_>"),
