@@ -53,7 +53,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: ArgumentHelp(
         "Run the corruption benchmark: accuracy under \(Corruption.allCases.count) camera corruptions (blur, low resolution, "
             + "noise, JPEG, exposure, contrast, gamma, occlusion, rotation, framing) at severities 1-5, with fixed seeds; "
-            + "with --record it is stored in the card; with --through-detector each corrupted image is upscaled, detected "
+            + "with --record its mean is stored in the card, and its table when single view (--tta none); with --through-detector each corrupted image is upscaled, detected "
             + "and cropped as in a photo."))
     var corruptions = false
 
@@ -81,7 +81,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Treat malformed data rows or files as fatal errors.")
     var strict = false
 
-    @Flag(help: "Record the report in the model file's card (accuracy, macro-F1, per-class metrics, confusion matrix).")
+    @Flag(help: "Record the figures in the model file's card: accuracy and macro-F1 under the split's and views' names, and with the card's own views (or --adopt-tta) the whole report (per-class metrics, confusion matrix, calibration error).")
     var record = false
 
     @Flag(help: "With --record: also make this test-time augmentation the model's default (analyze, explain, video, live and serve use it).")

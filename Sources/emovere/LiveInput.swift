@@ -47,14 +47,15 @@ final class LiveInput: @unchecked Sendable {
         reader.withValue { $0.value.interrupt() }
     }
 
-    /// Closes the mailbox and kills the decoder, then waits (at most `seconds`) until the reading thread has closed
-    /// its last reader: a decoder it was starting meanwhile, in a process group of its own, would otherwise outlive
-    /// emovere, reading a camera or a stream. Returns whether the thread stopped in time.
-    @discardableResult
-    func stop(waitingAtMost seconds: Double = 5) -> Bool {
+    /// Closes the mailbox and kills the decoder, then waits (at most `seconds`, with a warning after) until the
+    /// reading thread has closed its last reader: a decoder it was starting meanwhile, in a process group of its own,
+    /// would otherwise outlive emovere, reading a camera or a stream.
+    func stop(waitingAtMost seconds: Double = 5) {
         mailbox.close()
         interrupt()
-        return stopped.wait(timeout: .now() + seconds) == .success
+        if stopped.wait(timeout: .now() + seconds) == .timedOut {
+            StandardError.write("warning: the reader of \(source.name) did not stop within \(Int(seconds)) s; a decoder it was starting may go on after emovere ends\n")
+        }
     }
 
     /// Opens `source`. With `retrying` (a stream with `--reconnect`), a stream that is down at start (refused,

@@ -285,7 +285,10 @@ struct Train: ParsableCommand {
             try Trainer.verifyResumable(directory: out, recipe: recipe)
             let recorded = try Trainer.checkpointRecipe(in: out)
             if recorded.epochs != recipe.epochs, recipe.schedule.isLaidOutOverEpochs {
-                StandardError.write("warning: --epochs \(recipe.epochs) stretches the learning-rate schedule laid out over the run's \(recorded.epochs) epochs: the rate rises again from where the last epoch left it, without a warm-up\n")
+                let change = recipe.epochs > recorded.epochs
+                    ? "stretches it: the rate rises again from where the last epoch left it, without a warm-up"
+                    : "squeezes it: the rate falls faster than the run so far expected"
+                StandardError.write("warning: --epochs \(recipe.epochs) changes the learning-rate schedule laid out over the run's \(recorded.epochs) epochs; it \(change)\n")
             }
         } else if resume {
             StandardError.write("note: the run in \(out) stopped before its first epoch ended (no checkpoint): starting it from the beginning\n")

@@ -143,6 +143,7 @@ struct Video: ParsableCommand {
         guard inputs.count > 1 || output != nil else {
             let summary = try analyse(inputs[0], out: out, csv: csv, plot: plot, recognizer: recognizer, tools: tools,
                                       interruption: interruption)
+            try Self.stopIfInterrupted(interruption)
             if summary.brokenOff != nil { throw ExitCode(1) }
             return
         }
@@ -175,7 +176,16 @@ struct Video: ParsableCommand {
         if let output, skipped > 0 {
             StandardError.write("\(skipped.counting("video")) already in \(output) skipped (--resume)\n")
         }
+        try Self.stopIfInterrupted(interruption)
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// Exits 130 when a signal came while the last video's outputs were finished: they are whole and kept (a signal
+    /// before a video is analysed stops the run there, in `analyse`).
+    private static func stopIfInterrupted(_ interruption: Interruption) throws {
+        guard interruption.isRequested else { return }
+        StandardError.write("\ninterrupted: the outputs were finished first and are kept\n")
+        throw ExitCode(130)
     }
 
     /// Analyses the video `input` (a path or URL), writes the outputs asked for and prints its summary.

@@ -490,6 +490,9 @@ struct CommandLineTests {
         #expect(replaced.status == 0 && replacedCard.recordedImageCount(of: .evaluation, split: "PublicTest") == 7
                 && replacedCard.metrics["publicTestAccuracyFlip"] == nil && replacedCard.metrics["publicTestAccuracy"] != nil,
                 "\(replaced)\n\(replacedCard.metrics)")
+        // The card's flip report, made on the images replaced, goes with them (single view is not the card's views).
+        #expect(replacedCard.testTimeAugmentation == .flip && replacedCard.evaluation == nil
+                && !replacedCard.notes.contains { $0.hasPrefix("evaluation:") }, "\(replacedCard.notes)")
         let unfit = try CommandRunner.run(["evaluate", "--model", model, "--data", data, "--split", "test", "--fit-temperature"])
         #expect(unfit.status != 0 && unfit.standardError.contains("no Training image is held out"), "\(unfit)")
         let heldOutRun = scratch.path + "/held-out"
@@ -666,7 +669,7 @@ struct CommandLineTests {
         try FileManager.default.removeItem(atPath: start)
         let resumed = try CommandRunner.run(common + ["--out", run, "--initial-weights", start, "--epochs", "2", "--resume"])
         #expect(resumed.status == 0 && resumed.output.contains("resumed from") && resumed.standardError.contains(
-            "--epochs 2 stretches the learning-rate schedule laid out over the run's 1 epochs"), "\(resumed)")
+            "--epochs 2 changes the learning-rate schedule laid out over the run's 1 epochs; it stretches it"), "\(resumed)")
         #expect(try ModelFile.load(run + "/best.safetensors").card.architecture.name == "tiny-cnn")
 
         try FileManager.default.removeItem(atPath: run + "/checkpoint.safetensors")

@@ -35,12 +35,12 @@ struct FileContentsTests {
         #expect(throws: FileContents.ReadError(path: sparse, reason: "it holds 314572800 bytes, more than the 268435456 expected at most")) {
             try FileContents.bytes(atPath: sparse, maximumBytes: 256 << 20)
         }
-        // Without a limit of the reader's own (a model file, a CSV file): a sparse terabyte failed to allocate and
-        // stopped the process.
+        // Without a limit of the reader's own (a model file, a CSV file): a sparse file of terabytes failed to
+        // allocate and stopped the process.
         let handle2 = try #require(FileHandle(forWritingAtPath: sparse))
-        try handle2.truncate(atOffset: 1 << 40)
+        try handle2.truncate(atOffset: 3 << 30)
         try handle2.close()
-        #expect(throws: FileContents.ReadError(path: sparse, reason: "it holds \(1 << 40) bytes, more than the \(FileContents.largestFileBytes) expected at most")) {
+        #expect(throws: FileContents.ReadError(path: sparse, reason: "it holds \(3 << 30) bytes, more than the \(FileContents.largestFileBytes) expected at most")) {
             try FileContents.bytes(atPath: sparse)
         }
     }

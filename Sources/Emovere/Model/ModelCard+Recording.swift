@@ -10,7 +10,8 @@ extension ModelCard {
     /// already present, and, when `testTimeAugmentation` is the card's own, the report itself with a note on what it
     /// was made on (replacing the previous one): another view set's figures leave the report of the card's views,
     /// whose calibration error the card quotes. `replacingOtherImages` first drops the split's metrics of every
-    /// test-time augmentation (measured on other images).
+    /// test-time augmentation (measured on other images), and the report of the split when this one does not
+    /// replace it.
     public mutating func record(evaluation report: ClassificationReport, split: String,
                                 testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = [],
                                 replacingOtherImages: Bool = false) {
@@ -22,7 +23,14 @@ extension ModelCard {
         metrics[Self.countKey(.evaluation, split: split)] = Double(imageCount)
         metrics["\(prefix)Accuracy\(suffix)"] = report.accuracy
         metrics["\(prefix)MacroF1\(suffix)"] = report.macroF1
-        guard testTimeAugmentation == self.testTimeAugmentation ?? .none else { return add(notes) }
+        guard testTimeAugmentation == self.testTimeAugmentation ?? .none else {
+            // The report of the card's views was made on the images being replaced: it goes with them.
+            if replacingOtherImages, evaluation?.split == split {
+                evaluation = nil
+                self.notes.removeAll { $0.hasPrefix("\(NoteTopic.evaluation.rawValue):") }
+            }
+            return add(notes)
+        }
         var stored = report
         stored.model = nil
         evaluation = stored
@@ -35,7 +43,7 @@ extension ModelCard {
     /// `<split>CorruptionImageCount`, each of `notes` not already present, and, for a single view, the table itself
     /// with a note on what it was made on (replacing the previous one): the card's table is single view for every
     /// model, so tables compare across cards. `replacingOtherImages` first drops the split's corruption means of every
-    /// test-time augmentation.
+    /// test-time augmentation, and the split's table when this benchmark does not replace it.
     public mutating func record(robustness report: CorruptionReport, split: String,
                                 testTimeAugmentation: TestTimeAugmentation, imageCount: Int, notes: [String] = [],
                                 replacingOtherImages: Bool = false) {
@@ -44,7 +52,14 @@ extension ModelCard {
         metrics[Self.countKey(.robustness, split: split)] = Double(imageCount)
         metrics["\(Self.metricPrefix(split))MeanCorruptionAccuracy\(Self.metricSuffix(testTimeAugmentation))"] =
             report.meanAccuracy
-        guard testTimeAugmentation == .none else { return add(notes) }
+        guard testTimeAugmentation == .none else {
+            // The single-view table was made on the images being replaced: it goes with them.
+            if replacingOtherImages, self.notes.contains(where: { $0.hasPrefix("\(NoteTopic.robustness.rawValue): the corruption benchmark on \(split),") }) {
+                robustness = nil
+                self.notes.removeAll { $0.hasPrefix("\(NoteTopic.robustness.rawValue):") }
+            }
+            return add(notes)
+        }
         robustness = report
         replaceNote(.robustness, with: "the corruption benchmark on \(split), test-time augmentation "
                         + "\(testTimeAugmentation.rawValue), \(imageCount) images", adding: notes)

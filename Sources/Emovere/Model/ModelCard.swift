@@ -35,9 +35,11 @@ public struct ModelCard: Sendable, Codable, Equatable {
     public var trainingSeconds: Double?
     /// Measured validation figures, e.g. `{"publicTestAccuracy": 0.65, "epoch": 87}`.
     public var metrics: [String: Double]
-    /// A full evaluation report (per-class metrics, confusion matrix), when one was made.
+    /// The full evaluation report (per-class metrics, confusion matrix, calibration error) with the card's own
+    /// test-time augmentation, when one was made.
     public var evaluation: ClassificationReport?
-    /// Accuracy under the corruption benchmark (`emovere evaluate --corruptions --record`), when measured.
+    /// Accuracy under the corruption benchmark, single view (`emovere evaluate --corruptions --tta none --record`),
+    /// when measured.
     public var robustness: CorruptionReport?
     public var notes: [String]
 

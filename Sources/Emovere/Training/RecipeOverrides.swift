@@ -59,7 +59,7 @@ public struct RecipeOverrides: Sendable {
 
 extension TrainingRecipe {
     /// This recipe with every setting `overrides` gives replaced (see `RecipeOverrides` for the precedence).
-    /// Reads the card of `overrides.initialWeights` when given.
+    /// Reads the card of `overrides.initialWeights` when given, unless `overrides.startingModel` says what it holds.
     public func applying(_ overrides: RecipeOverrides) throws -> TrainingRecipe {
         var result = self
         if overrides.family != nil || overrides.inputSize != nil {

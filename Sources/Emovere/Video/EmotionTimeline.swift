@@ -30,6 +30,8 @@ public struct EmotionTimeline: Sendable {
     /// The current bin width in seconds.
     public private(set) var binWidth: Double
     private var bins: [Int: [Bin]] = [:]
+    /// The first time added: bin 0 starts there.
+    private var origin: Double?
 
     /// An empty timeline for a video at `frameRate` frames per second.
     public init(frameRate: Double, capacity: Int = 600) {
@@ -40,12 +42,15 @@ public struct EmotionTimeline: Sendable {
     /// The track numbers recorded, in increasing order.
     public var tracks: [Int] { bins.keys.sorted() }
 
-    /// Adds a track's probabilities at `time` seconds (times in increasing order per track).
+    /// Adds a track's probabilities at `time` seconds (times in increasing order per track; bins count from the
+    /// first time added, so a clip starting late is binned by its own length).
     public mutating func add(track: Int, time: Double, probabilities: [Float]) {
-        var index = Int((time / binWidth + 1e-6).rounded(.down))
-        while index >= capacity {
+        let elapsed = time - (origin ?? time)
+        if origin == nil { origin = time }
+        var index = Int((elapsed / binWidth + 1e-6).rounded(.down))
+        while index >= capacity || index < -capacity {
             coarsen()
-            index = Int((time / binWidth + 1e-6).rounded(.down))
+            index = Int((elapsed / binWidth + 1e-6).rounded(.down))
         }
         var trackBins = bins[track, default: []]
         if var last = trackBins.last, last.index == index {
@@ -84,7 +89,7 @@ public struct EmotionTimeline: Sendable {
             var merged: [Bin] = []
             merged.reserveCapacity(trackBins.count / 2 + 1)
             for var bin in trackBins {
-                bin.index /= 2
+                bin.index >>= 1  // floor division: bins -2 and -1 merge, not -1 and 0
                 if var last = merged.last, last.index == bin.index {
                     last.timeSum += bin.timeSum
                     last.frames += bin.frames
