@@ -82,7 +82,10 @@ public struct FERPlusVotes: Sendable {
                 throw .malformed(LoadIssue(location: "\(path):\(number)", reason:
                     "file is '\(Self.clipped(fields[indices[0]]))', expected a path ending in a class folder and a file name (angry/Training_1.png)"))
             }
-            let image = components.suffix(2).joined(separator: "/").lowercasedFirstComponent()
+            // Keyed as the loader names an image: by its emotion's own name (an `anger/` folder's image is
+            // `angry/...`), so votes listed under another spelling of the class folders still match.
+            let folder = String(components[components.count - 2])
+            let image = (Emotion(folderName: folder)?.name ?? folder.lowercased()) + "/" + components[components.count - 1]
             if let earlier = lineOfImage.updateValue(number, forKey: image) {
                 throw .malformed(LoadIssue(location: "\(path):\(number)", reason: "\(image) is also on line \(earlier)"))
             }
@@ -109,13 +112,5 @@ public struct FERPlusVotes: Sendable {
     /// The votes of `dataset`'s images (nil where an image has none), matched by class folder and file name.
     public func votes(for dataset: FaceDataset) -> [Votes?] {
         dataset.sources.map { byImage[$0] }
-    }
-}
-
-extension String {
-    /// `class/name` with the class folder in lower case (image folders are matched case-insensitively).
-    fileprivate func lowercasedFirstComponent() -> String {
-        guard let slash = firstIndex(of: "/") else { return self }
-        return self[..<slash].lowercased() + self[slash...]
     }
 }

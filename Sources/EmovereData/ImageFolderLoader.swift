@@ -41,10 +41,13 @@ public struct ImageFolderLoader: Sendable {
                 return Self.join(root, match)
             }
         }
-        // In a train/ val/ test/ layout val/ is PublicTest (above) and test/ the held-out test, PrivateTest.
-        if split == .privateTest, entries.contains(where: { Split.validationFolderNames.contains($0.lowercased()) }),
-           let test = entries.first(where: { $0.lowercased() == "test" }) {
-            return Self.join(root, test)
+        // In a train/ val/ test/ layout val/ is PublicTest (above) and test/ the held-out test, PrivateTest; in
+        // FER2013's own train/ test/ layout test/ may hold both test splits, told apart by their files' prefixes.
+        if split == .privateTest, let test = entries.first(where: { $0.lowercased() == "test" }) {
+            let folder = Self.join(root, test)
+            let hasValidation = entries.contains { Split.validationFolderNames.contains($0.lowercased()) }
+            if hasValidation { return folder }
+            if try Self.holdsFiles(in: folder, named: Self.privateTestPrefix) { return folder }
         }
         if entries.contains(where: { Emotion(folderName: $0) != nil }) { return root }
         throw .splitFolderMissing(root: root, split: split, expected: split.folderNames, found: entries)
@@ -56,6 +59,8 @@ public struct ImageFolderLoader: Sendable {
             throw .invalidArgument(name: "image size", expected: "a positive number of pixels", found: "\(imageSize)")
         }
         let folder = try splitFolder(root: root, split: split)
+        let keeps = try Self.testSplitFilter(folder: folder, root: root, split: split)
+        var withOtherPrefix = 0  // files of the other test split in a shared test/ folder
         var issues: [LoadIssue] = []
         var files: [(path: String, label: Int, source: String)] = []
         var classFolders = 0
@@ -75,6 +80,10 @@ public struct ImageFolderLoader: Sendable {
                 let path = Self.join(classFolder, file)
                 // A subfolder is ignored, even one named like an image (`old.jpg`).
                 if file.contains("."), Self.imageExtensions.contains(fileExtension), !Self.isFolder(path) {
+                    guard keeps(file) else {
+                        withOtherPrefix += 1
+                        continue
+                    }
                     files.append((path, emotion.rawValue, emotion.name + "/" + file))
                 } else {
                     ignored.append(path)
@@ -155,6 +164,10 @@ public struct ImageFolderLoader: Sendable {
         let dataset = FaceDataset(imageSize: imageSize, pixels: pixels, labels: labels, sources: sources)
         var notes: [String] = []
         if folder == root { notes.append("\(root) holds class folders directly: read as the \(split.usage) split") }
+        if withOtherPrefix > 0 {
+            let other: Split = split == .publicTest ? .privateTest : .publicTest
+            notes.append("\(folder) holds both test splits: \(withOtherPrefix.counting("\(other.usage)_ file")) left out of \(split.usage)")
+        }
         let counts = labels.reduce(into: [Int](repeating: 0, count: Emotion.allCases.count)) { $0[$1] += 1 }
         let missing = Emotion.allCases.filter { counts[$0.rawValue] == 0 }.map(\.name)
         if !missing.isEmpty { notes.append("no \(missing.joined(separator: ", ")) images (class folders missing or empty)") }
@@ -167,6 +180,30 @@ public struct ImageFolderLoader: Sendable {
         }
         return (dataset, LoadReport(source: folder, loaded: kept, skipped: issues, notes: notes,
                                     readsEverySplit: folder == root))
+    }
+
+    /// The prefix of FER2013's PrivateTest image files (`PrivateTest_10131363.jpg`).
+    static let privateTestPrefix = Split.privateTest.usage + "_"
+
+    /// Which files of `folder` belong to `split`: all of them, except in FER2013's own `train/ test/` layout, whose
+    /// `test/` may hold both test splits (Kaggle's image copy: `PublicTest_*` and `PrivateTest_*` files): PrivateTest
+    /// keeps the files named with its prefix there, PublicTest the others.
+    static func testSplitFilter(folder: String, root: String, split: Split) throws(DataError) -> (String) -> Bool {
+        guard (folder as NSString).lastPathComponent.lowercased() == "test" else { return { _ in true } }
+        let isSharedTest = try !subdirectories(of: root).contains { Split.validationFolderNames.contains($0.lowercased()) }
+        switch (isSharedTest, split) {
+        case (true, .privateTest): return { $0.hasPrefix(privateTestPrefix) }
+        case (true, .publicTest): return { !$0.hasPrefix(privateTestPrefix) }
+        default: return { _ in true }
+        }
+    }
+
+    /// Whether a class folder of `folder` holds a file whose name starts with `prefix`.
+    private static func holdsFiles(in folder: String, named prefix: String) throws(DataError) -> Bool {
+        for name in try subdirectories(of: folder) where try contents(of: join(folder, name)).contains(where: { $0.hasPrefix(prefix) }) {
+            return true
+        }
+        return false
     }
 
     // MARK: - File system helpers

@@ -31,6 +31,20 @@ struct FERPlusVotesTests {
         #expect(votes.votes(for: dataset) == [nonFace, nil])
     }
 
+    /// Votes listed under another spelling of the class folders (FER+'s own: `happiness/`) match the images the
+    /// loader names by their emotion (`happy/`); they matched no image of those classes, silently.
+    @Test func votesUnderOtherFolderSpellingsMatch() throws {
+        let (path, directory) = try Self.write([
+            Self.header,
+            "train/Happiness/Training_2.png,train,5,0,9,0,0,0,0,1,0,0,0",
+            "train/anger/Training_1.png,train,6,0,0,0,0,10,0,0,0,0,0",
+        ])
+        defer { directory.remove() }
+        let votes = try FERPlusVotes(contentsOf: path)
+        #expect(votes.byImage["happy/Training_2.png"]?.distribution == [0, 0, 0.1, 0.9, 0, 0, 0])
+        #expect(votes.byImage["angry/Training_1.png"]?.distribution == [1, 0, 0, 0, 0, 0, 0])
+    }
+
     @Test func aByteOrderMarkBeforeTheHeaderIsSkipped() throws {
         let (path, directory) = try Self.write(["\u{FEFF}" + Self.header, "Train/Angry/Training_1.png,train,7,1,2,0,0,0,0,0,0,0,0"])
         defer { directory.remove() }

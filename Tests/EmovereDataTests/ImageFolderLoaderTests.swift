@@ -100,6 +100,24 @@ struct ImageFolderLoaderTests {
         #expect(try ImageFolderLoader().load(root: exported.path, split: .privateTest).0.labels == [Emotion.happy.rawValue])
     }
 
+    /// Kaggle's image copy of FER2013 keeps both test splits in test/, told apart by their files' prefixes: PublicTest
+    /// (validation) leaves PrivateTest's files out (they were validated on), and PrivateTest reads them.
+    @Test func aSharedTestFolderIsSplitByPrefix() throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try folder.write(try Self.face(1).pngData(), to: "train/sad/Training_1.png")
+        try folder.write(try Self.face(2).pngData(), to: "test/happy/PublicTest_2.png")
+        try folder.write(try Self.face(3).pngData(), to: "test/angry/PrivateTest_3.png")
+        try folder.write(try Self.face(4).pngData(), to: "test/angry/PrivateTest_4.png")
+        let (validation, report) = try ImageFolderLoader().load(root: folder.path, split: .publicTest)
+        #expect(validation.labels == [Emotion.happy.rawValue], "\(validation.sources)")
+        #expect(report.notes.contains("\(folder.path)/test holds both test splits: 2 PrivateTest_ files left out of PublicTest"),
+                "\(report.notes)")
+        let (heldOut, heldOutReport) = try ImageFolderLoader().load(root: folder.path, split: .privateTest)
+        #expect(heldOut.labels == [Emotion.angry.rawValue, Emotion.angry.rawValue], "\(heldOut.sources)")
+        #expect(heldOutReport.notes.contains { $0.contains("1 PublicTest_ file left out of PrivateTest") }, "\(heldOutReport.notes)")
+    }
+
     /// Class folders spelt as other datasets spell them (FER+'s nouns, adjectives) hold their emotion.
     @Test func otherSpellingsOfClassFolders() throws {
         let folder = try TemporaryDirectory()

@@ -120,6 +120,9 @@ struct EmotionTimelineTests {
         let svg = TimelinePlot.svg(timeline: timeline, summaries: [4: summary], duration: 1.2, title: "a<b>.mp4")
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
         #expect(svg.contains("a&lt;b&gt;.mp4"), "titles are escaped")
+        // Characters XML allows nowhere (a file name may hold them) are written out: the document stays well-formed.
+        let control = TimelinePlot.svg(timeline: timeline, summaries: [4: summary], duration: 1.2, title: "a\u{1}b\u{FFFF}.mp4")
+        #expect(control.contains("a\\u{1}b\u{FFFD}.mp4") && !control.unicodeScalars.contains { $0.value == 1 || $0.value == 0xFFFF })
         #expect(svg.contains("track 4: happy"))
         // Two segments per emotion: 7 emotions x 2 polylines.
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 14)
