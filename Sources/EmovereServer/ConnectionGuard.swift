@@ -145,9 +145,11 @@ final class ConnectionGuard: ChannelDuplexHandler {
             if requestsInProgress == 0 { armDeadline(context: context) } else { cancelDeadline() }
         }
         context.fireChannelRead(data)
-        if case .end = unwrapInboundIn(data), requestsInProgress > 0 {
+        if case .end = unwrapInboundIn(data), requestsInProgress == 1 {
             // Hummingbird reads no more until it has answered: one read asked for here lets a client's close be seen
-            // (the channel turns inactive) while its request waits, so it is not analysed for nobody.
+            // (the channel turns inactive) while its request waits, so it is not analysed for nobody. Only for a
+            // request alone: one asked after every pipelined request let a client that sends requests and reads no
+            // answer queue them without end.
             context.read()
         }
     }
@@ -292,7 +294,8 @@ final class ConnectionGuard: ChannelDuplexHandler {
         cancelDeadline()
         let body = error.jsonBody
         var headers = HTTPHeaders([("Content-Type", "application/json; charset=utf-8"),
-                                   ("Content-Length", String(body.count)), ("Connection", "close")])
+                                   ("Content-Length", String(body.count)), ("Connection", "close"),
+                                   ("X-Content-Type-Options", "nosniff")])
         if error.status == .serviceUnavailable { headers.add(name: "Retry-After", value: "1") }
         if allowsAnyOrigin {
             headers.add(name: "Access-Control-Allow-Origin", value: "*")

@@ -228,6 +228,7 @@ public struct EmovereServer: Sendable {
         // Metrics see every answer (refusals and preflights included); an allowed page's answers, errors with their
         // messages included, get its headers.
         router.add(middleware: MetricsMiddleware(metrics: metrics, servedPaths: Set(allowed.keys)))
+        router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: CrossOriginMiddleware(policy: configuration.crossOrigin, allowed: allowed))
         router.add(middleware: ErrorMessageMiddleware())
         for route in routes { router.on(RouterPath(route.path), method: route.method, use: route.respond) }
@@ -277,8 +278,9 @@ public struct EmovereServer: Sendable {
     static func bytes(of body: RequestBody, upTo limit: Int, declared: Int?, budget: Allowance,
                       held: inout Int) async throws -> [UInt8] {
         var bytes: [UInt8] = []
-        // Reserved, not touched: its pages become memory only as the chunks, each taken from the budget, fill them.
-        bytes.reserveCapacity(min(declared ?? 0, limit))
+        // At most a megabyte reserved before the budget has granted any byte (a declared length is only a claim:
+        // under strict overcommit a reservation of every connection's claim could fail); beyond, the array grows.
+        bytes.reserveCapacity(min(declared ?? 0, limit, 1 << 20))
         do {
             for try await part in body {
                 guard bytes.count + part.readableBytes <= limit else {

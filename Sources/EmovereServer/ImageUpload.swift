@@ -53,7 +53,7 @@ enum ImageUpload: Equatable, Sendable {
         let named = parts.filter { $0.fileName != nil || ($0.name.map(Self.fileFieldNames.contains) ?? false) }
         guard let file = named.first(where: { $0.fileName != nil && !$0.body.isEmpty })
             ?? named.first(where: { !$0.body.isEmpty }) ?? named.first else {
-            let names = parts.compactMap(\.name)
+            let names = parts.compactMap(\.name).map { String($0.prefix(MultipartForm.quotedNameLength)) }
             throw .malformedRequest("multipart form has no file: expected a part with a filename or named "
                 + "'file', received \(names.isEmpty ? "no named parts" : "parts " + names.joined(separator: ", "))")
         }
@@ -61,7 +61,8 @@ enum ImageUpload: Equatable, Sendable {
            !MediaType.imageEssences.contains(mediaType.essence), mediaType.essence != "application/octet-stream" {
             throw .unsupportedMediaType(received: type, accepted: ["image/jpeg", "image/png"])
         }
-        let source = "form field '\(file.name ?? "file")'" + (file.fileName.map { " (\($0))" } ?? "")
+        let quoted = { (name: String) in String(name.prefix(MultipartForm.quotedNameLength)) }
+        let source = "form field '\(file.name.map(quoted) ?? "file")'" + (file.fileName.map { " (\(quoted($0)))" } ?? "")
         guard !file.body.isEmpty else { throw .malformedRequest("empty file in \(source)") }
         return (file.body.indices, source)
     }

@@ -11,6 +11,11 @@ enum MultipartForm {
     /// The most parts a form may have: an upload is one file and perhaps a few fields, and a body of empty parts
     /// (11 bytes each) would otherwise cost about 170 MB of part records per 10 MB.
     static let maximumParts = 64
+    /// The longest header block a part may have (a browser's is under 200 bytes): a block as long as the body cost
+    /// many times its size in text work.
+    static let maximumHeaderBytes = 8192
+    /// How much of a client's name for a field or file an error message quotes.
+    static let quotedNameLength = 100
 
     /// The parts of `body` delimited by `boundary`.
     /// - Throws: ``ServerError/malformedRequest(_:)`` when the body does not follow the multipart syntax or has more
@@ -35,9 +40,13 @@ enum MultipartForm {
             guard parts.count < maximumParts else {
                 throw .malformedRequest("multipart form has more than \(maximumParts) parts; expected one file and at most a few fields")
             }
-            guard let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: position) else {
-                throw .malformedRequest("multipart part at byte \(position) has no blank line after its headers")
+            let headerWindow = Array(body[position..<min(body.count, position + maximumHeaderBytes + 4)])
+            guard let blankLine = find(Array("\r\n\r\n".utf8), in: headerWindow, from: 0) else {
+                throw .malformedRequest(headerWindow.count > maximumHeaderBytes
+                    ? "multipart part at byte \(position) has headers longer than \(maximumHeaderBytes) bytes"
+                    : "multipart part at byte \(position) has no blank line after its headers")
             }
+            let headerEnd = position + blankLine
             var part = MultipartPart(body: [])
             let headerText = String(decoding: body[position..<headerEnd], as: UTF8.self)
             for line in headerText.split(separator: "\r\n") {
@@ -56,7 +65,7 @@ enum MultipartForm {
             }
             let contentStart = headerEnd + 4
             guard let contentEnd = find(separator, in: body, from: contentStart) else {
-                throw .malformedRequest("multipart part '\(part.name ?? "?")' is not closed by '--\(boundary)'")
+                throw .malformedRequest("multipart part '\(part.name.map { String($0.prefix(quotedNameLength)) } ?? "?")' is not closed by '--\(boundary)'")
             }
             part.body = body[contentStart..<contentEnd]
             parts.append(part)

@@ -52,6 +52,9 @@ struct StreamSession {
 
     /// How long a client has to answer (or read) the close frame of an idle stream before the connection is cut.
     static let closeGrace = Duration.seconds(5)
+    /// Frames in a row that could not be analysed (no image: junk that only kept a stream's place) after which the
+    /// stream is closed with 1008. A camera's frames are images.
+    static let maximumFailedFramesInARow = 5
 
     /// What the stream's watchdog does next.
     enum WatchdogStep: Equatable {
@@ -170,7 +173,7 @@ struct StreamSession {
                         mailbox.put(Array(buffer.readableBytesView))
                         signal.yield()
                     case .text:
-                        lastMessage.withValue { $0 = .now }
+                        // Answered, but no sign of a camera: it keeps no stream's place past the idle timeout.
                         try await replies.send(ErrorReply(frame: nil, dropped: 0, error: .init(
                             message: "expected a binary message holding a JPEG or PNG frame, received a text message")))
                     }
@@ -178,17 +181,26 @@ struct StreamSession {
             }
             group.addTask {
                 var tracking = Tracking()
+                var failedInARow = 0
                 for await _ in signals {
                     guard let frame = mailbox.take() else { continue }
-                    try await analyze(frame, tracking: &tracking, replies: replies)
+                    let analysed = try await analyze(frame, tracking: &tracking, replies: replies)
+                    failedInARow = analysed ? 0 : failedInARow + 1
+                    if failedInARow == Self.maximumFailedFramesInARow {
+                        logger.debug("stream closed: \(failedInARow) frames in a row were no images")
+                        try await outbound.close(.policyViolation,
+                                                 reason: "\(failedInARow) frames in a row were no JPEG or PNG image")
+                        return
+                    }
                 }
             }
             try await group.waitForAll()
         }
     }
 
+    /// Analyses `frame` and sends its reply; returns whether it was analysed (false: an error reply was sent).
     private func analyze(_ frame: FrameMailbox<[UInt8], Never>.Delivery, tracking: inout Tracking,
-                         replies: Replies) async throws {
+                         replies: Replies) async throws -> Bool {
         let limits = limits
         let stopwatch = Stopwatch()
         let analysis: Analysis
@@ -201,7 +213,7 @@ struct StreamSession {
             metrics.recordStreamFrame(dropped: frame.dropped, failed: true)
             try await replies.send(ErrorReply(frame: frame.number, dropped: frame.dropped,
                                               error: .init(message: error.description)))
-            return
+            return false
         }
         metrics.recordStreamFrame(dropped: frame.dropped)
         metrics.recordFaces(analysis.faces.count)
@@ -213,6 +225,7 @@ struct StreamSession {
         try await replies.send(Reply(frame: frame.number, dropped: frame.dropped, width: analysis.width,
                                      height: analysis.height, milliseconds: (milliseconds * 10).rounded() / 10,
                                      skippedFaces: analysis.skippedFaces, faces: faces))
+        return true
     }
 }
 

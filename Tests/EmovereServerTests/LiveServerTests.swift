@@ -1,4 +1,4 @@
-import EmovereServer
+@testable import EmovereServer
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -117,6 +117,27 @@ struct LiveServerTests {
 }
 
 extension LiveServerTests {
+    /// Frames that are no images, one after another, keep a stream's place without a camera: after
+    /// `maximumFailedFramesInARow` of them in a row the stream is closed with 1008 (the page does not reconnect).
+    @Test func aStreamOfFramesThatAreNoImagesIsClosed() async throws {
+        try await ServerFixture.server().whileRunning { port in
+            let (errors, closing) = try await RawConnection.onThread { () -> (Int, (code: Int?, reason: String)?) in
+                let stream = try LoopbackWebSocket(port: port)
+                var errors = 0
+                // One at a time, each answered before the next: none is dropped as stale.
+                for _ in 1..<StreamSession.maximumFailedFramesInARow {
+                    stream.send(binary: [1, 2, 3])
+                    if try stream.nextText() != nil { errors += 1 }
+                }
+                stream.send(binary: [4, 5, 6])
+                return (errors, try stream.closing())
+            }
+            #expect(errors == StreamSession.maximumFailedFramesInARow - 1)
+            #expect(closing?.code == 1008 && closing?.reason.contains("frames in a row were no JPEG or PNG image") == true,
+                    "\(String(describing: closing))")
+        }
+    }
+
     /// Streams beyond `maximumStreams` are closed as they open (1013, try again later): each may hold a few frames of
     /// up to `maximumFrameBytes`, and connections alone (512 by default) let frames add up to gigabytes.
     @Test func streamsBeyondTheLimitAreClosedAsTheyOpen() async throws {

@@ -153,6 +153,24 @@ struct UploadParsingTests {
         }
     }
 
+    /// A part's header block may take at most `maximumHeaderBytes` (one as long as the body cost many times its size
+    /// in text work); one just within is read.
+    @Test func multipartPartHeadersAreBounded() throws {
+        func form(headerBytes: Int) -> [UInt8] {
+            let header = "X: " + String(repeating: "a", count: headerBytes - 3)
+            return Array("--b\r\n\(header)\r\n\r\nbody\r\n--b--\r\n".utf8)
+        }
+        let within = try MultipartForm.parts(of: form(headerBytes: MultipartForm.maximumHeaderBytes), boundary: "b")
+        #expect(within.count == 1 && Array(within[0].body) == Array("body".utf8))
+        #expect(throws: ServerError.malformedRequest(
+            "multipart part at byte 5 has headers longer than \(MultipartForm.maximumHeaderBytes) bytes")) {
+            try MultipartForm.parts(of: form(headerBytes: MultipartForm.maximumHeaderBytes + 1), boundary: "b")
+        }
+        #expect(throws: ServerError.malformedRequest("multipart part at byte 5 has no blank line after its headers")) {
+            try MultipartForm.parts(of: Array("--b\r\nX: a\r\n".utf8), boundary: "b")
+        }
+    }
+
     /// The boundary search (linear time: the client picks the boundary) against a naive twin, on strings of two
     /// letters, where partial matches abound.
     @Test func boundarySearchMatchesANaiveSearch() {

@@ -30,6 +30,20 @@ struct RouteTests {
         #expect(face.confidence == face.probabilities.values.max())
     }
 
+    /// Every answer, errors included, says not to sniff its type nor be framed by another site's page, and the web
+    /// page allows only its own script and connections.
+    @Test func answersCarrySecurityHeaders() async throws {
+        try await ServerFixture.server().withClient { client in
+            for (uri, status) in [("/", HTTPResponse.Status.ok), ("/v1/models", .ok), ("/no-such-page", .notFound)] {
+                let response = try await client.execute(uri: uri, method: .get)
+                #expect(response.status == status, "\(uri)")
+                #expect(response.headers[.xContentTypeOptions] == "nosniff", "\(uri): \(response.headers)")
+                #expect(response.headers[.init("X-Frame-Options")!] == "DENY", "\(uri)")
+                #expect(response.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true, "\(uri)")
+            }
+        }
+    }
+
     @Test func analyzeJPEGBody() async throws {
         try await ServerFixture.server().withClient { client in
             let response = try await client.execute(uri: "/v1/analyze", method: .post,

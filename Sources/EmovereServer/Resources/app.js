@@ -110,7 +110,20 @@ function connect() {
     announce("live stream started");
     schedule(0);
   };
-  opened.onmessage = (event) => onReply(JSON.parse(event.data));
+  opened.onmessage = (event) => {
+    let reply;
+    try {
+      reply = JSON.parse(event.data);
+    } catch (error) {
+      // Not the server's JSON (a proxy's page?): said so, and the next frame is sent rather than waited for.
+      inFlight = false;
+      clearTimeout(replyTimer);
+      showStatus(`the server's reply could not be read (${error.message})`, true);
+      schedule(1000);
+      return;
+    }
+    onReply(reply);
+  };
   opened.onclose = (event) => {
     if (socket !== opened) return;
     clearTimeout(connectTimer);
@@ -171,7 +184,9 @@ function tick() {
   grabber.getContext("2d").drawImage(video, 0, 0, grabber.width, grabber.height);
   inFlight = true;
   lastSent = performance.now();
+  const target = socket;  // a frame grabbed before a reconnection is not sent on the new stream beside its own
   grabber.toBlob((blob) => {
+    if (socket !== target) return;
     if (!running || !socket || socket.readyState !== WebSocket.OPEN || !blob) { inFlight = false; schedule(50); return; }
     sentAt = performance.now();
     socket.send(blob);
