@@ -105,10 +105,9 @@ struct ImageFolderLoaderTests {
     @Test func aSharedTestFolderIsSplitByPrefix() throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        try folder.write(try Self.face(1).pngData(), to: "train/sad/Training_1.png")
-        try folder.write(try Self.face(2).pngData(), to: "test/happy/PublicTest_2.png")
-        try folder.write(try Self.face(3).pngData(), to: "test/angry/PrivateTest_3.png")
-        try folder.write(try Self.face(4).pngData(), to: "test/angry/PrivateTest_4.png")
+        let files = ["train/sad/Training_1.png", "test/happy/PublicTest_2.png", "test/angry/PrivateTest_3.png",
+                     "test/angry/PrivateTest_4.png"]
+        for (index, file) in files.enumerated() { try folder.write(try Self.face(index + 1).pngData(), to: file) }
         let (validation, report) = try ImageFolderLoader().load(root: folder.path, split: .publicTest)
         #expect(validation.labels == [Emotion.happy.rawValue], "\(validation.sources)")
         #expect(report.notes.contains("\(folder.path)/test holds both test splits: 2 PrivateTest_ files left out of PublicTest"),
