@@ -282,8 +282,7 @@ struct Train: ParsableCommand {
         let lock = try FileLock(folder: out, remedy: "choose another --out")
         defer { withExtendedLifetime(lock) {} }
         if resumesCheckpoint {
-            try Trainer.verifyResumable(directory: out, recipe: recipe)
-            let recorded = try Trainer.checkpointRecipe(in: out)
+            let recorded = try Trainer.verifyResumable(directory: out, recipe: recipe)
             if recorded.epochs != recipe.epochs, recipe.schedule.isLaidOutOverEpochs {
                 let change = recipe.epochs > recorded.epochs
                     ? "stretches it: the rate rises again from where the last epoch left it, without a warm-up"

@@ -125,8 +125,9 @@ enum Checkpoint {
     }
 
     /// Checks that `recipe` can continue the checkpoint at `path` (see `resumable`), without loading it.
-    static func verify(at path: String, recipe: TrainingRecipe) throws {
-        _ = try resumable(path, recipe: recipe)
+    /// Returns the recipe the checkpoint was saved with (its epoch count the run's length then).
+    static func verify(at path: String, recipe: TrainingRecipe) throws -> TrainingRecipe {
+        try resumable(path, recipe: recipe).1.recipe
     }
 
     /// Restores the checkpoint at `path` into `model`, `optimizer` and `state`, after checking that `recipe` can

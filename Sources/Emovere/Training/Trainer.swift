@@ -153,7 +153,9 @@ public final class Trainer {
 
     /// Checks, before the data is loaded, that `recipe` can continue the run in `directory`: its checkpoint is an
     /// Emovere checkpoint, intact, and made with `recipe` (the epoch count may differ, at least the epochs done).
-    public static func verifyResumable(directory: String, recipe: TrainingRecipe) throws {
+    /// Returns the recipe the checkpoint records (its epoch count the run's length when it was saved).
+    @discardableResult
+    public static func verifyResumable(directory: String, recipe: TrainingRecipe) throws -> TrainingRecipe {
         try Checkpoint.verify(at: checkpointPath(in: directory), recipe: recipe)
     }
 
